@@ -1,0 +1,50 @@
+//! History and posting.
+
+use leptos::prelude::*;
+
+use crate::error::AppError;
+use crate::model::{HistoryPage, Message, RoomId};
+
+/// A page of a room's history, oldest first. `before`/`after` are exclusive seq bounds; without
+/// them the page is the newest. `limit` defaults to 50 and is capped at 100.
+#[server(endpoint = "history")]
+pub async fn get_history(
+    room_id: RoomId,
+    before: Option<i64>,
+    after: Option<i64>,
+    limit: Option<u32>,
+) -> Result<HistoryPage, AppError> {
+    let user = super::ssr::require_user().await?;
+    let query = crate::store::HistoryQuery {
+        before,
+        after,
+        limit: crate::validate::page_limit(limit),
+    };
+    Ok(super::ssr::state()?
+        .store
+        .history(user.id, room_id, query)
+        .await?)
+}
+
+/// Posts a message. Returns once it is durably stored, with its seq. A retry with the same
+/// `client_id` returns the original message instead of storing a second one.
+#[server(endpoint = "post_message")]
+pub async fn post_message(
+    room_id: RoomId,
+    text: String,
+    client_id: Option<String>,
+) -> Result<Message, AppError> {
+    let user = super::ssr::require_user().await?;
+    let body = crate::validate::message_text(&text)?;
+    let client_id = crate::validate::client_id(client_id.as_deref())?;
+    let message = super::ssr::state()?
+        .store
+        .post_message(crate::store::NewMessage {
+            room_id,
+            author_id: user.id,
+            body: &body,
+            client_id: client_id.as_deref(),
+        })
+        .await?;
+    Ok(message)
+}

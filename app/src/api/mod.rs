@@ -1,0 +1,88 @@
+//! Server functions, grouped by domain. Each one validates its input, checks who is asking, calls
+//! the store and returns shared model types or an [`AppError`]. They are plain HTTP POST
+//! endpoints under `/api/`, so no-JS `<form>`s and third-party clients can call them too.
+
+pub mod auth;
+pub mod messages;
+pub mod rooms;
+
+#[cfg(feature = "ssr")]
+pub(crate) mod ssr {
+    //! What every server function needs from its request: the state and the caller.
+
+    use leptos::prelude::use_context;
+
+    use crate::error::AppError;
+    use crate::model::User;
+    use crate::state::AppState;
+    use crate::store::StoreError;
+
+    /// The server state provided by the router.
+    pub fn state() -> Result<AppState, AppError> {
+        use_context::<AppState>().ok_or_else(|| {
+            tracing::error!("AppState missing from the Leptos context");
+            AppError::Internal
+        })
+    }
+
+    /// The request's head (method, URI, headers), provided by leptos_axum.
+    pub fn request_parts() -> Result<http::request::Parts, AppError> {
+        use_context::<http::request::Parts>().ok_or_else(|| {
+            tracing::error!("request parts missing from the Leptos context");
+            AppError::Internal
+        })
+    }
+
+    /// The logged-in user, if the request carries a live session.
+    pub async fn current_user() -> Result<Option<User>, AppError> {
+        let parts = request_parts()?;
+        let Some(token) = crate::auth::session_token(&parts.headers) else {
+            return Ok(None);
+        };
+        let store = state()?.store;
+        Ok(store
+            .session_user(&crate::auth::token_hash(&token), crate::timestamp::now_ms())
+            .await?)
+    }
+
+    /// The logged-in user, or `Unauthorized`.
+    pub async fn require_user() -> Result<User, AppError> {
+        current_user().await?.ok_or_else(AppError::login_required)
+    }
+
+    /// Whether cookies set on this response need the `Secure` flag.
+    pub fn secure_cookies() -> Result<bool, AppError> {
+        let forwarded_https = request_parts()?
+            .headers
+            .get("x-forwarded-proto")
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
+        Ok(state()?.secure_cookies || forwarded_https)
+    }
+
+    /// Adds a `Set-Cookie` header to the server function's response.
+    pub fn set_cookie(value: &str) -> Result<(), AppError> {
+        let options = use_context::<leptos_axum::ResponseOptions>().ok_or(AppError::Internal)?;
+        let value = http::HeaderValue::from_str(value).map_err(|_| AppError::Internal)?;
+        options.append_header(http::header::SET_COOKIE, value);
+        Ok(())
+    }
+
+    impl From<StoreError> for AppError {
+        fn from(err: StoreError) -> Self {
+            match err {
+                StoreError::NotFound(m) => AppError::NotFound(m),
+                StoreError::Forbidden(m) => AppError::Forbidden(m),
+                StoreError::Conflict(m) => AppError::Conflict(m),
+                StoreError::Invalid(m) => AppError::BadRequest(m),
+                StoreError::Database(e) => {
+                    tracing::error!("database: {e}");
+                    AppError::Internal
+                }
+                StoreError::Migrate(e) => {
+                    tracing::error!("migration: {e}");
+                    AppError::Internal
+                }
+            }
+        }
+    }
+}

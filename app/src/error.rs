@@ -1,0 +1,81 @@
+//! The one error type that crosses the wire between server functions and the browser.
+//! The UI shows its message; the server maps its kind to an HTTP status at the edge.
+
+use leptos::server_fn::codec::JsonEncoding;
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use serde::{Deserialize, Serialize};
+
+/// What went wrong, in words a user can act on. Internal details are logged, never sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(tag = "kind", content = "message", rename_all = "snake_case")]
+pub enum AppError {
+    /// The request itself is malformed or a value is out of bounds.
+    #[error("{0}")]
+    BadRequest(String),
+    /// Not logged in, or the credentials are wrong.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Logged in, but not allowed to do this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// No such thing, or one the caller may not know exists.
+    #[error("{0}")]
+    NotFound(String),
+    /// The thing already exists (a username, a room name).
+    #[error("{0}")]
+    Conflict(String),
+    /// A fault on our side; the details are in the server log.
+    #[error("Something went wrong on the server. Please try again.")]
+    Internal,
+    /// The browser could not reach the server or read its answer.
+    #[error("Could not reach the server ({0}). Check your connection and try again.")]
+    Network(String),
+}
+
+impl AppError {
+    /// The error every protected call gives to a visitor without a session.
+    pub fn login_required() -> Self {
+        AppError::Unauthorized("You need to log in first.".into())
+    }
+
+    /// The HTTP status this error is sent with.
+    pub fn status(&self) -> http::StatusCode {
+        use http::StatusCode as S;
+        match self {
+            AppError::BadRequest(_) => S::BAD_REQUEST,
+            AppError::Unauthorized(_) => S::UNAUTHORIZED,
+            AppError::Forbidden(_) => S::FORBIDDEN,
+            AppError::NotFound(_) => S::NOT_FOUND,
+            AppError::Conflict(_) => S::CONFLICT,
+            AppError::Internal => S::INTERNAL_SERVER_ERROR,
+            AppError::Network(_) => S::BAD_GATEWAY,
+        }
+    }
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        match value {
+            // The request did not carry valid arguments: the caller's fault.
+            ServerFnErrorErr::Args(msg) => AppError::BadRequest(format!("Invalid request: {msg}")),
+            ServerFnErrorErr::MissingArg(arg) => {
+                AppError::BadRequest(format!("Invalid request: missing field `{arg}`"))
+            }
+            ServerFnErrorErr::UnsupportedRequestMethod(m) => {
+                AppError::BadRequest(format!("Invalid request: method {m} is not supported"))
+            }
+            ServerFnErrorErr::Request(msg) | ServerFnErrorErr::Response(msg) => {
+                AppError::Network(msg)
+            }
+            ServerFnErrorErr::Deserialization(msg) => {
+                AppError::Network(format!("unreadable answer: {msg}"))
+            }
+            ServerFnErrorErr::Registration(_)
+            | ServerFnErrorErr::Serialization(_)
+            | ServerFnErrorErr::ServerError(_)
+            | ServerFnErrorErr::MiddlewareError(_) => AppError::Internal,
+        }
+    }
+}

@@ -1,0 +1,41 @@
+//! Confab's shared crate: the wire types, the UI, and (with the `ssr` feature) the server side:
+//! store, auth, and the server functions' bodies. The browser build (`hydrate`) gets the same UI
+//! and types and calls the server functions over HTTP.
+
+pub mod api;
+pub mod error;
+pub mod model;
+pub mod timestamp;
+pub mod ui;
+pub mod validate;
+
+#[cfg(feature = "ssr")]
+pub mod auth;
+#[cfg(feature = "ssr")]
+pub mod state;
+#[cfg(feature = "ssr")]
+pub mod store;
+
+pub use ui::App;
+
+use leptos::prelude::*;
+
+/// The HTML document around the app, rendered on the server.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name="color-scheme" content="light dark"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <leptos_meta::MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}

@@ -1,0 +1,101 @@
+//! The data both sides agree on: what the server sends to the browser and the browser renders.
+//! One definition serves SSR, hydration and the server functions' wire format.
+
+use serde::{Deserialize, Serialize};
+
+/// Database id of a user.
+pub type UserId = i64;
+/// Database id of a room or DM.
+pub type RoomId = i64;
+
+/// A logged-in account, as the UI needs it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct User {
+    pub id: UserId,
+    pub username: String,
+    pub is_admin: bool,
+}
+
+/// Whether a room is a public room anyone may join or a direct conversation between two people.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoomKind {
+    Public,
+    Dm,
+}
+
+impl RoomKind {
+    /// The value stored in the `rooms.kind` column.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RoomKind::Public => "public",
+            RoomKind::Dm => "dm",
+        }
+    }
+
+    /// Parses the `rooms.kind` column; anything unknown is treated as a DM, the more private kind.
+    pub fn from_db(kind: &str) -> Self {
+        if kind == "public" {
+            RoomKind::Public
+        } else {
+            RoomKind::Dm
+        }
+    }
+}
+
+/// A room as the sidebar and the room header show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomSummary {
+    pub id: RoomId,
+    pub kind: RoomKind,
+    /// The room's name, or for a DM the other member's username.
+    pub name: String,
+    pub topic: Option<String>,
+}
+
+/// A public room in the directory, with whether the viewer is in it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomListing {
+    pub room: RoomSummary,
+    pub member_count: i64,
+    pub joined: bool,
+}
+
+/// The rooms and DMs a user belongs to, for the sidebar.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sidebar {
+    pub rooms: Vec<RoomSummary>,
+    pub dms: Vec<RoomSummary>,
+}
+
+/// What the room page needs before it shows history: who is in it and whether the viewer is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomView {
+    pub room: RoomSummary,
+    pub member_count: i64,
+    pub is_member: bool,
+}
+
+/// One chat message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    /// Stable global id (UUIDv7 text).
+    pub uid: String,
+    pub room_id: RoomId,
+    /// Position in the room: 1, 2, 3, ... with no gaps, assigned when the message is stored.
+    pub seq: i64,
+    pub author: String,
+    pub body: String,
+    /// UTC milliseconds since the Unix epoch.
+    pub created_at: i64,
+    pub client_id: Option<String>,
+}
+
+/// One page of a room's history, oldest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryPage {
+    pub messages: Vec<Message>,
+    /// True when messages older than the first one on this page exist.
+    pub has_older: bool,
+}

@@ -1,0 +1,571 @@
+//! The SQLite implementation of [`Store`]: one file, WAL mode, one writer connection and a small
+//! pool of readers. A single writer means writes queue in the pool instead of fighting over the
+//! database lock, and `synchronous=FULL` means a returned write has reached the disk.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
+};
+use sqlx::Row;
+
+use super::{HistoryQuery, NewMessage, Store, StoreError, StoreResult};
+use crate::model::{
+    HistoryPage, Message, RoomId, RoomKind, RoomListing, RoomSummary, RoomView, Sidebar, User,
+    UserId,
+};
+use crate::timestamp::now_ms;
+
+/// How long a connection waits for the database lock before giving up (another process, such as
+/// a backup, may hold it briefly).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Reader connections; reads in WAL mode never wait for the writer.
+const READ_CONNECTIONS: u32 = 8;
+
+/// How hard SQLite works to keep a committed write across a power cut.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// `synchronous=FULL`: a commit is on disk before it returns. What we promise users.
+    #[default]
+    Full,
+    /// `synchronous=NORMAL`: a commit may be lost on power failure (never corrupted). For
+    /// measurements only.
+    Normal,
+}
+
+/// The SQLite store.
+#[derive(Clone)]
+pub struct SqliteStore {
+    read: SqlitePool,
+    write: SqlitePool,
+}
+
+/// The display name of a room for viewer `?1`: the room's name, or for a DM the other member
+/// (yourself for a note-to-self DM).
+const DISPLAY_NAME: &str = "COALESCE(r.name, \
+     (SELECT u.username FROM memberships o JOIN users u ON u.id = o.user_id \
+      WHERE o.room_id = r.id AND o.user_id <> ?1 LIMIT 1), \
+     (SELECT username FROM users WHERE id = ?1))";
+
+/// Columns of a message joined with its author, in [`message_from_row`] order.
+const MESSAGE_COLUMNS: &str =
+    "m.uid, m.room_id, m.seq, u.username, m.body, m.created_at, m.client_id";
+
+fn message_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Message, sqlx::Error> {
+    Ok(Message {
+        uid: row.try_get(0)?,
+        room_id: row.try_get(1)?,
+        seq: row.try_get(2)?,
+        author: row.try_get(3)?,
+        body: row.try_get(4)?,
+        created_at: row.try_get(5)?,
+        client_id: row.try_get(6)?,
+    })
+}
+
+fn summary_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<RoomSummary, sqlx::Error> {
+    let kind: String = row.try_get("kind")?;
+    Ok(RoomSummary {
+        id: row.try_get("id")?,
+        kind: RoomKind::from_db(&kind),
+        name: row.try_get("display_name")?,
+        topic: row.try_get("topic")?,
+    })
+}
+
+fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+/// What a user may do in a room, read in the same transaction as the action it guards.
+struct Access {
+    kind: RoomKind,
+    is_member: bool,
+}
+
+impl Access {
+    async fn load(
+        conn: &mut SqliteConnection,
+        user_id: UserId,
+        room_id: RoomId,
+    ) -> StoreResult<Self> {
+        let row = sqlx::query(
+            "SELECT r.kind, EXISTS(SELECT 1 FROM memberships WHERE room_id = r.id AND user_id = ?2) \
+             FROM rooms r WHERE r.id = ?1",
+        )
+        .bind(room_id)
+        .bind(user_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        let Some(row) = row else {
+            return Err(not_found());
+        };
+        let kind: String = row.try_get(0)?;
+        let access = Access {
+            kind: RoomKind::from_db(&kind),
+            is_member: row.try_get(1)?,
+        };
+        // A DM is invisible to everyone outside it: same answer as a room that does not exist.
+        if access.kind == RoomKind::Dm && !access.is_member {
+            return Err(not_found());
+        }
+        Ok(access)
+    }
+
+    /// Members only: reading history and posting.
+    fn require_member(&self, action: &str) -> StoreResult<()> {
+        if self.is_member {
+            Ok(())
+        } else {
+            Err(StoreError::Forbidden(format!(
+                "Join this room to {action}."
+            )))
+        }
+    }
+}
+
+fn not_found() -> StoreError {
+    StoreError::NotFound("That room does not exist, or you are not in it.".into())
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed, with its folder) the database at `url` and applies migrations.
+    pub async fn open(url: &str, durability: Durability) -> StoreResult<Self> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT)
+            .synchronous(match durability {
+                Durability::Full => SqliteSynchronous::Full,
+                Durability::Normal => SqliteSynchronous::Normal,
+            });
+        if let Some(dir) = options.get_filename().parent() {
+            if dir != Path::new("") {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    StoreError::Database(sqlx::Error::Io(std::io::Error::new(
+                        e.kind(),
+                        format!("cannot create {}: {e}", dir.display()),
+                    )))
+                })?;
+            }
+        }
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await?;
+        sqlx::migrate!("./migrations").run(&write).await?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(READ_CONNECTIONS)
+            .connect_with(options)
+            .await?;
+        Ok(Self { read, write })
+    }
+
+    /// Closes both pools, waiting for queries in flight (graceful shutdown).
+    pub async fn close(&self) {
+        self.write.close().await;
+        self.read.close().await;
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn create_user(&self, username: &str, password_hash: &str) -> StoreResult<User> {
+        let now = now_ms();
+        let mut tx = self.write.begin().await?;
+        let user = sqlx::query_as::<_, User>(
+            "INSERT INTO users (username, password_hash, is_admin, created_at) \
+             VALUES (?1, ?2, NOT EXISTS(SELECT 1 FROM users), ?3) \
+             RETURNING id, username, is_admin",
+        )
+        .bind(username)
+        .bind(password_hash)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::Conflict("That username is taken.".into())
+            } else {
+                e.into()
+            }
+        })?;
+        sqlx::query(
+            "INSERT OR IGNORE INTO memberships (room_id, user_id, joined_at) \
+             SELECT id, ?1, ?2 FROM rooms WHERE kind = 'public' AND name = 'general'",
+        )
+        .bind(user.id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    async fn credentials(&self, username: &str) -> StoreResult<Option<(User, Option<String>)>> {
+        let row = sqlx::query(
+            "SELECT id, username, is_admin, password_hash FROM users WHERE username = ?1",
+        )
+        .bind(username)
+        .fetch_optional(&self.read)
+        .await?;
+        row.map(|row| {
+            Ok((
+                User {
+                    id: row.try_get(0)?,
+                    username: row.try_get(1)?,
+                    is_admin: row.try_get(2)?,
+                },
+                row.try_get(3)?,
+            ))
+        })
+        .transpose()
+    }
+
+    async fn user_by_name(&self, username: &str) -> StoreResult<Option<User>> {
+        Ok(sqlx::query_as::<_, User>(
+            "SELECT id, username, is_admin FROM users WHERE username = ?1",
+        )
+        .bind(username)
+        .fetch_optional(&self.read)
+        .await?)
+    }
+
+    async fn create_session(
+        &self,
+        token_hash: &[u8],
+        user_id: UserId,
+        expires_at: i64,
+    ) -> StoreResult<()> {
+        let now = now_ms();
+        let mut tx = self.write.begin().await?;
+        // Housekeeping on the way in: this user's expired sessions go.
+        sqlx::query("DELETE FROM sessions WHERE user_id = ?1 AND expires_at <= ?2")
+            .bind(user_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
+        )
+        .bind(token_hash)
+        .bind(user_id)
+        .bind(now)
+        .bind(expires_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn session_user(&self, token_hash: &[u8], now: i64) -> StoreResult<Option<User>> {
+        Ok(sqlx::query_as::<_, User>(
+            "SELECT u.id, u.username, u.is_admin FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.token_hash = ?1 AND s.expires_at > ?2",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(&self.read)
+        .await?)
+    }
+
+    async fn delete_session(&self, token_hash: &[u8]) -> StoreResult<()> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = ?1")
+            .bind(token_hash)
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
+    async fn sidebar(&self, user_id: UserId) -> StoreResult<Sidebar> {
+        let rows = sqlx::query(&format!(
+            "SELECT r.id, r.kind, r.topic, {DISPLAY_NAME} AS display_name \
+             FROM memberships m JOIN rooms r ON r.id = m.room_id \
+             WHERE m.user_id = ?1 ORDER BY display_name COLLATE NOCASE, r.id"
+        ))
+        .bind(user_id)
+        .fetch_all(&self.read)
+        .await?;
+        let mut sidebar = Sidebar::default();
+        for row in &rows {
+            let room = summary_from_row(row)?;
+            match room.kind {
+                RoomKind::Public => sidebar.rooms.push(room),
+                RoomKind::Dm => sidebar.dms.push(room),
+            }
+        }
+        Ok(sidebar)
+    }
+
+    async fn public_rooms(&self, user_id: UserId) -> StoreResult<Vec<RoomListing>> {
+        let rows = sqlx::query(
+            "SELECT r.id, r.kind, r.topic, r.name AS display_name, \
+               (SELECT COUNT(*) FROM memberships WHERE room_id = r.id) AS member_count, \
+               EXISTS(SELECT 1 FROM memberships WHERE room_id = r.id AND user_id = ?1) AS joined \
+             FROM rooms r WHERE r.kind = 'public' ORDER BY r.name COLLATE NOCASE",
+        )
+        .bind(user_id)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(RoomListing {
+                    room: summary_from_row(row)?,
+                    member_count: row.try_get("member_count")?,
+                    joined: row.try_get("joined")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn create_room(
+        &self,
+        creator: UserId,
+        name: &str,
+        topic: Option<&str>,
+    ) -> StoreResult<RoomSummary> {
+        let now = now_ms();
+        let mut tx = self.write.begin().await?;
+        let id: RoomId = sqlx::query_scalar(
+            "INSERT INTO rooms (kind, name, topic, created_by, created_at) \
+             VALUES ('public', ?1, ?2, ?3, ?4) RETURNING id",
+        )
+        .bind(name)
+        .bind(topic)
+        .bind(creator)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::Conflict(format!(
+                    "A room named \u{201c}{name}\u{201d} already exists."
+                ))
+            } else {
+                e.into()
+            }
+        })?;
+        sqlx::query("INSERT INTO memberships (room_id, user_id, joined_at) VALUES (?1, ?2, ?3)")
+            .bind(id)
+            .bind(creator)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(RoomSummary {
+            id,
+            kind: RoomKind::Public,
+            name: name.to_owned(),
+            topic: topic.map(str::to_owned),
+        })
+    }
+
+    async fn room_view(&self, user_id: UserId, room_id: RoomId) -> StoreResult<RoomView> {
+        let mut conn = self.read.acquire().await?;
+        let access = Access::load(&mut conn, user_id, room_id).await?;
+        let row = sqlx::query(&format!(
+            "SELECT r.id, r.kind, r.topic, {DISPLAY_NAME} AS display_name, \
+               (SELECT COUNT(*) FROM memberships WHERE room_id = r.id) AS member_count \
+             FROM rooms r WHERE r.id = ?2"
+        ))
+        .bind(user_id)
+        .bind(room_id)
+        .fetch_one(&mut *conn)
+        .await?;
+        Ok(RoomView {
+            room: summary_from_row(&row)?,
+            member_count: row.try_get("member_count")?,
+            is_member: access.is_member,
+        })
+    }
+
+    async fn join_room(&self, user_id: UserId, room_id: RoomId) -> StoreResult<()> {
+        let mut tx = self.write.begin().await?;
+        let access = Access::load(&mut tx, user_id, room_id).await?;
+        if !access.is_member {
+            sqlx::query(
+                "INSERT INTO memberships (room_id, user_id, joined_at) VALUES (?1, ?2, ?3)",
+            )
+            .bind(room_id)
+            .bind(user_id)
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn leave_room(&self, user_id: UserId, room_id: RoomId) -> StoreResult<()> {
+        let mut tx = self.write.begin().await?;
+        let access = Access::load(&mut tx, user_id, room_id).await?;
+        if access.kind == RoomKind::Dm {
+            return Err(StoreError::Invalid(
+                "A direct conversation cannot be left.".into(),
+            ));
+        }
+        sqlx::query("DELETE FROM memberships WHERE room_id = ?1 AND user_id = ?2")
+            .bind(room_id)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn open_dm(&self, a: UserId, b: UserId) -> StoreResult<RoomId> {
+        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+        let key = format!("{lo}:{hi}");
+        let now = now_ms();
+        let mut tx = self.write.begin().await?;
+        sqlx::query(
+            "INSERT INTO rooms (kind, dm_key, created_by, created_at) VALUES ('dm', ?1, ?2, ?3) \
+             ON CONFLICT (dm_key) DO NOTHING",
+        )
+        .bind(&key)
+        .bind(a)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let id: RoomId = sqlx::query_scalar("SELECT id FROM rooms WHERE dm_key = ?1")
+            .bind(&key)
+            .fetch_one(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT OR IGNORE INTO memberships (room_id, user_id, joined_at) \
+             VALUES (?1, ?2, ?4), (?1, ?3, ?4)",
+        )
+        .bind(id)
+        .bind(lo)
+        .bind(hi)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    async fn history(
+        &self,
+        user_id: UserId,
+        room_id: RoomId,
+        query: HistoryQuery,
+    ) -> StoreResult<HistoryPage> {
+        let mut conn = self.read.acquire().await?;
+        Access::load(&mut conn, user_id, room_id)
+            .await?
+            .require_member("read its history")?;
+        let before = query.before.unwrap_or(i64::MAX);
+        let limit = i64::from(query.limit);
+        let rows = if let Some(after) = query.after {
+            // Catching up: the oldest messages after `after`, in order.
+            sqlx::query(&format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN users u ON u.id = m.author_id \
+                 WHERE m.room_id = ?1 AND m.seq > ?2 AND m.seq < ?3 ORDER BY m.seq ASC LIMIT ?4"
+            ))
+            .bind(room_id)
+            .bind(after)
+            .bind(before)
+            .bind(limit)
+            .fetch_all(&mut *conn)
+            .await?
+        } else {
+            // Paging back: the newest messages before `before`, then put in reading order.
+            let mut rows = sqlx::query(&format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN users u ON u.id = m.author_id \
+                 WHERE m.room_id = ?1 AND m.seq < ?2 ORDER BY m.seq DESC LIMIT ?3"
+            ))
+            .bind(room_id)
+            .bind(before)
+            .bind(limit)
+            .fetch_all(&mut *conn)
+            .await?;
+            rows.reverse();
+            rows
+        };
+        let messages = rows
+            .iter()
+            .map(message_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        let has_older = match messages.first() {
+            Some(first) => {
+                sqlx::query_scalar(
+                    "SELECT EXISTS(SELECT 1 FROM messages WHERE room_id = ?1 AND seq < ?2)",
+                )
+                .bind(room_id)
+                .bind(first.seq)
+                .fetch_one(&mut *conn)
+                .await?
+            }
+            None => false,
+        };
+        Ok(HistoryPage {
+            messages,
+            has_older,
+        })
+    }
+
+    async fn post_message(&self, new: NewMessage<'_>) -> StoreResult<Message> {
+        let mut tx = self.write.begin().await?;
+        Access::load(&mut tx, new.author_id, new.room_id)
+            .await?
+            .require_member("post in it")?;
+        if let Some(client_id) = new.client_id {
+            let existing = sqlx::query(&format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN users u ON u.id = m.author_id \
+                 WHERE m.author_id = ?1 AND m.client_id = ?2"
+            ))
+            .bind(new.author_id)
+            .bind(client_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(row) = existing {
+                let message = message_from_row(&row)?;
+                if message.room_id != new.room_id {
+                    return Err(StoreError::Invalid(
+                        "That client message id was already used in another room.".into(),
+                    ));
+                }
+                // A retry: the first copy stands, nothing is written.
+                return Ok(message);
+            }
+        }
+        let seq: i64 = sqlx::query_scalar(
+            "UPDATE rooms SET last_seq = last_seq + 1 WHERE id = ?1 RETURNING last_seq",
+        )
+        .bind(new.room_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let uid = uuid::Uuid::now_v7().to_string();
+        let now = now_ms();
+        let author: String = sqlx::query_scalar(
+            "INSERT INTO messages (uid, room_id, seq, author_id, body, created_at, client_id) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+             RETURNING (SELECT username FROM users WHERE id = ?4)",
+        )
+        .bind(&uid)
+        .bind(new.room_id)
+        .bind(seq)
+        .bind(new.author_id)
+        .bind(new.body)
+        .bind(now)
+        .bind(new.client_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Message {
+            uid,
+            room_id: new.room_id,
+            seq,
+            author,
+            body: new.body.to_owned(),
+            created_at: now,
+            client_id: new.client_id.map(str::to_owned),
+        })
+    }
+}

@@ -1,0 +1,75 @@
+//! Log in and register, side by side, for visitors.
+
+use leptos::prelude::*;
+
+use super::feedback::form_error;
+use super::layout::Session;
+
+/// The visitor's screen.
+#[component]
+pub fn AuthPage() -> impl IntoView {
+    let session = expect_context::<Session>();
+    view! {
+        <main class="auth">
+            <header class="auth-header">
+                <h1>"Confab"</h1>
+                <p>"Chat for your people, on your own server."</p>
+            </header>
+            <div class="auth-forms">
+                <section class="card" aria-labelledby="login-heading">
+                    <h2 id="login-heading">"Log in"</h2>
+                    <ActionForm action=session.login>
+                        <CredentialFields prefix="login" new_password=false/>
+                        <button type="submit">"Log in"</button>
+                        {form_error(session.login.value())}
+                    </ActionForm>
+                </section>
+                <section class="card" aria-labelledby="register-heading">
+                    <h2 id="register-heading">"Register"</h2>
+                    <ActionForm action=session.register>
+                        <CredentialFields prefix="register" new_password=true/>
+                        <button type="submit">"Register"</button>
+                        {form_error(session.register.value())}
+                    </ActionForm>
+                </section>
+            </div>
+        </main>
+    }
+}
+
+/// The "Username" and "Password" fields both forms share.
+#[component]
+fn CredentialFields(prefix: &'static str, new_password: bool) -> impl IntoView {
+    let user_id = format!("{prefix}-username");
+    let pass_id = format!("{prefix}-password");
+    let hint_id = format!("{prefix}-hint");
+    view! {
+        <label for=user_id.clone()>"Username"</label>
+        <input
+            id=user_id
+            name="username"
+            autocomplete="username"
+            autocapitalize="none"
+            spellcheck="false"
+            required
+            maxlength="32"
+        />
+        <label for=pass_id.clone()>"Password"</label>
+        <input
+            id=pass_id
+            name="password"
+            type="password"
+            autocomplete=if new_password { "new-password" } else { "current-password" }
+            aria-describedby=new_password.then(|| hint_id.clone())
+            required
+        />
+        {new_password
+            .then(|| {
+                view! {
+                    <p class="hint" id=hint_id>
+                        "Letters, digits, _ - . in the username; at least 8 characters of password."
+                    </p>
+                }
+            })}
+    }
+}

@@ -1,0 +1,67 @@
+//! `/rooms`: every public room, and the form to create one.
+
+use leptos::prelude::*;
+use leptos_router::components::A;
+
+use super::feedback::{form_error, ErrorPanel};
+use super::layout::Membership;
+use crate::api::rooms::list_rooms;
+use crate::model::RoomListing;
+
+/// The room directory.
+#[component]
+pub fn RoomDirectory() -> impl IntoView {
+    let membership = expect_context::<Membership>();
+    let rooms = Resource::new(move || membership.changes(), |_| list_rooms());
+    let create = membership.create_room;
+    view! {
+        <leptos_meta::Title text="Rooms · Confab"/>
+        <section class="panel directory">
+            <h1>"Rooms"</h1>
+            <ActionForm action=create attr:class="card create-room">
+                <h2>"New room"</h2>
+                <label for="room-name">"Room name"</label>
+                <input id="room-name" name="name" required maxlength="64" autocomplete="off"/>
+                <label for="room-topic">"Topic (optional)"</label>
+                <input id="room-topic" name="topic" maxlength="250" autocomplete="off"/>
+                <button type="submit">"Create room"</button>
+                {form_error(create.value())}
+            </ActionForm>
+            <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match rooms.await {
+                        Ok(list) => view! { <RoomList list/> }.into_any(),
+                        Err(error) => view! { <ErrorPanel error/> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn RoomList(list: Vec<RoomListing>) -> impl IntoView {
+    view! {
+        <ul class="directory-list">
+            {list
+                .into_iter()
+                .map(|entry| {
+                    let members = if entry.member_count == 1 {
+                        "1 member".to_owned()
+                    } else {
+                        format!("{} members", entry.member_count)
+                    };
+                    view! {
+                        <li class="card">
+                            <A href=format!("/r/{}", entry.room.id)>{entry.room.name}</A>
+                            <span class="muted">
+                                {members} {entry.joined.then_some(" · joined")}
+                            </span>
+                            {entry.room.topic.map(|t| view! { <p class="topic">{t}</p> })}
+                        </li>
+                    }
+                })
+                .collect_view()}
+        </ul>
+    }
+}

@@ -1,0 +1,34 @@
+//! The user interface: one component per thing the user sees. Pages are server-rendered and
+//! work as plain HTML forms without JavaScript; once hydrated the same forms work in place.
+
+mod auth_page;
+mod directory;
+mod feedback;
+mod layout;
+mod local_time;
+mod room;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, Stylesheet, Title};
+use leptos_router::components::{ParentRoute, Route, Router, Routes};
+use leptos_router::{path, SsrMode};
+
+/// The whole app: routes under one chat layout.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/confab.css"/>
+        <Title text="Confab"/>
+        <Router>
+            <Routes fallback=|| view! { <feedback::NotFound/> }>
+                // Async: the server sends complete HTML, so every page works without JavaScript.
+                <ParentRoute path=path!("") view=layout::ChatLayout ssr=SsrMode::Async>
+                    <Route path=path!("") view=layout::Welcome ssr=SsrMode::Async/>
+                    <Route path=path!("rooms") view=directory::RoomDirectory ssr=SsrMode::Async/>
+                    <Route path=path!("r/:id") view=room::RoomPage ssr=SsrMode::Async/>
+                </ParentRoute>
+            </Routes>
+        </Router>
+    }
+}

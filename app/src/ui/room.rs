@@ -1,0 +1,318 @@
+//! `/r/:id`: one room or DM: its header, its history with "Load older", and the composer.
+
+use std::collections::BTreeMap;
+
+use leptos::html::Textarea;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::components::A;
+use leptos_router::hooks::{use_params_map, use_query_map};
+
+use super::feedback::{form_error, ErrorPanel};
+use super::layout::Membership;
+use super::local_time::LocalTime;
+use crate::api::messages::{get_history, PostMessage};
+use crate::api::rooms::get_room;
+use crate::error::AppError;
+use crate::model::{HistoryPage, Message, RoomId, RoomKind, RoomView};
+
+/// The room page: loads the room and its newest page (or the page before `?before=`).
+#[component]
+pub fn RoomPage() -> impl IntoView {
+    let membership = expect_context::<Membership>();
+    let params = use_params_map();
+    let query = use_query_map();
+    let room_id = move || {
+        params
+            .read()
+            .get("id")
+            .and_then(|s| s.parse::<RoomId>().ok())
+    };
+    let before = move || {
+        query
+            .read()
+            .get("before")
+            .and_then(|s| s.parse::<i64>().ok())
+    };
+
+    let data = Resource::new(
+        move || {
+            (
+                room_id(),
+                before(),
+                membership.join.version().get(),
+                membership.leave.version().get(),
+            )
+        },
+        |(room_id, before, ..)| async move {
+            let room_id =
+                room_id.ok_or_else(|| AppError::NotFound("That room does not exist.".into()))?;
+            let view = get_room(room_id).await?;
+            let page = if view.is_member {
+                Some(get_history(room_id, before, None, None).await?)
+            } else {
+                None
+            };
+            Ok::<_, AppError>((view, page))
+        },
+    );
+
+    view! {
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok((view, Some(page))) => {
+                        view! { <Room view page paged=before().is_some()/> }.into_any()
+                    }
+                    Ok((view, None)) => view! { <JoinPrompt view/> }.into_any(),
+                    Err(error) => view! { <ErrorPanel error/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+/// A public room the viewer has not joined: what it is, and the button to join.
+#[component]
+fn JoinPrompt(view: RoomView) -> impl IntoView {
+    let join = expect_context::<Membership>().join;
+    view! {
+        <leptos_meta::Title text=format!("{} · Confab", view.room.name)/>
+        <RoomHeader view=view.clone()/>
+        <section class="panel join-prompt">
+            <p>"You are not in this room yet. Join it to read its history and post."</p>
+            <ActionForm action=join>
+                <input type="hidden" name="room_id" value=view.room.id/>
+                <button type="submit">"Join room"</button>
+                {form_error(join.value())}
+            </ActionForm>
+        </section>
+    }
+}
+
+/// Name, topic, size, and (for public rooms) the Leave button.
+#[component]
+fn RoomHeader(view: RoomView) -> impl IntoView {
+    let leave = expect_context::<Membership>().leave;
+    let members = if view.member_count == 1 {
+        "1 member".to_owned()
+    } else {
+        format!("{} members", view.member_count)
+    };
+    let prefix = match view.room.kind {
+        RoomKind::Public => "# ",
+        RoomKind::Dm => "@ ",
+    };
+    let can_leave = view.is_member && view.room.kind == RoomKind::Public;
+    view! {
+        <header class="room-header">
+            <div class="room-title">
+                <h1>
+                    <span class="room-prefix" aria-hidden="true">{prefix}</span>
+                    {view.room.name.clone()}
+                </h1>
+                <span class="muted">{members}</span>
+                {view.room.topic.map(|t| view! { <p class="topic">{t}</p> })}
+            </div>
+            {can_leave
+                .then(|| {
+                    view! {
+                        <ActionForm action=leave>
+                            <input type="hidden" name="room_id" value=view.room.id/>
+                            <button type="submit" class="secondary">"Leave"</button>
+                        </ActionForm>
+                        {form_error(leave.value())}
+                    }
+                })}
+        </header>
+    }
+}
+
+/// A room the viewer is in: history plus composer. Messages fetched or posted after the page
+/// loaded are merged by seq, so the list never shows a message twice or out of order.
+#[component]
+fn Room(view: RoomView, page: HistoryPage, paged: bool) -> impl IntoView {
+    let room_id = view.room.id;
+    let title = format!("{} · Confab", view.room.name);
+    let newest_on_page = page.messages.last().map(|m| m.seq);
+    let cursor = RwSignal::new(
+        page.has_older
+            .then(|| page.messages.first().map(|m| m.seq))
+            .flatten(),
+    );
+    let messages = RwSignal::new(
+        page.messages
+            .into_iter()
+            .map(|m| (m.seq, m))
+            .collect::<BTreeMap<i64, Message>>(),
+    );
+    let loading_older = RwSignal::new(false);
+    let older_error = RwSignal::new(None::<AppError>);
+
+    let load_older = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let Some(before) = cursor.get_untracked() else {
+            return;
+        };
+        if loading_older.get_untracked() {
+            return;
+        }
+        loading_older.set(true);
+        spawn_local(async move {
+            match get_history(room_id, Some(before), None, None).await {
+                Ok(older) => {
+                    cursor.set(
+                        older
+                            .has_older
+                            .then(|| older.messages.first().map(|m| m.seq))
+                            .flatten(),
+                    );
+                    messages.update(|all| {
+                        all.extend(older.messages.into_iter().map(|m| (m.seq, m)));
+                    });
+                    older_error.set(None);
+                }
+                Err(e) => older_error.set(Some(e)),
+            }
+            loading_older.set(false);
+        });
+    };
+
+    view! {
+        <leptos_meta::Title text=title/>
+        <div class="room">
+            <RoomHeader view=view.clone()/>
+            <div class="history" role="log" aria-label="Messages" aria-live="polite">
+                <div class="history-inner">
+                    {move || {
+                        cursor
+                            .get()
+                            .map(|before| {
+                                view! {
+                                    <form method="get" class="load-older" on:submit=load_older>
+                                        <input type="hidden" name="before" value=before/>
+                                        <button
+                                            type="submit"
+                                            class="secondary"
+                                            disabled=move || loading_older.get()
+                                        >
+                                            "Load older"
+                                        </button>
+                                    </form>
+                                }
+                            })
+                    }}
+                    {move || {
+                        older_error
+                            .get()
+                            .map(|e| view! { <p class="form-error" role="alert">{e.to_string()}</p> })
+                    }}
+                    {move || {
+                        messages.with(|all| all.is_empty()).then(|| {
+                            view! { <p class="muted empty">"No messages yet. Say hello!"</p> }
+                        })
+                    }}
+                    <For
+                        each=move || messages.get().into_values()
+                        key=|m| m.seq
+                        children=|m| view! { <MessageItem message=m/> }
+                    />
+                    {paged
+                        .then(|| {
+                            view! {
+                                <p class="jump">
+                                    <A href=format!("/r/{room_id}")>"Jump to newest messages"</A>
+                                </p>
+                            }
+                        })}
+                </div>
+            </div>
+            <Composer room_id messages newest_on_page/>
+        </div>
+    }
+}
+
+/// One message: author, local time, text (always as text, never as HTML).
+#[component]
+fn MessageItem(message: Message) -> impl IntoView {
+    view! {
+        <article class="message" data-seq=message.seq>
+            <header>
+                <span class="author">{message.author}</span>
+                <LocalTime ms=message.created_at/>
+            </header>
+            <p class="body">{message.body}</p>
+        </article>
+    }
+}
+
+/// A fresh client message id, so a resent form is stored once.
+fn new_client_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// The message box. Enter sends, Shift+Enter starts a new line.
+#[component]
+fn Composer(
+    room_id: RoomId,
+    messages: RwSignal<BTreeMap<i64, Message>>,
+    newest_on_page: Option<i64>,
+) -> impl IntoView {
+    let post = ServerAction::<PostMessage>::new();
+    let client_id = RwSignal::new(new_client_id());
+    let textarea = NodeRef::<Textarea>::new();
+
+    // After a successful send: show the stored message (and anything others posted since the
+    // newest one we had), clear the box and pick a new client id for the next message.
+    Effect::new(move |_| {
+        let Some(Ok(sent)) = post.value().get() else {
+            return;
+        };
+        let seen = messages
+            .with_untracked(|all| all.keys().next_back().copied())
+            .or(newest_on_page);
+        messages.update(|all| {
+            all.insert(sent.seq, sent.clone());
+        });
+        if let Some(el) = textarea.get_untracked() {
+            el.set_value("");
+        }
+        client_id.set(new_client_id());
+        if let Some(after) = seen.filter(|s| *s + 1 < sent.seq) {
+            spawn_local(async move {
+                if let Ok(gap) = get_history(room_id, None, Some(after), None).await {
+                    messages.update(|all| {
+                        all.extend(gap.messages.into_iter().map(|m| (m.seq, m)));
+                    });
+                }
+            });
+        }
+    });
+
+    let on_keydown = move |ev: leptos::ev::KeyboardEvent| {
+        if ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() {
+            ev.prevent_default();
+            if let Some(form) = textarea.get_untracked().and_then(|t| t.form()) {
+                let _ = form.request_submit();
+            }
+        }
+    };
+
+    view! {
+        <ActionForm action=post attr:class="composer">
+            <input type="hidden" name="room_id" value=room_id/>
+            <input type="hidden" name="client_id" value=move || client_id.get()/>
+            <label for="composer-text" class="visually-hidden">"Message"</label>
+            <textarea
+                id="composer-text"
+                name="text"
+                rows="2"
+                placeholder="Write a message…"
+                node_ref=textarea
+                on:keydown=on_keydown
+            ></textarea>
+            <button type="submit" disabled=move || post.pending().get()>"Send"</button>
+            {form_error(post.value())}
+        </ActionForm>
+    }
+}

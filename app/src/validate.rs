@@ -1,0 +1,164 @@
+//! Input rules and their limits, shared so the browser and the server agree on them.
+//! The server always re-checks: these run inside every server function before the store.
+
+use crate::error::AppError;
+
+/// Longest message, in characters (Unicode scalar values) after trimming.
+pub const MAX_MESSAGE_CHARS: usize = 4000;
+/// Longest username; short enough for a sidebar line.
+pub const MAX_USERNAME_CHARS: usize = 32;
+/// Shortest password we accept (OWASP's minimum for single-factor accounts).
+pub const MIN_PASSWORD_CHARS: usize = 8;
+/// Longest password; bounds the work one login request can cause.
+pub const MAX_PASSWORD_CHARS: usize = 256;
+/// Longest room name.
+pub const MAX_ROOM_NAME_CHARS: usize = 64;
+/// Longest room topic.
+pub const MAX_TOPIC_CHARS: usize = 250;
+/// Longest client message id; a UUID is 36.
+pub const MAX_CLIENT_ID_CHARS: usize = 64;
+/// Messages per history page when the caller does not say.
+pub const HISTORY_PAGE_DEFAULT: u32 = 50;
+/// Most messages one history request may return.
+pub const HISTORY_PAGE_MAX: u32 = 100;
+
+/// A valid username: 1–32 letters, digits, `_`, `-` or `.`.
+pub fn username(raw: &str) -> Result<String, AppError> {
+    let name = raw.trim();
+    if name.is_empty() {
+        return Err(AppError::BadRequest("Enter a username.".into()));
+    }
+    if name.chars().count() > MAX_USERNAME_CHARS {
+        return Err(AppError::BadRequest(format!(
+            "Usernames are at most {MAX_USERNAME_CHARS} characters."
+        )));
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+    {
+        return Err(AppError::BadRequest(
+            "Usernames may only contain letters, digits, '_', '-' and '.'.".into(),
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+/// A password long enough to resist guessing and short enough to hash cheaply.
+pub fn new_password(raw: &str) -> Result<(), AppError> {
+    let n = raw.chars().count();
+    if n < MIN_PASSWORD_CHARS {
+        return Err(AppError::BadRequest(format!(
+            "Passwords need at least {MIN_PASSWORD_CHARS} characters."
+        )));
+    }
+    if n > MAX_PASSWORD_CHARS {
+        return Err(AppError::BadRequest(format!(
+            "Passwords are at most {MAX_PASSWORD_CHARS} characters."
+        )));
+    }
+    Ok(())
+}
+
+/// The stored form of a message: trimmed, 1–4000 characters.
+pub fn message_text(raw: &str) -> Result<String, AppError> {
+    let text = raw.trim();
+    if text.is_empty() {
+        return Err(AppError::BadRequest("Type a message first.".into()));
+    }
+    let n = text.chars().count();
+    if n > MAX_MESSAGE_CHARS {
+        return Err(AppError::BadRequest(format!(
+            "Messages are at most {MAX_MESSAGE_CHARS} characters; this one has {n}."
+        )));
+    }
+    Ok(text.to_owned())
+}
+
+/// A room name: trimmed, 1–64 characters, no control characters.
+pub fn room_name(raw: &str) -> Result<String, AppError> {
+    let name = raw.trim();
+    if name.is_empty() {
+        return Err(AppError::BadRequest("Give the room a name.".into()));
+    }
+    if name.chars().count() > MAX_ROOM_NAME_CHARS {
+        return Err(AppError::BadRequest(format!(
+            "Room names are at most {MAX_ROOM_NAME_CHARS} characters."
+        )));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(AppError::BadRequest(
+            "Room names cannot contain control characters.".into(),
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+/// An optional topic: empty means none.
+pub fn topic(raw: Option<&str>) -> Result<Option<String>, AppError> {
+    let Some(topic) = raw.map(str::trim).filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    if topic.chars().count() > MAX_TOPIC_CHARS {
+        return Err(AppError::BadRequest(format!(
+            "Topics are at most {MAX_TOPIC_CHARS} characters."
+        )));
+    }
+    Ok(Some(topic.to_owned()))
+}
+
+/// An optional client message id: empty means none.
+pub fn client_id(raw: Option<&str>) -> Result<Option<String>, AppError> {
+    let Some(id) = raw.map(str::trim).filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    if id.chars().count() > MAX_CLIENT_ID_CHARS || id.chars().any(char::is_control) {
+        return Err(AppError::BadRequest("Invalid client message id.".into()));
+    }
+    Ok(Some(id.to_owned()))
+}
+
+/// A history page size: the default when absent, never above the cap.
+pub fn page_limit(raw: Option<u32>) -> u32 {
+    raw.unwrap_or(HISTORY_PAGE_DEFAULT)
+        .clamp(1, HISTORY_PAGE_MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    #![expect(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn usernames() {
+        assert_eq!(username("  alice.b-1_ ").unwrap(), "alice.b-1_");
+        assert!(username("").is_err());
+        assert!(username("a b").is_err());
+        assert!(username("ålice").is_err());
+        assert!(username(&"x".repeat(32)).is_ok());
+        assert!(username(&"x".repeat(33)).is_err());
+    }
+
+    #[test]
+    fn message_limits_count_characters_after_trimming() {
+        assert!(message_text("   \n ").is_err());
+        assert_eq!(message_text("  hi  ").unwrap(), "hi");
+        let emoji = "😀".repeat(MAX_MESSAGE_CHARS);
+        assert_eq!(message_text(&format!("  {emoji}  ")).unwrap(), emoji);
+        assert!(message_text(&"a".repeat(MAX_MESSAGE_CHARS + 1)).is_err());
+    }
+
+    #[test]
+    fn page_limit_is_capped() {
+        assert_eq!(page_limit(None), HISTORY_PAGE_DEFAULT);
+        assert_eq!(page_limit(Some(10_000)), HISTORY_PAGE_MAX);
+        assert_eq!(page_limit(Some(0)), 1);
+    }
+
+    #[test]
+    fn empty_optional_fields_are_none() {
+        assert_eq!(topic(Some("  ")).unwrap(), None);
+        assert_eq!(client_id(Some("")).unwrap(), None);
+        assert!(client_id(Some(&"x".repeat(65))).is_err());
+    }
+}

@@ -1,0 +1,87 @@
+//! The Confab server: configuration, the axum router around the Leptos app, and start-up.
+//! `main.rs` is only the command line; tests build the same router with [`router`].
+
+pub mod config;
+
+use std::sync::Arc;
+
+use app::error::AppError;
+use app::state::AppState;
+use app::store::sqlite::SqliteStore;
+use app::{shell, App};
+use axum::body::Body;
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::Response;
+use axum::Router;
+use leptos::prelude::*;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+/// Largest request body we read: a 4,000-character message, URL-encoded, is well under this.
+pub const MAX_REQUEST_BYTES: usize = 256 * 1024;
+/// Largest server-function error body the status mapper will read.
+const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
+
+/// The full HTTP surface: pages, server functions under `/api`, static files.
+pub fn router(state: AppState, options: LeptosOptions) -> Router {
+    let routes = generate_route_list(App);
+    let context = {
+        let state = state.clone();
+        move || provide_context(state.clone())
+    };
+    Router::new()
+        .leptos_routes_with_context(&options, routes, context.clone(), {
+            let options = options.clone();
+            move || shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler_with_context(
+            context, shell,
+        ))
+        .layer(axum::middleware::from_fn(api_error_status))
+        .layer(RequestBodyLimitLayer::new(MAX_REQUEST_BYTES))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+        .with_state(options)
+}
+
+/// Server functions answer every error with 500 and a serialized [`AppError`]; this gives the
+/// response the status that error stands for (400 for bad input, 403, 404, ...), so HTTP clients
+/// see what went wrong without parsing the body.
+async fn api_error_status(request: Request, next: Next) -> Response {
+    let is_api = request.uri().path().starts_with("/api/");
+    let response = next.run(request).await;
+    if !is_api || response.status() != http::StatusCode::INTERNAL_SERVER_ERROR {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let bytes = match axum::body::to_bytes(body, MAX_ERROR_BODY_BYTES).await {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            tracing::error!("reading an error body: {e}");
+            return Response::from_parts(parts, Body::empty());
+        }
+    };
+    if let Ok(error) = serde_json::from_slice::<AppError>(&bytes) {
+        parts.status = error.status();
+    }
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+/// Opens the database and builds the state the handlers share.
+pub async fn open_state(
+    database_url: &str,
+    secure_cookies: bool,
+) -> Result<(AppState, SqliteStore), app::store::StoreError> {
+    let store = SqliteStore::open(database_url, Default::default()).await?;
+    let state = AppState {
+        store: Arc::new(store.clone()),
+        secure_cookies,
+    };
+    Ok((state, store))
+}
