@@ -66,6 +66,13 @@ impl FromServerFnError for AppError {
             ServerFnErrorErr::UnsupportedRequestMethod(m) => {
                 AppError::BadRequest(format!("Invalid request: method {m} is not supported"))
             }
+            // On the server these mean the request body could not be read (too large, cut off);
+            // in the browser, that the server could not be reached or understood.
+            ServerFnErrorErr::Request(msg) | ServerFnErrorErr::Deserialization(msg)
+                if cfg!(feature = "ssr") =>
+            {
+                AppError::BadRequest(format!("Invalid request: {msg}"))
+            }
             ServerFnErrorErr::Request(msg) | ServerFnErrorErr::Response(msg) => {
                 AppError::Network(msg)
             }

@@ -1,0 +1,352 @@
+//! The SQLite store against real database files: ordering, paging, idempotent posts and the
+//! membership rules every read and write depends on.
+#![cfg(feature = "ssr")]
+#![expect(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+
+use app::model::{RoomKind, User};
+use app::store::sqlite::{Durability, SqliteStore};
+use app::store::{HistoryQuery, NewMessage, Store, StoreError};
+
+struct Fixture {
+    store: Arc<SqliteStore>,
+    _dir: tempfile::TempDir,
+    path: std::path::PathBuf,
+}
+
+async fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    // A nested folder that does not exist yet: the store creates it.
+    let path = dir.path().join("nested").join("confab.db");
+    let url = format!("sqlite://{}", path.display());
+    let store = SqliteStore::open(&url, Durability::Full).await.unwrap();
+    Fixture {
+        store: Arc::new(store),
+        _dir: dir,
+        path,
+    }
+}
+
+async fn user(store: &SqliteStore, name: &str) -> User {
+    store.create_user(name, "$argon2id$fake").await.unwrap()
+}
+
+async fn post(store: &SqliteStore, author: &User, room: i64, body: &str) -> app::model::Message {
+    store
+        .post_message(NewMessage {
+            room_id: room,
+            author_id: author.id,
+            body,
+            client_id: None,
+        })
+        .await
+        .unwrap()
+}
+
+fn page(before: Option<i64>, after: Option<i64>, limit: u32) -> HistoryQuery {
+    HistoryQuery {
+        before,
+        after,
+        limit,
+    }
+}
+
+async fn general_id(store: &SqliteStore, user: &User) -> i64 {
+    let sidebar = store.sidebar(user.id).await.unwrap();
+    let general = sidebar.rooms.iter().find(|r| r.name == "general").unwrap();
+    general.id
+}
+
+#[tokio::test]
+async fn fresh_database_has_general_and_first_user_is_admin() {
+    let f = fixture().await;
+    assert!(f.path.exists(), "database file created with its folder");
+    let alice = user(&f.store, "alice").await;
+    let bob = user(&f.store, "bob").await;
+    assert!(alice.is_admin);
+    assert!(!bob.is_admin);
+    // Both were put in general.
+    let rooms = f.store.public_rooms(bob.id).await.unwrap();
+    assert_eq!(rooms.len(), 1);
+    assert_eq!(rooms[0].room.name, "general");
+    assert_eq!(rooms[0].member_count, 2);
+    assert!(rooms[0].joined);
+}
+
+#[tokio::test]
+async fn usernames_are_unique_ignoring_case() {
+    let f = fixture().await;
+    user(&f.store, "Alice").await;
+    let err = f.store.create_user("aLICE", "x").await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    let found = f.store.user_by_name("ALICE").await.unwrap().unwrap();
+    assert_eq!(found.username, "Alice");
+}
+
+#[tokio::test]
+async fn seqs_are_gapless_and_history_pages_back_in_order() {
+    let f = fixture().await;
+    let alice = user(&f.store, "alice").await;
+    let room = general_id(&f.store, &alice).await;
+    for i in 1..=120 {
+        let m = post(&f.store, &alice, room, &format!("message {i}")).await;
+        assert_eq!(m.seq, i);
+    }
+    let newest = f
+        .store
+        .history(alice.id, room, page(None, None, 50))
+        .await
+        .unwrap();
+    let seqs: Vec<i64> = newest.messages.iter().map(|m| m.seq).collect();
+    assert_eq!(seqs, (71..=120).collect::<Vec<_>>());
+    assert!(newest.has_older);
+    assert_eq!(newest.messages[0].body, "message 71");
+
+    let older = f
+        .store
+        .history(alice.id, room, page(Some(71), None, 50))
+        .await
+        .unwrap();
+    assert_eq!(older.messages.first().unwrap().seq, 21);
+    assert_eq!(older.messages.last().unwrap().seq, 70);
+    assert!(older.has_older);
+
+    let oldest = f
+        .store
+        .history(alice.id, room, page(Some(21), None, 50))
+        .await
+        .unwrap();
+    assert_eq!(oldest.messages.len(), 20);
+    assert!(!oldest.has_older);
+
+    let catch_up = f
+        .store
+        .history(alice.id, room, page(None, Some(115), 50))
+        .await
+        .unwrap();
+    let seqs: Vec<i64> = catch_up.messages.iter().map(|m| m.seq).collect();
+    assert_eq!(seqs, vec![116, 117, 118, 119, 120]);
+}
+
+#[tokio::test]
+async fn concurrent_posters_get_distinct_consecutive_seqs() {
+    let f = fixture().await;
+    let alice = user(&f.store, "alice").await;
+    let bob = user(&f.store, "bob").await;
+    let room = general_id(&f.store, &alice).await;
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let store = f.store.clone();
+        let author = if i % 2 == 0 {
+            alice.clone()
+        } else {
+            bob.clone()
+        };
+        tasks.push(tokio::spawn(async move {
+            post(&store, &author, room, &format!("m{i}")).await.seq
+        }));
+    }
+    let mut seqs = Vec::new();
+    for t in tasks {
+        seqs.push(t.await.unwrap());
+    }
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=40).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn a_retried_post_with_the_same_client_id_is_stored_once() {
+    let f = fixture().await;
+    let alice = user(&f.store, "alice").await;
+    let bob = user(&f.store, "bob").await;
+    let room = general_id(&f.store, &alice).await;
+    let send = |author: &User, body: &'static str, cid: &'static str| NewMessage {
+        room_id: room,
+        author_id: author.id,
+        body,
+        client_id: Some(cid),
+    };
+    let first = f
+        .store
+        .post_message(send(&alice, "hello", "c-1"))
+        .await
+        .unwrap();
+    let again = f
+        .store
+        .post_message(send(&alice, "hello", "c-1"))
+        .await
+        .unwrap();
+    assert_eq!(first, again);
+    // Another author may use the same client id: the key is (author, client id).
+    let bobs = f.store.post_message(send(&bob, "hi", "c-1")).await.unwrap();
+    assert_ne!(bobs.uid, first.uid);
+    let all = f
+        .store
+        .history(alice.id, room, page(None, None, 100))
+        .await
+        .unwrap();
+    assert_eq!(all.messages.len(), 2);
+    assert_eq!(bobs.seq, 2, "the retry consumed no seq");
+
+    // Reusing a client id in another room is refused, not silently answered.
+    let other = f.store.create_room(alice.id, "other", None).await.unwrap();
+    let err = f
+        .store
+        .post_message(NewMessage {
+            room_id: other.id,
+            ..send(&alice, "hello", "c-1")
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn dms_are_private_to_their_two_members() {
+    let f = fixture().await;
+    let alice = user(&f.store, "alice").await;
+    let bob = user(&f.store, "bob").await;
+    let eve = user(&f.store, "eve").await;
+    let dm = f.store.open_dm(alice.id, bob.id).await.unwrap();
+    assert_eq!(
+        f.store.open_dm(bob.id, alice.id).await.unwrap(),
+        dm,
+        "one DM per pair"
+    );
+    post(&f.store, &alice, dm, "secret").await;
+
+    let bob_view = f.store.room_view(bob.id, dm).await.unwrap();
+    assert_eq!(bob_view.room.kind, RoomKind::Dm);
+    assert_eq!(bob_view.room.name, "alice");
+    assert_eq!(f.store.sidebar(alice.id).await.unwrap().dms[0].name, "bob");
+
+    for err in [
+        f.store.room_view(eve.id, dm).await.unwrap_err(),
+        f.store
+            .history(eve.id, dm, page(None, None, 50))
+            .await
+            .unwrap_err(),
+        f.store
+            .post_message(NewMessage {
+                room_id: dm,
+                author_id: eve.id,
+                body: "let me in",
+                client_id: None,
+            })
+            .await
+            .unwrap_err(),
+        f.store.join_room(eve.id, dm).await.unwrap_err(),
+    ] {
+        assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+    }
+    assert!(f.store.sidebar(eve.id).await.unwrap().dms.is_empty());
+    assert!(matches!(
+        f.store.leave_room(alice.id, dm).await.unwrap_err(),
+        StoreError::Invalid(_)
+    ));
+}
+
+#[tokio::test]
+async fn public_rooms_need_joining_before_reading_or_posting() {
+    let f = fixture().await;
+    let alice = user(&f.store, "alice").await;
+    let bob = user(&f.store, "bob").await;
+    let room = f
+        .store
+        .create_room(alice.id, "Rust", Some("crabs"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        f.store.create_room(bob.id, "rust", None).await.unwrap_err(),
+        StoreError::Conflict(_)
+    ));
+    let view = f.store.room_view(bob.id, room.id).await.unwrap();
+    assert!(!view.is_member);
+    assert!(matches!(
+        f.store
+            .history(bob.id, room.id, page(None, None, 50))
+            .await
+            .unwrap_err(),
+        StoreError::Forbidden(_)
+    ));
+    f.store.join_room(bob.id, room.id).await.unwrap();
+    f.store.join_room(bob.id, room.id).await.unwrap();
+    post(&f.store, &bob, room.id, "hi crabs").await;
+    assert_eq!(
+        f.store
+            .room_view(bob.id, room.id)
+            .await
+            .unwrap()
+            .member_count,
+        2
+    );
+    f.store.leave_room(bob.id, room.id).await.unwrap();
+    let err = f
+        .store
+        .post_message(NewMessage {
+            room_id: room.id,
+            author_id: bob.id,
+            body: "still here?",
+            client_id: None,
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Forbidden(_)), "{err:?}");
+    assert!(matches!(
+        f.store.room_view(bob.id, 9999).await.unwrap_err(),
+        StoreError::NotFound(_)
+    ));
+}
+
+#[tokio::test]
+async fn sessions_expire_and_can_be_revoked() {
+    let f = fixture().await;
+    let alice = user(&f.store, "alice").await;
+    f.store
+        .create_session(b"live", alice.id, 2_000)
+        .await
+        .unwrap();
+    assert_eq!(
+        f.store
+            .session_user(b"live", 1_000)
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        alice.id
+    );
+    assert!(f
+        .store
+        .session_user(b"live", 2_000)
+        .await
+        .unwrap()
+        .is_none());
+    f.store.delete_session(b"live").await.unwrap();
+    assert!(f
+        .store
+        .session_user(b"live", 1_000)
+        .await
+        .unwrap()
+        .is_none());
+}
+
+#[tokio::test]
+async fn text_is_stored_verbatim_and_survives_reopening() {
+    let f = fixture().await;
+    let alice = user(&f.store, "alice").await;
+    let room = general_id(&f.store, &alice).await;
+    let nasty = "<img src=x onerror=alert(1)> '; DROP TABLE messages; -- 😀\n\"quoted\"";
+    post(&f.store, &alice, room, nasty).await;
+    f.store.close().await;
+    let url = format!("sqlite://{}", f.path.display());
+    let reopened = SqliteStore::open(&url, Durability::Full)
+        .await
+        .expect("reopen");
+    let page = reopened
+        .history(alice.id, room, page(None, None, 10))
+        .await
+        .unwrap();
+    assert_eq!(page.messages[0].body, nasty);
+    assert_eq!(page.messages[0].author, "alice");
+}
