@@ -2,6 +2,9 @@
 //! store, auth, and the server functions' bodies. The browser build (`hydrate`) gets the same UI
 //! and types and calls the server functions over HTTP.
 
+// Leptos views are deeply nested types; the hydrate build needs more room to lay them out.
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod error;
 pub mod model;

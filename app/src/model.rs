@@ -69,6 +69,13 @@ pub struct Sidebar {
     pub dms: Vec<RoomSummary>,
 }
 
+/// Everything the sidebar shows: who is logged in and where they can go.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Navigation {
+    pub user: User,
+    pub sidebar: Sidebar,
+}
+
 /// What the room page needs before it shows history: who is in it and whether the viewer is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoomView {

@@ -1,6 +1,9 @@
 //! The browser entry point: hydrates the server-rendered page with the shared `app` crate.
 //! Everything else lives in `app`; this crate only exists because the WASM build needs a cdylib.
 
+// Leptos views are deeply nested types; the hydrate build needs more room to lay them out.
+#![recursion_limit = "256"]
+
 use wasm_bindgen::prelude::wasm_bindgen;
 
 /// Called by the script cargo-leptos injects; takes over the server-rendered `<body>`.

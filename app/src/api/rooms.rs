@@ -3,13 +3,14 @@
 use leptos::prelude::*;
 
 use crate::error::AppError;
-use crate::model::{RoomId, RoomListing, RoomView, Sidebar};
+use crate::model::{Navigation, RoomId, RoomListing, RoomView};
 
-/// The caller's rooms and DMs.
+/// The caller and their rooms and DMs.
 #[server(endpoint = "sidebar")]
-pub async fn get_sidebar() -> Result<Sidebar, AppError> {
+pub async fn get_navigation() -> Result<Navigation, AppError> {
     let user = super::ssr::require_user().await?;
-    Ok(super::ssr::state()?.store.sidebar(user.id).await?)
+    let sidebar = super::ssr::state()?.store.sidebar(user.id).await?;
+    Ok(Navigation { user, sidebar })
 }
 
 /// Every public room.

@@ -3,19 +3,38 @@
 use leptos::prelude::*;
 use leptos_router::components::A;
 
-use super::feedback::{form_error, ErrorPanel};
-use super::layout::Membership;
+use super::feedback::form_error;
+use super::layout::{page_error, Membership, Session};
 use crate::api::rooms::list_rooms;
 use crate::model::RoomListing;
 
 /// The room directory.
 #[component]
 pub fn RoomDirectory() -> impl IntoView {
+    let session = expect_context::<Session>();
     let membership = expect_context::<Membership>();
-    let rooms = Resource::new(move || membership.changes(), |_| list_rooms());
-    let create = membership.create_room;
+    let rooms = Resource::new(
+        move || (session.changes(), membership.changes()),
+        |_| list_rooms(),
+    );
     view! {
         <leptos_meta::Title text="Rooms · Confab"/>
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match rooms.await {
+                    Ok(list) => view! { <Directory list/> }.into_any(),
+                    Err(error) => page_error(error),
+                }
+            })}
+        </Transition>
+    }
+}
+
+/// The create form and the list.
+#[component]
+fn Directory(list: Vec<RoomListing>) -> impl IntoView {
+    let create = expect_context::<Membership>().create_room;
+    view! {
         <section class="panel directory">
             <h1>"Rooms"</h1>
             <ActionForm action=create attr:class="card create-room">
@@ -27,14 +46,7 @@ pub fn RoomDirectory() -> impl IntoView {
                 <button type="submit">"Create room"</button>
                 {form_error(create.value())}
             </ActionForm>
-            <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match rooms.await {
-                        Ok(list) => view! { <RoomList list/> }.into_any(),
-                        Err(error) => view! { <ErrorPanel error/> }.into_any(),
-                    }
-                })}
-            </Transition>
+            <RoomList list/>
         </section>
     }
 }

@@ -1,5 +1,8 @@
-//! The frame around every page: the login screen for visitors; for members, the sidebar with
-//! their rooms and DMs beside the page they opened.
+//! The frame around every page: the sidebar with the member's rooms and DMs beside the page they
+//! opened. Each page loads its own data and shows the login screen when there is no session.
+//!
+//! Resources are created at the top of a component and only *read* inside `Transition`s: a
+//! resource created inside a `Suspend` would be created twice during server rendering.
 
 use leptos::prelude::*;
 use leptos_router::components::{Outlet, A};
@@ -7,20 +10,30 @@ use leptos_router::components::{Outlet, A};
 use super::auth_page::AuthPage;
 use super::feedback::{form_error, ErrorPanel};
 use crate::api::auth::{current_user, Login, Logout, Register};
-use crate::api::rooms::{get_sidebar, CreateRoom, JoinRoom, LeaveRoom, OpenDm};
+use crate::api::rooms::{get_navigation, CreateRoom, JoinRoom, LeaveRoom, OpenDm};
 use crate::error::AppError;
-use crate::model::{RoomSummary, User};
+use crate::model::{Navigation, RoomSummary};
 
-/// Who is logged in, and the actions that change it.
+/// The actions that start and end a session; every page reloads its data after each.
 #[derive(Clone, Copy)]
 pub struct Session {
     pub login: ServerAction<Login>,
     pub register: ServerAction<Register>,
     pub logout: ServerAction<Logout>,
-    pub user: Resource<Result<Option<User>, AppError>>,
 }
 
-/// The actions that change which rooms a user is in; the sidebar refreshes after each.
+impl Session {
+    /// Changes whenever someone logs in, registers or logs out in this tab.
+    pub fn changes(&self) -> (usize, usize, usize) {
+        (
+            self.login.version().get(),
+            self.register.version().get(),
+            self.logout.version().get(),
+        )
+    }
+}
+
+/// The actions that change which rooms a user is in; the sidebar reloads after each.
 #[derive(Clone, Copy)]
 pub struct Membership {
     pub create_room: ServerAction<CreateRoom>,
@@ -41,113 +54,104 @@ impl Membership {
     }
 }
 
-/// Login screen or sidebar + page, depending on the session.
+/// What a page shows when its data could not be loaded: the login screen for a visitor, the
+/// error otherwise.
+pub fn page_error(error: AppError) -> AnyView {
+    match error {
+        AppError::Unauthorized(_) => view! { <AuthPage/> }.into_any(),
+        error => view! { <ErrorPanel error/> }.into_any(),
+    }
+}
+
+/// Sidebar + page.
 #[component]
 pub fn ChatLayout() -> impl IntoView {
     // Actions are created inside the router so that a failed no-JS form post (which comes back
     // as `?__err=…`) shows its error in the form that sent it.
-    let login = ServerAction::<Login>::new();
-    let register = ServerAction::<Register>::new();
-    let logout = ServerAction::<Logout>::new();
-    let user = Resource::new(
-        move || {
-            (
-                login.version().get(),
-                register.version().get(),
-                logout.version().get(),
-            )
-        },
-        |_| current_user(),
-    );
-    let session = Session {
-        login,
-        register,
-        logout,
-        user,
-    };
-    provide_context(session);
+    provide_context(Session {
+        login: ServerAction::new(),
+        register: ServerAction::new(),
+        logout: ServerAction::new(),
+    });
     provide_context(Membership {
         create_room: ServerAction::new(),
         join: ServerAction::new(),
         leave: ServerAction::new(),
         open_dm: ServerAction::new(),
     });
-
     view! {
-        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+        <div class="app">
+            <Sidebar/>
+            <main class="main">
+                <Outlet/>
+            </main>
+        </div>
+    }
+}
+
+/// The member's rooms, DMs, and account controls; nothing for a visitor.
+#[component]
+fn Sidebar() -> impl IntoView {
+    let session = expect_context::<Session>();
+    let membership = expect_context::<Membership>();
+    let navigation = Resource::new(
+        move || (session.changes(), membership.changes()),
+        |_| get_navigation(),
+    );
+    view! {
+        <Transition fallback=|| ()>
             {move || Suspend::new(async move {
-                match user.await {
-                    Ok(Some(user)) => {
+                match navigation.await {
+                    Ok(navigation) => view! { <SidebarNav navigation/> }.into_any(),
+                    Err(AppError::Unauthorized(_)) => ().into_any(),
+                    Err(error) => {
                         view! {
-                            <div class="app">
-                                <Sidebar user/>
-                                <main class="main">
-                                    <Outlet/>
-                                </main>
-                            </div>
+                            <nav class="sidebar" aria-label="Rooms and direct messages">
+                                <p class="form-error" role="alert">{error.to_string()}</p>
+                            </nav>
                         }
                             .into_any()
                     }
-                    Ok(None) => view! { <AuthPage/> }.into_any(),
-                    Err(error) => view! { <ErrorPanel error/> }.into_any(),
                 }
             })}
         </Transition>
     }
 }
 
-/// The member's rooms, DMs, and account controls.
 #[component]
-fn Sidebar(user: User) -> impl IntoView {
+fn SidebarNav(navigation: Navigation) -> impl IntoView {
     let session = expect_context::<Session>();
-    let membership = expect_context::<Membership>();
-    let rooms = Resource::new(move || membership.changes(), |_| get_sidebar());
-    let open_dm = membership.open_dm;
-
+    let open_dm = expect_context::<Membership>().open_dm;
+    let Navigation { user, sidebar } = navigation;
     view! {
         <nav class="sidebar" aria-label="Rooms and direct messages">
             <div class="brand">
                 <A href="/">"Confab"</A>
             </div>
-            <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match rooms.await {
-                        Ok(sidebar) => {
-                            view! {
-                                <section class="nav-section">
-                                    <h2>"Rooms"</h2>
-                                    <RoomLinks rooms=sidebar.rooms empty="You are in no rooms yet."/>
-                                    <A href="/rooms" attr:class="nav-extra">"Browse rooms"</A>
-                                </section>
-                                <section class="nav-section">
-                                    <h2>"Direct messages"</h2>
-                                    <RoomLinks rooms=sidebar.dms empty="No conversations yet."/>
-                                </section>
-                            }
-                                .into_any()
-                        }
-                        Err(error) => {
-                            view! { <p class="form-error" role="alert">{error.to_string()}</p> }
-                                .into_any()
-                        }
-                    }
-                })}
-            </Transition>
-            <ActionForm action=open_dm attr:class="dm-form">
-                <label for="dm-username">"Start a direct message"</label>
-                <div class="inline-field">
-                    <input
-                        id="dm-username"
-                        name="username"
-                        placeholder="username"
-                        autocomplete="off"
-                        autocapitalize="none"
-                        spellcheck="false"
-                    />
-                    <button type="submit">"Open"</button>
-                </div>
-                {form_error(open_dm.value())}
-            </ActionForm>
+            <section class="nav-section">
+                <h2>"Rooms"</h2>
+                <RoomLinks rooms=sidebar.rooms empty="You are in no rooms yet."/>
+                <A href="/rooms" attr:class="nav-extra">"Browse rooms"</A>
+            </section>
+            <section class="nav-section">
+                <h2>"Direct messages"</h2>
+                <RoomLinks rooms=sidebar.dms empty="No conversations yet."/>
+                <ActionForm action=open_dm attr:class="dm-form">
+                    <label for="dm-username">"Start a direct message"</label>
+                    <div class="inline-field">
+                        <input
+                            id="dm-username"
+                            name="username"
+                            placeholder="username"
+                            autocomplete="off"
+                            autocapitalize="none"
+                            spellcheck="false"
+                        />
+                        <button type="submit">"Open"</button>
+                    </div>
+                    {form_error(open_dm.value())}
+                </ActionForm>
+            </section>
             <div class="account">
                 <span class="me" title="Logged in as">
                     {user.username}
@@ -183,23 +187,31 @@ fn RoomLinks(rooms: Vec<RoomSummary>, empty: &'static str) -> impl IntoView {
     .into_any()
 }
 
-/// The page at `/` for a member: where to go next.
+/// The page at `/`: where a member goes next, or the login screen.
 #[component]
 pub fn Welcome() -> impl IntoView {
     let session = expect_context::<Session>();
-    let name = move || {
-        session
-            .user
-            .get()
-            .and_then(Result::ok)
-            .flatten()
-            .map(|u| u.username)
-            .unwrap_or_default()
-    };
+    let user = Resource::new(move || session.changes(), |_| current_user());
     view! {
-        <section class="panel welcome">
-            <h1>"Welcome, " {name}</h1>
-            <p>"Pick a room or a conversation on the left, or "<A href="/rooms">"browse all rooms"</A>"."</p>
-        </section>
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match user.await {
+                    Ok(Some(user)) => {
+                        view! {
+                            <section class="panel welcome">
+                                <h1>"Welcome, " {user.username}</h1>
+                                <p>
+                                    "Pick a room or a conversation on the left, or "
+                                    <A href="/rooms">"browse all rooms"</A> "."
+                                </p>
+                            </section>
+                        }
+                            .into_any()
+                    }
+                    Ok(None) => view! { <AuthPage/> }.into_any(),
+                    Err(error) => page_error(error),
+                }
+            })}
+        </Transition>
     }
 }

@@ -8,8 +8,8 @@ use leptos::task::spawn_local;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
-use super::feedback::{form_error, ErrorPanel};
-use super::layout::Membership;
+use super::feedback::form_error;
+use super::layout::{page_error, Membership, Session};
 use super::local_time::LocalTime;
 use crate::api::messages::{get_history, PostMessage};
 use crate::api::rooms::get_room;
@@ -19,6 +19,7 @@ use crate::model::{HistoryPage, Message, RoomId, RoomKind, RoomView};
 /// The room page: loads the room and its newest page (or the page before `?before=`).
 #[component]
 pub fn RoomPage() -> impl IntoView {
+    let session = expect_context::<Session>();
     let membership = expect_context::<Membership>();
     let params = use_params_map();
     let query = use_query_map();
@@ -40,6 +41,7 @@ pub fn RoomPage() -> impl IntoView {
             (
                 room_id(),
                 before(),
+                session.changes(),
                 membership.join.version().get(),
                 membership.leave.version().get(),
             )
@@ -65,7 +67,7 @@ pub fn RoomPage() -> impl IntoView {
                         view! { <Room view page paged=before().is_some()/> }.into_any()
                     }
                     Ok((view, None)) => view! { <JoinPrompt view/> }.into_any(),
-                    Err(error) => view! { <ErrorPanel error/> }.into_any(),
+                    Err(error) => page_error(error),
                 }
             })}
         </Transition>
