@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Confab's two front doors, for a fresh machine with only the Rust toolchain, Node and apt:
+#   ./dev.sh serve   install what is missing, build, and serve on http://127.0.0.1:3000
+#   ./dev.sh test    install what is missing (Chromium too), then run every test
+# Installs are skipped when the right version is already there, so reruns are quick.
+set -euo pipefail
+
+cd "$(dirname "$0")"
+ROOT=$PWD
+CARGO_LEPTOS_VERSION=0.3.10
+# wasm-bindgen-cli must match the wasm-bindgen crate in Cargo.lock exactly.
+WASM_BINDGEN_VERSION=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
+export PATH="$HOME/.cargo/bin:$ROOT/end2end/node_modules/.bin:$PATH"
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+
+step() { printf '\n==> %s\n' "$*"; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+    echo "need root for: $*" >&2; return 1
+  fi
+}
+
+setup_build() {
+  step "Rust target wasm32-unknown-unknown"
+  rustup target add wasm32-unknown-unknown
+
+  if [ "$(cargo leptos --version 2>/dev/null || true)" != "cargo-leptos $CARGO_LEPTOS_VERSION" ]; then
+    step "Installing cargo-leptos $CARGO_LEPTOS_VERSION (about 25 minutes on 2 cores, once)"
+    cargo install cargo-leptos --locked --version "$CARGO_LEPTOS_VERSION" --features no_downloads
+  fi
+
+  if [ "$(wasm-bindgen --version 2>/dev/null || true)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ]; then
+    step "Installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (about 6 minutes, once)"
+    # No --locked: its lock file names a crate version the registry no longer has.
+    cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
+  fi
+
+  # wasm-opt (binaryen's npm build) for release builds, and Playwright for the browser tests.
+  if ! (cd end2end && npm ls --depth=0 >/dev/null 2>&1); then
+    step "Installing npm packages (end2end/)"
+    (cd end2end && npm ci --no-audit --no-fund)
+  fi
+}
+
+setup_browser() {
+  if [ ! -x /usr/bin/chromium ]; then
+    step "Installing Debian's Chromium"
+    as_root apt-get update
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
+  fi
+}
+
+build() {
+  step "Building (release: server at opt-level 3, WASM at opt-level z)"
+  cargo leptos build --release
+}
+
+case "${1:-}" in
+  serve)
+    setup_build
+    step "Serving Confab on http://127.0.0.1:3000 (database: ${DATABASE_URL:-./data/confab.db})"
+    exec cargo leptos serve --release
+    ;;
+  test)
+    setup_build
+    setup_browser
+    build
+    step "Rust tests (store on real SQLite files, server functions through the real router)"
+    cargo test --release -p app --features ssr
+    cargo test --release -p server
+    step "Lints (clippy, warnings are errors) and formatting"
+    cargo fmt --all -- --check
+    cargo clippy -p server --all-targets -- -D warnings
+    cargo clippy -p app --features ssr --all-targets -- -D warnings
+    cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
+    step "Browser tests (Playwright in Debian's Chromium against the release server)"
+    (cd end2end && npx playwright test)
+    ;;
+  *)
+    echo "usage: $0 serve|test" >&2
+    exit 2
+    ;;
+esac
