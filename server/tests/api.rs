@@ -387,6 +387,15 @@ async fn pages_render_message_text_as_text() {
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("&lt;img src=x onerror=alert(1)&gt;"));
     assert!(!page.body.contains("<img src=x"));
+    // Every resource on the page resolved for real (none lost its context mid-render).
+    for path in ["/", "/rooms", "/r/1"] {
+        let page = app.get(path, Some(&alice)).await;
+        assert!(
+            !page.body.contains(r#"\"kind\":\"internal\""#),
+            "{path}: {}",
+            page.body
+        );
+    }
     // Visitors see the login form instead of any room.
     let visitor = app.get("/r/1", None).await;
     assert!(visitor.body.contains("Log in"));

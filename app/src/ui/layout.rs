@@ -124,7 +124,7 @@ fn SidebarNav(navigation: Navigation) -> impl IntoView {
     let open_dm = expect_context::<Membership>().open_dm;
     let Navigation { user, sidebar } = navigation;
     view! {
-        <nav class="sidebar" aria-label="Rooms and direct messages">
+        <nav class="sidebar" id="sidebar" aria-label="Rooms and direct messages">
             <div class="brand">
                 <A href="/">"Confab"</A>
             </div>

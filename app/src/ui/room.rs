@@ -114,6 +114,8 @@ fn RoomHeader(view: RoomView) -> impl IntoView {
                     {view.room.name.clone()}
                 </h1>
                 <span class="muted">{members}</span>
+                // Phones show the page first and the sidebar below it.
+                <a class="phone-only menu-link" href="#sidebar">"All rooms"</a>
                 {view.room.topic.map(|t| view! { <p class="topic">{t}</p> })}
             </div>
             {can_leave
