@@ -65,7 +65,6 @@ case "${1:-}" in
   test)
     setup_build
     setup_browser
-    build
     step "Rust tests (store on real SQLite files, server functions through the real router)"
     cargo test --release -p app --features ssr
     cargo test --release -p server
@@ -74,6 +73,7 @@ case "${1:-}" in
     cargo clippy -p server --all-targets -- -D warnings
     cargo clippy -p app --features ssr --all-targets -- -D warnings
     cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
+    build
     step "Browser tests (Playwright in Debian's Chromium against the release server)"
     (cd end2end && npx playwright test)
     ;;
