@@ -8,12 +8,19 @@
 pub mod api;
 pub mod error;
 pub mod model;
+pub mod protocol;
 pub mod timestamp;
 pub mod ui;
 pub mod validate;
 
 #[cfg(feature = "ssr")]
 pub mod auth;
+#[cfg(feature = "ssr")]
+pub mod bus;
+#[cfg(feature = "ssr")]
+pub mod hub;
+#[cfg(feature = "ssr")]
+pub mod live;
 #[cfg(feature = "ssr")]
 pub mod state;
 #[cfg(feature = "ssr")]

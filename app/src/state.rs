@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use crate::bus::{Bus, LocalBus};
+use crate::hub::Hub;
 use crate::store::Store;
 
 /// Everything a request handler may need.
@@ -10,6 +12,23 @@ use crate::store::Store;
 pub struct AppState {
     /// The database, behind the storage seam.
     pub store: Arc<dyn Store>,
+    /// This process's sockets.
+    pub hub: Arc<Hub>,
+    /// Fan-out to every process's sockets, behind the bus seam.
+    pub bus: Arc<dyn Bus>,
     /// Whether cookies get the `Secure` flag (the site is served over https).
     pub secure_cookies: bool,
+}
+
+impl AppState {
+    /// A single-process state: the given store, a fresh hub and a bus that delivers to it.
+    pub fn single_process(store: Arc<dyn Store>, secure_cookies: bool) -> Self {
+        let hub = Arc::new(Hub::default());
+        AppState {
+            store,
+            bus: Arc::new(LocalBus::new(hub.clone())),
+            hub,
+            secure_cookies,
+        }
+    }
 }

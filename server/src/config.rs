@@ -37,6 +37,16 @@ pub struct ServeArgs {
     /// `X-Forwarded-Proto: https` does the same per request).
     #[arg(long, env = "CONFAB_SECURE_COOKIES")]
     pub secure_cookies: bool,
+
+    /// Another origin allowed to open the WebSocket (e.g. `https://chat.example.org` when a
+    /// proxy rewrites the Host). The site's own origin is always allowed. Repeatable; the
+    /// environment variable takes a comma-separated list.
+    #[arg(
+        long = "allowed-origin",
+        env = "CONFAB_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub allowed_origins: Vec<String>,
 }
 
 /// Accepts a bare path as well as a `sqlite:` URL.

@@ -2,6 +2,7 @@
 //! `main.rs` is only the command line; tests build the same router with [`router`].
 
 pub mod config;
+pub mod ws;
 
 use std::sync::Arc;
 
@@ -26,14 +27,39 @@ pub const MAX_REQUEST_BYTES: usize = 256 * 1024;
 /// Largest server-function error body the status mapper will read.
 const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
 
-/// The full HTTP surface: pages, server functions under `/api`, static files.
-pub fn router(state: AppState, options: LeptosOptions) -> Router {
+/// Options of the live channel.
+pub struct LiveOptions {
+    /// Origins allowed to open `/ws` besides the site's own.
+    pub allowed_origins: Vec<String>,
+    /// Becomes true when the server shuts down.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
+}
+
+impl LiveOptions {
+    /// Same-site origins only, and no shutdown signal (tests, benchmarks).
+    pub fn same_site() -> Self {
+        Self {
+            allowed_origins: Vec::new(),
+            shutdown: tokio::sync::watch::channel(false).1,
+        }
+    }
+}
+
+/// The full HTTP surface: pages, server functions under `/api`, the WebSocket at `/ws`,
+/// static files.
+pub fn router(state: AppState, options: LeptosOptions, live: LiveOptions) -> Router {
     let routes = generate_route_list(App);
+    let ws_state = ws::WsState {
+        app: state.clone(),
+        allowed_origins: Arc::new(live.allowed_origins),
+        shutdown: live.shutdown,
+    };
     let context = {
         let state = state.clone();
         move || provide_context(state.clone())
     };
     Router::new()
+        .route("/ws", axum::routing::get(ws::handler).with_state(ws_state))
         .leptos_routes_with_context(&options, routes, context.clone(), {
             let options = options.clone();
             move || shell(options.clone())
@@ -82,9 +108,6 @@ pub async fn open_state(
     secure_cookies: bool,
 ) -> Result<(AppState, SqliteStore), app::store::StoreError> {
     let store = SqliteStore::open(database_url, Default::default()).await?;
-    let state = AppState {
-        store: Arc::new(store.clone()),
-        secure_cookies,
-    };
+    let state = AppState::single_process(Arc::new(store.clone()), secure_cookies);
     Ok((state, store))
 }

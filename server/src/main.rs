@@ -33,14 +33,29 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     let (state, store) = server::open_state(&database_url(&args.database_url), args.secure_cookies)
         .await
         .map_err(|e| format!("opening the database {}: {e}", args.database_url))?;
-    let app = server::router(state, options);
+    let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
+    let hub = state.hub.clone();
+    let live = server::LiveOptions {
+        allowed_origins: args.allowed_origins,
+        shutdown: shutdown_rx,
+    };
+    let app = server::router(state, options, live);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| format!("listening on {addr}: {e}"))?;
     tracing::info!("Confab listening on http://{addr}");
     axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            tracing::info!("shutting down: closing sockets with 1012");
+            let _ = shutdown_tx.send(true);
+        })
         .await?;
+    // Sockets close themselves on the signal; give them a moment to say goodbye.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    while hub.connections() > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     store.close().await;
     tracing::info!("Confab stopped");
     Ok(())

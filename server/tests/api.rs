@@ -19,7 +19,7 @@ async fn test_app() -> TestApp {
     let (state, _store) = server::open_state(&url, false).await.unwrap();
     let options = LeptosOptions::builder().output_name("confab").build();
     TestApp {
-        router: server::router(state, options),
+        router: server::router(state, options, server::LiveOptions::same_site()),
         _dir: dir,
     }
 }

@@ -37,7 +37,8 @@ pub async fn post_message(
     let user = super::ssr::require_user().await?;
     let body = crate::validate::message_text(&text)?;
     let client_id = crate::validate::client_id(client_id.as_deref())?;
-    let message = super::ssr::state()?
+    let state = super::ssr::state()?;
+    let message = state
         .store
         .post_message(crate::store::NewMessage {
             room_id,
@@ -46,5 +47,8 @@ pub async fn post_message(
             client_id: client_id.as_deref(),
         })
         .await?;
+    // Committed; now everyone connected sees it. (A retried post is published again, which
+    // clients ignore: they key messages by seq.)
+    crate::live::publish_message(&state, &message).await?;
     Ok(message)
 }

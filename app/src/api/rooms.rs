@@ -26,10 +26,12 @@ pub async fn create_room(name: String, topic: Option<String>) -> Result<RoomId, 
     let user = super::ssr::require_user().await?;
     let name = crate::validate::room_name(&name)?;
     let topic = crate::validate::topic(topic.as_deref())?;
-    let room = super::ssr::state()?
+    let state = super::ssr::state()?;
+    let room = state
         .store
         .create_room(user.id, &name, topic.as_deref())
         .await?;
+    crate::live::membership_changed(&state, user.id, room.id, true).await;
     leptos_axum::redirect(&format!("/r/{}", room.id));
     Ok(room.id)
 }
@@ -48,27 +50,28 @@ pub async fn get_room(room_id: RoomId) -> Result<RoomView, AppError> {
 #[server(endpoint = "join_room")]
 pub async fn join_room(room_id: RoomId) -> Result<(), AppError> {
     let user = super::ssr::require_user().await?;
-    Ok(super::ssr::state()?
-        .store
-        .join_room(user.id, room_id)
-        .await?)
+    let state = super::ssr::state()?;
+    state.store.join_room(user.id, room_id).await?;
+    crate::live::membership_changed(&state, user.id, room_id, true).await;
+    Ok(())
 }
 
 /// Leaves a public room.
 #[server(endpoint = "leave_room")]
 pub async fn leave_room(room_id: RoomId) -> Result<(), AppError> {
     let user = super::ssr::require_user().await?;
-    Ok(super::ssr::state()?
-        .store
-        .leave_room(user.id, room_id)
-        .await?)
+    let state = super::ssr::state()?;
+    state.store.leave_room(user.id, room_id).await?;
+    crate::live::membership_changed(&state, user.id, room_id, false).await;
+    Ok(())
 }
 
 /// Opens (creating on first use) the DM with `username` and takes the caller to it.
 #[server(endpoint = "open_dm")]
 pub async fn open_dm(username: String) -> Result<RoomId, AppError> {
     let user = super::ssr::require_user().await?;
-    let store = super::ssr::state()?.store;
+    let state = super::ssr::state()?;
+    let store = &state.store;
     let wanted = username.trim();
     if wanted.is_empty() {
         return Err(AppError::BadRequest("Enter a username.".into()));
@@ -79,6 +82,8 @@ pub async fn open_dm(username: String) -> Result<RoomId, AppError> {
         )));
     };
     let room_id = store.open_dm(user.id, other.id).await?;
+    crate::live::membership_changed(&state, user.id, room_id, true).await;
+    crate::live::membership_changed(&state, other.id, room_id, true).await;
     leptos_axum::redirect(&format!("/r/{room_id}"));
     Ok(room_id)
 }

@@ -106,13 +106,11 @@ async fn bench_router(
     posts: usize,
 ) -> BenchResult<Vec<Duration>> {
     let (_tmp, store) = open(dir, durability).await?;
-    let state = AppState {
-        store: Arc::new(store.clone()),
-        secure_cookies: false,
-    };
+    let state = AppState::single_process(Arc::new(store.clone()), false);
     let router = server::router(
         state,
         LeptosOptions::builder().output_name("confab").build(),
+        server::LiveOptions::same_site(),
     );
     let register = Request::post("/api/register")
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")

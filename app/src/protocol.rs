@@ -1,0 +1,79 @@
+//! The live protocol: JSON frames over the WebSocket at `/ws`, shared by the browser, the server
+//! and third-party clients (documented frame by frame in `docs/protocol.md`).
+//!
+//! Every frame is an object with a `type`. The version is negotiated once: the server's first
+//! frame is `welcome` with `v`; clients that do not speak `v` close the socket.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Message, RoomId};
+
+/// The protocol version this build speaks.
+pub const PROTOCOL_VERSION: u32 = 1;
+/// Largest frame either side may send; bigger frames close the socket with 1009.
+pub const MAX_FRAME_BYTES: usize = 64 * 1024;
+
+/// A frame from a client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientFrame {
+    /// Post a message; answered with `ack` (or `error` carrying the same `client_id`).
+    Post {
+        room_id: RoomId,
+        client_id: String,
+        text: String,
+    },
+    /// Ask for the messages of a room after `after_seq`, oldest first (catching up after a
+    /// reconnect); answered with `history`.
+    Sync { room_id: RoomId, after_seq: i64 },
+    /// Keep-alive from clients that cannot send WebSocket pings (browsers); answered with `pong`.
+    Ping,
+}
+
+/// A frame from the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerFrame {
+    /// First frame on every connection.
+    Welcome { v: u32, user: String },
+    /// A new message in a room the user is in (their own included, from any device).
+    Message { message: Message },
+    /// The stored form of a message this connection posted.
+    Ack { client_id: String, message: Message },
+    /// Messages of one room after a seq, answering `sync`; `complete` is false when more follow
+    /// and the client should `sync` again from the last seq it got.
+    History {
+        room_id: RoomId,
+        messages: Vec<Message>,
+        complete: bool,
+    },
+    /// The connection fell behind and frames were dropped: catch up every room from history.
+    Resync { reason: String },
+    /// Answer to a client `ping`.
+    Pong,
+    /// Something the client sent could not be done. `client_id` names the post it concerns.
+    Error {
+        code: ErrorCode,
+        message: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_id: Option<String>,
+    },
+}
+
+/// Machine-readable reason in an `error` frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// Not JSON, or not a frame this version knows.
+    BadFrame,
+    /// A value is out of bounds (an empty or oversize message).
+    BadRequest,
+    /// Not allowed (not a member of the room).
+    Forbidden,
+    /// No such room, or one the user may not see.
+    NotFound,
+    /// Sending faster than the per-connection limit.
+    RateLimited,
+    /// A fault on the server; retry later.
+    Internal,
+}

@@ -1,0 +1,367 @@
+//! The live channel against a real server on loopback, with a real WebSocket client:
+//! delivery to every member's socket, acks, catch-up, idempotent resends, and every way a
+//! handshake or frame can be refused.
+#![expect(clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use app::protocol::{ClientFrame, ErrorCode, ServerFrame};
+use futures_util::{SinkExt, StreamExt};
+use leptos::prelude::LeptosOptions;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+struct Server {
+    addr: SocketAddr,
+    _dir: tempfile::TempDir,
+}
+
+async fn start() -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("confab.db").display());
+    let (state, _store) = server::open_state(&url, false).await.unwrap();
+    let options = LeptosOptions::builder().output_name("confab").build();
+    let router = server::router(state, options, server::LiveOptions::same_site());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    Server { addr, _dir: dir }
+}
+
+/// A bare HTTP/1.1 POST; returns (status, Set-Cookie value up to the first `;`, body).
+async fn post(
+    addr: SocketAddr,
+    path: &str,
+    form: &str,
+    cookie: Option<&str>,
+) -> (u16, String, String) {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let cookie = cookie
+        .map(|c| format!("Cookie: {c}\r\n"))
+        .unwrap_or_default();
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+         Content-Length: {}\r\nConnection: close\r\n{cookie}\r\n{form}",
+        form.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).await.unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    let status = head[9..12].parse().unwrap();
+    let set_cookie = head
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: "))
+        .map(|v| v.split(';').next().unwrap().to_owned())
+        .unwrap_or_default();
+    (status, set_cookie, body.to_owned())
+}
+
+async fn register(addr: SocketAddr, name: &str) -> String {
+    let (status, cookie, body) = post(
+        addr,
+        "/api/register",
+        &format!("username={name}&password=password123"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    cookie
+}
+
+fn request(addr: SocketAddr, cookie: Option<&str>, origin: Option<&str>) -> http::Request<()> {
+    let mut req = format!("ws://{addr}/ws").into_client_request().unwrap();
+    if let Some(c) = cookie {
+        req.headers_mut().insert("cookie", c.parse().unwrap());
+    }
+    if let Some(o) = origin {
+        req.headers_mut().insert("origin", o.parse().unwrap());
+    }
+    req
+}
+
+/// Connects as a browser on the site would, and reads the welcome.
+async fn connect(addr: SocketAddr, cookie: &str) -> Ws {
+    let origin = format!("http://{addr}");
+    let (mut ws, _) = tokio_tungstenite::connect_async(request(addr, Some(cookie), Some(&origin)))
+        .await
+        .unwrap();
+    match next(&mut ws).await {
+        ServerFrame::Welcome { v, .. } => assert_eq!(v, app::protocol::PROTOCOL_VERSION),
+        other => panic!("expected welcome, got {other:?}"),
+    }
+    ws
+}
+
+async fn next(ws: &mut Ws) -> ServerFrame {
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(5), ws.next())
+            .await
+            .expect("a frame within 5 s")
+            .expect("socket open")
+            .expect("readable frame");
+        match message {
+            Message::Text(text) => return serde_json::from_str(text.as_str()).unwrap(),
+            Message::Ping(_) | Message::Pong(_) => continue,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+async fn send(ws: &mut Ws, frame: &ClientFrame) {
+    let text = serde_json::to_string(frame).unwrap();
+    ws.send(Message::Text(text.into())).await.unwrap();
+}
+
+fn post_frame(room_id: i64, client_id: &str, text: &str) -> ClientFrame {
+    ClientFrame::Post {
+        room_id,
+        client_id: client_id.into(),
+        text: text.into(),
+    }
+}
+
+#[tokio::test]
+async fn a_post_is_acked_then_reaches_every_members_socket() {
+    let server = start().await;
+    let alice = register(server.addr, "alice").await;
+    let bob = register(server.addr, "bob").await;
+    let mut alice_ws = connect(server.addr, &alice).await;
+    let mut bob_phone = connect(server.addr, &bob).await;
+    let mut bob_laptop = connect(server.addr, &bob).await;
+
+    send(&mut alice_ws, &post_frame(1, "c1", "  hello live  ")).await;
+    match next(&mut alice_ws).await {
+        ServerFrame::Ack { client_id, message } => {
+            assert_eq!(client_id, "c1");
+            assert_eq!(message.seq, 1);
+            assert_eq!(message.body, "hello live");
+        }
+        other => panic!("expected ack, got {other:?}"),
+    }
+    for ws in [&mut alice_ws, &mut bob_phone, &mut bob_laptop] {
+        match next(ws).await {
+            ServerFrame::Message { message } => {
+                assert_eq!((message.seq, message.author.as_str()), (1, "alice"));
+            }
+            other => panic!("expected message, got {other:?}"),
+        }
+    }
+
+    // A post through the HTTP server function is delivered live too.
+    let (status, _, _) = post(
+        server.addr,
+        "/api/post_message",
+        "room_id=1&text=via+http",
+        Some(&bob),
+    )
+    .await;
+    assert_eq!(status, 200);
+    match next(&mut alice_ws).await {
+        ServerFrame::Message { message } => {
+            assert_eq!((message.seq, message.body.as_str()), (2, "via http"))
+        }
+        other => panic!("expected message, got {other:?}"),
+    }
+
+    // The same client id again: the same message, not a new one.
+    send(&mut alice_ws, &post_frame(1, "c1", "hello live")).await;
+    match next(&mut alice_ws).await {
+        ServerFrame::Ack { message, .. } => assert_eq!(message.seq, 1),
+        other => panic!("expected ack, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn only_members_receive_and_joining_starts_delivery() {
+    let server = start().await;
+    let alice = register(server.addr, "alice").await;
+    let bob = register(server.addr, "bob").await;
+    let _carol = register(server.addr, "carol").await;
+    let (status, _, body) = post(server.addr, "/api/open_dm", "username=carol", Some(&alice)).await;
+    assert_eq!(status, 200, "{body}");
+    let dm: i64 = body.trim().parse().unwrap();
+    let (_, _, body) = post(server.addr, "/api/create_room", "name=side", Some(&alice)).await;
+    let side: i64 = body.trim().parse().unwrap();
+
+    let mut bob_ws = connect(server.addr, &bob).await;
+    let (status, _, _) = post(
+        server.addr,
+        "/api/post_message",
+        &format!("room_id={dm}&text=secret"),
+        Some(&alice),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, _, _) = post(
+        server.addr,
+        "/api/join_room",
+        &format!("room_id={side}"),
+        Some(&bob),
+    )
+    .await;
+    assert_eq!(status, 200);
+    post(
+        server.addr,
+        "/api/post_message",
+        &format!("room_id={side}&text=welcome+bob"),
+        Some(&alice),
+    )
+    .await;
+    // Bob's first frame is the message of the room he joined; the DM never reached him.
+    match next(&mut bob_ws).await {
+        ServerFrame::Message { message } => assert_eq!(message.body, "welcome bob"),
+        other => panic!("expected message, got {other:?}"),
+    }
+    // Bob cannot post into the DM over the socket either.
+    send(&mut bob_ws, &post_frame(dm, "x", "let me in")).await;
+    match next(&mut bob_ws).await {
+        ServerFrame::Error {
+            code, client_id, ..
+        } => {
+            assert_eq!(code, ErrorCode::NotFound);
+            assert_eq!(client_id.as_deref(), Some("x"));
+        }
+        other => panic!("expected error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn sync_returns_what_was_missed_in_order() {
+    let server = start().await;
+    let alice = register(server.addr, "alice").await;
+    for i in 1..=5 {
+        post(
+            server.addr,
+            "/api/post_message",
+            &format!("room_id=1&text=m{i}"),
+            Some(&alice),
+        )
+        .await;
+    }
+    let mut ws = connect(server.addr, &alice).await;
+    send(
+        &mut ws,
+        &ClientFrame::Sync {
+            room_id: 1,
+            after_seq: 2,
+        },
+    )
+    .await;
+    match next(&mut ws).await {
+        ServerFrame::History {
+            room_id,
+            messages,
+            complete,
+        } => {
+            assert_eq!(room_id, 1);
+            assert!(complete);
+            let seqs: Vec<i64> = messages.iter().map(|m| m.seq).collect();
+            assert_eq!(seqs, vec![3, 4, 5]);
+        }
+        other => panic!("expected history, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn handshakes_without_a_session_or_from_another_site_are_refused() {
+    let server = start().await;
+    let alice = register(server.addr, "alice").await;
+    let status_of = |result: Result<_, tokio_tungstenite::tungstenite::Error>| match result {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => response.status().as_u16(),
+        Err(e) => panic!("unexpected error {e}"),
+        Ok(_) => 101,
+    };
+    let evil = tokio_tungstenite::connect_async(request(
+        server.addr,
+        Some(&alice),
+        Some("http://evil.example"),
+    ))
+    .await;
+    assert_eq!(status_of(evil.map(|_| ())), 403);
+    let anonymous = tokio_tungstenite::connect_async(request(server.addr, None, None)).await;
+    assert_eq!(status_of(anonymous.map(|_| ())), 401);
+    let forged =
+        tokio_tungstenite::connect_async(request(server.addr, Some("confab_session=forged"), None))
+            .await;
+    assert_eq!(status_of(forged.map(|_| ())), 401);
+}
+
+#[tokio::test]
+async fn malformed_frames_get_errors_and_oversize_frames_close_1009() {
+    let server = start().await;
+    let alice = register(server.addr, "alice").await;
+    let mut ws = connect(server.addr, &alice).await;
+    ws.send(Message::Text("this is not json".into()))
+        .await
+        .unwrap();
+    match next(&mut ws).await {
+        ServerFrame::Error { code, .. } => assert_eq!(code, ErrorCode::BadFrame),
+        other => panic!("expected error, got {other:?}"),
+    }
+    ws.send(Message::Text(r#"{"type":"teleport"}"#.into()))
+        .await
+        .unwrap();
+    assert!(matches!(
+        next(&mut ws).await,
+        ServerFrame::Error {
+            code: ErrorCode::BadFrame,
+            ..
+        }
+    ));
+    send(&mut ws, &post_frame(1, "e1", "")).await;
+    assert!(matches!(
+        next(&mut ws).await,
+        ServerFrame::Error {
+            code: ErrorCode::BadRequest,
+            ..
+        }
+    ));
+    // Still open after all that.
+    send(&mut ws, &ClientFrame::Ping).await;
+    assert_eq!(next(&mut ws).await, ServerFrame::Pong);
+
+    let huge = "x".repeat(70 * 1024);
+    ws.send(Message::Text(huge.into())).await.unwrap();
+    let close = loop {
+        match tokio::time::timeout(Duration::from_secs(5), ws.next())
+            .await
+            .unwrap()
+        {
+            Some(Ok(Message::Close(frame))) => break frame,
+            Some(Ok(_)) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    };
+    assert_eq!(u16::from(close.unwrap().code), 1009);
+}
+
+#[tokio::test]
+async fn repeated_garbage_closes_the_socket_with_a_reason() {
+    let server = start().await;
+    let alice = register(server.addr, "alice").await;
+    let mut ws = connect(server.addr, &alice).await;
+    // The eleventh malformed frame is one too many. (No more than that: frames still in flight
+    // when the server closes would make its kernel reset the connection.)
+    for _ in 0..11 {
+        ws.send(Message::Text("garbage".into())).await.unwrap();
+    }
+    let close = loop {
+        match tokio::time::timeout(Duration::from_secs(5), ws.next())
+            .await
+            .unwrap()
+        {
+            Some(Ok(Message::Close(frame))) => break frame.unwrap(),
+            Some(Ok(_)) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    };
+    assert_eq!(u16::from(close.code), 1008);
+    assert!(close.reason.contains("malformed"));
+}
