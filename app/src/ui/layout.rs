@@ -9,6 +9,7 @@ use leptos_router::components::{Outlet, A};
 
 use super::auth_page::AuthPage;
 use super::feedback::{form_error, ErrorPanel};
+use super::live::Live;
 use crate::api::auth::{current_user, Login, Logout, Register};
 use crate::api::rooms::{get_navigation, CreateRoom, JoinRoom, LeaveRoom, OpenDm};
 use crate::error::AppError;
@@ -68,10 +69,21 @@ pub fn page_error(error: AppError) -> AnyView {
 pub fn ChatLayout() -> impl IntoView {
     // Actions are created inside the router so that a failed no-JS form post (which comes back
     // as `?__err=…`) shows its error in the form that sent it.
-    provide_context(Session {
+    let session = Session {
         login: ServerAction::new(),
         register: ServerAction::new(),
         logout: ServerAction::new(),
+    };
+    provide_context(session);
+    let live = Live::start();
+    provide_context(live);
+    // Logging in or out changes who the socket belongs to: reconnect right away.
+    Effect::new(move |previous: Option<(usize, usize, usize)>| {
+        let now = session.changes();
+        if previous.is_some_and(|p| p != now) {
+            live.reconnect_soon();
+        }
+        now
     });
     provide_context(Membership {
         create_room: ServerAction::new(),

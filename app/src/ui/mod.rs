@@ -5,6 +5,7 @@ mod auth_page;
 mod directory;
 mod feedback;
 mod layout;
+mod live;
 mod local_time;
 mod room;
 

@@ -10,6 +10,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use super::feedback::form_error;
 use super::layout::{page_error, Membership, Session};
+use super::live::Live;
 use super::local_time::LocalTime;
 use crate::api::messages::{get_history, PostMessage};
 use crate::api::rooms::get_room;
@@ -153,6 +154,23 @@ fn Room(view: RoomView, page: HistoryPage, paged: bool) -> impl IntoView {
     let loading_older = RwSignal::new(false);
     let older_error = RwSignal::new(None::<AppError>);
 
+    // Live: new messages of this room arrive over the socket; after every (re)connect, fetch
+    // whatever was posted while it was down, from the newest seq we hold.
+    let live = expect_context::<Live>();
+    live.subscribe(
+        room_id,
+        Callback::new(move |message: Message| {
+            messages.update(|all| {
+                all.insert(message.seq, message);
+            });
+        }),
+        Callback::new(move |()| {
+            let newest = messages.with_untracked(|all| all.keys().next_back().copied());
+            spawn_local(catch_up(room_id, newest.unwrap_or(0), messages));
+        }),
+    );
+    let reconnecting = move || live.was_connected.get() && !live.connected.get();
+
     let load_older = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let Some(before) = cursor.get_untracked() else {
@@ -186,7 +204,23 @@ fn Room(view: RoomView, page: HistoryPage, paged: bool) -> impl IntoView {
         <leptos_meta::Title text=title/>
         <div class="room">
             <RoomHeader view=view.clone()/>
-            <div class="history" role="log" aria-label="Messages" aria-live="polite">
+            {move || {
+                reconnecting()
+                    .then(|| {
+                        view! {
+                            <p class="connection" role="status">
+                                "Connection lost. Reconnecting…"
+                            </p>
+                        }
+                    })
+            }}
+            <div
+                class="history"
+                role="log"
+                aria-label="Messages"
+                aria-live="polite"
+                data-live=move || if live.connected.get() { "open" } else { "closed" }
+            >
                 <div class="history-inner">
                     {move || {
                         cursor
@@ -233,6 +267,27 @@ fn Room(view: RoomView, page: HistoryPage, paged: bool) -> impl IntoView {
             </div>
             <Composer room_id messages newest_on_page/>
         </div>
+    }
+}
+
+/// Fetches every message of `room_id` after `after`, page by page, into `messages`.
+async fn catch_up(room_id: RoomId, mut after: i64, messages: RwSignal<BTreeMap<i64, Message>>) {
+    const PAGE: u32 = crate::validate::HISTORY_PAGE_MAX;
+    loop {
+        let Ok(page) = get_history(room_id, None, Some(after), Some(PAGE)).await else {
+            // The next reconnect tries again.
+            return;
+        };
+        let full = page.messages.len() == PAGE as usize;
+        if let Some(last) = page.messages.last() {
+            after = last.seq;
+        }
+        messages.update(|all| {
+            all.extend(page.messages.into_iter().map(|m| (m.seq, m)));
+        });
+        if !full {
+            return;
+        }
     }
 }
 

@@ -1,0 +1,41 @@
+// Live delivery over the WebSocket: what one member posts appears for the others without a reload.
+import { test, expect, Page } from '@playwright/test';
+import { hydrated, messageLog, post, register, uniqueName } from './helpers';
+
+async function openGeneral(page: Page): Promise<void> {
+  await page.getByRole('navigation').getByRole('link', { name: 'general' }).click();
+  await hydrated(page);
+  await expect(messageLog(page)).toHaveAttribute('data-live', 'open');
+}
+
+test('a message appears live in the other member\'s open room and on the sender\'s other device', async ({ browser }) => {
+  const alice = await browser.newContext();
+  const bob = await browser.newContext();
+  const a = await alice.newPage();
+  const b = await bob.newPage();
+  const aliceName = uniqueName('alice');
+  await register(a, aliceName);
+  await register(b, uniqueName('bob'));
+  await openGeneral(a);
+  await openGeneral(b);
+  // Alice's second device: another tab of the same session.
+  const a2 = await alice.newPage();
+  await a2.goto('/');
+  await hydrated(a2);
+  await openGeneral(a2);
+
+  const text = `live ${uniqueName('m')}`;
+  const navigations: string[] = [];
+  b.on('framenavigated', (f) => navigations.push(f.url()));
+  await post(a, text);
+  const seen = messageLog(b).getByRole('article').filter({ hasText: text });
+  await expect(seen).toBeVisible({ timeout: 5_000 });
+  await expect(seen).toContainText(aliceName);
+  await expect(messageLog(a2).getByRole('article').filter({ hasText: text })).toBeVisible({ timeout: 5_000 });
+  expect(navigations).toEqual([]);
+  // Shown once each, even though the sender got both the answer and the live frame.
+  await expect(messageLog(a).getByRole('article').filter({ hasText: text })).toHaveCount(1);
+  await expect(seen).toHaveCount(1);
+  await alice.close();
+  await bob.close();
+});
