@@ -8,6 +8,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
@@ -51,6 +52,8 @@ struct State {
     /// Members of each room, kept only for users with at least one socket.
     members: HashMap<RoomId, HashSet<UserId>>,
     rooms_of: HashMap<UserId, HashSet<RoomId>>,
+    /// When each connected user last had a `typing` frame let through, per room.
+    typing: HashMap<(UserId, RoomId), Instant>,
 }
 
 /// The connection registry and fan-out for this process.
@@ -117,6 +120,7 @@ impl Hub {
         };
         if last_socket {
             state.by_user.remove(&conn.user);
+            state.typing.retain(|(user, _), _| *user != conn.user);
             for room in state.rooms_of.remove(&conn.user).unwrap_or_default() {
                 if let Some(members) = state.members.get_mut(&room) {
                     members.remove(&conn.user);
@@ -174,6 +178,27 @@ impl Hub {
             }
         }
         delivered
+    }
+
+    /// Whether `user` (connected) is in `room`, as far as this hub knows.
+    pub fn is_member(&self, user: UserId, room: RoomId) -> bool {
+        self.lock()
+            .rooms_of
+            .get(&user)
+            .is_some_and(|rooms| rooms.contains(&room))
+    }
+
+    /// Lets one `typing` frame per user and room through every `every`; false means drop it.
+    pub fn typing_allowed(&self, user: UserId, room: RoomId, every: Duration) -> bool {
+        let now = Instant::now();
+        let mut state = self.lock();
+        match state.typing.get(&(user, room)) {
+            Some(last) if now.duration_since(*last) < every => false,
+            _ => {
+                state.typing.insert((user, room), now);
+                true
+            }
+        }
     }
 
     /// Queues `frame` for one socket (answers such as `ack`), waiting for room in its queue.
@@ -239,6 +264,20 @@ mod tests {
         assert!(slow.take_lagged());
         assert!(!slow.take_lagged(), "reported once");
         assert!(!fast.take_lagged());
+    }
+
+    #[test]
+    fn typing_is_throttled_per_user_and_room() {
+        let hub = Hub::default();
+        let _a = hub.connect(1, [1, 2]);
+        let every = Duration::from_secs(3);
+        assert!(hub.typing_allowed(1, 1, every));
+        assert!(!hub.typing_allowed(1, 1, every));
+        assert!(hub.typing_allowed(1, 2, every), "another room");
+        assert!(hub.typing_allowed(2, 1, every), "another user");
+        assert!(hub.typing_allowed(1, 1, Duration::ZERO));
+        assert!(hub.is_member(1, 2));
+        assert!(!hub.is_member(1, 3));
     }
 
     #[test]

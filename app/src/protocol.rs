@@ -26,9 +26,17 @@ pub enum ClientFrame {
     /// Ask for the messages of a room after `after_seq`, oldest first (catching up after a
     /// reconnect); answered with `history`.
     Sync { room_id: RoomId, after_seq: i64 },
+    /// The user is typing in a room. Send at most one every [`TYPING_EVERY_MS`]; the server drops
+    /// the rest.
+    Typing { room_id: RoomId },
     /// Keep-alive from clients that cannot send WebSocket pings (browsers); answered with `pong`.
     Ping,
 }
+
+/// Shortest gap between two `typing` frames of one user in one room.
+pub const TYPING_EVERY_MS: u64 = 3_000;
+/// How long after the last `typing` frame a client keeps showing "… is typing".
+pub const TYPING_SHOWN_MS: u64 = 5_000;
 
 /// A frame from the server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,6 +46,9 @@ pub enum ServerFrame {
     Welcome { v: u32, user: String },
     /// A new message in a room the user is in (their own included, from any device).
     Message { message: Message },
+    /// `user` is typing in `room_id` (sent to every member, the typist's own sockets included:
+    /// clients ignore their own user).
+    Typing { room_id: RoomId, user: String },
     /// The stored form of a message this connection posted.
     Ack { client_id: String, message: Message },
     /// Messages of one room after a seq, answering `sync`; `complete` is false when more follow

@@ -39,3 +39,43 @@ test('a message appears live in the other member\'s open room and on the sender\
   await alice.close();
   await bob.close();
 });
+
+test('typing shows for the others only and clears when the message arrives', async ({ browser }) => {
+  const alice = await browser.newContext();
+  const bob = await browser.newContext();
+  const a = await alice.newPage();
+  const b = await bob.newPage();
+  await register(a, uniqueName('alice'));
+  const bobName = uniqueName('bob');
+  await register(b, bobName);
+  await openGeneral(a);
+  await openGeneral(b);
+
+  await b.getByRole('textbox', { name: 'Message', exact: true }).pressSequentially('hel');
+  await expect(a.getByText(`${bobName} is typing…`)).toBeVisible({ timeout: 2_000 });
+  await expect(b.getByText('is typing…')).toHaveCount(0);
+  await b.getByRole('textbox', { name: 'Message', exact: true }).pressSequentially('lo there');
+  await b.getByRole('button', { name: 'Send' }).click();
+  await expect(messageLog(a).getByRole('article').filter({ hasText: 'hello there' })).toBeVisible();
+  await expect(a.getByText(`${bobName} is typing…`)).toHaveCount(0);
+  await alice.close();
+  await bob.close();
+});
+
+test('a typing indicator fades by itself when the typist stops', async ({ browser }) => {
+  const alice = await browser.newContext();
+  const bob = await browser.newContext();
+  const a = await alice.newPage();
+  const b = await bob.newPage();
+  await register(a, uniqueName('alice'));
+  const bobName = uniqueName('bob');
+  await register(b, bobName);
+  await openGeneral(a);
+  await openGeneral(b);
+  await b.getByRole('textbox', { name: 'Message', exact: true }).pressSequentially('hmm');
+  const indicator = a.getByText(`${bobName} is typing…`);
+  await expect(indicator).toBeVisible({ timeout: 2_000 });
+  await expect(indicator).toHaveCount(0, { timeout: 7_000 });
+  await alice.close();
+  await bob.close();
+});

@@ -230,6 +230,24 @@ async fn read_loop(
 async fn handle(frame: ClientFrame, state: &AppState, user: &User, conn: u64) {
     match frame {
         ClientFrame::Ping => send(state, conn, &ServerFrame::Pong).await,
+        ClientFrame::Typing { room_id } => {
+            if !state.hub.is_member(user.id, room_id) {
+                let message = "That room does not exist, or you are not in it.";
+                reply_error(state, conn, ErrorCode::NotFound, message, None).await;
+            } else if state.hub.typing_allowed(
+                user.id,
+                room_id,
+                Duration::from_millis(app::protocol::TYPING_EVERY_MS),
+            ) {
+                let frame = ServerFrame::Typing {
+                    room_id,
+                    user: user.username.clone(),
+                };
+                if let Ok(frame) = encode(&frame) {
+                    state.bus.publish(room_id, frame).await;
+                }
+            }
+        }
         ClientFrame::Post {
             room_id,
             client_id,

@@ -365,3 +365,36 @@ async fn repeated_garbage_closes_the_socket_with_a_reason() {
     assert_eq!(u16::from(close.code), 1008);
     assert!(close.reason.contains("malformed"));
 }
+
+#[tokio::test]
+async fn typing_reaches_the_room_once_per_three_seconds() {
+    let server = start().await;
+    let alice = register(server.addr, "alice").await;
+    let bob = register(server.addr, "bob").await;
+    let mut alice_ws = connect(server.addr, &alice).await;
+    let mut bob_ws = connect(server.addr, &bob).await;
+    send(&mut alice_ws, &ClientFrame::Typing { room_id: 1 }).await;
+    send(&mut alice_ws, &ClientFrame::Typing { room_id: 1 }).await;
+    assert_eq!(
+        next(&mut bob_ws).await,
+        ServerFrame::Typing {
+            room_id: 1,
+            user: "alice".into()
+        }
+    );
+    // The second was throttled: the next frame Bob gets is the pong to his ping.
+    send(&mut bob_ws, &ClientFrame::Ping).await;
+    assert_eq!(next(&mut bob_ws).await, ServerFrame::Pong);
+    // Typing in a room one is not in is refused.
+    send(&mut alice_ws, &ClientFrame::Typing { room_id: 999 }).await;
+    loop {
+        match next(&mut alice_ws).await {
+            ServerFrame::Typing { .. } => continue,
+            ServerFrame::Error { code, .. } => {
+                assert_eq!(code, ErrorCode::NotFound);
+                break;
+            }
+            other => panic!("expected error, got {other:?}"),
+        }
+    }
+}

@@ -14,8 +14,18 @@ use crate::model::{Message, RoomId};
 struct Subscription {
     id: u64,
     room: RoomId,
-    on_message: Callback<Message>,
-    on_connect: Callback<()>,
+    handlers: RoomHandlers,
+}
+
+/// What a room does with live events.
+#[derive(Clone, Copy)]
+pub struct RoomHandlers {
+    /// A new message in the room.
+    pub on_message: Callback<Message>,
+    /// Someone else is typing in the room (their username).
+    pub on_typing: Callback<String>,
+    /// The socket (re)connected: catch up from the newest seq held.
+    pub on_connect: Callback<()>,
 }
 
 /// The tab's live connection, shared through context.
@@ -28,8 +38,13 @@ pub struct Live {
     pub was_connected: RwSignal<bool>,
     /// Bumped when the session changes, to reconnect at once instead of after the backoff.
     kick: RwSignal<u64>,
+    /// The username the server greeted this socket with.
+    me: RwSignal<Option<String>>,
     subscriptions: StoredValue<Vec<Subscription>>,
     next_id: StoredValue<u64>,
+    /// The open socket's sending half, taken while a frame is being sent.
+    #[cfg(feature = "hydrate")]
+    sink: StoredValue<Option<browser::Sink>, LocalStorage>,
 }
 
 impl Live {
@@ -39,8 +54,11 @@ impl Live {
             connected: RwSignal::new(false),
             was_connected: RwSignal::new(false),
             kick: RwSignal::new(0),
+            me: RwSignal::new(None),
             subscriptions: StoredValue::new(Vec::new()),
             next_id: StoredValue::new(0),
+            #[cfg(feature = "hydrate")]
+            sink: StoredValue::new_local(None),
         };
         #[cfg(feature = "hydrate")]
         Effect::new(move |started: Option<()>| {
@@ -56,35 +74,54 @@ impl Live {
         self.kick.update(|k| *k += 1);
     }
 
-    /// Calls `on_message` for each new message of `room` and `on_connect` after each
-    /// (re)connect, until the calling component is cleaned up.
-    pub fn subscribe(&self, room: RoomId, on_message: Callback<Message>, on_connect: Callback<()>) {
+    /// Tells the room that the user is typing; best effort (dropped while disconnected).
+    pub fn send_typing(&self, room: RoomId) {
+        #[cfg(feature = "hydrate")]
+        browser::send(
+            *self,
+            &crate::protocol::ClientFrame::Typing { room_id: room },
+        );
+        #[cfg(not(feature = "hydrate"))]
+        let _ = room;
+    }
+
+    /// Calls `handlers` for the live events of `room` until the calling component is cleaned up.
+    pub fn subscribe(&self, room: RoomId, handlers: RoomHandlers) {
         let id = self.next_id.get_value();
         self.next_id.set_value(id + 1);
-        self.subscriptions.update_value(|subs| {
-            subs.push(Subscription {
-                id,
-                room,
-                on_message,
-                on_connect,
-            })
-        });
+        self.subscriptions
+            .update_value(|subs| subs.push(Subscription { id, room, handlers }));
         let subscriptions = self.subscriptions;
         on_cleanup(move || {
             subscriptions.try_update_value(|subs| subs.retain(|s| s.id != id));
         });
     }
 
+    /// The handlers of every subscription to `room`.
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+    fn handlers(&self, room: Option<RoomId>) -> Vec<RoomHandlers> {
+        self.subscriptions.with_value(|subs| {
+            subs.iter()
+                .filter(|s| room.is_none_or(|r| r == s.room))
+                .map(|s| s.handlers)
+                .collect()
+        })
+    }
+
     #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
     fn deliver(&self, message: Message) {
-        let targets: Vec<Callback<Message>> = self.subscriptions.with_value(|subs| {
-            subs.iter()
-                .filter(|s| s.room == message.room_id)
-                .map(|s| s.on_message)
-                .collect()
-        });
-        for target in targets {
-            target.run(message.clone());
+        for handlers in self.handlers(Some(message.room_id)) {
+            handlers.on_message.run(message.clone());
+        }
+    }
+
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+    fn typing(&self, room: RoomId, user: String) {
+        if self.me.get_untracked().as_deref() == Some(user.as_str()) {
+            return;
+        }
+        for handlers in self.handlers(Some(room)) {
+            handlers.on_typing.run(user.clone());
         }
     }
 
@@ -92,11 +129,8 @@ impl Live {
     fn connected_now(&self) {
         self.connected.set(true);
         self.was_connected.set(true);
-        let targets: Vec<Callback<()>> = self
-            .subscriptions
-            .with_value(|subs| subs.iter().map(|s| s.on_connect).collect());
-        for target in targets {
-            target.run(());
+        for handlers in self.handlers(None) {
+            handlers.on_connect.run(());
         }
     }
 }
@@ -107,12 +141,37 @@ mod browser {
 
     use std::time::Duration;
 
-    use futures_util::StreamExt;
+    use futures_util::stream::SplitSink;
+    use futures_util::{SinkExt, StreamExt};
     use gloo_net::websocket::{futures::WebSocket, Message as WsMessage};
     use leptos::prelude::*;
 
     use super::Live;
-    use crate::protocol::{ServerFrame, PROTOCOL_VERSION};
+    use crate::protocol::{ClientFrame, ServerFrame, PROTOCOL_VERSION};
+
+    /// The sending half of the socket.
+    pub type Sink = SplitSink<WebSocket, WsMessage>;
+
+    /// Sends a frame if the socket is open (the sink is lent out while sending, so a frame sent
+    /// during another send is dropped; only droppable frames go this way).
+    pub fn send(live: Live, frame: &ClientFrame) {
+        let Ok(text) = serde_json::to_string(frame) else {
+            return;
+        };
+        let Some(mut sink) = live.sink.try_update_value(Option::take).flatten() else {
+            return;
+        };
+        leptos::task::spawn_local(async move {
+            if sink.send(WsMessage::Text(text)).await.is_ok() {
+                // Put it back unless a new connection replaced it meanwhile.
+                live.sink.update_value(|slot| {
+                    if slot.is_none() {
+                        *slot = Some(sink);
+                    }
+                });
+            }
+        });
+    }
 
     const FIRST_DELAY: Duration = Duration::from_millis(500);
     const MAX_DELAY: Duration = Duration::from_secs(30);
@@ -144,15 +203,17 @@ mod browser {
 
     /// Reads one connection until it ends; true if it got as far as the server's welcome.
     async fn read(socket: WebSocket, live: Live) -> bool {
-        let (_write, mut frames) = socket.split();
+        let (write, mut frames) = socket.split();
+        live.sink.set_value(Some(write));
         let mut welcomed = false;
         while let Some(Ok(WsMessage::Text(text))) = frames.next().await {
             let Ok(frame) = serde_json::from_str::<ServerFrame>(&text) else {
                 continue;
             };
             match frame {
-                ServerFrame::Welcome { v, .. } if v == PROTOCOL_VERSION => {
+                ServerFrame::Welcome { v, user } if v == PROTOCOL_VERSION => {
                     welcomed = true;
+                    live.me.set(Some(user));
                     live.connected_now();
                 }
                 // A server speaking another version: reload to get the matching app.
@@ -163,11 +224,13 @@ mod browser {
                     return welcomed;
                 }
                 ServerFrame::Message { message } => live.deliver(message),
+                ServerFrame::Typing { room_id, user } => live.typing(room_id, user),
                 // Frames were dropped for us: catch every room up as after a reconnect.
                 ServerFrame::Resync { .. } => live.connected_now(),
                 _ => {}
             }
         }
+        live.sink.set_value(None);
         welcomed
     }
 

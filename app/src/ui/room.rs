@@ -10,12 +10,13 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use super::feedback::form_error;
 use super::layout::{page_error, Membership, Session};
-use super::live::Live;
+use super::live::{Live, RoomHandlers};
 use super::local_time::LocalTime;
 use crate::api::messages::{get_history, PostMessage};
 use crate::api::rooms::get_room;
 use crate::error::AppError;
 use crate::model::{HistoryPage, Message, RoomId, RoomKind, RoomView};
+use crate::protocol::{TYPING_EVERY_MS, TYPING_SHOWN_MS};
 
 /// The room page: loads the room and its newest page (or the page before `?before=`).
 #[component]
@@ -157,18 +158,47 @@ fn Room(view: RoomView, page: HistoryPage, paged: bool) -> impl IntoView {
     // Live: new messages of this room arrive over the socket; after every (re)connect, fetch
     // whatever was posted while it was down, from the newest seq we hold.
     let live = expect_context::<Live>();
+    // Who is typing, with when their indicator expires (browser clock, milliseconds).
+    let typists = RwSignal::new(Vec::<(String, f64)>::new());
     live.subscribe(
         room_id,
-        Callback::new(move |message: Message| {
-            messages.update(|all| {
-                all.insert(message.seq, message);
-            });
-        }),
-        Callback::new(move |()| {
-            let newest = messages.with_untracked(|all| all.keys().next_back().copied());
-            spawn_local(catch_up(room_id, newest.unwrap_or(0), messages));
-        }),
+        RoomHandlers {
+            on_message: Callback::new(move |message: Message| {
+                typists.update(|t| t.retain(|(name, _)| *name != message.author));
+                messages.update(|all| {
+                    all.insert(message.seq, message);
+                });
+            }),
+            on_typing: Callback::new(move |user: String| {
+                let until = js_sys::Date::now() + TYPING_SHOWN_MS as f64;
+                typists.update(|t| {
+                    t.retain(|(name, _)| *name != user);
+                    t.push((user, until));
+                });
+            }),
+            on_connect: Callback::new(move |()| {
+                let newest = messages.with_untracked(|all| all.keys().next_back().copied());
+                spawn_local(catch_up(room_id, newest.unwrap_or(0), messages));
+            }),
+        },
     );
+    // Indicators fade on their own when the typist stops.
+    Effect::new(move |_| {
+        if let Ok(timer) = set_interval_with_handle(
+            move || {
+                let now = js_sys::Date::now();
+                if typists.with_untracked(|t| t.iter().any(|(_, until)| *until <= now)) {
+                    typists.update(|t| t.retain(|(_, until)| *until > now));
+                }
+            },
+            std::time::Duration::from_millis(500),
+        ) {
+            on_cleanup(move || timer.clear());
+        }
+    });
+    let typing_line = move || {
+        typing_text(&typists.with(|t| t.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>()))
+    };
     let reconnecting = move || live.was_connected.get() && !live.connected.get();
 
     let load_older = move |ev: leptos::ev::SubmitEvent| {
@@ -265,8 +295,19 @@ fn Room(view: RoomView, page: HistoryPage, paged: bool) -> impl IntoView {
                         })}
                 </div>
             </div>
+            <p class="typing" aria-live="polite">{typing_line}</p>
             <Composer room_id messages newest_on_page/>
         </div>
+    }
+}
+
+/// "alice is typing…", "alice and bob are typing…", "several people are typing…", or nothing.
+fn typing_text(names: &[String]) -> String {
+    match names {
+        [] => String::new(),
+        [one] => format!("{one} is typing…"),
+        [a, b] => format!("{a} and {b} are typing…"),
+        _ => "Several people are typing…".to_owned(),
     }
 }
 
@@ -320,6 +361,9 @@ fn Composer(
     let post = ServerAction::<PostMessage>::new();
     let client_id = RwSignal::new(new_client_id());
     let textarea = NodeRef::<Textarea>::new();
+    // Tell the room we are typing, at most once every few seconds.
+    let live = expect_context::<Live>();
+    let last_typing = StoredValue::new(f64::MIN);
 
     // After a successful send: show the stored message (and anything others posted since the
     // newest one we had), clear the box and pick a new client id for the next message.
@@ -337,6 +381,8 @@ fn Composer(
             el.set_value("");
         }
         client_id.set(new_client_id());
+        // The next keystroke starts a new "typing" at once.
+        last_typing.set_value(f64::MIN);
         if let Some(after) = seen.filter(|s| *s + 1 < sent.seq) {
             spawn_local(async move {
                 if let Ok(gap) = get_history(room_id, None, Some(after), None).await {
@@ -347,6 +393,14 @@ fn Composer(
             });
         }
     });
+
+    let on_input = move |_| {
+        let now = js_sys::Date::now();
+        if now - last_typing.get_value() >= TYPING_EVERY_MS as f64 {
+            last_typing.set_value(now);
+            live.send_typing(room_id);
+        }
+    };
 
     let on_keydown = move |ev: leptos::ev::KeyboardEvent| {
         if ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() {
@@ -369,6 +423,7 @@ fn Composer(
                 placeholder="Write a message…"
                 node_ref=textarea
                 on:keydown=on_keydown
+                on:input=on_input
             ></textarea>
             <button type="submit" disabled=move || post.pending().get()>"Send"</button>
             {form_error(post.value())}
