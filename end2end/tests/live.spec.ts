@@ -1,5 +1,5 @@
 // Live delivery over the WebSocket: what one member posts appears for the others without a reload.
-import { test, expect, Page } from '@playwright/test';
+import { test, expect, Browser, Page } from '@playwright/test';
 import { hydrated, messageLog, post, register, uniqueName } from './helpers';
 
 async function openGeneral(page: Page): Promise<void> {
@@ -8,16 +8,23 @@ async function openGeneral(page: Page): Promise<void> {
   await expect(messageLog(page)).toHaveAttribute('data-live', 'open');
 }
 
-test('a message appears live in the other member\'s open room and on the sender\'s other device', async ({ browser }) => {
+/** Alice and Bob, each in their own browser, both looking at `general` with the socket open. */
+async function aliceAndBobInGeneral(browser: Browser) {
   const alice = await browser.newContext();
   const bob = await browser.newContext();
   const a = await alice.newPage();
   const b = await bob.newPage();
   const aliceName = uniqueName('alice');
+  const bobName = uniqueName('bob');
   await register(a, aliceName);
-  await register(b, uniqueName('bob'));
+  await register(b, bobName);
   await openGeneral(a);
   await openGeneral(b);
+  return { alice, bob, a, b, aliceName, bobName };
+}
+
+test('a message appears live in the other member\'s open room and on the sender\'s other device', async ({ browser }) => {
+  const { alice, bob, a, b, aliceName } = await aliceAndBobInGeneral(browser);
   // Alice's second device: another tab of the same session.
   const a2 = await alice.newPage();
   await a2.goto('/');
@@ -41,15 +48,7 @@ test('a message appears live in the other member\'s open room and on the sender\
 });
 
 test('typing shows for the others only and clears when the message arrives', async ({ browser }) => {
-  const alice = await browser.newContext();
-  const bob = await browser.newContext();
-  const a = await alice.newPage();
-  const b = await bob.newPage();
-  await register(a, uniqueName('alice'));
-  const bobName = uniqueName('bob');
-  await register(b, bobName);
-  await openGeneral(a);
-  await openGeneral(b);
+  const { alice, bob, a, b, bobName } = await aliceAndBobInGeneral(browser);
 
   await b.getByRole('textbox', { name: 'Message', exact: true }).pressSequentially('hel');
   await expect(a.getByText(`${bobName} is typing…`)).toBeVisible({ timeout: 2_000 });
@@ -63,15 +62,7 @@ test('typing shows for the others only and clears when the message arrives', asy
 });
 
 test('a typing indicator fades by itself when the typist stops', async ({ browser }) => {
-  const alice = await browser.newContext();
-  const bob = await browser.newContext();
-  const a = await alice.newPage();
-  const b = await bob.newPage();
-  await register(a, uniqueName('alice'));
-  const bobName = uniqueName('bob');
-  await register(b, bobName);
-  await openGeneral(a);
-  await openGeneral(b);
+  const { alice, bob, a, b, bobName } = await aliceAndBobInGeneral(browser);
   await b.getByRole('textbox', { name: 'Message', exact: true }).pressSequentially('hmm');
   const indicator = a.getByText(`${bobName} is typing…`);
   await expect(indicator).toBeVisible({ timeout: 2_000 });

@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use app::protocol::{ClientFrame, ErrorCode, ServerFrame};
-use common::{connect, next, post_frame, register, send};
+use common::{connect, next, next_close, post_frame, register, send};
 use futures_util::StreamExt;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -200,16 +200,7 @@ async fn sigterm_closes_sockets_with_1012() {
         .status()
         .unwrap();
     assert!(status.success());
-    let close = loop {
-        match tokio::time::timeout(Duration::from_secs(10), ws.next())
-            .await
-            .unwrap()
-        {
-            Some(Ok(Message::Close(frame))) => break frame.unwrap(),
-            Some(Ok(_)) => continue,
-            other => panic!("expected a close frame, got {other:?}"),
-        }
-    };
+    let close = next_close(&mut ws).await;
     assert_eq!(u16::from(close.code), 1012);
     let exit = server.0.wait().unwrap();
     assert!(exit.success(), "graceful exit, got {exit:?}");

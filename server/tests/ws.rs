@@ -5,11 +5,9 @@
 
 mod common;
 
-use std::time::Duration;
-
 use app::protocol::{ClientFrame, ErrorCode, ServerFrame};
-use common::{connect, next, post, post_frame, register, request, send, start};
-use futures_util::{SinkExt, StreamExt};
+use common::{connect, next, next_close, post, post_frame, register, request, send, start};
+use futures_util::SinkExt;
 use tokio_tungstenite::tungstenite::Message;
 
 #[tokio::test]
@@ -214,17 +212,8 @@ async fn malformed_frames_get_errors_and_oversize_frames_close_1009() {
 
     let huge = "x".repeat(70 * 1024);
     ws.send(Message::Text(huge.into())).await.unwrap();
-    let close = loop {
-        match tokio::time::timeout(Duration::from_secs(5), ws.next())
-            .await
-            .unwrap()
-        {
-            Some(Ok(Message::Close(frame))) => break frame,
-            Some(Ok(_)) => continue,
-            other => panic!("expected a close frame, got {other:?}"),
-        }
-    };
-    assert_eq!(u16::from(close.unwrap().code), 1009);
+    let close = next_close(&mut ws).await;
+    assert_eq!(u16::from(close.code), 1009);
 }
 
 #[tokio::test]
@@ -237,16 +226,7 @@ async fn repeated_garbage_closes_the_socket_with_a_reason() {
     for _ in 0..11 {
         ws.send(Message::Text("garbage".into())).await.unwrap();
     }
-    let close = loop {
-        match tokio::time::timeout(Duration::from_secs(5), ws.next())
-            .await
-            .unwrap()
-        {
-            Some(Ok(Message::Close(frame))) => break frame.unwrap(),
-            Some(Ok(_)) => continue,
-            other => panic!("expected a close frame, got {other:?}"),
-        }
-    };
+    let close = next_close(&mut ws).await;
     assert_eq!(u16::from(close.code), 1008);
     assert!(close.reason.contains("malformed"));
 }

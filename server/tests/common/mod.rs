@@ -126,3 +126,18 @@ pub fn post_frame(room_id: i64, client_id: &str, text: &str) -> ClientFrame {
         text: text.into(),
     }
 }
+
+/// Reads until the server's close frame and returns it (panics on anything else ending the
+/// socket, or on 10 s of silence).
+pub async fn next_close(ws: &mut Ws) -> tokio_tungstenite::tungstenite::protocol::CloseFrame {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("a close frame within 10 s")
+        {
+            Some(Ok(Message::Close(frame))) => return frame.expect("a close code"),
+            Some(Ok(_)) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    }
+}
