@@ -63,7 +63,25 @@ pub fn new_password(raw: &str) -> Result<(), AppError> {
 /// The stored form of a message: trimmed, 1–4000 characters.
 pub fn message_text(raw: &str) -> Result<String, AppError> {
     let text = raw.trim();
-    if text.is_empty() {
+    stored_message_text(text)?;
+    Ok(text.to_owned())
+}
+
+/// Whether a character may appear in a message. Control characters other than tab and line
+/// breaks, and the two Unicode non-characters XML cannot carry, are refused so that every stored
+/// message can be written to every backup format (XML 1.0 cannot represent them at all).
+pub fn is_message_char(c: char) -> bool {
+    match c {
+        '\t' | '\n' | '\r' => true,
+        '\u{FFFE}' | '\u{FFFF}' => false,
+        c => !c.is_control(),
+    }
+}
+
+/// Checks text as it will be stored (already trimmed, or restored exactly as backed up):
+/// not blank, at most 4000 characters, only characters [`is_message_char`] allows.
+pub fn stored_message_text(text: &str) -> Result<(), AppError> {
+    if text.trim().is_empty() {
         return Err(AppError::BadRequest("Type a message first.".into()));
     }
     let n = text.chars().count();
@@ -72,7 +90,12 @@ pub fn message_text(raw: &str) -> Result<String, AppError> {
             "Messages are at most {MAX_MESSAGE_CHARS} characters; this one has {n}."
         )));
     }
-    Ok(text.to_owned())
+    if !text.chars().all(is_message_char) {
+        return Err(AppError::BadRequest(
+            "Messages cannot contain control characters.".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// A room name: trimmed, 1–64 characters, no control characters.
@@ -89,6 +112,12 @@ pub fn room_name(raw: &str) -> Result<String, AppError> {
     if name.chars().any(char::is_control) {
         return Err(AppError::BadRequest(
             "Room names cannot contain control characters.".into(),
+        ));
+    }
+    // Backups name a DM "@alice,bob"; a public room must never be mistaken for one.
+    if name.starts_with('@') {
+        return Err(AppError::BadRequest(
+            "Room names cannot start with '@'.".into(),
         ));
     }
     Ok(name.to_owned())
@@ -146,6 +175,15 @@ mod tests {
         let emoji = "😀".repeat(MAX_MESSAGE_CHARS);
         assert_eq!(message_text(&format!("  {emoji}  ")).unwrap(), emoji);
         assert!(message_text(&"a".repeat(MAX_MESSAGE_CHARS + 1)).is_err());
+        assert!(message_text("tab\tand\r\nnewline").is_ok());
+        assert!(message_text("bell\u{7}").is_err());
+        assert!(message_text("nul\0").is_err());
+    }
+
+    #[test]
+    fn room_names_cannot_look_like_dms() {
+        assert!(room_name("@alice,bob").is_err());
+        assert_eq!(room_name(" ops@home ").unwrap(), "ops@home");
     }
 
     #[test]
