@@ -16,6 +16,8 @@ pub mod validate;
 #[cfg(feature = "ssr")]
 pub mod auth;
 #[cfg(feature = "ssr")]
+pub mod backup;
+#[cfg(feature = "ssr")]
 pub mod bus;
 #[cfg(feature = "ssr")]
 pub mod hub;

@@ -48,6 +48,7 @@ fn page(before: Option<i64>, after: Option<i64>, limit: u32) -> HistoryQuery {
     HistoryQuery {
         before,
         after,
+        since: None,
         limit,
     }
 }

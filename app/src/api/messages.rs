@@ -6,18 +6,30 @@ use crate::error::AppError;
 use crate::model::{HistoryPage, Message, RoomId};
 
 /// A page of a room's history, oldest first. `before`/`after` are exclusive seq bounds; without
-/// them the page is the newest. `limit` defaults to 50 and is capped at 100.
+/// them the page is the newest. `since` (RFC 3339) starts at the first message at or after that
+/// instant, oldest first; page on with `after` = the last seq received. `limit` defaults to 50
+/// and is capped at 100.
 #[server(endpoint = "history")]
 pub async fn get_history(
     room_id: RoomId,
     before: Option<i64>,
     after: Option<i64>,
+    since: Option<String>,
     limit: Option<u32>,
 ) -> Result<HistoryPage, AppError> {
     let user = super::ssr::require_user().await?;
+    let since = match since.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        Some(text) => Some(crate::timestamp::parse_rfc3339(text).ok_or_else(|| {
+            AppError::BadRequest(format!(
+                "since: {text:?} is not an RFC 3339 date (e.g. 2024-01-31T09:00:00Z)."
+            ))
+        })?),
+        None => None,
+    };
     let query = crate::store::HistoryQuery {
         before,
         after,
+        since,
         limit: crate::validate::page_limit(limit),
     };
     Ok(super::ssr::state()?

@@ -6,6 +6,8 @@ pub mod sqlite;
 
 use async_trait::async_trait;
 
+use crate::backup::record::{EndRecord, RoomRecord, Scope, UserRecord};
+use crate::backup::{BackupResult, Record};
 use crate::model::{
     HistoryPage, Message, RoomId, RoomListing, RoomSummary, RoomView, Sidebar, User, UserId,
 };
@@ -43,6 +45,8 @@ pub struct HistoryQuery {
     pub before: Option<i64>,
     /// Only messages with a larger seq (catching up); when set, the page starts right after it.
     pub after: Option<i64>,
+    /// Only messages created at or after this instant (UTC ms), oldest first.
+    pub since: Option<i64>,
     /// Page size, already capped by [`crate::validate::page_limit`].
     pub limit: u32,
 }
@@ -109,4 +113,91 @@ pub trait Store: Send + Sync + 'static {
     /// Returns only once the commit is durable. A repeated `(author, client_id)` returns the
     /// message stored the first time instead of storing another.
     async fn post_message(&self, message: NewMessage<'_>) -> StoreResult<Message>;
+
+    /// Reads one consistent snapshot of what `request` covers into `sink`, and returns the
+    /// counts it wrote (also sent as the final [`Record::End`]).
+    async fn export(
+        &self,
+        request: &ExportRequest,
+        sink: &mut dyn ExportSink,
+    ) -> BackupResult<EndRecord>;
+    /// Starts a restore.
+    async fn begin_restore(&self) -> StoreResult<Box<dyn RestoreTx>>;
+    /// Grants or revokes admin rights.
+    async fn set_admin(&self, username: &str, admin: bool) -> StoreResult<User>;
+    /// Sets a user's password hash (e.g. for an account restored without credentials).
+    async fn set_password_hash(&self, username: &str, hash: &str) -> StoreResult<User>;
+    /// Writes a consistent copy of the database to `path` (which must not exist) while the
+    /// store keeps serving.
+    async fn snapshot(&self, path: &std::path::Path) -> StoreResult<()>;
+}
+
+/// What to back up.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExportRequest {
+    pub scope: Scope,
+    /// Include password hashes (whole-instance backups by an operator only).
+    pub credentials: bool,
+}
+
+/// Where [`Store::export`] puts what it reads.
+#[async_trait]
+pub trait ExportSink: Send {
+    /// Called once before any record, with how many messages will follow.
+    async fn begin(&mut self, messages: u64) -> BackupResult<()>;
+    /// One record; users, rooms, members, messages, then the end record, in that order.
+    async fn record(&mut self, record: Record) -> BackupResult<()>;
+}
+
+/// A message waiting in a restore, resolved to ids. `place` says where in the file it was, for
+/// errors found only when the restore finishes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StagedMessage {
+    pub uid: String,
+    pub room_id: RoomId,
+    pub src_seq: i64,
+    pub author_id: UserId,
+    pub body: String,
+    pub created_at: i64,
+    pub client_id: Option<String>,
+    pub place: String,
+}
+
+/// What a restore changed (or, in a dry run, would have changed).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RestoreCounts {
+    pub users_created: u64,
+    pub rooms_created: u64,
+    pub members_added: u64,
+    pub messages_added: u64,
+    /// Messages whose id was already stored (or repeated in the file): kept once.
+    pub messages_skipped: u64,
+}
+
+/// One restore, inside one transaction: nothing is visible until [`RestoreTx::finish`] commits,
+/// and dropping it without finishing changes nothing.
+#[async_trait]
+pub trait RestoreTx: Send {
+    /// The user with this name, created (as in the record) if missing. An existing user keeps
+    /// their settings; their creation time becomes the earlier of the two, and a missing
+    /// password hash is taken from the record.
+    async fn user(&mut self, user: &UserRecord) -> StoreResult<UserId>;
+    /// The public room with this name, created if missing (topic and creator kept if set).
+    async fn room(&mut self, room: &RoomRecord, created_by: Option<UserId>) -> StoreResult<RoomId>;
+    /// The DM between two users (the same twice for a note-to-self), created if missing.
+    async fn dm(
+        &mut self,
+        a: UserId,
+        b: UserId,
+        created_at: i64,
+        created_by: Option<UserId>,
+    ) -> StoreResult<RoomId>;
+    /// Makes `user` a member of `room`; an existing membership keeps the earlier join time.
+    async fn member(&mut self, room: RoomId, user: UserId, joined_at: i64) -> StoreResult<()>;
+    /// Queues a message. Messages whose `uid` is already stored are skipped at the end; the
+    /// rest are appended to their rooms in order of time, then original seq, then position in
+    /// the file.
+    async fn message(&mut self, message: StagedMessage) -> StoreResult<()>;
+    /// Applies the queued messages, then commits (or, for a dry run, rolls back).
+    async fn finish(self: Box<Self>, commit: bool) -> StoreResult<RestoreCounts>;
 }

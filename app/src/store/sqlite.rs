@@ -13,7 +13,13 @@ use sqlx::sqlite::{
 };
 use sqlx::Row;
 
-use super::{HistoryQuery, NewMessage, Store, StoreError, StoreResult};
+mod backup;
+
+use super::{
+    ExportRequest, ExportSink, HistoryQuery, NewMessage, RestoreTx, Store, StoreError, StoreResult,
+};
+use crate::backup::record::EndRecord;
+use crate::backup::BackupResult;
 use crate::model::{
     HistoryPage, Message, RoomId, RoomKind, RoomListing, RoomSummary, RoomView, Sidebar, User,
     UserId,
@@ -462,7 +468,22 @@ impl Store for SqliteStore {
             .require_member("read its history")?;
         let before = query.before.unwrap_or(i64::MAX);
         let limit = i64::from(query.limit);
-        let rows = if let Some(after) = query.after {
+        let rows = if let Some(since) = query.since {
+            // From a date: the oldest messages at or after `since` (and after `after`, the
+            // cursor for the next page), in order.
+            sqlx::query(&format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN users u ON u.id = m.author_id \
+                 WHERE m.room_id = ?1 AND m.created_at >= ?2 AND m.seq > ?3 AND m.seq < ?4 \
+                 ORDER BY m.seq ASC LIMIT ?5"
+            ))
+            .bind(room_id)
+            .bind(since)
+            .bind(query.after.unwrap_or(0))
+            .bind(before)
+            .bind(limit)
+            .fetch_all(&mut *conn)
+            .await?
+        } else if let Some(after) = query.after {
             // Catching up: the oldest messages after `after`, in order.
             sqlx::query(&format!(
                 "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN users u ON u.id = m.author_id \
@@ -535,14 +556,17 @@ impl Store for SqliteStore {
                 return Ok(message);
             }
         }
-        let seq: i64 = sqlx::query_scalar(
-            "UPDATE rooms SET last_seq = last_seq + 1 WHERE id = ?1 RETURNING last_seq",
+        // A message's time never goes back within a room (even if the clock does), so seq order
+        // and time order agree; restore relies on that to reproduce a room exactly.
+        let (seq, now): (i64, i64) = sqlx::query_as(
+            "UPDATE rooms SET last_seq = last_seq + 1, last_message_at = MAX(last_message_at, ?2) \
+             WHERE id = ?1 RETURNING last_seq, last_message_at",
         )
         .bind(new.room_id)
+        .bind(now_ms())
         .fetch_one(&mut *tx)
         .await?;
         let uid = uuid::Uuid::now_v7().to_string();
-        let now = now_ms();
         let author: String = sqlx::query_scalar(
             "INSERT INTO messages (uid, room_id, seq, author_id, body, created_at, client_id) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
@@ -568,4 +592,57 @@ impl Store for SqliteStore {
             client_id: new.client_id.map(str::to_owned),
         })
     }
+
+    async fn export(
+        &self,
+        request: &ExportRequest,
+        sink: &mut dyn ExportSink,
+    ) -> BackupResult<EndRecord> {
+        backup::export(&self.read, request, sink).await
+    }
+
+    async fn begin_restore(&self) -> StoreResult<Box<dyn RestoreTx>> {
+        Ok(Box::new(backup::SqliteRestore::begin(&self.write).await?))
+    }
+
+    async fn set_admin(&self, username: &str, admin: bool) -> StoreResult<User> {
+        sqlx::query_as::<_, User>(
+            "UPDATE users SET is_admin = ?2 WHERE username = ?1 RETURNING id, username, is_admin",
+        )
+        .bind(username)
+        .bind(admin)
+        .fetch_optional(&self.write)
+        .await?
+        .ok_or_else(|| no_such_user(username))
+    }
+
+    async fn set_password_hash(&self, username: &str, hash: &str) -> StoreResult<User> {
+        let mut tx = self.write.begin().await?;
+        let user = sqlx::query_as::<_, User>(
+            "UPDATE users SET password_hash = ?2 WHERE username = ?1 \
+             RETURNING id, username, is_admin",
+        )
+        .bind(username)
+        .bind(hash)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| no_such_user(username))?;
+        // A new password ends every session the old one opened.
+        sqlx::query("DELETE FROM sessions WHERE user_id = ?1")
+            .bind(user.id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    async fn snapshot(&self, path: &Path) -> StoreResult<()> {
+        backup::snapshot(&self.read, path).await
+    }
+}
+
+fn no_such_user(username: &str) -> StoreError {
+    StoreError::NotFound(format!(
+        "There is no user named \u{201c}{username}\u{201d}."
+    ))
 }

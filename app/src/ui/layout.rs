@@ -164,6 +164,7 @@ fn SidebarNav(navigation: Navigation) -> impl IntoView {
                     {form_error(open_dm.value())}
                 </ActionForm>
             </section>
+            <DataLinks is_admin=user.is_admin/>
             <div class="account">
                 <span class="me" title="Logged in as">
                     {user.username}
@@ -173,6 +174,33 @@ fn SidebarNav(navigation: Navigation) -> impl IntoView {
                 </ActionForm>
             </div>
         </nav>
+    }
+}
+
+/// Downloads of the viewer's own history (every room and DM they are in) and, for admins, of
+/// the whole instance. Plain links: the browser streams the file straight to disk.
+#[component]
+fn DataLinks(is_admin: bool) -> impl IntoView {
+    view! {
+        <section class="nav-section data-links" aria-label="Your data">
+            <p>
+                "Download my data: "
+                <a href="/export/me?format=jsonl" rel="external" download>"JSONL"</a>
+                " · "
+                <a href="/export/me?format=csv" rel="external" download>"CSV"</a>
+            </p>
+            {is_admin
+                .then(|| {
+                    view! {
+                        <p>
+                            "Instance backup: "
+                            <a href="/export/instance?format=jsonl" rel="external" download>
+                                "JSONL"
+                            </a>
+                        </p>
+                    }
+                })}
+        </section>
     }
 }
 

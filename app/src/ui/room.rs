@@ -53,7 +53,7 @@ pub fn RoomPage() -> impl IntoView {
                 room_id.ok_or_else(|| AppError::NotFound("That room does not exist.".into()))?;
             let view = get_room(room_id).await?;
             let page = if view.is_member {
-                Some(get_history(room_id, before, None, None).await?)
+                Some(get_history(room_id, before, None, None, None).await?)
             } else {
                 None
             };
@@ -211,7 +211,7 @@ fn Room(view: RoomView, page: HistoryPage, paged: bool) -> impl IntoView {
         }
         loading_older.set(true);
         spawn_local(async move {
-            match get_history(room_id, Some(before), None, None).await {
+            match get_history(room_id, Some(before), None, None, None).await {
                 Ok(older) => {
                     cursor.set(
                         older
@@ -315,7 +315,7 @@ fn typing_text(names: &[String]) -> String {
 async fn catch_up(room_id: RoomId, mut after: i64, messages: RwSignal<BTreeMap<i64, Message>>) {
     const PAGE: u32 = crate::validate::HISTORY_PAGE_MAX;
     loop {
-        let Ok(page) = get_history(room_id, None, Some(after), Some(PAGE)).await else {
+        let Ok(page) = get_history(room_id, None, Some(after), None, Some(PAGE)).await else {
             // The next reconnect tries again.
             return;
         };
@@ -385,7 +385,7 @@ fn Composer(
         last_typing.set_value(f64::MIN);
         if let Some(after) = seen.filter(|s| *s + 1 < sent.seq) {
             spawn_local(async move {
-                if let Ok(gap) = get_history(room_id, None, Some(after), None).await {
+                if let Ok(gap) = get_history(room_id, None, Some(after), None, None).await {
                     messages.update(|all| {
                         all.extend(gap.messages.into_iter().map(|m| (m.seq, m)));
                     });

@@ -1,0 +1,188 @@
+//! CSV (RFC 4180, UTF-8, CRLF) with the header row `id,room,seq,from,date,text`: one message
+//! per row, for spreadsheets and other tools. Messages only, like XML.
+
+use std::io::BufRead;
+
+use super::read::{limit_error, Bounded, Decoder, Place};
+use super::record::{Header, MessageRecord};
+use super::{encode::Encoder, BackupError, BackupResult, Record};
+
+/// The header row, in column order.
+pub const COLUMNS: [&str; 6] = ["id", "room", "seq", "from", "date", "text"];
+
+/// Writes CSV.
+pub struct CsvEncoder {
+    builder: csv::WriterBuilder,
+}
+
+impl Default for CsvEncoder {
+    fn default() -> Self {
+        let mut builder = csv::WriterBuilder::new();
+        builder
+            .terminator(csv::Terminator::CRLF)
+            .buffer_capacity(1024);
+        Self { builder }
+    }
+}
+
+impl CsvEncoder {
+    fn row<'a>(
+        &mut self,
+        fields: impl IntoIterator<Item = &'a str>,
+        out: &mut Vec<u8>,
+    ) -> BackupResult<()> {
+        let mut writer = self.builder.from_writer(&mut *out);
+        writer
+            .write_record(fields)
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        writer.flush()?;
+        Ok(())
+    }
+}
+
+impl Encoder for CsvEncoder {
+    fn header(&mut self, _header: &Header, out: &mut Vec<u8>) -> BackupResult<()> {
+        self.row(COLUMNS, out)
+    }
+
+    fn record(&mut self, record: &Record, out: &mut Vec<u8>) -> BackupResult<()> {
+        if let Record::Message(m) = record {
+            let seq = m.seq.to_string();
+            let date = crate::timestamp::rfc3339(m.date);
+            self.row([m.id.as_str(), &m.room, &seq, &m.from, &date, &m.text], out)?;
+        }
+        Ok(())
+    }
+}
+
+/// Reads CSV.
+pub struct CsvDecoder<R> {
+    reader: csv::Reader<Bounded<R>>,
+    row: csv::ByteRecord,
+    default_room: String,
+}
+
+impl<R: BufRead> CsvDecoder<R> {
+    /// A decoder over `input`, after checking its header row.
+    pub fn new(input: Bounded<R>, default_room: &str) -> BackupResult<Self> {
+        let max_total = input.max_total();
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .flexible(false)
+            .from_reader(input);
+        let header = reader
+            .byte_headers()
+            .map_err(|e| csv_error(e, Place::Line(1), max_total))?
+            .clone();
+        let names: Vec<String> = header
+            .iter()
+            .map(|f| {
+                String::from_utf8_lossy(f)
+                    .trim()
+                    .trim_start_matches('\u{feff}')
+                    .to_lowercase()
+            })
+            .collect();
+        if names != COLUMNS {
+            return Err(BackupError::at(
+                Place::Line(1),
+                format!(
+                    "the header row must be {:?}, not {:?}",
+                    COLUMNS.join(","),
+                    names.join(",")
+                ),
+            ));
+        }
+        Ok(Self {
+            reader,
+            row: csv::ByteRecord::new(),
+            default_room: default_room.to_owned(),
+        })
+    }
+}
+
+/// The csv crate numbers a record's line one short once the header row has been read (its first
+/// data row reports line 1); this is the line in the file.
+fn file_line(position: &csv::Position) -> u64 {
+    position.line() + 1
+}
+
+fn csv_error(e: csv::Error, fallback: Place, max_total: u64) -> BackupError {
+    match e.kind() {
+        csv::ErrorKind::UnequalLengths {
+            pos,
+            expected_len,
+            len,
+        } => BackupError::at(
+            pos.as_ref().map_or(fallback, |p| Place::Line(file_line(p))),
+            format!("expected {expected_len} columns, found {len}"),
+        ),
+        _ => {
+            let text = e.to_string();
+            limit_error(&text, fallback, max_total)
+                .unwrap_or_else(|| BackupError::at(fallback, text))
+        }
+    }
+}
+
+impl<R: BufRead + Send> Decoder for CsvDecoder<R> {
+    fn next_record(&mut self) -> BackupResult<Option<(Place, Record)>> {
+        self.reader.get_mut().mark();
+        let max_total = self.reader.get_ref().max_total();
+        let fallback = Place::Line(self.reader.position().line() + 1);
+        let more = self
+            .reader
+            .read_byte_record(&mut self.row)
+            .map_err(|e| csv_error(e, fallback, max_total))?;
+        if !more {
+            return Ok(None);
+        }
+        let place = self
+            .row
+            .position()
+            .map_or(fallback, |p| Place::Line(file_line(p)));
+        let mut fields = Vec::with_capacity(COLUMNS.len());
+        for (i, raw) in self.row.iter().enumerate() {
+            let text = std::str::from_utf8(raw).map_err(|e| {
+                BackupError::at(
+                    place,
+                    format!(
+                        "column {:?} is not valid UTF-8 (at byte {})",
+                        COLUMNS.get(i).copied().unwrap_or("?"),
+                        e.valid_up_to() + 1
+                    ),
+                )
+            })?;
+            fields.push(text);
+        }
+        let [id, room, seq, from, date, text] = fields[..] else {
+            return Err(BackupError::at(place, "expected 6 columns"));
+        };
+        let seq = if seq.trim().is_empty() {
+            0
+        } else {
+            seq.trim()
+                .parse()
+                .map_err(|_| BackupError::at(place, format!("seq {seq:?} is not a number")))?
+        };
+        let date = crate::timestamp::parse_rfc3339(date.trim()).ok_or_else(|| {
+            BackupError::at(place, format!("date {date:?} is not an RFC 3339 date"))
+        })?;
+        Ok(Some((
+            place,
+            Record::Message(MessageRecord {
+                id: id.trim().to_owned(),
+                room: if room.is_empty() {
+                    self.default_room.clone()
+                } else {
+                    room.to_owned()
+                },
+                seq,
+                from: from.to_owned(),
+                date,
+                text: text.to_owned(),
+                client_id: None,
+            }),
+        )))
+    }
+}

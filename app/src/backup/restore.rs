@@ -1,0 +1,351 @@
+//! Restoring: decoding runs on a blocking thread and hands batches of records over a bounded
+//! channel; this side checks each record against the same rules as the live product and
+//! applies it through one [`RestoreTx`]. The first bad record aborts the transaction, so a file
+//! with any error changes nothing.
+
+use std::collections::{HashMap, HashSet};
+use std::io::BufRead;
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+use super::encode::Progress;
+use super::read::{decoder, too_large, Bounded, Decoder, Place, MAX_RECORD_BYTES};
+use super::record::{dm_members, MessageRecord, RoomRecord, UserRecord};
+use super::{BackupError, BackupResult, Format, Record};
+use crate::model::{RoomId, UserId};
+use crate::store::{RestoreCounts, RestoreTx, StagedMessage, Store};
+
+/// Records per batch handed from the decoding thread.
+const BATCH: usize = 512;
+/// Batches in flight between the threads.
+const BATCHES_IN_FLIGHT: usize = 8;
+/// Longest password hash accepted from a backup (an Argon2 PHC string is about 100).
+const MAX_HASH_CHARS: usize = 512;
+
+/// How to restore.
+#[derive(Debug, Clone)]
+pub struct RestoreOptions {
+    /// Check everything and report what would change, but change nothing.
+    pub dry_run: bool,
+    /// The room for XML and CSV messages that name none.
+    pub default_room: String,
+}
+
+/// A backup file opened for restore: its format and its decoder.
+pub struct Input {
+    pub format: Format,
+    pub decoder: Box<dyn Decoder>,
+}
+
+/// Opens `path` (`-` for standard input), refusing files over `max_bytes`, and picks the
+/// format (`format`, or detected from the first bytes).
+pub fn open(
+    path: &Path,
+    format: Option<Format>,
+    max_bytes: u64,
+    default_room: &str,
+) -> BackupResult<Input> {
+    let reader: Box<dyn BufRead + Send> = if path == Path::new("-") {
+        Box::new(std::io::BufReader::with_capacity(
+            256 * 1024,
+            std::io::stdin(),
+        ))
+    } else {
+        let file = std::fs::File::open(path)
+            .map_err(|e| BackupError::File(format!("cannot open {}: {e}", path.display())))?;
+        let len = file.metadata()?.len();
+        if len > max_bytes {
+            return Err(too_large(max_bytes));
+        }
+        Box::new(std::io::BufReader::with_capacity(256 * 1024, file))
+    };
+    from_reader(reader, format, max_bytes, default_room)
+}
+
+/// Like [`open`], for input that is already a reader.
+pub fn from_reader(
+    reader: Box<dyn BufRead + Send>,
+    format: Option<Format>,
+    max_bytes: u64,
+    default_room: &str,
+) -> BackupResult<Input> {
+    let mut input = Bounded::new(reader, max_bytes, MAX_RECORD_BYTES);
+    let head = input.peek()?;
+    if head.is_empty() {
+        return Err(BackupError::File("the file is empty".into()));
+    }
+    let format = format.unwrap_or_else(|| Format::detect(head));
+    Ok(Input {
+        format,
+        decoder: decoder(format, input, default_room)?,
+    })
+}
+
+/// Restores `input` into `store` in one transaction and reports what changed.
+pub async fn restore(
+    store: &dyn Store,
+    input: Input,
+    options: &RestoreOptions,
+    progress: &mut dyn Progress,
+) -> BackupResult<RestoreCounts> {
+    let (sender, mut batches) = tokio::sync::mpsc::channel(BATCHES_IN_FLIGHT);
+    let mut decoder = input.decoder;
+    // Decoding is CPU work on a blocking thread; if this side gives up, the send fails and the
+    // thread ends.
+    tokio::task::spawn_blocking(move || loop {
+        let mut batch = Vec::with_capacity(BATCH);
+        let mut outcome = Ok(true);
+        while batch.len() < BATCH {
+            match decoder.next_record() {
+                Ok(Some(record)) => batch.push(record),
+                Ok(None) => {
+                    outcome = Ok(false);
+                    break;
+                }
+                Err(e) => {
+                    outcome = Err(e);
+                    break;
+                }
+            }
+        }
+        let more = matches!(outcome, Ok(true));
+        let sent = sender.blocking_send(Ok(batch)).is_ok();
+        if let Err(e) = outcome {
+            let _ = sender.blocking_send(Err(e));
+            return;
+        }
+        if !more || !sent {
+            return;
+        }
+    });
+
+    let mut applier = Applier {
+        tx: store.begin_restore().await?,
+        users: HashMap::new(),
+        rooms: HashMap::new(),
+        members: HashSet::new(),
+        ordinals: HashMap::new(),
+        implied_members: input.format != Format::Jsonl,
+    };
+    while let Some(batch) = batches.recv().await {
+        let mut messages = 0;
+        for (place, record) in batch? {
+            messages += u64::from(matches!(record, Record::Message(_)));
+            applier.apply(place, record).await?;
+        }
+        progress.advance(messages);
+    }
+    Ok(applier.tx.finish(!options.dry_run).await?)
+}
+
+/// Applies records, remembering the ids of users and rooms already resolved.
+struct Applier {
+    tx: Box<dyn RestoreTx>,
+    /// Lower-cased username → id.
+    users: HashMap<String, UserId>,
+    /// Lower-cased backup room name → id.
+    rooms: HashMap<String, RoomId>,
+    /// Memberships already ensured for message authors.
+    members: HashSet<(RoomId, UserId)>,
+    /// Messages without an id: how many identical ones came before (see [`derived_id`]).
+    ordinals: HashMap<[u8; 16], u32>,
+    /// XML and CSV carry no membership records: authors become members of their rooms.
+    implied_members: bool,
+}
+
+impl Applier {
+    async fn apply(&mut self, place: Place, record: Record) -> BackupResult<()> {
+        match record {
+            Record::User(user) => {
+                check_username(&user.name, place)?;
+                if let Some(hash) = &user.password_hash {
+                    if hash.is_empty() || hash.chars().count() > MAX_HASH_CHARS {
+                        return Err(BackupError::at(place, "invalid password hash"));
+                    }
+                }
+                let id = self.tx.user(&user).await?;
+                self.users.insert(user.name.to_lowercase(), id);
+            }
+            Record::Room(room) => {
+                let created_by = match &room.created_by {
+                    Some(name) => Some(self.user(name, room.created_at, place).await?),
+                    None => None,
+                };
+                self.room(&room.room, room.created_at, created_by, Some(&room), place)
+                    .await?;
+            }
+            Record::Member(member) => {
+                let user = self.user(&member.user, member.joined_at, place).await?;
+                let room = self
+                    .room(&member.room, member.joined_at, None, None, place)
+                    .await?;
+                self.tx.member(room, user, member.joined_at).await?;
+                self.members.insert((room, user));
+            }
+            Record::Message(message) => self.message(message, place).await?,
+            Record::End(_) => {}
+        }
+        Ok(())
+    }
+
+    async fn message(&mut self, m: MessageRecord, place: Place) -> BackupResult<()> {
+        crate::validate::stored_message_text(&m.text)
+            .map_err(|e| BackupError::at(place, format!("message text: {e}")))?;
+        if let Some(client_id) = &m.client_id {
+            match crate::validate::client_id(Some(client_id)) {
+                Ok(Some(valid)) if valid == *client_id => {}
+                _ => {
+                    return Err(BackupError::at(
+                        place,
+                        format!("invalid client id {client_id:?}"),
+                    ))
+                }
+            }
+        }
+        let uid = if m.id.is_empty() {
+            self.derived_id(&m)
+        } else {
+            uuid::Uuid::parse_str(&m.id)
+                .map_err(|_| BackupError::at(place, format!("id {:?} is not a UUID", m.id)))?
+                .hyphenated()
+                .to_string()
+        };
+        let author = self.user(&m.from, m.date, place).await?;
+        let room = self
+            .room(&m.room, m.date, Some(author), None, place)
+            .await?;
+        if self.implied_members && self.members.insert((room, author)) {
+            self.tx.member(room, author, m.date).await?;
+        }
+        self.tx
+            .message(StagedMessage {
+                uid,
+                room_id: room,
+                src_seq: m.seq,
+                author_id: author,
+                body: m.text,
+                created_at: m.date,
+                client_id: m.client_id,
+                place: place.to_string(),
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// The user named `name`, created (unable to log in) on first mention.
+    async fn user(&mut self, name: &str, created_at: i64, place: Place) -> BackupResult<UserId> {
+        let key = name.to_lowercase();
+        if let Some(id) = self.users.get(&key) {
+            return Ok(*id);
+        }
+        check_username(name, place)?;
+        let id = self
+            .tx
+            .user(&UserRecord {
+                name: name.to_owned(),
+                admin: false,
+                created_at,
+                password_hash: None,
+            })
+            .await?;
+        self.users.insert(key, id);
+        Ok(id)
+    }
+
+    /// The room or DM with backup name `name`, created on first mention. A room record
+    /// (`explicit`) is always applied, to merge its attributes.
+    async fn room(
+        &mut self,
+        name: &str,
+        created_at: i64,
+        created_by: Option<UserId>,
+        explicit: Option<&RoomRecord>,
+        place: Place,
+    ) -> BackupResult<RoomId> {
+        if let Some((a, b)) = dm_members(name) {
+            let key = super::record::dm_name(a, b).to_lowercase();
+            if let (Some(id), None) = (self.rooms.get(&key), explicit) {
+                return Ok(*id);
+            }
+            let a = self.user(a, created_at, place).await?;
+            let b = self.user(b, created_at, place).await?;
+            let id = self.tx.dm(a, b, created_at, created_by).await?;
+            self.members.insert((id, a));
+            self.members.insert((id, b));
+            self.rooms.insert(key, id);
+            return Ok(id);
+        }
+        let key = name.to_lowercase();
+        if let (Some(id), None) = (self.rooms.get(&key), explicit) {
+            return Ok(*id);
+        }
+        match crate::validate::room_name(name) {
+            Ok(valid) if valid == name => {}
+            Ok(_) => {
+                return Err(BackupError::at(
+                    place,
+                    format!("room name {name:?} has surrounding spaces"),
+                ))
+            }
+            Err(e) => return Err(BackupError::at(place, format!("room name {name:?}: {e}"))),
+        }
+        let record = match explicit {
+            Some(record) => {
+                let topic = crate::validate::topic(record.topic.as_deref())
+                    .map_err(|e| BackupError::at(place, format!("room topic: {e}")))?;
+                RoomRecord {
+                    topic,
+                    ..record.clone()
+                }
+            }
+            None => RoomRecord {
+                room: name.to_owned(),
+                topic: None,
+                created_by: None,
+                created_at,
+            },
+        };
+        let id = self.tx.room(&record, created_by).await?;
+        self.rooms.insert(key, id);
+        Ok(id)
+    }
+
+    /// A stable id for a message that has none (classic XML, hand-made CSV), so restoring the
+    /// same file twice stores it once: a hash of its room, author, time and text, and of how
+    /// many identical messages came before it in the file.
+    fn derived_id(&mut self, m: &MessageRecord) -> String {
+        let mut hash = Sha256::new();
+        for part in [
+            m.room.to_lowercase().as_bytes(),
+            m.from.to_lowercase().as_bytes(),
+        ] {
+            hash.update(part);
+            hash.update([0]);
+        }
+        hash.update(m.date.to_le_bytes());
+        hash.update(m.text.as_bytes());
+        let digest = hash.finalize();
+        let mut key = [0u8; 16];
+        key.copy_from_slice(&digest[..16]);
+        let ordinal = self.ordinals.entry(key).or_insert(0);
+        let mut hash = Sha256::new();
+        hash.update(key);
+        hash.update(ordinal.to_le_bytes());
+        *ordinal += 1;
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&hash.finalize()[..16]);
+        uuid::Uuid::new_v8(bytes).hyphenated().to_string()
+    }
+}
+
+fn check_username(name: &str, place: Place) -> BackupResult<()> {
+    match crate::validate::username(name) {
+        Ok(valid) if valid == name => Ok(()),
+        Ok(_) => Err(BackupError::at(
+            place,
+            format!("username {name:?} has surrounding spaces"),
+        )),
+        Err(e) => Err(BackupError::at(place, format!("username {name:?}: {e}"))),
+    }
+}

@@ -1,0 +1,576 @@
+//! SQLite's side of backup and restore: reading one consistent snapshot in backup order,
+//! applying a restore inside one transaction, and `VACUUM INTO` snapshots.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+use async_trait::async_trait;
+use futures_util::TryStreamExt;
+use sqlx::sqlite::{Sqlite, SqlitePool};
+use sqlx::{QueryBuilder, Row, Transaction};
+
+use crate::backup::record::{
+    dm_name, EndRecord, MemberRecord, MessageRecord, RoomRecord, UserRecord,
+};
+use crate::backup::{BackupResult, Record};
+use crate::model::{RoomId, UserId};
+use crate::store::{
+    ExportRequest, ExportSink, RestoreCounts, RestoreTx, StagedMessage, StoreError, StoreResult,
+};
+
+/// Messages sent to SQLite per INSERT while staging a restore (8 values each, well under
+/// SQLite's 32,766 bound parameters).
+const STAGE_BATCH: usize = 500;
+
+struct UserRow {
+    name: String,
+    admin: bool,
+    created_at: i64,
+    password_hash: Option<String>,
+}
+
+struct RoomRow {
+    id: RoomId,
+    /// The backup name: the room's name, or `@a,b` for a DM.
+    name: String,
+    is_dm: bool,
+    topic: Option<String>,
+    created_by: Option<UserId>,
+    created_at: i64,
+}
+
+/// Reads everything `request` covers in one read transaction (WAL gives it a snapshot), in
+/// backup order: users, rooms, memberships, then each room's messages by seq.
+pub(super) async fn export(
+    read: &SqlitePool,
+    request: &ExportRequest,
+    sink: &mut dyn ExportSink,
+) -> BackupResult<EndRecord> {
+    let scope = &request.scope;
+    let mut tx = read.begin().await.map_err(StoreError::from)?;
+
+    let mut users: HashMap<UserId, UserRow> = HashMap::new();
+    let mut rows =
+        sqlx::query("SELECT id, username, is_admin, created_at, password_hash FROM users")
+            .fetch(&mut *tx);
+    while let Some(row) = rows.try_next().await.map_err(StoreError::from)? {
+        users.insert(
+            row.try_get(0).map_err(StoreError::from)?,
+            UserRow {
+                name: row.try_get(1).map_err(StoreError::from)?,
+                admin: row.try_get(2).map_err(StoreError::from)?,
+                created_at: row.try_get(3).map_err(StoreError::from)?,
+                password_hash: row.try_get(4).map_err(StoreError::from)?,
+            },
+        );
+    }
+    drop(rows);
+    let name_of = |id: UserId| users.get(&id).map(|u| u.name.clone());
+
+    let mut rooms = Vec::new();
+    for row in
+        sqlx::query("SELECT id, kind, name, topic, dm_key, created_by, created_at FROM rooms")
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(StoreError::from)?
+    {
+        let kind: String = row.try_get(1).map_err(StoreError::from)?;
+        let is_dm = kind == "dm";
+        let name = if is_dm {
+            let key: String = row.try_get(4).map_err(StoreError::from)?;
+            let (a, b) = key.split_once(':').unwrap_or((&key, &key));
+            let a = a.parse().ok().and_then(name_of);
+            let b = b.parse().ok().and_then(name_of);
+            match (a, b) {
+                (Some(a), Some(b)) => dm_name(&a, &b),
+                _ => {
+                    return Err(
+                        StoreError::Invalid(format!("DM {key} names a missing user")).into(),
+                    )
+                }
+            }
+        } else {
+            row.try_get(2).map_err(StoreError::from)?
+        };
+        rooms.push(RoomRow {
+            id: row.try_get(0).map_err(StoreError::from)?,
+            name,
+            is_dm,
+            topic: row.try_get(3).map_err(StoreError::from)?,
+            created_by: row.try_get(5).map_err(StoreError::from)?,
+            created_at: row.try_get(6).map_err(StoreError::from)?,
+        });
+    }
+
+    let mut memberships: Vec<(RoomId, UserId, i64)> =
+        sqlx::query_as("SELECT room_id, user_id, joined_at FROM memberships")
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(StoreError::from)?;
+
+    // Which rooms: the named ones, the member's, or all.
+    if let Some(wanted) = &scope.rooms {
+        let mut keep = HashSet::new();
+        for name in wanted {
+            let found = rooms
+                .iter()
+                .find(|r| r.name.to_lowercase() == name.to_lowercase())
+                .ok_or_else(|| {
+                    StoreError::NotFound(format!("There is no room named \u{201c}{name}\u{201d}."))
+                })?;
+            keep.insert(found.id);
+        }
+        rooms.retain(|r| keep.contains(&r.id));
+    }
+    if let Some(member) = &scope.member {
+        let member_id = users
+            .iter()
+            .find(|(_, u)| u.name.eq_ignore_ascii_case(member))
+            .map(|(id, _)| *id)
+            .ok_or_else(|| {
+                StoreError::NotFound(format!("There is no user named \u{201c}{member}\u{201d}."))
+            })?;
+        let mine: HashSet<RoomId> = memberships
+            .iter()
+            .filter(|(_, user, _)| *user == member_id)
+            .map(|(room, _, _)| *room)
+            .collect();
+        rooms.retain(|r| mine.contains(&r.id));
+    }
+    rooms.sort_by_cached_key(|r| (r.is_dm, r.name.to_lowercase()));
+    let order: HashMap<RoomId, usize> = rooms.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
+    memberships.retain(|(room, _, _)| order.contains_key(room));
+    memberships.sort_by_cached_key(|(room, user, _)| {
+        (
+            order.get(room).copied(),
+            name_of(*user).map(|n| n.to_lowercase()),
+        )
+    });
+
+    // Which users: everyone for a whole-instance backup; otherwise those the rooms mention.
+    let whole = scope.rooms.is_none() && scope.member.is_none();
+    let mut user_ids: Vec<UserId> = if whole {
+        users.keys().copied().collect()
+    } else {
+        let mut ids: HashSet<UserId> = memberships.iter().map(|(_, u, _)| *u).collect();
+        ids.extend(rooms.iter().filter_map(|r| r.created_by));
+        for room in &rooms {
+            let authors: Vec<UserId> =
+                sqlx::query_scalar("SELECT DISTINCT author_id FROM messages WHERE room_id = ?1")
+                    .bind(room.id)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(StoreError::from)?;
+            ids.extend(authors);
+        }
+        ids.into_iter().collect()
+    };
+    user_ids.retain(|id| users.contains_key(id));
+    user_ids.sort_by_cached_key(|id| name_of(*id).map(|n| n.to_lowercase()));
+
+    let since = scope.since.unwrap_or(i64::MIN);
+    let until = scope.until.unwrap_or(i64::MAX);
+    let mut total = 0u64;
+    for room in &rooms {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM messages WHERE room_id = ?1 AND created_at >= ?2 AND created_at < ?3",
+        )
+        .bind(room.id)
+        .bind(since)
+        .bind(until)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(StoreError::from)?;
+        total += u64::try_from(n).unwrap_or(0);
+    }
+    sink.begin(total).await?;
+
+    let mut end = EndRecord::default();
+    for id in &user_ids {
+        let Some(user) = users.get(id) else { continue };
+        sink.record(Record::User(UserRecord {
+            name: user.name.clone(),
+            admin: user.admin,
+            created_at: user.created_at,
+            password_hash: if request.credentials {
+                user.password_hash.clone()
+            } else {
+                None
+            },
+        }))
+        .await?;
+        end.users += 1;
+    }
+    for room in &rooms {
+        sink.record(Record::Room(RoomRecord {
+            room: room.name.clone(),
+            topic: room.topic.clone(),
+            created_by: room.created_by.and_then(name_of),
+            created_at: room.created_at,
+        }))
+        .await?;
+        end.rooms += 1;
+    }
+    for (room, user, joined_at) in &memberships {
+        let (Some(room), Some(user)) = (order.get(room).map(|i| &rooms[*i]), name_of(*user)) else {
+            continue;
+        };
+        sink.record(Record::Member(MemberRecord {
+            room: room.name.clone(),
+            user,
+            joined_at: *joined_at,
+        }))
+        .await?;
+        end.members += 1;
+    }
+
+    // Without a time range, read in seq order straight off the (room_id, seq) index; with one,
+    // let SQLite pick between that and the (room_id, created_at) index.
+    let sql = if scope.since.is_none() && scope.until.is_none() {
+        "SELECT uid, seq, author_id, body, created_at, client_id FROM messages \
+         WHERE room_id = ?1 AND ?2 < ?3 ORDER BY seq"
+    } else {
+        "SELECT uid, seq, author_id, body, created_at, client_id FROM messages \
+         WHERE room_id = ?1 AND created_at >= ?2 AND created_at < ?3 ORDER BY seq"
+    };
+    for room in &rooms {
+        let mut rows = sqlx::query(sql)
+            .bind(room.id)
+            .bind(since)
+            .bind(until)
+            .fetch(&mut *tx);
+        while let Some(row) = rows.try_next().await.map_err(StoreError::from)? {
+            let author: UserId = row.try_get(2).map_err(StoreError::from)?;
+            let from = name_of(author).ok_or_else(|| {
+                StoreError::Invalid(format!("a message in {} has no author", room.name))
+            })?;
+            sink.record(Record::Message(MessageRecord {
+                id: row.try_get(0).map_err(StoreError::from)?,
+                room: room.name.clone(),
+                seq: row.try_get(1).map_err(StoreError::from)?,
+                from,
+                date: row.try_get(4).map_err(StoreError::from)?,
+                text: row.try_get(3).map_err(StoreError::from)?,
+                client_id: row.try_get(5).map_err(StoreError::from)?,
+            }))
+            .await?;
+            end.messages += 1;
+        }
+    }
+    sink.record(Record::End(end)).await?;
+    tx.rollback().await.map_err(StoreError::from)?;
+    Ok(end)
+}
+
+/// A restore in progress: one write transaction, with messages staged in a temporary table
+/// (on disk, so memory stays flat) until [`RestoreTx::finish`] appends them to their rooms.
+pub(super) struct SqliteRestore {
+    tx: Transaction<'static, Sqlite>,
+    batch: Vec<StagedMessage>,
+    staged: u64,
+    counts: RestoreCounts,
+}
+
+impl SqliteRestore {
+    pub(super) async fn begin(write: &SqlitePool) -> StoreResult<Self> {
+        let mut tx = write.begin().await?;
+        sqlx::query("DROP TABLE IF EXISTS temp.restore_staging")
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "CREATE TEMP TABLE restore_staging (\
+               uid TEXT PRIMARY KEY, room_id INTEGER NOT NULL, src_seq INTEGER NOT NULL, \
+               author_id INTEGER NOT NULL, body TEXT NOT NULL, created_at INTEGER NOT NULL, \
+               client_id TEXT, place TEXT NOT NULL)",
+        )
+        .execute(&mut *tx)
+        .await?;
+        Ok(Self {
+            tx,
+            batch: Vec::with_capacity(STAGE_BATCH),
+            staged: 0,
+            counts: RestoreCounts::default(),
+        })
+    }
+
+    async fn flush(&mut self) -> StoreResult<()> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let mut insert = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO restore_staging \
+             (uid, room_id, src_seq, author_id, body, created_at, client_id, place) ",
+        );
+        insert.push_values(self.batch.drain(..), |mut row, m| {
+            row.push_bind(m.uid)
+                .push_bind(m.room_id)
+                .push_bind(m.src_seq)
+                .push_bind(m.author_id)
+                .push_bind(m.body)
+                .push_bind(m.created_at)
+                .push_bind(m.client_id)
+                .push_bind(m.place);
+        });
+        // A message repeated within the file is kept once (the first copy).
+        insert.push(" ON CONFLICT (uid) DO NOTHING");
+        insert.build().execute(&mut *self.tx).await?;
+        Ok(())
+    }
+
+    async fn exists(&mut self, sql: &str, a: i64, b: i64) -> StoreResult<bool> {
+        Ok(sqlx::query_scalar(sql)
+            .bind(a)
+            .bind(b)
+            .fetch_one(&mut *self.tx)
+            .await?)
+    }
+}
+
+#[async_trait]
+impl RestoreTx for SqliteRestore {
+    async fn user(&mut self, user: &UserRecord) -> StoreResult<UserId> {
+        let existing: Option<UserId> =
+            sqlx::query_scalar("SELECT id FROM users WHERE username = ?1")
+                .bind(&user.name)
+                .fetch_optional(&mut *self.tx)
+                .await?;
+        if let Some(id) = existing {
+            sqlx::query(
+                "UPDATE users SET created_at = MIN(created_at, ?2), \
+                 password_hash = COALESCE(password_hash, ?3) WHERE id = ?1",
+            )
+            .bind(id)
+            .bind(user.created_at)
+            .bind(&user.password_hash)
+            .execute(&mut *self.tx)
+            .await?;
+            return Ok(id);
+        }
+        self.counts.users_created += 1;
+        Ok(sqlx::query_scalar(
+            "INSERT INTO users (username, password_hash, is_admin, created_at) \
+             VALUES (?1, ?2, ?3, ?4) RETURNING id",
+        )
+        .bind(&user.name)
+        .bind(&user.password_hash)
+        .bind(user.admin)
+        .bind(user.created_at)
+        .fetch_one(&mut *self.tx)
+        .await?)
+    }
+
+    async fn room(&mut self, room: &RoomRecord, created_by: Option<UserId>) -> StoreResult<RoomId> {
+        let existing: Option<RoomId> =
+            sqlx::query_scalar("SELECT id FROM rooms WHERE kind = 'public' AND name = ?1")
+                .bind(&room.room)
+                .fetch_optional(&mut *self.tx)
+                .await?;
+        if let Some(id) = existing {
+            sqlx::query(
+                "UPDATE rooms SET created_at = MIN(created_at, ?2), topic = COALESCE(topic, ?3), \
+                 created_by = COALESCE(created_by, ?4) WHERE id = ?1",
+            )
+            .bind(id)
+            .bind(room.created_at)
+            .bind(&room.topic)
+            .bind(created_by)
+            .execute(&mut *self.tx)
+            .await?;
+            return Ok(id);
+        }
+        self.counts.rooms_created += 1;
+        Ok(sqlx::query_scalar(
+            "INSERT INTO rooms (kind, name, topic, created_by, created_at) \
+             VALUES ('public', ?1, ?2, ?3, ?4) RETURNING id",
+        )
+        .bind(&room.room)
+        .bind(&room.topic)
+        .bind(created_by)
+        .bind(room.created_at)
+        .fetch_one(&mut *self.tx)
+        .await?)
+    }
+
+    async fn dm(
+        &mut self,
+        a: UserId,
+        b: UserId,
+        created_at: i64,
+        created_by: Option<UserId>,
+    ) -> StoreResult<RoomId> {
+        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+        let key = format!("{lo}:{hi}");
+        let existing: Option<RoomId> = sqlx::query_scalar("SELECT id FROM rooms WHERE dm_key = ?1")
+            .bind(&key)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        let id = if let Some(id) = existing {
+            sqlx::query(
+                "UPDATE rooms SET created_at = MIN(created_at, ?2), \
+                 created_by = COALESCE(created_by, ?3) WHERE id = ?1",
+            )
+            .bind(id)
+            .bind(created_at)
+            .bind(created_by)
+            .execute(&mut *self.tx)
+            .await?;
+            id
+        } else {
+            self.counts.rooms_created += 1;
+            sqlx::query_scalar(
+                "INSERT INTO rooms (kind, dm_key, created_by, created_at) \
+                 VALUES ('dm', ?1, ?2, ?3) RETURNING id",
+            )
+            .bind(&key)
+            .bind(created_by)
+            .bind(created_at)
+            .fetch_one(&mut *self.tx)
+            .await?
+        };
+        // Both people are always in their DM.
+        self.member(id, lo, created_at).await?;
+        self.member(id, hi, created_at).await?;
+        Ok(id)
+    }
+
+    async fn member(&mut self, room: RoomId, user: UserId, joined_at: i64) -> StoreResult<()> {
+        let present = self
+            .exists(
+                "SELECT EXISTS(SELECT 1 FROM memberships WHERE room_id = ?1 AND user_id = ?2)",
+                room,
+                user,
+            )
+            .await?;
+        if present {
+            sqlx::query(
+                "UPDATE memberships SET joined_at = MIN(joined_at, ?3) \
+                 WHERE room_id = ?1 AND user_id = ?2",
+            )
+            .bind(room)
+            .bind(user)
+            .bind(joined_at)
+            .execute(&mut *self.tx)
+            .await?;
+        } else {
+            self.counts.members_added += 1;
+            sqlx::query(
+                "INSERT INTO memberships (room_id, user_id, joined_at) VALUES (?1, ?2, ?3)",
+            )
+            .bind(room)
+            .bind(user)
+            .bind(joined_at)
+            .execute(&mut *self.tx)
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn message(&mut self, message: StagedMessage) -> StoreResult<()> {
+        self.batch.push(message);
+        self.staged += 1;
+        if self.batch.len() >= STAGE_BATCH {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    async fn finish(mut self: Box<Self>, commit: bool) -> StoreResult<RestoreCounts> {
+        self.flush().await?;
+        // A client id names one message per author: a different message reusing it (in the
+        // database or earlier in the file) is an error, not something to drop silently.
+        sqlx::query(
+            "CREATE INDEX temp.restore_staging_client ON restore_staging(author_id, client_id) \
+             WHERE client_id IS NOT NULL",
+        )
+        .execute(&mut *self.tx)
+        .await?;
+        let clash: Option<(String, String)> = sqlx::query_as(
+            "SELECT s.place, s.client_id FROM restore_staging s \
+             WHERE s.client_id IS NOT NULL \
+               AND NOT EXISTS (SELECT 1 FROM messages WHERE uid = s.uid) \
+               AND (EXISTS (SELECT 1 FROM messages m WHERE m.author_id = s.author_id \
+                              AND m.client_id = s.client_id AND m.uid <> s.uid) \
+                 OR EXISTS (SELECT 1 FROM restore_staging o WHERE o.author_id = s.author_id \
+                              AND o.client_id = s.client_id AND o.uid < s.uid)) \
+             LIMIT 1",
+        )
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        if let Some((place, client_id)) = clash {
+            return Err(StoreError::Invalid(format!(
+                "{place}: client id {client_id:?} is already used by another message from the \
+                 same author"
+            )));
+        }
+        // New messages go after each room's last seq, ordered by time, then original seq, then
+        // position in the file (staging rowids follow the file).
+        let added = sqlx::query(
+            "INSERT INTO messages (uid, room_id, seq, author_id, body, created_at, client_id) \
+             SELECT s.uid, s.room_id, \
+                    r.last_seq + ROW_NUMBER() OVER \
+                      (PARTITION BY s.room_id ORDER BY s.created_at, s.src_seq, s.rowid), \
+                    s.author_id, s.body, s.created_at, s.client_id \
+             FROM restore_staging s JOIN rooms r ON r.id = s.room_id \
+             WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE m.uid = s.uid)",
+        )
+        .execute(&mut *self.tx)
+        .await?
+        .rows_affected();
+        sqlx::query(
+            "UPDATE rooms SET \
+               last_seq = (SELECT COALESCE(MAX(seq), 0) FROM messages WHERE room_id = rooms.id), \
+               last_message_at = MAX(last_message_at, \
+                 (SELECT COALESCE(MAX(created_at), 0) FROM messages WHERE room_id = rooms.id)) \
+             WHERE id IN (SELECT DISTINCT room_id FROM restore_staging)",
+        )
+        .execute(&mut *self.tx)
+        .await?;
+        sqlx::query("DROP TABLE temp.restore_staging")
+            .execute(&mut *self.tx)
+            .await?;
+        let mut counts = self.counts;
+        counts.messages_added = added;
+        counts.messages_skipped = self.staged - added;
+        if commit {
+            self.tx.commit().await?;
+        } else {
+            self.tx.rollback().await?;
+        }
+        Ok(counts)
+    }
+}
+
+/// `VACUUM INTO` a temporary name beside `path`, then rename: a reader of `path` never sees a
+/// half-written copy. VACUUM INTO reads inside one transaction, so the copy is consistent while
+/// writers carry on.
+pub(super) async fn snapshot(read: &SqlitePool, path: &Path) -> StoreResult<()> {
+    if path.exists() {
+        return Err(StoreError::Conflict(format!(
+            "{} already exists; choose a new file name.",
+            path.display()
+        )));
+    }
+    let file_name = path
+        .file_name()
+        .ok_or_else(|| StoreError::Invalid(format!("{} is not a file name", path.display())))?;
+    let partial = path.with_file_name(format!(
+        ".{}.partial-{}",
+        file_name.to_string_lossy(),
+        std::process::id()
+    ));
+    let target = partial
+        .to_str()
+        .ok_or_else(|| StoreError::Invalid(format!("{} is not UTF-8", path.display())))?;
+    let result = sqlx::query("VACUUM INTO ?1")
+        .bind(target)
+        .execute(read)
+        .await;
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&partial);
+        return Err(e.into());
+    }
+    std::fs::rename(&partial, path).map_err(|e| {
+        let _ = std::fs::remove_file(&partial);
+        StoreError::Database(sqlx::Error::Io(e))
+    })
+}
