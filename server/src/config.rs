@@ -1,7 +1,9 @@
 //! The command line and environment: every option `confab --help` documents.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
+use app::backup::Format;
 use clap::{Args, Parser, Subcommand};
 
 /// Confab: self-hosted real-time chat.
@@ -19,6 +21,128 @@ pub struct Cli {
 pub enum Command {
     /// Serve the web app (the default when no command is given).
     Serve(ServeArgs),
+    /// Write a backup of the instance, or of some rooms or a time range, as JSONL, XML or CSV.
+    Backup(BackupArgs),
+    /// Merge a backup (JSONL, XML or CSV) into the instance, all or nothing.
+    Restore(RestoreArgs),
+    /// Write a consistent copy of the live database to FILE while the server keeps serving.
+    Snapshot(SnapshotArgs),
+    /// Manage accounts from the server's shell.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+/// Which database a command works on.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArg {
+    /// SQLite database: a `sqlite://` URL or a file path. Created and migrated if missing.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/confab.db")]
+    pub database_url: String,
+}
+
+/// `confab backup`.
+#[derive(Debug, Clone, Args)]
+pub struct BackupArgs {
+    #[command(flatten)]
+    pub db: DatabaseArg,
+    /// Output format: jsonl (lossless), xml or csv (messages only).
+    #[arg(long, default_value = "jsonl", value_parser = parse_format)]
+    pub format: Format,
+    /// Where to write; `-` (the default) is standard output. A file appears only once complete.
+    #[arg(long, short, default_value = "-")]
+    pub out: PathBuf,
+    /// Only this room (a name, or `@alice,bob` for a DM). Repeatable.
+    #[arg(long = "room")]
+    pub rooms: Vec<String>,
+    /// Only messages at or after this instant (RFC 3339, e.g. 2024-01-01T00:00:00Z).
+    #[arg(long, value_parser = parse_instant)]
+    pub since: Option<i64>,
+    /// Only messages before this instant (RFC 3339).
+    #[arg(long, value_parser = parse_instant)]
+    pub until: Option<i64>,
+    /// Include password hashes (JSONL only), so restored accounts can log in. Keep such files safe.
+    #[arg(long)]
+    pub include_credentials: bool,
+}
+
+/// `confab restore`.
+#[derive(Debug, Clone, Args)]
+pub struct RestoreArgs {
+    #[command(flatten)]
+    pub db: DatabaseArg,
+    /// The backup file; `-` reads standard input.
+    pub file: PathBuf,
+    /// The file's format; detected from its first bytes when not given.
+    #[arg(long, value_parser = parse_format)]
+    pub format: Option<Format>,
+    /// Check the whole file and report what would change, without changing anything.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Room for XML and CSV messages that name none (classic chat-history XML).
+    #[arg(long, default_value = "imported")]
+    pub room: String,
+    /// Refuse files larger than this (bytes, or with a K, M or G suffix).
+    #[arg(long, default_value = "1G", value_parser = parse_size)]
+    pub max_size: u64,
+}
+
+/// `confab snapshot`.
+#[derive(Debug, Clone, Args)]
+pub struct SnapshotArgs {
+    #[command(flatten)]
+    pub db: DatabaseArg,
+    /// The copy to write; must not exist yet.
+    pub file: PathBuf,
+}
+
+/// `confab admin ...`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum AdminCommand {
+    /// Make USER an admin (admins can download a full instance backup).
+    Grant {
+        #[command(flatten)]
+        db: DatabaseArg,
+        user: String,
+    },
+    /// Take admin rights away from USER.
+    Revoke {
+        #[command(flatten)]
+        db: DatabaseArg,
+        user: String,
+    },
+    /// Set USER's password, read as one line from standard input (e.g. an account restored
+    /// from a backup without credentials). Ends the user's sessions.
+    SetPassword {
+        #[command(flatten)]
+        db: DatabaseArg,
+        user: String,
+    },
+}
+
+fn parse_format(text: &str) -> Result<Format, String> {
+    Format::parse(text).ok_or_else(|| format!("unknown format {text:?}: use jsonl, xml or csv"))
+}
+
+fn parse_instant(text: &str) -> Result<i64, String> {
+    app::timestamp::parse_rfc3339(text)
+        .ok_or_else(|| format!("{text:?} is not an RFC 3339 date (e.g. 2024-01-31T09:00:00Z)"))
+}
+
+/// Bytes, with an optional K, M or G suffix (powers of 1024).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let (digits, shift) = match text.char_indices().last() {
+        Some((i, 'k' | 'K')) => (&text[..i], 10),
+        Some((i, 'm' | 'M')) => (&text[..i], 20),
+        Some((i, 'g' | 'G')) => (&text[..i], 30),
+        _ => (text, 0),
+    };
+    digits
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(1 << shift))
+        .ok_or_else(|| format!("{text:?} is not a size (e.g. 500M or 2G)"))
 }
 
 /// Options for serving.
@@ -67,5 +191,14 @@ mod tests {
         assert_eq!(database_url("data/x.db"), "sqlite://data/x.db");
         assert_eq!(database_url("/tmp/x.db"), "sqlite:///tmp/x.db");
         assert_eq!(database_url("sqlite::memory:"), "sqlite::memory:");
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("1G"), Ok(1 << 30));
+        assert_eq!(parse_size("500m"), Ok(500 << 20));
+        assert_eq!(parse_size("12"), Ok(12));
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("99999999999G").is_err());
     }
 }

@@ -1,7 +1,9 @@
 //! The Confab server: configuration, the axum router around the Leptos app, and start-up.
 //! `main.rs` is only the command line; tests build the same router with [`router`].
 
+pub mod commands;
 pub mod config;
+pub mod download;
 pub mod ws;
 
 use std::sync::Arc;
@@ -46,7 +48,7 @@ impl LiveOptions {
 }
 
 /// The full HTTP surface: pages, server functions under `/api`, the WebSocket at `/ws`,
-/// static files.
+/// backup downloads under `/export`, static files.
 pub fn router(state: AppState, options: LeptosOptions, live: LiveOptions) -> Router {
     let routes = generate_route_list(App);
     let ws_state = ws::WsState {
@@ -60,6 +62,14 @@ pub fn router(state: AppState, options: LeptosOptions, live: LiveOptions) -> Rou
     };
     Router::new()
         .route("/ws", axum::routing::get(ws::handler).with_state(ws_state))
+        .route(
+            "/export/me",
+            axum::routing::get(download::my_data).with_state(state.clone()),
+        )
+        .route(
+            "/export/instance",
+            axum::routing::get(download::instance).with_state(state.clone()),
+        )
         .leptos_routes_with_context(&options, routes, context.clone(), {
             let options = options.clone();
             move || shell(options.clone())

@@ -2,20 +2,31 @@
 
 use clap::Parser;
 use leptos::prelude::get_configuration;
+use server::commands;
 use server::config::{database_url, Cli, Command, ServeArgs};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    // Serving logs requests; the one-shot commands print only their result and problems.
+    let default_filter = match cli.command {
+        None | Some(Command::Serve(_)) => "info",
+        Some(_) => "warn,sqlx=error",
+    };
     tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
         .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter)),
         )
         .init();
-    let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Serve(args)) => serve(args).await,
         None => serve(cli.serve).await,
+        Some(Command::Backup(args)) => commands::backup(args).await,
+        Some(Command::Restore(args)) => commands::restore(args).await,
+        Some(Command::Snapshot(args)) => commands::snapshot(args).await,
+        Some(Command::Admin(command)) => commands::admin(command).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -274,6 +274,7 @@ async fn handle(frame: ClientFrame, state: &AppState, user: &User, conn: u64) {
             let query = HistoryQuery {
                 before: None,
                 after: Some(after_seq),
+                since: None,
                 limit: SYNC_PAGE,
             };
             match state.store.history(user.id, room_id, query).await {

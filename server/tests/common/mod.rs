@@ -141,3 +141,23 @@ pub async fn next_close(ws: &mut Ws) -> tokio_tungstenite::tungstenite::protocol
         }
     }
 }
+
+/// A bare HTTP/1.0 GET (so a streamed body comes unchunked, ended by the connection closing);
+/// returns (status, head, body).
+pub async fn get(addr: SocketAddr, path: &str, cookie: Option<&str>) -> (u16, String, String) {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let cookie = cookie
+        .map(|c| format!("Cookie: {c}\r\n"))
+        .unwrap_or_default();
+    let request = format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n{cookie}\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.unwrap();
+    let raw = String::from_utf8(raw).unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    (
+        head[9..12].parse().unwrap(),
+        head.to_owned(),
+        body.to_owned(),
+    )
+}

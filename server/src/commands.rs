@@ -1,0 +1,200 @@
+//! The operator's commands besides serving: backup, restore, snapshot and account admin. Each
+//! opens the database itself (creating and migrating it if new), so they work on a fresh
+//! machine before the first start, and alongside a running server.
+
+use std::io::IsTerminal;
+use std::path::Path;
+
+use app::backup::encode::{write_backup, Progress};
+use app::backup::record::Scope;
+use app::backup::restore::{self, RestoreOptions};
+use app::backup::Format;
+use app::store::sqlite::SqliteStore;
+use app::store::{ExportRequest, Store};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::config::{
+    database_url, AdminCommand, BackupArgs, DatabaseArg, RestoreArgs, SnapshotArgs,
+};
+
+/// What a command failed with: printed as `confab: <message>` with a non-zero exit.
+pub type CommandResult = Result<(), Box<dyn std::error::Error>>;
+
+async fn open(db: &DatabaseArg) -> Result<SqliteStore, String> {
+    SqliteStore::open(&database_url(&db.database_url), Default::default())
+        .await
+        .map_err(|e| format!("opening the database {}: {e}", db.database_url))
+}
+
+/// A progress bar on standard error when it is a terminal; silence when piped.
+struct Bar(ProgressBar);
+
+impl Bar {
+    fn new(verb: &'static str) -> Self {
+        let bar = if std::io::stderr().is_terminal() {
+            ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
+        } else {
+            ProgressBar::hidden()
+        };
+        bar.set_message(verb);
+        Bar(bar)
+    }
+}
+
+impl Progress for Bar {
+    fn start(&mut self, messages: u64) {
+        self.0.set_length(messages);
+        if let Ok(style) = ProgressStyle::with_template(
+            "{msg} {wide_bar} {pos}/{len} messages ({per_sec}, {eta} left)",
+        ) {
+            self.0.set_style(style);
+        }
+    }
+
+    fn advance(&mut self, n: u64) {
+        self.0.inc(n);
+    }
+}
+
+impl Drop for Bar {
+    fn drop(&mut self) {
+        self.0.finish_and_clear();
+    }
+}
+
+/// `confab backup`: streams to standard output, or to a temporary file beside `--out` that is
+/// renamed into place only when the backup is complete.
+pub async fn backup(args: BackupArgs) -> CommandResult {
+    if args.include_credentials && args.format != Format::Jsonl {
+        return Err(
+            "--include-credentials needs --format jsonl (XML and CSV carry messages only)".into(),
+        );
+    }
+    let store = open(&args.db).await?;
+    let request = ExportRequest {
+        scope: Scope {
+            rooms: (!args.rooms.is_empty()).then(|| args.rooms.clone()),
+            member: None,
+            since: args.since,
+            until: args.until,
+        },
+        credentials: args.include_credentials,
+    };
+    let now = app::timestamp::now_ms();
+    let mut bar = Bar::new("backing up");
+    let end = if args.out == Path::new("-") {
+        let stdout = tokio::io::stdout();
+        write_backup(&store, &request, args.format, stdout, now, &mut bar).await?
+    } else {
+        let dir = match args.out.parent() {
+            Some(dir) if dir != Path::new("") => dir.to_path_buf(),
+            _ => std::path::PathBuf::from("."),
+        };
+        let partial = tempfile::Builder::new()
+            .prefix(".confab-backup-")
+            .tempfile_in(&dir)
+            .map_err(|e| format!("cannot write in {}: {e}", dir.display()))?;
+        let file = tokio::fs::File::from_std(partial.reopen()?);
+        let mut out = tokio::io::BufWriter::with_capacity(256 * 1024, file);
+        let end = write_backup(&store, &request, args.format, &mut out, now, &mut bar).await?;
+        let file = out.into_inner();
+        file.sync_all().await?;
+        partial
+            .persist(&args.out)
+            .map_err(|e| format!("cannot write {}: {}", args.out.display(), e.error))?;
+        end
+    };
+    drop(bar);
+    store.close().await;
+    eprintln!(
+        "backup: {} messages in {} rooms, {} users, {} memberships ({})",
+        end.messages, end.rooms, end.users, end.members, args.format
+    );
+    Ok(())
+}
+
+/// `confab restore`: all or nothing; the error names the place in the file.
+pub async fn restore(args: RestoreArgs) -> CommandResult {
+    let input = restore::open(&args.file, args.format, args.max_size, &args.room)
+        .map_err(|e| format!("restore refused, nothing was changed: {e}"))?;
+    let format = input.format;
+    let store = open(&args.db).await?;
+    let options = RestoreOptions {
+        dry_run: args.dry_run,
+        default_room: args.room.clone(),
+    };
+    let mut bar = Bar::new("restoring");
+    let result = restore::restore(&store, input, &options, &mut bar).await;
+    drop(bar);
+    store.close().await;
+    let counts = result.map_err(|e| format!("restore failed, nothing was changed: {e}"))?;
+    let verb = if args.dry_run { "would add" } else { "added" };
+    eprintln!(
+        "restore ({format}{}): {verb} {} messages ({} already present), {} users, {} rooms, \
+         {} memberships",
+        if args.dry_run {
+            ", dry run: nothing was changed"
+        } else {
+            ""
+        },
+        counts.messages_added,
+        counts.messages_skipped,
+        counts.users_created,
+        counts.rooms_created,
+        counts.members_added,
+    );
+    if counts.users_created > 0 && !args.dry_run {
+        eprintln!(
+            "note: accounts restored without a password hash cannot log in until one is set: \
+             confab admin set-password USER"
+        );
+    }
+    Ok(())
+}
+
+/// `confab snapshot`.
+pub async fn snapshot(args: SnapshotArgs) -> CommandResult {
+    let store = open(&args.db).await?;
+    let result = store.snapshot(&args.file).await;
+    store.close().await;
+    result?;
+    eprintln!("snapshot written to {}", args.file.display());
+    Ok(())
+}
+
+/// `confab admin ...`.
+pub async fn admin(command: AdminCommand) -> CommandResult {
+    match command {
+        AdminCommand::Grant { db, user } => set_admin(&db, &user, true).await,
+        AdminCommand::Revoke { db, user } => set_admin(&db, &user, false).await,
+        AdminCommand::SetPassword { db, user } => {
+            let mut password = String::new();
+            if std::io::stdin().is_terminal() {
+                eprint!("New password for {user} (shown as you type): ");
+            }
+            std::io::stdin().read_line(&mut password)?;
+            let password = password.trim_end_matches(['\r', '\n']).to_owned();
+            app::validate::new_password(&password)?;
+            let hash = app::auth::hash_password(password).await?;
+            let store = open(&db).await?;
+            let result = store.set_password_hash(&user, &hash).await;
+            store.close().await;
+            let user = result?;
+            eprintln!("password set for {}", user.username);
+            Ok(())
+        }
+    }
+}
+
+async fn set_admin(db: &DatabaseArg, user: &str, admin: bool) -> CommandResult {
+    let store = open(db).await?;
+    let result = store.set_admin(user, admin).await;
+    store.close().await;
+    let user = result?;
+    eprintln!(
+        "{} is {} an admin",
+        user.username,
+        if admin { "now" } else { "no longer" }
+    );
+    Ok(())
+}
