@@ -106,10 +106,13 @@ pub async fn backup(args: BackupArgs) -> CommandResult {
     };
     drop(bar);
     store.close().await;
-    eprintln!(
-        "backup: {} messages in {} rooms, {} users, {} memberships ({})",
-        end.messages, end.rooms, end.users, end.members, args.format
-    );
+    // Silent when not on a terminal, like the progress bar: scripts read the exit status.
+    if std::io::stderr().is_terminal() {
+        eprintln!(
+            "backup: {} messages in {} rooms, {} users, {} memberships ({})",
+            end.messages, end.rooms, end.users, end.members, args.format
+        );
+    }
     Ok(())
 }
 

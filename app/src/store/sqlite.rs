@@ -31,6 +31,8 @@ use crate::timestamp::now_ms;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Reader connections; reads in WAL mode never wait for the writer.
 const READ_CONNECTIONS: u32 = 8;
+/// Rows buffered between a reader connection's worker thread and the caller.
+const ROW_CHANNEL: usize = 1024;
 
 /// How hard SQLite works to keep a committed write across a power cut.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -165,9 +167,11 @@ impl SqliteStore {
             .connect_with(options.clone())
             .await?;
         sqlx::migrate!("./migrations").run(&write).await?;
+        // Rows cross from SQLite's worker thread to the caller over a channel; a deep one lets
+        // the worker run ahead on long reads (backups) instead of waking the reader per row.
         let read = SqlitePoolOptions::new()
             .max_connections(READ_CONNECTIONS)
-            .connect_with(options)
+            .connect_with(options.row_buffer_size(ROW_CHANNEL))
             .await?;
         Ok(Self { read, write })
     }

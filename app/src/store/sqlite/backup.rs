@@ -18,9 +18,16 @@ use crate::store::{
     ExportRequest, ExportSink, RestoreCounts, RestoreTx, StagedMessage, StoreError, StoreResult,
 };
 
-/// Messages sent to SQLite per INSERT while staging a restore (8 values each, well under
-/// SQLite's 32,766 bound parameters).
-const STAGE_BATCH: usize = 500;
+/// Messages read per query during a backup.
+const MESSAGE_CHUNK: i64 = 1000;
+
+/// One message as a backup chunk's JSON array holds it: uid, seq, author id, body, time,
+/// client id.
+type ChunkRow = (String, i64, UserId, String, i64, Option<String>);
+
+/// Messages sent to SQLite per INSERT while staging a restore (8 values each, under SQLite's
+/// 32,766 bound parameters).
+const STAGE_BATCH: usize = 2000;
 
 struct UserRow {
     name: String,
@@ -224,37 +231,59 @@ pub(super) async fn export(
         end.members += 1;
     }
 
-    // Without a time range, read in seq order straight off the (room_id, seq) index; with one,
-    // let SQLite pick between that and the (room_id, created_at) index.
+    // Messages come in chunks of MESSAGE_CHUNK, each one row holding a JSON array: crossing
+    // from SQLite's worker thread once per chunk instead of once per message doubles backup
+    // throughput. Keyset paging by seq reads straight off the (room_id, seq) index; all chunks
+    // are read in the same transaction, so the snapshot stays consistent.
     let sql = if scope.since.is_none() && scope.until.is_none() {
-        "SELECT uid, seq, author_id, body, created_at, client_id FROM messages \
-         WHERE room_id = ?1 AND ?2 < ?3 ORDER BY seq"
+        "SELECT json_group_array(json_array(uid, seq, author_id, body, created_at, client_id)) \
+         FROM (SELECT * FROM messages WHERE room_id = ?1 AND seq > ?2 AND ?3 < ?4 \
+               ORDER BY seq LIMIT ?5)"
     } else {
-        "SELECT uid, seq, author_id, body, created_at, client_id FROM messages \
-         WHERE room_id = ?1 AND created_at >= ?2 AND created_at < ?3 ORDER BY seq"
+        "SELECT json_group_array(json_array(uid, seq, author_id, body, created_at, client_id)) \
+         FROM (SELECT * FROM messages WHERE room_id = ?1 AND seq > ?2 \
+               AND created_at >= ?3 AND created_at < ?4 ORDER BY seq LIMIT ?5)"
     };
     for room in &rooms {
-        let mut rows = sqlx::query(sql)
-            .bind(room.id)
-            .bind(since)
-            .bind(until)
-            .fetch(&mut *tx);
-        while let Some(row) = rows.try_next().await.map_err(StoreError::from)? {
-            let author: UserId = row.try_get(2).map_err(StoreError::from)?;
-            let from = name_of(author).ok_or_else(|| {
-                StoreError::Invalid(format!("a message in {} has no author", room.name))
+        let mut after = 0i64;
+        loop {
+            let chunk: String = sqlx::query_scalar(sql)
+                .bind(room.id)
+                .bind(after)
+                .bind(since)
+                .bind(until)
+                .bind(MESSAGE_CHUNK)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(StoreError::from)?;
+            let mut rows: Vec<ChunkRow> = serde_json::from_str(&chunk).map_err(|e| {
+                StoreError::Invalid(format!("reading messages of {}: {e}", room.name))
             })?;
-            sink.record(Record::Message(MessageRecord {
-                id: row.try_get(0).map_err(StoreError::from)?,
-                room: room.name.clone(),
-                seq: row.try_get(1).map_err(StoreError::from)?,
-                from,
-                date: row.try_get(4).map_err(StoreError::from)?,
-                text: row.try_get(3).map_err(StoreError::from)?,
-                client_id: row.try_get(5).map_err(StoreError::from)?,
-            }))
-            .await?;
-            end.messages += 1;
+            // The aggregate keeps the subquery's order in practice but does not promise it;
+            // sorting an already sorted chunk is one pass.
+            rows.sort_by_key(|row| row.1);
+            let Some(last) = rows.last() else { break };
+            after = last.1;
+            let full = rows.len() as i64 == MESSAGE_CHUNK;
+            for (uid, seq, author, body, date, client_id) in rows {
+                let from = name_of(author).ok_or_else(|| {
+                    StoreError::Invalid(format!("a message in {} has no author", room.name))
+                })?;
+                sink.record(Record::Message(MessageRecord {
+                    id: uid,
+                    room: room.name.clone(),
+                    seq,
+                    from,
+                    date,
+                    text: body,
+                    client_id,
+                }))
+                .await?;
+                end.messages += 1;
+            }
+            if !full {
+                break;
+            }
         }
     }
     sink.record(Record::End(end)).await?;
@@ -315,6 +344,33 @@ impl SqliteRestore {
         insert.push(" ON CONFLICT (uid) DO NOTHING");
         insert.build().execute(&mut *self.tx).await?;
         Ok(())
+    }
+
+    /// Names the first staged message whose client id another message of the same author (in
+    /// the database or the file) already uses.
+    async fn client_id_clash(&mut self) -> StoreError {
+        let found: Result<Option<(String, String)>, sqlx::Error> = sqlx::query_as(
+            "SELECT s.place, s.client_id FROM restore_staging s \
+             WHERE s.client_id IS NOT NULL \
+               AND NOT EXISTS (SELECT 1 FROM messages WHERE uid = s.uid) \
+               AND (EXISTS (SELECT 1 FROM messages m WHERE m.author_id = s.author_id \
+                              AND m.client_id = s.client_id AND m.uid <> s.uid) \
+                 OR EXISTS (SELECT 1 FROM restore_staging o WHERE o.author_id = s.author_id \
+                              AND o.client_id = s.client_id AND o.uid <> s.uid)) \
+             ORDER BY s.rowid LIMIT 1",
+        )
+        .fetch_optional(&mut *self.tx)
+        .await;
+        match found {
+            Ok(Some((place, client_id))) => StoreError::Invalid(format!(
+                "{place}: client id {client_id:?} is already used by another message from the \
+                 same author"
+            )),
+            Ok(None) => StoreError::Invalid(
+                "a client id is used by two messages from the same author".into(),
+            ),
+            Err(e) => e.into(),
+        }
     }
 
     async fn exists(&mut self, sql: &str, a: i64, b: i64) -> StoreResult<bool> {
@@ -476,35 +532,10 @@ impl RestoreTx for SqliteRestore {
 
     async fn finish(mut self: Box<Self>, commit: bool) -> StoreResult<RestoreCounts> {
         self.flush().await?;
-        // A client id names one message per author: a different message reusing it (in the
-        // database or earlier in the file) is an error, not something to drop silently.
-        sqlx::query(
-            "CREATE INDEX temp.restore_staging_client ON restore_staging(author_id, client_id) \
-             WHERE client_id IS NOT NULL",
-        )
-        .execute(&mut *self.tx)
-        .await?;
-        let clash: Option<(String, String)> = sqlx::query_as(
-            "SELECT s.place, s.client_id FROM restore_staging s \
-             WHERE s.client_id IS NOT NULL \
-               AND NOT EXISTS (SELECT 1 FROM messages WHERE uid = s.uid) \
-               AND (EXISTS (SELECT 1 FROM messages m WHERE m.author_id = s.author_id \
-                              AND m.client_id = s.client_id AND m.uid <> s.uid) \
-                 OR EXISTS (SELECT 1 FROM restore_staging o WHERE o.author_id = s.author_id \
-                              AND o.client_id = s.client_id AND o.uid < s.uid)) \
-             LIMIT 1",
-        )
-        .fetch_optional(&mut *self.tx)
-        .await?;
-        if let Some((place, client_id)) = clash {
-            return Err(StoreError::Invalid(format!(
-                "{place}: client id {client_id:?} is already used by another message from the \
-                 same author"
-            )));
-        }
+        let started = std::time::Instant::now();
         // New messages go after each room's last seq, ordered by time, then original seq, then
         // position in the file (staging rowids follow the file).
-        let added = sqlx::query(
+        let inserted = sqlx::query(
             "INSERT INTO messages (uid, room_id, seq, author_id, body, created_at, client_id) \
              SELECT s.uid, s.room_id, \
                     r.last_seq + ROW_NUMBER() OVER \
@@ -514,8 +545,14 @@ impl RestoreTx for SqliteRestore {
              WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE m.uid = s.uid)",
         )
         .execute(&mut *self.tx)
-        .await?
-        .rows_affected();
+        .await;
+        let added = match inserted {
+            Ok(done) => done.rows_affected(),
+            // Ids and seqs cannot collide here, so this is a client id used twice by one
+            // author; only now is it worth finding out where.
+            Err(e) if super::is_unique_violation(&e) => return Err(self.client_id_clash().await),
+            Err(e) => return Err(e.into()),
+        };
         sqlx::query(
             "UPDATE rooms SET \
                last_seq = (SELECT COALESCE(MAX(seq), 0) FROM messages WHERE room_id = rooms.id), \
@@ -528,6 +565,10 @@ impl RestoreTx for SqliteRestore {
         sqlx::query("DROP TABLE temp.restore_staging")
             .execute(&mut *self.tx)
             .await?;
+        tracing::debug!(
+            "restore: {added} messages applied in {:?}",
+            started.elapsed()
+        );
         let mut counts = self.counts;
         counts.messages_added = added;
         counts.messages_skipped = self.staged - added;
