@@ -222,7 +222,6 @@ impl Applier {
             .message(StagedMessage {
                 uid,
                 room_id: room,
-                src_seq: m.seq,
                 author_id: author,
                 body: m.text,
                 created_at: m.date,

@@ -155,7 +155,6 @@ pub trait ExportSink: Send {
 pub struct StagedMessage {
     pub uid: String,
     pub room_id: RoomId,
-    pub src_seq: i64,
     pub author_id: UserId,
     pub body: String,
     pub created_at: i64,
@@ -194,10 +193,10 @@ pub trait RestoreTx: Send {
     ) -> StoreResult<RoomId>;
     /// Makes `user` a member of `room`; an existing membership keeps the earlier join time.
     async fn member(&mut self, room: RoomId, user: UserId, joined_at: i64) -> StoreResult<()>;
-    /// Queues a message. Messages whose `uid` is already stored are skipped at the end; the
-    /// rest are appended to their rooms in order of time, then original seq, then position in
+    /// Adds a message. One whose `uid` is already stored (or came earlier in the file) is
+    /// skipped; the rest go after their room's last seq, ordered by time, then by position in
     /// the file.
     async fn message(&mut self, message: StagedMessage) -> StoreResult<()>;
-    /// Applies the queued messages, then commits (or, for a dry run, rolls back).
+    /// Applies what is still queued, then commits (or, for a dry run, rolls back).
     async fn finish(self: Box<Self>, commit: bool) -> StoreResult<RestoreCounts>;
 }

@@ -25,8 +25,8 @@ const MESSAGE_CHUNK: i64 = 1000;
 /// client id.
 type ChunkRow = (String, i64, UserId, String, i64, Option<String>);
 
-/// Messages sent to SQLite per INSERT while staging a restore (8 values each, under SQLite's
-/// 32,766 bound parameters).
+/// Messages sent to SQLite per INSERT during a restore (7 values each, under SQLite's 32,766
+/// bound parameters).
 const STAGE_BATCH: usize = 2000;
 
 struct UserRow {
@@ -291,86 +291,143 @@ pub(super) async fn export(
     Ok(end)
 }
 
-/// A restore in progress: one write transaction, with messages staged in a temporary table
-/// (on disk, so memory stays flat) until [`RestoreTx::finish`] appends them to their rooms.
+/// A restore in progress: one write transaction. Messages are appended to their rooms in
+/// batches as they arrive, each taking the room's next seq; a room whose messages arrive out of
+/// time order is renumbered once at the end. Memory stays flat: nothing but the current batch
+/// and a cursor per room is held.
 pub(super) struct SqliteRestore {
     tx: Transaction<'static, Sqlite>,
     batch: Vec<StagedMessage>,
     staged: u64,
+    added: u64,
     counts: RestoreCounts,
+    rooms: HashMap<RoomId, RoomCursor>,
+}
+
+/// Where a restore is in one room.
+struct RoomCursor {
+    /// The room's last seq before the restore; restored messages come after it.
+    base: i64,
+    /// The seq the next restored message takes.
+    next: i64,
+    /// Time of the last message appended; an earlier one makes the room `unordered`.
+    last_at: i64,
+    unordered: bool,
 }
 
 impl SqliteRestore {
     pub(super) async fn begin(write: &SqlitePool) -> StoreResult<Self> {
-        let mut tx = write.begin().await?;
-        sqlx::query("DROP TABLE IF EXISTS temp.restore_staging")
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
-            "CREATE TEMP TABLE restore_staging (\
-               uid TEXT PRIMARY KEY, room_id INTEGER NOT NULL, src_seq INTEGER NOT NULL, \
-               author_id INTEGER NOT NULL, body TEXT NOT NULL, created_at INTEGER NOT NULL, \
-               client_id TEXT, place TEXT NOT NULL)",
-        )
-        .execute(&mut *tx)
-        .await?;
         Ok(Self {
-            tx,
+            tx: write.begin().await?,
             batch: Vec::with_capacity(STAGE_BATCH),
             staged: 0,
+            added: 0,
             counts: RestoreCounts::default(),
+            rooms: HashMap::new(),
         })
     }
 
+    /// Appends the batch: drops messages already stored (or repeated in the batch), gives the
+    /// rest their rooms' next seqs and inserts them with one statement.
     async fn flush(&mut self) -> StoreResult<()> {
         if self.batch.is_empty() {
             return Ok(());
         }
+        let batch = std::mem::take(&mut self.batch);
+        let mut known = QueryBuilder::<Sqlite>::new("SELECT uid FROM messages WHERE uid IN (");
+        let mut ids = known.separated(", ");
+        for m in &batch {
+            ids.push_bind(m.uid.as_str());
+        }
+        known.push(")");
+        let mut seen: HashSet<String> = known
+            .build_query_scalar::<String>()
+            .fetch_all(&mut *self.tx)
+            .await?
+            .into_iter()
+            .collect();
+        let mut rows = Vec::with_capacity(batch.len());
+        for m in batch {
+            if !seen.insert(m.uid.clone()) {
+                continue;
+            }
+            let cursor = match self.rooms.get_mut(&m.room_id) {
+                Some(cursor) => cursor,
+                None => {
+                    let (base, last_at): (i64, i64) =
+                        sqlx::query_as("SELECT last_seq, last_message_at FROM rooms WHERE id = ?1")
+                            .bind(m.room_id)
+                            .fetch_one(&mut *self.tx)
+                            .await?;
+                    self.rooms.entry(m.room_id).or_insert(RoomCursor {
+                        base,
+                        next: base + 1,
+                        last_at,
+                        unordered: false,
+                    })
+                }
+            };
+            if m.created_at < cursor.last_at {
+                cursor.unordered = true;
+            }
+            cursor.last_at = cursor.last_at.max(m.created_at);
+            let seq = cursor.next;
+            cursor.next += 1;
+            rows.push((seq, m));
+        }
+        if rows.is_empty() {
+            return Ok(());
+        }
         let mut insert = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO restore_staging \
-             (uid, room_id, src_seq, author_id, body, created_at, client_id, place) ",
+            "INSERT INTO messages (uid, room_id, seq, author_id, body, created_at, client_id) ",
         );
-        insert.push_values(self.batch.drain(..), |mut row, m| {
-            row.push_bind(m.uid)
+        insert.push_values(&rows, |mut row, (seq, m)| {
+            row.push_bind(m.uid.as_str())
                 .push_bind(m.room_id)
-                .push_bind(m.src_seq)
+                .push_bind(*seq)
                 .push_bind(m.author_id)
-                .push_bind(m.body)
+                .push_bind(m.body.as_str())
                 .push_bind(m.created_at)
-                .push_bind(m.client_id)
-                .push_bind(m.place);
+                .push_bind(m.client_id.as_deref());
         });
-        // A message repeated within the file is kept once (the first copy).
-        insert.push(" ON CONFLICT (uid) DO NOTHING");
-        insert.build().execute(&mut *self.tx).await?;
+        match insert.build().execute(&mut *self.tx).await {
+            Ok(done) => self.added += done.rows_affected(),
+            // Ids and seqs cannot collide here, so this is a client id used twice by one
+            // author; only now is it worth finding out where.
+            Err(e) if super::is_unique_violation(&e) => {
+                return Err(self.client_id_clash(&rows).await)
+            }
+            Err(e) => return Err(e.into()),
+        }
         Ok(())
     }
 
-    /// Names the first staged message whose client id another message of the same author (in
-    /// the database or the file) already uses.
-    async fn client_id_clash(&mut self) -> StoreError {
-        let found: Result<Option<(String, String)>, sqlx::Error> = sqlx::query_as(
-            "SELECT s.place, s.client_id FROM restore_staging s \
-             WHERE s.client_id IS NOT NULL \
-               AND NOT EXISTS (SELECT 1 FROM messages WHERE uid = s.uid) \
-               AND (EXISTS (SELECT 1 FROM messages m WHERE m.author_id = s.author_id \
-                              AND m.client_id = s.client_id AND m.uid <> s.uid) \
-                 OR EXISTS (SELECT 1 FROM restore_staging o WHERE o.author_id = s.author_id \
-                              AND o.client_id = s.client_id AND o.uid <> s.uid)) \
-             ORDER BY s.rowid LIMIT 1",
-        )
-        .fetch_optional(&mut *self.tx)
-        .await;
-        match found {
-            Ok(Some((place, client_id))) => StoreError::Invalid(format!(
-                "{place}: client id {client_id:?} is already used by another message from the \
-                 same author"
-            )),
-            Ok(None) => StoreError::Invalid(
-                "a client id is used by two messages from the same author".into(),
-            ),
-            Err(e) => e.into(),
+    /// Names the first message of a failed batch whose client id another message of the same
+    /// author (stored, or earlier in the batch) already uses.
+    async fn client_id_clash(&mut self, rows: &[(i64, StagedMessage)]) -> StoreError {
+        let mut in_batch = HashSet::new();
+        for (_, m) in rows {
+            let Some(client_id) = &m.client_id else {
+                continue;
+            };
+            let taken = !in_batch.insert((m.author_id, client_id.as_str()))
+                || sqlx::query_scalar::<_, bool>(
+                    "SELECT EXISTS(SELECT 1 FROM messages WHERE author_id = ?1 AND client_id = ?2)",
+                )
+                .bind(m.author_id)
+                .bind(client_id)
+                .fetch_one(&mut *self.tx)
+                .await
+                .unwrap_or(false);
+            if taken {
+                return StoreError::Invalid(format!(
+                    "{}: client id {client_id:?} is already used by another message from the \
+                     same author",
+                    m.place
+                ));
+            }
         }
+        StoreError::Invalid("a client id is used by two messages from the same author".into())
     }
 
     async fn exists(&mut self, sql: &str, a: i64, b: i64) -> StoreResult<bool> {
@@ -532,46 +589,37 @@ impl RestoreTx for SqliteRestore {
 
     async fn finish(mut self: Box<Self>, commit: bool) -> StoreResult<RestoreCounts> {
         self.flush().await?;
-        let started = std::time::Instant::now();
-        // New messages go after each room's last seq, ordered by time, then original seq, then
-        // position in the file (staging rowids follow the file).
-        let inserted = sqlx::query(
-            "INSERT INTO messages (uid, room_id, seq, author_id, body, created_at, client_id) \
-             SELECT s.uid, s.room_id, \
-                    r.last_seq + ROW_NUMBER() OVER \
-                      (PARTITION BY s.room_id ORDER BY s.created_at, s.src_seq, s.rowid), \
-                    s.author_id, s.body, s.created_at, s.client_id \
-             FROM restore_staging s JOIN rooms r ON r.id = s.room_id \
-             WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE m.uid = s.uid)",
-        )
-        .execute(&mut *self.tx)
-        .await;
-        let added = match inserted {
-            Ok(done) => done.rows_affected(),
-            // Ids and seqs cannot collide here, so this is a client id used twice by one
-            // author; only now is it worth finding out where.
-            Err(e) if super::is_unique_violation(&e) => return Err(self.client_id_clash().await),
-            Err(e) => return Err(e.into()),
-        };
-        sqlx::query(
-            "UPDATE rooms SET \
-               last_seq = (SELECT COALESCE(MAX(seq), 0) FROM messages WHERE room_id = rooms.id), \
-               last_message_at = MAX(last_message_at, \
-                 (SELECT COALESCE(MAX(created_at), 0) FROM messages WHERE room_id = rooms.id)) \
-             WHERE id IN (SELECT DISTINCT room_id FROM restore_staging)",
-        )
-        .execute(&mut *self.tx)
-        .await?;
-        sqlx::query("DROP TABLE temp.restore_staging")
-            .execute(&mut *self.tx)
-            .await?;
-        tracing::debug!(
-            "restore: {added} messages applied in {:?}",
-            started.elapsed()
-        );
+        for (room, cursor) in &self.rooms {
+            if cursor.unordered {
+                // Restored messages arrived out of time order: give them their seqs again, by
+                // time, then by arrival (their provisional seq). Negating first keeps
+                // UNIQUE(room_id, seq) satisfied on the way.
+                sqlx::query("UPDATE messages SET seq = -seq WHERE room_id = ?1 AND seq > ?2")
+                    .bind(room)
+                    .bind(cursor.base)
+                    .execute(&mut *self.tx)
+                    .await?;
+                sqlx::query(
+                    "UPDATE messages SET seq = ?2 + o.rn FROM \
+                       (SELECT id, ROW_NUMBER() OVER (ORDER BY created_at, -seq) AS rn \
+                        FROM messages WHERE room_id = ?1 AND seq < 0) AS o \
+                     WHERE messages.id = o.id",
+                )
+                .bind(room)
+                .bind(cursor.base)
+                .execute(&mut *self.tx)
+                .await?;
+            }
+            sqlx::query("UPDATE rooms SET last_seq = ?2, last_message_at = ?3 WHERE id = ?1")
+                .bind(room)
+                .bind(cursor.next - 1)
+                .bind(cursor.last_at)
+                .execute(&mut *self.tx)
+                .await?;
+        }
         let mut counts = self.counts;
-        counts.messages_added = added;
-        counts.messages_skipped = self.staged - added;
+        counts.messages_added = self.added;
+        counts.messages_skipped = self.staged - self.added;
         if commit {
             self.tx.commit().await?;
         } else {
