@@ -372,6 +372,8 @@ async fn bad_input_is_refused_and_changes_nothing() {
         ("a line that is not JSON", good.replacen("{\"type\":\"message\"", "{\"type\":\"message\",,", 2).into(), "not valid JSON"),
         ("wrong version", good.replacen("\"version\":1", "\"version\":2", 1).into(), "version 2 is not supported"),
         ("XML with an unclosed tag", "<history><message from=\"a\" date=\"2024-01-01T00:00:00Z\" msg=\"x\"/><message from=\"b\"".into(), "<message> #2"),
+        ("XML with another root", "<log><message from=\"a\" date=\"2024-01-01T00:00:00Z\" msg=\"x\"/></log>".into(), "unexpected <log> (the root element must be <history>)"),
+        ("XML with a foreign element", "<history><message from=\"a\" date=\"2024-01-01T00:00:00Z\" msg=\"x\"/><note/></history>".into(), "<message> #2 (byte 64): unexpected <note>"),
         ("XML cut before </history>", "<history><message from=\"a\" date=\"2024-01-01T00:00:00Z\" msg=\"x\"/>".into(), "cut short"),
         ("CSV row with the wrong column count", format!("{csv_head},general,,alice,2024-01-01T00:00:00Z,ok\r\n,general,,alice,2024-01-01T00:00:00Z\r\n").into(), "line 3: expected 6 columns, found 5"),
         ("a message over 4000 characters", format!("{csv_head},general,,alice,2024-01-01T00:00:00Z,ok\r\n,general,,alice,2024-01-01T00:00:00Z,{long}\r\n").into(), "at most 4000 characters"),

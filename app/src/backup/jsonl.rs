@@ -4,7 +4,7 @@
 use std::io::BufRead;
 
 use super::read::{limit_error, Bounded, Decoder, Place};
-use super::record::{EndRecord, Header, FORMAT_NAME, FORMAT_VERSION};
+use super::record::{EndRecord, Header, MessageRecord, FORMAT_NAME, FORMAT_VERSION};
 use super::{encode::Encoder, BackupError, BackupResult, Record};
 
 /// Writes JSONL.
@@ -21,6 +21,42 @@ impl Encoder for JsonlEncoder {
         serde_json::to_writer(&mut *out, record).map_err(std::io::Error::from)?;
         out.push(b'\n');
         Ok(())
+    }
+}
+
+/// How a message line starts when Confab wrote it.
+const MESSAGE_PREFIX: &str = "{\"type\":\"message\",";
+
+/// A message line read directly, without the buffering serde needs for an internally tagged
+/// enum (which copies every field before it knows the record's type). Most lines of a backup
+/// are messages; any line this does not fit goes through [`Record`] and its errors.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MessageLine {
+    #[serde(rename = "type")]
+    _type: serde::de::IgnoredAny,
+    id: String,
+    room: String,
+    seq: i64,
+    from: String,
+    #[serde(with = "super::record::rfc3339_ms")]
+    date: i64,
+    text: String,
+    #[serde(default)]
+    client_id: Option<String>,
+}
+
+impl From<MessageLine> for MessageRecord {
+    fn from(m: MessageLine) -> Self {
+        MessageRecord {
+            id: m.id,
+            room: m.room,
+            seq: m.seq,
+            from: m.from,
+            date: m.date,
+            text: m.text,
+            client_id: m.client_id,
+        }
     }
 }
 
@@ -117,6 +153,12 @@ impl<R: BufRead + Send> Decoder for JsonlDecoder<R> {
                 check_header(line, place)?;
                 self.header_seen = true;
                 continue;
+            }
+            if line.starts_with(MESSAGE_PREFIX) {
+                if let Ok(message) = serde_json::from_str::<MessageLine>(line) {
+                    self.counts.messages += 1;
+                    return Ok(Some((place, Record::Message(message.into()))));
+                }
             }
             let record: Record = serde_json::from_str(line).map_err(|e| {
                 let what = if e.is_syntax() || e.is_eof() {

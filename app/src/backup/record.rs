@@ -196,7 +196,7 @@ pub fn dm_members(room: &str) -> Option<(&str, &str)> {
 }
 
 /// Instants as RFC 3339 text with milliseconds.
-mod rfc3339_ms {
+pub(crate) mod rfc3339_ms {
     use serde::{Deserialize, Deserializer, Serializer};
 
     pub fn serialize<S: Serializer>(ms: &i64, s: S) -> Result<S::Ok, S::Error> {

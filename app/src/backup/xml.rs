@@ -189,42 +189,37 @@ impl<R: BufRead + Send> Decoder for XmlDecoder<R> {
             match (self.depth, event) {
                 (_, Event::Decl(_) | Event::Comment(_) | Event::PI(_) | Event::DocType(_)) => {}
                 (_, Event::Text(t)) if t.iter().all(u8::is_ascii_whitespace) => {}
-                (Depth::BeforeRoot, ev @ (Event::Start(_) | Event::Empty(_))) => {
-                    let (root, is_empty) = match ev {
-                        Event::Start(e) => (e, false),
-                        Event::Empty(e) => (e, true),
-                        _ => continue,
-                    };
-                    if root.name().as_ref() != b"history" {
-                        return Err(BackupError::at(
-                            place,
-                            format!(
-                                "the root element is <{}>, not <history>",
-                                String::from_utf8_lossy(root.name().as_ref())
-                            ),
-                        ));
-                    }
-                    check_version(&root, place)?;
-                    self.depth = if is_empty {
-                        Depth::AfterRoot
-                    } else {
-                        Depth::InRoot
-                    };
-                }
-                (Depth::InRoot, ev @ (Event::Start(_) | Event::Empty(_))) => {
+                (
+                    depth @ (Depth::BeforeRoot | Depth::InRoot),
+                    ev @ (Event::Start(_) | Event::Empty(_)),
+                ) => {
                     let (element, is_empty) = match ev {
                         Event::Start(e) => (e, false),
                         Event::Empty(e) => (e, true),
                         _ => continue,
                     };
-                    if element.name().as_ref() != b"message" {
+                    let (expected, context) = if depth == Depth::BeforeRoot {
+                        ("history", "the root element must be <history>")
+                    } else {
+                        ("message", "only <message> may appear in <history>")
+                    };
+                    if element.name().as_ref() != expected.as_bytes() {
                         return Err(BackupError::at(
                             place,
                             format!(
-                                "unexpected <{}> (only <message> may appear in <history>)",
+                                "unexpected <{}> ({context})",
                                 String::from_utf8_lossy(element.name().as_ref())
                             ),
                         ));
+                    }
+                    if depth == Depth::BeforeRoot {
+                        check_version(&element, place)?;
+                        self.depth = if is_empty {
+                            Depth::AfterRoot
+                        } else {
+                            Depth::InRoot
+                        };
+                        continue;
                     }
                     let record = message(&element, place, &self.default_room)?;
                     self.messages += 1;
