@@ -123,6 +123,8 @@ pub async fn restore(
     let mut applier = Applier {
         tx: store.begin_restore().await?,
         users: HashMap::new(),
+        exact: HashMap::new(),
+        exact_rooms: HashMap::new(),
         rooms: HashMap::new(),
         members: HashSet::new(),
         ordinals: HashMap::new(),
@@ -144,6 +146,10 @@ struct Applier {
     tx: Box<dyn RestoreTx>,
     /// Lower-cased username → id.
     users: HashMap<String, UserId>,
+    /// Usernames as spelled in the file → id, so a name seen before costs no allocation.
+    exact: HashMap<String, UserId>,
+    /// Room names as spelled in the file → id.
+    exact_rooms: HashMap<String, RoomId>,
     /// Lower-cased backup room name → id.
     rooms: HashMap<String, RoomId>,
     /// Memberships already ensured for message authors.
@@ -226,7 +232,7 @@ impl Applier {
                 body: m.text,
                 created_at: m.date,
                 client_id: m.client_id,
-                place: place.to_string(),
+                place,
             })
             .await?;
         Ok(())
@@ -234,6 +240,20 @@ impl Applier {
 
     /// The user named `name`, created (unable to log in) on first mention.
     async fn user(&mut self, name: &str, created_at: i64, place: Place) -> BackupResult<UserId> {
+        if let Some(id) = self.exact.get(name) {
+            return Ok(*id);
+        }
+        let id = self.user_by_key(name, created_at, place).await?;
+        self.exact.insert(name.to_owned(), id);
+        Ok(id)
+    }
+
+    async fn user_by_key(
+        &mut self,
+        name: &str,
+        created_at: i64,
+        place: Place,
+    ) -> BackupResult<UserId> {
         let key = name.to_lowercase();
         if let Some(id) = self.users.get(&key) {
             return Ok(*id);
@@ -255,6 +275,26 @@ impl Applier {
     /// The room or DM with backup name `name`, created on first mention. A room record
     /// (`explicit`) is always applied, to merge its attributes.
     async fn room(
+        &mut self,
+        name: &str,
+        created_at: i64,
+        created_by: Option<UserId>,
+        explicit: Option<&RoomRecord>,
+        place: Place,
+    ) -> BackupResult<RoomId> {
+        if explicit.is_none() {
+            if let Some(id) = self.exact_rooms.get(name) {
+                return Ok(*id);
+            }
+        }
+        let id = self
+            .room_by_key(name, created_at, created_by, explicit, place)
+            .await?;
+        self.exact_rooms.insert(name.to_owned(), id);
+        Ok(id)
+    }
+
+    async fn room_by_key(
         &mut self,
         name: &str,
         created_at: i64,

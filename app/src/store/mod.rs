@@ -159,7 +159,7 @@ pub struct StagedMessage {
     pub body: String,
     pub created_at: i64,
     pub client_id: Option<String>,
-    pub place: String,
+    pub place: crate::backup::read::Place,
 }
 
 /// What a restore changed (or, in a dry run, would have changed).
