@@ -118,6 +118,20 @@ pub fn session_token(headers: &http::HeaderMap) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
+/// The user whose live session the request's cookie carries, if any: the one lookup behind
+/// server functions, the WebSocket handshake and downloads.
+pub async fn session_user(
+    store: &dyn crate::store::Store,
+    headers: &http::HeaderMap,
+) -> Result<Option<crate::model::User>, AppError> {
+    let Some(token) = session_token(headers) else {
+        return Ok(None);
+    };
+    Ok(store
+        .session_user(&token_hash(&token), crate::timestamp::now_ms())
+        .await?)
+}
+
 #[cfg(test)]
 mod tests {
     #![expect(clippy::unwrap_used)]

@@ -12,7 +12,7 @@ use app::store::ExportRequest;
 use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
-use http::{header, HeaderMap, HeaderValue, StatusCode};
+use http::{header, HeaderMap, HeaderValue};
 use serde_json::json;
 
 /// Bytes buffered between the backup task and the response.
@@ -57,12 +57,8 @@ pub async fn instance(
 }
 
 async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<User, AppError> {
-    let token = app::auth::session_token(headers).ok_or_else(AppError::login_required)?;
-    state
-        .store
-        .session_user(&app::auth::token_hash(&token), app::timestamp::now_ms())
-        .await
-        .map_err(AppError::from)?
+    app::auth::session_user(state.store.as_ref(), headers)
+        .await?
         .ok_or_else(AppError::login_required)
 }
 
@@ -119,6 +115,5 @@ async fn download(state: AppState, label: &str, scope: Scope, query: FormatQuery
         headers.insert(header::CONTENT_DISPOSITION, value);
     }
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    *response.status_mut() = StatusCode::OK;
     response
 }

@@ -67,7 +67,7 @@ pub async fn handler(
     if let Err(reason) = check_origin(&headers, &ws.allowed_origins) {
         return (StatusCode::FORBIDDEN, reason).into_response();
     }
-    let user = match session_user(&ws.app, &headers).await {
+    let user = match app::auth::session_user(ws.app.store.as_ref(), &headers).await {
         Ok(Some(user)) => user,
         Ok(None) => return (StatusCode::UNAUTHORIZED, "log in first").into_response(),
         Err(e) => return (e.status(), e.to_string()).into_response(),
@@ -108,16 +108,6 @@ fn check_origin(headers: &HeaderMap, allowed: &[String]) -> Result<(), &'static 
     } else {
         Err("cross-origin WebSocket refused")
     }
-}
-
-async fn session_user(state: &AppState, headers: &HeaderMap) -> Result<Option<User>, AppError> {
-    let Some(token) = app::auth::session_token(headers) else {
-        return Ok(None);
-    };
-    Ok(state
-        .store
-        .session_user(&app::auth::token_hash(&token), app::timestamp::now_ms())
-        .await?)
 }
 
 /// Runs one socket until either side ends it.

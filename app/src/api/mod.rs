@@ -36,13 +36,7 @@ pub(crate) mod ssr {
     /// The logged-in user, if the request carries a live session.
     pub async fn current_user() -> Result<Option<User>, AppError> {
         let parts = request_parts()?;
-        let Some(token) = crate::auth::session_token(&parts.headers) else {
-            return Ok(None);
-        };
-        let store = state()?.store;
-        Ok(store
-            .session_user(&crate::auth::token_hash(&token), crate::timestamp::now_ms())
-            .await?)
+        crate::auth::session_user(state()?.store.as_ref(), &parts.headers).await
     }
 
     /// The logged-in user, or `Unauthorized`.
