@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
-use super::record::{EndRecord, Header, Scope, FORMAT_NAME, FORMAT_VERSION};
+use super::record::{EndRecord, Header, FORMAT_NAME, FORMAT_VERSION};
 use super::{BackupResult, Format, Record};
 use crate::store::{ExportRequest, ExportSink, Store};
 
@@ -63,7 +63,7 @@ pub async fn write_backup<W: AsyncWrite + Unpin + Send>(
         version: FORMAT_VERSION,
         created_at,
         credentials: request.credentials,
-        scope: Scope::clone(&request.scope),
+        scope: request.scope.clone(),
     };
     sink.encoder.header(&header, &mut sink.buf)?;
     let end = store.export(request, &mut sink).await?;

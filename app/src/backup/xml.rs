@@ -33,11 +33,12 @@ fn attribute_value(text: &str) -> Cow<'_, str> {
     )
 }
 
-fn push(element: &mut BytesStart<'_>, key: &str, value: &str) {
+/// Adds an attribute, borrowing the value when it needs no escaping (most do not).
+fn push<'a>(element: &mut BytesStart<'a>, key: &'a str, value: &'a str) {
     element.push_attribute(Attribute {
         key: QName(key.as_bytes()),
         value: match attribute_value(value) {
-            Cow::Borrowed(s) => Cow::Owned(s.as_bytes().to_vec()),
+            Cow::Borrowed(s) => Cow::Borrowed(s.as_bytes()),
             Cow::Owned(s) => Cow::Owned(s.into_bytes()),
         },
     });
@@ -46,8 +47,9 @@ fn push(element: &mut BytesStart<'_>, key: &str, value: &str) {
 impl Encoder for XmlEncoder {
     fn header(&mut self, _header: &Header, out: &mut Vec<u8>) -> BackupResult<()> {
         out.extend_from_slice(b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+        let version = FORMAT_VERSION.to_string();
         let mut root = BytesStart::new("history");
-        push(&mut root, "version", &FORMAT_VERSION.to_string());
+        push(&mut root, "version", &version);
         Writer::new(&mut *out).write_event(Event::Start(root))?;
         out.push(b'\n');
         Ok(())
@@ -56,13 +58,15 @@ impl Encoder for XmlEncoder {
     fn record(&mut self, record: &Record, out: &mut Vec<u8>) -> BackupResult<()> {
         match record {
             Record::Message(m) => {
+                let date = crate::timestamp::rfc3339(m.date);
+                let seq = m.seq.to_string();
                 let mut element = BytesStart::new("message");
                 push(&mut element, "from", &m.from);
-                push(&mut element, "date", &crate::timestamp::rfc3339(m.date));
+                push(&mut element, "date", &date);
                 push(&mut element, "msg", &m.text);
                 push(&mut element, "id", &m.id);
                 push(&mut element, "room", &m.room);
-                push(&mut element, "seq", &m.seq.to_string());
+                push(&mut element, "seq", &seq);
                 if let Some(client_id) = &m.client_id {
                     push(&mut element, "client_id", client_id);
                 }

@@ -340,15 +340,14 @@ impl SqliteRestore {
             ids.push_bind(m.uid.as_str());
         }
         known.push(")");
-        let mut seen: HashSet<String> = known
+        let stored: Vec<String> = known
             .build_query_scalar::<String>()
             .fetch_all(&mut *self.tx)
-            .await?
-            .into_iter()
-            .collect();
+            .await?;
+        let mut seen: HashSet<&str> = stored.iter().map(String::as_str).collect();
         let mut rows = Vec::with_capacity(batch.len());
-        for m in batch {
-            if !seen.insert(m.uid.clone()) {
+        for m in &batch {
+            if !seen.insert(m.uid.as_str()) {
                 continue;
             }
             let cursor = match self.rooms.get_mut(&m.room_id) {
@@ -404,7 +403,7 @@ impl SqliteRestore {
 
     /// Names the first message of a failed batch whose client id another message of the same
     /// author (stored, or earlier in the batch) already uses.
-    async fn client_id_clash(&mut self, rows: &[(i64, StagedMessage)]) -> StoreError {
+    async fn client_id_clash(&mut self, rows: &[(i64, &StagedMessage)]) -> StoreError {
         let mut in_batch = HashSet::new();
         for (_, m) in rows {
             let Some(client_id) = &m.client_id else {
@@ -428,14 +427,6 @@ impl SqliteRestore {
             }
         }
         StoreError::Invalid("a client id is used by two messages from the same author".into())
-    }
-
-    async fn exists(&mut self, sql: &str, a: i64, b: i64) -> StoreResult<bool> {
-        Ok(sqlx::query_scalar(sql)
-            .bind(a)
-            .bind(b)
-            .fetch_one(&mut *self.tx)
-            .await?)
     }
 }
 
@@ -547,13 +538,13 @@ impl RestoreTx for SqliteRestore {
     }
 
     async fn member(&mut self, room: RoomId, user: UserId, joined_at: i64) -> StoreResult<()> {
-        let present = self
-            .exists(
-                "SELECT EXISTS(SELECT 1 FROM memberships WHERE room_id = ?1 AND user_id = ?2)",
-                room,
-                user,
-            )
-            .await?;
+        let present: bool = sqlx::query_scalar(
+            "SELECT EXISTS(SELECT 1 FROM memberships WHERE room_id = ?1 AND user_id = ?2)",
+        )
+        .bind(room)
+        .bind(user)
+        .fetch_one(&mut *self.tx)
+        .await?;
         if present {
             sqlx::query(
                 "UPDATE memberships SET joined_at = MIN(joined_at, ?3) \
