@@ -4,6 +4,9 @@
 //! has a bounded queue; when a queue is full the frame is dropped for that socket only and the
 //! socket is marked lagged, so its writer tells the client to resync from history. A slow
 //! reader therefore never grows the server's memory or slows anyone else.
+//!
+//! Presence is kept here too, because it is a property of the sockets: a user is online while
+//! any of their sockets is in use, away while all of them are idle, offline without one.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
-use crate::model::{RoomId, UserId};
+use crate::model::{Presence, RoomId, UserId};
 
 /// Frames one socket may have queued before it counts as lagging.
 pub const SOCKET_QUEUE_FRAMES: usize = 256;
@@ -42,6 +45,16 @@ struct Conn {
     user: UserId,
     tx: mpsc::Sender<Frame>,
     lagged: Arc<AtomicBool>,
+    /// The tab behind this socket is hidden or idle.
+    away: bool,
+}
+
+/// A user's presence changed; tell everyone in `rooms` (the rooms they are in).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresenceChange {
+    pub user: UserId,
+    pub status: Presence,
+    pub rooms: Vec<RoomId>,
 }
 
 #[derive(Default)]
@@ -54,6 +67,54 @@ struct State {
     rooms_of: HashMap<UserId, HashSet<RoomId>>,
     /// When each connected user last had a `typing` frame let through, per room.
     typing: HashMap<(UserId, RoomId), Instant>,
+}
+
+impl State {
+    fn presence(&self, user: UserId) -> Presence {
+        let Some(sockets) = self.by_user.get(&user) else {
+            return Presence::Offline;
+        };
+        let in_use = sockets
+            .iter()
+            .any(|id| self.conns.get(id).is_some_and(|c| !c.away));
+        if in_use {
+            Presence::Online
+        } else if sockets.is_empty() {
+            Presence::Offline
+        } else {
+            Presence::Away
+        }
+    }
+
+    /// The change to announce if `user`'s presence is no longer `before`.
+    fn change(&self, user: UserId, before: Presence) -> Option<PresenceChange> {
+        let status = self.presence(user);
+        (status != before).then(|| PresenceChange {
+            user,
+            status,
+            rooms: self
+                .rooms_of
+                .get(&user)
+                .map(|r| r.iter().copied().collect())
+                .unwrap_or_default(),
+        })
+    }
+
+    /// Queues `frame` on one socket without waiting; a full queue marks it lagged.
+    fn offer(&self, id: ConnId, frame: &Frame) -> bool {
+        let Some(conn) = self.conns.get(&id) else {
+            return false;
+        };
+        match conn.tx.try_send(frame.clone()) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                conn.lagged.store(true, Ordering::Release);
+                false
+            }
+            // The socket is closing; its task removes it.
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
 }
 
 /// The connection registry and fan-out for this process.
@@ -71,11 +132,17 @@ impl Hub {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Registers a socket of `user`, who is a member of `rooms`.
-    pub fn connect(&self, user: UserId, rooms: impl IntoIterator<Item = RoomId>) -> Outbox {
+    /// Registers a socket of `user`, who is a member of `rooms`. Returns the socket's queue and,
+    /// if the user was not online before, the presence change to announce.
+    pub fn connect(
+        &self,
+        user: UserId,
+        rooms: impl IntoIterator<Item = RoomId>,
+    ) -> (Outbox, Option<PresenceChange>) {
         let (tx, rx) = mpsc::channel(SOCKET_QUEUE_FRAMES);
         let lagged = Arc::new(AtomicBool::new(false));
         let mut state = self.lock();
+        let before = state.presence(user);
         state.next_id += 1;
         let id = state.next_id;
         state.conns.insert(
@@ -84,6 +151,7 @@ impl Hub {
                 user,
                 tx,
                 lagged: lagged.clone(),
+                away: false,
             },
         );
         let first_socket = {
@@ -98,19 +166,51 @@ impl Hub {
             }
             state.rooms_of.insert(user, rooms);
         }
-        Outbox {
-            id,
-            frames: rx,
-            lagged,
-        }
+        let change = state.change(user, before);
+        (
+            Outbox {
+                id,
+                frames: rx,
+                lagged,
+            },
+            change,
+        )
     }
 
-    /// Removes a socket; the user's rooms are forgotten with their last socket.
-    pub fn disconnect(&self, id: ConnId) {
+    /// Marks one socket's tab as away (hidden or idle) or back in use; returns the user's
+    /// presence change, if any.
+    pub fn set_away(&self, id: ConnId, away: bool) -> Option<PresenceChange> {
         let mut state = self.lock();
-        let Some(conn) = state.conns.remove(&id) else {
-            return;
-        };
+        let conn = state.conns.get_mut(&id)?;
+        let user = conn.user;
+        if conn.away == away {
+            return None;
+        }
+        let before = state.presence(user);
+        if let Some(conn) = state.conns.get_mut(&id) {
+            conn.away = away;
+        }
+        state.change(user, before)
+    }
+
+    /// A user's presence, over all their sockets in this process.
+    pub fn presence(&self, user: UserId) -> Presence {
+        self.lock().presence(user)
+    }
+
+    /// Removes a socket; the user's rooms are forgotten with their last socket. Returns the
+    /// user's presence change (offline after the last socket), if any.
+    pub fn disconnect(&self, id: ConnId) -> Option<PresenceChange> {
+        let mut state = self.lock();
+        let user = state.conns.get(&id)?.user;
+        let before = state.presence(user);
+        let conn = state.conns.remove(&id)?;
+        // Read before the rooms are forgotten: they say who must hear about it.
+        let rooms: Vec<RoomId> = state
+            .rooms_of
+            .get(&conn.user)
+            .map(|r| r.iter().copied().collect())
+            .unwrap_or_default();
         let last_socket = match state.by_user.get_mut(&conn.user) {
             Some(sockets) => {
                 sockets.remove(&id);
@@ -129,7 +229,14 @@ impl Hub {
                     }
                 }
             }
+            return Some(PresenceChange {
+                user: conn.user,
+                status: Presence::Offline,
+                rooms,
+            });
         }
+        // Other sockets remain, but the one in use may have gone: online can become away.
+        state.change(conn.user, before)
     }
 
     /// Records that `user` joined (or, with `joined == false`, left) `room`, so their sockets
@@ -165,19 +272,41 @@ impl Hub {
         let mut delivered = 0;
         for user in members {
             for id in state.by_user.get(user).into_iter().flatten() {
-                if let Some(conn) = state.conns.get(id) {
-                    match conn.tx.try_send(frame.clone()) {
-                        Ok(()) => delivered += 1,
-                        Err(mpsc::error::TrySendError::Full(_)) => {
-                            conn.lagged.store(true, Ordering::Release);
-                        }
-                        // The socket is closing; its task removes it.
-                        Err(mpsc::error::TrySendError::Closed(_)) => {}
-                    }
-                }
+                delivered += usize::from(state.offer(*id, frame));
             }
         }
         delivered
+    }
+
+    /// Queues `frame` once for every socket of every member of any of `rooms` (presence goes
+    /// to everyone who shares a room with its subject, once each). Returns how many got it.
+    pub fn publish_rooms(&self, rooms: &[RoomId], frame: &Frame) -> usize {
+        let state = self.lock();
+        let users: HashSet<UserId> = rooms
+            .iter()
+            .filter_map(|room| state.members.get(room))
+            .flatten()
+            .copied()
+            .collect();
+        let mut delivered = 0;
+        for user in users {
+            for id in state.by_user.get(&user).into_iter().flatten() {
+                delivered += usize::from(state.offer(*id, frame));
+            }
+        }
+        delivered
+    }
+
+    /// Queues `frame` for every socket of `user` (their other devices). Returns how many got it.
+    pub fn publish_user(&self, user: UserId, frame: &Frame) -> usize {
+        let state = self.lock();
+        state
+            .by_user
+            .get(&user)
+            .into_iter()
+            .flatten()
+            .filter(|id| state.offer(**id, frame))
+            .count()
     }
 
     /// Whether `user` (connected) is in `room`, as far as this hub knows.
@@ -228,9 +357,9 @@ mod tests {
     #[tokio::test]
     async fn frames_reach_every_socket_of_every_member_only() {
         let hub = Hub::default();
-        let mut alice_phone = hub.connect(1, [10, 20]);
-        let mut alice_laptop = hub.connect(1, [10, 20]);
-        let mut bob = hub.connect(2, [10]);
+        let mut alice_phone = hub.connect(1, [10, 20]).0;
+        let mut alice_laptop = hub.connect(1, [10, 20]).0;
+        let mut bob = hub.connect(2, [10]).0;
         assert_eq!(hub.publish(20, &frame("only alice")), 2);
         assert_eq!(hub.publish(10, &frame("everyone")), 3);
         assert_eq!(&*alice_phone.frames.recv().await.unwrap(), "only alice");
@@ -242,7 +371,7 @@ mod tests {
     #[test]
     fn ordering_is_kept_per_socket() {
         let hub = Hub::default();
-        let mut rx = hub.connect(1, [1]);
+        let mut rx = hub.connect(1, [1]).0;
         for i in 0..100 {
             hub.publish(1, &frame(&i.to_string()));
         }
@@ -254,8 +383,8 @@ mod tests {
     #[test]
     fn a_full_queue_marks_only_that_socket_lagged() {
         let hub = Hub::default();
-        let slow = hub.connect(1, [1]);
-        let mut fast = hub.connect(2, [1]);
+        let slow = hub.connect(1, [1]).0;
+        let mut fast = hub.connect(2, [1]).0;
         for i in 0..SOCKET_QUEUE_FRAMES + 10 {
             hub.publish(1, &frame(&i.to_string()));
             // The fast reader keeps up.
@@ -269,7 +398,7 @@ mod tests {
     #[test]
     fn typing_is_throttled_per_user_and_room() {
         let hub = Hub::default();
-        let _a = hub.connect(1, [1, 2]);
+        let _a = hub.connect(1, [1, 2]).0;
         let every = Duration::from_secs(3);
         assert!(hub.typing_allowed(1, 1, every));
         assert!(!hub.typing_allowed(1, 1, every));
@@ -283,7 +412,7 @@ mod tests {
     #[test]
     fn membership_follows_joins_leaves_and_the_last_socket() {
         let hub = Hub::default();
-        let mut a = hub.connect(1, []);
+        let mut a = hub.connect(1, []).0;
         assert_eq!(hub.publish(5, &frame("x")), 0);
         hub.set_membership(1, 5, true);
         assert_eq!(hub.publish(5, &frame("y")), 1);
@@ -295,5 +424,55 @@ mod tests {
         assert_eq!(hub.publish(5, &frame("w")), 0);
         hub.disconnect(a.id);
         assert_eq!(hub.connections(), 0);
+    }
+
+    #[test]
+    fn presence_is_aggregated_over_every_socket_of_a_user() {
+        let hub = Hub::default();
+        let (phone, change) = hub.connect(1, [10]);
+        let change = change.unwrap();
+        assert_eq!((change.status, change.rooms), (Presence::Online, vec![10]));
+        let (laptop, change) = hub.connect(1, [10]);
+        assert_eq!(change, None, "already online");
+        // One tab idle: still online through the other.
+        assert_eq!(hub.set_away(phone.id, true), None);
+        assert_eq!(hub.presence(1), Presence::Online);
+        assert_eq!(hub.set_away(phone.id, true), None, "no change, no news");
+        // Both idle: away.
+        assert_eq!(
+            hub.set_away(laptop.id, true).unwrap().status,
+            Presence::Away
+        );
+        // One back in use: online.
+        assert_eq!(
+            hub.set_away(laptop.id, false).unwrap().status,
+            Presence::Online
+        );
+        // The socket in use closes, the idle one stays: away.
+        assert_eq!(hub.disconnect(laptop.id).unwrap().status, Presence::Away);
+        let gone = hub.disconnect(phone.id).unwrap();
+        assert_eq!((gone.status, gone.rooms), (Presence::Offline, vec![10]));
+        assert_eq!(hub.presence(1), Presence::Offline);
+        assert_eq!(hub.disconnect(phone.id), None, "twice is harmless");
+    }
+
+    #[test]
+    fn presence_reaches_people_who_share_a_room_once_each() {
+        let hub = Hub::default();
+        let mut bob = hub.connect(2, [10, 20]).0;
+        let mut carol = hub.connect(3, [30]).0;
+        let mut dave_a = hub.connect(4, [20]).0;
+        let mut dave_b = hub.connect(4, [20]).0;
+        // Alice is in 10 and 20: bob shares both but hears once; dave on both sockets; not carol.
+        assert_eq!(hub.publish_rooms(&[10, 20], &frame("alice online")), 3);
+        assert_eq!(&*bob.frames.try_recv().unwrap(), "alice online");
+        assert!(bob.frames.try_recv().is_err());
+        assert!(dave_a.frames.try_recv().is_ok());
+        assert!(dave_b.frames.try_recv().is_ok());
+        assert!(carol.frames.try_recv().is_err());
+        // Read state goes to one user's sockets only.
+        assert_eq!(hub.publish_user(4, &frame("read")), 2);
+        assert!(bob.frames.try_recv().is_err());
+        assert_eq!(&*dave_b.frames.try_recv().unwrap(), "read");
     }
 }

@@ -5,7 +5,8 @@
 use std::sync::Arc;
 
 use crate::error::AppError;
-use crate::model::{Message, RoomId, UserId};
+use crate::hub::PresenceChange;
+use crate::model::{Message, Presence, RoomId, UserId};
 use crate::protocol::ServerFrame;
 use crate::state::AppState;
 
@@ -29,4 +30,41 @@ pub async fn publish_message(state: &AppState, message: &Message) -> Result<(), 
 /// Lets connected sockets of `user` start or stop receiving `room`.
 pub async fn membership_changed(state: &AppState, user: UserId, room: RoomId, joined: bool) {
     state.bus.membership(user, room, joined).await;
+}
+
+/// Tells everyone who shares a room with the user that their presence changed. Going offline
+/// also records "last seen".
+pub async fn presence_changed(state: &AppState, username: &str, change: PresenceChange) {
+    let mut last_seen = None;
+    if change.status == Presence::Offline {
+        let now = crate::timestamp::now_ms();
+        if let Err(e) = state.store.set_last_seen(change.user, now).await {
+            tracing::warn!("recording when user {} was last seen: {e}", change.user);
+        }
+        last_seen = Some(now);
+    }
+    let frame = ServerFrame::Presence {
+        user: username.to_owned(),
+        status: change.status,
+        last_seen,
+    };
+    if let Ok(frame) = encode(&frame) {
+        state.bus.publish_rooms(change.rooms, frame).await;
+    }
+}
+
+/// Records that the user read `room` up to `seq` and tells all of their devices.
+pub async fn mark_read(
+    state: &AppState,
+    user: UserId,
+    room: RoomId,
+    seq: i64,
+) -> Result<i64, AppError> {
+    let stored = state.store.mark_read(user, room, seq).await?;
+    let frame = encode(&ServerFrame::Read {
+        room_id: room,
+        seq: stored,
+    })?;
+    state.bus.publish_user(user, frame).await;
+    Ok(stored)
 }

@@ -52,6 +52,48 @@ pub struct RoomSummary {
     /// The room's name, or for a DM the other member's username.
     pub name: String,
     pub topic: Option<String>,
+    /// The seq of the room's newest message (0 while it has none).
+    #[serde(default)]
+    pub last_seq: i64,
+    /// Messages by others the viewer has not read, capped at [`UNREAD_CAP`] (0 where the viewer
+    /// is not a member).
+    #[serde(default)]
+    pub unread: u32,
+}
+
+/// Unread counts stop here; the sidebar shows "999+".
+pub const UNREAD_CAP: u32 = 1000;
+
+/// Whether someone can be reached right now, over all their devices and tabs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Presence {
+    /// At least one connection with a visible, recently used tab.
+    Online,
+    /// Connected, but every tab has been hidden or idle for a while.
+    Away,
+    /// No live connection.
+    Offline,
+}
+
+impl Presence {
+    /// How the member list words it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Presence::Online => "online",
+            Presence::Away => "away",
+            Presence::Offline => "offline",
+        }
+    }
+}
+
+/// One member of a room as the member list shows them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    pub username: String,
+    pub presence: Presence,
+    /// When their last connection closed (UTC ms); `None` if never connected or connected now.
+    pub last_seen: Option<i64>,
 }
 
 /// A public room in the directory, with whether the viewer is in it.

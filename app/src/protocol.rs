@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Message, RoomId};
+use crate::model::{Message, Presence, RoomId};
 
 /// The protocol version this build speaks.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -29,9 +29,18 @@ pub enum ClientFrame {
     /// The user is typing in a room. Send at most one every [`TYPING_EVERY_MS`]; the server drops
     /// the rest.
     Typing { room_id: RoomId },
+    /// The user has read `room_id` up to `seq`. Read state is shared by all of the user's
+    /// devices: every socket of theirs is sent `read`. A seq below the stored one changes nothing.
+    Read { room_id: RoomId, seq: i64 },
+    /// This connection's tab is hidden or idle (`away: true`) or in use again (`false`). A user
+    /// is away when all of their connections are; connections start as not away.
+    Presence { away: bool },
     /// Keep-alive from clients that cannot send WebSocket pings (browsers); answered with `pong`.
     Ping,
 }
+
+/// How long a tab stays hidden or untouched before the browser reports it away.
+pub const AWAY_AFTER_MS: u64 = 5 * 60 * 1000;
 
 /// Shortest gap between two `typing` frames of one user in one room.
 pub const TYPING_EVERY_MS: u64 = 3_000;
@@ -60,6 +69,16 @@ pub enum ServerFrame {
     },
     /// The connection fell behind and frames were dropped: catch up every room from history.
     Resync { reason: String },
+    /// `user`, who shares a room or DM with this user, is now `status`. `last_seen` (UTC ms) is
+    /// set when they went offline.
+    Presence {
+        user: String,
+        status: Presence,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        last_seen: Option<i64>,
+    },
+    /// This user (on this or another device) has read `room_id` up to `seq`.
+    Read { room_id: RoomId, seq: i64 },
     /// Answer to a client `ping`.
     Pong,
     /// Something the client sent could not be done. `client_id` names the post it concerns.

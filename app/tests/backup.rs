@@ -333,6 +333,12 @@ async fn merged_messages_go_after_the_rooms_own_and_keep_time_order() {
         .map(|m| (m.seq, m.body.as_str()))
         .collect();
     assert_eq!(got, [(1, "already here"), (2, "first"), (3, "second")]);
+    // Restored messages are news to erin, who was already in the room, but history to frank,
+    // whose membership the restore brought.
+    let unread = |sidebar: app::model::Sidebar| sidebar.rooms[0].unread;
+    assert_eq!(unread(target.store.sidebar(erin.id).await.unwrap()), 2);
+    let frank = target.store.user_by_name("frank").await.unwrap().unwrap();
+    assert_eq!(unread(target.store.sidebar(frank.id).await.unwrap()), 0);
     // New posts continue the sequence.
     post(&target.store, &erin, general, "after", None).await;
     let page = target

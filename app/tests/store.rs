@@ -351,3 +351,121 @@ async fn text_is_stored_verbatim_and_survives_reopening() {
     assert_eq!(page.messages[0].body, nasty);
     assert_eq!(page.messages[0].author, "alice");
 }
+
+fn unread_of(sidebar: &app::model::Sidebar, room: i64) -> u32 {
+    sidebar
+        .rooms
+        .iter()
+        .chain(&sidebar.dms)
+        .find(|r| r.id == room)
+        .map(|r| r.unread)
+        .unwrap()
+}
+
+#[tokio::test]
+async fn unread_counts_follow_the_shared_read_position() {
+    let f = fixture().await;
+    let alice = user(&f.store, "alice").await;
+    let general = general_id(&f.store, &alice).await;
+    post(&f.store, &alice, general, "before bob existed").await;
+    // A new account starts with general read: old history is not unread.
+    let bob = user(&f.store, "bob").await;
+    assert_eq!(
+        unread_of(&f.store.sidebar(bob.id).await.unwrap(), general),
+        0
+    );
+    for i in 0..3 {
+        post(&f.store, &alice, general, &format!("hi {i}")).await;
+    }
+    post(&f.store, &bob, general, "my own").await;
+    let sidebar = f.store.sidebar(bob.id).await.unwrap();
+    assert_eq!(unread_of(&sidebar, general), 3, "own messages never count");
+    let newest = sidebar
+        .rooms
+        .iter()
+        .find(|r| r.id == general)
+        .unwrap()
+        .last_seq;
+    assert_eq!(newest, 5);
+    // Reading up to seq 3 leaves 4 (alice's last); reading never goes back or past the end.
+    assert_eq!(f.store.mark_read(bob.id, general, 3).await.unwrap(), 3);
+    assert_eq!(
+        unread_of(&f.store.sidebar(bob.id).await.unwrap(), general),
+        1
+    );
+    assert_eq!(f.store.mark_read(bob.id, general, 1).await.unwrap(), 3);
+    assert_eq!(f.store.mark_read(bob.id, general, 99).await.unwrap(), 5);
+    assert_eq!(
+        unread_of(&f.store.sidebar(bob.id).await.unwrap(), general),
+        0
+    );
+    // Alice's read position is her own.
+    assert_eq!(
+        unread_of(&f.store.sidebar(alice.id).await.unwrap(), general),
+        1
+    );
+    // Not a member: not found, nothing stored.
+    let room = f.store.create_room(alice.id, "quiet", None).await.unwrap();
+    assert!(matches!(
+        f.store.mark_read(bob.id, room.id, 1).await,
+        Err(StoreError::NotFound(_))
+    ));
+    // Joining a room with history: that history is not unread.
+    post(&f.store, &alice, room.id, "old news").await;
+    f.store.join_room(bob.id, room.id).await.unwrap();
+    assert_eq!(
+        unread_of(&f.store.sidebar(bob.id).await.unwrap(), room.id),
+        0
+    );
+    post(&f.store, &alice, room.id, "fresh").await;
+    assert_eq!(
+        unread_of(&f.store.sidebar(bob.id).await.unwrap(), room.id),
+        1
+    );
+    // A DM counts the same way.
+    let dm = f.store.open_dm(alice.id, bob.id).await.unwrap();
+    post(&f.store, &alice, dm, "psst").await;
+    let sidebar = f.store.sidebar(bob.id).await.unwrap();
+    assert_eq!(unread_of(&sidebar, dm), 1);
+}
+
+#[tokio::test]
+async fn unread_counts_stop_at_the_cap() {
+    let f = fixture().await;
+    let alice = user(&f.store, "alice").await;
+    let bob = user(&f.store, "bob").await;
+    let dm = f.store.open_dm(alice.id, bob.id).await.unwrap();
+    for i in 0..app::model::UNREAD_CAP + 5 {
+        post(&f.store, &alice, dm, &format!("{i}")).await;
+    }
+    let sidebar = f.store.sidebar(bob.id).await.unwrap();
+    assert_eq!(unread_of(&sidebar, dm), app::model::UNREAD_CAP);
+}
+
+#[tokio::test]
+async fn members_are_listed_with_when_they_were_last_seen() {
+    let f = fixture().await;
+    let alice = user(&f.store, "alice").await;
+    let bob = user(&f.store, "Bob").await;
+    let carol = user(&f.store, "carol").await;
+    let general = general_id(&f.store, &alice).await;
+    f.store.set_last_seen(bob.id, 1_000).await.unwrap();
+    // Never goes back.
+    f.store.set_last_seen(bob.id, 500).await.unwrap();
+    let members = f.store.room_members(carol.id, general).await.unwrap();
+    let listed: Vec<_> = members
+        .iter()
+        .map(|m| (m.username.as_str(), m.last_seen_at))
+        .collect();
+    assert_eq!(
+        listed,
+        [("alice", None), ("Bob", Some(1_000)), ("carol", None)]
+    );
+    // A DM's members are private to it.
+    let dm = f.store.open_dm(alice.id, bob.id).await.unwrap();
+    assert_eq!(f.store.room_members(alice.id, dm).await.unwrap().len(), 2);
+    assert!(matches!(
+        f.store.room_members(carol.id, dm).await,
+        Err(StoreError::NotFound(_))
+    ));
+}

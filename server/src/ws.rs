@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use app::error::AppError;
 use app::hub::{Frame, Outbox};
-use app::live::{encode, publish_message};
+use app::live::{encode, mark_read, presence_changed, publish_message};
 use app::model::User;
 use app::protocol::{ClientFrame, ErrorCode, ServerFrame, MAX_FRAME_BYTES, PROTOCOL_VERSION};
 use app::state::AppState;
@@ -72,20 +72,24 @@ pub async fn handler(
         Ok(None) => return (StatusCode::UNAUTHORIZED, "log in first").into_response(),
         Err(e) => return (e.status(), e.to_string()).into_response(),
     };
-    let rooms = match ws.app.store.sidebar(user.id).await {
-        Ok(sidebar) => sidebar.rooms.into_iter().chain(sidebar.dms).map(|r| r.id),
+    let rooms: Vec<_> = match ws.app.store.sidebar(user.id).await {
+        Ok(sidebar) => sidebar
+            .rooms
+            .into_iter()
+            .chain(sidebar.dms)
+            .map(|r| r.id)
+            .collect(),
         Err(e) => {
             let e = AppError::from(e);
             return (e.status(), e.to_string()).into_response();
         }
     };
-    let outbox = ws.app.hub.connect(user.id, rooms);
     upgrade
         .max_message_size(TRANSPORT_LIMIT_BYTES)
         .max_frame_size(TRANSPORT_LIMIT_BYTES)
         .read_buffer_size(READ_BUFFER_BYTES)
         .write_buffer_size(WRITE_BUFFER_BYTES)
-        .on_upgrade(move |socket| serve(socket, ws, user, outbox))
+        .on_upgrade(move |socket| serve(socket, ws, user, rooms))
 }
 
 /// A browser always sends `Origin`; it must be the site itself or an allowed origin. Clients
@@ -110,8 +114,10 @@ fn check_origin(headers: &HeaderMap, allowed: &[String]) -> Result<(), &'static 
     }
 }
 
-/// Runs one socket until either side ends it.
-async fn serve(socket: WebSocket, ws: WsState, user: User, outbox: Outbox) {
+/// Runs one socket until either side ends it. The socket is registered only once upgraded, so
+/// a failed upgrade leaves nothing behind (and nobody shown online).
+async fn serve(socket: WebSocket, ws: WsState, user: User, rooms: Vec<app::model::RoomId>) {
+    let (outbox, came_online) = ws.app.hub.connect(user.id, rooms);
     let conn = outbox.id;
     let (sink, stream) = socket.split();
     let (close_tx, close_rx) = tokio::sync::oneshot::channel::<CloseFrame>();
@@ -123,12 +129,17 @@ async fn serve(socket: WebSocket, ws: WsState, user: User, outbox: Outbox) {
     if let Ok(frame) = hello {
         ws.app.hub.send_to(conn, frame).await;
     }
+    if let Some(change) = came_online {
+        presence_changed(&ws.app, &user.username, change).await;
+    }
     let close = read_loop(stream, &ws.app, &user, conn).await;
     // The writer sends the close frame and stops; only then is the socket unregistered (doing
     // it first would end the writer's queue and race the close frame).
     let _ = close_tx.send(close);
     let _ = writer.await;
-    ws.app.hub.disconnect(conn);
+    if let Some(change) = ws.app.hub.disconnect(conn) {
+        presence_changed(&ws.app, &user.username, change).await;
+    }
 }
 
 fn close(code: u16, reason: &'static str) -> CloseFrame {
@@ -260,6 +271,17 @@ async fn handle(frame: ClientFrame, state: &AppState, user: &User, conn: u64) {
             }
             Err(e) => reply_app_error(state, conn, e, Some(client_id)).await,
         },
+        ClientFrame::Read { room_id, seq } => {
+            // Every device of the user (this one too) is told the stored position.
+            if let Err(e) = mark_read(state, user.id, room_id, seq).await {
+                reply_app_error(state, conn, e, None).await;
+            }
+        }
+        ClientFrame::Presence { away } => {
+            if let Some(change) = state.hub.set_away(conn, away) {
+                presence_changed(state, &user.username, change).await;
+            }
+        }
         ClientFrame::Sync { room_id, after_seq } => {
             let query = HistoryQuery {
                 before: None,

@@ -263,3 +263,139 @@ async fn typing_reaches_the_room_once_per_three_seconds() {
         }
     }
 }
+
+/// The next presence frame, as (user, status, whether last seen is set).
+async fn next_presence(ws: &mut common::Ws) -> (String, app::model::Presence, bool) {
+    loop {
+        if let ServerFrame::Presence {
+            user,
+            status,
+            last_seen,
+        } = common::next_any(ws).await
+        {
+            return (user, status, last_seen.is_some());
+        }
+    }
+}
+
+#[tokio::test]
+async fn presence_is_per_user_over_devices_and_reaches_only_people_who_share_a_room() {
+    use app::model::Presence::{Away, Offline, Online};
+    let server = start().await;
+    let alice = register(server.addr, "alice").await;
+    let bob = register(server.addr, "bob").await;
+    let carol = register(server.addr, "carol").await;
+    // Carol leaves general, so she shares no room with bob.
+    let (status, _, _) = post(server.addr, "/api/leave_room", "room_id=1", Some(&carol)).await;
+    assert_eq!(status, 200);
+    let mut alice_ws = connect(server.addr, &alice).await;
+    assert_eq!(
+        next_presence(&mut alice_ws).await,
+        ("alice".into(), Online, false)
+    );
+    let mut carol_ws = connect(server.addr, &carol).await;
+
+    let mut bob_phone = connect(server.addr, &bob).await;
+    assert_eq!(
+        next_presence(&mut alice_ws).await,
+        ("bob".into(), Online, false)
+    );
+    // A second device of an online user changes nothing.
+    let mut bob_laptop = connect(server.addr, &bob).await;
+    // Both of bob's tabs idle: away. One idle only: still online (no frame).
+    send(&mut bob_phone, &ClientFrame::Presence { away: true }).await;
+    send(&mut bob_laptop, &ClientFrame::Presence { away: true }).await;
+    assert_eq!(
+        next_presence(&mut alice_ws).await,
+        ("bob".into(), Away, false)
+    );
+    send(&mut bob_laptop, &ClientFrame::Presence { away: false }).await;
+    assert_eq!(
+        next_presence(&mut alice_ws).await,
+        ("bob".into(), Online, false)
+    );
+
+    // The member list agrees, and says when an offline member was last seen.
+    let (_, _, body) = post(server.addr, "/api/members", "room_id=1", Some(&alice)).await;
+    let members: Vec<app::model::Member> = serde_json::from_str(&body).unwrap();
+    let of = |members: &[app::model::Member], name: &str| {
+        members
+            .iter()
+            .find(|m| m.username == name)
+            .map(|m| (m.presence, m.last_seen.is_some()))
+    };
+    assert_eq!(of(&members, "bob"), Some((Online, false)));
+    assert_eq!(of(&members, "carol"), None);
+
+    // Closing one device leaves bob online; closing the last makes him offline with a time.
+    bob_laptop.close(None).await.unwrap();
+    bob_phone.close(None).await.unwrap();
+    assert_eq!(
+        next_presence(&mut alice_ws).await,
+        ("bob".into(), Away, false)
+    );
+    assert_eq!(
+        next_presence(&mut alice_ws).await,
+        ("bob".into(), Offline, true)
+    );
+    let (_, _, body) = post(server.addr, "/api/members", "room_id=1", Some(&alice)).await;
+    let members: Vec<app::model::Member> = serde_json::from_str(&body).unwrap();
+    assert_eq!(of(&members, "bob"), Some((Offline, true)));
+
+    // Carol, who is in no room at all, heard about nobody, bob included.
+    let quiet = tokio::time::timeout(std::time::Duration::from_millis(300), async {
+        next_presence(&mut carol_ws).await
+    })
+    .await;
+    assert!(quiet.is_err(), "carol heard {quiet:?}");
+}
+
+#[tokio::test]
+async fn reading_on_one_device_is_shared_with_the_others() {
+    let server = start().await;
+    let alice = register(server.addr, "alice").await;
+    let bob = register(server.addr, "bob").await;
+    for text in ["one", "two", "three"] {
+        post(
+            server.addr,
+            "/api/post_message",
+            &format!("room_id=1&text={text}"),
+            Some(&alice),
+        )
+        .await;
+    }
+    let sidebar = |body: String| -> serde_json::Value { serde_json::from_str(&body).unwrap() };
+    let (_, _, body) = post(server.addr, "/api/sidebar", "", Some(&bob)).await;
+    assert_eq!(sidebar(body)["sidebar"]["rooms"][0]["unread"], 3);
+
+    let mut phone = connect(server.addr, &bob).await;
+    let mut laptop = connect(server.addr, &bob).await;
+    send(&mut phone, &ClientFrame::Read { room_id: 1, seq: 3 }).await;
+    for ws in [&mut phone, &mut laptop] {
+        assert_eq!(next(ws).await, ServerFrame::Read { room_id: 1, seq: 3 });
+    }
+    let (_, _, body) = post(server.addr, "/api/sidebar", "", Some(&bob)).await;
+    assert_eq!(sidebar(body)["sidebar"]["rooms"][0]["unread"], 0);
+    // Going back is ignored (the stored position is repeated); a room bob is not in is refused.
+    send(&mut laptop, &ClientFrame::Read { room_id: 1, seq: 1 }).await;
+    assert_eq!(
+        next(&mut laptop).await,
+        ServerFrame::Read { room_id: 1, seq: 3 }
+    );
+    send(
+        &mut laptop,
+        &ClientFrame::Read {
+            room_id: 99,
+            seq: 1,
+        },
+    )
+    .await;
+    match next(&mut laptop).await {
+        ServerFrame::Error { code, .. } => assert_eq!(code, ErrorCode::NotFound),
+        other => panic!("expected error, got {other:?}"),
+    }
+    // The HTTP API does the same for clients without a socket.
+    let (status, _, body) =
+        post(server.addr, "/api/mark_read", "room_id=1&seq=2", Some(&bob)).await;
+    assert_eq!((status, body.trim()), (200, "3"));
+}

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 
 use crate::error::AppError;
-use crate::model::{Navigation, RoomId, RoomListing, RoomView};
+use crate::model::{Member, Navigation, RoomId, RoomListing, RoomView};
 
 /// The caller and their rooms and DMs.
 #[server(endpoint = "sidebar")]
@@ -44,6 +44,35 @@ pub async fn get_room(room_id: RoomId) -> Result<RoomView, AppError> {
         .store
         .room_view(user.id, room_id)
         .await?)
+}
+
+/// The members of a room with their presence: who is online, away, or when they were last seen.
+#[server(endpoint = "members")]
+pub async fn room_members(room_id: RoomId) -> Result<Vec<Member>, AppError> {
+    let user = super::ssr::require_user().await?;
+    let state = super::ssr::state()?;
+    let stored = state.store.room_members(user.id, room_id).await?;
+    let ids: Vec<_> = stored.iter().map(|m| m.id).collect();
+    let presence = state.bus.presence(&ids).await;
+    Ok(stored
+        .into_iter()
+        .zip(presence)
+        .map(|(m, presence)| Member {
+            username: m.username,
+            presence,
+            last_seen: (presence == crate::model::Presence::Offline)
+                .then_some(m.last_seen_at)
+                .flatten(),
+        })
+        .collect())
+}
+
+/// Marks a room read up to `seq` on every device of the caller; answers the stored position.
+#[server(endpoint = "mark_read")]
+pub async fn mark_read(room_id: RoomId, seq: i64) -> Result<i64, AppError> {
+    let user = super::ssr::require_user().await?;
+    let state = super::ssr::state()?;
+    crate::live::mark_read(&state, user.id, room_id, seq).await
 }
 
 /// Joins a public room.

@@ -12,6 +12,15 @@ use crate::model::{
     HistoryPage, Message, RoomId, RoomListing, RoomSummary, RoomView, Sidebar, User, UserId,
 };
 
+/// A member of a room as stored: presence is added from the live side.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredMember {
+    pub id: UserId,
+    pub username: String,
+    /// When their last live connection closed (UTC ms), if ever.
+    pub last_seen_at: Option<i64>,
+}
+
 /// Why a store call failed. Mapped to [`crate::error::AppError`] at the server-function edge.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -113,6 +122,18 @@ pub trait Store: Send + Sync + 'static {
     /// Returns only once the commit is durable. A repeated `(author, client_id)` returns the
     /// message stored the first time instead of storing another.
     async fn post_message(&self, message: NewMessage<'_>) -> StoreResult<Message>;
+
+    /// Moves the member's read position in the room forward to `seq` (never back, never past the
+    /// room's newest message) and returns the position now stored.
+    async fn mark_read(&self, user_id: UserId, room_id: RoomId, seq: i64) -> StoreResult<i64>;
+    /// The members of a room, for someone who may see it (public rooms: anyone; DMs: members).
+    async fn room_members(
+        &self,
+        user_id: UserId,
+        room_id: RoomId,
+    ) -> StoreResult<Vec<StoredMember>>;
+    /// Records that the user's last live connection closed at `at` (UTC ms).
+    async fn set_last_seen(&self, user_id: UserId, at: i64) -> StoreResult<()>;
 
     /// Reads one consistent snapshot of what `request` covers into `sink`, and returns the
     /// counts it wrote (also sent as the final [`Record::End`]).

@@ -17,6 +17,7 @@ mod backup;
 
 use super::{
     ExportRequest, ExportSink, HistoryQuery, NewMessage, RestoreTx, Store, StoreError, StoreResult,
+    StoredMember,
 };
 use crate::backup::record::EndRecord;
 use crate::backup::BackupResult;
@@ -82,6 +83,8 @@ fn summary_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<RoomSummary, sqlx::
         kind: RoomKind::from_db(&kind),
         name: row.try_get("display_name")?,
         topic: row.try_get("topic")?,
+        last_seq: row.try_get("last_seq")?,
+        unread: row.try_get("unread")?,
     })
 }
 
@@ -206,8 +209,8 @@ impl Store for SqliteStore {
             }
         })?;
         sqlx::query(
-            "INSERT OR IGNORE INTO memberships (room_id, user_id, joined_at) \
-             SELECT id, ?1, ?2 FROM rooms WHERE kind = 'public' AND name = 'general'",
+            "INSERT OR IGNORE INTO memberships (room_id, user_id, joined_at, last_read_seq) \
+             SELECT id, ?1, ?2, last_seq FROM rooms WHERE kind = 'public' AND name = 'general'",
         )
         .bind(user.id)
         .bind(now)
@@ -294,11 +297,14 @@ impl Store for SqliteStore {
 
     async fn sidebar(&self, user_id: UserId) -> StoreResult<Sidebar> {
         let rows = sqlx::query(&format!(
-            "SELECT r.id, r.kind, r.topic, {DISPLAY_NAME} AS display_name \
+            "SELECT r.id, r.kind, r.topic, {DISPLAY_NAME} AS display_name, r.last_seq, \
+               (SELECT COUNT(*) FROM (SELECT 1 FROM messages x WHERE x.room_id = r.id \
+                  AND x.seq > m.last_read_seq AND x.author_id <> ?1 LIMIT ?2)) AS unread \
              FROM memberships m JOIN rooms r ON r.id = m.room_id \
              WHERE m.user_id = ?1 ORDER BY display_name COLLATE NOCASE, r.id"
         ))
         .bind(user_id)
+        .bind(crate::model::UNREAD_CAP)
         .fetch_all(&self.read)
         .await?;
         let mut sidebar = Sidebar::default();
@@ -314,7 +320,7 @@ impl Store for SqliteStore {
 
     async fn public_rooms(&self, user_id: UserId) -> StoreResult<Vec<RoomListing>> {
         let rows = sqlx::query(
-            "SELECT r.id, r.kind, r.topic, r.name AS display_name, \
+            "SELECT r.id, r.kind, r.topic, r.name AS display_name, r.last_seq, 0 AS unread, \
                (SELECT COUNT(*) FROM memberships WHERE room_id = r.id) AS member_count, \
                EXISTS(SELECT 1 FROM memberships WHERE room_id = r.id AND user_id = ?1) AS joined \
              FROM rooms r WHERE r.kind = 'public' ORDER BY r.name COLLATE NOCASE",
@@ -372,6 +378,8 @@ impl Store for SqliteStore {
             kind: RoomKind::Public,
             name: name.to_owned(),
             topic: topic.map(str::to_owned),
+            last_seq: 0,
+            unread: 0,
         })
     }
 
@@ -379,8 +387,8 @@ impl Store for SqliteStore {
         let mut conn = self.read.acquire().await?;
         let access = Access::load(&mut conn, user_id, room_id).await?;
         let row = sqlx::query(&format!(
-            "SELECT r.id, r.kind, r.topic, {DISPLAY_NAME} AS display_name, \
-               (SELECT COUNT(*) FROM memberships WHERE room_id = r.id) AS member_count \
+            "SELECT r.id, r.kind, r.topic, {DISPLAY_NAME} AS display_name, r.last_seq, \
+               0 AS unread, (SELECT COUNT(*) FROM memberships WHERE room_id = r.id) AS member_count \
              FROM rooms r WHERE r.id = ?2"
         ))
         .bind(user_id)
@@ -398,8 +406,10 @@ impl Store for SqliteStore {
         let mut tx = self.write.begin().await?;
         let access = Access::load(&mut tx, user_id, room_id).await?;
         if !access.is_member {
+            // What was said before joining is history, not unread.
             sqlx::query(
-                "INSERT INTO memberships (room_id, user_id, joined_at) VALUES (?1, ?2, ?3)",
+                "INSERT INTO memberships (room_id, user_id, joined_at, last_read_seq) \
+                 SELECT ?1, ?2, ?3, last_seq FROM rooms WHERE id = ?1",
             )
             .bind(room_id)
             .bind(user_id)
@@ -595,6 +605,57 @@ impl Store for SqliteStore {
             created_at: now,
             client_id: new.client_id.map(str::to_owned),
         })
+    }
+
+    async fn mark_read(&self, user_id: UserId, room_id: RoomId, seq: i64) -> StoreResult<i64> {
+        let stored: Option<i64> = sqlx::query_scalar(
+            "UPDATE memberships SET last_read_seq = \
+               MAX(last_read_seq, MIN(?3, (SELECT last_seq FROM rooms WHERE id = ?1))) \
+             WHERE room_id = ?1 AND user_id = ?2 RETURNING last_read_seq",
+        )
+        .bind(room_id)
+        .bind(user_id)
+        .bind(seq)
+        .fetch_optional(&self.write)
+        .await?;
+        stored.ok_or_else(not_found)
+    }
+
+    async fn room_members(
+        &self,
+        user_id: UserId,
+        room_id: RoomId,
+    ) -> StoreResult<Vec<StoredMember>> {
+        let mut conn = self.read.acquire().await?;
+        Access::load(&mut conn, user_id, room_id).await?;
+        let rows = sqlx::query(
+            "SELECT u.id, u.username, u.last_seen_at FROM memberships m \
+             JOIN users u ON u.id = m.user_id WHERE m.room_id = ?1 \
+             ORDER BY u.username COLLATE NOCASE",
+        )
+        .bind(room_id)
+        .fetch_all(&mut *conn)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(StoredMember {
+                    id: row.try_get(0)?,
+                    username: row.try_get(1)?,
+                    last_seen_at: row.try_get(2)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn set_last_seen(&self, user_id: UserId, at: i64) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE users SET last_seen_at = MAX(COALESCE(last_seen_at, 0), ?2) WHERE id = ?1",
+        )
+        .bind(user_id)
+        .bind(at)
+        .execute(&self.write)
+        .await?;
+        Ok(())
     }
 
     async fn export(

@@ -99,7 +99,19 @@ pub async fn connect(addr: SocketAddr, cookie: &str) -> Ws {
     ws
 }
 
+/// The next frame that is not about presence (which comes and goes as other tests' clients
+/// connect and is checked on its own with [`next_any`]).
 pub async fn next(ws: &mut Ws) -> ServerFrame {
+    loop {
+        match next_any(ws).await {
+            ServerFrame::Presence { .. } => continue,
+            frame => return frame,
+        }
+    }
+}
+
+/// The next frame of any kind.
+pub async fn next_any(ws: &mut Ws) -> ServerFrame {
     loop {
         let message = tokio::time::timeout(Duration::from_secs(5), ws.next())
             .await

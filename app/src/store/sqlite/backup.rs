@@ -557,8 +557,11 @@ impl RestoreTx for SqliteRestore {
             .await?;
         } else {
             self.counts.members_added += 1;
+            // Marked with -1 and set to the room's last seq at `finish`: restored history is
+            // read, not unread, for the members it brings.
             sqlx::query(
-                "INSERT INTO memberships (room_id, user_id, joined_at) VALUES (?1, ?2, ?3)",
+                "INSERT INTO memberships (room_id, user_id, joined_at, last_read_seq) \
+                 VALUES (?1, ?2, ?3, -1)",
             )
             .bind(room)
             .bind(user)
@@ -608,6 +611,13 @@ impl RestoreTx for SqliteRestore {
                 .execute(&mut *self.tx)
                 .await?;
         }
+        sqlx::query(
+            "UPDATE memberships SET last_read_seq = \
+               (SELECT last_seq FROM rooms WHERE rooms.id = memberships.room_id) \
+             WHERE last_read_seq = -1",
+        )
+        .execute(&mut *self.tx)
+        .await?;
         let mut counts = self.counts;
         counts.messages_added = self.added;
         counts.messages_skipped = self.staged - self.added;
