@@ -9,7 +9,7 @@ use leptos_router::components::{Outlet, A};
 
 use super::auth_page::AuthPage;
 use super::feedback::{form_error, ErrorPanel};
-use super::live::Live;
+use super::live::{badge_text, Live};
 use crate::api::auth::{current_user, Login, Logout, Register};
 use crate::api::rooms::{get_navigation, CreateRoom, JoinRoom, LeaveRoom, OpenDm};
 use crate::error::AppError;
@@ -77,13 +77,14 @@ pub fn ChatLayout() -> impl IntoView {
     provide_context(session);
     let live = Live::start();
     provide_context(live);
-    // Logging in or out changes who the socket belongs to: reconnect right away.
-    Effect::new(move |previous: Option<(usize, usize, usize)>| {
-        let now = session.changes();
-        if previous.is_some_and(|p| p != now) {
-            live.reconnect_soon();
+    // Logging out ends this tab's live state; logging in starts it once the sidebar has loaded
+    // (`Live::seed`).
+    Effect::new(move |previous: Option<usize>| {
+        let logouts = session.logout.version().get();
+        if previous.is_some_and(|p| p != logouts) {
+            live.signed_out();
         }
-        now
+        logouts
     });
     provide_context(Membership {
         create_room: ServerAction::new(),
@@ -106,8 +107,15 @@ pub fn ChatLayout() -> impl IntoView {
 fn Sidebar() -> impl IntoView {
     let session = expect_context::<Session>();
     let membership = expect_context::<Membership>();
+    let live = expect_context::<Live>();
     let navigation = Resource::new(
-        move || (session.changes(), membership.changes()),
+        move || {
+            (
+                session.changes(),
+                membership.changes(),
+                live.sidebar_stale.get(),
+            )
+        },
         |_| get_navigation(),
     );
     view! {
@@ -134,12 +142,16 @@ fn Sidebar() -> impl IntoView {
 fn SidebarNav(navigation: Navigation) -> impl IntoView {
     let session = expect_context::<Session>();
     let open_dm = expect_context::<Membership>().open_dm;
+    let live = expect_context::<Live>();
+    live.seed(&navigation);
     let Navigation { user, sidebar } = navigation;
     view! {
         <nav class="sidebar" id="sidebar" aria-label="Rooms and direct messages">
             <div class="brand">
                 <A href="/">"Confab"</A>
             </div>
+            <AwaySummaryNote/>
+            <NotificationPrompt/>
             <section class="nav-section">
                 <h2>"Rooms"</h2>
                 <RoomLinks rooms=sidebar.rooms empty="You are in no rooms yet."/>
@@ -204,20 +216,41 @@ fn DataLinks(is_admin: bool) -> impl IntoView {
     }
 }
 
-/// A list of links to rooms, named for the room.
+/// A list of links to rooms, named for the room, each with its live unread count.
 #[component]
 fn RoomLinks(rooms: Vec<RoomSummary>, empty: &'static str) -> impl IntoView {
     if rooms.is_empty() {
         return view! { <p class="muted">{empty}</p> }.into_any();
     }
+    let live = expect_context::<Live>();
     view! {
         <ul class="room-links">
             {rooms
                 .into_iter()
                 .map(|room| {
+                    let id = room.id;
+                    let unread = move || live.unread(id);
                     view! {
                         <li>
-                            <A href=format!("/r/{}", room.id)>{room.name}</A>
+                            <A href=format!("/r/{id}")>
+                                <span class="room-name">{room.name}</span>
+                                {move || {
+                                    let n = unread();
+                                    (n > 0)
+                                        .then(|| {
+                                            let label = if n == 1 {
+                                                "1 unread message".to_owned()
+                                            } else {
+                                                format!("{} unread messages", badge_text(n))
+                                            };
+                                            view! {
+                                                <span class="badge" aria-label=label>
+                                                    {badge_text(n)}
+                                                </span>
+                                            }
+                                        })
+                                }}
+                            </A>
                         </li>
                     }
                 })
@@ -225,6 +258,94 @@ fn RoomLinks(rooms: Vec<RoomSummary>, empty: &'static str) -> impl IntoView {
         </ul>
     }
     .into_any()
+}
+
+/// "While you were away: 5 new messages in 2 rooms", once per visit, until dismissed.
+#[component]
+fn AwaySummaryNote() -> impl IntoView {
+    let live = expect_context::<Live>();
+    move || {
+        live.away_summary.get().map(|summary| {
+            let messages = if summary.messages == 1 {
+                "1 new message".to_owned()
+            } else {
+                format!("{} new messages", badge_text(summary.messages))
+            };
+            let rooms = if summary.rooms == 1 {
+                "1 conversation".to_owned()
+            } else {
+                format!("{} conversations", summary.rooms)
+            };
+            view! {
+                <div class="away-summary" role="status">
+                    <p>"While you were away: " {messages} " in " {rooms} "."</p>
+                    <button
+                        type="button"
+                        class="secondary small"
+                        on:click=move |_| live.away_summary.set(None)
+                    >
+                        "Dismiss"
+                    </button>
+                </div>
+            }
+        })
+    }
+}
+
+/// Offers browser notifications (new DMs and mentions while the tab is hidden), once: the
+/// question comes from the browser only after a click here, and "Not now" is remembered.
+#[component]
+fn NotificationPrompt() -> impl IntoView {
+    // Decided in the browser after hydration; the server always renders it hidden.
+    let show = RwSignal::new(false);
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        let undecided = super::live::notification_permission()
+            == Some(web_sys::NotificationPermission::Default);
+        show.set(undecided && !notifications_declined());
+    });
+    let enable = move |_| {
+        show.set(false);
+        #[cfg(feature = "hydrate")]
+        super::live::request_notifications(|_| ());
+    };
+    let decline = move |_| {
+        show.set(false);
+        #[cfg(feature = "hydrate")]
+        decline_notifications();
+    };
+    view! {
+        <Show when=move || show.get()>
+            <div class="notify-prompt">
+                <p>"Get a notification for new direct messages and mentions?"</p>
+                <button type="button" class="small" on:click=enable>
+                    "Turn on notifications"
+                </button>
+                <button type="button" class="secondary small" on:click=decline>
+                    "Not now"
+                </button>
+            </div>
+        </Show>
+    }
+}
+
+/// Where "Not now" is remembered.
+#[cfg(feature = "hydrate")]
+const NOTIFICATIONS_DECLINED: &str = "confab.notifications.declined";
+
+#[cfg(feature = "hydrate")]
+fn notifications_declined() -> bool {
+    web_sys::window()
+        .and_then(|w| w.local_storage().ok().flatten())
+        .and_then(|s| s.get_item(NOTIFICATIONS_DECLINED).ok().flatten())
+        .is_some()
+}
+
+#[cfg(feature = "hydrate")]
+fn decline_notifications() {
+    if let Some(s) = web_sys::window().and_then(|w| w.local_storage().ok().flatten()) {
+        let _ = s.set_item(NOTIFICATIONS_DECLINED, "1");
+    }
 }
 
 /// The page at `/`: where a member goes next, or the login screen.

@@ -10,12 +10,12 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use super::feedback::form_error;
 use super::layout::{page_error, Membership, Session};
-use super::live::{Live, RoomHandlers};
+use super::live::{Live, Pending, RoomHandlers};
 use super::local_time::LocalTime;
 use crate::api::messages::{get_history, PostMessage};
-use crate::api::rooms::get_room;
+use crate::api::rooms::{get_room, room_members};
 use crate::error::AppError;
-use crate::model::{HistoryPage, Message, RoomId, RoomKind, RoomView};
+use crate::model::{HistoryPage, Member, Message, Presence, RoomId, RoomKind, RoomView};
 use crate::protocol::{TYPING_EVERY_MS, TYPING_SHOWN_MS};
 
 /// The room page: loads the room and its newest page (or the page before `?before=`).
@@ -53,7 +53,8 @@ pub fn RoomPage() -> impl IntoView {
                 room_id.ok_or_else(|| AppError::NotFound("That room does not exist.".into()))?;
             let view = get_room(room_id).await?;
             let page = if view.is_member {
-                Some(get_history(room_id, before, None, None, None).await?)
+                let page = get_history(room_id, before, None, None, None).await?;
+                Some((page, room_members(room_id).await?))
             } else {
                 None
             };
@@ -65,8 +66,8 @@ pub fn RoomPage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
-                    Ok((view, Some(page))) => {
-                        view! { <Room view page paged=before().is_some()/> }.into_any()
+                    Ok((view, Some((page, members)))) => {
+                        view! { <Room view page members paged=before().is_some()/> }.into_any()
                     }
                     Ok((view, None)) => view! { <JoinPrompt view/> }.into_any(),
                     Err(error) => page_error(error),
@@ -137,10 +138,9 @@ fn RoomHeader(view: RoomView) -> impl IntoView {
 /// A room the viewer is in: history plus composer. Messages fetched or posted after the page
 /// loaded are merged by seq, so the list never shows a message twice or out of order.
 #[component]
-fn Room(view: RoomView, page: HistoryPage, paged: bool) -> impl IntoView {
+fn Room(view: RoomView, page: HistoryPage, members: Vec<Member>, paged: bool) -> impl IntoView {
     let room_id = view.room.id;
     let title = format!("{} · Confab", view.room.name);
-    let newest_on_page = page.messages.last().map(|m| m.seq);
     let cursor = RwSignal::new(
         page.has_older
             .then(|| page.messages.first().map(|m| m.seq))
@@ -160,6 +160,21 @@ fn Room(view: RoomView, page: HistoryPage, paged: bool) -> impl IntoView {
     let live = expect_context::<Live>();
     // Who is typing, with when their indicator expires (browser clock, milliseconds).
     let typists = RwSignal::new(Vec::<(String, f64)>::new());
+    let members = RwSignal::new(members);
+    // What is on screen while the tab is visible counts as read, here and on the user's other
+    // devices. Only the newest page is "on screen": reading old pages reads nothing new.
+    let mark_read = move || {
+        if !paged && live.visible.get_untracked() {
+            if let Some(seq) = messages.with_untracked(|all| all.keys().next_back().copied()) {
+                live.mark_read(room_id, seq);
+            }
+        }
+    };
+    Effect::new(move |_| {
+        messages.track();
+        live.visible.track();
+        mark_read();
+    });
     live.subscribe(
         room_id,
         RoomHandlers {
@@ -176,9 +191,24 @@ fn Room(view: RoomView, page: HistoryPage, paged: bool) -> impl IntoView {
                     t.push((user, until));
                 });
             }),
+            on_presence: Callback::new(move |(user, presence, last_seen)| {
+                members.update(|all| {
+                    if let Some(m) = all.iter_mut().find(|m: &&mut Member| m.username == user) {
+                        m.presence = presence;
+                        m.last_seen = last_seen;
+                    }
+                });
+            }),
             on_connect: Callback::new(move |()| {
                 let newest = messages.with_untracked(|all| all.keys().next_back().copied());
                 spawn_local(catch_up(room_id, newest.unwrap_or(0), messages));
+                // Presence changed unseen while the socket was down: ask again.
+                spawn_local(async move {
+                    if let Ok(now) = room_members(room_id).await {
+                        members.set(now);
+                    }
+                });
+                mark_read();
             }),
         },
     );
@@ -200,6 +230,14 @@ fn Room(view: RoomView, page: HistoryPage, paged: bool) -> impl IntoView {
         typing_text(&typists.with(|t| t.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>()))
     };
     let reconnecting = move || live.was_connected.get() && !live.connected.get();
+    let pending = move || {
+        live.outbox.with(|all| {
+            all.iter()
+                .filter(|p| p.room_id == room_id)
+                .cloned()
+                .collect::<Vec<_>>()
+        })
+    };
 
     let load_older = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -234,6 +272,7 @@ fn Room(view: RoomView, page: HistoryPage, paged: bool) -> impl IntoView {
         <leptos_meta::Title text=title/>
         <div class="room">
             <RoomHeader view=view.clone()/>
+            <MemberList members/>
             {move || {
                 reconnecting()
                     .then(|| {
@@ -285,6 +324,11 @@ fn Room(view: RoomView, page: HistoryPage, paged: bool) -> impl IntoView {
                         key=|m| m.seq
                         children=|m| view! { <MessageItem message=m/> }
                     />
+                    <For
+                        each=pending
+                        key=|p| (p.client_id.clone(), p.error.clone())
+                        children=|p| view! { <PendingItem pending=p/> }
+                    />
                     {paged
                         .then(|| {
                             view! {
@@ -296,7 +340,7 @@ fn Room(view: RoomView, page: HistoryPage, paged: bool) -> impl IntoView {
                 </div>
             </div>
             <p class="typing" aria-live="polite">{typing_line}</p>
-            <Composer room_id messages newest_on_page/>
+            <Composer room_id/>
         </div>
     }
 }
@@ -346,53 +390,130 @@ fn MessageItem(message: Message) -> impl IntoView {
     }
 }
 
-/// A fresh client message id, so a resent form is stored once.
-fn new_client_id() -> String {
-    uuid::Uuid::new_v4().to_string()
+/// A message in the outbox: shown where it will appear, marked as not sent yet (or refused,
+/// with the reason and a way to drop it).
+#[component]
+fn PendingItem(pending: Pending) -> impl IntoView {
+    let live = expect_context::<Live>();
+    let Pending {
+        client_id,
+        text,
+        error,
+        ..
+    } = pending;
+    let status = move || {
+        if live.connected.get() {
+            "Sending…"
+        } else {
+            "Not sent yet: waiting for the connection"
+        }
+    };
+    let refused = error.map(|error| {
+        view! {
+            <p class="form-error" role="alert">
+                "Not sent: " {error} " "
+                <button
+                    type="button"
+                    class="secondary small"
+                    on:click=move |_| live.discard(&client_id)
+                >
+                    "Discard"
+                </button>
+            </p>
+        }
+    });
+    let sending = refused.is_none();
+    view! {
+        <article class="message pending" data-pending="true">
+            <header>
+                <span class="author">"You"</span>
+                {sending.then(|| view! { <span class="status">{status}</span> })}
+            </header>
+            <p class="body">{text}</p>
+            {refused}
+        </article>
+    }
 }
 
-/// The message box. Enter sends, Shift+Enter starts a new line.
+/// Who is in the room and whether they are online, away, or when they were last seen.
 #[component]
-fn Composer(
-    room_id: RoomId,
-    messages: RwSignal<BTreeMap<i64, Message>>,
-    newest_on_page: Option<i64>,
-) -> impl IntoView {
+fn MemberList(members: RwSignal<Vec<Member>>) -> impl IntoView {
+    /// Beyond this many the list names how many more there are.
+    const SHOWN: usize = 50;
+    view! {
+        <section class="members" aria-label="Members">
+            <ul>
+                {move || {
+                    members
+                        .with(|all| {
+                            let mut sorted: Vec<&Member> = all.iter().collect();
+                            // Online first, then away, then offline; by name within each.
+                            sorted.sort_by_key(|m| match m.presence {
+                                Presence::Online => 0,
+                                Presence::Away => 1,
+                                Presence::Offline => 2,
+                            });
+                            let more = sorted.len().saturating_sub(SHOWN);
+                            let items = sorted
+                                .into_iter()
+                                .take(SHOWN)
+                                .map(|m| {
+                                    let presence = m.presence.label();
+                                    let seen = m
+                                        .last_seen
+                                        .filter(|_| m.presence == Presence::Offline)
+                                        .map(|ms| {
+                                            view! { " · last seen " <LocalTime ms/> }
+                                        });
+                                    view! {
+                                        <li class="member" data-presence=presence>
+                                            <span class="dot" aria-hidden="true"></span>
+                                            <span class="member-name">{m.username.clone()}</span>
+                                            <span class="muted member-status">{presence} {seen}</span>
+                                        </li>
+                                    }
+                                })
+                                .collect_view();
+                            view! {
+                                {items}
+                                {(more > 0).then(|| view! { <li class="muted">"and " {more} " more"</li> })}
+                            }
+                        })
+                }}
+            </ul>
+        </section>
+    }
+}
+
+/// The message box. Enter sends, Shift+Enter starts a new line. With JavaScript a message goes
+/// to the outbox (kept in the browser until the server has it) and is sent over the socket;
+/// without, the form posts to the server function and the page comes back with it.
+#[component]
+fn Composer(room_id: RoomId) -> impl IntoView {
+    // Never dispatched: it carries the error of a form posted without JavaScript (`?__err=`).
     let post = ServerAction::<PostMessage>::new();
-    let client_id = RwSignal::new(new_client_id());
+    let problem = RwSignal::new(None::<String>);
     let textarea = NodeRef::<Textarea>::new();
     // Tell the room we are typing, at most once every few seconds.
     let live = expect_context::<Live>();
     let last_typing = StoredValue::new(f64::MIN);
 
-    // After a successful send: show the stored message (and anything others posted since the
-    // newest one we had), clear the box and pick a new client id for the next message.
-    Effect::new(move |_| {
-        let Some(Ok(sent)) = post.value().get() else {
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let Some(el) = textarea.get_untracked() else {
             return;
         };
-        let seen = messages
-            .with_untracked(|all| all.keys().next_back().copied())
-            .or(newest_on_page);
-        messages.update(|all| {
-            all.insert(sent.seq, sent.clone());
-        });
-        if let Some(el) = textarea.get_untracked() {
-            el.set_value("");
+        match crate::validate::message_text(&el.value()) {
+            Ok(text) => {
+                live.queue_post(room_id, text);
+                el.set_value("");
+                problem.set(None);
+                // The next keystroke starts a new "typing" at once.
+                last_typing.set_value(f64::MIN);
+            }
+            Err(e) => problem.set(Some(e.to_string())),
         }
-        client_id.set(new_client_id());
-        // The next keystroke starts a new "typing" at once.
-        last_typing.set_value(f64::MIN);
-        if let Some(after) = seen.filter(|s| *s + 1 < sent.seq) {
-            spawn_local(async move {
-                if let Ok(gap) = get_history(room_id, None, Some(after), None, None).await {
-                    messages.update(|all| {
-                        all.extend(gap.messages.into_iter().map(|m| (m.seq, m)));
-                    });
-                }
-            });
-        }
-    });
+    };
 
     let on_input = move |_| {
         let now = js_sys::Date::now();
@@ -411,10 +532,17 @@ fn Composer(
         }
     };
 
+    let post_url = <PostMessage as leptos::server_fn::ServerFn>::url();
     view! {
-        <ActionForm action=post attr:class="composer">
+        <form
+            method="post"
+            action=post_url
+            class="composer"
+            on:submit=on_submit
+        >
             <input type="hidden" name="room_id" value=room_id/>
-            <input type="hidden" name="client_id" value=move || client_id.get()/>
+            // Without JavaScript a resent form is still stored once.
+            <input type="hidden" name="client_id" value=uuid::Uuid::new_v4().to_string()/>
             <label for="composer-text" class="visually-hidden">"Message"</label>
             <textarea
                 id="composer-text"
@@ -425,8 +553,9 @@ fn Composer(
                 on:keydown=on_keydown
                 on:input=on_input
             ></textarea>
-            <button type="submit" disabled=move || post.pending().get()>"Send"</button>
+            <button type="submit">"Send"</button>
             {form_error(post.value())}
-        </ActionForm>
+            {move || problem.get().map(|p| view! { <p class="form-error" role="alert">{p}</p> })}
+        </form>
     }
 }

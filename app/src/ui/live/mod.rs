@@ -1,0 +1,427 @@
+//! The browser's end of the live channel: one WebSocket per tab, reconnected with exponential
+//! backoff and jitter. It hands each incoming message to the open room, keeps the sidebar's
+//! unread counts and the member lists' presence current, sends what waits in the outbox, and
+//! raises notifications while the tab is hidden. Rooms subscribe with callbacks; after every
+//! (re)connect they catch up from the last seq they hold, so nothing is lost while it was down.
+//!
+//! On the server this is inert: no socket is opened during server rendering, but the sidebar's
+//! counts are seeded the same way, so the first HTML already shows them.
+
+mod outbox;
+mod unread;
+
+use std::collections::HashMap;
+
+use leptos::prelude::*;
+
+#[cfg(feature = "hydrate")]
+pub use browser::{notification_permission, request_notifications};
+pub use outbox::Pending;
+pub use unread::badge_text;
+use unread::RoomCounter;
+
+use crate::model::{Message, Navigation, Presence, RoomId};
+use crate::protocol::ClientFrame;
+
+/// One room's interest in live events.
+#[derive(Clone)]
+struct Subscription {
+    id: u64,
+    room: RoomId,
+    handlers: RoomHandlers,
+}
+
+/// What a room does with live events.
+#[derive(Clone, Copy)]
+pub struct RoomHandlers {
+    /// A new message in the room.
+    pub on_message: Callback<Message>,
+    /// Someone else is typing in the room (their username).
+    pub on_typing: Callback<String>,
+    /// Someone's presence changed (they may or may not be in this room).
+    pub on_presence: Callback<(String, Presence, Option<i64>)>,
+    /// The socket (re)connected: catch up from the newest seq held.
+    pub on_connect: Callback<()>,
+}
+
+/// "While you were away": unread messages and the rooms they are in, when the user arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AwaySummary {
+    pub messages: u32,
+    pub rooms: usize,
+}
+
+/// The tab's live connection, shared through context.
+#[derive(Clone, Copy)]
+pub struct Live {
+    /// True while the socket is open.
+    pub connected: RwSignal<bool>,
+    /// True once the socket has been open at least once (so "reconnecting" is not shown at
+    /// start-up or to visitors).
+    pub was_connected: RwSignal<bool>,
+    /// Whether the tab is visible (messages in the open room count as read only then).
+    pub visible: RwSignal<bool>,
+    /// Bumped when the session changes, to reconnect at once instead of after the backoff.
+    kick: RwSignal<u64>,
+    /// The logged-in user (from the sidebar, confirmed by the server's welcome).
+    me: RwSignal<Option<String>>,
+    /// Unread state of every room and DM in the sidebar.
+    rooms: RwSignal<HashMap<RoomId, RoomCounter>>,
+    /// Bumped when a message arrives for a room the sidebar does not list yet (a DM someone
+    /// just opened with the user), so the sidebar reloads.
+    pub sidebar_stale: RwSignal<u64>,
+    /// The summary shown once after arriving; `None` when nothing was unread or dismissed.
+    pub away_summary: RwSignal<Option<AwaySummary>>,
+    /// Messages written but not yet acknowledged, oldest first (persisted per user).
+    pub outbox: RwSignal<Vec<Pending>>,
+    /// Messages to notify about once the sidebar knows their room (hidden tab, new DM).
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+    unnotified: StoredValue<Vec<Message>>,
+    /// The client id of the post sent and not yet answered (one at a time keeps the order).
+    in_flight: StoredValue<Option<String>>,
+    /// Read positions sent on this connection, so each is sent once.
+    read_sent: StoredValue<HashMap<RoomId, i64>>,
+    subscriptions: StoredValue<Vec<Subscription>>,
+    next_id: StoredValue<u64>,
+    /// The open socket's frame queue (its writer task sends them in order).
+    #[cfg(feature = "hydrate")]
+    sender: StoredValue<Option<browser::Sender>, LocalStorage>,
+}
+
+impl Live {
+    /// Creates the connection state and (in the browser) starts the connection loop.
+    pub fn start() -> Self {
+        let live = Live {
+            connected: RwSignal::new(false),
+            was_connected: RwSignal::new(false),
+            visible: RwSignal::new(true),
+            kick: RwSignal::new(0),
+            me: RwSignal::new(None),
+            rooms: RwSignal::new(HashMap::new()),
+            sidebar_stale: RwSignal::new(0),
+            away_summary: RwSignal::new(None),
+            outbox: RwSignal::new(Vec::new()),
+            unnotified: StoredValue::new(Vec::new()),
+            in_flight: StoredValue::new(None),
+            read_sent: StoredValue::new(HashMap::new()),
+            subscriptions: StoredValue::new(Vec::new()),
+            next_id: StoredValue::new(0),
+            #[cfg(feature = "hydrate")]
+            sender: StoredValue::new_local(None),
+        };
+        #[cfg(feature = "hydrate")]
+        Effect::new(move |started: Option<()>| {
+            if started.is_none() {
+                browser::start(live);
+            }
+        });
+        live
+    }
+
+    /// Reconnect now (after logging in, say) rather than when the backoff runs out.
+    pub fn reconnect_soon(&self) {
+        self.kick.update(|k| *k += 1);
+    }
+
+    /// Takes the sidebar's view of the user's rooms. The first one for a user also sets the
+    /// "while you were away" summary and loads their outbox.
+    pub fn seed(&self, navigation: &Navigation) {
+        let user = navigation.user.username.clone();
+        let new_user = self.me.get_untracked().as_deref() != Some(user.as_str());
+        let all = navigation
+            .sidebar
+            .rooms
+            .iter()
+            .chain(&navigation.sidebar.dms);
+        self.rooms.update(|rooms| {
+            if new_user {
+                rooms.clear();
+            }
+            let mut kept = HashMap::with_capacity(rooms.len());
+            for room in all {
+                let counter = match rooms.remove(&room.id) {
+                    Some(mut counter) => {
+                        counter.reseed(room);
+                        counter
+                    }
+                    None => RoomCounter::new(room),
+                };
+                kept.insert(room.id, counter);
+            }
+            *rooms = kept;
+        });
+        #[cfg(feature = "hydrate")]
+        browser::notify_waiting(*self);
+        if new_user {
+            let (messages, rooms) = self.rooms.with_untracked(|rooms| {
+                let unread: Vec<u32> = rooms.values().map(RoomCounter::unread).collect();
+                (
+                    unread.iter().sum(),
+                    unread.iter().filter(|n| **n > 0).count(),
+                )
+            });
+            self.away_summary
+                .set((messages > 0).then_some(AwaySummary { messages, rooms }));
+            self.me.set(Some(user));
+            self.in_flight.set_value(None);
+            // After hydration: the server rendered no pending messages, so the first render in
+            // the browser must not show them either.
+            #[cfg(feature = "hydrate")]
+            {
+                let live = *self;
+                leptos::task::spawn_local(async move { browser::load_outbox(live) });
+            }
+            // Connect now rather than when the current wait runs out.
+            self.reconnect_soon();
+        }
+    }
+
+    /// The user logged out in this tab: forget their state (their outbox stays stored for
+    /// their next visit) and close the socket.
+    pub fn signed_out(&self) {
+        self.me.set(None);
+        self.rooms.update(HashMap::clear);
+        self.away_summary.set(None);
+        self.outbox.set(Vec::new());
+        self.in_flight.set_value(None);
+        #[cfg(feature = "hydrate")]
+        browser::close(*self);
+    }
+
+    /// The unread count of a room, for its badge.
+    pub fn unread(&self, room: RoomId) -> u32 {
+        self.rooms
+            .with(|rooms| rooms.get(&room).map_or(0, RoomCounter::unread))
+    }
+
+    /// The user is looking at `room` up to `seq`: clear its count here and on every other
+    /// device of theirs.
+    pub fn mark_read(&self, room: RoomId, seq: i64) {
+        self.rooms.update(|rooms| {
+            if let Some(counter) = rooms.get_mut(&room) {
+                counter.read(seq);
+            }
+        });
+        let already = self
+            .read_sent
+            .with_value(|sent| sent.get(&room).is_some_and(|s| *s >= seq));
+        if !already && self.send(&ClientFrame::Read { room_id: room, seq }) {
+            self.read_sent.update_value(|sent| {
+                sent.insert(room, seq);
+            });
+        }
+    }
+
+    /// Tells the room that the user is typing; best effort (dropped while disconnected).
+    pub fn send_typing(&self, room: RoomId) {
+        self.send(&ClientFrame::Typing { room_id: room });
+    }
+
+    /// Queues a message in the outbox (kept across reloads) and sends it when its turn comes.
+    pub fn queue_post(&self, room: RoomId, text: String) {
+        self.outbox.update(|outbox| {
+            outbox.push(Pending {
+                client_id: uuid::Uuid::new_v4().to_string(),
+                room_id: room,
+                text,
+                error: None,
+            });
+        });
+        self.outbox_changed();
+    }
+
+    /// Drops a message the server refused.
+    pub fn discard(&self, client_id: &str) {
+        self.outbox
+            .update(|outbox| outbox.retain(|p| p.client_id != client_id));
+        self.outbox_changed();
+    }
+
+    fn outbox_changed(&self) {
+        #[cfg(feature = "hydrate")]
+        browser::save_outbox(*self);
+        self.pump();
+    }
+
+    /// Sends the next message of the outbox if the socket is open and nothing is in flight.
+    fn pump(&self) {
+        if !self.connected.get_untracked() || self.in_flight.with_value(Option::is_some) {
+            return;
+        }
+        let next = self
+            .outbox
+            .with_untracked(|outbox| outbox::next_to_send(outbox).cloned());
+        let Some(next) = next else {
+            return;
+        };
+        let frame = ClientFrame::Post {
+            room_id: next.room_id,
+            client_id: next.client_id.clone(),
+            text: next.text,
+        };
+        if self.send(&frame) {
+            self.in_flight.set_value(Some(next.client_id));
+        }
+    }
+
+    /// The server stored a message from the outbox (answering this tab, or seen as it arrives
+    /// from another tab that sent it).
+    fn stored(&self, client_id: &str) {
+        let ours = self
+            .outbox
+            .with_untracked(|outbox| outbox.iter().any(|p| p.client_id == client_id));
+        if self
+            .in_flight
+            .with_value(|f| f.as_deref() == Some(client_id))
+        {
+            self.in_flight.set_value(None);
+        }
+        if ours {
+            self.discard(client_id);
+        } else {
+            self.pump();
+        }
+    }
+
+    /// The server refused a post: for good (kept, marked, the next one goes) or for now
+    /// (`retry`: sent again shortly).
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+    fn refused(&self, client_id: &str, message: String, retry: bool) {
+        if self
+            .in_flight
+            .with_value(|f| f.as_deref() == Some(client_id))
+        {
+            self.in_flight.set_value(None);
+        }
+        if retry {
+            return;
+        }
+        self.outbox.update(|outbox| {
+            if let Some(p) = outbox.iter_mut().find(|p| p.client_id == client_id) {
+                p.error = Some(message);
+            }
+        });
+        self.outbox_changed();
+    }
+
+    /// Sends a frame on the open socket; false if there is none.
+    fn send(&self, frame: &ClientFrame) -> bool {
+        #[cfg(feature = "hydrate")]
+        return browser::send(*self, frame);
+        #[cfg(not(feature = "hydrate"))]
+        {
+            let _ = frame;
+            false
+        }
+    }
+
+    /// Calls `handlers` for the live events of `room` until the calling component is cleaned up.
+    pub fn subscribe(&self, room: RoomId, handlers: RoomHandlers) {
+        let id = self.next_id.get_value();
+        self.next_id.set_value(id + 1);
+        self.subscriptions
+            .update_value(|subs| subs.push(Subscription { id, room, handlers }));
+        let subscriptions = self.subscriptions;
+        on_cleanup(move || {
+            subscriptions.try_update_value(|subs| subs.retain(|s| s.id != id));
+        });
+    }
+
+    /// The handlers of every subscription to `room` (every subscription for `None`).
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+    fn handlers(&self, room: Option<RoomId>) -> Vec<RoomHandlers> {
+        self.subscriptions.with_value(|subs| {
+            subs.iter()
+                .filter(|s| room.is_none_or(|r| r == s.room))
+                .map(|s| s.handlers)
+                .collect()
+        })
+    }
+
+    fn is_me(&self, user: &str) -> bool {
+        self.me.with_untracked(|me| {
+            me.as_deref()
+                .is_some_and(|me| me.eq_ignore_ascii_case(user))
+        })
+    }
+
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+    fn deliver(&self, message: Message) {
+        let mine = self.is_me(&message.author);
+        let known = self
+            .rooms
+            .try_update(|rooms| match rooms.get_mut(&message.room_id) {
+                Some(counter) => {
+                    counter.message(message.seq, mine);
+                    true
+                }
+                None => false,
+            });
+        if known == Some(false) {
+            self.sidebar_stale.update(|n| *n += 1);
+        }
+        if let (true, Some(client_id)) = (mine, message.client_id.as_deref()) {
+            self.stored(client_id);
+        }
+        for handlers in self.handlers(Some(message.room_id)) {
+            handlers.on_message.run(message.clone());
+        }
+    }
+
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+    fn typing(&self, room: RoomId, user: String) {
+        if self.is_me(&user) {
+            return;
+        }
+        for handlers in self.handlers(Some(room)) {
+            handlers.on_typing.run(user.clone());
+        }
+    }
+
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+    fn presence(&self, user: String, status: Presence, last_seen: Option<i64>) {
+        for handlers in self.handlers(None) {
+            handlers.on_presence.run((user.clone(), status, last_seen));
+        }
+    }
+
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+    fn read(&self, room: RoomId, seq: i64) {
+        self.rooms.update(|rooms| {
+            if let Some(counter) = rooms.get_mut(&room) {
+                counter.read(seq);
+            }
+        });
+        self.read_sent.update_value(|sent| {
+            let at = sent.entry(room).or_insert(seq);
+            *at = (*at).max(seq);
+        });
+    }
+
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+    fn connected_now(&self) {
+        self.connected.set(true);
+        self.was_connected.set(true);
+        for handlers in self.handlers(None) {
+            handlers.on_connect.run(());
+        }
+        self.pump();
+    }
+
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+    fn disconnected(&self) {
+        self.connected.set(false);
+        self.in_flight.set_value(None);
+        self.read_sent.update_value(HashMap::clear);
+    }
+
+    /// The room's kind and name, for notifications.
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+    fn room_label(&self, room: RoomId) -> Option<(crate::model::RoomKind, String)> {
+        self.rooms
+            .with_untracked(|rooms| rooms.get(&room).map(|c| (c.kind, c.name.clone())))
+    }
+}
+
+#[cfg(feature = "hydrate")]
+mod browser;
