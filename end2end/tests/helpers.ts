@@ -43,10 +43,12 @@ export async function send(page: Page, text: string): Promise<void> {
   await page.getByRole('button', { name: 'Send' }).click();
 }
 
-/** Sends `text` and waits until it is shown in the list. */
+/** Sends `text` and waits until the server has confirmed it (it is no longer pending). */
 export async function post(page: Page, text: string): Promise<void> {
   await send(page, text);
-  await expect(messageLog(page).getByRole('article').filter({ hasText: text })).toBeVisible();
+  await expect(
+    messageLog(page).locator('article:not([data-pending])').filter({ hasText: text }),
+  ).toBeVisible();
 }
 
 /** Creates a public room from the directory and returns its id. */
@@ -63,4 +65,23 @@ export function roomId(page: Page): number {
   const match = /\/r\/(\d+)/.exec(page.url());
   if (!match) throw new Error(`not on a room page: ${page.url()}`);
   return Number(match[1]);
+}
+
+/** Opens (creating on first use) the DM with `username` from the sidebar; returns its room id. */
+export async function openDm(page: Page, username: string): Promise<number> {
+  await page.getByLabel('Start a direct message').fill(username);
+  await page.getByRole('button', { name: 'Open', exact: true }).click();
+  await expect(page.getByRole('heading', { level: 1, name: username })).toBeVisible();
+  return roomId(page);
+}
+
+/** Bob leaves `general` so that other tests' traffic there cannot change his unread counts. */
+export async function leaveGeneral(page: Page): Promise<void> {
+  const res = await page.request.post('/api/leave_room', { form: { room_id: '1' } });
+  expect(res.status()).toBe(200);
+}
+
+/** The sidebar link of a room or DM (its accessible name includes the unread badge). */
+export function sidebarLink(page: Page, name: string): Locator {
+  return page.getByRole('navigation').getByRole('listitem').filter({ hasText: name }).getByRole('link');
 }

@@ -1,0 +1,131 @@
+// Presence and unread state: who is online, unread badges kept live and shared by a user's
+// devices, and the summary waiting for someone who was away.
+import { test, expect } from '@playwright/test';
+import {
+  hydrated, leaveGeneral, logIn, messageLog, openDm, post, register, sidebarLink, uniqueName,
+} from './helpers';
+
+test('a member shows online while connected, and offline with "last seen" once their browser closes', async ({ browser }) => {
+  const alice = await browser.newContext();
+  const bob = await browser.newContext();
+  const a = await alice.newPage();
+  const b = await bob.newPage();
+  const aliceName = uniqueName('alice');
+  const bobName = uniqueName('bob');
+  await register(a, aliceName);
+  await register(b, bobName);
+  await openDm(a, bobName);
+  await hydrated(a);
+  const members = a.getByRole('region', { name: 'Members' });
+  const bobItem = members.getByRole('listitem').filter({ hasText: bobName });
+  await expect(bobItem).toHaveAttribute('data-presence', 'online');
+  await expect(members.getByRole('listitem').filter({ hasText: aliceName })).toHaveAttribute('data-presence', 'online');
+  await expect(bobItem).not.toContainText('last seen');
+
+  await bob.close();
+  await expect(bobItem).toHaveAttribute('data-presence', 'offline', { timeout: 5_000 });
+  await expect(bobItem).toContainText('last seen');
+  // A reload asks the server, which agrees.
+  await a.reload();
+  await hydrated(a);
+  await expect(bobItem).toHaveAttribute('data-presence', 'offline');
+  await expect(bobItem).toContainText('last seen');
+  await alice.close();
+});
+
+test('unread badges are live, reading on one device clears the other, and a returning user gets a summary', async ({ browser }) => {
+  const alice = await browser.newContext();
+  const bobPhone = await browser.newContext();
+  const bobLaptop = await browser.newContext();
+  const a = await alice.newPage();
+  const phone = await bobPhone.newPage();
+  const laptop = await bobLaptop.newPage();
+  const aliceName = uniqueName('alice');
+  const bobName = uniqueName('bob');
+  await register(a, aliceName);
+  await register(phone, bobName);
+  await leaveGeneral(phone);
+  await laptop.goto('/');
+  await hydrated(laptop);
+  await logIn(laptop, bobName);
+  await expect(laptop.getByRole('button', { name: 'Log out' })).toBeVisible();
+  await phone.reload();
+  await hydrated(phone);
+
+  await openDm(a, bobName);
+  await post(a, 'one');
+  await post(a, 'two');
+  // The new DM appears on both of bob's devices with its count, without a reload.
+  for (const page of [phone, laptop]) {
+    await expect(sidebarLink(page, aliceName)).toHaveAccessibleName(`${aliceName} 2 unread messages`);
+  }
+  // Reading it on the phone clears the laptop's badge.
+  await sidebarLink(phone, aliceName).click();
+  await expect(messageLog(phone).getByRole('article').filter({ hasText: 'two' })).toBeVisible();
+  await expect(sidebarLink(phone, aliceName)).toHaveAccessibleName(aliceName);
+  await expect(sidebarLink(laptop, aliceName)).toHaveAccessibleName(aliceName);
+  // A message while the phone has the DM open: read there, so unread nowhere.
+  await post(a, 'three');
+  await expect(messageLog(phone).getByRole('article').filter({ hasText: 'three' })).toBeVisible();
+  await expect(sidebarLink(laptop, aliceName)).toHaveAccessibleName(aliceName);
+
+  // Bob goes away entirely; alice writes twice; bob comes back on a new device.
+  await bobPhone.close();
+  await bobLaptop.close();
+  await post(a, 'four');
+  await post(a, 'five');
+  const bobTablet = await browser.newContext();
+  const tablet = await bobTablet.newPage();
+  await tablet.goto('/');
+  await hydrated(tablet);
+  await logIn(tablet, bobName);
+  await expect(tablet.getByRole('status').filter({ hasText: 'While you were away' })).toHaveText(
+    /While you were away: 2 new messages in 1 conversation\./,
+  );
+  await expect(sidebarLink(tablet, aliceName)).toHaveAccessibleName(`${aliceName} 2 unread messages`);
+  await tablet.getByRole('button', { name: 'Dismiss' }).click();
+  await expect(tablet.getByText('While you were away')).toHaveCount(0);
+  await alice.close();
+  await bobTablet.close();
+});
+
+test('a new DM raises a browser notification while the tab is hidden', async ({ browser }) => {
+  const alice = await browser.newContext();
+  const bob = await browser.newContext();
+  await bob.grantPermissions(['notifications']);
+  // Record notifications instead of showing them, and pretend the tab is in the background.
+  await bob.addInitScript(() => {
+    const shown: { title: string; body: string }[] = [];
+    (window as unknown as { shown: typeof shown }).shown = shown;
+    class RecordedNotification {
+      static permission = 'granted';
+      static requestPermission = async () => 'granted';
+      onclick: unknown = null;
+      constructor(title: string, options?: { body?: string }) {
+        shown.push({ title, body: options?.body ?? '' });
+      }
+    }
+    (window as unknown as { Notification: unknown }).Notification = RecordedNotification;
+    Object.defineProperty(document, 'hidden', { get: () => (window as unknown as { pretendHidden?: boolean }).pretendHidden === true });
+  });
+  const a = await alice.newPage();
+  const b = await bob.newPage();
+  const aliceName = uniqueName('alice');
+  const bobName = uniqueName('bob');
+  await register(a, aliceName);
+  await register(b, bobName);
+  await expect(b.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  await openDm(a, bobName);
+  await b.evaluate(() => { (window as unknown as { pretendHidden: boolean }).pretendHidden = true; });
+  await post(a, 'are you there?');
+  await expect.poll(() => b.evaluate(() => (window as unknown as { shown: unknown[] }).shown)).toEqual([
+    { title: aliceName, body: 'are you there?' },
+  ]);
+  // Visible again: no notification for the next one.
+  await b.evaluate(() => { (window as unknown as { pretendHidden: boolean }).pretendHidden = false; });
+  await post(a, 'never mind');
+  await expect(sidebarLink(b, aliceName)).toHaveAccessibleName(`${aliceName} 2 unread messages`);
+  expect(await b.evaluate(() => (window as unknown as { shown: unknown[] }).shown)).toHaveLength(1);
+  await alice.close();
+  await bob.close();
+});

@@ -1,0 +1,144 @@
+// Parts the browser tests control themselves: a Confab server of their own (so a test can kill
+// it with SIGKILL and start it again on the same database) and a TCP proxy whose connections a
+// test can cut (Playwright's setOffline does not cut WebSockets, microsoft/playwright#4910).
+import { ChildProcess, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+const root = path.resolve(__dirname, '..', '..');
+
+/** A free loopback port. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as net.AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitUntilServing(url: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const res = await fetch(url);
+      if (res.status < 500) return;
+    } catch {
+      // Not listening yet.
+    }
+    if (Date.now() > deadline) throw new Error(`${url} did not come up within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** The release `confab` binary on its own port and database file. */
+export class OwnServer {
+  readonly port: number;
+  readonly db: string;
+  private child?: ChildProcess;
+
+  private constructor(port: number, db: string) {
+    this.port = port;
+    this.db = db;
+  }
+
+  static async start(): Promise<OwnServer> {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'confab-own-'));
+    const server = new OwnServer(await freePort(), path.join(dir, 'confab.db'));
+    await server.restart();
+    return server;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** Starts the server (again) on the same port and database, and waits until it serves. */
+  async restart(): Promise<void> {
+    this.child = spawn(path.join(root, 'target/release/confab'), [], {
+      cwd: root,
+      env: {
+        ...process.env,
+        DATABASE_URL: this.db,
+        CONFAB_ADDR: `127.0.0.1:${this.port}`,
+        LEPTOS_SITE_ROOT: 'target/site',
+        RUST_LOG: 'warn',
+      },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    await waitUntilServing(`${this.url}/`);
+  }
+
+  /** SIGKILL: no goodbye to any socket, no flush beyond what was already committed. */
+  async kill(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGKILL');
+    await exited;
+  }
+}
+
+/** A TCP proxy to `target` on a loopback port of its own, which a test can cut and restore. */
+export class CuttableProxy {
+  readonly port: number;
+  private readonly target: number;
+  private server?: net.Server;
+  private readonly sockets = new Set<net.Socket>();
+
+  private constructor(port: number, target: number) {
+    this.port = port;
+    this.target = target;
+  }
+
+  static async start(target: number): Promise<CuttableProxy> {
+    const proxy = new CuttableProxy(await freePort(), target);
+    await proxy.restore();
+    return proxy;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** Accepts connections again. */
+  async restore(): Promise<void> {
+    if (this.server) return;
+    const server = net.createServer((client) => {
+      const upstream = net.connect(this.target, '127.0.0.1');
+      this.sockets.add(client).add(upstream);
+      const drop = () => {
+        client.destroy();
+        upstream.destroy();
+        this.sockets.delete(client);
+        this.sockets.delete(upstream);
+      };
+      client.on('error', drop).on('close', drop);
+      upstream.on('error', drop).on('close', drop);
+      client.pipe(upstream);
+      upstream.pipe(client);
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.port, '127.0.0.1', () => resolve());
+    });
+    this.server = server;
+  }
+
+  /** Drops every open connection (the WebSocket included) and refuses new ones. */
+  async cut(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    for (const socket of this.sockets) socket.destroy();
+    this.sockets.clear();
+    if (server) await new Promise((r) => server.close(r));
+  }
+
+  async stop(): Promise<void> {
+    await this.cut();
+  }
+}
