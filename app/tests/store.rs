@@ -469,3 +469,105 @@ async fn members_are_listed_with_when_they_were_last_seen() {
         Err(StoreError::NotFound(_))
     ));
 }
+
+/// Posts that share a commit (group commit) still get their own answers: a refusal for one
+/// does not fail the others, a client id repeated within the batch is stored once, and every
+/// room's seqs stay gapless in the order the posts were answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn posts_sharing_a_commit_each_get_their_own_answer() {
+    let f = fixture().await;
+    let alice = user(&f.store, "alice").await;
+    let bob = user(&f.store, "bob").await;
+    let carol = user(&f.store, "carol").await;
+    let general = general_id(&f.store, &alice).await;
+    let closed = f
+        .store
+        .create_room(bob.id, "closed", None)
+        .await
+        .unwrap()
+        .id;
+    let bob_carol = f.store.open_dm(bob.id, carol.id).await.unwrap();
+    let alice_bob = f.store.open_dm(alice.id, bob.id).await.unwrap();
+
+    // Fired together, so they queue for the same commits.
+    let mut tasks = Vec::new();
+    for i in 0..300 {
+        let store = f.store.clone();
+        let (room, client_id) = match i % 6 {
+            0 | 1 => (general, None),
+            2 => (alice_bob, None),
+            3 => (closed, None),    // not a member: forbidden
+            4 => (bob_carol, None), // someone else's DM: not found
+            _ => (general, Some(format!("dup{}", i % 12))), // two ids, many repeats
+        };
+        let author = alice.id;
+        tasks.push(tokio::spawn(async move {
+            let result = store
+                .post_message(NewMessage {
+                    room_id: room,
+                    author_id: author,
+                    body: &format!("m{i}"),
+                    client_id: client_id.as_deref(),
+                })
+                .await;
+            (i, room, client_id, result)
+        }));
+    }
+    let mut seqs: std::collections::HashMap<i64, Vec<i64>> = Default::default();
+    let mut by_client_id: std::collections::HashMap<String, i64> = Default::default();
+    for t in tasks {
+        let (i, room, client_id, result) = t.await.unwrap();
+        match i % 6 {
+            3 => assert!(
+                matches!(result, Err(StoreError::Forbidden(_))),
+                "{i}: {result:?}"
+            ),
+            4 => assert!(
+                matches!(result, Err(StoreError::NotFound(_))),
+                "{i}: {result:?}"
+            ),
+            _ => {
+                let message = result.unwrap();
+                assert_eq!((message.room_id, message.author.as_str()), (room, "alice"));
+                match client_id {
+                    // Every repeat answers with the message stored the first time.
+                    Some(id) => {
+                        let seq = *by_client_id.entry(id).or_insert(message.seq);
+                        assert_eq!(message.seq, seq);
+                    }
+                    None => seqs.entry(room).or_default().push(message.seq),
+                }
+            }
+        }
+    }
+    assert_eq!(by_client_id.len(), 2);
+    let mut general_seqs = seqs.remove(&general).unwrap();
+    general_seqs.extend(by_client_id.values());
+    general_seqs.sort_unstable();
+    assert_eq!(
+        general_seqs,
+        (1..=102).collect::<Vec<_>>(),
+        "100 plain + 2 distinct ids"
+    );
+    let mut dm_seqs = seqs.remove(&alice_bob).unwrap();
+    dm_seqs.sort_unstable();
+    assert_eq!(dm_seqs, (1..=50).collect::<Vec<_>>());
+    // A reused id in another room is refused, even in a later commit.
+    let reused = f
+        .store
+        .post_message(NewMessage {
+            room_id: alice_bob,
+            author_id: alice.id,
+            body: "elsewhere",
+            client_id: Some("dup5"),
+        })
+        .await;
+    assert!(matches!(reused, Err(StoreError::Invalid(_))), "{reused:?}");
+    // Nothing was stored for the refused posts.
+    let page = f
+        .store
+        .history(bob.id, closed, page(None, None, 100))
+        .await
+        .unwrap();
+    assert!(page.messages.is_empty());
+}

@@ -1,6 +1,7 @@
 //! The SQLite implementation of [`Store`]: one file, WAL mode, one writer connection and a small
 //! pool of readers. A single writer means writes queue in the pool instead of fighting over the
-//! database lock, and `synchronous=FULL` means a returned write has reached the disk.
+//! database lock, and `synchronous=FULL` means a returned write has reached the disk. Posts,
+//! the hot write, share commits (see [`posts`]), so one disk sync makes many of them durable.
 
 use std::path::Path;
 use std::str::FromStr;
@@ -14,6 +15,7 @@ use sqlx::sqlite::{
 use sqlx::Row;
 
 mod backup;
+mod posts;
 
 use super::{
     ExportRequest, ExportSink, HistoryQuery, NewMessage, RestoreTx, Store, StoreError, StoreResult,
@@ -51,6 +53,8 @@ pub enum Durability {
 pub struct SqliteStore {
     read: SqlitePool,
     write: SqlitePool,
+    /// The group-commit writer that stores posts.
+    posts: posts::Posts,
 }
 
 /// The display name of a room for viewer `?1`: the room's name, or for a DM the other member
@@ -176,7 +180,8 @@ impl SqliteStore {
             .max_connections(READ_CONNECTIONS)
             .connect_with(options.row_buffer_size(ROW_CHANNEL))
             .await?;
-        Ok(Self { read, write })
+        let posts = posts::Posts::spawn(write.clone());
+        Ok(Self { read, write, posts })
     }
 
     /// Closes both pools, waiting for queries in flight (graceful shutdown).
@@ -546,65 +551,14 @@ impl Store for SqliteStore {
     }
 
     async fn post_message(&self, new: NewMessage<'_>) -> StoreResult<Message> {
-        let mut tx = self.write.begin().await?;
-        Access::load(&mut tx, new.author_id, new.room_id)
-            .await?
-            .require_member("post in it")?;
-        if let Some(client_id) = new.client_id {
-            let existing = sqlx::query(&format!(
-                "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN users u ON u.id = m.author_id \
-                 WHERE m.author_id = ?1 AND m.client_id = ?2"
-            ))
-            .bind(new.author_id)
-            .bind(client_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if let Some(row) = existing {
-                let message = message_from_row(&row)?;
-                if message.room_id != new.room_id {
-                    return Err(StoreError::Invalid(
-                        "That client message id was already used in another room.".into(),
-                    ));
-                }
-                // A retry: the first copy stands, nothing is written.
-                return Ok(message);
-            }
-        }
-        // A message's time never goes back within a room (even if the clock does), so seq order
-        // and time order agree; restore relies on that to reproduce a room exactly.
-        let (seq, now): (i64, i64) = sqlx::query_as(
-            "UPDATE rooms SET last_seq = last_seq + 1, last_message_at = MAX(last_message_at, ?2) \
-             WHERE id = ?1 RETURNING last_seq, last_message_at",
-        )
-        .bind(new.room_id)
-        .bind(now_ms())
-        .fetch_one(&mut *tx)
-        .await?;
-        let uid = uuid::Uuid::now_v7().to_string();
-        let author: String = sqlx::query_scalar(
-            "INSERT INTO messages (uid, room_id, seq, author_id, body, created_at, client_id) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
-             RETURNING (SELECT username FROM users WHERE id = ?4)",
-        )
-        .bind(&uid)
-        .bind(new.room_id)
-        .bind(seq)
-        .bind(new.author_id)
-        .bind(new.body)
-        .bind(now)
-        .bind(new.client_id)
-        .fetch_one(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(Message {
-            uid,
-            room_id: new.room_id,
-            seq,
-            author,
-            body: new.body.to_owned(),
-            created_at: now,
-            client_id: new.client_id.map(str::to_owned),
-        })
+        self.posts
+            .post(posts::Post {
+                room_id: new.room_id,
+                author_id: new.author_id,
+                body: new.body.to_owned(),
+                client_id: new.client_id.map(str::to_owned),
+            })
+            .await
     }
 
     async fn mark_read(&self, user_id: UserId, room_id: RoomId, seq: i64) -> StoreResult<i64> {

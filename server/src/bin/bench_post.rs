@@ -1,5 +1,6 @@
 //! `bench-post`: how long a post takes until it is durable, under `synchronous=FULL` (what we
-//! ship) and `NORMAL`, measured at the store and through the full HTTP router.
+//! ship) and `NORMAL`, measured at the store and through the full HTTP router; then how many
+//! durable posts per second the store takes from many concurrent posters (group commit).
 //!
 //! Usage: `cargo run --release -p server --bin bench-post -- [POSTS] [DIR]`. DIR must be on a
 //! real disk (not tmpfs), or fsync costs nothing; it defaults to `target/bench`.
@@ -58,7 +59,84 @@ async fn run() -> BenchResult<()> {
             full_http.as_secs_f64() / normal_http.as_secs_f64()
         );
     }
+    println!();
+    println!("concurrent posters, FULL, one room, 64 authors; every post awaited until durable");
+    println!(
+        "{:>8} {:>8} {:>12} {:>10} {:>10}",
+        "posters", "posts", "durable/s", "p50", "p99"
+    );
+    for posters in [1, 16, 64, 256, 1024] {
+        let total = if posters == 1 {
+            posts
+        } else {
+            posts.max(20_000)
+        };
+        let (rate, mut times) = bench_concurrent(&dir, posters, total).await?;
+        times.sort_unstable();
+        let at = |q: f64| times[((times.len() as f64 - 1.0) * q).round() as usize];
+        println!(
+            "{posters:>8} {total:>8} {rate:>12.0} {:>10.3?} {:>10.3?}",
+            at(0.5),
+            at(0.99)
+        );
+    }
     Ok(())
+}
+
+/// `posters` tasks post `total` messages into one room as fast as their answers come back.
+/// Returns durable posts per second and each post's latency.
+async fn bench_concurrent(
+    dir: &str,
+    posters: usize,
+    total: usize,
+) -> BenchResult<(f64, Vec<Duration>)> {
+    let (_tmp, store) = open(dir, Durability::Full).await?;
+    let store = Arc::new(store);
+    let mut authors = Vec::new();
+    for i in 0..64 {
+        authors.push(store.create_user(&format!("poster{i}"), "x").await?);
+    }
+    let room = store.sidebar(authors[0].id).await?.rooms[0].id;
+    let per_task = total / posters;
+    let start = Instant::now();
+    let mut tasks = Vec::with_capacity(posters);
+    for t in 0..posters {
+        let store = store.clone();
+        let author = authors[t % authors.len()].id;
+        tasks.push(tokio::spawn(async move {
+            let mut times = Vec::with_capacity(per_task);
+            for i in 0..per_task {
+                let body = format!("poster {t} message {i}");
+                let sent = Instant::now();
+                store
+                    .post_message(NewMessage {
+                        room_id: room,
+                        author_id: author,
+                        body: &body,
+                        client_id: None,
+                    })
+                    .await?;
+                times.push(sent.elapsed());
+            }
+            Ok::<_, app::store::StoreError>(times)
+        }));
+    }
+    let mut times = Vec::with_capacity(total);
+    for task in tasks {
+        times.extend(task.await??);
+    }
+    let rate = times.len() as f64 / start.elapsed().as_secs_f64();
+    // Every post got its own seq: the room holds exactly that many.
+    let last = store.sidebar(authors[0].id).await?.rooms[0].last_seq;
+    if last != times.len() as i64 {
+        return Err(format!(
+            "{} posts answered but the room's last seq is {last}",
+            times.len()
+        )
+        .into());
+    }
+    store.close().await;
+    Ok((rate, times))
 }
 
 async fn open(dir: &str, durability: Durability) -> BenchResult<(tempfile::TempDir, SqliteStore)> {
