@@ -132,14 +132,20 @@ impl Hub {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Registers a socket of `user`, who is a member of `rooms`. Returns the socket's queue and,
-    /// if the user was not online before, the presence change to announce.
+    /// Registers a socket of `user`, who is a member of `rooms`, with `first` already queued
+    /// (the welcome: nothing published meanwhile can overtake it). Returns the socket's queue
+    /// and, if the user was not online before, the presence change to announce.
     pub fn connect(
         &self,
         user: UserId,
         rooms: impl IntoIterator<Item = RoomId>,
+        first: Option<Frame>,
     ) -> (Outbox, Option<PresenceChange>) {
         let (tx, rx) = mpsc::channel(SOCKET_QUEUE_FRAMES);
+        if let Some(first) = first {
+            // The queue is new and empty: this cannot fail.
+            let _ = tx.try_send(first);
+        }
         let lagged = Arc::new(AtomicBool::new(false));
         let mut state = self.lock();
         let before = state.presence(user);
@@ -357,9 +363,9 @@ mod tests {
     #[tokio::test]
     async fn frames_reach_every_socket_of_every_member_only() {
         let hub = Hub::default();
-        let mut alice_phone = hub.connect(1, [10, 20]).0;
-        let mut alice_laptop = hub.connect(1, [10, 20]).0;
-        let mut bob = hub.connect(2, [10]).0;
+        let mut alice_phone = hub.connect(1, [10, 20], None).0;
+        let mut alice_laptop = hub.connect(1, [10, 20], None).0;
+        let mut bob = hub.connect(2, [10], None).0;
         assert_eq!(hub.publish(20, &frame("only alice")), 2);
         assert_eq!(hub.publish(10, &frame("everyone")), 3);
         assert_eq!(&*alice_phone.frames.recv().await.unwrap(), "only alice");
@@ -371,7 +377,7 @@ mod tests {
     #[test]
     fn ordering_is_kept_per_socket() {
         let hub = Hub::default();
-        let mut rx = hub.connect(1, [1]).0;
+        let mut rx = hub.connect(1, [1], None).0;
         for i in 0..100 {
             hub.publish(1, &frame(&i.to_string()));
         }
@@ -383,8 +389,8 @@ mod tests {
     #[test]
     fn a_full_queue_marks_only_that_socket_lagged() {
         let hub = Hub::default();
-        let slow = hub.connect(1, [1]).0;
-        let mut fast = hub.connect(2, [1]).0;
+        let slow = hub.connect(1, [1], None).0;
+        let mut fast = hub.connect(2, [1], None).0;
         for i in 0..SOCKET_QUEUE_FRAMES + 10 {
             hub.publish(1, &frame(&i.to_string()));
             // The fast reader keeps up.
@@ -398,7 +404,7 @@ mod tests {
     #[test]
     fn typing_is_throttled_per_user_and_room() {
         let hub = Hub::default();
-        let _a = hub.connect(1, [1, 2]).0;
+        let _a = hub.connect(1, [1, 2], None).0;
         let every = Duration::from_secs(3);
         assert!(hub.typing_allowed(1, 1, every));
         assert!(!hub.typing_allowed(1, 1, every));
@@ -412,7 +418,7 @@ mod tests {
     #[test]
     fn membership_follows_joins_leaves_and_the_last_socket() {
         let hub = Hub::default();
-        let mut a = hub.connect(1, []).0;
+        let mut a = hub.connect(1, [], None).0;
         assert_eq!(hub.publish(5, &frame("x")), 0);
         hub.set_membership(1, 5, true);
         assert_eq!(hub.publish(5, &frame("y")), 1);
@@ -429,10 +435,10 @@ mod tests {
     #[test]
     fn presence_is_aggregated_over_every_socket_of_a_user() {
         let hub = Hub::default();
-        let (phone, change) = hub.connect(1, [10]);
+        let (phone, change) = hub.connect(1, [10], None);
         let change = change.unwrap();
         assert_eq!((change.status, change.rooms), (Presence::Online, vec![10]));
-        let (laptop, change) = hub.connect(1, [10]);
+        let (laptop, change) = hub.connect(1, [10], None);
         assert_eq!(change, None, "already online");
         // One tab idle: still online through the other.
         assert_eq!(hub.set_away(phone.id, true), None);
@@ -459,10 +465,10 @@ mod tests {
     #[test]
     fn presence_reaches_people_who_share_a_room_once_each() {
         let hub = Hub::default();
-        let mut bob = hub.connect(2, [10, 20]).0;
-        let mut carol = hub.connect(3, [30]).0;
-        let mut dave_a = hub.connect(4, [20]).0;
-        let mut dave_b = hub.connect(4, [20]).0;
+        let mut bob = hub.connect(2, [10, 20], None).0;
+        let mut carol = hub.connect(3, [30], None).0;
+        let mut dave_a = hub.connect(4, [20], None).0;
+        let mut dave_b = hub.connect(4, [20], None).0;
         // Alice is in 10 and 20: bob shares both but hears once; dave on both sockets; not carol.
         assert_eq!(hub.publish_rooms(&[10, 20], &frame("alice online")), 3);
         assert_eq!(&*bob.frames.try_recv().unwrap(), "alice online");

@@ -43,6 +43,9 @@ const WRITE_BUFFER_BYTES: usize = 4 * 1024;
 /// read whole and answered with a clean 1009; beyond it the library gives up mid-frame.
 const TRANSPORT_LIMIT_BYTES: usize = 4 * MAX_FRAME_BYTES;
 
+/// Most queued frames written to a socket before one flush.
+const WRITE_BATCH_FRAMES: usize = 64;
+
 /// Close codes (RFC 6455 §7.4).
 const CLOSE_POLICY: u16 = 1008;
 const CLOSE_TOO_BIG: u16 = 1009;
@@ -117,18 +120,16 @@ fn check_origin(headers: &HeaderMap, allowed: &[String]) -> Result<(), &'static 
 /// Runs one socket until either side ends it. The socket is registered only once upgraded, so
 /// a failed upgrade leaves nothing behind (and nobody shown online).
 async fn serve(socket: WebSocket, ws: WsState, user: User, rooms: Vec<app::model::RoomId>) {
-    let (outbox, came_online) = ws.app.hub.connect(user.id, rooms);
+    let hello = encode(&ServerFrame::Welcome {
+        v: PROTOCOL_VERSION,
+        user: user.username.clone(),
+    })
+    .ok();
+    let (outbox, came_online) = ws.app.hub.connect(user.id, rooms, hello);
     let conn = outbox.id;
     let (sink, stream) = socket.split();
     let (close_tx, close_rx) = tokio::sync::oneshot::channel::<CloseFrame>();
     let writer = tokio::spawn(write_loop(sink, outbox, close_rx, ws.shutdown.clone()));
-    let hello = encode(&ServerFrame::Welcome {
-        v: PROTOCOL_VERSION,
-        user: user.username.clone(),
-    });
-    if let Ok(frame) = hello {
-        ws.app.hub.send_to(conn, frame).await;
-    }
     if let Some(change) = came_online {
         presence_changed(&ws.app, &user.username, change).await;
     }
@@ -382,7 +383,16 @@ async fn write_loop(
                     while outbox.frames.try_recv().is_ok() {}
                     frame = resync.clone();
                 }
-                if sink.send(WsMessage::Text(Utf8Bytes::from(&*frame))).await.is_err() {
+                // Whatever else is already queued goes out with it: one write for the lot
+                // when a busy room queues faster than this socket is scheduled.
+                let mut written = sink.feed(WsMessage::Text(Utf8Bytes::from(&*frame))).await;
+                let mut batched = 1;
+                while written.is_ok() && batched < WRITE_BATCH_FRAMES {
+                    let Ok(more) = outbox.frames.try_recv() else { break };
+                    written = sink.feed(WsMessage::Text(Utf8Bytes::from(&*more))).await;
+                    batched += 1;
+                }
+                if written.is_err() || sink.flush().await.is_err() {
                     break;
                 }
             }
