@@ -6,6 +6,10 @@ use server::commands;
 use server::config::{database_url, Cli, Command, ServeArgs};
 use tracing_subscriber::EnvFilter;
 
+/// See `Cargo.toml`: memory freed after password hashing goes back to the system.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
