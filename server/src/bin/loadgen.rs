@@ -1,0 +1,533 @@
+//! `loadgen`: Confab's load generator. It is a third-party client like any other: it registers
+//! real accounts through the HTTP API and speaks the WebSocket protocol of docs/protocol.md.
+//! It starts the release `confab` binary on a fresh database (or uses `--url` and `--pid`), and
+//! reports what a user would feel and what the server pays for it:
+//!
+//! * `fanout`: N sockets in one room, S of them posting at a fixed total rate. Deliveries per
+//!   second, post→delivery latency (p50/p90/p99/max), messages lost or duplicated per socket,
+//!   `resync`s, and the CPU used by the server and by the load generator itself.
+//! * `idle`: C sockets that only answer pings: the server's resident memory per connection.
+//!
+//! Usage: `target/release/loadgen fanout --clients 1000 --rate 250 --seconds 10`,
+//! `target/release/loadgen idle --connections 10000`.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand};
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::Semaphore;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+
+type LoadResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+#[derive(Parser)]
+#[command(about = "Load generator for Confab's live channel")]
+struct Args {
+    /// A running server to test instead of starting one (e.g. http://127.0.0.1:3000).
+    #[arg(long, requires = "pid")]
+    url: Option<String>,
+    /// The process id of that server, to read its memory and CPU time.
+    #[arg(long)]
+    pid: Option<u32>,
+    /// Accounts to register; sockets are spread over them (several devices per user).
+    #[arg(long, default_value_t = 100)]
+    users: usize,
+    #[command(subcommand)]
+    mode: Mode,
+}
+
+#[derive(Subcommand)]
+enum Mode {
+    /// Sockets in one room, some of them posting; measures delivery.
+    Fanout {
+        #[arg(long, default_value_t = 1000)]
+        clients: usize,
+        /// How many of the clients post (each stays under the server's 10 frames/s limit).
+        #[arg(long, default_value_t = 50)]
+        senders: usize,
+        /// Posts per second, all senders together.
+        #[arg(long, default_value_t = 250.0)]
+        rate: f64,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
+    /// Idle sockets; measures the server's memory per connection.
+    Idle {
+        #[arg(long, default_value_t = 10_000)]
+        connections: usize,
+    },
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    match run(Args::parse()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("loadgen: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> LoadResult<()> {
+    let (addr, pid, _server) = match (&args.url, args.pid) {
+        (Some(url), Some(pid)) => (address(url)?, pid, None),
+        _ => {
+            let server = OwnServer::start().await?;
+            (server.addr, server.pid, Some(server))
+        }
+    };
+    println!(
+        "server {addr} (pid {pid}); registering {} users",
+        args.users
+    );
+    let started = Instant::now();
+    let cookies = register_users(addr, args.users).await?;
+    println!("registered in {:.1?}", started.elapsed());
+    match args.mode {
+        Mode::Fanout {
+            clients,
+            senders,
+            rate,
+            seconds,
+        } => {
+            fanout(
+                addr,
+                pid,
+                &cookies,
+                clients,
+                senders.min(clients),
+                rate,
+                seconds,
+            )
+            .await
+        }
+        Mode::Idle { connections } => idle(addr, pid, &cookies, connections).await,
+    }
+}
+
+fn address(url: &str) -> LoadResult<SocketAddr> {
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or("--url must be http://host:port")?;
+    Ok(rest.trim_end_matches('/').parse()?)
+}
+
+/// The release `confab` binary beside this one, on a free port and a fresh database.
+struct OwnServer {
+    child: std::process::Child,
+    addr: SocketAddr,
+    pid: u32,
+    _dir: tempfile::TempDir,
+}
+
+impl OwnServer {
+    async fn start() -> LoadResult<Self> {
+        let dir = tempfile::tempdir()?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+        let binary = std::env::current_exe()?.with_file_name("confab");
+        let child = std::process::Command::new(&binary)
+            .env("DATABASE_URL", dir.path().join("load.db"))
+            .env("CONFAB_ADDR", addr.to_string())
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
+        let pid = child.id();
+        let server = Self {
+            child,
+            addr,
+            pid,
+            _dir: dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(addr).await.is_err() {
+            if Instant::now() > deadline {
+                return Err("the server did not start listening within 30 s".into());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(server)
+    }
+}
+
+impl Drop for OwnServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One HTTP/1.0 POST with a form body; returns the status and the session cookie it set.
+async fn post_form(addr: SocketAddr, path: &str, body: &str) -> LoadResult<(u16, Option<String>)> {
+    let mut stream = TcpStream::connect(addr).await?;
+    let request = format!(
+        "POST {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await?;
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or("unreadable HTTP answer")?;
+    let cookie = response
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("set-cookie: ")
+                .or(l.strip_prefix("Set-Cookie: "))
+        })
+        .and_then(|v| v.split(';').next())
+        .map(str::to_owned);
+    Ok((status, cookie))
+}
+
+/// Registers `n` accounts (four at a time: password hashing is deliberately slow) and returns
+/// their session cookies.
+async fn register_users(addr: SocketAddr, n: usize) -> LoadResult<Vec<String>> {
+    let run = std::process::id();
+    let gate = Arc::new(Semaphore::new(4));
+    let mut tasks = Vec::with_capacity(n);
+    for i in 0..n {
+        let gate = gate.clone();
+        tasks.push(tokio::spawn(async move {
+            let _permit = gate.acquire_owned().await?;
+            let body = format!("username=load{run}x{i}&password=load-test-password");
+            match post_form(addr, "/api/register", &body).await? {
+                (200, Some(cookie)) => Ok::<_, Box<dyn std::error::Error + Send + Sync>>(cookie),
+                (status, _) => Err(format!("register answered {status}").into()),
+            }
+        }));
+    }
+    let mut cookies = Vec::with_capacity(n);
+    for task in tasks {
+        cookies.push(task.await??);
+    }
+    Ok(cookies)
+}
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>;
+
+/// Opens a socket as a browser on the site would (cookie and Origin) and reads the welcome.
+async fn connect(addr: SocketAddr, cookie: &str) -> LoadResult<Socket> {
+    let mut request = format!("ws://{addr}/ws").into_client_request()?;
+    let headers = request.headers_mut();
+    headers.insert("Cookie", cookie.parse()?);
+    headers.insert("Origin", format!("http://{addr}").parse()?);
+    // Small buffers, as a server would use: the load generator holds thousands of sockets.
+    let config = WebSocketConfig::default()
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0);
+    let (mut socket, _) =
+        tokio_tungstenite::connect_async_with_config(request, Some(config), false).await?;
+    match socket.next().await {
+        Some(Ok(WsMessage::Text(t))) if t.as_str().starts_with("{\"type\":\"welcome\"") => {
+            Ok(socket)
+        }
+        other => Err(format!("expected welcome, got {other:?}").into()),
+    }
+}
+
+/// Opens `n` sockets, 256 handshakes at a time, spreading them over the accounts.
+async fn connect_many(addr: SocketAddr, cookies: &[String], n: usize) -> LoadResult<Vec<Socket>> {
+    let gate = Arc::new(Semaphore::new(256));
+    let mut tasks = Vec::with_capacity(n);
+    for i in 0..n {
+        let gate = gate.clone();
+        let cookie = cookies[i % cookies.len()].clone();
+        tasks.push(tokio::spawn(async move {
+            let _permit = gate.acquire_owned().await?;
+            connect(addr, &cookie).await
+        }));
+    }
+    let mut sockets = Vec::with_capacity(n);
+    for task in tasks {
+        sockets.push(task.await??);
+    }
+    Ok(sockets)
+}
+
+/// CPU seconds (user + system) a process has used so far.
+fn cpu_seconds(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after the name.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// Resident memory of a process, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// The number after `"key":` in a frame, read without parsing the whole frame (the load
+/// generator must stay cheaper than the server it measures).
+fn number_after(frame: &str, key: &str) -> Option<u64> {
+    let at = frame.find(key)? + key.len();
+    let digits: &str = &frame[at..];
+    let end = digits
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(digits.len());
+    digits[..end].parse().ok()
+}
+
+/// What one receiving socket saw.
+#[derive(Default)]
+struct Seen {
+    /// How many times each seq arrived (index = seq).
+    counts: Vec<u8>,
+    /// Post→delivery latencies, microseconds.
+    latencies: Vec<u32>,
+    /// Post→ack latencies (the durable commit) of this socket's own posts, microseconds.
+    acks: Vec<u32>,
+    resyncs: u64,
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn fanout(
+    addr: SocketAddr,
+    pid: u32,
+    cookies: &[String],
+    clients: usize,
+    senders: usize,
+    rate: f64,
+    seconds: u64,
+) -> LoadResult<()> {
+    let sockets = connect_many(addr, cookies, clients).await?;
+    println!("{clients} sockets open; {senders} of them post {rate}/s for {seconds} s");
+    // Presence announcements of all those connections settle first.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let epoch = Instant::now();
+    let stop_at = epoch + Duration::from_secs(seconds);
+    let acked: Arc<Mutex<Vec<u64>>> = Arc::default();
+    let sent = Arc::new(AtomicU64::new(0));
+    let last_delivery = Arc::new(AtomicU64::new(0));
+    let server_cpu = cpu_seconds(&pid.to_string());
+    let own_cpu = cpu_seconds("self");
+
+    let mut readers = Vec::with_capacity(clients);
+    let mut writers = Vec::with_capacity(senders);
+    for (i, socket) in sockets.into_iter().enumerate() {
+        let (mut sink, mut stream) = socket.split();
+        let acked = acked.clone();
+        let last_delivery = last_delivery.clone();
+        let drain_until = stop_at + Duration::from_secs(3);
+        readers.push(tokio::spawn(async move {
+            let mut seen = Seen::default();
+            loop {
+                let next = tokio::time::timeout_at(drain_until.into(), stream.next()).await;
+                let Ok(Some(Ok(WsMessage::Text(text)))) = next else {
+                    if matches!(next, Ok(Some(Ok(_)))) {
+                        continue;
+                    }
+                    break;
+                };
+                let frame = text.as_str();
+                if frame.starts_with("{\"type\":\"message\"") {
+                    let now = epoch.elapsed().as_micros() as u64;
+                    last_delivery.fetch_max(now, Ordering::Relaxed);
+                    if let (Some(seq), Some(at)) = (
+                        number_after(frame, "\"seq\":"),
+                        number_after(frame, "\"body\":\"lg "),
+                    ) {
+                        let seq = seq as usize;
+                        if seen.counts.len() <= seq {
+                            seen.counts.resize(seq + 1, 0);
+                        }
+                        seen.counts[seq] = seen.counts[seq].saturating_add(1);
+                        seen.latencies.push(now.saturating_sub(at) as u32);
+                    }
+                } else if frame.starts_with("{\"type\":\"ack\"") {
+                    if let Some(seq) = number_after(frame, "\"seq\":") {
+                        if let Ok(mut acked) = acked.lock() {
+                            acked.push(seq);
+                        }
+                    }
+                    if let Some(at) = number_after(frame, "\"body\":\"lg ") {
+                        let now = epoch.elapsed().as_micros() as u64;
+                        seen.acks.push(now.saturating_sub(at) as u32);
+                    }
+                } else if frame.starts_with("{\"type\":\"resync\"") {
+                    seen.resyncs += 1;
+                }
+            }
+            seen
+        }));
+        if i < senders {
+            let sent = sent.clone();
+            let every = Duration::from_secs_f64(senders as f64 / rate);
+            // Spread the senders' ticks evenly over one period.
+            let first = epoch + every.mul_f64(i as f64 / senders as f64);
+            writers.push(tokio::spawn(async move {
+                let mut tick = tokio::time::interval_at(first.into(), every);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+                let mut n = 0u64;
+                loop {
+                    tick.tick().await;
+                    if Instant::now() >= stop_at {
+                        break;
+                    }
+                    let at = epoch.elapsed().as_micros();
+                    let frame = format!(
+                        "{{\"type\":\"post\",\"room_id\":1,\"client_id\":\"lg-{i}-{n}\",\"text\":\"lg {at}\"}}"
+                    );
+                    if sink.send(WsMessage::Text(frame.into())).await.is_err() {
+                        break;
+                    }
+                    n += 1;
+                    sent.fetch_add(1, Ordering::Relaxed);
+                }
+                // Keep the socket open until the readers have drained.
+                tokio::time::sleep_until((stop_at + Duration::from_secs(3)).into()).await;
+                drop(sink);
+            }));
+        }
+    }
+    for writer in writers {
+        writer.await?;
+    }
+    let mut seens = Vec::with_capacity(clients);
+    for reader in readers {
+        seens.push(reader.await?);
+    }
+    let server_cpu = cpu_seconds(&pid.to_string()) - server_cpu;
+    let own_cpu = cpu_seconds("self") - own_cpu;
+
+    let acked = acked.lock().map(|a| a.clone()).unwrap_or_default();
+    let sent = sent.load(Ordering::Relaxed);
+    let mut lost = 0u64;
+    let mut duplicated = 0u64;
+    let mut resyncs = 0u64;
+    let mut latencies: Vec<u32> = Vec::new();
+    let mut acks: Vec<u32> = Vec::new();
+    for seen in &seens {
+        acks.extend_from_slice(&seen.acks);
+        for &seq in &acked {
+            match seen.counts.get(seq as usize).copied().unwrap_or(0) {
+                0 => lost += 1,
+                1 => {}
+                n => duplicated += u64::from(n - 1),
+            }
+        }
+        resyncs += seen.resyncs;
+        latencies.extend_from_slice(&seen.latencies);
+    }
+    latencies.sort_unstable();
+    acks.sort_unstable();
+    let deliveries = latencies.len() as f64;
+    let window = Duration::from_micros(last_delivery.load(Ordering::Relaxed)).as_secs_f64();
+    let quantile = |sorted: &[u32], q: f64| {
+        let i = ((sorted.len().max(1) - 1) as f64 * q).round() as usize;
+        Duration::from_micros(u64::from(sorted.get(i).copied().unwrap_or(0)))
+    };
+    let at = |q: f64| quantile(&latencies, q);
+    println!(
+        "posted {sent}, acked {} ({} unacked)",
+        acked.len(),
+        sent - acked.len() as u64
+    );
+    println!(
+        "deliveries {deliveries:.0} in {window:.2} s = {:.0}/s",
+        deliveries / window.max(f64::EPSILON)
+    );
+    println!(
+        "latency p50 {:.2?} p90 {:.2?} p99 {:.2?} max {:.2?}",
+        at(0.5),
+        at(0.9),
+        at(0.99),
+        at(1.0)
+    );
+    println!(
+        "of which post→ack (durable commit) p50 {:.2?} p99 {:.2?} max {:.2?}",
+        quantile(&acks, 0.5),
+        quantile(&acks, 0.99),
+        quantile(&acks, 1.0)
+    );
+    println!("lost {lost}, duplicated {duplicated}, resyncs {resyncs}");
+    println!(
+        "cpu: server {server_cpu:.2} s ({:.0}% of one core), loadgen {own_cpu:.2} s ({:.0}%)",
+        100.0 * server_cpu / window,
+        100.0 * own_cpu / window
+    );
+    println!("server rss {} MiB", rss_kib(pid) / 1024);
+    if lost > 0 || acked.is_empty() {
+        return Err(format!("{lost} deliveries lost").into());
+    }
+    Ok(())
+}
+
+/// Opens `n` idle sockets in two halves and measures the server's memory after each (once it
+/// has settled): the growth from the first half to the second is the cost of a connection,
+/// free of whatever the process held before.
+async fn idle(addr: SocketAddr, pid: u32, cookies: &[String], n: usize) -> LoadResult<()> {
+    let settle = Duration::from_secs(5);
+    tokio::time::sleep(settle).await;
+    let empty = rss_kib(pid);
+    let mut readers = Vec::with_capacity(n);
+    let mut marks = Vec::new();
+    let started = Instant::now();
+    for half in [n / 2, n - n / 2] {
+        for socket in connect_many(addr, cookies, half).await? {
+            // Keep reading (answering pings, taking presence frames).
+            readers.push(tokio::spawn(async move {
+                let (_sink, mut stream) = socket.split();
+                while let Some(Ok(_)) = stream.next().await {}
+            }));
+        }
+        tokio::time::sleep(settle).await;
+        marks.push(rss_kib(pid));
+    }
+    let opened = started.elapsed();
+    let (half, full) = (marks[0], marks[1]);
+    let per_conn = |kib: u64, count: usize| kib as f64 / count.max(1) as f64;
+    println!("{n} idle sockets open ({opened:.1?} including two {settle:?} pauses)");
+    println!(
+        "server rss: {:.1} MiB with none, {:.1} MiB with {}, {:.1} MiB with {n}",
+        empty as f64 / 1024.0,
+        half as f64 / 1024.0,
+        n / 2,
+        full as f64 / 1024.0
+    );
+    println!(
+        "per connection: {:.1} KiB (second half's growth / its sockets); {:.1} KiB (all / {n})",
+        per_conn(full.saturating_sub(half), n - n / 2),
+        per_conn(full.saturating_sub(empty), n)
+    );
+    println!(
+        "loadgen rss {:.1} MiB",
+        rss_kib(std::process::id()) as f64 / 1024.0
+    );
+    for reader in readers {
+        reader.abort();
+    }
+    Ok(())
+}
