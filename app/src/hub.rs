@@ -211,12 +211,6 @@ impl Hub {
         let user = state.conns.get(&id)?.user;
         let before = state.presence(user);
         let conn = state.conns.remove(&id)?;
-        // Read before the rooms are forgotten: they say who must hear about it.
-        let rooms: Vec<RoomId> = state
-            .rooms_of
-            .get(&conn.user)
-            .map(|r| r.iter().copied().collect())
-            .unwrap_or_default();
         let last_socket = match state.by_user.get_mut(&conn.user) {
             Some(sockets) => {
                 sockets.remove(&id);
@@ -227,18 +221,20 @@ impl Hub {
         if last_socket {
             state.by_user.remove(&conn.user);
             state.typing.retain(|(user, _), _| *user != conn.user);
-            for room in state.rooms_of.remove(&conn.user).unwrap_or_default() {
-                if let Some(members) = state.members.get_mut(&room) {
+            // The rooms they were in say who must hear that they left.
+            let rooms = state.rooms_of.remove(&conn.user).unwrap_or_default();
+            for room in &rooms {
+                if let Some(members) = state.members.get_mut(room) {
                     members.remove(&conn.user);
                     if members.is_empty() {
-                        state.members.remove(&room);
+                        state.members.remove(room);
                     }
                 }
             }
             return Some(PresenceChange {
                 user: conn.user,
                 status: Presence::Offline,
-                rooms,
+                rooms: rooms.into_iter().collect(),
             });
         }
         // Other sockets remain, but the one in use may have gone: online can become away.

@@ -1,5 +1,5 @@
 // Shared steps for the browser tests: they act as a person would, through labels and roles.
-import { expect, Page, Locator } from '@playwright/test';
+import { expect, Browser, BrowserContext, BrowserContextOptions, Page, Locator } from '@playwright/test';
 
 /** A username unique to this run and test. */
 export function uniqueName(prefix: string): string {
@@ -84,4 +84,27 @@ export async function leaveGeneral(page: Page): Promise<void> {
 /** The sidebar link of a room or DM (its accessible name includes the unread badge). */
 export function sidebarLink(page: Page, name: string): Locator {
   return page.getByRole('navigation').getByRole('listitem').filter({ hasText: name }).getByRole('link');
+}
+
+/** Alice and Bob, each registered in a browser context of their own (with its own options, such
+ * as a baseURL that goes through a proxy), each left on their home page. */
+export async function aliceAndBob(
+  browser: Browser,
+  opts: {
+    alice?: BrowserContextOptions;
+    bob?: BrowserContextOptions;
+    /** Runs on Bob's context before his first page opens (permissions, init scripts). */
+    prepareBob?: (bob: BrowserContext) => Promise<void>;
+  } = {},
+) {
+  const alice = await browser.newContext(opts.alice);
+  const bob = await browser.newContext(opts.bob);
+  await opts.prepareBob?.(bob);
+  const a = await alice.newPage();
+  const b = await bob.newPage();
+  const aliceName = uniqueName('alice');
+  const bobName = uniqueName('bob');
+  await register(a, aliceName);
+  await register(b, bobName);
+  return { alice, bob, a, b, aliceName, bobName };
 }

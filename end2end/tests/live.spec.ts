@@ -1,6 +1,6 @@
 // Live delivery over the WebSocket: what one member posts appears for the others without a reload.
 import { test, expect, Browser, Page } from '@playwright/test';
-import { hydrated, messageLog, post, register, uniqueName } from './helpers';
+import { aliceAndBob, hydrated, messageLog, post, uniqueName } from './helpers';
 
 async function openGeneral(page: Page): Promise<void> {
   await page.getByRole('navigation').getByRole('link', { name: 'general' }).click();
@@ -10,17 +10,10 @@ async function openGeneral(page: Page): Promise<void> {
 
 /** Alice and Bob, each in their own browser, both looking at `general` with the socket open. */
 async function aliceAndBobInGeneral(browser: Browser) {
-  const alice = await browser.newContext();
-  const bob = await browser.newContext();
-  const a = await alice.newPage();
-  const b = await bob.newPage();
-  const aliceName = uniqueName('alice');
-  const bobName = uniqueName('bob');
-  await register(a, aliceName);
-  await register(b, bobName);
-  await openGeneral(a);
-  await openGeneral(b);
-  return { alice, bob, a, b, aliceName, bobName };
+  const people = await aliceAndBob(browser);
+  await openGeneral(people.a);
+  await openGeneral(people.b);
+  return people;
 }
 
 test('a message appears live in the other member\'s open room and on the sender\'s other device', async ({ browser }) => {

@@ -1,19 +1,12 @@
 // Presence and unread state: who is online, unread badges kept live and shared by a user's
 // devices, and the summary waiting for someone who was away.
-import { test, expect } from '@playwright/test';
+import { test, expect, BrowserContext } from '@playwright/test';
 import {
-  hydrated, leaveGeneral, logIn, messageLog, openDm, post, register, sidebarLink, uniqueName,
+  aliceAndBob, hydrated, leaveGeneral, logIn, messageLog, openDm, post, sidebarLink,
 } from './helpers';
 
 test('a member shows online while connected, and offline with "last seen" once their browser closes', async ({ browser }) => {
-  const alice = await browser.newContext();
-  const bob = await browser.newContext();
-  const a = await alice.newPage();
-  const b = await bob.newPage();
-  const aliceName = uniqueName('alice');
-  const bobName = uniqueName('bob');
-  await register(a, aliceName);
-  await register(b, bobName);
+  const { alice, bob, a, aliceName, bobName } = await aliceAndBob(browser);
   await openDm(a, bobName);
   await hydrated(a);
   const members = a.getByRole('region', { name: 'Members' });
@@ -34,16 +27,9 @@ test('a member shows online while connected, and offline with "last seen" once t
 });
 
 test('unread badges are live, reading on one device clears the other, and a returning user gets a summary', async ({ browser }) => {
-  const alice = await browser.newContext();
-  const bobPhone = await browser.newContext();
+  const { alice, bob: bobPhone, a, b: phone, aliceName, bobName } = await aliceAndBob(browser);
   const bobLaptop = await browser.newContext();
-  const a = await alice.newPage();
-  const phone = await bobPhone.newPage();
   const laptop = await bobLaptop.newPage();
-  const aliceName = uniqueName('alice');
-  const bobName = uniqueName('bob');
-  await register(a, aliceName);
-  await register(phone, bobName);
   await leaveGeneral(phone);
   await laptop.goto('/');
   await hydrated(laptop);
@@ -90,30 +76,25 @@ test('unread badges are live, reading on one device clears the other, and a retu
 });
 
 test('a new DM raises a browser notification while the tab is hidden', async ({ browser }) => {
-  const alice = await browser.newContext();
-  const bob = await browser.newContext();
-  await bob.grantPermissions(['notifications']);
   // Record notifications instead of showing them, and pretend the tab is in the background.
-  await bob.addInitScript(() => {
-    const shown: { title: string; body: string }[] = [];
-    (window as unknown as { shown: typeof shown }).shown = shown;
-    class RecordedNotification {
-      static permission = 'granted';
-      static requestPermission = async () => 'granted';
-      onclick: unknown = null;
-      constructor(title: string, options?: { body?: string }) {
-        shown.push({ title, body: options?.body ?? '' });
+  const prepareBob = async (bob: BrowserContext) => {
+    await bob.grantPermissions(['notifications']);
+    await bob.addInitScript(() => {
+      const shown: { title: string; body: string }[] = [];
+      (window as unknown as { shown: typeof shown }).shown = shown;
+      class RecordedNotification {
+        static permission = 'granted';
+        static requestPermission = async () => 'granted';
+        onclick: unknown = null;
+        constructor(title: string, options?: { body?: string }) {
+          shown.push({ title, body: options?.body ?? '' });
+        }
       }
-    }
-    (window as unknown as { Notification: unknown }).Notification = RecordedNotification;
-    Object.defineProperty(document, 'hidden', { get: () => (window as unknown as { pretendHidden?: boolean }).pretendHidden === true });
-  });
-  const a = await alice.newPage();
-  const b = await bob.newPage();
-  const aliceName = uniqueName('alice');
-  const bobName = uniqueName('bob');
-  await register(a, aliceName);
-  await register(b, bobName);
+      (window as unknown as { Notification: unknown }).Notification = RecordedNotification;
+      Object.defineProperty(document, 'hidden', { get: () => (window as unknown as { pretendHidden?: boolean }).pretendHidden === true });
+    });
+  };
+  const { alice, bob, a, b, aliceName, bobName } = await aliceAndBob(browser, { prepareBob });
   await expect(b.locator('body')).toHaveAttribute('data-hydrated', 'true');
   await openDm(a, bobName);
   await b.evaluate(() => { (window as unknown as { pretendHidden: boolean }).pretendHidden = true; });

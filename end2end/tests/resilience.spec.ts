@@ -2,7 +2,7 @@
 // the connection was cut (even across a closed tab), and a server killed with SIGKILL comes back
 // to browsers that reconnect and catch up on their own.
 import { test, expect, Page } from '@playwright/test';
-import { hydrated, messageLog, openDm, post, register, uniqueName } from './helpers';
+import { aliceAndBob, hydrated, messageLog, openDm, post } from './helpers';
 import { CuttableProxy, OwnServer } from './servers';
 
 /** Writes `text` in the composer and presses Enter, as a person would. */
@@ -24,14 +24,7 @@ function pending(page: Page) {
 test('messages written while the connection is cut wait in the outbox, survive a closed tab, and arrive once, in order', async ({ browser, baseURL }) => {
   const proxy = await CuttableProxy.start(Number(new URL(baseURL ?? '').port));
   // Alice reaches the server only through the proxy; bob directly.
-  const alice = await browser.newContext({ baseURL: proxy.url });
-  const bob = await browser.newContext();
-  const a = await alice.newPage();
-  const b = await bob.newPage();
-  const aliceName = uniqueName('alice');
-  const bobName = uniqueName('bob');
-  await register(a, aliceName);
-  await register(b, bobName);
+  const { alice, bob, a, b, bobName } = await aliceAndBob(browser, { alice: { baseURL: proxy.url } });
   const dm = await openDm(a, bobName);
   await hydrated(a);
   await post(a, 'hello before the cut');
@@ -71,14 +64,8 @@ test('messages written while the connection is cut wait in the outbox, survive a
 test('a server killed with SIGKILL mid-conversation: browsers reconnect and catch up with nothing lost', async ({ browser }) => {
   const server = await OwnServer.start();
   try {
-    const alice = await browser.newContext({ baseURL: server.url });
-    const bob = await browser.newContext({ baseURL: server.url });
-    const a = await alice.newPage();
-    const b = await bob.newPage();
-    const aliceName = uniqueName('alice');
-    const bobName = uniqueName('bob');
-    await register(a, aliceName);
-    await register(b, bobName);
+    const own = { baseURL: server.url };
+    const { alice, bob, a, b, bobName } = await aliceAndBob(browser, { alice: own, bob: own });
     const dm = await openDm(a, bobName);
     await hydrated(a);
     await b.goto(`/r/${dm}`);
