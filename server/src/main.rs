@@ -1,5 +1,6 @@
 //! `confab`: parses the command line and runs the chosen command (serving by default).
 
+use axum::serve::ListenerExt;
 use clap::Parser;
 use leptos::prelude::get_configuration;
 use server::commands;
@@ -57,7 +58,14 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     let app = server::router(state, options, live);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
-        .map_err(|e| format!("listening on {addr}: {e}"))?;
+        .map_err(|e| format!("listening on {addr}: {e}"))?
+        // Live frames are small and must go out at once: without TCP_NODELAY, Nagle's algorithm
+        // holds a frame back until the previous one is acknowledged (up to 40 ms of delayed ACK).
+        .tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!("TCP_NODELAY on a new connection: {e}");
+            }
+        });
     tracing::info!("Confab listening on http://{addr}");
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
