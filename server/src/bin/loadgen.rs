@@ -232,7 +232,7 @@ async fn connect(addr: SocketAddr, cookie: &str) -> LoadResult<Socket> {
         .read_buffer_size(4 * 1024)
         .write_buffer_size(0);
     let (mut socket, _) =
-        tokio_tungstenite::connect_async_with_config(request, Some(config), false).await?;
+        tokio_tungstenite::connect_async_with_config(request, Some(config), true).await?;
     match socket.next().await {
         Some(Ok(WsMessage::Text(t))) if t.as_str().starts_with("{\"type\":\"welcome\"") => {
             Ok(socket)
@@ -343,13 +343,18 @@ async fn fanout(
         let drain_until = stop_at + Duration::from_secs(3);
         readers.push(tokio::spawn(async move {
             let mut seen = Seen::default();
+            // One timer for the whole run (a timeout per frame would cost a timer per frame).
+            let deadline = tokio::time::sleep_until(drain_until.into());
+            tokio::pin!(deadline);
             loop {
-                let next = tokio::time::timeout_at(drain_until.into(), stream.next()).await;
-                let Ok(Some(Ok(WsMessage::Text(text)))) = next else {
-                    if matches!(next, Ok(Some(Ok(_)))) {
-                        continue;
-                    }
-                    break;
+                let next = tokio::select! {
+                    _ = &mut deadline => break,
+                    next = stream.next() => next,
+                };
+                let text = match next {
+                    Some(Ok(WsMessage::Text(text))) => text,
+                    Some(Ok(_)) => continue,
+                    _ => break,
                 };
                 let frame = text.as_str();
                 if frame.starts_with("{\"type\":\"message\"") {
