@@ -20,8 +20,9 @@ use crate::model::{Presence, RoomId, UserId};
 /// Frames one socket may have queued before it counts as lagging.
 pub const SOCKET_QUEUE_FRAMES: usize = 256;
 
-/// A serialized frame, shared by all the sockets it is sent to.
-pub type Frame = Arc<str>;
+/// A serialized frame, shared by all the sockets it is sent to: cloning it counts a reference,
+/// and the socket writes it without copying.
+pub type Frame = axum::extract::ws::Utf8Bytes;
 
 /// Identifies one socket in the hub.
 pub type ConnId = u64;
@@ -353,7 +354,7 @@ mod tests {
     use super::*;
 
     fn frame(s: &str) -> Frame {
-        Arc::from(s)
+        Frame::from(s)
     }
 
     #[tokio::test]

@@ -2,17 +2,15 @@
 //! Kept in one place so the HTTP server functions and the WebSocket share the same order:
 //! persist, acknowledge, then fan out.
 
-use std::sync::Arc;
-
 use crate::error::AppError;
-use crate::hub::PresenceChange;
+use crate::hub::{Frame, PresenceChange};
 use crate::model::{Message, Presence, RoomId, UserId};
 use crate::protocol::ServerFrame;
 use crate::state::AppState;
 
 /// Serializes a frame once for every socket it will reach.
-pub fn encode(frame: &ServerFrame) -> Result<Arc<str>, AppError> {
-    serde_json::to_string(frame).map(Arc::from).map_err(|e| {
+pub fn encode(frame: &ServerFrame) -> Result<Frame, AppError> {
+    serde_json::to_string(frame).map(Frame::from).map_err(|e| {
         tracing::error!("serializing a frame: {e}");
         AppError::Internal
     })

@@ -385,11 +385,11 @@ async fn write_loop(
                 }
                 // Whatever else is already queued goes out with it: one write for the lot
                 // when a busy room queues faster than this socket is scheduled.
-                let mut written = sink.feed(WsMessage::Text(Utf8Bytes::from(&*frame))).await;
+                let mut written = sink.feed(WsMessage::Text(frame)).await;
                 let mut batched = 1;
                 while written.is_ok() && batched < WRITE_BATCH_FRAMES {
                     let Ok(more) = outbox.frames.try_recv() else { break };
-                    written = sink.feed(WsMessage::Text(Utf8Bytes::from(&*more))).await;
+                    written = sink.feed(WsMessage::Text(more)).await;
                     batched += 1;
                 }
                 if written.is_err() || sink.flush().await.is_err() {
