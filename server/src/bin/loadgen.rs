@@ -6,6 +6,8 @@
 //! * `fanout`: N sockets in one room, S of them posting at a fixed total rate. Deliveries per
 //!   second, post→delivery latency (p50/p90/p99/max), messages lost or duplicated per socket,
 //!   `resync`s, and the CPU used by the server and by the load generator itself.
+//! * `durable`: every socket its own account posting into its own note-to-self DM: durable
+//!   posts per second end to end (each acknowledged only after its commit).
 //! * `idle`: C sockets that only answer pings: the server's resident memory per connection.
 //!
 //! Usage: `target/release/loadgen fanout --clients 1000 --rate 250 --seconds 10`,
@@ -13,7 +15,7 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
@@ -58,6 +60,18 @@ enum Mode {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
     },
+    /// Durable posts per second end to end: every socket is its own account posting into its
+    /// own note-to-self DM (so each post is delivered once), each post acked only once durable.
+    /// `--users` is ignored: one account per connection.
+    Durable {
+        #[arg(long, default_value_t = 2500)]
+        connections: usize,
+        /// Posts per second, all connections together (at most 10 per connection).
+        #[arg(long, default_value_t = 20_000.0)]
+        rate: f64,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
     /// Idle sockets; measures the server's memory per connection.
     Idle {
         #[arg(long, default_value_t = 10_000)]
@@ -84,13 +98,15 @@ async fn run(args: Args) -> LoadResult<()> {
             (server.addr, server.pid, Some(server))
         }
     };
-    println!(
-        "server {addr} (pid {pid}); registering {} users",
-        args.users
-    );
+    let users = match args.mode {
+        Mode::Durable { connections, .. } => connections,
+        _ => args.users,
+    };
+    println!("server {addr} (pid {pid}); registering {users} users");
     let started = Instant::now();
-    let cookies = register_users(addr, args.users).await?;
+    let accounts = register_users(addr, users).await?;
     println!("registered in {:.1?}", started.elapsed());
+    let cookies: Vec<String> = accounts.iter().map(|(_, c)| c.clone()).collect();
     match args.mode {
         Mode::Fanout {
             clients,
@@ -98,19 +114,57 @@ async fn run(args: Args) -> LoadResult<()> {
             rate,
             seconds,
         } => {
-            fanout(
-                addr,
-                pid,
-                &cookies,
-                clients,
-                senders.min(clients),
+            let plan = Plan {
+                senders: senders.min(clients),
                 rate,
                 seconds,
-            )
-            .await
+                rooms: vec![GENERAL; clients],
+            };
+            deliver(addr, pid, &cookies, plan).await
+        }
+        Mode::Durable {
+            connections,
+            rate,
+            seconds,
+        } => {
+            let rooms = own_dms(addr, &accounts).await?;
+            let plan = Plan {
+                senders: connections,
+                rate,
+                seconds,
+                rooms,
+            };
+            deliver(addr, pid, &cookies, plan).await
         }
         Mode::Idle { connections } => idle(addr, pid, &cookies, connections).await,
     }
+}
+
+/// The room every account is in from the start.
+const GENERAL: i64 = 1;
+
+/// Opens each account's note-to-self DM; returns their room ids, in account order.
+async fn own_dms(addr: SocketAddr, accounts: &[(String, String)]) -> LoadResult<Vec<i64>> {
+    let gate = Arc::new(Semaphore::new(16));
+    let mut tasks = Vec::with_capacity(accounts.len());
+    for (name, cookie) in accounts {
+        let (name, cookie) = (name.clone(), cookie.clone());
+        let gate = gate.clone();
+        tasks.push(tokio::spawn(async move {
+            let _permit = gate.acquire_owned().await?;
+            let body = format!("username={name}");
+            let answer = post_form(addr, "/api/open_dm", &body, Some(&cookie)).await?;
+            match (answer.status, answer.body.trim().parse::<i64>()) {
+                (200, Ok(room)) => Ok::<_, Box<dyn std::error::Error + Send + Sync>>(room),
+                (status, _) => Err(format!("open_dm answered {status}: {}", answer.body).into()),
+            }
+        }));
+    }
+    let mut rooms = Vec::with_capacity(accounts.len());
+    for task in tasks {
+        rooms.push(task.await??);
+    }
+    Ok(rooms)
 }
 
 fn address(url: &str) -> LoadResult<SocketAddr> {
@@ -168,12 +222,27 @@ impl Drop for OwnServer {
     }
 }
 
-/// One HTTP/1.0 POST with a form body; returns the status and the session cookie it set.
-async fn post_form(addr: SocketAddr, path: &str, body: &str) -> LoadResult<(u16, Option<String>)> {
+/// What an HTTP answer said: status, the session cookie it set (if any), and the body.
+struct Answer {
+    status: u16,
+    cookie: Option<String>,
+    body: String,
+}
+
+/// One HTTP/1.0 POST with a form body, as the user with `cookie` if given.
+async fn post_form(
+    addr: SocketAddr,
+    path: &str,
+    body: &str,
+    cookie: Option<&str>,
+) -> LoadResult<Answer> {
     let mut stream = TcpStream::connect(addr).await?;
+    let cookie_header = cookie
+        .map(|c| format!("Cookie: {c}\r\n"))
+        .unwrap_or_default();
     let request = format!(
         "POST {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
-         Content-Length: {}\r\n\r\n{body}",
+         {cookie_header}Content-Length: {}\r\n\r\n{body}",
         body.len()
     );
     stream.write_all(request.as_bytes()).await?;
@@ -184,7 +253,8 @@ async fn post_form(addr: SocketAddr, path: &str, body: &str) -> LoadResult<(u16,
         .nth(1)
         .and_then(|s| s.parse().ok())
         .ok_or("unreadable HTTP answer")?;
-    let cookie = response
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let cookie = head
         .lines()
         .find_map(|l| {
             l.strip_prefix("set-cookie: ")
@@ -192,12 +262,16 @@ async fn post_form(addr: SocketAddr, path: &str, body: &str) -> LoadResult<(u16,
         })
         .and_then(|v| v.split(';').next())
         .map(str::to_owned);
-    Ok((status, cookie))
+    Ok(Answer {
+        status,
+        cookie,
+        body: body.to_owned(),
+    })
 }
 
 /// Registers `n` accounts (four at a time: password hashing is deliberately slow) and returns
-/// their session cookies.
-async fn register_users(addr: SocketAddr, n: usize) -> LoadResult<Vec<String>> {
+/// their usernames and session cookies.
+async fn register_users(addr: SocketAddr, n: usize) -> LoadResult<Vec<(String, String)>> {
     let run = std::process::id();
     let gate = Arc::new(Semaphore::new(4));
     let mut tasks = Vec::with_capacity(n);
@@ -206,9 +280,16 @@ async fn register_users(addr: SocketAddr, n: usize) -> LoadResult<Vec<String>> {
         tasks.push(tokio::spawn(async move {
             let _permit = gate.acquire_owned().await?;
             let body = format!("username=load{run}x{i}&password=load-test-password");
-            match post_form(addr, "/api/register", &body).await? {
-                (200, Some(cookie)) => Ok::<_, Box<dyn std::error::Error + Send + Sync>>(cookie),
-                (status, _) => Err(format!("register answered {status}").into()),
+            match post_form(addr, "/api/register", &body, None).await? {
+                Answer {
+                    status: 200,
+                    cookie: Some(cookie),
+                    ..
+                } => Ok::<_, Box<dyn std::error::Error + Send + Sync>>((
+                    format!("load{run}x{i}"),
+                    cookie,
+                )),
+                Answer { status, .. } => Err(format!("register answered {status}").into()),
             }
         }));
     }
@@ -308,19 +389,30 @@ struct Seen {
     latencies: Vec<u32>,
     /// Post→ack latencies (the durable commit) of this socket's own posts, microseconds.
     acks: Vec<u32>,
+    /// Seqs of this socket's own posts, as acknowledged.
+    acked: Vec<u64>,
     resyncs: u64,
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn fanout(
-    addr: SocketAddr,
-    pid: u32,
-    cookies: &[String],
-    clients: usize,
+/// Who posts where, how fast and for how long. Socket `i` is in room `rooms[i]`; the first
+/// `senders` sockets post into their room.
+struct Plan {
     senders: usize,
     rate: f64,
     seconds: u64,
-) -> LoadResult<()> {
+    rooms: Vec<i64>,
+}
+
+/// Opens a socket per room in the plan, lets the senders post at the planned rate, and
+/// reports what every socket received.
+async fn deliver(addr: SocketAddr, pid: u32, cookies: &[String], plan: Plan) -> LoadResult<()> {
+    let Plan {
+        senders,
+        rate,
+        seconds,
+        rooms,
+    } = plan;
+    let clients = rooms.len();
     let sockets = connect_many(addr, cookies, clients).await?;
     println!("{clients} sockets open; {senders} of them post {rate}/s for {seconds} s");
     // Presence announcements of all those connections settle first.
@@ -328,7 +420,6 @@ async fn fanout(
 
     let epoch = Instant::now();
     let stop_at = epoch + Duration::from_secs(seconds);
-    let acked: Arc<Mutex<Vec<u64>>> = Arc::default();
     let sent = Arc::new(AtomicU64::new(0));
     let last_delivery = Arc::new(AtomicU64::new(0));
     let server_cpu = cpu_seconds(&pid.to_string());
@@ -338,7 +429,7 @@ async fn fanout(
     let mut writers = Vec::with_capacity(senders);
     for (i, socket) in sockets.into_iter().enumerate() {
         let (mut sink, mut stream) = socket.split();
-        let acked = acked.clone();
+        let room = rooms[i];
         let last_delivery = last_delivery.clone();
         let drain_until = stop_at + Duration::from_secs(3);
         readers.push(tokio::spawn(async move {
@@ -373,9 +464,7 @@ async fn fanout(
                     }
                 } else if frame.starts_with("{\"type\":\"ack\"") {
                     if let Some(seq) = number_after(frame, "\"seq\":") {
-                        if let Ok(mut acked) = acked.lock() {
-                            acked.push(seq);
-                        }
+                        seen.acked.push(seq);
                     }
                     if let Some(at) = number_after(frame, "\"body\":\"lg ") {
                         let now = epoch.elapsed().as_micros() as u64;
@@ -403,7 +492,7 @@ async fn fanout(
                     }
                     let at = epoch.elapsed().as_micros();
                     let frame = format!(
-                        "{{\"type\":\"post\",\"room_id\":1,\"client_id\":\"lg-{i}-{n}\",\"text\":\"lg {at}\"}}"
+                        "{{\"type\":\"post\",\"room_id\":{room},\"client_id\":\"lg-{i}-{n}\",\"text\":\"lg {at}\"}}"
                     );
                     if sink.send(WsMessage::Text(frame.into())).await.is_err() {
                         break;
@@ -427,16 +516,21 @@ async fn fanout(
     let server_cpu = cpu_seconds(&pid.to_string()) - server_cpu;
     let own_cpu = cpu_seconds("self") - own_cpu;
 
-    let acked = acked.lock().map(|a| a.clone()).unwrap_or_default();
+    // What each room should have delivered: every post acknowledged in it.
+    let mut expected: std::collections::HashMap<i64, Vec<u64>> = Default::default();
+    for (seen, room) in seens.iter().zip(&rooms) {
+        expected.entry(*room).or_default().extend(&seen.acked);
+    }
+    let acked_total: usize = expected.values().map(Vec::len).sum();
     let sent = sent.load(Ordering::Relaxed);
     let mut lost = 0u64;
     let mut duplicated = 0u64;
     let mut resyncs = 0u64;
     let mut latencies: Vec<u32> = Vec::new();
     let mut acks: Vec<u32> = Vec::new();
-    for seen in &seens {
+    for (seen, room) in seens.iter().zip(&rooms) {
         acks.extend_from_slice(&seen.acks);
-        for &seq in &acked {
+        for &seq in expected.get(room).into_iter().flatten() {
             match seen.counts.get(seq as usize).copied().unwrap_or(0) {
                 0 => lost += 1,
                 1 => {}
@@ -456,9 +550,9 @@ async fn fanout(
     };
     let at = |q: f64| quantile(&latencies, q);
     println!(
-        "posted {sent}, acked {} ({} unacked)",
-        acked.len(),
-        sent - acked.len() as u64
+        "posted {sent}, acked {acked_total} ({} unacked) = {:.0} durable posts/s",
+        sent.saturating_sub(acked_total as u64),
+        acked_total as f64 / seconds as f64
     );
     println!(
         "deliveries {deliveries:.0} in {window:.2} s = {:.0}/s",
@@ -484,7 +578,7 @@ async fn fanout(
         100.0 * own_cpu / window
     );
     println!("server rss {} MiB", rss_kib(pid) / 1024);
-    if lost > 0 || acked.is_empty() {
+    if lost > 0 || acked_total == 0 {
         return Err(format!("{lost} deliveries lost").into());
     }
     Ok(())
