@@ -171,7 +171,10 @@ impl SqliteStore {
         }
         let write = SqlitePoolOptions::new()
             .max_connections(1)
-            .connect_with(options.clone())
+            // 64 MiB of page cache for the writer: posts to many rooms at once touch index pages
+            // all over the file, and with the default 2 MiB each batch re-read them
+            // (durable posts/s over WebSockets into 2,500 DMs: 17,800 → 20,000 offered and acked).
+            .connect_with(options.clone().pragma("cache_size", "-65536"))
             .await?;
         sqlx::migrate!("./migrations").run(&write).await?;
         // Rows cross from SQLite's worker thread to the caller over a channel; a deep one lets
