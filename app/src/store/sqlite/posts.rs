@@ -213,15 +213,9 @@ async fn store_batch(
     }
 
     // Seqs: each room hands out a block, in arrival order, in one statement for every room.
-    let mut per_room: Vec<(RoomId, i64)> = Vec::new();
+    let mut per_room: HashMap<RoomId, i64> = HashMap::new();
     for &i in &fresh {
-        match per_room
-            .iter_mut()
-            .find(|(room, _)| *room == posts[i].room_id)
-        {
-            Some((_, n)) => *n += 1,
-            None => per_room.push((posts[i].room_id, 1)),
-        }
+        *per_room.entry(posts[i].room_id).or_default() += 1;
     }
     let mut next: HashMap<RoomId, (i64, i64)> = HashMap::with_capacity(per_room.len());
     if !per_room.is_empty() {
@@ -233,17 +227,14 @@ async fn store_batch(
              FROM json_each(?1) c WHERE rooms.id = c.value ->> 0 \
              RETURNING rooms.id, rooms.last_seq, rooms.last_message_at",
         )
-        .bind(json(&per_room))
+        .bind(json(&per_room.iter().collect::<Vec<_>>()))
         .bind(now_ms())
         .fetch_all(&mut *tx)
         .await?;
         for row in &rows {
             let room: RoomId = row.try_get(0)?;
             let last: i64 = row.try_get(1)?;
-            let n = per_room
-                .iter()
-                .find(|(r, _)| *r == room)
-                .map_or(0, |(_, n)| *n);
+            let n = per_room.get(&room).copied().unwrap_or(0);
             next.insert(room, (last - n + 1, row.try_get(2)?));
         }
     }
