@@ -1,5 +1,7 @@
-//! The SQLite store against real database files: ordering, paging, idempotent posts and the
-//! membership rules every read and write depends on.
+//! The storage conformance suite: every rule the product relies on (ordering, paging,
+//! idempotent posts, group commit, membership and privacy, unread state, sessions), written once
+//! against `dyn Store` and run against every backend in `mod backends` below, each on a real
+//! database. What only one backend has (SQLite's file and reopening it) is tested beside it.
 #![cfg(feature = "ssr")]
 #![expect(clippy::unwrap_used, clippy::expect_used)]
 
@@ -9,30 +11,68 @@ use app::model::{RoomKind, User};
 use app::store::sqlite::{Durability, SqliteStore};
 use app::store::{HistoryQuery, NewMessage, Store, StoreError};
 
-struct Fixture {
-    store: Arc<SqliteStore>,
-    _dir: tempfile::TempDir,
-    path: std::path::PathBuf,
+/// Runs each named case (an `async fn(Arc<dyn Store>)` below) as its own test against one
+/// backend, so a failure names both.
+macro_rules! conformance {
+    ($open:path => $($case:ident),* $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $case() {
+            let backend = $open().await;
+            super::$case(backend.store.clone()).await;
+        }
+    )*};
 }
 
-async fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    // A nested folder that does not exist yet: the store creates it.
-    let path = dir.path().join("nested").join("confab.db");
-    let url = format!("sqlite://{}", path.display());
-    let store = SqliteStore::open(&url, Durability::Full).await.unwrap();
-    Fixture {
-        store: Arc::new(store),
-        _dir: dir,
-        path,
+/// The backends, each with the conformance cases run against it.
+mod backends {
+    use super::*;
+
+    /// A store under test and what keeps its database alive.
+    pub struct Backend {
+        pub store: Arc<dyn Store>,
+        _dir: tempfile::TempDir,
+    }
+
+    /// A new SQLite file in a nested folder that does not exist yet (the store creates it).
+    pub async fn sqlite() -> Backend {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&sqlite_url(&dir), Durability::Full)
+            .await
+            .unwrap();
+        Backend {
+            store: Arc::new(store),
+            _dir: dir,
+        }
+    }
+
+    pub fn sqlite_url(dir: &tempfile::TempDir) -> String {
+        format!("sqlite://{}", dir.path().join("nested/confab.db").display())
+    }
+
+    mod sqlite {
+        conformance!(super::sqlite =>
+            fresh_database_has_general_and_first_user_is_admin,
+            usernames_are_unique_ignoring_case,
+            seqs_are_gapless_and_history_pages_back_in_order,
+            concurrent_posters_get_distinct_consecutive_seqs,
+            a_retried_post_with_the_same_client_id_is_stored_once,
+            dms_are_private_to_their_two_members,
+            public_rooms_need_joining_before_reading_or_posting,
+            sessions_expire_and_can_be_revoked,
+            text_is_stored_verbatim,
+            unread_counts_follow_the_shared_read_position,
+            unread_counts_stop_at_the_cap,
+            members_are_listed_with_when_they_were_last_seen,
+            posts_sharing_a_commit_each_get_their_own_answer,
+        );
     }
 }
 
-async fn user(store: &SqliteStore, name: &str) -> User {
+async fn user(store: &dyn Store, name: &str) -> User {
     store.create_user(name, "$argon2id$fake").await.unwrap()
 }
 
-async fn post(store: &SqliteStore, author: &User, room: i64, body: &str) -> app::model::Message {
+async fn post(store: &dyn Store, author: &User, room: i64, body: &str) -> app::model::Message {
     store
         .post_message(NewMessage {
             room_id: room,
@@ -44,6 +84,25 @@ async fn post(store: &SqliteStore, author: &User, room: i64, body: &str) -> app:
         .unwrap()
 }
 
+/// Fires one post per (store, author) into `room` all at once; returns their seqs, sorted.
+async fn post_at_once(
+    posters: impl Iterator<Item = (Arc<dyn Store>, User)>,
+    room: i64,
+) -> Vec<i64> {
+    let tasks: Vec<_> = posters
+        .enumerate()
+        .map(|(i, (store, author))| {
+            tokio::spawn(async move { post(&*store, &author, room, &format!("m{i}")).await.seq })
+        })
+        .collect();
+    let mut seqs = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        seqs.push(task.await.unwrap());
+    }
+    seqs.sort_unstable();
+    seqs
+}
+
 fn page(before: Option<i64>, after: Option<i64>, limit: u32) -> HistoryQuery {
     HistoryQuery {
         before,
@@ -53,49 +112,69 @@ fn page(before: Option<i64>, after: Option<i64>, limit: u32) -> HistoryQuery {
     }
 }
 
-async fn general_id(store: &SqliteStore, user: &User) -> i64 {
+async fn general_id(store: &dyn Store, user: &User) -> i64 {
     let sidebar = store.sidebar(user.id).await.unwrap();
     let general = sidebar.rooms.iter().find(|r| r.name == "general").unwrap();
     general.id
 }
 
+/// SQLite only: the file and its folder are created, and what was stored is there after the
+/// store is closed and opened again.
 #[tokio::test]
-async fn fresh_database_has_general_and_first_user_is_admin() {
-    let f = fixture().await;
-    assert!(f.path.exists(), "database file created with its folder");
-    let alice = user(&f.store, "alice").await;
-    let bob = user(&f.store, "bob").await;
+async fn a_sqlite_file_is_created_and_survives_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = backends::sqlite_url(&dir);
+    let store = SqliteStore::open(&url, Durability::Full).await.unwrap();
+    assert!(
+        dir.path().join("nested/confab.db").exists(),
+        "database file created with its folder"
+    );
+    let alice = user(&store, "alice").await;
+    let room = general_id(&store, &alice).await;
+    post(&store, &alice, room, "kept").await;
+    store.close().await;
+    let reopened = SqliteStore::open(&url, Durability::Full)
+        .await
+        .expect("reopen");
+    let page = reopened
+        .history(alice.id, room, page(None, None, 10))
+        .await
+        .unwrap();
+    assert_eq!(page.messages[0].body, "kept");
+    assert_eq!(page.messages[0].author, "alice");
+}
+
+async fn fresh_database_has_general_and_first_user_is_admin(store: Arc<dyn Store>) {
+    let alice = user(&*store, "alice").await;
+    let bob = user(&*store, "bob").await;
     assert!(alice.is_admin);
     assert!(!bob.is_admin);
     // Both were put in general.
-    let rooms = f.store.public_rooms(bob.id).await.unwrap();
+    let rooms = store.public_rooms(bob.id).await.unwrap();
     assert_eq!(rooms.len(), 1);
     assert_eq!(rooms[0].room.name, "general");
     assert_eq!(rooms[0].member_count, 2);
     assert!(rooms[0].joined);
 }
 
-#[tokio::test]
-async fn usernames_are_unique_ignoring_case() {
-    let f = fixture().await;
-    user(&f.store, "Alice").await;
-    let err = f.store.create_user("aLICE", "x").await.unwrap_err();
+async fn usernames_are_unique_ignoring_case(store: Arc<dyn Store>) {
+    user(&*store, "Alice").await;
+    let err = store.create_user("aLICE", "x").await.unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
-    let found = f.store.user_by_name("ALICE").await.unwrap().unwrap();
+    let found = store.user_by_name("ALICE").await.unwrap().unwrap();
     assert_eq!(found.username, "Alice");
+    assert_eq!(store.user_by_id(found.id).await.unwrap(), Some(found));
+    assert_eq!(store.user_by_id(9999).await.unwrap(), None);
 }
 
-#[tokio::test]
-async fn seqs_are_gapless_and_history_pages_back_in_order() {
-    let f = fixture().await;
-    let alice = user(&f.store, "alice").await;
-    let room = general_id(&f.store, &alice).await;
+async fn seqs_are_gapless_and_history_pages_back_in_order(store: Arc<dyn Store>) {
+    let alice = user(&*store, "alice").await;
+    let room = general_id(&*store, &alice).await;
     for i in 1..=120 {
-        let m = post(&f.store, &alice, room, &format!("message {i}")).await;
+        let m = post(&*store, &alice, room, &format!("message {i}")).await;
         assert_eq!(m.seq, i);
     }
-    let newest = f
-        .store
+    let newest = store
         .history(alice.id, room, page(None, None, 50))
         .await
         .unwrap();
@@ -104,8 +183,7 @@ async fn seqs_are_gapless_and_history_pages_back_in_order() {
     assert!(newest.has_older);
     assert_eq!(newest.messages[0].body, "message 71");
 
-    let older = f
-        .store
+    let older = store
         .history(alice.id, room, page(Some(71), None, 50))
         .await
         .unwrap();
@@ -113,16 +191,14 @@ async fn seqs_are_gapless_and_history_pages_back_in_order() {
     assert_eq!(older.messages.last().unwrap().seq, 70);
     assert!(older.has_older);
 
-    let oldest = f
-        .store
+    let oldest = store
         .history(alice.id, room, page(Some(21), None, 50))
         .await
         .unwrap();
     assert_eq!(oldest.messages.len(), 20);
     assert!(!oldest.has_older);
 
-    let catch_up = f
-        .store
+    let catch_up = store
         .history(alice.id, room, page(None, Some(115), 50))
         .await
         .unwrap();
@@ -130,60 +206,41 @@ async fn seqs_are_gapless_and_history_pages_back_in_order() {
     assert_eq!(seqs, vec![116, 117, 118, 119, 120]);
 }
 
-#[tokio::test]
-async fn concurrent_posters_get_distinct_consecutive_seqs() {
-    let f = fixture().await;
-    let alice = user(&f.store, "alice").await;
-    let bob = user(&f.store, "bob").await;
-    let room = general_id(&f.store, &alice).await;
-    let mut tasks = Vec::new();
-    for i in 0..40 {
-        let store = f.store.clone();
-        let author = if i % 2 == 0 {
-            alice.clone()
-        } else {
-            bob.clone()
-        };
-        tasks.push(tokio::spawn(async move {
-            post(&store, &author, room, &format!("m{i}")).await.seq
-        }));
-    }
-    let mut seqs = Vec::new();
-    for t in tasks {
-        seqs.push(t.await.unwrap());
-    }
-    seqs.sort_unstable();
+async fn concurrent_posters_get_distinct_consecutive_seqs(store: Arc<dyn Store>) {
+    let alice = user(&*store, "alice").await;
+    let bob = user(&*store, "bob").await;
+    let room = general_id(&*store, &alice).await;
+    let posters = (0..40).map(|i| {
+        let author = if i % 2 == 0 { &alice } else { &bob };
+        (store.clone(), author.clone())
+    });
+    let seqs = post_at_once(posters, room).await;
     assert_eq!(seqs, (1..=40).collect::<Vec<_>>());
 }
 
-#[tokio::test]
-async fn a_retried_post_with_the_same_client_id_is_stored_once() {
-    let f = fixture().await;
-    let alice = user(&f.store, "alice").await;
-    let bob = user(&f.store, "bob").await;
-    let room = general_id(&f.store, &alice).await;
+async fn a_retried_post_with_the_same_client_id_is_stored_once(store: Arc<dyn Store>) {
+    let alice = user(&*store, "alice").await;
+    let bob = user(&*store, "bob").await;
+    let room = general_id(&*store, &alice).await;
     let send = |author: &User, body: &'static str, cid: &'static str| NewMessage {
         room_id: room,
         author_id: author.id,
         body,
         client_id: Some(cid),
     };
-    let first = f
-        .store
+    let first = store
         .post_message(send(&alice, "hello", "c-1"))
         .await
         .unwrap();
-    let again = f
-        .store
+    let again = store
         .post_message(send(&alice, "hello", "c-1"))
         .await
         .unwrap();
     assert_eq!(first, again);
     // Another author may use the same client id: the key is (author, client id).
-    let bobs = f.store.post_message(send(&bob, "hi", "c-1")).await.unwrap();
+    let bobs = store.post_message(send(&bob, "hi", "c-1")).await.unwrap();
     assert_ne!(bobs.uid, first.uid);
-    let all = f
-        .store
+    let all = store
         .history(alice.id, room, page(None, None, 100))
         .await
         .unwrap();
@@ -191,9 +248,8 @@ async fn a_retried_post_with_the_same_client_id_is_stored_once() {
     assert_eq!(bobs.seq, 2, "the retry consumed no seq");
 
     // Reusing a client id in another room is refused, not silently answered.
-    let other = f.store.create_room(alice.id, "other", None).await.unwrap();
-    let err = f
-        .store
+    let other = store.create_room(alice.id, "other", None).await.unwrap();
+    let err = store
         .post_message(NewMessage {
             room_id: other.id,
             ..send(&alice, "hello", "c-1")
@@ -203,32 +259,30 @@ async fn a_retried_post_with_the_same_client_id_is_stored_once() {
     assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
 }
 
-#[tokio::test]
-async fn dms_are_private_to_their_two_members() {
-    let f = fixture().await;
-    let alice = user(&f.store, "alice").await;
-    let bob = user(&f.store, "bob").await;
-    let eve = user(&f.store, "eve").await;
-    let dm = f.store.open_dm(alice.id, bob.id).await.unwrap();
+async fn dms_are_private_to_their_two_members(store: Arc<dyn Store>) {
+    let alice = user(&*store, "alice").await;
+    let bob = user(&*store, "bob").await;
+    let eve = user(&*store, "eve").await;
+    let dm = store.open_dm(alice.id, bob.id).await.unwrap();
     assert_eq!(
-        f.store.open_dm(bob.id, alice.id).await.unwrap(),
+        store.open_dm(bob.id, alice.id).await.unwrap(),
         dm,
         "one DM per pair"
     );
-    post(&f.store, &alice, dm, "secret").await;
+    post(&*store, &alice, dm, "secret").await;
 
-    let bob_view = f.store.room_view(bob.id, dm).await.unwrap();
+    let bob_view = store.room_view(bob.id, dm).await.unwrap();
     assert_eq!(bob_view.room.kind, RoomKind::Dm);
     assert_eq!(bob_view.room.name, "alice");
-    assert_eq!(f.store.sidebar(alice.id).await.unwrap().dms[0].name, "bob");
+    assert_eq!(store.sidebar(alice.id).await.unwrap().dms[0].name, "bob");
 
     for err in [
-        f.store.room_view(eve.id, dm).await.unwrap_err(),
-        f.store
+        store.room_view(eve.id, dm).await.unwrap_err(),
+        store
             .history(eve.id, dm, page(None, None, 50))
             .await
             .unwrap_err(),
-        f.store
+        store
             .post_message(NewMessage {
                 room_id: dm,
                 author_id: eve.id,
@@ -237,54 +291,46 @@ async fn dms_are_private_to_their_two_members() {
             })
             .await
             .unwrap_err(),
-        f.store.join_room(eve.id, dm).await.unwrap_err(),
+        store.join_room(eve.id, dm).await.unwrap_err(),
     ] {
         assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
     }
-    assert!(f.store.sidebar(eve.id).await.unwrap().dms.is_empty());
+    assert!(store.sidebar(eve.id).await.unwrap().dms.is_empty());
     assert!(matches!(
-        f.store.leave_room(alice.id, dm).await.unwrap_err(),
+        store.leave_room(alice.id, dm).await.unwrap_err(),
         StoreError::Invalid(_)
     ));
 }
 
-#[tokio::test]
-async fn public_rooms_need_joining_before_reading_or_posting() {
-    let f = fixture().await;
-    let alice = user(&f.store, "alice").await;
-    let bob = user(&f.store, "bob").await;
-    let room = f
-        .store
+async fn public_rooms_need_joining_before_reading_or_posting(store: Arc<dyn Store>) {
+    let alice = user(&*store, "alice").await;
+    let bob = user(&*store, "bob").await;
+    let room = store
         .create_room(alice.id, "Rust", Some("crabs"))
         .await
         .unwrap();
     assert!(matches!(
-        f.store.create_room(bob.id, "rust", None).await.unwrap_err(),
+        store.create_room(bob.id, "rust", None).await.unwrap_err(),
         StoreError::Conflict(_)
     ));
-    let view = f.store.room_view(bob.id, room.id).await.unwrap();
+    let view = store.room_view(bob.id, room.id).await.unwrap();
     assert!(!view.is_member);
     assert!(matches!(
-        f.store
+        store
             .history(bob.id, room.id, page(None, None, 50))
             .await
             .unwrap_err(),
         StoreError::Forbidden(_)
     ));
-    f.store.join_room(bob.id, room.id).await.unwrap();
-    f.store.join_room(bob.id, room.id).await.unwrap();
-    post(&f.store, &bob, room.id, "hi crabs").await;
+    store.join_room(bob.id, room.id).await.unwrap();
+    store.join_room(bob.id, room.id).await.unwrap();
+    post(&*store, &bob, room.id, "hi crabs").await;
     assert_eq!(
-        f.store
-            .room_view(bob.id, room.id)
-            .await
-            .unwrap()
-            .member_count,
+        store.room_view(bob.id, room.id).await.unwrap().member_count,
         2
     );
-    f.store.leave_room(bob.id, room.id).await.unwrap();
-    let err = f
-        .store
+    store.leave_room(bob.id, room.id).await.unwrap();
+    let err = store
         .post_message(NewMessage {
             room_id: room.id,
             author_id: bob.id,
@@ -295,21 +341,19 @@ async fn public_rooms_need_joining_before_reading_or_posting() {
         .unwrap_err();
     assert!(matches!(err, StoreError::Forbidden(_)), "{err:?}");
     assert!(matches!(
-        f.store.room_view(bob.id, 9999).await.unwrap_err(),
+        store.room_view(bob.id, 9999).await.unwrap_err(),
         StoreError::NotFound(_)
     ));
 }
 
-#[tokio::test]
-async fn sessions_expire_and_can_be_revoked() {
-    let f = fixture().await;
-    let alice = user(&f.store, "alice").await;
-    f.store
+async fn sessions_expire_and_can_be_revoked(store: Arc<dyn Store>) {
+    let alice = user(&*store, "alice").await;
+    store
         .create_session(b"live", alice.id, 2_000)
         .await
         .unwrap();
     assert_eq!(
-        f.store
+        store
             .session_user(b"live", 1_000)
             .await
             .unwrap()
@@ -317,34 +361,17 @@ async fn sessions_expire_and_can_be_revoked() {
             .id,
         alice.id
     );
-    assert!(f
-        .store
-        .session_user(b"live", 2_000)
-        .await
-        .unwrap()
-        .is_none());
-    f.store.delete_session(b"live").await.unwrap();
-    assert!(f
-        .store
-        .session_user(b"live", 1_000)
-        .await
-        .unwrap()
-        .is_none());
+    assert!(store.session_user(b"live", 2_000).await.unwrap().is_none());
+    store.delete_session(b"live").await.unwrap();
+    assert!(store.session_user(b"live", 1_000).await.unwrap().is_none());
 }
 
-#[tokio::test]
-async fn text_is_stored_verbatim_and_survives_reopening() {
-    let f = fixture().await;
-    let alice = user(&f.store, "alice").await;
-    let room = general_id(&f.store, &alice).await;
-    let nasty = "<img src=x onerror=alert(1)> '; DROP TABLE messages; -- 😀\n\"quoted\"";
-    post(&f.store, &alice, room, nasty).await;
-    f.store.close().await;
-    let url = format!("sqlite://{}", f.path.display());
-    let reopened = SqliteStore::open(&url, Durability::Full)
-        .await
-        .expect("reopen");
-    let page = reopened
+async fn text_is_stored_verbatim(store: Arc<dyn Store>) {
+    let alice = user(&*store, "alice").await;
+    let room = general_id(&*store, &alice).await;
+    let nasty = "<img src=x onerror=alert(1)> '; DROP TABLE messages; -- 😀\n\"quoted\"\u{0009}tab";
+    post(&*store, &alice, room, nasty).await;
+    let page = store
         .history(alice.id, room, page(None, None, 10))
         .await
         .unwrap();
@@ -362,23 +389,18 @@ fn unread_of(sidebar: &app::model::Sidebar, room: i64) -> u32 {
         .unwrap()
 }
 
-#[tokio::test]
-async fn unread_counts_follow_the_shared_read_position() {
-    let f = fixture().await;
-    let alice = user(&f.store, "alice").await;
-    let general = general_id(&f.store, &alice).await;
-    post(&f.store, &alice, general, "before bob existed").await;
+async fn unread_counts_follow_the_shared_read_position(store: Arc<dyn Store>) {
+    let alice = user(&*store, "alice").await;
+    let general = general_id(&*store, &alice).await;
+    post(&*store, &alice, general, "before bob existed").await;
     // A new account starts with general read: old history is not unread.
-    let bob = user(&f.store, "bob").await;
-    assert_eq!(
-        unread_of(&f.store.sidebar(bob.id).await.unwrap(), general),
-        0
-    );
+    let bob = user(&*store, "bob").await;
+    assert_eq!(unread_of(&store.sidebar(bob.id).await.unwrap(), general), 0);
     for i in 0..3 {
-        post(&f.store, &alice, general, &format!("hi {i}")).await;
+        post(&*store, &alice, general, &format!("hi {i}")).await;
     }
-    post(&f.store, &bob, general, "my own").await;
-    let sidebar = f.store.sidebar(bob.id).await.unwrap();
+    post(&*store, &bob, general, "my own").await;
+    let sidebar = store.sidebar(bob.id).await.unwrap();
     assert_eq!(unread_of(&sidebar, general), 3, "own messages never count");
     let newest = sidebar
         .rooms
@@ -388,71 +410,55 @@ async fn unread_counts_follow_the_shared_read_position() {
         .last_seq;
     assert_eq!(newest, 5);
     // Reading up to seq 3 leaves 4 (alice's last); reading never goes back or past the end.
-    assert_eq!(f.store.mark_read(bob.id, general, 3).await.unwrap(), 3);
-    assert_eq!(
-        unread_of(&f.store.sidebar(bob.id).await.unwrap(), general),
-        1
-    );
-    assert_eq!(f.store.mark_read(bob.id, general, 1).await.unwrap(), 3);
-    assert_eq!(f.store.mark_read(bob.id, general, 99).await.unwrap(), 5);
-    assert_eq!(
-        unread_of(&f.store.sidebar(bob.id).await.unwrap(), general),
-        0
-    );
+    assert_eq!(store.mark_read(bob.id, general, 3).await.unwrap(), 3);
+    assert_eq!(unread_of(&store.sidebar(bob.id).await.unwrap(), general), 1);
+    assert_eq!(store.mark_read(bob.id, general, 1).await.unwrap(), 3);
+    assert_eq!(store.mark_read(bob.id, general, 99).await.unwrap(), 5);
+    assert_eq!(unread_of(&store.sidebar(bob.id).await.unwrap(), general), 0);
     // Alice's read position is her own.
     assert_eq!(
-        unread_of(&f.store.sidebar(alice.id).await.unwrap(), general),
+        unread_of(&store.sidebar(alice.id).await.unwrap(), general),
         1
     );
     // Not a member: not found, nothing stored.
-    let room = f.store.create_room(alice.id, "quiet", None).await.unwrap();
+    let room = store.create_room(alice.id, "quiet", None).await.unwrap();
     assert!(matches!(
-        f.store.mark_read(bob.id, room.id, 1).await,
+        store.mark_read(bob.id, room.id, 1).await,
         Err(StoreError::NotFound(_))
     ));
     // Joining a room with history: that history is not unread.
-    post(&f.store, &alice, room.id, "old news").await;
-    f.store.join_room(bob.id, room.id).await.unwrap();
-    assert_eq!(
-        unread_of(&f.store.sidebar(bob.id).await.unwrap(), room.id),
-        0
-    );
-    post(&f.store, &alice, room.id, "fresh").await;
-    assert_eq!(
-        unread_of(&f.store.sidebar(bob.id).await.unwrap(), room.id),
-        1
-    );
+    post(&*store, &alice, room.id, "old news").await;
+    store.join_room(bob.id, room.id).await.unwrap();
+    assert_eq!(unread_of(&store.sidebar(bob.id).await.unwrap(), room.id), 0);
+    post(&*store, &alice, room.id, "fresh").await;
+    assert_eq!(unread_of(&store.sidebar(bob.id).await.unwrap(), room.id), 1);
     // A DM counts the same way.
-    let dm = f.store.open_dm(alice.id, bob.id).await.unwrap();
-    post(&f.store, &alice, dm, "psst").await;
-    let sidebar = f.store.sidebar(bob.id).await.unwrap();
+    let dm = store.open_dm(alice.id, bob.id).await.unwrap();
+    post(&*store, &alice, dm, "psst").await;
+    let sidebar = store.sidebar(bob.id).await.unwrap();
     assert_eq!(unread_of(&sidebar, dm), 1);
 }
 
-#[tokio::test]
-async fn unread_counts_stop_at_the_cap() {
-    let f = fixture().await;
-    let alice = user(&f.store, "alice").await;
-    let bob = user(&f.store, "bob").await;
-    let dm = f.store.open_dm(alice.id, bob.id).await.unwrap();
+async fn unread_counts_stop_at_the_cap(store: Arc<dyn Store>) {
+    let alice = user(&*store, "alice").await;
+    let bob = user(&*store, "bob").await;
+    let dm = store.open_dm(alice.id, bob.id).await.unwrap();
     for i in 0..app::model::UNREAD_CAP + 5 {
-        post(&f.store, &alice, dm, &format!("{i}")).await;
+        post(&*store, &alice, dm, &format!("{i}")).await;
     }
-    let sidebar = f.store.sidebar(bob.id).await.unwrap();
+    let sidebar = store.sidebar(bob.id).await.unwrap();
     assert_eq!(unread_of(&sidebar, dm), app::model::UNREAD_CAP);
 }
 
-#[tokio::test]
-async fn members_are_listed_with_when_they_were_last_seen() {
-    let f = fixture().await;
-    let alice = user(&f.store, "alice").await;
-    let bob = user(&f.store, "Bob").await;
-    let carol = user(&f.store, "carol").await;
-    let general = general_id(&f.store, &alice).await;
-    f.store.set_last_seen(bob.id, 1_000).await.unwrap();
+async fn members_are_listed_with_when_they_were_last_seen(store: Arc<dyn Store>) {
+    let alice = user(&*store, "alice").await;
+    let bob = user(&*store, "Bob").await;
+    let carol = user(&*store, "carol").await;
+    let general = general_id(&*store, &alice).await;
+    store.set_last_seen(bob.id, 1_000).await.unwrap();
     // Never goes back.
-    f.store.set_last_seen(bob.id, 500).await.unwrap();
-    let members = f.store.room_members(carol.id, general).await.unwrap();
+    store.set_last_seen(bob.id, 500).await.unwrap();
+    let members = store.room_members(carol.id, general).await.unwrap();
     let listed: Vec<_> = members
         .iter()
         .map(|m| (m.username.as_str(), m.last_seen_at))
@@ -462,10 +468,10 @@ async fn members_are_listed_with_when_they_were_last_seen() {
         [("alice", None), ("Bob", Some(1_000)), ("carol", None)]
     );
     // A DM's members are private to it.
-    let dm = f.store.open_dm(alice.id, bob.id).await.unwrap();
-    assert_eq!(f.store.room_members(alice.id, dm).await.unwrap().len(), 2);
+    let dm = store.open_dm(alice.id, bob.id).await.unwrap();
+    assert_eq!(store.room_members(alice.id, dm).await.unwrap().len(), 2);
     assert!(matches!(
-        f.store.room_members(carol.id, dm).await,
+        store.room_members(carol.id, dm).await,
         Err(StoreError::NotFound(_))
     ));
 }
@@ -473,26 +479,19 @@ async fn members_are_listed_with_when_they_were_last_seen() {
 /// Posts that share a commit (group commit) still get their own answers: a refusal for one
 /// does not fail the others, a client id repeated within the batch is stored once, and every
 /// room's seqs stay gapless in the order the posts were answered.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn posts_sharing_a_commit_each_get_their_own_answer() {
-    let f = fixture().await;
-    let alice = user(&f.store, "alice").await;
-    let bob = user(&f.store, "bob").await;
-    let carol = user(&f.store, "carol").await;
-    let general = general_id(&f.store, &alice).await;
-    let closed = f
-        .store
-        .create_room(bob.id, "closed", None)
-        .await
-        .unwrap()
-        .id;
-    let bob_carol = f.store.open_dm(bob.id, carol.id).await.unwrap();
-    let alice_bob = f.store.open_dm(alice.id, bob.id).await.unwrap();
+async fn posts_sharing_a_commit_each_get_their_own_answer(store: Arc<dyn Store>) {
+    let alice = user(&*store, "alice").await;
+    let bob = user(&*store, "bob").await;
+    let carol = user(&*store, "carol").await;
+    let general = general_id(&*store, &alice).await;
+    let closed = store.create_room(bob.id, "closed", None).await.unwrap().id;
+    let bob_carol = store.open_dm(bob.id, carol.id).await.unwrap();
+    let alice_bob = store.open_dm(alice.id, bob.id).await.unwrap();
 
     // Fired together, so they queue for the same commits.
     let mut tasks = Vec::new();
     for i in 0..300 {
-        let store = f.store.clone();
+        let store = store.clone();
         let (room, client_id) = match i % 6 {
             0 | 1 => (general, None),
             2 => (alice_bob, None),
@@ -553,8 +552,7 @@ async fn posts_sharing_a_commit_each_get_their_own_answer() {
     dm_seqs.sort_unstable();
     assert_eq!(dm_seqs, (1..=50).collect::<Vec<_>>());
     // A reused id in another room is refused, even in a later commit.
-    let reused = f
-        .store
+    let reused = store
         .post_message(NewMessage {
             room_id: alice_bob,
             author_id: alice.id,
@@ -564,10 +562,27 @@ async fn posts_sharing_a_commit_each_get_their_own_answer() {
         .await;
     assert!(matches!(reused, Err(StoreError::Invalid(_))), "{reused:?}");
     // Nothing was stored for the refused posts.
-    let page = f
-        .store
+    let page = store
         .history(bob.id, closed, page(None, None, 100))
         .await
         .unwrap();
     assert!(page.messages.is_empty());
+}
+
+/// SQLite only: two stores on one file (as two cluster nodes on one machine, or a restore
+/// beside the server) posting into one room at once: every post is stored, seqs stay gapless.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_on_one_sqlite_file_share_the_seqs() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = backends::sqlite_url(&dir);
+    let first: Arc<dyn Store> = Arc::new(SqliteStore::open(&url, Durability::Full).await.unwrap());
+    let second: Arc<dyn Store> = Arc::new(SqliteStore::open(&url, Durability::Full).await.unwrap());
+    let alice = user(&*first, "alice").await;
+    let room = general_id(&*first, &alice).await;
+    let posters = (0..200).map(|i| {
+        let store = if i % 2 == 0 { &first } else { &second };
+        (store.clone(), alice.clone())
+    });
+    let seqs = post_at_once(posters, room).await;
+    assert_eq!(seqs, (1..=200).collect::<Vec<_>>());
 }

@@ -78,6 +78,8 @@ pub trait Store: Send + Sync + 'static {
     async fn credentials(&self, username: &str) -> StoreResult<Option<(User, Option<String>)>>;
     /// The account with this username, ignoring case.
     async fn user_by_name(&self, username: &str) -> StoreResult<Option<User>>;
+    /// The account with this id.
+    async fn user_by_id(&self, id: UserId) -> StoreResult<Option<User>>;
 
     /// Records a session for `user_id`, known by the hash of its token.
     async fn create_session(

@@ -92,6 +92,16 @@ fn summary_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<RoomSummary, sqlx::
     })
 }
 
+/// Starts a write transaction that takes the database's write lock at once (`BEGIN IMMEDIATE`).
+/// Another process on the same file (a second cluster node, a `confab restore`) then waits its
+/// turn for up to the busy timeout. A deferred `BEGIN` would instead fail with "database is
+/// locked" when its first read is overtaken by the other process's commit.
+pub(super) async fn begin_write(
+    pool: &SqlitePool,
+) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+    pool.begin_with("BEGIN IMMEDIATE").await
+}
+
 fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
 }
@@ -198,7 +208,7 @@ impl SqliteStore {
 impl Store for SqliteStore {
     async fn create_user(&self, username: &str, password_hash: &str) -> StoreResult<User> {
         let now = now_ms();
-        let mut tx = self.write.begin().await?;
+        let mut tx = begin_write(&self.write).await?;
         let user = sqlx::query_as::<_, User>(
             "INSERT INTO users (username, password_hash, is_admin, created_at) \
              VALUES (?1, ?2, NOT EXISTS(SELECT 1 FROM users), ?3) \
@@ -257,6 +267,15 @@ impl Store for SqliteStore {
         .await?)
     }
 
+    async fn user_by_id(&self, id: UserId) -> StoreResult<Option<User>> {
+        Ok(
+            sqlx::query_as::<_, User>("SELECT id, username, is_admin FROM users WHERE id = ?1")
+                .bind(id)
+                .fetch_optional(&self.read)
+                .await?,
+        )
+    }
+
     async fn create_session(
         &self,
         token_hash: &[u8],
@@ -264,7 +283,7 @@ impl Store for SqliteStore {
         expires_at: i64,
     ) -> StoreResult<()> {
         let now = now_ms();
-        let mut tx = self.write.begin().await?;
+        let mut tx = begin_write(&self.write).await?;
         // Housekeeping on the way in: this user's expired sessions go.
         sqlx::query("DELETE FROM sessions WHERE user_id = ?1 AND expires_at <= ?2")
             .bind(user_id)
@@ -354,7 +373,7 @@ impl Store for SqliteStore {
         topic: Option<&str>,
     ) -> StoreResult<RoomSummary> {
         let now = now_ms();
-        let mut tx = self.write.begin().await?;
+        let mut tx = begin_write(&self.write).await?;
         let id: RoomId = sqlx::query_scalar(
             "INSERT INTO rooms (kind, name, topic, created_by, created_at) \
              VALUES ('public', ?1, ?2, ?3, ?4) RETURNING id",
@@ -411,7 +430,7 @@ impl Store for SqliteStore {
     }
 
     async fn join_room(&self, user_id: UserId, room_id: RoomId) -> StoreResult<()> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = begin_write(&self.write).await?;
         let access = Access::load(&mut tx, user_id, room_id).await?;
         if !access.is_member {
             // What was said before joining is history, not unread.
@@ -430,7 +449,7 @@ impl Store for SqliteStore {
     }
 
     async fn leave_room(&self, user_id: UserId, room_id: RoomId) -> StoreResult<()> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = begin_write(&self.write).await?;
         let access = Access::load(&mut tx, user_id, room_id).await?;
         if access.kind == RoomKind::Dm {
             return Err(StoreError::Invalid(
@@ -450,7 +469,7 @@ impl Store for SqliteStore {
         let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
         let key = format!("{lo}:{hi}");
         let now = now_ms();
-        let mut tx = self.write.begin().await?;
+        let mut tx = begin_write(&self.write).await?;
         sqlx::query(
             "INSERT INTO rooms (kind, dm_key, created_by, created_at) VALUES ('dm', ?1, ?2, ?3) \
              ON CONFLICT (dm_key) DO NOTHING",
@@ -639,7 +658,7 @@ impl Store for SqliteStore {
     }
 
     async fn set_password_hash(&self, username: &str, hash: &str) -> StoreResult<User> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = begin_write(&self.write).await?;
         let user = sqlx::query_as::<_, User>(
             "UPDATE users SET password_hash = ?2 WHERE username = ?1 \
              RETURNING id, username, is_admin",

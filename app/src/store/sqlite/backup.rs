@@ -318,7 +318,7 @@ struct RoomCursor {
 impl SqliteRestore {
     pub(super) async fn begin(write: &SqlitePool) -> StoreResult<Self> {
         Ok(Self {
-            tx: write.begin().await?,
+            tx: super::begin_write(write).await?,
             batch: Vec::with_capacity(STAGE_BATCH),
             staged: 0,
             added: 0,

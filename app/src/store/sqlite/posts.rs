@@ -115,7 +115,7 @@ async fn store_batch(
     write: &SqlitePool,
     posts: &[&Post],
 ) -> Result<Vec<StoreResult<Message>>, sqlx::Error> {
-    let mut tx = write.begin().await?;
+    let mut tx = super::begin_write(write).await?;
 
     // Who may post where, and the authors' names: one query for the distinct pairs.
     let mut pairs: Vec<(UserId, RoomId)> = posts.iter().map(|p| (p.author_id, p.room_id)).collect();
