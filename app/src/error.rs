@@ -1,9 +1,12 @@
 //! The one error type that crosses the wire between server functions and the browser.
-//! The UI shows its message; the server maps its kind to an HTTP status at the edge.
+//! The UI shows its message; the server maps its kind to an HTTP status (or, on the socket, an
+//! `error` frame's code) at the edge.
 
 use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 use serde::{Deserialize, Serialize};
+
+use crate::protocol::ErrorCode;
 
 /// What went wrong, in words a user can act on. Internal details are logged, never sent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
@@ -49,6 +52,17 @@ impl AppError {
             AppError::Conflict(_) => S::CONFLICT,
             AppError::Internal => S::INTERNAL_SERVER_ERROR,
             AppError::Network(_) => S::BAD_GATEWAY,
+        }
+    }
+
+    /// The code this error is sent with in a socket's `error` frame: the same judgement as
+    /// [`AppError::status`], in the live protocol's words.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            AppError::BadRequest(_) | AppError::Conflict(_) => ErrorCode::BadRequest,
+            AppError::Unauthorized(_) | AppError::Forbidden(_) => ErrorCode::Forbidden,
+            AppError::NotFound(_) => ErrorCode::NotFound,
+            AppError::Internal | AppError::Network(_) => ErrorCode::Internal,
         }
     }
 }

@@ -1,12 +1,16 @@
 //! The hub: who is connected, in which rooms, and fan-out of frames to their sockets.
 //!
-//! A frame is serialized once and shared (`Arc<str>`) by every socket it goes to. Each socket
+//! Only [`crate::chat`] (sockets opening, closing, answers to one socket) and the bus (fan-out)
+//! use it; everything else reaches sockets through the [`crate::bus::Bus`].
+//!
+//! A frame is serialized once and shared (reference-counted) by every socket it goes to. Each socket
 //! has a bounded queue; when a queue is full the frame is dropped for that socket only and the
 //! socket is marked lagged, so its writer tells the client to resync from history. A slow
 //! reader therefore never grows the server's memory or slows anyone else.
 //!
-//! Presence is kept here too, because it is a property of the sockets: a user is online while
-//! any of their sockets is in use, away while all of them are idle, offline without one.
+//! Presence is worked out here too, because it is a property of the sockets: a user is online
+//! while any of their sockets is in use, away while all of them are idle, offline without one.
+//! That is this process's view; the bus turns it into the user's presence over every process.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,9 +24,7 @@ use crate::model::{Presence, RoomId, UserId};
 /// Frames one socket may have queued before it counts as lagging.
 pub const SOCKET_QUEUE_FRAMES: usize = 256;
 
-/// A serialized frame, shared by all the sockets it is sent to: cloning it counts a reference,
-/// and the socket writes it without copying.
-pub type Frame = axum::extract::ws::Utf8Bytes;
+pub use crate::protocol::Frame;
 
 /// Identifies one socket in the hub.
 pub type ConnId = u64;
@@ -346,6 +348,27 @@ impl Hub {
     pub fn connections(&self) -> usize {
         self.lock().conns.len()
     }
+
+    /// What this process must hear about: the rooms that have a member with a socket here, and
+    /// the users who have one. (A cluster bus subscribes to exactly these.)
+    pub fn interest(&self) -> (HashSet<RoomId>, HashSet<UserId>) {
+        let state = self.lock();
+        (
+            state.members.keys().copied().collect(),
+            state.by_user.keys().copied().collect(),
+        )
+    }
+
+    /// Tells every socket that it may have missed frames (the cluster's link was down): each is
+    /// marked lagged and woken with `frame`, so its writer drops what is queued and sends
+    /// `resync`, and the client catches up from history.
+    pub fn resync_all(&self, frame: &Frame) {
+        let state = self.lock();
+        for (id, conn) in &state.conns {
+            conn.lagged.store(true, Ordering::Release);
+            state.offer(*id, frame);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -457,6 +480,20 @@ mod tests {
         assert_eq!((gone.status, gone.rooms), (Presence::Offline, vec![10]));
         assert_eq!(hub.presence(1), Presence::Offline);
         assert_eq!(hub.disconnect(phone.id), None, "twice is harmless");
+    }
+
+    #[test]
+    fn interest_and_resync_cover_every_local_socket() {
+        let hub = Hub::default();
+        let a = hub.connect(1, [10, 20], None).0;
+        let b = hub.connect(2, [20], None).0;
+        let (rooms, users) = hub.interest();
+        assert_eq!(rooms, HashSet::from([10, 20]));
+        assert_eq!(users, HashSet::from([1, 2]));
+        hub.resync_all(&frame("resync"));
+        assert!(a.take_lagged() && b.take_lagged());
+        hub.disconnect(a.id);
+        assert_eq!(hub.interest().0, HashSet::from([20]));
     }
 
     #[test]

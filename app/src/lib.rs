@@ -20,9 +20,9 @@ pub mod backup;
 #[cfg(feature = "ssr")]
 pub mod bus;
 #[cfg(feature = "ssr")]
-pub mod hub;
+pub mod chat;
 #[cfg(feature = "ssr")]
-pub mod live;
+pub mod hub;
 #[cfg(feature = "ssr")]
 pub mod state;
 #[cfg(feature = "ssr")]

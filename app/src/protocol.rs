@@ -8,6 +8,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{Message, Presence, RoomId};
 
+/// A serialized server frame, shared by every socket it is sent to: cloning it counts a
+/// reference, and each socket writes it without copying.
+#[cfg(feature = "ssr")]
+pub type Frame = axum::extract::ws::Utf8Bytes;
+
 /// The protocol version this build speaks.
 pub const PROTOCOL_VERSION: u32 = 1;
 /// Largest frame either side may send; bigger frames close the socket with 1009.
@@ -106,4 +111,15 @@ pub enum ErrorCode {
     RateLimited,
     /// A fault on the server; retry later.
     Internal,
+}
+
+#[cfg(feature = "ssr")]
+impl ServerFrame {
+    /// Serializes the frame once, for however many sockets it will reach.
+    pub fn encode(&self) -> Result<Frame, crate::error::AppError> {
+        serde_json::to_string(self).map(Frame::from).map_err(|e| {
+            tracing::error!("serializing a frame: {e}");
+            crate::error::AppError::Internal
+        })
+    }
 }

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::bus::redis::{RedisBus, RedisOptions};
 use crate::bus::{Bus, LocalBus};
 use crate::hub::Hub;
 use crate::store::Store;
@@ -12,8 +13,8 @@ use crate::store::Store;
 pub struct AppState {
     /// The database, behind the storage seam.
     pub store: Arc<dyn Store>,
-    /// This process's sockets.
-    pub hub: Arc<Hub>,
+    /// This process's sockets: reached through [`crate::chat`] and the bus only.
+    pub(crate) hub: Arc<Hub>,
     /// Fan-out to every process's sockets, behind the bus seam.
     pub bus: Arc<dyn Bus>,
     /// Whether cookies get the `Secure` flag (the site is served over https).
@@ -30,5 +31,29 @@ impl AppState {
             hub,
             secure_cookies,
         }
+    }
+
+    /// A cluster node: the given (shared) store, a fresh hub, and the Redis bus that links it
+    /// to the other nodes. Fails at once if Redis cannot be reached. The presence changes the
+    /// bus finds on its own are announced by a task that ends with the bus.
+    pub async fn cluster(
+        store: Arc<dyn Store>,
+        secure_cookies: bool,
+        redis: RedisOptions,
+    ) -> Result<Self, ::redis::RedisError> {
+        let hub = Arc::new(Hub::default());
+        let (bus, news) = RedisBus::connect(hub.clone(), redis).await?;
+        let bus: Arc<dyn Bus> = Arc::new(bus);
+        tokio::spawn(crate::chat::relay_presence_news(
+            store.clone(),
+            Arc::downgrade(&bus),
+            news,
+        ));
+        Ok(AppState {
+            store,
+            bus,
+            hub,
+            secure_cookies,
+        })
     }
 }

@@ -171,6 +171,25 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub allowed_origins: Vec<String>,
+
+    /// Cluster mode: the Redis that links this node to the others (`redis://host:6379`). Without
+    /// it the node serves alone. Every node of a cluster must use the same database and Redis.
+    #[arg(long, env = "CONFAB_REDIS_URL")]
+    pub redis_url: Option<String>,
+
+    /// Prefix of every Redis key and channel, so several Confab instances can share one Redis.
+    #[arg(long, env = "CONFAB_REDIS_NAMESPACE", default_value = "confab")]
+    pub redis_namespace: String,
+
+    /// Seconds a node that stops without saying so (a crash, a cut cable) keeps its users
+    /// counted as online; the other nodes then announce them offline.
+    #[arg(
+        long,
+        env = "CONFAB_NODE_TTL",
+        default_value_t = 30,
+        value_parser = clap::value_parser!(u64).range(1..=3600)
+    )]
+    pub node_ttl: u64,
 }
 
 /// Accepts a bare path as well as a `sqlite:` URL.

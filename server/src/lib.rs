@@ -8,6 +8,7 @@ pub mod ws;
 
 use std::sync::Arc;
 
+use app::bus::redis::RedisOptions;
 use app::error::AppError;
 use app::state::AppState;
 use app::store::sqlite::SqliteStore;
@@ -112,12 +113,73 @@ async fn api_error_status(request: Request, next: Next) -> Response {
     Response::from_parts(parts, Body::from(bytes))
 }
 
-/// Opens the database and builds the state the handlers share.
-pub async fn open_state(
+/// Why a node could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("opening the database {url}: {source}")]
+    Database {
+        url: String,
+        source: app::store::StoreError,
+    },
+    /// `url` is shown without its password.
+    #[error("connecting to Redis at {url}: {source}")]
+    Redis {
+        url: String,
+        source: redis::RedisError,
+    },
+}
+
+/// `url` with any credentials before an `@` replaced, fit for an error message or a log.
+fn without_credentials(url: &str) -> String {
+    match (url.split_once("://"), url.rsplit_once('@')) {
+        (Some((scheme, _)), Some((_, host))) => format!("{scheme}://…@{host}"),
+        _ => url.to_owned(),
+    }
+}
+
+/// Opens the database and builds the state the handlers share: a node serving alone, or with
+/// `redis`, one that joins the cluster Redis links.
+pub async fn open_node(
     database_url: &str,
     secure_cookies: bool,
-) -> Result<(AppState, SqliteStore), app::store::StoreError> {
-    let store = SqliteStore::open(database_url, Default::default()).await?;
-    let state = AppState::single_process(Arc::new(store.clone()), secure_cookies);
+    redis: Option<RedisOptions>,
+) -> Result<(AppState, SqliteStore), StartError> {
+    let store = SqliteStore::open(database_url, Default::default())
+        .await
+        .map_err(|source| StartError::Database {
+            url: database_url.to_owned(),
+            source,
+        })?;
+    let state = match redis {
+        None => AppState::single_process(Arc::new(store.clone()), secure_cookies),
+        Some(options) => {
+            let url = without_credentials(&options.url);
+            AppState::cluster(Arc::new(store.clone()), secure_cookies, options)
+                .await
+                .map_err(|source| StartError::Redis { url, source })?
+        }
+    };
     Ok((state, store))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_credentials;
+
+    #[test]
+    fn redis_passwords_stay_out_of_messages() {
+        assert_eq!(
+            without_credentials("redis://:s3cret@db.internal:6379/2"),
+            "redis://…@db.internal:6379/2"
+        );
+        assert_eq!(
+            without_credentials("rediss://user:pw@h:1"),
+            "rediss://…@h:1"
+        );
+        assert_eq!(
+            without_credentials("redis://127.0.0.1:6379"),
+            "redis://127.0.0.1:6379"
+        );
+        assert_eq!(without_credentials("not-a-url"), "not-a-url");
+    }
 }

@@ -1,5 +1,6 @@
 //! `confab`: parses the command line and runs the chosen command (serving by default).
 
+use app::bus::redis::RedisOptions;
 use axum::serve::ListenerExt;
 use clap::Parser;
 use leptos::prelude::get_configuration;
@@ -46,11 +47,19 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     let conf = get_configuration(None)?;
     let options = conf.leptos_options;
     let addr = args.addr.unwrap_or(options.site_addr);
-    let (state, store) = server::open_state(&database_url(&args.database_url), args.secure_cookies)
-        .await
-        .map_err(|e| format!("opening the database {}: {e}", args.database_url))?;
+    let redis = args.redis_url.as_deref().map(|url| RedisOptions {
+        url: url.to_owned(),
+        namespace: args.redis_namespace.clone(),
+        node_ttl: std::time::Duration::from_secs(args.node_ttl),
+    });
+    let (state, store) = server::open_node(
+        &database_url(&args.database_url),
+        args.secure_cookies,
+        redis,
+    )
+    .await?;
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
-    let hub = state.hub.clone();
+    let sockets = state.clone();
     let live = server::LiveOptions {
         allowed_origins: args.allowed_origins,
         shutdown: shutdown_rx,
@@ -76,7 +85,7 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     // Sockets close themselves on the signal; give them a moment to say goodbye.
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
-    while hub.connections() > 0 && tokio::time::Instant::now() < deadline {
+    while app::chat::open_sockets(&sockets) > 0 && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     store.close().await;

@@ -3,26 +3,27 @@
 //!
 //! The handshake is refused unless the session cookie is valid (401) and the `Origin` is allowed
 //! (403; the defence against cross-site WebSocket hijacking). After that the socket is a reader
-//! loop (client frames → commands) and a writer loop (the hub's queue → the wire), joined by
-//! the hub's bounded per-socket queue.
+//! loop (bytes → client frames → a call into `app::chat`, the one write path) and a writer loop
+//! (the socket's bounded queue → the wire). This module owns the transport only: limits, rate,
+//! heartbeat, close codes; what a frame does is decided in `app::chat`.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use app::chat::{self, Answer, Post};
 use app::error::AppError;
-use app::hub::{Frame, Outbox};
-use app::live::{encode, mark_read, presence_changed, publish_message};
+use app::hub::Outbox;
 use app::model::User;
-use app::protocol::{ClientFrame, ErrorCode, ServerFrame, MAX_FRAME_BYTES, PROTOCOL_VERSION};
+use app::protocol::{ClientFrame, ErrorCode, Frame, ServerFrame, MAX_FRAME_BYTES};
 use app::state::AppState;
-use app::store::{HistoryQuery, NewMessage};
+use app::store::HistoryQuery;
 use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
 use http::{HeaderMap, StatusCode};
 use tokio::sync::watch;
-use tokio::time::{interval, timeout, Instant, MissedTickBehavior};
+use tokio::time::{interval_at, timeout, Instant, MissedTickBehavior};
 
 /// How often the server pings; a peer silent for [`IDLE_LIMIT`] is dropped.
 const PING_EVERY: Duration = Duration::from_secs(10);
@@ -75,17 +76,9 @@ pub async fn handler(
         Ok(None) => return (StatusCode::UNAUTHORIZED, "log in first").into_response(),
         Err(e) => return (e.status(), e.to_string()).into_response(),
     };
-    let rooms: Vec<_> = match ws.app.store.sidebar(user.id).await {
-        Ok(sidebar) => sidebar
-            .rooms
-            .into_iter()
-            .chain(sidebar.dms)
-            .map(|r| r.id)
-            .collect(),
-        Err(e) => {
-            let e = AppError::from(e);
-            return (e.status(), e.to_string()).into_response();
-        }
+    let rooms = match chat::socket_rooms(&ws.app, &user).await {
+        Ok(rooms) => rooms,
+        Err(e) => return (e.status(), e.to_string()).into_response(),
     };
     upgrade
         .max_message_size(TRANSPORT_LIMIT_BYTES)
@@ -120,27 +113,17 @@ fn check_origin(headers: &HeaderMap, allowed: &[String]) -> Result<(), &'static 
 /// Runs one socket until either side ends it. The socket is registered only once upgraded, so
 /// a failed upgrade leaves nothing behind (and nobody shown online).
 async fn serve(socket: WebSocket, ws: WsState, user: User, rooms: Vec<app::model::RoomId>) {
-    let hello = encode(&ServerFrame::Welcome {
-        v: PROTOCOL_VERSION,
-        user: user.username.clone(),
-    })
-    .ok();
-    let (outbox, came_online) = ws.app.hub.connect(user.id, rooms, hello);
+    let outbox = chat::open_socket(&ws.app, &user, rooms).await;
     let conn = outbox.id;
     let (sink, stream) = socket.split();
     let (close_tx, close_rx) = tokio::sync::oneshot::channel::<CloseFrame>();
     let writer = tokio::spawn(write_loop(sink, outbox, close_rx, ws.shutdown.clone()));
-    if let Some(change) = came_online {
-        presence_changed(&ws.app, &user.username, change).await;
-    }
     let close = read_loop(stream, &ws.app, &user, conn).await;
     // The writer sends the close frame and stops; only then is the socket unregistered (doing
     // it first would end the writer's queue and race the close frame).
     let _ = close_tx.send(close);
     let _ = writer.await;
-    if let Some(change) = ws.app.hub.disconnect(conn) {
-        presence_changed(&ws.app, &user.username, change).await;
-    }
+    chat::close_socket(&ws.app, &user, conn).await;
 }
 
 fn close(code: u16, reason: &'static str) -> CloseFrame {
@@ -184,14 +167,8 @@ async fn read_loop(
                 if bad_frames > MAX_BAD_FRAMES {
                     return close(CLOSE_POLICY, "too many malformed frames");
                 }
-                reply_error(
-                    state,
-                    conn,
-                    ErrorCode::BadFrame,
-                    "frames are JSON text",
-                    None,
-                )
-                .await;
+                let message = "frames are JSON text".to_owned();
+                chat::reply_error(state, conn, ErrorCode::BadFrame, message, None).await;
                 continue;
             }
             WsMessage::Close(_) => return close(1000, "bye"),
@@ -210,7 +187,7 @@ async fn read_loop(
                     return close(CLOSE_POLICY, "too many malformed frames");
                 }
                 let message = format!("not a frame this server understands: {e}");
-                reply_error(state, conn, ErrorCode::BadFrame, &message, None).await;
+                chat::reply_error(state, conn, ErrorCode::BadFrame, message, None).await;
                 continue;
             }
         };
@@ -219,8 +196,8 @@ async fn read_loop(
                 ClientFrame::Post { client_id, .. } => Some(client_id.clone()),
                 _ => None,
             };
-            let message = "slow down: at most 10 frames a second";
-            reply_error(state, conn, ErrorCode::RateLimited, message, client_id).await;
+            let message = "slow down: at most 10 frames a second".to_owned();
+            chat::reply_error(state, conn, ErrorCode::RateLimited, message, client_id).await;
             continue;
         }
         tokens -= 1.0;
@@ -228,133 +205,69 @@ async fn read_loop(
     }
 }
 
-/// Carries out one client frame.
+/// Carries out one client frame: each is one call into the write path (or, for `sync`, a read).
 async fn handle(frame: ClientFrame, state: &AppState, user: &User, conn: u64) {
-    match frame {
-        ClientFrame::Ping => send(state, conn, &ServerFrame::Pong).await,
-        ClientFrame::Typing { room_id } => {
-            if !state.hub.is_member(user.id, room_id) {
-                let message = "That room does not exist, or you are not in it.";
-                reply_error(state, conn, ErrorCode::NotFound, message, None).await;
-            } else if state.hub.typing_allowed(
-                user.id,
-                room_id,
-                Duration::from_millis(app::protocol::TYPING_EVERY_MS),
-            ) {
-                let frame = ServerFrame::Typing {
-                    room_id,
-                    user: user.username.clone(),
-                };
-                if let Ok(frame) = encode(&frame) {
-                    state.bus.publish(room_id, frame).await;
-                }
-            }
+    let (done, client_id) = match frame {
+        ClientFrame::Ping => {
+            chat::reply(state, conn, &ServerFrame::Pong).await;
+            (Ok(()), None)
         }
+        ClientFrame::Typing { room_id } => (chat::typing(state, user, room_id).await, None),
         ClientFrame::Post {
             room_id,
             client_id,
             text,
-        } => match post(state, user, room_id, &client_id, &text).await {
-            Ok(message) => {
-                // Acknowledge first (the commit is durable), then fan out.
-                send(
-                    state,
-                    conn,
-                    &ServerFrame::Ack {
-                        client_id,
-                        message: message.clone(),
-                    },
-                )
-                .await;
-                if let Err(e) = publish_message(state, &message).await {
-                    tracing::error!("publishing seq {} of room {room_id}: {e}", message.seq);
-                }
-            }
-            Err(e) => reply_app_error(state, conn, e, Some(client_id)).await,
-        },
+        } => {
+            let post = Post {
+                room_id,
+                text: &text,
+                client_id: Some(&client_id),
+            };
+            // The ack goes to this socket before the message fans out.
+            let posted = chat::post(state, user, post, Answer::Socket(conn)).await;
+            (posted.map(drop), Some(client_id))
+        }
+        // Every device of the user (this one too) is told the stored position.
         ClientFrame::Read { room_id, seq } => {
-            // Every device of the user (this one too) is told the stored position.
-            if let Err(e) = mark_read(state, user.id, room_id, seq).await {
-                reply_app_error(state, conn, e, None).await;
-            }
+            let read = chat::mark_read(state, user, room_id, seq).await;
+            (read.map(drop), None)
         }
         ClientFrame::Presence { away } => {
-            if let Some(change) = state.hub.set_away(conn, away) {
-                presence_changed(state, &user.username, change).await;
-            }
+            chat::set_away(state, user, conn, away).await;
+            (Ok(()), None)
         }
         ClientFrame::Sync { room_id, after_seq } => {
-            let query = HistoryQuery {
-                before: None,
-                after: Some(after_seq),
-                since: None,
-                limit: SYNC_PAGE,
-            };
-            match state.store.history(user.id, room_id, query).await {
-                Ok(page) => {
-                    let complete = page.messages.len() < SYNC_PAGE as usize;
-                    let frame = ServerFrame::History {
-                        room_id,
-                        messages: page.messages,
-                        complete,
-                    };
-                    send(state, conn, &frame).await;
-                }
-                Err(e) => reply_app_error(state, conn, e.into(), None).await,
-            }
+            (sync(state, user, conn, room_id, after_seq).await, None)
         }
+    };
+    if let Err(e) = done {
+        chat::reply_error(state, conn, e.code(), e.to_string(), client_id).await;
     }
 }
 
-async fn post(
+/// Answers `sync` with the room's messages after `after_seq`, a page at a time.
+async fn sync(
     state: &AppState,
     user: &User,
-    room_id: i64,
-    client_id: &str,
-    text: &str,
-) -> Result<app::model::Message, AppError> {
-    let body = app::validate::message_text(text)?;
-    let client_id = app::validate::client_id(Some(client_id))?;
-    Ok(state
-        .store
-        .post_message(NewMessage {
-            room_id,
-            author_id: user.id,
-            body: &body,
-            client_id: client_id.as_deref(),
-        })
-        .await?)
-}
-
-async fn send(state: &AppState, conn: u64, frame: &ServerFrame) {
-    if let Ok(frame) = encode(frame) {
-        state.hub.send_to(conn, frame).await;
-    }
-}
-
-async fn reply_error(
-    state: &AppState,
     conn: u64,
-    code: ErrorCode,
-    message: &str,
-    client_id: Option<String>,
-) {
-    let frame = ServerFrame::Error {
-        code,
-        message: message.to_owned(),
-        client_id,
+    room_id: i64,
+    after_seq: i64,
+) -> Result<(), AppError> {
+    let query = HistoryQuery {
+        before: None,
+        after: Some(after_seq),
+        since: None,
+        limit: SYNC_PAGE,
     };
-    send(state, conn, &frame).await;
-}
-
-async fn reply_app_error(state: &AppState, conn: u64, e: AppError, client_id: Option<String>) {
-    let code = match e {
-        AppError::BadRequest(_) | AppError::Conflict(_) => ErrorCode::BadRequest,
-        AppError::Unauthorized(_) | AppError::Forbidden(_) => ErrorCode::Forbidden,
-        AppError::NotFound(_) => ErrorCode::NotFound,
-        AppError::Internal | AppError::Network(_) => ErrorCode::Internal,
+    let page = state.store.history(user.id, room_id, query).await?;
+    let complete = page.messages.len() < SYNC_PAGE as usize;
+    let frame = ServerFrame::History {
+        room_id,
+        messages: page.messages,
+        complete,
     };
-    reply_error(state, conn, code, &e.to_string(), client_id).await;
+    chat::reply(state, conn, &frame).await;
+    Ok(())
 }
 
 /// Writes queued frames, pings, and finally the close frame.
@@ -366,11 +279,14 @@ async fn write_loop(
 ) {
     // Without a shutdown signal (the sender gone), stop watching for one.
     let mut watching = true;
-    let mut ping = interval(PING_EVERY);
+    // The first ping one period in: an immediate tick could overtake the queued `welcome`.
+    let mut ping = interval_at(Instant::now() + PING_EVERY, PING_EVERY);
     ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let resync: Frame = match encode(&ServerFrame::Resync {
+    let resync: Frame = match (ServerFrame::Resync {
         reason: "you fell behind; catch up from history".into(),
-    }) {
+    })
+    .encode()
+    {
         Ok(frame) => frame,
         Err(_) => return,
     };

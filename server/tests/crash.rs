@@ -5,51 +5,21 @@
 
 mod common;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use app::protocol::{ClientFrame, ErrorCode, ServerFrame};
-use common::{connect, next, next_close, post_frame, register, send};
+use app::protocol::ServerFrame;
+use common::{
+    connect, free_addr, next, next_close, post_frame, post_until_acked, register, send,
+    stored_client_ids, Confab,
+};
 use futures_util::StreamExt;
 use tokio_tungstenite::tungstenite::Message;
 
-fn free_addr() -> SocketAddr {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap()
-}
-
-/// The server process; killed when dropped, so a failing test leaves nothing running.
-struct Confab(Child);
-
-impl Drop for Confab {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts the binary on `addr` with the database in `dir`, and waits until it accepts.
+/// The binary on `addr` with its database in `dir`.
 async fn spawn(addr: SocketAddr, dir: &std::path::Path) -> Confab {
-    let child = Confab(
-        Command::new(env!("CARGO_BIN_EXE_confab"))
-            .env("CONFAB_ADDR", addr.to_string())
-            .env("DATABASE_URL", dir.join("confab.db"))
-            .env("LEPTOS_SITE_ROOT", dir)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap(),
-    );
-    for _ in 0..200 {
-        if tokio::net::TcpStream::connect(addr).await.is_ok() {
-            return child;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("confab did not start on {addr}");
+    common::spawn_confab(addr, dir, &[]).await
 }
 
 const SOCKETS: usize = 8;
@@ -120,57 +90,12 @@ async fn sigkill_mid_conversation_loses_and_duplicates_nothing() {
         let client_id = format!("s{k}-{i}");
         if !acked.contains_key(&client_id) {
             let frame = post_frame(1, &client_id, &format!("message {k}/{i}"));
-            send(&mut ws, &frame).await;
-            loop {
-                match next(&mut ws).await {
-                    ServerFrame::Ack { client_id: id, .. } if id == client_id => break,
-                    // As a real client does: back off and resend the same post.
-                    ServerFrame::Error {
-                        code: ErrorCode::RateLimited,
-                        ..
-                    } => {
-                        tokio::time::sleep(Duration::from_millis(120)).await;
-                        send(&mut ws, &frame).await;
-                    }
-                    ServerFrame::Error { message, .. } => panic!("{message}"),
-                    _ => {}
-                }
-            }
+            post_until_acked(&mut ws, &frame).await;
         }
     }
 
     // Everything, once, in order, with the seqs that were acknowledged.
-    let mut stored: BTreeMap<i64, String> = BTreeMap::new();
-    let mut after = 0;
-    loop {
-        let sync = ClientFrame::Sync {
-            room_id: 1,
-            after_seq: after,
-        };
-        send(&mut ws, &sync).await;
-        let (messages, complete) = loop {
-            match next(&mut ws).await {
-                ServerFrame::History {
-                    messages, complete, ..
-                } => break (messages, complete),
-                ServerFrame::Error {
-                    code: ErrorCode::RateLimited,
-                    ..
-                } => {
-                    tokio::time::sleep(Duration::from_millis(120)).await;
-                    send(&mut ws, &sync).await;
-                }
-                _ => {}
-            }
-        };
-        for m in messages {
-            after = m.seq;
-            assert!(stored.insert(m.seq, m.client_id.unwrap()).is_none());
-        }
-        if complete {
-            break;
-        }
-    }
+    let stored = stored_client_ids(&mut ws, 1).await;
     assert_eq!(stored.len(), TOTAL, "one message per client id");
     assert_eq!(
         stored.keys().copied().collect::<Vec<_>>(),
@@ -194,7 +119,7 @@ async fn sigterm_closes_sockets_with_1012() {
     let mut server = spawn(addr, dir.path()).await;
     let alice = register(addr, "alice").await;
     let mut ws = connect(addr, &alice).await;
-    let status = Command::new("kill")
+    let status = std::process::Command::new("kill")
         .arg("-TERM")
         .arg(server.0.id().to_string())
         .status()

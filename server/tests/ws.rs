@@ -399,3 +399,23 @@ async fn reading_on_one_device_is_shared_with_the_others() {
         post(server.addr, "/api/mark_read", "room_id=1&seq=2", Some(&bob)).await;
     assert_eq!((status, body.trim()), (200, "3"));
 }
+
+/// The welcome is the very first thing on the wire, before any ping. (The writer's first ping
+/// used to be due at once; a load generator once saw it before the welcome.)
+#[tokio::test]
+async fn the_welcome_comes_before_any_control_frame() {
+    use futures_util::StreamExt;
+    let server = start().await;
+    let alice = register(server.addr, "alice").await;
+    let origin = format!("http://{}", server.addr);
+    for _ in 0..50 {
+        let req = request(server.addr, Some(&alice), Some(&origin));
+        let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+        match ws.next().await.unwrap().unwrap() {
+            Message::Text(text) => {
+                assert!(text.as_str().starts_with("{\"type\":\"welcome\""), "{text}")
+            }
+            other => panic!("expected the welcome first, got {other:?}"),
+        }
+    }
+}

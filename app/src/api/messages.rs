@@ -47,20 +47,16 @@ pub async fn post_message(
     client_id: Option<String>,
 ) -> Result<Message, AppError> {
     let user = super::ssr::require_user().await?;
-    let body = crate::validate::message_text(&text)?;
-    let client_id = crate::validate::client_id(client_id.as_deref())?;
-    let state = super::ssr::state()?;
-    let message = state
-        .store
-        .post_message(crate::store::NewMessage {
-            room_id,
-            author_id: user.id,
-            body: &body,
-            client_id: client_id.as_deref(),
-        })
-        .await?;
-    // Committed; now everyone connected sees it. (A retried post is published again, which
-    // clients ignore: they key messages by seq.)
-    crate::live::publish_message(&state, &message).await?;
-    Ok(message)
+    let post = crate::chat::Post {
+        room_id,
+        text: &text,
+        client_id: client_id.as_deref(),
+    };
+    crate::chat::post(
+        &super::ssr::state()?,
+        &user,
+        post,
+        crate::chat::Answer::Returned,
+    )
+    .await
 }

@@ -1,5 +1,6 @@
-//! Server functions, grouped by domain. Each one validates its input, checks who is asking, calls
-//! the store and returns shared model types or an [`AppError`]. They are plain HTTP POST
+//! Server functions, grouped by domain. Each one checks who is asking, then reads from the store
+//! or, for anything others must see, calls the one write path in `crate::chat`, and returns
+//! shared model types or an [`AppError`]. They are plain HTTP POST
 //! endpoints under `/api/`, so no-JS `<form>`s and third-party clients can call them too.
 
 pub mod auth;

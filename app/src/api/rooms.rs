@@ -24,14 +24,8 @@ pub async fn list_rooms() -> Result<Vec<RoomListing>, AppError> {
 #[server(endpoint = "create_room")]
 pub async fn create_room(name: String, topic: Option<String>) -> Result<RoomId, AppError> {
     let user = super::ssr::require_user().await?;
-    let name = crate::validate::room_name(&name)?;
-    let topic = crate::validate::topic(topic.as_deref())?;
     let state = super::ssr::state()?;
-    let room = state
-        .store
-        .create_room(user.id, &name, topic.as_deref())
-        .await?;
-    crate::live::membership_changed(&state, user.id, room.id, true).await;
+    let room = crate::chat::create_room(&state, &user, &name, topic.as_deref()).await?;
     leptos_axum::redirect(&format!("/r/{}", room.id));
     Ok(room.id)
 }
@@ -71,48 +65,28 @@ pub async fn room_members(room_id: RoomId) -> Result<Vec<Member>, AppError> {
 #[server(endpoint = "mark_read")]
 pub async fn mark_read(room_id: RoomId, seq: i64) -> Result<i64, AppError> {
     let user = super::ssr::require_user().await?;
-    let state = super::ssr::state()?;
-    crate::live::mark_read(&state, user.id, room_id, seq).await
+    crate::chat::mark_read(&super::ssr::state()?, &user, room_id, seq).await
 }
 
 /// Joins a public room.
 #[server(endpoint = "join_room")]
 pub async fn join_room(room_id: RoomId) -> Result<(), AppError> {
     let user = super::ssr::require_user().await?;
-    let state = super::ssr::state()?;
-    state.store.join_room(user.id, room_id).await?;
-    crate::live::membership_changed(&state, user.id, room_id, true).await;
-    Ok(())
+    crate::chat::join(&super::ssr::state()?, &user, room_id).await
 }
 
 /// Leaves a public room.
 #[server(endpoint = "leave_room")]
 pub async fn leave_room(room_id: RoomId) -> Result<(), AppError> {
     let user = super::ssr::require_user().await?;
-    let state = super::ssr::state()?;
-    state.store.leave_room(user.id, room_id).await?;
-    crate::live::membership_changed(&state, user.id, room_id, false).await;
-    Ok(())
+    crate::chat::leave(&super::ssr::state()?, &user, room_id).await
 }
 
 /// Opens (creating on first use) the DM with `username` and takes the caller to it.
 #[server(endpoint = "open_dm")]
 pub async fn open_dm(username: String) -> Result<RoomId, AppError> {
     let user = super::ssr::require_user().await?;
-    let state = super::ssr::state()?;
-    let store = &state.store;
-    let wanted = username.trim();
-    if wanted.is_empty() {
-        return Err(AppError::BadRequest("Enter a username.".into()));
-    }
-    let Some(other) = store.user_by_name(wanted).await? else {
-        return Err(AppError::NotFound(format!(
-            "There is no user named {wanted}."
-        )));
-    };
-    let room_id = store.open_dm(user.id, other.id).await?;
-    crate::live::membership_changed(&state, user.id, room_id, true).await;
-    crate::live::membership_changed(&state, other.id, room_id, true).await;
+    let room_id = crate::chat::open_dm(&super::ssr::state()?, &user, &username).await?;
     leptos_axum::redirect(&format!("/r/{room_id}"));
     Ok(room_id)
 }

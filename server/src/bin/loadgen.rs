@@ -10,7 +10,12 @@
 //!   posts per second end to end (each acknowledged only after its commit).
 //! * `idle`: C sockets that only answer pings: the server's resident memory per connection.
 //!
+//! With `--nodes N` it starts N `confab` processes on one database, linked by Redis
+//! (`--redis-url`), spreads sockets and senders over them round-robin, and reports the latency
+//! of deliveries that stayed on the posting node and of those that crossed to another.
+//!
 //! Usage: `target/release/loadgen fanout --clients 1000 --rate 250 --seconds 10`,
+//! `target/release/loadgen --nodes 2 fanout --clients 1000 --rate 250 --seconds 10`,
 //! `target/release/loadgen idle --connections 10000`.
 
 use std::net::SocketAddr;
@@ -41,6 +46,13 @@ struct Args {
     /// Accounts to register; sockets are spread over them (several devices per user).
     #[arg(long, default_value_t = 100)]
     users: usize,
+    /// Cluster nodes to start (sharing one database, linked by Redis); sockets and senders are
+    /// spread over them round-robin.
+    #[arg(long, default_value_t = 1, conflicts_with = "url")]
+    nodes: usize,
+    /// The Redis that links the nodes (with `--nodes` above 1).
+    #[arg(long, default_value = "redis://127.0.0.1:6379")]
+    redis_url: String,
     #[command(subcommand)]
     mode: Mode,
 }
@@ -91,18 +103,22 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run(args: Args) -> LoadResult<()> {
-    let (addr, pid, _server) = match (&args.url, args.pid) {
-        (Some(url), Some(pid)) => (address(url)?, pid, None),
+    let (nodes, _servers) = match (&args.url, args.pid) {
+        (Some(url), Some(pid)) => (vec![(address(url)?, pid)], None),
         _ => {
-            let server = OwnServer::start().await?;
-            (server.addr, server.pid, Some(server))
+            let servers = OwnServers::start(args.nodes.max(1), &args.redis_url).await?;
+            (servers.nodes.clone(), Some(servers))
         }
     };
+    let addr = nodes[0].0;
     let users = match args.mode {
         Mode::Durable { connections, .. } => connections,
         _ => args.users,
     };
-    println!("server {addr} (pid {pid}); registering {users} users");
+    for (addr, pid) in &nodes {
+        println!("server {addr} (pid {pid})");
+    }
+    println!("registering {users} users");
     let started = Instant::now();
     let accounts = register_users(addr, users).await?;
     println!("registered in {:.1?}", started.elapsed());
@@ -120,7 +136,7 @@ async fn run(args: Args) -> LoadResult<()> {
                 seconds,
                 rooms: vec![GENERAL; clients],
             };
-            deliver(addr, pid, &cookies, plan).await
+            deliver(&nodes, &cookies, plan).await
         }
         Mode::Durable {
             connections,
@@ -134,9 +150,9 @@ async fn run(args: Args) -> LoadResult<()> {
                 seconds,
                 rooms,
             };
-            deliver(addr, pid, &cookies, plan).await
+            deliver(&nodes, &cookies, plan).await
         }
-        Mode::Idle { connections } => idle(addr, pid, &cookies, connections).await,
+        Mode::Idle { connections } => idle(&nodes, &cookies, connections).await,
     }
 }
 
@@ -174,51 +190,63 @@ fn address(url: &str) -> LoadResult<SocketAddr> {
     Ok(rest.trim_end_matches('/').parse()?)
 }
 
-/// The release `confab` binary beside this one, on a free port and a fresh database.
-struct OwnServer {
-    child: std::process::Child,
-    addr: SocketAddr,
-    pid: u32,
+/// The release `confab` binary beside this one, on free ports and a fresh database: one
+/// process, or several linked by Redis under a namespace of their own.
+struct OwnServers {
+    children: Vec<std::process::Child>,
+    nodes: Vec<(SocketAddr, u32)>,
     _dir: tempfile::TempDir,
 }
 
-impl OwnServer {
-    async fn start() -> LoadResult<Self> {
+impl OwnServers {
+    async fn start(count: usize, redis_url: &str) -> LoadResult<Self> {
         let dir = tempfile::tempdir()?;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
-        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
         let binary = std::env::current_exe()?.with_file_name("confab");
-        let child = std::process::Command::new(&binary)
-            .env("DATABASE_URL", dir.path().join("load.db"))
-            .env("CONFAB_ADDR", addr.to_string())
-            .env("RUST_LOG", "warn")
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
-        let pid = child.id();
-        let server = Self {
-            child,
-            addr,
-            pid,
+        let namespace = format!("loadgen-{}", std::process::id());
+        let mut servers = Self {
+            children: Vec::with_capacity(count),
+            nodes: Vec::with_capacity(count),
             _dir: dir,
         };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while TcpStream::connect(addr).await.is_err() {
-            if Instant::now() > deadline {
-                return Err("the server did not start listening within 30 s".into());
+        for _ in 0..count {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")?
+                .local_addr()?
+                .port();
+            let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+            let mut command = std::process::Command::new(&binary);
+            command
+                .env("DATABASE_URL", servers._dir.path().join("load.db"))
+                .env("CONFAB_ADDR", addr.to_string())
+                .env("RUST_LOG", "warn")
+                .stdout(std::process::Stdio::null());
+            if count > 1 {
+                command
+                    .env("CONFAB_REDIS_URL", redis_url)
+                    .env("CONFAB_REDIS_NAMESPACE", &namespace);
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            let child = command
+                .spawn()
+                .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
+            servers.nodes.push((addr, child.id()));
+            servers.children.push(child);
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while TcpStream::connect(addr).await.is_err() {
+                if Instant::now() > deadline {
+                    return Err("the server did not start listening within 30 s".into());
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
         }
-        Ok(server)
+        Ok(servers)
     }
 }
 
-impl Drop for OwnServer {
+impl Drop for OwnServers {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        for child in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
@@ -314,20 +342,30 @@ async fn connect(addr: SocketAddr, cookie: &str) -> LoadResult<Socket> {
         .write_buffer_size(0);
     let (mut socket, _) =
         tokio_tungstenite::connect_async_with_config(request, Some(config), true).await?;
-    match socket.next().await {
-        Some(Ok(WsMessage::Text(t))) if t.as_str().starts_with("{\"type\":\"welcome\"") => {
-            Ok(socket)
+    loop {
+        match socket.next().await {
+            Some(Ok(WsMessage::Text(t))) if t.as_str().starts_with("{\"type\":\"welcome\"") => {
+                return Ok(socket);
+            }
+            // Control frames are the transport's, not the protocol's.
+            Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => continue,
+            other => return Err(format!("expected welcome, got {other:?}").into()),
         }
-        other => Err(format!("expected welcome, got {other:?}").into()),
     }
 }
 
-/// Opens `n` sockets, 256 handshakes at a time, spreading them over the accounts.
-async fn connect_many(addr: SocketAddr, cookies: &[String], n: usize) -> LoadResult<Vec<Socket>> {
+/// Opens `n` sockets, 256 handshakes at a time, spreading them over the accounts and, socket
+/// `i` on node `i % nodes`, over the nodes.
+async fn connect_many(
+    nodes: &[(SocketAddr, u32)],
+    cookies: &[String],
+    n: usize,
+) -> LoadResult<Vec<Socket>> {
     let gate = Arc::new(Semaphore::new(256));
     let mut tasks = Vec::with_capacity(n);
     for i in 0..n {
         let gate = gate.clone();
+        let addr = nodes[i % nodes.len()].0;
         let cookie = cookies[i % cookies.len()].clone();
         tasks.push(tokio::spawn(async move {
             let _permit = gate.acquire_owned().await?;
@@ -339,6 +377,19 @@ async fn connect_many(addr: SocketAddr, cookies: &[String], n: usize) -> LoadRes
         sockets.push(task.await??);
     }
     Ok(sockets)
+}
+
+/// CPU seconds used so far by all the server processes.
+fn servers_cpu(nodes: &[(SocketAddr, u32)]) -> f64 {
+    nodes
+        .iter()
+        .map(|(_, pid)| cpu_seconds(&pid.to_string()))
+        .sum()
+}
+
+/// Resident memory of all the server processes.
+fn servers_rss_kib(nodes: &[(SocketAddr, u32)]) -> u64 {
+    nodes.iter().map(|(_, pid)| rss_kib(*pid)).sum()
 }
 
 /// CPU seconds (user + system) a process has used so far.
@@ -385,8 +436,10 @@ fn number_after(frame: &str, key: &str) -> Option<u64> {
 struct Seen {
     /// How many times each seq arrived (index = seq).
     counts: Vec<u8>,
-    /// Post→delivery latencies, microseconds.
+    /// Post→delivery latencies of posts made on this socket's node, microseconds.
     latencies: Vec<u32>,
+    /// The same for posts made on another node (delivered through Redis).
+    crossed: Vec<u32>,
     /// Post→ack latencies (the durable commit) of this socket's own posts, microseconds.
     acks: Vec<u32>,
     /// Seqs of this socket's own posts, as acknowledged.
@@ -405,7 +458,7 @@ struct Plan {
 
 /// Opens a socket per room in the plan, lets the senders post at the planned rate, and
 /// reports what every socket received.
-async fn deliver(addr: SocketAddr, pid: u32, cookies: &[String], plan: Plan) -> LoadResult<()> {
+async fn deliver(nodes: &[(SocketAddr, u32)], cookies: &[String], plan: Plan) -> LoadResult<()> {
     let Plan {
         senders,
         rate,
@@ -413,8 +466,11 @@ async fn deliver(addr: SocketAddr, pid: u32, cookies: &[String], plan: Plan) -> 
         rooms,
     } = plan;
     let clients = rooms.len();
-    let sockets = connect_many(addr, cookies, clients).await?;
-    println!("{clients} sockets open; {senders} of them post {rate}/s for {seconds} s");
+    let sockets = connect_many(nodes, cookies, clients).await?;
+    let node_count = nodes.len();
+    println!(
+        "{clients} sockets open on {node_count} node(s); {senders} of them post {rate}/s for {seconds} s"
+    );
     // Presence announcements of all those connections settle first.
     tokio::time::sleep(Duration::from_secs(2)).await;
 
@@ -422,7 +478,7 @@ async fn deliver(addr: SocketAddr, pid: u32, cookies: &[String], plan: Plan) -> 
     let stop_at = epoch + Duration::from_secs(seconds);
     let sent = Arc::new(AtomicU64::new(0));
     let last_delivery = Arc::new(AtomicU64::new(0));
-    let server_cpu = cpu_seconds(&pid.to_string());
+    let server_cpu = servers_cpu(nodes);
     let own_cpu = cpu_seconds("self");
 
     let mut readers = Vec::with_capacity(clients);
@@ -460,7 +516,14 @@ async fn deliver(addr: SocketAddr, pid: u32, cookies: &[String], plan: Plan) -> 
                             seen.counts.resize(seq + 1, 0);
                         }
                         seen.counts[seq] = seen.counts[seq].saturating_add(1);
-                        seen.latencies.push(now.saturating_sub(at) as u32);
+                        let latency = now.saturating_sub(at) as u32;
+                        // Sender `s` posts on node `s % nodes`, this socket reads on `i % nodes`.
+                        match number_after(frame, "\"client_id\":\"lg-") {
+                            Some(s) if s as usize % node_count != i % node_count => {
+                                seen.crossed.push(latency);
+                            }
+                            _ => seen.latencies.push(latency),
+                        }
                     }
                 } else if frame.starts_with("{\"type\":\"ack\"") {
                     if let Some(seq) = number_after(frame, "\"seq\":") {
@@ -513,7 +576,7 @@ async fn deliver(addr: SocketAddr, pid: u32, cookies: &[String], plan: Plan) -> 
     for reader in readers {
         seens.push(reader.await?);
     }
-    let server_cpu = cpu_seconds(&pid.to_string()) - server_cpu;
+    let server_cpu = servers_cpu(nodes) - server_cpu;
     let own_cpu = cpu_seconds("self") - own_cpu;
 
     // What each room should have delivered: every post acknowledged in it.
@@ -527,6 +590,7 @@ async fn deliver(addr: SocketAddr, pid: u32, cookies: &[String], plan: Plan) -> 
     let mut duplicated = 0u64;
     let mut resyncs = 0u64;
     let mut latencies: Vec<u32> = Vec::new();
+    let mut crossed: Vec<u32> = Vec::new();
     let mut acks: Vec<u32> = Vec::new();
     for (seen, room) in seens.iter().zip(&rooms) {
         acks.extend_from_slice(&seen.acks);
@@ -539,7 +603,12 @@ async fn deliver(addr: SocketAddr, pid: u32, cookies: &[String], plan: Plan) -> 
         }
         resyncs += seen.resyncs;
         latencies.extend_from_slice(&seen.latencies);
+        crossed.extend_from_slice(&seen.crossed);
     }
+    let mut same_node = latencies.clone();
+    same_node.sort_unstable();
+    crossed.sort_unstable();
+    latencies.extend_from_slice(&crossed);
     latencies.sort_unstable();
     acks.sort_unstable();
     let deliveries = latencies.len() as f64;
@@ -565,6 +634,18 @@ async fn deliver(addr: SocketAddr, pid: u32, cookies: &[String], plan: Plan) -> 
         at(0.99),
         at(1.0)
     );
+    if node_count > 1 {
+        for (name, sorted) in [("same node", &same_node), ("crossed nodes", &crossed)] {
+            println!(
+                "  {name}: {} deliveries, p50 {:.2?} p90 {:.2?} p99 {:.2?} max {:.2?}",
+                sorted.len(),
+                quantile(sorted, 0.5),
+                quantile(sorted, 0.9),
+                quantile(sorted, 0.99),
+                quantile(sorted, 1.0)
+            );
+        }
+    }
     println!(
         "of which post→ack (durable commit) p50 {:.2?} p99 {:.2?} max {:.2?}",
         quantile(&acks, 0.5),
@@ -577,7 +658,7 @@ async fn deliver(addr: SocketAddr, pid: u32, cookies: &[String], plan: Plan) -> 
         100.0 * server_cpu / window,
         100.0 * own_cpu / window
     );
-    println!("server rss {} MiB", rss_kib(pid) / 1024);
+    println!("server rss {} MiB", servers_rss_kib(nodes) / 1024);
     if lost > 0 || acked_total == 0 {
         return Err(format!("{lost} deliveries lost").into());
     }
@@ -587,15 +668,15 @@ async fn deliver(addr: SocketAddr, pid: u32, cookies: &[String], plan: Plan) -> 
 /// Opens `n` idle sockets in two halves and measures the server's memory after each (once it
 /// has settled): the growth from the first half to the second is the cost of a connection,
 /// free of whatever the process held before.
-async fn idle(addr: SocketAddr, pid: u32, cookies: &[String], n: usize) -> LoadResult<()> {
+async fn idle(nodes: &[(SocketAddr, u32)], cookies: &[String], n: usize) -> LoadResult<()> {
     let settle = Duration::from_secs(5);
     tokio::time::sleep(settle).await;
-    let empty = rss_kib(pid);
+    let empty = servers_rss_kib(nodes);
     let mut readers = Vec::with_capacity(n);
     let mut marks = Vec::new();
     let started = Instant::now();
     for half in [n / 2, n - n / 2] {
-        for socket in connect_many(addr, cookies, half).await? {
+        for socket in connect_many(nodes, cookies, half).await? {
             // Keep reading (answering pings, taking presence frames).
             readers.push(tokio::spawn(async move {
                 let (_sink, mut stream) = socket.split();
@@ -603,7 +684,7 @@ async fn idle(addr: SocketAddr, pid: u32, cookies: &[String], n: usize) -> LoadR
             }));
         }
         tokio::time::sleep(settle).await;
-        marks.push(rss_kib(pid));
+        marks.push(servers_rss_kib(nodes));
     }
     let opened = started.elapsed();
     let (half, full) = (marks[0], marks[1]);

@@ -3,10 +3,11 @@
 #![allow(dead_code)]
 #![expect(clippy::unwrap_used, clippy::expect_used)]
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use app::protocol::{ClientFrame, ServerFrame};
+use app::protocol::{ClientFrame, ErrorCode, ServerFrame};
 use futures_util::{SinkExt, StreamExt};
 use leptos::prelude::LeptosOptions;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -25,13 +26,62 @@ pub struct Server {
 pub async fn start() -> Server {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("confab.db").display());
-    let (state, _store) = server::open_state(&url, false).await.unwrap();
+    let (state, _store) = server::open_node(&url, false, None).await.unwrap();
+    let addr = serve(state).await;
+    Server { addr, _dir: dir }
+}
+
+/// Serves `state` on an ephemeral loopback port, in this process.
+pub async fn serve(state: app::state::AppState) -> SocketAddr {
     let options = LeptosOptions::builder().output_name("confab").build();
     let router = server::router(state, options, server::LiveOptions::same_site());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, router).await });
-    Server { addr, _dir: dir }
+    addr
+}
+
+pub fn free_addr() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap()
+}
+
+/// A `confab` process; killed when dropped, so a failing test leaves nothing running.
+pub struct Confab(pub std::process::Child);
+
+impl Drop for Confab {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts the real binary on `addr` with the database `confab.db` in `dir` (and `env` on top),
+/// and waits until it accepts connections.
+pub async fn spawn_confab(
+    addr: SocketAddr,
+    dir: &std::path::Path,
+    env: &[(&str, String)],
+) -> Confab {
+    let child = Confab(
+        std::process::Command::new(env!("CARGO_BIN_EXE_confab"))
+            .env("CONFAB_ADDR", addr.to_string())
+            .env("DATABASE_URL", dir.join("confab.db"))
+            .env("LEPTOS_SITE_ROOT", dir)
+            .env("RUST_LOG", "warn")
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .unwrap(),
+    );
+    for _ in 0..200 {
+        if TcpStream::connect(addr).await.is_ok() {
+            return child;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("confab did not start on {addr}");
 }
 
 /// A bare HTTP/1.1 POST; returns (status, Set-Cookie value up to the first `;`, body).
@@ -129,6 +179,65 @@ pub async fn next_any(ws: &mut Ws) -> ServerFrame {
 pub async fn send(ws: &mut Ws, frame: &ClientFrame) {
     let text = serde_json::to_string(frame).unwrap();
     ws.send(Message::Text(text.into())).await.unwrap();
+}
+
+/// Sends a `post` until it is acked, backing off and resending the same post (same client id)
+/// when rate limited, as a real client's outbox does.
+pub async fn post_until_acked(ws: &mut Ws, frame: &ClientFrame) {
+    let ClientFrame::Post { client_id, .. } = frame else {
+        panic!("not a post: {frame:?}");
+    };
+    send(ws, frame).await;
+    loop {
+        match next(ws).await {
+            ServerFrame::Ack { client_id: id, .. } if id == *client_id => return,
+            ServerFrame::Error {
+                code: ErrorCode::RateLimited,
+                ..
+            } => {
+                tokio::time::sleep(Duration::from_millis(120)).await;
+                send(ws, frame).await;
+            }
+            ServerFrame::Error { message, .. } => panic!("{message}"),
+            _ => {}
+        }
+    }
+}
+
+/// Every message of `room`, synced over the socket a page at a time: seq → client id. Panics if
+/// a seq comes twice.
+pub async fn stored_client_ids(ws: &mut Ws, room: i64) -> BTreeMap<i64, String> {
+    let mut stored = BTreeMap::new();
+    let mut after = 0;
+    loop {
+        let sync = ClientFrame::Sync {
+            room_id: room,
+            after_seq: after,
+        };
+        send(ws, &sync).await;
+        let (messages, complete) = loop {
+            match next(ws).await {
+                ServerFrame::History {
+                    messages, complete, ..
+                } => break (messages, complete),
+                ServerFrame::Error {
+                    code: ErrorCode::RateLimited,
+                    ..
+                } => {
+                    tokio::time::sleep(Duration::from_millis(120)).await;
+                    send(ws, &sync).await;
+                }
+                _ => {}
+            }
+        };
+        for m in messages {
+            after = m.seq;
+            assert!(stored.insert(m.seq, m.client_id.unwrap()).is_none());
+        }
+        if complete {
+            return stored;
+        }
+    }
 }
 
 pub fn post_frame(room_id: i64, client_id: &str, text: &str) -> ClientFrame {

@@ -1,0 +1,685 @@
+//! The cluster bus: several `confab` nodes share one Redis for fan-out, presence and the typing
+//! throttle, so a user on node A hears a post made on node B.
+//!
+//! - **Fan-out** is Redis pub/sub on one channel per room and one per user; a node subscribes
+//!   only to the rooms and users its sockets need ([`Hub::interest`]), before a socket joins the
+//!   hub, so traffic grows with interest, not with the number of nodes. Presence (which goes to
+//!   everyone who shares a room, once) and membership changes go on one control channel. The
+//!   publishing node delivers to its own sockets directly and every other node skips its own
+//!   messages, so a node keeps serving its own sockets while Redis is away.
+//! - **Presence** over the cluster is a hash per user (node → online/away), changed by one Lua
+//!   script that answers the user's presence before and after, so exactly one node announces
+//!   each change. Each node renews a key with a time to live; entries of a node whose key has
+//!   expired do not count, and a live node reaps the dead node's users and reports the ones now
+//!   offline, so "last seen" is written and announced within the time to live.
+//! - **After a lost link** the node reconnects with backoff, subscribes again, registers its
+//!   users' presence again (Redis may have restarted empty), and tells every local socket to
+//!   `resync`, so nothing published meanwhile is missed: messages are in the database and
+//!   clients catch up by seq.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use futures_util::StreamExt;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig, PubSubSink};
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+
+use super::{Bus, PresenceNews};
+use crate::hub::{Frame, Hub};
+use crate::model::{Presence, RoomId, UserId};
+use crate::protocol::ServerFrame;
+
+/// Longest a bus call waits for Redis before the node carries on alone (a post's answer never
+/// waits longer than this on a sick Redis).
+const REDIS_CALL_LIMIT: Duration = Duration::from_millis(500);
+/// Reconnection backoff for the subscriber link.
+const BACKOFF_FIRST: Duration = Duration::from_millis(100);
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+/// A channel nobody here needs any more is dropped only after this long unused, so a socket that
+/// is about to register never loses the subscription it just asked for.
+const UNSUBSCRIBE_GRACE: Duration = Duration::from_secs(30);
+/// Presence changes found by the bus itself (reaped nodes, re-registration) waiting to be
+/// announced; more than this and the oldest news waits for the next sweep.
+const NEWS_QUEUE: usize = 4096;
+
+/// How a cluster node talks to Redis.
+#[derive(Debug, Clone)]
+pub struct RedisOptions {
+    /// `redis://host:port[/db]`.
+    pub url: String,
+    /// Prefix of every key and channel, so instances can share one Redis.
+    pub namespace: String,
+    /// How long a node that stops renewing its key keeps its users counted as online.
+    pub node_ttl: Duration,
+}
+
+impl RedisOptions {
+    /// The defaults for `url`: namespace `confab`, a 30 s time to live.
+    pub fn new(url: &str) -> Self {
+        Self {
+            url: url.to_owned(),
+            namespace: "confab".into(),
+            node_ttl: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What travels on the control channel.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "t", rename_all = "snake_case")]
+enum Control {
+    /// A frame for every socket of every member of any of `rooms`, once each.
+    Rooms { rooms: Vec<RoomId>, frame: String },
+    /// `user` joined or left `room`.
+    Member {
+        user: UserId,
+        room: RoomId,
+        joined: bool,
+    },
+}
+
+/// Key and channel names, all under the namespace.
+struct Names {
+    ns: String,
+    node: String,
+}
+
+impl Names {
+    fn room(&self, room: RoomId) -> String {
+        format!("{}:room:{room}", self.ns)
+    }
+    fn user(&self, user: UserId) -> String {
+        format!("{}:user:{user}", self.ns)
+    }
+    fn control(&self) -> String {
+        format!("{}:control", self.ns)
+    }
+    fn presence(&self, user: UserId) -> String {
+        format!("{}:presence:{user}", self.ns)
+    }
+    /// Prefix of the per-node liveness keys; `alive(node)` is this plus the node id.
+    fn alive_prefix(&self) -> String {
+        format!("{}:alive:", self.ns)
+    }
+    fn alive(&self, node: &str) -> String {
+        format!("{}:alive:{node}", self.ns)
+    }
+    fn nodes(&self) -> String {
+        format!("{}:nodes", self.ns)
+    }
+    fn node_users(&self, node: &str) -> String {
+        format!("{}:node-users:{node}", self.ns)
+    }
+    fn reaping(&self, node: &str) -> String {
+        format!("{}:reaping:{node}", self.ns)
+    }
+    fn typing(&self, user: UserId, room: RoomId) -> String {
+        format!("{}:typing:{user}:{room}", self.ns)
+    }
+    /// What a published payload starts with: the sending node, then a newline.
+    fn stamp(&self, body: &str) -> String {
+        let mut payload = String::with_capacity(self.node.len() + 1 + body.len());
+        payload.push_str(&self.node);
+        payload.push('\n');
+        payload.push_str(body);
+        payload
+    }
+}
+
+/// Sets one node's entry for a user and answers the user's presence level over the live nodes
+/// before and after (0 offline, 1 away, 2 online). KEYS: the user's presence hash, the node's
+/// user set. ARGV: node id, status ("" to remove), liveness key prefix, user id, and "1" when the
+/// node counts as alive for `before` though its key is gone (reaping it).
+const SET_PRESENCE: &str = r"
+local function level(v) if v == 'online' then return 2 elseif v == 'away' then return 1 end return 0 end
+local function over_live_nodes(force)
+  local best = 0
+  local all = redis.call('HGETALL', KEYS[1])
+  for i = 1, #all, 2 do
+    if (force and all[i] == ARGV[1]) or redis.call('EXISTS', ARGV[3] .. all[i]) == 1 then
+      local l = level(all[i + 1])
+      if l > best then best = l end
+    end
+  end
+  return best
+end
+local before = over_live_nodes(ARGV[5] == '1')
+if ARGV[2] == '' then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  redis.call('SREM', KEYS[2], ARGV[4])
+else
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+  redis.call('SADD', KEYS[2], ARGV[4])
+end
+return {before, over_live_nodes(false)}
+";
+
+/// The presence level of each user whose hash is in KEYS, over live nodes. ARGV: the liveness
+/// key prefix.
+const GET_PRESENCE: &str = r"
+local out = {}
+for k = 1, #KEYS do
+  local best = 0
+  local all = redis.call('HGETALL', KEYS[k])
+  for i = 1, #all, 2 do
+    if redis.call('EXISTS', ARGV[1] .. all[i]) == 1 then
+      local l = 0
+      if all[i + 1] == 'online' then l = 2 elseif all[i + 1] == 'away' then l = 1 end
+      if l > best then best = l end
+    end
+  end
+  out[k] = best
+end
+return out
+";
+
+/// A duration as Redis's `PX` wants it: whole milliseconds, at least 1.
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
+}
+
+fn from_level(level: i64) -> Presence {
+    match level {
+        2 => Presence::Online,
+        1 => Presence::Away,
+        _ => Presence::Offline,
+    }
+}
+
+fn status_word(presence: Presence) -> &'static str {
+    match presence {
+        Presence::Online => "online",
+        Presence::Away => "away",
+        Presence::Offline => "",
+    }
+}
+
+/// What the bus's public face and its background task share.
+struct Shared {
+    hub: Arc<Hub>,
+    names: Names,
+    node_ttl: Duration,
+    client: redis::Client,
+    conn: ConnectionManager,
+    /// The subscriber link's command half; `None` while reconnecting.
+    sink: tokio::sync::Mutex<Option<PubSubSink>>,
+    /// Channels this node wants, with when a socket last asked for each.
+    wanted: Mutex<HashMap<String, Instant>>,
+    set_presence: redis::Script,
+    get_presence: redis::Script,
+    news: mpsc::Sender<PresenceNews>,
+}
+
+/// The Redis bus. Dropping it stops its background task.
+pub struct RedisBus {
+    shared: Arc<Shared>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for RedisBus {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl RedisBus {
+    /// Connects to Redis (failing at once if it cannot be reached), subscribes to the control
+    /// channel and starts the node's background task. Presence changes the bus finds on its own
+    /// arrive on the returned receiver, for `crate::chat::relay_presence_news`.
+    pub async fn connect(
+        hub: Arc<Hub>,
+        options: RedisOptions,
+    ) -> Result<(Self, mpsc::Receiver<PresenceNews>), redis::RedisError> {
+        let client = redis::Client::open(options.url.as_str())?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(REDIS_CALL_LIMIT * 2))
+            .set_response_timeout(Some(REDIS_CALL_LIMIT))
+            .set_number_of_retries(1)
+            .set_max_delay(BACKOFF_MAX);
+        let conn = ConnectionManager::new_with_config(client.clone(), config).await?;
+        let (sink, stream) = client.get_async_pubsub().await?.split();
+        let (news, news_rx) = mpsc::channel(NEWS_QUEUE);
+        let shared = Arc::new(Shared {
+            hub,
+            names: Names {
+                ns: options.namespace,
+                node: uuid::Uuid::new_v4().simple().to_string(),
+            },
+            node_ttl: options.node_ttl,
+            client,
+            conn,
+            sink: tokio::sync::Mutex::new(Some(sink)),
+            wanted: Mutex::new(HashMap::new()),
+            set_presence: redis::Script::new(SET_PRESENCE),
+            get_presence: redis::Script::new(GET_PRESENCE),
+            news,
+        });
+        let control = shared.names.control();
+        if let Some(sink) = shared.sink.lock().await.as_mut() {
+            sink.subscribe(&control).await?;
+        }
+        shared.heartbeat().await?;
+        let task = tokio::spawn(run(shared.clone(), stream));
+        tracing::info!(node = %shared.names.node, "joined the cluster through Redis");
+        Ok((Self { shared, task }, news_rx))
+    }
+
+    /// This node's id in Redis.
+    pub fn node(&self) -> &str {
+        &self.shared.names.node
+    }
+}
+
+impl Shared {
+    fn wanted(&self) -> MutexGuard<'_, HashMap<String, Instant>> {
+        self.wanted
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Runs one Redis call with the node's time limit; failures are logged and become `None`.
+    async fn call<T>(
+        &self,
+        what: &str,
+        call: impl std::future::Future<Output = redis::RedisResult<T>>,
+    ) -> Option<T> {
+        match tokio::time::timeout(REDIS_CALL_LIMIT, call).await {
+            Ok(Ok(value)) => Some(value),
+            Ok(Err(e)) => {
+                tracing::warn!("redis {what}: {e}");
+                None
+            }
+            Err(_) => {
+                tracing::warn!("redis {what}: no answer within {REDIS_CALL_LIMIT:?}");
+                None
+            }
+        }
+    }
+
+    async fn publish(&self, channel: String, body: &str) {
+        let mut conn = self.conn.clone();
+        let payload = self.names.stamp(body);
+        let mut publish = redis::cmd("PUBLISH");
+        publish.arg(&channel).arg(payload);
+        self.call("PUBLISH", publish.query_async::<i64>(&mut conn))
+            .await;
+    }
+
+    async fn publish_control(&self, control: &Control) {
+        match serde_json::to_string(control) {
+            Ok(body) => self.publish(self.names.control(), &body).await,
+            Err(e) => tracing::error!("encoding a control event: {e}"),
+        }
+    }
+
+    /// Subscribes to whichever of `channels` this node does not hear yet, and marks them all
+    /// as just wanted. While the link is down they are only recorded, and subscribed on
+    /// reconnection.
+    async fn want(&self, channels: Vec<String>) {
+        let now = Instant::now();
+        let missing: Vec<String> = {
+            let mut wanted = self.wanted();
+            channels
+                .into_iter()
+                .filter(|c| wanted.insert(c.clone(), now).is_none())
+                .collect()
+        };
+        if missing.is_empty() {
+            return;
+        }
+        let mut sink = self.sink.lock().await;
+        if let Some(sink) = sink.as_mut() {
+            if self
+                .call("SUBSCRIBE", sink.subscribe(&missing))
+                .await
+                .is_none()
+            {
+                // Not heard yet: forget them, so the next sweep (or socket) asks again.
+                let mut wanted = self.wanted();
+                for channel in &missing {
+                    wanted.remove(channel);
+                }
+            }
+        }
+    }
+
+    /// Renews this node's liveness key. If it had expired (Redis restarted, or this node was
+    /// cut off long enough to be reaped), every local user's presence is registered again.
+    async fn heartbeat(&self) -> redis::RedisResult<()> {
+        let mut conn = self.conn.clone();
+        let previous: Option<String> = redis::cmd("SET")
+            .arg(self.names.alive(&self.names.node))
+            .arg(1)
+            .arg("PX")
+            .arg(millis(self.node_ttl))
+            .arg("GET")
+            .query_async(&mut conn)
+            .await?;
+        redis::cmd("SADD")
+            .arg(self.names.nodes())
+            .arg(&self.names.node)
+            .query_async::<i64>(&mut conn)
+            .await?;
+        if previous.is_none() {
+            let (_, users) = self.hub.interest();
+            for user in users {
+                let here = self.hub.presence(user);
+                if let Some(status) = self
+                    .set_presence(&self.names.node, user, here, false)
+                    .await?
+                {
+                    self.report(user, status);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs [`SET_PRESENCE`]; answers the user's new presence if it changed over the cluster.
+    async fn set_presence(
+        &self,
+        node: &str,
+        user: UserId,
+        status: Presence,
+        reaping: bool,
+    ) -> redis::RedisResult<Option<Presence>> {
+        let mut conn = self.conn.clone();
+        let (before, after): (i64, i64) = self
+            .set_presence
+            .key(self.names.presence(user))
+            .key(self.names.node_users(node))
+            .arg(node)
+            .arg(status_word(status))
+            .arg(self.names.alive_prefix())
+            .arg(user)
+            .arg(if reaping { "1" } else { "0" })
+            .invoke_async(&mut conn)
+            .await?;
+        Ok((before != after).then(|| from_level(after)))
+    }
+
+    fn report(&self, user: UserId, status: Presence) {
+        if self.news.try_send(PresenceNews { user, status }).is_err() {
+            tracing::warn!("presence news queue full; user {user}'s change is not announced");
+        }
+    }
+
+    /// Takes over the users of nodes whose liveness key expired: one live node (whoever takes
+    /// the reaping lock) removes their entries and reports those now offline everywhere.
+    async fn reap_dead_nodes(&self) -> redis::RedisResult<()> {
+        let mut conn = self.conn.clone();
+        let nodes: Vec<String> = redis::cmd("SMEMBERS")
+            .arg(self.names.nodes())
+            .query_async(&mut conn)
+            .await?;
+        for node in nodes.iter().filter(|n| **n != self.names.node) {
+            let alive: bool = redis::cmd("EXISTS")
+                .arg(self.names.alive(node))
+                .query_async(&mut conn)
+                .await?;
+            if alive {
+                continue;
+            }
+            let locked: Option<String> = redis::cmd("SET")
+                .arg(self.names.reaping(node))
+                .arg(&self.names.node)
+                .arg("NX")
+                .arg("PX")
+                .arg(millis(self.node_ttl))
+                .query_async(&mut conn)
+                .await?;
+            if locked.is_none() {
+                continue;
+            }
+            let users: Vec<UserId> = redis::cmd("SMEMBERS")
+                .arg(self.names.node_users(node))
+                .query_async(&mut conn)
+                .await?;
+            tracing::warn!(node = %node, users = users.len(), "a node stopped; reaping its users");
+            for user in users {
+                if let Some(status) = self
+                    .set_presence(node, user, Presence::Offline, true)
+                    .await?
+                {
+                    self.report(user, status);
+                }
+            }
+            redis::cmd("SREM")
+                .arg(self.names.nodes())
+                .arg(node)
+                .query_async::<i64>(&mut conn)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Subscribes to whatever local sockets need and this node does not hear (a subscription
+    /// that failed earlier), and drops subscriptions that no local socket has needed for
+    /// [`UNSUBSCRIBE_GRACE`].
+    async fn sweep_subscriptions(&self) {
+        let (rooms, users) = self.hub.interest();
+        let mut needed: HashSet<String> = rooms.into_iter().map(|r| self.names.room(r)).collect();
+        needed.extend(users.into_iter().map(|u| self.names.user(u)));
+        let stale: Vec<String> = {
+            // Needed channels are marked as just wanted by `want` below.
+            let mut wanted = self.wanted();
+            let now = Instant::now();
+            let stale: Vec<String> = wanted
+                .iter()
+                .filter(|(c, at)| {
+                    !needed.contains(*c) && now.duration_since(**at) > UNSUBSCRIBE_GRACE
+                })
+                .map(|(c, _)| c.clone())
+                .collect();
+            for channel in &stale {
+                wanted.remove(channel);
+            }
+            stale
+        };
+        self.want(needed.into_iter().collect()).await;
+        if stale.is_empty() {
+            return;
+        }
+        if let Some(sink) = self.sink.lock().await.as_mut() {
+            self.call("UNSUBSCRIBE", sink.unsubscribe(&stale)).await;
+        }
+    }
+
+    /// Hands one message from Redis to this node's sockets.
+    async fn deliver(&self, channel: &str, payload: &[u8]) {
+        let Ok(payload) = std::str::from_utf8(payload) else {
+            tracing::warn!("redis: a message on {channel} is not UTF-8");
+            return;
+        };
+        let Some((node, body)) = payload.split_once('\n') else {
+            tracing::warn!("redis: a message on {channel} has no sender");
+            return;
+        };
+        if node == self.names.node {
+            // Delivered locally when it was published.
+            return;
+        }
+        let ns = &self.names.ns;
+        let rest = channel.strip_prefix(ns.as_str()).unwrap_or(channel);
+        if let Some(room) = rest.strip_prefix(":room:").and_then(|r| r.parse().ok()) {
+            self.hub.publish(room, &Frame::from(body));
+        } else if let Some(user) = rest.strip_prefix(":user:").and_then(|u| u.parse().ok()) {
+            self.hub.publish_user(user, &Frame::from(body));
+        } else if rest == ":control" {
+            match serde_json::from_str::<Control>(body) {
+                Ok(Control::Rooms { rooms, frame }) => {
+                    self.hub.publish_rooms(&rooms, &Frame::from(frame));
+                }
+                Ok(Control::Member { user, room, joined }) => {
+                    self.hub.set_membership(user, room, joined);
+                    if joined && self.hub.presence(user) != Presence::Offline {
+                        self.want(vec![self.names.room(room)]).await;
+                    }
+                }
+                Err(e) => tracing::warn!("redis: unreadable control event: {e}"),
+            }
+        }
+    }
+
+    /// Opens a new subscriber link and subscribes to everything wanted.
+    async fn resubscribe(&self) -> redis::RedisResult<redis::aio::PubSubStream> {
+        let (mut sink, stream) = self.client.get_async_pubsub().await?.split();
+        let mut channels: Vec<String> = self.wanted().keys().cloned().collect();
+        channels.push(self.names.control());
+        sink.subscribe(&channels).await?;
+        *self.sink.lock().await = Some(sink);
+        Ok(stream)
+    }
+}
+
+/// The node's background task: delivers what Redis sends, renews the node's key, reaps dead
+/// nodes, drops unused subscriptions, and reconnects when the link breaks.
+async fn run(shared: Arc<Shared>, mut stream: redis::aio::PubSubStream) {
+    let tick_every = (shared.node_ttl / 3).max(Duration::from_millis(100));
+    let mut tick = tokio::time::interval(tick_every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let resync = ServerFrame::Resync {
+        reason: "the server's cluster link was interrupted; catch up from history".into(),
+    }
+    .encode();
+    loop {
+        tokio::select! {
+            message = stream.next() => match message {
+                Some(message) => {
+                    shared.deliver(message.get_channel_name(), message.get_payload_bytes()).await;
+                }
+                None => {
+                    tracing::error!("redis: the subscriber link is down; serving local sockets only");
+                    *shared.sink.lock().await = None;
+                    stream = reconnect(&shared).await;
+                    tracing::info!("redis: reconnected; telling every socket to resync");
+                    if let Ok(frame) = &resync {
+                        shared.hub.resync_all(frame);
+                    }
+                    if let Err(e) = shared.heartbeat().await {
+                        tracing::warn!("redis heartbeat: {e}");
+                    }
+                }
+            },
+            _ = tick.tick() => {
+                if let Err(e) = shared.heartbeat().await {
+                    tracing::warn!("redis heartbeat: {e}");
+                    continue;
+                }
+                if let Err(e) = shared.reap_dead_nodes().await {
+                    tracing::warn!("redis: reaping stopped nodes: {e}");
+                }
+                shared.sweep_subscriptions().await;
+            }
+        }
+    }
+}
+
+/// Reconnects the subscriber link with exponential backoff, however long it takes.
+async fn reconnect(shared: &Shared) -> redis::aio::PubSubStream {
+    let mut delay = BACKOFF_FIRST;
+    loop {
+        tokio::time::sleep(delay).await;
+        match shared.resubscribe().await {
+            Ok(stream) => return stream,
+            Err(e) => {
+                tracing::warn!("redis: reconnecting in {delay:?}: {e}");
+                delay = (delay * 2).min(BACKOFF_MAX);
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Bus for RedisBus {
+    async fn publish(&self, room: RoomId, frame: Frame) {
+        self.shared.hub.publish(room, &frame);
+        self.shared
+            .publish(self.shared.names.room(room), &frame)
+            .await;
+    }
+
+    async fn publish_rooms(&self, rooms: Vec<RoomId>, frame: Frame) {
+        self.shared.hub.publish_rooms(&rooms, &frame);
+        let control = Control::Rooms {
+            rooms,
+            frame: frame.as_str().to_owned(),
+        };
+        self.shared.publish_control(&control).await;
+    }
+
+    async fn publish_user(&self, user: UserId, frame: Frame) {
+        self.shared.hub.publish_user(user, &frame);
+        self.shared
+            .publish(self.shared.names.user(user), &frame)
+            .await;
+    }
+
+    async fn membership(&self, user: UserId, room: RoomId, joined: bool) {
+        self.shared.hub.set_membership(user, room, joined);
+        if joined {
+            // Whichever node holds the user's sockets must hear the room; each checks its own.
+            if self.shared.hub.presence(user) != Presence::Offline {
+                self.shared.want(vec![self.shared.names.room(room)]).await;
+            }
+        }
+        let control = Control::Member { user, room, joined };
+        self.shared.publish_control(&control).await;
+    }
+
+    async fn listen(&self, user: UserId, rooms: &[RoomId]) {
+        let names = &self.shared.names;
+        let mut channels: Vec<String> = rooms.iter().map(|r| names.room(*r)).collect();
+        channels.push(names.user(user));
+        self.shared.want(channels).await;
+    }
+
+    async fn presence(&self, users: &[UserId]) -> Vec<Presence> {
+        let local = || users.iter().map(|u| self.shared.hub.presence(*u)).collect();
+        if users.is_empty() {
+            return Vec::new();
+        }
+        let mut conn = self.shared.conn.clone();
+        let mut invocation = self.shared.get_presence.prepare_invoke();
+        for user in users {
+            invocation.key(self.shared.names.presence(*user));
+        }
+        invocation.arg(self.shared.names.alive_prefix());
+        let call = invocation.invoke_async::<Vec<i64>>(&mut conn);
+        match self.shared.call("presence", call).await {
+            Some(levels) if levels.len() == users.len() => {
+                levels.into_iter().map(from_level).collect()
+            }
+            // Without Redis, this node's own view is the best there is.
+            _ => local(),
+        }
+    }
+
+    async fn local_presence(&self, user: UserId, here: Presence) -> Option<Presence> {
+        let node = &self.shared.names.node;
+        let call = self.shared.set_presence(node, user, here, false);
+        match self.shared.call("presence", call).await {
+            Some(change) => change,
+            // Without Redis, announce this node's view to whoever can hear it.
+            None => Some(here),
+        }
+    }
+
+    async fn typing_allowed(&self, user: UserId, room: RoomId, every: Duration) -> bool {
+        let mut conn = self.shared.conn.clone();
+        let mut set = redis::cmd("SET");
+        set.arg(self.shared.names.typing(user, room))
+            .arg(1)
+            .arg("NX")
+            .arg("PX")
+            .arg(millis(every));
+        let call = set.query_async::<Option<String>>(&mut conn);
+        match self.shared.call("typing", call).await {
+            Some(set) => set.is_some(),
+            None => self.shared.hub.typing_allowed(user, room, every),
+        }
+    }
+}

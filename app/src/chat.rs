@@ -1,0 +1,314 @@
+//! The one write path. Every change that someone else, or another device of the same user, must
+//! see goes through one function here, always in the same order: validate → store (the commit is
+//! durable) → answer the caller → publish on the [`Bus`] (→ notify, when notifications leave the
+//! browser). Server functions (`crate::api`) and the socket's command loop (`server::ws`) are
+//! thin adapters: they decode a request, name the caller, call one function here and encode
+//! the answer. Nothing else publishes, and nothing here reaches another socket except through
+//! the bus, so a cluster bus sees every change.
+//!
+//! A socket opening, going idle or closing changes its user's presence, which others see, so the
+//! socket's lifecycle is here too. The hub is only this process's socket registry: presence over
+//! every process is the bus's answer, and "last seen" is written when the bus says the user is
+//! offline everywhere, not when this process loses its last socket of theirs.
+
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use crate::bus::{Bus, PresenceNews};
+use crate::error::AppError;
+use crate::hub::{ConnId, Outbox, PresenceChange};
+use crate::model::{Message, Presence, RoomId, RoomSummary, User, UserId};
+use crate::protocol::{ErrorCode, ServerFrame, PROTOCOL_VERSION, TYPING_EVERY_MS};
+use crate::state::AppState;
+use crate::store::{NewMessage, Store, StoreError};
+
+/// A message as a client asks to post it.
+#[derive(Debug, Clone, Copy)]
+pub struct Post<'a> {
+    pub room_id: RoomId,
+    pub text: &'a str,
+    /// The client's id for this message; a retry with the same id stores nothing new.
+    pub client_id: Option<&'a str>,
+}
+
+/// Where the caller waits for its answer. An HTTP caller gets the returned value; a socket is
+/// sent its `ack` before anyone else hears of the message, so the poster's own screen settles
+/// first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    Returned,
+    Socket(ConnId),
+}
+
+/// Posts a message: validated, durably stored with its room's next seq, acknowledged, then
+/// fanned out. A retry with the same client id answers the stored message again (and publishes
+/// it again, which clients ignore: they key messages by seq).
+pub async fn post(
+    state: &AppState,
+    author: &User,
+    post: Post<'_>,
+    answer: Answer,
+) -> Result<Message, AppError> {
+    let body = crate::validate::message_text(post.text)?;
+    let client_id = crate::validate::client_id(post.client_id)?;
+    let message = state
+        .store
+        .post_message(NewMessage {
+            room_id: post.room_id,
+            author_id: author.id,
+            body: &body,
+            client_id: client_id.as_deref(),
+        })
+        .await?;
+    if let Answer::Socket(conn) = answer {
+        let ack = ServerFrame::Ack {
+            // The id exactly as the client sent it: that is what it matches its outbox on.
+            client_id: post.client_id.unwrap_or_default().to_owned(),
+            message: message.clone(),
+        };
+        reply(state, conn, &ack).await;
+    }
+    let frame = ServerFrame::Message {
+        message: message.clone(),
+    };
+    // Stored and answered: a failure to publish is logged, and clients catch up by seq.
+    match frame.encode() {
+        Ok(frame) => state.bus.publish(message.room_id, frame).await,
+        Err(e) => tracing::error!(
+            "publishing seq {} of room {}: {e}",
+            message.seq,
+            message.room_id
+        ),
+    }
+    Ok(message)
+}
+
+/// Creates a public room with `creator` as its first member.
+pub async fn create_room(
+    state: &AppState,
+    creator: &User,
+    name: &str,
+    topic: Option<&str>,
+) -> Result<RoomSummary, AppError> {
+    let name = crate::validate::room_name(name)?;
+    let topic = crate::validate::topic(topic)?;
+    let room = state
+        .store
+        .create_room(creator.id, &name, topic.as_deref())
+        .await?;
+    state.bus.membership(creator.id, room.id, true).await;
+    Ok(room)
+}
+
+/// Joins a public room; the user's sockets start receiving it.
+pub async fn join(state: &AppState, user: &User, room_id: RoomId) -> Result<(), AppError> {
+    state.store.join_room(user.id, room_id).await?;
+    state.bus.membership(user.id, room_id, true).await;
+    Ok(())
+}
+
+/// Leaves a public room; the user's sockets stop receiving it.
+pub async fn leave(state: &AppState, user: &User, room_id: RoomId) -> Result<(), AppError> {
+    state.store.leave_room(user.id, room_id).await?;
+    state.bus.membership(user.id, room_id, false).await;
+    Ok(())
+}
+
+/// Opens (creating on first use) the DM between `user` and `username`; both start receiving it.
+pub async fn open_dm(state: &AppState, user: &User, username: &str) -> Result<RoomId, AppError> {
+    let wanted = username.trim();
+    if wanted.is_empty() {
+        return Err(AppError::BadRequest("Enter a username.".into()));
+    }
+    let Some(other) = state.store.user_by_name(wanted).await? else {
+        return Err(AppError::NotFound(format!(
+            "There is no user named {wanted}."
+        )));
+    };
+    let room_id = state.store.open_dm(user.id, other.id).await?;
+    state.bus.membership(user.id, room_id, true).await;
+    if other.id != user.id {
+        state.bus.membership(other.id, room_id, true).await;
+    }
+    Ok(room_id)
+}
+
+/// Records that `user` read `room_id` up to `seq` (forward only) and tells all of their devices
+/// the stored position, which it returns.
+pub async fn mark_read(
+    state: &AppState,
+    user: &User,
+    room_id: RoomId,
+    seq: i64,
+) -> Result<i64, AppError> {
+    let stored = state.store.mark_read(user.id, room_id, seq).await?;
+    let frame = ServerFrame::Read {
+        room_id,
+        seq: stored,
+    }
+    .encode()?;
+    state.bus.publish_user(user.id, frame).await;
+    Ok(stored)
+}
+
+/// `user` is typing in `room_id`: the room hears it, at most once per [`TYPING_EVERY_MS`].
+/// Typing comes only from a socket, so its user's rooms are known to this process.
+pub async fn typing(state: &AppState, user: &User, room_id: RoomId) -> Result<(), AppError> {
+    if !state.hub.is_member(user.id, room_id) {
+        return Err(AppError::NotFound(
+            "That room does not exist, or you are not in it.".into(),
+        ));
+    }
+    let every = Duration::from_millis(TYPING_EVERY_MS);
+    if state.bus.typing_allowed(user.id, room_id, every).await {
+        let frame = ServerFrame::Typing {
+            room_id,
+            user: user.username.clone(),
+        }
+        .encode()?;
+        state.bus.publish(room_id, frame).await;
+    }
+    Ok(())
+}
+
+/// The rooms a new socket of `user` listens to, read before the upgrade so that a failure is
+/// still an HTTP answer.
+pub async fn socket_rooms(state: &AppState, user: &User) -> Result<Vec<RoomId>, AppError> {
+    Ok(rooms_of(state.store.as_ref(), user.id).await?)
+}
+
+/// Every room and DM `user` is in: who hears about their presence.
+async fn rooms_of(store: &dyn Store, user: UserId) -> Result<Vec<RoomId>, StoreError> {
+    let sidebar = store.sidebar(user).await?;
+    Ok(sidebar
+        .rooms
+        .into_iter()
+        .chain(sidebar.dms)
+        .map(|r| r.id)
+        .collect())
+}
+
+/// Registers an upgraded socket of `user`, listening to `rooms`. Its queue starts with the
+/// `welcome`, so nothing published meanwhile can overtake it; if the user was not online
+/// anywhere, the people who share a room with them are told.
+pub async fn open_socket(state: &AppState, user: &User, rooms: Vec<RoomId>) -> Outbox {
+    let welcome = ServerFrame::Welcome {
+        v: PROTOCOL_VERSION,
+        user: user.username.clone(),
+    }
+    .encode()
+    .ok();
+    state.bus.listen(user.id, &rooms).await;
+    let (outbox, change) = state.hub.connect(user.id, rooms, welcome);
+    if let Some(change) = change {
+        presence_changed(state, user, change).await;
+    }
+    outbox
+}
+
+/// The tab behind socket `conn` is hidden or idle (`away`), or in use again.
+pub async fn set_away(state: &AppState, user: &User, conn: ConnId, away: bool) {
+    if let Some(change) = state.hub.set_away(conn, away) {
+        presence_changed(state, user, change).await;
+    }
+}
+
+/// Unregisters a socket once its writer has finished; the user may now be away or offline.
+pub async fn close_socket(state: &AppState, user: &User, conn: ConnId) {
+    if let Some(change) = state.hub.disconnect(conn) {
+        presence_changed(state, user, change).await;
+    }
+}
+
+/// Sends one frame to one socket of this process (an answer to something it asked).
+pub async fn reply(state: &AppState, conn: ConnId, frame: &ServerFrame) {
+    if let Ok(frame) = frame.encode() {
+        state.hub.send_to(conn, frame).await;
+    }
+}
+
+/// Answers a socket's request with an `error` frame; `client_id` names the post it concerns.
+pub async fn reply_error(
+    state: &AppState,
+    conn: ConnId,
+    code: ErrorCode,
+    message: String,
+    client_id: Option<String>,
+) {
+    let frame = ServerFrame::Error {
+        code,
+        message,
+        client_id,
+    };
+    reply(state, conn, &frame).await;
+}
+
+/// Sockets open in this process (shutdown waits for them to say goodbye).
+pub fn open_sockets(state: &AppState) -> usize {
+    state.hub.connections()
+}
+
+/// Announces the presence changes a cluster bus finds on its own (a stopped node's users going
+/// offline, users counted again after Redis came back). Holds the bus weakly, so it ends when
+/// the bus is dropped and its news channel closes.
+pub async fn relay_presence_news(
+    store: Arc<dyn Store>,
+    bus: Weak<dyn Bus>,
+    mut news: mpsc::Receiver<PresenceNews>,
+) {
+    while let Some(PresenceNews { user, status }) = news.recv().await {
+        let Some(bus) = bus.upgrade() else { return };
+        let found = async {
+            let Some(user) = store.user_by_id(user).await? else {
+                return Ok(None);
+            };
+            let rooms = rooms_of(store.as_ref(), user.id).await?;
+            Ok::<_, StoreError>(Some((user, rooms)))
+        };
+        match found.await {
+            Ok(Some((user, rooms))) => {
+                announce_presence(store.as_ref(), bus.as_ref(), &user, status, rooms).await;
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!("announcing user {user}'s presence: {e}"),
+        }
+    }
+}
+
+/// This process's view of `user` changed: ask the bus whether their presence over every process
+/// did, and if so announce it.
+async fn presence_changed(state: &AppState, user: &User, change: PresenceChange) {
+    if let Some(status) = state.bus.local_presence(user.id, change.status).await {
+        let (store, bus) = (state.store.as_ref(), state.bus.as_ref());
+        announce_presence(store, bus, user, status, change.rooms).await;
+    }
+}
+
+/// Records "last seen" if `user` is now offline everywhere, and tells everyone who shares one
+/// of `rooms` with them.
+async fn announce_presence(
+    store: &dyn Store,
+    bus: &dyn Bus,
+    user: &User,
+    status: Presence,
+    rooms: Vec<RoomId>,
+) {
+    let mut last_seen = None;
+    if status == Presence::Offline {
+        let now = crate::timestamp::now_ms();
+        if let Err(e) = store.set_last_seen(user.id, now).await {
+            tracing::warn!("recording when user {} was last seen: {e}", user.id);
+        }
+        last_seen = Some(now);
+    }
+    let frame = ServerFrame::Presence {
+        user: user.username.clone(),
+        status,
+        last_seen,
+    };
+    if let Ok(frame) = frame.encode() {
+        bus.publish_rooms(rooms, frame).await;
+    }
+}

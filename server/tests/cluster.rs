@@ -1,0 +1,554 @@
+//! Cluster mode against a real Redis: several nodes share one database and one Redis, and what
+//! happens on one node reaches the sockets of the others. Nodes run in this process (each with
+//! its own hub and Redis bus, behind its own router on loopback) or as real `confab` processes,
+//! which share the SQLite file with the in-process node (only the in-process node writes).
+//!
+//! Redis is `CONFAB_TEST_REDIS_URL` (default `redis://127.0.0.1:6379`); every test uses a
+//! namespace of its own, and the restart test runs a private `redis-server`.
+#![expect(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use app::bus::redis::RedisOptions;
+use app::model::{Member, Presence};
+use app::protocol::{ClientFrame, ServerFrame};
+use app::state::AppState;
+use app::store::sqlite::SqliteStore;
+use app::store::Store;
+use common::{
+    connect, free_addr, next, post, post_frame, post_until_acked, register, send, serve,
+    spawn_confab, stored_client_ids, Ws,
+};
+use futures_util::StreamExt;
+use tokio_tungstenite::tungstenite::Message;
+
+fn redis_url() -> String {
+    std::env::var("CONFAB_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+fn options(url: &str, namespace: &str, node_ttl: Duration) -> RedisOptions {
+    RedisOptions {
+        url: url.to_owned(),
+        namespace: namespace.to_owned(),
+        node_ttl,
+    }
+}
+
+/// A fresh namespace, so tests running at once (and earlier runs) never meet in Redis.
+fn namespace() -> String {
+    format!("confab-test-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// One SQLite database shared by the in-process nodes.
+struct Shared {
+    dir: tempfile::TempDir,
+    store: Arc<dyn Store>,
+}
+
+async fn shared_store() -> Shared {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("confab.db").display());
+    let store = SqliteStore::open(&url, Default::default()).await.unwrap();
+    Shared {
+        dir,
+        store: Arc::new(store),
+    }
+}
+
+/// A node in this process, serving on its own port.
+async fn node(shared: &Shared, redis: RedisOptions) -> SocketAddr {
+    let state = AppState::cluster(shared.store.clone(), false, redis)
+        .await
+        .expect("Redis reachable (set CONFAB_TEST_REDIS_URL)");
+    serve(state).await
+}
+
+/// Reads frames until one satisfies `wanted`, for up to `within`; other frames are skipped.
+async fn wait_for(
+    ws: &mut Ws,
+    what: &str,
+    within: Duration,
+    mut wanted: impl FnMut(&ServerFrame) -> bool,
+) -> ServerFrame {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let message = tokio::time::timeout_at(deadline, ws.next())
+            .await
+            .unwrap_or_else(|_| panic!("no {what} within {within:?}"))
+            .expect("socket open")
+            .expect("readable frame");
+        if let Message::Text(text) = message {
+            let frame: ServerFrame = serde_json::from_str(text.as_str()).unwrap();
+            if wanted(&frame) {
+                return frame;
+            }
+        }
+    }
+}
+
+/// Reads frames for `during` and fails if one satisfies `unwanted`.
+async fn assert_quiet(
+    ws: &mut Ws,
+    what: &str,
+    during: Duration,
+    mut unwanted: impl FnMut(&ServerFrame) -> bool,
+) {
+    let deadline = tokio::time::Instant::now() + during;
+    while let Ok(next) = tokio::time::timeout_at(deadline, ws.next()).await {
+        if let Some(Ok(Message::Text(text))) = next {
+            let frame: ServerFrame = serde_json::from_str(text.as_str()).unwrap();
+            assert!(!unwanted(&frame), "unexpected {what}: {frame:?}");
+        }
+    }
+}
+
+fn is_message(frame: &ServerFrame, room: i64, seq: i64) -> bool {
+    matches!(frame, ServerFrame::Message { message } if message.room_id == room && message.seq == seq)
+}
+
+fn presence_of<'a>(user: &'a str) -> impl FnMut(&ServerFrame) -> bool + 'a {
+    move |f| matches!(f, ServerFrame::Presence { user: u, .. } if u == user)
+}
+
+async fn members(addr: SocketAddr, cookie: &str) -> Vec<Member> {
+    let (status, _, body) = post(addr, "/api/members", "room_id=1", Some(cookie)).await;
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+fn presence_in(members: &[Member], name: &str) -> (Presence, bool) {
+    let m = members.iter().find(|m| m.username == name).unwrap();
+    (m.presence, m.last_seen.is_some())
+}
+
+const SOON: Duration = Duration::from_secs(5);
+
+/// `who` closed a socket but holds another (on some node): `ws` hears nothing of their
+/// presence, and the member list asked of `node` still shows them online, not "last seen".
+async fn assert_still_online(ws: &mut Ws, node: SocketAddr, cookie: &str, who: &str) {
+    let quiet = Duration::from_millis(800);
+    assert_quiet(ws, &format!("{who}'s presence"), quiet, presence_of(who)).await;
+    assert_eq!(
+        presence_in(&members(node, cookie).await, who),
+        (Presence::Online, false)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn posts_typing_read_state_and_membership_cross_nodes() {
+    let shared = shared_store().await;
+    let ns = namespace();
+    let ttl = Duration::from_secs(30);
+    let a = node(&shared, options(&redis_url(), &ns, ttl)).await;
+    let b = node(&shared, options(&redis_url(), &ns, ttl)).await;
+    let c = node(&shared, options(&redis_url(), &ns, ttl)).await;
+    let alice = register(a, "alice").await;
+    let bob = register(b, "bob").await;
+    let carol = register(c, "carol").await;
+    let mut alice_a = connect(a, &alice).await;
+    let mut alice_c = connect(c, &alice).await;
+    let mut bob_b = connect(b, &bob).await;
+    let mut carol_c = connect(c, &carol).await;
+
+    // A post on A: acked on A, delivered once to every member's socket on every node.
+    send(&mut alice_a, &post_frame(1, "x1", "hello from A")).await;
+    match next(&mut alice_a).await {
+        ServerFrame::Ack { client_id, message } => {
+            assert_eq!((client_id.as_str(), message.seq), ("x1", 1));
+        }
+        other => panic!("expected ack, got {other:?}"),
+    }
+    for ws in [&mut alice_a, &mut alice_c, &mut bob_b, &mut carol_c] {
+        wait_for(ws, "message 1", SOON, |f| is_message(f, 1, 1)).await;
+    }
+
+    // A post over HTTP on B reaches A.
+    let (status, _, body) = post(b, "/api/post_message", "room_id=1&text=from+B", Some(&bob)).await;
+    assert_eq!(status, 200, "{body}");
+    let frame = wait_for(&mut alice_a, "message 2", SOON, |f| is_message(f, 1, 2)).await;
+    assert!(matches!(frame, ServerFrame::Message { message } if message.author == "bob"));
+
+    // Typing on B shows on A and C.
+    send(&mut bob_b, &ClientFrame::Typing { room_id: 1 }).await;
+    for ws in [&mut alice_a, &mut carol_c] {
+        wait_for(
+            ws,
+            "bob typing",
+            SOON,
+            |f| matches!(f, ServerFrame::Typing { user, room_id: 1 } if user == "bob"),
+        )
+        .await;
+    }
+
+    // Reading on A moves the position on alice's device on C, and nobody else hears of it.
+    send(&mut alice_a, &ClientFrame::Read { room_id: 1, seq: 2 }).await;
+    wait_for(&mut alice_c, "alice's read state", SOON, |f| {
+        matches!(f, ServerFrame::Read { room_id: 1, seq: 2 })
+    })
+    .await;
+
+    // Carol makes a room on C; bob joins on B and alice (sockets on A and C) joins on B: the
+    // nodes holding their sockets start hearing the room.
+    let (_, _, body) = post(c, "/api/create_room", "name=side", Some(&carol)).await;
+    let side: i64 = body.trim().parse().unwrap();
+    for who in [&bob, &alice] {
+        let form = format!("room_id={side}");
+        let (status, _, body) = post(b, "/api/join_room", &form, Some(who)).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    // A join reaches other nodes through Redis, as a post does; give it the same moment.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    send(&mut carol_c, &post_frame(side, "s1", "welcome to side")).await;
+    for ws in [&mut bob_b, &mut alice_a, &mut alice_c] {
+        wait_for(ws, "the side room's first message", SOON, |f| {
+            is_message(f, side, 1)
+        })
+        .await;
+    }
+    assert_quiet(
+        &mut bob_b,
+        "read state of someone else",
+        Duration::from_millis(200),
+        |f| matches!(f, ServerFrame::Read { .. }),
+    )
+    .await;
+
+    // Presence is summed over nodes: alice stays online while either socket is open.
+    assert_eq!(
+        presence_in(&members(b, &bob).await, "alice").0,
+        Presence::Online
+    );
+    alice_a.close(None).await.unwrap();
+    assert_still_online(&mut bob_b, b, &bob, "alice").await;
+    alice_c.close(None).await.unwrap();
+    let frame = wait_for(&mut bob_b, "alice offline", SOON, presence_of("alice")).await;
+    match frame {
+        ServerFrame::Presence {
+            status, last_seen, ..
+        } => {
+            assert_eq!(status, Presence::Offline);
+            assert!(last_seen.is_some(), "offline everywhere records last seen");
+        }
+        other => panic!("expected presence, got {other:?}"),
+    }
+    assert_eq!(
+        presence_in(&members(c, &carol).await, "alice"),
+        (Presence::Offline, true)
+    );
+    drop(shared.dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_nodes_users_go_offline_within_its_time_to_live() {
+    let shared = shared_store().await;
+    let ns = namespace();
+    let ttl = Duration::from_secs(2);
+    let b = node(&shared, options(&redis_url(), &ns, ttl)).await;
+    let alice = register(b, "alice").await;
+    let bob = register(b, "bob").await;
+    let a = free_addr();
+    let env = [
+        ("CONFAB_REDIS_URL", redis_url()),
+        ("CONFAB_REDIS_NAMESPACE", ns.clone()),
+        ("CONFAB_NODE_TTL", "2".to_owned()),
+    ];
+    let node_a = spawn_confab(a, shared.dir.path(), &env).await;
+
+    let mut bob_b = connect(b, &bob).await;
+    let _alice_a = connect(a, &alice).await;
+    let frame = wait_for(&mut bob_b, "alice online", SOON, presence_of("alice")).await;
+    assert!(matches!(
+        frame,
+        ServerFrame::Presence {
+            status: Presence::Online,
+            ..
+        }
+    ));
+    // A second socket on B: online already, no news; closing it leaves her online through A.
+    let mut alice_b = connect(b, &alice).await;
+    alice_b.close(None).await.unwrap();
+    assert_still_online(&mut bob_b, b, &bob, "alice").await;
+
+    // A dies without a word: within its time to live B reaps it and announces alice offline.
+    let started = std::time::Instant::now();
+    drop(node_a);
+    let frame = wait_for(
+        &mut bob_b,
+        "alice offline",
+        Duration::from_secs(10),
+        presence_of("alice"),
+    )
+    .await;
+    assert!(
+        matches!(
+            frame,
+            ServerFrame::Presence {
+                status: Presence::Offline,
+                last_seen: Some(_),
+                ..
+            }
+        ),
+        "{frame:?}"
+    );
+    let waited = started.elapsed();
+    assert!(waited < Duration::from_secs(8), "reaped after {waited:?}");
+    assert_eq!(
+        presence_in(&members(b, &bob).await, "alice"),
+        (Presence::Offline, true)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_killed_mid_conversation_loses_and_duplicates_nothing() {
+    const SOCKETS: usize = 4;
+    const PER_SOCKET: usize = 20;
+    let dir = tempfile::tempdir().unwrap();
+    let env = [
+        ("CONFAB_REDIS_URL", redis_url()),
+        ("CONFAB_REDIS_NAMESPACE", namespace()),
+        ("CONFAB_NODE_TTL", "2".to_owned()),
+    ];
+    let (a, b) = (free_addr(), free_addr());
+    // B first: it creates the database both share.
+    let _node_b = spawn_confab(b, dir.path(), &env).await;
+    let node_a = spawn_confab(a, dir.path(), &env).await;
+    let alice = register(b, "alice").await;
+    let bob = register(b, "bob").await;
+    let mut bob_b = connect(b, &bob).await;
+
+    // Alice's devices on A fire their posts without waiting; A is killed once ten are acked.
+    let mut sockets = Vec::new();
+    for _ in 0..SOCKETS {
+        sockets.push(connect(a, &alice).await);
+    }
+    let id = |k: usize, i: usize| format!("d{k}-{i}");
+    for i in 0..PER_SOCKET {
+        for (k, ws) in sockets.iter_mut().enumerate() {
+            send(ws, &post_frame(1, &id(k, i), &format!("message {k}/{i}"))).await;
+        }
+    }
+    let mut acked = std::collections::HashMap::new();
+    while acked.len() < 10 {
+        if let ServerFrame::Ack { client_id, message } = next(&mut sockets[0]).await {
+            acked.insert(client_id, message.seq);
+        }
+    }
+    drop(node_a);
+    for ws in &mut sockets {
+        while let Ok(Some(Ok(Message::Text(text)))) =
+            tokio::time::timeout(Duration::from_secs(1), ws.next()).await
+        {
+            if let Ok(ServerFrame::Ack { client_id, message }) = serde_json::from_str(text.as_str())
+            {
+                acked.insert(client_id, message.seq);
+            }
+        }
+    }
+    // What A stored and published before it died reached bob on B live.
+    wait_for(
+        &mut bob_b,
+        "a message posted on A",
+        SOON,
+        |f| matches!(f, ServerFrame::Message { message } if message.author == "alice"),
+    )
+    .await;
+
+    // Alice reconnects to B (the same session: one database) and resends what was not acked.
+    let mut ws = connect(b, &alice).await;
+    for (k, i) in (0..SOCKETS).flat_map(|k| (0..PER_SOCKET).map(move |i| (k, i))) {
+        if !acked.contains_key(&id(k, i)) {
+            post_until_acked(
+                &mut ws,
+                &post_frame(1, &id(k, i), &format!("message {k}/{i}")),
+            )
+            .await;
+        }
+    }
+    let total = (SOCKETS * PER_SOCKET) as i64;
+    let stored = stored_client_ids(&mut ws, 1).await;
+    assert_eq!(
+        stored.keys().copied().collect::<Vec<_>>(),
+        (1..=total).collect::<Vec<_>>(),
+        "every post once, no gap"
+    );
+    for (client_id, seq) in &acked {
+        assert_eq!(
+            stored.get(seq),
+            Some(client_id),
+            "acked {client_id} kept seq {seq}"
+        );
+    }
+    // Bob, who never left B, catches up to the same history.
+    assert_eq!(stored_client_ids(&mut bob_b, 1).await, stored);
+}
+
+/// A private Redis on its own port, so restarting it disturbs no other test.
+struct PrivateRedis {
+    port: u16,
+    child: std::process::Child,
+}
+
+impl PrivateRedis {
+    async fn start(port: u16) -> Self {
+        // Owned by the guard at once: dropped (killed and reaped) on any way out.
+        let redis = Self {
+            port,
+            child: std::process::Command::new("redis-server")
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args(["--save", "", "--appendonly", "no"])
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .expect("redis-server on PATH"),
+        };
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                return redis;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("redis-server did not start on {port}");
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_restart_loses_no_acked_message() {
+    let port = free_addr().port();
+    let mut redis = PrivateRedis::start(port).await;
+    let shared = shared_store().await;
+    let ns = namespace();
+    let ttl = Duration::from_secs(30);
+    let a = node(&shared, options(&redis.url(), &ns, ttl)).await;
+    let b = node(&shared, options(&redis.url(), &ns, ttl)).await;
+    let alice = register(a, "alice").await;
+    let bob = register(b, "bob").await;
+    let mut alice_a = connect(a, &alice).await;
+    let mut bob_b = connect(b, &bob).await;
+
+    let mut acked = Vec::new();
+    let mut resynced = false;
+    for i in 0..60 {
+        if i == 20 {
+            redis.kill();
+        }
+        if i == 40 {
+            redis = PrivateRedis::start(port).await;
+        }
+        send(
+            &mut alice_a,
+            &post_frame(1, &format!("r{i}"), &format!("message {i}")),
+        )
+        .await;
+        let frame = wait_for(&mut alice_a, "an ack", SOON, |f| {
+            matches!(f, ServerFrame::Ack { .. })
+        })
+        .await;
+        if let ServerFrame::Ack { message, .. } = frame {
+            acked.push(message.seq);
+        }
+        // Bob reads what he is sent as it comes; a resync tells him the link was down.
+        while let Ok(Some(Ok(Message::Text(text)))) =
+            tokio::time::timeout(Duration::from_millis(20), bob_b.next()).await
+        {
+            let frame: ServerFrame = serde_json::from_str(text.as_str()).unwrap();
+            resynced |= matches!(frame, ServerFrame::Resync { .. });
+        }
+        // Posting never waits long on a dead Redis.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        acked,
+        (1..=60).collect::<Vec<_>>(),
+        "every post acked once, in order"
+    );
+    if !resynced {
+        wait_for(&mut bob_b, "resync after Redis came back", SOON, |f| {
+            matches!(f, ServerFrame::Resync { .. })
+        })
+        .await;
+    }
+    // Live again: a new post reaches B through the new link.
+    send(&mut alice_a, &post_frame(1, "after", "after the restart")).await;
+    wait_for(&mut bob_b, "live delivery after the restart", SOON, |f| {
+        is_message(f, 1, 61)
+    })
+    .await;
+    // And bob catches up on everything from history, each message once.
+    send(
+        &mut bob_b,
+        &ClientFrame::Sync {
+            room_id: 1,
+            after_seq: 0,
+        },
+    )
+    .await;
+    let frame = wait_for(&mut bob_b, "history", SOON, |f| {
+        matches!(f, ServerFrame::History { .. })
+    })
+    .await;
+    match frame {
+        ServerFrame::History {
+            messages, complete, ..
+        } => {
+            assert!(complete);
+            let seqs: Vec<i64> = messages.iter().map(|m| m.seq).collect();
+            assert_eq!(seqs, (1..=61).collect::<Vec<_>>());
+        }
+        other => panic!("expected history, got {other:?}"),
+    }
+}
+
+/// A Redis that cannot be reached, or a URL that is not one, stops `confab` at start-up with
+/// one line on standard error naming the problem, and a non-zero exit; never a panic.
+#[test]
+fn a_bad_redis_url_is_one_clear_line_and_a_non_zero_exit() {
+    let dir = tempfile::tempdir().unwrap();
+    let unreachable = format!("redis://127.0.0.1:{}", free_addr().port());
+    for (url, says) in [
+        (
+            unreachable.as_str(),
+            "connecting to Redis at redis://127.0.0.1:",
+        ),
+        ("not-a-url", "connecting to Redis at not-a-url"),
+    ] {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_confab"))
+            .env("CONFAB_ADDR", free_addr().to_string())
+            .env("DATABASE_URL", dir.path().join("confab.db"))
+            .env("LEPTOS_SITE_ROOT", dir.path())
+            .env("CONFAB_REDIS_URL", url)
+            .env("RUST_LOG", "off")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert!(
+            !output.status.success(),
+            "{url}: exited {:?}",
+            output.status
+        );
+        assert_eq!(stderr.lines().count(), 1, "{url}: {stderr}");
+        assert!(stderr.starts_with("confab: "), "{url}: {stderr}");
+        assert!(stderr.contains(says), "{url}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{url}: {stderr}");
+    }
+}
