@@ -43,11 +43,35 @@ setup_build() {
   fi
 }
 
+APT_UPDATED=
+apt_install() {
+  if [ -z "$APT_UPDATED" ]; then as_root apt-get update; APT_UPDATED=1; fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@"
+}
+
 setup_browser() {
   if [ ! -x /usr/bin/chromium ]; then
     step "Installing Debian's Chromium"
-    as_root apt-get update
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
+    apt_install chromium
+  fi
+  # The cluster browser test puts the shipped nginx config in front of two nodes.
+  if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
+    step "Installing Debian's nginx"
+    apt_install nginx
+  fi
+}
+
+# The cluster tests link nodes through a real Redis (and start private ones of their own).
+setup_redis() {
+  if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
+    step "Installing Debian's Redis"
+    apt_install redis-server redis-tools
+  fi
+  export CONFAB_TEST_REDIS_URL="${CONFAB_TEST_REDIS_URL:-redis://127.0.0.1:6379}"
+  if ! redis-cli -u "$CONFAB_TEST_REDIS_URL" ping >/dev/null 2>&1; then
+    step "Starting Redis on 127.0.0.1:6379 (keeps nothing on disk)"
+    redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no --dir /tmp
+    for _ in $(seq 50); do redis-cli -u "$CONFAB_TEST_REDIS_URL" ping >/dev/null 2>&1 && break; sleep 0.1; done
   fi
 }
 
@@ -65,7 +89,8 @@ case "${1:-}" in
   test)
     setup_build
     setup_browser
-    step "Rust tests (store on real SQLite files, server functions through the real router)"
+    setup_redis
+    step "Rust tests (store on real SQLite files, server functions through the real router, cluster nodes on real Redis)"
     cargo test --release -p app --features ssr
     cargo test --release -p server
     step "Lints (clippy, warnings are errors) and formatting"

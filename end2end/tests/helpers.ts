@@ -37,6 +37,13 @@ export function messageLog(page: Page): Locator {
   return page.getByRole('log', { name: 'Messages' });
 }
 
+/** Opens `general` from the sidebar and waits until its live socket is open. */
+export async function openGeneral(page: Page): Promise<void> {
+  await page.getByRole('navigation').getByRole('link', { name: 'general' }).click();
+  await hydrated(page);
+  await expect(messageLog(page)).toHaveAttribute('data-live', 'open');
+}
+
 /** Types `text` in the composer and sends it. */
 export async function send(page: Page, text: string): Promise<void> {
   await page.getByRole('textbox', { name: 'Message', exact: true }).fill(text);

@@ -1,6 +1,7 @@
 // Parts the browser tests control themselves: a Confab server of their own (so a test can kill
-// it with SIGKILL and start it again on the same database) and a TCP proxy whose connections a
-// test can cut (Playwright's setOffline does not cut WebSockets, microsoft/playwright#4910).
+// it with SIGKILL and start it again on the same database), a TCP proxy whose connections a
+// test can cut (Playwright's setOffline does not cut WebSockets, microsoft/playwright#4910), and
+// a cluster: several nodes on one database linked by Redis, behind nginx with the repo's config.
 import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -39,16 +40,19 @@ async function waitUntilServing(url: string, timeoutMs = 30_000): Promise<void> 
 export class OwnServer {
   readonly port: number;
   readonly db: string;
+  private readonly env: Record<string, string>;
   private child?: ChildProcess;
 
-  private constructor(port: number, db: string) {
+  private constructor(port: number, db: string, env: Record<string, string>) {
     this.port = port;
     this.db = db;
+    this.env = env;
   }
 
-  static async start(): Promise<OwnServer> {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'confab-own-'));
-    const server = new OwnServer(await freePort(), path.join(dir, 'confab.db'));
+  /** A new server on a new database, or on `opts.db`, with `opts.env` added to its environment. */
+  static async start(opts: { db?: string; env?: Record<string, string> } = {}): Promise<OwnServer> {
+    const db = opts.db ?? path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'confab-own-')), 'confab.db');
+    const server = new OwnServer(await freePort(), db, opts.env ?? {});
     await server.restart();
     return server;
   }
@@ -67,6 +71,7 @@ export class OwnServer {
         CONFAB_ADDR: `127.0.0.1:${this.port}`,
         LEPTOS_SITE_ROOT: 'target/site',
         RUST_LOG: 'warn',
+        ...this.env,
       },
       stdio: ['ignore', 'ignore', 'inherit'],
     });
@@ -140,5 +145,70 @@ export class CuttableProxy {
 
   async stop(): Promise<void> {
     await this.cut();
+  }
+}
+
+/** Confab nodes on one database, linked by Redis (CONFAB_TEST_REDIS_URL, default the machine's
+ * on 6379) under a namespace of their own, behind nginx running deploy/nginx/confab-cluster.conf
+ * with only its ports changed. */
+export class Cluster {
+  readonly nodes: OwnServer[];
+  readonly proxyPort: number;
+  private readonly nginx: ChildProcess;
+
+  private constructor(nodes: OwnServer[], proxyPort: number, nginx: ChildProcess) {
+    this.nodes = nodes;
+    this.proxyPort = proxyPort;
+    this.nginx = nginx;
+  }
+
+  static async start(count: number): Promise<Cluster> {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'confab-cluster-'));
+    const env = {
+      CONFAB_REDIS_URL: process.env.CONFAB_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',
+      CONFAB_REDIS_NAMESPACE: `confab-e2e-${path.basename(dir)}`,
+    };
+    const db = path.join(dir, 'confab.db');
+    const nodes: OwnServer[] = [];
+    // One at a time: the first creates the database the others open.
+    for (let i = 0; i < count; i++) nodes.push(await OwnServer.start({ db, env }));
+
+    const proxyPort = await freePort();
+    const shipped = fs.readFileSync(path.join(root, 'deploy/nginx/confab-cluster.conf'), 'utf8');
+    const upstream = nodes.map((n) => `server 127.0.0.1:${n.port};`).join('\n        ');
+    const conf = shipped
+      .replace(/(upstream confab \{[^}]*?)(server 127\.0\.0\.1:\d+;\s*)+/, `$1${upstream}\n        `)
+      .replace('listen 8080;', `listen 127.0.0.1:${proxyPort};`)
+      .replace('worker_processes auto;', 'worker_processes 1;');
+    if (!conf.includes(upstream) || !conf.includes(`listen 127.0.0.1:${proxyPort};`)) {
+      throw new Error('deploy/nginx/confab-cluster.conf no longer has the upstream and listen lines this test rewrites');
+    }
+    const confPath = path.join(dir, 'nginx.conf');
+    fs.writeFileSync(confPath, conf);
+    const nginx = spawn(
+      fs.existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : 'nginx',
+      ['-p', dir, '-c', confPath, '-g', `daemon off; pid ${path.join(dir, 'nginx.pid')};`],
+      { stdio: ['ignore', 'ignore', 'inherit'] },
+    );
+    const cluster = new Cluster(nodes, proxyPort, nginx);
+    await waitUntilServing(`${cluster.proxyUrl}/`);
+    return cluster;
+  }
+
+  /** Node `i` itself, for a browser pinned to it. */
+  nodeUrl(i: number): string {
+    return this.nodes[i].url;
+  }
+
+  /** Through nginx, to any node. */
+  get proxyUrl(): string {
+    return `http://127.0.0.1:${this.proxyPort}`;
+  }
+
+  async stop(): Promise<void> {
+    const exited = new Promise((r) => this.nginx.once('exit', r));
+    this.nginx.kill('SIGTERM');
+    await exited;
+    for (const node of this.nodes) await node.kill();
   }
 }
