@@ -1,12 +1,6 @@
 // Live delivery over the WebSocket: what one member posts appears for the others without a reload.
-import { test, expect, Browser, Page } from '@playwright/test';
-import { aliceAndBob, hydrated, messageLog, post, uniqueName } from './helpers';
-
-async function openGeneral(page: Page): Promise<void> {
-  await page.getByRole('navigation').getByRole('link', { name: 'general' }).click();
-  await hydrated(page);
-  await expect(messageLog(page)).toHaveAttribute('data-live', 'open');
-}
+import { test, expect, Browser } from '@playwright/test';
+import { aliceAndBob, hydrated, messageLog, openGeneral, post, uniqueName } from './helpers';
 
 /** Alice and Bob, each in their own browser, both looking at `general` with the socket open. */
 async function aliceAndBobInGeneral(browser: Browser) {
@@ -45,7 +39,7 @@ test('typing shows for the others only and clears when the message arrives', asy
 
   await b.getByRole('textbox', { name: 'Message', exact: true }).pressSequentially('hel');
   await expect(a.getByText(`${bobName} is typing…`)).toBeVisible({ timeout: 2_000 });
-  await expect(b.getByText('is typing…')).toHaveCount(0);
+  await expect(b.getByText(`${bobName} is typing…`)).toHaveCount(0);
   await b.getByRole('textbox', { name: 'Message', exact: true }).pressSequentially('lo there');
   await b.getByRole('button', { name: 'Send' }).click();
   await expect(messageLog(a).getByRole('article').filter({ hasText: 'hello there' })).toBeVisible();
