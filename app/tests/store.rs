@@ -11,46 +11,25 @@ use app::model::{RoomKind, User};
 use app::store::sqlite::{Durability, SqliteStore};
 use app::store::{HistoryQuery, NewMessage, Store, StoreError};
 
+#[path = "support/postgres.rs"]
+mod app_postgres;
+
 /// Runs each named case (an `async fn(Arc<dyn Store>)` below) as its own test against one
 /// backend, so a failure names both.
 macro_rules! conformance {
     ($open:path => $($case:ident),* $(,)?) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn $case() {
-            let backend = $open().await;
+            let Some(backend) = $open().await else { return };
             super::$case(backend.store.clone()).await;
         }
     )*};
 }
 
-/// The backends, each with the conformance cases run against it.
-mod backends {
-    use super::*;
-
-    /// A store under test and what keeps its database alive.
-    pub struct Backend {
-        pub store: Arc<dyn Store>,
-        _dir: tempfile::TempDir,
-    }
-
-    /// A new SQLite file in a nested folder that does not exist yet (the store creates it).
-    pub async fn sqlite() -> Backend {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&sqlite_url(&dir), Durability::Full)
-            .await
-            .unwrap();
-        Backend {
-            store: Arc::new(store),
-            _dir: dir,
-        }
-    }
-
-    pub fn sqlite_url(dir: &tempfile::TempDir) -> String {
-        format!("sqlite://{}", dir.path().join("nested/confab.db").display())
-    }
-
-    mod sqlite {
-        conformance!(super::sqlite =>
+/// Every case, for each backend's `conformance!`.
+macro_rules! every_case {
+    ($open:path) => {
+        conformance!($open =>
             fresh_database_has_general_and_first_user_is_admin,
             usernames_are_unique_ignoring_case,
             seqs_are_gapless_and_history_pages_back_in_order,
@@ -65,6 +44,55 @@ mod backends {
             members_are_listed_with_when_they_were_last_seen,
             posts_sharing_a_commit_each_get_their_own_answer,
         );
+    };
+}
+
+/// The backends, each with the conformance cases run against it.
+mod backends {
+    use super::*;
+
+    /// A store under test and what keeps its database alive.
+    pub struct Backend {
+        pub store: Arc<dyn Store>,
+        _dir: Option<tempfile::TempDir>,
+    }
+
+    /// A new SQLite file in a nested folder that does not exist yet (the store creates it).
+    pub async fn sqlite() -> Option<Backend> {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&sqlite_url(&dir), Durability::Full)
+            .await
+            .unwrap();
+        Some(Backend {
+            store: Arc::new(store),
+            _dir: Some(dir),
+        })
+    }
+
+    pub fn sqlite_url(dir: &tempfile::TempDir) -> String {
+        format!("sqlite://{}", dir.path().join("nested/confab.db").display())
+    }
+
+    /// A fresh PostgreSQL store in a schema of its own, inside the database
+    /// `CONFAB_TEST_POSTGRES_URL` names (`./dev.sh test` creates a throwaway one per run).
+    /// Without that variable there is no PostgreSQL to test against, and the cases say so.
+    pub async fn postgres() -> Option<Backend> {
+        let Some(store) = app_postgres::fresh_store().await else {
+            eprintln!("CONFAB_TEST_POSTGRES_URL is not set: PostgreSQL cases not run");
+            return None;
+        };
+        Some(Backend {
+            store: Arc::new(store),
+            _dir: None,
+        })
+    }
+
+    mod sqlite {
+        every_case!(super::sqlite);
+    }
+
+    mod postgres {
+        every_case!(super::postgres);
     }
 }
 

@@ -9,7 +9,6 @@ use app::backup::encode::{write_backup, Progress};
 use app::backup::record::Scope;
 use app::backup::restore::{self, RestoreOptions};
 use app::backup::Format;
-use app::store::sqlite::SqliteStore;
 use app::store::{ExportRequest, Store};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -20,10 +19,15 @@ use crate::config::{
 /// What a command failed with: printed as `confab: <message>` with a non-zero exit.
 pub type CommandResult = Result<(), Box<dyn std::error::Error>>;
 
-async fn open(db: &DatabaseArg) -> Result<SqliteStore, String> {
-    SqliteStore::open(&database_url(&db.database_url), Default::default())
+async fn open(db: &DatabaseArg) -> Result<std::sync::Arc<dyn Store>, String> {
+    app::store::open(&database_url(&db.database_url))
         .await
-        .map_err(|e| format!("opening the database {}: {e}", db.database_url))
+        .map_err(|e| {
+            format!(
+                "opening the database {}: {e}",
+                crate::without_credentials(&db.database_url)
+            )
+        })
 }
 
 /// A progress bar on standard error when it is a terminal; silence when piped.
@@ -84,7 +88,7 @@ pub async fn backup(args: BackupArgs) -> CommandResult {
     let mut bar = Bar::new("backing up");
     let end = if args.out == Path::new("-") {
         let stdout = tokio::io::stdout();
-        write_backup(&store, &request, args.format, stdout, now, &mut bar).await?
+        write_backup(store.as_ref(), &request, args.format, stdout, now, &mut bar).await?
     } else {
         let dir = match args.out.parent() {
             Some(dir) if dir != Path::new("") => dir.to_path_buf(),
@@ -96,7 +100,15 @@ pub async fn backup(args: BackupArgs) -> CommandResult {
             .map_err(|e| format!("cannot write in {}: {e}", dir.display()))?;
         let file = tokio::fs::File::from_std(partial.reopen()?);
         let mut out = tokio::io::BufWriter::with_capacity(256 * 1024, file);
-        let end = write_backup(&store, &request, args.format, &mut out, now, &mut bar).await?;
+        let end = write_backup(
+            store.as_ref(),
+            &request,
+            args.format,
+            &mut out,
+            now,
+            &mut bar,
+        )
+        .await?;
         let file = out.into_inner();
         file.sync_all().await?;
         partial
@@ -127,7 +139,7 @@ pub async fn restore(args: RestoreArgs) -> CommandResult {
         default_room: args.room.clone(),
     };
     let mut bar = Bar::new("restoring");
-    let result = restore::restore(&store, input, &options, &mut bar).await;
+    let result = restore::restore(store.as_ref(), input, &options, &mut bar).await;
     drop(bar);
     store.close().await;
     let counts = result.map_err(|e| format!("restore failed, nothing was changed: {e}"))?;

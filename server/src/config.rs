@@ -35,7 +35,8 @@ pub enum Command {
 /// Which database a command works on.
 #[derive(Debug, Clone, Args)]
 pub struct DatabaseArg {
-    /// SQLite database: a `sqlite://` URL or a file path. Created and migrated if missing.
+    /// The database: a `sqlite://` URL or a file path (created and migrated if missing), or a
+    /// `postgres://` URL (an existing database; its tables are created or migrated).
     #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/confab.db")]
     pub database_url: String,
 }
@@ -153,7 +154,9 @@ pub struct ServeArgs {
     #[arg(long, env = "CONFAB_ADDR")]
     pub addr: Option<SocketAddr>,
 
-    /// SQLite database: a `sqlite://` URL or a file path. Created, with its folder, if missing.
+    /// The database: a `sqlite://` URL or a file path (created, with its folder, if missing),
+    /// or a `postgres://` URL, which every node of a cluster shares (its tables are created or
+    /// migrated at start).
     #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/confab.db")]
     pub database_url: String,
 
@@ -192,9 +195,12 @@ pub struct ServeArgs {
     pub node_ttl: u64,
 }
 
-/// Accepts a bare path as well as a `sqlite:` URL.
+/// Accepts a bare path as well as a `sqlite:` or `postgres://` URL.
 pub fn database_url(raw: &str) -> String {
-    if raw.starts_with("sqlite:") {
+    if ["sqlite:", "postgres://", "postgresql://"]
+        .iter()
+        .any(|scheme| raw.starts_with(scheme))
+    {
         raw.to_owned()
     } else {
         format!("sqlite://{raw}")
@@ -210,6 +216,10 @@ mod tests {
         assert_eq!(database_url("data/x.db"), "sqlite://data/x.db");
         assert_eq!(database_url("/tmp/x.db"), "sqlite:///tmp/x.db");
         assert_eq!(database_url("sqlite::memory:"), "sqlite::memory:");
+        assert_eq!(
+            database_url("postgres://confab@db:5432/confab"),
+            "postgres://confab@db:5432/confab"
+        );
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use app::bus::redis::RedisOptions;
 use app::error::AppError;
 use app::state::AppState;
-use app::store::sqlite::SqliteStore;
+use app::store::Store;
 use app::{shell, App};
 use axum::body::Body;
 use axum::extract::Request;
@@ -130,31 +130,31 @@ pub enum StartError {
 }
 
 /// `url` with any credentials before an `@` replaced, fit for an error message or a log.
-fn without_credentials(url: &str) -> String {
+pub fn without_credentials(url: &str) -> String {
     match (url.split_once("://"), url.rsplit_once('@')) {
         (Some((scheme, _)), Some((_, host))) => format!("{scheme}://…@{host}"),
         _ => url.to_owned(),
     }
 }
 
-/// Opens the database and builds the state the handlers share: a node serving alone, or with
-/// `redis`, one that joins the cluster Redis links.
+/// Opens the database (SQLite or PostgreSQL, by the URL's scheme) and builds the state the
+/// handlers share: a node serving alone, or with `redis`, one that joins the cluster Redis links.
 pub async fn open_node(
     database_url: &str,
     secure_cookies: bool,
     redis: Option<RedisOptions>,
-) -> Result<(AppState, SqliteStore), StartError> {
-    let store = SqliteStore::open(database_url, Default::default())
+) -> Result<(AppState, Arc<dyn Store>), StartError> {
+    let store = app::store::open(database_url)
         .await
         .map_err(|source| StartError::Database {
-            url: database_url.to_owned(),
+            url: without_credentials(database_url),
             source,
         })?;
     let state = match redis {
-        None => AppState::single_process(Arc::new(store.clone()), secure_cookies),
+        None => AppState::single_process(store.clone(), secure_cookies),
         Some(options) => {
             let url = without_credentials(&options.url);
-            AppState::cluster(Arc::new(store.clone()), secure_cookies, options)
+            AppState::cluster(store.clone(), secure_cookies, options)
                 .await
                 .map_err(|source| StartError::Redis { url, source })?
         }

@@ -1,7 +1,11 @@
 //! The storage seam. Everything the product keeps goes through [`Store`]; callers hold an
 //! `Arc<dyn Store>` and never learn which database is behind it. SQLite ([`sqlite::SqliteStore`])
-//! is the default; a Postgres implementation can follow behind the same trait.
+//! is the default; PostgreSQL ([`postgres::PgStore`]) serves a cluster of nodes. [`open`] picks
+//! one by the URL's scheme.
 
+mod export;
+mod group_commit;
+pub mod postgres;
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -42,6 +46,18 @@ pub enum StoreError {
     /// Applying the schema failed at start-up.
     #[error("migration error: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// Opens the store a database URL names: `postgres://` (or `postgresql://`) for PostgreSQL,
+/// anything else for SQLite. Either is created and migrated as needed.
+pub async fn open(url: &str) -> StoreResult<std::sync::Arc<dyn Store>> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(std::sync::Arc::new(postgres::PgStore::open(url).await?))
+    } else {
+        Ok(std::sync::Arc::new(
+            sqlite::SqliteStore::open(url, sqlite::Durability::Full).await?,
+        ))
+    }
 }
 
 /// Shorthand for store results.
@@ -151,8 +167,10 @@ pub trait Store: Send + Sync + 'static {
     /// Sets a user's password hash (e.g. for an account restored without credentials).
     async fn set_password_hash(&self, username: &str, hash: &str) -> StoreResult<User>;
     /// Writes a consistent copy of the database to `path` (which must not exist) while the
-    /// store keeps serving.
+    /// store keeps serving. SQLite only: other backends answer `Invalid`, naming their own tool.
     async fn snapshot(&self, path: &std::path::Path) -> StoreResult<()>;
+    /// Closes the connections, waiting for queries in flight (graceful shutdown).
+    async fn close(&self);
 }
 
 /// What to back up.

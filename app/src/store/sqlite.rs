@@ -17,6 +17,7 @@ use sqlx::Row;
 mod backup;
 mod posts;
 
+use super::group_commit::{Post, Posts};
 use super::{
     ExportRequest, ExportSink, HistoryQuery, NewMessage, RestoreTx, Store, StoreError, StoreResult,
     StoredMember,
@@ -54,7 +55,7 @@ pub struct SqliteStore {
     read: SqlitePool,
     write: SqlitePool,
     /// The group-commit writer that stores posts.
-    posts: posts::Posts,
+    posts: Posts,
 }
 
 /// The display name of a room for viewer `?1`: the room's name, or for a DM the other member
@@ -193,7 +194,7 @@ impl SqliteStore {
             .max_connections(READ_CONNECTIONS)
             .connect_with(options.row_buffer_size(ROW_CHANNEL))
             .await?;
-        let posts = posts::Posts::spawn(write.clone());
+        let posts = Posts::spawn(posts::SqliteWriter(write.clone()));
         Ok(Self { read, write, posts })
     }
 
@@ -574,7 +575,7 @@ impl Store for SqliteStore {
 
     async fn post_message(&self, new: NewMessage<'_>) -> StoreResult<Message> {
         self.posts
-            .post(posts::Post {
+            .post(Post {
                 room_id: new.room_id,
                 author_id: new.author_id,
                 body: new.body.to_owned(),
@@ -639,7 +640,10 @@ impl Store for SqliteStore {
         request: &ExportRequest,
         sink: &mut dyn ExportSink,
     ) -> BackupResult<EndRecord> {
-        backup::export(&self.read, request, sink).await
+        let mut source = backup::SqliteSource::begin(&self.read).await?;
+        let end = super::export::export(&mut source, request, sink).await?;
+        source.finish().await?;
+        Ok(end)
     }
 
     async fn begin_restore(&self) -> StoreResult<Box<dyn RestoreTx>> {
@@ -679,6 +683,10 @@ impl Store for SqliteStore {
 
     async fn snapshot(&self, path: &Path) -> StoreResult<()> {
         backup::snapshot(&self.read, path).await
+    }
+
+    async fn close(&self) {
+        SqliteStore::close(self).await;
     }
 }
 

@@ -1,5 +1,6 @@
-//! SQLite's side of backup and restore: reading one consistent snapshot in backup order,
-//! applying a restore inside one transaction, and `VACUUM INTO` snapshots.
+//! SQLite's side of backup and restore: the rows of one consistent snapshot for
+//! [`crate::store::export`], a restore applied inside one transaction, and `VACUUM INTO`
+//! snapshots.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -9,286 +10,127 @@ use futures_util::TryStreamExt;
 use sqlx::sqlite::{Sqlite, SqlitePool};
 use sqlx::{QueryBuilder, Row, Transaction};
 
-use crate::backup::record::{
-    dm_name, EndRecord, MemberRecord, MessageRecord, RoomRecord, UserRecord,
-};
-use crate::backup::{BackupResult, Record};
+use crate::backup::record::{RoomRecord, UserRecord};
 use crate::model::{RoomId, UserId};
-use crate::store::{
-    ExportRequest, ExportSink, RestoreCounts, RestoreTx, StagedMessage, StoreError, StoreResult,
-};
-
-/// Messages read per query during a backup.
-const MESSAGE_CHUNK: i64 = 1000;
-
-/// One message as a backup chunk's JSON array holds it: uid, seq, author id, body, time,
-/// client id.
-type ChunkRow = (String, i64, UserId, String, i64, Option<String>);
+use crate::store::export::{ChunkRow, ExportSource, RoomRow, UserRow, MESSAGE_CHUNK};
+use crate::store::{RestoreCounts, RestoreTx, StagedMessage, StoreError, StoreResult};
 
 /// Messages sent to SQLite per INSERT during a restore (7 values each, under SQLite's 32,766
 /// bound parameters).
 const STAGE_BATCH: usize = 2000;
 
-struct UserRow {
-    name: String,
-    admin: bool,
-    created_at: i64,
-    password_hash: Option<String>,
+/// A backup's reads, all in one read transaction (WAL gives it a snapshot).
+pub(super) struct SqliteSource {
+    tx: Transaction<'static, Sqlite>,
 }
 
-struct RoomRow {
-    id: RoomId,
-    /// The backup name: the room's name, or `@a,b` for a DM.
-    name: String,
-    is_dm: bool,
-    topic: Option<String>,
-    created_by: Option<UserId>,
-    created_at: i64,
+impl SqliteSource {
+    pub(super) async fn begin(read: &SqlitePool) -> StoreResult<Self> {
+        Ok(Self {
+            tx: read.begin().await?,
+        })
+    }
+
+    /// Ends the read transaction.
+    pub(super) async fn finish(self) -> StoreResult<()> {
+        Ok(self.tx.rollback().await?)
+    }
 }
 
-/// Reads everything `request` covers in one read transaction (WAL gives it a snapshot), in
-/// backup order: users, rooms, memberships, then each room's messages by seq.
-pub(super) async fn export(
-    read: &SqlitePool,
-    request: &ExportRequest,
-    sink: &mut dyn ExportSink,
-) -> BackupResult<EndRecord> {
-    let scope = &request.scope;
-    let mut tx = read.begin().await.map_err(StoreError::from)?;
-
-    let mut users: HashMap<UserId, UserRow> = HashMap::new();
-    let mut rows =
-        sqlx::query("SELECT id, username, is_admin, created_at, password_hash FROM users")
-            .fetch(&mut *tx);
-    while let Some(row) = rows.try_next().await.map_err(StoreError::from)? {
-        users.insert(
-            row.try_get(0).map_err(StoreError::from)?,
-            UserRow {
-                name: row.try_get(1).map_err(StoreError::from)?,
-                admin: row.try_get(2).map_err(StoreError::from)?,
-                created_at: row.try_get(3).map_err(StoreError::from)?,
-                password_hash: row.try_get(4).map_err(StoreError::from)?,
-            },
-        );
-    }
-    drop(rows);
-    let name_of = |id: UserId| users.get(&id).map(|u| u.name.clone());
-
-    let mut rooms = Vec::new();
-    for row in
-        sqlx::query("SELECT id, kind, name, topic, dm_key, created_by, created_at FROM rooms")
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(StoreError::from)?
-    {
-        let kind: String = row.try_get(1).map_err(StoreError::from)?;
-        let is_dm = kind == "dm";
-        let name = if is_dm {
-            let key: String = row.try_get(4).map_err(StoreError::from)?;
-            let (a, b) = key.split_once(':').unwrap_or((&key, &key));
-            let a = a.parse().ok().and_then(name_of);
-            let b = b.parse().ok().and_then(name_of);
-            match (a, b) {
-                (Some(a), Some(b)) => dm_name(&a, &b),
-                _ => {
-                    return Err(
-                        StoreError::Invalid(format!("DM {key} names a missing user")).into(),
-                    )
-                }
-            }
-        } else {
-            row.try_get(2).map_err(StoreError::from)?
-        };
-        rooms.push(RoomRow {
-            id: row.try_get(0).map_err(StoreError::from)?,
-            name,
-            is_dm,
-            topic: row.try_get(3).map_err(StoreError::from)?,
-            created_by: row.try_get(5).map_err(StoreError::from)?,
-            created_at: row.try_get(6).map_err(StoreError::from)?,
-        });
-    }
-
-    let mut memberships: Vec<(RoomId, UserId, i64)> =
-        sqlx::query_as("SELECT room_id, user_id, joined_at FROM memberships")
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(StoreError::from)?;
-
-    // Which rooms: the named ones, the member's, or all.
-    if let Some(wanted) = &scope.rooms {
-        let mut keep = HashSet::new();
-        for name in wanted {
-            let found = rooms
-                .iter()
-                .find(|r| r.name.to_lowercase() == name.to_lowercase())
-                .ok_or_else(|| {
-                    StoreError::NotFound(format!("There is no room named \u{201c}{name}\u{201d}."))
-                })?;
-            keep.insert(found.id);
+#[async_trait]
+impl ExportSource for SqliteSource {
+    async fn users(&mut self) -> StoreResult<Vec<UserRow>> {
+        let mut users = Vec::new();
+        let mut rows =
+            sqlx::query("SELECT id, username, is_admin, created_at, password_hash FROM users")
+                .fetch(&mut *self.tx);
+        while let Some(row) = rows.try_next().await? {
+            users.push(UserRow {
+                id: row.try_get(0)?,
+                name: row.try_get(1)?,
+                admin: row.try_get(2)?,
+                created_at: row.try_get(3)?,
+                password_hash: row.try_get(4)?,
+            });
         }
-        rooms.retain(|r| keep.contains(&r.id));
+        Ok(users)
     }
-    if let Some(member) = &scope.member {
-        let member_id = users
-            .iter()
-            .find(|(_, u)| u.name.eq_ignore_ascii_case(member))
-            .map(|(id, _)| *id)
-            .ok_or_else(|| {
-                StoreError::NotFound(format!("There is no user named \u{201c}{member}\u{201d}."))
-            })?;
-        let mine: HashSet<RoomId> = memberships
-            .iter()
-            .filter(|(_, user, _)| *user == member_id)
-            .map(|(room, _, _)| *room)
-            .collect();
-        rooms.retain(|r| mine.contains(&r.id));
+
+    async fn rooms(&mut self) -> StoreResult<Vec<RoomRow>> {
+        let rows = sqlx::query("SELECT id, name, dm_key, topic, created_by, created_at FROM rooms")
+            .fetch_all(&mut *self.tx)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(RoomRow {
+                    id: row.try_get(0)?,
+                    name: row.try_get(1)?,
+                    dm_key: row.try_get(2)?,
+                    topic: row.try_get(3)?,
+                    created_by: row.try_get(4)?,
+                    created_at: row.try_get(5)?,
+                })
+            })
+            .collect()
     }
-    rooms.sort_by_cached_key(|r| (r.is_dm, r.name.to_lowercase()));
-    let order: HashMap<RoomId, usize> = rooms.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
-    memberships.retain(|(room, _, _)| order.contains_key(room));
-    memberships.sort_by_cached_key(|(room, user, _)| {
-        (
-            order.get(room).copied(),
-            name_of(*user).map(|n| n.to_lowercase()),
+
+    async fn memberships(&mut self) -> StoreResult<Vec<(RoomId, UserId, i64)>> {
+        Ok(
+            sqlx::query_as("SELECT room_id, user_id, joined_at FROM memberships")
+                .fetch_all(&mut *self.tx)
+                .await?,
         )
-    });
+    }
 
-    // Which users: everyone for a whole-instance backup; otherwise those the rooms mention.
-    let whole = scope.rooms.is_none() && scope.member.is_none();
-    let mut user_ids: Vec<UserId> = if whole {
-        users.keys().copied().collect()
-    } else {
-        let mut ids: HashSet<UserId> = memberships.iter().map(|(_, u, _)| *u).collect();
-        ids.extend(rooms.iter().filter_map(|r| r.created_by));
-        for room in &rooms {
-            let authors: Vec<UserId> =
-                sqlx::query_scalar("SELECT DISTINCT author_id FROM messages WHERE room_id = ?1")
-                    .bind(room.id)
-                    .fetch_all(&mut *tx)
-                    .await
-                    .map_err(StoreError::from)?;
-            ids.extend(authors);
-        }
-        ids.into_iter().collect()
-    };
-    user_ids.retain(|id| users.contains_key(id));
-    user_ids.sort_by_cached_key(|id| name_of(*id).map(|n| n.to_lowercase()));
+    async fn authors(&mut self, room: RoomId) -> StoreResult<Vec<UserId>> {
+        Ok(
+            sqlx::query_scalar("SELECT DISTINCT author_id FROM messages WHERE room_id = ?1")
+                .bind(room)
+                .fetch_all(&mut *self.tx)
+                .await?,
+        )
+    }
 
-    let since = scope.since.unwrap_or(i64::MIN);
-    let until = scope.until.unwrap_or(i64::MAX);
-    let mut total = 0u64;
-    for room in &rooms {
-        let n: i64 = sqlx::query_scalar(
+    async fn count(&mut self, room: RoomId, since: i64, until: i64) -> StoreResult<i64> {
+        Ok(sqlx::query_scalar(
             "SELECT COUNT(*) FROM messages WHERE room_id = ?1 AND created_at >= ?2 AND created_at < ?3",
         )
-        .bind(room.id)
+        .bind(room)
         .bind(since)
         .bind(until)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(StoreError::from)?;
-        total += u64::try_from(n).unwrap_or(0);
+        .fetch_one(&mut *self.tx)
+        .await?)
     }
-    sink.begin(total).await?;
 
-    let mut end = EndRecord::default();
-    for id in &user_ids {
-        let Some(user) = users.get(id) else { continue };
-        sink.record(Record::User(UserRecord {
-            name: user.name.clone(),
-            admin: user.admin,
-            created_at: user.created_at,
-            password_hash: if request.credentials {
-                user.password_hash.clone()
-            } else {
-                None
-            },
-        }))
-        .await?;
-        end.users += 1;
-    }
-    for room in &rooms {
-        sink.record(Record::Room(RoomRecord {
-            room: room.name.clone(),
-            topic: room.topic.clone(),
-            created_by: room.created_by.and_then(name_of),
-            created_at: room.created_at,
-        }))
-        .await?;
-        end.rooms += 1;
-    }
-    for (room, user, joined_at) in &memberships {
-        let (Some(room), Some(user)) = (order.get(room).map(|i| &rooms[*i]), name_of(*user)) else {
-            continue;
+    async fn messages(
+        &mut self,
+        room: RoomId,
+        after: i64,
+        window: Option<(i64, i64)>,
+    ) -> StoreResult<Vec<ChunkRow>> {
+        // A chunk is one row holding a JSON array: crossing from SQLite's worker thread once
+        // per chunk instead of once per message doubles backup throughput.
+        let sql = if window.is_none() {
+            "SELECT json_group_array(json_array(uid, seq, author_id, body, created_at, client_id)) \
+             FROM (SELECT * FROM messages WHERE room_id = ?1 AND seq > ?2 AND ?3 < ?4 \
+                   ORDER BY seq LIMIT ?5)"
+        } else {
+            "SELECT json_group_array(json_array(uid, seq, author_id, body, created_at, client_id)) \
+             FROM (SELECT * FROM messages WHERE room_id = ?1 AND seq > ?2 \
+                   AND created_at >= ?3 AND created_at < ?4 ORDER BY seq LIMIT ?5)"
         };
-        sink.record(Record::Member(MemberRecord {
-            room: room.name.clone(),
-            user,
-            joined_at: *joined_at,
-        }))
-        .await?;
-        end.members += 1;
+        let (since, until) = window.unwrap_or((i64::MIN, i64::MAX));
+        let chunk: String = sqlx::query_scalar(sql)
+            .bind(room)
+            .bind(after)
+            .bind(since)
+            .bind(until)
+            .bind(MESSAGE_CHUNK)
+            .fetch_one(&mut *self.tx)
+            .await?;
+        serde_json::from_str(&chunk)
+            .map_err(|e| StoreError::Invalid(format!("reading messages of room {room}: {e}")))
     }
-
-    // Messages come in chunks of MESSAGE_CHUNK, each one row holding a JSON array: crossing
-    // from SQLite's worker thread once per chunk instead of once per message doubles backup
-    // throughput. Keyset paging by seq reads straight off the (room_id, seq) index; all chunks
-    // are read in the same transaction, so the snapshot stays consistent.
-    let sql = if scope.since.is_none() && scope.until.is_none() {
-        "SELECT json_group_array(json_array(uid, seq, author_id, body, created_at, client_id)) \
-         FROM (SELECT * FROM messages WHERE room_id = ?1 AND seq > ?2 AND ?3 < ?4 \
-               ORDER BY seq LIMIT ?5)"
-    } else {
-        "SELECT json_group_array(json_array(uid, seq, author_id, body, created_at, client_id)) \
-         FROM (SELECT * FROM messages WHERE room_id = ?1 AND seq > ?2 \
-               AND created_at >= ?3 AND created_at < ?4 ORDER BY seq LIMIT ?5)"
-    };
-    for room in &rooms {
-        let mut after = 0i64;
-        loop {
-            let chunk: String = sqlx::query_scalar(sql)
-                .bind(room.id)
-                .bind(after)
-                .bind(since)
-                .bind(until)
-                .bind(MESSAGE_CHUNK)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(StoreError::from)?;
-            let mut rows: Vec<ChunkRow> = serde_json::from_str(&chunk).map_err(|e| {
-                StoreError::Invalid(format!("reading messages of {}: {e}", room.name))
-            })?;
-            // The aggregate keeps the subquery's order in practice but does not promise it;
-            // sorting an already sorted chunk is one pass.
-            rows.sort_by_key(|row| row.1);
-            let Some(last) = rows.last() else { break };
-            after = last.1;
-            let full = rows.len() as i64 == MESSAGE_CHUNK;
-            for (uid, seq, author, body, date, client_id) in rows {
-                let from = name_of(author).ok_or_else(|| {
-                    StoreError::Invalid(format!("a message in {} has no author", room.name))
-                })?;
-                sink.record(Record::Message(MessageRecord {
-                    id: uid,
-                    room: room.name.clone(),
-                    seq,
-                    from,
-                    date,
-                    text: body,
-                    client_id,
-                }))
-                .await?;
-                end.messages += 1;
-            }
-            if !full {
-                break;
-            }
-        }
-    }
-    sink.record(Record::End(end)).await?;
-    tx.rollback().await.map_err(StoreError::from)?;
-    Ok(end)
 }
 
 /// A restore in progress: one write transaction. Messages are appended to their rooms in

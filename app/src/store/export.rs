@@ -1,0 +1,259 @@
+//! Backup reading shared by every backend. What a backup holds and in which order (users,
+//! rooms, members, then each room's messages by seq, cut to the request's scope) is the same
+//! whatever database is behind the store; only how rows are read differs, and that is the
+//! backend's [`ExportSource`], read inside one consistent snapshot.
+
+use std::collections::{HashMap, HashSet};
+
+use async_trait::async_trait;
+
+use super::{ExportRequest, ExportSink, StoreError, StoreResult};
+use crate::backup::record::{
+    dm_name, EndRecord, MemberRecord, MessageRecord, RoomRecord, UserRecord,
+};
+use crate::backup::{BackupResult, Record};
+use crate::model::{RoomId, UserId};
+
+/// Messages read per call during a backup.
+pub(crate) const MESSAGE_CHUNK: i64 = 1000;
+
+/// A user as stored.
+pub(crate) struct UserRow {
+    pub id: UserId,
+    pub name: String,
+    pub admin: bool,
+    pub created_at: i64,
+    pub password_hash: Option<String>,
+}
+
+/// A room as stored: a public room has a name, a DM its key ("<lower id>:<higher id>").
+pub(crate) struct RoomRow {
+    pub id: RoomId,
+    pub name: Option<String>,
+    pub dm_key: Option<String>,
+    pub topic: Option<String>,
+    pub created_by: Option<UserId>,
+    pub created_at: i64,
+}
+
+/// One message: uid, seq, author id, body, time, client id.
+pub(crate) type ChunkRow = (String, i64, UserId, String, i64, Option<String>);
+
+/// The rows of one consistent snapshot of a backend's database.
+#[async_trait]
+pub(crate) trait ExportSource: Send {
+    async fn users(&mut self) -> StoreResult<Vec<UserRow>>;
+    async fn rooms(&mut self) -> StoreResult<Vec<RoomRow>>;
+    /// Every membership: room, user, when they joined.
+    async fn memberships(&mut self) -> StoreResult<Vec<(RoomId, UserId, i64)>>;
+    /// The distinct authors of a room's messages.
+    async fn authors(&mut self, room: RoomId) -> StoreResult<Vec<UserId>>;
+    /// How many of a room's messages fall in `since..until` (UTC ms).
+    async fn count(&mut self, room: RoomId, since: i64, until: i64) -> StoreResult<i64>;
+    /// Up to [`MESSAGE_CHUNK`] of a room's messages with a seq above `after`, by seq; with a
+    /// time window, only those in it.
+    async fn messages(
+        &mut self,
+        room: RoomId,
+        after: i64,
+        window: Option<(i64, i64)>,
+    ) -> StoreResult<Vec<ChunkRow>>;
+}
+
+/// A room with the name a backup knows it by: its name, or `@a,b` for a DM.
+struct Named {
+    id: RoomId,
+    name: String,
+    is_dm: bool,
+    topic: Option<String>,
+    created_by: Option<UserId>,
+    created_at: i64,
+}
+
+/// Reads everything `request` covers from `source` into `sink`, in backup order, and returns
+/// the counts (also written as the final [`Record::End`]).
+pub(crate) async fn export(
+    source: &mut dyn ExportSource,
+    request: &ExportRequest,
+    sink: &mut dyn ExportSink,
+) -> BackupResult<EndRecord> {
+    let scope = &request.scope;
+    let users: HashMap<UserId, UserRow> = source
+        .users()
+        .await?
+        .into_iter()
+        .map(|u| (u.id, u))
+        .collect();
+    let name_of = |id: UserId| users.get(&id).map(|u| u.name.clone());
+
+    let mut rooms = Vec::new();
+    for row in source.rooms().await? {
+        let (name, is_dm) = match (row.name, row.dm_key) {
+            (Some(name), _) => (name, false),
+            (None, Some(key)) => {
+                let (a, b) = key.split_once(':').unwrap_or((&key, &key));
+                let a = a.parse().ok().and_then(name_of);
+                let b = b.parse().ok().and_then(name_of);
+                match (a, b) {
+                    (Some(a), Some(b)) => (dm_name(&a, &b), true),
+                    _ => {
+                        return Err(
+                            StoreError::Invalid(format!("DM {key} names a missing user")).into(),
+                        )
+                    }
+                }
+            }
+            (None, None) => {
+                return Err(StoreError::Invalid(format!("room {} has no name", row.id)).into())
+            }
+        };
+        rooms.push(Named {
+            id: row.id,
+            name,
+            is_dm,
+            topic: row.topic,
+            created_by: row.created_by,
+            created_at: row.created_at,
+        });
+    }
+    let mut memberships = source.memberships().await?;
+
+    // Which rooms: the named ones, the member's, or all.
+    if let Some(wanted) = &scope.rooms {
+        let mut keep = HashSet::new();
+        for name in wanted {
+            let found = rooms
+                .iter()
+                .find(|r| r.name.to_lowercase() == name.to_lowercase())
+                .ok_or_else(|| {
+                    StoreError::NotFound(format!("There is no room named \u{201c}{name}\u{201d}."))
+                })?;
+            keep.insert(found.id);
+        }
+        rooms.retain(|r| keep.contains(&r.id));
+    }
+    if let Some(member) = &scope.member {
+        let member_id = users
+            .values()
+            .find(|u| u.name.eq_ignore_ascii_case(member))
+            .map(|u| u.id)
+            .ok_or_else(|| {
+                StoreError::NotFound(format!("There is no user named \u{201c}{member}\u{201d}."))
+            })?;
+        let mine: HashSet<RoomId> = memberships
+            .iter()
+            .filter(|(_, user, _)| *user == member_id)
+            .map(|(room, _, _)| *room)
+            .collect();
+        rooms.retain(|r| mine.contains(&r.id));
+    }
+    rooms.sort_by_cached_key(|r| (r.is_dm, r.name.to_lowercase()));
+    let order: HashMap<RoomId, usize> = rooms.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
+    memberships.retain(|(room, _, _)| order.contains_key(room));
+    memberships.sort_by_cached_key(|(room, user, _)| {
+        (
+            order.get(room).copied(),
+            name_of(*user).map(|n| n.to_lowercase()),
+        )
+    });
+
+    // Which users: everyone for a whole-instance backup; otherwise those the rooms mention.
+    let whole = scope.rooms.is_none() && scope.member.is_none();
+    let mut user_ids: Vec<UserId> = if whole {
+        users.keys().copied().collect()
+    } else {
+        let mut ids: HashSet<UserId> = memberships.iter().map(|(_, u, _)| *u).collect();
+        ids.extend(rooms.iter().filter_map(|r| r.created_by));
+        for room in &rooms {
+            ids.extend(source.authors(room.id).await?);
+        }
+        ids.into_iter().collect()
+    };
+    user_ids.retain(|id| users.contains_key(id));
+    user_ids.sort_by_cached_key(|id| name_of(*id).map(|n| n.to_lowercase()));
+
+    let window = match (scope.since, scope.until) {
+        (None, None) => None,
+        (since, until) => Some((since.unwrap_or(i64::MIN), until.unwrap_or(i64::MAX))),
+    };
+    let (since, until) = window.unwrap_or((i64::MIN, i64::MAX));
+    let mut total = 0u64;
+    for room in &rooms {
+        total += u64::try_from(source.count(room.id, since, until).await?).unwrap_or(0);
+    }
+    sink.begin(total).await?;
+
+    let mut end = EndRecord::default();
+    for id in &user_ids {
+        let Some(user) = users.get(id) else { continue };
+        sink.record(Record::User(UserRecord {
+            name: user.name.clone(),
+            admin: user.admin,
+            created_at: user.created_at,
+            password_hash: if request.credentials {
+                user.password_hash.clone()
+            } else {
+                None
+            },
+        }))
+        .await?;
+        end.users += 1;
+    }
+    for room in &rooms {
+        sink.record(Record::Room(RoomRecord {
+            room: room.name.clone(),
+            topic: room.topic.clone(),
+            created_by: room.created_by.and_then(name_of),
+            created_at: room.created_at,
+        }))
+        .await?;
+        end.rooms += 1;
+    }
+    for (room, user, joined_at) in &memberships {
+        let (Some(room), Some(user)) = (order.get(room).map(|i| &rooms[*i]), name_of(*user)) else {
+            continue;
+        };
+        sink.record(Record::Member(MemberRecord {
+            room: room.name.clone(),
+            user,
+            joined_at: *joined_at,
+        }))
+        .await?;
+        end.members += 1;
+    }
+
+    // Keyset paging by seq reads straight off the (room_id, seq) key, chunk by chunk, all in
+    // the source's one snapshot.
+    for room in &rooms {
+        let mut after = 0i64;
+        loop {
+            let mut rows = source.messages(room.id, after, window).await?;
+            // Sorting an already sorted chunk is one pass; it keeps the order a promise.
+            rows.sort_by_key(|row| row.1);
+            let Some(last) = rows.last() else { break };
+            after = last.1;
+            let full = rows.len() as i64 == MESSAGE_CHUNK;
+            for (uid, seq, author, body, date, client_id) in rows {
+                let from = name_of(author).ok_or_else(|| {
+                    StoreError::Invalid(format!("a message in {} has no author", room.name))
+                })?;
+                sink.record(Record::Message(MessageRecord {
+                    id: uid,
+                    room: room.name.clone(),
+                    seq,
+                    from,
+                    date,
+                    text: body,
+                    client_id,
+                }))
+                .await?;
+                end.messages += 1;
+            }
+            if !full {
+                break;
+            }
+        }
+    }
+    sink.record(Record::End(end)).await?;
+    Ok(end)
+}

@@ -1,0 +1,277 @@
+//! Group commit for posts, shared by every backend. Every post waits for its commit to be
+//! durable, and a durable commit costs far more than the rows it holds. So posts queue for one
+//! writer task, which takes everything that arrived while the previous commit was on its way
+//! and hands it to the backend's [`BatchWriter`] as one transaction. What a batch decides
+//! before writing (who may post where, which posts are retries, which seqs each room hands
+//! out) is the same everywhere and lives here; each post still gets its own answer.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::model::{Message, RoomId, RoomKind, UserId};
+use crate::store::{StoreError, StoreResult};
+
+/// Most posts stored by one commit; more wait for the next.
+const MAX_BATCH: usize = 512;
+/// Posts waiting for the writer before callers wait for room in the queue.
+const QUEUE: usize = 4096;
+
+/// A post, owned, as it waits in the queue.
+#[derive(Debug, Clone)]
+pub(crate) struct Post {
+    pub room_id: RoomId,
+    pub author_id: UserId,
+    pub body: String,
+    pub client_id: Option<String>,
+}
+
+/// A backend's way of storing one batch in one transaction.
+#[async_trait]
+pub(crate) trait BatchWriter: Send + Sync + 'static {
+    /// `Err` means nothing was stored; otherwise each post has its own result, in order.
+    async fn store(&self, posts: &[&Post]) -> Result<Vec<StoreResult<Message>>, sqlx::Error>;
+}
+
+struct Request {
+    post: Post,
+    reply: oneshot::Sender<StoreResult<Message>>,
+}
+
+/// The sending side of the writer task's queue.
+#[derive(Clone)]
+pub(crate) struct Posts {
+    tx: mpsc::Sender<Request>,
+}
+
+impl Posts {
+    /// Starts the writer task.
+    pub fn spawn(writer: impl BatchWriter) -> Self {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        tokio::spawn(run(writer, rx));
+        Self { tx }
+    }
+
+    /// Stores a post with the next commit and returns it once that commit is durable.
+    pub async fn post(&self, post: Post) -> StoreResult<Message> {
+        let (reply, answer) = oneshot::channel();
+        let closed = || StoreError::Database(sqlx::Error::PoolClosed);
+        self.tx
+            .send(Request { post, reply })
+            .await
+            .map_err(|_| closed())?;
+        answer.await.map_err(|_| closed())?
+    }
+}
+
+async fn run(writer: impl BatchWriter, mut rx: mpsc::Receiver<Request>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let posts: Vec<&Post> = batch.iter().map(|r| &r.post).collect();
+        match writer.store(&posts).await {
+            Ok(results) => {
+                for (request, result) in batch.drain(..).zip(results) {
+                    // The caller may have gone (a closed socket); the message is stored anyway.
+                    let _ = request.reply.send(result);
+                }
+            }
+            Err(e) => {
+                // Nothing of the batch was stored. Store each post on its own, so that whatever
+                // failed fails only for its own caller.
+                tracing::warn!(
+                    "a batch of {} posts failed ({e}); retrying one by one",
+                    batch.len()
+                );
+                for request in batch.drain(..) {
+                    let result = writer
+                        .store(&[&request.post])
+                        .await
+                        .map_err(StoreError::from)
+                        .and_then(|mut one| one.pop().unwrap_or_else(|| Err(not_found())));
+                    let _ = request.reply.send(result);
+                }
+            }
+        }
+    }
+}
+
+fn not_found() -> StoreError {
+    StoreError::NotFound("That room does not exist, or you are not in it.".into())
+}
+
+fn forbidden() -> StoreError {
+    StoreError::Forbidden("Join this room to post in it.".into())
+}
+
+fn reused() -> StoreError {
+    StoreError::Invalid("That client message id was already used in another room.".into())
+}
+
+/// An author's name and their right to post in a room (or the error refusing it).
+type Access = (String, Result<(), fn() -> StoreError>);
+
+/// What a batch knows before writing: each (author, room) pair's right to post and the
+/// author's name, and the earlier messages of any client ids the posts carry.
+#[derive(Default)]
+pub(crate) struct Facts {
+    access: HashMap<(UserId, RoomId), Access>,
+    earlier: HashMap<(UserId, String), Message>,
+}
+
+impl Facts {
+    /// The distinct (author, room) pairs of a batch, sorted.
+    pub fn pairs(posts: &[&Post]) -> Vec<(UserId, RoomId)> {
+        let mut pairs: Vec<_> = posts.iter().map(|p| (p.author_id, p.room_id)).collect();
+        pairs.sort_unstable();
+        pairs.dedup();
+        pairs
+    }
+
+    /// The (author, client id) pairs of a batch's posts that carry one.
+    pub fn client_ids<'p>(posts: &[&'p Post]) -> Vec<(UserId, &'p str)> {
+        posts
+            .iter()
+            .filter_map(|p| Some((p.author_id, p.client_id.as_deref()?)))
+            .collect()
+    }
+
+    /// Records what the database says about a pair: the room's kind (`None`: no such room),
+    /// whether the author is a member, and the author's name.
+    pub fn pair(
+        &mut self,
+        author: UserId,
+        room: RoomId,
+        kind: Option<&str>,
+        member: bool,
+        username: Option<String>,
+    ) {
+        let allowed = match kind.map(RoomKind::from_db) {
+            None => Err(not_found as fn() -> StoreError),
+            Some(_) if member => Ok(()),
+            // A DM is invisible to everyone outside it.
+            Some(RoomKind::Dm) => Err(not_found as fn() -> StoreError),
+            Some(RoomKind::Public) => Err(forbidden as fn() -> StoreError),
+        };
+        self.access
+            .insert((author, room), (username.unwrap_or_default(), allowed));
+    }
+
+    /// Records a message stored earlier under its author's client id.
+    pub fn earlier(&mut self, author: UserId, message: Message) {
+        let client_id = message.client_id.clone().unwrap_or_default();
+        self.earlier.insert((author, client_id), message);
+    }
+
+    /// Decides each post: an error, an earlier message, or new.
+    pub fn plan<'p>(&self, posts: &[&'p Post]) -> Plan<'p> {
+        let mut outcomes = Vec::with_capacity(posts.len());
+        let mut fresh: Vec<&'p Post> = Vec::new();
+        let mut fresh_by_id: HashMap<(UserId, &str), usize> = HashMap::new();
+        for post in posts {
+            if let Some((_, Err(err))) = self.access.get(&(post.author_id, post.room_id)) {
+                outcomes.push(Outcome::Done(Err(err())));
+                continue;
+            }
+            if let Some(client_id) = post.client_id.as_deref() {
+                if let Some(message) = self.earlier.get(&(post.author_id, client_id.to_owned())) {
+                    outcomes.push(Outcome::Done(if message.room_id == post.room_id {
+                        Ok(message.clone())
+                    } else {
+                        Err(reused())
+                    }));
+                    continue;
+                }
+                // The same client id twice in one batch: the second is a retry of the first.
+                if let Some(&first) = fresh_by_id.get(&(post.author_id, client_id)) {
+                    outcomes.push(if fresh[first].room_id == post.room_id {
+                        Outcome::Fresh(first)
+                    } else {
+                        Outcome::Done(Err(reused()))
+                    });
+                    continue;
+                }
+                fresh_by_id.insert((post.author_id, client_id), fresh.len());
+            }
+            outcomes.push(Outcome::Fresh(fresh.len()));
+            fresh.push(post);
+        }
+        let mut per_room: HashMap<RoomId, i64> = HashMap::new();
+        for post in &fresh {
+            *per_room.entry(post.room_id).or_default() += 1;
+        }
+        let mut rooms: Vec<(RoomId, i64)> = per_room.into_iter().collect();
+        rooms.sort_unstable();
+        Plan {
+            outcomes,
+            fresh,
+            rooms,
+        }
+    }
+
+    fn username(&self, post: &Post) -> String {
+        self.access
+            .get(&(post.author_id, post.room_id))
+            .map(|(name, _)| name.clone())
+            .unwrap_or_default()
+    }
+}
+
+enum Outcome {
+    Done(StoreResult<Message>),
+    /// The new message at this index of [`Plan::fresh`].
+    Fresh(usize),
+}
+
+/// A batch, decided.
+pub(crate) struct Plan<'p> {
+    outcomes: Vec<Outcome>,
+    /// The posts to store, in arrival order.
+    pub fresh: Vec<&'p Post>,
+    /// How many new messages each room gets, by room id.
+    pub rooms: Vec<(RoomId, i64)>,
+}
+
+impl Plan<'_> {
+    /// The new messages, given each room's `(last seq, last message time)` after the batch's
+    /// seqs were taken: a room's block of seqs goes to its posts in arrival order.
+    pub fn messages(
+        &self,
+        facts: &Facts,
+        taken: &HashMap<RoomId, (i64, i64)>,
+    ) -> Result<Vec<Message>, sqlx::Error> {
+        let mut next: HashMap<RoomId, (i64, i64)> = HashMap::with_capacity(self.rooms.len());
+        for (room, n) in &self.rooms {
+            let (last, at) = taken.get(room).copied().ok_or(sqlx::Error::RowNotFound)?;
+            next.insert(*room, (last - n + 1, at));
+        }
+        let mut messages = Vec::with_capacity(self.fresh.len());
+        for post in &self.fresh {
+            let Some((seq, at)) = next.get_mut(&post.room_id) else {
+                return Err(sqlx::Error::RowNotFound);
+            };
+            messages.push(Message {
+                uid: uuid::Uuid::now_v7().to_string(),
+                room_id: post.room_id,
+                seq: *seq,
+                author: facts.username(post),
+                body: post.body.clone(),
+                created_at: *at,
+                client_id: post.client_id.clone(),
+            });
+            *seq += 1;
+        }
+        Ok(messages)
+    }
+
+    /// Each post's answer, in order, once `messages` (from [`Plan::messages`]) are committed.
+    pub fn answers(self, messages: &[Message]) -> Vec<StoreResult<Message>> {
+        self.outcomes
+            .into_iter()
+            .map(|outcome| match outcome {
+                Outcome::Done(result) => result,
+                Outcome::Fresh(k) => messages.get(k).cloned().ok_or_else(not_found),
+            })
+            .collect()
+    }
+}

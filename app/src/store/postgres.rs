@@ -1,0 +1,648 @@
+//! The PostgreSQL implementation of [`Store`], for cluster mode: every node opens the same
+//! database, so nothing here may rely on being the only writer. A room's `last_seq` row lock
+//! orders posts to that room across nodes; unique keys (not in-process checks) make retries
+//! idempotent; messages are hash-partitioned by room. Posts share commits (see [`posts`]) as
+//! they do on SQLite.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
+use sqlx::Row;
+
+mod backup;
+mod posts;
+
+use super::group_commit::{Post, Posts};
+use super::{
+    ExportRequest, ExportSink, HistoryQuery, NewMessage, RestoreTx, Store, StoreError, StoreResult,
+    StoredMember,
+};
+use crate::backup::record::EndRecord;
+use crate::backup::BackupResult;
+use crate::model::{
+    HistoryPage, Message, RoomId, RoomKind, RoomListing, RoomSummary, RoomView, Sidebar, User,
+    UserId,
+};
+use crate::timestamp::now_ms;
+
+/// Connections per node. Posts use one of them at a time (group commit); the rest serve reads.
+const CONNECTIONS: u32 = 16;
+/// How long a caller waits for a free connection before the request fails.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The PostgreSQL store.
+#[derive(Clone)]
+pub struct PgStore {
+    pool: PgPool,
+    /// The group-commit writer that stores posts.
+    posts: Posts,
+}
+
+/// The display name of a room for viewer `$1`: the room's name, or for a DM the other member
+/// (yourself for a note-to-self DM).
+const DISPLAY_NAME: &str = "COALESCE(r.name, \
+     (SELECT u.username FROM memberships o JOIN users u ON u.id = o.user_id \
+      WHERE o.room_id = r.id AND o.user_id <> $1 LIMIT 1), \
+     (SELECT username FROM users WHERE id = $1))";
+
+/// Columns of a message joined with its author, in [`message_from_row`] order.
+const MESSAGE_COLUMNS: &str =
+    "m.uid, m.room_id, m.seq, u.username, m.body, m.created_at, m.client_id";
+
+fn message_from_row(row: &PgRow) -> Result<Message, sqlx::Error> {
+    Ok(Message {
+        uid: row.try_get(0)?,
+        room_id: row.try_get(1)?,
+        seq: row.try_get(2)?,
+        author: row.try_get(3)?,
+        body: row.try_get(4)?,
+        created_at: row.try_get(5)?,
+        client_id: row.try_get(6)?,
+    })
+}
+
+fn summary_from_row(row: &PgRow) -> Result<RoomSummary, sqlx::Error> {
+    let kind: String = row.try_get("kind")?;
+    let unread: i64 = row.try_get("unread")?;
+    Ok(RoomSummary {
+        id: row.try_get("id")?,
+        kind: RoomKind::from_db(&kind),
+        name: row.try_get("display_name")?,
+        topic: row.try_get("topic")?,
+        last_seq: row.try_get("last_seq")?,
+        unread: u32::try_from(unread).unwrap_or(u32::MAX),
+    })
+}
+
+fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+/// What a user may do in a room, read in the same transaction as the action it guards.
+struct Access {
+    kind: RoomKind,
+    is_member: bool,
+}
+
+impl Access {
+    async fn load(conn: &mut PgConnection, user_id: UserId, room_id: RoomId) -> StoreResult<Self> {
+        let row = sqlx::query(
+            "SELECT r.kind, EXISTS(SELECT 1 FROM memberships WHERE room_id = r.id AND user_id = $2) \
+             FROM rooms r WHERE r.id = $1",
+        )
+        .bind(room_id)
+        .bind(user_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        let Some(row) = row else {
+            return Err(not_found());
+        };
+        let kind: String = row.try_get(0)?;
+        let access = Access {
+            kind: RoomKind::from_db(&kind),
+            is_member: row.try_get(1)?,
+        };
+        // A DM is invisible to everyone outside it: same answer as a room that does not exist.
+        if access.kind == RoomKind::Dm && !access.is_member {
+            return Err(not_found());
+        }
+        Ok(access)
+    }
+
+    /// Members only: reading history and posting.
+    fn require_member(&self, action: &str) -> StoreResult<()> {
+        if self.is_member {
+            Ok(())
+        } else {
+            Err(StoreError::Forbidden(format!(
+                "Join this room to {action}."
+            )))
+        }
+    }
+}
+
+fn not_found() -> StoreError {
+    StoreError::NotFound("That room does not exist, or you are not in it.".into())
+}
+
+fn no_such_user(username: &str) -> StoreError {
+    StoreError::NotFound(format!(
+        "There is no user named \u{201c}{username}\u{201d}."
+    ))
+}
+
+impl PgStore {
+    /// Connects to the database at `url` (`postgres://…`) and applies migrations.
+    pub async fn open(url: &str) -> StoreResult<Self> {
+        Self::connect(PgConnectOptions::from_str(url)?).await
+    }
+
+    /// Connects with `options` (tests use them to give each case a schema of its own) and
+    /// applies migrations. Nodes starting together take turns: the migrator holds a lock.
+    pub async fn connect(options: PgConnectOptions) -> StoreResult<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(CONNECTIONS)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("./migrations_postgres").run(&pool).await?;
+        let posts = Posts::spawn(posts::PgWriter(pool.clone()));
+        Ok(Self { pool, posts })
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    async fn create_user(&self, username: &str, password_hash: &str) -> StoreResult<User> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        let user = sqlx::query_as::<_, User>(
+            "INSERT INTO users (username, password_hash, is_admin, created_at) \
+             VALUES ($1, $2, NOT EXISTS(SELECT 1 FROM users), $3) \
+             RETURNING id, username, is_admin",
+        )
+        .bind(username)
+        .bind(password_hash)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::Conflict("That username is taken.".into())
+            } else {
+                e.into()
+            }
+        })?;
+        sqlx::query(
+            "INSERT INTO memberships (room_id, user_id, joined_at, last_read_seq) \
+             SELECT id, $1, $2, last_seq FROM rooms WHERE kind = 'public' AND name = 'general' \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(user.id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    async fn credentials(&self, username: &str) -> StoreResult<Option<(User, Option<String>)>> {
+        let row = sqlx::query(
+            "SELECT id, username, is_admin, password_hash FROM users \
+             WHERE lower(username) = lower($1)",
+        )
+        .bind(username)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            Ok((
+                User {
+                    id: row.try_get(0)?,
+                    username: row.try_get(1)?,
+                    is_admin: row.try_get(2)?,
+                },
+                row.try_get(3)?,
+            ))
+        })
+        .transpose()
+    }
+
+    async fn user_by_name(&self, username: &str) -> StoreResult<Option<User>> {
+        Ok(sqlx::query_as::<_, User>(
+            "SELECT id, username, is_admin FROM users WHERE lower(username) = lower($1)",
+        )
+        .bind(username)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    async fn user_by_id(&self, id: UserId) -> StoreResult<Option<User>> {
+        Ok(
+            sqlx::query_as::<_, User>("SELECT id, username, is_admin FROM users WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn create_session(
+        &self,
+        token_hash: &[u8],
+        user_id: UserId,
+        expires_at: i64,
+    ) -> StoreResult<()> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        // Housekeeping on the way in: this user's expired sessions go.
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND expires_at <= $2")
+            .bind(user_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(token_hash)
+        .bind(user_id)
+        .bind(now)
+        .bind(expires_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn session_user(&self, token_hash: &[u8], now: i64) -> StoreResult<Option<User>> {
+        Ok(sqlx::query_as::<_, User>(
+            "SELECT u.id, u.username, u.is_admin FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.token_hash = $1 AND s.expires_at > $2",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    async fn delete_session(&self, token_hash: &[u8]) -> StoreResult<()> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn sidebar(&self, user_id: UserId) -> StoreResult<Sidebar> {
+        let rows = sqlx::query(&format!(
+            "SELECT r.id, r.kind, r.topic, {DISPLAY_NAME} AS display_name, r.last_seq, \
+               (SELECT COUNT(*) FROM (SELECT 1 FROM messages x WHERE x.room_id = r.id \
+                  AND x.seq > m.last_read_seq AND x.author_id <> $1 LIMIT $2) AS capped) AS unread \
+             FROM memberships m JOIN rooms r ON r.id = m.room_id \
+             WHERE m.user_id = $1 ORDER BY lower({DISPLAY_NAME}), r.id"
+        ))
+        .bind(user_id)
+        .bind(i64::from(crate::model::UNREAD_CAP))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut sidebar = Sidebar::default();
+        for row in &rows {
+            let room = summary_from_row(row)?;
+            match room.kind {
+                RoomKind::Public => sidebar.rooms.push(room),
+                RoomKind::Dm => sidebar.dms.push(room),
+            }
+        }
+        Ok(sidebar)
+    }
+
+    async fn public_rooms(&self, user_id: UserId) -> StoreResult<Vec<RoomListing>> {
+        let rows = sqlx::query(
+            "SELECT r.id, r.kind, r.topic, r.name AS display_name, r.last_seq, 0::BIGINT AS unread, \
+               (SELECT COUNT(*) FROM memberships WHERE room_id = r.id) AS member_count, \
+               EXISTS(SELECT 1 FROM memberships WHERE room_id = r.id AND user_id = $1) AS joined \
+             FROM rooms r WHERE r.kind = 'public' ORDER BY lower(r.name)",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(RoomListing {
+                    room: summary_from_row(row)?,
+                    member_count: row.try_get("member_count")?,
+                    joined: row.try_get("joined")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn create_room(
+        &self,
+        creator: UserId,
+        name: &str,
+        topic: Option<&str>,
+    ) -> StoreResult<RoomSummary> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        let id: RoomId = sqlx::query_scalar(
+            "INSERT INTO rooms (kind, name, topic, created_by, created_at) \
+             VALUES ('public', $1, $2, $3, $4) RETURNING id",
+        )
+        .bind(name)
+        .bind(topic)
+        .bind(creator)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::Conflict(format!(
+                    "A room named \u{201c}{name}\u{201d} already exists."
+                ))
+            } else {
+                e.into()
+            }
+        })?;
+        sqlx::query("INSERT INTO memberships (room_id, user_id, joined_at) VALUES ($1, $2, $3)")
+            .bind(id)
+            .bind(creator)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(RoomSummary {
+            id,
+            kind: RoomKind::Public,
+            name: name.to_owned(),
+            topic: topic.map(str::to_owned),
+            last_seq: 0,
+            unread: 0,
+        })
+    }
+
+    async fn room_view(&self, user_id: UserId, room_id: RoomId) -> StoreResult<RoomView> {
+        let mut conn = self.pool.acquire().await?;
+        let access = Access::load(&mut conn, user_id, room_id).await?;
+        let row = sqlx::query(&format!(
+            "SELECT r.id, r.kind, r.topic, {DISPLAY_NAME} AS display_name, r.last_seq, \
+               0::BIGINT AS unread, \
+               (SELECT COUNT(*) FROM memberships WHERE room_id = r.id) AS member_count \
+             FROM rooms r WHERE r.id = $2"
+        ))
+        .bind(user_id)
+        .bind(room_id)
+        .fetch_one(&mut *conn)
+        .await?;
+        Ok(RoomView {
+            room: summary_from_row(&row)?,
+            member_count: row.try_get("member_count")?,
+            is_member: access.is_member,
+        })
+    }
+
+    async fn join_room(&self, user_id: UserId, room_id: RoomId) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        let access = Access::load(&mut tx, user_id, room_id).await?;
+        if !access.is_member {
+            // What was said before joining is history, not unread.
+            sqlx::query(
+                "INSERT INTO memberships (room_id, user_id, joined_at, last_read_seq) \
+                 SELECT $1, $2, $3, last_seq FROM rooms WHERE id = $1 ON CONFLICT DO NOTHING",
+            )
+            .bind(room_id)
+            .bind(user_id)
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn leave_room(&self, user_id: UserId, room_id: RoomId) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        let access = Access::load(&mut tx, user_id, room_id).await?;
+        if access.kind == RoomKind::Dm {
+            return Err(StoreError::Invalid(
+                "A direct conversation cannot be left.".into(),
+            ));
+        }
+        sqlx::query("DELETE FROM memberships WHERE room_id = $1 AND user_id = $2")
+            .bind(room_id)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn open_dm(&self, a: UserId, b: UserId) -> StoreResult<RoomId> {
+        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+        let key = format!("{lo}:{hi}");
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        // Two nodes opening the same DM at once: the second insert waits for the first to
+        // commit and then does nothing; the SELECT (a new statement) sees the committed row.
+        sqlx::query(
+            "INSERT INTO rooms (kind, dm_key, created_by, created_at) VALUES ('dm', $1, $2, $3) \
+             ON CONFLICT (dm_key) DO NOTHING",
+        )
+        .bind(&key)
+        .bind(a)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let id: RoomId = sqlx::query_scalar("SELECT id FROM rooms WHERE dm_key = $1")
+            .bind(&key)
+            .fetch_one(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO memberships (room_id, user_id, joined_at) \
+             VALUES ($1, $2, $4), ($1, $3, $4) ON CONFLICT DO NOTHING",
+        )
+        .bind(id)
+        .bind(lo)
+        .bind(hi)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    async fn history(
+        &self,
+        user_id: UserId,
+        room_id: RoomId,
+        query: HistoryQuery,
+    ) -> StoreResult<HistoryPage> {
+        let mut conn = self.pool.acquire().await?;
+        Access::load(&mut conn, user_id, room_id)
+            .await?
+            .require_member("read its history")?;
+        let before = query.before.unwrap_or(i64::MAX);
+        let limit = i64::from(query.limit);
+        let rows = if let Some(since) = query.since {
+            // From a date: the oldest messages at or after `since` (and after `after`, the
+            // cursor for the next page), in order.
+            sqlx::query(&format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN users u ON u.id = m.author_id \
+                 WHERE m.room_id = $1 AND m.created_at >= $2 AND m.seq > $3 AND m.seq < $4 \
+                 ORDER BY m.seq ASC LIMIT $5"
+            ))
+            .bind(room_id)
+            .bind(since)
+            .bind(query.after.unwrap_or(0))
+            .bind(before)
+            .bind(limit)
+            .fetch_all(&mut *conn)
+            .await?
+        } else if let Some(after) = query.after {
+            // Catching up: the oldest messages after `after`, in order.
+            sqlx::query(&format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN users u ON u.id = m.author_id \
+                 WHERE m.room_id = $1 AND m.seq > $2 AND m.seq < $3 ORDER BY m.seq ASC LIMIT $4"
+            ))
+            .bind(room_id)
+            .bind(after)
+            .bind(before)
+            .bind(limit)
+            .fetch_all(&mut *conn)
+            .await?
+        } else {
+            // Paging back: the newest messages before `before`, then put in reading order.
+            let mut rows = sqlx::query(&format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN users u ON u.id = m.author_id \
+                 WHERE m.room_id = $1 AND m.seq < $2 ORDER BY m.seq DESC LIMIT $3"
+            ))
+            .bind(room_id)
+            .bind(before)
+            .bind(limit)
+            .fetch_all(&mut *conn)
+            .await?;
+            rows.reverse();
+            rows
+        };
+        let messages = rows
+            .iter()
+            .map(message_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        let has_older = match messages.first() {
+            Some(first) => {
+                sqlx::query_scalar(
+                    "SELECT EXISTS(SELECT 1 FROM messages WHERE room_id = $1 AND seq < $2)",
+                )
+                .bind(room_id)
+                .bind(first.seq)
+                .fetch_one(&mut *conn)
+                .await?
+            }
+            None => false,
+        };
+        Ok(HistoryPage {
+            messages,
+            has_older,
+        })
+    }
+
+    async fn post_message(&self, new: NewMessage<'_>) -> StoreResult<Message> {
+        self.posts
+            .post(Post {
+                room_id: new.room_id,
+                author_id: new.author_id,
+                body: new.body.to_owned(),
+                client_id: new.client_id.map(str::to_owned),
+            })
+            .await
+    }
+
+    async fn mark_read(&self, user_id: UserId, room_id: RoomId, seq: i64) -> StoreResult<i64> {
+        let stored: Option<i64> = sqlx::query_scalar(
+            "UPDATE memberships SET last_read_seq = \
+               GREATEST(last_read_seq, LEAST($3, (SELECT last_seq FROM rooms WHERE id = $1))) \
+             WHERE room_id = $1 AND user_id = $2 RETURNING last_read_seq",
+        )
+        .bind(room_id)
+        .bind(user_id)
+        .bind(seq)
+        .fetch_optional(&self.pool)
+        .await?;
+        stored.ok_or_else(not_found)
+    }
+
+    async fn room_members(
+        &self,
+        user_id: UserId,
+        room_id: RoomId,
+    ) -> StoreResult<Vec<StoredMember>> {
+        let mut conn = self.pool.acquire().await?;
+        Access::load(&mut conn, user_id, room_id).await?;
+        let rows = sqlx::query(
+            "SELECT u.id, u.username, u.last_seen_at FROM memberships m \
+             JOIN users u ON u.id = m.user_id WHERE m.room_id = $1 \
+             ORDER BY lower(u.username)",
+        )
+        .bind(room_id)
+        .fetch_all(&mut *conn)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(StoredMember {
+                    id: row.try_get(0)?,
+                    username: row.try_get(1)?,
+                    last_seen_at: row.try_get(2)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn set_last_seen(&self, user_id: UserId, at: i64) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE users SET last_seen_at = GREATEST(COALESCE(last_seen_at, 0), $2) WHERE id = $1",
+        )
+        .bind(user_id)
+        .bind(at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn export(
+        &self,
+        request: &ExportRequest,
+        sink: &mut dyn ExportSink,
+    ) -> BackupResult<EndRecord> {
+        let mut source = backup::PgSource::begin(&self.pool).await?;
+        let end = super::export::export(&mut source, request, sink).await?;
+        source.finish().await?;
+        Ok(end)
+    }
+
+    async fn begin_restore(&self) -> StoreResult<Box<dyn RestoreTx>> {
+        Ok(Box::new(backup::PgRestore::begin(&self.pool).await?))
+    }
+
+    async fn set_admin(&self, username: &str, admin: bool) -> StoreResult<User> {
+        sqlx::query_as::<_, User>(
+            "UPDATE users SET is_admin = $2 WHERE lower(username) = lower($1) \
+             RETURNING id, username, is_admin",
+        )
+        .bind(username)
+        .bind(admin)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| no_such_user(username))
+    }
+
+    async fn set_password_hash(&self, username: &str, hash: &str) -> StoreResult<User> {
+        let mut tx = self.pool.begin().await?;
+        let user = sqlx::query_as::<_, User>(
+            "UPDATE users SET password_hash = $2 WHERE lower(username) = lower($1) \
+             RETURNING id, username, is_admin",
+        )
+        .bind(username)
+        .bind(hash)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| no_such_user(username))?;
+        // A new password ends every session the old one opened.
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(user.id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    async fn snapshot(&self, _path: &std::path::Path) -> StoreResult<()> {
+        Err(StoreError::Invalid(
+            "confab snapshot copies a SQLite file; for PostgreSQL use pg_dump, or confab backup"
+                .into(),
+        ))
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+}

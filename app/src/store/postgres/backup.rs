@@ -1,0 +1,486 @@
+//! PostgreSQL's side of backup and restore: the rows of one repeatable-read snapshot for
+//! [`crate::store::export`], and a restore applied inside one transaction. Restoring a SQLite
+//! backup here (and back) is how an instance moves between the two.
+
+use std::collections::{HashMap, HashSet};
+
+use async_trait::async_trait;
+use sqlx::postgres::{PgPool, Postgres};
+use sqlx::{Row, Transaction};
+
+use super::posts::Columns;
+use crate::backup::record::{RoomRecord, UserRecord};
+use crate::model::{RoomId, UserId};
+use crate::store::export::{ChunkRow, ExportSource, RoomRow, UserRow, MESSAGE_CHUNK};
+use crate::store::{RestoreCounts, RestoreTx, StagedMessage, StoreError, StoreResult};
+
+/// Messages sent per INSERT during a restore (each column is one bound array).
+const STAGE_BATCH: usize = 2000;
+
+/// A backup's reads, all in one repeatable-read transaction: one snapshot, while nodes write.
+pub(super) struct PgSource {
+    tx: Transaction<'static, Postgres>,
+}
+
+impl PgSource {
+    pub(super) async fn begin(pool: &PgPool) -> StoreResult<Self> {
+        Ok(Self {
+            tx: pool
+                .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                .await?,
+        })
+    }
+
+    /// Ends the read transaction.
+    pub(super) async fn finish(self) -> StoreResult<()> {
+        Ok(self.tx.rollback().await?)
+    }
+}
+
+#[async_trait]
+impl ExportSource for PgSource {
+    async fn users(&mut self) -> StoreResult<Vec<UserRow>> {
+        let rows =
+            sqlx::query("SELECT id, username, is_admin, created_at, password_hash FROM users")
+                .fetch_all(&mut *self.tx)
+                .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(UserRow {
+                    id: row.try_get(0)?,
+                    name: row.try_get(1)?,
+                    admin: row.try_get(2)?,
+                    created_at: row.try_get(3)?,
+                    password_hash: row.try_get(4)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn rooms(&mut self) -> StoreResult<Vec<RoomRow>> {
+        let rows = sqlx::query("SELECT id, name, dm_key, topic, created_by, created_at FROM rooms")
+            .fetch_all(&mut *self.tx)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(RoomRow {
+                    id: row.try_get(0)?,
+                    name: row.try_get(1)?,
+                    dm_key: row.try_get(2)?,
+                    topic: row.try_get(3)?,
+                    created_by: row.try_get(4)?,
+                    created_at: row.try_get(5)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn memberships(&mut self) -> StoreResult<Vec<(RoomId, UserId, i64)>> {
+        Ok(
+            sqlx::query_as("SELECT room_id, user_id, joined_at FROM memberships")
+                .fetch_all(&mut *self.tx)
+                .await?,
+        )
+    }
+
+    async fn authors(&mut self, room: RoomId) -> StoreResult<Vec<UserId>> {
+        Ok(
+            sqlx::query_scalar("SELECT DISTINCT author_id FROM messages WHERE room_id = $1")
+                .bind(room)
+                .fetch_all(&mut *self.tx)
+                .await?,
+        )
+    }
+
+    async fn count(&mut self, room: RoomId, since: i64, until: i64) -> StoreResult<i64> {
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM messages WHERE room_id = $1 AND created_at >= $2 AND created_at < $3",
+        )
+        .bind(room)
+        .bind(since)
+        .bind(until)
+        .fetch_one(&mut *self.tx)
+        .await?)
+    }
+
+    async fn messages(
+        &mut self,
+        room: RoomId,
+        after: i64,
+        window: Option<(i64, i64)>,
+    ) -> StoreResult<Vec<ChunkRow>> {
+        let (since, until) = window.unwrap_or((i64::MIN, i64::MAX));
+        Ok(sqlx::query_as(
+            "SELECT uid, seq, author_id, body, created_at, client_id FROM messages \
+             WHERE room_id = $1 AND seq > $2 AND created_at >= $3 AND created_at < $4 \
+             ORDER BY seq LIMIT $5",
+        )
+        .bind(room)
+        .bind(after)
+        .bind(since)
+        .bind(until)
+        .bind(MESSAGE_CHUNK)
+        .fetch_all(&mut *self.tx)
+        .await?)
+    }
+}
+
+/// A restore in progress: one transaction. Messages are appended to their rooms in batches as
+/// they arrive, each taking the room's next seq; a room whose messages arrive out of time order
+/// is renumbered once at the end. Memory stays flat: the current batch and a cursor per room.
+pub(super) struct PgRestore {
+    tx: Transaction<'static, Postgres>,
+    batch: Vec<StagedMessage>,
+    staged: u64,
+    added: u64,
+    counts: RestoreCounts,
+    rooms: HashMap<RoomId, RoomCursor>,
+}
+
+/// Where a restore is in one room.
+struct RoomCursor {
+    /// The room's last seq before the restore; restored messages come after it.
+    base: i64,
+    /// The seq the next restored message takes.
+    next: i64,
+    /// Time of the last message appended; an earlier one makes the room `unordered`.
+    last_at: i64,
+    unordered: bool,
+}
+
+fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+impl PgRestore {
+    pub(super) async fn begin(pool: &PgPool) -> StoreResult<Self> {
+        Ok(Self {
+            tx: pool.begin().await?,
+            batch: Vec::with_capacity(STAGE_BATCH),
+            staged: 0,
+            added: 0,
+            counts: RestoreCounts::default(),
+            rooms: HashMap::new(),
+        })
+    }
+
+    /// Appends the batch: drops messages already stored (or repeated in the batch), gives the
+    /// rest their rooms' next seqs (locking those rooms against live posts from any node) and
+    /// inserts them with one statement.
+    async fn flush(&mut self) -> StoreResult<()> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::take(&mut self.batch);
+        let uids: Vec<&str> = batch.iter().map(|m| m.uid.as_str()).collect();
+        let stored: Vec<String> =
+            sqlx::query_scalar("SELECT uid FROM message_uids WHERE uid = ANY($1)")
+                .bind(&uids)
+                .fetch_all(&mut *self.tx)
+                .await?;
+        let mut seen: HashSet<&str> = stored.iter().map(String::as_str).collect();
+        let mut rows = Vec::with_capacity(batch.len());
+        for m in &batch {
+            if !seen.insert(m.uid.as_str()) {
+                continue;
+            }
+            let cursor = match self.rooms.get_mut(&m.room_id) {
+                Some(cursor) => cursor,
+                None => {
+                    let (base, last_at): (i64, i64) = sqlx::query_as(
+                        "SELECT last_seq, last_message_at FROM rooms WHERE id = $1 FOR UPDATE",
+                    )
+                    .bind(m.room_id)
+                    .fetch_one(&mut *self.tx)
+                    .await?;
+                    self.rooms.entry(m.room_id).or_insert(RoomCursor {
+                        base,
+                        next: base + 1,
+                        last_at,
+                        unordered: false,
+                    })
+                }
+            };
+            if m.created_at < cursor.last_at {
+                cursor.unordered = true;
+            }
+            cursor.last_at = cursor.last_at.max(m.created_at);
+            let seq = cursor.next;
+            cursor.next += 1;
+            rows.push((seq, m));
+        }
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut columns = Columns::default();
+        for (seq, m) in &rows {
+            columns.push_staged(m, *seq);
+        }
+        // A failed statement aborts a Postgres transaction, so a clash is looked for inside a
+        // savepoint that can be rolled back to.
+        sqlx::query("SAVEPOINT batch")
+            .execute(&mut *self.tx)
+            .await?;
+        match columns.insert(&mut self.tx).await {
+            Ok(added) => {
+                self.added += added;
+                sqlx::query("RELEASE SAVEPOINT batch")
+                    .execute(&mut *self.tx)
+                    .await?;
+            }
+            // Ids and seqs cannot collide here, so this is a client id used twice by one
+            // author; only now is it worth finding out where.
+            Err(e) if is_unique_violation(&e) => {
+                sqlx::query("ROLLBACK TO SAVEPOINT batch")
+                    .execute(&mut *self.tx)
+                    .await?;
+                return Err(self.client_id_clash(&rows).await);
+            }
+            Err(e) => return Err(e.into()),
+        }
+        Ok(())
+    }
+
+    /// Names the first message of a failed batch whose client id another message of the same
+    /// author (stored, or earlier in the batch) already uses.
+    async fn client_id_clash(&mut self, rows: &[(i64, &StagedMessage)]) -> StoreError {
+        let mut in_batch = HashSet::new();
+        for (_, m) in rows {
+            let Some(client_id) = &m.client_id else {
+                continue;
+            };
+            let taken = !in_batch.insert((m.author_id, client_id.as_str()))
+                || sqlx::query_scalar::<_, bool>(
+                    "SELECT EXISTS(SELECT 1 FROM message_client_ids \
+                     WHERE author_id = $1 AND client_id = $2)",
+                )
+                .bind(m.author_id)
+                .bind(client_id)
+                .fetch_one(&mut *self.tx)
+                .await
+                .unwrap_or(false);
+            if taken {
+                return StoreError::Invalid(format!(
+                    "{}: client id {client_id:?} is already used by another message from the \
+                     same author",
+                    m.place
+                ));
+            }
+        }
+        StoreError::Invalid("a client id is used by two messages from the same author".into())
+    }
+
+    /// Gives a room's restored messages their seqs again, by time, then by arrival (their
+    /// provisional seq), and points the key tables at the new seqs.
+    async fn renumber(&mut self, room: RoomId, base: i64) -> StoreResult<()> {
+        // Negating first keeps the (room_id, seq) key unique on the way.
+        sqlx::query("UPDATE messages SET seq = -seq WHERE room_id = $1 AND seq > $2")
+            .bind(room)
+            .bind(base)
+            .execute(&mut *self.tx)
+            .await?;
+        sqlx::query(
+            "UPDATE messages SET seq = $2 + o.rn FROM \
+               (SELECT seq AS old, ROW_NUMBER() OVER (ORDER BY created_at, -seq) AS rn \
+                FROM messages WHERE room_id = $1 AND seq < 0) AS o \
+             WHERE messages.room_id = $1 AND messages.seq = o.old",
+        )
+        .bind(room)
+        .bind(base)
+        .execute(&mut *self.tx)
+        .await?;
+        sqlx::query(
+            "UPDATE message_uids x SET seq = m.seq FROM messages m \
+             WHERE m.room_id = $1 AND m.seq > $2 AND x.uid = m.uid",
+        )
+        .bind(room)
+        .bind(base)
+        .execute(&mut *self.tx)
+        .await?;
+        sqlx::query(
+            "UPDATE message_client_ids x SET seq = m.seq FROM messages m \
+             WHERE m.room_id = $1 AND m.seq > $2 AND m.client_id IS NOT NULL \
+               AND x.author_id = m.author_id AND x.client_id = m.client_id",
+        )
+        .bind(room)
+        .bind(base)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl RestoreTx for PgRestore {
+    async fn user(&mut self, user: &UserRecord) -> StoreResult<UserId> {
+        let existing: Option<UserId> =
+            sqlx::query_scalar("SELECT id FROM users WHERE lower(username) = lower($1)")
+                .bind(&user.name)
+                .fetch_optional(&mut *self.tx)
+                .await?;
+        if let Some(id) = existing {
+            sqlx::query(
+                "UPDATE users SET created_at = LEAST(created_at, $2), \
+                 password_hash = COALESCE(password_hash, $3) WHERE id = $1",
+            )
+            .bind(id)
+            .bind(user.created_at)
+            .bind(&user.password_hash)
+            .execute(&mut *self.tx)
+            .await?;
+            return Ok(id);
+        }
+        self.counts.users_created += 1;
+        Ok(sqlx::query_scalar(
+            "INSERT INTO users (username, password_hash, is_admin, created_at) \
+             VALUES ($1, $2, $3, $4) RETURNING id",
+        )
+        .bind(&user.name)
+        .bind(&user.password_hash)
+        .bind(user.admin)
+        .bind(user.created_at)
+        .fetch_one(&mut *self.tx)
+        .await?)
+    }
+
+    async fn room(&mut self, room: &RoomRecord, created_by: Option<UserId>) -> StoreResult<RoomId> {
+        let existing: Option<RoomId> = sqlx::query_scalar(
+            "SELECT id FROM rooms WHERE kind = 'public' AND lower(name) = lower($1)",
+        )
+        .bind(&room.room)
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        if let Some(id) = existing {
+            sqlx::query(
+                "UPDATE rooms SET created_at = LEAST(created_at, $2), topic = COALESCE(topic, $3), \
+                 created_by = COALESCE(created_by, $4) WHERE id = $1",
+            )
+            .bind(id)
+            .bind(room.created_at)
+            .bind(&room.topic)
+            .bind(created_by)
+            .execute(&mut *self.tx)
+            .await?;
+            return Ok(id);
+        }
+        self.counts.rooms_created += 1;
+        Ok(sqlx::query_scalar(
+            "INSERT INTO rooms (kind, name, topic, created_by, created_at) \
+             VALUES ('public', $1, $2, $3, $4) RETURNING id",
+        )
+        .bind(&room.room)
+        .bind(&room.topic)
+        .bind(created_by)
+        .bind(room.created_at)
+        .fetch_one(&mut *self.tx)
+        .await?)
+    }
+
+    async fn dm(
+        &mut self,
+        a: UserId,
+        b: UserId,
+        created_at: i64,
+        created_by: Option<UserId>,
+    ) -> StoreResult<RoomId> {
+        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+        let key = format!("{lo}:{hi}");
+        let existing: Option<RoomId> = sqlx::query_scalar("SELECT id FROM rooms WHERE dm_key = $1")
+            .bind(&key)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        let id = if let Some(id) = existing {
+            sqlx::query(
+                "UPDATE rooms SET created_at = LEAST(created_at, $2), \
+                 created_by = COALESCE(created_by, $3) WHERE id = $1",
+            )
+            .bind(id)
+            .bind(created_at)
+            .bind(created_by)
+            .execute(&mut *self.tx)
+            .await?;
+            id
+        } else {
+            self.counts.rooms_created += 1;
+            sqlx::query_scalar(
+                "INSERT INTO rooms (kind, dm_key, created_by, created_at) \
+                 VALUES ('dm', $1, $2, $3) RETURNING id",
+            )
+            .bind(&key)
+            .bind(created_by)
+            .bind(created_at)
+            .fetch_one(&mut *self.tx)
+            .await?
+        };
+        // Both people are always in their DM.
+        self.member(id, lo, created_at).await?;
+        self.member(id, hi, created_at).await?;
+        Ok(id)
+    }
+
+    async fn member(&mut self, room: RoomId, user: UserId, joined_at: i64) -> StoreResult<()> {
+        // A new member is marked with -1 and set to the room's last seq at `finish`: restored
+        // history is read, not unread, for the members it brings.
+        let added: bool = sqlx::query_scalar(
+            "INSERT INTO memberships (room_id, user_id, joined_at, last_read_seq) \
+             VALUES ($1, $2, $3, -1) \
+             ON CONFLICT (room_id, user_id) \
+             DO UPDATE SET joined_at = LEAST(memberships.joined_at, EXCLUDED.joined_at) \
+             RETURNING xmax = 0",
+        )
+        .bind(room)
+        .bind(user)
+        .bind(joined_at)
+        .fetch_one(&mut *self.tx)
+        .await?;
+        if added {
+            self.counts.members_added += 1;
+        }
+        Ok(())
+    }
+
+    async fn message(&mut self, message: StagedMessage) -> StoreResult<()> {
+        self.batch.push(message);
+        self.staged += 1;
+        if self.batch.len() >= STAGE_BATCH {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    async fn finish(mut self: Box<Self>, commit: bool) -> StoreResult<RestoreCounts> {
+        self.flush().await?;
+        let rooms: Vec<(RoomId, i64, i64, i64, bool)> = self
+            .rooms
+            .iter()
+            .map(|(id, c)| (*id, c.base, c.next, c.last_at, c.unordered))
+            .collect();
+        for (room, base, next, last_at, unordered) in rooms {
+            if unordered {
+                self.renumber(room, base).await?;
+            }
+            sqlx::query("UPDATE rooms SET last_seq = $2, last_message_at = $3 WHERE id = $1")
+                .bind(room)
+                .bind(next - 1)
+                .bind(last_at)
+                .execute(&mut *self.tx)
+                .await?;
+        }
+        sqlx::query(
+            "UPDATE memberships SET last_read_seq = \
+               (SELECT last_seq FROM rooms WHERE rooms.id = memberships.room_id) \
+             WHERE last_read_seq = -1",
+        )
+        .execute(&mut *self.tx)
+        .await?;
+        let mut counts = self.counts;
+        counts.messages_added = self.added;
+        counts.messages_skipped = self.staged - self.added;
+        if commit {
+            self.tx.commit().await?;
+        } else {
+            self.tx.rollback().await?;
+        }
+        Ok(counts)
+    }
+}

@@ -1,0 +1,171 @@
+//! PostgreSQL's side of group commit ([`crate::store::group_commit`]): one batch of posts in
+//! one transaction of a few statements whose inputs are arrays. Several nodes write at once:
+//! each batch locks its rooms' rows in id order (so two batches never deadlock) and takes each
+//! room's next seqs under that lock. A client id that another node stored first makes the
+//! insert fail on its unique key; the batch is then retried post by post, and the retry finds
+//! the earlier message.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use sqlx::{PgPool, Row};
+
+use super::{message_from_row, MESSAGE_COLUMNS};
+use crate::model::{Message, RoomId, UserId};
+use crate::store::group_commit::{BatchWriter, Facts, Post};
+use crate::store::{StagedMessage, StoreResult};
+use crate::timestamp::now_ms;
+
+/// Writes batches through the pool.
+pub(super) struct PgWriter(pub PgPool);
+
+#[async_trait]
+impl BatchWriter for PgWriter {
+    async fn store(&self, posts: &[&Post]) -> Result<Vec<StoreResult<Message>>, sqlx::Error> {
+        let mut tx = self.0.begin().await?;
+        let mut facts = Facts::default();
+
+        // Who may post where, and the authors' names: one query for the distinct pairs.
+        let (authors, rooms): (Vec<UserId>, Vec<RoomId>) = Facts::pairs(posts).into_iter().unzip();
+        let rows = sqlx::query(
+            "SELECT p.author, p.room, r.kind, \
+               EXISTS(SELECT 1 FROM memberships m WHERE m.room_id = p.room AND m.user_id = p.author), \
+               (SELECT username FROM users WHERE id = p.author) \
+             FROM UNNEST($1::BIGINT[], $2::BIGINT[]) AS p(author, room) \
+             LEFT JOIN rooms r ON r.id = p.room",
+        )
+        .bind(&authors)
+        .bind(&rooms)
+        .fetch_all(&mut *tx)
+        .await?;
+        for row in &rows {
+            let kind: Option<String> = row.try_get(2)?;
+            facts.pair(
+                row.try_get(0)?,
+                row.try_get(1)?,
+                kind.as_deref(),
+                row.try_get(3)?,
+                row.try_get(4)?,
+            );
+        }
+
+        // Retries: client ids these authors already used.
+        let (id_authors, id_values): (Vec<UserId>, Vec<&str>) =
+            Facts::client_ids(posts).into_iter().unzip();
+        if !id_authors.is_empty() {
+            let rows = sqlx::query(&format!(
+                "SELECT {MESSAGE_COLUMNS}, m.author_id \
+                 FROM UNNEST($1::BIGINT[], $2::TEXT[]) AS p(author, client_id) \
+                 JOIN message_client_ids c ON c.author_id = p.author AND c.client_id = p.client_id \
+                 JOIN messages m ON m.room_id = c.room_id AND m.seq = c.seq \
+                 JOIN users u ON u.id = m.author_id"
+            ))
+            .bind(&id_authors)
+            .bind(&id_values)
+            .fetch_all(&mut *tx)
+            .await?;
+            for row in &rows {
+                facts.earlier(row.try_get(7)?, message_from_row(row)?);
+            }
+        }
+
+        let plan = facts.plan(posts);
+        // Seqs: each room hands out a block. The rooms' rows are locked in id order first, so
+        // batches from different nodes wait for each other instead of deadlocking. A message's
+        // time never goes back within a room (even if the clock does); restore relies on that.
+        let mut taken: HashMap<RoomId, (i64, i64)> = HashMap::with_capacity(plan.rooms.len());
+        if !plan.rooms.is_empty() {
+            let (ids, counts): (Vec<RoomId>, Vec<i64>) = plan.rooms.iter().copied().unzip();
+            sqlx::query("SELECT id FROM rooms WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+                .bind(&ids)
+                .execute(&mut *tx)
+                .await?;
+            let rows = sqlx::query(
+                "UPDATE rooms SET last_seq = rooms.last_seq + c.n, \
+                   last_message_at = GREATEST(rooms.last_message_at, $3) \
+                 FROM UNNEST($1::BIGINT[], $2::BIGINT[]) AS c(id, n) WHERE rooms.id = c.id \
+                 RETURNING rooms.id, rooms.last_seq, rooms.last_message_at",
+            )
+            .bind(&ids)
+            .bind(&counts)
+            .bind(now_ms())
+            .fetch_all(&mut *tx)
+            .await?;
+            for row in &rows {
+                taken.insert(row.try_get(0)?, (row.try_get(1)?, row.try_get(2)?));
+            }
+        }
+        let messages = plan.messages(&facts, &taken)?;
+        if !messages.is_empty() {
+            let mut columns = Columns::default();
+            for (post, message) in plan.fresh.iter().zip(&messages) {
+                columns.push(message, post.author_id);
+            }
+            columns.insert(&mut tx).await?;
+        }
+        tx.commit().await?;
+        Ok(plan.answers(&messages))
+    }
+}
+
+/// New messages as the columns of one insert, each a bound array.
+#[derive(Default)]
+pub(super) struct Columns<'a> {
+    uids: Vec<&'a str>,
+    rooms: Vec<RoomId>,
+    seqs: Vec<i64>,
+    authors: Vec<UserId>,
+    bodies: Vec<&'a str>,
+    times: Vec<i64>,
+    client_ids: Vec<Option<&'a str>>,
+}
+
+impl<'a> Columns<'a> {
+    /// Adds a message from `author` (a [`Message`] carries the author's name, not their id).
+    pub fn push(&mut self, message: &'a Message, author: UserId) {
+        self.uids.push(&message.uid);
+        self.rooms.push(message.room_id);
+        self.seqs.push(message.seq);
+        self.authors.push(author);
+        self.bodies.push(&message.body);
+        self.times.push(message.created_at);
+        self.client_ids.push(message.client_id.as_deref());
+    }
+
+    /// Adds a restored message with the seq the restore gave it.
+    pub fn push_staged(&mut self, message: &'a StagedMessage, seq: i64) {
+        self.uids.push(&message.uid);
+        self.rooms.push(message.room_id);
+        self.seqs.push(seq);
+        self.authors.push(message.author_id);
+        self.bodies.push(&message.body);
+        self.times.push(message.created_at);
+        self.client_ids.push(message.client_id.as_deref());
+    }
+
+    /// Inserts the messages and their rows in the two key tables, in one statement, and
+    /// returns how many messages it stored.
+    pub async fn insert(&self, conn: &mut sqlx::PgConnection) -> Result<u64, sqlx::Error> {
+        let inserted: i64 = sqlx::query_scalar(
+            "WITH m AS ( \
+               INSERT INTO messages (uid, room_id, seq, author_id, body, created_at, client_id) \
+               SELECT * FROM UNNEST($1::TEXT[], $2::BIGINT[], $3::BIGINT[], $4::BIGINT[], \
+                                    $5::TEXT[], $6::BIGINT[], $7::TEXT[]) \
+               RETURNING uid, room_id, seq, author_id, client_id), \
+             u AS (INSERT INTO message_uids (uid, room_id, seq) SELECT uid, room_id, seq FROM m), \
+             c AS (INSERT INTO message_client_ids (author_id, client_id, room_id, seq) \
+                   SELECT author_id, client_id, room_id, seq FROM m WHERE client_id IS NOT NULL) \
+             SELECT COUNT(*) FROM m",
+        )
+        .bind(&self.uids)
+        .bind(&self.rooms)
+        .bind(&self.seqs)
+        .bind(&self.authors)
+        .bind(&self.bodies)
+        .bind(&self.times)
+        .bind(&self.client_ids)
+        .fetch_one(&mut *conn)
+        .await?;
+        Ok(u64::try_from(inserted).unwrap_or(0))
+    }
+}
