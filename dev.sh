@@ -21,7 +21,26 @@ as_root() {
   fi
 }
 
-setup_build() {
+setup_# The store tests run against PostgreSQL too, each in a schema of its own inside a database made
+# for this run alone and dropped when the run ends.
+CONFAB_PG_BASE="${CONFAB_PG_BASE:-postgres://postgres@127.0.0.1:5432}"
+setup_postgres() {
+  if ! command -v psql >/dev/null; then
+    step "Installing Debian's PostgreSQL"
+    apt_install postgresql postgresql-client
+  fi
+  if ! pg_isready -q -h 127.0.0.1 -p 5432; then
+    step "Starting PostgreSQL on 127.0.0.1:5432"
+    as_root pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -1)" main start
+    for _ in $(seq 100); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 0.1; done
+  fi
+  local db="confab_test_$$_$(date +%s)"
+  psql -q "$CONFAB_PG_BASE/postgres" -c "CREATE DATABASE $db"
+  trap "psql -q '$CONFAB_PG_BASE/postgres' -c 'DROP DATABASE IF EXISTS $db WITH (FORCE)' || true" EXIT
+  export CONFAB_TEST_POSTGRES_URL="$CONFAB_PG_BASE/$db"
+}
+
+build() {
   step "Rust target wasm32-unknown-unknown"
   rustup target add wasm32-unknown-unknown
 
@@ -75,6 +94,25 @@ setup_redis() {
   fi
 }
 
+# The store tests run against PostgreSQL too, each in a schema of its own inside a database made
+# for this run alone and dropped when the run ends.
+CONFAB_PG_BASE="${CONFAB_PG_BASE:-postgres://postgres@127.0.0.1:5432}"
+setup_postgres() {
+  if ! command -v psql >/dev/null; then
+    step "Installing Debian's PostgreSQL"
+    apt_install postgresql postgresql-client
+  fi
+  if ! pg_isready -q -h 127.0.0.1 -p 5432; then
+    step "Starting PostgreSQL on 127.0.0.1:5432"
+    as_root pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -1)" main start
+    for _ in $(seq 100); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 0.1; done
+  fi
+  local db="confab_test_$$_$(date +%s)"
+  psql -q "$CONFAB_PG_BASE/postgres" -c "CREATE DATABASE $db"
+  trap "psql -q '$CONFAB_PG_BASE/postgres' -c 'DROP DATABASE IF EXISTS $db WITH (FORCE)' || true" EXIT
+  export CONFAB_TEST_POSTGRES_URL="$CONFAB_PG_BASE/$db"
+}
+
 build() {
   step "Building (release: server at opt-level 3, WASM at opt-level z)"
   cargo leptos build --release
@@ -90,7 +128,8 @@ case "${1:-}" in
     setup_build
     setup_browser
     setup_redis
-    step "Rust tests (store on real SQLite files, server functions through the real router, cluster nodes on real Redis)"
+    setup_postgres
+    step "Rust tests (stores on real SQLite files and PostgreSQL, server functions through the real router, cluster nodes on real Redis)"
     cargo test --release -p app --features ssr
     cargo test --release -p server
     step "Lints (clippy, warnings are errors) and formatting"

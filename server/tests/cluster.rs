@@ -1,7 +1,8 @@
 //! Cluster mode against a real Redis: several nodes share one database and one Redis, and what
 //! happens on one node reaches the sockets of the others. Nodes run in this process (each with
 //! its own hub and Redis bus, behind its own router on loopback) or as real `confab` processes,
-//! which share the SQLite file with the in-process node (only the in-process node writes).
+//! which share the database with the in-process node. The cases that matter most for a real
+//! cluster run twice: on one SQLite file, and on PostgreSQL, where every node writes.
 //!
 //! Redis is `CONFAB_TEST_REDIS_URL` (default `redis://127.0.0.1:6379`); every test uses a
 //! namespace of its own, and the restart test runs a private `redis-server`.
@@ -17,7 +18,6 @@ use app::bus::redis::RedisOptions;
 use app::model::{Member, Presence};
 use app::protocol::{ClientFrame, ServerFrame};
 use app::state::AppState;
-use app::store::sqlite::SqliteStore;
 use app::store::Store;
 use common::{
     connect, free_addr, next, post, post_frame, post_until_acked, register, send, serve,
@@ -43,20 +43,64 @@ fn namespace() -> String {
     format!("confab-test-{}", uuid::Uuid::new_v4().simple())
 }
 
-/// One SQLite database shared by the in-process nodes.
+#[path = "../../app/tests/support/postgres.rs"]
+mod pg;
+
+/// Which database the nodes of a test share.
+#[derive(Debug, Clone, Copy)]
+enum Db {
+    /// One SQLite file.
+    Sqlite,
+    /// A PostgreSQL schema of the test's own (`CONFAB_TEST_POSTGRES_URL`).
+    Postgres,
+}
+
+/// The database shared by the nodes of a test: open in this process for in-process nodes, and
+/// named by `url` for `confab` processes.
 struct Shared {
     dir: tempfile::TempDir,
+    url: String,
     store: Arc<dyn Store>,
 }
 
-async fn shared_store() -> Shared {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("confab.db").display());
-    let store = SqliteStore::open(&url, Default::default()).await.unwrap();
-    Shared {
-        dir,
-        store: Arc::new(store),
+impl Shared {
+    /// `env` for a `confab` process, with this database added.
+    fn env(&self, env: &[(&'static str, String)]) -> Vec<(&'static str, String)> {
+        let mut all = env.to_vec();
+        all.push(("DATABASE_URL", self.url.clone()));
+        all
     }
+}
+
+/// `None` (and a note) for PostgreSQL when the run has no test database.
+async fn shared_store(db: Db) -> Option<Shared> {
+    let dir = tempfile::tempdir().unwrap();
+    let url = match db {
+        Db::Sqlite => format!("sqlite://{}", dir.path().join("confab.db").display()),
+        Db::Postgres => {
+            let Some(url) = pg::fresh_url().await else {
+                eprintln!("CONFAB_TEST_POSTGRES_URL is not set: PostgreSQL case not run");
+                return None;
+            };
+            url
+        }
+    };
+    let store = app::store::open(&url).await.unwrap();
+    Some(Shared { dir, url, store })
+}
+
+/// Runs a case (an `async fn(Db)`) as one test per database.
+macro_rules! on_both_databases {
+    ($case:ident: $sqlite:ident, $postgres:ident) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $sqlite() {
+            $case(Db::Sqlite).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $postgres() {
+            $case(Db::Postgres).await;
+        }
+    };
 }
 
 /// A node in this process, serving on its own port.
@@ -138,9 +182,13 @@ async fn assert_still_online(ws: &mut Ws, node: SocketAddr, cookie: &str, who: &
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn posts_typing_read_state_and_membership_cross_nodes() {
-    let shared = shared_store().await;
+on_both_databases!(posts_typing_read_state_and_membership_cross_nodes:
+    cross_nodes_on_sqlite, cross_nodes_on_postgres);
+
+async fn posts_typing_read_state_and_membership_cross_nodes(db: Db) {
+    let Some(shared) = shared_store(db).await else {
+        return;
+    };
     let ns = namespace();
     let ttl = Duration::from_secs(30);
     let a = node(&shared, options(&redis_url(), &ns, ttl)).await;
@@ -242,9 +290,13 @@ async fn posts_typing_read_state_and_membership_cross_nodes() {
     drop(shared.dir);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_killed_nodes_users_go_offline_within_its_time_to_live() {
-    let shared = shared_store().await;
+on_both_databases!(a_killed_nodes_users_go_offline_within_its_time_to_live:
+    killed_node_goes_offline_on_sqlite, killed_node_goes_offline_on_postgres);
+
+async fn a_killed_nodes_users_go_offline_within_its_time_to_live(db: Db) {
+    let Some(shared) = shared_store(db).await else {
+        return;
+    };
     let ns = namespace();
     let ttl = Duration::from_secs(2);
     let b = node(&shared, options(&redis_url(), &ns, ttl)).await;
@@ -256,7 +308,7 @@ async fn a_killed_nodes_users_go_offline_within_its_time_to_live() {
         ("CONFAB_REDIS_NAMESPACE", ns.clone()),
         ("CONFAB_NODE_TTL", "2".to_owned()),
     ];
-    let node_a = spawn_confab(a, shared.dir.path(), &env).await;
+    let node_a = spawn_confab(a, shared.dir.path(), &shared.env(&env)).await;
 
     let mut bob_b = connect(b, &bob).await;
     let _alice_a = connect(a, &alice).await;
@@ -302,20 +354,24 @@ async fn a_killed_nodes_users_go_offline_within_its_time_to_live() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_node_killed_mid_conversation_loses_and_duplicates_nothing() {
+on_both_databases!(a_node_killed_mid_conversation_loses_and_duplicates_nothing:
+    killed_mid_conversation_on_sqlite, killed_mid_conversation_on_postgres);
+
+async fn a_node_killed_mid_conversation_loses_and_duplicates_nothing(db: Db) {
     const SOCKETS: usize = 4;
     const PER_SOCKET: usize = 20;
-    let dir = tempfile::tempdir().unwrap();
+    let Some(shared) = shared_store(db).await else {
+        return;
+    };
     let env = [
         ("CONFAB_REDIS_URL", redis_url()),
         ("CONFAB_REDIS_NAMESPACE", namespace()),
         ("CONFAB_NODE_TTL", "2".to_owned()),
     ];
     let (a, b) = (free_addr(), free_addr());
-    // B first: it creates the database both share.
-    let _node_b = spawn_confab(b, dir.path(), &env).await;
-    let node_a = spawn_confab(a, dir.path(), &env).await;
+    let env = shared.env(&env);
+    let _node_b = spawn_confab(b, shared.dir.path(), &env).await;
+    let node_a = spawn_confab(a, shared.dir.path(), &env).await;
     let alice = register(b, "alice").await;
     let bob = register(b, "bob").await;
     let mut bob_b = connect(b, &bob).await;
@@ -436,7 +492,9 @@ impl Drop for PrivateRedis {
 async fn a_redis_restart_loses_no_acked_message() {
     let port = free_addr().port();
     let mut redis = PrivateRedis::start(port).await;
-    let shared = shared_store().await;
+    let Some(shared) = shared_store(Db::Sqlite).await else {
+        return;
+    };
     let ns = namespace();
     let ttl = Duration::from_secs(30);
     let a = node(&shared, options(&redis.url(), &ns, ttl)).await;
@@ -551,4 +609,28 @@ fn a_bad_redis_url_is_one_clear_line_and_a_non_zero_exit() {
         assert!(stderr.contains(says), "{url}: {stderr}");
         assert!(!stderr.contains("panicked"), "{url}: {stderr}");
     }
+}
+
+#[test]
+fn an_unreachable_postgres_is_one_clear_line_without_the_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_addr().port();
+    let url = format!("postgres://confab:s3cret@127.0.0.1:{port}/confab");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_confab"))
+        .env("CONFAB_ADDR", free_addr().to_string())
+        .env("DATABASE_URL", &url)
+        .env("LEPTOS_SITE_ROOT", dir.path())
+        .env("RUST_LOG", "off")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(!output.status.success(), "exited {:?}", output.status);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with(&format!(
+            "confab: opening the database postgres://…@127.0.0.1:{port}/confab: "
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("s3cret"), "{stderr}");
 }

@@ -1,10 +1,10 @@
-//! Test support: a PostgreSQL store of its own for each test, in a new schema of the database
-//! `CONFAB_TEST_POSTGRES_URL` names, so tests run side by side without seeing each other.
-
-use std::str::FromStr;
+//! Test support: a PostgreSQL database of its own for each test, as a new schema of the
+//! database `CONFAB_TEST_POSTGRES_URL` names, so tests (and the `confab` processes some of them
+//! start) run side by side without seeing each other. `./dev.sh test` makes that database for
+//! the run and drops it afterwards.
 
 use app::store::postgres::PgStore;
-use sqlx::postgres::{PgConnectOptions, PgConnection};
+use sqlx::postgres::PgConnection;
 use sqlx::Connection;
 
 /// The test database's URL, if this run has one.
@@ -14,8 +14,9 @@ pub fn url() -> Option<String> {
         .filter(|url| !url.is_empty())
 }
 
-/// A migrated store in a new, empty schema; `None` without `CONFAB_TEST_POSTGRES_URL`.
-pub async fn fresh_store() -> Option<PgStore> {
+/// The URL of a new, empty schema (every connection made with it works in that schema);
+/// `None` without `CONFAB_TEST_POSTGRES_URL`.
+pub async fn fresh_url() -> Option<String> {
     let url = url()?;
     let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
     let mut admin = PgConnection::connect(&url)
@@ -26,11 +27,16 @@ pub async fn fresh_store() -> Option<PgStore> {
         .await
         .unwrap_or_else(|e| panic!("creating schema {schema}: {e}"));
     admin.close().await.ok();
-    let options = PgConnectOptions::from_str(&url)
-        .unwrap_or_else(|e| panic!("CONFAB_TEST_POSTGRES_URL: {e}"))
-        .options([("search_path", schema.as_str())]);
+    let join = if url.contains('?') { '&' } else { '?' };
+    Some(format!("{url}{join}options=-c%20search_path%3D{schema}"))
+}
+
+/// A migrated store in a new, empty schema; `None` without `CONFAB_TEST_POSTGRES_URL`.
+#[allow(dead_code)] // Not every test crate that includes this file opens stores itself.
+pub async fn fresh_store() -> Option<PgStore> {
+    let url = fresh_url().await?;
     Some(
-        PgStore::connect(options)
+        PgStore::open(&url)
             .await
             .unwrap_or_else(|e| panic!("opening the PostgreSQL store: {e}")),
     )
