@@ -634,3 +634,138 @@ fn an_unreachable_postgres_is_one_clear_line_without_the_password() {
     );
     assert!(!stderr.contains("s3cret"), "{stderr}");
 }
+
+/// A TCP proxy in front of the test PostgreSQL that can cut the database off: every open
+/// connection dropped, new ones closed at once, until it is let through again. (The machine's
+/// one PostgreSQL serves every test at once, so it cannot itself be stopped.)
+struct DatabaseLink {
+    addr: SocketAddr,
+    up: Arc<tokio::sync::watch::Sender<bool>>,
+}
+
+impl DatabaseLink {
+    async fn start(target: SocketAddr) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let up = Arc::new(tokio::sync::watch::channel(true).0);
+        let watch = up.clone();
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let mut state = watch.subscribe();
+                if !*state.borrow_and_update() {
+                    continue; // Dropped: the client sees the connection closed.
+                }
+                tokio::spawn(async move {
+                    let Ok(mut server) = tokio::net::TcpStream::connect(target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        _ = state.wait_for(|up| !*up) => {}
+                    }
+                });
+            }
+        });
+        Self { addr, up }
+    }
+
+    fn cut(&self) {
+        self.up.send_replace(false);
+    }
+
+    fn restore(&self) {
+        self.up.send_replace(true);
+    }
+
+    /// `url` with its host and port replaced by this proxy's.
+    fn url(&self, url: &str) -> String {
+        let (scheme, rest) = url.split_once("://").unwrap();
+        let (user, rest) = rest.split_once('@').unwrap();
+        let path = &rest[rest.find('/').unwrap()..];
+        format!("{scheme}://{user}@{}{path}", self.addr)
+    }
+}
+
+/// PostgreSQL going away under a serving node: posts made meanwhile are refused (never
+/// acknowledged), the socket stays usable, and once the database is back the same posts are
+/// stored exactly once, after what was stored before, with no gap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_outage_refuses_posts_and_loses_or_duplicates_nothing() {
+    let Some(url) = pg::fresh_url().await else {
+        eprintln!("CONFAB_TEST_POSTGRES_URL is not set: PostgreSQL case not run");
+        return;
+    };
+    let target = {
+        let rest = url.split_once('@').unwrap().1;
+        let host_port = &rest[..rest.find('/').unwrap()];
+        tokio::net::lookup_host(host_port)
+            .await
+            .unwrap()
+            .next()
+            .unwrap()
+    };
+    let link = DatabaseLink::start(target).await;
+    let (state, _store) = server::open_node(&link.url(&url), false, None)
+        .await
+        .unwrap();
+    let node = serve(state).await;
+    let alice = register(node, "alice").await;
+    let mut ws = connect(node, &alice).await;
+    post_until_acked(&mut ws, &post_frame(1, "before", "before the outage")).await;
+
+    link.cut();
+    let during = ["during-1", "during-2", "during-3"];
+    for id in during {
+        send(&mut ws, &post_frame(1, id, "while the database is away")).await;
+    }
+    let mut refused = std::collections::HashSet::new();
+    while refused.len() < during.len() {
+        match wait_for(
+            &mut ws,
+            "an answer to each post",
+            Duration::from_secs(30),
+            |f| matches!(f, ServerFrame::Ack { .. } | ServerFrame::Error { .. }),
+        )
+        .await
+        {
+            ServerFrame::Error {
+                client_id: Some(id),
+                ..
+            } => {
+                refused.insert(id);
+            }
+            other => panic!("acknowledged while the database was cut off: {other:?}"),
+        }
+    }
+
+    link.restore();
+    // The client's outbox sends them again, same client ids, until the database answers.
+    for id in during {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            send(&mut ws, &post_frame(1, id, "while the database is away")).await;
+            let answer = wait_for(&mut ws, "an answer", Duration::from_secs(30), |f| {
+                matches!(f, ServerFrame::Ack { .. } | ServerFrame::Error { .. })
+            })
+            .await;
+            if matches!(answer, ServerFrame::Ack { .. }) {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "still refused: {answer:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    let stored = stored_client_ids(&mut ws, 1).await;
+    assert_eq!(
+        stored.into_iter().collect::<Vec<_>>(),
+        [
+            (1, "before".to_owned()),
+            (2, "during-1".to_owned()),
+            (3, "during-2".to_owned()),
+            (4, "during-3".to_owned())
+        ]
+    );
+}

@@ -76,9 +76,22 @@ async fn run(writer: impl BatchWriter, mut rx: mpsc::Receiver<Request>) {
                     let _ = request.reply.send(result);
                 }
             }
+            Err(e) if !matches!(e, sqlx::Error::Database(_)) => {
+                // Nothing was stored, and not because of any one post: the database is out of
+                // reach (a dropped connection, no connection within the pool's wait). Retrying
+                // each post would hold the queue for one wait per post; every caller is told
+                // now, and their clients retry with the same client ids.
+                tracing::error!("a batch of {} posts failed: {e}", batch.len());
+                for request in batch.drain(..) {
+                    let _ = request
+                        .reply
+                        .send(Err(StoreError::Database(same_fault(&e))));
+                }
+            }
             Err(e) => {
-                // Nothing of the batch was stored. Store each post on its own, so that whatever
-                // failed fails only for its own caller.
+                // Nothing of the batch was stored, and the database refused something in it.
+                // Store each post on its own, so that whatever failed fails only for its own
+                // caller.
                 tracing::warn!(
                     "a batch of {} posts failed ({e}); retrying one by one",
                     batch.len()
@@ -93,6 +106,17 @@ async fn run(writer: impl BatchWriter, mut rx: mpsc::Receiver<Request>) {
                 }
             }
         }
+    }
+}
+
+/// An equal of a fault that is not about any one row, for each caller of a failed batch
+/// (`sqlx::Error` cannot be cloned).
+fn same_fault(e: &sqlx::Error) -> sqlx::Error {
+    match e {
+        sqlx::Error::PoolTimedOut => sqlx::Error::PoolTimedOut,
+        sqlx::Error::PoolClosed => sqlx::Error::PoolClosed,
+        sqlx::Error::Io(io) => sqlx::Error::Io(std::io::Error::new(io.kind(), io.to_string())),
+        other => sqlx::Error::Protocol(other.to_string()),
     }
 }
 
