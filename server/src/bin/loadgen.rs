@@ -10,7 +10,8 @@
 //!   posts per second end to end (each acknowledged only after its commit).
 //! * `idle`: C sockets that only answer pings: the server's resident memory per connection.
 //!
-//! With `--nodes N` it starts N `confab` processes on one database, linked by Redis
+//! `--database-url postgres://…` runs the started nodes on PostgreSQL instead of a fresh SQLite
+//! file. With `--nodes N` it starts N `confab` processes on one database, linked by Redis
 //! (`--redis-url`), spreads sockets and senders over them round-robin, and reports the latency
 //! of deliveries that stayed on the posting node and of those that crossed to another.
 //!
@@ -53,6 +54,10 @@ struct Args {
     /// The Redis that links the nodes (with `--nodes` above 1).
     #[arg(long, default_value = "redis://127.0.0.1:6379")]
     redis_url: String,
+    /// The database the started nodes share: a fresh SQLite file by default, or an empty
+    /// PostgreSQL database (`postgres://…`, created beforehand with `createdb`).
+    #[arg(long, conflicts_with = "url")]
+    database_url: Option<String>,
     #[command(subcommand)]
     mode: Mode,
 }
@@ -106,7 +111,12 @@ async fn run(args: Args) -> LoadResult<()> {
     let (nodes, _servers) = match (&args.url, args.pid) {
         (Some(url), Some(pid)) => (vec![(address(url)?, pid)], None),
         _ => {
-            let servers = OwnServers::start(args.nodes.max(1), &args.redis_url).await?;
+            let servers = OwnServers::start(
+                args.nodes.max(1),
+                &args.redis_url,
+                args.database_url.as_deref(),
+            )
+            .await?;
             (servers.nodes.clone(), Some(servers))
         }
     };
@@ -199,8 +209,12 @@ struct OwnServers {
 }
 
 impl OwnServers {
-    async fn start(count: usize, redis_url: &str) -> LoadResult<Self> {
+    async fn start(count: usize, redis_url: &str, database_url: Option<&str>) -> LoadResult<Self> {
         let dir = tempfile::tempdir()?;
+        let database_url = match database_url {
+            Some(url) => url.to_owned(),
+            None => format!("sqlite://{}", dir.path().join("load.db").display()),
+        };
         let binary = std::env::current_exe()?.with_file_name("confab");
         let namespace = format!("loadgen-{}", std::process::id());
         let mut servers = Self {
@@ -215,7 +229,7 @@ impl OwnServers {
             let addr: SocketAddr = ([127, 0, 0, 1], port).into();
             let mut command = std::process::Command::new(&binary);
             command
-                .env("DATABASE_URL", servers._dir.path().join("load.db"))
+                .env("DATABASE_URL", &database_url)
                 .env("CONFAB_ADDR", addr.to_string())
                 .env("RUST_LOG", "warn")
                 .stdout(std::process::Stdio::null());
