@@ -6,6 +6,7 @@
 //! out) is the same everywhere and lives here; each post still gets its own answer.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use tokio::sync::{mpsc, oneshot};
@@ -39,25 +40,38 @@ struct Request {
     reply: oneshot::Sender<StoreResult<Message>>,
 }
 
-/// The sending side of the writer task's queue.
+/// The sending side of the writer tasks' queues: one lane per writer task.
 #[derive(Clone)]
 pub(crate) struct Posts {
-    tx: mpsc::Sender<Request>,
+    lanes: Arc<[mpsc::Sender<Request>]>,
 }
 
 impl Posts {
-    /// Starts the writer task.
-    pub fn spawn(writer: impl BatchWriter) -> Self {
-        let (tx, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(run(writer, rx));
-        Self { tx }
+    /// Starts `lanes` writer tasks (at least one). A room's posts always take the same lane, so
+    /// they are stored in the order they came, and two lanes never write to the same room
+    /// (their batches cannot wait on each other). One lane suits a database with one writer
+    /// (SQLite); more let a database that commits in parallel overlap one batch's commit with
+    /// the next batch's work.
+    pub fn spawn(writer: impl BatchWriter, lanes: usize) -> Self {
+        let writer = Arc::new(writer);
+        let lanes: Vec<_> = (0..lanes.max(1))
+            .map(|_| {
+                let (tx, rx) = mpsc::channel(QUEUE);
+                tokio::spawn(run(writer.clone(), rx));
+                tx
+            })
+            .collect();
+        Self {
+            lanes: lanes.into(),
+        }
     }
 
     /// Stores a post with the next commit and returns it once that commit is durable.
     pub async fn post(&self, post: Post) -> StoreResult<Message> {
         let (reply, answer) = oneshot::channel();
         let closed = || StoreError::Database(sqlx::Error::PoolClosed);
-        self.tx
+        let lane = usize::try_from(post.room_id.rem_euclid(self.lanes.len() as i64)).unwrap_or(0);
+        self.lanes[lane]
             .send(Request { post, reply })
             .await
             .map_err(|_| closed())?;
@@ -65,7 +79,7 @@ impl Posts {
     }
 }
 
-async fn run(writer: impl BatchWriter, mut rx: mpsc::Receiver<Request>) {
+async fn run(writer: Arc<impl BatchWriter>, mut rx: mpsc::Receiver<Request>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let posts: Vec<&Post> = batch.iter().map(|r| &r.post).collect();

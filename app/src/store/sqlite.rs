@@ -194,7 +194,8 @@ impl SqliteStore {
             .max_connections(READ_CONNECTIONS)
             .connect_with(options.row_buffer_size(ROW_CHANNEL))
             .await?;
-        let posts = Posts::spawn(posts::SqliteWriter(write.clone()));
+        // One lane: SQLite has one writer.
+        let posts = Posts::spawn(posts::SqliteWriter(write.clone()), 1);
         Ok(Self { read, write, posts })
     }
 
