@@ -507,9 +507,19 @@ async fn deliver(nodes: &[(SocketAddr, u32)], cookies: &[String], plan: Plan) ->
             // One timer for the whole run (a timeout per frame would cost a timer per frame).
             let deadline = tokio::time::sleep_until(drain_until.into());
             tokio::pin!(deadline);
+            // An ack comes before its message's fan-out, so the drain could end between the
+            // two. After it, acks are no longer counted and the socket is read 2 s longer, for
+            // the messages of the acks counted.
+            let mut draining = false;
+            let grace = tokio::time::sleep_until((drain_until + Duration::from_secs(2)).into());
+            tokio::pin!(grace);
             loop {
                 let next = tokio::select! {
-                    _ = &mut deadline => break,
+                    _ = &mut deadline, if !draining => {
+                        draining = true;
+                        continue;
+                    }
+                    _ = &mut grace, if draining => break,
                     next = stream.next() => next,
                 };
                 let text = match next {
@@ -539,7 +549,7 @@ async fn deliver(nodes: &[(SocketAddr, u32)], cookies: &[String], plan: Plan) ->
                             _ => seen.latencies.push(latency),
                         }
                     }
-                } else if frame.starts_with("{\"type\":\"ack\"") {
+                } else if frame.starts_with("{\"type\":\"ack\"") && !draining {
                     if let Some(seq) = number_after(frame, "\"seq\":") {
                         seen.acked.push(seq);
                     }
