@@ -21,26 +21,7 @@ as_root() {
   fi
 }
 
-setup_# The store tests run against PostgreSQL too, each in a schema of its own inside a database made
-# for this run alone and dropped when the run ends.
-CONFAB_PG_BASE="${CONFAB_PG_BASE:-postgres://postgres@127.0.0.1:5432}"
-setup_postgres() {
-  if ! command -v psql >/dev/null; then
-    step "Installing Debian's PostgreSQL"
-    apt_install postgresql postgresql-client
-  fi
-  if ! pg_isready -q -h 127.0.0.1 -p 5432; then
-    step "Starting PostgreSQL on 127.0.0.1:5432"
-    as_root pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -1)" main start
-    for _ in $(seq 100); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 0.1; done
-  fi
-  local db="confab_test_$$_$(date +%s)"
-  psql -q "$CONFAB_PG_BASE/postgres" -c "CREATE DATABASE $db"
-  trap "psql -q '$CONFAB_PG_BASE/postgres' -c 'DROP DATABASE IF EXISTS $db WITH (FORCE)' || true" EXIT
-  export CONFAB_TEST_POSTGRES_URL="$CONFAB_PG_BASE/$db"
-}
-
-build() {
+setup_build() {
   step "Rust target wasm32-unknown-unknown"
   rustup target add wasm32-unknown-unknown
 
