@@ -1,8 +1,9 @@
 // Parts the browser tests control themselves: a Confab server of their own (so a test can kill
 // it with SIGKILL and start it again on the same database), a TCP proxy whose connections a
 // test can cut (Playwright's setOffline does not cut WebSockets, microsoft/playwright#4910), and
-// a cluster: several nodes on one database linked by Redis, behind nginx with the repo's config.
-import { ChildProcess, spawn } from 'node:child_process';
+// a cluster: several nodes on one database (PostgreSQL when the run has one) linked by Redis,
+// behind nginx with the repo's config.
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -151,6 +152,16 @@ export class CuttableProxy {
 /** Confab nodes on one database, linked by Redis (CONFAB_TEST_REDIS_URL, default the machine's
  * on 6379) under a namespace of their own, behind nginx running deploy/nginx/confab-cluster.conf
  * with only its ports changed. */
+/** The database a cluster's nodes share: on PostgreSQL (cluster mode's store) a new schema of
+ * the run's test database when `./dev.sh test` gave one, otherwise a SQLite file in `dir`. */
+function clusterDatabase(dir: string): string {
+  const base = process.env.CONFAB_TEST_POSTGRES_URL;
+  if (!base) return path.join(dir, 'confab.db');
+  const schema = `e2e_${path.basename(dir).replace(/[^a-zA-Z0-9]/g, '_').toLowerCase()}`;
+  execFileSync('psql', ['-q', base, '-c', `CREATE SCHEMA ${schema}`], { stdio: ['ignore', 'ignore', 'inherit'] });
+  return `${base}${base.includes('?') ? '&' : '?'}options=-c%20search_path%3D${schema}`;
+}
+
 export class Cluster {
   readonly nodes: OwnServer[];
   readonly proxyPort: number;
@@ -168,7 +179,7 @@ export class Cluster {
       CONFAB_REDIS_URL: process.env.CONFAB_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',
       CONFAB_REDIS_NAMESPACE: `confab-e2e-${path.basename(dir)}`,
     };
-    const db = path.join(dir, 'confab.db');
+    const db = clusterDatabase(dir);
     const nodes: OwnServer[] = [];
     // One at a time: the first creates the database the others open.
     for (let i = 0; i < count; i++) nodes.push(await OwnServer.start({ db, env }));

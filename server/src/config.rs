@@ -195,12 +195,9 @@ pub struct ServeArgs {
     pub node_ttl: u64,
 }
 
-/// Accepts a bare path as well as a `sqlite:` or `postgres://` URL.
+/// Accepts a bare path as well as a URL; a URL's scheme is checked when the store opens it.
 pub fn database_url(raw: &str) -> String {
-    if ["sqlite:", "postgres://", "postgresql://"]
-        .iter()
-        .any(|scheme| raw.starts_with(scheme))
-    {
+    if raw.starts_with("sqlite:") || raw.contains("://") {
         raw.to_owned()
     } else {
         format!("sqlite://{raw}")

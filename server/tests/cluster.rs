@@ -488,13 +488,15 @@ impl Drop for PrivateRedis {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_redis_restart_loses_no_acked_message() {
-    let port = free_addr().port();
-    let mut redis = PrivateRedis::start(port).await;
-    let Some(shared) = shared_store(Db::Sqlite).await else {
+on_both_databases!(a_redis_restart_loses_no_acked_message:
+    redis_restart_on_sqlite, redis_restart_on_postgres);
+
+async fn a_redis_restart_loses_no_acked_message(db: Db) {
+    let Some(shared) = shared_store(db).await else {
         return;
     };
+    let port = free_addr().port();
+    let mut redis = PrivateRedis::start(port).await;
     let ns = namespace();
     let ttl = Duration::from_secs(30);
     let a = node(&shared, options(&redis.url(), &ns, ttl)).await;
@@ -768,4 +770,26 @@ async fn a_postgres_outage_refuses_posts_and_loses_or_duplicates_nothing() {
             (4, "during-3".to_owned())
         ]
     );
+}
+
+#[test]
+fn a_database_url_of_another_kind_is_refused_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_confab"))
+        .env("CONFAB_ADDR", free_addr().to_string())
+        .env("DATABASE_URL", "mysql://confab:s3cret@127.0.0.1/confab")
+        .env("LEPTOS_SITE_ROOT", dir.path())
+        .env("RUST_LOG", "off")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(!output.status.success(), "exited {:?}", output.status);
+    assert_eq!(
+        stderr.trim_end(),
+        "confab: opening the database mysql://…@127.0.0.1/confab: unsupported database \
+         \u{201c}mysql\u{201d}: use a sqlite:// URL (or a file path) or a postgres:// URL"
+    );
+    // Nothing was created for it.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }

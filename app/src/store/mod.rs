@@ -49,14 +49,21 @@ pub enum StoreError {
 }
 
 /// Opens the store a database URL names: `postgres://` (or `postgresql://`) for PostgreSQL,
-/// anything else for SQLite. Either is created and migrated as needed.
+/// `sqlite:` for SQLite; any other scheme is refused. Either store is created and migrated as
+/// needed.
 pub async fn open(url: &str) -> StoreResult<std::sync::Arc<dyn Store>> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         Ok(std::sync::Arc::new(postgres::PgStore::open(url).await?))
-    } else {
+    } else if url.starts_with("sqlite:") {
         Ok(std::sync::Arc::new(
             sqlite::SqliteStore::open(url, sqlite::Durability::Full).await?,
         ))
+    } else {
+        let scheme = url.split_once(':').map_or(url, |(scheme, _)| scheme);
+        Err(StoreError::Invalid(format!(
+            "unsupported database \u{201c}{scheme}\u{201d}: use a sqlite:// URL (or a file \
+             path) or a postgres:// URL"
+        )))
     }
 }
 
