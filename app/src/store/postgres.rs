@@ -30,7 +30,7 @@ use crate::timestamp::now_ms;
 /// Connections per node. Posts use one of them at a time (group commit); the rest serve reads.
 const CONNECTIONS: u32 = 16;
 /// Writer tasks for posts, each with its own share of the rooms (see `group_commit::Posts`).
-const WRITER_LANES: usize = 4;
+const WRITER_LANES: usize = 2;
 /// How long a caller waits for a free connection before the request fails.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
