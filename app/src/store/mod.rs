@@ -6,6 +6,7 @@
 mod export;
 mod group_commit;
 pub mod postgres;
+mod rows;
 pub mod sqlite;
 
 use async_trait::async_trait;

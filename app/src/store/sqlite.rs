@@ -65,33 +65,9 @@ const DISPLAY_NAME: &str = "COALESCE(r.name, \
       WHERE o.room_id = r.id AND o.user_id <> ?1 LIMIT 1), \
      (SELECT username FROM users WHERE id = ?1))";
 
-/// Columns of a message joined with its author, in [`message_from_row`] order.
+/// Columns of a message joined with its author, in [`super::rows::message`] order.
 const MESSAGE_COLUMNS: &str =
     "m.uid, m.room_id, m.seq, u.username, m.body, m.created_at, m.client_id";
-
-fn message_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Message, sqlx::Error> {
-    Ok(Message {
-        uid: row.try_get(0)?,
-        room_id: row.try_get(1)?,
-        seq: row.try_get(2)?,
-        author: row.try_get(3)?,
-        body: row.try_get(4)?,
-        created_at: row.try_get(5)?,
-        client_id: row.try_get(6)?,
-    })
-}
-
-fn summary_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<RoomSummary, sqlx::Error> {
-    let kind: String = row.try_get("kind")?;
-    Ok(RoomSummary {
-        id: row.try_get("id")?,
-        kind: RoomKind::from_db(&kind),
-        name: row.try_get("display_name")?,
-        topic: row.try_get("topic")?,
-        last_seq: row.try_get("last_seq")?,
-        unread: row.try_get("unread")?,
-    })
-}
 
 /// Starts a write transaction that takes the database's write lock at once (`BEGIN IMMEDIATE`).
 /// Another process on the same file (a second cluster node, a `confab restore`) then waits its
@@ -338,7 +314,7 @@ impl Store for SqliteStore {
         .await?;
         let mut sidebar = Sidebar::default();
         for row in &rows {
-            let room = summary_from_row(row)?;
+            let room = super::rows::summary(row)?;
             match room.kind {
                 RoomKind::Public => sidebar.rooms.push(room),
                 RoomKind::Dm => sidebar.dms.push(room),
@@ -360,7 +336,7 @@ impl Store for SqliteStore {
         rows.iter()
             .map(|row| {
                 Ok(RoomListing {
-                    room: summary_from_row(row)?,
+                    room: super::rows::summary(row)?,
                     member_count: row.try_get("member_count")?,
                     joined: row.try_get("joined")?,
                 })
@@ -425,7 +401,7 @@ impl Store for SqliteStore {
         .fetch_one(&mut *conn)
         .await?;
         Ok(RoomView {
-            room: summary_from_row(&row)?,
+            room: super::rows::summary(&row)?,
             member_count: row.try_get("member_count")?,
             is_member: access.is_member,
         })
@@ -554,7 +530,7 @@ impl Store for SqliteStore {
         };
         let messages = rows
             .iter()
-            .map(message_from_row)
+            .map(super::rows::message)
             .collect::<Result<Vec<_>, _>>()?;
         let has_older = match messages.first() {
             Some(first) => {

@@ -6,12 +6,13 @@ use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use sqlx::postgres::{PgPool, Postgres};
-use sqlx::{Row, Transaction};
+use sqlx::Transaction;
 
 use super::posts::Columns;
 use crate::backup::record::{RoomRecord, UserRecord};
 use crate::model::{RoomId, UserId};
 use crate::store::export::{ChunkRow, ExportSource, RoomRow, UserRow, MESSAGE_CHUNK};
+use crate::store::rows;
 use crate::store::{RestoreCounts, RestoreTx, StagedMessage, StoreError, StoreResult};
 
 /// Messages sent per INSERT during a restore (each column is one bound array).
@@ -44,35 +45,14 @@ impl ExportSource for PgSource {
             sqlx::query("SELECT id, username, is_admin, created_at, password_hash FROM users")
                 .fetch_all(&mut *self.tx)
                 .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(UserRow {
-                    id: row.try_get(0)?,
-                    name: row.try_get(1)?,
-                    admin: row.try_get(2)?,
-                    created_at: row.try_get(3)?,
-                    password_hash: row.try_get(4)?,
-                })
-            })
-            .collect()
+        Ok(rows.iter().map(rows::user).collect::<Result<_, _>>()?)
     }
 
     async fn rooms(&mut self) -> StoreResult<Vec<RoomRow>> {
         let rows = sqlx::query("SELECT id, name, dm_key, topic, created_by, created_at FROM rooms")
             .fetch_all(&mut *self.tx)
             .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(RoomRow {
-                    id: row.try_get(0)?,
-                    name: row.try_get(1)?,
-                    dm_key: row.try_get(2)?,
-                    topic: row.try_get(3)?,
-                    created_by: row.try_get(4)?,
-                    created_at: row.try_get(5)?,
-                })
-            })
-            .collect()
+        Ok(rows.iter().map(rows::room).collect::<Result<_, _>>()?)
     }
 
     async fn memberships(&mut self) -> StoreResult<Vec<(RoomId, UserId, i64)>> {

@@ -10,9 +10,10 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use sqlx::{PgPool, Row};
 
-use super::{message_from_row, MESSAGE_COLUMNS};
+use super::MESSAGE_COLUMNS;
 use crate::model::{Message, RoomId, UserId};
 use crate::store::group_commit::{BatchWriter, Facts, Post};
+use crate::store::rows;
 use crate::store::{StagedMessage, StoreResult};
 use crate::timestamp::now_ms;
 
@@ -65,7 +66,7 @@ impl BatchWriter for PgWriter {
             .fetch_all(&mut *tx)
             .await?;
             for row in &rows {
-                facts.earlier(row.try_get(7)?, message_from_row(row)?);
+                facts.earlier(row.try_get(7)?, rows::message(row)?);
             }
         }
 

@@ -8,7 +8,7 @@ use std::path::Path;
 use async_trait::async_trait;
 use futures_util::TryStreamExt;
 use sqlx::sqlite::{Sqlite, SqlitePool};
-use sqlx::{QueryBuilder, Row, Transaction};
+use sqlx::{QueryBuilder, Transaction};
 
 use crate::backup::record::{RoomRecord, UserRecord};
 use crate::model::{RoomId, UserId};
@@ -45,13 +45,7 @@ impl ExportSource for SqliteSource {
             sqlx::query("SELECT id, username, is_admin, created_at, password_hash FROM users")
                 .fetch(&mut *self.tx);
         while let Some(row) = rows.try_next().await? {
-            users.push(UserRow {
-                id: row.try_get(0)?,
-                name: row.try_get(1)?,
-                admin: row.try_get(2)?,
-                created_at: row.try_get(3)?,
-                password_hash: row.try_get(4)?,
-            });
+            users.push(crate::store::rows::user(&row)?);
         }
         Ok(users)
     }
@@ -60,18 +54,10 @@ impl ExportSource for SqliteSource {
         let rows = sqlx::query("SELECT id, name, dm_key, topic, created_by, created_at FROM rooms")
             .fetch_all(&mut *self.tx)
             .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(RoomRow {
-                    id: row.try_get(0)?,
-                    name: row.try_get(1)?,
-                    dm_key: row.try_get(2)?,
-                    topic: row.try_get(3)?,
-                    created_by: row.try_get(4)?,
-                    created_at: row.try_get(5)?,
-                })
-            })
-            .collect()
+        Ok(rows
+            .iter()
+            .map(crate::store::rows::room)
+            .collect::<Result<_, _>>()?)
     }
 
     async fn memberships(&mut self) -> StoreResult<Vec<(RoomId, UserId, i64)>> {

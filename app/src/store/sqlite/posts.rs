@@ -8,9 +8,10 @@ use async_trait::async_trait;
 use serde::Serialize;
 use sqlx::{Row, SqlitePool};
 
-use super::{message_from_row, MESSAGE_COLUMNS};
+use super::MESSAGE_COLUMNS;
 use crate::model::{Message, RoomId, UserId};
 use crate::store::group_commit::{BatchWriter, Facts, Post};
+use crate::store::rows;
 use crate::store::StoreResult;
 use crate::timestamp::now_ms;
 
@@ -60,7 +61,7 @@ impl BatchWriter for SqliteWriter {
             .fetch_all(&mut *tx)
             .await?;
             for row in &rows {
-                facts.earlier(row.try_get(7)?, message_from_row(row)?);
+                facts.earlier(row.try_get(7)?, rows::message(row)?);
             }
         }
 

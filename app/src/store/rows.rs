@@ -1,0 +1,83 @@
+//! Turning rows into the product's types, once for every backend: each backend selects the
+//! same columns in the same order (its SQL differs, the shape of its answers does not).
+
+use sqlx::{ColumnIndex, Decode, Row, Type};
+
+use super::export::{RoomRow, UserRow};
+use crate::model::{Message, RoomKind, RoomSummary};
+
+/// A message joined with its author: uid, room, seq, author's name, body, time, client id.
+pub(crate) fn message<'r, R>(row: &'r R) -> Result<Message, sqlx::Error>
+where
+    R: Row,
+    usize: ColumnIndex<R>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+{
+    Ok(Message {
+        uid: row.try_get(0)?,
+        room_id: row.try_get(1)?,
+        seq: row.try_get(2)?,
+        author: row.try_get(3)?,
+        body: row.try_get(4)?,
+        created_at: row.try_get(5)?,
+        client_id: row.try_get(6)?,
+    })
+}
+
+/// A room as a member's list shows it, from the columns `id`, `kind`, `display_name`,
+/// `topic`, `last_seq` and `unread`.
+pub(crate) fn summary<'r, R>(row: &'r R) -> Result<RoomSummary, sqlx::Error>
+where
+    R: Row,
+    &'static str: ColumnIndex<R>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+{
+    let kind: String = row.try_get("kind")?;
+    let unread: i64 = row.try_get("unread")?;
+    Ok(RoomSummary {
+        id: row.try_get("id")?,
+        kind: RoomKind::from_db(&kind),
+        name: row.try_get("display_name")?,
+        topic: row.try_get("topic")?,
+        last_seq: row.try_get("last_seq")?,
+        unread: u32::try_from(unread).unwrap_or(u32::MAX),
+    })
+}
+
+/// A user for a backup: id, username, admin flag, creation time, password hash.
+pub(crate) fn user<'r, R>(row: &'r R) -> Result<UserRow, sqlx::Error>
+where
+    R: Row,
+    usize: ColumnIndex<R>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+    bool: Decode<'r, R::Database> + Type<R::Database>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+{
+    Ok(UserRow {
+        id: row.try_get(0)?,
+        name: row.try_get(1)?,
+        admin: row.try_get(2)?,
+        created_at: row.try_get(3)?,
+        password_hash: row.try_get(4)?,
+    })
+}
+
+/// A room for a backup: id, name, DM key, topic, creator, creation time.
+pub(crate) fn room<'r, R>(row: &'r R) -> Result<RoomRow, sqlx::Error>
+where
+    R: Row,
+    usize: ColumnIndex<R>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+{
+    Ok(RoomRow {
+        id: row.try_get(0)?,
+        name: row.try_get(1)?,
+        dm_key: row.try_get(2)?,
+        topic: row.try_get(3)?,
+        created_by: row.try_get(4)?,
+        created_at: row.try_get(5)?,
+    })
+}
