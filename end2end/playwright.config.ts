@@ -1,5 +1,6 @@
 // Confab's browser tests: Debian's Chromium (no downloaded browsers) against the release build
 // of the real server on loopback, with a fresh SQLite database for each run.
+import { RELAXED_LIMITS } from './tests/limits';
 import { defineConfig } from '@playwright/test';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -49,6 +50,7 @@ export default defineConfig({
       CONFAB_ADDR: `127.0.0.1:${port}`,
       LEPTOS_SITE_ROOT: 'target/site',
       RUST_LOG: 'warn',
+      ...RELAXED_LIMITS,
     },
   },
 });

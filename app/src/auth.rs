@@ -11,6 +11,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 use crate::error::AppError;
+use crate::model::UserId;
 
 /// Name of the session cookie.
 pub const SESSION_COOKIE: &str = "confab_session";
@@ -92,30 +93,120 @@ pub fn token_hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 
+/// A cookie's name: with `Secure`, the `__Host-` prefix, which browsers only accept from https,
+/// for the whole site and for no other (sub)domain, so a neighbour on the same parent domain
+/// cannot plant or overwrite it.
+fn cookie_name(base: &str, secure: bool) -> String {
+    if secure {
+        format!("__Host-{base}")
+    } else {
+        base.to_owned()
+    }
+}
+
+fn cookie(base: &str, value: &str, max_age_secs: i64, secure: bool) -> String {
+    let name = cookie_name(base, secure);
+    let secure = if secure { "; Secure" } else { "" };
+    format!("{name}={value}; Path=/; Max-Age={max_age_secs}; HttpOnly; SameSite=Lax{secure}")
+}
+
 /// The `Set-Cookie` value that starts a session.
 pub fn session_cookie(token: &str, secure: bool) -> String {
-    let max_age = SESSION_TTL_MS / 1000;
-    let secure = if secure { "; Secure" } else { "" };
-    format!("{SESSION_COOKIE}={token}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}")
+    cookie(SESSION_COOKIE, token, SESSION_TTL_MS / 1000, secure)
 }
 
 /// The `Set-Cookie` value that ends a session in the browser.
 pub fn clear_session_cookie(secure: bool) -> String {
-    let secure = if secure { "; Secure" } else { "" };
-    format!("{SESSION_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax{secure}")
+    cookie(SESSION_COOKIE, "", 0, secure)
+}
+
+/// The values of cookie `base` in a request, under its `__Host-` name first.
+fn cookie_values<'a>(headers: &'a http::HeaderMap, base: &str) -> Vec<&'a str> {
+    let pairs = || {
+        headers
+            .get_all(http::header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='))
+            .filter(|(_, value)| !value.is_empty())
+    };
+    let secure = cookie_name(base, true);
+    pairs()
+        .filter(|(name, _)| *name == secure)
+        .chain(pairs().filter(|(name, _)| *name == base))
+        .map(|(_, value)| value)
+        .collect()
 }
 
 /// The session token in a request's `Cookie` headers, if any.
 pub fn session_token(headers: &http::HeaderMap) -> Option<String> {
-    headers
-        .get_all(http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
-        .map(|(_, value)| value.to_owned())
-        .filter(|v| !v.is_empty())
+    cookie_values(headers, SESSION_COOKIE)
+        .first()
+        .map(|v| (*v).to_owned())
+}
+
+/// Name of the cookie that marks a browser which has logged in to an account before: such a
+/// browser is spared the per-account login limit (see `crate::limits`).
+pub const DEVICE_COOKIE: &str = "confab_device";
+/// How long a browser stays known without logging in again.
+pub const DEVICE_TTL_MS: i64 = 365 * 24 * 60 * 60 * 1000;
+
+type DeviceMac = hmac::Hmac<Sha256>;
+
+fn device_mac(user: UserId, issued: i64, password_hash: &str) -> Option<DeviceMac> {
+    use hmac::Mac;
+    let mut mac = DeviceMac::new_from_slice(password_hash.as_bytes()).ok()?;
+    mac.update(format!("confab-device:{user}.{issued}").as_bytes());
+    Some(mac)
+}
+
+/// A device token for `user`, who just logged in: `user.issued.mac`, the MAC keyed by the
+/// account's password hash (salted, and never sent anywhere), so nothing new is stored, no other
+/// instance can forge one, and a new password forgets every device.
+pub fn device_token(user: UserId, password_hash: &str, now: i64) -> Option<String> {
+    use hmac::Mac;
+    let mac = device_mac(user, now, password_hash)?
+        .finalize()
+        .into_bytes();
+    let mac = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac);
+    Some(format!("{user}.{now}.{mac}"))
+}
+
+/// The `Set-Cookie` value that marks this browser as known to an account.
+pub fn device_cookie(token: &str, secure: bool) -> String {
+    cookie(DEVICE_COOKIE, token, DEVICE_TTL_MS / 1000, secure)
+}
+
+/// Whether the request carries a device token for `user`, made with `password_hash`, that has
+/// not expired.
+pub fn known_device(
+    headers: &http::HeaderMap,
+    user: UserId,
+    password_hash: &str,
+    now: i64,
+) -> bool {
+    use hmac::Mac;
+    cookie_values(headers, DEVICE_COOKIE)
+        .into_iter()
+        .any(|value| {
+            let mut parts = value.splitn(3, '.');
+            let (Some(id), Some(issued), Some(mac)) = (parts.next(), parts.next(), parts.next())
+            else {
+                return false;
+            };
+            let (Ok(id), Ok(issued)) = (id.parse::<UserId>(), issued.parse::<i64>()) else {
+                return false;
+            };
+            let Ok(mac) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(mac) else {
+                return false;
+            };
+            id == user
+                && issued <= now
+                && now - issued < DEVICE_TTL_MS
+                && device_mac(user, issued, password_hash)
+                    .is_some_and(|m| m.verify_slice(&mac).is_ok())
+        })
 }
 
 /// The user whose live session the request's cookie carries, if any: the one lookup behind
@@ -167,5 +258,53 @@ mod tests {
         let (token, hash) = new_session_token();
         assert_eq!(token.len(), 43);
         assert_eq!(hash, token_hash(&token));
+    }
+
+    fn with_cookie(value: &str) -> http::HeaderMap {
+        let mut headers = http::HeaderMap::new();
+        headers.insert(http::header::COOKIE, value.parse().unwrap());
+        headers
+    }
+
+    #[test]
+    fn secure_cookies_take_the_host_prefix_and_are_read_first() {
+        let set = session_cookie("abc", true);
+        assert!(
+            set.starts_with("__Host-confab_session=abc; Path=/;"),
+            "{set}"
+        );
+        assert!(set.ends_with("; Secure"), "{set}");
+        assert!(!set.contains("Domain"), "{set}");
+        assert!(session_cookie("abc", false).starts_with("confab_session=abc;"));
+        let both = with_cookie("confab_session=plain; __Host-confab_session=prefixed");
+        assert_eq!(session_token(&both).as_deref(), Some("prefixed"));
+        assert!(clear_session_cookie(true).starts_with("__Host-confab_session=; Path=/; Max-Age=0"));
+    }
+
+    #[test]
+    fn a_device_token_proves_one_account_and_password_until_it_expires() {
+        let now = 1_700_000_000_000;
+        let token = device_token(7, "$argon2id$hash-a", now).unwrap();
+        let headers = with_cookie(&format!("x=1; {DEVICE_COOKIE}={token}"));
+        assert!(known_device(&headers, 7, "$argon2id$hash-a", now + 1000));
+        // Another account, a changed password, expiry, a forged or mangled MAC: not known.
+        assert!(!known_device(&headers, 8, "$argon2id$hash-a", now));
+        assert!(!known_device(&headers, 7, "$argon2id$hash-b", now));
+        assert!(!known_device(
+            &headers,
+            7,
+            "$argon2id$hash-a",
+            now + DEVICE_TTL_MS
+        ));
+        let forged = token.replacen("7.", "8.", 1);
+        let headers = with_cookie(&format!("{DEVICE_COOKIE}={forged}"));
+        assert!(!known_device(&headers, 8, "$argon2id$hash-a", now));
+        for junk in ["", "7", "7.x.y", "7.1.%%%", "a.b.c"] {
+            let headers = with_cookie(&format!("{DEVICE_COOKIE}={junk}"));
+            assert!(
+                !known_device(&headers, 7, "$argon2id$hash-a", now),
+                "{junk}"
+            );
+        }
     }
 }

@@ -53,6 +53,7 @@ pub async fn post(
 ) -> Result<Message, AppError> {
     let body = crate::validate::message_text(post.text)?;
     let client_id = crate::validate::client_id(post.client_id)?;
+    state.limits.post(author.id)?;
     let message = state
         .store
         .post_message(NewMessage {
@@ -94,6 +95,7 @@ pub async fn create_room(
 ) -> Result<RoomSummary, AppError> {
     let name = crate::validate::room_name(name)?;
     let topic = crate::validate::topic(topic)?;
+    state.limits.create(creator.id)?;
     let room = state
         .store
         .create_room(creator.id, &name, topic.as_deref())
@@ -122,6 +124,7 @@ pub async fn open_dm(state: &AppState, user: &User, username: &str) -> Result<Ro
     if wanted.is_empty() {
         return Err(AppError::BadRequest("Enter a username.".into()));
     }
+    state.limits.create(user.id)?;
     let Some(other) = state.store.user_by_name(wanted).await? else {
         return Err(AppError::NotFound(format!(
             "There is no user named {wanted}."

@@ -27,6 +27,13 @@ pub enum AppError {
     /// The thing already exists (a username, a room name).
     #[error("{0}")]
     Conflict(String),
+    /// Too many requests of this kind from this address or account: a limit of
+    /// `crate::limits`. The message says when to retry; HTTP adds `Retry-After`.
+    #[error("{message}")]
+    RateLimited {
+        message: String,
+        retry_after_secs: u64,
+    },
     /// A fault on our side; the details are in the server log.
     #[error("Something went wrong on the server. Please try again.")]
     Internal,
@@ -50,6 +57,7 @@ impl AppError {
             AppError::Forbidden(_) => S::FORBIDDEN,
             AppError::NotFound(_) => S::NOT_FOUND,
             AppError::Conflict(_) => S::CONFLICT,
+            AppError::RateLimited { .. } => S::TOO_MANY_REQUESTS,
             AppError::Internal => S::INTERNAL_SERVER_ERROR,
             AppError::Network(_) => S::BAD_GATEWAY,
         }
@@ -62,6 +70,7 @@ impl AppError {
             AppError::BadRequest(_) | AppError::Conflict(_) => ErrorCode::BadRequest,
             AppError::Unauthorized(_) | AppError::Forbidden(_) => ErrorCode::Forbidden,
             AppError::NotFound(_) => ErrorCode::NotFound,
+            AppError::RateLimited { .. } => ErrorCode::RateLimited,
             AppError::Internal | AppError::Network(_) => ErrorCode::Internal,
         }
     }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::bus::redis::{RedisBus, RedisOptions};
 use crate::bus::{Bus, LocalBus};
 use crate::hub::Hub;
+use crate::limits::{Limits, LimitsConfig};
 use crate::store::Store;
 
 /// Everything a request handler may need.
@@ -19,6 +20,8 @@ pub struct AppState {
     pub bus: Arc<dyn Bus>,
     /// Whether cookies get the `Secure` flag (the site is served over https).
     pub secure_cookies: bool,
+    /// Rate limits and the password-hashing cap, shared by every door into this process.
+    pub limits: Arc<Limits>,
 }
 
 impl AppState {
@@ -30,7 +33,14 @@ impl AppState {
             bus: Arc::new(LocalBus::new(hub.clone())),
             hub,
             secure_cookies,
+            limits: Arc::new(Limits::default()),
         }
+    }
+
+    /// The same state with limits built from `config` instead of the defaults.
+    pub fn with_limits(mut self, config: LimitsConfig) -> Self {
+        self.limits = Arc::new(Limits::new(config));
+        self
     }
 
     /// A cluster node: the given (shared) store, a fresh hub, and the Redis bus that links it
@@ -54,6 +64,7 @@ impl AppState {
             bus,
             hub,
             secure_cookies,
+            limits: Arc::new(Limits::default()),
         })
     }
 }

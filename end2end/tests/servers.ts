@@ -4,6 +4,7 @@
 // a cluster: several nodes on one database (PostgreSQL when the run has one) linked by Redis,
 // behind nginx with the repo's config.
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { RELAXED_LIMITS } from './limits';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -72,6 +73,7 @@ export class OwnServer {
         CONFAB_ADDR: `127.0.0.1:${this.port}`,
         LEPTOS_SITE_ROOT: 'target/site',
         RUST_LOG: 'warn',
+        ...RELAXED_LIMITS,
         ...this.env,
       },
       stdio: ['ignore', 'ignore', 'inherit'],

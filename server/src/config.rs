@@ -4,7 +4,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use app::backup::Format;
+use app::limits::{LimitsConfig, Rate};
 use clap::{Args, Parser, Subcommand};
+use ipnet::IpNet;
 
 /// Confab: self-hosted real-time chat.
 #[derive(Debug, Parser)]
@@ -120,6 +122,14 @@ pub enum AdminCommand {
     },
 }
 
+/// An address (`127.0.0.1`, `::1`) or a CIDR range (`10.0.0.0/8`).
+fn parse_net(text: &str) -> Result<IpNet, String> {
+    let text = text.trim();
+    text.parse::<IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from))
+        .map_err(|_| format!("{text:?} is not an address or a CIDR range (e.g. 10.0.0.0/8)"))
+}
+
 fn parse_format(text: &str) -> Result<Format, String> {
     Format::parse(text).ok_or_else(|| format!("unknown format {text:?}: use jsonl, xml or csv"))
 }
@@ -193,6 +203,64 @@ pub struct ServeArgs {
         value_parser = clap::value_parser!(u64).range(1..=3600)
     )]
     pub node_ttl: u64,
+
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// Rate limits (README, "Security"). A rate is COUNT/PERIOD: bursts of COUNT, refilled evenly
+/// over PERIOD, e.g. `10/min`, `30/3s`, `5/15min`, `20/hour`.
+#[derive(Debug, Clone, Args)]
+pub struct LimitArgs {
+    /// Login attempts from one address (an IPv6 address counts as its /64).
+    #[arg(long, env = "CONFAB_LOGIN_RATE_PER_IP", default_value = "10/min")]
+    pub login_rate_per_ip: Rate,
+    /// Login attempts on one account from browsers that have never logged in to it (browsers
+    /// that have are not counted, so this cannot lock the owner out).
+    #[arg(long, env = "CONFAB_LOGIN_RATE_PER_ACCOUNT", default_value = "5/15min")]
+    pub login_rate_per_account: Rate,
+    /// Accounts created from one address.
+    #[arg(long, env = "CONFAB_REGISTER_RATE_PER_IP", default_value = "10/hour")]
+    pub register_rate_per_ip: Rate,
+    /// Messages one user may post, over HTTP and all of their sockets together.
+    #[arg(long, env = "CONFAB_POST_RATE_PER_USER", default_value = "30/3s")]
+    pub post_rate_per_user: Rate,
+    /// Rooms one user may create and DMs they may open.
+    #[arg(long, env = "CONFAB_CREATE_RATE_PER_USER", default_value = "20/min")]
+    pub create_rate_per_user: Rate,
+    /// A reverse proxy (an address or a CIDR range) whose `X-Forwarded-For` names the client.
+    /// Without one, limits count the TCP peer, which behind a proxy is the proxy. Repeatable;
+    /// the environment variable takes a comma-separated list.
+    #[arg(
+        long = "trusted-proxy",
+        env = "CONFAB_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        value_parser = parse_net
+    )]
+    pub trusted_proxies: Vec<IpNet>,
+    /// Passwords hashed or checked at once (each needs 19 MiB and a core for about 50 ms);
+    /// 0 means one per core.
+    #[arg(long, env = "CONFAB_HASHING_SLOTS", default_value_t = 0)]
+    pub hashing_slots: usize,
+}
+
+impl LimitArgs {
+    /// The limits these flags describe.
+    pub fn config(&self) -> LimitsConfig {
+        let defaults = LimitsConfig::default();
+        LimitsConfig {
+            login_per_ip: self.login_rate_per_ip,
+            login_per_account: self.login_rate_per_account,
+            register_per_ip: self.register_rate_per_ip,
+            posts_per_user: self.post_rate_per_user,
+            creates_per_user: self.create_rate_per_user,
+            trusted_proxies: self.trusted_proxies.clone(),
+            hashing_slots: match self.hashing_slots {
+                0 => defaults.hashing_slots,
+                n => n,
+            },
+        }
+    }
 }
 
 /// Accepts a bare path as well as a URL; a URL's scheme is checked when the store opens it.
@@ -206,6 +274,7 @@ pub fn database_url(raw: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #![expect(clippy::unwrap_used)]
     use super::*;
 
     #[test]
@@ -217,6 +286,33 @@ mod tests {
             database_url("postgres://confab@db:5432/confab"),
             "postgres://confab@db:5432/confab"
         );
+    }
+
+    #[test]
+    fn default_limits_match_the_library_defaults() {
+        let cli = Cli::try_parse_from(["confab"]).unwrap();
+        let flags = cli.serve.limits.config();
+        let library = LimitsConfig::default();
+        assert_eq!(flags.login_per_ip, library.login_per_ip);
+        assert_eq!(flags.login_per_account, library.login_per_account);
+        assert_eq!(flags.register_per_ip, library.register_per_ip);
+        assert_eq!(flags.posts_per_user, library.posts_per_user);
+        assert_eq!(flags.creates_per_user, library.creates_per_user);
+        assert_eq!(flags.hashing_slots, library.hashing_slots);
+        let cli = Cli::try_parse_from([
+            "confab",
+            "--login-rate-per-ip",
+            "3/hour",
+            "--trusted-proxy",
+            "10.0.0.0/8",
+            "--trusted-proxy",
+            "127.0.0.1",
+        ])
+        .unwrap();
+        assert_eq!(cli.serve.limits.config().login_per_ip.to_string(), "3/hour");
+        assert_eq!(cli.serve.limits.trusted_proxies.len(), 2);
+        let bad = Cli::try_parse_from(["confab", "--post-rate-per-user", "fast"]).unwrap_err();
+        assert!(bad.to_string().contains("is not a rate"), "{bad}");
     }
 
     #[test]

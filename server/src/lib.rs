@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use app::bus::redis::RedisOptions;
 use app::error::AppError;
+use app::limits::LimitsConfig;
 use app::state::AppState;
 use app::store::Store;
 use app::{shell, App};
@@ -109,6 +110,14 @@ async fn api_error_status(request: Request, next: Next) -> Response {
     };
     if let Ok(error) = serde_json::from_slice::<AppError>(&bytes) {
         parts.status = error.status();
+        if let AppError::RateLimited {
+            retry_after_secs, ..
+        } = error
+        {
+            parts
+                .headers
+                .insert(http::header::RETRY_AFTER, retry_after_secs.into());
+        }
     }
     Response::from_parts(parts, Body::from(bytes))
 }
@@ -143,6 +152,7 @@ pub async fn open_node(
     database_url: &str,
     secure_cookies: bool,
     redis: Option<RedisOptions>,
+    limits: LimitsConfig,
 ) -> Result<(AppState, Arc<dyn Store>), StartError> {
     let store = app::store::open(database_url)
         .await
@@ -159,7 +169,7 @@ pub async fn open_node(
                 .map_err(|source| StartError::Redis { url, source })?
         }
     };
-    Ok((state, store))
+    Ok((state.with_limits(limits), store))
 }
 
 #[cfg(test)]

@@ -56,6 +56,7 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         &database_url(&args.database_url),
         args.secure_cookies,
         redis,
+        args.limits.config(),
     )
     .await?;
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
@@ -76,6 +77,8 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
             }
         });
     tracing::info!("Confab listening on http://{addr}");
+    // The peer's address reaches handlers (the rate limits count per address).
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown_signal().await;

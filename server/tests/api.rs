@@ -16,7 +16,10 @@ struct TestApp {
 async fn test_app() -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("confab.db").display());
-    let (state, _store) = server::open_node(&url, false, None).await.unwrap();
+    let (state, _store) =
+        server::open_node(&url, false, None, app::limits::LimitsConfig::relaxed())
+            .await
+            .unwrap();
     let options = LeptosOptions::builder().output_name("confab").build();
     TestApp {
         router: server::router(state, options, server::LiveOptions::same_site()),

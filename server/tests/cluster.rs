@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use app::bus::redis::RedisOptions;
+use app::limits::LimitsConfig;
 use app::model::{Member, Presence};
 use app::protocol::{ClientFrame, ServerFrame};
 use app::state::AppState;
@@ -367,6 +368,8 @@ async fn a_node_killed_mid_conversation_loses_and_duplicates_nothing(db: Db) {
         ("CONFAB_REDIS_URL", redis_url()),
         ("CONFAB_REDIS_NAMESPACE", namespace()),
         ("CONFAB_NODE_TTL", "2".to_owned()),
+        // Eighty posts fired at once: this test is about the crash, not the per-user budget.
+        ("CONFAB_POST_RATE_PER_USER", "1000/s".to_owned()),
     ];
     let (a, b) = (free_addr(), free_addr());
     let env = shared.env(&env);
@@ -707,7 +710,7 @@ async fn a_postgres_outage_refuses_posts_and_loses_or_duplicates_nothing() {
             .unwrap()
     };
     let link = DatabaseLink::start(target).await;
-    let (state, _store) = server::open_node(&link.url(&url), false, None)
+    let (state, _store) = server::open_node(&link.url(&url), false, None, LimitsConfig::relaxed())
         .await
         .unwrap();
     let node = serve(state).await;

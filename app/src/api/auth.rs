@@ -5,37 +5,66 @@ use leptos::prelude::*;
 use crate::error::AppError;
 use crate::model::User;
 
-/// Creates an account and logs it in.
+/// Creates an account and logs it in. Limited per address (see `crate::limits`).
 #[server(endpoint = "register")]
 pub async fn register(username: String, password: String) -> Result<User, AppError> {
-    use super::ssr::state;
+    use super::ssr::{client_ip, state};
+    let state = state()?;
     let username = crate::validate::username(&username)?;
     crate::validate::new_password(&password)?;
-    let hash = crate::auth::hash_password(password).await?;
-    let user = state()?.store.create_user(&username, &hash).await?;
-    start_session(&user).await?;
+    let ip = client_ip()?;
+    if let Err(refused) = state.limits.register(ip) {
+        tracing::warn!(%ip, "registration refused: over the limit");
+        return Err(refused);
+    }
+    let hash = {
+        let _slot = state.limits.hashing().await?;
+        crate::auth::hash_password(password).await?
+    };
+    let user = state.store.create_user(&username, &hash).await?;
+    start_session(&user, Some(&hash)).await?;
     tracing::info!(user = %user.username, "registered");
     Ok(user)
 }
 
 /// Logs in. An unknown username and a wrong password give the same answer, in the same time.
+/// Limited per address, and per account for browsers that never logged in to it.
 #[server(endpoint = "login")]
 pub async fn login(username: String, password: String) -> Result<User, AppError> {
-    use super::ssr::state;
+    use super::ssr::{client_ip, request_parts, state};
+    let state = state()?;
     let wrong = || AppError::Unauthorized("Wrong username or password.".into());
+    let ip = client_ip()?;
     let found = match crate::validate::username(&username) {
-        Ok(name) => state()?.store.credentials(&name).await?,
+        Ok(name) => state.store.credentials(&name).await?,
         Err(_) => None,
     };
     let (user, hash) = match found {
         Some((user, hash)) => (Some(user), hash),
         None => (None, None),
     };
-    if !crate::auth::verify_password(hash, password).await? {
-        return Err(wrong());
+    let known_device = match (&user, &hash) {
+        (Some(user), Some(hash)) => crate::auth::known_device(
+            &request_parts()?.headers,
+            user.id,
+            hash,
+            crate::timestamp::now_ms(),
+        ),
+        _ => false,
+    };
+    if let Err(refused) = state.limits.login(ip, username.trim(), known_device) {
+        tracing::warn!(%ip, username = %username.trim(), "login refused: over the limit");
+        return Err(refused);
     }
-    let user = user.ok_or_else(wrong)?;
-    start_session(&user).await?;
+    let ok = {
+        let _slot = state.limits.hashing().await?;
+        crate::auth::verify_password(hash.clone(), password).await?
+    };
+    let Some(user) = user.filter(|_| ok) else {
+        tracing::warn!(%ip, username = %username.trim(), "failed login");
+        return Err(wrong());
+    };
+    start_session(&user, hash.as_deref()).await?;
     Ok(user)
 }
 
@@ -58,14 +87,22 @@ pub async fn current_user() -> Result<Option<User>, AppError> {
     super::ssr::current_user().await
 }
 
+/// Starts a session in this browser and, given the account's password hash, marks the browser
+/// as a device that has logged in to the account (sparing it the per-account login limit).
 #[cfg(feature = "ssr")]
-async fn start_session(user: &User) -> Result<(), AppError> {
+async fn start_session(user: &User, password_hash: Option<&str>) -> Result<(), AppError> {
     use super::ssr::{secure_cookies, set_cookie, state};
     let (token, hash) = crate::auth::new_session_token();
-    let expires = crate::timestamp::now_ms() + crate::auth::SESSION_TTL_MS;
+    let now = crate::timestamp::now_ms();
+    let expires = now + crate::auth::SESSION_TTL_MS;
     state()?
         .store
         .create_session(&hash, user.id, expires)
         .await?;
-    set_cookie(&crate::auth::session_cookie(&token, secure_cookies()?))
+    let secure = secure_cookies()?;
+    set_cookie(&crate::auth::session_cookie(&token, secure))?;
+    if let Some(device) = password_hash.and_then(|h| crate::auth::device_token(user.id, h, now)) {
+        set_cookie(&crate::auth::device_cookie(&device, secure))?;
+    }
+    Ok(())
 }

@@ -34,6 +34,16 @@ pub(crate) mod ssr {
         })
     }
 
+    /// The client's address, as the rate limits count it (see `crate::limits`).
+    pub fn client_ip() -> Result<std::net::IpAddr, AppError> {
+        let parts = request_parts()?;
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|info| info.0.ip());
+        Ok(state()?.limits.client_ip(peer, &parts.headers))
+    }
+
     /// The logged-in user, if the request carries a live session.
     pub async fn current_user() -> Result<Option<User>, AppError> {
         let parts = request_parts()?;

@@ -232,6 +232,9 @@ impl OwnServers {
                 .env("DATABASE_URL", &database_url)
                 .env("CONFAB_ADDR", addr.to_string())
                 .env("RUST_LOG", "warn")
+                // Every simulated user registers from this one address.
+                .env("CONFAB_REGISTER_RATE_PER_IP", "1000000/s")
+                .env("CONFAB_LOGIN_RATE_PER_IP", "1000000/s")
                 .stdout(std::process::Stdio::null());
             if count > 1 {
                 command

@@ -26,7 +26,10 @@ pub struct Server {
 pub async fn start() -> Server {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("confab.db").display());
-    let (state, _store) = server::open_node(&url, false, None).await.unwrap();
+    let (state, _store) =
+        server::open_node(&url, false, None, app::limits::LimitsConfig::relaxed())
+            .await
+            .unwrap();
     let addr = serve(state).await;
     Server { addr, _dir: dir }
 }
@@ -37,7 +40,8 @@ pub async fn serve(state: app::state::AppState) -> SocketAddr {
     let router = server::router(state, options, server::LiveOptions::same_site());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    let service = router.into_make_service_with_connect_info::<SocketAddr>();
+    tokio::spawn(async move { axum::serve(listener, service).await });
     addr
 }
 
@@ -56,6 +60,15 @@ impl Drop for Confab {
     }
 }
 
+/// Limits no test reaches, for `confab` processes whose tests are about something else (each
+/// test registers its users from one address). Tests of the limits pass their own on top.
+pub const RELAXED_LIMITS: [(&str, &str); 4] = [
+    ("CONFAB_LOGIN_RATE_PER_IP", "1000000/s"),
+    ("CONFAB_LOGIN_RATE_PER_ACCOUNT", "1000000/s"),
+    ("CONFAB_REGISTER_RATE_PER_IP", "1000000/s"),
+    ("CONFAB_CREATE_RATE_PER_USER", "1000000/s"),
+];
+
 /// Starts the real binary on `addr` with the database `confab.db` in `dir` (and `env` on top),
 /// and waits until it accepts connections.
 pub async fn spawn_confab(
@@ -63,15 +76,26 @@ pub async fn spawn_confab(
     dir: &std::path::Path,
     env: &[(&str, String)],
 ) -> Confab {
+    spawn_confab_logging(addr, dir, env, std::process::Stdio::inherit()).await
+}
+
+/// [`spawn_confab`], with the server's log (standard error) going to `log`.
+pub async fn spawn_confab_logging(
+    addr: SocketAddr,
+    dir: &std::path::Path,
+    env: &[(&str, String)],
+    log: std::process::Stdio,
+) -> Confab {
     let child = Confab(
         std::process::Command::new(env!("CARGO_BIN_EXE_confab"))
             .env("CONFAB_ADDR", addr.to_string())
             .env("DATABASE_URL", dir.join("confab.db"))
             .env("LEPTOS_SITE_ROOT", dir)
             .env("RUST_LOG", "warn")
+            .envs(RELAXED_LIMITS)
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::inherit())
+            .stderr(log)
             .spawn()
             .unwrap(),
     );
@@ -91,26 +115,68 @@ pub async fn post(
     form: &str,
     cookie: Option<&str>,
 ) -> (u16, String, String) {
-    let mut stream = TcpStream::connect(addr).await.unwrap();
     let cookie = cookie
         .map(|c| format!("Cookie: {c}\r\n"))
         .unwrap_or_default();
+    let answer = post_from(None, addr, path, form, &cookie).await;
+    let set_cookie = answer.cookie("confab_session").unwrap_or_default();
+    (answer.status, set_cookie, answer.body)
+}
+
+/// An HTTP answer: status, head (lower-case header names) and body.
+pub struct Answer {
+    pub status: u16,
+    pub head: String,
+    pub body: String,
+}
+
+impl Answer {
+    /// A header's value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().find_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            n.eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+    }
+
+    /// `name=value` of a cookie the answer sets.
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.head
+            .lines()
+            .filter_map(|l| l.strip_prefix("set-cookie: "))
+            .map(|v| v.split(';').next().unwrap().to_owned())
+            .find(|pair| pair.starts_with(&format!("{name}=")))
+    }
+}
+
+/// A bare HTTP/1.1 POST from the loopback address `from` (any of 127.0.0.0/8 reaches a server
+/// on 127.0.0.1, so tests can play several clients' addresses), with extra header lines.
+pub async fn post_from(
+    from: Option<std::net::IpAddr>,
+    addr: SocketAddr,
+    path: &str,
+    form: &str,
+    headers: &str,
+) -> Answer {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    if let Some(ip) = from {
+        socket.bind(SocketAddr::new(ip, 0)).unwrap();
+    }
+    let mut stream = socket.connect(addr).await.unwrap();
     let request = format!(
         "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
-         Content-Length: {}\r\nConnection: close\r\n{cookie}\r\n{form}",
+         Content-Length: {}\r\nConnection: close\r\n{headers}\r\n{form}",
         form.len()
     );
     stream.write_all(request.as_bytes()).await.unwrap();
     let mut raw = String::new();
     stream.read_to_string(&mut raw).await.unwrap();
     let (head, body) = raw.split_once("\r\n\r\n").unwrap();
-    let status = head[9..12].parse().unwrap();
-    let set_cookie = head
-        .lines()
-        .find_map(|l| l.strip_prefix("set-cookie: "))
-        .map(|v| v.split(';').next().unwrap().to_owned())
-        .unwrap_or_default();
-    (status, set_cookie, body.to_owned())
+    Answer {
+        status: head[9..12].parse().unwrap(),
+        head: head.to_owned(),
+        body: body.to_owned(),
+    }
 }
 
 pub async fn register(addr: SocketAddr, name: &str) -> String {

@@ -1,0 +1,533 @@
+//! What one client may ask of a server, per address and per account, and the cap on password
+//! hashing. A chat on the public internet meets password guessing, registration floods and
+//! scripted posting on its first day; these are the answers, all in one place so that every door
+//! (server functions, the socket, the no-JS forms) shares one budget per key.
+//!
+//! Every limit is a GCRA bucket (the `governor` crate): a burst of `count`, refilled evenly over
+//! `per`. A refusal is [`AppError::RateLimited`], which says when to retry; over HTTP it is a 429
+//! with `Retry-After`. Buckets live in this process: in a cluster each node counts for itself, so
+//! an address can make up to N times the attempts against N nodes (documented in the README).
+//!
+//! Logins are limited twice. Per address: what stops one machine guessing. Per account: what
+//! slows many machines guessing one password, and which could lock the real user out if it
+//! counted everyone. It does not count a browser that has logged in to that account before: such
+//! a browser carries a device cookie ([`crate::auth::device_token`]), so an attacker can at worst
+//! make the real user wait on a device they have never used.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv6Addr};
+use std::num::NonZeroU32;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use governor::clock::Clock;
+use governor::{DefaultKeyedRateLimiter, Quota};
+use ipnet::IpNet;
+use tokio::sync::{Semaphore, SemaphorePermit};
+
+use crate::error::AppError;
+use crate::model::UserId;
+
+/// Longest a login or registration waits for a free password-hashing slot before it is told the
+/// server is busy: waiting requests hold memory, and a queue that only grows is an attack.
+const HASH_QUEUE_WAIT: Duration = Duration::from_secs(10);
+/// Most requests queued for a hashing slot; beyond that they are refused at once.
+const HASH_QUEUE_MAX: usize = 64;
+
+/// A budget: bursts of `count`, refilled evenly over `per`. Written `10/min`, `30/3s`,
+/// `5/15min`, `20/hour`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    pub count: NonZeroU32,
+    pub per: Duration,
+}
+
+impl Rate {
+    fn quota(self) -> Quota {
+        let every = (self.per / self.count.get()).max(Duration::from_nanos(1));
+        Quota::with_period(every)
+            .unwrap_or_else(|| Quota::per_second(self.count))
+            .allow_burst(self.count)
+    }
+}
+
+impl FromStr for Rate {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let bad =
+            || format!("{text:?} is not a rate: write COUNT/PERIOD, e.g. 10/min, 30/3s, 20/hour");
+        let (count, period) = text.trim().split_once('/').ok_or_else(bad)?;
+        let count = count.trim().parse::<NonZeroU32>().map_err(|_| bad())?;
+        let period = period.trim();
+        let digits = period.len()
+            - period
+                .trim_start_matches(|c: char| c.is_ascii_digit())
+                .len();
+        let (n, unit) = period.split_at(digits);
+        let n: u64 = if n.is_empty() {
+            1
+        } else {
+            n.parse().map_err(|_| bad())?
+        };
+        let unit = match unit {
+            "s" | "sec" | "second" => 1,
+            "m" | "min" | "minute" => 60,
+            "h" | "hour" => 3600,
+            "d" | "day" => 86_400,
+            _ => return Err(bad()),
+        };
+        let secs = n.checked_mul(unit).filter(|s| *s > 0).ok_or_else(bad)?;
+        Ok(Rate {
+            count,
+            per: Duration::from_secs(secs),
+        })
+    }
+}
+
+impl fmt::Display for Rate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let secs = self.per.as_secs();
+        let (n, unit) = match secs {
+            s if s % 86_400 == 0 => (s / 86_400, "day"),
+            s if s % 3600 == 0 => (s / 3600, "hour"),
+            s if s % 60 == 0 => (s / 60, "min"),
+            s => (s, "s"),
+        };
+        if n == 1 {
+            write!(f, "{}/{unit}", self.count)
+        } else {
+            write!(f, "{}/{n}{unit}", self.count)
+        }
+    }
+}
+
+/// The limits an instance runs with (`confab serve --help` lists the flags that set them).
+#[derive(Debug, Clone)]
+pub struct LimitsConfig {
+    /// Login attempts from one address (an IPv6 address counts as its /64).
+    pub login_per_ip: Rate,
+    /// Login attempts on one account from browsers that never logged in to it.
+    pub login_per_account: Rate,
+    /// Accounts created from one address.
+    pub register_per_ip: Rate,
+    /// Messages posted by one user, over HTTP and every socket of theirs together.
+    pub posts_per_user: Rate,
+    /// Rooms created and DMs opened by one user.
+    pub creates_per_user: Rate,
+    /// Proxies whose `X-Forwarded-For` names the client (e.g. `127.0.0.1`, `10.0.0.0/8`).
+    /// Without any, the address is the TCP peer's.
+    pub trusted_proxies: Vec<IpNet>,
+    /// Passwords hashed or checked at once (each takes 19 MiB and a core for ~50 ms).
+    pub hashing_slots: usize,
+}
+
+fn rate(count: u32, secs: u64) -> Rate {
+    Rate {
+        count: NonZeroU32::new(count).unwrap_or(NonZeroU32::MIN),
+        per: Duration::from_secs(secs),
+    }
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            login_per_ip: rate(10, 60),
+            login_per_account: rate(5, 15 * 60),
+            register_per_ip: rate(10, 3600),
+            posts_per_user: rate(30, 3),
+            creates_per_user: rate(20, 60),
+            trusted_proxies: Vec::new(),
+            hashing_slots: std::thread::available_parallelism().map_or(2, |n| n.get()),
+        }
+    }
+}
+
+impl LimitsConfig {
+    /// Budgets no test or benchmark reaches (a million a second), for runs that are about
+    /// something else; the hashing cap stays.
+    pub fn relaxed() -> Self {
+        let lots = rate(1_000_000, 1);
+        LimitsConfig {
+            login_per_ip: lots,
+            login_per_account: lots,
+            register_per_ip: lots,
+            posts_per_user: lots,
+            creates_per_user: lots,
+            ..LimitsConfig::default()
+        }
+    }
+}
+
+type Keyed<K> = DefaultKeyedRateLimiter<K>;
+
+/// The live buckets of one process.
+pub struct Limits {
+    trusted_proxies: Vec<IpNet>,
+    hashing: Semaphore,
+    hashing_slots: usize,
+    /// Requests waiting for a hashing slot.
+    waiting: AtomicUsize,
+    login_ip: Keyed<IpAddr>,
+    login_account: Keyed<String>,
+    register_ip: Keyed<IpAddr>,
+    posts: Keyed<UserId>,
+    creates: Keyed<UserId>,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits::new(LimitsConfig::default())
+    }
+}
+
+impl Limits {
+    /// Fresh buckets for `config`.
+    pub fn new(config: LimitsConfig) -> Self {
+        let slots = config.hashing_slots.max(1);
+        Limits {
+            trusted_proxies: config.trusted_proxies,
+            hashing: Semaphore::new(slots),
+            hashing_slots: slots,
+            waiting: AtomicUsize::new(0),
+            login_ip: Keyed::keyed(config.login_per_ip.quota()),
+            login_account: Keyed::keyed(config.login_per_account.quota()),
+            register_ip: Keyed::keyed(config.register_per_ip.quota()),
+            posts: Keyed::keyed(config.posts_per_user.quota()),
+            creates: Keyed::keyed(config.creates_per_user.quota()),
+        }
+    }
+
+    /// A login attempt on `username` from `ip`; `known_device` when the browser proved it logged
+    /// in to that account before, which spares it the per-account budget.
+    pub fn login(&self, ip: IpAddr, username: &str, known_device: bool) -> Result<(), AppError> {
+        check(
+            &self.login_ip,
+            &ip,
+            "Too many login attempts from your address.",
+        )?;
+        if known_device {
+            return Ok(());
+        }
+        check(
+            &self.login_account,
+            &username.to_lowercase(),
+            "Too many login attempts on this account from new devices.",
+        )
+    }
+
+    /// A registration from `ip`.
+    pub fn register(&self, ip: IpAddr) -> Result<(), AppError> {
+        check(
+            &self.register_ip,
+            &ip,
+            "Too many accounts created from your address.",
+        )
+    }
+
+    /// A message from `user` (HTTP and sockets share the budget).
+    pub fn post(&self, user: UserId) -> Result<(), AppError> {
+        check(&self.posts, &user, "You are sending messages too fast.")
+    }
+
+    /// A room created or DM opened by `user`.
+    pub fn create(&self, user: UserId) -> Result<(), AppError> {
+        check(
+            &self.creates,
+            &user,
+            "You are creating rooms or opening conversations too fast.",
+        )
+    }
+
+    /// A slot to hash or check one password in. Waits while every slot is busy, for at most
+    /// [`HASH_QUEUE_WAIT`], and refuses at once when [`HASH_QUEUE_MAX`] requests already wait.
+    pub async fn hashing(&self) -> Result<SemaphorePermit<'_>, AppError> {
+        let busy = || AppError::RateLimited {
+            message: "The server is busy checking passwords. Try again in 5 seconds.".into(),
+            retry_after_secs: 5,
+        };
+        if let Ok(permit) = self.hashing.try_acquire() {
+            return Ok(permit);
+        }
+        // A semaphore does not say how many wait on it, so they are counted here.
+        if self.waiting.fetch_add(1, Ordering::AcqRel) >= HASH_QUEUE_MAX {
+            self.waiting.fetch_sub(1, Ordering::AcqRel);
+            return Err(busy());
+        }
+        let permit = tokio::time::timeout(HASH_QUEUE_WAIT, self.hashing.acquire()).await;
+        self.waiting.fetch_sub(1, Ordering::AcqRel);
+        match permit {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => Err(busy()),
+        }
+    }
+
+    /// Slots for hashing (for the README's sizing and tests).
+    pub fn hashing_slots(&self) -> usize {
+        self.hashing_slots
+    }
+
+    /// The client's address: the TCP peer, or when that is a trusted proxy, the last address
+    /// in `X-Forwarded-For` that is not one (the one the nearest untrusted hop connected from).
+    /// IPv6 addresses count as their /64, the block one subscriber gets.
+    pub fn client_ip(&self, peer: Option<IpAddr>, headers: &http::HeaderMap) -> IpAddr {
+        let unknown = IpAddr::V6(Ipv6Addr::UNSPECIFIED);
+        let mut ip = peer.unwrap_or(unknown);
+        if self.trusts(ip) {
+            let hops = headers
+                .get_all("x-forwarded-for")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .map(str::trim)
+                .collect::<Vec<_>>();
+            for hop in hops.iter().rev() {
+                let Ok(hop) = hop.parse::<IpAddr>() else {
+                    // A hop we cannot read: the chain is not trustworthy past it.
+                    break;
+                };
+                ip = hop;
+                if !self.trusts(hop) {
+                    break;
+                }
+            }
+        }
+        bucket_of(ip)
+    }
+
+    fn trusts(&self, ip: IpAddr) -> bool {
+        self.trusted_proxies.iter().any(|net| net.contains(&ip))
+    }
+
+    /// Drops buckets that are full again, so idle keys take no memory. Run now and then.
+    pub fn forget_idle(&self) {
+        fn forget<K: std::hash::Hash + Eq + Clone>(limiter: &Keyed<K>) {
+            limiter.retain_recent();
+            limiter.shrink_to_fit();
+        }
+        forget(&self.login_ip);
+        forget(&self.register_ip);
+        forget(&self.login_account);
+        forget(&self.posts);
+        forget(&self.creates);
+    }
+
+    /// Keys with a bucket that is not full (for tests of [`Limits::forget_idle`]).
+    pub fn tracked_keys(&self) -> usize {
+        self.login_ip.len()
+            + self.login_account.len()
+            + self.register_ip.len()
+            + self.posts.len()
+            + self.creates.len()
+    }
+}
+
+fn bucket_of(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
+        v4 => v4,
+    }
+}
+
+fn check<K>(limiter: &Keyed<K>, key: &K, what: &str) -> Result<(), AppError>
+where
+    K: std::hash::Hash + Eq + Clone,
+{
+    limiter.check_key(key).map_err(|not_until| {
+        let wait = not_until.wait_time_from(limiter.clock().now());
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        let secs = secs.max(1);
+        AppError::RateLimited {
+            message: format!("{what} Try again in {}.", in_words(secs)),
+            retry_after_secs: secs,
+        }
+    })
+}
+
+/// "42 seconds", "3 minutes" (rounded up), "2 hours".
+fn in_words(secs: u64) -> String {
+    let (n, unit) = match secs {
+        0..=90 => (secs, "second"),
+        91..=5400 => (secs.div_ceil(60), "minute"),
+        _ => (secs.div_ceil(3600), "hour"),
+    };
+    if n == 1 {
+        format!("1 {unit}")
+    } else {
+        format!("{n} {unit}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![expect(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn rates_read_and_print_as_written() {
+        for text in ["10/min", "30/3s", "5/15min", "20/hour", "1/day", "7/s"] {
+            assert_eq!(text.parse::<Rate>().unwrap().to_string(), text);
+        }
+        assert_eq!("5/15m".parse::<Rate>().unwrap().to_string(), "5/15min");
+        assert_eq!(
+            "10 / min".parse::<Rate>().unwrap().per,
+            Duration::from_secs(60)
+        );
+        for bad in [
+            "",
+            "10",
+            "0/min",
+            "-1/min",
+            "10/fortnight",
+            "10/0s",
+            "x/min",
+            "10/99999999999999999999h",
+        ] {
+            assert!(bad.parse::<Rate>().is_err(), "{bad:?} parsed");
+        }
+    }
+
+    fn config() -> LimitsConfig {
+        LimitsConfig {
+            login_per_ip: "3/hour".parse().unwrap(),
+            login_per_account: "2/hour".parse().unwrap(),
+            ..LimitsConfig::default()
+        }
+    }
+
+    #[test]
+    fn a_known_device_skips_only_the_account_budget() {
+        let limits = Limits::new(config());
+        let attacker = IpAddr::from([192, 0, 2, 1]);
+        let owner = IpAddr::from([198, 51, 100, 1]);
+        assert!(limits.login(attacker, "Alice", false).is_ok());
+        assert!(limits.login(attacker, "alice", false).is_ok());
+        // The account's budget for new devices is spent (names count case-blind)...
+        let refused = limits.login(owner, "ALICE", false).unwrap_err();
+        let AppError::RateLimited {
+            message,
+            retry_after_secs,
+        } = refused
+        else {
+            panic!("{refused:?}");
+        };
+        assert!(message.contains("new devices"), "{message}");
+        assert!((1..=1800).contains(&retry_after_secs), "{retry_after_secs}");
+        // ...but not for a browser that logged in before.
+        assert!(limits.login(owner, "alice", true).is_ok());
+        // The address budget counts everything from an address.
+        assert!(limits.login(attacker, "bob", true).is_ok());
+        let refused = limits.login(attacker, "carol", true).unwrap_err();
+        assert!(
+            refused.to_string().contains("from your address"),
+            "{refused}"
+        );
+    }
+
+    #[test]
+    fn addresses_count_as_their_owner_gets_them() {
+        let limits = Limits::new(LimitsConfig {
+            trusted_proxies: vec!["10.0.0.0/8".parse().unwrap()],
+            ..LimitsConfig::default()
+        });
+        let headers = |xff: &str| {
+            let mut h = http::HeaderMap::new();
+            h.insert("x-forwarded-for", xff.parse().unwrap());
+            h
+        };
+        let proxy = Some(IpAddr::from([10, 1, 2, 3]));
+        let stranger = Some(IpAddr::from([192, 0, 2, 7]));
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        // Through a trusted proxy: the nearest hop the proxies did not add.
+        assert_eq!(
+            limits.client_ip(proxy, &headers("6.6.6.6, 192.0.2.1")),
+            ip("192.0.2.1")
+        );
+        assert_eq!(
+            limits.client_ip(proxy, &headers("192.0.2.1, 10.0.0.9")),
+            ip("192.0.2.1")
+        );
+        assert_eq!(
+            limits.client_ip(proxy, &headers("junk, 192.0.2.1")),
+            ip("192.0.2.1")
+        );
+        assert_eq!(
+            limits.client_ip(proxy, &http::HeaderMap::new()),
+            ip("10.1.2.3")
+        );
+        // From anyone else, the header is a claim and is ignored.
+        assert_eq!(
+            limits.client_ip(stranger, &headers("10.0.0.1")),
+            ip("192.0.2.7")
+        );
+        // IPv6 counts per /64; IPv4-mapped addresses as IPv4.
+        let v6 = Some(ip("2001:db8:1:2:aaaa:bbbb:cccc:dddd"));
+        assert_eq!(
+            limits.client_ip(v6, &http::HeaderMap::new()),
+            ip("2001:db8:1:2::")
+        );
+        let mapped = Some(ip("::ffff:192.0.2.9"));
+        assert_eq!(
+            limits.client_ip(mapped, &http::HeaderMap::new()),
+            ip("192.0.2.9")
+        );
+    }
+
+    #[test]
+    fn idle_buckets_are_forgotten() {
+        let limits = Limits::new(LimitsConfig {
+            posts_per_user: "1000/s".parse().unwrap(),
+            ..LimitsConfig::default()
+        });
+        for user in 0..100 {
+            limits.post(user).unwrap();
+        }
+        assert_eq!(limits.tracked_keys(), 100);
+        std::thread::sleep(Duration::from_millis(20));
+        limits.forget_idle();
+        assert_eq!(limits.tracked_keys(), 0);
+    }
+
+    #[tokio::test]
+    async fn hashing_waits_for_a_slot_and_refuses_a_long_queue() {
+        let limits = std::sync::Arc::new(Limits::new(LimitsConfig {
+            hashing_slots: 1,
+            ..LimitsConfig::default()
+        }));
+        let held = limits.hashing().await.unwrap();
+        let mut waiting = Vec::new();
+        for _ in 0..HASH_QUEUE_MAX {
+            let limits = limits.clone();
+            waiting.push(tokio::spawn(
+                async move { limits.hashing().await.map(drop) },
+            ));
+        }
+        while limits.waiting.load(Ordering::Acquire) < HASH_QUEUE_MAX {
+            tokio::task::yield_now().await;
+        }
+        let refused = limits.hashing().await.unwrap_err();
+        assert!(
+            matches!(
+                refused,
+                AppError::RateLimited {
+                    retry_after_secs: 5,
+                    ..
+                }
+            ),
+            "{refused:?}"
+        );
+        // The queue drains one slot at a time once the holder lets go.
+        drop(held);
+        for w in waiting {
+            w.await.unwrap().unwrap();
+        }
+        assert_eq!(limits.waiting.load(Ordering::Acquire), 0);
+    }
+}
