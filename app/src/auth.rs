@@ -223,6 +223,14 @@ pub async fn session_user(
         .await?)
 }
 
+/// Ends every session of `user` and has their sockets, on every node, check theirs and close
+/// ("log out everywhere", an admin's order). Returns how many sessions ended.
+pub async fn end_sessions(state: &crate::state::AppState, user: UserId) -> Result<u64, AppError> {
+    let ended = state.store.end_sessions(user).await?;
+    state.bus.sessions_ended(user).await;
+    Ok(ended)
+}
+
 #[cfg(test)]
 mod tests {
     #![expect(clippy::unwrap_used)]

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 
 use crate::model::{Presence, RoomId, UserId};
 
@@ -34,6 +34,8 @@ pub struct Outbox {
     pub id: ConnId,
     pub frames: mpsc::Receiver<Frame>,
     lagged: Arc<AtomicBool>,
+    /// Woken when the user's sessions may have ended: the socket checks its own again.
+    pub recheck: Arc<Notify>,
 }
 
 impl Outbox {
@@ -48,6 +50,7 @@ struct Conn {
     user: UserId,
     tx: mpsc::Sender<Frame>,
     lagged: Arc<AtomicBool>,
+    recheck: Arc<Notify>,
     /// The tab behind this socket is hidden or idle.
     away: bool,
 }
@@ -150,6 +153,7 @@ impl Hub {
             let _ = tx.try_send(first);
         }
         let lagged = Arc::new(AtomicBool::new(false));
+        let recheck = Arc::new(Notify::new());
         let mut state = self.lock();
         let before = state.presence(user);
         state.next_id += 1;
@@ -160,6 +164,7 @@ impl Hub {
                 user,
                 tx,
                 lagged: lagged.clone(),
+                recheck: recheck.clone(),
                 away: false,
             },
         );
@@ -181,6 +186,7 @@ impl Hub {
                 id,
                 frames: rx,
                 lagged,
+                recheck,
             },
             change,
         )
@@ -300,6 +306,21 @@ impl Hub {
             }
         }
         delivered
+    }
+
+    /// Tells every socket of `user` in this process to check that its session still holds (it
+    /// closes if not); returns how many were told.
+    pub fn recheck_sessions(&self, user: UserId) -> usize {
+        let state = self.lock();
+        let Some(sockets) = state.by_user.get(&user) else {
+            return 0;
+        };
+        for id in sockets {
+            if let Some(conn) = state.conns.get(id) {
+                conn.recheck.notify_one();
+            }
+        }
+        sockets.len()
     }
 
     /// Queues `frame` for every socket of `user` (their other devices). Returns how many got it.

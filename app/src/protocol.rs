@@ -17,6 +17,9 @@ pub type Frame = axum::extract::ws::Utf8Bytes;
 pub const PROTOCOL_VERSION: u32 = 1;
 /// Largest frame either side may send; bigger frames close the socket with 1009.
 pub const MAX_FRAME_BYTES: usize = 64 * 1024;
+/// The reason of the close (code 1008) a socket gets when its session ended: logged out,
+/// logged out everywhere, or ended by an admin. The browser then shows the login screen.
+pub const CLOSE_SESSION_ENDED: &str = "session ended";
 
 /// A frame from a client.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -38,6 +38,7 @@ macro_rules! every_case {
             dms_are_private_to_their_two_members,
             public_rooms_need_joining_before_reading_or_posting,
             sessions_expire_and_can_be_revoked,
+            sessions_end_everywhere_and_expired_ones_are_purged,
             text_is_stored_verbatim,
             unread_counts_follow_the_shared_read_position,
             unread_counts_stop_at_the_cap,
@@ -392,6 +393,28 @@ async fn sessions_expire_and_can_be_revoked(store: Arc<dyn Store>) {
     assert!(store.session_user(b"live", 2_000).await.unwrap().is_none());
     store.delete_session(b"live").await.unwrap();
     assert!(store.session_user(b"live", 1_000).await.unwrap().is_none());
+}
+
+async fn sessions_end_everywhere_and_expired_ones_are_purged(store: Arc<dyn Store>) {
+    let alice = user(&*store, "alice").await;
+    let bob = user(&*store, "bob").await;
+    let far = i64::MAX / 2;
+    for token in [&b"laptop"[..], b"phone"] {
+        store.create_session(token, alice.id, far).await.unwrap();
+    }
+    store.create_session(b"bob", bob.id, far).await.unwrap();
+    store.create_session(b"old", bob.id, 1_000).await.unwrap();
+
+    assert_eq!(store.end_sessions(alice.id).await.unwrap(), 2);
+    for token in [&b"laptop"[..], b"phone"] {
+        assert!(store.session_user(token, 0).await.unwrap().is_none());
+    }
+    // Bob's live session is untouched; only his expired one is purged.
+    assert_eq!(store.purge_expired_sessions(1_000).await.unwrap(), 1);
+    assert_eq!(store.purge_expired_sessions(1_000).await.unwrap(), 0);
+    let still = store.session_user(b"bob", 1_000).await.unwrap().unwrap();
+    assert_eq!(still.id, bob.id);
+    assert_eq!(store.end_sessions(alice.id).await.unwrap(), 0);
 }
 
 async fn text_is_stored_verbatim(store: Arc<dyn Store>) {

@@ -182,6 +182,14 @@ pub async fn admin(command: AdminCommand) -> CommandResult {
     match command {
         AdminCommand::Grant { db, user } => set_admin(&db, &user, true).await,
         AdminCommand::Revoke { db, user } => set_admin(&db, &user, false).await,
+        AdminCommand::EndSessions { db, user } => {
+            let store = open(&db).await?;
+            let result = end_sessions(store.as_ref(), &user).await;
+            store.close().await;
+            let (user, ended) = result?;
+            eprintln!("ended {ended} session(s) of {}", user.username);
+            Ok(())
+        }
         AdminCommand::SetPassword { db, user } => {
             let mut password = String::new();
             if std::io::stdin().is_terminal() {
@@ -199,6 +207,19 @@ pub async fn admin(command: AdminCommand) -> CommandResult {
             Ok(())
         }
     }
+}
+
+async fn end_sessions(
+    store: &dyn app::store::Store,
+    name: &str,
+) -> Result<(app::model::User, u64), Box<dyn std::error::Error>> {
+    let name = app::validate::username(name)?;
+    let user = store
+        .user_by_name(&name)
+        .await?
+        .ok_or_else(|| format!("there is no user {name}"))?;
+    let ended = store.end_sessions(user.id).await?;
+    Ok((user, ended))
 }
 
 async fn set_admin(db: &DatabaseArg, user: &str, admin: bool) -> CommandResult {

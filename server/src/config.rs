@@ -113,6 +113,13 @@ pub enum AdminCommand {
         db: DatabaseArg,
         user: String,
     },
+    /// End every session of USER (a lost device, a compromised account). Open tabs of a running
+    /// server notice within a minute and close their live connection.
+    EndSessions {
+        #[command(flatten)]
+        db: DatabaseArg,
+        user: String,
+    },
     /// Set USER's password, read as one line from standard input (e.g. an account restored
     /// from a backup without credentials). Ends the user's sessions.
     SetPassword {

@@ -61,6 +61,7 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     .await?;
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     let sockets = state.clone();
+    let housekeeping = tokio::spawn(housekeeping(state.clone(), shutdown_rx.clone()));
     let live = server::LiveOptions {
         allowed_origins: args.allowed_origins,
         shutdown: shutdown_rx,
@@ -91,9 +92,39 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     while app::chat::open_sockets(&sockets) > 0 && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
+    housekeeping.abort();
     store.close().await;
     tracing::info!("Confab stopped");
     Ok(())
+}
+
+/// How often expired sessions are deleted and idle rate-limit buckets dropped.
+const HOUSEKEEPING_EVERY: std::time::Duration = std::time::Duration::from_secs(10 * 60);
+
+/// Background chores until shutdown: expired sessions leave the database (they already let
+/// nobody in; this keeps the table small), and rate-limit buckets of idle keys free their memory.
+async fn housekeeping(
+    state: app::state::AppState,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut every = tokio::time::interval(HOUSEKEEPING_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = every.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        match state
+            .store
+            .purge_expired_sessions(app::timestamp::now_ms())
+            .await
+        {
+            Ok(0) => {}
+            Ok(purged) => tracing::info!(purged, "expired sessions deleted"),
+            Err(e) => tracing::warn!("deleting expired sessions: {e}"),
+        }
+        state.limits.forget_idle();
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -14,15 +14,18 @@ use app::chat::{self, Answer, Post};
 use app::error::AppError;
 use app::hub::Outbox;
 use app::model::User;
-use app::protocol::{ClientFrame, ErrorCode, Frame, ServerFrame, MAX_FRAME_BYTES};
+use app::protocol::{
+    ClientFrame, ErrorCode, Frame, ServerFrame, CLOSE_SESSION_ENDED, MAX_FRAME_BYTES,
+};
 use app::state::AppState;
 use app::store::HistoryQuery;
+use app::timestamp::now_ms;
 use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
 use http::{HeaderMap, StatusCode};
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 use tokio::time::{interval_at, timeout, Instant, MissedTickBehavior};
 
 /// How often the server pings; a peer silent for [`IDLE_LIMIT`] is dropped.
@@ -32,6 +35,9 @@ const IDLE_LIMIT: Duration = Duration::from_secs(30);
 /// Client frames allowed in a burst, and refilled per second.
 const RATE_BURST: f64 = 30.0;
 const RATE_PER_SECOND: f64 = 10.0;
+/// How often an open socket checks that its session still holds, besides when told to (an
+/// admin ending sessions from the command line reaches running servers only this way).
+const SESSION_CHECK_EVERY: Duration = Duration::from_secs(60);
 /// Malformed frames tolerated on one socket before it is closed.
 const MAX_BAD_FRAMES: u32 = 10;
 /// Messages returned per `sync` answer.
@@ -71,10 +77,18 @@ pub async fn handler(
     if let Err(reason) = check_origin(&headers, &ws.allowed_origins) {
         return (StatusCode::FORBIDDEN, reason).into_response();
     }
-    let user = match app::auth::session_user(ws.app.store.as_ref(), &headers).await {
-        Ok(Some(user)) => user,
-        Ok(None) => return (StatusCode::UNAUTHORIZED, "log in first").into_response(),
-        Err(e) => return (e.status(), e.to_string()).into_response(),
+    let session = app::auth::session_token(&headers).map(|t| app::auth::token_hash(&t));
+    let user = match &session {
+        Some(hash) => ws.app.store.session_user(hash, now_ms()).await,
+        None => Ok(None),
+    };
+    let (user, session) = match (user, session) {
+        (Ok(Some(user)), Some(session)) => (user, session),
+        (Ok(_), _) => return (StatusCode::UNAUTHORIZED, "log in first").into_response(),
+        (Err(e), _) => {
+            let e = AppError::from(e);
+            return (e.status(), e.to_string()).into_response();
+        }
     };
     let rooms = match chat::socket_rooms(&ws.app, &user).await {
         Ok(rooms) => rooms,
@@ -85,7 +99,17 @@ pub async fn handler(
         .max_frame_size(TRANSPORT_LIMIT_BYTES)
         .read_buffer_size(READ_BUFFER_BYTES)
         .write_buffer_size(WRITE_BUFFER_BYTES)
-        .on_upgrade(move |socket| serve(socket, ws, user, rooms))
+        .on_upgrade(move |socket| {
+            serve(
+                socket,
+                ws,
+                Session {
+                    user,
+                    token_hash: session,
+                },
+                rooms,
+            )
+        })
 }
 
 /// A browser always sends `Origin`; it must be the site itself or an allowed origin. Clients
@@ -110,20 +134,28 @@ fn check_origin(headers: &HeaderMap, allowed: &[String]) -> Result<(), &'static 
     }
 }
 
+/// Who is on a socket, and by which session (checked again while the socket lives).
+struct Session {
+    user: User,
+    token_hash: Vec<u8>,
+}
+
 /// Runs one socket until either side ends it. The socket is registered only once upgraded, so
 /// a failed upgrade leaves nothing behind (and nobody shown online).
-async fn serve(socket: WebSocket, ws: WsState, user: User, rooms: Vec<app::model::RoomId>) {
-    let outbox = chat::open_socket(&ws.app, &user, rooms).await;
+async fn serve(socket: WebSocket, ws: WsState, session: Session, rooms: Vec<app::model::RoomId>) {
+    let user = &session.user;
+    let outbox = chat::open_socket(&ws.app, user, rooms).await;
     let conn = outbox.id;
+    let recheck = outbox.recheck.clone();
     let (sink, stream) = socket.split();
     let (close_tx, close_rx) = tokio::sync::oneshot::channel::<CloseFrame>();
     let writer = tokio::spawn(write_loop(sink, outbox, close_rx, ws.shutdown.clone()));
-    let close = read_loop(stream, &ws.app, &user, conn).await;
+    let close = read_loop(stream, &ws.app, &session, conn, &recheck).await;
     // The writer sends the close frame and stops; only then is the socket unregistered (doing
     // it first would end the writer's queue and race the close frame).
     let _ = close_tx.send(close);
     let _ = writer.await;
-    chat::close_socket(&ws.app, &user, conn).await;
+    chat::close_socket(&ws.app, user, conn).await;
 }
 
 fn close(code: u16, reason: &'static str) -> CloseFrame {
@@ -137,14 +169,30 @@ fn close(code: u16, reason: &'static str) -> CloseFrame {
 async fn read_loop(
     mut stream: futures_util::stream::SplitStream<WebSocket>,
     state: &AppState,
-    user: &User,
+    session: &Session,
     conn: u64,
+    recheck: &Notify,
 ) -> CloseFrame {
+    let user = &session.user;
     let mut bad_frames = 0;
     let mut tokens = RATE_BURST;
     let mut refilled = Instant::now();
+    let mut checks = interval_at(Instant::now() + SESSION_CHECK_EVERY, SESSION_CHECK_EVERY);
+    checks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
-        let next = match timeout(IDLE_LIMIT, stream.next()).await {
+        // Reading is cancel-safe: a session check that wins the race loses no frame.
+        let read = tokio::select! {
+            read = timeout(IDLE_LIMIT, stream.next()) => read,
+            () = recheck.notified() => {
+                if let Some(close) = check_session(state, session).await { return close; }
+                continue;
+            }
+            _ = checks.tick() => {
+                if let Some(close) = check_session(state, session).await { return close; }
+                continue;
+            }
+        };
+        let next = match read {
             Err(_) => return close(CLOSE_POLICY, "no pong within 30 s"),
             Ok(None) => return close(1000, "bye"),
             Ok(Some(Err(e))) => {
@@ -202,6 +250,23 @@ async fn read_loop(
         }
         tokens -= 1.0;
         handle(frame, state, user, conn).await;
+    }
+}
+
+/// How the socket must close if its session has ended (logged out, ended everywhere, expired).
+/// A store error keeps the socket: a database hiccup must not drop every user at once.
+async fn check_session(state: &AppState, session: &Session) -> Option<CloseFrame> {
+    match state
+        .store
+        .session_user(&session.token_hash, now_ms())
+        .await
+    {
+        Ok(Some(_)) => None,
+        Ok(None) => Some(close(CLOSE_POLICY, CLOSE_SESSION_ENDED)),
+        Err(e) => {
+            tracing::warn!("checking a socket's session: {e}");
+            None
+        }
     }
 }
 

@@ -291,6 +291,31 @@ async fn posts_typing_read_state_and_membership_cross_nodes(db: Db) {
     drop(shared.dir);
 }
 
+on_both_databases!(logging_out_everywhere_closes_sockets_on_every_node:
+    logout_everywhere_on_sqlite, logout_everywhere_on_postgres);
+
+async fn logging_out_everywhere_closes_sockets_on_every_node(db: Db) {
+    let Some(shared) = shared_store(db).await else {
+        return;
+    };
+    let ns = namespace();
+    let ttl = Duration::from_secs(30);
+    let a = node(&shared, options(&redis_url(), &ns, ttl)).await;
+    let b = node(&shared, options(&redis_url(), &ns, ttl)).await;
+    let laptop = register(a, "alice").await;
+    let form = "username=alice&password=password123";
+    let (_, phone, _) = common::post(b, "/api/login", form, None).await;
+    let mut phone_b = connect(b, &phone).await;
+
+    let (status, _, body) = common::post(a, "/api/logout_everywhere", "", Some(&laptop)).await;
+    assert_eq!((status, body.trim()), (200, "2"));
+    // The socket on the other node closes now, not at its next periodic check.
+    let frame = tokio::time::timeout(SOON, common::next_close(&mut phone_b))
+        .await
+        .expect("closed within the test's patience");
+    assert_eq!(frame.reason.as_str(), app::protocol::CLOSE_SESSION_ENDED);
+}
+
 on_both_databases!(a_killed_nodes_users_go_offline_within_its_time_to_live:
     killed_node_goes_offline_on_sqlite, killed_node_goes_offline_on_postgres);
 

@@ -73,12 +73,45 @@ pub async fn login(username: String, password: String) -> Result<User, AppError>
 pub async fn logout() -> Result<(), AppError> {
     use super::ssr::{request_parts, secure_cookies, set_cookie, state};
     if let Some(token) = crate::auth::session_token(&request_parts()?.headers) {
+        // This tab ends its own socket; other tabs on the session notice at their next check.
         state()?
             .store
             .delete_session(&crate::auth::token_hash(&token))
             .await?;
     }
     set_cookie(&crate::auth::clear_session_cookie(secure_cookies()?))
+}
+
+/// Ends every session of the logged-in user, on every device (a lost phone, a shared computer),
+/// closing their open tabs' sockets too; this browser is logged out as well.
+#[server(endpoint = "logout_everywhere")]
+pub async fn logout_everywhere() -> Result<u64, AppError> {
+    use super::ssr::{require_user, secure_cookies, set_cookie, state};
+    let user = require_user().await?;
+    let ended = crate::auth::end_sessions(&state()?, user.id).await?;
+    tracing::info!(user = %user.username, ended, "logged out everywhere");
+    set_cookie(&crate::auth::clear_session_cookie(secure_cookies()?))?;
+    Ok(ended)
+}
+
+/// An admin ends every session of `username` (a compromised account); their sockets close.
+#[server(endpoint = "end_sessions")]
+pub async fn end_user_sessions(username: String) -> Result<u64, AppError> {
+    use super::ssr::{require_user, state};
+    let admin = require_user().await?;
+    if !admin.is_admin {
+        return Err(AppError::Forbidden(
+            "Only admins can end another user's sessions.".into(),
+        ));
+    }
+    let state = state()?;
+    let name = crate::validate::username(&username)?;
+    let Some(user) = state.store.user_by_name(&name).await? else {
+        return Err(AppError::NotFound(format!("There is no user {name}.")));
+    };
+    let ended = crate::auth::end_sessions(&state, user.id).await?;
+    tracing::info!(admin = %admin.username, user = %user.username, ended, "sessions ended by an admin");
+    Ok(ended)
 }
 
 /// The logged-in user, or `None` for a visitor.

@@ -33,6 +33,9 @@ pub trait Bus: Send + Sync + 'static {
     async fn publish_rooms(&self, rooms: Vec<RoomId>, frame: Frame);
     /// Delivers a serialized frame to every socket of one user (read state for their devices).
     async fn publish_user(&self, user: UserId, frame: Frame);
+    /// Tells every socket of `user`, in every process, that the user's sessions may have ended
+    /// (logged out everywhere, disabled by an admin): each checks its own and closes if it is gone.
+    async fn sessions_ended(&self, user: UserId);
     /// Tells every process that `user` joined (or left) `room`.
     async fn membership(&self, user: UserId, room: RoomId, joined: bool);
     /// A socket of `user`, a member of `rooms`, is about to open in this process: from now on
@@ -75,6 +78,10 @@ impl Bus for LocalBus {
 
     async fn publish_user(&self, user: UserId, frame: Frame) {
         self.hub.publish_user(user, &frame);
+    }
+
+    async fn sessions_ended(&self, user: UserId) {
+        self.hub.recheck_sessions(user);
     }
 
     async fn membership(&self, user: UserId, room: RoomId, joined: bool) {

@@ -79,6 +79,8 @@ enum Control {
         room: RoomId,
         joined: bool,
     },
+    /// `user`'s sessions may have ended: their sockets check theirs.
+    Sessions { user: UserId },
 }
 
 /// Key and channel names, all under the namespace.
@@ -519,6 +521,9 @@ impl Shared {
                         self.want(vec![self.names.room(room)]).await;
                     }
                 }
+                Ok(Control::Sessions { user }) => {
+                    self.hub.recheck_sessions(user);
+                }
                 Err(e) => tracing::warn!("redis: unreadable control event: {e}"),
             }
         }
@@ -615,6 +620,13 @@ impl Bus for RedisBus {
         self.shared.hub.publish_user(user, &frame);
         self.shared
             .publish(self.shared.names.user(user), &frame)
+            .await;
+    }
+
+    async fn sessions_ended(&self, user: UserId) {
+        self.shared.hub.recheck_sessions(user);
+        self.shared
+            .publish_control(&Control::Sessions { user })
             .await;
     }
 

@@ -116,6 +116,10 @@ pub trait Store: Send + Sync + 'static {
     async fn session_user(&self, token_hash: &[u8], now: i64) -> StoreResult<Option<User>>;
     /// Ends a session (logging out); unknown hashes are ignored.
     async fn delete_session(&self, token_hash: &[u8]) -> StoreResult<()>;
+    /// Ends every session of `user` ("log out everywhere", an admin's order); returns how many.
+    async fn end_sessions(&self, user_id: UserId) -> StoreResult<u64>;
+    /// Deletes every session that expired before `now`; returns how many.
+    async fn purge_expired_sessions(&self, now: i64) -> StoreResult<u64>;
 
     /// The rooms and DMs `user_id` belongs to.
     async fn sidebar(&self, user_id: UserId) -> StoreResult<Sidebar>;

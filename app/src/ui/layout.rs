@@ -10,7 +10,7 @@ use leptos_router::components::{Outlet, A};
 use super::auth_page::AuthPage;
 use super::feedback::{form_error, ErrorPanel};
 use super::live::{badge_text, Live};
-use crate::api::auth::{current_user, Login, Logout, Register};
+use crate::api::auth::{current_user, Login, Logout, LogoutEverywhere, Register};
 use crate::api::rooms::{get_navigation, CreateRoom, JoinRoom, LeaveRoom, OpenDm};
 use crate::error::AppError;
 use crate::model::{Navigation, RoomSummary};
@@ -21,15 +21,17 @@ pub struct Session {
     pub login: ServerAction<Login>,
     pub register: ServerAction<Register>,
     pub logout: ServerAction<Logout>,
+    pub logout_everywhere: ServerAction<LogoutEverywhere>,
 }
 
 impl Session {
     /// Changes whenever someone logs in, registers or logs out in this tab.
-    pub fn changes(&self) -> (usize, usize, usize) {
+    pub fn changes(&self) -> (usize, usize, usize, usize) {
         (
             self.login.version().get(),
             self.register.version().get(),
             self.logout.version().get(),
+            self.logout_everywhere.version().get(),
         )
     }
 }
@@ -73,6 +75,7 @@ pub fn ChatLayout() -> impl IntoView {
         login: ServerAction::new(),
         register: ServerAction::new(),
         logout: ServerAction::new(),
+        logout_everywhere: ServerAction::new(),
     };
     provide_context(session);
     let live = Live::start();
@@ -80,7 +83,7 @@ pub fn ChatLayout() -> impl IntoView {
     // Logging out ends this tab's live state; logging in starts it once the sidebar has loaded
     // (`Live::seed`).
     Effect::new(move |previous: Option<usize>| {
-        let logouts = session.logout.version().get();
+        let logouts = session.logout.version().get() + session.logout_everywhere.version().get();
         if previous.is_some_and(|p| p != logouts) {
             live.signed_out();
         }
@@ -183,6 +186,16 @@ fn SidebarNav(navigation: Navigation) -> impl IntoView {
                 </span>
                 <ActionForm action=session.logout>
                     <button type="submit" class="secondary">"Log out"</button>
+                </ActionForm>
+                <ActionForm action=session.logout_everywhere>
+                    <button
+                        type="submit"
+                        class="secondary"
+                        title="End every session of this account, on every device"
+                    >
+                        "Log out everywhere"
+                    </button>
+                    {form_error(session.logout_everywhere.value())}
                 </ActionForm>
             </div>
         </nav>

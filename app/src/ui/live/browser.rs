@@ -5,14 +5,16 @@ use std::time::Duration;
 
 use futures_channel::mpsc::{unbounded, UnboundedSender};
 use futures_util::{SinkExt, StreamExt};
-use gloo_net::websocket::{futures::WebSocket, Message as WsMessage};
+use gloo_net::websocket::{futures::WebSocket, Message as WsMessage, WebSocketError};
 use leptos::prelude::*;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 
 use super::{outbox, Live};
 use crate::model::RoomKind;
-use crate::protocol::{ClientFrame, ErrorCode, ServerFrame, AWAY_AFTER_MS, PROTOCOL_VERSION};
+use crate::protocol::{
+    ClientFrame, ErrorCode, ServerFrame, AWAY_AFTER_MS, CLOSE_SESSION_ENDED, PROTOCOL_VERSION,
+};
 
 /// What the socket's writer task is asked to do, in order.
 pub enum Outgoing {
@@ -224,7 +226,21 @@ async fn read(socket: WebSocket, live: Live) -> bool {
     });
     live.sender.set_value(Some(tx));
     let mut welcomed = false;
-    while let Some(Ok(WsMessage::Text(text))) = frames.next().await {
+    loop {
+        let text = match frames.next().await {
+            Some(Ok(WsMessage::Text(text))) => text,
+            // The session is gone (logged out here or everywhere, ended by an admin): a reload
+            // shows the login screen instead of reconnecting to be refused.
+            Some(Err(WebSocketError::ConnectionClose(event)))
+                if event.reason == CLOSE_SESSION_ENDED =>
+            {
+                if let Some(w) = web_sys::window() {
+                    let _ = w.location().reload();
+                }
+                break;
+            }
+            _ => break,
+        };
         let Ok(frame) = serde_json::from_str::<ServerFrame>(&text) else {
             continue;
         };
