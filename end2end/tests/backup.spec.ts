@@ -1,6 +1,7 @@
 // "Download my data": the link in the sidebar gives a file with the user's own rooms and DMs,
 // and never another pair's DM.
-import { test, expect, Page, Download } from '@playwright/test';
+import { Page, Download } from '@playwright/test';
+import { test, expect } from './fixtures';
 import * as fs from 'fs';
 import { register, uniqueName, post, hydrated } from './helpers';
 

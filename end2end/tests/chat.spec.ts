@@ -1,5 +1,5 @@
 // The core chat loop in a real browser: accounts, rooms, posting, history, DMs.
-import { test, expect } from '@playwright/test';
+import { test, expect } from './fixtures';
 import {
   createRoom, hydrated, logIn, messageLog, post, register, roomId, send, uniqueName, PASSWORD,
 } from './helpers';
@@ -140,11 +140,11 @@ test('history survives a reload and a new login; wrong passwords are refused', a
   await hydrated(page);
   await expect(messageLog(page).getByText('still here after reload')).toBeVisible();
 
-  await page.getByRole('button', { name: 'Log out' }).click();
+  await page.getByRole('button', { name: 'Log out', exact: true }).click();
   await expect(page.getByRole('region', { name: 'Log in' })).toBeVisible();
   await logIn(page, name, 'not my password');
   await expect(page.getByRole('alert')).toContainText('Wrong username or password');
   await logIn(page, name, PASSWORD);
-  await expect(page.getByRole('button', { name: 'Log out' })).toBeVisible();
+  await expect(page.getByRole('button', { name: 'Log out', exact: true })).toBeVisible();
   await expect(messageLog(page).getByText('still here after reload')).toBeVisible();
 });

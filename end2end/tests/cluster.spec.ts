@@ -2,7 +2,7 @@
 // running the repo's deploy/nginx/confab-cluster.conf. Alice's browser is pinned to one node and
 // Bob's to the other, so everything one sees of the other crossed between nodes; Carol comes in
 // through nginx, as users of a real deployment do.
-import { test, expect } from '@playwright/test';
+import { test, expect } from './fixtures';
 import { Cluster } from './servers';
 import { aliceAndBob, hydrated, messageLog, openGeneral, post, register, uniqueName } from './helpers';
 

@@ -21,7 +21,7 @@ export async function register(page: Page, name: string, opts: { js?: boolean } 
   await form.getByLabel('Username').fill(name);
   await form.getByLabel('Password').fill(PASSWORD);
   await form.getByRole('button', { name: 'Register' }).click();
-  await expect(page.getByRole('button', { name: 'Log out' })).toBeVisible();
+  await expect(page.getByRole('button', { name: 'Log out', exact: true })).toBeVisible();
 }
 
 /** Logs in as `name` from the visitor screen. */

@@ -1,5 +1,6 @@
 // Live delivery over the WebSocket: what one member posts appears for the others without a reload.
-import { test, expect, Browser } from '@playwright/test';
+import { Browser } from '@playwright/test';
+import { test, expect } from './fixtures';
 import { aliceAndBob, hydrated, messageLog, openGeneral, post, uniqueName } from './helpers';
 
 /** Alice and Bob, each in their own browser, both looking at `general` with the socket open. */

@@ -1,5 +1,5 @@
 // Everything a member does also works with JavaScript off: plain forms and full page loads.
-import { test, expect } from '@playwright/test';
+import { test, expect } from './fixtures';
 import { logIn, messageLog, register, send, uniqueName, PASSWORD } from './helpers';
 
 test.use({ javaScriptEnabled: false });
@@ -7,12 +7,12 @@ test.use({ javaScriptEnabled: false });
 test('register, log out, log in, post and read without JavaScript', async ({ page }) => {
   const name = uniqueName('nojs');
   await register(page, name, { js: false });
-  await page.getByRole('button', { name: 'Log out' }).click();
+  await page.getByRole('button', { name: 'Log out', exact: true }).click();
   await expect(page.getByRole('region', { name: 'Log in' })).toBeVisible();
   await logIn(page, name, 'wrong password!');
   await expect(page.getByRole('alert')).toContainText('Wrong username or password');
   await logIn(page, name, PASSWORD);
-  await expect(page.getByRole('button', { name: 'Log out' })).toBeVisible();
+  await expect(page.getByRole('button', { name: 'Log out', exact: true })).toBeVisible();
 
   await page.getByRole('navigation').getByRole('link', { name: 'general' }).click();
   await send(page, 'posted with a plain form');

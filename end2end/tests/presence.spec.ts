@@ -1,6 +1,7 @@
 // Presence and unread state: who is online, unread badges kept live and shared by a user's
 // devices, and the summary waiting for someone who was away.
-import { test, expect, BrowserContext } from '@playwright/test';
+import { BrowserContext } from '@playwright/test';
+import { test, expect } from './fixtures';
 import {
   aliceAndBob, hydrated, leaveGeneral, logIn, messageLog, openDm, post, sidebarLink,
 } from './helpers';
@@ -34,7 +35,7 @@ test('unread badges are live, reading on one device clears the other, and a retu
   await laptop.goto('/');
   await hydrated(laptop);
   await logIn(laptop, bobName);
-  await expect(laptop.getByRole('button', { name: 'Log out' })).toBeVisible();
+  await expect(laptop.getByRole('button', { name: 'Log out', exact: true })).toBeVisible();
   await phone.reload();
   await hydrated(phone);
 

@@ -1,7 +1,8 @@
 // Nothing is lost when the network or the server fails: the outbox keeps what was written while
 // the connection was cut (even across a closed tab), and a server killed with SIGKILL comes back
 // to browsers that reconnect and catch up on their own.
-import { test, expect, Page } from '@playwright/test';
+import { Page } from '@playwright/test';
+import { test, expect } from './fixtures';
 import { aliceAndBob, hydrated, messageLog, openDm, post } from './helpers';
 import { CuttableProxy, OwnServer } from './servers';
 

@@ -80,6 +80,10 @@ pub fn router(state: AppState, options: LeptosOptions, live: LiveOptions) -> Rou
             context, shell,
         ))
         .layer(axum::middleware::from_fn(api_error_status))
+        .layer(axum::middleware::from_fn_with_state(
+            state.secure_cookies,
+            security_headers,
+        ))
         .layer(RequestBodyLimitLayer::new(MAX_REQUEST_BYTES))
         // The WASM bundle is ~1 MB raw and ~0.3 MB with brotli.
         .layer(CompressionLayer::new())
@@ -120,6 +124,57 @@ async fn api_error_status(request: Request, next: Next) -> Response {
         }
     }
     Response::from_parts(parts, Body::from(bytes))
+}
+
+/// The policy of every response that is not a page (pages set their own, with the nonce of
+/// their inline script: see `app::shell`): nothing may load, nothing may frame it.
+const CSP_NOT_A_PAGE: &str = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'";
+
+/// Headers that tell browsers what this site never does: be framed (clickjacking), have its
+/// files read as another type, leak its URLs to other sites, use the camera and such; and, over
+/// https, be reached over plain http again.
+async fn security_headers(
+    axum::extract::State(secure): axum::extract::State<bool>,
+    request: Request,
+    next: Next,
+) -> Response {
+    use http::header::{self, HeaderValue};
+    let https = secure
+        || request
+            .headers()
+            .get("x-forwarded-proto")
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP_NOT_A_PAGE),
+        );
+    }
+    let fixed = [
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "same-origin"),
+        (
+            http::HeaderName::from_static("permissions-policy"),
+            "camera=(), microphone=(), geolocation=(), payment=(), usb=(), browsing-topics=()",
+        ),
+        (
+            http::HeaderName::from_static("cross-origin-opener-policy"),
+            "same-origin",
+        ),
+    ];
+    for (name, value) in fixed {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    if https {
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
+    }
+    response
 }
 
 /// Why a node could not start.

@@ -1,0 +1,145 @@
+// What the browser itself enforces for us: the page's Content-Security-Policy lets our own
+// (nonce-carrying) scripts hydrate and blocks an injected handler; no other site may frame
+// Confab; and a guesser at someone's password is stopped while the owner still gets in.
+import { test, expect } from './fixtures';
+import { hydrated, logIn, messageLog, openGeneral, register, uniqueName, PASSWORD } from './helpers';
+import { OwnServer } from './servers';
+
+test('the page policy lets the app hydrate, carries its nonce, and blocks an injected handler', async ({ page, csp }) => {
+  const response = await page.goto('/');
+  await hydrated(page);
+  const headers = response?.headers() ?? {};
+  const policy = headers['content-security-policy'] ?? '';
+  const nonce = /'nonce-([^']+)'/.exec(policy)?.[1];
+  expect(nonce, policy).toBeTruthy();
+  expect(policy).toContain("frame-ancestors 'none'");
+  expect(policy).toContain("object-src 'none'");
+  expect(headers['x-content-type-options']).toBe('nosniff');
+  expect(headers['x-frame-options']).toBe('DENY');
+  expect(headers['referrer-policy']).toBe('same-origin');
+  // Every inline script of the page carries this response's nonce (the browser hides the value
+  // from the attribute once parsed, but the property keeps it).
+  const scripts = await page.locator('script:not([src])').evaluateAll((els) =>
+    els.map((el) => (el as HTMLScriptElement).nonce),
+  );
+  expect(scripts.length).toBeGreaterThan(0);
+  expect(new Set(scripts)).toEqual(new Set([nonce]));
+  // A second load gets a fresh nonce.
+  const again = (await page.reload())?.headers()['content-security-policy'] ?? '';
+  expect(/'nonce-([^']+)'/.exec(again)?.[1]).not.toBe(nonce);
+  await hydrated(page);
+
+  // Markup that slipped into the page by some bug still runs nothing.
+  await page.evaluate(() => {
+    document.body.insertAdjacentHTML(
+      'beforeend',
+      '<img id="bait" src="/no-such-image" onerror="document.body.dataset.pwned = \'yes\'">' +
+        '<a id="link" href="javascript:document.body.dataset.pwned=\'link\'">x</a>',
+    );
+  });
+  await page.locator('#link').click();
+  await expect.poll(() => csp.violations.length).toBeGreaterThanOrEqual(2);
+  expect(await page.locator('body').getAttribute('data-pwned')).toBeNull();
+  expect(csp.violations.join('\n')).toContain('script-src');
+  // Those were the point of this test; anything else would still fail it.
+  csp.violations.length = 0;
+});
+
+test('another site cannot frame Confab', async ({ page, baseURL, csp }) => {
+  await page.setContent(`<iframe id="frame" src="${baseURL}/"></iframe>`);
+  await expect.poll(() => csp.violations.some((v) => v.includes('frame-ancestors'))).toBe(true);
+  const frame = page.frameLocator('#frame');
+  await expect(frame.getByRole('region', { name: 'Log in' })).toHaveCount(0);
+  csp.violations.length = 0;
+});
+
+test('a guesser is stopped at the account limit and the owner, on a known device, still gets in', async ({ browser }) => {
+  const server = await OwnServer.start({ env: { CONFAB_LOGIN_RATE_PER_ACCOUNT: '3/15min' } });
+  const owner = await browser.newContext({ baseURL: server.url });
+  const guesser = await browser.newContext({ baseURL: server.url });
+  try {
+    const o = await owner.newPage();
+    const name = uniqueName('victim');
+    await register(o, name);
+    await o.getByRole('button', { name: 'Log out', exact: true }).click();
+    await expect(o.getByRole('region', { name: 'Log in' })).toBeVisible();
+
+    const g = await guesser.newPage();
+    await g.goto('/');
+    await hydrated(g);
+    const alert = g.getByRole('region', { name: 'Log in' }).getByRole('alert');
+    for (let i = 0; i < 3; i++) {
+      await logIn(g, name, `guess number ${i}`);
+      await expect(alert).toHaveText('Wrong username or password.');
+      // The same text again would not show a change; clear it by reloading.
+      await g.reload();
+      await hydrated(g);
+    }
+    await logIn(g, name, PASSWORD);
+    await expect(alert).toContainText('Too many login attempts on this account from new devices.');
+    await expect(alert).toContainText(/Try again in \d+ (seconds?|minutes?)/);
+    await expect(g.getByRole('button', { name: 'Log out', exact: true })).toHaveCount(0);
+
+    // The owner's browser logged in to this account before: it is not held to that budget.
+    await hydrated(o);
+    await logIn(o, name, PASSWORD);
+    await expect(o.getByRole('button', { name: 'Log out', exact: true })).toBeVisible();
+  } finally {
+    await owner.close();
+    await guesser.close();
+    await server.kill();
+  }
+});
+
+test('a burst over the per-user post budget waits in the outbox and arrives whole and in order', async ({ browser }) => {
+  const server = await OwnServer.start({ env: { CONFAB_POST_RATE_PER_USER: '3/5s' } });
+  const context = await browser.newContext({ baseURL: server.url });
+  try {
+    const page = await context.newPage();
+    await register(page, uniqueName('fast'));
+    await openGeneral(page);
+    const box = page.getByRole('textbox', { name: 'Message', exact: true });
+    const texts = ['one', 'two', 'three', 'four', 'five', 'six', 'seven'];
+    for (const text of texts) {
+      await box.fill(text);
+      await box.press('Enter');
+    }
+    // The server refuses what is over the budget; the tab keeps it pending and resends later.
+    await expect(messageLog(page).locator('article[data-pending]').first()).toBeVisible();
+    const confirmed = messageLog(page).locator('article:not([data-pending]) .body');
+    await expect.poll(() => confirmed.allTextContents(), { timeout: 30_000 }).toEqual(texts);
+    await page.reload();
+    await hydrated(page);
+    await expect.poll(() => confirmed.allTextContents()).toEqual(texts);
+  } finally {
+    await context.close();
+    await server.kill();
+  }
+});
+
+test('"Log out everywhere" sends every open tab of the account back to the login screen', async ({ browser }) => {
+  const name = uniqueName('lost');
+  const laptop = await browser.newContext();
+  const phone = await browser.newContext();
+  try {
+    const l = await laptop.newPage();
+    await register(l, name);
+    await openGeneral(l);
+    const p = await phone.newPage();
+    await p.goto('/');
+    await hydrated(p);
+    await logIn(p, name);
+    await expect(p.getByRole('button', { name: 'Log out', exact: true })).toBeVisible();
+
+    await p.getByRole('button', { name: 'Log out everywhere' }).click();
+    await expect(p.getByRole('region', { name: 'Log in' })).toBeVisible();
+    // The laptop did nothing: its live connection was closed for it, and it shows the login.
+    await expect(l.getByRole('region', { name: 'Log in' })).toBeVisible();
+    await expect(l.getByRole('button', { name: 'Log out', exact: true })).toHaveCount(0);
+    await l.reload();
+    await expect(l.getByRole('region', { name: 'Log in' })).toBeVisible();
+  } finally {
+    await laptop.close();
+    await phone.close();
+  }
+});
