@@ -231,6 +231,75 @@ pub async fn end_sessions(state: &crate::state::AppState, user: UserId) -> Resul
     Ok(ended)
 }
 
+/// What an admin can do to an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Moderation {
+    /// Every session ends; the user can log in again.
+    EndSessions,
+    /// Sessions end and the account cannot log in until enabled again.
+    Disable,
+    Enable,
+}
+
+impl std::str::FromStr for Moderation {
+    type Err = AppError;
+    fn from_str(text: &str) -> Result<Self, AppError> {
+        match text {
+            "end_sessions" => Ok(Moderation::EndSessions),
+            "disable" => Ok(Moderation::Disable),
+            "enable" => Ok(Moderation::Enable),
+            other => Err(AppError::BadRequest(format!(
+                "Unknown action {other:?}: use end_sessions, disable or enable."
+            ))),
+        }
+    }
+}
+
+/// `admin` does `action` to the account `username`; returns what was done, in words. Only
+/// admins may, and not to themselves (an instance must not lose its last admin by a slip).
+pub async fn moderate(
+    state: &crate::state::AppState,
+    admin: &crate::model::User,
+    username: &str,
+    action: Moderation,
+) -> Result<String, AppError> {
+    if !admin.is_admin {
+        return Err(AppError::Forbidden("Only admins can do that.".into()));
+    }
+    let name = crate::validate::username(username)?;
+    let Some(user) = state.store.user_by_name(&name).await? else {
+        return Err(AppError::NotFound(format!(
+            "There is no user named {name}."
+        )));
+    };
+    if user.id == admin.id && action != Moderation::EndSessions {
+        return Err(AppError::BadRequest(
+            "You cannot disable or enable your own account.".into(),
+        ));
+    }
+    let done = match action {
+        Moderation::EndSessions => {
+            let ended = end_sessions(state, user.id).await?;
+            format!("Ended {ended} session(s) of {}.", user.username)
+        }
+        Moderation::Disable => {
+            let now = crate::timestamp::now_ms();
+            state.store.set_disabled(&user.username, Some(now)).await?;
+            state.bus.sessions_ended(user.id).await;
+            format!(
+                "{} is disabled: logged out everywhere and cannot log in.",
+                user.username
+            )
+        }
+        Moderation::Enable => {
+            state.store.set_disabled(&user.username, None).await?;
+            format!("{} can log in again.", user.username)
+        }
+    };
+    tracing::info!(admin = %admin.username, user = %user.username, ?action, "moderation");
+    Ok(done)
+}
+
 #[cfg(test)]
 mod tests {
     #![expect(clippy::unwrap_used)]

@@ -39,6 +39,7 @@ macro_rules! every_case {
             public_rooms_need_joining_before_reading_or_posting,
             sessions_expire_and_can_be_revoked,
             sessions_end_everywhere_and_expired_ones_are_purged,
+            a_disabled_account_has_no_sessions_until_enabled,
             text_is_stored_verbatim,
             unread_counts_follow_the_shared_read_position,
             unread_counts_stop_at_the_cap,
@@ -415,6 +416,37 @@ async fn sessions_end_everywhere_and_expired_ones_are_purged(store: Arc<dyn Stor
     let still = store.session_user(b"bob", 1_000).await.unwrap().unwrap();
     assert_eq!(still.id, bob.id);
     assert_eq!(store.end_sessions(alice.id).await.unwrap(), 0);
+}
+
+async fn a_disabled_account_has_no_sessions_until_enabled(store: Arc<dyn Store>) {
+    let alice = user(&*store, "alice").await;
+    let far = i64::MAX / 2;
+    store
+        .create_session(b"before", alice.id, far)
+        .await
+        .unwrap();
+    assert!(!store.is_disabled(alice.id).await.unwrap());
+
+    let disabled = store.set_disabled("ALICE", Some(5)).await.unwrap();
+    assert_eq!(disabled.id, alice.id);
+    assert!(store.is_disabled(alice.id).await.unwrap());
+    // Ended with the disabling, and a session made afterwards does not let anyone in either.
+    store.create_session(b"after", alice.id, far).await.unwrap();
+    for token in [&b"before"[..], b"after"] {
+        assert!(store.session_user(token, 0).await.unwrap().is_none());
+    }
+
+    store.set_disabled("alice", None).await.unwrap();
+    assert!(!store.is_disabled(alice.id).await.unwrap());
+    assert!(store.session_user(b"before", 0).await.unwrap().is_none());
+    assert_eq!(
+        store.session_user(b"after", 0).await.unwrap().unwrap().id,
+        alice.id
+    );
+    assert!(matches!(
+        store.set_disabled("nobody", Some(1)).await.unwrap_err(),
+        StoreError::NotFound(_)
+    ));
 }
 
 async fn text_is_stored_verbatim(store: Arc<dyn Store>) {

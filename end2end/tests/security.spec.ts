@@ -143,3 +143,45 @@ test('"Log out everywhere" sends every open tab of the account back to the login
     await phone.close();
   }
 });
+
+test('an admin disables an account from the sidebar: its tab is logged out and it cannot log in until enabled', async ({ browser }) => {
+  const server = await OwnServer.start();
+  const admin = await browser.newContext({ baseURL: server.url });
+  const member = await browser.newContext({ baseURL: server.url });
+  try {
+    const a = await admin.newPage();
+    await register(a, uniqueName('boss')); // the first account of an instance is its admin
+    const b = await member.newPage();
+    const name = uniqueName('troll');
+    await register(b, name);
+    await openGeneral(b);
+    // Only admins see the tools.
+    await expect(b.getByRole('region', { name: 'Moderation' })).toHaveCount(0);
+
+    await a.reload();
+    await hydrated(a);
+    const tools = a.getByRole('region', { name: 'Moderation' });
+    await tools.getByLabel('Moderate an account').fill(name);
+    await tools.getByLabel('Action').selectOption('disable');
+    await tools.getByRole('button', { name: 'Apply' }).click();
+    await expect(tools.getByRole('status')).toHaveText(`${name} is disabled: logged out everywhere and cannot log in.`);
+
+    await expect(b.getByRole('region', { name: 'Log in' })).toBeVisible();
+    await logIn(b, name, PASSWORD);
+    await expect(b.getByRole('region', { name: 'Log in' }).getByRole('alert')).toHaveText(
+      'This account has been disabled by an admin.',
+    );
+
+    await tools.getByLabel('Action').selectOption('enable');
+    await tools.getByRole('button', { name: 'Apply' }).click();
+    await expect(tools.getByRole('status')).toHaveText(`${name} can log in again.`);
+    await b.reload();
+    await hydrated(b);
+    await logIn(b, name, PASSWORD);
+    await expect(b.getByRole('button', { name: 'Log out', exact: true })).toBeVisible();
+  } finally {
+    await admin.close();
+    await member.close();
+    await server.kill();
+  }
+});

@@ -190,6 +190,10 @@ pub async fn admin(command: AdminCommand) -> CommandResult {
             eprintln!("ended {ended} session(s) of {}", user.username);
             Ok(())
         }
+        AdminCommand::Disable { db, user } => {
+            set_disabled(&db, &user, Some(app::timestamp::now_ms())).await
+        }
+        AdminCommand::Enable { db, user } => set_disabled(&db, &user, None).await,
         AdminCommand::SetPassword { db, user } => {
             let mut password = String::new();
             if std::io::stdin().is_terminal() {
@@ -220,6 +224,18 @@ async fn end_sessions(
         .ok_or_else(|| format!("there is no user {name}"))?;
     let ended = store.end_sessions(user.id).await?;
     Ok((user, ended))
+}
+
+async fn set_disabled(db: &DatabaseArg, user: &str, at: Option<i64>) -> CommandResult {
+    let store = open(db).await?;
+    let result = store.set_disabled(user, at).await;
+    store.close().await;
+    let user = result?;
+    match at {
+        Some(_) => eprintln!("{} is disabled and logged out everywhere", user.username),
+        None => eprintln!("{} can log in again", user.username),
+    }
+    Ok(())
 }
 
 async fn set_admin(db: &DatabaseArg, user: &str, admin: bool) -> CommandResult {

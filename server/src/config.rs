@@ -120,6 +120,19 @@ pub enum AdminCommand {
         db: DatabaseArg,
         user: String,
     },
+    /// Disable USER: their sessions end and they cannot log in (their messages stay). Open tabs
+    /// of a running server notice within a minute.
+    Disable {
+        #[command(flatten)]
+        db: DatabaseArg,
+        user: String,
+    },
+    /// Let a disabled USER log in again.
+    Enable {
+        #[command(flatten)]
+        db: DatabaseArg,
+        user: String,
+    },
     /// Set USER's password, read as one line from standard input (e.g. an account restored
     /// from a backup without credentials). Ends the user's sessions.
     SetPassword {

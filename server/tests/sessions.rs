@@ -69,6 +69,18 @@ async fn logging_out_everywhere_ends_every_device_and_closes_its_sockets() {
     assert_eq!(status, 401);
 }
 
+/// An admin's `action` on `username`, from the session `cookie`.
+async fn moderate(
+    addr: std::net::SocketAddr,
+    cookie: &str,
+    username: &str,
+    action: &str,
+) -> (u16, String) {
+    let form = format!("username={username}&action={action}");
+    let (status, _, body) = post(addr, "/api/moderate", &form, Some(cookie)).await;
+    (status, body)
+}
+
 #[tokio::test]
 async fn only_an_admin_ends_someone_elses_sessions() {
     let server = start().await;
@@ -78,14 +90,21 @@ async fn only_an_admin_ends_someone_elses_sessions() {
     let carol = register(addr, "carol").await;
     let mut bob_ws = connect(addr, &bob).await;
 
-    let (status, _, body) = post(addr, "/api/end_sessions", "username=bob", Some(&carol)).await;
+    let (status, body) = moderate(addr, &carol, "bob", "end_sessions").await;
     assert_eq!(status, 403, "{body}");
     assert!(me(addr, &bob).await.contains("\"bob\""));
-    let (status, _, body) = post(addr, "/api/end_sessions", "username=nobody", Some(&admin)).await;
+    let (status, body) = moderate(addr, &admin, "nobody", "end_sessions").await;
     assert_eq!(status, 404, "{body}");
+    let (status, body) = moderate(addr, &admin, "bob", "ban_forever").await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body.contains("use end_sessions, disable or enable"),
+        "{body}"
+    );
 
-    let (status, _, body) = post(addr, "/api/end_sessions", "username=Bob", Some(&admin)).await;
-    assert_eq!((status, body.trim()), (200, "1"));
+    let (status, body) = moderate(addr, &admin, "Bob", "end_sessions").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("Ended 1 session(s) of bob."), "{body}");
     let frame = next_close(&mut bob_ws).await;
     assert_eq!(frame.reason.as_str(), CLOSE_SESSION_ENDED);
     assert_eq!(me(addr, &bob).await.trim(), "null");
@@ -95,7 +114,53 @@ async fn only_an_admin_ends_someone_elses_sessions() {
 }
 
 #[tokio::test]
-async fn the_command_line_ends_a_users_sessions_in_a_running_servers_database() {
+async fn a_disabled_account_is_logged_out_cannot_log_in_and_can_be_enabled_again() {
+    let server = start().await;
+    let addr = server.addr;
+    let admin = register(addr, "alice").await;
+    let bob = register(addr, "bob").await;
+    let mut bob_ws = connect(addr, &bob).await;
+    let (status, _, body) = post(
+        addr,
+        "/api/post_message",
+        "room_id=1&text=before",
+        Some(&bob),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+
+    let (status, body) = moderate(addr, &admin, "alice", "disable").await;
+    assert_eq!(status, 400, "not yourself: {body}");
+    let (status, body) = moderate(addr, &admin, "bob", "disable").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("bob is disabled"), "{body}");
+    assert_eq!(
+        next_close(&mut bob_ws).await.reason.as_str(),
+        CLOSE_SESSION_ENDED
+    );
+    assert_eq!(me(addr, &bob).await.trim(), "null");
+
+    // The right password gets a clear refusal; a wrong one gets the usual answer.
+    let form = "username=bob&password=password123";
+    let (status, cookie, body) = post(addr, "/api/login", form, None).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("disabled by an admin"), "{body}");
+    assert!(cookie.is_empty(), "no session for a disabled account");
+    let (status, _, body) = post(addr, "/api/login", "username=bob&password=guess1234", None).await;
+    assert_eq!(status, 401, "{body}");
+    // What bob wrote stays.
+    let (status, _, history) = post(addr, "/api/history", "room_id=1", Some(&admin)).await;
+    assert_eq!(status, 200, "{history}");
+    assert!(history.contains("before"), "{history}");
+
+    let (status, body) = moderate(addr, &admin, "bob", "enable").await;
+    assert_eq!(status, 200, "{body}");
+    let again = log_in(addr, "bob").await;
+    assert!(me(addr, &again).await.contains("\"bob\""));
+}
+
+#[tokio::test]
+async fn the_command_line_ends_sessions_and_disables_accounts_in_a_running_servers_database() {
     let dir = tempfile::tempdir().unwrap();
     let addr = common::free_addr();
     let _server = common::spawn_confab(addr, dir.path(), &[]).await;
@@ -121,6 +186,22 @@ async fn the_command_line_ends_a_users_sessions_in_a_running_servers_database() 
     assert!(!output.status.success());
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert!(stderr.contains("there is no user nobody"), "{stderr}");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_confab"))
+        .args(["admin", "disable", "bob", "--database-url"])
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    assert_eq!(me(addr, &bob).await.trim(), "null");
+    let form = "username=bob&password=password123";
+    assert_eq!(post(addr, "/api/login", form, None).await.0, 403);
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_confab"))
+        .args(["admin", "enable", "bob", "--database-url"])
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    assert_eq!(post(addr, "/api/login", form, None).await.0, 200);
     // The page still serves: the command only touched sessions.
     assert_eq!(get(addr, "/", None).await.0, 200);
 }

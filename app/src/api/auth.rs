@@ -64,6 +64,12 @@ pub async fn login(username: String, password: String) -> Result<User, AppError>
         tracing::warn!(%ip, username = %username.trim(), "failed login");
         return Err(wrong());
     };
+    // Said only to someone who knows the password: it reveals nothing to a guesser.
+    if state.store.is_disabled(user.id).await? {
+        return Err(AppError::Forbidden(
+            "This account has been disabled by an admin.".into(),
+        ));
+    }
     start_session(&user, hash.as_deref()).await?;
     Ok(user)
 }
@@ -94,24 +100,13 @@ pub async fn logout_everywhere() -> Result<u64, AppError> {
     Ok(ended)
 }
 
-/// An admin ends every session of `username` (a compromised account); their sockets close.
-#[server(endpoint = "end_sessions")]
-pub async fn end_user_sessions(username: String) -> Result<u64, AppError> {
+/// An admin acts on an account: `action` is `end_sessions` (a compromised account), `disable`
+/// (sessions end, sockets close, no more logins) or `enable`. Answers what was done.
+#[server(endpoint = "moderate")]
+pub async fn moderate(username: String, action: String) -> Result<String, AppError> {
     use super::ssr::{require_user, state};
     let admin = require_user().await?;
-    if !admin.is_admin {
-        return Err(AppError::Forbidden(
-            "Only admins can end another user's sessions.".into(),
-        ));
-    }
-    let state = state()?;
-    let name = crate::validate::username(&username)?;
-    let Some(user) = state.store.user_by_name(&name).await? else {
-        return Err(AppError::NotFound(format!("There is no user {name}.")));
-    };
-    let ended = crate::auth::end_sessions(&state, user.id).await?;
-    tracing::info!(admin = %admin.username, user = %user.username, ended, "sessions ended by an admin");
-    Ok(ended)
+    crate::auth::moderate(&state()?, &admin, &username, action.parse()?).await
 }
 
 /// The logged-in user, or `None` for a visitor.

@@ -178,6 +178,11 @@ pub trait Store: Send + Sync + 'static {
     async fn set_admin(&self, username: &str, admin: bool) -> StoreResult<User>;
     /// Sets a user's password hash (e.g. for an account restored without credentials).
     async fn set_password_hash(&self, username: &str, hash: &str) -> StoreResult<User>;
+    /// Disables (`at` is `Some(time)`) or enables again (`None`) the account `username`.
+    /// Disabling ends its sessions in the same transaction.
+    async fn set_disabled(&self, username: &str, at: Option<i64>) -> StoreResult<User>;
+    /// Whether `user` is disabled (a login with the right password is still refused).
+    async fn is_disabled(&self, user_id: UserId) -> StoreResult<bool>;
     /// Writes a consistent copy of the database to `path` (which must not exist) while the
     /// store keeps serving. SQLite only: other backends answer `Invalid`, naming their own tool.
     async fn snapshot(&self, path: &std::path::Path) -> StoreResult<()>;

@@ -284,7 +284,7 @@ impl Store for SqliteStore {
     async fn session_user(&self, token_hash: &[u8], now: i64) -> StoreResult<Option<User>> {
         Ok(sqlx::query_as::<_, User>(
             "SELECT u.id, u.username, u.is_admin FROM sessions s JOIN users u ON u.id = s.user_id \
-             WHERE s.token_hash = ?1 AND s.expires_at > ?2",
+             WHERE s.token_hash = ?1 AND s.expires_at > ?2 AND u.disabled_at IS NULL",
         )
         .bind(token_hash)
         .bind(now)
@@ -652,6 +652,36 @@ impl Store for SqliteStore {
         .fetch_optional(&self.write)
         .await?
         .ok_or_else(|| no_such_user(username))
+    }
+
+    async fn set_disabled(&self, username: &str, at: Option<i64>) -> StoreResult<User> {
+        let mut tx = begin_write(&self.write).await?;
+        let user = sqlx::query_as::<_, User>(
+            "UPDATE users SET disabled_at = ?2 WHERE username = ?1 \
+             RETURNING id, username, is_admin",
+        )
+        .bind(username)
+        .bind(at)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| no_such_user(username))?;
+        if at.is_some() {
+            sqlx::query("DELETE FROM sessions WHERE user_id = ?1")
+                .bind(user.id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    async fn is_disabled(&self, user_id: UserId) -> StoreResult<bool> {
+        let at: Option<Option<i64>> =
+            sqlx::query_scalar("SELECT disabled_at FROM users WHERE id = ?1")
+                .bind(user_id)
+                .fetch_optional(&self.read)
+                .await?;
+        Ok(matches!(at, Some(Some(_))))
     }
 
     async fn set_password_hash(&self, username: &str, hash: &str) -> StoreResult<User> {

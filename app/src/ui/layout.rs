@@ -10,7 +10,7 @@ use leptos_router::components::{Outlet, A};
 use super::auth_page::AuthPage;
 use super::feedback::{form_error, ErrorPanel};
 use super::live::{badge_text, Live};
-use crate::api::auth::{current_user, Login, Logout, LogoutEverywhere, Register};
+use crate::api::auth::{current_user, Login, Logout, LogoutEverywhere, Moderate, Register};
 use crate::api::rooms::{get_navigation, CreateRoom, JoinRoom, LeaveRoom, OpenDm};
 use crate::error::AppError;
 use crate::model::{Navigation, RoomSummary};
@@ -180,6 +180,7 @@ fn SidebarNav(navigation: Navigation) -> impl IntoView {
                 </ActionForm>
             </section>
             <DataLinks is_admin=user.is_admin/>
+            {user.is_admin.then(|| view! { <Moderation/> }.into_any())}
             <div class="account">
                 <span class="me" title="Logged in as">
                     {user.username}
@@ -225,6 +226,45 @@ fn DataLinks(is_admin: bool) -> impl IntoView {
                         </p>
                     }
                 })}
+        </section>
+    }
+}
+
+/// An admin's tools for one account: end its sessions, disable it, or enable it again. A plain
+/// form, so it works without JavaScript too.
+#[component]
+fn Moderation() -> impl IntoView {
+    let moderate = ServerAction::<Moderate>::new();
+    let done = move || {
+        moderate
+            .value()
+            .with(|v| v.as_ref().and_then(|r| r.as_ref().ok().cloned()))
+            .map(|text| view! { <p class="form-ok" role="status">{text}</p> })
+    };
+    view! {
+        <section class="nav-section moderation" aria-label="Moderation">
+            <ActionForm action=moderate>
+                <label for="moderate-username">"Moderate an account"</label>
+                <input
+                    id="moderate-username"
+                    name="username"
+                    placeholder="username"
+                    autocomplete="off"
+                    autocapitalize="none"
+                    spellcheck="false"
+                    required
+                />
+                <div class="inline-field">
+                    <select name="action" aria-label="Action">
+                        <option value="end_sessions">"End sessions"</option>
+                        <option value="disable">"Disable account"</option>
+                        <option value="enable">"Enable account"</option>
+                    </select>
+                    <button type="submit">"Apply"</button>
+                </div>
+                {form_error(moderate.value())}
+                {done}
+            </ActionForm>
         </section>
     }
 }
