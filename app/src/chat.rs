@@ -118,6 +118,55 @@ pub async fn leave(state: &AppState, user: &User, room_id: RoomId) -> Result<(),
     Ok(())
 }
 
+/// `actor` removes `username` from the public room `room_id`: allowed to the room's creator and
+/// to instance admins. The member's devices are told, then stop receiving the room. Being
+/// removed is not a ban: the room is public, and they may join it again.
+pub async fn remove_member(
+    state: &AppState,
+    actor: &User,
+    room_id: RoomId,
+    username: &str,
+) -> Result<(), AppError> {
+    let view = state.store.room_view(actor.id, room_id).await?;
+    if view.room.kind == crate::model::RoomKind::Dm {
+        return Err(AppError::BadRequest(
+            "No one can be removed from a direct conversation.".into(),
+        ));
+    }
+    if !view.can_remove_members {
+        return Err(AppError::Forbidden(
+            "Only the room's creator or an admin can remove members.".into(),
+        ));
+    }
+    let name = crate::validate::username(username)?;
+    let Some(member) = state.store.user_by_name(&name).await? else {
+        return Err(AppError::NotFound(format!(
+            "There is no user named {name}."
+        )));
+    };
+    if member.id == actor.id {
+        return Err(AppError::BadRequest(
+            "To leave the room yourself, use Leave.".into(),
+        ));
+    }
+    if !state.store.room_view(member.id, room_id).await?.is_member {
+        return Err(AppError::NotFound(format!(
+            "{} is not in this room.",
+            member.username
+        )));
+    }
+    state.store.leave_room(member.id, room_id).await?;
+    let frame = ServerFrame::Removed {
+        room_id,
+        by: actor.username.clone(),
+    }
+    .encode()?;
+    state.bus.publish_user(member.id, frame).await;
+    state.bus.membership(member.id, room_id, false).await;
+    tracing::info!(room_id, by = %actor.username, member = %member.username, "member removed");
+    Ok(())
+}
+
 /// Opens (creating on first use) the DM between `user` and `username`; both start receiving it.
 pub async fn open_dm(state: &AppState, user: &User, username: &str) -> Result<RoomId, AppError> {
     let wanted = username.trim();

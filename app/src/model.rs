@@ -124,6 +124,10 @@ pub struct RoomView {
     pub room: RoomSummary,
     pub member_count: i64,
     pub is_member: bool,
+    /// The viewer may remove members: a public room they created, or any public room for an
+    /// instance admin.
+    #[serde(default)]
+    pub can_remove_members: bool,
 }
 
 /// One chat message.

@@ -87,6 +87,9 @@ pub enum ServerFrame {
     },
     /// This user (on this or another device) has read `room_id` up to `seq`.
     Read { room_id: RoomId, seq: i64 },
+    /// This user was removed from the public room `room_id` by `by` (its creator or an admin);
+    /// nothing more of it arrives. Clients that predate this frame ignore it.
+    Removed { room_id: RoomId, by: String },
     /// Answer to a client `ping`.
     Pong,
     /// Something the client sent could not be done. `client_id` names the post it concerns.

@@ -40,6 +40,7 @@ macro_rules! every_case {
             sessions_expire_and_can_be_revoked,
             sessions_end_everywhere_and_expired_ones_are_purged,
             a_disabled_account_has_no_sessions_until_enabled,
+            a_public_rooms_creator_and_admins_may_remove_members,
             text_is_stored_verbatim,
             unread_counts_follow_the_shared_read_position,
             unread_counts_stop_at_the_cap,
@@ -447,6 +448,22 @@ async fn a_disabled_account_has_no_sessions_until_enabled(store: Arc<dyn Store>)
         store.set_disabled("nobody", Some(1)).await.unwrap_err(),
         StoreError::NotFound(_)
     ));
+}
+
+async fn a_public_rooms_creator_and_admins_may_remove_members(store: Arc<dyn Store>) {
+    let admin = user(&*store, "alice").await; // the first account
+    let bob = user(&*store, "bob").await;
+    let carol = user(&*store, "carol").await;
+    let room = store.create_room(bob.id, "bobs", None).await.unwrap();
+    let may = |who: i64, room: i64| {
+        let store = store.clone();
+        async move { store.room_view(who, room).await.unwrap().can_remove_members }
+    };
+    assert!(may(bob.id, room.id).await, "the creator");
+    assert!(may(admin.id, room.id).await, "an admin");
+    assert!(!may(carol.id, room.id).await, "anyone else");
+    let dm = store.open_dm(bob.id, carol.id).await.unwrap();
+    assert!(!may(bob.id, dm).await, "no one, in a DM");
 }
 
 async fn text_is_stored_verbatim(store: Arc<dyn Store>) {

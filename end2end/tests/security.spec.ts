@@ -2,7 +2,9 @@
 // (nonce-carrying) scripts hydrate and blocks an injected handler; no other site may frame
 // Confab; and a guesser at someone's password is stopped while the owner still gets in.
 import { test, expect } from './fixtures';
-import { hydrated, logIn, messageLog, openGeneral, register, uniqueName, PASSWORD } from './helpers';
+import {
+  aliceAndBob, createRoom, hydrated, logIn, messageLog, openGeneral, post, register, sidebarLink, uniqueName, PASSWORD,
+} from './helpers';
 import { OwnServer } from './servers';
 
 test('the page policy lets the app hydrate, carries its nonce, and blocks an injected handler', async ({ page, csp }) => {
@@ -184,4 +186,32 @@ test('an admin disables an account from the sidebar: its tab is logged out and i
     await member.close();
     await server.kill();
   }
+});
+
+test("a room's creator removes a member: the member's open page says so and the room leaves their sidebar", async ({ browser }) => {
+  const { alice, bob, a, b, bobName } = await aliceAndBob(browser);
+  const room = uniqueName('club');
+  const id = await createRoom(a, room);
+  await hydrated(a);
+  await b.goto(`/r/${id}`);
+  await hydrated(b);
+  await b.getByRole('button', { name: 'Join room' }).click();
+  await expect(messageLog(b)).toHaveAttribute('data-live', 'open');
+  await expect(sidebarLink(b, room)).toBeVisible();
+  // Only the creator (or an admin) gets the form.
+  await expect(b.getByRole('textbox', { name: 'Remove a member' })).toHaveCount(0);
+
+  await a.reload();
+  await hydrated(a);
+  await post(a, 'before the removal');
+  await expect(messageLog(b).getByText('before the removal')).toBeVisible();
+  await a.getByRole('textbox', { name: 'Remove a member' }).fill(bobName);
+  await a.getByRole('button', { name: 'Remove', exact: true }).click();
+  await expect(a.getByRole('region', { name: 'Members' }).getByText(bobName)).toHaveCount(0);
+
+  await expect(b.getByRole('status').filter({ hasText: 'You were removed from this room by' })).toBeVisible();
+  await expect(b.getByRole('button', { name: 'Join room' })).toBeVisible();
+  await expect(sidebarLink(b, room)).toHaveCount(0);
+  await alice.close();
+  await bob.close();
 });

@@ -419,3 +419,100 @@ async fn the_welcome_comes_before_any_control_frame() {
         }
     }
 }
+
+/// `cookie`'s user removes `name` from `room`; (status, body).
+async fn remove(addr: std::net::SocketAddr, cookie: &str, room: i64, name: &str) -> (u16, String) {
+    let form = format!("room_id={room}&username={name}");
+    let (status, _, body) = post(addr, "/api/remove_member", &form, Some(cookie)).await;
+    (status, body)
+}
+
+#[tokio::test]
+async fn a_rooms_creator_or_an_admin_removes_a_member_who_is_told_and_hears_no_more() {
+    let server = start().await;
+    let addr = server.addr;
+    let admin = register(addr, "alice").await; // the first account is an admin
+    let bob = register(addr, "bob").await;
+    let carol = register(addr, "carol").await;
+    let dave = register(addr, "dave").await;
+    let (_, _, body) = post(addr, "/api/create_room", "name=bobs", Some(&bob)).await;
+    let room: i64 = body.trim().parse().unwrap();
+    for who in [&carol, &dave] {
+        let (status, _, body) = post(
+            addr,
+            "/api/join_room",
+            &format!("room_id={room}"),
+            Some(who),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let mut dave_ws = connect(addr, &dave).await;
+    // Only the creator (bob) or an admin may; not another member.
+    let (status, body) = remove(addr, &carol, room, "dave").await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("creator or an admin"), "{body}");
+    let (status, body) = remove(addr, &bob, room, "nobody").await;
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = remove(addr, &bob, room, "alice").await;
+    assert_eq!(status, 404, "{body}");
+    assert!(body.contains("alice is not in this room"), "{body}");
+    let (status, body) = remove(addr, &bob, room, "bob").await;
+    assert_eq!(status, 400, "{body}");
+    let (status, _, dm) = post(addr, "/api/open_dm", "username=dave", Some(&bob)).await;
+    assert_eq!(status, 200);
+    let dm: i64 = dm.trim().parse().unwrap();
+    let (status, body) = remove(addr, &bob, dm, "dave").await;
+    assert_eq!(status, 400, "{body}");
+
+    let (status, body) = remove(addr, &bob, room, "dave").await;
+    assert_eq!(status, 200, "{body}");
+    match next(&mut dave_ws).await {
+        ServerFrame::Removed { room_id, by } => assert_eq!((room_id, by.as_str()), (room, "bob")),
+        other => panic!("expected removed, got {other:?}"),
+    }
+    // What is said next in the room does not reach dave; his DM still does.
+    post(
+        addr,
+        "/api/post_message",
+        &format!("room_id={room}&text=after"),
+        Some(&bob),
+    )
+    .await;
+    post(
+        addr,
+        "/api/post_message",
+        &format!("room_id={dm}&text=dm"),
+        Some(&bob),
+    )
+    .await;
+    match next(&mut dave_ws).await {
+        ServerFrame::Message { message } => assert_eq!(message.body, "dm"),
+        other => panic!("expected the DM, got {other:?}"),
+    }
+    let (status, _, body) = post(
+        addr,
+        "/api/history",
+        &format!("room_id={room}"),
+        Some(&dave),
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    // The room is public: being removed is not a ban. And an admin may remove from any room.
+    let (status, _, body) = post(
+        addr,
+        "/api/join_room",
+        &format!("room_id={room}"),
+        Some(&dave),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = remove(addr, &admin, room, "carol").await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _, body) = post(addr, "/api/room", &format!("room_id={room}"), Some(&bob)).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"member_count\":2"), "{body}");
+    assert!(body.contains("\"can_remove_members\":true"), "{body}");
+    let (_, _, body) = post(addr, "/api/room", &format!("room_id={room}"), Some(&dave)).await;
+    assert!(body.contains("\"can_remove_members\":false"), "{body}");
+}

@@ -82,6 +82,13 @@ pub async fn leave_room(room_id: RoomId) -> Result<(), AppError> {
     crate::chat::leave(&super::ssr::state()?, &user, room_id).await
 }
 
+/// Removes `username` from the public room `room_id` (its creator or an admin only).
+#[server(endpoint = "remove_member")]
+pub async fn remove_member(room_id: RoomId, username: String) -> Result<(), AppError> {
+    let user = super::ssr::require_user().await?;
+    crate::chat::remove_member(&super::ssr::state()?, &user, room_id, &username).await
+}
+
 /// Opens (creating on first use) the DM with `username` and takes the caller to it.
 #[server(endpoint = "open_dm")]
 pub async fn open_dm(username: String) -> Result<RoomId, AppError> {

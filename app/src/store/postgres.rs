@@ -365,7 +365,9 @@ impl Store for PgStore {
         let row = sqlx::query(&format!(
             "SELECT r.id, r.kind, r.topic, {DISPLAY_NAME} AS display_name, r.last_seq, \
                0::BIGINT AS unread, \
-               (SELECT COUNT(*) FROM memberships WHERE room_id = r.id) AS member_count \
+               (SELECT COUNT(*) FROM memberships WHERE room_id = r.id) AS member_count, \
+               (r.kind = 'public' AND (r.created_by = $1 OR \
+                 (SELECT is_admin FROM users WHERE id = $1))) AS can_remove_members \
              FROM rooms r WHERE r.id = $2"
         ))
         .bind(user_id)
@@ -376,6 +378,7 @@ impl Store for PgStore {
             room: super::rows::summary(&row)?,
             member_count: row.try_get("member_count")?,
             is_member: access.is_member,
+            can_remove_members: row.try_get::<Option<bool>, _>("can_remove_members")? == Some(true),
         })
     }
 

@@ -409,7 +409,9 @@ impl Store for SqliteStore {
         let access = Access::load(&mut conn, user_id, room_id).await?;
         let row = sqlx::query(&format!(
             "SELECT r.id, r.kind, r.topic, {DISPLAY_NAME} AS display_name, r.last_seq, \
-               0 AS unread, (SELECT COUNT(*) FROM memberships WHERE room_id = r.id) AS member_count \
+               0 AS unread, (SELECT COUNT(*) FROM memberships WHERE room_id = r.id) AS member_count, \
+               (r.kind = 'public' AND (r.created_by = ?1 OR \
+                 (SELECT is_admin FROM users WHERE id = ?1))) AS can_remove_members \
              FROM rooms r WHERE r.id = ?2"
         ))
         .bind(user_id)
@@ -420,6 +422,7 @@ impl Store for SqliteStore {
             room: super::rows::summary(&row)?,
             member_count: row.try_get("member_count")?,
             is_member: access.is_member,
+            can_remove_members: row.try_get::<Option<bool>, _>("can_remove_members")? == Some(true),
         })
     }
 

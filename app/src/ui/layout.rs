@@ -11,7 +11,7 @@ use super::auth_page::AuthPage;
 use super::feedback::{form_error, ErrorPanel};
 use super::live::{badge_text, Live};
 use crate::api::auth::{current_user, Login, Logout, LogoutEverywhere, Moderate, Register};
-use crate::api::rooms::{get_navigation, CreateRoom, JoinRoom, LeaveRoom, OpenDm};
+use crate::api::rooms::{get_navigation, CreateRoom, JoinRoom, LeaveRoom, OpenDm, RemoveMember};
 use crate::error::AppError;
 use crate::model::{Navigation, RoomSummary};
 
@@ -43,16 +43,18 @@ pub struct Membership {
     pub join: ServerAction<JoinRoom>,
     pub leave: ServerAction<LeaveRoom>,
     pub open_dm: ServerAction<OpenDm>,
+    pub remove_member: ServerAction<RemoveMember>,
 }
 
 impl Membership {
     /// Changes whenever any of the actions completes.
-    pub fn changes(&self) -> (usize, usize, usize, usize) {
+    pub fn changes(&self) -> (usize, usize, usize, usize, usize) {
         (
             self.create_room.version().get(),
             self.join.version().get(),
             self.leave.version().get(),
             self.open_dm.version().get(),
+            self.remove_member.version().get(),
         )
     }
 }
@@ -94,6 +96,7 @@ pub fn ChatLayout() -> impl IntoView {
         join: ServerAction::new(),
         leave: ServerAction::new(),
         open_dm: ServerAction::new(),
+        remove_member: ServerAction::new(),
     });
     view! {
         <div class="app">

@@ -23,6 +23,7 @@ use crate::protocol::{TYPING_EVERY_MS, TYPING_SHOWN_MS};
 pub fn RoomPage() -> impl IntoView {
     let session = expect_context::<Session>();
     let membership = expect_context::<Membership>();
+    let live = expect_context::<Live>();
     let params = use_params_map();
     let query = use_query_map();
     let room_id = move || {
@@ -46,6 +47,8 @@ pub fn RoomPage() -> impl IntoView {
                 session.changes(),
                 membership.join.version().get(),
                 membership.leave.version().get(),
+                membership.remove_member.version().get(),
+                live.removed.with(|r| r.as_ref().map(|(room, _)| *room)),
             )
         },
         |(room_id, before, ..)| async move {
@@ -81,10 +84,21 @@ pub fn RoomPage() -> impl IntoView {
 #[component]
 fn JoinPrompt(view: RoomView) -> impl IntoView {
     let join = expect_context::<Membership>().join;
+    let live = expect_context::<Live>();
+    let room = view.room.id;
+    let removed = move || {
+        live.removed.with(|r| match r {
+            Some((id, by)) if *id == room => Some(view! {
+                <p class="notice" role="status">{format!("You were removed from this room by {by}.")}</p>
+            }),
+            _ => None,
+        })
+    };
     view! {
         <leptos_meta::Title text=format!("{} · Confab", view.room.name)/>
         <RoomHeader view=view.clone()/>
         <section class="panel join-prompt">
+            {removed}
             <p>"You are not in this room yet. Join it to read its history and post."</p>
             <ActionForm action=join>
                 <input type="hidden" name="room_id" value=view.room.id/>
@@ -273,6 +287,7 @@ fn Room(view: RoomView, page: HistoryPage, members: Vec<Member>, paged: bool) ->
         <div class="room">
             <RoomHeader view=view.clone()/>
             <MemberList members/>
+            {view.can_remove_members.then(|| view! { <RemoveMember room=view.room.id/> }.into_any())}
             {move || {
                 reconnecting()
                     .then(|| {
@@ -432,6 +447,32 @@ fn PendingItem(pending: Pending) -> impl IntoView {
             <p class="body">{text}</p>
             {refused}
         </article>
+    }
+}
+
+/// For a public room's creator and admins: remove someone from the room (a plain form, so it
+/// works without JavaScript too).
+#[component]
+fn RemoveMember(room: RoomId) -> impl IntoView {
+    let remove = expect_context::<Membership>().remove_member;
+    view! {
+        <ActionForm action=remove attr:class="remove-member">
+            <input type="hidden" name="room_id" value=room/>
+            <label for="remove-username">"Remove a member"</label>
+            <div class="inline-field">
+                <input
+                    id="remove-username"
+                    name="username"
+                    placeholder="username"
+                    autocomplete="off"
+                    autocapitalize="none"
+                    spellcheck="false"
+                    required
+                />
+                <button type="submit" class="secondary">"Remove"</button>
+            </div>
+            {form_error(remove.value())}
+        </ActionForm>
     }
 }
 

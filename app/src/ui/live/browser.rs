@@ -274,6 +274,7 @@ async fn read(socket: WebSocket, live: Live) -> bool {
                 last_seen,
             } => live.presence(user, status, last_seen),
             ServerFrame::Read { room_id, seq } => live.read(room_id, seq),
+            ServerFrame::Removed { room_id, by } => live.removed_from(room_id, by),
             ServerFrame::Error {
                 code,
                 message,

@@ -70,6 +70,9 @@ pub struct Live {
     /// Bumped when a message arrives for a room the sidebar does not list yet (a DM someone
     /// just opened with the user), so the sidebar reloads.
     pub sidebar_stale: RwSignal<u64>,
+    /// The last room this user was removed from, and by whom; the room page says so. Setting
+    /// it also reloads the sidebar and the room page.
+    pub removed: RwSignal<Option<(RoomId, String)>>,
     /// The summary shown once after arriving; `None` when nothing was unread or dismissed.
     pub away_summary: RwSignal<Option<AwaySummary>>,
     /// Messages written but not yet acknowledged, oldest first (persisted per user).
@@ -99,6 +102,7 @@ impl Live {
             me: RwSignal::new(None),
             rooms: RwSignal::new(HashMap::new()),
             sidebar_stale: RwSignal::new(0),
+            removed: RwSignal::new(None),
             away_summary: RwSignal::new(None),
             outbox: RwSignal::new(Vec::new()),
             unnotified: StoredValue::new(Vec::new()),
@@ -366,6 +370,17 @@ impl Live {
         for handlers in self.handlers(Some(message.room_id)) {
             handlers.on_message.run(message.clone());
         }
+    }
+
+    /// This user was removed from `room` by `by`: the room leaves the sidebar, and its page
+    /// (if open) turns into the join prompt with a note.
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+    fn removed_from(&self, room: RoomId, by: String) {
+        self.rooms.update(|rooms| {
+            rooms.remove(&room);
+        });
+        self.removed.set(Some((room, by)));
+        self.sidebar_stale.update(|n| *n += 1);
     }
 
     #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
