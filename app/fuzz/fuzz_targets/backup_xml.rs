@@ -1,0 +1,5 @@
+//! An XML backup file as `confab restore` reads it (see `app::fuzz_targets::backup`).
+#![no_main]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    app::fuzz_targets::backup(app::backup::Format::Xml, data)
+});
