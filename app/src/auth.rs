@@ -300,6 +300,46 @@ pub async fn moderate(
     Ok(done)
 }
 
+/// How long an invite stays usable.
+pub const INVITE_TTL_MS: i64 = 7 * 24 * 60 * 60 * 1000;
+
+/// `admin` sets who may register; answers what was done, in words.
+pub async fn set_registration(
+    store: &dyn crate::store::Store,
+    admin: &crate::model::User,
+    mode: crate::model::RegistrationMode,
+) -> Result<String, AppError> {
+    use crate::model::RegistrationMode;
+    if !admin.is_admin {
+        return Err(AppError::Forbidden("Only admins can do that.".into()));
+    }
+    store.set_registration_mode(mode).await?;
+    tracing::info!(admin = %admin.username, mode = mode.as_str(), "registration mode set");
+    Ok(match mode {
+        RegistrationMode::Open => "Anyone can register.",
+        RegistrationMode::Invite => "Only people with an invite can register.",
+        RegistrationMode::Closed => "Registration is closed.",
+    }
+    .to_owned())
+}
+
+/// A new invite code, good for one registration within [`INVITE_TTL_MS`]; made by `admin` (an
+/// admin in the app; `None` from the command line, which only the operator can run).
+pub async fn create_invite(
+    store: &dyn crate::store::Store,
+    admin: Option<&crate::model::User>,
+) -> Result<String, AppError> {
+    if admin.is_some_and(|a| !a.is_admin) {
+        return Err(AppError::Forbidden("Only admins can do that.".into()));
+    }
+    let (code, hash) = new_session_token();
+    let expires = crate::timestamp::now_ms() + INVITE_TTL_MS;
+    store
+        .create_invite(&hash, admin.map(|a| a.id), expires)
+        .await?;
+    Ok(code)
+}
+
 #[cfg(test)]
 mod tests {
     #![expect(clippy::unwrap_used)]

@@ -17,6 +17,39 @@ pub struct User {
     pub is_admin: bool,
 }
 
+/// Who may create an account: anyone (the default), holders of an invite, or no one. An
+/// instance without accounts is always open, to the first account, which becomes its admin.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RegistrationMode {
+    #[default]
+    Open,
+    Invite,
+    Closed,
+}
+
+impl RegistrationMode {
+    pub const ALL: [RegistrationMode; 3] = [
+        RegistrationMode::Open,
+        RegistrationMode::Invite,
+        RegistrationMode::Closed,
+    ];
+
+    /// The word for it in settings, forms and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RegistrationMode::Open => "open",
+            RegistrationMode::Invite => "invite",
+            RegistrationMode::Closed => "closed",
+        }
+    }
+
+    /// Reads the word back; `None` for anything else.
+    pub fn parse(word: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.as_str() == word.trim())
+    }
+}
+
 /// Whether a room is a public room anyone may join or a direct conversation between two people.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -116,6 +149,9 @@ pub struct Sidebar {
 pub struct Navigation {
     pub user: User,
     pub sidebar: Sidebar,
+    /// Who may register, for admins (their sidebar has the setting); `None` for everyone else.
+    #[serde(default)]
+    pub registration: Option<RegistrationMode>,
 }
 
 /// What the room page needs before it shows history: who is in it and whether the viewer is.

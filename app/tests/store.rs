@@ -41,6 +41,7 @@ macro_rules! every_case {
             sessions_end_everywhere_and_expired_ones_are_purged,
             a_disabled_account_has_no_sessions_until_enabled,
             a_public_rooms_creator_and_admins_may_remove_members,
+            registration_follows_the_mode_and_an_invite_is_used_once,
             text_is_stored_verbatim,
             unread_counts_follow_the_shared_read_position,
             unread_counts_stop_at_the_cap,
@@ -464,6 +465,81 @@ async fn a_public_rooms_creator_and_admins_may_remove_members(store: Arc<dyn Sto
     assert!(!may(carol.id, room.id).await, "anyone else");
     let dm = store.open_dm(bob.id, carol.id).await.unwrap();
     assert!(!may(bob.id, dm).await, "no one, in a DM");
+}
+
+async fn registration_follows_the_mode_and_an_invite_is_used_once(store: Arc<dyn Store>) {
+    use app::model::RegistrationMode;
+    use app::store::Admission;
+    let public = |invite: Option<&'static [u8]>| Admission::Register { invite };
+    // An empty instance is open, whatever was set: its first account becomes the admin.
+    store
+        .set_registration_mode(RegistrationMode::Closed)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.registration_mode().await.unwrap(),
+        RegistrationMode::Open
+    );
+    let admin = store
+        .register_user("alice", "h", public(None))
+        .await
+        .unwrap();
+    assert!(admin.is_admin);
+    assert_eq!(
+        store.registration_mode().await.unwrap(),
+        RegistrationMode::Closed
+    );
+    let refused = store
+        .register_user("bob", "h", public(None))
+        .await
+        .unwrap_err();
+    assert!(matches!(refused, StoreError::Forbidden(_)), "{refused:?}");
+    // The operator's own accounts are not self-registrations.
+    store.create_user("ops", "h").await.unwrap();
+
+    store
+        .set_registration_mode(RegistrationMode::Invite)
+        .await
+        .unwrap();
+    let far = i64::MAX / 2;
+    store
+        .create_invite(b"good", Some(admin.id), far)
+        .await
+        .unwrap();
+    store.create_invite(b"old", None, 1).await.unwrap();
+    for invite in [None, Some(&b"nope"[..]), Some(&b"old"[..])] {
+        let refused = store
+            .register_user("bob", "h", public(invite))
+            .await
+            .unwrap_err();
+        assert!(matches!(refused, StoreError::Forbidden(_)), "{refused:?}");
+    }
+    // A registration that fails (the name is taken) leaves the invite unused.
+    let taken = store
+        .register_user("ALICE", "h", public(Some(b"good")))
+        .await
+        .unwrap_err();
+    assert!(matches!(taken, StoreError::Conflict(_)), "{taken:?}");
+    let bob = store
+        .register_user("bob", "h", public(Some(b"good")))
+        .await
+        .unwrap();
+    assert!(!bob.is_admin);
+    let again = store
+        .register_user("carol", "h", public(Some(b"good")))
+        .await
+        .unwrap_err();
+    assert!(matches!(again, StoreError::Forbidden(_)), "{again:?}");
+    assert!(store.user_by_name("carol").await.unwrap().is_none());
+
+    store
+        .set_registration_mode(RegistrationMode::Open)
+        .await
+        .unwrap();
+    store
+        .register_user("carol", "h", public(None))
+        .await
+        .unwrap();
 }
 
 async fn text_is_stored_verbatim(store: Arc<dyn Store>) {

@@ -215,3 +215,61 @@ test("a room's creator removes a member: the member's open page says so and the 
   await alice.close();
   await bob.close();
 });
+
+test('an admin limits registration to invites: an invite link lets one person in, and closed means closed', async ({ browser }) => {
+  const server = await OwnServer.start();
+  const admin = await browser.newContext({ baseURL: server.url });
+  const guest = await browser.newContext({ baseURL: server.url });
+  try {
+    const a = await admin.newPage();
+    await register(a, uniqueName('boss'));
+    const tools = a.getByRole('region', { name: 'Moderation' });
+    await tools.getByLabel('Who can register').selectOption('invite');
+    await tools.getByRole('button', { name: 'Save' }).click();
+    await expect(tools.getByRole('status').filter({ hasText: 'Only people with an invite can register.' })).toBeVisible();
+    // The setting is stored: a reload (server-rendered, then hydrated) shows it selected.
+    await a.reload();
+    await hydrated(a);
+    await expect(tools.getByLabel('Who can register')).toHaveValue('invite');
+    await tools.getByRole('button', { name: 'Create invite link' }).click();
+    const link = tools.locator('a.invite-link');
+    await expect(link).toBeVisible();
+    const href = (await link.getAttribute('href')) ?? '';
+    expect(href).toMatch(/^\/\?invite=[A-Za-z0-9_-]{40,}$/);
+
+    // Without the link: the form asks for an invite and the server refuses a made-up one.
+    const g = await guest.newPage();
+    await g.goto('/');
+    await hydrated(g);
+    const form = g.getByRole('region', { name: 'Register' });
+    await expect(form.getByLabel('Invite code')).toHaveValue('');
+    await form.getByLabel('Username').fill(uniqueName('guest'));
+    await form.getByLabel('Password').fill(PASSWORD);
+    await form.getByLabel('Invite code').fill('made-up');
+    await form.getByRole('button', { name: 'Register' }).click();
+    await expect(form.getByRole('alert')).toContainText('This invite is not valid');
+
+    // With it: the code is filled in, and it works once.
+    await g.goto(href);
+    await hydrated(g);
+    await expect(form.getByLabel('Invite code')).toHaveValue(href.split('=')[1]);
+    await form.getByLabel('Username').fill(uniqueName('guest'));
+    await form.getByLabel('Password').fill(PASSWORD);
+    await form.getByRole('button', { name: 'Register' }).click();
+    await expect(g.getByRole('button', { name: 'Log out', exact: true })).toBeVisible();
+
+    await tools.getByLabel('Who can register').selectOption('closed');
+    await tools.getByRole('button', { name: 'Save' }).click();
+    await expect(tools.getByRole('status').filter({ hasText: 'Registration is closed.' })).toBeVisible();
+    const late = await browser.newContext({ baseURL: server.url });
+    const l = await late.newPage();
+    await l.goto(href);
+    await expect(l.getByRole('region', { name: 'Register' })).toContainText('Registration is closed on this instance');
+    await expect(l.getByRole('region', { name: 'Register' }).getByRole('button')).toHaveCount(0);
+    await late.close();
+  } finally {
+    await admin.close();
+    await guest.close();
+    await server.kill();
+  }
+});

@@ -194,6 +194,21 @@ pub async fn admin(command: AdminCommand) -> CommandResult {
             set_disabled(&db, &user, Some(app::timestamp::now_ms())).await
         }
         AdminCommand::Enable { db, user } => set_disabled(&db, &user, None).await,
+        AdminCommand::Registration { db, mode } => {
+            let store = open(&db).await?;
+            let result = store.set_registration_mode(mode).await;
+            store.close().await;
+            result?;
+            eprintln!("registration is now {}", mode.as_str());
+            Ok(())
+        }
+        AdminCommand::Invite { db } => {
+            let store = open(&db).await?;
+            let result = app::auth::create_invite(store.as_ref(), None).await;
+            store.close().await;
+            println!("{}", result?);
+            Ok(())
+        }
         AdminCommand::SetPassword { db, user } => {
             let mut password = String::new();
             if std::io::stdin().is_terminal() {

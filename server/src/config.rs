@@ -133,6 +133,19 @@ pub enum AdminCommand {
         db: DatabaseArg,
         user: String,
     },
+    /// Set who may register: open (anyone), invite (holders of an invite) or closed.
+    Registration {
+        #[command(flatten)]
+        db: DatabaseArg,
+        #[arg(value_parser = parse_mode)]
+        mode: app::model::RegistrationMode,
+    },
+    /// Print a new invite code, good for one registration within a week (the link is
+    /// https://YOUR-SITE/?invite=CODE).
+    Invite {
+        #[command(flatten)]
+        db: DatabaseArg,
+    },
     /// Set USER's password, read as one line from standard input (e.g. an account restored
     /// from a backup without credentials). Ends the user's sessions.
     SetPassword {
@@ -148,6 +161,11 @@ fn parse_net(text: &str) -> Result<IpNet, String> {
     text.parse::<IpNet>()
         .or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from))
         .map_err(|_| format!("{text:?} is not an address or a CIDR range (e.g. 10.0.0.0/8)"))
+}
+
+fn parse_mode(text: &str) -> Result<app::model::RegistrationMode, String> {
+    app::model::RegistrationMode::parse(text)
+        .ok_or_else(|| format!("unknown mode {text:?}: use open, invite or closed"))
 }
 
 fn parse_format(text: &str) -> Result<Format, String> {

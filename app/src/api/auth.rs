@@ -3,15 +3,37 @@
 use leptos::prelude::*;
 
 use crate::error::AppError;
-use crate::model::User;
+use crate::model::{RegistrationMode, User};
 
-/// Creates an account and logs it in. Limited per address (see `crate::limits`).
+/// Creates an account and logs it in. Limited per address (see `crate::limits`), and subject to
+/// the registration mode: `invite` is the code of an invite link when registration needs one.
 #[server(endpoint = "register")]
-pub async fn register(username: String, password: String) -> Result<User, AppError> {
+pub async fn register(
+    username: String,
+    password: String,
+    invite: Option<String>,
+) -> Result<User, AppError> {
     use super::ssr::{client_ip, state};
     let state = state()?;
     let username = crate::validate::username(&username)?;
     crate::validate::new_password(&password)?;
+    let invite = invite
+        .map(|code| code.trim().to_owned())
+        .filter(|code| !code.is_empty())
+        .map(|code| crate::auth::token_hash(&code));
+    // Refused before the (deliberately slow) hash when the answer is already known; the store
+    // decides again, atomically, when the account is created.
+    match state.store.registration_mode().await? {
+        RegistrationMode::Closed => {
+            return Err(AppError::Forbidden(
+                crate::store::REGISTRATION_CLOSED.into(),
+            ))
+        }
+        RegistrationMode::Invite if invite.is_none() => {
+            return Err(AppError::Forbidden(crate::store::INVITE_NEEDED.into()))
+        }
+        _ => {}
+    }
     let ip = client_ip()?;
     if let Err(refused) = state.limits.register(ip) {
         tracing::warn!(%ip, "registration refused: over the limit");
@@ -21,7 +43,13 @@ pub async fn register(username: String, password: String) -> Result<User, AppErr
         let _slot = state.limits.hashing().await?;
         crate::auth::hash_password(password).await?
     };
-    let user = state.store.create_user(&username, &hash).await?;
+    let admission = crate::store::Admission::Register {
+        invite: invite.as_deref(),
+    };
+    let user = state
+        .store
+        .register_user(&username, &hash, admission)
+        .await?;
     start_session(&user, Some(&hash)).await?;
     tracing::info!(user = %user.username, "registered");
     Ok(user)
@@ -107,6 +135,33 @@ pub async fn moderate(username: String, action: String) -> Result<String, AppErr
     use super::ssr::{require_user, state};
     let admin = require_user().await?;
     crate::auth::moderate(&state()?, &admin, &username, action.parse()?).await
+}
+
+/// Who may register on this instance (for the registration form).
+#[server(endpoint = "registration")]
+pub async fn registration() -> Result<RegistrationMode, AppError> {
+    Ok(super::ssr::state()?.store.registration_mode().await?)
+}
+
+/// An admin sets who may register: `open`, `invite` or `closed`. Answers what was done.
+#[server(endpoint = "set_registration")]
+pub async fn set_registration(mode: String) -> Result<String, AppError> {
+    use super::ssr::{require_user, state};
+    let admin = require_user().await?;
+    let mode = RegistrationMode::parse(&mode).ok_or_else(|| {
+        AppError::BadRequest(format!(
+            "Unknown mode {mode:?}: use open, invite or closed."
+        ))
+    })?;
+    crate::auth::set_registration(state()?.store.as_ref(), &admin, mode).await
+}
+
+/// An admin makes an invite: a code good for one registration within a week. Answers the code.
+#[server(endpoint = "create_invite")]
+pub async fn create_invite() -> Result<String, AppError> {
+    use super::ssr::{require_user, state};
+    let admin = require_user().await?;
+    crate::auth::create_invite(state()?.store.as_ref(), Some(&admin)).await
 }
 
 /// The logged-in user, or `None` for a visitor.

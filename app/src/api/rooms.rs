@@ -9,8 +9,18 @@ use crate::model::{Member, Navigation, RoomId, RoomListing, RoomView};
 #[server(endpoint = "sidebar")]
 pub async fn get_navigation() -> Result<Navigation, AppError> {
     let user = super::ssr::require_user().await?;
-    let sidebar = super::ssr::state()?.store.sidebar(user.id).await?;
-    Ok(Navigation { user, sidebar })
+    let store = super::ssr::state()?.store;
+    let sidebar = store.sidebar(user.id).await?;
+    let registration = if user.is_admin {
+        Some(store.registration_mode().await?)
+    } else {
+        None
+    };
+    Ok(Navigation {
+        user,
+        sidebar,
+        registration,
+    })
 }
 
 /// Every public room.

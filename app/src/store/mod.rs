@@ -14,7 +14,8 @@ use async_trait::async_trait;
 use crate::backup::record::{EndRecord, RoomRecord, Scope, UserRecord};
 use crate::backup::{BackupResult, Record};
 use crate::model::{
-    HistoryPage, Message, RoomId, RoomListing, RoomSummary, RoomView, Sidebar, User, UserId,
+    HistoryPage, Message, RegistrationMode, RoomId, RoomListing, RoomSummary, RoomView, Sidebar,
+    User, UserId,
 };
 
 /// A member of a room as stored: presence is added from the live side.
@@ -93,11 +94,79 @@ pub struct NewMessage<'a> {
     pub client_id: Option<&'a str>,
 }
 
+/// Why an account is being created.
+#[derive(Debug, Clone, Copy)]
+pub enum Admission<'a> {
+    /// By the operator (restore, tools): no registration rules apply.
+    Always,
+    /// Someone registering themselves, with the hash of an invite code if they have one.
+    Register { invite: Option<&'a [u8]> },
+}
+
+/// Why a self-registration is refused in each mode.
+pub const REGISTRATION_CLOSED: &str =
+    "Registration is closed on this instance. Ask an admin for an account.";
+pub const INVITE_NEEDED: &str =
+    "Registration here needs an invite. Ask an admin for an invite link.";
+pub const INVITE_INVALID: &str =
+    "This invite is not valid: it may have been used already or have expired.";
+
+/// The rule both backends apply inside the registering transaction, once the account row exists
+/// (`first`: it is the instance's first account). `Ok(Some(hash))`: admitted if that invite can
+/// be used up now; `Ok(None)`: admitted.
+pub(crate) fn admit<'a>(
+    admission: Admission<'a>,
+    mode: RegistrationMode,
+    first: bool,
+) -> StoreResult<Option<&'a [u8]>> {
+    let Admission::Register { invite } = admission else {
+        return Ok(None);
+    };
+    match mode {
+        _ if first => Ok(None),
+        RegistrationMode::Open => Ok(None),
+        RegistrationMode::Closed => Err(StoreError::Forbidden(REGISTRATION_CLOSED.into())),
+        RegistrationMode::Invite => invite
+            .map(Some)
+            .ok_or_else(|| StoreError::Forbidden(INVITE_NEEDED.into())),
+    }
+}
+
+/// The stored registration mode (`None`: never set, so open).
+pub(crate) fn stored_mode(value: Option<String>) -> RegistrationMode {
+    value
+        .as_deref()
+        .and_then(RegistrationMode::parse)
+        .unwrap_or_default()
+}
+
 /// The storage operations Confab needs, each one atomic.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Creates an account and puts it in `general`. The first account is an admin.
-    async fn create_user(&self, username: &str, password_hash: &str) -> StoreResult<User>;
+    async fn create_user(&self, username: &str, password_hash: &str) -> StoreResult<User> {
+        self.register_user(username, password_hash, Admission::Always)
+            .await
+    }
+    /// Creates an account as [`Store::create_user`] does, once `admission` allows it: a
+    /// self-registration is checked against the registration mode in the same transaction, and
+    /// uses up its invite there (so a refused or failed registration spends nothing).
+    async fn register_user(
+        &self,
+        username: &str,
+        password_hash: &str,
+        admission: Admission<'_>,
+    ) -> StoreResult<User>;
+    /// Who may register now (always `Open` while there are no accounts).
+    async fn registration_mode(&self) -> StoreResult<RegistrationMode>;
+    async fn set_registration_mode(&self, mode: RegistrationMode) -> StoreResult<()>;
+    /// Records an invite, known by the hash of its code, usable once until `expires_at`.
+    async fn create_invite(
+        &self,
+        code_hash: &[u8],
+        created_by: Option<UserId>,
+        expires_at: i64,
+    ) -> StoreResult<()>;
     /// The account and its password hash (if it has one), looked up ignoring case.
     async fn credentials(&self, username: &str) -> StoreResult<Option<(User, Option<String>)>>;
     /// The account with this username, ignoring case.

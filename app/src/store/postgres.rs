@@ -16,14 +16,14 @@ mod posts;
 
 use super::group_commit::{Post, Posts};
 use super::{
-    ExportRequest, ExportSink, HistoryQuery, NewMessage, RestoreTx, Store, StoreError, StoreResult,
-    StoredMember,
+    admit, stored_mode, Admission, ExportRequest, ExportSink, HistoryQuery, NewMessage, RestoreTx,
+    Store, StoreError, StoreResult, StoredMember, INVITE_INVALID,
 };
 use crate::backup::record::EndRecord;
 use crate::backup::BackupResult;
 use crate::model::{
-    HistoryPage, Message, RoomId, RoomKind, RoomListing, RoomSummary, RoomView, Sidebar, User,
-    UserId,
+    HistoryPage, Message, RegistrationMode, RoomId, RoomKind, RoomListing, RoomSummary, RoomView,
+    Sidebar, User, UserId,
 };
 use crate::timestamp::now_ms;
 
@@ -137,7 +137,12 @@ impl PgStore {
 
 #[async_trait]
 impl Store for PgStore {
-    async fn create_user(&self, username: &str, password_hash: &str) -> StoreResult<User> {
+    async fn register_user(
+        &self,
+        username: &str,
+        password_hash: &str,
+        admission: Admission<'_>,
+    ) -> StoreResult<User> {
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
         let user = sqlx::query_as::<_, User>(
@@ -157,6 +162,25 @@ impl Store for PgStore {
                 e.into()
             }
         })?;
+        let mode: Option<String> =
+            sqlx::query_scalar("SELECT value FROM settings WHERE key = 'registration'")
+                .fetch_optional(&mut *tx)
+                .await?;
+        // The first account is the admin: it is the one created into an empty table.
+        if let Some(invite) = admit(admission, stored_mode(mode), user.is_admin)? {
+            let used = sqlx::query(
+                "UPDATE invites SET used_by = $1, used_at = $2 \
+                 WHERE code_hash = $3 AND used_at IS NULL AND expires_at > $2",
+            )
+            .bind(user.id)
+            .bind(now)
+            .bind(invite)
+            .execute(&mut *tx)
+            .await?;
+            if used.rows_affected() != 1 {
+                return Err(StoreError::Forbidden(INVITE_INVALID.into()));
+            }
+        }
         sqlx::query(
             "INSERT INTO memberships (room_id, user_id, joined_at, last_read_seq) \
              SELECT id, $1, $2, last_seq FROM rooms WHERE kind = 'public' AND name = 'general' \
@@ -168,6 +192,50 @@ impl Store for PgStore {
         .await?;
         tx.commit().await?;
         Ok(user)
+    }
+
+    async fn registration_mode(&self) -> StoreResult<RegistrationMode> {
+        let (mode, anyone): (Option<String>, bool) = sqlx::query_as(
+            "SELECT (SELECT value FROM settings WHERE key = 'registration'), \
+                    EXISTS(SELECT 1 FROM users)",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(if anyone {
+            stored_mode(mode)
+        } else {
+            RegistrationMode::Open
+        })
+    }
+
+    async fn set_registration_mode(&self, mode: RegistrationMode) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO settings (key, value) VALUES ('registration', $1) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(mode.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn create_invite(
+        &self,
+        code_hash: &[u8],
+        created_by: Option<UserId>,
+        expires_at: i64,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO invites (code_hash, created_by, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(code_hash)
+        .bind(created_by)
+        .bind(now_ms())
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     async fn credentials(&self, username: &str) -> StoreResult<Option<(User, Option<String>)>> {

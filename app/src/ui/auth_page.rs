@@ -1,14 +1,22 @@
 //! Log in and register, side by side, for visitors.
 
 use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
 
 use super::feedback::form_error;
 use super::layout::Session;
+use crate::api::auth::registration;
+use crate::model::RegistrationMode;
 
 /// The visitor's screen.
 #[component]
 pub fn AuthPage() -> impl IntoView {
     let session = expect_context::<Session>();
+    let mode = Resource::new(|| (), |_| registration());
+    // An invite link is this page with `?invite=CODE`.
+    let invite = use_query_map()
+        .with_untracked(|q| q.get("invite"))
+        .unwrap_or_default();
     view! {
         <main class="auth">
             <header class="auth-header">
@@ -26,14 +34,57 @@ pub fn AuthPage() -> impl IntoView {
                 </section>
                 <section class="card" aria-labelledby="register-heading">
                     <h2 id="register-heading">"Register"</h2>
-                    <ActionForm action=session.register>
-                        <CredentialFields prefix="register" new_password=true/>
-                        <button type="submit">"Register"</button>
-                        {form_error(session.register.value())}
-                    </ActionForm>
+                    <Suspense fallback=|| ()>
+                        {move || {
+                            let invite = invite.clone();
+                            Suspend::new(async move {
+                                match mode.await {
+                                    Ok(RegistrationMode::Closed) => {
+                                        view! {
+                                            <p class="muted">
+                                                "Registration is closed on this instance. Ask an admin for an account."
+                                            </p>
+                                        }
+                                            .into_any()
+                                    }
+                                    mode => {
+                                        let needs_invite = matches!(mode, Ok(RegistrationMode::Invite));
+                                        view! { <RegisterForm needs_invite invite/> }.into_any()
+                                    }
+                                }
+                            })
+                        }}
+                    </Suspense>
                 </section>
             </div>
         </main>
+    }
+}
+
+/// The registration form; with `needs_invite`, an invite code field (filled from the link).
+#[component]
+fn RegisterForm(needs_invite: bool, invite: String) -> impl IntoView {
+    let session = expect_context::<Session>();
+    view! {
+        <ActionForm action=session.register>
+            <CredentialFields prefix="register" new_password=true/>
+            {needs_invite
+                .then(|| {
+                    view! {
+                        <label for="register-invite">"Invite code"</label>
+                        <input
+                            id="register-invite"
+                            name="invite"
+                            autocomplete="off"
+                            spellcheck="false"
+                            required
+                            value=invite
+                        />
+                    }
+                })}
+            <button type="submit">"Register"</button>
+            {form_error(session.register.value())}
+        </ActionForm>
     }
 }
 

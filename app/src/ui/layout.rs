@@ -10,10 +10,13 @@ use leptos_router::components::{Outlet, A};
 use super::auth_page::AuthPage;
 use super::feedback::{form_error, ErrorPanel};
 use super::live::{badge_text, Live};
-use crate::api::auth::{current_user, Login, Logout, LogoutEverywhere, Moderate, Register};
+use crate::api::auth::{
+    current_user, CreateInvite, Login, Logout, LogoutEverywhere, Moderate, Register,
+    SetRegistration,
+};
 use crate::api::rooms::{get_navigation, CreateRoom, JoinRoom, LeaveRoom, OpenDm, RemoveMember};
 use crate::error::AppError;
-use crate::model::{Navigation, RoomSummary};
+use crate::model::{Navigation, RegistrationMode, RoomSummary};
 
 /// The actions that start and end a session; every page reloads its data after each.
 #[derive(Clone, Copy)]
@@ -150,7 +153,11 @@ fn SidebarNav(navigation: Navigation) -> impl IntoView {
     let open_dm = expect_context::<Membership>().open_dm;
     let live = expect_context::<Live>();
     live.seed(&navigation);
-    let Navigation { user, sidebar } = navigation;
+    let Navigation {
+        user,
+        sidebar,
+        registration,
+    } = navigation;
     view! {
         <nav class="sidebar" id="sidebar" aria-label="Rooms and direct messages">
             <div class="brand">
@@ -183,7 +190,7 @@ fn SidebarNav(navigation: Navigation) -> impl IntoView {
                 </ActionForm>
             </section>
             <DataLinks is_admin=user.is_admin/>
-            {user.is_admin.then(|| view! { <Moderation/> }.into_any())}
+            {registration.map(|registration| view! { <Moderation registration/> }.into_any())}
             <div class="account">
                 <span class="me" title="Logged in as">
                     {user.username}
@@ -236,7 +243,7 @@ fn DataLinks(is_admin: bool) -> impl IntoView {
 /// An admin's tools for one account: end its sessions, disable it, or enable it again. A plain
 /// form, so it works without JavaScript too.
 #[component]
-fn Moderation() -> impl IntoView {
+fn Moderation(registration: RegistrationMode) -> impl IntoView {
     let moderate = ServerAction::<Moderate>::new();
     let done = move || {
         moderate
@@ -268,7 +275,66 @@ fn Moderation() -> impl IntoView {
                 {form_error(moderate.value())}
                 {done}
             </ActionForm>
+            <Registration mode=registration/>
         </section>
+    }
+}
+
+/// An admin's registration settings: who may register, and invite links.
+#[component]
+fn Registration(mode: RegistrationMode) -> impl IntoView {
+    let set = ServerAction::<SetRegistration>::new();
+    let invite = ServerAction::<CreateInvite>::new();
+    let set_done = move || {
+        set.value()
+            .with(|v| v.as_ref().and_then(|r| r.as_ref().ok().cloned()))
+            .map(|text| view! { <p class="form-ok" role="status">{text}</p> })
+    };
+    let link = move || {
+        invite
+            .value()
+            .with(|v| v.as_ref().and_then(|r| r.as_ref().ok().cloned()))
+            .map(|code| {
+                let href = format!("/?invite={code}");
+                view! {
+                    <p class="form-ok" role="status">
+                        "Invite link (one registration, within 7 days): "
+                        <a href=href.clone() class="invite-link">{href.clone()}</a>
+                    </p>
+                }
+            })
+    };
+    view! {
+        <ActionForm action=set>
+            <label for="registration-mode">"Who can register"</label>
+            <div class="inline-field">
+                <select id="registration-mode" name="mode">
+                    {RegistrationMode::ALL
+                        .into_iter()
+                        .map(|option| {
+                            let label = match option {
+                                RegistrationMode::Open => "Anyone",
+                                RegistrationMode::Invite => "People with an invite",
+                                RegistrationMode::Closed => "No one",
+                            };
+                            view! {
+                                <option value=option.as_str() selected=option == mode>
+                                    {label}
+                                </option>
+                            }
+                        })
+                        .collect_view()}
+                </select>
+                <button type="submit">"Save"</button>
+            </div>
+            {form_error(set.value())}
+            {set_done}
+        </ActionForm>
+        <ActionForm action=invite>
+            <button type="submit" class="secondary">"Create invite link"</button>
+            {form_error(invite.value())}
+            {link}
+        </ActionForm>
     }
 }
 

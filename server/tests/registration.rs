@@ -1,0 +1,102 @@
+//! Who may register, from the outside: an admin opens registration, restricts it to invite
+//! links, or closes it, in the app or on the command line; each refusal says why, and an invite
+//! lets exactly one account in.
+#![expect(clippy::unwrap_used)]
+
+mod common;
+
+use common::{post, register, start};
+
+async fn try_register(addr: std::net::SocketAddr, name: &str, invite: &str) -> (u16, String) {
+    let mut form = format!("username={name}&password=password123");
+    if !invite.is_empty() {
+        form.push_str(&format!("&invite={invite}"));
+    }
+    let (status, _, body) = post(addr, "/api/register", &form, None).await;
+    (status, body)
+}
+
+#[tokio::test]
+async fn an_admin_closes_registration_or_limits_it_to_invites() {
+    let server = start().await;
+    let addr = server.addr;
+    let admin = register(addr, "alice").await;
+    let bob = register(addr, "bob").await;
+    let (_, _, mode) = post(addr, "/api/registration", "", None).await;
+    assert_eq!(mode.trim(), "\"open\"");
+
+    let (status, _, body) = post(addr, "/api/set_registration", "mode=closed", Some(&bob)).await;
+    assert_eq!(status, 403, "only admins: {body}");
+    let (status, _, body) = post(addr, "/api/create_invite", "", Some(&bob)).await;
+    assert_eq!(status, 403, "only admins: {body}");
+    let (status, _, body) = post(addr, "/api/set_registration", "mode=secret", Some(&admin)).await;
+    assert_eq!(status, 400, "{body}");
+
+    let (status, _, body) = post(addr, "/api/set_registration", "mode=closed", Some(&admin)).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = try_register(addr, "carol", "").await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("Registration is closed"), "{body}");
+
+    post(addr, "/api/set_registration", "mode=invite", Some(&admin)).await;
+    let (_, _, mode) = post(addr, "/api/registration", "", None).await;
+    assert_eq!(mode.trim(), "\"invite\"");
+    let (status, body) = try_register(addr, "carol", "").await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("needs an invite"), "{body}");
+    let (status, body) = try_register(addr, "carol", "made-up").await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("not valid"), "{body}");
+
+    let (status, _, code) = post(addr, "/api/create_invite", "", Some(&admin)).await;
+    assert_eq!(status, 200, "{code}");
+    let code: String = serde_json::from_str(&code).unwrap();
+    assert!(code.len() >= 40, "{code}");
+    let (status, body) = try_register(addr, "carol", &code).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = try_register(addr, "dave", &code).await;
+    assert_eq!(status, 403, "used once: {body}");
+
+    post(addr, "/api/set_registration", "mode=open", Some(&admin)).await;
+    let (status, body) = try_register(addr, "dave", "").await;
+    assert_eq!(status, 200, "{body}");
+}
+
+#[test]
+fn the_command_line_sets_the_mode_and_prints_invites() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("confab.db");
+    let confab = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_confab"))
+            .args(args)
+            .arg("--database-url")
+            .arg(&db)
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap()
+    };
+    let set = confab(&["admin", "registration", "invite"]);
+    let stderr = String::from_utf8(set.stderr).unwrap();
+    assert!(set.status.success(), "{stderr}");
+    assert!(stderr.contains("registration is now invite"), "{stderr}");
+    let wrong = confab(&["admin", "registration", "sometimes"]);
+    assert!(!wrong.status.success());
+    assert!(String::from_utf8(wrong.stderr)
+        .unwrap()
+        .contains("use open, invite or closed"));
+
+    let invite = confab(&["admin", "invite"]);
+    assert!(invite.status.success());
+    let code = String::from_utf8(invite.stdout).unwrap().trim().to_owned();
+
+    // A server on that database: the first account needs no invite, the second uses the code.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let addr = common::free_addr();
+        let _server = common::spawn_confab(addr, dir.path(), &[]).await;
+        assert_eq!(try_register(addr, "first", "").await.0, 200);
+        assert_eq!(try_register(addr, "second", "").await.0, 403);
+        let (status, body) = try_register(addr, "second", &code).await;
+        assert_eq!(status, 200, "{body}");
+    });
+}
