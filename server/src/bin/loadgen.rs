@@ -76,6 +76,15 @@ enum Mode {
         rate: f64,
         #[arg(long, default_value_t = 10)]
         seconds: u64,
+        /// Receivers that stop reading for the whole run and read again only after it: they
+        /// must be told to `resync` (or be closed) and then catch up from history. Their
+        /// deliveries are left out of the latency figures, which are the others'.
+        #[arg(long, default_value_t = 0)]
+        slow: usize,
+        /// Characters of each message's text (at most 4000): larger messages fill a stalled
+        /// socket's kernel buffers sooner.
+        #[arg(long, default_value_t = 0)]
+        size: usize,
     },
     /// Durable posts per second end to end: every socket is its own account posting into its
     /// own note-to-self DM (so each post is delivered once), each post acked only once durable.
@@ -88,6 +97,19 @@ enum Mode {
         rate: f64,
         #[arg(long, default_value_t = 10)]
         seconds: u64,
+    },
+    /// Sockets in one room that all reconnect at once after the server is killed and
+    /// restarted; measures their welcomes and how long until every one has caught up, and
+    /// checks that none has a gap. Needs the servers this tool starts (not `--url`).
+    Storm {
+        #[arg(long, default_value_t = 1000)]
+        clients: usize,
+        /// Messages posted while they are away (after the restart, before they reconnect).
+        #[arg(long, default_value_t = 100)]
+        missed: usize,
+        /// Messages posted while they reconnect.
+        #[arg(long, default_value_t = 100)]
+        during: usize,
     },
     /// Idle sockets; measures the server's memory per connection.
     Idle {
@@ -108,7 +130,7 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run(args: Args) -> LoadResult<()> {
-    let (nodes, _servers) = match (&args.url, args.pid) {
+    let (nodes, mut servers) = match (&args.url, args.pid) {
         (Some(url), Some(pid)) => (vec![(address(url)?, pid)], None),
         _ => {
             let servers = OwnServers::start(
@@ -139,12 +161,17 @@ async fn run(args: Args) -> LoadResult<()> {
             senders,
             rate,
             seconds,
+            slow,
+            size,
         } => {
+            let senders = senders.min(clients);
             let plan = Plan {
-                senders: senders.min(clients),
+                senders,
                 rate,
                 seconds,
                 rooms: vec![GENERAL; clients],
+                slow: slow.min(clients - senders),
+                size,
             };
             deliver(&nodes, &cookies, plan).await
         }
@@ -159,8 +186,20 @@ async fn run(args: Args) -> LoadResult<()> {
                 rate,
                 seconds,
                 rooms,
+                slow: 0,
+                size: 0,
             };
             deliver(&nodes, &cookies, plan).await
+        }
+        Mode::Storm {
+            clients,
+            missed,
+            during,
+        } => {
+            let servers = servers
+                .as_mut()
+                .ok_or("storm restarts the server itself: it cannot use --url")?;
+            storm(servers, &cookies, clients, missed, during).await
         }
         Mode::Idle { connections } => idle(&nodes, &cookies, connections).await,
     }
@@ -205,6 +244,10 @@ fn address(url: &str) -> LoadResult<SocketAddr> {
 struct OwnServers {
     children: Vec<std::process::Child>,
     nodes: Vec<(SocketAddr, u32)>,
+    binary: std::path::PathBuf,
+    database_url: String,
+    redis_url: String,
+    namespace: String,
     _dir: tempfile::TempDir,
 }
 
@@ -215,46 +258,73 @@ impl OwnServers {
             Some(url) => url.to_owned(),
             None => format!("sqlite://{}", dir.path().join("load.db").display()),
         };
-        let binary = std::env::current_exe()?.with_file_name("confab");
-        let namespace = format!("loadgen-{}", std::process::id());
         let mut servers = Self {
             children: Vec::with_capacity(count),
             nodes: Vec::with_capacity(count),
+            binary: std::env::current_exe()?.with_file_name("confab"),
+            database_url,
+            redis_url: redis_url.to_owned(),
+            namespace: format!("loadgen-{}", std::process::id()),
             _dir: dir,
         };
         for _ in 0..count {
             let port = std::net::TcpListener::bind("127.0.0.1:0")?
                 .local_addr()?
                 .port();
-            let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-            let mut command = std::process::Command::new(&binary);
-            command
-                .env("DATABASE_URL", &database_url)
-                .env("CONFAB_ADDR", addr.to_string())
-                .env("RUST_LOG", "warn")
-                // Every simulated user registers from this one address.
-                .env("CONFAB_REGISTER_RATE_PER_IP", "1000000/s")
-                .env("CONFAB_LOGIN_RATE_PER_IP", "1000000/s")
-                .stdout(std::process::Stdio::null());
-            if count > 1 {
-                command
-                    .env("CONFAB_REDIS_URL", redis_url)
-                    .env("CONFAB_REDIS_NAMESPACE", &namespace);
-            }
-            let child = command
-                .spawn()
-                .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
-            servers.nodes.push((addr, child.id()));
-            servers.children.push(child);
-            let deadline = Instant::now() + Duration::from_secs(30);
-            while TcpStream::connect(addr).await.is_err() {
-                if Instant::now() > deadline {
-                    return Err("the server did not start listening within 30 s".into());
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
+            servers
+                .launch(([127, 0, 0, 1], port).into(), count > 1)
+                .await?;
         }
         Ok(servers)
+    }
+
+    /// Starts one node on `addr` (linked to the others through Redis if `linked`) and waits
+    /// until it listens.
+    async fn launch(&mut self, addr: SocketAddr, linked: bool) -> LoadResult<()> {
+        let mut command = std::process::Command::new(&self.binary);
+        command
+            .env("DATABASE_URL", &self.database_url)
+            .env("CONFAB_ADDR", addr.to_string())
+            .env("RUST_LOG", "warn")
+            // Every simulated user registers from this one address.
+            .env("CONFAB_REGISTER_RATE_PER_IP", "1000000/s")
+            .env("CONFAB_LOGIN_RATE_PER_IP", "1000000/s")
+            .stdout(std::process::Stdio::null());
+        if linked {
+            command
+                .env("CONFAB_REDIS_URL", &self.redis_url)
+                .env("CONFAB_REDIS_NAMESPACE", &self.namespace);
+        }
+        let child = command
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", self.binary.display()))?;
+        self.nodes.push((addr, child.id()));
+        self.children.push(child);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(addr).await.is_err() {
+            if Instant::now() > deadline {
+                return Err("the server did not start listening within 30 s".into());
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        Ok(())
+    }
+
+    /// SIGKILLs every node and starts it again on the same address and database; returns how
+    /// long the nodes took from the kill to listening again.
+    async fn restart(&mut self) -> LoadResult<Duration> {
+        let addrs: Vec<SocketAddr> = self.nodes.iter().map(|(addr, _)| *addr).collect();
+        for child in &mut self.children {
+            child.kill()?;
+            child.wait()?;
+        }
+        let down = Instant::now();
+        self.children.clear();
+        self.nodes.clear();
+        for addr in &addrs {
+            self.launch(*addr, addrs.len() > 1).await?;
+        }
+        Ok(down.elapsed())
     }
 }
 
@@ -349,6 +419,21 @@ type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStre
 
 /// Opens a socket as a browser on the site would (cookie and Origin) and reads the welcome.
 async fn connect(addr: SocketAddr, cookie: &str) -> LoadResult<Socket> {
+    handshake(TcpStream::connect(addr).await?, addr, cookie).await
+}
+
+/// As [`connect`], with a 4 KiB TCP receive buffer: a client that stops reading then holds
+/// little in its kernel, as over a real network, so the server's queue for it fills and its
+/// memory, not the kernel's, is what is tested.
+async fn connect_small_window(addr: SocketAddr, cookie: &str) -> LoadResult<Socket> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.set_recv_buffer_size(4096)?;
+    handshake(socket.connect(addr).await?, addr, cookie).await
+}
+
+/// The WebSocket handshake over `stream`, then the welcome.
+async fn handshake(stream: TcpStream, addr: SocketAddr, cookie: &str) -> LoadResult<Socket> {
+    stream.set_nodelay(true)?;
     let mut request = format!("ws://{addr}/ws").into_client_request()?;
     let headers = request.headers_mut();
     headers.insert("Cookie", cookie.parse()?);
@@ -357,8 +442,12 @@ async fn connect(addr: SocketAddr, cookie: &str) -> LoadResult<Socket> {
     let config = WebSocketConfig::default()
         .read_buffer_size(4 * 1024)
         .write_buffer_size(0);
-    let (mut socket, _) =
-        tokio_tungstenite::connect_async_with_config(request, Some(config), true).await?;
+    let (mut socket, _) = tokio_tungstenite::client_async_with_config(
+        request,
+        tokio_tungstenite::MaybeTlsStream::Plain(stream),
+        Some(config),
+    )
+    .await?;
     loop {
         match socket.next().await {
             Some(Ok(WsMessage::Text(t))) if t.as_str().starts_with("{\"type\":\"welcome\"") => {
@@ -465,12 +554,15 @@ struct Seen {
 }
 
 /// Who posts where, how fast and for how long. Socket `i` is in room `rooms[i]`; the first
-/// `senders` sockets post into their room.
+/// `senders` sockets post into their room, the last `slow` stop reading until the end. Texts
+/// are padded to `size` characters.
 struct Plan {
     senders: usize,
     rate: f64,
     seconds: u64,
     rooms: Vec<i64>,
+    slow: usize,
+    size: usize,
 }
 
 /// Opens a socket per room in the plan, lets the senders post at the planned rate, and
@@ -481,13 +573,22 @@ async fn deliver(nodes: &[(SocketAddr, u32)], cookies: &[String], plan: Plan) ->
         rate,
         seconds,
         rooms,
+        slow,
+        size,
     } = plan;
     let clients = rooms.len();
-    let sockets = connect_many(nodes, cookies, clients).await?;
     let node_count = nodes.len();
+    let mut sockets = connect_many(nodes, cookies, clients - slow).await?;
+    for i in clients - slow..clients {
+        let (addr, cookie) = (nodes[i % node_count].0, &cookies[i % cookies.len()]);
+        sockets.push(connect_small_window(addr, cookie).await?);
+    }
     println!(
         "{clients} sockets open on {node_count} node(s); {senders} of them post {rate}/s for {seconds} s"
     );
+    if slow > 0 {
+        println!("{slow} of them stop reading until the run is over");
+    }
     // Presence announcements of all those connections settle first.
     tokio::time::sleep(Duration::from_secs(2)).await;
 
@@ -498,11 +599,24 @@ async fn deliver(nodes: &[(SocketAddr, u32)], cookies: &[String], plan: Plan) ->
     let server_cpu = servers_cpu(nodes);
     let own_cpu = cpu_seconds("self");
 
+    let rss_peak = sample_peak_rss(
+        nodes.to_vec(),
+        tokio::time::sleep_until((stop_at + Duration::from_secs(3)).into()),
+    );
     let mut readers = Vec::with_capacity(clients);
     let mut writers = Vec::with_capacity(senders);
+    let mut stalled = Vec::with_capacity(slow);
     for (i, socket) in sockets.into_iter().enumerate() {
-        let (mut sink, mut stream) = socket.split();
         let room = rooms[i];
+        if i >= clients - slow {
+            let (addr, cookie) = (nodes[i % node_count].0, cookies[i % cookies.len()].clone());
+            let wake = stop_at + Duration::from_secs(3);
+            stalled.push(tokio::spawn(stall_then_catch_up(
+                socket, addr, cookie, room, wake,
+            )));
+            continue;
+        }
+        let (mut sink, mut stream) = socket.split();
         let last_delivery = last_delivery.clone();
         let drain_until = stop_at + Duration::from_secs(3);
         readers.push(tokio::spawn(async move {
@@ -581,8 +695,11 @@ async fn deliver(nodes: &[(SocketAddr, u32)], cookies: &[String], plan: Plan) ->
                         break;
                     }
                     let at = epoch.elapsed().as_micros();
+                    let text = format!("lg {at} ");
+                    let pad = size.min(4000).saturating_sub(text.len());
                     let frame = format!(
-                        "{{\"type\":\"post\",\"room_id\":{room},\"client_id\":\"lg-{i}-{n}\",\"text\":\"lg {at}\"}}"
+                        "{{\"type\":\"post\",\"room_id\":{room},\"client_id\":\"lg-{i}-{n}\",\"text\":\"{text}{}\"}}",
+                        "x".repeat(pad)
                     );
                     if sink.send(WsMessage::Text(frame.into())).await.is_err() {
                         break;
@@ -605,10 +722,16 @@ async fn deliver(nodes: &[(SocketAddr, u32)], cookies: &[String], plan: Plan) ->
     }
     let server_cpu = servers_cpu(nodes) - server_cpu;
     let own_cpu = cpu_seconds("self") - own_cpu;
+    let rss_peak = rss_peak.await?;
+    let mut caught_up = Vec::with_capacity(slow);
+    for task in stalled {
+        caught_up.push(task.await??);
+    }
+    let rooms = &rooms[..clients - slow];
 
     // What each room should have delivered: every post acknowledged in it.
     let mut expected: std::collections::HashMap<i64, Vec<u64>> = Default::default();
-    for (seen, room) in seens.iter().zip(&rooms) {
+    for (seen, room) in seens.iter().zip(rooms) {
         expected.entry(*room).or_default().extend(&seen.acked);
     }
     let acked_total: usize = expected.values().map(Vec::len).sum();
@@ -619,7 +742,7 @@ async fn deliver(nodes: &[(SocketAddr, u32)], cookies: &[String], plan: Plan) ->
     let mut latencies: Vec<u32> = Vec::new();
     let mut crossed: Vec<u32> = Vec::new();
     let mut acks: Vec<u32> = Vec::new();
-    for (seen, room) in seens.iter().zip(&rooms) {
+    for (seen, room) in seens.iter().zip(rooms) {
         acks.extend_from_slice(&seen.acks);
         for &seq in expected.get(room).into_iter().flatten() {
             match seen.counts.get(seq as usize).copied().unwrap_or(0) {
@@ -685,11 +808,164 @@ async fn deliver(nodes: &[(SocketAddr, u32)], cookies: &[String], plan: Plan) ->
         100.0 * server_cpu / window,
         100.0 * own_cpu / window
     );
-    println!("server rss {} MiB", servers_rss_kib(nodes) / 1024);
-    if lost > 0 || acked_total == 0 {
-        return Err(format!("{lost} deliveries lost").into());
+    println!(
+        "server rss {} MiB at the end, peak {} MiB during the run",
+        servers_rss_kib(nodes) / 1024,
+        rss_peak / 1024
+    );
+    let mut slow_missing = 0;
+    for (k, caught) in caught_up.iter().enumerate() {
+        let wanted = expected
+            .get(&caught.room)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let missing = wanted
+            .iter()
+            .filter(|seq| !caught.seqs.contains(seq))
+            .count();
+        slow_missing += missing;
+        println!(
+            "slow socket {k}: read {} frames live once it read again, then {}; {} messages by \
+             sync in {:.0?}; {missing} of the {} acked missing",
+            caught.live,
+            caught.outcome,
+            caught.synced,
+            caught.sync_time,
+            wanted.len()
+        );
+    }
+    if lost > 0 || acked_total == 0 || slow_missing > 0 {
+        return Err(format!("{lost} deliveries lost, {slow_missing} never caught up").into());
     }
     Ok(())
+}
+
+/// The highest resident memory of the servers, sampled every 100 ms until `done` completes.
+fn sample_peak_rss(
+    nodes: Vec<(SocketAddr, u32)>,
+    done: impl std::future::Future + Send + 'static,
+) -> tokio::task::JoinHandle<u64> {
+    tokio::spawn(async move {
+        let mut peak = 0;
+        let mut tick = tokio::time::interval(Duration::from_millis(100));
+        tokio::pin!(done);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => peak = peak.max(servers_rss_kib(&nodes)),
+                _ = &mut done => return peak,
+            }
+        }
+    })
+}
+
+/// What a socket that stopped reading saw once it read again.
+struct CaughtUp {
+    room: i64,
+    /// Message frames it read before the server's `resync` (or the end of the stream).
+    live: usize,
+    /// "told to resync", "closed: <reason>" or "never told" (the server kept every frame).
+    outcome: String,
+    /// Messages it fetched with `sync` afterwards, and how long that took.
+    synced: usize,
+    sync_time: Duration,
+    /// Every seq it has, live or synced.
+    seqs: std::collections::HashSet<u64>,
+}
+
+/// A receiver that reads nothing until `wake`, then reads what the server kept for it, and
+/// catches up the room from history as a client told to `resync` does (reconnecting first if
+/// the server closed it).
+async fn stall_then_catch_up(
+    mut socket: Socket,
+    addr: SocketAddr,
+    cookie: String,
+    room: i64,
+    wake: Instant,
+) -> LoadResult<CaughtUp> {
+    tokio::time::sleep_until(wake.into()).await;
+    let mut seqs = std::collections::HashSet::new();
+    let mut live = 0;
+    let mut outcome = "never told".to_owned();
+    let mut open = true;
+    loop {
+        let next = match tokio::time::timeout(Duration::from_secs(2), socket.next()).await {
+            Ok(next) => next,
+            // Quiet: everything the server kept has been read.
+            Err(_) => break,
+        };
+        match next {
+            Some(Ok(WsMessage::Text(text))) => {
+                let frame = text.as_str();
+                if frame.starts_with("{\"type\":\"message\"") {
+                    if let Some(seq) = number_after(frame, "\"seq\":") {
+                        seqs.insert(seq);
+                        live += 1;
+                    }
+                } else if frame.starts_with("{\"type\":\"resync\"") {
+                    outcome = "told to resync".to_owned();
+                    break;
+                }
+            }
+            Some(Ok(WsMessage::Close(reason))) => {
+                outcome = format!("closed: {:?}", reason.map(|r| r.reason.to_string()));
+                open = false;
+                break;
+            }
+            Some(Ok(_)) => {}
+            Some(Err(e)) => {
+                outcome = format!("closed: {e}");
+                open = false;
+                break;
+            }
+            None => {
+                outcome = "closed".to_owned();
+                open = false;
+                break;
+            }
+        }
+    }
+    let started = Instant::now();
+    if !open {
+        socket = connect(addr, &cookie).await?;
+    }
+    // From the end of what it holds without a gap, a page at a time, as the browser does.
+    let mut after = (1..).find(|seq| !seqs.contains(seq)).unwrap_or(1) - 1;
+    let mut synced = 0;
+    loop {
+        let frame = format!("{{\"type\":\"sync\",\"room_id\":{room},\"after_seq\":{after}}}");
+        socket.send(WsMessage::Text(frame.into())).await?;
+        let page = loop {
+            match tokio::time::timeout(Duration::from_secs(10), socket.next()).await {
+                Ok(Some(Ok(WsMessage::Text(text)))) => {
+                    if let Ok(app::protocol::ServerFrame::History {
+                        messages, complete, ..
+                    }) = serde_json::from_str(text.as_str())
+                    {
+                        break (messages, complete);
+                    }
+                }
+                Ok(Some(Ok(_))) => {}
+                other => return Err(format!("sync unanswered: {other:?}").into()),
+            }
+        };
+        let (messages, complete) = page;
+        for message in &messages {
+            seqs.insert(message.seq as u64);
+            after = after.max(message.seq as u64);
+        }
+        synced += messages.len();
+        if complete {
+            break;
+        }
+    }
+    Ok(CaughtUp {
+        room,
+        live,
+        outcome,
+        synced,
+        sync_time: started.elapsed(),
+        seqs,
+    })
 }
 
 /// Opens `n` idle sockets in two halves and measures the server's memory after each (once it
@@ -736,5 +1012,292 @@ async fn idle(nodes: &[(SocketAddr, u32)], cookies: &[String], n: usize) -> Load
     for reader in readers {
         reader.abort();
     }
+    Ok(())
+}
+
+/// Posts `count` messages into the general room from up to ten accounts' sockets at once, each
+/// within the per-socket and per-user budgets, every post acknowledged; returns the highest
+/// acknowledged seq.
+async fn post_messages(
+    addr: SocketAddr,
+    cookies: &[String],
+    count: usize,
+    tag: &str,
+) -> LoadResult<u64> {
+    let posters = cookies.len().clamp(1, 10);
+    let mut tasks = Vec::with_capacity(posters);
+    for (p, cookie) in cookies.iter().take(posters).enumerate() {
+        let share = count / posters + usize::from(p < count % posters);
+        let (cookie, tag) = (cookie.clone(), tag.to_owned());
+        tasks.push(tokio::spawn(async move {
+            let mut socket = connect(addr, &cookie).await?;
+            let mut highest = 0;
+            for n in 0..share {
+                let client_id = format!("{tag}-{p}-{n}");
+                let frame = format!(
+                    "{{\"type\":\"post\",\"room_id\":{GENERAL},\"client_id\":\"{client_id}\",\"text\":\"{tag} {n}\"}}"
+                );
+                highest = highest.max(post_until_acked(&mut socket, &frame, &client_id).await?);
+                // Eight a second: under the socket's ten frames a second and the user's budget.
+                tokio::time::sleep(Duration::from_millis(125)).await;
+            }
+            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(highest)
+        }));
+    }
+    let mut highest = 0;
+    for task in tasks {
+        highest = highest.max(task.await??);
+    }
+    Ok(highest)
+}
+
+/// Sends one post and waits for its ack (resending after a moment if it was refused for
+/// speed); returns its seq.
+async fn post_until_acked(socket: &mut Socket, frame: &str, client_id: &str) -> LoadResult<u64> {
+    use app::protocol::{ErrorCode, ServerFrame};
+    socket.send(WsMessage::Text(frame.into())).await?;
+    loop {
+        let text = match tokio::time::timeout(Duration::from_secs(30), socket.next()).await {
+            Ok(Some(Ok(WsMessage::Text(text)))) => text,
+            Ok(Some(Ok(_))) => continue,
+            other => return Err(format!("no ack for {client_id}: {other:?}").into()),
+        };
+        if !text.as_str().starts_with("{\"type\":\"ack\"")
+            && !text.as_str().starts_with("{\"type\":\"error\"")
+        {
+            continue;
+        }
+        match serde_json::from_str(text.as_str())? {
+            ServerFrame::Ack {
+                client_id: id,
+                message,
+            } if id == client_id => return Ok(u64::try_from(message.seq)?),
+            ServerFrame::Error {
+                code: ErrorCode::RateLimited,
+                ..
+            } => {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                socket.send(WsMessage::Text(frame.into())).await?;
+            }
+            ServerFrame::Error { message, .. } => {
+                return Err(format!("{client_id} refused: {message}").into())
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The highest seq up to which `seqs` has every message, starting from `from`.
+fn contiguous(seqs: &std::collections::HashSet<u64>, from: u64) -> u64 {
+    let mut at = from;
+    while seqs.contains(&(at + 1)) {
+        at += 1;
+    }
+    at
+}
+
+/// Seqs of the message frames a socket reads until its server goes away.
+async fn read_until_gone(socket: Socket) -> std::collections::HashSet<u64> {
+    let (_sink, mut stream) = socket.split();
+    let mut seqs = std::collections::HashSet::new();
+    while let Some(Ok(message)) = stream.next().await {
+        if let WsMessage::Text(text) = message {
+            if text.as_str().starts_with("{\"type\":\"message\"") {
+                seqs.extend(number_after(text.as_str(), "\"seq\":"));
+            }
+        }
+    }
+    seqs
+}
+
+/// How one client fared in the storm, in time since it began.
+struct Rejoined {
+    welcomed: Duration,
+    /// Holding every message up to the backlog posted while it was away.
+    backlog_at: Duration,
+    /// Holding every message, those posted during the storm too.
+    done_at: Duration,
+    /// Connection attempts refused or failed before the one that got its welcome.
+    failures: u32,
+}
+
+/// One client after the restart: reconnects at once (retrying every 100–200 ms while refused),
+/// syncs the room from the last seq it holds without a gap, takes live messages meanwhile, and
+/// is done once it holds every seq up to `target` (known once the storm's posts are acked).
+async fn rejoin(
+    addr: SocketAddr,
+    cookie: String,
+    mut seqs: std::collections::HashSet<u64>,
+    backlog: u64,
+    mut target: tokio::sync::watch::Receiver<Option<u64>>,
+    started: Instant,
+    jitter: Duration,
+) -> LoadResult<Rejoined> {
+    let mut failures = 0;
+    let mut socket = loop {
+        match connect(addr, &cookie).await {
+            Ok(socket) => break socket,
+            Err(e) if failures >= 300 => return Err(format!("never reconnected: {e}").into()),
+            Err(_) => {
+                failures += 1;
+                tokio::time::sleep(Duration::from_millis(100) + jitter).await;
+            }
+        }
+    };
+    let welcomed = started.elapsed();
+    let sync = |after: u64| {
+        WsMessage::Text(
+            format!("{{\"type\":\"sync\",\"room_id\":{GENERAL},\"after_seq\":{after}}}").into(),
+        )
+    };
+    let mut held = contiguous(&seqs, 0);
+    socket.send(sync(held)).await?;
+    let mut backlog_at = None;
+    loop {
+        held = contiguous(&seqs, held);
+        if backlog_at.is_none() && held >= backlog {
+            backlog_at = Some(started.elapsed());
+        }
+        if target.borrow().is_some_and(|goal| held >= goal) {
+            break;
+        }
+        let next = tokio::select! {
+            next = tokio::time::timeout(Duration::from_secs(30), socket.next()) => next,
+            changed = target.changed() => {
+                changed?;
+                continue;
+            }
+        };
+        let text = match next {
+            Ok(Some(Ok(WsMessage::Text(text)))) => text,
+            Ok(Some(Ok(_))) => continue,
+            other => return Err(format!("stuck at seq {held}: {other:?}").into()),
+        };
+        let frame = text.as_str();
+        if frame.starts_with("{\"type\":\"message\"") {
+            seqs.extend(number_after(frame, "\"seq\":"));
+        } else if frame.starts_with("{\"type\":\"history\"") {
+            if let app::protocol::ServerFrame::History {
+                messages, complete, ..
+            } = serde_json::from_str(frame)?
+            {
+                let mut last = held;
+                for message in &messages {
+                    let seq = u64::try_from(message.seq)?;
+                    seqs.insert(seq);
+                    last = last.max(seq);
+                }
+                if !complete {
+                    socket.send(sync(last)).await?;
+                }
+            }
+        } else if frame.starts_with("{\"type\":\"resync\"") {
+            socket.send(sync(contiguous(&seqs, held))).await?;
+        }
+    }
+    Ok(Rejoined {
+        welcomed,
+        backlog_at: backlog_at.unwrap_or_default(),
+        done_at: started.elapsed(),
+        failures,
+    })
+}
+
+/// The reconnect storm: `clients` sockets in the general room, the server SIGKILLed and
+/// restarted, `missed` messages posted while they are away, then all of them reconnecting at
+/// the same moment while `during` more are posted.
+async fn storm(
+    servers: &mut OwnServers,
+    cookies: &[String],
+    clients: usize,
+    missed: usize,
+    during: usize,
+) -> LoadResult<()> {
+    let before = 20;
+    let sockets = connect_many(&servers.nodes, cookies, clients).await?;
+    let readers: Vec<_> = sockets
+        .into_iter()
+        .map(|socket| tokio::spawn(read_until_gone(socket)))
+        .collect();
+    let addr = servers.nodes[0].0;
+    post_messages(addr, cookies, before, "before").await?;
+    // Let the last of them reach every socket.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let restart = servers.restart().await?;
+    let mut held = Vec::with_capacity(clients);
+    for reader in readers {
+        held.push(reader.await?);
+    }
+    let backlog = post_messages(addr, cookies, missed, "missed").await?;
+    println!(
+        "{clients} sockets saw {before} messages; server SIGKILLed and listening again in \
+         {restart:.0?}; {missed} posted while they were away (room at seq {backlog})"
+    );
+
+    let nodes = servers.nodes.clone();
+    let cpu = servers_cpu(&nodes);
+    let (target_tx, target_rx) = tokio::sync::watch::channel(None);
+    let (stop_sampling, sampling_stopped) = tokio::sync::oneshot::channel::<()>();
+    let rss_peak = sample_peak_rss(nodes.clone(), sampling_stopped);
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(clients);
+    for (i, seqs) in held.into_iter().enumerate() {
+        let (addr, cookie) = (nodes[i % nodes.len()].0, cookies[i % cookies.len()].clone());
+        let jitter = Duration::from_millis((i as u64 * 37) % 100);
+        tasks.push(tokio::spawn(rejoin(
+            addr,
+            cookie,
+            seqs,
+            backlog,
+            target_rx.clone(),
+            started,
+            jitter,
+        )));
+    }
+    let target = post_messages(addr, cookies, during, "during")
+        .await?
+        .max(backlog);
+    let posted = started.elapsed();
+    target_tx.send(Some(target))?;
+    let mut rejoined = Vec::with_capacity(clients);
+    for task in tasks {
+        rejoined.push(task.await??);
+    }
+    let elapsed = started.elapsed();
+    let cpu = servers_cpu(&nodes) - cpu;
+    let _ = stop_sampling.send(());
+    let rss_peak = rss_peak.await?;
+
+    let quantiles = |mut times: Vec<Duration>| {
+        times.sort_unstable();
+        let at = |q: f64| {
+            let i = (times.len().saturating_sub(1) as f64 * q).round() as usize;
+            times.get(i).copied().unwrap_or_default()
+        };
+        format!(
+            "p50 {:.0?} p99 {:.0?} max {:.0?}",
+            at(0.5),
+            at(0.99),
+            at(1.0)
+        )
+    };
+    let failures: u32 = rejoined.iter().map(|r| r.failures).sum();
+    println!(
+        "welcome after the storm began: {} ({failures} failed attempts retried)",
+        quantiles(rejoined.iter().map(|r| r.welcomed).collect())
+    );
+    println!(
+        "caught up with the {missed} missed: {}",
+        quantiles(rejoined.iter().map(|r| r.backlog_at).collect())
+    );
+    println!(
+        "all {clients} hold seqs 1..={target} with no gap ({during} posted during the storm, \
+         the last acked at {posted:.0?}): {}; all done in {elapsed:.2?}",
+        quantiles(rejoined.iter().map(|r| r.done_at).collect())
+    );
+    println!(
+        "server cpu during the storm {cpu:.2} s; rss peak {} MiB",
+        rss_peak / 1024
+    );
     Ok(())
 }
