@@ -67,8 +67,7 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         shutdown: shutdown_rx,
     };
     let app = server::router(state, options, live);
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
+    let listener = listen(addr)
         .map_err(|e| format!("listening on {addr}: {e}"))?
         // Live frames are small and must go out at once: without TCP_NODELAY, Nagle's algorithm
         // holds a frame back until the previous one is acknowledged (up to 40 ms of delayed ACK).
@@ -153,4 +152,23 @@ async fn shutdown_signal() {
         () = ctrl_c => {},
         () = term => {},
     }
+}
+
+/// Connections the kernel may hold for us before we accept them. After a restart every client
+/// reconnects at once; with tokio's default of 1,024 a thousand of them overflowed the queue
+/// and waited a second for their SYN to be retried (`loadgen storm`). The kernel caps it at
+/// `net.core.somaxconn`.
+const LISTEN_BACKLOG: u32 = 8192;
+
+/// The listening socket on `addr`, with [`LISTEN_BACKLOG`].
+fn listen(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    // As std's bind does: a restart must not wait out the old socket's TIME_WAIT.
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
 }
