@@ -1231,7 +1231,8 @@ async fn storm(
     let backlog = post_messages(addr, cookies, missed, "missed").await?;
     println!(
         "{clients} sockets saw {before} messages; server SIGKILLed and listening again in \
-         {restart:.0?}; {missed} posted while they were away (room at seq {backlog})"
+         {}; {missed} posted while they were away (room at seq {backlog})",
+        ms(restart)
     );
 
     let nodes = servers.nodes.clone();
@@ -1275,10 +1276,10 @@ async fn storm(
             times.get(i).copied().unwrap_or_default()
         };
         format!(
-            "p50 {:.0?} p99 {:.0?} max {:.0?}",
-            at(0.5),
-            at(0.99),
-            at(1.0)
+            "p50 {} p99 {} max {}",
+            ms(at(0.5)),
+            ms(at(0.99)),
+            ms(at(1.0))
         )
     };
     let failures: u32 = rejoined.iter().map(|r| r.failures).sum();
@@ -1292,12 +1293,19 @@ async fn storm(
     );
     println!(
         "all {clients} hold seqs 1..={target} with no gap ({during} posted during the storm, \
-         the last acked at {posted:.0?}): {}; all done in {elapsed:.2?}",
-        quantiles(rejoined.iter().map(|r| r.done_at).collect())
+         the last acked at {}): {}; all done in {}",
+        ms(posted),
+        quantiles(rejoined.iter().map(|r| r.done_at).collect()),
+        ms(elapsed)
     );
     println!(
         "server cpu during the storm {cpu:.2} s; rss peak {} MiB",
         rss_peak / 1024
     );
     Ok(())
+}
+
+/// A duration in whole milliseconds, for reports.
+fn ms(duration: Duration) -> String {
+    format!("{} ms", duration.as_millis())
 }
