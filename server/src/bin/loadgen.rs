@@ -925,38 +925,63 @@ async fn stall_then_catch_up(
         }
     }
     let started = Instant::now();
-    if !open {
-        socket = connect(addr, &cookie).await?;
-    }
-    // From the end of what it holds without a gap, a page at a time, as the browser does.
-    let mut after = (1..).find(|seq| !seqs.contains(seq)).unwrap_or(1) - 1;
+    // From the end of what it holds without a gap, a page at a time, as the browser does;
+    // reconnecting first if the server closed it, and again if it closes during the sync (a
+    // socket silent for 30 s is closed for want of pongs, right after its `resync`).
     let mut synced = 0;
-    loop {
-        let frame = format!("{{\"type\":\"sync\",\"room_id\":{room},\"after_seq\":{after}}}");
-        socket.send(WsMessage::Text(frame.into())).await?;
-        let page = loop {
-            match tokio::time::timeout(Duration::from_secs(10), socket.next()).await {
-                Ok(Some(Ok(WsMessage::Text(text)))) => {
-                    if let Ok(app::protocol::ServerFrame::History {
-                        messages, complete, ..
-                    }) = serde_json::from_str(text.as_str())
-                    {
-                        break (messages, complete);
-                    }
-                }
-                Ok(Some(Ok(_))) => {}
-                other => return Err(format!("sync unanswered: {other:?}").into()),
+    let mut reconnects = 0;
+    let mut link = open.then_some(socket);
+    'sync: loop {
+        let mut socket = match link.take() {
+            Some(socket) => socket,
+            None if reconnects < 3 => {
+                reconnects += 1;
+                connect(addr, &cookie).await?
             }
+            None => return Err("the sync kept failing after 3 reconnects".into()),
         };
-        let (messages, complete) = page;
-        for message in &messages {
-            seqs.insert(message.seq as u64);
-            after = after.max(message.seq as u64);
+        let mut after = (1..).find(|seq| !seqs.contains(seq)).unwrap_or(1) - 1;
+        'page: loop {
+            let frame = format!("{{\"type\":\"sync\",\"room_id\":{room},\"after_seq\":{after}}}");
+            if socket.send(WsMessage::Text(frame.into())).await.is_err() {
+                continue 'sync;
+            }
+            let (messages, complete) = loop {
+                match tokio::time::timeout(Duration::from_secs(10), socket.next()).await {
+                    Ok(Some(Ok(WsMessage::Text(text)))) => {
+                        let frame = text.as_str();
+                        // Thirty pages use up the socket's frame budget: wait and ask again.
+                        if frame.starts_with("{\"type\":\"error\",\"code\":\"rate_limited\"") {
+                            tokio::time::sleep(Duration::from_millis(200)).await;
+                            continue 'page;
+                        }
+                        if !frame.starts_with("{\"type\":\"history\"") {
+                            continue;
+                        }
+                        if let app::protocol::ServerFrame::History {
+                            messages, complete, ..
+                        } = serde_json::from_str(frame)?
+                        {
+                            break (messages, complete);
+                        }
+                    }
+                    Ok(Some(Ok(WsMessage::Close(_)) | Err(_)) | None) | Err(_) => continue 'sync,
+                    Ok(Some(Ok(_))) => {}
+                }
+            };
+            for message in &messages {
+                let seq = u64::try_from(message.seq)?;
+                seqs.insert(seq);
+                after = after.max(seq);
+            }
+            synced += messages.len();
+            if complete {
+                break 'sync;
+            }
         }
-        synced += messages.len();
-        if complete {
-            break;
-        }
+    }
+    if reconnects > 0 {
+        outcome = format!("{outcome}, reconnected {reconnects}×");
     }
     Ok(CaughtUp {
         room,
