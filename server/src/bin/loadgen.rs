@@ -6,8 +6,11 @@
 //! * `fanout`: N sockets in one room, S of them posting at a fixed total rate. Deliveries per
 //!   second, post→delivery latency (p50/p90/p99/max), messages lost or duplicated per socket,
 //!   `resync`s, and the CPU used by the server and by the load generator itself.
+//!   With `--slow K`, K of the N sockets stop reading for the run and must catch up afterwards.
 //! * `durable`: every socket its own account posting into its own note-to-self DM: durable
 //!   posts per second end to end (each acknowledged only after its commit).
+//! * `storm`: N sockets reconnecting at once after the server is SIGKILLed and restarted:
+//!   their welcomes and the time until each holds every message without a gap.
 //! * `idle`: C sockets that only answer pings: the server's resident memory per connection.
 //!
 //! `--database-url postgres://…` runs the started nodes on PostgreSQL instead of a fresh SQLite
@@ -17,6 +20,8 @@
 //!
 //! Usage: `target/release/loadgen fanout --clients 1000 --rate 250 --seconds 10`,
 //! `target/release/loadgen --nodes 2 fanout --clients 1000 --rate 250 --seconds 10`,
+//! `target/release/loadgen fanout --clients 1000 --size 2000 --slow 1`,
+//! `target/release/loadgen storm --clients 1000`,
 //! `target/release/loadgen idle --connections 10000`.
 
 use std::net::SocketAddr;
