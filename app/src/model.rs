@@ -164,6 +164,9 @@ pub struct RoomView {
     /// instance admin.
     #[serde(default)]
     pub can_remove_members: bool,
+    /// The viewer's username (whose messages they may edit).
+    #[serde(default)]
+    pub viewer: String,
 }
 
 /// One chat message.
@@ -179,6 +182,25 @@ pub struct Message {
     /// UTC milliseconds since the Unix epoch.
     pub created_at: i64,
     pub client_id: Option<String>,
+    /// The room's change counter when this message last changed (posted, edited, deleted):
+    /// every change in a room takes the room's next rev, so "what changed since rev R" is one
+    /// range of the room's messages. 0 from servers that predate edits.
+    #[serde(default)]
+    pub rev: i64,
+    /// When the text was last edited (UTC ms); `None` if never.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edited_at: Option<i64>,
+    /// When the message was deleted (UTC ms). A deleted message stays as a tombstone: its uid,
+    /// seq, author and time are kept, its body is empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<i64>,
+}
+
+impl Message {
+    /// Whether this is the tombstone of a deleted message.
+    pub fn is_deleted(&self) -> bool {
+        self.deleted_at.is_some()
+    }
 }
 
 /// One page of a room's history, oldest first.
@@ -187,4 +209,17 @@ pub struct HistoryPage {
     pub messages: Vec<Message>,
     /// True when messages older than the first one on this page exist.
     pub has_older: bool,
+    /// The room's change counter, read before the page: every change after the page was read
+    /// has a larger rev, so a client catches up with `changes` after this rev.
+    #[serde(default)]
+    pub rev: i64,
+}
+
+/// What changed in a room after a rev: the current state of every message posted, edited or
+/// deleted since, in rev order.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Changes {
+    pub messages: Vec<Message>,
+    /// False when more changes follow: ask again after the last message's rev.
+    pub complete: bool,
 }

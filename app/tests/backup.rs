@@ -13,7 +13,9 @@ use app::backup::restore::{self, RestoreOptions};
 use app::backup::{BackupError, Format};
 use app::model::{RoomId, User};
 use app::store::sqlite::{Durability, SqliteStore};
-use app::store::{ExportRequest, HistoryQuery, NewMessage, RestoreCounts, Store};
+use app::store::{
+    ChangeKind, ExportRequest, HistoryQuery, MessageChange, NewMessage, RestoreCounts, Store,
+};
 use proptest::prelude::*;
 
 struct Db {
@@ -62,6 +64,7 @@ on_every_backend!(
     a_dry_run_reports_but_changes_nothing,
     my_data_holds_my_rooms_and_dms_but_not_other_peoples_dms,
     history_since_a_date_pages_forward,
+    edits_and_tombstones_round_trip_and_restore_takes_new_revs,
 );
 
 #[path = "support/postgres.rs"]
@@ -780,4 +783,122 @@ async fn sqlite_to_postgres_and_back_loses_nothing() {
         retried.seq, 1,
         "the restored message is returned, not stored again"
     );
+}
+
+async fn edits_and_tombstones_round_trip_and_restore_takes_new_revs(kind: Kind) {
+    let source = populated(kind).await;
+    let s = &*source.store;
+    let alice = s.user_by_name("alice").await.unwrap().unwrap();
+    let bob = s.user_by_name("Bob").await.unwrap().unwrap();
+    let general = s.sidebar(alice.id).await.unwrap().rooms[0].id;
+    let dm = s.sidebar(alice.id).await.unwrap().dms[0].id;
+    let change = |user: &User, room, seq, kind| MessageChange {
+        user_id: user.id,
+        room_id: room,
+        seq,
+        client_id: None,
+        kind,
+    };
+    s.change_message(change(
+        &alice,
+        general,
+        1,
+        ChangeKind::Edit {
+            body: "hello, edited",
+        },
+    ))
+    .await
+    .unwrap();
+    s.change_message(change(&bob, dm, 2, ChangeKind::Delete))
+        .await
+        .unwrap();
+
+    // JSONL keeps both, and a round trip is byte-identical apart from the header.
+    let first = backup(s, Format::Jsonl).await;
+    let text = String::from_utf8(first.clone()).unwrap();
+    assert!(text.contains("\"text\":\"hello, edited\""), "{text}");
+    assert_eq!(text.matches("\"edited_at\":").count(), 1);
+    assert_eq!(text.matches("\"deleted_at\":").count(), 1);
+    assert!(
+        !text.contains("]]> --> <!--"),
+        "the deleted words are not in the backup"
+    );
+    let target = db_on(kind).await;
+    let counts = restore_bytes(&*target.store, first.clone(), false)
+        .await
+        .unwrap();
+    assert_eq!(counts.messages_added, 8);
+    assert_eq!(body(&*target.store).await, body(s).await);
+    // Twice changes nothing.
+    let again = restore_bytes(&*target.store, first, false).await.unwrap();
+    assert_eq!((again.messages_added, again.messages_skipped), (0, 8));
+    assert_eq!(body(&*target.store).await, body(s).await);
+
+    // Restored messages took the rooms' revs in seq order, so clients can catch up on them.
+    let t = &*target.store;
+    let alice_t = t.user_by_name("alice").await.unwrap().unwrap();
+    let dm_t = t.sidebar(alice_t.id).await.unwrap().dms[0].id;
+    let page = t
+        .history(
+            alice_t.id,
+            dm_t,
+            HistoryQuery {
+                limit: 50,
+                ..HistoryQuery::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.rev, 2);
+    let revs: Vec<(i64, i64, bool)> = page
+        .messages
+        .iter()
+        .map(|m| (m.seq, m.rev, m.is_deleted()))
+        .collect();
+    assert_eq!(revs, [(1, 1, false), (2, 2, true)]);
+    let caught = t.changes(alice_t.id, dm_t, 0, 10).await.unwrap();
+    assert_eq!(caught.messages.len(), 2);
+
+    // XML carries both too; CSV has no place for a tombstone and leaves it out.
+    let xml = backup(s, Format::Xml).await;
+    let xml_text = String::from_utf8(xml.clone()).unwrap();
+    assert!(
+        xml_text.contains(" edited=\"") && xml_text.contains(" deleted=\""),
+        "{xml_text}"
+    );
+    let from_xml = db_on(kind).await;
+    restore_bytes(&*from_xml.store, xml, false).await.unwrap();
+    assert_eq!(
+        without_client_ids(&messages_of(&body(&*from_xml.store).await)),
+        without_client_ids(&messages_of(&body(s).await)),
+    );
+    let csv = backup(s, Format::Csv).await;
+    assert!(String::from_utf8(csv.clone())
+        .unwrap()
+        .contains("hello, edited"));
+    let from_csv = db_on(kind).await;
+    let counts = restore_bytes(&*from_csv.store, csv, false).await.unwrap();
+    assert_eq!(counts.messages_added, 7, "every message but the tombstone");
+
+    // A tombstone with words, or a change before the message was sent, is refused whole.
+    for (line, why) in [
+        (
+            r#"{"type":"message","id":"019a5c3e-1b2f-7c4d-9e8f-0a1b2c3d4e5f","room":"general","seq":1,"from":"alice","date":"2024-01-01T12:00:00.000Z","text":"still here","deleted_at":"2024-01-01T12:01:00.000Z"}"#,
+            "must have empty text",
+        ),
+        (
+            r#"{"type":"message","id":"019a5c3e-1b2f-7c4d-9e8f-0a1b2c3d4e5f","room":"general","seq":1,"from":"alice","date":"2024-01-01T12:00:00.000Z","text":"hi","edited_at":"2023-01-01T12:01:00.000Z"}"#,
+            "cannot be edited before it was sent",
+        ),
+    ] {
+        let file = format!(
+            "{{\"format\":\"confab-backup\",\"version\":1,\"created_at\":\"2024-01-02T00:00:00.000Z\",\"credentials\":false,\"scope\":{{}}}}\n{line}\n{{\"type\":\"end\",\"users\":0,\"rooms\":0,\"members\":0,\"messages\":1}}\n"
+        );
+        let fresh = db_on(kind).await;
+        let err = restore_bytes(&*fresh.store, file.into_bytes(), false)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains(why), "{err}");
+        assert!(err.to_string().contains("line 2"), "{err}");
+    }
 }

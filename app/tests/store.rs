@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use app::model::{RoomKind, User};
 use app::store::sqlite::{Durability, SqliteStore};
-use app::store::{HistoryQuery, NewMessage, Store, StoreError};
+use app::store::{ChangeKind, Changed, HistoryQuery, MessageChange, NewMessage, Store, StoreError};
 
 #[path = "support/postgres.rs"]
 mod app_postgres;
@@ -47,6 +47,10 @@ macro_rules! every_case {
             unread_counts_stop_at_the_cap,
             members_are_listed_with_when_they_were_last_seen,
             posts_sharing_a_commit_each_get_their_own_answer,
+            edits_and_deletes_follow_who_may_change_what,
+            a_tombstone_keeps_its_seq_and_loses_its_words,
+            a_retried_change_with_the_same_client_id_is_done_once,
+            changes_after_a_rev_are_exactly_what_changed,
         );
     };
 }
@@ -761,4 +765,304 @@ async fn two_processes_on_one_sqlite_file_share_the_seqs() {
     });
     let seqs = post_at_once(posters, room).await;
     assert_eq!(seqs, (1..=200).collect::<Vec<_>>());
+}
+
+/// `user` changes the message at `seq` of `room`.
+async fn change(
+    store: &dyn Store,
+    user: &User,
+    room: i64,
+    seq: i64,
+    client_id: Option<&str>,
+    kind: ChangeKind<'_>,
+) -> Result<Changed, StoreError> {
+    store
+        .change_message(MessageChange {
+            user_id: user.id,
+            room_id: room,
+            seq,
+            client_id,
+            kind,
+        })
+        .await
+}
+
+async fn edits_and_deletes_follow_who_may_change_what(store: Arc<dyn Store>) {
+    let admin = user(&*store, "root").await;
+    let alice = user(&*store, "alice").await;
+    let bob = user(&*store, "bob").await;
+    let eve = user(&*store, "eve").await;
+    let room = store.create_room(alice.id, "alices", None).await.unwrap();
+    store.join_room(bob.id, room.id).await.unwrap();
+    store.join_room(admin.id, room.id).await.unwrap();
+    let first = post(&*store, &bob, room.id, "by bob").await;
+    let second = post(&*store, &bob, room.id, "also by bob").await;
+    let third = post(&*store, &bob, room.id, "bob again").await;
+    let edit = ChangeKind::Edit { body: "changed" };
+
+    // Only the author edits: not the room's creator, not an admin.
+    for who in [&alice, &admin] {
+        let err = change(&*store, who, room.id, first.seq, None, edit)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Forbidden(_)), "{err:?}");
+    }
+    let edited = change(&*store, &bob, room.id, first.seq, None, edit)
+        .await
+        .unwrap();
+    assert!(edited.changed);
+    assert_eq!(edited.message.body, "changed");
+    assert_eq!(edited.message.seq, first.seq);
+    assert_eq!(edited.message.uid, first.uid);
+    assert!(edited.message.edited_at.is_some());
+    assert!(
+        edited.message.rev > third.rev,
+        "an edit takes the room's next rev"
+    );
+
+    // The creator and an admin delete anyone's message in a public room; another member not.
+    let err = change(&*store, &eve, room.id, second.seq, None, ChangeKind::Delete)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Forbidden(_)),
+        "a non-member: {err:?}"
+    );
+    store.join_room(eve.id, room.id).await.unwrap();
+    let err = change(&*store, &eve, room.id, second.seq, None, ChangeKind::Delete)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Forbidden(_)), "a member: {err:?}");
+    let by_creator = change(
+        &*store,
+        &alice,
+        room.id,
+        second.seq,
+        None,
+        ChangeKind::Delete,
+    )
+    .await
+    .unwrap();
+    assert!(by_creator.changed && by_creator.message.is_deleted());
+    let by_admin = change(
+        &*store,
+        &admin,
+        room.id,
+        third.seq,
+        None,
+        ChangeKind::Delete,
+    )
+    .await
+    .unwrap();
+    assert!(by_admin.changed && by_admin.message.is_deleted());
+
+    // A DM: only the author; outsiders do not even see it.
+    let dm = store.open_dm(alice.id, bob.id).await.unwrap();
+    let said = post(&*store, &alice, dm, "private").await;
+    let err = change(&*store, &bob, dm, said.seq, None, ChangeKind::Delete)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Forbidden(_)), "{err:?}");
+    let err = change(&*store, &admin, dm, said.seq, None, ChangeKind::Delete)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+    let err = change(&*store, &alice, dm, said.seq + 1, None, edit)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::NotFound(_)),
+        "no such message: {err:?}"
+    );
+    let history = store
+        .history(bob.id, dm, page(None, None, 50))
+        .await
+        .unwrap();
+    assert_eq!(
+        history.messages[0].body, "private",
+        "refusals changed nothing"
+    );
+}
+
+async fn a_tombstone_keeps_its_seq_and_loses_its_words(store: Arc<dyn Store>) {
+    let alice = user(&*store, "alice").await;
+    let bob = user(&*store, "bob").await;
+    let general = general_id(&*store, &alice).await;
+    for text in ["one", "two", "three"] {
+        post(&*store, &alice, general, text).await;
+    }
+    let gone = change(&*store, &alice, general, 2, None, ChangeKind::Delete)
+        .await
+        .unwrap();
+    assert!(gone.changed);
+    let page = store
+        .history(bob.id, general, page(None, None, 50))
+        .await
+        .unwrap();
+    let seqs: Vec<i64> = page.messages.iter().map(|m| m.seq).collect();
+    assert_eq!(seqs, [1, 2, 3], "seqs stay gap-free");
+    let tomb = &page.messages[1];
+    assert_eq!((tomb.body.as_str(), tomb.author.as_str()), ("", "alice"));
+    assert!(tomb.deleted_at.is_some());
+    // Nothing brings it back: no edit, and a second delete changes nothing.
+    let err = change(
+        &*store,
+        &alice,
+        general,
+        2,
+        None,
+        ChangeKind::Edit { body: "back" },
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
+    let again = change(&*store, &alice, general, 2, None, ChangeKind::Delete)
+        .await
+        .unwrap();
+    assert!(!again.changed);
+    assert_eq!(again.message.rev, tomb.rev);
+    // A deleted message is not unread; the next post keeps counting seqs after it.
+    let sidebar = store.sidebar(bob.id).await.unwrap();
+    assert_eq!(
+        unread_of(&sidebar, general),
+        2,
+        "one and three, not the tombstone"
+    );
+    store.mark_read(bob.id, general, 1).await.unwrap();
+    assert_eq!(unread_of(&store.sidebar(bob.id).await.unwrap(), general), 1);
+    assert_eq!(post(&*store, &alice, general, "four").await.seq, 4);
+}
+
+async fn a_retried_change_with_the_same_client_id_is_done_once(store: Arc<dyn Store>) {
+    let alice = user(&*store, "alice").await;
+    let general = general_id(&*store, &alice).await;
+    let first = post(&*store, &alice, general, "draft").await;
+    let second = post(&*store, &alice, general, "another").await;
+    let edit = ChangeKind::Edit { body: "final" };
+    let done = change(&*store, &alice, general, first.seq, Some("e1"), edit)
+        .await
+        .unwrap();
+    assert!(done.changed);
+    // The same change again, as after a lost answer: the stored state, no new rev.
+    let retried = change(&*store, &alice, general, first.seq, Some("e1"), edit)
+        .await
+        .unwrap();
+    assert!(!retried.changed);
+    assert_eq!(retried.message, done.message);
+    // The id after another edit still names the first one: it answers the current state.
+    change(
+        &*store,
+        &alice,
+        general,
+        first.seq,
+        Some("e2"),
+        ChangeKind::Edit { body: "later" },
+    )
+    .await
+    .unwrap();
+    let late = change(&*store, &alice, general, first.seq, Some("e1"), edit)
+        .await
+        .unwrap();
+    assert!(!late.changed);
+    assert_eq!(
+        late.message.body, "later",
+        "a retry does not undo a later edit"
+    );
+    // The same id for another message is a mistake, refused.
+    let err = change(
+        &*store,
+        &alice,
+        general,
+        second.seq,
+        Some("e1"),
+        ChangeKind::Delete,
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
+    let page = store
+        .history(alice.id, general, page(None, None, 50))
+        .await
+        .unwrap();
+    assert!(!page.messages[1].is_deleted());
+}
+
+async fn changes_after_a_rev_are_exactly_what_changed(store: Arc<dyn Store>) {
+    let alice = user(&*store, "alice").await;
+    let bob = user(&*store, "bob").await;
+    let general = general_id(&*store, &alice).await;
+    for text in ["m1", "m2", "m3"] {
+        post(&*store, &alice, general, text).await;
+    }
+    // Bob's screen was read here, then his socket went away.
+    let seen = store
+        .history(bob.id, general, page(None, None, 50))
+        .await
+        .unwrap();
+    assert_eq!(seen.rev, 3);
+    // Meanwhile: an edit, a delete, a post, a second edit of the same message.
+    change(
+        &*store,
+        &alice,
+        general,
+        1,
+        None,
+        ChangeKind::Edit { body: "m1 fixed" },
+    )
+    .await
+    .unwrap();
+    change(&*store, &alice, general, 2, None, ChangeKind::Delete)
+        .await
+        .unwrap();
+    post(&*store, &bob, general, "m4").await;
+    change(
+        &*store,
+        &alice,
+        general,
+        1,
+        None,
+        ChangeKind::Edit { body: "m1 final" },
+    )
+    .await
+    .unwrap();
+
+    let caught = store.changes(bob.id, general, seen.rev, 100).await.unwrap();
+    assert!(caught.complete);
+    let got: Vec<(i64, &str, bool)> = caught
+        .messages
+        .iter()
+        .map(|m| (m.seq, m.body.as_str(), m.is_deleted()))
+        .collect();
+    // Each changed message once, in its newest state, in the order of its last change.
+    assert_eq!(
+        got,
+        [(2, "", true), (4, "m4", false), (1, "m1 final", false)]
+    );
+    let revs: Vec<i64> = caught.messages.iter().map(|m| m.rev).collect();
+    assert!(revs.windows(2).all(|w| w[0] < w[1]), "{revs:?}");
+    // Message 3 did not change and is not sent again.
+    assert!(caught.messages.iter().all(|m| m.seq != 3));
+
+    // Paged: two, then the rest after the last rev received.
+    let first = store.changes(bob.id, general, seen.rev, 2).await.unwrap();
+    assert!(!first.complete);
+    assert_eq!(first.messages.len(), 2);
+    let rest = store
+        .changes(bob.id, general, first.messages[1].rev, 2)
+        .await
+        .unwrap();
+    assert!(rest.complete);
+    assert_eq!(rest.messages.len(), 1);
+    assert_eq!(rest.messages[0].body, "m1 final");
+    // Caught up: nothing after the newest rev; and only members may ask.
+    let newest = rest.messages[0].rev;
+    assert!(store
+        .changes(bob.id, general, newest, 100)
+        .await
+        .unwrap()
+        .messages
+        .is_empty());
+    let room = store.create_room(alice.id, "closed", None).await.unwrap();
+    let err = store.changes(bob.id, room.id, 0, 100).await.unwrap_err();
+    assert!(matches!(err, StoreError::Forbidden(_)), "{err:?}");
 }

@@ -46,7 +46,12 @@ impl Encoder for CsvEncoder {
     }
 
     fn record(&mut self, record: &Record, out: &mut Vec<u8>) -> BackupResult<()> {
+        // A spreadsheet row has no place for a tombstone: deleted messages are left out (an
+        // edited one carries its current text).
         if let Record::Message(m) = record {
+            if m.deleted_at.is_some() {
+                return Ok(());
+            }
             let seq = m.seq.to_string();
             let date = crate::timestamp::rfc3339(m.date);
             self.row([m.id.as_str(), &m.room, &seq, &m.from, &date, &m.text], out)?;
@@ -182,6 +187,8 @@ impl<R: BufRead + Send> Decoder for CsvDecoder<R> {
                 date,
                 text: text.to_owned(),
                 client_id: None,
+                edited_at: None,
+                deleted_at: None,
             }),
         )))
     }

@@ -44,6 +44,10 @@ struct MessageLine {
     text: String,
     #[serde(default)]
     client_id: Option<String>,
+    #[serde(default, with = "super::record::rfc3339_ms_opt")]
+    edited_at: Option<i64>,
+    #[serde(default, with = "super::record::rfc3339_ms_opt")]
+    deleted_at: Option<i64>,
 }
 
 impl From<MessageLine> for MessageRecord {
@@ -56,6 +60,8 @@ impl From<MessageLine> for MessageRecord {
             date: m.date,
             text: m.text,
             client_id: m.client_id,
+            edited_at: m.edited_at,
+            deleted_at: m.deleted_at,
         }
     }
 }

@@ -161,9 +161,24 @@ pub struct MessageRecord {
     pub from: String,
     #[serde(with = "rfc3339_ms")]
     pub date: i64,
+    /// The current text; empty for a deleted message.
     pub text: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
+    /// When the text was last edited.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rfc3339_ms_opt"
+    )]
+    pub edited_at: Option<i64>,
+    /// When the message was deleted: a tombstone, kept so seqs stay gap-free.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rfc3339_ms_opt"
+    )]
+    pub deleted_at: Option<i64>,
 }
 
 /// How many records of each kind came before.
@@ -211,7 +226,7 @@ pub(crate) mod rfc3339_ms {
 }
 
 /// Optional instants as RFC 3339 text.
-mod rfc3339_ms_opt {
+pub(crate) mod rfc3339_ms_opt {
     use serde::{Deserialize, Deserializer, Serializer};
 
     pub fn serialize<S: Serializer>(ms: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {

@@ -196,8 +196,26 @@ impl Applier {
     }
 
     async fn message(&mut self, m: MessageRecord, place: Place) -> BackupResult<()> {
-        crate::validate::stored_message_text(&m.text)
-            .map_err(|e| BackupError::at(place, format!("message text: {e}")))?;
+        if m.deleted_at.is_some() {
+            // A tombstone keeps its place in the room and nothing of what it said.
+            if !m.text.is_empty() {
+                return Err(BackupError::at(
+                    place,
+                    "a deleted message must have empty text",
+                ));
+            }
+        } else {
+            crate::validate::stored_message_text(&m.text)
+                .map_err(|e| BackupError::at(place, format!("message text: {e}")))?;
+        }
+        for (name, at) in [("edited", m.edited_at), ("deleted", m.deleted_at)] {
+            if at.is_some_and(|at| at < m.date) {
+                return Err(BackupError::at(
+                    place,
+                    format!("a message cannot be {name} before it was sent"),
+                ));
+            }
+        }
         if let Some(client_id) = &m.client_id {
             match crate::validate::client_id(Some(client_id)) {
                 Ok(Some(valid)) if valid == *client_id => {}
@@ -232,6 +250,8 @@ impl Applier {
                 body: m.text,
                 created_at: m.date,
                 client_id: m.client_id,
+                edited_at: m.edited_at,
+                deleted_at: m.deleted_at,
                 place,
             })
             .await?;

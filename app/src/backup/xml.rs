@@ -70,6 +70,14 @@ impl Encoder for XmlEncoder {
                 if let Some(client_id) = &m.client_id {
                     push(&mut element, "client_id", client_id);
                 }
+                let edited = m.edited_at.map(crate::timestamp::rfc3339);
+                if let Some(edited) = &edited {
+                    push(&mut element, "edited", edited);
+                }
+                let deleted = m.deleted_at.map(crate::timestamp::rfc3339);
+                if let Some(deleted) = &deleted {
+                    push(&mut element, "deleted", deleted);
+                }
                 out.extend_from_slice(b"  ");
                 Writer::new(&mut *out).write_event(Event::Empty(element))?;
                 out.push(b'\n');
@@ -135,6 +143,7 @@ fn message(
 ) -> BackupResult<MessageRecord> {
     let (mut from, mut date, mut msg, mut id, mut room, mut seq, mut client_id) =
         (None, None, None, None, None, None, None);
+    let (mut edited, mut deleted) = (None, None);
     for attribute in element.attributes() {
         let attribute = attribute.map_err(|e| BackupError::at(place, e.to_string()))?;
         let value = attribute
@@ -149,6 +158,8 @@ fn message(
             b"room" => room = Some(value),
             b"seq" => seq = Some(value),
             b"client_id" => client_id = Some(value),
+            b"edited" => edited = Some(value),
+            b"deleted" => deleted = Some(value),
             _ => {} // Other tools' extra attributes are not ours to judge.
         }
     }
@@ -159,6 +170,15 @@ fn message(
     let date = crate::timestamp::parse_rfc3339(&date_text).ok_or_else(|| {
         BackupError::at(place, format!("date {date_text:?} is not an RFC 3339 date"))
     })?;
+    let instant = |value: Option<String>, name: &str| {
+        value
+            .map(|text| {
+                crate::timestamp::parse_rfc3339(&text).ok_or_else(|| {
+                    BackupError::at(place, format!("{name} {text:?} is not an RFC 3339 date"))
+                })
+            })
+            .transpose()
+    };
     let seq = match seq {
         Some(s) => s
             .parse()
@@ -175,6 +195,8 @@ fn message(
         date,
         text: need(msg, "msg")?,
         client_id: client_id.filter(|c| !c.is_empty()),
+        edited_at: instant(edited, "edited")?,
+        deleted_at: instant(deleted, "deleted")?,
     })
 }
 

@@ -36,8 +36,17 @@ pub(crate) struct RoomRow {
     pub created_at: i64,
 }
 
-/// One message: uid, seq, author id, body, time, client id.
-pub(crate) type ChunkRow = (String, i64, UserId, String, i64, Option<String>);
+/// One message: uid, seq, author id, body, time, client id, edit time, deletion time.
+pub(crate) type ChunkRow = (
+    String,
+    i64,
+    UserId,
+    String,
+    i64,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+);
 
 /// The rows of one consistent snapshot of a backend's database.
 #[async_trait]
@@ -233,7 +242,7 @@ pub(crate) async fn export(
             let Some(last) = rows.last() else { break };
             after = last.1;
             let full = rows.len() as i64 == MESSAGE_CHUNK;
-            for (uid, seq, author, body, date, client_id) in rows {
+            for (uid, seq, author, body, date, client_id, edited_at, deleted_at) in rows {
                 let from = name_of(author).ok_or_else(|| {
                     StoreError::Invalid(format!("a message in {} has no author", room.name))
                 })?;
@@ -245,6 +254,8 @@ pub(crate) async fn export(
                     date,
                     text: body,
                     client_id,
+                    edited_at,
+                    deleted_at,
                 }))
                 .await?;
                 end.messages += 1;

@@ -261,6 +261,15 @@ enum Outcome {
     Fresh(usize),
 }
 
+/// A room's counters after a batch took its block: the last seq and rev handed out, and the
+/// time its new messages carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Taken {
+    pub seq: i64,
+    pub rev: i64,
+    pub at: i64,
+}
+
 /// A batch, decided.
 pub(crate) struct Plan<'p> {
     outcomes: Vec<Outcome>,
@@ -271,33 +280,44 @@ pub(crate) struct Plan<'p> {
 }
 
 impl Plan<'_> {
-    /// The new messages, given each room's `(last seq, last message time)` after the batch's
-    /// seqs were taken: a room's block of seqs goes to its posts in arrival order.
+    /// The new messages, given what each room handed out after the batch took its block
+    /// ([`Taken`]): a room's block of seqs and of revs goes to its posts in arrival order.
     pub fn messages(
         &self,
         facts: &Facts,
-        taken: &HashMap<RoomId, (i64, i64)>,
+        taken: &HashMap<RoomId, Taken>,
     ) -> Result<Vec<Message>, sqlx::Error> {
-        let mut next: HashMap<RoomId, (i64, i64)> = HashMap::with_capacity(self.rooms.len());
+        let mut next: HashMap<RoomId, Taken> = HashMap::with_capacity(self.rooms.len());
         for (room, n) in &self.rooms {
-            let (last, at) = taken.get(room).copied().ok_or(sqlx::Error::RowNotFound)?;
-            next.insert(*room, (last - n + 1, at));
+            let last = taken.get(room).copied().ok_or(sqlx::Error::RowNotFound)?;
+            next.insert(
+                *room,
+                Taken {
+                    seq: last.seq - n + 1,
+                    rev: last.rev - n + 1,
+                    at: last.at,
+                },
+            );
         }
         let mut messages = Vec::with_capacity(self.fresh.len());
         for post in &self.fresh {
-            let Some((seq, at)) = next.get_mut(&post.room_id) else {
+            let Some(next) = next.get_mut(&post.room_id) else {
                 return Err(sqlx::Error::RowNotFound);
             };
             messages.push(Message {
                 uid: uuid::Uuid::now_v7().to_string(),
                 room_id: post.room_id,
-                seq: *seq,
+                seq: next.seq,
                 author: facts.username(post),
                 body: post.body.clone(),
-                created_at: *at,
+                created_at: next.at,
                 client_id: post.client_id.clone(),
+                rev: next.rev,
+                edited_at: None,
+                deleted_at: None,
             });
-            *seq += 1;
+            next.seq += 1;
+            next.rev += 1;
         }
         Ok(messages)
     }

@@ -3,6 +3,7 @@
 //! is the default; PostgreSQL ([`postgres::PgStore`]) serves a cluster of nodes. [`open`] picks
 //! one by the URL's scheme.
 
+pub mod changes;
 mod export;
 mod group_commit;
 pub mod postgres;
@@ -13,9 +14,11 @@ use async_trait::async_trait;
 
 use crate::backup::record::{EndRecord, RoomRecord, Scope, UserRecord};
 use crate::backup::{BackupResult, Record};
+pub use changes::{ChangeKind, Changed, MessageChange};
+
 use crate::model::{
-    HistoryPage, Message, RegistrationMode, RoomId, RoomListing, RoomSummary, RoomView, Sidebar,
-    User, UserId,
+    Changes, HistoryPage, Message, RegistrationMode, RoomId, RoomListing, RoomSummary, RoomView,
+    Sidebar, User, UserId,
 };
 
 /// A member of a room as stored: presence is added from the live side.
@@ -221,6 +224,19 @@ pub trait Store: Send + Sync + 'static {
     /// Returns only once the commit is durable. A repeated `(author, client_id)` returns the
     /// message stored the first time instead of storing another.
     async fn post_message(&self, message: NewMessage<'_>) -> StoreResult<Message>;
+    /// Edits or deletes a message for a member of its room, as [`changes::decide`] allows,
+    /// giving it the room's next rev in the same transaction. Returns once the commit is
+    /// durable. A repeated `(user, client_id)` for the same message changes nothing more.
+    async fn change_message(&self, change: MessageChange<'_>) -> StoreResult<Changed>;
+    /// What changed in a room after `after_rev`, for a member: the current state of every
+    /// message posted, edited or deleted since, in rev order, at most `limit`.
+    async fn changes(
+        &self,
+        user_id: UserId,
+        room_id: RoomId,
+        after_rev: i64,
+        limit: u32,
+    ) -> StoreResult<Changes>;
 
     /// Moves the member's read position in the room forward to `seq` (never back, never past the
     /// room's newest message) and returns the position now stored.
@@ -286,6 +302,8 @@ pub struct StagedMessage {
     pub body: String,
     pub created_at: i64,
     pub client_id: Option<String>,
+    pub edited_at: Option<i64>,
+    pub deleted_at: Option<i64>,
     pub place: crate::backup::read::Place,
 }
 

@@ -12,18 +12,19 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::Row;
 
 mod backup;
+mod changes;
 mod posts;
 
 use super::group_commit::{Post, Posts};
 use super::{
-    admit, stored_mode, Admission, ExportRequest, ExportSink, HistoryQuery, NewMessage, RestoreTx,
-    Store, StoreError, StoreResult, StoredMember, INVITE_INVALID,
+    admit, stored_mode, Admission, Changed, ExportRequest, ExportSink, HistoryQuery, MessageChange,
+    NewMessage, RestoreTx, Store, StoreError, StoreResult, StoredMember, INVITE_INVALID,
 };
 use crate::backup::record::EndRecord;
 use crate::backup::BackupResult;
 use crate::model::{
-    HistoryPage, Message, RegistrationMode, RoomId, RoomKind, RoomListing, RoomSummary, RoomView,
-    Sidebar, User, UserId,
+    Changes, HistoryPage, Message, RegistrationMode, RoomId, RoomKind, RoomListing, RoomSummary,
+    RoomView, Sidebar, User, UserId,
 };
 use crate::timestamp::now_ms;
 
@@ -50,8 +51,8 @@ const DISPLAY_NAME: &str = "COALESCE(r.name, \
      (SELECT username FROM users WHERE id = $1))";
 
 /// Columns of a message joined with its author, in [`super::rows::message`] order.
-const MESSAGE_COLUMNS: &str =
-    "m.uid, m.room_id, m.seq, u.username, m.body, m.created_at, m.client_id";
+const MESSAGE_COLUMNS: &str = "m.uid, m.room_id, m.seq, u.username, m.body, m.created_at, \
+     m.client_id, m.rev, m.edited_at, m.deleted_at";
 
 fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
@@ -343,7 +344,8 @@ impl Store for PgStore {
         let rows = sqlx::query(&format!(
             "SELECT r.id, r.kind, r.topic, {DISPLAY_NAME} AS display_name, r.last_seq, \
                (SELECT COUNT(*) FROM (SELECT 1 FROM messages x WHERE x.room_id = r.id \
-                  AND x.seq > m.last_read_seq AND x.author_id <> $1 LIMIT $2) AS capped) AS unread \
+                  AND x.seq > m.last_read_seq AND x.author_id <> $1 \
+                  AND x.deleted_at IS NULL LIMIT $2) AS capped) AS unread \
              FROM memberships m JOIN rooms r ON r.id = m.room_id \
              WHERE m.user_id = $1 ORDER BY lower({DISPLAY_NAME}), r.id"
         ))
@@ -447,6 +449,7 @@ impl Store for PgStore {
             member_count: row.try_get("member_count")?,
             is_member: access.is_member,
             can_remove_members: row.try_get::<Option<bool>, _>("can_remove_members")? == Some(true),
+            viewer: String::new(),
         })
     }
 
@@ -530,6 +533,11 @@ impl Store for PgStore {
         Access::load(&mut conn, user_id, room_id)
             .await?
             .require_member("read its history")?;
+        // Before the page: whatever changes after this is also after the page.
+        let rev: i64 = sqlx::query_scalar("SELECT last_rev FROM rooms WHERE id = $1")
+            .bind(room_id)
+            .fetch_one(&mut *conn)
+            .await?;
         let before = query.before.unwrap_or(i64::MAX);
         let limit = i64::from(query.limit);
         let rows = if let Some(since) = query.since {
@@ -582,6 +590,7 @@ impl Store for PgStore {
             return Ok(HistoryPage {
                 messages,
                 has_older,
+                rev,
             });
         };
         let messages = rows
@@ -603,6 +612,7 @@ impl Store for PgStore {
         Ok(HistoryPage {
             messages,
             has_older,
+            rev,
         })
     }
 
@@ -615,6 +625,20 @@ impl Store for PgStore {
                 client_id: new.client_id.map(str::to_owned),
             })
             .await
+    }
+
+    async fn change_message(&self, change: MessageChange<'_>) -> StoreResult<Changed> {
+        changes::change(&self.pool, change).await
+    }
+
+    async fn changes(
+        &self,
+        user_id: UserId,
+        room_id: RoomId,
+        after_rev: i64,
+        limit: u32,
+    ) -> StoreResult<Changes> {
+        changes::since(&self.pool, user_id, room_id, after_rev, limit).await
     }
 
     async fn mark_read(&self, user_id: UserId, room_id: RoomId, seq: i64) -> StoreResult<i64> {

@@ -6,7 +6,11 @@ use sqlx::{ColumnIndex, Decode, Row, Type};
 use super::export::{RoomRow, UserRow};
 use crate::model::{Message, RoomKind, RoomSummary};
 
-/// A message joined with its author: uid, room, seq, author's name, body, time, client id.
+/// How many columns [`message`] reads; a query may select more after them.
+pub(crate) const MESSAGE_COLUMN_COUNT: usize = 10;
+
+/// A message joined with its author: uid, room, seq, author's name, body, time, client id,
+/// rev, edit time, deletion time.
 pub(crate) fn message<'r, R>(row: &'r R) -> Result<Message, sqlx::Error>
 where
     R: Row,
@@ -22,6 +26,9 @@ where
         body: row.try_get(4)?,
         created_at: row.try_get(5)?,
         client_id: row.try_get(6)?,
+        rev: row.try_get(7)?,
+        edited_at: row.try_get(8)?,
+        deleted_at: row.try_get(9)?,
     })
 }
 

@@ -140,6 +140,8 @@ fn generate(path: &Path, messages: usize) -> BenchResult<()> {
                 date: START_MS + (seq as i64) * 1000,
                 text: format!("{written}: {}", text.trim()),
                 client_id: (seq % 2 == 0).then(|| format!("bench-{written}")),
+                edited_at: None,
+                deleted_at: None,
             }))?;
             written += 1;
             end.messages += 1;

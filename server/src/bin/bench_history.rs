@@ -163,6 +163,8 @@ async fn fill(store: &dyn app::store::Store, messages: u64, rooms: u64) -> Bench
             body: format!("message {i}: a line of ordinary chat, about sixty characters"),
             created_at: start + 1000 * (i / rooms) as i64,
             client_id: None,
+            edited_at: None,
+            deleted_at: None,
             place: Place::Line(i + 1),
         })
         .await?;

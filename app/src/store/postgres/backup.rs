@@ -91,8 +91,8 @@ impl ExportSource for PgSource {
     ) -> StoreResult<Vec<ChunkRow>> {
         let (since, until) = window.unwrap_or((i64::MIN, i64::MAX));
         Ok(sqlx::query_as(
-            "SELECT uid, seq, author_id, body, created_at, client_id FROM messages \
-             WHERE room_id = $1 AND seq > $2 AND created_at >= $3 AND created_at < $4 \
+            "SELECT uid, seq, author_id, body, created_at, client_id, edited_at, deleted_at \
+             FROM messages WHERE room_id = $1 AND seq > $2 AND created_at >= $3 AND created_at < $4 \
              ORDER BY seq LIMIT $5",
         )
         .bind(room)
@@ -439,12 +439,26 @@ impl RestoreTx for PgRestore {
             if unordered {
                 self.renumber(room, base).await?;
             }
-            sqlx::query("UPDATE rooms SET last_seq = $2, last_message_at = $3 WHERE id = $1")
-                .bind(room)
-                .bind(next - 1)
-                .bind(last_at)
-                .execute(&mut *self.tx)
-                .await?;
+            // Each restored message is a change the room's members have not seen: it takes
+            // the room's next rev, in seq order.
+            sqlx::query(
+                "UPDATE messages SET rev = (SELECT last_rev FROM rooms WHERE id = $1) + seq - $2 \
+                 WHERE room_id = $1 AND seq > $2",
+            )
+            .bind(room)
+            .bind(base)
+            .execute(&mut *self.tx)
+            .await?;
+            sqlx::query(
+                "UPDATE rooms SET last_seq = $2, last_rev = last_rev + $2 - $4, \
+                 last_message_at = $3 WHERE id = $1",
+            )
+            .bind(room)
+            .bind(next - 1)
+            .bind(last_at)
+            .bind(base)
+            .execute(&mut *self.tx)
+            .await?;
         }
         sqlx::query(
             "UPDATE memberships SET last_read_seq = \

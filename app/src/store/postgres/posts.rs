@@ -12,7 +12,7 @@ use sqlx::{PgPool, Row};
 
 use super::MESSAGE_COLUMNS;
 use crate::model::{Message, RoomId, UserId};
-use crate::store::group_commit::{BatchWriter, Facts, Post};
+use crate::store::group_commit::{BatchWriter, Facts, Post, Taken};
 use crate::store::rows;
 use crate::store::{StagedMessage, StoreResult};
 use crate::timestamp::now_ms;
@@ -66,7 +66,10 @@ impl BatchWriter for PgWriter {
             .fetch_all(&mut *tx)
             .await?;
             for row in &rows {
-                facts.earlier(row.try_get(7)?, rows::message(row)?);
+                facts.earlier(
+                    row.try_get(rows::MESSAGE_COLUMN_COUNT)?,
+                    rows::message(row)?,
+                );
             }
         }
 
@@ -74,7 +77,7 @@ impl BatchWriter for PgWriter {
         // Seqs: each room hands out a block. The rooms' rows are locked in id order first, so
         // batches from different nodes wait for each other instead of deadlocking. A message's
         // time never goes back within a room (even if the clock does); restore relies on that.
-        let mut taken: HashMap<RoomId, (i64, i64)> = HashMap::with_capacity(plan.rooms.len());
+        let mut taken: HashMap<RoomId, Taken> = HashMap::with_capacity(plan.rooms.len());
         if !plan.rooms.is_empty() {
             let (ids, counts): (Vec<RoomId>, Vec<i64>) = plan.rooms.iter().copied().unzip();
             sqlx::query("SELECT id FROM rooms WHERE id = ANY($1) ORDER BY id FOR UPDATE")
@@ -82,10 +85,10 @@ impl BatchWriter for PgWriter {
                 .execute(&mut *tx)
                 .await?;
             let rows = sqlx::query(
-                "UPDATE rooms SET last_seq = rooms.last_seq + c.n, \
+                "UPDATE rooms SET last_seq = rooms.last_seq + c.n, last_rev = rooms.last_rev + c.n, \
                    last_message_at = GREATEST(rooms.last_message_at, $3) \
                  FROM UNNEST($1::BIGINT[], $2::BIGINT[]) AS c(id, n) WHERE rooms.id = c.id \
-                 RETURNING rooms.id, rooms.last_seq, rooms.last_message_at",
+                 RETURNING rooms.id, rooms.last_seq, rooms.last_rev, rooms.last_message_at",
             )
             .bind(&ids)
             .bind(&counts)
@@ -93,7 +96,12 @@ impl BatchWriter for PgWriter {
             .fetch_all(&mut *tx)
             .await?;
             for row in &rows {
-                taken.insert(row.try_get(0)?, (row.try_get(1)?, row.try_get(2)?));
+                let last = Taken {
+                    seq: row.try_get(1)?,
+                    rev: row.try_get(2)?,
+                    at: row.try_get(3)?,
+                };
+                taken.insert(row.try_get(0)?, last);
             }
         }
         let messages = plan.messages(&facts, &taken)?;
@@ -119,6 +127,9 @@ pub(super) struct Columns<'a> {
     bodies: Vec<&'a str>,
     times: Vec<i64>,
     client_ids: Vec<Option<&'a str>>,
+    revs: Vec<i64>,
+    edited: Vec<Option<i64>>,
+    deleted: Vec<Option<i64>>,
 }
 
 impl<'a> Columns<'a> {
@@ -131,6 +142,9 @@ impl<'a> Columns<'a> {
         self.bodies.push(&message.body);
         self.times.push(message.created_at);
         self.client_ids.push(message.client_id.as_deref());
+        self.revs.push(message.rev);
+        self.edited.push(None);
+        self.deleted.push(None);
     }
 
     /// Adds a restored message with the seq the restore gave it.
@@ -142,6 +156,10 @@ impl<'a> Columns<'a> {
         self.bodies.push(&message.body);
         self.times.push(message.created_at);
         self.client_ids.push(message.client_id.as_deref());
+        // Restored messages take their revs when the restore finishes.
+        self.revs.push(0);
+        self.edited.push(message.edited_at);
+        self.deleted.push(message.deleted_at);
     }
 
     /// Inserts the messages and their rows in the two key tables, in one statement, and
@@ -149,9 +167,11 @@ impl<'a> Columns<'a> {
     pub async fn insert(&self, conn: &mut sqlx::PgConnection) -> Result<u64, sqlx::Error> {
         let inserted: i64 = sqlx::query_scalar(
             "WITH m AS ( \
-               INSERT INTO messages (uid, room_id, seq, author_id, body, created_at, client_id) \
+               INSERT INTO messages (uid, room_id, seq, author_id, body, created_at, client_id, \
+                                     rev, edited_at, deleted_at) \
                SELECT * FROM UNNEST($1::TEXT[], $2::BIGINT[], $3::BIGINT[], $4::BIGINT[], \
-                                    $5::TEXT[], $6::BIGINT[], $7::TEXT[]) \
+                                    $5::TEXT[], $6::BIGINT[], $7::TEXT[], $8::BIGINT[], \
+                                    $9::BIGINT[], $10::BIGINT[]) \
                RETURNING uid, room_id, seq, author_id, client_id), \
              u AS (INSERT INTO message_uids (uid, room_id, seq) SELECT uid, room_id, seq FROM m), \
              c AS (INSERT INTO message_client_ids (author_id, client_id, room_id, seq) \
@@ -165,6 +185,9 @@ impl<'a> Columns<'a> {
         .bind(&self.bodies)
         .bind(&self.times)
         .bind(&self.client_ids)
+        .bind(&self.revs)
+        .bind(&self.edited)
+        .bind(&self.deleted)
         .fetch_one(&mut *conn)
         .await?;
         Ok(u64::try_from(inserted).unwrap_or(0))

@@ -97,11 +97,13 @@ impl ExportSource for SqliteSource {
         // A chunk is one row holding a JSON array: crossing from SQLite's worker thread once
         // per chunk instead of once per message doubles backup throughput.
         let sql = if window.is_none() {
-            "SELECT json_group_array(json_array(uid, seq, author_id, body, created_at, client_id)) \
+            "SELECT json_group_array(json_array(uid, seq, author_id, body, created_at, client_id, \
+               edited_at, deleted_at)) \
              FROM (SELECT * FROM messages WHERE room_id = ?1 AND seq > ?2 AND ?3 < ?4 \
                    ORDER BY seq LIMIT ?5)"
         } else {
-            "SELECT json_group_array(json_array(uid, seq, author_id, body, created_at, client_id)) \
+            "SELECT json_group_array(json_array(uid, seq, author_id, body, created_at, client_id, \
+               edited_at, deleted_at)) \
              FROM (SELECT * FROM messages WHERE room_id = ?1 AND seq > ?2 \
                    AND created_at >= ?3 AND created_at < ?4 ORDER BY seq LIMIT ?5)"
         };
@@ -206,7 +208,8 @@ impl SqliteRestore {
             return Ok(());
         }
         let mut insert = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO messages (uid, room_id, seq, author_id, body, created_at, client_id) ",
+            "INSERT INTO messages \
+             (uid, room_id, seq, author_id, body, created_at, client_id, edited_at, deleted_at) ",
         );
         insert.push_values(&rows, |mut row, (seq, m)| {
             row.push_bind(m.uid.as_str())
@@ -215,7 +218,9 @@ impl SqliteRestore {
                 .push_bind(m.author_id)
                 .push_bind(m.body.as_str())
                 .push_bind(m.created_at)
-                .push_bind(m.client_id.as_deref());
+                .push_bind(m.client_id.as_deref())
+                .push_bind(m.edited_at)
+                .push_bind(m.deleted_at);
         });
         match insert.build().execute(&mut *self.tx).await {
             Ok(done) => self.added += done.rows_affected(),
@@ -432,12 +437,26 @@ impl RestoreTx for SqliteRestore {
                 .execute(&mut *self.tx)
                 .await?;
             }
-            sqlx::query("UPDATE rooms SET last_seq = ?2, last_message_at = ?3 WHERE id = ?1")
-                .bind(room)
-                .bind(cursor.next - 1)
-                .bind(cursor.last_at)
-                .execute(&mut *self.tx)
-                .await?;
+            // Each restored message is a change the room's members have not seen: it takes
+            // the room's next rev, in seq order.
+            sqlx::query(
+                "UPDATE messages SET rev = (SELECT last_rev FROM rooms WHERE id = ?1) + seq - ?2 \
+                 WHERE room_id = ?1 AND seq > ?2",
+            )
+            .bind(room)
+            .bind(cursor.base)
+            .execute(&mut *self.tx)
+            .await?;
+            sqlx::query(
+                "UPDATE rooms SET last_seq = ?2, last_rev = last_rev + ?2 - ?4, \
+                 last_message_at = ?3 WHERE id = ?1",
+            )
+            .bind(room)
+            .bind(cursor.next - 1)
+            .bind(cursor.last_at)
+            .bind(cursor.base)
+            .execute(&mut *self.tx)
+            .await?;
         }
         sqlx::query(
             "UPDATE memberships SET last_read_seq = \

@@ -10,7 +10,7 @@ use sqlx::{Row, SqlitePool};
 
 use super::MESSAGE_COLUMNS;
 use crate::model::{Message, RoomId, UserId};
-use crate::store::group_commit::{BatchWriter, Facts, Post};
+use crate::store::group_commit::{BatchWriter, Facts, Post, Taken};
 use crate::store::rows;
 use crate::store::StoreResult;
 use crate::timestamp::now_ms;
@@ -20,7 +20,16 @@ pub(super) struct SqliteWriter(pub SqlitePool);
 
 /// One row of the insert, serialized into the JSON array the statement reads.
 #[derive(Serialize)]
-struct Row7<'a>(&'a str, RoomId, i64, UserId, &'a str, i64, Option<&'a str>);
+struct Row8<'a>(
+    &'a str,
+    RoomId,
+    i64,
+    UserId,
+    &'a str,
+    i64,
+    Option<&'a str>,
+    i64,
+);
 
 #[async_trait]
 impl BatchWriter for SqliteWriter {
@@ -61,7 +70,10 @@ impl BatchWriter for SqliteWriter {
             .fetch_all(&mut *tx)
             .await?;
             for row in &rows {
-                facts.earlier(row.try_get(7)?, rows::message(row)?);
+                facts.earlier(
+                    row.try_get(rows::MESSAGE_COLUMN_COUNT)?,
+                    rows::message(row)?,
+                );
             }
         }
 
@@ -69,30 +81,36 @@ impl BatchWriter for SqliteWriter {
         // Seqs: each room hands out a block in one statement for every room. A message's time
         // never goes back within a room (even if the clock does), so seq order and time order
         // agree; restore relies on that.
-        let mut taken: HashMap<RoomId, (i64, i64)> = HashMap::with_capacity(plan.rooms.len());
+        let mut taken: HashMap<RoomId, Taken> = HashMap::with_capacity(plan.rooms.len());
         if !plan.rooms.is_empty() {
             let rows = sqlx::query(
                 "UPDATE rooms SET last_seq = last_seq + c.value ->> 1, \
+                   last_rev = last_rev + c.value ->> 1, \
                    last_message_at = MAX(last_message_at, ?2) \
                  FROM json_each(?1) c WHERE rooms.id = c.value ->> 0 \
-                 RETURNING rooms.id, rooms.last_seq, rooms.last_message_at",
+                 RETURNING rooms.id, rooms.last_seq, rooms.last_rev, rooms.last_message_at",
             )
             .bind(json(&plan.rooms))
             .bind(now_ms())
             .fetch_all(&mut *tx)
             .await?;
             for row in &rows {
-                taken.insert(row.try_get(0)?, (row.try_get(1)?, row.try_get(2)?));
+                let last = Taken {
+                    seq: row.try_get(1)?,
+                    rev: row.try_get(2)?,
+                    at: row.try_get(3)?,
+                };
+                taken.insert(row.try_get(0)?, last);
             }
         }
         let messages = plan.messages(&facts, &taken)?;
         if !messages.is_empty() {
-            let rows: Vec<Row7> = plan
+            let rows: Vec<Row8> = plan
                 .fresh
                 .iter()
                 .zip(&messages)
                 .map(|(post, m)| {
-                    Row7(
+                    Row8(
                         &m.uid,
                         m.room_id,
                         m.seq,
@@ -100,13 +118,15 @@ impl BatchWriter for SqliteWriter {
                         &m.body,
                         m.created_at,
                         m.client_id.as_deref(),
+                        m.rev,
                     )
                 })
                 .collect();
             sqlx::query(
-                "INSERT INTO messages (uid, room_id, seq, author_id, body, created_at, client_id) \
+                "INSERT INTO messages \
+                   (uid, room_id, seq, author_id, body, created_at, client_id, rev) \
                  SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4, \
-                        j.value ->> 5, j.value ->> 6 \
+                        j.value ->> 5, j.value ->> 6, j.value ->> 7 \
                  FROM json_each(?1) j",
             )
             .bind(json(&rows))

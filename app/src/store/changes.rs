@@ -1,0 +1,205 @@
+//! Edits and deletes, shared by every backend. Who may change which message, what a retried
+//! change answers, and when a change is no change at all are the same whatever database is
+//! behind the store; each backend reads the facts inside its transaction, asks [`decide`], and
+//! writes what it says, bumping the room's rev in the same commit.
+
+use super::{StoreError, StoreResult};
+use crate::model::{Message, RoomId, UserId};
+
+/// What is done to a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeKind<'a> {
+    /// Replace the text (already validated and trimmed).
+    Edit { body: &'a str },
+    /// Delete it, leaving a tombstone.
+    Delete,
+}
+
+/// A change asked for by `user_id` to the message at `seq` of `room_id`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MessageChange<'a> {
+    pub user_id: UserId,
+    pub room_id: RoomId,
+    pub seq: i64,
+    /// The client's id for this change; a retry with the same id changes nothing more.
+    pub client_id: Option<&'a str>,
+    pub kind: ChangeKind<'a>,
+}
+
+/// A change as stored: the message's state afterwards, and whether this call changed it (a
+/// retry, a delete of a tombstone or an edit to the same text did not).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Changed {
+    pub message: Message,
+    pub changed: bool,
+}
+
+/// What the database says about the target of a change, read in the change's transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Target {
+    pub author_id: UserId,
+    pub body: String,
+    pub deleted: bool,
+    pub public_room: bool,
+    pub room_creator: Option<UserId>,
+    pub user_is_admin: bool,
+}
+
+/// Whether to write the change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Decision {
+    Apply,
+    /// Allowed, but it would change nothing.
+    Unchanged,
+}
+
+/// The rule for every backend: authors edit their own messages, which must not be deleted;
+/// authors delete their own, and in a public room its creator and instance admins delete
+/// anyone's. (A DM has no moderator: admins cannot even see it.)
+pub(crate) fn decide(change: &MessageChange<'_>, target: &Target) -> StoreResult<Decision> {
+    let own = target.author_id == change.user_id;
+    match change.kind {
+        ChangeKind::Edit { .. } if !own => Err(StoreError::Forbidden(
+            "You can only edit your own messages.".into(),
+        )),
+        ChangeKind::Edit { .. } if target.deleted => Err(StoreError::Invalid(
+            "That message was deleted; it cannot be edited.".into(),
+        )),
+        ChangeKind::Edit { body } if body == target.body => Ok(Decision::Unchanged),
+        ChangeKind::Edit { .. } => Ok(Decision::Apply),
+        ChangeKind::Delete if target.deleted => Ok(Decision::Unchanged),
+        ChangeKind::Delete
+            if own
+                || (target.public_room
+                    && (target.user_is_admin || target.room_creator == Some(change.user_id))) =>
+        {
+            Ok(Decision::Apply)
+        }
+        ChangeKind::Delete if target.public_room => Err(StoreError::Forbidden(
+            "Only its author, the room's creator or an admin can delete this message.".into(),
+        )),
+        ChangeKind::Delete => Err(StoreError::Forbidden(
+            "You can only delete your own messages.".into(),
+        )),
+    }
+}
+
+/// The answer to a change whose client id was used before, for the message at `(room, seq)`:
+/// the same message is a retry (nothing more is done); another is a mistake.
+pub(crate) fn retry(change: &MessageChange<'_>, earlier: (RoomId, i64)) -> StoreResult<()> {
+    if earlier == (change.room_id, change.seq) {
+        Ok(())
+    } else {
+        Err(StoreError::Invalid(
+            "That client id was already used for another change.".into(),
+        ))
+    }
+}
+
+/// No message at that seq (or the room hides it).
+pub(crate) fn no_such_message() -> StoreError {
+    StoreError::NotFound("That message does not exist.".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(author: UserId) -> Target {
+        Target {
+            author_id: author,
+            body: "hello".into(),
+            deleted: false,
+            public_room: true,
+            room_creator: Some(9),
+            user_is_admin: false,
+        }
+    }
+
+    fn change(user: UserId, kind: ChangeKind<'_>) -> MessageChange<'_> {
+        MessageChange {
+            user_id: user,
+            room_id: 1,
+            seq: 4,
+            client_id: None,
+            kind,
+        }
+    }
+
+    #[test]
+    fn only_authors_edit_and_never_a_tombstone() {
+        let edit = ChangeKind::Edit { body: "hi" };
+        assert_eq!(
+            decide(&change(1, edit), &target(1)).ok(),
+            Some(Decision::Apply)
+        );
+        assert!(matches!(
+            decide(&change(2, edit), &target(1)),
+            Err(StoreError::Forbidden(_))
+        ));
+        // Not even the room's creator or an admin edits someone else's words.
+        let admin = Target {
+            user_is_admin: true,
+            ..target(1)
+        };
+        assert!(decide(&change(9, edit), &admin).is_err());
+        let gone = Target {
+            deleted: true,
+            ..target(1)
+        };
+        assert!(matches!(
+            decide(&change(1, edit), &gone),
+            Err(StoreError::Invalid(_))
+        ));
+        let same = ChangeKind::Edit { body: "hello" };
+        assert_eq!(
+            decide(&change(1, same), &target(1)).ok(),
+            Some(Decision::Unchanged)
+        );
+    }
+
+    #[test]
+    fn deletes_by_author_creator_or_admin_in_public_rooms_only() {
+        let delete = ChangeKind::Delete;
+        assert_eq!(
+            decide(&change(1, delete), &target(1)).ok(),
+            Some(Decision::Apply)
+        );
+        assert_eq!(
+            decide(&change(9, delete), &target(1)).ok(),
+            Some(Decision::Apply)
+        );
+        assert!(decide(&change(2, delete), &target(1)).is_err());
+        let admin = Target {
+            user_is_admin: true,
+            ..target(1)
+        };
+        assert_eq!(
+            decide(&change(2, delete), &admin).ok(),
+            Some(Decision::Apply)
+        );
+        let dm = Target {
+            public_room: false,
+            user_is_admin: true,
+            ..target(1)
+        };
+        assert!(decide(&change(9, delete), &dm).is_err());
+        assert_eq!(decide(&change(1, delete), &dm).ok(), Some(Decision::Apply));
+        let gone = Target {
+            deleted: true,
+            ..target(1)
+        };
+        assert_eq!(
+            decide(&change(1, delete), &gone).ok(),
+            Some(Decision::Unchanged)
+        );
+    }
+
+    #[test]
+    fn a_client_id_names_one_change() {
+        let c = change(1, ChangeKind::Delete);
+        assert!(retry(&c, (1, 4)).is_ok());
+        assert!(retry(&c, (1, 5)).is_err());
+        assert!(retry(&c, (2, 4)).is_err());
+    }
+}

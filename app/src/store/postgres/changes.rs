@@ -1,0 +1,154 @@
+//! PostgreSQL's side of edits and deletes ([`crate::store::changes`]): one transaction locks
+//! the room's row (so changes from every node take the room's revs in turn), reads the target,
+//! asks the shared rule, bumps the rev and rewrites the message; and the "what changed since
+//! rev R" read that catches a client up.
+
+use sqlx::{PgPool, Row};
+
+use super::{Access, MESSAGE_COLUMNS};
+use crate::model::{Changes, Message, RoomId, UserId};
+use crate::store::changes::{
+    decide, no_such_message, retry, ChangeKind, Changed, Decision, MessageChange, Target,
+};
+use crate::store::{rows, StoreResult};
+use crate::timestamp::now_ms;
+
+/// A message of a room by seq, joined with its author.
+async fn message_at(
+    conn: &mut sqlx::PgConnection,
+    room_id: RoomId,
+    seq: i64,
+) -> StoreResult<Message> {
+    let row = sqlx::query(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN users u ON u.id = m.author_id \
+         WHERE m.room_id = $1 AND m.seq = $2"
+    ))
+    .bind(room_id)
+    .bind(seq)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(rows::message(&row.ok_or_else(no_such_message)?)?)
+}
+
+pub(super) async fn change(pool: &PgPool, change: MessageChange<'_>) -> StoreResult<Changed> {
+    let mut tx = pool.begin().await?;
+    Access::load(&mut tx, change.user_id, change.room_id)
+        .await?
+        .require_member("change its messages")?;
+    sqlx::query("SELECT 1 FROM rooms WHERE id = $1 FOR UPDATE")
+        .bind(change.room_id)
+        .execute(&mut *tx)
+        .await?;
+    if let Some(client_id) = change.client_id {
+        let earlier: Option<(RoomId, i64)> = sqlx::query_as(
+            "SELECT room_id, seq FROM message_changes WHERE user_id = $1 AND client_id = $2",
+        )
+        .bind(change.user_id)
+        .bind(client_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(earlier) = earlier {
+            retry(&change, earlier)?;
+            let message = message_at(&mut tx, change.room_id, change.seq).await?;
+            return Ok(Changed {
+                message,
+                changed: false,
+            });
+        }
+    }
+    let row = sqlx::query(
+        "SELECT m.author_id, m.body, m.deleted_at IS NOT NULL, r.kind = 'public', r.created_by, \
+           COALESCE((SELECT is_admin FROM users WHERE id = $3), FALSE), m.created_at \
+         FROM messages m JOIN rooms r ON r.id = m.room_id WHERE m.room_id = $1 AND m.seq = $2",
+    )
+    .bind(change.room_id)
+    .bind(change.seq)
+    .bind(change.user_id)
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(no_such_message)?;
+    let target = Target {
+        author_id: row.try_get(0)?,
+        body: row.try_get(1)?,
+        deleted: row.try_get(2)?,
+        public_room: row.try_get(3)?,
+        room_creator: row.try_get(4)?,
+        user_is_admin: row.try_get(5)?,
+    };
+    // A change never predates the message, even if the clock went back.
+    let at = now_ms().max(row.try_get(6)?);
+    let decision = decide(&change, &target)?;
+    if decision == Decision::Apply {
+        let rev: i64 = sqlx::query_scalar(
+            "UPDATE rooms SET last_rev = last_rev + 1 WHERE id = $1 RETURNING last_rev",
+        )
+        .bind(change.room_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        // A tombstone keeps its uid, seq, author and time; its words go.
+        let (body, edited_at, deleted_at) = match change.kind {
+            ChangeKind::Edit { body } => (body, Some(at), None),
+            ChangeKind::Delete => ("", None, Some(at)),
+        };
+        sqlx::query(
+            "UPDATE messages SET body = $3, edited_at = COALESCE($4, edited_at), \
+               deleted_at = $5, rev = $6 \
+             WHERE room_id = $1 AND seq = $2",
+        )
+        .bind(change.room_id)
+        .bind(change.seq)
+        .bind(body)
+        .bind(edited_at)
+        .bind(deleted_at)
+        .bind(rev)
+        .execute(&mut *tx)
+        .await?;
+    }
+    if let Some(client_id) = change.client_id {
+        sqlx::query(
+            "INSERT INTO message_changes (user_id, client_id, room_id, seq, created_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(change.user_id)
+        .bind(client_id)
+        .bind(change.room_id)
+        .bind(change.seq)
+        .bind(at)
+        .execute(&mut *tx)
+        .await?;
+    }
+    let message = message_at(&mut tx, change.room_id, change.seq).await?;
+    tx.commit().await?;
+    Ok(Changed {
+        message,
+        changed: decision == Decision::Apply,
+    })
+}
+
+pub(super) async fn since(
+    pool: &PgPool,
+    user_id: UserId,
+    room_id: RoomId,
+    after_rev: i64,
+    limit: u32,
+) -> StoreResult<Changes> {
+    let mut conn = pool.acquire().await?;
+    Access::load(&mut conn, user_id, room_id)
+        .await?
+        .require_member("read its history")?;
+    let mut found = sqlx::query(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN users u ON u.id = m.author_id \
+         WHERE m.room_id = $1 AND m.rev > $2 ORDER BY m.rev LIMIT $3"
+    ))
+    .bind(room_id)
+    .bind(after_rev)
+    .bind(i64::from(limit) + 1)
+    .fetch_all(&mut *conn)
+    .await?;
+    let complete = found.len() <= limit as usize;
+    found.truncate(limit as usize);
+    Ok(Changes {
+        messages: found.iter().map(rows::message).collect::<Result<_, _>>()?,
+        complete,
+    })
+}
