@@ -20,9 +20,9 @@ use crate::bus::{Bus, PresenceNews};
 use crate::error::AppError;
 use crate::hub::{ConnId, Outbox, PresenceChange};
 use crate::model::{Message, Presence, RoomId, RoomSummary, User, UserId};
-use crate::protocol::{ErrorCode, ServerFrame, PROTOCOL_VERSION, TYPING_EVERY_MS};
+use crate::protocol::{ErrorCode, ServerFrame, TYPING_EVERY_MS};
 use crate::state::AppState;
-use crate::store::{NewMessage, Store, StoreError};
+use crate::store::{ChangeKind, MessageChange, NewMessage, Store, StoreError};
 
 /// A message as a client asks to post it.
 #[derive(Debug, Clone, Copy)]
@@ -84,6 +84,67 @@ pub async fn post(
         ),
     }
     Ok(message)
+}
+
+/// A change to a message as a client asks for it.
+#[derive(Debug, Clone, Copy)]
+pub struct Change<'a> {
+    pub room_id: RoomId,
+    pub seq: i64,
+    /// The client's id for this change; a retry with the same id changes nothing more.
+    pub client_id: Option<&'a str>,
+    /// The new text, for an edit; `None` deletes the message.
+    pub text: Option<&'a str>,
+}
+
+/// Edits or deletes a message: validated, stored with the room's next rev (durably), answered,
+/// then published as `edited` or `deleted` to every member's sockets. A change that changed
+/// nothing (a retry, an edit to the same text, a second delete) is answered and not published.
+pub async fn change(
+    state: &AppState,
+    user: &User,
+    change: Change<'_>,
+    answer: Answer,
+) -> Result<Message, AppError> {
+    let body = change.text.map(crate::validate::message_text).transpose()?;
+    let client_id = crate::validate::client_id(change.client_id)?;
+    // Edits and deletes share the posting budget: each is a message's worth of fan-out.
+    state.limits.post(user.id)?;
+    let kind = match &body {
+        Some(body) => ChangeKind::Edit { body },
+        None => ChangeKind::Delete,
+    };
+    let changed = state
+        .store
+        .change_message(MessageChange {
+            user_id: user.id,
+            room_id: change.room_id,
+            seq: change.seq,
+            client_id: client_id.as_deref(),
+            kind,
+        })
+        .await?;
+    if let Answer::Socket(conn) = answer {
+        let ack = ServerFrame::Ack {
+            client_id: change.client_id.unwrap_or_default().to_owned(),
+            message: changed.message.clone(),
+        };
+        reply(state, conn, &ack).await;
+    }
+    if changed.changed {
+        let message = changed.message.clone();
+        let frame = if message.is_deleted() {
+            ServerFrame::Deleted { message }
+        } else {
+            ServerFrame::Edited { message }
+        };
+        // Stored and answered: a failure to publish is logged, and clients catch up by rev.
+        match frame.encode() {
+            Ok(frame) => state.bus.publish(change.room_id, frame).await,
+            Err(e) => tracing::error!("publishing a change in room {}: {e}", change.room_id),
+        }
+    }
+    Ok(changed.message)
 }
 
 /// Creates a public room with `creator` as its first member.
@@ -244,10 +305,16 @@ async fn rooms_of(store: &dyn Store, user: UserId) -> Result<Vec<RoomId>, StoreE
 
 /// Registers an upgraded socket of `user`, listening to `rooms`. Its queue starts with the
 /// `welcome`, so nothing published meanwhile can overtake it; if the user was not online
-/// anywhere, the people who share a room with them are told.
-pub async fn open_socket(state: &AppState, user: &User, rooms: Vec<RoomId>) -> Outbox {
+/// anywhere, the people who share a room with them are told. `version` is the protocol
+/// version negotiated for the socket ([`crate::protocol::negotiate`]).
+pub async fn open_socket(
+    state: &AppState,
+    user: &User,
+    rooms: Vec<RoomId>,
+    version: u32,
+) -> Outbox {
     let welcome = ServerFrame::Welcome {
-        v: PROTOCOL_VERSION,
+        v: version,
         user: user.username.clone(),
     }
     .encode()

@@ -13,8 +13,12 @@ use crate::model::{Message, Presence, RoomId};
 #[cfg(feature = "ssr")]
 pub type Frame = axum::extract::ws::Utf8Bytes;
 
-/// The protocol version this build speaks.
-pub const PROTOCOL_VERSION: u32 = 1;
+/// The newest protocol version this build speaks. A client asks for it with `/ws?v=2`; one
+/// that asks for nothing is spoken to in version 1, whose frames are a subset (no `edited`,
+/// `deleted` or `changes`), so clients written for version 1 keep working unchanged.
+pub const PROTOCOL_VERSION: u32 = 2;
+/// The oldest version still spoken.
+pub const MIN_PROTOCOL_VERSION: u32 = 1;
 /// Largest frame either side may send; bigger frames close the socket with 1009.
 pub const MAX_FRAME_BYTES: usize = 64 * 1024;
 /// The reason of the close (code 1008) a socket gets when its session ended: logged out,
@@ -34,6 +38,25 @@ pub enum ClientFrame {
     /// Ask for the messages of a room after `after_seq`, oldest first (catching up after a
     /// reconnect); answered with `history`.
     Sync { room_id: RoomId, after_seq: i64 },
+    /// (v2) Ask for everything that changed in a room after `after_rev`: the current state of
+    /// each message posted, edited or deleted since, in rev order; answered with `changes`.
+    Changes { room_id: RoomId, after_rev: i64 },
+    /// (v2) Replace the text of one's own message; answered with `ack` (the stored message)
+    /// or `error` with the same `client_id`. A retry with the same `client_id` changes nothing
+    /// more.
+    Edit {
+        room_id: RoomId,
+        seq: i64,
+        client_id: String,
+        text: String,
+    },
+    /// (v2) Delete a message (one's own; in a public room its creator and admins may delete
+    /// anyone's), leaving a tombstone; answered like `edit`.
+    Delete {
+        room_id: RoomId,
+        seq: i64,
+        client_id: String,
+    },
     /// The user is typing in a room. Send at most one every [`TYPING_EVERY_MS`]; the server drops
     /// the rest.
     Typing { room_id: RoomId },
@@ -71,6 +94,17 @@ pub enum ServerFrame {
     /// Messages of one room after a seq, answering `sync`; `complete` is false when more follow
     /// and the client should `sync` again from the last seq it got.
     History {
+        room_id: RoomId,
+        messages: Vec<Message>,
+        complete: bool,
+    },
+    /// (v2) A message was edited: its new state, with the room's new rev.
+    Edited { message: Message },
+    /// (v2) A message was deleted: its tombstone (empty body, `deleted_at` set).
+    Deleted { message: Message },
+    /// (v2) Answer to `changes`: messages in rev order; `complete` is false when more follow
+    /// and the client should ask again after the last rev it got.
+    Changes {
         room_id: RoomId,
         messages: Vec<Message>,
         complete: bool,
@@ -119,6 +153,28 @@ pub enum ErrorCode {
     Internal,
 }
 
+/// The first protocol version that has the server frame `frame` (serialized): a socket that
+/// speaks an older one is not sent it. Every frame is an object whose first key is its `type`.
+pub fn frame_version(frame: &str) -> u32 {
+    const V2: [&str; 3] = ["edited", "deleted", "changes"];
+    let kind = frame
+        .strip_prefix("{\"type\":\"")
+        .and_then(|rest| rest.split_once('"'))
+        .map(|(kind, _)| kind);
+    match kind {
+        Some(kind) if V2.contains(&kind) => 2,
+        _ => 1,
+    }
+}
+
+/// The version a client asks for in `/ws?v=N`: none means 1; one newer than this build gets
+/// the newest this build speaks, and the client decides whether that will do.
+pub fn negotiate(asked: Option<u32>) -> u32 {
+    asked
+        .unwrap_or(MIN_PROTOCOL_VERSION)
+        .clamp(MIN_PROTOCOL_VERSION, PROTOCOL_VERSION)
+}
+
 #[cfg(feature = "ssr")]
 impl ServerFrame {
     /// Serializes the frame once, for however many sockets it will reach.
@@ -127,5 +183,59 @@ impl ServerFrame {
             tracing::error!("serializing a frame: {e}");
             crate::error::AppError::Internal
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message() -> Message {
+        Message {
+            uid: "u".into(),
+            room_id: 1,
+            seq: 1,
+            author: "a".into(),
+            body: String::new(),
+            created_at: 0,
+            client_id: None,
+            rev: 2,
+            edited_at: None,
+            deleted_at: Some(5),
+        }
+    }
+
+    #[test]
+    fn version_one_sockets_are_not_sent_newer_frames() {
+        let newer = [
+            ServerFrame::Edited { message: message() },
+            ServerFrame::Deleted { message: message() },
+            ServerFrame::Changes {
+                room_id: 1,
+                messages: vec![message()],
+                complete: true,
+            },
+        ];
+        for frame in newer {
+            let text = serde_json::to_string(&frame).unwrap_or_default();
+            assert_eq!(frame_version(&text), 2, "{text}");
+        }
+        let older = [
+            ServerFrame::Message { message: message() },
+            ServerFrame::Pong,
+            ServerFrame::Resync { reason: "r".into() },
+        ];
+        for frame in older {
+            let text = serde_json::to_string(&frame).unwrap_or_default();
+            assert_eq!(frame_version(&text), 1, "{text}");
+        }
+    }
+
+    #[test]
+    fn versions_are_negotiated_down_to_what_both_speak() {
+        assert_eq!(negotiate(None), 1);
+        assert_eq!(negotiate(Some(0)), 1);
+        assert_eq!(negotiate(Some(2)), 2);
+        assert_eq!(negotiate(Some(9)), PROTOCOL_VERSION);
     }
 }

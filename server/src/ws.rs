@@ -10,7 +10,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use app::chat::{self, Answer, Post};
+use app::chat::{self, Answer, Change, Post};
 use app::error::AppError;
 use app::hub::Outbox;
 use app::model::User;
@@ -21,7 +21,7 @@ use app::state::AppState;
 use app::store::HistoryQuery;
 use app::timestamp::now_ms;
 use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
 use http::{HeaderMap, StatusCode};
@@ -68,12 +68,27 @@ pub struct WsState {
     pub shutdown: watch::Receiver<bool>,
 }
 
+/// The query of `/ws`: the protocol version the client speaks (`?v=2`); none means 1.
+#[derive(Debug, serde::Deserialize)]
+pub struct Handshake {
+    v: Option<u32>,
+}
+
 /// The upgrade handler.
 pub async fn handler(
     State(ws): State<WsState>,
     headers: HeaderMap,
+    query: Result<Query<Handshake>, axum::extract::rejection::QueryRejection>,
     upgrade: WebSocketUpgrade,
 ) -> Response {
+    let Ok(Query(handshake)) = query else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "v must be a protocol version number",
+        )
+            .into_response();
+    };
+    let version = app::protocol::negotiate(handshake.v);
     if let Err(reason) = check_origin(&headers, &ws.allowed_origins) {
         return (StatusCode::FORBIDDEN, reason).into_response();
     }
@@ -106,6 +121,7 @@ pub async fn handler(
                 Session {
                     user,
                     token_hash: session,
+                    version,
                 },
                 rooms,
             )
@@ -138,18 +154,26 @@ fn check_origin(headers: &HeaderMap, allowed: &[String]) -> Result<(), &'static 
 struct Session {
     user: User,
     token_hash: Vec<u8>,
+    /// The protocol version spoken on this socket.
+    version: u32,
 }
 
 /// Runs one socket until either side ends it. The socket is registered only once upgraded, so
 /// a failed upgrade leaves nothing behind (and nobody shown online).
 async fn serve(socket: WebSocket, ws: WsState, session: Session, rooms: Vec<app::model::RoomId>) {
     let user = &session.user;
-    let outbox = chat::open_socket(&ws.app, user, rooms).await;
+    let outbox = chat::open_socket(&ws.app, user, rooms, session.version).await;
     let conn = outbox.id;
     let recheck = outbox.recheck.clone();
     let (sink, stream) = socket.split();
     let (close_tx, close_rx) = tokio::sync::oneshot::channel::<CloseFrame>();
-    let writer = tokio::spawn(write_loop(sink, outbox, close_rx, ws.shutdown.clone()));
+    let writer = tokio::spawn(write_loop(
+        sink,
+        outbox,
+        close_rx,
+        ws.shutdown.clone(),
+        session.version,
+    ));
     let close = read_loop(stream, &ws.app, &session, conn, &recheck).await;
     // The writer sends the close frame and stops; only then is the socket unregistered (doing
     // it first would end the writer's queue and race the close frame).
@@ -173,7 +197,6 @@ async fn read_loop(
     conn: u64,
     recheck: &Notify,
 ) -> CloseFrame {
-    let user = &session.user;
     let mut bad_frames = 0;
     let mut tokens = RATE_BURST;
     let mut refilled = Instant::now();
@@ -241,7 +264,9 @@ async fn read_loop(
         };
         if tokens < 1.0 {
             let client_id = match &frame {
-                ClientFrame::Post { client_id, .. } => Some(client_id.clone()),
+                ClientFrame::Post { client_id, .. }
+                | ClientFrame::Edit { client_id, .. }
+                | ClientFrame::Delete { client_id, .. } => Some(client_id.clone()),
                 _ => None,
             };
             let message = "slow down: at most 10 frames a second".to_owned();
@@ -249,7 +274,7 @@ async fn read_loop(
             continue;
         }
         tokens -= 1.0;
-        handle(frame, state, user, conn).await;
+        handle(frame, state, session, conn).await;
     }
 }
 
@@ -271,7 +296,9 @@ async fn check_session(state: &AppState, session: &Session) -> Option<CloseFrame
 }
 
 /// Carries out one client frame: each is one call into the write path (or, for `sync`, a read).
-async fn handle(frame: ClientFrame, state: &AppState, user: &User, conn: u64) {
+async fn handle(frame: ClientFrame, state: &AppState, session: &Session, conn: u64) {
+    let user = &session.user;
+    let v2 = session.version >= 2;
     let (done, client_id) = match frame {
         ClientFrame::Ping => {
             chat::reply(state, conn, &ServerFrame::Pong).await;
@@ -304,6 +331,45 @@ async fn handle(frame: ClientFrame, state: &AppState, user: &User, conn: u64) {
         ClientFrame::Sync { room_id, after_seq } => {
             (sync(state, user, conn, room_id, after_seq).await, None)
         }
+        ClientFrame::Changes { .. } | ClientFrame::Edit { .. } | ClientFrame::Delete { .. }
+            if !v2 =>
+        {
+            let message = "edit, delete and changes need protocol version 2: /ws?v=2".to_owned();
+            chat::reply_error(state, conn, ErrorCode::BadFrame, message, None).await;
+            (Ok(()), None)
+        }
+        ClientFrame::Changes { room_id, after_rev } => {
+            (changes(state, user, conn, room_id, after_rev).await, None)
+        }
+        ClientFrame::Edit {
+            room_id,
+            seq,
+            client_id,
+            text,
+        } => {
+            let change = Change {
+                room_id,
+                seq,
+                client_id: Some(&client_id),
+                text: Some(&text),
+            };
+            let changed = chat::change(state, user, change, Answer::Socket(conn)).await;
+            (changed.map(drop), Some(client_id))
+        }
+        ClientFrame::Delete {
+            room_id,
+            seq,
+            client_id,
+        } => {
+            let change = Change {
+                room_id,
+                seq,
+                client_id: Some(&client_id),
+                text: None,
+            };
+            let changed = chat::change(state, user, change, Answer::Socket(conn)).await;
+            (changed.map(drop), Some(client_id))
+        }
     };
     if let Err(e) = done {
         chat::reply_error(state, conn, e.code(), e.to_string(), client_id).await;
@@ -335,13 +401,37 @@ async fn sync(
     Ok(())
 }
 
-/// Writes queued frames, pings, and finally the close frame.
+/// Answers `changes` with what changed in the room after `after_rev`, a page at a time.
+async fn changes(
+    state: &AppState,
+    user: &User,
+    conn: u64,
+    room_id: i64,
+    after_rev: i64,
+) -> Result<(), AppError> {
+    let found = state
+        .store
+        .changes(user.id, room_id, after_rev, SYNC_PAGE)
+        .await?;
+    let frame = ServerFrame::Changes {
+        room_id,
+        messages: found.messages,
+        complete: found.complete,
+    };
+    chat::reply(state, conn, &frame).await;
+    Ok(())
+}
+
+/// Writes queued frames (leaving out those newer than the socket's protocol `version`), pings,
+/// and finally the close frame.
 async fn write_loop(
     mut sink: futures_util::stream::SplitSink<WebSocket, WsMessage>,
     mut outbox: Outbox,
     mut close_rx: tokio::sync::oneshot::Receiver<CloseFrame>,
     mut shutdown: watch::Receiver<bool>,
+    version: u32,
 ) {
+    let speaks = |frame: &Frame| app::protocol::frame_version(frame.as_str()) <= version;
     // Without a shutdown signal (the sender gone), stop watching for one.
     let mut watching = true;
     // The first ping one period in: an immediate tick could overtake the queued `welcome`.
@@ -366,11 +456,16 @@ async fn write_loop(
                 }
                 // Whatever else is already queued goes out with it: one write for the lot
                 // when a busy room queues faster than this socket is scheduled.
-                let mut written = sink.feed(WsMessage::Text(frame)).await;
+                let mut written = Ok(());
+                if speaks(&frame) {
+                    written = sink.feed(WsMessage::Text(frame)).await;
+                }
                 let mut batched = 1;
                 while written.is_ok() && batched < WRITE_BATCH_FRAMES {
                     let Ok(more) = outbox.frames.try_recv() else { break };
-                    written = sink.feed(WsMessage::Text(more)).await;
+                    if speaks(&more) {
+                        written = sink.feed(WsMessage::Text(more)).await;
+                    }
                     batched += 1;
                 }
                 if written.is_err() || sink.flush().await.is_err() {

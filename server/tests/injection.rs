@@ -97,7 +97,10 @@ async fn fingerprint(db: &std::path::Path) -> (Vec<String>, Vec<(String, i64)>) 
 async fn answer(ws: &mut common::Ws) -> ServerFrame {
     loop {
         match next(ws).await {
-            ServerFrame::Message { .. } | ServerFrame::Read { .. } => continue,
+            ServerFrame::Message { .. }
+            | ServerFrame::Read { .. }
+            | ServerFrame::Edited { .. }
+            | ServerFrame::Deleted { .. } => continue,
             frame => return frame,
         }
     }
@@ -112,6 +115,15 @@ async fn no_field_of_the_http_api_or_the_socket_reaches_sql_as_code() {
     let bob = register(addr, "bob").await;
     let (_, _, room) = post(addr, "/api/create_room", "name=target", Some(&bob)).await;
     let room: i64 = room.trim().parse().unwrap();
+    // A message of bob's to edit (seq 1 of his room).
+    let (status, _, _) = post(
+        addr,
+        "/api/post_message",
+        &format!("room_id={room}&text=original"),
+        Some(&bob),
+    )
+    .await;
+    assert_eq!(status, 200);
     let (schema, sizes) = fingerprint(&db).await;
 
     // (endpoint, the form with {} where the payload goes, whose session)
@@ -139,6 +151,23 @@ async fn no_field_of_the_http_api_or_the_socket_reaches_sql_as_code() {
         ("history", "room_id=ROOM&after={}", Some(&bob)),
         ("history", "room_id=ROOM&since={}", Some(&bob)),
         ("history", "room_id=ROOM&limit={}", Some(&bob)),
+        ("edit_message", "room_id={}&seq=1&text=edited", Some(&bob)),
+        (
+            "edit_message",
+            "room_id=ROOM&seq={}&text=edited",
+            Some(&bob),
+        ),
+        ("edit_message", "room_id=ROOM&seq=1&text={}", Some(&bob)),
+        (
+            "edit_message",
+            "room_id=ROOM&seq=1&text=edited&client_id={}",
+            Some(&bob),
+        ),
+        ("delete_message", "room_id={}&seq=1", Some(&bob)),
+        ("delete_message", "room_id=ROOM&seq={}", Some(&bob)),
+        ("changes", "room_id={}&after_rev=0", Some(&bob)),
+        ("changes", "room_id=ROOM&after_rev={}", Some(&bob)),
+        ("changes", "room_id=ROOM&after_rev=0&limit={}", Some(&bob)),
         ("mark_read", "room_id={}&seq=1", Some(&bob)),
         ("mark_read", "room_id=ROOM&seq={}", Some(&bob)),
         ("remove_member", "room_id=ROOM&username={}", Some(&bob)),
@@ -151,7 +180,7 @@ async fn no_field_of_the_http_api_or_the_socket_reaches_sql_as_code() {
     for (endpoint, form, cookie) in calls {
         for (k, payload) in PAYLOADS.iter().enumerate() {
             let mut value = encode(payload);
-            if *endpoint == "post_message" && form.contains("client_id") {
+            if form.contains("client_id={}") {
                 // Client ids are unique per post: keep each retry distinct.
                 value = encode(&format!("{payload}{k}"));
             }
@@ -177,6 +206,10 @@ async fn no_field_of_the_http_api_or_the_socket_reaches_sql_as_code() {
                     // Stored literally: what comes back is what was sent (trimmed).
                     assert_eq!(answer["body"], payload.trim(), "{answer}");
                     stored_texts.insert(payload.trim().to_owned());
+                }
+                "edit_message" if form.contains("text={}") => {
+                    // The message now says exactly what was sent (later edits replace it).
+                    assert_eq!(answer["body"], payload.trim(), "{answer}");
                 }
                 "create_room" if form.starts_with("name={}") => {
                     let (_, _, view) =
@@ -213,8 +246,24 @@ async fn no_field_of_the_http_api_or_the_socket_reaches_sql_as_code() {
             }
             other => panic!("{payload:?}: {other:?}"),
         }
+        let edit = ClientFrame::Edit {
+            room_id: room,
+            seq: 1,
+            client_id: format!("ws-e-{k}"),
+            text: (*payload).to_owned(),
+        };
+        send(&mut ws, &edit).await;
+        match answer(&mut ws).await {
+            ServerFrame::Ack { message, .. } => assert_eq!(message.body, payload.trim()),
+            ServerFrame::Error { code, message, .. } => {
+                assert_ne!(code, ErrorCode::Internal, "{payload:?}: {message}");
+            }
+            other => panic!("{payload:?}: {other:?}"),
+        }
         for frame in [
             serde_json::json!({"type": "sync", "room_id": payload, "after_seq": 0}),
+            serde_json::json!({"type": "changes", "room_id": room, "after_rev": payload}),
+            serde_json::json!({"type": "delete", "room_id": room, "seq": payload, "client_id": "d"}),
             serde_json::json!({"type": "read", "room_id": room, "seq": payload}),
             serde_json::json!({"type": "typing", "room_id": payload}),
         ] {
@@ -274,6 +323,6 @@ async fn no_field_of_the_http_api_or_the_socket_reaches_sql_as_code() {
     }
     eprintln!(
         "{tried} HTTP calls and {} socket frames tried",
-        PAYLOADS.len() * 4
+        PAYLOADS.len() * 7
     );
 }

@@ -1,9 +1,9 @@
-//! History and posting.
+//! History, posting, and changing what was posted (edits, deletes, and catching up on them).
 
 use leptos::prelude::*;
 
 use crate::error::AppError;
-use crate::model::{HistoryPage, Message, RoomId};
+use crate::model::{Changes, HistoryPage, Message, RoomId};
 
 /// A page of a room's history, oldest first. `before`/`after` are exclusive seq bounds; without
 /// them the page is the newest. `since` (RFC 3339) starts at the first message at or after that
@@ -59,4 +59,65 @@ pub async fn post_message(
         crate::chat::Answer::Returned,
     )
     .await
+}
+
+/// Replaces the text of one of the caller's messages. Returns the stored message (with its new
+/// rev) once the change is durable. A retry with the same `client_id` changes nothing more.
+/// A form posted without JavaScript is sent back to the room.
+#[server(endpoint = "edit_message")]
+pub async fn edit_message(
+    room_id: RoomId,
+    seq: i64,
+    text: String,
+    client_id: Option<String>,
+) -> Result<Message, AppError> {
+    let user = super::ssr::require_user().await?;
+    let change = crate::chat::Change {
+        room_id,
+        seq,
+        client_id: client_id.as_deref(),
+        text: Some(&text),
+    };
+    let state = super::ssr::state()?;
+    let message = crate::chat::change(&state, &user, change, crate::chat::Answer::Returned).await?;
+    super::ssr::back_to_message(&message)?;
+    Ok(message)
+}
+
+/// Deletes a message (one's own; in a public room its creator and admins may delete anyone's),
+/// leaving a tombstone that keeps its place. Returns the tombstone.
+#[server(endpoint = "delete_message")]
+pub async fn delete_message(
+    room_id: RoomId,
+    seq: i64,
+    client_id: Option<String>,
+) -> Result<Message, AppError> {
+    let user = super::ssr::require_user().await?;
+    let change = crate::chat::Change {
+        room_id,
+        seq,
+        client_id: client_id.as_deref(),
+        text: None,
+    };
+    let state = super::ssr::state()?;
+    let message = crate::chat::change(&state, &user, change, crate::chat::Answer::Returned).await?;
+    super::ssr::back_to_message(&message)?;
+    Ok(message)
+}
+
+/// What changed in a room after `after_rev`: the current state of every message posted,
+/// edited or deleted since, in rev order (`limit` defaults to 50, at most 100). Page on with
+/// `after_rev` = the last message's rev while `complete` is false.
+#[server(endpoint = "changes")]
+pub async fn get_changes(
+    room_id: RoomId,
+    after_rev: i64,
+    limit: Option<u32>,
+) -> Result<Changes, AppError> {
+    let user = super::ssr::require_user().await?;
+    let limit = crate::validate::page_limit(limit);
+    Ok(super::ssr::state()?
+        .store
+        .changes(user.id, room_id, after_rev, limit)
+        .await?)
 }

@@ -64,6 +64,20 @@ pub(crate) mod ssr {
         Ok(state()?.secure_cookies || forwarded_https)
     }
 
+    /// A form posted without JavaScript (the browser asks for a page) is sent back to the
+    /// room, at the message it changed; scripts and other clients get the JSON answer only.
+    pub fn back_to_message(message: &crate::model::Message) -> Result<(), AppError> {
+        let wants_page = request_parts()?
+            .headers
+            .get(http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|accept| accept.contains("text/html"));
+        if wants_page {
+            leptos_axum::redirect(&format!("/r/{}#m{}", message.room_id, message.seq));
+        }
+        Ok(())
+    }
+
     /// Adds a `Set-Cookie` header to the server function's response.
     pub fn set_cookie(value: &str) -> Result<(), AppError> {
         let options = use_context::<leptos_axum::ResponseOptions>().ok_or(AppError::Internal)?;

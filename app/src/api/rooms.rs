@@ -44,10 +44,12 @@ pub async fn create_room(name: String, topic: Option<String>) -> Result<RoomId, 
 #[server(endpoint = "room")]
 pub async fn get_room(room_id: RoomId) -> Result<RoomView, AppError> {
     let user = super::ssr::require_user().await?;
-    Ok(super::ssr::state()?
+    let mut view = super::ssr::state()?
         .store
         .room_view(user.id, room_id)
-        .await?)
+        .await?;
+    view.viewer = user.username;
+    Ok(view)
 }
 
 /// The members of a room with their presence: who is online, away, or when they were last seen.

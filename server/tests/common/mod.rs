@@ -179,6 +179,18 @@ pub async fn post_from(
     }
 }
 
+/// A form posted by a browser without JavaScript (it asks for a page, and says where from);
+/// returns the status and the `Location` it is sent to.
+pub async fn form_post(addr: SocketAddr, path: &str, form: &str, cookie: &str) -> (u16, String) {
+    let headers = format!(
+        "Cookie: {cookie}\r\nAccept: text/html,application/xhtml+xml\r\n\
+         Referer: http://{addr}/r/1\r\n"
+    );
+    let answer = post_from(None, addr, path, form, &headers).await;
+    let location = answer.header("location").unwrap_or_default().to_owned();
+    (answer.status, location)
+}
+
 pub async fn register(addr: SocketAddr, name: &str) -> String {
     let (status, cookie, body) = post(
         addr,
@@ -191,8 +203,20 @@ pub async fn register(addr: SocketAddr, name: &str) -> String {
     cookie
 }
 
+/// The handshake a current client sends (speaking the newest protocol version).
 pub fn request(addr: SocketAddr, cookie: Option<&str>, origin: Option<&str>) -> http::Request<()> {
-    let mut req = format!("ws://{addr}/ws").into_client_request().unwrap();
+    let path = format!("/ws?v={}", app::protocol::PROTOCOL_VERSION);
+    request_to(addr, &path, cookie, origin)
+}
+
+/// A handshake to `path` (`/ws` with or without a version).
+pub fn request_to(
+    addr: SocketAddr,
+    path: &str,
+    cookie: Option<&str>,
+    origin: Option<&str>,
+) -> http::Request<()> {
+    let mut req = format!("ws://{addr}{path}").into_client_request().unwrap();
     if let Some(c) = cookie {
         req.headers_mut().insert("cookie", c.parse().unwrap());
     }
@@ -210,6 +234,18 @@ pub async fn connect(addr: SocketAddr, cookie: &str) -> Ws {
         .unwrap();
     match next(&mut ws).await {
         ServerFrame::Welcome { v, .. } => assert_eq!(v, app::protocol::PROTOCOL_VERSION),
+        other => panic!("expected welcome, got {other:?}"),
+    }
+    ws
+}
+
+/// Connects as a client written for protocol version 1 (no `?v=`), and reads the welcome.
+pub async fn connect_v1(addr: SocketAddr, cookie: &str) -> Ws {
+    let origin = format!("http://{addr}");
+    let request = request_to(addr, "/ws", Some(cookie), Some(&origin));
+    let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    match next(&mut ws).await {
+        ServerFrame::Welcome { v, .. } => assert_eq!(v, 1),
         other => panic!("expected welcome, got {other:?}"),
     }
     ws
