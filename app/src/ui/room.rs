@@ -6,13 +6,13 @@ use leptos::html::Textarea;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::components::A;
-use leptos_router::hooks::{use_params_map, use_query_map};
+use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 
 use super::feedback::form_error;
 use super::layout::{page_error, Membership, Session};
-use super::live::{Live, Pending, RoomHandlers};
+use super::live::{Live, Pending, RevCursor, RoomHandlers};
 use super::local_time::LocalTime;
-use crate::api::messages::{get_history, PostMessage};
+use crate::api::messages::{get_changes, get_history, DeleteMessage, EditMessage, PostMessage};
 use crate::api::rooms::{get_room, room_members};
 use crate::error::AppError;
 use crate::model::{HistoryPage, Member, Message, Presence, RoomId, RoomKind, RoomView};
@@ -155,22 +155,32 @@ fn RoomHeader(view: RoomView) -> impl IntoView {
 fn Room(view: RoomView, page: HistoryPage, members: Vec<Member>, paged: bool) -> impl IntoView {
     let room_id = view.room.id;
     let title = format!("{} · Confab", view.room.name);
+    let viewer = StoredValue::new(view.viewer.clone());
+    let viewer = move || viewer.get_value();
+    // A public room's creator and admins may delete anyone's messages there.
+    let can_moderate = view.can_remove_members;
     let cursor = RwSignal::new(
         page.has_older
             .then(|| page.messages.first().map(|m| m.seq))
             .flatten(),
     );
+    // Every change after the page was read has a larger rev: catch up from there.
+    let revs = StoredValue::new(RevCursor::new(page.rev));
     let messages = RwSignal::new(
         page.messages
             .into_iter()
             .map(|m| (m.seq, m))
             .collect::<BTreeMap<i64, Message>>(),
     );
+    // A message in its newest state wins, whichever way it arrived (live, caught up, paged).
+    let merge = Callback::new(move |message: Message| {
+        messages.update(|all| keep_newest(all, message));
+    });
     let loading_older = RwSignal::new(false);
     let older_error = RwSignal::new(None::<AppError>);
 
-    // Live: new messages of this room arrive over the socket; after every (re)connect, fetch
-    // whatever was posted while it was down, from the newest seq we hold.
+    // Live: new messages and changes of this room arrive over the socket; after every
+    // (re)connect, fetch whatever changed while it was down, from the rev cursor.
     let live = expect_context::<Live>();
     // Who is typing, with when their indicator expires (browser clock, milliseconds).
     let typists = RwSignal::new(Vec::<(String, f64)>::new());
@@ -193,10 +203,12 @@ fn Room(view: RoomView, page: HistoryPage, members: Vec<Member>, paged: bool) ->
         room_id,
         RoomHandlers {
             on_message: Callback::new(move |message: Message| {
-                typists.update(|t| t.retain(|(name, _)| *name != message.author));
-                messages.update(|all| {
-                    all.insert(message.seq, message);
-                });
+                // A new message ends its author's "typing"; an edit says nothing of that.
+                if message.edited_at.is_none() && !message.is_deleted() {
+                    typists.update(|t| t.retain(|(name, _)| *name != message.author));
+                }
+                revs.update_value(|c| c.seen(message.rev));
+                merge.run(message);
             }),
             on_typing: Callback::new(move |user: String| {
                 let until = js_sys::Date::now() + TYPING_SHOWN_MS as f64;
@@ -214,8 +226,7 @@ fn Room(view: RoomView, page: HistoryPage, members: Vec<Member>, paged: bool) ->
                 });
             }),
             on_connect: Callback::new(move |()| {
-                let newest = messages.with_untracked(|all| all.keys().next_back().copied());
-                spawn_local(catch_up(room_id, newest.unwrap_or(0), messages));
+                spawn_local(catch_up(room_id, revs, merge));
                 // Presence changed unseen while the socket was down: ask again.
                 spawn_local(async move {
                     if let Ok(now) = room_members(room_id).await {
@@ -271,9 +282,9 @@ fn Room(view: RoomView, page: HistoryPage, members: Vec<Member>, paged: bool) ->
                             .then(|| older.messages.first().map(|m| m.seq))
                             .flatten(),
                     );
-                    messages.update(|all| {
-                        all.extend(older.messages.into_iter().map(|m| (m.seq, m)));
-                    });
+                    for message in older.messages {
+                        merge.run(message);
+                    }
                     older_error.set(None);
                 }
                 Err(e) => older_error.set(Some(e)),
@@ -336,8 +347,15 @@ fn Room(view: RoomView, page: HistoryPage, members: Vec<Member>, paged: bool) ->
                     }}
                     <For
                         each=move || messages.get().into_values()
-                        key=|m| m.seq
-                        children=|m| view! { <MessageItem message=m/> }
+                        key=|m| (m.seq, m.rev)
+                        children=move |m| {
+                            let mine = m.author.eq_ignore_ascii_case(&viewer());
+                            let actions = Actions {
+                                edit: mine && !m.is_deleted(),
+                                delete: (mine || can_moderate) && !m.is_deleted(),
+                            };
+                            view! { <MessageItem message=m actions merge/> }
+                        }
                     />
                     <For
                         each=pending
@@ -370,38 +388,161 @@ fn typing_text(names: &[String]) -> String {
     }
 }
 
-/// Fetches every message of `room_id` after `after`, page by page, into `messages`.
-async fn catch_up(room_id: RoomId, mut after: i64, messages: RwSignal<BTreeMap<i64, Message>>) {
+/// Fetches everything that changed in `room_id` after the cursor, page by page, and merges
+/// it in. A failure leaves the cursor where it was: the next reconnect tries again.
+async fn catch_up(room_id: RoomId, revs: StoredValue<RevCursor>, merge: Callback<Message>) {
     const PAGE: u32 = crate::validate::HISTORY_PAGE_MAX;
     loop {
-        let Ok(page) = get_history(room_id, None, Some(after), None, Some(PAGE)).await else {
-            // The next reconnect tries again.
+        let after = revs.get_value().base();
+        let Ok(found) = get_changes(room_id, after, Some(PAGE)).await else {
             return;
         };
-        let full = page.messages.len() == PAGE as usize;
-        if let Some(last) = page.messages.last() {
-            after = last.seq;
+        let last = found.messages.last().map(|m| m.rev);
+        for message in found.messages {
+            merge.run(message);
         }
-        messages.update(|all| {
-            all.extend(page.messages.into_iter().map(|m| (m.seq, m)));
-        });
-        if !full {
+        if let Some(last) = last {
+            revs.update_value(|c| c.caught_up(last));
+        }
+        if found.complete {
             return;
         }
     }
 }
 
-/// One message: author, local time, text (always as text, never as HTML).
+/// Puts `message` in `all` unless a newer state of it (a higher rev) is already there.
+fn keep_newest(all: &mut BTreeMap<i64, Message>, message: Message) {
+    match all.get(&message.seq) {
+        Some(held) if held.rev > message.rev => {}
+        _ => {
+            all.insert(message.seq, message);
+        }
+    }
+}
+
+/// What the viewer may do to one message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Actions {
+    edit: bool,
+    delete: bool,
+}
+
+/// One message: author, local time, text (always as text, never as HTML), "edited" with when,
+/// or "Message deleted" for a tombstone. The viewer's own messages (and, for a room's creator
+/// and admins, everyone's) have Edit and Delete: links to `?edit=SEQ` and `?delete=SEQ`, which
+/// open the form in place, with or without JavaScript.
 #[component]
-fn MessageItem(message: Message) -> impl IntoView {
+fn MessageItem(message: Message, actions: Actions, merge: Callback<Message>) -> impl IntoView {
+    let query = use_query_map();
+    let seq = message.seq;
+    let room_id = message.room_id;
+    let asked =
+        move |what: &str| query.read().get(what).and_then(|s| s.parse::<i64>().ok()) == Some(seq);
+    let editing = move || actions.edit && asked("edit");
+    let deleting = move || actions.delete && asked("delete");
+    let deleted = message.is_deleted();
+    let edited = message
+        .edited_at
+        .filter(|_| !deleted)
+        .map(|ms| view! { <span class="edited">"(edited " <LocalTime ms/> ")"</span> });
+    let body = message.body.clone();
+    let text = move || {
+        if deleted {
+            view! { <p class="body deleted">"Message deleted"</p> }.into_any()
+        } else if editing() {
+            view! { <EditForm room_id seq body=body.clone() merge/> }.into_any()
+        } else {
+            view! { <p class="body">{body.clone()}</p> }.into_any()
+        }
+    };
+    let links = (actions.edit || actions.delete).then(|| {
+        view! {
+            <span class="message-actions" role="group" aria-label=format!("Message {seq}")>
+                {actions.edit.then(|| view! {
+                    <a href=format!("/r/{room_id}?edit={seq}#m{seq}") class="small-link">"Edit"</a>
+                })}
+                {actions.delete.then(|| view! {
+                    <a href=format!("/r/{room_id}?delete={seq}#m{seq}") class="small-link">"Delete"</a>
+                })}
+            </span>
+        }
+    });
     view! {
-        <article class="message" data-seq=message.seq>
+        <article
+            class="message"
+            id=format!("m{seq}")
+            data-seq=seq
+            data-deleted=deleted.then_some("true")
+        >
             <header>
                 <span class="author">{message.author}</span>
                 <LocalTime ms=message.created_at/>
+                {edited}
+                {links}
             </header>
-            <p class="body">{message.body}</p>
+            {text}
+            {move || deleting().then(|| view! { <DeleteForm room_id seq merge/> })}
         </article>
+    }
+}
+
+/// The URL of the room without an open form.
+fn room_url(room_id: RoomId) -> String {
+    format!("/r/{room_id}")
+}
+
+/// Editing a message in place: a plain form to `edit_message` (without JavaScript the server
+/// sends the page back), with JavaScript the same form through `fetch`, then back to the room.
+#[component]
+fn EditForm(room_id: RoomId, seq: i64, body: String, merge: Callback<Message>) -> impl IntoView {
+    let edit = ServerAction::<EditMessage>::new();
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(message)) = edit.value().get() {
+            merge.run(message);
+            navigate(&room_url(room_id), Default::default());
+        }
+    });
+    view! {
+        <ActionForm action=edit attr:class="edit-message">
+            <input type="hidden" name="room_id" value=room_id/>
+            <input type="hidden" name="seq" value=seq/>
+            // A form sent twice is still one edit.
+            <input type="hidden" name="client_id" value=uuid::Uuid::new_v4().to_string()/>
+            <label for=format!("edit-{seq}") class="visually-hidden">"Edit message"</label>
+            <textarea id=format!("edit-{seq}") name="text" rows="2" required>{body}</textarea>
+            <div class="inline-field">
+                <button type="submit">"Save"</button>
+                <a href=room_url(room_id) class="secondary small-link">"Cancel"</a>
+            </div>
+            {form_error(edit.value())}
+        </ActionForm>
+    }
+}
+
+/// Asking before a delete: a plain form to `delete_message`, like [`EditForm`].
+#[component]
+fn DeleteForm(room_id: RoomId, seq: i64, merge: Callback<Message>) -> impl IntoView {
+    let delete = ServerAction::<DeleteMessage>::new();
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(message)) = delete.value().get() {
+            merge.run(message);
+            navigate(&room_url(room_id), Default::default());
+        }
+    });
+    view! {
+        <ActionForm action=delete attr:class="delete-message">
+            <input type="hidden" name="room_id" value=room_id/>
+            <input type="hidden" name="seq" value=seq/>
+            <input type="hidden" name="client_id" value=uuid::Uuid::new_v4().to_string()/>
+            <p>"Delete this message for everyone? It will show as deleted."</p>
+            <div class="inline-field">
+                <button type="submit" class="danger">"Delete message"</button>
+                <a href=room_url(room_id) class="secondary small-link">"Cancel"</a>
+            </div>
+            {form_error(delete.value())}
+        </ActionForm>
     }
 }
 

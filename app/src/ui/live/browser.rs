@@ -188,7 +188,10 @@ fn socket_url() -> Option<String> {
     } else {
         "ws"
     };
-    Some(format!("{scheme}://{}/ws", location.host().ok()?))
+    Some(format!(
+        "{scheme}://{}/ws?v={PROTOCOL_VERSION}",
+        location.host().ok()?
+    ))
 }
 
 /// Connects, reads until the socket ends, waits, and does it again, for the tab's lifetime.
@@ -267,6 +270,9 @@ async fn read(socket: WebSocket, live: Live) -> bool {
                 live.deliver(message);
             }
             ServerFrame::Ack { message, .. } => live.deliver(message),
+            ServerFrame::Edited { message } | ServerFrame::Deleted { message } => {
+                live.changed(message);
+            }
             ServerFrame::Typing { room_id, user } => live.typing(room_id, user),
             ServerFrame::Presence {
                 user,

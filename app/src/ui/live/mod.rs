@@ -7,6 +7,7 @@
 //! On the server this is inert: no socket is opened during server rendering, but the sidebar's
 //! counts are seeded the same way, so the first HTML already shows them.
 
+mod cursor;
 mod outbox;
 mod unread;
 
@@ -16,6 +17,7 @@ use leptos::prelude::*;
 
 #[cfg(feature = "hydrate")]
 pub use browser::{notification_permission, request_notifications};
+pub use cursor::RevCursor;
 pub use outbox::Pending;
 pub use unread::badge_text;
 use unread::RoomCounter;
@@ -34,13 +36,13 @@ struct Subscription {
 /// What a room does with live events.
 #[derive(Clone, Copy)]
 pub struct RoomHandlers {
-    /// A new message in the room.
+    /// A message of the room, new or in a new state (edited, deleted): keep the newest rev.
     pub on_message: Callback<Message>,
     /// Someone else is typing in the room (their username).
     pub on_typing: Callback<String>,
     /// Someone's presence changed (they may or may not be in this room).
     pub on_presence: Callback<(String, Presence, Option<i64>)>,
-    /// The socket (re)connected: catch up from the newest seq held.
+    /// The socket (re)connected: catch up on what changed after the newest rev held.
     pub on_connect: Callback<()>,
 }
 
@@ -367,6 +369,15 @@ impl Live {
         if let (true, Some(client_id)) = (mine, message.client_id.as_deref()) {
             self.stored(client_id);
         }
+        for handlers in self.handlers(Some(message.room_id)) {
+            handlers.on_message.run(message.clone());
+        }
+    }
+
+    /// A message was edited or deleted: the open room shows its new state. Unread counts do
+    /// not change (a change is not a new message).
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+    fn changed(&self, message: Message) {
         for handlers in self.handlers(Some(message.room_id)) {
             handlers.on_message.run(message.clone());
         }
