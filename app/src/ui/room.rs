@@ -57,7 +57,10 @@ pub fn RoomPage() -> impl IntoView {
             let view = get_room(room_id).await?;
             let page = if view.is_member {
                 let page = get_history(room_id, before, None, None, None).await?;
-                Some((page, room_members(room_id).await?))
+                // Whether this is an older page, decided with the page: read inside the view,
+                // the query would tie the room to every change of the URL (?edit=, ?delete=)
+                // and build it again from this first page.
+                Some((page, room_members(room_id).await?, before.is_some()))
             } else {
                 None
             };
@@ -69,8 +72,8 @@ pub fn RoomPage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
-                    Ok((view, Some((page, members)))) => {
-                        view! { <Room view page members paged=before().is_some()/> }.into_any()
+                    Ok((view, Some((page, members, paged)))) => {
+                        view! { <Room view page members paged/> }.into_any()
                     }
                     Ok((view, None)) => view! { <JoinPrompt view/> }.into_any(),
                     Err(error) => page_error(error),
@@ -178,6 +181,19 @@ fn Room(view: RoomView, page: HistoryPage, members: Vec<Member>, paged: bool) ->
     });
     let loading_older = RwSignal::new(false);
     let older_error = RwSignal::new(None::<AppError>);
+    // One edit and one delete at a time, owned by the room: the message shown may be rebuilt
+    // (its live `edited` frame can beat the answer), the action and its follow-up must not be.
+    let edit = ServerAction::<EditMessage>::new();
+    let delete = ServerAction::<DeleteMessage>::new();
+    let navigate = StoredValue::new(use_navigate());
+    let settle = move |done: Option<Result<Message, AppError>>| {
+        if let Some(Ok(message)) = done {
+            merge.run(message);
+            navigate.with_value(|go| go(&room_url(room_id), Default::default()));
+        }
+    };
+    Effect::new(move |_| settle(edit.value().get()));
+    Effect::new(move |_| settle(delete.value().get()));
 
     // Live: new messages and changes of this room arrive over the socket; after every
     // (re)connect, fetch whatever changed while it was down, from the rev cursor.
@@ -354,7 +370,7 @@ fn Room(view: RoomView, page: HistoryPage, members: Vec<Member>, paged: bool) ->
                                 edit: mine && !m.is_deleted(),
                                 delete: (mine || can_moderate) && !m.is_deleted(),
                             };
-                            view! { <MessageItem message=m actions merge/> }
+                            view! { <MessageItem message=m actions edit delete/> }
                         }
                     />
                     <For
@@ -432,7 +448,12 @@ struct Actions {
 /// and admins, everyone's) have Edit and Delete: links to `?edit=SEQ` and `?delete=SEQ`, which
 /// open the form in place, with or without JavaScript.
 #[component]
-fn MessageItem(message: Message, actions: Actions, merge: Callback<Message>) -> impl IntoView {
+fn MessageItem(
+    message: Message,
+    actions: Actions,
+    edit: ServerAction<EditMessage>,
+    delete: ServerAction<DeleteMessage>,
+) -> impl IntoView {
     let query = use_query_map();
     let seq = message.seq;
     let room_id = message.room_id;
@@ -450,7 +471,7 @@ fn MessageItem(message: Message, actions: Actions, merge: Callback<Message>) -> 
         if deleted {
             view! { <p class="body deleted">"Message deleted"</p> }.into_any()
         } else if editing() {
-            view! { <EditForm room_id seq body=body.clone() merge/> }.into_any()
+            view! { <EditForm room_id seq body=body.clone() edit/> }.into_any()
         } else {
             view! { <p class="body">{body.clone()}</p> }.into_any()
         }
@@ -481,7 +502,7 @@ fn MessageItem(message: Message, actions: Actions, merge: Callback<Message>) -> 
                 {links}
             </header>
             {text}
-            {move || deleting().then(|| view! { <DeleteForm room_id seq merge/> })}
+            {move || deleting().then(|| view! { <DeleteForm room_id seq delete/> })}
         </article>
     }
 }
@@ -492,17 +513,15 @@ fn room_url(room_id: RoomId) -> String {
 }
 
 /// Editing a message in place: a plain form to `edit_message` (without JavaScript the server
-/// sends the page back), with JavaScript the same form through `fetch`, then back to the room.
+/// sends the page back), with JavaScript the same form through `fetch`; the room takes the
+/// answer and closes the form.
 #[component]
-fn EditForm(room_id: RoomId, seq: i64, body: String, merge: Callback<Message>) -> impl IntoView {
-    let edit = ServerAction::<EditMessage>::new();
-    let navigate = use_navigate();
-    Effect::new(move |_| {
-        if let Some(Ok(message)) = edit.value().get() {
-            merge.run(message);
-            navigate(&room_url(room_id), Default::default());
-        }
-    });
+fn EditForm(
+    room_id: RoomId,
+    seq: i64,
+    body: String,
+    edit: ServerAction<EditMessage>,
+) -> impl IntoView {
     view! {
         <ActionForm action=edit attr:class="edit-message">
             <input type="hidden" name="room_id" value=room_id/>
@@ -522,15 +541,7 @@ fn EditForm(room_id: RoomId, seq: i64, body: String, merge: Callback<Message>) -
 
 /// Asking before a delete: a plain form to `delete_message`, like [`EditForm`].
 #[component]
-fn DeleteForm(room_id: RoomId, seq: i64, merge: Callback<Message>) -> impl IntoView {
-    let delete = ServerAction::<DeleteMessage>::new();
-    let navigate = use_navigate();
-    Effect::new(move |_| {
-        if let Some(Ok(message)) = delete.value().get() {
-            merge.run(message);
-            navigate(&room_url(room_id), Default::default());
-        }
-    });
+fn DeleteForm(room_id: RoomId, seq: i64, delete: ServerAction<DeleteMessage>) -> impl IntoView {
     view! {
         <ActionForm action=delete attr:class="delete-message">
             <input type="hidden" name="room_id" value=room_id/>
