@@ -194,6 +194,33 @@ pub struct Message {
     /// seq, author and time are kept, its body is empty.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted_at: Option<i64>,
+    /// Reactions, each emoji once with who reacted, in the order they were first given.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reactions: Vec<Reaction>,
+}
+
+/// One emoji on a message and the people who reacted with it, in the order they did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reaction {
+    pub emoji: String,
+    pub users: Vec<String>,
+}
+
+impl Reaction {
+    /// How a screen reader names it: "👍 2, reacted by alice and bob".
+    pub fn label(&self) -> String {
+        let who = match self.users.as_slice() {
+            [] => String::new(),
+            [one] => one.clone(),
+            [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+        };
+        format!("{} {}, reacted by {who}", self.emoji, self.users.len())
+    }
+
+    /// Whether `user` is among those who reacted.
+    pub fn by(&self, user: &str) -> bool {
+        self.users.iter().any(|u| u.eq_ignore_ascii_case(user))
+    }
 }
 
 impl Message {
@@ -222,4 +249,27 @@ pub struct Changes {
     pub messages: Vec<Message>,
     /// False when more changes follow: ask again after the last message's rev.
     pub complete: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reaction_is_named_with_its_count_and_people() {
+        let r = |users: &[&str]| Reaction {
+            emoji: "👍".into(),
+            users: users.iter().map(|u| u.to_string()).collect(),
+        };
+        assert_eq!(r(&["alice"]).label(), "👍 1, reacted by alice");
+        assert_eq!(
+            r(&["alice", "bob"]).label(),
+            "👍 2, reacted by alice and bob"
+        );
+        assert_eq!(
+            r(&["alice", "bob", "carol"]).label(),
+            "👍 3, reacted by alice, bob and carol"
+        );
+        assert!(r(&["Alice"]).by("alice"));
+    }
 }

@@ -17,10 +17,39 @@ pub const MAX_ROOM_NAME_CHARS: usize = 64;
 pub const MAX_TOPIC_CHARS: usize = 250;
 /// Longest client message id; a UUID is 36.
 pub const MAX_CLIENT_ID_CHARS: usize = 64;
+/// Longest reaction, in characters: one emoji, which may be a sequence (a family, a flag, a
+/// skin tone: up to about ten code points).
+pub const MAX_REACTION_CHARS: usize = 16;
+/// Most different reactions one message may carry.
+pub const MAX_REACTIONS_PER_MESSAGE: usize = 20;
+/// The reactions offered in one click; any other emoji can be typed.
+pub const COMMON_REACTIONS: [&str; 8] = ["👍", "❤️", "😂", "🎉", "😮", "😢", "👀", "✅"];
+
 /// Messages per history page when the caller does not say.
 pub const HISTORY_PAGE_DEFAULT: u32 = 50;
 /// Most messages one history request may return.
 pub const HISTORY_PAGE_MAX: u32 = 100;
+
+/// A valid reaction: one emoji (trimmed), at most [`MAX_REACTION_CHARS`] characters, with no
+/// letters, spaces or control characters and at least one character beyond ASCII, so words
+/// and markup are not reactions (keycaps such as 1️⃣ are).
+pub fn reaction(raw: &str) -> Result<String, AppError> {
+    let emoji = raw.trim();
+    let refused = || AppError::BadRequest("A reaction is one emoji, such as 👍.".into());
+    if emoji.is_empty() || emoji.chars().count() > MAX_REACTION_CHARS {
+        return Err(refused());
+    }
+    let fits = emoji
+        .chars()
+        .all(|c| !c.is_alphabetic() && !c.is_whitespace() && !c.is_control())
+        && !emoji.is_ascii()
+        && !emoji.contains(['<', '>', '&', '"', '\'']);
+    if fits {
+        Ok(emoji.to_owned())
+    } else {
+        Err(refused())
+    }
+}
 
 /// A valid username: 1–32 letters, digits, `_`, `-` or `.`.
 pub fn username(raw: &str) -> Result<String, AppError> {
@@ -198,5 +227,27 @@ mod tests {
         assert_eq!(topic(Some("  ")).unwrap(), None);
         assert_eq!(client_id(Some("")).unwrap(), None);
         assert!(client_id(Some(&"x".repeat(65))).is_err());
+    }
+
+    #[test]
+    fn reactions_are_one_emoji() {
+        for ok in ["👍", " ❤️ ", "👨‍👩‍👧‍👦", "🇫🇷", "1️⃣", "👍🏽", "✅"]
+        {
+            assert!(reaction(ok).is_ok(), "{ok:?}");
+        }
+        for bad in [
+            "",
+            "  ",
+            "ok",
+            "+1",
+            "é",
+            "<b>",
+            "👍 👍",
+            "\u{7}",
+            &"😀".repeat(17),
+        ] {
+            assert!(reaction(bad).is_err(), "{bad:?}");
+        }
+        assert!(COMMON_REACTIONS.iter().all(|e| reaction(e).is_ok()));
     }
 }

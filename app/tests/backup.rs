@@ -812,6 +812,11 @@ async fn edits_and_tombstones_round_trip_and_restore_takes_new_revs(kind: Kind) 
     s.change_message(change(&bob, dm, 2, ChangeKind::Delete))
         .await
         .unwrap();
+    for (who, emoji) in [(&bob, "👍"), (&alice, "👍"), (&bob, "🎉")] {
+        s.change_message(change(who, general, 2, ChangeKind::React { emoji }))
+            .await
+            .unwrap();
+    }
 
     // JSONL keeps both, and a round trip is byte-identical apart from the header.
     let first = backup(s, Format::Jsonl).await;
@@ -819,6 +824,12 @@ async fn edits_and_tombstones_round_trip_and_restore_takes_new_revs(kind: Kind) 
     assert!(text.contains("\"text\":\"hello, edited\""), "{text}");
     assert_eq!(text.matches("\"edited_at\":").count(), 1);
     assert_eq!(text.matches("\"deleted_at\":").count(), 1);
+    assert!(
+        text.contains(
+            r#""reactions":[{"emoji":"👍","users":["Bob","alice"]},{"emoji":"🎉","users":["Bob"]}]"#
+        ),
+        "{text}"
+    );
     assert!(
         !text.contains("]]> --> <!--"),
         "the deleted words are not in the backup"
@@ -868,9 +879,17 @@ async fn edits_and_tombstones_round_trip_and_restore_takes_new_revs(kind: Kind) 
     );
     let from_xml = db_on(kind).await;
     restore_bytes(&*from_xml.store, xml, false).await.unwrap();
+    // XML has no place for reactions; everything else comes back.
+    let without_reactions = |messages: Vec<serde_json::Value>| {
+        let mut messages = without_client_ids(&messages);
+        for m in &mut messages {
+            m.as_object_mut().unwrap().remove("reactions");
+        }
+        messages
+    };
     assert_eq!(
-        without_client_ids(&messages_of(&body(&*from_xml.store).await)),
-        without_client_ids(&messages_of(&body(s).await)),
+        without_reactions(messages_of(&body(&*from_xml.store).await)),
+        without_reactions(messages_of(&body(s).await)),
     );
     let csv = backup(s, Format::Csv).await;
     assert!(String::from_utf8(csv.clone())
@@ -889,6 +908,14 @@ async fn edits_and_tombstones_round_trip_and_restore_takes_new_revs(kind: Kind) 
         (
             r#"{"type":"message","id":"019a5c3e-1b2f-7c4d-9e8f-0a1b2c3d4e5f","room":"general","seq":1,"from":"alice","date":"2024-01-01T12:00:00.000Z","text":"hi","edited_at":"2023-01-01T12:01:00.000Z"}"#,
             "cannot be edited before it was sent",
+        ),
+        (
+            r#"{"type":"message","id":"019a5c3e-1b2f-7c4d-9e8f-0a1b2c3d4e5f","room":"general","seq":1,"from":"alice","date":"2024-01-01T12:00:00.000Z","text":"hi","reactions":[{"emoji":"lol","users":["bob"]}]}"#,
+            "invalid or repeated reaction",
+        ),
+        (
+            r#"{"type":"message","id":"019a5c3e-1b2f-7c4d-9e8f-0a1b2c3d4e5f","room":"general","seq":1,"from":"alice","date":"2024-01-01T12:00:00.000Z","text":"hi","reactions":[{"emoji":"👍","users":["bob","Bob"]}]}"#,
+            "must name each person once",
         ),
     ] {
         let file = format!(

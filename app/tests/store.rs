@@ -51,6 +51,7 @@ macro_rules! every_case {
             a_tombstone_keeps_its_seq_and_loses_its_words,
             a_retried_change_with_the_same_client_id_is_done_once,
             changes_after_a_rev_are_exactly_what_changed,
+            reactions_toggle_per_person_and_travel_with_the_message,
         );
     };
 }
@@ -1065,4 +1066,89 @@ async fn changes_after_a_rev_are_exactly_what_changed(store: Arc<dyn Store>) {
     let room = store.create_room(alice.id, "closed", None).await.unwrap();
     let err = store.changes(bob.id, room.id, 0, 100).await.unwrap_err();
     assert!(matches!(err, StoreError::Forbidden(_)), "{err:?}");
+}
+
+async fn reactions_toggle_per_person_and_travel_with_the_message(store: Arc<dyn Store>) {
+    let alice = user(&*store, "alice").await;
+    let bob = user(&*store, "bob").await;
+    let eve = user(&*store, "eve").await;
+    let general = general_id(&*store, &alice).await;
+    let said = post(&*store, &alice, general, "lunch?").await;
+    let react = |who: &User, emoji: &'static str, client_id: Option<&'static str>| {
+        let store = store.clone();
+        let who = who.clone();
+        async move {
+            change(
+                &*store,
+                &who,
+                general,
+                said.seq,
+                client_id,
+                ChangeKind::React { emoji },
+            )
+            .await
+        }
+    };
+    let first = react(&bob, "👍", Some("r1")).await.unwrap();
+    assert!(first.changed);
+    assert!(
+        first.message.rev > said.rev,
+        "a reaction takes the room's next rev"
+    );
+    react(&alice, "👍", None).await.unwrap();
+    let now = react(&alice, "🎉", None).await.unwrap().message;
+    let shape: Vec<(&str, Vec<&str>)> = now
+        .reactions
+        .iter()
+        .map(|r| {
+            (
+                r.emoji.as_str(),
+                r.users.iter().map(String::as_str).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(shape, [("👍", vec!["bob", "alice"]), ("🎉", vec!["alice"])]);
+    assert_eq!(now.body, "lunch?", "a reaction leaves the text alone");
+    assert!(now.edited_at.is_none());
+
+    // Every read carries them: history, and changes after the rev before them.
+    let page = store
+        .history(eve.id, general, page(None, None, 50))
+        .await
+        .unwrap();
+    assert_eq!(page.messages[0].reactions, now.reactions);
+    let caught = store.changes(eve.id, general, said.rev, 10).await.unwrap();
+    assert_eq!(caught.messages.len(), 1);
+    assert_eq!(caught.messages[0].reactions, now.reactions);
+
+    // A retry of bob's reaction does not toggle it back; a new press does.
+    let retried = react(&bob, "👍", Some("r1")).await.unwrap();
+    assert!(!retried.changed);
+    assert_eq!(retried.message.reactions, now.reactions);
+    let off = react(&bob, "👍", Some("r2")).await.unwrap().message;
+    assert_eq!(off.reactions[0].users, ["alice"]);
+
+    // Nobody outside a DM reacts in it, and a tombstone takes none and keeps none.
+    let dm = store.open_dm(alice.id, bob.id).await.unwrap();
+    let private = post(&*store, &alice, dm, "psst").await;
+    let err = change(
+        &*store,
+        &eve,
+        dm,
+        private.seq,
+        None,
+        ChangeKind::React { emoji: "👀" },
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+    let gone = change(&*store, &alice, general, said.seq, None, ChangeKind::Delete)
+        .await
+        .unwrap();
+    assert!(
+        gone.message.reactions.is_empty(),
+        "a tombstone keeps no reactions"
+    );
+    let err = react(&bob, "👍", None).await.unwrap_err();
+    assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
 }

@@ -189,6 +189,7 @@ impl<R: BufRead + Send> Decoder for CsvDecoder<R> {
                 client_id: None,
                 edited_at: None,
                 deleted_at: None,
+                reactions: Vec::new(),
             }),
         )))
     }

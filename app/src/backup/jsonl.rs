@@ -48,6 +48,8 @@ struct MessageLine {
     edited_at: Option<i64>,
     #[serde(default, with = "super::record::rfc3339_ms_opt")]
     deleted_at: Option<i64>,
+    #[serde(default)]
+    reactions: Vec<crate::model::Reaction>,
 }
 
 impl From<MessageLine> for MessageRecord {
@@ -62,6 +64,7 @@ impl From<MessageLine> for MessageRecord {
             client_id: m.client_id,
             edited_at: m.edited_at,
             deleted_at: m.deleted_at,
+            reactions: m.reactions,
         }
     }
 }

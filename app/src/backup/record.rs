@@ -179,6 +179,9 @@ pub struct MessageRecord {
         with = "rfc3339_ms_opt"
     )]
     pub deleted_at: Option<i64>,
+    /// Reactions: each emoji once, with who gave it (usernames), in the order first given.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reactions: Vec<crate::model::Reaction>,
 }
 
 /// How many records of each kind came before.

@@ -208,6 +208,10 @@ impl Applier {
             crate::validate::stored_message_text(&m.text)
                 .map_err(|e| BackupError::at(place, format!("message text: {e}")))?;
         }
+        if m.deleted_at.is_some() && !m.reactions.is_empty() {
+            return Err(BackupError::at(place, "a deleted message has no reactions"));
+        }
+        self.check_reactions(&m.reactions, place)?;
         for (name, at) in [("edited", m.edited_at), ("deleted", m.deleted_at)] {
             if at.is_some_and(|at| at < m.date) {
                 return Err(BackupError::at(
@@ -242,6 +246,12 @@ impl Applier {
         if self.implied_members && self.members.insert((room, author)) {
             self.tx.member(room, author, m.date).await?;
         }
+        // Everyone who reacted is an account here too (created, unable to log in, if new).
+        for reaction in &m.reactions {
+            for name in &reaction.users {
+                self.user(name, m.date, place).await?;
+            }
+        }
         self.tx
             .message(StagedMessage {
                 uid,
@@ -252,9 +262,45 @@ impl Applier {
                 client_id: m.client_id,
                 edited_at: m.edited_at,
                 deleted_at: m.deleted_at,
+                reactions: crate::store::reactions_column(&m.reactions),
                 place,
             })
             .await?;
+        Ok(())
+    }
+
+    /// Reactions as the live app would have allowed them: each a valid emoji, given once, by
+    /// people named once each, and not more kinds than a message may carry.
+    fn check_reactions(
+        &self,
+        reactions: &[crate::model::Reaction],
+        place: Place,
+    ) -> BackupResult<()> {
+        if reactions.len() > crate::validate::MAX_REACTIONS_PER_MESSAGE {
+            return Err(BackupError::at(place, "too many different reactions"));
+        }
+        let mut emoji = HashSet::new();
+        for reaction in reactions {
+            let valid =
+                crate::validate::reaction(&reaction.emoji).is_ok_and(|e| e == reaction.emoji);
+            if !valid || !emoji.insert(reaction.emoji.as_str()) {
+                return Err(BackupError::at(
+                    place,
+                    format!("invalid or repeated reaction {:?}", reaction.emoji),
+                ));
+            }
+            let mut people = HashSet::new();
+            let named_once = !reaction.users.is_empty()
+                && reaction.users.iter().all(|u| {
+                    crate::validate::username(u).is_ok() && people.insert(u.to_lowercase())
+                });
+            if !named_once {
+                return Err(BackupError::at(
+                    place,
+                    format!("reaction {:?} must name each person once", reaction.emoji),
+                ));
+            }
+        }
         Ok(())
     }
 

@@ -197,6 +197,7 @@ fn message(
         client_id: client_id.filter(|c| !c.is_empty()),
         edited_at: instant(edited, "edited")?,
         deleted_at: instant(deleted, "deleted")?,
+        reactions: Vec::new(),
     })
 }
 

@@ -1,10 +1,12 @@
-//! Edits and deletes, shared by every backend. Who may change which message, what a retried
-//! change answers, and when a change is no change at all are the same whatever database is
-//! behind the store; each backend reads the facts inside its transaction, asks [`decide`], and
-//! writes what it says, bumping the room's rev in the same commit.
+//! Edits, deletes and reactions, shared by every backend. Who may change which message, what a
+//! retried change answers, how a reaction toggles, and when a change is no change at all are
+//! the same whatever database is behind the store; each backend reads the facts inside its
+//! transaction, asks [`decide`], and writes what it says, bumping the room's rev in the same
+//! commit.
 
 use super::{StoreError, StoreResult};
-use crate::model::{Message, RoomId, UserId};
+use crate::model::{Message, Reaction, RoomId, UserId};
+use crate::validate::MAX_REACTIONS_PER_MESSAGE;
 
 /// What is done to a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -13,6 +15,8 @@ pub enum ChangeKind<'a> {
     Edit { body: &'a str },
     /// Delete it, leaving a tombstone.
     Delete,
+    /// Add this reaction (already validated) of the user's, or take it back if it is there.
+    React { emoji: &'a str },
 }
 
 /// A change asked for by `user_id` to the message at `seq` of `room_id`.
@@ -43,6 +47,9 @@ pub(crate) struct Target {
     pub public_room: bool,
     pub room_creator: Option<UserId>,
     pub user_is_admin: bool,
+    /// The acting user's name, as reactions list it.
+    pub user_name: String,
+    pub reactions: Vec<Reaction>,
 }
 
 /// Whether to write the change.
@@ -75,6 +82,13 @@ pub(crate) fn decide(change: &MessageChange<'_>, target: &Target) -> StoreResult
         {
             Ok(Decision::Apply)
         }
+        ChangeKind::React { .. } if target.deleted => Err(StoreError::Invalid(
+            "That message was deleted; it cannot be reacted to.".into(),
+        )),
+        ChangeKind::React { emoji } => {
+            toggled(target, emoji)?;
+            Ok(Decision::Apply)
+        }
         ChangeKind::Delete if target.public_room => Err(StoreError::Forbidden(
             "Only its author, the room's creator or an admin can delete this message.".into(),
         )),
@@ -82,6 +96,33 @@ pub(crate) fn decide(change: &MessageChange<'_>, target: &Target) -> StoreResult
             "You can only delete your own messages.".into(),
         )),
     }
+}
+
+/// The message's reactions after the user toggles `emoji`: taken back if they had given it
+/// (an emoji nobody gives any more goes), otherwise added after the others. A message carries
+/// at most [`MAX_REACTIONS_PER_MESSAGE`] different emoji.
+pub(crate) fn toggled(target: &Target, emoji: &str) -> StoreResult<Vec<Reaction>> {
+    let mut reactions = target.reactions.clone();
+    let me = target.user_name.as_str();
+    match reactions.iter().position(|r| r.emoji == emoji) {
+        Some(i) if reactions[i].by(me) => {
+            reactions[i].users.retain(|u| !u.eq_ignore_ascii_case(me));
+            if reactions[i].users.is_empty() {
+                reactions.remove(i);
+            }
+        }
+        Some(i) => reactions[i].users.push(me.to_owned()),
+        None if reactions.len() >= MAX_REACTIONS_PER_MESSAGE => {
+            return Err(StoreError::Invalid(format!(
+                "A message can carry at most {MAX_REACTIONS_PER_MESSAGE} different reactions."
+            )));
+        }
+        None => reactions.push(Reaction {
+            emoji: emoji.to_owned(),
+            users: vec![me.to_owned()],
+        }),
+    }
+    Ok(reactions)
 }
 
 /// The answer to a change whose client id was used before, for the message at `(room, seq)`:
@@ -102,6 +143,7 @@ pub(crate) fn no_such_message() -> StoreError {
 }
 
 #[cfg(test)]
+#[expect(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -113,6 +155,8 @@ mod tests {
             public_room: true,
             room_creator: Some(9),
             user_is_admin: false,
+            user_name: "bob".into(),
+            reactions: Vec::new(),
         }
     }
 
@@ -201,5 +245,43 @@ mod tests {
         assert!(retry(&c, (1, 4)).is_ok());
         assert!(retry(&c, (1, 5)).is_err());
         assert!(retry(&c, (2, 4)).is_err());
+    }
+
+    #[test]
+    fn a_reaction_toggles_and_is_counted_per_person() {
+        let mut t = target(1);
+        let thumbs = ChangeKind::React { emoji: "👍" };
+        assert_eq!(decide(&change(2, thumbs), &t).ok(), Some(Decision::Apply));
+        t.reactions = toggled(&t, "👍").unwrap();
+        assert_eq!(t.reactions[0].users, ["bob"]);
+        t.user_name = "carol".into();
+        t.reactions = toggled(&t, "👍").unwrap();
+        t.reactions = toggled(&t, "🎉").unwrap();
+        assert_eq!(t.reactions[0].users, ["bob", "carol"]);
+        assert_eq!(t.reactions[1].emoji, "🎉");
+        // Taken back; an emoji nobody gives any more goes.
+        t.reactions = toggled(&t, "🎉").unwrap();
+        assert_eq!(t.reactions.len(), 1);
+        t.user_name = "BOB".into();
+        t.reactions = toggled(&t, "👍").unwrap();
+        assert_eq!(t.reactions[0].users, ["carol"]);
+        // A tombstone takes none, and a message takes only so many different ones.
+        let gone = Target {
+            deleted: true,
+            ..target(1)
+        };
+        assert!(decide(&change(2, thumbs), &gone).is_err());
+        let mut full = target(1);
+        for i in 0..MAX_REACTIONS_PER_MESSAGE {
+            full.reactions.push(Reaction {
+                emoji: format!("e{i}"),
+                users: vec!["x".into()],
+            });
+        }
+        assert!(matches!(toggled(&full, "👍"), Err(StoreError::Invalid(_))));
+        assert!(
+            toggled(&full, "e3").is_ok(),
+            "joining an existing one is fine"
+        );
     }
 }

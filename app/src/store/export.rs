@@ -36,7 +36,8 @@ pub(crate) struct RoomRow {
     pub created_at: i64,
 }
 
-/// One message: uid, seq, author id, body, time, client id, edit time, deletion time.
+/// One message: uid, seq, author id, body, time, client id, edit time, deletion time,
+/// reactions (the JSON column).
 pub(crate) type ChunkRow = (
     String,
     i64,
@@ -46,6 +47,7 @@ pub(crate) type ChunkRow = (
     Option<String>,
     Option<i64>,
     Option<i64>,
+    Option<String>,
 );
 
 /// The rows of one consistent snapshot of a backend's database.
@@ -242,7 +244,8 @@ pub(crate) async fn export(
             let Some(last) = rows.last() else { break };
             after = last.1;
             let full = rows.len() as i64 == MESSAGE_CHUNK;
-            for (uid, seq, author, body, date, client_id, edited_at, deleted_at) in rows {
+            for (uid, seq, author, body, date, client_id, edited_at, deleted_at, reactions) in rows
+            {
                 let from = name_of(author).ok_or_else(|| {
                     StoreError::Invalid(format!("a message in {} has no author", room.name))
                 })?;
@@ -256,6 +259,7 @@ pub(crate) async fn export(
                     client_id,
                     edited_at,
                     deleted_at,
+                    reactions: super::rows::reactions(reactions).map_err(StoreError::from)?,
                 }))
                 .await?;
                 end.messages += 1;

@@ -315,6 +315,7 @@ impl Plan<'_> {
                 rev: next.rev,
                 edited_at: None,
                 deleted_at: None,
+                reactions: Vec::new(),
             });
             next.seq += 1;
             next.rev += 1;

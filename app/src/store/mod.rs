@@ -72,6 +72,11 @@ pub async fn open(url: &str) -> StoreResult<std::sync::Arc<dyn Store>> {
     }
 }
 
+/// Reactions as the `reactions` column stores them (JSON; `None` for none), for a restore.
+pub fn reactions_column(reactions: &[crate::model::Reaction]) -> Option<String> {
+    rows::reactions_json(reactions)
+}
+
 /// Shorthand for store results.
 pub type StoreResult<T> = Result<T, StoreError>;
 
@@ -304,6 +309,8 @@ pub struct StagedMessage {
     pub client_id: Option<String>,
     pub edited_at: Option<i64>,
     pub deleted_at: Option<i64>,
+    /// The reactions column as stored (JSON), or `None`.
+    pub reactions: Option<String>,
     pub place: crate::backup::read::Place,
 }
 

@@ -52,7 +52,7 @@ const DISPLAY_NAME: &str = "COALESCE(r.name, \
 
 /// Columns of a message joined with its author, in [`super::rows::message`] order.
 const MESSAGE_COLUMNS: &str = "m.uid, m.room_id, m.seq, u.username, m.body, m.created_at, \
-     m.client_id, m.rev, m.edited_at, m.deleted_at";
+     m.client_id, m.rev, m.edited_at, m.deleted_at, m.reactions";
 
 fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())

@@ -3,14 +3,15 @@
 
 use sqlx::{ColumnIndex, Decode, Row, Type};
 
+use super::changes::Target;
 use super::export::{RoomRow, UserRow};
-use crate::model::{Message, RoomKind, RoomSummary};
+use crate::model::{Message, Reaction, RoomKind, RoomSummary};
 
 /// How many columns [`message`] reads; a query may select more after them.
-pub(crate) const MESSAGE_COLUMN_COUNT: usize = 10;
+pub(crate) const MESSAGE_COLUMN_COUNT: usize = 11;
 
 /// A message joined with its author: uid, room, seq, author's name, body, time, client id,
-/// rev, edit time, deletion time.
+/// rev, edit time, deletion time, reactions (JSON).
 pub(crate) fn message<'r, R>(row: &'r R) -> Result<Message, sqlx::Error>
 where
     R: Row,
@@ -29,7 +30,49 @@ where
         rev: row.try_get(7)?,
         edited_at: row.try_get(8)?,
         deleted_at: row.try_get(9)?,
+        reactions: reactions(row.try_get(10)?)?,
     })
+}
+
+/// The target of a change and when it was posted, from the columns author id, body, deleted,
+/// public room, room creator, the actor's admin flag, posting time, the actor's name and
+/// reactions (the same query on every backend).
+pub(crate) fn target<'r, R>(row: &'r R) -> Result<(Target, i64), sqlx::Error>
+where
+    R: Row,
+    usize: ColumnIndex<R>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+    bool: Decode<'r, R::Database> + Type<R::Database>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+{
+    let target = Target {
+        author_id: row.try_get(0)?,
+        body: row.try_get(1)?,
+        deleted: row.try_get(2)?,
+        public_room: row.try_get(3)?,
+        room_creator: row.try_get(4)?,
+        user_is_admin: row.try_get(5)?,
+        user_name: row.try_get::<Option<String>, _>(7)?.unwrap_or_default(),
+        reactions: reactions(row.try_get(8)?)?,
+    };
+    Ok((target, row.try_get(6)?))
+}
+
+/// The `reactions` column: a JSON array, or NULL for none.
+pub(crate) fn reactions(json: Option<String>) -> Result<Vec<Reaction>, sqlx::Error> {
+    match json.as_deref() {
+        None | Some("") => Ok(Vec::new()),
+        Some(text) => serde_json::from_str(text).map_err(|e| sqlx::Error::Decode(Box::new(e))),
+    }
+}
+
+/// Reactions as the `reactions` column holds them (NULL for none).
+pub(crate) fn reactions_json(reactions: &[Reaction]) -> Option<String> {
+    if reactions.is_empty() {
+        None
+    } else {
+        serde_json::to_string(reactions).ok()
+    }
 }
 
 /// A room as a member's list shows it, from the columns `id`, `kind`, `display_name`,

@@ -68,7 +68,7 @@ const DISPLAY_NAME: &str = "COALESCE(r.name, \
 
 /// Columns of a message joined with its author, in [`super::rows::message`] order.
 const MESSAGE_COLUMNS: &str = "m.uid, m.room_id, m.seq, u.username, m.body, m.created_at, \
-     m.client_id, m.rev, m.edited_at, m.deleted_at";
+     m.client_id, m.rev, m.edited_at, m.deleted_at, m.reactions";
 
 /// Starts a write transaction that takes the database's write lock at once (`BEGIN IMMEDIATE`).
 /// Another process on the same file (a second cluster node, a `confab restore`) then waits its

@@ -142,6 +142,7 @@ fn generate(path: &Path, messages: usize) -> BenchResult<()> {
                 client_id: (seq % 2 == 0).then(|| format!("bench-{written}")),
                 edited_at: None,
                 deleted_at: None,
+                reactions: Vec::new(),
             }))?;
             written += 1;
             end.messages += 1;

@@ -165,6 +165,7 @@ async fn fill(store: &dyn app::store::Store, messages: u64, rooms: u64) -> Bench
             client_id: None,
             edited_at: None,
             deleted_at: None,
+            reactions: None,
             place: Place::Line(i + 1),
         })
         .await?;

@@ -1,14 +1,14 @@
-//! PostgreSQL's side of edits and deletes ([`crate::store::changes`]): one transaction locks
+//! PostgreSQL's side of edits, deletes and reactions ([`crate::store::changes`]): one transaction locks
 //! the room's row (so changes from every node take the room's revs in turn), reads the target,
 //! asks the shared rule, bumps the rev and rewrites the message; and the "what changed since
 //! rev R" read that catches a client up.
 
-use sqlx::{PgPool, Row};
+use sqlx::PgPool;
 
 use super::{Access, MESSAGE_COLUMNS};
 use crate::model::{Changes, Message, RoomId, UserId};
 use crate::store::changes::{
-    decide, no_such_message, retry, ChangeKind, Changed, Decision, MessageChange, Target,
+    decide, no_such_message, retry, toggled, ChangeKind, Changed, Decision, MessageChange,
 };
 use crate::store::{rows, StoreResult};
 use crate::timestamp::now_ms;
@@ -58,7 +58,8 @@ pub(super) async fn change(pool: &PgPool, change: MessageChange<'_>) -> StoreRes
     }
     let row = sqlx::query(
         "SELECT m.author_id, m.body, m.deleted_at IS NOT NULL, r.kind = 'public', r.created_by, \
-           COALESCE((SELECT is_admin FROM users WHERE id = $3), FALSE), m.created_at \
+           COALESCE((SELECT is_admin FROM users WHERE id = $3), FALSE), m.created_at, \
+           (SELECT username FROM users WHERE id = $3), m.reactions \
          FROM messages m JOIN rooms r ON r.id = m.room_id WHERE m.room_id = $1 AND m.seq = $2",
     )
     .bind(change.room_id)
@@ -67,16 +68,9 @@ pub(super) async fn change(pool: &PgPool, change: MessageChange<'_>) -> StoreRes
     .fetch_optional(&mut *tx)
     .await?
     .ok_or_else(no_such_message)?;
-    let target = Target {
-        author_id: row.try_get(0)?,
-        body: row.try_get(1)?,
-        deleted: row.try_get(2)?,
-        public_room: row.try_get(3)?,
-        room_creator: row.try_get(4)?,
-        user_is_admin: row.try_get(5)?,
-    };
+    let (target, posted_at) = rows::target(&row)?;
     // A change never predates the message, even if the clock went back.
-    let at = now_ms().max(row.try_get(6)?);
+    let at = now_ms().max(posted_at);
     let decision = decide(&change, &target)?;
     if decision == Decision::Apply {
         let rev: i64 = sqlx::query_scalar(
@@ -85,14 +79,25 @@ pub(super) async fn change(pool: &PgPool, change: MessageChange<'_>) -> StoreRes
         .bind(change.room_id)
         .fetch_one(&mut *tx)
         .await?;
-        // A tombstone keeps its uid, seq, author and time; its words go.
-        let (body, edited_at, deleted_at) = match change.kind {
-            ChangeKind::Edit { body } => (body, Some(at), None),
-            ChangeKind::Delete => ("", None, Some(at)),
+        // A tombstone keeps its uid, seq, author and time; its words and reactions go.
+        let (body, edited_at, deleted_at, reactions) = match change.kind {
+            ChangeKind::Edit { body } => (
+                body,
+                Some(at),
+                None,
+                rows::reactions_json(&target.reactions),
+            ),
+            ChangeKind::Delete => ("", None, Some(at), None),
+            ChangeKind::React { emoji } => (
+                target.body.as_str(),
+                None,
+                None,
+                rows::reactions_json(&toggled(&target, emoji)?),
+            ),
         };
         sqlx::query(
             "UPDATE messages SET body = $3, edited_at = COALESCE($4, edited_at), \
-               deleted_at = $5, rev = $6 \
+               deleted_at = $5, rev = $6, reactions = $7 \
              WHERE room_id = $1 AND seq = $2",
         )
         .bind(change.room_id)
@@ -101,6 +106,7 @@ pub(super) async fn change(pool: &PgPool, change: MessageChange<'_>) -> StoreRes
         .bind(edited_at)
         .bind(deleted_at)
         .bind(rev)
+        .bind(reactions)
         .execute(&mut *tx)
         .await?;
     }

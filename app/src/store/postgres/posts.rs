@@ -130,6 +130,7 @@ pub(super) struct Columns<'a> {
     revs: Vec<i64>,
     edited: Vec<Option<i64>>,
     deleted: Vec<Option<i64>>,
+    reactions: Vec<Option<&'a str>>,
 }
 
 impl<'a> Columns<'a> {
@@ -145,6 +146,7 @@ impl<'a> Columns<'a> {
         self.revs.push(message.rev);
         self.edited.push(None);
         self.deleted.push(None);
+        self.reactions.push(None);
     }
 
     /// Adds a restored message with the seq the restore gave it.
@@ -160,6 +162,7 @@ impl<'a> Columns<'a> {
         self.revs.push(0);
         self.edited.push(message.edited_at);
         self.deleted.push(message.deleted_at);
+        self.reactions.push(message.reactions.as_deref());
     }
 
     /// Inserts the messages and their rows in the two key tables, in one statement, and
@@ -168,10 +171,10 @@ impl<'a> Columns<'a> {
         let inserted: i64 = sqlx::query_scalar(
             "WITH m AS ( \
                INSERT INTO messages (uid, room_id, seq, author_id, body, created_at, client_id, \
-                                     rev, edited_at, deleted_at) \
+                                     rev, edited_at, deleted_at, reactions) \
                SELECT * FROM UNNEST($1::TEXT[], $2::BIGINT[], $3::BIGINT[], $4::BIGINT[], \
                                     $5::TEXT[], $6::BIGINT[], $7::TEXT[], $8::BIGINT[], \
-                                    $9::BIGINT[], $10::BIGINT[]) \
+                                    $9::BIGINT[], $10::BIGINT[], $11::TEXT[]) \
                RETURNING uid, room_id, seq, author_id, client_id), \
              u AS (INSERT INTO message_uids (uid, room_id, seq) SELECT uid, room_id, seq FROM m), \
              c AS (INSERT INTO message_client_ids (author_id, client_id, room_id, seq) \
@@ -188,6 +191,7 @@ impl<'a> Columns<'a> {
         .bind(&self.revs)
         .bind(&self.edited)
         .bind(&self.deleted)
+        .bind(&self.reactions)
         .fetch_one(&mut *conn)
         .await?;
         Ok(u64::try_from(inserted).unwrap_or(0))
