@@ -93,26 +93,41 @@ pub struct Change<'a> {
     pub seq: i64,
     /// The client's id for this change; a retry with the same id changes nothing more.
     pub client_id: Option<&'a str>,
-    /// The new text, for an edit; `None` deletes the message.
-    pub text: Option<&'a str>,
+    pub action: Action<'a>,
 }
 
-/// Edits or deletes a message: validated, stored with the room's next rev (durably), answered,
-/// then published as `edited` or `deleted` to every member's sockets. A change that changed
-/// nothing (a retry, an edit to the same text, a second delete) is answered and not published.
+/// What a change does, as the client sent it (not yet validated).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action<'a> {
+    /// Replace the text with this.
+    Edit(&'a str),
+    Delete,
+    /// Toggle the user's reaction with this emoji.
+    React(&'a str),
+}
+
+/// Edits, deletes or reacts to a message: validated, stored with the room's next rev
+/// (durably), answered, then published as `edited`, `deleted` or `reacted` to every member's
+/// sockets. A change that changed nothing (a retry, an edit to the same text, a second delete)
+/// is answered and not published.
 pub async fn change(
     state: &AppState,
     user: &User,
     change: Change<'_>,
     answer: Answer,
 ) -> Result<Message, AppError> {
-    let body = change.text.map(crate::validate::message_text).transpose()?;
+    let value = match change.action {
+        Action::Edit(text) => Some(crate::validate::message_text(text)?),
+        Action::React(emoji) => Some(crate::validate::reaction(emoji)?),
+        Action::Delete => None,
+    };
     let client_id = crate::validate::client_id(change.client_id)?;
-    // Edits and deletes share the posting budget: each is a message's worth of fan-out.
+    // Changes share the posting budget: each is a message's worth of fan-out.
     state.limits.post(user.id)?;
-    let kind = match &body {
-        Some(body) => ChangeKind::Edit { body },
-        None => ChangeKind::Delete,
+    let kind = match (change.action, value.as_deref()) {
+        (Action::Edit(_), Some(body)) => ChangeKind::Edit { body },
+        (Action::React(_), Some(emoji)) => ChangeKind::React { emoji },
+        _ => ChangeKind::Delete,
     };
     let changed = state
         .store
@@ -133,10 +148,10 @@ pub async fn change(
     }
     if changed.changed {
         let message = changed.message.clone();
-        let frame = if message.is_deleted() {
-            ServerFrame::Deleted { message }
-        } else {
-            ServerFrame::Edited { message }
+        let frame = match change.action {
+            Action::Edit(_) => ServerFrame::Edited { message },
+            Action::Delete => ServerFrame::Deleted { message },
+            Action::React(_) => ServerFrame::Reacted { message },
         };
         // Stored and answered: a failure to publish is logged, and clients catch up by rev.
         match frame.encode() {

@@ -15,7 +15,7 @@ pub type Frame = axum::extract::ws::Utf8Bytes;
 
 /// The newest protocol version this build speaks. A client asks for it with `/ws?v=2`; one
 /// that asks for nothing is spoken to in version 1, whose frames are a subset (no `edited`,
-/// `deleted` or `changes`), so clients written for version 1 keep working unchanged.
+/// `deleted`, `reacted` or `changes`), so clients written for version 1 keep working unchanged.
 pub const PROTOCOL_VERSION: u32 = 2;
 /// The oldest version still spoken.
 pub const MIN_PROTOCOL_VERSION: u32 = 1;
@@ -56,6 +56,14 @@ pub enum ClientFrame {
         room_id: RoomId,
         seq: i64,
         client_id: String,
+    },
+    /// (v2) Add one's reaction `emoji` to a message, or take it back if it is there; answered
+    /// like `edit`.
+    React {
+        room_id: RoomId,
+        seq: i64,
+        client_id: String,
+        emoji: String,
     },
     /// The user is typing in a room. Send at most one every [`TYPING_EVERY_MS`]; the server drops
     /// the rest.
@@ -102,6 +110,8 @@ pub enum ServerFrame {
     Edited { message: Message },
     /// (v2) A message was deleted: its tombstone (empty body, `deleted_at` set).
     Deleted { message: Message },
+    /// (v2) A message's reactions changed: its new state.
+    Reacted { message: Message },
     /// (v2) Answer to `changes`: messages in rev order; `complete` is false when more follow
     /// and the client should ask again after the last rev it got.
     Changes {
@@ -156,7 +166,7 @@ pub enum ErrorCode {
 /// The first protocol version that has the server frame `frame` (serialized): a socket that
 /// speaks an older one is not sent it. Every frame is an object whose first key is its `type`.
 pub fn frame_version(frame: &str) -> u32 {
-    const V2: [&str; 3] = ["edited", "deleted", "changes"];
+    const V2: [&str; 4] = ["edited", "deleted", "reacted", "changes"];
     let kind = frame
         .strip_prefix("{\"type\":\"")
         .and_then(|rest| rest.split_once('"'))
@@ -202,6 +212,7 @@ mod tests {
             rev: 2,
             edited_at: None,
             deleted_at: Some(5),
+            reactions: Vec::new(),
         }
     }
 
@@ -210,6 +221,7 @@ mod tests {
         let newer = [
             ServerFrame::Edited { message: message() },
             ServerFrame::Deleted { message: message() },
+            ServerFrame::Reacted { message: message() },
             ServerFrame::Changes {
                 room_id: 1,
                 messages: vec![message()],

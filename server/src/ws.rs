@@ -10,7 +10,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use app::chat::{self, Answer, Change, Post};
+use app::chat::{self, Action, Answer, Change, Post};
 use app::error::AppError;
 use app::hub::Outbox;
 use app::model::User;
@@ -266,7 +266,8 @@ async fn read_loop(
             let client_id = match &frame {
                 ClientFrame::Post { client_id, .. }
                 | ClientFrame::Edit { client_id, .. }
-                | ClientFrame::Delete { client_id, .. } => Some(client_id.clone()),
+                | ClientFrame::Delete { client_id, .. }
+                | ClientFrame::React { client_id, .. } => Some(client_id.clone()),
                 _ => None,
             };
             let message = "slow down: at most 10 frames a second".to_owned();
@@ -331,10 +332,14 @@ async fn handle(frame: ClientFrame, state: &AppState, session: &Session, conn: u
         ClientFrame::Sync { room_id, after_seq } => {
             (sync(state, user, conn, room_id, after_seq).await, None)
         }
-        ClientFrame::Changes { .. } | ClientFrame::Edit { .. } | ClientFrame::Delete { .. }
+        ClientFrame::Changes { .. }
+        | ClientFrame::Edit { .. }
+        | ClientFrame::Delete { .. }
+        | ClientFrame::React { .. }
             if !v2 =>
         {
-            let message = "edit, delete and changes need protocol version 2: /ws?v=2".to_owned();
+            let message =
+                "edit, delete, react and changes need protocol version 2: /ws?v=2".to_owned();
             chat::reply_error(state, conn, ErrorCode::BadFrame, message, None).await;
             (Ok(()), None)
         }
@@ -351,7 +356,7 @@ async fn handle(frame: ClientFrame, state: &AppState, session: &Session, conn: u
                 room_id,
                 seq,
                 client_id: Some(&client_id),
-                text: Some(&text),
+                action: Action::Edit(&text),
             };
             let changed = chat::change(state, user, change, Answer::Socket(conn)).await;
             (changed.map(drop), Some(client_id))
@@ -365,7 +370,22 @@ async fn handle(frame: ClientFrame, state: &AppState, session: &Session, conn: u
                 room_id,
                 seq,
                 client_id: Some(&client_id),
-                text: None,
+                action: Action::Delete,
+            };
+            let changed = chat::change(state, user, change, Answer::Socket(conn)).await;
+            (changed.map(drop), Some(client_id))
+        }
+        ClientFrame::React {
+            room_id,
+            seq,
+            client_id,
+            emoji,
+        } => {
+            let change = Change {
+                room_id,
+                seq,
+                client_id: Some(&client_id),
+                action: Action::React(&emoji),
             };
             let changed = chat::change(state, user, change, Answer::Socket(conn)).await;
             (changed.map(drop), Some(client_id))

@@ -321,3 +321,64 @@ async fn forms_without_javascript_edit_and_delete_and_come_back_to_the_room() {
     assert!(page.contains("Message deleted"), "{page}");
     assert!(!page.contains("typo here"), "the words are gone: {page}");
 }
+
+#[tokio::test]
+async fn reactions_reach_every_member_live_and_are_refused_when_not_an_emoji() {
+    let server = start().await;
+    let alice = register(server.addr, "alice").await;
+    let bob = register(server.addr, "bob").await;
+    let mut alice_ws = connect(server.addr, &alice).await;
+    let mut bob_ws = connect(server.addr, &bob).await;
+    let mut old_bob = connect_v1(server.addr, &bob).await;
+    send(&mut alice_ws, &post_frame(1, "p1", "ship it?")).await;
+    let posted = acked(&mut alice_ws, "p1").await;
+    live_message(&mut alice_ws).await;
+    live_message(&mut bob_ws).await;
+    live_message(&mut old_bob).await;
+
+    let react = |client_id: &str, emoji: &str| ClientFrame::React {
+        room_id: 1,
+        seq: posted.seq,
+        client_id: client_id.into(),
+        emoji: emoji.into(),
+    };
+    send(&mut bob_ws, &react("r1", " 🚀 ")).await;
+    let reacted = acked(&mut bob_ws, "r1").await;
+    assert_eq!(reacted.reactions.len(), 1);
+    assert_eq!(reacted.reactions[0].emoji, "🚀");
+    assert_eq!(reacted.reactions[0].users, ["bob"]);
+    for ws in [&mut alice_ws, &mut bob_ws] {
+        match next(ws).await {
+            ServerFrame::Reacted { message } => assert_eq!(message, reacted),
+            other => panic!("expected reacted, got {other:?}"),
+        }
+    }
+    for bad in ["", "lol", "<img src=x>", "🚀 🚀", &"🚀".repeat(20)] {
+        send(&mut bob_ws, &react("r2", bad)).await;
+        match next(&mut bob_ws).await {
+            ServerFrame::Error {
+                code, client_id, ..
+            } => {
+                assert_eq!(code, ErrorCode::BadRequest, "{bad:?}");
+                assert_eq!(client_id.as_deref(), Some("r2"));
+            }
+            other => panic!("{bad:?}: expected error, got {other:?}"),
+        }
+    }
+    // Over HTTP too, and the version 1 socket heard none of it: its next frame is a message.
+    let (status, _, body) = post(
+        server.addr,
+        "/api/react",
+        &format!(
+            "room_id=1&seq={}&emoji=%F0%9F%9A%80&client_id=h1",
+            posted.seq
+        ),
+        Some(&alice),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let both: Message = serde_json::from_str(&body).unwrap();
+    assert_eq!(both.reactions[0].users, ["bob", "alice"]);
+    send(&mut alice_ws, &post_frame(1, "p2", "after the reactions")).await;
+    assert_eq!(live_message(&mut old_bob).await.body, "after the reactions");
+}

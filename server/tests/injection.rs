@@ -100,7 +100,8 @@ async fn answer(ws: &mut common::Ws) -> ServerFrame {
             ServerFrame::Message { .. }
             | ServerFrame::Read { .. }
             | ServerFrame::Edited { .. }
-            | ServerFrame::Deleted { .. } => continue,
+            | ServerFrame::Deleted { .. }
+            | ServerFrame::Reacted { .. } => continue,
             frame => return frame,
         }
     }
@@ -161,6 +162,12 @@ async fn no_field_of_the_http_api_or_the_socket_reaches_sql_as_code() {
         (
             "edit_message",
             "room_id=ROOM&seq=1&text=edited&client_id={}",
+            Some(&bob),
+        ),
+        ("react", "room_id=ROOM&seq=1&emoji={}", Some(&bob)),
+        (
+            "react",
+            "room_id=ROOM&seq={}&emoji=%F0%9F%91%8D",
             Some(&bob),
         ),
         ("delete_message", "room_id={}&seq=1", Some(&bob)),
@@ -260,6 +267,19 @@ async fn no_field_of_the_http_api_or_the_socket_reaches_sql_as_code() {
             }
             other => panic!("{payload:?}: {other:?}"),
         }
+        let react = ClientFrame::React {
+            room_id: room,
+            seq: 1,
+            client_id: format!("ws-r-{k}"),
+            emoji: (*payload).to_owned(),
+        };
+        send(&mut ws, &react).await;
+        match answer(&mut ws).await {
+            ServerFrame::Error { code, .. } => {
+                assert_eq!(code, ErrorCode::BadRequest, "{payload:?}")
+            }
+            other => panic!("{payload:?} is no emoji: {other:?}"),
+        }
         for frame in [
             serde_json::json!({"type": "sync", "room_id": payload, "after_seq": 0}),
             serde_json::json!({"type": "changes", "room_id": room, "after_rev": payload}),
@@ -323,6 +343,6 @@ async fn no_field_of_the_http_api_or_the_socket_reaches_sql_as_code() {
     }
     eprintln!(
         "{tried} HTTP calls and {} socket frames tried",
-        PAYLOADS.len() * 7
+        PAYLOADS.len() * 8
     );
 }

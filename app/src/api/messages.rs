@@ -71,17 +71,13 @@ pub async fn edit_message(
     text: String,
     client_id: Option<String>,
 ) -> Result<Message, AppError> {
-    let user = super::ssr::require_user().await?;
-    let change = crate::chat::Change {
+    super::ssr::change_message(crate::chat::Change {
         room_id,
         seq,
         client_id: client_id.as_deref(),
-        text: Some(&text),
-    };
-    let state = super::ssr::state()?;
-    let message = crate::chat::change(&state, &user, change, crate::chat::Answer::Returned).await?;
-    super::ssr::back_to_message(&message)?;
-    Ok(message)
+        action: crate::chat::Action::Edit(&text),
+    })
+    .await
 }
 
 /// Deletes a message (one's own; in a public room its creator and admins may delete anyone's),
@@ -92,17 +88,31 @@ pub async fn delete_message(
     seq: i64,
     client_id: Option<String>,
 ) -> Result<Message, AppError> {
-    let user = super::ssr::require_user().await?;
-    let change = crate::chat::Change {
+    super::ssr::change_message(crate::chat::Change {
         room_id,
         seq,
         client_id: client_id.as_deref(),
-        text: None,
-    };
-    let state = super::ssr::state()?;
-    let message = crate::chat::change(&state, &user, change, crate::chat::Answer::Returned).await?;
-    super::ssr::back_to_message(&message)?;
-    Ok(message)
+        action: crate::chat::Action::Delete,
+    })
+    .await
+}
+
+/// Adds the caller's reaction `emoji` to a message, or takes it back if it is there. Returns
+/// the message with its reactions once stored.
+#[server(endpoint = "react")]
+pub async fn react(
+    room_id: RoomId,
+    seq: i64,
+    emoji: String,
+    client_id: Option<String>,
+) -> Result<Message, AppError> {
+    super::ssr::change_message(crate::chat::Change {
+        room_id,
+        seq,
+        client_id: client_id.as_deref(),
+        action: crate::chat::Action::React(&emoji),
+    })
+    .await
 }
 
 /// What changed in a room after `after_rev`: the current state of every message posted,

@@ -64,9 +64,21 @@ pub(crate) mod ssr {
         Ok(state()?.secure_cookies || forwarded_https)
     }
 
+    /// The caller changes a message through the one write path, and gets its new state. A
+    /// form posted without JavaScript is sent back to the room, at that message.
+    pub async fn change_message(
+        change: crate::chat::Change<'_>,
+    ) -> Result<crate::model::Message, AppError> {
+        let user = require_user().await?;
+        let answer = crate::chat::Answer::Returned;
+        let message = crate::chat::change(&state()?, &user, change, answer).await?;
+        back_to_message(&message)?;
+        Ok(message)
+    }
+
     /// A form posted without JavaScript (the browser asks for a page) is sent back to the
     /// room, at the message it changed; scripts and other clients get the JSON answer only.
-    pub fn back_to_message(message: &crate::model::Message) -> Result<(), AppError> {
+    fn back_to_message(message: &crate::model::Message) -> Result<(), AppError> {
         let wants_page = request_parts()?
             .headers
             .get(http::header::ACCEPT)
