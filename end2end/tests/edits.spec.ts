@@ -1,6 +1,6 @@
-// Changing what was said: edits and deletes appear live on the other member's screen and on the
-// author's other device, reach a screen whose connection was cut while they happened, and work
-// as plain forms with JavaScript off.
+// Changing what was said: edits, deletes and reactions appear live on the other member's screen
+// and on the author's other device, reach a screen whose connection was cut while they happened,
+// and work as plain forms with JavaScript off.
 import { Page } from '@playwright/test';
 import { test, expect } from './fixtures';
 import { aliceAndBob, hydrated, messageLog, openDm, post, register, send, uniqueName } from './helpers';
@@ -101,11 +101,55 @@ test('changes made while a screen\'s connection was cut reach it when it reconne
   await proxy.stop();
 });
 
+test('reactions toggle per person, show who reacted, and reach the other member live', async ({ browser }) => {
+  const { alice, bob, a, b, aliceName, bobName } = await aliceAndBob(browser);
+  const dm = await openDm(a, bobName);
+  await hydrated(a);
+  await post(a, 'ship it?');
+  await b.goto(`/r/${dm}`);
+  await hydrated(b);
+  await expect(messageLog(b)).toHaveAttribute('data-live', 'open');
+
+  await article(b, 'ship it?').getByRole('link', { name: 'React' }).click();
+  await messageLog(b).getByRole('button', { name: 'React with 👍' }).click();
+  const thumbs = (page: Page) => article(page, 'ship it?').getByRole('group', { name: 'Reactions' }).getByRole('button');
+  await expect(thumbs(b)).toHaveAccessibleName(`👍 1, reacted by ${bobName}`);
+  await expect(thumbs(b)).toHaveAttribute('aria-pressed', 'true');
+  await expect(messageLog(b).getByRole('group', { name: 'Add a reaction' })).toHaveCount(0);
+  // Alice sees it live, unpressed, and adds hers by pressing it.
+  await expect(thumbs(a)).toHaveAccessibleName(`👍 1, reacted by ${bobName}`, { timeout: 5_000 });
+  await expect(thumbs(a)).toHaveAttribute('aria-pressed', 'false');
+  await thumbs(a).click();
+  for (const page of [a, b]) {
+    await expect(thumbs(page)).toHaveAccessibleName(`👍 2, reacted by ${bobName} and ${aliceName}`, { timeout: 5_000 });
+  }
+  // Bob takes his back; any other emoji can be typed.
+  await thumbs(b).click();
+  await expect(thumbs(a)).toHaveAccessibleName(`👍 1, reacted by ${aliceName}`, { timeout: 5_000 });
+  await article(b, 'ship it?').getByRole('link', { name: 'React' }).click();
+  await messageLog(b).getByRole('textbox', { name: 'Other emoji' }).fill('🦀');
+  await messageLog(b).getByRole('button', { name: 'Add', exact: true }).click();
+  await expect(thumbs(a)).toHaveCount(2, { timeout: 5_000 });
+  await expect(thumbs(a).nth(1)).toHaveAccessibleName(`🦀 1, reacted by ${bobName}`);
+  // Words are not reactions: refused with a reason, nothing added.
+  await article(b, 'ship it?').getByRole('link', { name: 'React' }).click();
+  await messageLog(b).getByRole('textbox', { name: 'Other emoji' }).fill('lol');
+  await messageLog(b).getByRole('button', { name: 'Add', exact: true }).click();
+  await expect(b.getByRole('alert')).toContainText('A reaction is one emoji');
+  await expect(thumbs(b)).toHaveCount(2);
+  await b.reload();
+  await hydrated(b);
+  await expect(thumbs(b).first()).toHaveAccessibleName(`👍 1, reacted by ${aliceName}`);
+  await alice.close();
+  await bob.close();
+});
+
 test.describe('without JavaScript', () => {
   test.use({ javaScriptEnabled: false });
 
-  test('edit and delete one\'s own message with plain forms', async ({ page }) => {
-    await register(page, uniqueName('nojsedit'), { js: false });
+  test('edit, react to and delete one\'s own message with plain forms', async ({ page }) => {
+    const name = uniqueName('nojsedit');
+    await register(page, name, { js: false });
     await page.getByRole('navigation').getByRole('link', { name: 'general' }).click();
     const text = `said without js ${uniqueName('m')}`;
     await send(page, text);
@@ -122,6 +166,13 @@ test.describe('without JavaScript', () => {
     await messageLog(page).getByRole('button', { name: 'Save' }).click();
     await expect(article(page, `${text}, edited`)).toContainText('(edited');
     await expect(page).toHaveURL(/\/r\/1(#m\d+)?$/);
+
+    await article(page, `${text}, edited`).getByRole('link', { name: 'React' }).click();
+    await messageLog(page).getByRole('button', { name: 'React with 🎉' }).click();
+    const party = article(page, `${text}, edited`).getByRole('group', { name: 'Reactions' }).getByRole('button');
+    await expect(party).toHaveAccessibleName(`🎉 1, reacted by ${name}`);
+    await party.click();
+    await expect(party).toHaveCount(0);
 
     await article(page, `${text}, edited`).getByRole('link', { name: 'Delete' }).click();
     await expect(messageLog(page).getByText('Delete this message for everyone?')).toBeVisible();

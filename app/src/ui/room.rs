@@ -12,7 +12,9 @@ use super::feedback::form_error;
 use super::layout::{page_error, Membership, Session};
 use super::live::{Live, Pending, RevCursor, RoomHandlers};
 use super::local_time::LocalTime;
-use crate::api::messages::{get_changes, get_history, DeleteMessage, EditMessage, PostMessage};
+use crate::api::messages::{
+    get_changes, get_history, DeleteMessage, EditMessage, PostMessage, React,
+};
 use crate::api::rooms::{get_room, room_members};
 use crate::error::AppError;
 use crate::model::{HistoryPage, Member, Message, Presence, RoomId, RoomKind, RoomView};
@@ -185,6 +187,7 @@ fn Room(view: RoomView, page: HistoryPage, members: Vec<Member>, paged: bool) ->
     // (its live `edited` frame can beat the answer), the action and its follow-up must not be.
     let edit = ServerAction::<EditMessage>::new();
     let delete = ServerAction::<DeleteMessage>::new();
+    let react = ServerAction::<React>::new();
     let navigate = StoredValue::new(use_navigate());
     let settle = move |done: Option<Result<Message, AppError>>| {
         if let Some(Ok(message)) = done {
@@ -194,6 +197,7 @@ fn Room(view: RoomView, page: HistoryPage, members: Vec<Member>, paged: bool) ->
     };
     Effect::new(move |_| settle(edit.value().get()));
     Effect::new(move |_| settle(delete.value().get()));
+    Effect::new(move |_| settle(react.value().get()));
 
     // Live: new messages and changes of this room arrive over the socket; after every
     // (re)connect, fetch whatever changed while it was down, from the rev cursor.
@@ -369,8 +373,10 @@ fn Room(view: RoomView, page: HistoryPage, members: Vec<Member>, paged: bool) ->
                             let actions = Actions {
                                 edit: mine && !m.is_deleted(),
                                 delete: (mine || can_moderate) && !m.is_deleted(),
+                                react: !m.is_deleted(),
                             };
-                            view! { <MessageItem message=m actions edit delete/> }
+                            let forms = Forms { edit, delete, react };
+                            view! { <MessageItem message=m actions forms viewer=viewer()/> }
                         }
                     />
                     <For
@@ -388,6 +394,8 @@ fn Room(view: RoomView, page: HistoryPage, members: Vec<Member>, paged: bool) ->
                         })}
                 </div>
             </div>
+            // A reaction refused (from any message's buttons) is said once, here.
+            {form_error(react.value())}
             <p class="typing" aria-live="polite">{typing_line}</p>
             <Composer room_id/>
         </div>
@@ -441,6 +449,15 @@ fn keep_newest(all: &mut BTreeMap<i64, Message>, message: Message) {
 struct Actions {
     edit: bool,
     delete: bool,
+    react: bool,
+}
+
+/// The room's actions, which every message's forms submit to.
+#[derive(Clone, Copy)]
+struct Forms {
+    edit: ServerAction<EditMessage>,
+    delete: ServerAction<DeleteMessage>,
+    react: ServerAction<React>,
 }
 
 /// One message: author, local time, text (always as text, never as HTML), "edited" with when,
@@ -448,12 +465,12 @@ struct Actions {
 /// and admins, everyone's) have Edit and Delete: links to `?edit=SEQ` and `?delete=SEQ`, which
 /// open the form in place, with or without JavaScript.
 #[component]
-fn MessageItem(
-    message: Message,
-    actions: Actions,
-    edit: ServerAction<EditMessage>,
-    delete: ServerAction<DeleteMessage>,
-) -> impl IntoView {
+fn MessageItem(message: Message, actions: Actions, forms: Forms, viewer: String) -> impl IntoView {
+    let Forms {
+        edit,
+        delete,
+        react,
+    } = forms;
     let query = use_query_map();
     let seq = message.seq;
     let room_id = message.room_id;
@@ -461,6 +478,7 @@ fn MessageItem(
         move |what: &str| query.read().get(what).and_then(|s| s.parse::<i64>().ok()) == Some(seq);
     let editing = move || actions.edit && asked("edit");
     let deleting = move || actions.delete && asked("delete");
+    let picking = move || actions.react && asked("react");
     let deleted = message.is_deleted();
     let edited = message
         .edited_at
@@ -476,9 +494,30 @@ fn MessageItem(
             view! { <p class="body">{body.clone()}</p> }.into_any()
         }
     };
-    let links = (actions.edit || actions.delete).then(|| {
+    let chips = (!message.reactions.is_empty()).then(|| {
+        let chips = message
+            .reactions
+            .iter()
+            .map(|r| {
+                let pressed = r.by(&viewer);
+                let shown = format!("{} {}", r.emoji, r.users.len());
+                let button = ReactButton {
+                    emoji: r.emoji.clone(),
+                    label: r.label(),
+                    shown,
+                    pressed: Some(pressed),
+                };
+                view! { <ReactForm room_id seq button react/> }
+            })
+            .collect_view();
+        view! { <div class="reactions" role="group" aria-label="Reactions">{chips}</div> }
+    });
+    let links = (actions.edit || actions.delete || actions.react).then(|| {
         view! {
             <span class="message-actions" role="group" aria-label=format!("Message {seq}")>
+                {actions.react.then(|| view! {
+                    <a href=format!("/r/{room_id}?react={seq}#m{seq}") class="small-link">"React"</a>
+                })}
                 {actions.edit.then(|| view! {
                     <a href=format!("/r/{room_id}?edit={seq}#m{seq}") class="small-link">"Edit"</a>
                 })}
@@ -502,6 +541,8 @@ fn MessageItem(
                 {links}
             </header>
             {text}
+            {chips}
+            {move || picking().then(|| view! { <ReactionPicker room_id seq react/> })}
             {move || deleting().then(|| view! { <DeleteForm room_id seq delete/> })}
         </article>
     }
@@ -536,6 +577,84 @@ fn EditForm(
             </div>
             {form_error(edit.value())}
         </ActionForm>
+    }
+}
+
+/// What one reaction button shows and says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ReactButton {
+    emoji: String,
+    /// The accessible name: "👍 2, reacted by alice and bob", or "React with 👍".
+    label: String,
+    /// What the button shows: "👍 2", or the emoji alone.
+    shown: String,
+    /// `Some(true)` when the viewer's own reaction is among them (pressing takes it back).
+    pressed: Option<bool>,
+}
+
+/// One reaction as a one-button form to `react`: pressing it adds the viewer's reaction, or
+/// takes it back. A plain form, so it works without JavaScript.
+#[component]
+fn ReactForm(
+    room_id: RoomId,
+    seq: i64,
+    button: ReactButton,
+    react: ServerAction<React>,
+) -> impl IntoView {
+    let pressed = button.pressed.map(|p| if p { "true" } else { "false" });
+    view! {
+        <ActionForm action=react attr:class="react-form">
+            <input type="hidden" name="room_id" value=room_id/>
+            <input type="hidden" name="seq" value=seq/>
+            <input type="hidden" name="emoji" value=button.emoji/>
+            <input type="hidden" name="client_id" value=uuid::Uuid::new_v4().to_string()/>
+            <button
+                type="submit"
+                class="reaction"
+                aria-label=button.label
+                aria-pressed=pressed
+            >
+                {button.shown}
+            </button>
+        </ActionForm>
+    }
+}
+
+/// The reactions offered in one click, and a field for any other emoji (`?react=SEQ`).
+#[component]
+fn ReactionPicker(room_id: RoomId, seq: i64, react: ServerAction<React>) -> impl IntoView {
+    let common = crate::validate::COMMON_REACTIONS
+        .iter()
+        .map(|emoji| {
+            let button = ReactButton {
+                emoji: (*emoji).to_owned(),
+                label: format!("React with {emoji}"),
+                shown: (*emoji).to_owned(),
+                pressed: None,
+            };
+            view! { <ReactForm room_id seq button react/> }
+        })
+        .collect_view();
+    view! {
+        <div class="reaction-picker" role="group" aria-label="Add a reaction">
+            <div class="common-reactions">{common}</div>
+            <ActionForm action=react attr:class="inline-field">
+                <input type="hidden" name="room_id" value=room_id/>
+                <input type="hidden" name="seq" value=seq/>
+                <input type="hidden" name="client_id" value=uuid::Uuid::new_v4().to_string()/>
+                <label for=format!("emoji-{seq}") class="visually-hidden">"Other emoji"</label>
+                <input
+                    id=format!("emoji-{seq}")
+                    name="emoji"
+                    placeholder="other emoji"
+                    maxlength=crate::validate::MAX_REACTION_CHARS
+                    autocomplete="off"
+                    required
+                />
+                <button type="submit" class="secondary">"Add"</button>
+                <a href=room_url(room_id) class="secondary small-link">"Cancel"</a>
+            </ActionForm>
+        </div>
     }
 }
 

@@ -270,7 +270,9 @@ async fn read(socket: WebSocket, live: Live) -> bool {
                 live.deliver(message);
             }
             ServerFrame::Ack { message, .. } => live.deliver(message),
-            ServerFrame::Edited { message } | ServerFrame::Deleted { message } => {
+            ServerFrame::Edited { message }
+            | ServerFrame::Deleted { message }
+            | ServerFrame::Reacted { message } => {
                 live.changed(message);
             }
             ServerFrame::Typing { room_id, user } => live.typing(room_id, user),
