@@ -451,7 +451,9 @@ async fn write_loop(
     mut shutdown: watch::Receiver<bool>,
     version: u32,
 ) {
-    let speaks = |frame: &Frame| app::protocol::frame_version(frame.as_str()) <= version;
+    // A socket on the newest version takes every frame: no per-frame look for current clients.
+    let newest = version >= app::protocol::PROTOCOL_VERSION;
+    let speaks = |frame: &Frame| newest || app::protocol::frame_version(frame.as_str()) <= version;
     // Without a shutdown signal (the sender gone), stop watching for one.
     let mut watching = true;
     // The first ping one period in: an immediate tick could overtake the queued `welcome`.
