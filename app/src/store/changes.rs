@@ -98,6 +98,47 @@ pub(crate) fn decide(change: &MessageChange<'_>, target: &Target) -> StoreResult
     }
 }
 
+/// The columns a change writes to its message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Written<'a> {
+    pub body: &'a str,
+    /// Set by an edit; `None` keeps the stored value.
+    pub edited_at: Option<i64>,
+    pub deleted_at: Option<i64>,
+    /// The reactions column (JSON), or `None` for none.
+    pub reactions: Option<String>,
+}
+
+/// What `change`, allowed by [`decide`], writes at time `at`. A tombstone keeps its uid, seq,
+/// author and time; its words and reactions go.
+pub(crate) fn written<'a>(
+    change: &MessageChange<'a>,
+    target: &'a Target,
+    at: i64,
+) -> StoreResult<Written<'a>> {
+    let reactions = |list: &[Reaction]| super::rows::reactions_json(list);
+    Ok(match change.kind {
+        ChangeKind::Edit { body } => Written {
+            body,
+            edited_at: Some(at),
+            deleted_at: None,
+            reactions: reactions(&target.reactions),
+        },
+        ChangeKind::Delete => Written {
+            body: "",
+            edited_at: None,
+            deleted_at: Some(at),
+            reactions: None,
+        },
+        ChangeKind::React { emoji } => Written {
+            body: &target.body,
+            edited_at: None,
+            deleted_at: None,
+            reactions: reactions(&toggled(target, emoji)?),
+        },
+    })
+}
+
 /// The message's reactions after the user toggles `emoji`: taken back if they had given it
 /// (an emoji nobody gives any more goes), otherwise added after the others. A message carries
 /// at most [`MAX_REACTIONS_PER_MESSAGE`] different emoji.

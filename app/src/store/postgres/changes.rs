@@ -8,7 +8,7 @@ use sqlx::PgPool;
 use super::{Access, MESSAGE_COLUMNS};
 use crate::model::{Changes, Message, RoomId, UserId};
 use crate::store::changes::{
-    decide, no_such_message, retry, toggled, ChangeKind, Changed, Decision, MessageChange,
+    decide, no_such_message, retry, written, Changed, Decision, MessageChange,
 };
 use crate::store::{rows, StoreResult};
 use crate::timestamp::now_ms;
@@ -79,22 +79,7 @@ pub(super) async fn change(pool: &PgPool, change: MessageChange<'_>) -> StoreRes
         .bind(change.room_id)
         .fetch_one(&mut *tx)
         .await?;
-        // A tombstone keeps its uid, seq, author and time; its words and reactions go.
-        let (body, edited_at, deleted_at, reactions) = match change.kind {
-            ChangeKind::Edit { body } => (
-                body,
-                Some(at),
-                None,
-                rows::reactions_json(&target.reactions),
-            ),
-            ChangeKind::Delete => ("", None, Some(at), None),
-            ChangeKind::React { emoji } => (
-                target.body.as_str(),
-                None,
-                None,
-                rows::reactions_json(&toggled(&target, emoji)?),
-            ),
-        };
+        let w = written(&change, &target, at)?;
         sqlx::query(
             "UPDATE messages SET body = $3, edited_at = COALESCE($4, edited_at), \
                deleted_at = $5, rev = $6, reactions = $7 \
@@ -102,11 +87,11 @@ pub(super) async fn change(pool: &PgPool, change: MessageChange<'_>) -> StoreRes
         )
         .bind(change.room_id)
         .bind(change.seq)
-        .bind(body)
-        .bind(edited_at)
-        .bind(deleted_at)
+        .bind(w.body)
+        .bind(w.edited_at)
+        .bind(w.deleted_at)
         .bind(rev)
-        .bind(reactions)
+        .bind(w.reactions)
         .execute(&mut *tx)
         .await?;
     }
