@@ -54,6 +54,8 @@ pub async fn post(
     let body = crate::validate::message_text(post.text)?;
     let client_id = crate::validate::client_id(post.client_id)?;
     state.limits.post(author.id)?;
+    let mentions = mentions(state, post.room_id, &body).await?;
+    let html = crate::markdown::render(&body, &mentions);
     let message = state
         .store
         .post_message(NewMessage {
@@ -61,6 +63,8 @@ pub async fn post(
             author_id: author.id,
             body: &body,
             client_id: client_id.as_deref(),
+            html: &html,
+            mentions: &mentions,
         })
         .await?;
     if let Answer::Socket(conn) = answer {
@@ -84,6 +88,22 @@ pub async fn post(
         ),
     }
     Ok(message)
+}
+
+/// The one rule for what a message mentions, for posts and edits alike (and so for every
+/// count and notification that follows): each `@name` outside code that names a member of the
+/// room, once, spelt as their account is, in the order first written.
+async fn mentions(state: &AppState, room_id: RoomId, body: &str) -> Result<Vec<String>, AppError> {
+    let names = crate::markdown::mentioned_names(body);
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    let members = state.store.members_named(room_id, &names).await?;
+    Ok(names
+        .iter()
+        .filter_map(|name| members.iter().find(|m| m.eq_ignore_ascii_case(name)))
+        .cloned()
+        .collect())
 }
 
 /// A change to a message as a client asks for it.
@@ -124,8 +144,20 @@ pub async fn change(
     let client_id = crate::validate::client_id(change.client_id)?;
     // Changes share the posting budget: each is a message's worth of fan-out.
     state.limits.post(user.id)?;
+    let (mentions, html) = match (change.action, value.as_deref()) {
+        (Action::Edit(_), Some(body)) => {
+            let mentions = mentions(state, change.room_id, body).await?;
+            let html = crate::markdown::render(body, &mentions);
+            (mentions, html)
+        }
+        _ => (Vec::new(), String::new()),
+    };
     let kind = match (change.action, value.as_deref()) {
-        (Action::Edit(_), Some(body)) => ChangeKind::Edit { body },
+        (Action::Edit(_), Some(body)) => ChangeKind::Edit {
+            body,
+            html: &html,
+            mentions: &mentions,
+        },
         (Action::React(_), Some(emoji)) => ChangeKind::React { emoji },
         _ => ChangeKind::Delete,
     };

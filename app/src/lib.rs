@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod error;
+pub mod mention;
 pub mod model;
 pub mod protocol;
 pub mod timestamp;
@@ -27,6 +28,8 @@ pub mod fuzz_targets;
 pub mod hub;
 #[cfg(feature = "ssr")]
 pub mod limits;
+#[cfg(feature = "ssr")]
+pub mod markdown;
 #[cfg(feature = "ssr")]
 pub mod state;
 #[cfg(feature = "ssr")]

@@ -92,6 +92,9 @@ pub struct RoomSummary {
     /// is not a member).
     #[serde(default)]
     pub unread: u32,
+    /// Of those, the ones that mention the viewer, capped the same way.
+    #[serde(default)]
+    pub mentions: u32,
 }
 
 /// Unread counts stop here; the sidebar shows "999+".
@@ -197,6 +200,14 @@ pub struct Message {
     /// Reactions, each emoji once with who reacted, in the order they were first given.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reactions: Vec<Reaction>,
+    /// The text as safe HTML, rendered from its Markdown by the server when it was stored or
+    /// edited (empty for a tombstone, and from servers that predate Markdown: show the text).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub html: String,
+    /// The usernames this message mentions, as the server decided (members of the room named
+    /// with `@`, outside code).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<String>,
 }
 
 /// One emoji on a message and the people who reacted with it, in the order they did.
@@ -224,6 +235,11 @@ impl Reaction {
 }
 
 impl Message {
+    /// Whether it mentions `user`.
+    pub fn mentions(&self, user: &str) -> bool {
+        self.mentions.iter().any(|m| m.eq_ignore_ascii_case(user))
+    }
+
     /// Whether this is the tombstone of a deleted message.
     pub fn is_deleted(&self) -> bool {
         self.deleted_at.is_some()

@@ -213,6 +213,8 @@ mod tests {
             edited_at: None,
             deleted_at: Some(5),
             reactions: Vec::new(),
+            html: String::new(),
+            mentions: Vec::new(),
         }
     }
 

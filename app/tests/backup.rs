@@ -105,6 +105,8 @@ async fn post(store: &dyn Store, author: &User, room: RoomId, body: &str, client
             author_id: author.id,
             body,
             client_id,
+            html: "",
+            mentions: &[],
         })
         .await
         .unwrap();
@@ -597,6 +599,8 @@ async fn snapshot_under_write_load_holds_everything_acked_before_it() {
                         author_id: alice.id,
                         body: &format!("m{n}"),
                         client_id: None,
+                        html: "",
+                        mentions: &[],
                     })
                     .await
                     .unwrap();
@@ -776,6 +780,8 @@ async fn sqlite_to_postgres_and_back_loses_nothing() {
             author_id: alice.id,
             body: "hello, world",
             client_id: Some("c-1"),
+            html: "",
+            mentions: &[],
         })
         .await
         .unwrap();
@@ -792,6 +798,7 @@ async fn edits_and_tombstones_round_trip_and_restore_takes_new_revs(kind: Kind) 
     let bob = s.user_by_name("Bob").await.unwrap().unwrap();
     let general = s.sidebar(alice.id).await.unwrap().rooms[0].id;
     let dm = s.sidebar(alice.id).await.unwrap().dms[0].id;
+    let mentions_bob = vec!["Bob".to_owned()];
     let change = |user: &User, room, seq, kind| MessageChange {
         user_id: user.id,
         room_id: room,
@@ -804,7 +811,9 @@ async fn edits_and_tombstones_round_trip_and_restore_takes_new_revs(kind: Kind) 
         general,
         1,
         ChangeKind::Edit {
-            body: "hello, edited",
+            body: "hello, edited for @bob",
+            html: "",
+            mentions: &mentions_bob,
         },
     ))
     .await
@@ -821,7 +830,11 @@ async fn edits_and_tombstones_round_trip_and_restore_takes_new_revs(kind: Kind) 
     // JSONL keeps both, and a round trip is byte-identical apart from the header.
     let first = backup(s, Format::Jsonl).await;
     let text = String::from_utf8(first.clone()).unwrap();
-    assert!(text.contains("\"text\":\"hello, edited\""), "{text}");
+    assert!(
+        text.contains("\"text\":\"hello, edited for @bob\""),
+        "{text}"
+    );
+    assert_eq!(text.matches("\"mentions\":[\"Bob\"]").count(), 1, "{text}");
     assert_eq!(text.matches("\"edited_at\":").count(), 1);
     assert_eq!(text.matches("\"deleted_at\":").count(), 1);
     assert!(
@@ -848,6 +861,27 @@ async fn edits_and_tombstones_round_trip_and_restore_takes_new_revs(kind: Kind) 
     // Restored messages took the rooms' revs in seq order, so clients can catch up on them.
     let t = &*target.store;
     let alice_t = t.user_by_name("alice").await.unwrap().unwrap();
+    // Mentions came back, and the restore rendered the text with them.
+    let general_t = t.sidebar(alice_t.id).await.unwrap().rooms[0].id;
+    let first_t = t
+        .history(
+            alice_t.id,
+            general_t,
+            HistoryQuery {
+                limit: 50,
+                ..HistoryQuery::default()
+            },
+        )
+        .await
+        .unwrap()
+        .messages
+        .remove(0);
+    assert_eq!(first_t.mentions, vec!["Bob".to_owned()]);
+    assert!(
+        first_t.html.contains("<span class=\"mention\">@bob</span>"),
+        "{}",
+        first_t.html
+    );
     let dm_t = t.sidebar(alice_t.id).await.unwrap().dms[0].id;
     let page = t
         .history(
@@ -879,11 +913,12 @@ async fn edits_and_tombstones_round_trip_and_restore_takes_new_revs(kind: Kind) 
     );
     let from_xml = db_on(kind).await;
     restore_bytes(&*from_xml.store, xml, false).await.unwrap();
-    // XML has no place for reactions; everything else comes back.
+    // XML has no place for reactions or mentions; everything else comes back.
     let without_reactions = |messages: Vec<serde_json::Value>| {
         let mut messages = without_client_ids(&messages);
         for m in &mut messages {
             m.as_object_mut().unwrap().remove("reactions");
+            m.as_object_mut().unwrap().remove("mentions");
         }
         messages
     };

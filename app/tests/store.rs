@@ -52,6 +52,7 @@ macro_rules! every_case {
             a_retried_change_with_the_same_client_id_is_done_once,
             changes_after_a_rev_are_exactly_what_changed,
             reactions_toggle_per_person_and_travel_with_the_message,
+            mentions_are_counted_per_person_and_follow_edits_deletes_and_reads,
         );
     };
 }
@@ -116,6 +117,8 @@ async fn post(store: &dyn Store, author: &User, room: i64, body: &str) -> app::m
             author_id: author.id,
             body,
             client_id: None,
+            html: "",
+            mentions: &[],
         })
         .await
         .unwrap()
@@ -264,6 +267,8 @@ async fn a_retried_post_with_the_same_client_id_is_stored_once(store: Arc<dyn St
         author_id: author.id,
         body,
         client_id: Some(cid),
+        html: "",
+        mentions: &[],
     };
     let first = store
         .post_message(send(&alice, "hello", "c-1"))
@@ -325,6 +330,8 @@ async fn dms_are_private_to_their_two_members(store: Arc<dyn Store>) {
                 author_id: eve.id,
                 body: "let me in",
                 client_id: None,
+                html: "",
+                mentions: &[],
             })
             .await
             .unwrap_err(),
@@ -373,6 +380,8 @@ async fn public_rooms_need_joining_before_reading_or_posting(store: Arc<dyn Stor
             author_id: bob.id,
             body: "still here?",
             client_id: None,
+            html: "",
+            mentions: &[],
         })
         .await
         .unwrap_err();
@@ -688,6 +697,8 @@ async fn posts_sharing_a_commit_each_get_their_own_answer(store: Arc<dyn Store>)
                     author_id: author,
                     body: &format!("m{i}"),
                     client_id: client_id.as_deref(),
+                    html: "",
+                    mentions: &[],
                 })
                 .await;
             (i, room, client_id, result)
@@ -739,6 +750,8 @@ async fn posts_sharing_a_commit_each_get_their_own_answer(store: Arc<dyn Store>)
             author_id: alice.id,
             body: "elsewhere",
             client_id: Some("dup5"),
+            html: "",
+            mentions: &[],
         })
         .await;
     assert!(matches!(reused, Err(StoreError::Invalid(_))), "{reused:?}");
@@ -799,7 +812,11 @@ async fn edits_and_deletes_follow_who_may_change_what(store: Arc<dyn Store>) {
     let first = post(&*store, &bob, room.id, "by bob").await;
     let second = post(&*store, &bob, room.id, "also by bob").await;
     let third = post(&*store, &bob, room.id, "bob again").await;
-    let edit = ChangeKind::Edit { body: "changed" };
+    let edit = ChangeKind::Edit {
+        body: "changed",
+        html: "",
+        mentions: &[],
+    };
 
     // Only the author edits: not the room's creator, not an admin.
     for who in [&alice, &admin] {
@@ -912,7 +929,11 @@ async fn a_tombstone_keeps_its_seq_and_loses_its_words(store: Arc<dyn Store>) {
         general,
         2,
         None,
-        ChangeKind::Edit { body: "back" },
+        ChangeKind::Edit {
+            body: "back",
+            html: "",
+            mentions: &[],
+        },
     )
     .await
     .unwrap_err();
@@ -939,7 +960,11 @@ async fn a_retried_change_with_the_same_client_id_is_done_once(store: Arc<dyn St
     let general = general_id(&*store, &alice).await;
     let first = post(&*store, &alice, general, "draft").await;
     let second = post(&*store, &alice, general, "another").await;
-    let edit = ChangeKind::Edit { body: "final" };
+    let edit = ChangeKind::Edit {
+        body: "final",
+        html: "",
+        mentions: &[],
+    };
     let done = change(&*store, &alice, general, first.seq, Some("e1"), edit)
         .await
         .unwrap();
@@ -957,7 +982,11 @@ async fn a_retried_change_with_the_same_client_id_is_done_once(store: Arc<dyn St
         general,
         first.seq,
         Some("e2"),
-        ChangeKind::Edit { body: "later" },
+        ChangeKind::Edit {
+            body: "later",
+            html: "",
+            mentions: &[],
+        },
     )
     .await
     .unwrap();
@@ -1008,7 +1037,11 @@ async fn changes_after_a_rev_are_exactly_what_changed(store: Arc<dyn Store>) {
         general,
         1,
         None,
-        ChangeKind::Edit { body: "m1 fixed" },
+        ChangeKind::Edit {
+            body: "m1 fixed",
+            html: "",
+            mentions: &[],
+        },
     )
     .await
     .unwrap();
@@ -1022,7 +1055,11 @@ async fn changes_after_a_rev_are_exactly_what_changed(store: Arc<dyn Store>) {
         general,
         1,
         None,
-        ChangeKind::Edit { body: "m1 final" },
+        ChangeKind::Edit {
+            body: "m1 final",
+            html: "",
+            mentions: &[],
+        },
     )
     .await
     .unwrap();
@@ -1151,4 +1188,135 @@ async fn reactions_toggle_per_person_and_travel_with_the_message(store: Arc<dyn 
     );
     let err = react(&bob, "👍", None).await.unwrap_err();
     assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
+}
+
+fn mentions_of(sidebar: &app::model::Sidebar, room: i64) -> u32 {
+    sidebar
+        .rooms
+        .iter()
+        .chain(&sidebar.dms)
+        .find(|r| r.id == room)
+        .map(|r| r.mentions)
+        .unwrap()
+}
+
+async fn mentions_are_counted_per_person_and_follow_edits_deletes_and_reads(store: Arc<dyn Store>) {
+    let alice = user(&*store, "alice").await;
+    let bob = user(&*store, "Bob").await;
+    let carol = user(&*store, "carol").await;
+    let ops = store.create_room(alice.id, "ops", None).await.unwrap().id;
+    store.join_room(bob.id, ops).await.unwrap();
+
+    // Only members are found, spelt as their accounts are, whatever case was written.
+    let mut found = store
+        .members_named(
+            ops,
+            &[
+                "BOB".into(),
+                "carol".into(),
+                "alice".into(),
+                "nobody".into(),
+            ],
+        )
+        .await
+        .unwrap();
+    found.sort();
+    assert_eq!(found, vec!["Bob".to_owned(), "alice".to_owned()]);
+    assert!(store.members_named(ops, &[]).await.unwrap().is_empty());
+
+    let mention = |text: &'static str, names: &'static [String]| NewMessage {
+        room_id: ops,
+        author_id: alice.id,
+        body: text,
+        client_id: None,
+        html: "",
+        mentions: names,
+    };
+    static BOB: std::sync::LazyLock<Vec<String>> =
+        std::sync::LazyLock::new(|| vec!["Bob".to_owned()]);
+    static BOTH: std::sync::LazyLock<Vec<String>> =
+        std::sync::LazyLock::new(|| vec!["Bob".to_owned(), "alice".to_owned()]);
+    let first = store.post_message(mention("hi @bob", &BOB)).await.unwrap();
+    assert_eq!(first.mentions, *BOB);
+    assert_eq!(
+        first.html, "<p>hi <span class=\"mention\">@bob</span></p>",
+        "the store renders what the caller did not"
+    );
+    store.post_message(mention("plain", &[])).await.unwrap();
+    // Naming oneself counts for nobody.
+    let both = store
+        .post_message(mention("@bob and @alice", &BOTH))
+        .await
+        .unwrap();
+    let sidebar = store.sidebar(bob.id).await.unwrap();
+    assert_eq!(
+        (unread_of(&sidebar, ops), mentions_of(&sidebar, ops)),
+        (3, 2)
+    );
+    assert_eq!(mentions_of(&store.sidebar(alice.id).await.unwrap(), ops), 0);
+    assert_eq!(mentions_of(&store.sidebar(carol.id).await.unwrap(), 1), 0);
+
+    // An edit decides again; a reaction keeps what the text says; a tombstone mentions nobody.
+    let edited = change(
+        &*store,
+        &alice,
+        ops,
+        first.seq,
+        None,
+        ChangeKind::Edit {
+            body: "hi all",
+            html: "",
+            mentions: &[],
+        },
+    )
+    .await
+    .unwrap()
+    .message;
+    assert!(edited.mentions.is_empty());
+    assert_eq!(edited.html, "<p>hi all</p>");
+    assert_eq!(mentions_of(&store.sidebar(bob.id).await.unwrap(), ops), 1);
+    let reacted = change(
+        &*store,
+        &alice,
+        ops,
+        both.seq,
+        None,
+        ChangeKind::React { emoji: "👍" },
+    )
+    .await
+    .unwrap()
+    .message;
+    assert_eq!(
+        (reacted.mentions.clone(), reacted.html.clone()),
+        (both.mentions.clone(), both.html.clone())
+    );
+    assert_eq!(mentions_of(&store.sidebar(bob.id).await.unwrap(), ops), 1);
+    let gone = change(&*store, &alice, ops, both.seq, None, ChangeKind::Delete)
+        .await
+        .unwrap()
+        .message;
+    assert!(gone.mentions.is_empty() && gone.html.is_empty());
+    assert_eq!(mentions_of(&store.sidebar(bob.id).await.unwrap(), ops), 0);
+
+    // Reading past a mention clears it.
+    let last = store
+        .post_message(mention("@bob again", &BOB))
+        .await
+        .unwrap();
+    assert_eq!(mentions_of(&store.sidebar(bob.id).await.unwrap(), ops), 1);
+    store.mark_read(bob.id, ops, last.seq).await.unwrap();
+    assert_eq!(mentions_of(&store.sidebar(bob.id).await.unwrap(), ops), 0);
+    // History carries both, as stored.
+    let page = store
+        .history(
+            bob.id,
+            ops,
+            HistoryQuery {
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.messages.last().unwrap().mentions, *BOB);
 }

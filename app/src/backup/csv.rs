@@ -190,6 +190,7 @@ impl<R: BufRead + Send> Decoder for CsvDecoder<R> {
                 edited_at: None,
                 deleted_at: None,
                 reactions: Vec::new(),
+                mentions: Vec::new(),
             }),
         )))
     }

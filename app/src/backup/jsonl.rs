@@ -50,6 +50,8 @@ struct MessageLine {
     deleted_at: Option<i64>,
     #[serde(default)]
     reactions: Vec<crate::model::Reaction>,
+    #[serde(default)]
+    mentions: Vec<String>,
 }
 
 impl From<MessageLine> for MessageRecord {
@@ -65,6 +67,7 @@ impl From<MessageLine> for MessageRecord {
             edited_at: m.edited_at,
             deleted_at: m.deleted_at,
             reactions: m.reactions,
+            mentions: m.mentions,
         }
     }
 }

@@ -182,6 +182,9 @@ pub struct MessageRecord {
     /// Reactions: each emoji once, with who gave it (usernames), in the order first given.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reactions: Vec<crate::model::Reaction>,
+    /// The usernames the message mentions, as the server decided when it was sent.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<String>,
 }
 
 /// How many records of each kind came before.

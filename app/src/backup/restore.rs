@@ -212,6 +212,20 @@ impl Applier {
             return Err(BackupError::at(place, "a deleted message has no reactions"));
         }
         self.check_reactions(&m.reactions, place)?;
+        if m.deleted_at.is_some() && !m.mentions.is_empty() {
+            return Err(BackupError::at(place, "a deleted message mentions nobody"));
+        }
+        if m.mentions.len() > crate::markdown::MAX_MENTIONS {
+            return Err(BackupError::at(place, "too many mentions"));
+        }
+        for name in &m.mentions {
+            if crate::validate::username(name).ok().as_deref() != Some(name.as_str()) {
+                return Err(BackupError::at(
+                    place,
+                    format!("mention {name:?} is not a username"),
+                ));
+            }
+        }
         for (name, at) in [("edited", m.edited_at), ("deleted", m.deleted_at)] {
             if at.is_some_and(|at| at < m.date) {
                 return Err(BackupError::at(
@@ -252,6 +266,7 @@ impl Applier {
                 self.user(name, m.date, place).await?;
             }
         }
+        let html = (m.deleted_at.is_none()).then(|| crate::markdown::render(&m.text, &m.mentions));
         self.tx
             .message(StagedMessage {
                 uid,
@@ -263,6 +278,8 @@ impl Applier {
                 edited_at: m.edited_at,
                 deleted_at: m.deleted_at,
                 reactions: crate::store::reactions_column(&m.reactions),
+                html,
+                mentions: crate::store::mentions_column(&m.mentions),
                 place,
             })
             .await?;

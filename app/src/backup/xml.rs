@@ -198,6 +198,7 @@ fn message(
         edited_at: instant(edited, "edited")?,
         deleted_at: instant(deleted, "deleted")?,
         reactions: Vec::new(),
+        mentions: Vec::new(),
     })
 }
 

@@ -11,8 +11,13 @@ use crate::validate::MAX_REACTIONS_PER_MESSAGE;
 /// What is done to a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChangeKind<'a> {
-    /// Replace the text (already validated and trimmed).
-    Edit { body: &'a str },
+    /// Replace the text (already validated and trimmed), rendered as `html` (empty: when first
+    /// read) with these mentions.
+    Edit {
+        body: &'a str,
+        html: &'a str,
+        mentions: &'a [String],
+    },
     /// Delete it, leaving a tombstone.
     Delete,
     /// Add this reaction (already validated) of the user's, or take it back if it is there.
@@ -72,7 +77,7 @@ pub(crate) fn decide(change: &MessageChange<'_>, target: &Target) -> StoreResult
         ChangeKind::Edit { .. } if target.deleted => Err(StoreError::Invalid(
             "That message was deleted; it cannot be edited.".into(),
         )),
-        ChangeKind::Edit { body } if body == target.body => Ok(Decision::Unchanged),
+        ChangeKind::Edit { body, .. } if body == target.body => Ok(Decision::Unchanged),
         ChangeKind::Edit { .. } => Ok(Decision::Apply),
         ChangeKind::Delete if target.deleted => Ok(Decision::Unchanged),
         ChangeKind::Delete
@@ -107,6 +112,8 @@ pub(crate) struct Written<'a> {
     pub deleted_at: Option<i64>,
     /// The reactions column (JSON), or `None` for none.
     pub reactions: Option<String>,
+    /// The `html` and `mentions` columns to write, or `None` to keep them (a reaction).
+    pub text: Option<(Option<String>, Option<String>)>,
 }
 
 /// What `change`, allowed by [`decide`], writes at time `at`. A tombstone keeps its uid, seq,
@@ -118,23 +125,33 @@ pub(crate) fn written<'a>(
 ) -> StoreResult<Written<'a>> {
     let reactions = |list: &[Reaction]| super::rows::reactions_json(list);
     Ok(match change.kind {
-        ChangeKind::Edit { body } => Written {
+        ChangeKind::Edit {
+            body,
+            html,
+            mentions,
+        } => Written {
             body,
             edited_at: Some(at),
             deleted_at: None,
             reactions: reactions(&target.reactions),
+            text: Some((
+                Some(super::rendered(body, html, mentions)),
+                super::rows::names_json(mentions),
+            )),
         },
         ChangeKind::Delete => Written {
             body: "",
             edited_at: None,
             deleted_at: Some(at),
             reactions: None,
+            text: Some((None, None)),
         },
         ChangeKind::React { emoji } => Written {
             body: &target.body,
             edited_at: None,
             deleted_at: None,
             reactions: reactions(&toggled(target, emoji)?),
+            text: None,
         },
     })
 }
@@ -213,7 +230,11 @@ mod tests {
 
     #[test]
     fn only_authors_edit_and_never_a_tombstone() {
-        let edit = ChangeKind::Edit { body: "hi" };
+        let edit = ChangeKind::Edit {
+            body: "hi",
+            html: "",
+            mentions: &[],
+        };
         assert_eq!(
             decide(&change(1, edit), &target(1)).ok(),
             Some(Decision::Apply)
@@ -236,7 +257,11 @@ mod tests {
             decide(&change(1, edit), &gone),
             Err(StoreError::Invalid(_))
         ));
-        let same = ChangeKind::Edit { body: "hello" };
+        let same = ChangeKind::Edit {
+            body: "hello",
+            html: "",
+            mentions: &[],
+        };
         assert_eq!(
             decide(&change(1, same), &target(1)).ok(),
             Some(Decision::Unchanged)

@@ -37,7 +37,7 @@ pub(crate) struct RoomRow {
 }
 
 /// One message: uid, seq, author id, body, time, client id, edit time, deletion time,
-/// reactions (the JSON column).
+/// reactions and mentions (the JSON columns).
 pub(crate) type ChunkRow = (
     String,
     i64,
@@ -47,6 +47,7 @@ pub(crate) type ChunkRow = (
     Option<String>,
     Option<i64>,
     Option<i64>,
+    Option<String>,
     Option<String>,
 );
 
@@ -244,7 +245,18 @@ pub(crate) async fn export(
             let Some(last) = rows.last() else { break };
             after = last.1;
             let full = rows.len() as i64 == MESSAGE_CHUNK;
-            for (uid, seq, author, body, date, client_id, edited_at, deleted_at, reactions) in rows
+            for (
+                uid,
+                seq,
+                author,
+                body,
+                date,
+                client_id,
+                edited_at,
+                deleted_at,
+                reactions,
+                mentions,
+            ) in rows
             {
                 let from = name_of(author).ok_or_else(|| {
                     StoreError::Invalid(format!("a message in {} has no author", room.name))
@@ -260,6 +272,7 @@ pub(crate) async fn export(
                     edited_at,
                     deleted_at,
                     reactions: super::rows::reactions(reactions).map_err(StoreError::from)?,
+                    mentions: super::rows::names(mentions).map_err(StoreError::from)?,
                 }))
                 .await?;
                 end.messages += 1;

@@ -26,6 +26,9 @@ pub(crate) struct Post {
     pub author_id: UserId,
     pub body: String,
     pub client_id: Option<String>,
+    /// The body as HTML ([`crate::markdown::render`]).
+    pub html: String,
+    pub mentions: Vec<String>,
 }
 
 /// A backend's way of storing one batch in one transaction.
@@ -208,16 +211,18 @@ impl Facts {
         let mut fresh_by_id: HashMap<(UserId, &str), usize> = HashMap::new();
         for post in posts {
             if let Some((_, Err(err))) = self.access.get(&(post.author_id, post.room_id)) {
-                outcomes.push(Outcome::Done(Err(err())));
+                outcomes.push(Outcome::Done(Box::new(Err(err()))));
                 continue;
             }
             if let Some(client_id) = post.client_id.as_deref() {
                 if let Some(message) = self.earlier.get(&(post.author_id, client_id.to_owned())) {
-                    outcomes.push(Outcome::Done(if message.room_id == post.room_id {
-                        Ok(message.clone())
-                    } else {
-                        Err(reused())
-                    }));
+                    outcomes.push(Outcome::Done(Box::new(
+                        if message.room_id == post.room_id {
+                            Ok(message.clone())
+                        } else {
+                            Err(reused())
+                        },
+                    )));
                     continue;
                 }
                 // The same client id twice in one batch: the second is a retry of the first.
@@ -225,7 +230,7 @@ impl Facts {
                     outcomes.push(if fresh[first].room_id == post.room_id {
                         Outcome::Fresh(first)
                     } else {
-                        Outcome::Done(Err(reused()))
+                        Outcome::Done(Box::new(Err(reused())))
                     });
                     continue;
                 }
@@ -256,7 +261,8 @@ impl Facts {
 }
 
 enum Outcome {
-    Done(StoreResult<Message>),
+    /// Answered without a new row (boxed: a message is large, and most posts are fresh).
+    Done(Box<StoreResult<Message>>),
     /// The new message at this index of [`Plan::fresh`].
     Fresh(usize),
 }
@@ -316,6 +322,8 @@ impl Plan<'_> {
                 edited_at: None,
                 deleted_at: None,
                 reactions: Vec::new(),
+                html: post.html.clone(),
+                mentions: post.mentions.clone(),
             });
             next.seq += 1;
             next.rev += 1;
@@ -328,7 +336,7 @@ impl Plan<'_> {
         self.outcomes
             .into_iter()
             .map(|outcome| match outcome {
-                Outcome::Done(result) => result,
+                Outcome::Done(result) => *result,
                 Outcome::Fresh(k) => messages.get(k).cloned().ok_or_else(not_found),
             })
             .collect()

@@ -77,6 +77,11 @@ pub fn reactions_column(reactions: &[crate::model::Reaction]) -> Option<String> 
     rows::reactions_json(reactions)
 }
 
+/// Mentions as the `mentions` column stores them (JSON; `None` for none), for a restore.
+pub fn mentions_column(mentions: &[String]) -> Option<String> {
+    rows::names_json(mentions)
+}
+
 /// Shorthand for store results.
 pub type StoreResult<T> = Result<T, StoreError>;
 
@@ -100,6 +105,27 @@ pub struct NewMessage<'a> {
     pub author_id: UserId,
     pub body: &'a str,
     pub client_id: Option<&'a str>,
+    /// The body rendered by [`crate::markdown::render`] with `mentions`; empty to have the
+    /// store render it (tools that store raw text do).
+    pub html: &'a str,
+    /// The usernames it mentions, as the server decided.
+    pub mentions: &'a [String],
+}
+
+impl NewMessage<'_> {
+    /// The HTML to store: as given, or rendered here.
+    pub(crate) fn html(&self) -> String {
+        rendered(self.body, self.html, self.mentions)
+    }
+}
+
+/// `html` if the caller rendered `body`, otherwise `body` rendered now.
+pub(crate) fn rendered(body: &str, html: &str, mentions: &[String]) -> String {
+    if html.is_empty() && !body.is_empty() {
+        crate::markdown::render(body, mentions)
+    } else {
+        html.to_owned()
+    }
 }
 
 /// Why an account is being created.
@@ -252,6 +278,9 @@ pub trait Store: Send + Sync + 'static {
         user_id: UserId,
         room_id: RoomId,
     ) -> StoreResult<Vec<StoredMember>>;
+    /// Of `names` (compared ignoring case), those who are members of `room_id`, spelt as their
+    /// accounts are: who a message naming them mentions.
+    async fn members_named(&self, room_id: RoomId, names: &[String]) -> StoreResult<Vec<String>>;
     /// Records that the user's last live connection closed at `at` (UTC ms).
     async fn set_last_seen(&self, user_id: UserId, at: i64) -> StoreResult<()>;
 
@@ -311,6 +340,10 @@ pub struct StagedMessage {
     pub deleted_at: Option<i64>,
     /// The reactions column as stored (JSON), or `None`.
     pub reactions: Option<String>,
+    /// The rendered text (`None`: rendered when first read).
+    pub html: Option<String>,
+    /// The mentions column as stored (JSON), or `None`.
+    pub mentions: Option<String>,
     pub place: crate::backup::read::Place,
 }
 

@@ -52,7 +52,7 @@ const DISPLAY_NAME: &str = "COALESCE(r.name, \
 
 /// Columns of a message joined with its author, in [`super::rows::message`] order.
 const MESSAGE_COLUMNS: &str = "m.uid, m.room_id, m.seq, u.username, m.body, m.created_at, \
-     m.client_id, m.rev, m.edited_at, m.deleted_at, m.reactions";
+     m.client_id, m.rev, m.edited_at, m.deleted_at, m.reactions, m.html, m.mentions";
 
 fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
@@ -345,7 +345,9 @@ impl Store for PgStore {
             "SELECT r.id, r.kind, r.topic, {DISPLAY_NAME} AS display_name, r.last_seq, \
                (SELECT COUNT(*) FROM (SELECT 1 FROM messages x WHERE x.room_id = r.id \
                   AND x.seq > m.last_read_seq AND x.author_id <> $1 \
-                  AND x.deleted_at IS NULL LIMIT $2) AS capped) AS unread \
+                  AND x.deleted_at IS NULL LIMIT $2) AS capped) AS unread, \
+               (SELECT COUNT(*) FROM (SELECT 1 FROM mentions n WHERE n.user_id = $1 \
+                  AND n.room_id = r.id AND n.seq > m.last_read_seq LIMIT $2) AS capped) AS mentions \
              FROM memberships m JOIN rooms r ON r.id = m.room_id \
              WHERE m.user_id = $1 ORDER BY lower({DISPLAY_NAME}), r.id"
         ))
@@ -366,7 +368,7 @@ impl Store for PgStore {
 
     async fn public_rooms(&self, user_id: UserId) -> StoreResult<Vec<RoomListing>> {
         let rows = sqlx::query(
-            "SELECT r.id, r.kind, r.topic, r.name AS display_name, r.last_seq, 0::BIGINT AS unread, \
+            "SELECT r.id, r.kind, r.topic, r.name AS display_name, r.last_seq, 0::BIGINT AS unread, 0::BIGINT AS mentions, \
                (SELECT COUNT(*) FROM memberships WHERE room_id = r.id) AS member_count, \
                EXISTS(SELECT 1 FROM memberships WHERE room_id = r.id AND user_id = $1) AS joined \
              FROM rooms r WHERE r.kind = 'public' ORDER BY lower(r.name)",
@@ -426,6 +428,7 @@ impl Store for PgStore {
             topic: topic.map(str::to_owned),
             last_seq: 0,
             unread: 0,
+            mentions: 0,
         })
     }
 
@@ -434,7 +437,7 @@ impl Store for PgStore {
         let access = Access::load(&mut conn, user_id, room_id).await?;
         let row = sqlx::query(&format!(
             "SELECT r.id, r.kind, r.topic, {DISPLAY_NAME} AS display_name, r.last_seq, \
-               0::BIGINT AS unread, \
+               0::BIGINT AS unread, 0::BIGINT AS mentions, \
                (SELECT COUNT(*) FROM memberships WHERE room_id = r.id) AS member_count, \
                (r.kind = 'public' AND (r.created_by = $1 OR \
                  (SELECT is_admin FROM users WHERE id = $1))) AS can_remove_members \
@@ -623,6 +626,8 @@ impl Store for PgStore {
                 author_id: new.author_id,
                 body: new.body.to_owned(),
                 client_id: new.client_id.map(str::to_owned),
+                html: new.html(),
+                mentions: new.mentions.to_vec(),
             })
             .await
     }
@@ -679,6 +684,22 @@ impl Store for PgStore {
                 })
             })
             .collect()
+    }
+
+    async fn members_named(&self, room_id: RoomId, names: &[String]) -> StoreResult<Vec<String>> {
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let lower: Vec<String> = names.iter().map(|n| n.to_lowercase()).collect();
+        Ok(sqlx::query_scalar(
+            "SELECT u.username FROM users u \
+             JOIN memberships m ON m.user_id = u.id AND m.room_id = $1 \
+             WHERE lower(u.username) = ANY($2)",
+        )
+        .bind(room_id)
+        .bind(&lower)
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     async fn set_last_seen(&self, user_id: UserId, at: i64) -> StoreResult<()> {

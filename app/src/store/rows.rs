@@ -8,10 +8,11 @@ use super::export::{RoomRow, UserRow};
 use crate::model::{Message, Reaction, RoomKind, RoomSummary};
 
 /// How many columns [`message`] reads; a query may select more after them.
-pub(crate) const MESSAGE_COLUMN_COUNT: usize = 11;
+pub(crate) const MESSAGE_COLUMN_COUNT: usize = 13;
 
 /// A message joined with its author: uid, room, seq, author's name, body, time, client id,
-/// rev, edit time, deletion time, reactions (JSON).
+/// rev, edit time, deletion time, reactions (JSON), HTML, mentions (JSON). A message stored
+/// before Markdown has no HTML yet; it is rendered here.
 pub(crate) fn message<'r, R>(row: &'r R) -> Result<Message, sqlx::Error>
 where
     R: Row,
@@ -19,18 +20,28 @@ where
     i64: Decode<'r, R::Database> + Type<R::Database>,
     String: Decode<'r, R::Database> + Type<R::Database>,
 {
+    let body: String = row.try_get(4)?;
+    let deleted_at: Option<i64> = row.try_get(9)?;
+    let mentions = names(row.try_get(12)?)?;
+    let html = match row.try_get::<Option<String>, _>(11)? {
+        Some(html) => html,
+        None if deleted_at.is_some() || body.is_empty() => String::new(),
+        None => crate::markdown::render(&body, &mentions),
+    };
     Ok(Message {
         uid: row.try_get(0)?,
         room_id: row.try_get(1)?,
         seq: row.try_get(2)?,
         author: row.try_get(3)?,
-        body: row.try_get(4)?,
+        body,
         created_at: row.try_get(5)?,
         client_id: row.try_get(6)?,
         rev: row.try_get(7)?,
         edited_at: row.try_get(8)?,
-        deleted_at: row.try_get(9)?,
+        deleted_at,
         reactions: reactions(row.try_get(10)?)?,
+        html,
+        mentions,
     })
 }
 
@@ -58,6 +69,23 @@ where
     Ok((target, row.try_get(6)?))
 }
 
+/// The `mentions` column: a JSON array of usernames, or NULL for none.
+pub(crate) fn names(json: Option<String>) -> Result<Vec<String>, sqlx::Error> {
+    match json.as_deref() {
+        None | Some("") => Ok(Vec::new()),
+        Some(text) => serde_json::from_str(text).map_err(|e| sqlx::Error::Decode(Box::new(e))),
+    }
+}
+
+/// Mentions as the `mentions` column holds them (NULL for none).
+pub(crate) fn names_json(names: &[String]) -> Option<String> {
+    if names.is_empty() {
+        None
+    } else {
+        serde_json::to_string(names).ok()
+    }
+}
+
 /// The `reactions` column: a JSON array, or NULL for none.
 pub(crate) fn reactions(json: Option<String>) -> Result<Vec<Reaction>, sqlx::Error> {
     match json.as_deref() {
@@ -76,7 +104,7 @@ pub(crate) fn reactions_json(reactions: &[Reaction]) -> Option<String> {
 }
 
 /// A room as a member's list shows it, from the columns `id`, `kind`, `display_name`,
-/// `topic`, `last_seq` and `unread`.
+/// `topic`, `last_seq`, `unread` and `mentions`.
 pub(crate) fn summary<'r, R>(row: &'r R) -> Result<RoomSummary, sqlx::Error>
 where
     R: Row,
@@ -86,6 +114,7 @@ where
 {
     let kind: String = row.try_get("kind")?;
     let unread: i64 = row.try_get("unread")?;
+    let mentions: i64 = row.try_get("mentions")?;
     Ok(RoomSummary {
         id: row.try_get("id")?,
         kind: RoomKind::from_db(&kind),
@@ -93,6 +122,7 @@ where
         topic: row.try_get("topic")?,
         last_seq: row.try_get("last_seq")?,
         unread: u32::try_from(unread).unwrap_or(u32::MAX),
+        mentions: u32::try_from(mentions).unwrap_or(u32::MAX),
     })
 }
 

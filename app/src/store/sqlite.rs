@@ -68,7 +68,7 @@ const DISPLAY_NAME: &str = "COALESCE(r.name, \
 
 /// Columns of a message joined with its author, in [`super::rows::message`] order.
 const MESSAGE_COLUMNS: &str = "m.uid, m.room_id, m.seq, u.username, m.body, m.created_at, \
-     m.client_id, m.rev, m.edited_at, m.deleted_at, m.reactions";
+     m.client_id, m.rev, m.edited_at, m.deleted_at, m.reactions, m.html, m.mentions";
 
 /// Starts a write transaction that takes the database's write lock at once (`BEGIN IMMEDIATE`).
 /// Another process on the same file (a second cluster node, a `confab restore`) then waits its
@@ -390,7 +390,9 @@ impl Store for SqliteStore {
             "SELECT r.id, r.kind, r.topic, {DISPLAY_NAME} AS display_name, r.last_seq, \
                (SELECT COUNT(*) FROM (SELECT 1 FROM messages x WHERE x.room_id = r.id \
                   AND x.seq > m.last_read_seq AND x.author_id <> ?1 \
-                  AND x.deleted_at IS NULL LIMIT ?2)) AS unread \
+                  AND x.deleted_at IS NULL LIMIT ?2)) AS unread, \
+               (SELECT COUNT(*) FROM (SELECT 1 FROM mentions n WHERE n.user_id = ?1 \
+                  AND n.room_id = r.id AND n.seq > m.last_read_seq LIMIT ?2)) AS mentions \
              FROM memberships m JOIN rooms r ON r.id = m.room_id \
              WHERE m.user_id = ?1 ORDER BY display_name COLLATE NOCASE, r.id"
         ))
@@ -411,7 +413,7 @@ impl Store for SqliteStore {
 
     async fn public_rooms(&self, user_id: UserId) -> StoreResult<Vec<RoomListing>> {
         let rows = sqlx::query(
-            "SELECT r.id, r.kind, r.topic, r.name AS display_name, r.last_seq, 0 AS unread, \
+            "SELECT r.id, r.kind, r.topic, r.name AS display_name, r.last_seq, 0 AS unread, 0 AS mentions, \
                (SELECT COUNT(*) FROM memberships WHERE room_id = r.id) AS member_count, \
                EXISTS(SELECT 1 FROM memberships WHERE room_id = r.id AND user_id = ?1) AS joined \
              FROM rooms r WHERE r.kind = 'public' ORDER BY r.name COLLATE NOCASE",
@@ -471,6 +473,7 @@ impl Store for SqliteStore {
             topic: topic.map(str::to_owned),
             last_seq: 0,
             unread: 0,
+            mentions: 0,
         })
     }
 
@@ -479,7 +482,7 @@ impl Store for SqliteStore {
         let access = Access::load(&mut conn, user_id, room_id).await?;
         let row = sqlx::query(&format!(
             "SELECT r.id, r.kind, r.topic, {DISPLAY_NAME} AS display_name, r.last_seq, \
-               0 AS unread, (SELECT COUNT(*) FROM memberships WHERE room_id = r.id) AS member_count, \
+               0 AS unread, 0 AS mentions, (SELECT COUNT(*) FROM memberships WHERE room_id = r.id) AS member_count, \
                (r.kind = 'public' AND (r.created_by = ?1 OR \
                  (SELECT is_admin FROM users WHERE id = ?1))) AS can_remove_members \
              FROM rooms r WHERE r.id = ?2"
@@ -653,6 +656,8 @@ impl Store for SqliteStore {
                 author_id: new.author_id,
                 body: new.body.to_owned(),
                 client_id: new.client_id.map(str::to_owned),
+                html: new.html(),
+                mentions: new.mentions.to_vec(),
             })
             .await
     }
@@ -709,6 +714,21 @@ impl Store for SqliteStore {
                 })
             })
             .collect()
+    }
+
+    async fn members_named(&self, room_id: RoomId, names: &[String]) -> StoreResult<Vec<String>> {
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        // `username` compares ignoring case (its column's collation).
+        Ok(sqlx::query_scalar(
+            "SELECT DISTINCT u.username FROM json_each(?2) j JOIN users u ON u.username = j.value \
+             JOIN memberships m ON m.user_id = u.id AND m.room_id = ?1",
+        )
+        .bind(room_id)
+        .bind(serde_json::to_string(names).map_err(|e| sqlx::Error::Encode(Box::new(e)))?)
+        .fetch_all(&self.read)
+        .await?)
     }
 
     async fn set_last_seen(&self, user_id: UserId, at: i64) -> StoreResult<()> {

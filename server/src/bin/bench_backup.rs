@@ -143,6 +143,7 @@ fn generate(path: &Path, messages: usize) -> BenchResult<()> {
                 edited_at: None,
                 deleted_at: None,
                 reactions: Vec::new(),
+                mentions: Vec::new(),
             }))?;
             written += 1;
             end.messages += 1;

@@ -166,6 +166,8 @@ async fn fill(store: &dyn app::store::Store, messages: u64, rooms: u64) -> Bench
             edited_at: None,
             deleted_at: None,
             reactions: None,
+            html: None,
+            mentions: None,
             place: Place::Line(i + 1),
         })
         .await?;

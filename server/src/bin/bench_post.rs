@@ -114,6 +114,8 @@ async fn bench_concurrent(
                         author_id: author,
                         body: &body,
                         client_id: None,
+                        html: "",
+                        mentions: &[],
                     })
                     .await?;
                 times.push(sent.elapsed());
@@ -165,6 +167,8 @@ async fn bench_store(
                 author_id: user.id,
                 body: &body,
                 client_id: None,
+                html: "",
+                mentions: &[],
             })
             .await?;
         // The first tenth warms caches and is not counted.

@@ -131,6 +131,8 @@ pub(super) struct Columns<'a> {
     edited: Vec<Option<i64>>,
     deleted: Vec<Option<i64>>,
     reactions: Vec<Option<&'a str>>,
+    html: Vec<Option<&'a str>>,
+    mentions: Vec<Option<String>>,
 }
 
 impl<'a> Columns<'a> {
@@ -147,6 +149,9 @@ impl<'a> Columns<'a> {
         self.edited.push(None);
         self.deleted.push(None);
         self.reactions.push(None);
+        self.html
+            .push(Some(message.html.as_str()).filter(|h| !h.is_empty()));
+        self.mentions.push(rows::names_json(&message.mentions));
     }
 
     /// Adds a restored message with the seq the restore gave it.
@@ -163,6 +168,8 @@ impl<'a> Columns<'a> {
         self.edited.push(message.edited_at);
         self.deleted.push(message.deleted_at);
         self.reactions.push(message.reactions.as_deref());
+        self.html.push(message.html.as_deref());
+        self.mentions.push(message.mentions.clone());
     }
 
     /// Inserts the messages and their rows in the two key tables, in one statement, and
@@ -171,10 +178,11 @@ impl<'a> Columns<'a> {
         let inserted: i64 = sqlx::query_scalar(
             "WITH m AS ( \
                INSERT INTO messages (uid, room_id, seq, author_id, body, created_at, client_id, \
-                                     rev, edited_at, deleted_at, reactions) \
+                                     rev, edited_at, deleted_at, reactions, html, mentions) \
                SELECT * FROM UNNEST($1::TEXT[], $2::BIGINT[], $3::BIGINT[], $4::BIGINT[], \
                                     $5::TEXT[], $6::BIGINT[], $7::TEXT[], $8::BIGINT[], \
-                                    $9::BIGINT[], $10::BIGINT[], $11::TEXT[]) \
+                                    $9::BIGINT[], $10::BIGINT[], $11::TEXT[], $12::TEXT[], \
+                                    $13::TEXT[]) \
                RETURNING uid, room_id, seq, author_id, client_id), \
              u AS (INSERT INTO message_uids (uid, room_id, seq) SELECT uid, room_id, seq FROM m), \
              c AS (INSERT INTO message_client_ids (author_id, client_id, room_id, seq) \
@@ -192,6 +200,8 @@ impl<'a> Columns<'a> {
         .bind(&self.edited)
         .bind(&self.deleted)
         .bind(&self.reactions)
+        .bind(&self.html)
+        .bind(&self.mentions)
         .fetch_one(&mut *conn)
         .await?;
         Ok(u64::try_from(inserted).unwrap_or(0))

@@ -98,12 +98,12 @@ impl ExportSource for SqliteSource {
         // per chunk instead of once per message doubles backup throughput.
         let sql = if window.is_none() {
             "SELECT json_group_array(json_array(uid, seq, author_id, body, created_at, client_id, \
-               edited_at, deleted_at, reactions)) \
+               edited_at, deleted_at, reactions, mentions)) \
              FROM (SELECT * FROM messages WHERE room_id = ?1 AND seq > ?2 AND ?3 < ?4 \
                    ORDER BY seq LIMIT ?5)"
         } else {
             "SELECT json_group_array(json_array(uid, seq, author_id, body, created_at, client_id, \
-               edited_at, deleted_at, reactions)) \
+               edited_at, deleted_at, reactions, mentions)) \
              FROM (SELECT * FROM messages WHERE room_id = ?1 AND seq > ?2 \
                    AND created_at >= ?3 AND created_at < ?4 ORDER BY seq LIMIT ?5)"
         };
@@ -210,7 +210,7 @@ impl SqliteRestore {
         let mut insert = QueryBuilder::<Sqlite>::new(
             "INSERT INTO messages \
              (uid, room_id, seq, author_id, body, created_at, client_id, edited_at, deleted_at, \
-              reactions) ",
+              reactions, html, mentions) ",
         );
         insert.push_values(&rows, |mut row, (seq, m)| {
             row.push_bind(m.uid.as_str())
@@ -222,7 +222,9 @@ impl SqliteRestore {
                 .push_bind(m.client_id.as_deref())
                 .push_bind(m.edited_at)
                 .push_bind(m.deleted_at)
-                .push_bind(m.reactions.as_deref());
+                .push_bind(m.reactions.as_deref())
+                .push_bind(m.html.as_deref())
+                .push_bind(m.mentions.as_deref());
         });
         match insert.build().execute(&mut *self.tx).await {
             Ok(done) => self.added += done.rows_affected(),

@@ -77,7 +77,9 @@ pub(super) async fn change(pool: &SqlitePool, change: MessageChange<'_>) -> Stor
         let w = written(&change, &target, at)?;
         sqlx::query(
             "UPDATE messages SET body = ?3, edited_at = COALESCE(?4, edited_at), \
-               deleted_at = ?5, rev = ?6, reactions = ?7 \
+               deleted_at = ?5, rev = ?6, reactions = ?7, \
+               html = CASE WHEN ?8 THEN ?9 ELSE html END, \
+               mentions = CASE WHEN ?8 THEN ?10 ELSE mentions END \
              WHERE room_id = ?1 AND seq = ?2",
         )
         .bind(change.room_id)
@@ -87,6 +89,9 @@ pub(super) async fn change(pool: &SqlitePool, change: MessageChange<'_>) -> Stor
         .bind(w.deleted_at)
         .bind(rev)
         .bind(w.reactions)
+        .bind(w.text.is_some())
+        .bind(w.text.as_ref().and_then(|t| t.0.clone()))
+        .bind(w.text.as_ref().and_then(|t| t.1.clone()))
         .execute(&mut *tx)
         .await?;
     }

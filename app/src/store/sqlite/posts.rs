@@ -20,7 +20,7 @@ pub(super) struct SqliteWriter(pub SqlitePool);
 
 /// One row of the insert, serialized into the JSON array the statement reads.
 #[derive(Serialize)]
-struct Row8<'a>(
+struct NewRow<'a>(
     &'a str,
     RoomId,
     i64,
@@ -29,6 +29,8 @@ struct Row8<'a>(
     i64,
     Option<&'a str>,
     i64,
+    Option<&'a str>,
+    Option<String>,
 );
 
 #[async_trait]
@@ -105,12 +107,12 @@ impl BatchWriter for SqliteWriter {
         }
         let messages = plan.messages(&facts, &taken)?;
         if !messages.is_empty() {
-            let rows: Vec<Row8> = plan
+            let rows: Vec<NewRow> = plan
                 .fresh
                 .iter()
                 .zip(&messages)
                 .map(|(post, m)| {
-                    Row8(
+                    NewRow(
                         &m.uid,
                         m.room_id,
                         m.seq,
@@ -119,14 +121,16 @@ impl BatchWriter for SqliteWriter {
                         m.created_at,
                         m.client_id.as_deref(),
                         m.rev,
+                        Some(m.html.as_str()).filter(|h| !h.is_empty()),
+                        rows::names_json(&m.mentions),
                     )
                 })
                 .collect();
             sqlx::query(
                 "INSERT INTO messages \
-                   (uid, room_id, seq, author_id, body, created_at, client_id, rev) \
+                   (uid, room_id, seq, author_id, body, created_at, client_id, rev, html, mentions) \
                  SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4, \
-                        j.value ->> 5, j.value ->> 6, j.value ->> 7 \
+                        j.value ->> 5, j.value ->> 6, j.value ->> 7, j.value ->> 8, j.value ->> 9 \
                  FROM json_each(?1) j",
             )
             .bind(json(&rows))

@@ -1,0 +1,331 @@
+//! Message text to HTML, once, on the server. A message's words are Markdown (CommonMark with
+//! strikethrough); the server renders them with pulldown-cmark when the message is stored or
+//! edited, and the HTML travels with the message, so server-rendered pages and the hydrated app
+//! show exactly the same thing. Raw HTML in the text is shown as text, never as markup; images
+//! become plain links (nothing is fetched from a host the sender picked); every line break
+//! breaks the line, as people expect in a chat. The result then goes through an ammonia
+//! allowlist (emphasis, code, code blocks, links with `rel="noopener noreferrer nofollow"`,
+//! lists, quotes), which is what makes it safe whatever the renderer let through.
+//!
+//! Mentions are found here too, because only the parser knows what is code: an `@name` in a
+//! code span or block mentions nobody.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::LazyLock;
+
+use pulldown_cmark::{CowStr, Event, Options, Parser, Tag, TagEnd, TextMergeStream};
+
+/// A message names at most this many distinct people; the rest are text. It bounds the lookup
+/// a post makes.
+pub const MAX_MENTIONS: usize = 50;
+
+/// The class of a mention in the rendered HTML.
+pub const MENTION_CLASS: &str = "mention";
+
+fn parser(text: &str) -> TextMergeStream<'_, Parser<'_>> {
+    TextMergeStream::new(Parser::new_ext(text, Options::ENABLE_STRIKETHROUGH))
+}
+
+/// The names written as `@name` outside code, each once (ignoring case), in order of first
+/// appearance, at most [`MAX_MENTIONS`]. Which of them are people in the room is for the
+/// caller to find out.
+pub fn mentioned_names(text: &str) -> Vec<String> {
+    let mut seen = HashSet::new();
+    let mut names = Vec::new();
+    let mut in_code = 0usize;
+    for event in parser(text) {
+        match event {
+            Event::Start(Tag::CodeBlock(_)) => in_code += 1,
+            Event::End(TagEnd::CodeBlock) => in_code = in_code.saturating_sub(1),
+            Event::Text(t) | Event::Html(t) | Event::InlineHtml(t) if in_code == 0 => {
+                for (_, name) in crate::mention::names(&t) {
+                    if names.len() < MAX_MENTIONS && seen.insert(name.to_ascii_lowercase()) {
+                        names.push(name.to_owned());
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    names
+}
+
+/// The safe HTML of a message's text. `mentions` are the usernames the server decided are
+/// mentioned (see [`mentioned_names`]); each `@name` of one of them, in any case, is wrapped in
+/// `<span class="mention">`.
+pub fn render(text: &str, mentions: &[String]) -> String {
+    let people: HashSet<String> = mentions.iter().map(|m| m.to_ascii_lowercase()).collect();
+    let mut events = Vec::new();
+    let mut in_code = 0usize;
+    // The lines of a block of raw HTML, shown as a paragraph of text.
+    let mut block: Option<String> = None;
+    for event in parser(text) {
+        if let Some(lines) = block.as_mut() {
+            match event {
+                Event::End(TagEnd::HtmlBlock) => {
+                    let lines = block.take().unwrap_or_default();
+                    events.push(Event::Start(Tag::Paragraph));
+                    for (i, line) in lines.trim_end().split('\n').enumerate() {
+                        if i > 0 {
+                            events.push(Event::HardBreak);
+                        }
+                        with_mentions(CowStr::from(line.to_owned()), &people, &mut events);
+                    }
+                    events.push(Event::End(TagEnd::Paragraph));
+                }
+                Event::Html(t) | Event::Text(t) => lines.push_str(&t),
+                _ => {}
+            }
+            continue;
+        }
+        match event {
+            Event::Start(Tag::CodeBlock(kind)) => {
+                in_code += 1;
+                events.push(Event::Start(Tag::CodeBlock(kind)));
+            }
+            Event::End(TagEnd::CodeBlock) => {
+                in_code = in_code.saturating_sub(1);
+                events.push(Event::End(TagEnd::CodeBlock));
+            }
+            // Raw HTML is text the sender typed.
+            Event::Text(t) | Event::Html(t) | Event::InlineHtml(t) if in_code == 0 => {
+                with_mentions(t, &people, &mut events);
+            }
+            Event::Html(t) | Event::InlineHtml(t) => events.push(Event::Text(t)),
+            Event::Start(Tag::HtmlBlock) => block = Some(String::new()),
+            // A chat has no headings: the words stay, as a paragraph.
+            Event::Start(Tag::Heading { .. }) => events.push(Event::Start(Tag::Paragraph)),
+            Event::End(TagEnd::Heading(_)) => events.push(Event::End(TagEnd::Paragraph)),
+            // An image is a link to it; the browser fetches nothing until someone follows it.
+            Event::Start(Tag::Image {
+                link_type,
+                dest_url,
+                title,
+                id,
+            }) => events.push(Event::Start(Tag::Link {
+                link_type,
+                dest_url,
+                title,
+                id,
+            })),
+            Event::End(TagEnd::Image) => events.push(Event::End(TagEnd::Link)),
+            Event::SoftBreak => events.push(Event::HardBreak),
+            other => events.push(other),
+        }
+    }
+    let mut html = String::with_capacity(text.len() * 3 / 2 + 16);
+    pulldown_cmark::html::push_html(&mut html, events.into_iter());
+    // Without the renderer's closing newline, the text of a one-paragraph message is exactly
+    // what was typed.
+    SANITISER.clean(&html).to_string().trim_end().to_owned()
+}
+
+/// Splits text at the mentions of `people`, which become spans (their names are usernames:
+/// letters, digits, `_`, `-` and `.`, so they need no escaping).
+fn with_mentions<'a>(text: CowStr<'a>, people: &HashSet<String>, out: &mut Vec<Event<'a>>) {
+    if people.is_empty() {
+        out.push(Event::Text(text));
+        return;
+    }
+    let mut from = 0;
+    for (at, name) in crate::mention::names(&text) {
+        if !people.contains(&name.to_ascii_lowercase()) {
+            continue;
+        }
+        if at > from {
+            out.push(Event::Text(CowStr::from(text[from..at].to_owned())));
+        }
+        out.push(Event::InlineHtml(CowStr::from(format!(
+            "<span class=\"{MENTION_CLASS}\">@{name}</span>"
+        ))));
+        from = at + 1 + name.len();
+    }
+    if from == 0 {
+        out.push(Event::Text(text));
+    } else if from < text.len() {
+        out.push(Event::Text(CowStr::from(text[from..].to_owned())));
+    }
+}
+
+/// The allowlist every rendered message passes through.
+static SANITISER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
+    let mut builder = ammonia::Builder::empty();
+    builder
+        .add_tags([
+            "p",
+            "br",
+            "em",
+            "strong",
+            "del",
+            "code",
+            "pre",
+            "a",
+            "ul",
+            "ol",
+            "li",
+            "blockquote",
+            "hr",
+            "span",
+        ])
+        .generic_attributes(HashSet::new())
+        .tag_attributes(HashMap::from([
+            ("a", HashSet::from(["href", "title"])),
+            ("ol", HashSet::from(["start"])),
+        ]))
+        .allowed_classes(HashMap::from([("span", HashSet::from([MENTION_CLASS]))]))
+        .url_schemes(HashSet::from(["http", "https", "mailto"]))
+        .url_relative(ammonia::UrlRelative::PassThrough)
+        .link_rel(Some("noopener noreferrer nofollow"))
+        .strip_comments(true);
+    builder
+});
+
+#[cfg(test)]
+#[expect(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn r(text: &str) -> String {
+        render(text, &[])
+    }
+
+    #[test]
+    fn the_allowed_markdown_renders() {
+        assert_eq!(
+            r("*a* **b** ~~c~~ `d`"),
+            "<p><em>a</em> <strong>b</strong> <del>c</del> <code>d</code></p>"
+        );
+        assert_eq!(r("```\nx < y\n```"), "<pre><code>x &lt; y\n</code></pre>");
+        assert_eq!(
+            r("[site](https://example.com)"),
+            "<p><a href=\"https://example.com\" rel=\"noopener noreferrer nofollow\">site</a></p>"
+        );
+        assert_eq!(r("- a\n- b"), "<ul>\n<li>a</li>\n<li>b</li>\n</ul>");
+        assert_eq!(r("3. c"), "<ol start=\"3\">\n<li>c</li>\n</ol>");
+        assert_eq!(r("> q"), "<blockquote>\n<p>q</p>\n</blockquote>");
+        assert_eq!(r("one\ntwo"), "<p>one<br>\ntwo</p>");
+        assert_eq!(r("# Big"), "<p>Big</p>");
+    }
+
+    #[test]
+    fn raw_html_is_text_and_dangerous_links_lose_their_target() {
+        assert_eq!(
+            r("<script>alert(1)</script>"),
+            "<p>&lt;script&gt;alert(1)&lt;/script&gt;</p>"
+        );
+        assert_eq!(
+            r("a <b onclick=x>b</b>"),
+            "<p>a &lt;b onclick=x&gt;b&lt;/b&gt;</p>"
+        );
+        assert_eq!(
+            r("[x](javascript:alert(1))"),
+            "<p><a rel=\"noopener noreferrer nofollow\">x</a></p>"
+        );
+        assert_eq!(
+            r("![cat](https://evil.example/c.png)"),
+            "<p><a href=\"https://evil.example/c.png\" rel=\"noopener noreferrer nofollow\">cat</a></p>"
+        );
+    }
+
+    #[test]
+    fn mentions_are_names_outside_code_and_only_members_are_marked() {
+        assert_eq!(
+            mentioned_names("hi @Bob and @carol, `@dave`\n```\n@erin\n```\n@bob again"),
+            vec!["Bob".to_owned(), "carol".to_owned()]
+        );
+        assert_eq!(
+            render("hi @Bob and @nobody_here", &["bob".to_owned()]),
+            "<p>hi <span class=\"mention\">@Bob</span> and @nobody_here</p>"
+        );
+        assert_eq!(
+            render("**@bob**", &["bob".to_owned()]),
+            "<p><strong><span class=\"mention\">@bob</span></strong></p>"
+        );
+        assert_eq!(
+            render("`@bob`", &["bob".to_owned()]),
+            "<p><code>@bob</code></p>"
+        );
+        let many: String = (0..80).map(|i| format!("@u{i} ")).collect();
+        assert_eq!(mentioned_names(&many).len(), MAX_MENTIONS);
+    }
+
+    /// Every tag in `html` with its attributes (names, values), as a browser would read them.
+    fn tags(html: &str) -> Vec<(String, Vec<(String, String)>)> {
+        let mut found = Vec::new();
+        let mut rest = html;
+        while let Some(at) = rest.find('<') {
+            rest = &rest[at + 1..];
+            let end = rest.find('>').expect("every tag is closed");
+            let inside = rest[..end].trim_start_matches('/').trim_end_matches('/');
+            rest = &rest[end + 1..];
+            let mut parts = inside.splitn(2, char::is_whitespace);
+            let name = parts.next().unwrap_or_default().to_ascii_lowercase();
+            let mut attrs = Vec::new();
+            let mut text = parts.next().unwrap_or_default().trim();
+            while !text.is_empty() {
+                let eq = text.find('=').expect("attributes have values");
+                let key = text[..eq].trim().to_ascii_lowercase();
+                let after = &text[eq + 1..];
+                assert!(after.starts_with('"'), "unquoted attribute in {html}");
+                let close = after[1..].find('"').expect("quoted value") + 1;
+                attrs.push((key, after[1..close].to_owned()));
+                text = after[close + 1..].trim();
+            }
+            found.push((name, attrs));
+        }
+        found
+    }
+
+    #[test]
+    fn the_hostile_corpus_renders_only_allowed_markup() {
+        let corpus: Vec<String> =
+            serde_json::from_str(include_str!("../tests/fixtures/hostile_markdown.json")).unwrap();
+        assert!(corpus.len() >= 50, "{} payloads", corpus.len());
+        const TAGS: [&str; 14] = [
+            "p",
+            "br",
+            "em",
+            "strong",
+            "del",
+            "code",
+            "pre",
+            "a",
+            "ul",
+            "ol",
+            "li",
+            "blockquote",
+            "hr",
+            "span",
+        ];
+        for text in &corpus {
+            let html = render(text, &["admin".to_owned()]);
+            for (tag, attrs) in tags(&html) {
+                assert!(
+                    TAGS.contains(&tag.as_str()),
+                    "<{tag}> from {text:?}: {html}"
+                );
+                for (key, value) in attrs {
+                    match (tag.as_str(), key.as_str()) {
+                        ("a", "href") => {
+                            let v = value.trim().to_ascii_lowercase();
+                            assert!(
+                                v.starts_with("https://") || v.starts_with("http://"),
+                                "href {value:?} from {text:?}"
+                            );
+                        }
+                        ("a", "rel") => assert_eq!(value, "noopener noreferrer nofollow"),
+                        ("a", "title") | ("ol", "start") => {}
+                        ("span", "class") => assert_eq!(value, MENTION_CLASS),
+                        _ => panic!("attribute {key}={value:?} on <{tag}> from {text:?}: {html}"),
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_sender_cannot_forge_a_mention_span() {
+        let html = r("<span class=\"mention\">@admin</span>");
+        assert!(!html.contains("<span"), "{html}");
+    }
+}
