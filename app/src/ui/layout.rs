@@ -338,7 +338,8 @@ fn Registration(mode: RegistrationMode) -> impl IntoView {
     }
 }
 
-/// A list of links to rooms, named for the room, each with its live unread count.
+/// A list of links to rooms, named for the room, each with its live unread count and, apart,
+/// how many of those mention the user.
 #[component]
 fn RoomLinks(rooms: Vec<RoomSummary>, empty: &'static str) -> impl IntoView {
     if rooms.is_empty() {
@@ -352,6 +353,7 @@ fn RoomLinks(rooms: Vec<RoomSummary>, empty: &'static str) -> impl IntoView {
                 .map(|room| {
                     let id = room.id;
                     let unread = move || live.unread(id);
+                    let mentions = move || live.mentions(id);
                     view! {
                         <li>
                             <A href=format!("/r/{id}")>
@@ -368,6 +370,22 @@ fn RoomLinks(rooms: Vec<RoomSummary>, empty: &'static str) -> impl IntoView {
                                             view! {
                                                 <span class="badge" aria-label=label>
                                                     {badge_text(n)}
+                                                </span>
+                                            }
+                                        })
+                                }}
+                                {move || {
+                                    let n = mentions();
+                                    (n > 0)
+                                        .then(|| {
+                                            let label = if n == 1 {
+                                                "1 mention".to_owned()
+                                            } else {
+                                                format!("{} mentions", badge_text(n))
+                                            };
+                                            view! {
+                                                <span class="badge mention-badge" aria-label=label.clone() title=label>
+                                                    "@" {badge_text(n)}
                                                 </span>
                                             }
                                         })

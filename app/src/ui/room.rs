@@ -397,7 +397,7 @@ fn Room(view: RoomView, page: HistoryPage, members: Vec<Member>, paged: bool) ->
             // A reaction refused (from any message's buttons) is said once, here.
             {form_error(react.value())}
             <p class="typing" aria-live="polite">{typing_line}</p>
-            <Composer room_id/>
+            <Composer room_id members viewer=view.viewer.clone()/>
         </div>
     }
 }
@@ -460,8 +460,10 @@ struct Forms {
     react: ServerAction<React>,
 }
 
-/// One message: author, local time, text (always as text, never as HTML), "edited" with when,
-/// or "Message deleted" for a tombstone. The viewer's own messages (and, for a room's creator
+/// One message: author, local time, text, "edited" with when, or "Message deleted" for a
+/// tombstone. The text is the HTML the server rendered from its Markdown and sanitised
+/// ([`crate::markdown`]); a message without it (not yet stored, or from an older server) shows
+/// its words as plain text. A message that mentions the viewer is marked. The viewer's own messages (and, for a room's creator
 /// and admins, everyone's) have Edit and Delete: links to `?edit=SEQ` and `?delete=SEQ`, which
 /// open the form in place, with or without JavaScript.
 #[component]
@@ -485,13 +487,17 @@ fn MessageItem(message: Message, actions: Actions, forms: Forms, viewer: String)
         .filter(|_| !deleted)
         .map(|ms| view! { <span class="edited">"(edited " <LocalTime ms/> ")"</span> });
     let body = message.body.clone();
+    let html = message.html.clone();
+    let mentions_me = message.mentions(&viewer);
     let text = move || {
         if deleted {
             view! { <p class="body deleted">"Message deleted"</p> }.into_any()
         } else if editing() {
             view! { <EditForm room_id seq body=body.clone() edit/> }.into_any()
-        } else {
+        } else if html.is_empty() {
             view! { <p class="body">{body.clone()}</p> }.into_any()
+        } else {
+            view! { <div class="body markdown" inner_html=html.clone()></div> }.into_any()
         }
     };
     let chips = (!message.reactions.is_empty()).then(|| {
@@ -530,6 +536,7 @@ fn MessageItem(message: Message, actions: Actions, forms: Forms, viewer: String)
     view! {
         <article
             class="message"
+            class:mentions-me=mentions_me
             id=format!("m{seq}")
             data-seq=seq
             data-deleted=deleted.then_some("true")
@@ -797,11 +804,43 @@ fn MemberList(members: RwSignal<Vec<Member>>) -> impl IntoView {
     }
 }
 
+/// At most this many members are offered for an `@` being typed.
+const SUGGESTIONS: usize = 8;
+
+/// The members whose names start with `partial` (ignoring case), the viewer left out.
+fn suggestions(members: &[Member], partial: &str, viewer: &str) -> Vec<String> {
+    let partial = partial.to_ascii_lowercase();
+    let mut names: Vec<String> = members
+        .iter()
+        .map(|m| m.username.clone())
+        .filter(|name| {
+            !name.eq_ignore_ascii_case(viewer) && name.to_ascii_lowercase().starts_with(&partial)
+        })
+        .collect();
+    names.sort_by_key(|n| n.to_ascii_lowercase());
+    names.truncate(SUGGESTIONS);
+    names
+}
+
+/// The text before the caret of a text box (the caret counts UTF-16 units).
+fn before_caret(el: &web_sys::HtmlTextAreaElement) -> (String, String) {
+    let value = el.value();
+    let caret = el.selection_end().ok().flatten().unwrap_or(0) as usize;
+    let units: Vec<u16> = value.encode_utf16().collect();
+    let caret = caret.min(units.len());
+    (
+        String::from_utf16_lossy(&units[..caret]),
+        String::from_utf16_lossy(&units[caret..]),
+    )
+}
+
 /// The message box. Enter sends, Shift+Enter starts a new line. With JavaScript a message goes
 /// to the outbox (kept in the browser until the server has it) and is sent over the socket;
-/// without, the form posts to the server function and the page comes back with it.
+/// without, the form posts to the server function and the page comes back with it. Typing `@`
+/// offers the room's members whose names start with what follows (arrows to move, Enter or Tab
+/// to take one, Escape to close).
 #[component]
-fn Composer(room_id: RoomId) -> impl IntoView {
+fn Composer(room_id: RoomId, members: RwSignal<Vec<Member>>, viewer: String) -> impl IntoView {
     // Never dispatched: it carries the error of a form posted without JavaScript (`?__err=`).
     let post = ServerAction::<PostMessage>::new();
     let problem = RwSignal::new(None::<String>);
@@ -827,7 +866,41 @@ fn Composer(room_id: RoomId) -> impl IntoView {
         }
     };
 
+    let offered = RwSignal::new(Vec::<String>::new());
+    let active = RwSignal::new(0usize);
+    let viewer = StoredValue::new(viewer);
+    let offer = move || {
+        let Some(el) = textarea.get_untracked() else {
+            return;
+        };
+        let (before, _) = before_caret(&el);
+        let names = crate::mention::typing(&before)
+            .map(|partial| {
+                members.with_untracked(|all| viewer.with_value(|v| suggestions(all, partial, v)))
+            })
+            .unwrap_or_default();
+        active.set(0);
+        offered.set(names);
+    };
+    let take = move |name: String| {
+        let Some(el) = textarea.get_untracked() else {
+            return;
+        };
+        let (before, after) = before_caret(&el);
+        let Some(partial) = crate::mention::typing(&before) else {
+            return;
+        };
+        let head = &before[..before.len() - partial.len()];
+        let head = format!("{head}{name} ");
+        el.set_value(&format!("{head}{after}"));
+        let caret = head.encode_utf16().count() as u32;
+        let _ = el.set_selection_range(caret, caret);
+        let _ = el.focus();
+        offered.set(Vec::new());
+    };
+
     let on_input = move |_| {
+        offer();
         let now = js_sys::Date::now();
         if now - last_typing.get_value() >= TYPING_EVERY_MS as f64 {
             last_typing.set_value(now);
@@ -836,6 +909,34 @@ fn Composer(room_id: RoomId) -> impl IntoView {
     };
 
     let on_keydown = move |ev: leptos::ev::KeyboardEvent| {
+        let open = offered.with(|o| o.len());
+        if open > 0 && !ev.is_composing() {
+            match ev.key().as_str() {
+                "ArrowDown" => {
+                    ev.prevent_default();
+                    active.update(|i| *i = (*i + 1) % open);
+                    return;
+                }
+                "ArrowUp" => {
+                    ev.prevent_default();
+                    active.update(|i| *i = (*i + open - 1) % open);
+                    return;
+                }
+                "Enter" | "Tab" if !ev.shift_key() => {
+                    ev.prevent_default();
+                    if let Some(name) = offered.with(|o| o.get(active.get_untracked()).cloned()) {
+                        take(name);
+                    }
+                    return;
+                }
+                "Escape" => {
+                    ev.prevent_default();
+                    offered.set(Vec::new());
+                    return;
+                }
+                _ => {}
+            }
+        }
         if ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() {
             ev.prevent_default();
             if let Some(form) = textarea.get_untracked().and_then(|t| t.form()) {
@@ -864,7 +965,46 @@ fn Composer(room_id: RoomId) -> impl IntoView {
                 node_ref=textarea
                 on:keydown=on_keydown
                 on:input=on_input
+                on:click=move |_| offer()
+                on:blur=move |_| offered.set(Vec::new())
+                aria-autocomplete="list"
+                aria-controls="mention-suggestions"
+                aria-activedescendant=move || {
+                    (!offered.with(Vec::is_empty)).then(|| format!("mention-{}", active.get()))
+                }
             ></textarea>
+            <ul
+                id="mention-suggestions"
+                class="mention-suggestions"
+                role="listbox"
+                aria-label="People to mention"
+                hidden=move || offered.with(Vec::is_empty)
+            >
+                {move || {
+                    offered
+                        .get()
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, name)| {
+                            let shown = format!("@{name}");
+                            view! {
+                                <li
+                                    id=format!("mention-{i}")
+                                    role="option"
+                                    aria-selected=move || (active.get() == i).to_string()
+                                    // Before the text box loses focus, which would close the list.
+                                    on:mousedown=move |ev| {
+                                        ev.prevent_default();
+                                        take(name.clone());
+                                    }
+                                >
+                                    {shown}
+                                </li>
+                            }
+                        })
+                        .collect_view()
+                }}
+            </ul>
             <button type="submit">"Send"</button>
             {form_error(post.value())}
             {move || problem.get().map(|p| view! { <p class="form-error" role="alert">{p}</p> })}

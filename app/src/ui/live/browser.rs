@@ -377,10 +377,7 @@ pub fn notify_waiting(live: Live) {
 }
 
 fn show_notification(live: Live, message: &crate::model::Message, kind: RoomKind, name: &str) {
-    let mentioned = live.me.with_untracked(|me| {
-        me.as_deref()
-            .is_some_and(|me| super::unread::mentions(&message.body, me))
-    });
+    let mentioned = live.mentions_me(message);
     let title = match kind {
         RoomKind::Dm => message.author.clone(),
         RoomKind::Public if mentioned => format!("{} in #{name}", message.author),

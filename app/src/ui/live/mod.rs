@@ -194,6 +194,12 @@ impl Live {
         browser::close(*self);
     }
 
+    /// How many unread messages in a room mention the user, for its second badge.
+    pub fn mentions(&self, room: RoomId) -> u32 {
+        self.rooms
+            .with(|rooms| rooms.get(&room).map_or(0, RoomCounter::mentions))
+    }
+
     /// The unread count of a room, for its badge.
     pub fn unread(&self, room: RoomId) -> u32 {
         self.rooms
@@ -354,11 +360,12 @@ impl Live {
     #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
     fn deliver(&self, message: Message) {
         let mine = self.is_me(&message.author);
+        let mentions_me = self.mentions_me(&message);
         let known = self
             .rooms
             .try_update(|rooms| match rooms.get_mut(&message.room_id) {
                 Some(counter) => {
-                    counter.message(message.seq, mine);
+                    counter.message(message.seq, mine, mentions_me);
                     true
                 }
                 None => false,
@@ -374,10 +381,24 @@ impl Live {
         }
     }
 
+    /// Whether the server says `message` mentions this user.
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+    fn mentions_me(&self, message: &Message) -> bool {
+        self.me
+            .with_untracked(|me| me.as_deref().is_some_and(|me| message.mentions(me)))
+    }
+
     /// A message was edited or deleted: the open room shows its new state. Unread counts do
-    /// not change (a change is not a new message).
+    /// not grow (a change is not a new message), but an edit may add or take away a mention,
+    /// and a deleted message is no longer unread.
     #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
     fn changed(&self, message: Message) {
+        let mentions_me = self.mentions_me(&message);
+        self.rooms.update(|rooms| {
+            if let Some(counter) = rooms.get_mut(&message.room_id) {
+                counter.changed(message.seq, message.is_deleted(), mentions_me);
+            }
+        });
         for handlers in self.handlers(Some(message.room_id)) {
             handlers.on_message.run(message.clone());
         }

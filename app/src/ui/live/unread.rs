@@ -1,5 +1,7 @@
 //! Unread counts as the browser keeps them between sidebar loads: the server's count at load,
 //! plus messages by others that arrived live since, minus what the user read on any device.
+//! Mentions of the user are counted the same way, by the server's word (a message's
+//! `mentions`), never by the browser reading the text.
 
 use std::collections::BTreeSet;
 
@@ -17,6 +19,10 @@ pub struct RoomCounter {
     base_last_seq: i64,
     /// Seqs of messages by others that arrived after `base_last_seq` and are not read yet.
     arrived: BTreeSet<i64>,
+    /// Of the unread at load, how many mention the user.
+    base_mentions: u32,
+    /// Of `arrived`, those that mention the user.
+    mentioned: BTreeSet<i64>,
 }
 
 impl RoomCounter {
@@ -29,6 +35,8 @@ impl RoomCounter {
             base_unread: room.unread,
             base_last_seq: room.last_seq,
             arrived: BTreeSet::new(),
+            base_mentions: room.mentions,
+            mentioned: BTreeSet::new(),
         }
     }
 
@@ -39,7 +47,15 @@ impl RoomCounter {
         self.base_unread = room.unread;
         self.base_last_seq = room.last_seq;
         self.arrived = self.arrived.split_off(&(room.last_seq + 1));
+        self.base_mentions = room.mentions;
+        self.mentioned = self.mentioned.split_off(&(room.last_seq + 1));
         self.last_seq = self.last_seq.max(room.last_seq);
+    }
+
+    /// How many unread messages mention the user, at most [`UNREAD_CAP`].
+    pub fn mentions(&self) -> u32 {
+        let arrived = u32::try_from(self.mentioned.len()).unwrap_or(UNREAD_CAP);
+        self.base_mentions.saturating_add(arrived).min(UNREAD_CAP)
     }
 
     /// How many messages by others are unread, at most [`UNREAD_CAP`].
@@ -48,15 +64,38 @@ impl RoomCounter {
         self.base_unread.saturating_add(arrived).min(UNREAD_CAP)
     }
 
-    /// A message arrived live; `mine` messages never count.
-    pub fn message(&mut self, seq: i64, mine: bool) {
+    /// A message arrived live; `mine` messages never count. `mentions_me`: the server says it
+    /// mentions the user.
+    pub fn message(&mut self, seq: i64, mine: bool, mentions_me: bool) {
         self.last_seq = self.last_seq.max(seq);
         if !mine && seq > self.base_last_seq {
             self.arrived.insert(seq);
+            if mentions_me {
+                self.mentioned.insert(seq);
+            }
             // Past the cap the exact seqs no longer matter; keep memory flat.
             if self.arrived.len() > UNREAD_CAP as usize {
                 self.arrived.pop_first();
             }
+            if self.mentioned.len() > UNREAD_CAP as usize {
+                self.mentioned.pop_first();
+            }
+        }
+    }
+
+    /// A message that arrived live and is still unread was edited or deleted: an edit may add
+    /// or take away a mention; a deleted message is no longer unread.
+    pub fn changed(&mut self, seq: i64, deleted: bool, mentions_me: bool) {
+        if !self.arrived.contains(&seq) {
+            return;
+        }
+        if deleted {
+            self.arrived.remove(&seq);
+        }
+        if mentions_me && !deleted {
+            self.mentioned.insert(seq);
+        } else {
+            self.mentioned.remove(&seq);
         }
     }
 
@@ -64,8 +103,10 @@ impl RoomCounter {
     pub fn read(&mut self, seq: i64) {
         if seq >= self.base_last_seq {
             self.base_unread = 0;
+            self.base_mentions = 0;
         }
         self.arrived = self.arrived.split_off(&(seq + 1));
+        self.mentioned = self.mentioned.split_off(&(seq + 1));
     }
 }
 
@@ -76,29 +117,6 @@ pub fn badge_text(unread: u32) -> String {
     } else {
         unread.to_string()
     }
-}
-
-/// Whether `body` mentions `@name` (ignoring case, not as part of a longer name).
-#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
-pub fn mentions(body: &str, name: &str) -> bool {
-    let body = body.to_lowercase();
-    let needle = format!("@{}", name.to_lowercase());
-    body.match_indices(&needle).any(|(at, _)| {
-        let before_ok = body[..at]
-            .chars()
-            .next_back()
-            .is_none_or(|c| !is_name_char(c));
-        let after_ok = body[at + needle.len()..]
-            .chars()
-            .next()
-            .is_none_or(|c| !is_name_char(c));
-        before_ok && after_ok
-    })
-}
-
-#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
-fn is_name_char(c: char) -> bool {
-    c.is_alphanumeric() || c == '_' || c == '-' || c == '.'
 }
 
 #[cfg(test)]
@@ -113,6 +131,7 @@ mod tests {
             topic: None,
             last_seq,
             unread,
+            mentions: 0,
         }
     }
 
@@ -120,9 +139,9 @@ mod tests {
     fn counts_what_arrives_and_clears_what_is_read() {
         let mut c = RoomCounter::new(&room(10, 2));
         assert_eq!(c.unread(), 2);
-        c.message(11, false);
-        c.message(12, true);
-        c.message(13, false);
+        c.message(11, false, false);
+        c.message(12, true, false);
+        c.message(13, false, false);
         assert_eq!((c.unread(), c.last_seq), (4, 13));
         // Read on another device up to 11: the base and 11 are read, 13 is not.
         c.read(11);
@@ -130,8 +149,8 @@ mod tests {
         c.read(13);
         assert_eq!(c.unread(), 0);
         // A repeat of a message already counted counts once.
-        c.message(14, false);
-        c.message(14, false);
+        c.message(14, false, false);
+        c.message(14, false, false);
         assert_eq!(c.unread(), 1);
     }
 
@@ -145,8 +164,8 @@ mod tests {
     #[test]
     fn a_reload_keeps_what_arrived_after_it() {
         let mut c = RoomCounter::new(&room(10, 0));
-        c.message(11, false);
-        c.message(12, false);
+        c.message(11, false, false);
+        c.message(12, false, false);
         // The server read the sidebar after 11 but before 12.
         c.reseed(&room(11, 1));
         assert_eq!(c.unread(), 2);
@@ -156,7 +175,7 @@ mod tests {
     fn counts_stop_at_the_cap() {
         let mut c = RoomCounter::new(&room(0, UNREAD_CAP - 1));
         for seq in 1..=5 {
-            c.message(seq, false);
+            c.message(seq, false, false);
         }
         assert_eq!(c.unread(), UNREAD_CAP);
         assert_eq!(badge_text(c.unread()), "999+");
@@ -164,12 +183,22 @@ mod tests {
     }
 
     #[test]
-    fn mentions_need_the_whole_name() {
-        assert!(mentions("hey @Bob, look", "bob"));
-        assert!(mentions("@bob", "bob"));
-        assert!(!mentions("hey @bobby", "bob"));
-        assert!(!mentions("mail bob@bob.org", "bob"));
-        assert!(!mentions("bob without at", "bob"));
-        assert!(mentions("x @bobby and @bob", "bob"));
+    fn mentions_count_apart_and_follow_reads_and_edits() {
+        let mut c = RoomCounter::new(&RoomSummary {
+            mentions: 1,
+            ..room(10, 3)
+        });
+        assert_eq!(c.mentions(), 1);
+        c.message(11, false, true);
+        c.message(12, false, false);
+        c.message(13, true, true);
+        assert_eq!((c.unread(), c.mentions()), (5, 2));
+        // An edit that names the user counts; deleting a mention takes it away.
+        c.changed(12, false, true);
+        assert_eq!(c.mentions(), 3);
+        c.changed(11, true, false);
+        assert_eq!((c.unread(), c.mentions()), (4, 2));
+        c.read(12);
+        assert_eq!((c.unread(), c.mentions()), (0, 0));
     }
 }
