@@ -952,6 +952,14 @@ async fn edits_and_tombstones_round_trip_and_restore_takes_new_revs(kind: Kind) 
             r#"{"type":"message","id":"019a5c3e-1b2f-7c4d-9e8f-0a1b2c3d4e5f","room":"general","seq":1,"from":"alice","date":"2024-01-01T12:00:00.000Z","text":"hi","reactions":[{"emoji":"👍","users":["bob","Bob"]}]}"#,
             "must name each person once",
         ),
+        (
+            r#"{"type":"message","id":"019a5c3e-1b2f-7c4d-9e8f-0a1b2c3d4e5f","room":"general","seq":1,"from":"alice","date":"2024-01-01T12:00:00.000Z","text":"hi @x","mentions":["x y"]}"#,
+            "mention \"x y\" is not a username",
+        ),
+        (
+            r#"{"type":"message","id":"019a5c3e-1b2f-7c4d-9e8f-0a1b2c3d4e5f","room":"general","seq":1,"from":"alice","date":"2024-01-01T12:00:00.000Z","text":"","deleted_at":"2024-01-01T12:01:00.000Z","mentions":["bob"]}"#,
+            "a deleted message mentions nobody",
+        ),
     ] {
         let file = format!(
             "{{\"format\":\"confab-backup\",\"version\":1,\"created_at\":\"2024-01-02T00:00:00.000Z\",\"credentials\":false,\"scope\":{{}}}}\n{line}\n{{\"type\":\"end\",\"users\":0,\"rooms\":0,\"members\":0,\"messages\":1}}\n"

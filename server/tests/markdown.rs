@@ -132,8 +132,33 @@ async fn markdown_is_rendered_and_sanitised_once_on_the_server_for_every_reader(
     let page: app::model::HistoryPage =
         serde_json::from_str(&call(addr, "history", "room_id=1", &bob).await).unwrap();
     assert_eq!(page.messages.last().unwrap().html, expected);
-    let (status, _, html) = common::get(addr, "/r/1", Some(&bob)).await;
+    let (status, head, html) = common::get(addr, "/r/1", Some(&bob)).await;
     assert_eq!(status, 200);
+    // The page's policy lets exactly its own inline scripts run: the nonce they carry.
+    let policy = head
+        .lines()
+        .find(|l| {
+            l.to_ascii_lowercase()
+                .starts_with("content-security-policy:")
+        })
+        .and_then(|l| l.split_once(':'))
+        .map(|(_, v)| v.trim().to_owned())
+        .unwrap();
+    let nonce = policy
+        .split("'nonce-")
+        .nth(1)
+        .unwrap()
+        .split('\'')
+        .next()
+        .unwrap();
+    assert!(html.contains(&format!("nonce=\"{nonce}\"")), "{policy}");
+    let (_, api_head, _) = common::get(addr, "/api/sidebar", Some(&bob)).await;
+    assert!(
+        api_head
+            .to_ascii_lowercase()
+            .contains("content-security-policy: default-src 'none'"),
+        "{api_head}"
+    );
     assert!(html.contains("<strong>bold</strong>"), "{html}");
     assert!(!html.contains("<script>window.x"), "raw script in the page");
     assert!(
