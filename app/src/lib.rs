@@ -56,27 +56,8 @@ pub fn page_policy(nonce: &str, watching: bool) -> String {
     )
 }
 
-/// Sends this page's policy (with the nonce Leptos made for this response) as a header.
-#[cfg(feature = "ssr")]
-fn send_page_policy(options: &LeptosOptions) {
-    let (Some(nonce), Some(response)) = (
-        leptos::nonce::use_nonce(),
-        use_context::<leptos_axum::ResponseOptions>(),
-    ) else {
-        tracing::error!("a page rendered without a nonce or response options: no CSP sent");
-        return;
-    };
-    let watching = std::env::var_os("LEPTOS_WATCH").is_some() && options.reload_port != 0;
-    match http::HeaderValue::from_str(&page_policy(&nonce, watching)) {
-        Ok(value) => response.insert_header(http::header::CONTENT_SECURITY_POLICY, value),
-        Err(e) => tracing::error!("building the page's CSP: {e}"),
-    }
-}
-
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
-    #[cfg(feature = "ssr")]
-    send_page_policy(&options);
     view! {
         <!DOCTYPE html>
         <html lang="en">

@@ -60,8 +60,12 @@ pub fn router(state: AppState, options: LeptosOptions, live: LiveOptions) -> Rou
     };
     let context = {
         let state = state.clone();
-        move || provide_context(state.clone())
+        move || {
+            provide_context(state.clone());
+            PageNonce::record();
+        }
     };
+    let watching = std::env::var_os("LEPTOS_WATCH").is_some() && options.reload_port != 0;
     Router::new()
         .route("/ws", axum::routing::get(ws::handler).with_state(ws_state))
         .route(
@@ -81,7 +85,10 @@ pub fn router(state: AppState, options: LeptosOptions, live: LiveOptions) -> Rou
         ))
         .layer(axum::middleware::from_fn(api_error_status))
         .layer(axum::middleware::from_fn_with_state(
-            state.secure_cookies,
+            Headers {
+                secure: state.secure_cookies,
+                watching,
+            },
             security_headers,
         ))
         .layer(RequestBodyLimitLayer::new(MAX_REQUEST_BYTES))
@@ -126,32 +133,67 @@ async fn api_error_status(request: Request, next: Next) -> Response {
     Response::from_parts(parts, Body::from(bytes))
 }
 
-/// The policy of every response that is not a page (pages set their own, with the nonce of
-/// their inline script: see `app::shell`): nothing may load, nothing may frame it.
+/// The policy of every response that is not a page: nothing may load, nothing may frame it.
 const CSP_NOT_A_PAGE: &str = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'";
+
+/// The nonce Leptos gave a page's inline scripts, carried from the page's render back to
+/// [`security_headers`] in the request's extensions, so the policy that allows those scripts is
+/// set where every other header is, whatever the renderer did with its own response options.
+#[derive(Clone, Default)]
+struct PageNonce(Arc<std::sync::OnceLock<String>>);
+
+impl PageNonce {
+    /// Called in every page render's context: notes the render's nonce for the middleware.
+    fn record() {
+        let (Some(parts), Some(nonce)) = (
+            use_context::<http::request::Parts>(),
+            leptos::nonce::use_nonce(),
+        ) else {
+            return;
+        };
+        if let Some(slot) = parts.extensions.get::<PageNonce>() {
+            let _ = slot.0.set(nonce.to_string());
+        }
+    }
+}
+
+/// What [`security_headers`] needs to know of the whole server.
+#[derive(Clone, Copy)]
+struct Headers {
+    /// Cookies are Secure: the site is served over https.
+    secure: bool,
+    /// Under `cargo leptos watch`: pages may open the reload socket.
+    watching: bool,
+}
 
 /// Headers that tell browsers what this site never does: be framed (clickjacking), have its
 /// files read as another type, leak its URLs to other sites, use the camera and such; and, over
-/// https, be reached over plain http again.
+/// https, be reached over plain http again. A page gets the policy that lets its own scripts
+/// (with its nonce) run ([`app::page_policy`]); anything else, one that lets nothing load.
 async fn security_headers(
-    axum::extract::State(secure): axum::extract::State<bool>,
-    request: Request,
+    axum::extract::State(site): axum::extract::State<Headers>,
+    mut request: Request,
     next: Next,
 ) -> Response {
     use http::header::{self, HeaderValue};
-    let https = secure
+    let https = site.secure
         || request
             .headers()
             .get("x-forwarded-proto")
             .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
+    let nonce = PageNonce::default();
+    request.extensions_mut().insert(nonce.clone());
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
-    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
-        headers.insert(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CSP_NOT_A_PAGE),
-        );
-    }
+    let is_page = headers
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|t| t.as_bytes().starts_with(b"text/html"));
+    let policy = match nonce.0.get().filter(|_| is_page) {
+        Some(nonce) => HeaderValue::from_str(&app::page_policy(nonce, site.watching))
+            .unwrap_or_else(|_| HeaderValue::from_static(CSP_NOT_A_PAGE)),
+        None => HeaderValue::from_static(CSP_NOT_A_PAGE),
+    };
+    headers.insert(header::CONTENT_SECURITY_POLICY, policy);
     let fixed = [
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::X_FRAME_OPTIONS, "DENY"),
