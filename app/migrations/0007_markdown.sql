@@ -25,7 +25,9 @@ BEGIN
     JOIN users u ON u.username = j.value WHERE u.id <> NEW.author_id;
 END;
 
+-- A reaction rewrites the row with the same mentions: nothing to do then.
 CREATE TRIGGER mentions_on_change AFTER UPDATE OF mentions, deleted_at ON messages
+WHEN OLD.mentions IS NOT NEW.mentions OR OLD.deleted_at IS NOT NEW.deleted_at
 BEGIN
     DELETE FROM mentions WHERE room_id = OLD.room_id AND seq = OLD.seq;
     INSERT OR IGNORE INTO mentions (user_id, room_id, seq)

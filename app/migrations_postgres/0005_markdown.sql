@@ -36,5 +36,8 @@ $$;
 
 CREATE TRIGGER mentions_on_insert AFTER INSERT ON messages
 FOR EACH ROW WHEN (NEW.mentions IS NOT NULL) EXECUTE FUNCTION confab_index_mentions();
+-- A reaction rewrites the row with the same mentions: nothing to do then.
 CREATE TRIGGER mentions_on_change AFTER UPDATE OF mentions, deleted_at ON messages
-FOR EACH ROW EXECUTE FUNCTION confab_index_mentions();
+FOR EACH ROW WHEN (OLD.mentions IS DISTINCT FROM NEW.mentions
+                   OR OLD.deleted_at IS DISTINCT FROM NEW.deleted_at)
+EXECUTE FUNCTION confab_index_mentions();
