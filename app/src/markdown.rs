@@ -19,6 +19,24 @@ use pulldown_cmark::{CowStr, Event, Options, Parser, Tag, TagEnd, TextMergeStrea
 /// a post makes.
 pub const MAX_MENTIONS: usize = 50;
 
+/// The tags a rendered message may contain.
+pub const ALLOWED_TAGS: [&str; 14] = [
+    "p",
+    "br",
+    "em",
+    "strong",
+    "del",
+    "code",
+    "pre",
+    "a",
+    "ul",
+    "ol",
+    "li",
+    "blockquote",
+    "hr",
+    "span",
+];
+
 /// The class of a mention in the rendered HTML.
 pub const MENTION_CLASS: &str = "mention";
 
@@ -151,22 +169,7 @@ fn with_mentions<'a>(text: CowStr<'a>, people: &HashSet<String>, out: &mut Vec<E
 static SANITISER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
     let mut builder = ammonia::Builder::empty();
     builder
-        .add_tags([
-            "p",
-            "br",
-            "em",
-            "strong",
-            "del",
-            "code",
-            "pre",
-            "a",
-            "ul",
-            "ol",
-            "li",
-            "blockquote",
-            "hr",
-            "span",
-        ])
+        .add_tags(ALLOWED_TAGS)
         .generic_attributes(HashSet::new())
         .tag_attributes(HashMap::from([
             ("a", HashSet::from(["href", "title"])),
@@ -281,27 +284,11 @@ mod tests {
         let corpus: Vec<String> =
             serde_json::from_str(include_str!("../tests/fixtures/hostile_markdown.json")).unwrap();
         assert!(corpus.len() >= 50, "{} payloads", corpus.len());
-        const TAGS: [&str; 14] = [
-            "p",
-            "br",
-            "em",
-            "strong",
-            "del",
-            "code",
-            "pre",
-            "a",
-            "ul",
-            "ol",
-            "li",
-            "blockquote",
-            "hr",
-            "span",
-        ];
         for text in &corpus {
             let html = render(text, &["admin".to_owned()]);
             for (tag, attrs) in tags(&html) {
                 assert!(
-                    TAGS.contains(&tag.as_str()),
+                    ALLOWED_TAGS.contains(&tag.as_str()),
                     "<{tag}> from {text:?}: {html}"
                 );
                 for (key, value) in attrs {

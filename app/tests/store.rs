@@ -569,14 +569,17 @@ async fn text_is_stored_verbatim(store: Arc<dyn Store>) {
     assert_eq!(page.messages[0].author, "alice");
 }
 
-fn unread_of(sidebar: &app::model::Sidebar, room: i64) -> u32 {
+fn room_of(sidebar: &app::model::Sidebar, room: i64) -> &app::model::RoomSummary {
     sidebar
         .rooms
         .iter()
         .chain(&sidebar.dms)
         .find(|r| r.id == room)
-        .map(|r| r.unread)
         .unwrap()
+}
+
+fn unread_of(sidebar: &app::model::Sidebar, room: i64) -> u32 {
+    room_of(sidebar, room).unread
 }
 
 async fn unread_counts_follow_the_shared_read_position(store: Arc<dyn Store>) {
@@ -1191,13 +1194,7 @@ async fn reactions_toggle_per_person_and_travel_with_the_message(store: Arc<dyn 
 }
 
 fn mentions_of(sidebar: &app::model::Sidebar, room: i64) -> u32 {
-    sidebar
-        .rooms
-        .iter()
-        .chain(&sidebar.dms)
-        .find(|r| r.id == room)
-        .map(|r| r.mentions)
-        .unwrap()
+    room_of(sidebar, room).mentions
 }
 
 async fn mentions_are_counted_per_person_and_follow_edits_deletes_and_reads(store: Arc<dyn Store>) {

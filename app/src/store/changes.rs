@@ -123,7 +123,7 @@ pub(crate) fn written<'a>(
     target: &'a Target,
     at: i64,
 ) -> StoreResult<Written<'a>> {
-    let reactions = |list: &[Reaction]| super::rows::reactions_json(list);
+    let reactions = |list: &[Reaction]| super::rows::list_json(list);
     Ok(match change.kind {
         ChangeKind::Edit {
             body,
@@ -136,7 +136,7 @@ pub(crate) fn written<'a>(
             reactions: reactions(&target.reactions),
             text: Some((
                 Some(super::rendered(body, html, mentions)),
-                super::rows::names_json(mentions),
+                super::rows::list_json(mentions),
             )),
         },
         ChangeKind::Delete => Written {

@@ -271,8 +271,8 @@ pub(crate) async fn export(
                     client_id,
                     edited_at,
                     deleted_at,
-                    reactions: super::rows::reactions(reactions).map_err(StoreError::from)?,
-                    mentions: super::rows::names(mentions).map_err(StoreError::from)?,
+                    reactions: super::rows::list(reactions).map_err(StoreError::from)?,
+                    mentions: super::rows::list(mentions).map_err(StoreError::from)?,
                 }))
                 .await?;
                 end.messages += 1;

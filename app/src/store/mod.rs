@@ -74,12 +74,12 @@ pub async fn open(url: &str) -> StoreResult<std::sync::Arc<dyn Store>> {
 
 /// Reactions as the `reactions` column stores them (JSON; `None` for none), for a restore.
 pub fn reactions_column(reactions: &[crate::model::Reaction]) -> Option<String> {
-    rows::reactions_json(reactions)
+    rows::list_json(reactions)
 }
 
 /// Mentions as the `mentions` column stores them (JSON; `None` for none), for a restore.
 pub fn mentions_column(mentions: &[String]) -> Option<String> {
-    rows::names_json(mentions)
+    rows::list_json(mentions)
 }
 
 /// Shorthand for store results.

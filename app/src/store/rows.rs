@@ -5,7 +5,7 @@ use sqlx::{ColumnIndex, Decode, Row, Type};
 
 use super::changes::Target;
 use super::export::{RoomRow, UserRow};
-use crate::model::{Message, Reaction, RoomKind, RoomSummary};
+use crate::model::{Message, RoomKind, RoomSummary};
 
 /// How many columns [`message`] reads; a query may select more after them.
 pub(crate) const MESSAGE_COLUMN_COUNT: usize = 13;
@@ -22,7 +22,7 @@ where
 {
     let body: String = row.try_get(4)?;
     let deleted_at: Option<i64> = row.try_get(9)?;
-    let mentions = names(row.try_get(12)?)?;
+    let mentions = list(row.try_get(12)?)?;
     let html = match row.try_get::<Option<String>, _>(11)? {
         Some(html) => html,
         None if deleted_at.is_some() || body.is_empty() => String::new(),
@@ -39,7 +39,7 @@ where
         rev: row.try_get(7)?,
         edited_at: row.try_get(8)?,
         deleted_at,
-        reactions: reactions(row.try_get(10)?)?,
+        reactions: list(row.try_get(10)?)?,
         html,
         mentions,
     })
@@ -64,42 +64,27 @@ where
         room_creator: row.try_get(4)?,
         user_is_admin: row.try_get(5)?,
         user_name: row.try_get::<Option<String>, _>(7)?.unwrap_or_default(),
-        reactions: reactions(row.try_get(8)?)?,
+        reactions: list(row.try_get(8)?)?,
     };
     Ok((target, row.try_get(6)?))
 }
 
-/// The `mentions` column: a JSON array of usernames, or NULL for none.
-pub(crate) fn names(json: Option<String>) -> Result<Vec<String>, sqlx::Error> {
+/// A JSON list column (`reactions`, `mentions`): NULL (or empty) for none.
+pub(crate) fn list<T: serde::de::DeserializeOwned>(
+    json: Option<String>,
+) -> Result<Vec<T>, sqlx::Error> {
     match json.as_deref() {
         None | Some("") => Ok(Vec::new()),
         Some(text) => serde_json::from_str(text).map_err(|e| sqlx::Error::Decode(Box::new(e))),
     }
 }
 
-/// Mentions as the `mentions` column holds them (NULL for none).
-pub(crate) fn names_json(names: &[String]) -> Option<String> {
-    if names.is_empty() {
+/// A list as its JSON column holds it (NULL for none).
+pub(crate) fn list_json<T: serde::Serialize>(items: &[T]) -> Option<String> {
+    if items.is_empty() {
         None
     } else {
-        serde_json::to_string(names).ok()
-    }
-}
-
-/// The `reactions` column: a JSON array, or NULL for none.
-pub(crate) fn reactions(json: Option<String>) -> Result<Vec<Reaction>, sqlx::Error> {
-    match json.as_deref() {
-        None | Some("") => Ok(Vec::new()),
-        Some(text) => serde_json::from_str(text).map_err(|e| sqlx::Error::Decode(Box::new(e))),
-    }
-}
-
-/// Reactions as the `reactions` column holds them (NULL for none).
-pub(crate) fn reactions_json(reactions: &[Reaction]) -> Option<String> {
-    if reactions.is_empty() {
-        None
-    } else {
-        serde_json::to_string(reactions).ok()
+        serde_json::to_string(items).ok()
     }
 }
 

@@ -151,7 +151,7 @@ impl<'a> Columns<'a> {
         self.reactions.push(None);
         self.html
             .push(Some(message.html.as_str()).filter(|h| !h.is_empty()));
-        self.mentions.push(rows::names_json(&message.mentions));
+        self.mentions.push(rows::list_json(&message.mentions));
     }
 
     /// Adds a restored message with the seq the restore gave it.

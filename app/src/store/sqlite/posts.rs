@@ -122,7 +122,7 @@ impl BatchWriter for SqliteWriter {
                         m.client_id.as_deref(),
                         m.rev,
                         Some(m.html.as_str()).filter(|h| !h.is_empty()),
-                        rows::names_json(&m.mentions),
+                        rows::list_json(&m.mentions),
                     )
                 })
                 .collect();
