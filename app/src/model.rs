@@ -267,6 +267,23 @@ pub struct Changes {
     pub complete: bool,
 }
 
+/// One message found by a search, with the room it is in as the searcher sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchHit {
+    /// The room's name, or for a DM the other member's.
+    pub room_name: String,
+    pub room_kind: RoomKind,
+    pub message: Message,
+}
+
+/// A page of search results, newest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchResults {
+    pub hits: Vec<SearchHit>,
+    /// Where the next (older) page starts: pass it back as `page`. `None` on the last page.
+    pub next: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

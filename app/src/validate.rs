@@ -127,6 +127,9 @@ pub fn stored_message_text(text: &str) -> Result<(), AppError> {
     Ok(())
 }
 
+/// The longest search query, in characters.
+pub const MAX_SEARCH_CHARS: usize = 500;
+
 /// A room name: trimmed, 1–64 characters, no control characters.
 pub fn room_name(raw: &str) -> Result<String, AppError> {
     let name = raw.trim();

@@ -9,7 +9,10 @@ use std::sync::Arc;
 
 use app::model::{RoomKind, User};
 use app::store::sqlite::{Durability, SqliteStore};
-use app::store::{ChangeKind, Changed, HistoryQuery, MessageChange, NewMessage, Store, StoreError};
+use app::store::{
+    ChangeKind, Changed, Found, HistoryQuery, MessageChange, NewMessage, SearchFilter, Store,
+    StoreError,
+};
 
 #[path = "support/postgres.rs"]
 mod app_postgres;
@@ -53,6 +56,9 @@ macro_rules! every_case {
             changes_after_a_rev_are_exactly_what_changed,
             reactions_toggle_per_person_and_travel_with_the_message,
             mentions_are_counted_per_person_and_follow_edits_deletes_and_reads,
+            search_finds_only_what_the_searcher_may_read,
+            search_follows_edits_deletes_and_membership,
+            search_pages_newest_first_without_overlap,
         );
     };
 }
@@ -1316,4 +1322,199 @@ async fn mentions_are_counted_per_person_and_follow_edits_deletes_and_reads(stor
         .await
         .unwrap();
     assert_eq!(page.messages.last().unwrap().mentions, *BOB);
+}
+
+/// A search for `terms` with no filters.
+fn unfiltered(terms: &[app::search::Term]) -> SearchFilter<'_> {
+    SearchFilter {
+        terms,
+        author: None,
+        room: None,
+        before: None,
+        after: None,
+        page: None,
+        limit: 20,
+    }
+}
+
+/// What `user` finds for `text` (read by the product's own parser), with the store's filters.
+async fn find(
+    store: &dyn Store,
+    user: &User,
+    text: &str,
+    narrow: impl FnOnce(&mut SearchFilter<'_>),
+) -> Found {
+    let query = app::search::parse(text).unwrap();
+    let mut filter = unfiltered(&query.terms);
+    narrow(&mut filter);
+    store.search(user.id, &filter).await.unwrap()
+}
+
+/// The bodies found, in the order found.
+async fn found(store: &dyn Store, user: &User, text: &str) -> Vec<String> {
+    let hits = find(store, user, text, |_| {}).await.messages;
+    // Newest first, whichever backend.
+    assert!(hits.windows(2).all(|w| w[0].created_at >= w[1].created_at));
+    hits.into_iter().map(|m| m.body).collect()
+}
+
+fn sorted(mut bodies: Vec<String>) -> Vec<String> {
+    bodies.sort();
+    bodies
+}
+
+async fn search_finds_only_what_the_searcher_may_read(store: Arc<dyn Store>) {
+    let alice = user(&*store, "alice").await;
+    let bob = user(&*store, "bob").await;
+    let carol = user(&*store, "carol").await;
+    let general = general_id(&*store, &alice).await;
+    let ops = store.create_room(alice.id, "ops", None).await.unwrap().id;
+    let secret = store.create_room(carol.id, "secret", None).await.unwrap().id;
+    store.join_room(bob.id, ops).await.unwrap();
+    let alice_bob = store.open_dm(alice.id, bob.id).await.unwrap();
+    let alice_carol = store.open_dm(alice.id, carol.id).await.unwrap();
+
+    post(&*store, &alice, ops, "Deploy finished; we rolled back the canary.").await;
+    post(&*store, &carol, general, "deploy tomorrow?").await;
+    post(&*store, &carol, secret, "deploy the secret plan").await;
+    post(&*store, &alice, alice_carol, "our private deploy").await;
+    post(&*store, &bob, alice_bob, "DEPLOYED, deploying, deploy-ish").await;
+    post(&*store, &bob, general, "nothing to see").await;
+
+    // Bob reads general, ops and his DM: never carol's room or someone else's DM.
+    assert_eq!(
+        sorted(found(&*store, &bob, "deploy").await),
+        sorted(vec![
+            "Deploy finished; we rolled back the canary.".into(),
+            "deploy tomorrow?".into(),
+            "DEPLOYED, deploying, deploy-ish".into(),
+        ])
+    );
+    assert_eq!(found(&*store, &alice, "deploy").await.len(), 4);
+    assert_eq!(found(&*store, &carol, "private").await, vec!["our private deploy"]);
+    assert!(found(&*store, &bob, "private").await.is_empty());
+    assert!(found(&*store, &bob, "secret").await.is_empty());
+
+    // Phrases keep their order; prefixes find longer words; case does not matter.
+    assert_eq!(
+        found(&*store, &bob, "\"ROLLED back\"").await,
+        vec!["Deploy finished; we rolled back the canary."]
+    );
+    assert!(found(&*store, &bob, "\"back rolled\"").await.is_empty());
+    assert_eq!(found(&*store, &bob, "deploy*").await.len(), 3);
+    assert_eq!(
+        found(&*store, &bob, "deployed").await,
+        vec!["DEPLOYED, deploying, deploy-ish"]
+    );
+    // Two words: both must be there, anywhere.
+    assert_eq!(
+        found(&*store, &bob, "canary deploy").await,
+        vec!["Deploy finished; we rolled back the canary."]
+    );
+    // Typed search syntax is only text.
+    assert!(found(&*store, &bob, "deploy NOT tomorrow").await.is_empty());
+    assert_eq!(found(&*store, &bob, "tomorrow AND").await, Vec::<String>::new());
+
+    // Filters: author, room, time; and filters alone.
+    let by = |author: &User| {
+        let id = author.id;
+        move |f: &mut SearchFilter<'_>| f.author = Some(id)
+    };
+    let of_carol = find(&*store, &bob, "deploy", by(&carol)).await.messages;
+    assert_eq!(of_carol.len(), 1);
+    assert_eq!(of_carol[0].room_id, general);
+    let in_ops = find(&*store, &bob, "deploy", |f| f.room = Some(ops)).await;
+    assert_eq!(in_ops.messages.len(), 1);
+    let everything_by_bob = find(&*store, &bob, "from:bob", by(&bob)).await.messages;
+    assert_eq!(everything_by_bob.len(), 2);
+    // Carol's room named by a searcher outside it finds nothing.
+    assert!(find(&*store, &bob, "deploy", |f| f.room = Some(secret))
+        .await
+        .messages
+        .is_empty());
+    let newest = find(&*store, &bob, "deploy", |_| {}).await.messages[0].created_at;
+    assert!(find(&*store, &bob, "deploy", |f| f.after = Some(newest + 1))
+        .await
+        .messages
+        .is_empty());
+    assert_eq!(
+        find(&*store, &bob, "deploy", |f| f.before = Some(newest + 1))
+            .await
+            .messages
+            .len(),
+        3
+    );
+}
+
+async fn search_follows_edits_deletes_and_membership(store: Arc<dyn Store>) {
+    let alice = user(&*store, "alice").await;
+    let bob = user(&*store, "bob").await;
+    let ops = store.create_room(alice.id, "ops", None).await.unwrap().id;
+    store.join_room(bob.id, ops).await.unwrap();
+    let first = post(&*store, &alice, ops, "the release is blocked").await;
+    let second = post(&*store, &alice, ops, "lunch at noon").await;
+    assert_eq!(found(&*store, &bob, "blocked").await.len(), 1);
+
+    // Edited-away words are gone, the new ones found.
+    let edit = ChangeKind::Edit {
+        body: "the release shipped",
+        html: "",
+        mentions: &[],
+    };
+    change(&*store, &alice, ops, first.seq, None, edit).await.unwrap();
+    assert!(found(&*store, &bob, "blocked").await.is_empty());
+    assert_eq!(found(&*store, &bob, "shipped").await, vec!["the release shipped"]);
+    // A reaction leaves the text (and the index) as it was.
+    let react = ChangeKind::React { emoji: "🎉" };
+    change(&*store, &bob, ops, first.seq, None, react).await.unwrap();
+    assert_eq!(found(&*store, &bob, "shipped").await.len(), 1);
+
+    // A deleted message is found by nothing, not even by its author or by filters alone.
+    change(&*store, &alice, ops, second.seq, None, ChangeKind::Delete)
+        .await
+        .unwrap();
+    assert!(found(&*store, &alice, "lunch").await.is_empty());
+    let alice_id = alice.id;
+    let all_of_alice = find(&*store, &alice, "from:alice", |f| f.author = Some(alice_id)).await;
+    assert_eq!(all_of_alice.messages.len(), 1);
+
+    // Leaving the room leaves its messages behind.
+    store.leave_room(bob.id, ops).await.unwrap();
+    assert!(found(&*store, &bob, "shipped").await.is_empty());
+    assert_eq!(found(&*store, &alice, "shipped").await.len(), 1);
+}
+
+async fn search_pages_newest_first_without_overlap(store: Arc<dyn Store>) {
+    let alice = user(&*store, "alice").await;
+    let general = general_id(&*store, &alice).await;
+    for i in 0..45 {
+        post(&*store, &alice, general, &format!("status report {i}")).await;
+    }
+    let query = app::search::parse("report").unwrap();
+    let mut seen = Vec::new();
+    let mut page = None::<String>;
+    let mut pages = 0;
+    loop {
+        let filter = SearchFilter {
+            page: page.as_deref(),
+            ..unfiltered(&query.terms)
+        };
+        let found = store.search(alice.id, &filter).await.unwrap();
+        assert!(found.messages.len() <= 20);
+        seen.extend(found.messages.into_iter().map(|m| m.seq));
+        pages += 1;
+        match found.next {
+            Some(next) => page = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    // Every message once; within one millisecond the newer seq comes first.
+    assert_eq!(seen, (1..=45).rev().collect::<Vec<i64>>());
+    let filter = SearchFilter {
+        page: Some("not-a-cursor"),
+        ..unfiltered(&query.terms)
+    };
+    let bad = store.search(alice.id, &filter).await.unwrap_err();
+    assert!(matches!(bad, StoreError::Invalid(_)), "{bad:?}");
 }

@@ -128,6 +128,34 @@ pub(crate) fn rendered(body: &str, html: &str, mentions: &[String]) -> String {
     }
 }
 
+/// What a search asks a store for: messages the searcher can read (rooms and DMs they are in)
+/// matching every term and every filter given, newest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SearchFilter<'a> {
+    pub terms: &'a [crate::search::Term],
+    pub author: Option<UserId>,
+    pub room: Option<RoomId>,
+    /// Only messages created before this instant (UTC ms).
+    pub before: Option<i64>,
+    /// Only messages created at or after this instant (UTC ms).
+    pub after: Option<i64>,
+    /// The `next` cursor of the page before, as this store wrote it.
+    pub page: Option<&'a str>,
+    pub limit: u32,
+}
+
+/// A page of found messages, newest first, and the cursor of the next page if there is one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Found {
+    pub messages: Vec<Message>,
+    pub next: Option<String>,
+}
+
+/// The answer to a page cursor a store did not write.
+pub(crate) fn bad_page() -> StoreError {
+    StoreError::Invalid("This page of results is out of date: search again.".into())
+}
+
 /// Why an account is being created.
 #[derive(Debug, Clone, Copy)]
 pub enum Admission<'a> {
@@ -268,6 +296,10 @@ pub trait Store: Send + Sync + 'static {
         after_rev: i64,
         limit: u32,
     ) -> StoreResult<Changes>;
+
+    /// Messages `user_id` can read that match `filter`, newest first, deleted ones never:
+    /// a page of at most `filter.limit`.
+    async fn search(&self, user_id: UserId, filter: &SearchFilter<'_>) -> StoreResult<Found>;
 
     /// Moves the member's read position in the room forward to `seq` (never back, never past the
     /// room's newest message) and returns the position now stored.

@@ -14,11 +14,12 @@ use sqlx::Row;
 mod backup;
 mod changes;
 mod posts;
+mod search;
 
 use super::group_commit::{Post, Posts};
 use super::{
-    admit, stored_mode, Admission, Changed, ExportRequest, ExportSink, HistoryQuery, MessageChange,
-    NewMessage, RestoreTx, Store, StoreError, StoreResult, StoredMember, INVITE_INVALID,
+    admit, stored_mode, Admission, Changed, ExportRequest, ExportSink, Found, HistoryQuery,
+    MessageChange, NewMessage, RestoreTx, SearchFilter, Store, StoreError, StoreResult, StoredMember, INVITE_INVALID,
 };
 use crate::backup::record::EndRecord;
 use crate::backup::BackupResult;
@@ -644,6 +645,10 @@ impl Store for PgStore {
         limit: u32,
     ) -> StoreResult<Changes> {
         changes::since(&self.pool, user_id, room_id, after_rev, limit).await
+    }
+
+    async fn search(&self, user_id: UserId, filter: &SearchFilter<'_>) -> StoreResult<Found> {
+        search::search(&self.pool, user_id, filter).await
     }
 
     async fn mark_read(&self, user_id: UserId, room_id: RoomId, seq: i64) -> StoreResult<i64> {
