@@ -8,29 +8,7 @@ mod common;
 
 use app::model::{Message, Navigation, RoomId, RoomSummary};
 use app::protocol::ServerFrame;
-use common::{connect, next, post, post_frame, register, send, start};
-
-fn form(value: &str) -> String {
-    let mut out = String::new();
-    for b in value.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => out.push(b as char),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
-
-async fn call(addr: std::net::SocketAddr, endpoint: &str, args: &str, cookie: &str) -> String {
-    let (status, _, body) = post(addr, &format!("/api/{endpoint}"), args, Some(cookie)).await;
-    assert_eq!(status, 200, "{endpoint}: {body}");
-    body
-}
-
-async fn say(addr: std::net::SocketAddr, cookie: &str, room: RoomId, text: &str) -> Message {
-    let args = format!("room_id={room}&text={}", form(text));
-    serde_json::from_str(&call(addr, "post_message", &args, cookie).await).unwrap()
-}
+use common::{call, connect, form, next, post_frame, register, say, send, start};
 
 async fn room_in_sidebar(addr: std::net::SocketAddr, cookie: &str, room: RoomId) -> RoomSummary {
     let nav: Navigation = serde_json::from_str(&call(addr, "sidebar", "", cookie).await).unwrap();

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 
 use crate::error::AppError;
-use crate::model::{Changes, HistoryPage, Message, RoomId};
+use crate::model::{Changes, HistoryPage, Message, RoomId, SearchResults};
 
 /// A page of a room's history, oldest first. `before`/`after` are exclusive seq bounds; without
 /// them the page is the newest. `since` (RFC 3339) starts at the first message at or after that
@@ -130,4 +130,15 @@ pub async fn get_changes(
         .store
         .changes(user.id, room_id, after_rev, limit)
         .await?)
+}
+
+/// Messages the caller can read (rooms and DMs they are in) matching `q`, newest first, 20 per
+/// page: words, "quoted phrases", `word*` prefixes, and the filters `from:user`, `in:room`,
+/// `before:YYYY-MM-DD`, `after:YYYY-MM-DD` (UTC days, both exclusive). Pass a page's `next`
+/// back as `page` for older results.
+#[server(endpoint = "search")]
+pub async fn search_messages(q: String, page: Option<String>) -> Result<SearchResults, AppError> {
+    let user = super::ssr::require_user().await?;
+    let page = page.as_deref().map(str::trim).filter(|p| !p.is_empty());
+    crate::search::run(&super::ssr::state()?, user.id, &q, page).await
 }

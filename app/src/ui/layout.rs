@@ -10,6 +10,7 @@ use leptos_router::components::{Outlet, A};
 use super::auth_page::AuthPage;
 use super::feedback::{form_error, ErrorPanel};
 use super::live::{badge_text, Live};
+use super::search::SearchBox;
 use crate::api::auth::{
     current_user, CreateInvite, Login, Logout, LogoutEverywhere, Moderate, Register,
     SetRegistration,
@@ -165,6 +166,7 @@ fn SidebarNav(navigation: Navigation) -> impl IntoView {
             </div>
             <AwaySummaryNote/>
             <NotificationPrompt/>
+            <SearchBox value="" id="sidebar-search"/>
             <section class="nav-section">
                 <h2>"Rooms"</h2>
                 <RoomLinks rooms=sidebar.rooms empty="You are in no rooms yet."/>

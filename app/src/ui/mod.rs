@@ -8,6 +8,7 @@ mod layout;
 mod live;
 mod local_time;
 mod room;
+mod search;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Stylesheet, Title};
@@ -28,6 +29,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("") view=layout::Welcome ssr=SsrMode::Async/>
                     <Route path=path!("rooms") view=directory::RoomDirectory ssr=SsrMode::Async/>
                     <Route path=path!("r/:id") view=room::RoomPage ssr=SsrMode::Async/>
+                    <Route path=path!("search") view=search::SearchPage ssr=SsrMode::Async/>
                 </ParentRoute>
             </Routes>
         </Router>

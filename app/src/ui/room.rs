@@ -20,7 +20,11 @@ use crate::error::AppError;
 use crate::model::{HistoryPage, Member, Message, Presence, RoomId, RoomKind, RoomView};
 use crate::protocol::{TYPING_EVERY_MS, TYPING_SHOWN_MS};
 
-/// The room page: loads the room and its newest page (or the page before `?before=`).
+/// How many newer messages a room opened at a message (`?at=SEQ`) shows after it.
+const AFTER_FOUND: i64 = 10;
+
+/// The room page: loads the room and its newest page (or the page before `?before=`, or the
+/// page around `?at=SEQ`, a message a search or a notification points at).
 #[component]
 pub fn RoomPage() -> impl IntoView {
     let session = expect_context::<Session>();
@@ -35,10 +39,8 @@ pub fn RoomPage() -> impl IntoView {
             .and_then(|s| s.parse::<RoomId>().ok())
     };
     let before = move || {
-        query
-            .read()
-            .get("before")
-            .and_then(|s| s.parse::<i64>().ok())
+        let number = |key: &str| query.read().get(key).and_then(|s| s.parse::<i64>().ok());
+        number("before").or_else(|| number("at").map(|at| at.saturating_add(AFTER_FOUND + 1)))
     };
 
     let data = Resource::new(
@@ -481,6 +483,17 @@ fn MessageItem(message: Message, actions: Actions, forms: Forms, viewer: String)
     let editing = move || actions.edit && asked("edit");
     let deleting = move || actions.delete && asked("delete");
     let picking = move || actions.react && asked("react");
+    // The message a search or a link pointed at: marked, and scrolled to once it is shown.
+    let found =
+        query.with_untracked(|q| q.get("at").and_then(|s| s.parse::<i64>().ok())) == Some(seq);
+    let article = NodeRef::<leptos::html::Article>::new();
+    Effect::new(move |_| {
+        if found {
+            if let Some(el) = article.get() {
+                el.scroll_into_view();
+            }
+        }
+    });
     let deleted = message.is_deleted();
     let edited = message
         .edited_at
@@ -535,8 +548,11 @@ fn MessageItem(message: Message, actions: Actions, forms: Forms, viewer: String)
     });
     view! {
         <article
+            node_ref=article
             class="message"
             class:mentions-me=mentions_me
+            class:found=found
+            aria-current=found.then_some("true")
             id=format!("m{seq}")
             data-seq=seq
             data-deleted=deleted.then_some("true")

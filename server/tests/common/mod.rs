@@ -384,3 +384,34 @@ pub async fn get(addr: SocketAddr, path: &str, cookie: Option<&str>) -> (u16, St
         body.to_owned(),
     )
 }
+
+/// `value` percent-encoded for a form body or a query string.
+pub fn form(value: &str) -> String {
+    let mut out = String::new();
+    for b in value.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => out.push(b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// Calls the server function at `/api/ENDPOINT` with a form body, expecting 200; returns the
+/// body.
+pub async fn call(addr: SocketAddr, endpoint: &str, args: &str, cookie: &str) -> String {
+    let (status, _, body) = post(addr, &format!("/api/{endpoint}"), args, Some(cookie)).await;
+    assert_eq!(status, 200, "{endpoint}: {body}");
+    body
+}
+
+/// Posts `text` to `room` over HTTP and returns the stored message.
+pub async fn say(
+    addr: SocketAddr,
+    cookie: &str,
+    room: app::model::RoomId,
+    text: &str,
+) -> app::model::Message {
+    let args = format!("room_id={room}&text={}", form(text));
+    serde_json::from_str(&call(addr, "post_message", &args, cookie).await).unwrap()
+}
