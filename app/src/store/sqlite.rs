@@ -22,7 +22,8 @@ mod search;
 use super::group_commit::{Post, Posts};
 use super::{
     admit, stored_mode, Admission, Changed, ExportRequest, ExportSink, Found, HistoryQuery,
-    MessageChange, NewMessage, RestoreTx, SearchFilter, Store, StoreError, StoreResult, StoredMember, INVITE_INVALID,
+    MessageChange, NewMessage, RestoreTx, SearchFilter, Store, StoreError, StoreResult,
+    StoredMember, INVITE_INVALID,
 };
 use crate::backup::record::EndRecord;
 use crate::backup::BackupResult;

@@ -17,6 +17,8 @@ use crate::store::{RestoreCounts, RestoreTx, StagedMessage, StoreError, StoreRes
 
 /// Messages sent per INSERT during a restore (each column is one bound array).
 const STAGE_BATCH: usize = 2000;
+/// A restore that adds at least this many messages refreshes the planner's statistics.
+const ANALYZE_AFTER: u64 = 10_000;
 
 /// A backup's reads, all in one repeatable-read transaction: one snapshot, while nodes write.
 pub(super) struct PgSource {
@@ -468,6 +470,13 @@ impl RestoreTx for PgRestore {
         )
         .execute(&mut *self.tx)
         .await?;
+        // A big restore changes what the planner knows of `messages` more than autovacuum will
+        // notice for a while; until it does, searches would be planned for an empty table.
+        if commit && self.added >= ANALYZE_AFTER {
+            sqlx::query("ANALYZE messages")
+                .execute(&mut *self.tx)
+                .await?;
+        }
         let mut counts = self.counts;
         counts.messages_added = self.added;
         counts.messages_skipped = self.staged - self.added;

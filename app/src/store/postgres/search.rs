@@ -66,6 +66,13 @@ pub(super) async fn search(
          ORDER BY m.created_at DESC, m.room_id DESC, m.seq DESC LIMIT $10"
     );
     let words = (!filter.terms.is_empty()).then(|| ts_query(filter.terms));
+    // Connections plan once for all parameters (`force_generic_plan`, right for the fixed reads
+    // of history). Here the best plan depends on the words: walking the time index backwards
+    // for a frequent word, the GIN index for a rare one. Plan this query for its values.
+    let mut tx = pool.begin().await?;
+    sqlx::query("SET LOCAL plan_cache_mode = force_custom_plan")
+        .execute(&mut *tx)
+        .await?;
     let rows = sqlx::query(&sql)
         .bind(words)
         .bind(user_id)
@@ -77,8 +84,9 @@ pub(super) async fn search(
         .bind(room)
         .bind(seq)
         .bind(i64::from(filter.limit) + 1)
-        .fetch_all(pool)
+        .fetch_all(&mut *tx)
         .await?;
+    tx.commit().await?;
     let mut messages = rows
         .iter()
         .map(rows::message)
