@@ -106,9 +106,7 @@ impl Query {
                 example(name)
             )));
         }
-        let slot_taken = || {
-            AppError::BadRequest(format!("Use {name}: once in a search."))
-        };
+        let slot_taken = || AppError::BadRequest(format!("Use {name}: once in a search."));
         match name {
             "from" => set_once(&mut self.from, value.trim_start_matches('@').to_owned())
                 .map_err(|()| slot_taken()),
@@ -117,8 +115,9 @@ impl Query {
                 value.trim_start_matches(['#', '@']).to_owned(),
             )
             .map_err(|()| slot_taken()),
-            "before" => set_once(&mut self.before, day_start(name, value)?)
-                .map_err(|()| slot_taken()),
+            "before" => {
+                set_once(&mut self.before, day_start(name, value)?).map_err(|()| slot_taken())
+            }
             _ => set_once(&mut self.after, day_start(name, value)? + DAY_MS)
                 .map_err(|()| slot_taken()),
         }
@@ -261,7 +260,9 @@ pub async fn run(
                 .await?
                 .map(|u| u.id)
                 .ok_or_else(|| {
-                    AppError::BadRequest(format!("from: there is no user called \u{201c}{name}\u{201d}."))
+                    AppError::BadRequest(format!(
+                        "from: there is no user called \u{201c}{name}\u{201d}."
+                    ))
                 })?,
         ),
         None => None,
@@ -295,7 +296,7 @@ pub async fn run(
 }
 
 #[cfg(test)]
-#[expect(clippy::unwrap_used, clippy::expect_used)]
+#[expect(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -328,8 +329,14 @@ mod tests {
         assert_eq!(q.from.as_deref(), Some("alice"));
         assert_eq!(q.room.as_deref(), Some("ops"));
         // after: 2026-01-30 means from 2026-01-31 on; before: 2026-02-01 means up to its start.
-        assert_eq!(q.after, crate::timestamp::parse_rfc3339("2026-01-31T00:00:00Z"));
-        assert_eq!(q.before, crate::timestamp::parse_rfc3339("2026-02-01T00:00:00Z"));
+        assert_eq!(
+            q.after,
+            crate::timestamp::parse_rfc3339("2026-01-31T00:00:00Z")
+        );
+        assert_eq!(
+            q.before,
+            crate::timestamp::parse_rfc3339("2026-02-01T00:00:00Z")
+        );
     }
 
     #[test]
@@ -348,7 +355,10 @@ mod tests {
                 term(&["col", "z"], false),
             ]
         );
-        assert_eq!(parse(r#"in:"Release planning" x"#).unwrap().room.as_deref(), Some("Release planning"));
+        assert_eq!(
+            parse(r#"in:"Release planning" x"#).unwrap().room.as_deref(),
+            Some("Release planning")
+        );
     }
 
     #[test]

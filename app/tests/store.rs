@@ -1369,12 +1369,22 @@ async fn search_finds_only_what_the_searcher_may_read(store: Arc<dyn Store>) {
     let carol = user(&*store, "carol").await;
     let general = general_id(&*store, &alice).await;
     let ops = store.create_room(alice.id, "ops", None).await.unwrap().id;
-    let secret = store.create_room(carol.id, "secret", None).await.unwrap().id;
+    let secret = store
+        .create_room(carol.id, "secret", None)
+        .await
+        .unwrap()
+        .id;
     store.join_room(bob.id, ops).await.unwrap();
     let alice_bob = store.open_dm(alice.id, bob.id).await.unwrap();
     let alice_carol = store.open_dm(alice.id, carol.id).await.unwrap();
 
-    post(&*store, &alice, ops, "Deploy finished; we rolled back the canary.").await;
+    post(
+        &*store,
+        &alice,
+        ops,
+        "Deploy finished; we rolled back the canary.",
+    )
+    .await;
     post(&*store, &carol, general, "deploy tomorrow?").await;
     post(&*store, &carol, secret, "deploy the secret plan").await;
     post(&*store, &alice, alice_carol, "our private deploy").await;
@@ -1391,7 +1401,10 @@ async fn search_finds_only_what_the_searcher_may_read(store: Arc<dyn Store>) {
         ])
     );
     assert_eq!(found(&*store, &alice, "deploy").await.len(), 4);
-    assert_eq!(found(&*store, &carol, "private").await, vec!["our private deploy"]);
+    assert_eq!(
+        found(&*store, &carol, "private").await,
+        vec!["our private deploy"]
+    );
     assert!(found(&*store, &bob, "private").await.is_empty());
     assert!(found(&*store, &bob, "secret").await.is_empty());
 
@@ -1413,7 +1426,10 @@ async fn search_finds_only_what_the_searcher_may_read(store: Arc<dyn Store>) {
     );
     // Typed search syntax is only text.
     assert!(found(&*store, &bob, "deploy NOT tomorrow").await.is_empty());
-    assert_eq!(found(&*store, &bob, "tomorrow AND").await, Vec::<String>::new());
+    assert_eq!(
+        found(&*store, &bob, "tomorrow AND").await,
+        Vec::<String>::new()
+    );
 
     // Filters: author, room, time; and filters alone.
     let by = |author: &User| {
@@ -1433,10 +1449,12 @@ async fn search_finds_only_what_the_searcher_may_read(store: Arc<dyn Store>) {
         .messages
         .is_empty());
     let newest = find(&*store, &bob, "deploy", |_| {}).await.messages[0].created_at;
-    assert!(find(&*store, &bob, "deploy", |f| f.after = Some(newest + 1))
-        .await
-        .messages
-        .is_empty());
+    assert!(
+        find(&*store, &bob, "deploy", |f| f.after = Some(newest + 1))
+            .await
+            .messages
+            .is_empty()
+    );
     assert_eq!(
         find(&*store, &bob, "deploy", |f| f.before = Some(newest + 1))
             .await
@@ -1461,12 +1479,19 @@ async fn search_follows_edits_deletes_and_membership(store: Arc<dyn Store>) {
         html: "",
         mentions: &[],
     };
-    change(&*store, &alice, ops, first.seq, None, edit).await.unwrap();
+    change(&*store, &alice, ops, first.seq, None, edit)
+        .await
+        .unwrap();
     assert!(found(&*store, &bob, "blocked").await.is_empty());
-    assert_eq!(found(&*store, &bob, "shipped").await, vec!["the release shipped"]);
+    assert_eq!(
+        found(&*store, &bob, "shipped").await,
+        vec!["the release shipped"]
+    );
     // A reaction leaves the text (and the index) as it was.
     let react = ChangeKind::React { emoji: "🎉" };
-    change(&*store, &bob, ops, first.seq, None, react).await.unwrap();
+    change(&*store, &bob, ops, first.seq, None, react)
+        .await
+        .unwrap();
     assert_eq!(found(&*store, &bob, "shipped").await.len(), 1);
 
     // A deleted message is found by nothing, not even by its author or by filters alone.
