@@ -1,6 +1,7 @@
 //! The Confab server: configuration, the axum router around the Leptos app, and start-up.
 //! `main.rs` is only the command line; tests build the same router with [`router`].
 
+pub mod bench;
 pub mod commands;
 pub mod config;
 pub mod download;

@@ -7,33 +7,17 @@
 //! database (a new SQLite path, or `createdb` for PostgreSQL). Defaults: 10,000,000 messages,
 //! 1,000 rooms, 20,000 queries.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use app::backup::read::Place;
 use app::backup::record::{RoomRecord, UserRecord};
 use app::store::{HistoryQuery, StagedMessage};
 
-type BenchResult<T> = Result<T, Box<dyn std::error::Error>>;
+use server::bench::{exit_code, number, report, BenchResult, Rng};
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    match run().await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("bench-history: {e}");
-            std::process::ExitCode::FAILURE
-        }
-    }
-}
-
-fn number(arg: Option<String>, what: &str, default: u64) -> BenchResult<u64> {
-    match arg {
-        Some(n) => Ok(n
-            .replace('_', "")
-            .parse()
-            .map_err(|_| format!("{what} must be a number, got {n}"))?),
-        None => Ok(default),
-    }
+    exit_code("bench-history", run().await)
 }
 
 async fn run() -> BenchResult<()> {
@@ -80,13 +64,8 @@ async fn run() -> BenchResult<()> {
     );
 
     // A small deterministic generator: the same rooms in the same order on every backend.
-    let mut state = 0x2545_f491_4f6c_dd1d_u64;
-    let mut pick = move |n: usize| {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        (state % n as u64) as usize
-    };
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    let mut pick = move |n: usize| rng.below(n);
     for (name, back) in [("last 50", false), ("50 further back", true)] {
         let mut times = Vec::with_capacity(queries as usize);
         for _ in 0..queries {
@@ -113,7 +92,7 @@ async fn run() -> BenchResult<()> {
                 return Err(format!("room {room}: {} messages", page.messages.len()).into());
             }
         }
-        report(name, times);
+        report(name, times, "");
     }
     store.close().await;
     Ok(())
@@ -177,17 +156,4 @@ async fn fill(store: &dyn app::store::Store, messages: u64, rooms: u64) -> Bench
     }
     tx.finish(true).await?;
     Ok(())
-}
-
-fn report(name: &str, mut times: Vec<Duration>) {
-    times.sort_unstable();
-    let at = |q: f64| times[((times.len() as f64 * q) as usize).min(times.len() - 1)];
-    println!(
-        "{name:<16} median {:>8.3} ms   p90 {:>8.3} ms   p99 {:>8.3} ms   max {:>8.3} ms   ({} queries)",
-        at(0.5).as_secs_f64() * 1e3,
-        at(0.9).as_secs_f64() * 1e3,
-        at(0.99).as_secs_f64() * 1e3,
-        times.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
-        times.len()
-    );
 }

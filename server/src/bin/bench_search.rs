@@ -12,14 +12,14 @@
 //! each kind.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use app::backup::read::Place;
 use app::backup::record::{RoomRecord, UserRecord};
 use app::state::AppState;
 use app::store::StagedMessage;
 
-type BenchResult<T> = Result<T, Box<dyn std::error::Error>>;
+use server::bench::{exit_code, number, report, BenchResult, Rng};
 
 const VOCABULARY: usize = 20_000;
 const YEAR_MS: i64 = 365 * 86_400_000;
@@ -30,43 +30,12 @@ const HIDDEN_WORD: &str = "classifiedx";
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    match run().await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("bench-search: {e}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    exit_code("bench-search", run().await)
 }
 
-fn number(arg: Option<String>, what: &str, default: u64) -> BenchResult<u64> {
-    match arg {
-        Some(n) => Ok(n
-            .replace('_', "")
-            .parse()
-            .map_err(|_| format!("{what} must be a number, got {n}"))?),
-        None => Ok(default),
-    }
-}
-
-/// A small deterministic generator: the same text and queries on every backend and every run.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    /// A word's rank (0 = the most frequent), log-uniform: P(rank < k) = ln k / ln V.
-    fn rank(&mut self) -> usize {
-        let u = (self.next() >> 11) as f64 / (1u64 << 53) as f64;
-        ((VOCABULARY as f64).powf(u) as usize).saturating_sub(1)
-    }
+/// A word's rank (0 = the most frequent), log-uniform: P(rank < k) = ln k / ln V.
+fn rank(rng: &mut Rng) -> usize {
+    ((VOCABULARY as f64).powf(rng.unit()) as usize).saturating_sub(1)
 }
 
 /// The word of a rank: letters only, distinct for distinct ranks.
@@ -197,9 +166,10 @@ async fn run() -> BenchResult<()> {
             }
         }
         all.extend_from_slice(&times);
-        report(name, times, hits as f64 / queries.max(1) as f64);
+        let per_page = hits as f64 / queries.max(1) as f64;
+        report(name, times, &format!("   {per_page:.1} hits/page"));
     }
-    report("all kinds", all, f64::NAN);
+    report("all kinds", all, "");
     store.close().await;
     Ok(())
 }
@@ -250,7 +220,7 @@ async fn fill(
         let room = (i % rooms) as usize;
         let length = 6 + rng.below(9);
         let mut body = (0..length)
-            .map(|_| word(rng.rank()))
+            .map(|_| word(rank(&mut rng)))
             .collect::<Vec<_>>()
             .join(" ");
         if room % 2 == 1 && rng.below(20) == 0 {
@@ -278,22 +248,4 @@ async fn fill(
     }
     tx.finish(true).await?;
     Ok(())
-}
-
-fn report(name: &str, mut times: Vec<Duration>, hits: f64) {
-    times.sort_unstable();
-    let at = |q: f64| times[((times.len() as f64 * q) as usize).min(times.len() - 1)];
-    let hits = if hits.is_nan() {
-        String::new()
-    } else {
-        format!("   {hits:.1} hits/page")
-    };
-    println!(
-        "{name:<14} median {:>7.2} ms   p90 {:>7.2} ms   p99 {:>7.2} ms   max {:>7.2} ms   ({} queries){hits}",
-        at(0.5).as_secs_f64() * 1e3,
-        at(0.9).as_secs_f64() * 1e3,
-        at(0.99).as_secs_f64() * 1e3,
-        times.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
-        times.len()
-    );
 }
