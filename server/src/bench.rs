@@ -69,3 +69,65 @@ pub fn exit_code(name: &str, outcome: BenchResult<()>) -> std::process::ExitCode
         }
     }
 }
+
+/// The user `name` in a benchmark's restore, created at `at`, without a password.
+pub async fn user(
+    tx: &mut dyn app::store::RestoreTx,
+    name: String,
+    at: i64,
+) -> BenchResult<app::model::UserId> {
+    let record = app::backup::record::UserRecord {
+        name,
+        admin: false,
+        created_at: at,
+        password_hash: None,
+    };
+    Ok(tx.user(&record).await?)
+}
+
+/// The public room `bench-N` in a benchmark's restore, created by `creator` at `at`, with
+/// `members` in it.
+pub async fn room(
+    tx: &mut dyn app::store::RestoreTx,
+    n: u64,
+    creator: app::model::UserId,
+    members: &[app::model::UserId],
+    at: i64,
+) -> BenchResult<app::model::RoomId> {
+    let record = app::backup::record::RoomRecord {
+        room: format!("bench-{n}"),
+        topic: None,
+        created_by: None,
+        created_at: at,
+    };
+    let id = tx.room(&record, Some(creator)).await?;
+    for member in members {
+        tx.member(id, *member, at).await?;
+    }
+    Ok(id)
+}
+
+/// A plain new message for a benchmark's restore: posted at `at`, never changed; `line` is
+/// where an error would say it was.
+pub fn message(
+    room_id: app::model::RoomId,
+    author_id: app::model::UserId,
+    body: String,
+    at: i64,
+    line: u64,
+) -> app::store::StagedMessage {
+    app::store::StagedMessage {
+        uid: uuid::Uuid::now_v7().to_string(),
+        room_id,
+        author_id,
+        body,
+        created_at: at,
+        client_id: None,
+        edited_at: None,
+        deleted_at: None,
+        reactions: None,
+        html: None,
+        mentions: None,
+        place: app::backup::read::Place::Line(line),
+    }
+}

@@ -487,13 +487,13 @@ fn MessageItem(message: Message, actions: Actions, forms: Forms, viewer: String)
     let found =
         query.with_untracked(|q| q.get("at").and_then(|s| s.parse::<i64>().ok())) == Some(seq);
     let article = NodeRef::<leptos::html::Article>::new();
-    Effect::new(move |_| {
-        if found {
+    if found {
+        Effect::new(move |_| {
             if let Some(el) = article.get() {
                 el.scroll_into_view();
             }
-        }
-    });
+        });
+    }
     let deleted = message.is_deleted();
     let edited = message
         .edited_at

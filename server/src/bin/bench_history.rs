@@ -9,11 +9,9 @@
 
 use std::time::Instant;
 
-use app::backup::read::Place;
-use app::backup::record::{RoomRecord, UserRecord};
-use app::store::{HistoryQuery, StagedMessage};
+use app::store::HistoryQuery;
 
-use server::bench::{exit_code, number, report, BenchResult, Rng};
+use server::bench::{self, exit_code, number, report, BenchResult, Rng};
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
@@ -105,50 +103,23 @@ async fn fill(store: &dyn app::store::Store, messages: u64, rooms: u64) -> Bench
     let mut tx = store.begin_restore().await?;
     let mut users = Vec::new();
     for name in ["reader", "author"] {
-        users.push(
-            tx.user(&UserRecord {
-                name: name.into(),
-                admin: false,
-                created_at: start,
-                password_hash: None,
-            })
-            .await?,
-        );
+        users.push(bench::user(tx.as_mut(), name.into(), start).await?);
     }
     let mut room_ids = Vec::new();
     for r in 0..rooms {
-        let id = tx
-            .room(
-                &RoomRecord {
-                    room: format!("bench-{r}"),
-                    topic: None,
-                    created_by: None,
-                    created_at: start,
-                },
-                Some(users[1]),
-            )
-            .await?;
-        for user in &users {
-            tx.member(id, *user, start).await?;
-        }
-        room_ids.push(id);
+        room_ids.push(bench::room(tx.as_mut(), r, users[1], &users, start).await?);
     }
     for i in 0..messages {
-        let room = (i % rooms) as usize;
-        tx.message(StagedMessage {
-            uid: uuid::Uuid::now_v7().to_string(),
-            room_id: room_ids[room],
-            author_id: users[(i % 2) as usize],
-            body: format!("message {i}: a line of ordinary chat, about sixty characters"),
-            created_at: start + 1000 * (i / rooms) as i64,
-            client_id: None,
-            edited_at: None,
-            deleted_at: None,
-            reactions: None,
-            html: None,
-            mentions: None,
-            place: Place::Line(i + 1),
-        })
+        let room = room_ids[(i % rooms) as usize];
+        let body = format!("message {i}: a line of ordinary chat, about sixty characters");
+        let at = start + 1000 * (i / rooms) as i64;
+        tx.message(bench::message(
+            room,
+            users[(i % 2) as usize],
+            body,
+            at,
+            i + 1,
+        ))
         .await?;
         if i > 0 && i % 1_000_000 == 0 {
             eprintln!("  {i} messages staged");

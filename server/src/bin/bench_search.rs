@@ -14,12 +14,9 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use app::backup::read::Place;
-use app::backup::record::{RoomRecord, UserRecord};
 use app::state::AppState;
-use app::store::StagedMessage;
 
-use server::bench::{exit_code, number, report, BenchResult, Rng};
+use server::bench::{self, exit_code, number, report, BenchResult, Rng};
 
 const VOCABULARY: usize = 20_000;
 const YEAR_MS: i64 = 365 * 86_400_000;
@@ -183,37 +180,19 @@ async fn fill(
     start: i64,
 ) -> BenchResult<()> {
     let mut tx = store.begin_restore().await?;
-    let user = |name: String| UserRecord {
-        name,
-        admin: false,
-        created_at: start,
-        password_hash: None,
-    };
-    let reader = tx.user(&user("reader".into())).await?;
+    let reader = bench::user(tx.as_mut(), "reader".into(), start).await?;
     let mut authors = Vec::new();
     for a in 0..AUTHORS {
-        authors.push(tx.user(&user(format!("author{a}"))).await?);
+        authors.push(bench::user(tx.as_mut(), format!("author{a}"), start).await?);
     }
     let mut room_ids = Vec::new();
     for r in 0..rooms {
-        let id = tx
-            .room(
-                &RoomRecord {
-                    room: format!("bench-{r}"),
-                    topic: None,
-                    created_by: None,
-                    created_at: start,
-                },
-                Some(authors[0]),
-            )
-            .await?;
-        for author in &authors {
-            tx.member(id, *author, start).await?;
-        }
+        // The searcher is in the even-numbered rooms only.
+        let mut members = authors.clone();
         if r % 2 == 0 {
-            tx.member(id, reader, start).await?;
+            members.push(reader);
         }
-        room_ids.push(id);
+        room_ids.push(bench::room(tx.as_mut(), r, authors[0], &members, start).await?);
     }
     let mut rng = Rng(0x2545_f491_4f6c_dd1d);
     for i in 0..messages {
@@ -227,21 +206,10 @@ async fn fill(
             body.push(' ');
             body.push_str(HIDDEN_WORD);
         }
-        tx.message(StagedMessage {
-            uid: uuid::Uuid::now_v7().to_string(),
-            room_id: room_ids[room],
-            author_id: authors[rng.below(AUTHORS)],
-            body,
-            created_at: start + (YEAR_MS as f64 * i as f64 / messages as f64) as i64,
-            client_id: None,
-            edited_at: None,
-            deleted_at: None,
-            reactions: None,
-            html: None,
-            mentions: None,
-            place: Place::Line(i + 1),
-        })
-        .await?;
+        let at = start + (YEAR_MS as f64 * i as f64 / messages as f64) as i64;
+        let author = authors[rng.below(AUTHORS)];
+        tx.message(bench::message(room_ids[room], author, body, at, i + 1))
+            .await?;
         if i > 0 && i % 200_000 == 0 {
             eprintln!("  {i} messages staged");
         }
