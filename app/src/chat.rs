@@ -275,22 +275,34 @@ pub async fn remove_member(
     Ok(())
 }
 
-/// Opens (creating on first use) the DM between `user` and `username`; both start receiving it.
-pub async fn open_dm(state: &AppState, user: &User, username: &str) -> Result<RoomId, AppError> {
-    let wanted = username.trim();
-    if wanted.is_empty() {
-        return Err(AppError::BadRequest("Enter a username.".into()));
-    }
+/// Opens (creating on first use) the direct conversation of `user` and the people `usernames`
+/// names: one name for a DM, several (up to [`crate::validate::MAX_CONVERSATION_PEOPLE`] people
+/// in all) for a group. Every member starts receiving it.
+pub async fn open_dm(state: &AppState, user: &User, usernames: &str) -> Result<RoomId, AppError> {
+    let names = crate::validate::conversation_names(usernames)?;
     state.limits.create(user.id)?;
-    let Some(other) = state.store.user_by_name(wanted).await? else {
-        return Err(AppError::NotFound(format!(
-            "There is no user named {wanted}."
-        )));
-    };
-    let room_id = state.store.open_dm(user.id, other.id).await?;
-    state.bus.membership(user.id, room_id, true).await;
-    if other.id != user.id {
-        state.bus.membership(other.id, room_id, true).await;
+    let mut people = vec![user.id];
+    let mut unknown = Vec::new();
+    for name in &names {
+        match state.store.user_by_name(name).await? {
+            Some(other) if !people.contains(&other.id) => people.push(other.id),
+            Some(_) => {}
+            None => unknown.push(name.as_str()),
+        }
+    }
+    match unknown[..] {
+        [] => {}
+        [one] => return Err(AppError::NotFound(format!("There is no user named {one}."))),
+        _ => {
+            return Err(AppError::NotFound(format!(
+                "There are no users named {}.",
+                unknown.join(", ")
+            )))
+        }
+    }
+    let room_id = state.store.open_dm(user.id, &people).await?;
+    for person in people {
+        state.bus.membership(person, room_id, true).await;
     }
     Ok(room_id)
 }

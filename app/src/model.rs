@@ -82,7 +82,7 @@ impl RoomKind {
 pub struct RoomSummary {
     pub id: RoomId,
     pub kind: RoomKind,
-    /// The room's name, or for a DM the other member's username.
+    /// The room's name, or for a DM the other members' usernames in name order, joined by ", ".
     pub name: String,
     pub topic: Option<String>,
     /// The seq of the room's newest message (0 while it has none).
@@ -270,7 +270,7 @@ pub struct Changes {
 /// One message found by a search, with the room it is in as the searcher sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SearchHit {
-    /// The room's name, or for a DM the other member's.
+    /// The room's name, or for a DM the other members' (as [`RoomSummary::name`]).
     pub room_name: String,
     pub room_kind: RoomKind,
     pub message: Message,

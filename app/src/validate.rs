@@ -25,6 +25,9 @@ pub const MAX_REACTIONS_PER_MESSAGE: usize = 20;
 /// The reactions offered in one click; any other emoji can be typed.
 pub const COMMON_REACTIONS: [&str; 8] = ["👍", "❤️", "😂", "🎉", "😮", "😢", "👀", "✅"];
 
+/// Most people in one direct conversation, its creator included; three or more make a group.
+pub const MAX_CONVERSATION_PEOPLE: usize = 9;
+
 /// Messages per history page when the caller does not say.
 pub const HISTORY_PAGE_DEFAULT: u32 = 50;
 /// Most messages one history request may return.
@@ -71,6 +74,36 @@ pub fn username(raw: &str) -> Result<String, AppError> {
         ));
     }
     Ok(name.to_owned())
+}
+
+/// The people a direct conversation is opened with: one username, or several separated by
+/// commas or spaces (an `@` before a name is allowed). Repeats count once, ignoring case; the
+/// caller is added by whoever opens it, so at most [`MAX_CONVERSATION_PEOPLE`] - 1 names.
+pub fn conversation_names(raw: &str) -> Result<Vec<String>, AppError> {
+    let mut names: Vec<String> = Vec::new();
+    for word in raw.split(|c: char| c == ',' || c.is_whitespace()) {
+        let word = word.strip_prefix('@').unwrap_or(word);
+        if word.is_empty() {
+            continue;
+        }
+        let name = username(word)?;
+        if !names.iter().any(|n| n.eq_ignore_ascii_case(&name)) {
+            names.push(name);
+        }
+    }
+    if names.is_empty() {
+        return Err(AppError::BadRequest(
+            "Enter a username, or several separated by commas.".into(),
+        ));
+    }
+    if names.len() > MAX_CONVERSATION_PEOPLE - 1 {
+        return Err(AppError::BadRequest(format!(
+            "A conversation holds at most {MAX_CONVERSATION_PEOPLE} people, you included: \
+             name at most {} others.",
+            MAX_CONVERSATION_PEOPLE - 1
+        )));
+    }
+    Ok(names)
 }
 
 /// A password long enough to resist guessing and short enough to hash cheaply.
@@ -198,6 +231,22 @@ mod tests {
         assert!(username("ålice").is_err());
         assert!(username(&"x".repeat(32)).is_ok());
         assert!(username(&"x".repeat(33)).is_err());
+    }
+
+    #[test]
+    fn conversation_names_split_on_commas_and_spaces_once_each() {
+        assert_eq!(conversation_names(" bob ").unwrap(), ["bob"]);
+        assert_eq!(
+            conversation_names("@bob, carol  dave,,Bob").unwrap(),
+            ["bob", "carol", "dave"]
+        );
+        assert!(conversation_names(" , @ ").is_err());
+        assert!(conversation_names("bob, c@rol").is_err());
+        let eight: Vec<String> = (1..=8).map(|i| format!("u{i}")).collect();
+        assert_eq!(conversation_names(&eight.join(",")).unwrap().len(), 8);
+        let nine = format!("{},u9", eight.join(","));
+        let err = conversation_names(&nine).unwrap_err().to_string();
+        assert!(err.contains("at most 9 people"), "{err}");
     }
 
     #[test]

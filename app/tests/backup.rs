@@ -143,7 +143,7 @@ async fn restore_bytes(
     restore::restore(store, input, &options, &mut Quiet).await
 }
 
-/// An instance with public rooms, a DM, a note-to-self, memberships, client ids and text that
+/// An instance with public rooms, a DM, a group conversation, a note-to-self, memberships, client ids and text that
 /// stresses every format.
 async fn populated(kind: Kind) -> Db {
     let db = db_on(kind).await;
@@ -158,8 +158,12 @@ async fn populated(kind: Kind) -> Db {
         .unwrap()
         .id;
     s.join_room(carol.id, ops).await.unwrap();
-    let dm = s.open_dm(alice.id, bob.id).await.unwrap();
-    let own = s.open_dm(carol.id, carol.id).await.unwrap();
+    let dm = s.open_dm(alice.id, &[alice.id, bob.id]).await.unwrap();
+    let own = s.open_dm(carol.id, &[carol.id, carol.id]).await.unwrap();
+    let group = s
+        .open_dm(carol.id, &[carol.id, bob.id, alice.id])
+        .await
+        .unwrap();
     post(s, &alice, general, "hello, world", Some("c-1")).await;
     post(
         s,
@@ -189,6 +193,7 @@ async fn populated(kind: Kind) -> Db {
     post(s, &alice, dm, "just between us", Some("c-3")).await;
     post(s, &bob, dm, "]]> --> <!-- &amp;", None).await;
     post(s, &carol, own, "note to self", None).await;
+    post(s, &bob, group, "three of us", Some("c-4")).await;
     db
 }
 
@@ -199,7 +204,7 @@ async fn jsonl_round_trip_into_an_empty_instance_is_byte_identical(kind: Kind) {
     let counts = restore_bytes(&*target.store, first.clone(), false)
         .await
         .unwrap();
-    assert_eq!(counts.messages_added, 8);
+    assert_eq!(counts.messages_added, 9);
     assert_eq!(counts.users_created, 3);
     let second = backup(&*target.store, Format::Jsonl).await;
     let strip = |b: &[u8]| {
@@ -287,7 +292,7 @@ async fn restoring_twice_or_overlapping_backups_stores_each_message_once(kind: K
     let once = body(&*target.store).await;
     let again = restore_bytes(&*target.store, full, false).await.unwrap();
     assert_eq!(again.messages_added, 0);
-    assert_eq!(again.messages_skipped, 8);
+    assert_eq!(again.messages_skipped, 9);
     assert_eq!(
         again.users_created + again.rooms_created + again.members_added,
         0
@@ -302,6 +307,18 @@ async fn restoring_twice_or_overlapping_backups_stores_each_message_once(kind: K
         },
         ..ExportRequest::default()
     };
+    // A conversation is named by its people in any order.
+    let group_only = ExportRequest {
+        scope: Scope {
+            rooms: Some(vec!["@carol,alice,BOB".into()]),
+            ..Scope::default()
+        },
+        ..ExportRequest::default()
+    };
+    let group = String::from_utf8(backup_with(&*source.store, Format::Csv, &group_only).await)
+        .unwrap();
+    assert!(group.contains("\"@alice,Bob,carol\",1,Bob"), "{group}");
+    assert_eq!(group.lines().count(), 2, "{group}");
     let partial_csv = backup_with(&*source.store, Format::Csv, &one_room).await;
     let partial_xml = backup_with(&*source.store, Format::Xml, &one_room).await;
     let fresh = db_on(kind).await;
@@ -313,7 +330,7 @@ async fn restoring_twice_or_overlapping_backups_stores_each_message_once(kind: K
         restore_bytes(&*fresh.store, file, false).await.unwrap();
     }
     let messages = messages_of(&body(&*fresh.store).await);
-    assert_eq!(messages.len(), 8);
+    assert_eq!(messages.len(), 9);
     let general: Vec<_> = messages.iter().filter(|m| m["room"] == "general").collect();
     assert_eq!(general.len(), 3);
     assert_eq!(
@@ -439,6 +456,7 @@ async fn bad_input_is_refused_and_changes_nothing(kind: Kind) {
         // (a different id) claiming it is refused, naming its line.
         ("a client id another message already uses", good.clone().into(), "client id \"c-1\" is already used"),
         ("an empty file", Vec::new(), "empty"),
+        ("a conversation of ten", format!("{csv_head},\"@a,b,c,d,e,f,g,h,i,j\",,a,2024-01-01T00:00:00Z,hi\r\n").into(), "line 2: \"@a,b,c,d,e,f,g,h,i,j\" names 10 people; a conversation holds at most 9"),
     ];
     for (what, file, expected) in cases {
         let err = restore_bytes(&*target.store, file, false)
@@ -465,7 +483,7 @@ async fn a_dry_run_reports_but_changes_nothing(kind: Kind) {
     )
     .await
     .unwrap();
-    assert_eq!(counts.messages_added, 8);
+    assert_eq!(counts.messages_added, 9);
     assert_eq!(body(&*target.store).await, before);
 }
 
@@ -524,6 +542,8 @@ async fn my_data_holds_my_rooms_and_dms_but_not_other_peoples_dms(kind: Kind) {
         String::from_utf8(backup_with(&*source.store, Format::Jsonl, &request).await).unwrap();
     assert!(mine.contains("note to self"));
     assert!(mine.contains("line one"));
+    assert!(mine.contains("\"room\":\"@alice,Bob,carol\""), "{mine}");
+    assert!(mine.contains("three of us"));
     assert!(
         !mine.contains("just between us"),
         "alice and bob's DM leaked"
@@ -721,7 +741,7 @@ async fn sqlite_to_postgres_and_back_loses_nothing() {
     let counts = restore_bytes(&*postgres.store, from_sqlite.clone(), false)
         .await
         .unwrap();
-    assert_eq!((counts.users_created, counts.messages_added), (3, 8));
+    assert_eq!((counts.users_created, counts.messages_added), (3, 9));
     let from_postgres = backup_with(&*postgres.store, Format::Jsonl, &everything).await;
     let back = db_on(Kind::Sqlite).await;
     restore_bytes(&*back.store, from_postgres.clone(), false)
@@ -768,7 +788,7 @@ async fn sqlite_to_postgres_and_back_loses_nothing() {
     assert_eq!(page.messages[0].seq, 3);
     // A retry of a client id the restore brought is recognised as one.
     let bob = postgres.store.user_by_name("bob").await.unwrap().unwrap();
-    let dm = postgres.store.open_dm(bob.id, bob.id).await;
+    let dm = postgres.store.open_dm(bob.id, &[bob.id, bob.id]).await;
     assert!(dm.is_ok());
     let alice = postgres.store.user_by_name("alice").await.unwrap().unwrap();
     let general = postgres.store.sidebar(alice.id).await.unwrap().rooms;
@@ -851,11 +871,11 @@ async fn edits_and_tombstones_round_trip_and_restore_takes_new_revs(kind: Kind) 
     let counts = restore_bytes(&*target.store, first.clone(), false)
         .await
         .unwrap();
-    assert_eq!(counts.messages_added, 8);
+    assert_eq!(counts.messages_added, 9);
     assert_eq!(body(&*target.store).await, body(s).await);
     // Twice changes nothing.
     let again = restore_bytes(&*target.store, first, false).await.unwrap();
-    assert_eq!((again.messages_added, again.messages_skipped), (0, 8));
+    assert_eq!((again.messages_added, again.messages_skipped), (0, 9));
     assert_eq!(body(&*target.store).await, body(s).await);
 
     // Restored messages took the rooms' revs in seq order, so clients can catch up on them.
@@ -932,7 +952,7 @@ async fn edits_and_tombstones_round_trip_and_restore_takes_new_revs(kind: Kind) 
         .contains("hello, edited"));
     let from_csv = db_on(kind).await;
     let counts = restore_bytes(&*from_csv.store, csv, false).await.unwrap();
-    assert_eq!(counts.messages_added, 7, "every message but the tombstone");
+    assert_eq!(counts.messages_added, 8, "every message but the tombstone");
 
     // A tombstone with words, or a change before the message was sent, is refused whole.
     for (line, why) in [

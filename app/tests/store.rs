@@ -39,6 +39,7 @@ macro_rules! every_case {
             concurrent_posters_get_distinct_consecutive_seqs,
             a_retried_post_with_the_same_client_id_is_stored_once,
             dms_are_private_to_their_two_members,
+            a_group_conversation_is_one_per_set_of_people_and_private_to_them,
             public_rooms_need_joining_before_reading_or_posting,
             sessions_expire_and_can_be_revoked,
             sessions_end_everywhere_and_expired_ones_are_purged,
@@ -311,9 +312,9 @@ async fn dms_are_private_to_their_two_members(store: Arc<dyn Store>) {
     let alice = user(&*store, "alice").await;
     let bob = user(&*store, "bob").await;
     let eve = user(&*store, "eve").await;
-    let dm = store.open_dm(alice.id, bob.id).await.unwrap();
+    let dm = store.open_dm(alice.id, &[alice.id, bob.id]).await.unwrap();
     assert_eq!(
-        store.open_dm(bob.id, alice.id).await.unwrap(),
+        store.open_dm(bob.id, &[bob.id, alice.id]).await.unwrap(),
         dm,
         "one DM per pair"
     );
@@ -348,6 +349,83 @@ async fn dms_are_private_to_their_two_members(store: Arc<dyn Store>) {
     assert!(store.sidebar(eve.id).await.unwrap().dms.is_empty());
     assert!(matches!(
         store.leave_room(alice.id, dm).await.unwrap_err(),
+        StoreError::Invalid(_)
+    ));
+}
+
+async fn a_group_conversation_is_one_per_set_of_people_and_private_to_them(
+    store: Arc<dyn Store>,
+) {
+    let alice = user(&*store, "alice").await;
+    let bob = user(&*store, "Bob").await;
+    let carol = user(&*store, "carol").await;
+    let dave = user(&*store, "dave").await;
+    let group = store
+        .open_dm(alice.id, &[alice.id, carol.id, bob.id])
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .open_dm(carol.id, &[bob.id, carol.id, alice.id])
+            .await
+            .unwrap(),
+        group,
+        "the same three people have one conversation, whoever opens it"
+    );
+    let pair = store.open_dm(alice.id, &[alice.id, bob.id]).await.unwrap();
+    let four = store
+        .open_dm(dave.id, &[dave.id, alice.id, bob.id, carol.id])
+        .await
+        .unwrap();
+    assert_ne!(pair, group, "a pair is not the group it is part of");
+    assert_ne!(four, group, "adding someone makes another conversation");
+
+    post(&*store, &bob, group, "plans for friday").await;
+    // Each member sees it named by the others, in name order, ignoring case.
+    for (viewer, name) in [
+        (&alice, "Bob, carol"),
+        (&bob, "alice, carol"),
+        (&carol, "alice, Bob"),
+    ] {
+        let view = store.room_view(viewer.id, group).await.unwrap();
+        assert_eq!(view.room.kind, RoomKind::Dm);
+        assert_eq!(view.room.name, name, "as {}", viewer.username);
+        assert_eq!(view.member_count, 3);
+        let sidebar = store.sidebar(viewer.id).await.unwrap();
+        let listed = sidebar.dms.iter().find(|d| d.id == group).unwrap();
+        assert_eq!(listed.name, name);
+        assert_eq!(listed.unread, u32::from(viewer.id != bob.id));
+    }
+    let names: Vec<_> = store
+        .room_members(alice.id, group)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.username)
+        .collect();
+    assert_eq!(names.len(), 3, "{names:?}");
+
+    // Dave is in another conversation with all three, but not in this one.
+    for err in [
+        store.room_view(dave.id, group).await.unwrap_err(),
+        store
+            .history(dave.id, group, page(None, None, 50))
+            .await
+            .unwrap_err(),
+        store.join_room(dave.id, group).await.unwrap_err(),
+        store.room_members(dave.id, group).await.unwrap_err(),
+    ] {
+        assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+    }
+    assert!(store
+        .sidebar(dave.id)
+        .await
+        .unwrap()
+        .dms
+        .iter()
+        .all(|d| d.id != group));
+    assert!(matches!(
+        store.leave_room(carol.id, group).await.unwrap_err(),
         StoreError::Invalid(_)
     ));
 }
@@ -483,7 +561,7 @@ async fn a_public_rooms_creator_and_admins_may_remove_members(store: Arc<dyn Sto
     assert!(may(bob.id, room.id).await, "the creator");
     assert!(may(admin.id, room.id).await, "an admin");
     assert!(!may(carol.id, room.id).await, "anyone else");
-    let dm = store.open_dm(bob.id, carol.id).await.unwrap();
+    let dm = store.open_dm(bob.id, &[bob.id, carol.id]).await.unwrap();
     assert!(!may(bob.id, dm).await, "no one, in a DM");
 }
 
@@ -632,7 +710,7 @@ async fn unread_counts_follow_the_shared_read_position(store: Arc<dyn Store>) {
     post(&*store, &alice, room.id, "fresh").await;
     assert_eq!(unread_of(&store.sidebar(bob.id).await.unwrap(), room.id), 1);
     // A DM counts the same way.
-    let dm = store.open_dm(alice.id, bob.id).await.unwrap();
+    let dm = store.open_dm(alice.id, &[alice.id, bob.id]).await.unwrap();
     post(&*store, &alice, dm, "psst").await;
     let sidebar = store.sidebar(bob.id).await.unwrap();
     assert_eq!(unread_of(&sidebar, dm), 1);
@@ -641,7 +719,7 @@ async fn unread_counts_follow_the_shared_read_position(store: Arc<dyn Store>) {
 async fn unread_counts_stop_at_the_cap(store: Arc<dyn Store>) {
     let alice = user(&*store, "alice").await;
     let bob = user(&*store, "bob").await;
-    let dm = store.open_dm(alice.id, bob.id).await.unwrap();
+    let dm = store.open_dm(alice.id, &[alice.id, bob.id]).await.unwrap();
     for i in 0..app::model::UNREAD_CAP + 5 {
         post(&*store, &alice, dm, &format!("{i}")).await;
     }
@@ -667,7 +745,7 @@ async fn members_are_listed_with_when_they_were_last_seen(store: Arc<dyn Store>)
         [("alice", None), ("Bob", Some(1_000)), ("carol", None)]
     );
     // A DM's members are private to it.
-    let dm = store.open_dm(alice.id, bob.id).await.unwrap();
+    let dm = store.open_dm(alice.id, &[alice.id, bob.id]).await.unwrap();
     assert_eq!(store.room_members(alice.id, dm).await.unwrap().len(), 2);
     assert!(matches!(
         store.room_members(carol.id, dm).await,
@@ -684,8 +762,8 @@ async fn posts_sharing_a_commit_each_get_their_own_answer(store: Arc<dyn Store>)
     let carol = user(&*store, "carol").await;
     let general = general_id(&*store, &alice).await;
     let closed = store.create_room(bob.id, "closed", None).await.unwrap().id;
-    let bob_carol = store.open_dm(bob.id, carol.id).await.unwrap();
-    let alice_bob = store.open_dm(alice.id, bob.id).await.unwrap();
+    let bob_carol = store.open_dm(bob.id, &[bob.id, carol.id]).await.unwrap();
+    let alice_bob = store.open_dm(alice.id, &[alice.id, bob.id]).await.unwrap();
 
     // Fired together, so they queue for the same commits.
     let mut tasks = Vec::new();
@@ -884,7 +962,7 @@ async fn edits_and_deletes_follow_who_may_change_what(store: Arc<dyn Store>) {
     assert!(by_admin.changed && by_admin.message.is_deleted());
 
     // A DM: only the author; outsiders do not even see it.
-    let dm = store.open_dm(alice.id, bob.id).await.unwrap();
+    let dm = store.open_dm(alice.id, &[alice.id, bob.id]).await.unwrap();
     let said = post(&*store, &alice, dm, "private").await;
     let err = change(&*store, &bob, dm, said.seq, None, ChangeKind::Delete)
         .await
@@ -1175,7 +1253,7 @@ async fn reactions_toggle_per_person_and_travel_with_the_message(store: Arc<dyn 
     assert_eq!(off.reactions[0].users, ["alice"]);
 
     // Nobody outside a DM reacts in it, and a tombstone takes none and keeps none.
-    let dm = store.open_dm(alice.id, bob.id).await.unwrap();
+    let dm = store.open_dm(alice.id, &[alice.id, bob.id]).await.unwrap();
     let private = post(&*store, &alice, dm, "psst").await;
     let err = change(
         &*store,
@@ -1375,8 +1453,8 @@ async fn search_finds_only_what_the_searcher_may_read(store: Arc<dyn Store>) {
         .unwrap()
         .id;
     store.join_room(bob.id, ops).await.unwrap();
-    let alice_bob = store.open_dm(alice.id, bob.id).await.unwrap();
-    let alice_carol = store.open_dm(alice.id, carol.id).await.unwrap();
+    let alice_bob = store.open_dm(alice.id, &[alice.id, bob.id]).await.unwrap();
+    let alice_carol = store.open_dm(alice.id, &[alice.id, carol.id]).await.unwrap();
 
     post(
         &*store,

@@ -101,7 +101,8 @@ pub async fn remove_member(room_id: RoomId, username: String) -> Result<(), AppE
     crate::chat::remove_member(&super::ssr::state()?, &user, room_id, &username).await
 }
 
-/// Opens (creating on first use) the DM with `username` and takes the caller to it.
+/// Opens (creating on first use) the conversation with `username` (one name, or several
+/// separated by commas or spaces for a group) and takes the caller to it.
 #[server(endpoint = "open_dm")]
 pub async fn open_dm(username: String) -> Result<RoomId, AppError> {
     let user = super::ssr::require_user().await?;

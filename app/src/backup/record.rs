@@ -129,8 +129,8 @@ pub struct UserRecord {
     pub password_hash: Option<String>,
 }
 
-/// A public room or a DM. DMs are named `@alice,bob` (usernames in case-insensitive order;
-/// `@alice` alone is alice's note-to-self).
+/// A public room or a direct conversation. Those are named `@alice,bob` (usernames in
+/// case-insensitive order; `@alice,bob,carol` a group; `@alice` alone is alice's note-to-self).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoomRecord {
     pub room: String,
@@ -196,24 +196,19 @@ pub struct EndRecord {
     pub messages: u64,
 }
 
-/// The name a backup gives a DM between `a` and `b` (the same user twice for a note-to-self).
-pub fn dm_name(a: &str, b: &str) -> String {
-    let (lo, hi) = if a.to_lowercase() <= b.to_lowercase() {
-        (a, b)
-    } else {
-        (b, a)
-    };
-    if lo.eq_ignore_ascii_case(hi) {
-        format!("@{lo}")
-    } else {
-        format!("@{lo},{hi}")
-    }
+/// The name a backup gives a direct conversation: `@` and its people's usernames in
+/// case-insensitive order, comma-separated, each once (`@eve` alone is eve's note-to-self).
+pub fn dm_name(people: &[&str]) -> String {
+    let mut names = people.to_vec();
+    names.sort_by_key(|n| n.to_lowercase());
+    names.dedup_by(|a, b| a.eq_ignore_ascii_case(b));
+    format!("@{}", names.join(","))
 }
 
-/// The usernames in a DM's backup name, or `None` for a public room's name.
-pub fn dm_members(room: &str) -> Option<(&str, &str)> {
+/// The usernames in a direct conversation's backup name, or `None` for a public room's name.
+pub fn dm_members(room: &str) -> Option<Vec<&str>> {
     let rest = room.strip_prefix('@')?;
-    Some(rest.split_once(',').unwrap_or((rest, rest)))
+    Some(rest.split(',').collect())
 }
 
 /// Instants as RFC 3339 text with milliseconds.
@@ -259,11 +254,13 @@ mod tests {
 
     #[test]
     fn dm_names_are_canonical() {
-        assert_eq!(dm_name("bob", "Alice"), "@Alice,bob");
-        assert_eq!(dm_name("Alice", "bob"), "@Alice,bob");
-        assert_eq!(dm_name("eve", "eve"), "@eve");
-        assert_eq!(dm_members("@Alice,bob"), Some(("Alice", "bob")));
-        assert_eq!(dm_members("@eve"), Some(("eve", "eve")));
+        assert_eq!(dm_name(&["bob", "Alice"]), "@Alice,bob");
+        assert_eq!(dm_name(&["Alice", "bob"]), "@Alice,bob");
+        assert_eq!(dm_name(&["eve", "eve"]), "@eve");
+        assert_eq!(dm_name(&["carol", "Bob", "alice"]), "@alice,Bob,carol");
+        assert_eq!(dm_members("@Alice,bob"), Some(vec!["Alice", "bob"]));
+        assert_eq!(dm_members("@alice,Bob,carol"), Some(vec!["alice", "Bob", "carol"]));
+        assert_eq!(dm_members("@eve"), Some(vec!["eve"]));
         assert_eq!(dm_members("general"), None);
     }
 

@@ -385,16 +385,29 @@ impl Applier {
         explicit: Option<&RoomRecord>,
         place: Place,
     ) -> BackupResult<RoomId> {
-        if let Some((a, b)) = dm_members(name) {
-            let key = super::record::dm_name(a, b).to_lowercase();
+        if let Some(names) = dm_members(name) {
+            let key = super::record::dm_name(&names).to_lowercase();
             if let (Some(id), None) = (self.rooms.get(&key), explicit) {
                 return Ok(*id);
             }
-            let a = self.user(a, created_at, place).await?;
-            let b = self.user(b, created_at, place).await?;
-            let id = self.tx.dm(a, b, created_at, created_by).await?;
-            self.members.insert((id, a));
-            self.members.insert((id, b));
+            let most = crate::validate::MAX_CONVERSATION_PEOPLE;
+            if names.len() > most {
+                return Err(BackupError::at(
+                    place,
+                    format!("{name:?} names {} people; a conversation holds at most {most}", names.len()),
+                ));
+            }
+            let mut people = Vec::with_capacity(names.len());
+            for person in names {
+                let id = self.user(person, created_at, place).await?;
+                if !people.contains(&id) {
+                    people.push(id);
+                }
+            }
+            let id = self.tx.dm(&people, created_at, created_by).await?;
+            for &person in &people {
+                self.members.insert((id, person));
+            }
             self.rooms.insert(key, id);
             return Ok(id);
         }

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 
 use super::{ExportRequest, ExportSink, StoreError, StoreResult};
 use crate::backup::record::{
-    dm_name, EndRecord, MemberRecord, MessageRecord, RoomRecord, UserRecord,
+    dm_members, dm_name, EndRecord, MemberRecord, MessageRecord, RoomRecord, UserRecord,
 };
 use crate::backup::{BackupResult, Record};
 use crate::model::{RoomId, UserId};
@@ -26,7 +26,8 @@ pub(crate) struct UserRow {
     pub password_hash: Option<String>,
 }
 
-/// A room as stored: a public room has a name, a DM its key ("<lower id>:<higher id>").
+/// A room as stored: a public room has a name, a direct conversation its key (its people's ids
+/// in ascending order, joined by `:`).
 pub(crate) struct RoomRow {
     pub id: RoomId,
     pub name: Option<String>,
@@ -72,7 +73,7 @@ pub(crate) trait ExportSource: Send {
     ) -> StoreResult<Vec<ChunkRow>>;
 }
 
-/// A room with the name a backup knows it by: its name, or `@a,b` for a DM.
+/// A room with the name a backup knows it by: its name, or `@a,b` (`@a,b,c`) for a DM.
 struct Named {
     id: RoomId,
     name: String,
@@ -103,15 +104,18 @@ pub(crate) async fn export(
         let (name, is_dm) = match (row.name, row.dm_key) {
             (Some(name), _) => (name, false),
             (None, Some(key)) => {
-                let (a, b) = key.split_once(':').unwrap_or((&key, &key));
-                let a = a.parse().ok().and_then(name_of);
-                let b = b.parse().ok().and_then(name_of);
-                match (a, b) {
-                    (Some(a), Some(b)) => (dm_name(&a, &b), true),
+                let people = super::dm_key_people(&key)
+                    .map(|ids| ids.into_iter().map(name_of).collect::<Option<Vec<_>>>());
+                match people {
+                    Some(Some(names)) => {
+                        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+                        (dm_name(&names), true)
+                    }
                     _ => {
-                        return Err(
-                            StoreError::Invalid(format!("DM {key} names a missing user")).into(),
-                        )
+                        return Err(StoreError::Invalid(format!(
+                            "direct conversation {key} names a missing user"
+                        ))
+                        .into())
                     }
                 }
             }
@@ -134,9 +138,11 @@ pub(crate) async fn export(
     if let Some(wanted) = &scope.rooms {
         let mut keep = HashSet::new();
         for name in wanted {
+            // `@bob,alice` names the same conversation as `@alice,bob`.
+            let canonical = dm_members(name).map_or_else(|| name.clone(), |p| dm_name(&p));
             let found = rooms
                 .iter()
-                .find(|r| r.name.to_lowercase() == name.to_lowercase())
+                .find(|r| r.name.to_lowercase() == canonical.to_lowercase())
                 .ok_or_else(|| {
                     StoreError::NotFound(format!("There is no room named \u{201c}{name}\u{201d}."))
                 })?;

@@ -156,6 +156,32 @@ pub(crate) fn bad_page() -> StoreError {
     StoreError::Invalid("This page of results is out of date: search again.".into())
 }
 
+/// The key that makes a set of people's direct conversation unique: their ids in ascending
+/// order, joined by `:`. A note-to-self is `id:id`, so a pair keeps the `lo:hi` form it has
+/// always had.
+pub(crate) fn dm_key(people: &[UserId]) -> String {
+    let mut ids = people.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    if let [only] = ids[..] {
+        ids.push(only);
+    }
+    ids.iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// The people a [`dm_key`] names, each once; `None` if it is not one.
+pub(crate) fn dm_key_people(key: &str) -> Option<Vec<UserId>> {
+    let mut ids = key
+        .split(':')
+        .map(|id| id.parse().ok())
+        .collect::<Option<Vec<UserId>>>()?;
+    ids.dedup();
+    Some(ids)
+}
+
 /// Why an account is being created.
 #[derive(Debug, Clone, Copy)]
 pub enum Admission<'a> {
@@ -269,8 +295,9 @@ pub trait Store: Send + Sync + 'static {
     async fn join_room(&self, user_id: UserId, room_id: RoomId) -> StoreResult<()>;
     /// Leaves a public room (leaving one you are not in is fine). DMs cannot be left.
     async fn leave_room(&self, user_id: UserId, room_id: RoomId) -> StoreResult<()>;
-    /// The DM between two users, created on first use. `a == b` is a note-to-self.
-    async fn open_dm(&self, a: UserId, b: UserId) -> StoreResult<RoomId>;
+    /// The direct conversation of exactly `people` (each once; one person is a note-to-self,
+    /// three or more a group), created by `creator` on first use with all of them as members.
+    async fn open_dm(&self, creator: UserId, people: &[UserId]) -> StoreResult<RoomId>;
 
     /// A page of history, oldest first, for a member of the room.
     async fn history(
@@ -400,11 +427,11 @@ pub trait RestoreTx: Send {
     async fn user(&mut self, user: &UserRecord) -> StoreResult<UserId>;
     /// The public room with this name, created if missing (topic and creator kept if set).
     async fn room(&mut self, room: &RoomRecord, created_by: Option<UserId>) -> StoreResult<RoomId>;
-    /// The DM between two users (the same twice for a note-to-self), created if missing.
+    /// The direct conversation of exactly `people` (one for a note-to-self), created if
+    /// missing, with all of them as members.
     async fn dm(
         &mut self,
-        a: UserId,
-        b: UserId,
+        people: &[UserId],
         created_at: i64,
         created_by: Option<UserId>,
     ) -> StoreResult<RoomId>;

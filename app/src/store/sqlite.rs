@@ -61,11 +61,11 @@ pub struct SqliteStore {
     posts: Posts,
 }
 
-/// The display name of a room for viewer `?1`: the room's name, or for a DM the other member
-/// (yourself for a note-to-self DM).
+/// The display name of a room for viewer `?1`: the room's name, or for a direct conversation
+/// the other members, comma-separated in name order (yourself for a note-to-self).
 const DISPLAY_NAME: &str = "COALESCE(r.name, \
-     (SELECT u.username FROM memberships o JOIN users u ON u.id = o.user_id \
-      WHERE o.room_id = r.id AND o.user_id <> ?1 LIMIT 1), \
+     (SELECT group_concat(u.username, ', ' ORDER BY u.username COLLATE NOCASE, u.id) FROM memberships o \
+      JOIN users u ON u.id = o.user_id WHERE o.room_id = r.id AND o.user_id <> ?1), \
      (SELECT username FROM users WHERE id = ?1))";
 
 /// Columns of a message joined with its author, in [`super::rows::message`] order.
@@ -538,9 +538,8 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn open_dm(&self, a: UserId, b: UserId) -> StoreResult<RoomId> {
-        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
-        let key = format!("{lo}:{hi}");
+    async fn open_dm(&self, creator: UserId, people: &[UserId]) -> StoreResult<RoomId> {
+        let key = super::dm_key(people);
         let now = now_ms();
         let mut tx = begin_write(&self.write).await?;
         sqlx::query(
@@ -548,7 +547,7 @@ impl Store for SqliteStore {
              ON CONFLICT (dm_key) DO NOTHING",
         )
         .bind(&key)
-        .bind(a)
+        .bind(creator)
         .bind(now)
         .execute(&mut *tx)
         .await?;
@@ -556,16 +555,14 @@ impl Store for SqliteStore {
             .bind(&key)
             .fetch_one(&mut *tx)
             .await?;
-        sqlx::query(
-            "INSERT OR IGNORE INTO memberships (room_id, user_id, joined_at) \
-             VALUES (?1, ?2, ?4), (?1, ?3, ?4)",
-        )
-        .bind(id)
-        .bind(lo)
-        .bind(hi)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        for &person in people {
+            sqlx::query("INSERT OR IGNORE INTO memberships (room_id, user_id, joined_at) VALUES (?1, ?2, ?3)")
+                .bind(id)
+                .bind(person)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+        }
         tx.commit().await?;
         Ok(id)
     }

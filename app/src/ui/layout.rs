@@ -177,11 +177,15 @@ fn SidebarNav(navigation: Navigation) -> impl IntoView {
                 <RoomLinks rooms=sidebar.dms empty="No conversations yet."/>
                 <ActionForm action=open_dm attr:class="dm-form">
                     <label for="dm-username">"Start a direct message"</label>
+                    <p class="hint" id="dm-hint">
+                        "Several names, separated by commas, start a group of up to 9."
+                    </p>
                     <div class="inline-field">
                         <input
                             id="dm-username"
                             name="username"
-                            placeholder="username"
+                            placeholder="alice, bob"
+                            aria-describedby="dm-hint"
                             autocomplete="off"
                             autocapitalize="none"
                             spellcheck="false"

@@ -95,7 +95,7 @@ fn generate(path: &Path, messages: usize) -> BenchResult<()> {
         end.users += 1;
     }
     let mut rooms: Vec<String> = (0..ROOMS).map(|i| format!("room-{i:02}")).collect();
-    rooms.extend((1..=ROOMS / 2).map(|i| app::backup::record::dm_name(&user(0), &user(i))));
+    rooms.extend((1..=ROOMS / 2).map(|i| app::backup::record::dm_name(&[&user(0), &user(i)])));
     for room in &rooms {
         line(&Record::Room(RoomRecord {
             room: room.clone(),

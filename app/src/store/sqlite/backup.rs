@@ -334,13 +334,11 @@ impl RestoreTx for SqliteRestore {
 
     async fn dm(
         &mut self,
-        a: UserId,
-        b: UserId,
+        people: &[UserId],
         created_at: i64,
         created_by: Option<UserId>,
     ) -> StoreResult<RoomId> {
-        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
-        let key = format!("{lo}:{hi}");
+        let key = crate::store::dm_key(people);
         let existing: Option<RoomId> = sqlx::query_scalar("SELECT id FROM rooms WHERE dm_key = ?1")
             .bind(&key)
             .fetch_optional(&mut *self.tx)
@@ -368,9 +366,10 @@ impl RestoreTx for SqliteRestore {
             .fetch_one(&mut *self.tx)
             .await?
         };
-        // Both people are always in their DM.
-        self.member(id, lo, created_at).await?;
-        self.member(id, hi, created_at).await?;
+        // Everyone in a direct conversation is always a member of it.
+        for &person in people {
+            self.member(id, person, created_at).await?;
+        }
         Ok(id)
     }
 

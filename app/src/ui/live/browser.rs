@@ -379,6 +379,8 @@ pub fn notify_waiting(live: Live) {
 fn show_notification(live: Live, message: &crate::model::Message, kind: RoomKind, name: &str) {
     let mentioned = live.mentions_me(message);
     let title = match kind {
+        // A group is named by its members, the author among them.
+        RoomKind::Dm if name != message.author => format!("{} in {name}", message.author),
         RoomKind::Dm => message.author.clone(),
         RoomKind::Public if mentioned => format!("{} in #{name}", message.author),
         RoomKind::Public => return,
