@@ -39,6 +39,8 @@ test('a group of three talks live; an outsider cannot see it exists', async ({ b
   expect(direct.status()).toBe(404);
 
   // Ten people in all is one too many.
+  await d.goto('/');
+  await hydrated(d);
   const many = Array.from({ length: 9 }, (_, i) => `someone${i}`).join(', ');
   await d.getByLabel('Start a direct message').fill(many);
   await d.getByRole('button', { name: 'Open', exact: true }).click();

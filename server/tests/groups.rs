@@ -19,11 +19,16 @@ async fn a_group_is_opened_from_names_and_reaches_its_members_only() {
     // Carol is connected before the group exists: opening it subscribes her sockets.
     let mut carol_ws = connect(addr, &carol).await;
 
-    let group: i64 = call(addr, "open_dm", &format!("username={}", form("@bob, carol")), &alice)
-        .await
-        .trim()
-        .parse()
-        .unwrap();
+    let group: i64 = call(
+        addr,
+        "open_dm",
+        &format!("username={}", form("@bob, carol")),
+        &alice,
+    )
+    .await
+    .trim()
+    .parse()
+    .unwrap();
     // Names in another order, from another member, with the caller repeated: the same group.
     let again: i64 = call(addr, "open_dm", "username=carol+alice+ALICE", &bob)
         .await
@@ -90,10 +95,9 @@ async fn a_group_is_opened_from_names_and_reaches_its_members_only() {
     let (_, _, page) = get(addr, &format!("/r/{group}"), Some(&dave)).await;
     assert!(page.contains("does not exist"));
     assert!(!page.contains("lunch at noon?"));
-    let history: serde_json::Value = serde_json::from_str(
-        &call(addr, "history", &format!("room_id={group}"), &carol).await,
-    )
-    .unwrap();
+    let history: serde_json::Value =
+        serde_json::from_str(&call(addr, "history", &format!("room_id={group}"), &carol).await)
+            .unwrap();
     assert_eq!(history["messages"].as_array().unwrap().len(), 1);
     let (status, _, body) = post(
         addr,
