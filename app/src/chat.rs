@@ -22,7 +22,7 @@ use crate::hub::{ConnId, Outbox, PresenceChange};
 use crate::model::{Message, Presence, RoomId, RoomSummary, User, UserId};
 use crate::protocol::{ErrorCode, ServerFrame, TYPING_EVERY_MS};
 use crate::state::AppState;
-use crate::store::{ChangeKind, MessageChange, NewMessage, Store, StoreError};
+use crate::store::{ChangeKind, MessageChange, NewMessage, NewReply, Store, StoreError};
 
 /// A message as a client asks to post it.
 #[derive(Debug, Clone, Copy)]
@@ -31,6 +31,10 @@ pub struct Post<'a> {
     pub text: &'a str,
     /// The client's id for this message; a retry with the same id stores nothing new.
     pub client_id: Option<&'a str>,
+    /// A reply in the thread of the message with this seq.
+    pub thread: Option<i64>,
+    /// A reply also shown in the room's timeline.
+    pub also_in_room: bool,
 }
 
 /// Where the caller waits for its answer. An HTTP caller gets the returned value; a socket is
@@ -44,7 +48,8 @@ pub enum Answer {
 
 /// Posts a message: validated, durably stored with its room's next seq, acknowledged, then
 /// fanned out. A retry with the same client id answers the stored message again (and publishes
-/// it again, which clients ignore: they key messages by seq).
+/// it again, which clients ignore: they key messages by seq). A reply is published as
+/// `replied` with its root's new state, and as a `message` too when it is also in the room.
 pub async fn post(
     state: &AppState,
     author: &User,
@@ -54,19 +59,35 @@ pub async fn post(
     let body = crate::validate::message_text(post.text)?;
     let client_id = crate::validate::client_id(post.client_id)?;
     state.limits.post(author.id)?;
+    if post.also_in_room && post.thread.is_none() {
+        return Err(AppError::BadRequest(
+            "Only a reply in a thread can also be sent to the room.".into(),
+        ));
+    }
     let mentions = mentions(state, post.room_id, &body).await?;
     let html = crate::markdown::render(&body, &mentions);
-    let message = state
-        .store
-        .post_message(NewMessage {
-            room_id: post.room_id,
-            author_id: author.id,
-            body: &body,
-            client_id: client_id.as_deref(),
-            html: &html,
-            mentions: &mentions,
-        })
-        .await?;
+    let new = NewMessage {
+        room_id: post.room_id,
+        author_id: author.id,
+        body: &body,
+        client_id: client_id.as_deref(),
+        html: &html,
+        mentions: &mentions,
+    };
+    let (message, root) = match post.thread {
+        Some(to) => {
+            let replied = state
+                .store
+                .post_reply(NewReply {
+                    message: new,
+                    to,
+                    also_in_room: post.also_in_room,
+                })
+                .await?;
+            (replied.reply, Some(replied.root))
+        }
+        None => (state.store.post_message(new).await?, None),
+    };
     if let Answer::Socket(conn) = answer {
         let ack = ServerFrame::Ack {
             // The id exactly as the client sent it: that is what it matches its outbox on.
@@ -75,19 +96,29 @@ pub async fn post(
         };
         reply(state, conn, &ack).await;
     }
-    let frame = ServerFrame::Message {
-        message: message.clone(),
-    };
-    // Stored and answered: a failure to publish is logged, and clients catch up by seq.
-    match frame.encode() {
-        Ok(frame) => state.bus.publish(message.room_id, frame).await,
-        Err(e) => tracing::error!(
-            "publishing seq {} of room {}: {e}",
-            message.seq,
-            message.room_id
-        ),
+    if message.in_timeline() {
+        let frame = ServerFrame::Message {
+            message: message.clone(),
+        };
+        publish(state, message.room_id, &frame).await;
+    }
+    if let Some(root) = root {
+        let frame = ServerFrame::Replied {
+            root: Box::new(root),
+            reply: Box::new(message.clone()),
+        };
+        publish(state, message.room_id, &frame).await;
     }
     Ok(message)
+}
+
+/// Publishes a change that is stored and answered: a failure is logged, and clients catch up
+/// by seq and rev.
+async fn publish(state: &AppState, room_id: RoomId, frame: &ServerFrame) {
+    match frame.encode() {
+        Ok(frame) => state.bus.publish(room_id, frame).await,
+        Err(e) => tracing::error!("publishing to room {room_id}: {e}"),
+    }
 }
 
 /// The one rule for what a message mentions, for posts and edits alike (and so for every
@@ -185,10 +216,14 @@ pub async fn change(
             Action::Delete => ServerFrame::Deleted { message },
             Action::React(_) => ServerFrame::Reacted { message },
         };
-        // Stored and answered: a failure to publish is logged, and clients catch up by rev.
-        match frame.encode() {
-            Ok(frame) => state.bus.publish(change.room_id, frame).await,
-            Err(e) => tracing::error!("publishing a change in room {}: {e}", change.room_id),
+        publish(state, change.room_id, &frame).await;
+        // A deleted reply: its root counts one fewer.
+        if let Some(root) = changed.root {
+            let frame = ServerFrame::Replied {
+                root: Box::new(root),
+                reply: Box::new(changed.message.clone()),
+            };
+            publish(state, change.room_id, &frame).await;
         }
     }
     Ok(changed.message)
@@ -322,6 +357,31 @@ pub async fn mark_read(
     }
     .encode()?;
     state.bus.publish_user(user.id, frame).await;
+    Ok(stored)
+}
+
+/// Records that `user` read the thread of `root` up to `seq` (forward only, threads they
+/// follow) and tells all of their devices the stored position, which it returns.
+pub async fn mark_thread_read(
+    state: &AppState,
+    user: &User,
+    room_id: RoomId,
+    root: i64,
+    seq: i64,
+) -> Result<i64, AppError> {
+    let stored = state
+        .store
+        .mark_thread_read(user.id, room_id, root, seq)
+        .await?;
+    if stored > 0 {
+        let frame = ServerFrame::ThreadRead {
+            room_id,
+            root,
+            seq: stored,
+        }
+        .encode()?;
+        state.bus.publish_user(user.id, frame).await;
+    }
     Ok(stored)
 }
 

@@ -173,7 +173,7 @@ pub struct RoomView {
 }
 
 /// One chat message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
     /// Stable global id (UUIDv7 text).
     pub uid: String,
@@ -208,6 +208,27 @@ pub struct Message {
     /// with `@`, outside code).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mentions: Vec<String>,
+    /// For a reply: the seq of its thread's root (a message of the same room). Replies stay
+    /// out of the room's timeline unless [`Message::also_in_room`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thread: Option<i64>,
+    /// A reply its author also sent to the room ("also send to room"): shown in both places.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub also_in_room: bool,
+    /// For a thread's root: how many replies it has (tombstones not counted).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub replies: i64,
+    /// For a thread's root: when its newest reply was posted (UTC ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_reply_at: Option<i64>,
+    /// For a thread's root: who follows the thread (its author, everyone who replied or was
+    /// mentioned in a reply), whose unread counts and notifications its replies reach.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub followers: Vec<String>,
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
 }
 
 /// One emoji on a message and the people who reacted with it, in the order they did.
@@ -244,6 +265,16 @@ impl Message {
     pub fn is_deleted(&self) -> bool {
         self.deleted_at.is_some()
     }
+
+    /// Whether the room's timeline shows it: every message but a reply kept in its thread.
+    pub fn in_timeline(&self) -> bool {
+        self.thread.is_none() || self.also_in_room
+    }
+
+    /// Whether `user` follows the thread this root starts.
+    pub fn followed_by(&self, user: &str) -> bool {
+        self.followers.iter().any(|f| f.eq_ignore_ascii_case(user))
+    }
 }
 
 /// One page of a room's history, oldest first.
@@ -256,6 +287,14 @@ pub struct HistoryPage {
     /// has a larger rev, so a client catches up with `changes` after this rev.
     #[serde(default)]
     pub rev: i64,
+}
+
+/// A thread: its root and a page of its replies, oldest first (`replies.has_older` when
+/// older replies exist).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Thread {
+    pub root: Message,
+    pub replies: HistoryPage,
 }
 
 /// What changed in a room after a rev: the current state of every message posted, edited or

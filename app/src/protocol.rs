@@ -34,6 +34,12 @@ pub enum ClientFrame {
         room_id: RoomId,
         client_id: String,
         text: String,
+        /// (v2) Reply in the thread of this message (its root, or any of its replies).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        thread: Option<i64>,
+        /// (v2) With `thread`: also show the reply in the room's timeline.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        also_in_room: bool,
     },
     /// Ask for the messages of a room after `after_seq`, oldest first (catching up after a
     /// reconnect); answered with `history`.
@@ -71,6 +77,13 @@ pub enum ClientFrame {
     /// The user has read `room_id` up to `seq`. Read state is shared by all of the user's
     /// devices: every socket of theirs is sent `read`. A seq below the stored one changes nothing.
     Read { room_id: RoomId, seq: i64 },
+    /// (v2) The user has read the thread of `root` up to `seq`; every socket of theirs is sent
+    /// `thread_read`. Only threads the user follows keep a position.
+    ReadThread {
+        room_id: RoomId,
+        root: i64,
+        seq: i64,
+    },
     /// This connection's tab is hidden or idle (`away: true`) or in use again (`false`). A user
     /// is away when all of their connections are; connections start as not away.
     Presence { away: bool },
@@ -112,6 +125,19 @@ pub enum ServerFrame {
     Deleted { message: Message },
     /// (v2) A message's reactions changed: its new state.
     Reacted { message: Message },
+    /// (v2) A thread changed: a reply was posted (or deleted), and its root now has the reply
+    /// count, last reply time and followers given. A reply also sent to the room comes as a
+    /// `message` as well; a reply kept in its thread only comes here.
+    Replied {
+        root: Box<Message>,
+        reply: Box<Message>,
+    },
+    /// (v2) This user (on this or another device) has read the thread of `root` up to `seq`.
+    ThreadRead {
+        room_id: RoomId,
+        root: i64,
+        seq: i64,
+    },
     /// (v2) Answer to `changes`: messages in rev order; `complete` is false when more follow
     /// and the client should ask again after the last rev it got.
     Changes {
@@ -166,7 +192,14 @@ pub enum ErrorCode {
 /// The first protocol version that has the server frame `frame` (serialized): a socket that
 /// speaks an older one is not sent it. Every frame is an object whose first key is its `type`.
 pub fn frame_version(frame: &str) -> u32 {
-    const V2: [&str; 4] = ["edited", "deleted", "reacted", "changes"];
+    const V2: [&str; 6] = [
+        "edited",
+        "deleted",
+        "reacted",
+        "changes",
+        "replied",
+        "thread_read",
+    ];
     let kind = frame
         .strip_prefix("{\"type\":\"")
         .and_then(|rest| rest.split_once('"'))
@@ -215,6 +248,7 @@ mod tests {
             reactions: Vec::new(),
             html: String::new(),
             mentions: Vec::new(),
+            ..Message::default()
         }
     }
 
@@ -228,6 +262,15 @@ mod tests {
                 room_id: 1,
                 messages: vec![message()],
                 complete: true,
+            },
+            ServerFrame::Replied {
+                root: Box::new(message()),
+                reply: Box::new(message()),
+            },
+            ServerFrame::ThreadRead {
+                room_id: 1,
+                root: 1,
+                seq: 2,
             },
         ];
         for frame in newer {

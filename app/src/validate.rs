@@ -106,6 +106,18 @@ pub fn conversation_names(raw: &str) -> Result<Vec<String>, AppError> {
     Ok(names)
 }
 
+/// A checkbox's value as a form or a client sends it: absent, empty or `false` is unchecked;
+/// `on` (what a browser sends for a checked box), `true` or `1` is checked.
+pub fn checkbox(name: &str, value: Option<&str>) -> Result<bool, AppError> {
+    match value.map(str::trim) {
+        None | Some("" | "false" | "0") => Ok(false),
+        Some("on" | "true" | "1") => Ok(true),
+        Some(other) => Err(AppError::BadRequest(format!(
+            "{name} must be true or false, not {other:?}."
+        ))),
+    }
+}
+
 /// A password long enough to resist guessing and short enough to hash cheaply.
 pub fn new_password(raw: &str) -> Result<(), AppError> {
     let n = raw.chars().count();

@@ -65,6 +65,7 @@ on_every_backend!(
     my_data_holds_my_rooms_and_dms_but_not_other_peoples_dms,
     history_since_a_date_pages_forward,
     edits_and_tombstones_round_trip_and_restore_takes_new_revs,
+    threads_round_trip_and_a_reply_needs_its_root,
 );
 
 #[path = "support/postgres.rs"]
@@ -315,8 +316,8 @@ async fn restoring_twice_or_overlapping_backups_stores_each_message_once(kind: K
         },
         ..ExportRequest::default()
     };
-    let group = String::from_utf8(backup_with(&*source.store, Format::Csv, &group_only).await)
-        .unwrap();
+    let group =
+        String::from_utf8(backup_with(&*source.store, Format::Csv, &group_only).await).unwrap();
     assert!(group.contains("\"@alice,Bob,carol\",1,Bob"), "{group}");
     assert_eq!(group.lines().count(), 2, "{group}");
     let partial_csv = backup_with(&*source.store, Format::Csv, &one_room).await;
@@ -991,4 +992,129 @@ async fn edits_and_tombstones_round_trip_and_restore_takes_new_revs(kind: Kind) 
         assert!(err.to_string().contains(why), "{err}");
         assert!(err.to_string().contains("line 2"), "{err}");
     }
+}
+
+async fn reply(store: &dyn Store, author: &User, room: RoomId, to: i64, body: &str, also: bool) {
+    store
+        .post_reply(app::store::NewReply {
+            message: NewMessage {
+                room_id: room,
+                author_id: author.id,
+                body,
+                client_id: None,
+                html: "",
+                mentions: &[],
+            },
+            to,
+            also_in_room: also,
+        })
+        .await
+        .unwrap();
+}
+
+async fn threads_round_trip_and_a_reply_needs_its_root(kind: Kind) {
+    let source = db_on(kind).await;
+    let s = &*source.store;
+    let alice = user(s, "alice").await;
+    let bob = user(s, "bob").await;
+    let ops = s.create_room(alice.id, "ops", None).await.unwrap().id;
+    s.join_room(bob.id, ops).await.unwrap();
+    post(s, &alice, ops, "deploy today?", None).await;
+    post(s, &bob, ops, "lunch?", None).await;
+    reply(s, &bob, ops, 1, "after lunch", false).await;
+    reply(s, &alice, ops, 3, "agreed, telling everyone", true).await;
+
+    let first = backup(s, Format::Jsonl).await;
+    let text = String::from_utf8(first.clone()).unwrap();
+    let root_id = messages_of(&text)[0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        text.matches(&format!("\"thread\":\"{root_id}\"")).count(),
+        2,
+        "{text}"
+    );
+    assert_eq!(text.matches("\"also_in_room\":true").count(), 1, "{text}");
+
+    let target = db_on(kind).await;
+    let counts = restore_bytes(&*target.store, first.clone(), false)
+        .await
+        .unwrap();
+    assert_eq!(counts.messages_added, 4);
+    assert_eq!(body(&*target.store).await, body(s).await);
+    let t = &*target.store;
+    let alice_there = t.user_by_name("alice").await.unwrap().unwrap();
+    let ops_there = t.sidebar(alice_there.id).await.unwrap().rooms;
+    let ops_there = ops_there.iter().find(|r| r.name == "ops").unwrap();
+    let timeline = t
+        .history(
+            alice_there.id,
+            ops_there.id,
+            HistoryQuery {
+                limit: 50,
+                ..HistoryQuery::default()
+            },
+        )
+        .await
+        .unwrap();
+    let bodies: Vec<_> = timeline.messages.iter().map(|m| m.body.as_str()).collect();
+    assert_eq!(
+        bodies,
+        ["deploy today?", "lunch?", "agreed, telling everyone"]
+    );
+    assert_eq!(timeline.messages[0].replies, 2);
+    assert_eq!(timeline.messages[0].followers, ["alice", "bob"]);
+    // Restored history is read, threads too.
+    assert_eq!(ops_there.unread, 0);
+    // Twice changes nothing.
+    let again = restore_bytes(&*target.store, first.clone(), false)
+        .await
+        .unwrap();
+    assert_eq!((again.messages_added, again.messages_skipped), (0, 4));
+    assert_eq!(body(&*target.store).await, body(s).await);
+
+    // A backup that starts after a root keeps its replies as plain messages, and restores.
+    let root_date = messages_of(&text)[1]["date"].as_str().unwrap().to_owned();
+    let since = app::timestamp::parse_rfc3339(&root_date).unwrap();
+    let later = ExportRequest {
+        scope: Scope {
+            since: Some(since),
+            ..Scope::default()
+        },
+        ..ExportRequest::default()
+    };
+    let partial = String::from_utf8(backup_with(s, Format::Jsonl, &later).await).unwrap();
+    let kept = messages_of(&partial);
+    assert!(kept.iter().all(|m| m.get("thread").is_none()), "{partial}");
+    let fresh = db_on(kind).await;
+    restore_bytes(&*fresh.store, partial.into_bytes(), false)
+        .await
+        .unwrap();
+
+    // A reply to a message the file and the database do not have, or a stray also_in_room,
+    // is refused whole, naming its line.
+    let fresh = db_on(kind).await;
+    let before = body(&*fresh.store).await;
+    let stray = text.replacen(
+        &format!("\"thread\":\"{root_id}\""),
+        "\"thread\":\"019a5c3e-0000-7000-8000-000000000000\"",
+        1,
+    );
+    let err = restore_bytes(&*fresh.store, stray.into_bytes(), false)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("line ") && err.contains("not an earlier message"),
+        "{err}"
+    );
+    let loose = text.replacen(
+        &format!(",\"thread\":\"{root_id}\",\"also_in_room\":true"),
+        ",\"also_in_room\":true",
+        1,
+    );
+    let err = restore_bytes(&*fresh.store, loose.into_bytes(), false)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("only a reply"), "{err}");
+    assert_eq!(body(&*fresh.store).await, before);
 }

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use app::model::{RoomKind, User};
 use app::store::sqlite::{Durability, SqliteStore};
 use app::store::{
-    ChangeKind, Changed, Found, HistoryQuery, MessageChange, NewMessage, SearchFilter, Store,
-    StoreError,
+    ChangeKind, Changed, Found, HistoryQuery, MessageChange, NewMessage, NewReply, SearchFilter,
+    Store, StoreError,
 };
 
 #[path = "support/postgres.rs"]
@@ -60,6 +60,8 @@ macro_rules! every_case {
             search_finds_only_what_the_searcher_may_read,
             search_follows_edits_deletes_and_membership,
             search_pages_newest_first_without_overlap,
+            a_reply_stays_in_its_thread_and_its_root_counts_it,
+            thread_replies_are_unread_for_followers_until_the_thread_is_read,
         );
     };
 }
@@ -154,8 +156,8 @@ fn page(before: Option<i64>, after: Option<i64>, limit: u32) -> HistoryQuery {
     HistoryQuery {
         before,
         after,
-        since: None,
         limit,
+        ..HistoryQuery::default()
     }
 }
 
@@ -353,9 +355,7 @@ async fn dms_are_private_to_their_two_members(store: Arc<dyn Store>) {
     ));
 }
 
-async fn a_group_conversation_is_one_per_set_of_people_and_private_to_them(
-    store: Arc<dyn Store>,
-) {
+async fn a_group_conversation_is_one_per_set_of_people_and_private_to_them(store: Arc<dyn Store>) {
     let alice = user(&*store, "alice").await;
     let bob = user(&*store, "Bob").await;
     let carol = user(&*store, "carol").await;
@@ -1454,7 +1454,10 @@ async fn search_finds_only_what_the_searcher_may_read(store: Arc<dyn Store>) {
         .id;
     store.join_room(bob.id, ops).await.unwrap();
     let alice_bob = store.open_dm(alice.id, &[alice.id, bob.id]).await.unwrap();
-    let alice_carol = store.open_dm(alice.id, &[alice.id, carol.id]).await.unwrap();
+    let alice_carol = store
+        .open_dm(alice.id, &[alice.id, carol.id])
+        .await
+        .unwrap();
 
     post(
         &*store,
@@ -1620,4 +1623,352 @@ async fn search_pages_newest_first_without_overlap(store: Arc<dyn Store>) {
     };
     let bad = store.search(alice.id, &filter).await.unwrap_err();
     assert!(matches!(bad, StoreError::Invalid(_)), "{bad:?}");
+}
+
+/// A reply by `author` in room `at.0` to the message with seq `at.1`.
+async fn reply(
+    store: &dyn Store,
+    author: &User,
+    at: (i64, i64),
+    body: &str,
+    client_id: Option<&str>,
+    also_in_room: bool,
+    mentions: &[String],
+) -> Result<app::store::Replied, StoreError> {
+    store
+        .post_reply(NewReply {
+            message: NewMessage {
+                room_id: at.0,
+                author_id: author.id,
+                body,
+                client_id,
+                html: "",
+                mentions,
+            },
+            to: at.1,
+            also_in_room,
+        })
+        .await
+}
+
+fn seqs_of(page: &app::model::HistoryPage) -> Vec<i64> {
+    page.messages.iter().map(|m| m.seq).collect()
+}
+
+fn thread_page(root: i64) -> HistoryQuery {
+    HistoryQuery {
+        limit: 50,
+        thread: Some(root),
+        ..HistoryQuery::default()
+    }
+}
+
+async fn a_reply_stays_in_its_thread_and_its_root_counts_it(store: Arc<dyn Store>) {
+    let alice = user(&*store, "alice").await;
+    let bob = user(&*store, "bob").await;
+    let carol = user(&*store, "carol").await;
+    let eve = user(&*store, "eve").await;
+    let ops = store.create_room(alice.id, "ops", None).await.unwrap().id;
+    for who in [&bob, &carol] {
+        store.join_room(who.id, ops).await.unwrap();
+    }
+    let root = post(&*store, &alice, ops, "release at five?").await;
+    post(&*store, &bob, ops, "unrelated").await;
+
+    let first = reply(
+        &*store,
+        &bob,
+        (ops, root.seq),
+        "yes",
+        Some("r-1"),
+        false,
+        &[],
+    )
+    .await
+    .unwrap();
+    assert!(first.new);
+    assert_eq!(first.reply.seq, 3, "a reply takes the room's next seq");
+    assert_eq!(first.reply.thread, Some(root.seq));
+    assert!(!first.reply.also_in_room);
+    assert_eq!(first.root.replies, 1);
+    assert_eq!(first.root.last_reply_at, Some(first.reply.created_at));
+    assert_eq!(first.root.followers, ["alice", "bob"]);
+    assert!(
+        first.root.rev > first.reply.rev,
+        "the root changed after the reply"
+    );
+    // A retry is the same reply, counted once.
+    let again = reply(
+        &*store,
+        &bob,
+        (ops, root.seq),
+        "yes",
+        Some("r-1"),
+        false,
+        &[],
+    )
+    .await
+    .unwrap();
+    assert!(!again.new);
+    assert_eq!(again.reply, first.reply);
+    assert_eq!(again.root.replies, 1);
+    // A client id of a message that is not a reply is not a retry of one.
+    let taken = store
+        .post_message(NewMessage {
+            room_id: ops,
+            author_id: carol.id,
+            body: "top level",
+            client_id: Some("c-9"),
+            html: "",
+            mentions: &[],
+        })
+        .await
+        .unwrap();
+    assert!(matches!(
+        reply(
+            &*store,
+            &carol,
+            (ops, root.seq),
+            "x",
+            Some("c-9"),
+            false,
+            &[]
+        )
+        .await,
+        Err(StoreError::Invalid(_))
+    ));
+
+    // Answering a reply joins the root's thread; this one is also sent to the room.
+    let second = reply(
+        &*store,
+        &carol,
+        (ops, first.reply.seq),
+        "me too",
+        None,
+        true,
+        &[],
+    )
+    .await
+    .unwrap();
+    assert_eq!(second.reply.thread, Some(root.seq));
+    assert!(second.reply.also_in_room);
+    assert_eq!(second.root.replies, 2);
+    assert_eq!(second.root.followers, ["alice", "bob", "carol"]);
+
+    let timeline = store
+        .history(alice.id, ops, page(None, None, 50))
+        .await
+        .unwrap();
+    assert_eq!(
+        seqs_of(&timeline),
+        [root.seq, 2, taken.seq, second.reply.seq],
+        "the timeline has everything but the reply kept in its thread"
+    );
+    assert_eq!(timeline.messages[0].replies, 2);
+    for from in [root.seq, first.reply.seq] {
+        let thread = store
+            .history(carol.id, ops, thread_page(from))
+            .await
+            .unwrap();
+        assert_eq!(seqs_of(&thread), [first.reply.seq, second.reply.seq]);
+    }
+    let older = store
+        .history(
+            carol.id,
+            ops,
+            HistoryQuery {
+                limit: 1,
+                ..thread_page(root.seq)
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(seqs_of(&older), [second.reply.seq]);
+    assert!(older.has_older);
+    // Catching up by rev sees the reply and the root's new state.
+    let changed = store.changes(bob.id, ops, 0, 100).await.unwrap();
+    let got_root = changed.messages.iter().find(|m| m.seq == root.seq).unwrap();
+    assert_eq!(got_root.replies, 2);
+    assert!(changed.messages.iter().any(|m| m.seq == first.reply.seq));
+
+    // Deleting a reply counts it out of its root, which takes a new rev.
+    let deleted = store
+        .change_message(MessageChange {
+            user_id: bob.id,
+            room_id: ops,
+            seq: first.reply.seq,
+            client_id: None,
+            kind: ChangeKind::Delete,
+        })
+        .await
+        .unwrap();
+    let recounted = deleted.root.unwrap();
+    assert_eq!(recounted.replies, 1);
+    assert_eq!(recounted.last_reply_at, Some(second.reply.created_at));
+    assert!(recounted.rev > deleted.message.rev);
+    // An edit of a reply is not a change of its thread.
+    let edited = store
+        .change_message(MessageChange {
+            user_id: carol.id,
+            room_id: ops,
+            seq: second.reply.seq,
+            client_id: None,
+            kind: ChangeKind::Edit {
+                body: "me too!",
+                html: "",
+                mentions: &[],
+            },
+        })
+        .await
+        .unwrap();
+    assert_eq!(edited.root, None);
+    assert_eq!(edited.message.thread, Some(root.seq));
+
+    // Refused: a tombstone's thread, a message that does not exist, an outsider.
+    store
+        .change_message(MessageChange {
+            user_id: alice.id,
+            room_id: ops,
+            seq: root.seq,
+            client_id: None,
+            kind: ChangeKind::Delete,
+        })
+        .await
+        .unwrap();
+    assert!(matches!(
+        reply(&*store, &bob, (ops, root.seq), "late", None, false, &[]).await,
+        Err(StoreError::Invalid(_))
+    ));
+    assert!(matches!(
+        reply(&*store, &bob, (ops, 999), "nowhere", None, false, &[]).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        reply(&*store, &eve, (ops, 2), "let me in", None, false, &[]).await,
+        Err(StoreError::Forbidden(_))
+    ));
+    let dm = store.open_dm(alice.id, &[alice.id, bob.id]).await.unwrap();
+    let secret = post(&*store, &alice, dm, "secret").await;
+    assert!(matches!(
+        reply(&*store, &eve, (dm, secret.seq), "hi", None, false, &[]).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.message(eve.id, dm, secret.seq).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.history(eve.id, dm, thread_page(secret.seq)).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(
+        store.message(bob.id, dm, secret.seq).await.unwrap().body,
+        "secret"
+    );
+    // Nothing refused was stored: the room's seqs are still gap-free.
+    let all = store
+        .history(alice.id, ops, page(None, Some(0), 50))
+        .await
+        .unwrap();
+    assert_eq!(seqs_of(&all), [1, 2, 4, 5]);
+}
+
+async fn thread_replies_are_unread_for_followers_until_the_thread_is_read(store: Arc<dyn Store>) {
+    let alice = user(&*store, "alice").await;
+    let bob = user(&*store, "bob").await;
+    let carol = user(&*store, "carol").await;
+    let dave = user(&*store, "dave").await;
+    let ops = store.create_room(alice.id, "ops", None).await.unwrap().id;
+    for who in [&bob, &carol, &dave] {
+        store.join_room(who.id, ops).await.unwrap();
+    }
+    let root = post(&*store, &alice, ops, "who is on call?").await;
+    for who in [&alice, &bob, &carol, &dave] {
+        store.mark_read(who.id, ops, root.seq).await.unwrap();
+    }
+    let unread = |who: &User| {
+        let store = store.clone();
+        let id = who.id;
+        async move {
+            let sidebar = store.sidebar(id).await.unwrap();
+            (unread_of(&sidebar, ops), mentions_of(&sidebar, ops))
+        }
+    };
+    // Bob replies in the thread, then Carol, naming Dave.
+    let first = reply(&*store, &bob, (ops, root.seq), "not me", None, false, &[])
+        .await
+        .unwrap();
+    let second = reply(
+        &*store,
+        &carol,
+        (ops, root.seq),
+        "@dave is",
+        None,
+        false,
+        &["dave".to_owned()],
+    )
+    .await
+    .unwrap();
+    assert_eq!(second.root.followers, ["alice", "bob", "carol", "dave"]);
+    // Alice (the root's author) has both replies unread, Bob only Carol's, Carol none; Dave,
+    // who was mentioned, has the reply that mentions him, as a mention too. Nobody outside the
+    // thread is told: the timeline has nothing new.
+    assert_eq!(unread(&alice).await, (2, 0));
+    assert_eq!(unread(&bob).await, (1, 0));
+    assert_eq!(unread(&carol).await, (0, 0));
+    assert_eq!(unread(&dave).await, (1, 1));
+
+    // Reading the room does not read the thread.
+    store
+        .mark_read(alice.id, ops, second.reply.seq)
+        .await
+        .unwrap();
+    assert_eq!(unread(&alice).await, (2, 0));
+    // Reading the thread does, forward only.
+    assert_eq!(
+        store
+            .mark_thread_read(alice.id, ops, root.seq, first.reply.seq)
+            .await
+            .unwrap(),
+        first.reply.seq
+    );
+    assert_eq!(unread(&alice).await, (1, 0));
+    assert_eq!(
+        store
+            .mark_thread_read(alice.id, ops, root.seq, root.seq)
+            .await
+            .unwrap(),
+        first.reply.seq
+    );
+    // Any message of the thread names it; not past the room's newest message.
+    assert_eq!(
+        store
+            .mark_thread_read(dave.id, ops, first.reply.seq, 1_000)
+            .await
+            .unwrap(),
+        second.reply.seq
+    );
+    assert_eq!(unread(&dave).await, (0, 0));
+    // Someone who does not follow it keeps no position.
+    let eve = user(&*store, "eve").await;
+    store.join_room(eve.id, ops).await.unwrap();
+    assert_eq!(
+        store
+            .mark_thread_read(eve.id, ops, root.seq, second.reply.seq)
+            .await
+            .unwrap(),
+        0
+    );
+    // A reply also sent to the room is unread for everyone in it, as a room message, once
+    // (Alice still has Carol's reply unread in the thread).
+    reply(&*store, &bob, (ops, root.seq), "also here", None, true, &[])
+        .await
+        .unwrap();
+    assert_eq!(unread(&alice).await, (2, 0));
+    assert_eq!(unread(&eve).await, (1, 0));
+    assert_eq!(
+        unread(&bob).await,
+        (0, 0),
+        "replying reads the thread up to one's own reply"
+    );
 }

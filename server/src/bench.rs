@@ -128,6 +128,8 @@ pub fn message(
         reactions: None,
         html: None,
         mentions: None,
+        thread_uid: None,
+        also_in_room: false,
         place: app::backup::read::Place::Line(line),
     }
 }

@@ -307,14 +307,27 @@ async fn handle(frame: ClientFrame, state: &AppState, session: &Session, conn: u
         }
         ClientFrame::Typing { room_id } => (chat::typing(state, user, room_id).await, None),
         ClientFrame::Post {
+            thread: Some(_),
+            client_id,
+            ..
+        } if !v2 => {
+            let message = "replies in threads need protocol version 2: /ws?v=2".to_owned();
+            chat::reply_error(state, conn, ErrorCode::BadFrame, message, Some(client_id)).await;
+            (Ok(()), None)
+        }
+        ClientFrame::Post {
             room_id,
             client_id,
             text,
+            thread,
+            also_in_room,
         } => {
             let post = Post {
                 room_id,
                 text: &text,
                 client_id: Some(&client_id),
+                thread,
+                also_in_room,
             };
             // The ack goes to this socket before the message fans out.
             let posted = chat::post(state, user, post, Answer::Socket(conn)).await;
@@ -336,12 +349,18 @@ async fn handle(frame: ClientFrame, state: &AppState, session: &Session, conn: u
         | ClientFrame::Edit { .. }
         | ClientFrame::Delete { .. }
         | ClientFrame::React { .. }
+        | ClientFrame::ReadThread { .. }
             if !v2 =>
         {
             let message =
-                "edit, delete, react and changes need protocol version 2: /ws?v=2".to_owned();
+                "edit, delete, react, read_thread and changes need protocol version 2: /ws?v=2"
+                    .to_owned();
             chat::reply_error(state, conn, ErrorCode::BadFrame, message, None).await;
             (Ok(()), None)
+        }
+        ClientFrame::ReadThread { room_id, root, seq } => {
+            let read = chat::mark_thread_read(state, user, room_id, root, seq).await;
+            (read.map(drop), None)
         }
         ClientFrame::Changes { room_id, after_rev } => {
             (changes(state, user, conn, room_id, after_rev).await, None)
@@ -409,6 +428,7 @@ async fn sync(
         after: Some(after_seq),
         since: None,
         limit: SYNC_PAGE,
+        thread: None,
     };
     let page = state.store.history(user.id, room_id, query).await?;
     let complete = page.messages.len() < SYNC_PAGE as usize;

@@ -241,6 +241,8 @@ async fn no_field_of_the_http_api_or_the_socket_reaches_sql_as_code() {
             room_id: room,
             client_id: format!("ws-{k}-{payload}").chars().take(60).collect(),
             text: (*payload).to_owned(),
+            thread: None,
+            also_in_room: false,
         };
         send(&mut ws, &post).await;
         match answer(&mut ws).await {

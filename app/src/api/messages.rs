@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 
 use crate::error::AppError;
-use crate::model::{Changes, HistoryPage, Message, RoomId, SearchResults};
+use crate::model::{Changes, HistoryPage, Message, RoomId, SearchResults, Thread};
 
 /// A page of a room's history, oldest first. `before`/`after` are exclusive seq bounds; without
 /// them the page is the newest. `since` (RFC 3339) starts at the first message at or after that
@@ -31,6 +31,7 @@ pub async fn get_history(
         after,
         since,
         limit: crate::validate::page_limit(limit),
+        thread: None,
     };
     Ok(super::ssr::state()?
         .store
@@ -39,26 +40,38 @@ pub async fn get_history(
 }
 
 /// Posts a message. Returns once it is durably stored, with its seq. A retry with the same
-/// `client_id` returns the original message instead of storing a second one.
+/// `client_id` returns the original message instead of storing a second one. With `thread`
+/// (the seq of a message) it is a reply in that message's thread; `also_in_room` (`true` or a
+/// checked box's `on`) shows it in the room's timeline too. A form posted without JavaScript
+/// is sent back to where it came from.
 #[server(endpoint = "post_message")]
 pub async fn post_message(
     room_id: RoomId,
     text: String,
     client_id: Option<String>,
+    thread: Option<i64>,
+    also_in_room: Option<String>,
 ) -> Result<Message, AppError> {
     let user = super::ssr::require_user().await?;
+    let also_in_room = crate::validate::checkbox("also_in_room", also_in_room.as_deref())?;
     let post = crate::chat::Post {
         room_id,
         text: &text,
         client_id: client_id.as_deref(),
+        thread,
+        also_in_room,
     };
-    crate::chat::post(
+    let message = crate::chat::post(
         &super::ssr::state()?,
         &user,
         post,
         crate::chat::Answer::Returned,
     )
-    .await
+    .await?;
+    if message.thread.is_some() {
+        super::ssr::back_to_message(&message)?;
+    }
+    Ok(message)
 }
 
 /// Replaces the text of one of the caller's messages. Returns the stored message (with its new
@@ -113,6 +126,39 @@ pub async fn react(
         action: crate::chat::Action::React(&emoji),
     })
     .await
+}
+
+/// A thread: its root (the message at `seq`, or the root of the reply at `seq`) and its newest
+/// replies before `before` (50 by default, at most 100), oldest first.
+#[server(endpoint = "thread")]
+pub async fn get_thread(
+    room_id: RoomId,
+    seq: i64,
+    before: Option<i64>,
+    limit: Option<u32>,
+) -> Result<Thread, AppError> {
+    let user = super::ssr::require_user().await?;
+    let store = super::ssr::state()?.store;
+    let mut root = store.message(user.id, room_id, seq).await?;
+    if let Some(root_seq) = root.thread {
+        root = store.message(user.id, room_id, root_seq).await?;
+    }
+    let query = crate::store::HistoryQuery {
+        before,
+        limit: crate::validate::page_limit(limit),
+        thread: Some(root.seq),
+        ..Default::default()
+    };
+    let replies = store.history(user.id, room_id, query).await?;
+    Ok(Thread { root, replies })
+}
+
+/// Marks the thread of `root` read up to `seq` on every device of the caller (a thread they
+/// follow); answers the stored position, 0 for a thread they do not follow.
+#[server(endpoint = "mark_thread_read")]
+pub async fn mark_thread_read(room_id: RoomId, root: i64, seq: i64) -> Result<i64, AppError> {
+    let user = super::ssr::require_user().await?;
+    crate::chat::mark_thread_read(&super::ssr::state()?, &user, room_id, root, seq).await
 }
 
 /// What changed in a room after `after_rev`: the current state of every message posted,

@@ -77,15 +77,20 @@ pub(crate) mod ssr {
     }
 
     /// A form posted without JavaScript (the browser asks for a page) is sent back to the
-    /// room, at the message it changed; scripts and other clients get the JSON answer only.
-    fn back_to_message(message: &crate::model::Message) -> Result<(), AppError> {
+    /// room (a reply: to its thread), at the message it changed; scripts and other clients get
+    /// the JSON answer only.
+    pub fn back_to_message(message: &crate::model::Message) -> Result<(), AppError> {
         let wants_page = request_parts()?
             .headers
             .get(http::header::ACCEPT)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|accept| accept.contains("text/html"));
         if wants_page {
-            leptos_axum::redirect(&format!("/r/{}#m{}", message.room_id, message.seq));
+            let at = match message.thread {
+                Some(root) => format!("/r/{}?thread={root}#m{}", message.room_id, message.seq),
+                None => format!("/r/{}#m{}", message.room_id, message.seq),
+            };
+            leptos_axum::redirect(&at);
         }
         Ok(())
     }

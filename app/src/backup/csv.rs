@@ -191,6 +191,8 @@ impl<R: BufRead + Send> Decoder for CsvDecoder<R> {
                 deleted_at: None,
                 reactions: Vec::new(),
                 mentions: Vec::new(),
+                thread: None,
+                also_in_room: false,
             }),
         )))
     }

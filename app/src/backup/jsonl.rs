@@ -52,6 +52,10 @@ struct MessageLine {
     reactions: Vec<crate::model::Reaction>,
     #[serde(default)]
     mentions: Vec<String>,
+    #[serde(default)]
+    thread: Option<String>,
+    #[serde(default)]
+    also_in_room: bool,
 }
 
 impl From<MessageLine> for MessageRecord {
@@ -68,6 +72,8 @@ impl From<MessageLine> for MessageRecord {
             deleted_at: m.deleted_at,
             reactions: m.reactions,
             mentions: m.mentions,
+            thread: m.thread,
+            also_in_room: m.also_in_room,
         }
     }
 }

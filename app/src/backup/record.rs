@@ -185,6 +185,13 @@ pub struct MessageRecord {
     /// The usernames the message mentions, as the server decided when it was sent.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mentions: Vec<String>,
+    /// For a reply: the `id` of its thread's root, a message of the same room earlier in the
+    /// file (or already stored where it is restored).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thread: Option<String>,
+    /// A reply also sent to the room.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub also_in_room: bool,
 }
 
 /// How many records of each kind came before.
@@ -259,7 +266,10 @@ mod tests {
         assert_eq!(dm_name(&["eve", "eve"]), "@eve");
         assert_eq!(dm_name(&["carol", "Bob", "alice"]), "@alice,Bob,carol");
         assert_eq!(dm_members("@Alice,bob"), Some(vec!["Alice", "bob"]));
-        assert_eq!(dm_members("@alice,Bob,carol"), Some(vec!["alice", "Bob", "carol"]));
+        assert_eq!(
+            dm_members("@alice,Bob,carol"),
+            Some(vec!["alice", "Bob", "carol"])
+        );
         assert_eq!(dm_members("@eve"), Some(vec!["eve"]));
         assert_eq!(dm_members("general"), None);
     }

@@ -266,6 +266,21 @@ impl Applier {
                 self.user(name, m.date, place).await?;
             }
         }
+        if m.also_in_room && m.thread.is_none() {
+            return Err(BackupError::at(
+                place,
+                "only a reply (with `thread`) can be also_in_room",
+            ));
+        }
+        let thread_uid = match &m.thread {
+            Some(root) => Some(
+                uuid::Uuid::parse_str(root)
+                    .map_err(|_| BackupError::at(place, format!("thread {root:?} is not a UUID")))?
+                    .hyphenated()
+                    .to_string(),
+            ),
+            None => None,
+        };
         let html = (m.deleted_at.is_none()).then(|| crate::markdown::render(&m.text, &m.mentions));
         self.tx
             .message(StagedMessage {
@@ -280,6 +295,8 @@ impl Applier {
                 reactions: crate::store::reactions_column(&m.reactions),
                 html,
                 mentions: crate::store::mentions_column(&m.mentions),
+                thread_uid,
+                also_in_room: m.also_in_room,
                 place,
             })
             .await?;
@@ -394,7 +411,10 @@ impl Applier {
             if names.len() > most {
                 return Err(BackupError::at(
                     place,
-                    format!("{name:?} names {} people; a conversation holds at most {most}", names.len()),
+                    format!(
+                        "{name:?} names {} people; a conversation holds at most {most}",
+                        names.len()
+                    ),
                 ));
             }
             let mut people = Vec::with_capacity(names.len());

@@ -199,6 +199,8 @@ fn message(
         deleted_at: instant(deleted, "deleted")?,
         reactions: Vec::new(),
         mentions: Vec::new(),
+        thread: None,
+        also_in_room: false,
     })
 }
 

@@ -41,6 +41,8 @@ pub struct MessageChange<'a> {
 pub struct Changed {
     pub message: Message,
     pub changed: bool,
+    /// The thread's root, when deleting a reply changed its count.
+    pub root: Option<Message>,
 }
 
 /// What the database says about the target of a change, read in the change's transaction.

@@ -38,7 +38,8 @@ pub(crate) struct RoomRow {
 }
 
 /// One message: uid, seq, author id, body, time, client id, edit time, deletion time,
-/// reactions and mentions (the JSON columns).
+/// reactions and mentions (the JSON columns), its thread's root (uid) and whether it was also
+/// sent to the room.
 pub(crate) type ChunkRow = (
     String,
     i64,
@@ -50,6 +51,8 @@ pub(crate) type ChunkRow = (
     Option<i64>,
     Option<String>,
     Option<String>,
+    Option<String>,
+    bool,
 );
 
 /// The rows of one consistent snapshot of a backend's database.
@@ -244,6 +247,9 @@ pub(crate) async fn export(
     // the source's one snapshot.
     for room in &rooms {
         let mut after = 0i64;
+        // The roots written so far: a reply whose root this backup leaves out (it falls before
+        // `since`) is written as a plain message, so that the backup can always be restored.
+        let mut roots: HashSet<String> = HashSet::new();
         loop {
             let mut rows = source.messages(room.id, after, window).await?;
             // Sorting an already sorted chunk is one pass; it keeps the order a promise.
@@ -262,8 +268,14 @@ pub(crate) async fn export(
                 deleted_at,
                 reactions,
                 mentions,
+                thread,
+                also_in_room,
             ) in rows
             {
+                let thread = thread.filter(|root| roots.contains(root));
+                if thread.is_none() {
+                    roots.insert(uid.clone());
+                }
                 let from = name_of(author).ok_or_else(|| {
                     StoreError::Invalid(format!("a message in {} has no author", room.name))
                 })?;
@@ -279,6 +291,8 @@ pub(crate) async fn export(
                     deleted_at,
                     reactions: super::rows::list(reactions).map_err(StoreError::from)?,
                     mentions: super::rows::list(mentions).map_err(StoreError::from)?,
+                    also_in_room: also_in_room && thread.is_some(),
+                    thread,
                 }))
                 .await?;
                 end.messages += 1;

@@ -324,6 +324,7 @@ impl Plan<'_> {
                 reactions: Vec::new(),
                 html: post.html.clone(),
                 mentions: post.mentions.clone(),
+                ..Message::default()
             });
             next.seq += 1;
             next.rev += 1;

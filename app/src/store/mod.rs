@@ -16,6 +16,8 @@ use crate::backup::record::{EndRecord, RoomRecord, Scope, UserRecord};
 use crate::backup::{BackupResult, Record};
 pub use changes::{ChangeKind, Changed, MessageChange};
 
+mod threads;
+
 use crate::model::{
     Changes, HistoryPage, Message, RegistrationMode, RoomId, RoomListing, RoomSummary, RoomView,
     Sidebar, User, UserId,
@@ -96,6 +98,20 @@ pub struct HistoryQuery {
     pub since: Option<i64>,
     /// Page size, already capped by [`crate::validate::page_limit`].
     pub limit: u32,
+    /// The replies of the thread this message (a root, or a reply naming its root) starts,
+    /// instead of the room's timeline.
+    pub thread: Option<i64>,
+}
+
+/// The condition that keeps one slice of a room's messages (`m`): a thread's replies, whose
+/// root's uid is bound as `param`, or (`param` bound to NULL) the room's timeline. Either way
+/// the statement has the parameter, so its callers bind the same arguments.
+pub(crate) fn slice(thread: bool, param: &str) -> String {
+    if thread {
+        format!("m.thread_uid = {param}")
+    } else {
+        format!("(m.thread_uid IS NULL OR m.also_in_room) AND {param} IS NULL")
+    }
 }
 
 /// A message to store. The store assigns `seq`, `uid` and `created_at`.
@@ -110,6 +126,25 @@ pub struct NewMessage<'a> {
     pub html: &'a str,
     /// The usernames it mentions, as the server decided.
     pub mentions: &'a [String],
+}
+
+/// A reply to store in a thread: the message, and the seq of the message it answers (the
+/// root, or any reply of the thread: a reply always joins its root's thread).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewReply<'a> {
+    pub message: NewMessage<'a>,
+    pub to: i64,
+    /// Also show it in the room's timeline ("also send to room").
+    pub also_in_room: bool,
+}
+
+/// A stored reply, with its thread's root as it stands after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replied {
+    pub reply: Message,
+    pub root: Message,
+    /// False for a retry: the reply had been stored before, nothing changed now.
+    pub new: bool,
 }
 
 impl NewMessage<'_> {
@@ -166,10 +201,7 @@ pub(crate) fn dm_key(people: &[UserId]) -> String {
     if let [only] = ids[..] {
         ids.push(only);
     }
-    ids.iter()
-        .map(i64::to_string)
-        .collect::<Vec<_>>()
-        .join(":")
+    ids.iter().map(i64::to_string).collect::<Vec<_>>().join(":")
 }
 
 /// The people a [`dm_key`] names, each once; `None` if it is not one.
@@ -314,6 +346,23 @@ pub trait Store: Send + Sync + 'static {
     /// giving it the room's next rev in the same transaction. Returns once the commit is
     /// durable. A repeated `(user, client_id)` for the same message changes nothing more.
     async fn change_message(&self, change: MessageChange<'_>) -> StoreResult<Changed>;
+    /// Stores a reply in a thread from a member, in one transaction that is durable before it
+    /// returns: the reply takes the room's next seq and rev, its root counts it (taking the
+    /// rev after), and the replier, the root's author and everyone it mentions follow the
+    /// thread. A repeated `(author, client_id)` returns the reply stored the first time.
+    async fn post_reply(&self, reply: NewReply<'_>) -> StoreResult<Replied>;
+    /// One message of a room, for a member.
+    async fn message(&self, user_id: UserId, room_id: RoomId, seq: i64) -> StoreResult<Message>;
+    /// Moves the user's read position in the thread of `root` forward to `seq` (never back,
+    /// never past the room's newest message); returns the position now stored, or 0 when they
+    /// do not follow that thread.
+    async fn mark_thread_read(
+        &self,
+        user_id: UserId,
+        room_id: RoomId,
+        root: i64,
+        seq: i64,
+    ) -> StoreResult<i64>;
     /// What changed in a room after `after_rev`, for a member: the current state of every
     /// message posted, edited or deleted since, in rev order, at most `limit`.
     async fn changes(
@@ -403,6 +452,10 @@ pub struct StagedMessage {
     pub html: Option<String>,
     /// The mentions column as stored (JSON), or `None`.
     pub mentions: Option<String>,
+    /// For a reply: its thread's root (uid), a message of the same room before it (stored, or
+    /// earlier in the restore).
+    pub thread_uid: Option<String>,
+    pub also_in_room: bool,
     pub place: crate::backup::read::Place,
 }
 

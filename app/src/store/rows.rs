@@ -8,16 +8,18 @@ use super::export::{RoomRow, UserRow};
 use crate::model::{Message, RoomKind, RoomSummary};
 
 /// How many columns [`message`] reads; a query may select more after them.
-pub(crate) const MESSAGE_COLUMN_COUNT: usize = 13;
+pub(crate) const MESSAGE_COLUMN_COUNT: usize = 18;
 
 /// A message joined with its author: uid, room, seq, author's name, body, time, client id,
-/// rev, edit time, deletion time, reactions (JSON), HTML, mentions (JSON). A message stored
-/// before Markdown has no HTML yet; it is rendered here.
+/// rev, edit time, deletion time, reactions (JSON), HTML, mentions (JSON), then its thread:
+/// the root's seq (replies), also in the room, reply count, last reply time and followers
+/// (JSON; roots). A message stored before Markdown has no HTML yet; it is rendered here.
 pub(crate) fn message<'r, R>(row: &'r R) -> Result<Message, sqlx::Error>
 where
     R: Row,
     usize: ColumnIndex<R>,
     i64: Decode<'r, R::Database> + Type<R::Database>,
+    bool: Decode<'r, R::Database> + Type<R::Database>,
     String: Decode<'r, R::Database> + Type<R::Database>,
 {
     let body: String = row.try_get(4)?;
@@ -42,6 +44,11 @@ where
         reactions: list(row.try_get(10)?)?,
         html,
         mentions,
+        thread: row.try_get(13)?,
+        also_in_room: row.try_get(14)?,
+        replies: row.try_get(15)?,
+        last_reply_at: row.try_get(16)?,
+        followers: list(row.try_get(17)?)?,
     })
 }
 

@@ -18,12 +18,13 @@ mod backup;
 mod changes;
 mod posts;
 mod search;
+mod threads;
 
 use super::group_commit::{Post, Posts};
 use super::{
     admit, stored_mode, Admission, Changed, ExportRequest, ExportSink, Found, HistoryQuery,
-    MessageChange, NewMessage, RestoreTx, SearchFilter, Store, StoreError, StoreResult,
-    StoredMember, INVITE_INVALID,
+    MessageChange, NewMessage, NewReply, Replied, RestoreTx, SearchFilter, Store, StoreError,
+    StoreResult, StoredMember, INVITE_INVALID,
 };
 use crate::backup::record::EndRecord;
 use crate::backup::BackupResult;
@@ -70,7 +71,12 @@ const DISPLAY_NAME: &str = "COALESCE(r.name, \
 
 /// Columns of a message joined with its author, in [`super::rows::message`] order.
 const MESSAGE_COLUMNS: &str = "m.uid, m.room_id, m.seq, u.username, m.body, m.created_at, \
-     m.client_id, m.rev, m.edited_at, m.deleted_at, m.reactions, m.html, m.mentions";
+     m.client_id, m.rev, m.edited_at, m.deleted_at, m.reactions, m.html, m.mentions, \
+     (SELECT t.seq FROM messages t WHERE t.uid = m.thread_uid), m.also_in_room, \
+     m.reply_count, m.last_reply_at, \
+     CASE WHEN m.last_reply_at IS NOT NULL THEN (SELECT json_group_array(username) FROM \
+       (SELECT fu.username FROM thread_follows f JOIN users fu ON fu.id = f.user_id \
+        WHERE f.root_uid = m.uid ORDER BY fu.username COLLATE NOCASE)) END";
 
 /// Starts a write transaction that takes the database's write lock at once (`BEGIN IMMEDIATE`).
 /// Another process on the same file (a second cluster node, a `confab restore`) then waits its
@@ -390,11 +396,22 @@ impl Store for SqliteStore {
     async fn sidebar(&self, user_id: UserId) -> StoreResult<Sidebar> {
         let rows = sqlx::query(&format!(
             "SELECT r.id, r.kind, r.topic, {DISPLAY_NAME} AS display_name, r.last_seq, \
-               (SELECT COUNT(*) FROM (SELECT 1 FROM messages x WHERE x.room_id = r.id \
+               MIN(?2, (SELECT COUNT(*) FROM (SELECT 1 FROM messages x WHERE x.room_id = r.id \
                   AND x.seq > m.last_read_seq AND x.author_id <> ?1 \
-                  AND x.deleted_at IS NULL LIMIT ?2)) AS unread, \
-               (SELECT COUNT(*) FROM (SELECT 1 FROM mentions n WHERE n.user_id = ?1 \
-                  AND n.room_id = r.id AND n.seq > m.last_read_seq LIMIT ?2)) AS mentions \
+                  AND x.deleted_at IS NULL AND (x.thread_uid IS NULL OR x.also_in_room) LIMIT ?2)) \
+                + (SELECT COUNT(*) FROM (SELECT 1 FROM thread_follows f JOIN messages x \
+                  ON x.room_id = f.room_id AND x.thread_uid = f.root_uid AND x.seq > f.last_read_seq \
+                  WHERE f.user_id = ?1 AND f.room_id = r.id AND x.author_id <> ?1 \
+                  AND x.deleted_at IS NULL AND NOT x.also_in_room LIMIT ?2))) AS unread, \
+               MIN(?2, (SELECT COUNT(*) FROM (SELECT 1 FROM mentions n JOIN messages x \
+                  ON x.room_id = n.room_id AND x.seq = n.seq WHERE n.user_id = ?1 \
+                  AND n.room_id = r.id AND n.seq > m.last_read_seq \
+                  AND (x.thread_uid IS NULL OR x.also_in_room) LIMIT ?2)) \
+                + (SELECT COUNT(*) FROM (SELECT 1 FROM thread_follows f JOIN messages x \
+                  ON x.room_id = f.room_id AND x.thread_uid = f.root_uid AND x.seq > f.last_read_seq \
+                  JOIN mentions n ON n.user_id = ?1 AND n.room_id = x.room_id AND n.seq = x.seq \
+                  WHERE f.user_id = ?1 AND f.room_id = r.id AND NOT x.also_in_room LIMIT ?2))) \
+                 AS mentions \
              FROM memberships m JOIN rooms r ON r.id = m.room_id \
              WHERE m.user_id = ?1 ORDER BY display_name COLLATE NOCASE, r.id"
         ))
@@ -582,6 +599,11 @@ impl Store for SqliteStore {
             .bind(room_id)
             .fetch_one(&mut *conn)
             .await?;
+        let thread = match query.thread {
+            Some(seq) => Some(threads::thread_root(&mut conn, room_id, seq).await?),
+            None => None,
+        };
+        let slice = |param: &str| super::slice(thread.is_some(), param);
         let before = query.before.unwrap_or(i64::MAX);
         let limit = i64::from(query.limit);
         let rows = if let Some(since) = query.since {
@@ -590,36 +612,43 @@ impl Store for SqliteStore {
             sqlx::query(&format!(
                 "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN users u ON u.id = m.author_id \
                  WHERE m.room_id = ?1 AND m.created_at >= ?2 AND m.seq > ?3 AND m.seq < ?4 \
-                 ORDER BY m.seq ASC LIMIT ?5"
+                 AND {} ORDER BY m.seq ASC LIMIT ?5",
+                slice("?6")
             ))
             .bind(room_id)
             .bind(since)
             .bind(query.after.unwrap_or(0))
             .bind(before)
             .bind(limit)
+            .bind(thread.as_deref())
             .fetch_all(&mut *conn)
             .await?
         } else if let Some(after) = query.after {
             // Catching up: the oldest messages after `after`, in order.
             sqlx::query(&format!(
                 "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN users u ON u.id = m.author_id \
-                 WHERE m.room_id = ?1 AND m.seq > ?2 AND m.seq < ?3 ORDER BY m.seq ASC LIMIT ?4"
+                 WHERE m.room_id = ?1 AND m.seq > ?2 AND m.seq < ?3 AND {} \
+                 ORDER BY m.seq ASC LIMIT ?4",
+                slice("?5")
             ))
             .bind(room_id)
             .bind(after)
             .bind(before)
             .bind(limit)
+            .bind(thread.as_deref())
             .fetch_all(&mut *conn)
             .await?
         } else {
             // Paging back: the newest messages before `before`, then put in reading order.
             let mut rows = sqlx::query(&format!(
                 "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN users u ON u.id = m.author_id \
-                 WHERE m.room_id = ?1 AND m.seq < ?2 ORDER BY m.seq DESC LIMIT ?3"
+                 WHERE m.room_id = ?1 AND m.seq < ?2 AND {} ORDER BY m.seq DESC LIMIT ?3",
+                slice("?4")
             ))
             .bind(room_id)
             .bind(before)
             .bind(limit)
+            .bind(thread.as_deref())
             .fetch_all(&mut *conn)
             .await?;
             rows.reverse();
@@ -631,11 +660,14 @@ impl Store for SqliteStore {
             .collect::<Result<Vec<_>, _>>()?;
         let has_older = match messages.first() {
             Some(first) => {
-                sqlx::query_scalar(
-                    "SELECT EXISTS(SELECT 1 FROM messages WHERE room_id = ?1 AND seq < ?2)",
-                )
+                sqlx::query_scalar(&format!(
+                    "SELECT EXISTS(SELECT 1 FROM messages m WHERE m.room_id = ?1 \
+                     AND m.seq < ?2 AND {})",
+                    slice("?3")
+                ))
                 .bind(room_id)
                 .bind(first.seq)
+                .bind(thread.as_deref())
                 .fetch_one(&mut *conn)
                 .await?
             }
@@ -646,6 +678,28 @@ impl Store for SqliteStore {
             has_older,
             rev,
         })
+    }
+
+    async fn post_reply(&self, reply: NewReply<'_>) -> StoreResult<Replied> {
+        threads::reply(&self.write, reply).await
+    }
+
+    async fn message(&self, user_id: UserId, room_id: RoomId, seq: i64) -> StoreResult<Message> {
+        let mut conn = self.read.acquire().await?;
+        Access::load(&mut conn, user_id, room_id)
+            .await?
+            .require_member("read its history")?;
+        changes::message_at(&mut conn, room_id, seq).await
+    }
+
+    async fn mark_thread_read(
+        &self,
+        user_id: UserId,
+        room_id: RoomId,
+        root: i64,
+        seq: i64,
+    ) -> StoreResult<i64> {
+        threads::mark_read(&self.write, user_id, room_id, root, seq).await
     }
 
     async fn post_message(&self, new: NewMessage<'_>) -> StoreResult<Message> {

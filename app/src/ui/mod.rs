@@ -9,6 +9,7 @@ mod live;
 mod local_time;
 mod room;
 mod search;
+mod thread;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Stylesheet, Title};

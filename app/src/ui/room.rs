@@ -40,7 +40,9 @@ pub fn RoomPage() -> impl IntoView {
     };
     let before = move || {
         let number = |key: &str| query.read().get(key).and_then(|s| s.parse::<i64>().ok());
-        number("before").or_else(|| number("at").map(|at| at.saturating_add(AFTER_FOUND + 1)))
+        // `at` with `thread` points into the thread panel, not the timeline.
+        let at = number("at").filter(|_| number("thread").is_none());
+        number("before").or_else(|| at.map(|at| at.saturating_add(AFTER_FOUND + 1)))
     };
 
     let data = Resource::new(
@@ -166,11 +168,7 @@ fn Room(view: RoomView, page: HistoryPage, members: Vec<Member>, paged: bool) ->
     let viewer = move || viewer.get_value();
     // A public room's creator and admins may delete anyone's messages there.
     let can_moderate = view.can_remove_members;
-    let cursor = RwSignal::new(
-        page.has_older
-            .then(|| page.messages.first().map(|m| m.seq))
-            .flatten(),
-    );
+    let older = Older::new(&page);
     // Every change after the page was read has a larger rev: catch up from there.
     let revs = StoredValue::new(RevCursor::new(page.rev));
     let messages = RwSignal::new(
@@ -180,26 +178,20 @@ fn Room(view: RoomView, page: HistoryPage, members: Vec<Member>, paged: bool) ->
             .collect::<BTreeMap<i64, Message>>(),
     );
     // A message in its newest state wins, whichever way it arrived (live, caught up, paged).
+    // Replies kept in their thread are the thread panel's.
     let merge = Callback::new(move |message: Message| {
-        messages.update(|all| keep_newest(all, message));
-    });
-    let loading_older = RwSignal::new(false);
-    let older_error = RwSignal::new(None::<AppError>);
-    // One edit and one delete at a time, owned by the room: the message shown may be rebuilt
-    // (its live `edited` frame can beat the answer), the action and its follow-up must not be.
-    let edit = ServerAction::<EditMessage>::new();
-    let delete = ServerAction::<DeleteMessage>::new();
-    let react = ServerAction::<React>::new();
-    let navigate = StoredValue::new(use_navigate());
-    let settle = move |done: Option<Result<Message, AppError>>| {
-        if let Some(Ok(message)) = done {
-            merge.run(message);
-            navigate.with_value(|go| go(&room_url(room_id), Default::default()));
+        if message.in_timeline() {
+            messages.update(|all| keep_newest(all, message));
         }
-    };
-    Effect::new(move |_| settle(edit.value().get()));
-    Effect::new(move |_| settle(delete.value().get()));
-    Effect::new(move |_| settle(react.value().get()));
+    });
+    let forms = Forms::new(
+        Place {
+            room_id,
+            thread: None,
+        },
+        merge,
+    );
+    let react = forms.react;
 
     // Live: new messages and changes of this room arrive over the socket; after every
     // (re)connect, fetch whatever changed while it was down, from the rev cursor.
@@ -280,39 +272,10 @@ fn Room(view: RoomView, page: HistoryPage, members: Vec<Member>, paged: bool) ->
     let pending = move || {
         live.outbox.with(|all| {
             all.iter()
-                .filter(|p| p.room_id == room_id)
+                .filter(|p| p.room_id == room_id && p.thread.is_none())
                 .cloned()
                 .collect::<Vec<_>>()
         })
-    };
-
-    let load_older = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        let Some(before) = cursor.get_untracked() else {
-            return;
-        };
-        if loading_older.get_untracked() {
-            return;
-        }
-        loading_older.set(true);
-        spawn_local(async move {
-            match get_history(room_id, Some(before), None, None, None).await {
-                Ok(older) => {
-                    cursor.set(
-                        older
-                            .has_older
-                            .then(|| older.messages.first().map(|m| m.seq))
-                            .flatten(),
-                    );
-                    for message in older.messages {
-                        merge.run(message);
-                    }
-                    older_error.set(None);
-                }
-                Err(e) => older_error.set(Some(e)),
-            }
-            loading_older.set(false);
-        });
     };
 
     view! {
@@ -339,29 +302,15 @@ fn Room(view: RoomView, page: HistoryPage, members: Vec<Member>, paged: bool) ->
                 data-live=move || if live.connected.get() { "open" } else { "closed" }
             >
                 <div class="history-inner">
-                    {move || {
-                        cursor
-                            .get()
-                            .map(|before| {
-                                view! {
-                                    <form method="get" class="load-older" on:submit=load_older>
-                                        <input type="hidden" name="before" value=before/>
-                                        <button
-                                            type="submit"
-                                            class="secondary"
-                                            disabled=move || loading_older.get()
-                                        >
-                                            "Load older"
-                                        </button>
-                                    </form>
-                                }
-                            })
-                    }}
-                    {move || {
-                        older_error
-                            .get()
-                            .map(|e| view! { <p class="form-error" role="alert">{e.to_string()}</p> })
-                    }}
+                    <OlderForm
+                        older
+                        label="Load older"
+                        field="before"
+                        thread=None
+                        fetch=Callback::new(move |before| {
+                            spawn_local(older.load(merge, get_history(room_id, Some(before), None, None, None)));
+                        })
+                    />
                     {move || {
                         messages.with(|all| all.is_empty()).then(|| {
                             view! { <p class="muted empty">"No messages yet. Say hello!"</p> }
@@ -371,14 +320,9 @@ fn Room(view: RoomView, page: HistoryPage, members: Vec<Member>, paged: bool) ->
                         each=move || messages.get().into_values()
                         key=|m| (m.seq, m.rev)
                         children=move |m| {
-                            let mine = m.author.eq_ignore_ascii_case(&viewer());
-                            let actions = Actions {
-                                edit: mine && !m.is_deleted(),
-                                delete: (mine || can_moderate) && !m.is_deleted(),
-                                react: !m.is_deleted(),
-                            };
-                            let forms = Forms { edit, delete, react };
-                            view! { <MessageItem message=m actions forms viewer=viewer()/> }
+                            let actions = Actions::for_message(&m, &viewer(), can_moderate);
+                            let place = Place { room_id, thread: None };
+                            view! { <MessageItem message=m actions forms place viewer=viewer()/> }
                         }
                     />
                     <For
@@ -399,9 +343,102 @@ fn Room(view: RoomView, page: HistoryPage, members: Vec<Member>, paged: bool) ->
             // A reaction refused (from any message's buttons) is said once, here.
             {form_error(react.value())}
             <p class="typing" aria-live="polite">{typing_line}</p>
-            <Composer room_id members viewer=view.viewer.clone()/>
+            <Composer room_id members viewer=view.viewer.clone() thread=None/>
+            <super::thread::ThreadPanel room_id viewer=view.viewer.clone() can_moderate members/>
         </div>
     }
+}
+
+/// Paging back: where the next older page starts (the oldest seq shown, while older messages
+/// exist), whether one is being fetched, and why the last try failed.
+#[derive(Clone, Copy)]
+pub(super) struct Older {
+    cursor: RwSignal<Option<i64>>,
+    loading: RwSignal<bool>,
+    error: RwSignal<Option<AppError>>,
+}
+
+impl Older {
+    /// After the first page.
+    pub fn new(page: &HistoryPage) -> Self {
+        Older {
+            cursor: RwSignal::new(Self::start_of(page)),
+            loading: RwSignal::new(false),
+            error: RwSignal::new(None),
+        }
+    }
+
+    fn start_of(page: &HistoryPage) -> Option<i64> {
+        page.has_older
+            .then(|| page.messages.first().map(|m| m.seq))
+            .flatten()
+    }
+
+    /// Takes the older page `fetch` brings: its messages merged in, the cursor moved on.
+    pub async fn load(
+        self,
+        merge: Callback<Message>,
+        fetch: impl std::future::Future<Output = Result<HistoryPage, AppError>>,
+    ) {
+        match fetch.await {
+            Ok(page) => {
+                self.cursor.set(Self::start_of(&page));
+                for message in page.messages {
+                    merge.run(message);
+                }
+                self.error.set(None);
+            }
+            Err(e) => self.error.set(Some(e)),
+        }
+        self.loading.set(false);
+    }
+}
+
+/// "Load older" while older messages exist: a GET form with the cursor as `field` (and the
+/// open `thread`), so it pages without JavaScript; with it, `fetch` gets the cursor instead.
+#[component]
+pub(super) fn OlderForm(
+    older: Older,
+    label: &'static str,
+    field: &'static str,
+    thread: Option<i64>,
+    fetch: Callback<i64>,
+) -> impl IntoView {
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let Some(before) = older.cursor.get_untracked() else {
+            return;
+        };
+        if !older.loading.get_untracked() {
+            older.loading.set(true);
+            fetch.run(before);
+        }
+    };
+    view! {
+        {move || {
+            older
+                .cursor
+                .get()
+                .map(|before| {
+                    view! {
+                        <form method="get" class="load-older" on:submit=on_submit>
+                            {thread.map(|root| view! { <input type="hidden" name="thread" value=root/> })}
+                            <input type="hidden" name=field value=before/>
+                            <button type="submit" class="secondary" disabled=move || older.loading.get()>
+                                {label}
+                            </button>
+                        </form>
+                    }
+                })
+        }}
+        {move || {
+            older
+                .error
+                .get()
+                .map(|e| view! { <p class="form-error" role="alert">{e.to_string()}</p> })
+        }}
+    }
+    .into_any()
 }
 
 /// "alice is typing…", "alice and bob are typing…", "several people are typing…", or nothing.
@@ -416,7 +453,11 @@ fn typing_text(names: &[String]) -> String {
 
 /// Fetches everything that changed in `room_id` after the cursor, page by page, and merges
 /// it in. A failure leaves the cursor where it was: the next reconnect tries again.
-async fn catch_up(room_id: RoomId, revs: StoredValue<RevCursor>, merge: Callback<Message>) {
+pub(super) async fn catch_up(
+    room_id: RoomId,
+    revs: StoredValue<RevCursor>,
+    merge: Callback<Message>,
+) {
     const PAGE: u32 = crate::validate::HISTORY_PAGE_MAX;
     loop {
         let after = revs.get_value().base();
@@ -437,7 +478,7 @@ async fn catch_up(room_id: RoomId, revs: StoredValue<RevCursor>, merge: Callback
 }
 
 /// Puts `message` in `all` unless a newer state of it (a higher rev) is already there.
-fn keep_newest(all: &mut BTreeMap<i64, Message>, message: Message) {
+pub(super) fn keep_newest(all: &mut BTreeMap<i64, Message>, message: Message) {
     match all.get(&message.seq) {
         Some(held) if held.rev > message.rev => {}
         _ => {
@@ -448,18 +489,81 @@ fn keep_newest(all: &mut BTreeMap<i64, Message>, message: Message) {
 
 /// What the viewer may do to one message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Actions {
-    edit: bool,
-    delete: bool,
-    react: bool,
+pub(super) struct Actions {
+    pub edit: bool,
+    pub delete: bool,
+    pub react: bool,
 }
 
-/// The room's actions, which every message's forms submit to.
+impl Actions {
+    /// What `viewer` may do to `message` (`can_moderate`: a public room's creator or an admin).
+    pub fn for_message(message: &Message, viewer: &str, can_moderate: bool) -> Self {
+        let mine = message.author.eq_ignore_ascii_case(viewer);
+        let live = !message.is_deleted();
+        Actions {
+            edit: mine && live,
+            delete: (mine || can_moderate) && live,
+            react: live,
+        }
+    }
+}
+
+/// The actions every message's forms submit to (the room's, or the thread panel's).
 #[derive(Clone, Copy)]
-struct Forms {
-    edit: ServerAction<EditMessage>,
-    delete: ServerAction<DeleteMessage>,
-    react: ServerAction<React>,
+pub(super) struct Forms {
+    pub edit: ServerAction<EditMessage>,
+    pub delete: ServerAction<DeleteMessage>,
+    pub react: ServerAction<React>,
+}
+
+impl Forms {
+    /// One edit, one delete and one reaction at a time, owned by the place that shows the
+    /// messages: a message shown may be rebuilt (its live `edited` frame can beat the answer),
+    /// the action and its follow-up must not be. A done change is merged and its form closed.
+    pub fn new(place: Place, merge: Callback<Message>) -> Self {
+        let forms = Forms {
+            edit: ServerAction::new(),
+            delete: ServerAction::new(),
+            react: ServerAction::new(),
+        };
+        let navigate = StoredValue::new(use_navigate());
+        let settle = move |done: Option<Result<Message, AppError>>| {
+            if let Some(Ok(message)) = done {
+                merge.run(message);
+                navigate.with_value(|go| go(&place.url(), Default::default()));
+            }
+        };
+        Effect::new(move |_| settle(forms.edit.value().get()));
+        Effect::new(move |_| settle(forms.delete.value().get()));
+        Effect::new(move |_| settle(forms.react.value().get()));
+        forms
+    }
+}
+
+/// Where a message is shown: in the room's timeline, or in the panel of the thread of `thread`.
+/// Its links and forms stay there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Place {
+    pub room_id: RoomId,
+    pub thread: Option<i64>,
+}
+
+impl Place {
+    /// The page without an open form.
+    pub fn url(&self) -> String {
+        match self.thread {
+            Some(root) => format!("/r/{}?thread={root}", self.room_id),
+            None => format!("/r/{}", self.room_id),
+        }
+    }
+
+    /// The page with `key=seq` added (a form opened on that message), at the message.
+    pub fn with(&self, key: &str, seq: i64) -> String {
+        match self.thread {
+            Some(root) => format!("/r/{}?thread={root}&{key}={seq}#m{seq}", self.room_id),
+            None => format!("/r/{}?{key}={seq}#m{seq}", self.room_id),
+        }
+    }
 }
 
 /// One message: author, local time, text, "edited" with when, or "Message deleted" for a
@@ -468,8 +572,17 @@ struct Forms {
 /// its words as plain text. A message that mentions the viewer is marked. The viewer's own messages (and, for a room's creator
 /// and admins, everyone's) have Edit and Delete: links to `?edit=SEQ` and `?delete=SEQ`, which
 /// open the form in place, with or without JavaScript.
+///
+/// In the timeline, a thread's root shows how many replies it has and when the last came, and
+/// every message has Reply: links to `?thread=SEQ`, the thread panel.
 #[component]
-fn MessageItem(message: Message, actions: Actions, forms: Forms, viewer: String) -> impl IntoView {
+pub(super) fn MessageItem(
+    message: Message,
+    actions: Actions,
+    forms: Forms,
+    place: Place,
+    viewer: String,
+) -> impl IntoView {
     let Forms {
         edit,
         delete,
@@ -478,14 +591,22 @@ fn MessageItem(message: Message, actions: Actions, forms: Forms, viewer: String)
     let query = use_query_map();
     let seq = message.seq;
     let room_id = message.room_id;
-    let asked =
-        move |what: &str| query.read().get(what).and_then(|s| s.parse::<i64>().ok()) == Some(seq);
+    // A form opens where its link was: in the thread panel, or (with no panel open) the room.
+    let in_thread = place.thread.is_some();
+    let asked = move |what: &str| {
+        query.with(|q| {
+            q.get("thread").is_some() == in_thread
+                && q.get(what).and_then(|s| s.parse::<i64>().ok()) == Some(seq)
+        })
+    };
     let editing = move || actions.edit && asked("edit");
     let deleting = move || actions.delete && asked("delete");
     let picking = move || actions.react && asked("react");
     // The message a search or a link pointed at: marked, and scrolled to once it is shown.
-    let found =
-        query.with_untracked(|q| q.get("at").and_then(|s| s.parse::<i64>().ok())) == Some(seq);
+    let found = query.with_untracked(|q| {
+        q.get("thread").is_some() == in_thread
+            && q.get("at").and_then(|s| s.parse::<i64>().ok()) == Some(seq)
+    });
     let article = NodeRef::<leptos::html::Article>::new();
     if found {
         Effect::new(move |_| {
@@ -506,7 +627,7 @@ fn MessageItem(message: Message, actions: Actions, forms: Forms, viewer: String)
         if deleted {
             view! { <p class="body deleted">"Message deleted"</p> }.into_any()
         } else if editing() {
-            view! { <EditForm room_id seq body=body.clone() edit/> }.into_any()
+            view! { <EditForm room_id seq body=body.clone() edit place/> }.into_any()
         } else if html.is_empty() {
             view! { <p class="body">{body.clone()}</p> }.into_any()
         } else {
@@ -531,19 +652,63 @@ fn MessageItem(message: Message, actions: Actions, forms: Forms, viewer: String)
             .collect_view();
         view! { <div class="reactions" role="group" aria-label="Reactions">{chips}</div> }
     });
+    // Reply opens the thread of this message (a reply's is its root's), from the timeline.
+    let thread_of = message.thread.unwrap_or(seq);
+    let reply = (!in_thread && actions.react).then(|| {
+        let room = Place {
+            room_id,
+            thread: Some(thread_of),
+        };
+        view! { <a href=room.url() class="small-link">"Reply"</a> }
+    });
     let links = (actions.edit || actions.delete || actions.react).then(|| {
         view! {
             <span class="message-actions" role="group" aria-label=format!("Message {seq}")>
+                {reply}
                 {actions.react.then(|| view! {
-                    <a href=format!("/r/{room_id}?react={seq}#m{seq}") class="small-link">"React"</a>
+                    <a href=place.with("react", seq) class="small-link">"React"</a>
                 })}
                 {actions.edit.then(|| view! {
-                    <a href=format!("/r/{room_id}?edit={seq}#m{seq}") class="small-link">"Edit"</a>
+                    <a href=place.with("edit", seq) class="small-link">"Edit"</a>
                 })}
                 {actions.delete.then(|| view! {
-                    <a href=format!("/r/{room_id}?delete={seq}#m{seq}") class="small-link">"Delete"</a>
+                    <a href=place.with("delete", seq) class="small-link">"Delete"</a>
                 })}
             </span>
+        }
+    });
+    // In the timeline: a root's replies, or where a reply also sent here belongs.
+    let thread_line = (!in_thread).then(|| {
+        let thread = Place {
+            room_id,
+            thread: Some(thread_of),
+        };
+        match (message.thread, message.replies, message.last_reply_at) {
+            (Some(_), ..) => Some(
+                view! {
+                    <p class="thread-line">
+                        <a href=format!("{}#m{seq}", thread.url())>"Replied in a thread"</a>
+                    </p>
+                }
+                .into_any(),
+            ),
+            (None, n, Some(last)) if n > 0 => {
+                let count = if n == 1 {
+                    "1 reply".to_owned()
+                } else {
+                    format!("{n} replies")
+                };
+                Some(
+                    view! {
+                        <p class="thread-line">
+                            <a href=thread.url()>{count}</a>
+                            <span class="muted">" · last reply " <LocalTime ms=last/></span>
+                        </p>
+                    }
+                    .into_any(),
+                )
+            }
+            _ => None,
         }
     });
     view! {
@@ -565,15 +730,12 @@ fn MessageItem(message: Message, actions: Actions, forms: Forms, viewer: String)
             </header>
             {text}
             {chips}
-            {move || picking().then(|| view! { <ReactionPicker room_id seq react/> })}
-            {move || deleting().then(|| view! { <DeleteForm room_id seq delete/> })}
+            {thread_line}
+            {move || picking().then(|| view! { <ReactionPicker room_id seq react place/> })}
+            {move || deleting().then(|| view! { <DeleteForm room_id seq delete place/> })}
         </article>
     }
-}
-
-/// The URL of the room without an open form.
-fn room_url(room_id: RoomId) -> String {
-    format!("/r/{room_id}")
+    .into_any()
 }
 
 /// Editing a message in place: a plain form to `edit_message` (without JavaScript the server
@@ -585,6 +747,7 @@ fn EditForm(
     seq: i64,
     body: String,
     edit: ServerAction<EditMessage>,
+    place: Place,
 ) -> impl IntoView {
     view! {
         <ActionForm action=edit attr:class="edit-message">
@@ -596,7 +759,7 @@ fn EditForm(
             <textarea id=format!("edit-{seq}") name="text" rows="2" required>{body}</textarea>
             <div class="inline-field">
                 <button type="submit">"Save"</button>
-                <a href=room_url(room_id) class="secondary small-link">"Cancel"</a>
+                <a href=place.url() class="secondary small-link">"Cancel"</a>
             </div>
             {form_error(edit.value())}
         </ActionForm>
@@ -645,7 +808,12 @@ fn ReactForm(
 
 /// The reactions offered in one click, and a field for any other emoji (`?react=SEQ`).
 #[component]
-fn ReactionPicker(room_id: RoomId, seq: i64, react: ServerAction<React>) -> impl IntoView {
+fn ReactionPicker(
+    room_id: RoomId,
+    seq: i64,
+    react: ServerAction<React>,
+    place: Place,
+) -> impl IntoView {
     let common = crate::validate::COMMON_REACTIONS
         .iter()
         .map(|emoji| {
@@ -675,7 +843,7 @@ fn ReactionPicker(room_id: RoomId, seq: i64, react: ServerAction<React>) -> impl
                     required
                 />
                 <button type="submit" class="secondary">"Add"</button>
-                <a href=room_url(room_id) class="secondary small-link">"Cancel"</a>
+                <a href=place.url() class="secondary small-link">"Cancel"</a>
             </ActionForm>
         </div>
     }
@@ -683,7 +851,12 @@ fn ReactionPicker(room_id: RoomId, seq: i64, react: ServerAction<React>) -> impl
 
 /// Asking before a delete: a plain form to `delete_message`, like [`EditForm`].
 #[component]
-fn DeleteForm(room_id: RoomId, seq: i64, delete: ServerAction<DeleteMessage>) -> impl IntoView {
+fn DeleteForm(
+    room_id: RoomId,
+    seq: i64,
+    delete: ServerAction<DeleteMessage>,
+    place: Place,
+) -> impl IntoView {
     view! {
         <ActionForm action=delete attr:class="delete-message">
             <input type="hidden" name="room_id" value=room_id/>
@@ -692,7 +865,7 @@ fn DeleteForm(room_id: RoomId, seq: i64, delete: ServerAction<DeleteMessage>) ->
             <p>"Delete this message for everyone? It will show as deleted."</p>
             <div class="inline-field">
                 <button type="submit" class="danger">"Delete message"</button>
-                <a href=room_url(room_id) class="secondary small-link">"Cancel"</a>
+                <a href=place.url() class="secondary small-link">"Cancel"</a>
             </div>
             {form_error(delete.value())}
         </ActionForm>
@@ -702,7 +875,7 @@ fn DeleteForm(room_id: RoomId, seq: i64, delete: ServerAction<DeleteMessage>) ->
 /// A message in the outbox: shown where it will appear, marked as not sent yet (or refused,
 /// with the reason and a way to drop it).
 #[component]
-fn PendingItem(pending: Pending) -> impl IntoView {
+pub(super) fn PendingItem(pending: Pending) -> impl IntoView {
     let live = expect_context::<Live>();
     let Pending {
         client_id,
@@ -855,12 +1028,29 @@ fn before_caret(el: &web_sys::HtmlTextAreaElement) -> (String, String) {
 /// without, the form posts to the server function and the page comes back with it. Typing `@`
 /// offers the room's members whose names start with what follows (arrows to move, Enter or Tab
 /// to take one, Escape to close).
+///
+/// With `thread`, it writes replies in the thread of that seq, with a box to also send the
+/// reply to the room.
 #[component]
-fn Composer(room_id: RoomId, members: RwSignal<Vec<Member>>, viewer: String) -> impl IntoView {
-    // Never dispatched: it carries the error of a form posted without JavaScript (`?__err=`).
+pub(super) fn Composer(
+    room_id: RoomId,
+    members: RwSignal<Vec<Member>>,
+    viewer: String,
+    thread: Option<i64>,
+) -> impl IntoView {
+    // Never dispatched: it carries the error of a form posted without JavaScript (`?__err=`),
+    // shown by the composer that sent it (the thread's while its panel is open).
     let post = ServerAction::<PostMessage>::new();
+    let sent_here =
+        use_query_map().with_untracked(|q| q.get("thread").is_some()) == thread.is_some();
     let problem = RwSignal::new(None::<String>);
     let textarea = NodeRef::<Textarea>::new();
+    let also = NodeRef::<leptos::html::Input>::new();
+    let id = if thread.is_some() {
+        "reply"
+    } else {
+        "composer"
+    };
     // Tell the room we are typing, at most once every few seconds.
     let live = expect_context::<Live>();
     let last_typing = StoredValue::new(f64::MIN);
@@ -872,8 +1062,12 @@ fn Composer(room_id: RoomId, members: RwSignal<Vec<Member>>, viewer: String) -> 
         };
         match crate::validate::message_text(&el.value()) {
             Ok(text) => {
-                live.queue_post(room_id, text);
+                let also_in_room = also.get_untracked().is_some_and(|b| b.checked());
+                live.queue_post(room_id, text, thread, also_in_room);
                 el.set_value("");
+                if let Some(b) = also.get_untracked() {
+                    b.set_checked(false);
+                }
                 problem.set(None);
                 // The next keystroke starts a new "typing" at once.
                 last_typing.set_value(f64::MIN);
@@ -970,27 +1164,30 @@ fn Composer(room_id: RoomId, members: RwSignal<Vec<Member>>, viewer: String) -> 
             on:submit=on_submit
         >
             <input type="hidden" name="room_id" value=room_id/>
+            {thread.map(|root| view! { <input type="hidden" name="thread" value=root/> })}
             // Without JavaScript a resent form is still stored once.
             <input type="hidden" name="client_id" value=uuid::Uuid::new_v4().to_string()/>
-            <label for="composer-text" class="visually-hidden">"Message"</label>
+            <label for=format!("{id}-text") class="visually-hidden">
+                {if thread.is_some() { "Reply" } else { "Message" }}
+            </label>
             <textarea
-                id="composer-text"
+                id=format!("{id}-text")
                 name="text"
                 rows="2"
-                placeholder="Write a message…"
+                placeholder=if thread.is_some() { "Reply in the thread…" } else { "Write a message…" }
                 node_ref=textarea
                 on:keydown=on_keydown
                 on:input=on_input
                 on:click=move |_| offer()
                 on:blur=move |_| offered.set(Vec::new())
                 aria-autocomplete="list"
-                aria-controls="mention-suggestions"
+                aria-controls=format!("{id}-suggestions")
                 aria-activedescendant=move || {
-                    (!offered.with(Vec::is_empty)).then(|| format!("mention-{}", active.get()))
+                    (!offered.with(Vec::is_empty)).then(|| format!("{id}-mention-{}", active.get()))
                 }
             ></textarea>
             <ul
-                id="mention-suggestions"
+                id=format!("{id}-suggestions")
                 class="mention-suggestions"
                 role="listbox"
                 aria-label="People to mention"
@@ -1005,7 +1202,7 @@ fn Composer(room_id: RoomId, members: RwSignal<Vec<Member>>, viewer: String) -> 
                             let shown = format!("@{name}");
                             view! {
                                 <li
-                                    id=format!("mention-{i}")
+                                    id=format!("{id}-mention-{i}")
                                     role="option"
                                     aria-selected=move || (active.get() == i).to_string()
                                     // Before the text box loses focus, which would close the list.
@@ -1021,9 +1218,16 @@ fn Composer(room_id: RoomId, members: RwSignal<Vec<Member>>, viewer: String) -> 
                         .collect_view()
                 }}
             </ul>
-            <button type="submit">"Send"</button>
-            {form_error(post.value())}
+            {thread.map(|_| view! {
+                <label class="also-in-room">
+                    <input type="checkbox" name="also_in_room" node_ref=also/>
+                    " Also send to the room"
+                </label>
+            })}
+            <button type="submit">{if thread.is_some() { "Reply" } else { "Send" }}</button>
+            {sent_here.then(|| form_error(post.value()))}
             {move || problem.get().map(|p| view! { <p class="form-error" role="alert">{p}</p> })}
         </form>
     }
+    .into_any()
 }

@@ -110,11 +110,19 @@ fn Hit(hit: SearchHit) -> impl IntoView {
         RoomKind::Public => "# ",
         RoomKind::Dm => "@ ",
     };
-    let href = format!(
-        "/r/{room}?at={seq}#m{seq}",
-        room = message.room_id,
-        seq = message.seq
-    );
+    // A reply is found in its thread's panel; anything else in the room's timeline.
+    let href = match message.thread {
+        Some(root) => format!(
+            "/r/{room}?thread={root}&at={seq}#m{seq}",
+            room = message.room_id,
+            seq = message.seq
+        ),
+        None => format!(
+            "/r/{room}?at={seq}#m{seq}",
+            room = message.room_id,
+            seq = message.seq
+        ),
+    };
     let text = if message.html.is_empty() {
         view! { <p class="body">{message.body}</p> }.into_any()
     } else {

@@ -144,6 +144,8 @@ fn generate(path: &Path, messages: usize) -> BenchResult<()> {
                 deleted_at: None,
                 reactions: Vec::new(),
                 mentions: Vec::new(),
+                thread: None,
+                also_in_room: false,
             }))?;
             written += 1;
             end.messages += 1;

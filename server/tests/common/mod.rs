@@ -347,6 +347,8 @@ pub fn post_frame(room_id: i64, client_id: &str, text: &str) -> ClientFrame {
         room_id,
         client_id: client_id.into(),
         text: text.into(),
+        thread: None,
+        also_in_room: false,
     }
 }
 

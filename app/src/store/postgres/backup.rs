@@ -9,6 +9,7 @@ use sqlx::postgres::{PgPool, Postgres};
 use sqlx::Transaction;
 
 use super::posts::Columns;
+use crate::backup::read::Place;
 use crate::backup::record::{RoomRecord, UserRecord};
 use crate::model::{RoomId, UserId};
 use crate::store::export::{ChunkRow, ExportSource, RoomRow, UserRow, MESSAGE_CHUNK};
@@ -94,7 +95,7 @@ impl ExportSource for PgSource {
         let (since, until) = window.unwrap_or((i64::MIN, i64::MAX));
         Ok(sqlx::query_as(
             "SELECT uid, seq, author_id, body, created_at, client_id, edited_at, deleted_at, \
-               reactions, mentions \
+               reactions, mentions, thread_uid, also_in_room \
              FROM messages WHERE room_id = $1 AND seq > $2 AND created_at >= $3 AND created_at < $4 \
              ORDER BY seq LIMIT $5",
         )
@@ -118,6 +119,8 @@ pub(super) struct PgRestore {
     added: u64,
     counts: RestoreCounts,
     rooms: HashMap<RoomId, RoomCursor>,
+    /// Where each restored reply is in the file, to name it if its root is missing.
+    replies: HashMap<String, Place>,
 }
 
 /// Where a restore is in one room.
@@ -144,6 +147,7 @@ impl PgRestore {
             added: 0,
             counts: RestoreCounts::default(),
             rooms: HashMap::new(),
+            replies: HashMap::new(),
         })
     }
 
@@ -198,6 +202,9 @@ impl PgRestore {
         let mut columns = Columns::default();
         for (seq, m) in &rows {
             columns.push_staged(m, *seq);
+            if m.thread_uid.is_some() {
+                self.replies.insert(m.uid.clone(), m.place);
+            }
         }
         // A failed statement aborts a Postgres transaction, so a clash is looked for inside a
         // savepoint that can be rolled back to.
@@ -432,6 +439,9 @@ impl RestoreTx for PgRestore {
 
     async fn finish(mut self: Box<Self>, commit: bool) -> StoreResult<RestoreCounts> {
         self.flush().await?;
+        if !self.replies.is_empty() {
+            self.threads_checked().await?;
+        }
         let rooms: Vec<(RoomId, i64, i64, i64, bool)> = self
             .rooms
             .iter()
@@ -461,6 +471,7 @@ impl RestoreTx for PgRestore {
             .bind(base)
             .execute(&mut *self.tx)
             .await?;
+            self.threads(room, base).await?;
         }
         sqlx::query(
             "UPDATE memberships SET last_read_seq = \
@@ -485,5 +496,74 @@ impl RestoreTx for PgRestore {
             self.tx.rollback().await?;
         }
         Ok(counts)
+    }
+}
+
+impl PgRestore {
+    /// Every restored reply's root is a message of its room before it that is not a reply;
+    /// the first that is not names its place in the file.
+    async fn threads_checked(&mut self) -> StoreResult<()> {
+        let stray: Option<(String, String)> = sqlx::query_as(
+            "SELECT x.uid, x.thread_uid FROM messages x WHERE x.thread_uid IS NOT NULL \
+               AND x.rev = 0 AND NOT EXISTS (SELECT 1 FROM messages r WHERE r.uid = x.thread_uid \
+                 AND r.room_id = x.room_id AND r.thread_uid IS NULL AND r.created_at <= x.created_at) \
+             LIMIT 1",
+        )
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        match stray {
+            Some((uid, root)) => Err(crate::store::threads::stray_reply(
+                self.replies.get(&uid).copied(),
+                &root,
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// After a room's restored messages took their seqs and revs: the roots they reply to
+    /// count their replies again (and take the room's next revs), and the threads' authors
+    /// follow them, having read them (restored history is read).
+    async fn threads(&mut self, room: RoomId, base: i64) -> StoreResult<()> {
+        let changed = sqlx::query(
+            "UPDATE messages SET \
+               reply_count = (SELECT COUNT(*) FROM messages x WHERE x.room_id = $1 \
+                 AND x.thread_uid = messages.uid AND x.deleted_at IS NULL), \
+               last_reply_at = (SELECT MAX(x.created_at) FROM messages x WHERE x.room_id = $1 \
+                 AND x.thread_uid = messages.uid AND x.deleted_at IS NULL), \
+               rev = (SELECT last_rev FROM rooms WHERE id = $1) + o.rn \
+             FROM (SELECT r.seq, ROW_NUMBER() OVER (ORDER BY r.seq) AS rn FROM messages r \
+                   WHERE r.room_id = $1 AND r.uid IN (SELECT thread_uid FROM messages \
+                     WHERE room_id = $1 AND seq > $2 AND thread_uid IS NOT NULL)) AS o \
+             WHERE messages.room_id = $1 AND messages.seq = o.seq",
+        )
+        .bind(room)
+        .bind(base)
+        .execute(&mut *self.tx)
+        .await?
+        .rows_affected();
+        if changed == 0 {
+            return Ok(());
+        }
+        sqlx::query("UPDATE rooms SET last_rev = last_rev + $2 WHERE id = $1")
+            .bind(room)
+            .bind(i64::try_from(changed).unwrap_or(i64::MAX))
+            .execute(&mut *self.tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO thread_follows (root_uid, user_id, room_id, last_read_seq) \
+             SELECT DISTINCT f.root_uid, f.user_id, $1::BIGINT, \
+               (SELECT last_seq FROM rooms WHERE id = $1) \
+             FROM (SELECT x.thread_uid AS root_uid, x.author_id AS user_id FROM messages x \
+                   WHERE x.room_id = $1 AND x.seq > $2 AND x.thread_uid IS NOT NULL \
+                   UNION SELECT r.uid, r.author_id FROM messages r JOIN messages x \
+                   ON x.room_id = r.room_id AND x.thread_uid = r.uid \
+                   WHERE r.room_id = $1 AND x.seq > $2) AS f \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(room)
+        .bind(base)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
     }
 }

@@ -133,6 +133,8 @@ pub(super) struct Columns<'a> {
     reactions: Vec<Option<&'a str>>,
     html: Vec<Option<&'a str>>,
     mentions: Vec<Option<String>>,
+    threads: Vec<Option<&'a str>>,
+    also_in_room: Vec<bool>,
 }
 
 impl<'a> Columns<'a> {
@@ -152,6 +154,8 @@ impl<'a> Columns<'a> {
         self.html
             .push(Some(message.html.as_str()).filter(|h| !h.is_empty()));
         self.mentions.push(rows::list_json(&message.mentions));
+        self.threads.push(None);
+        self.also_in_room.push(false);
     }
 
     /// Adds a restored message with the seq the restore gave it.
@@ -170,6 +174,8 @@ impl<'a> Columns<'a> {
         self.reactions.push(message.reactions.as_deref());
         self.html.push(message.html.as_deref());
         self.mentions.push(message.mentions.clone());
+        self.threads.push(message.thread_uid.as_deref());
+        self.also_in_room.push(message.also_in_room);
     }
 
     /// Inserts the messages and their rows in the two key tables, in one statement, and
@@ -178,11 +184,12 @@ impl<'a> Columns<'a> {
         let inserted: i64 = sqlx::query_scalar(
             "WITH m AS ( \
                INSERT INTO messages (uid, room_id, seq, author_id, body, created_at, client_id, \
-                                     rev, edited_at, deleted_at, reactions, html, mentions) \
+                                     rev, edited_at, deleted_at, reactions, html, mentions, \
+                                     thread_uid, also_in_room) \
                SELECT * FROM UNNEST($1::TEXT[], $2::BIGINT[], $3::BIGINT[], $4::BIGINT[], \
                                     $5::TEXT[], $6::BIGINT[], $7::TEXT[], $8::BIGINT[], \
                                     $9::BIGINT[], $10::BIGINT[], $11::TEXT[], $12::TEXT[], \
-                                    $13::TEXT[]) \
+                                    $13::TEXT[], $14::TEXT[], $15::BOOLEAN[]) \
                RETURNING uid, room_id, seq, author_id, client_id), \
              u AS (INSERT INTO message_uids (uid, room_id, seq) SELECT uid, room_id, seq FROM m), \
              c AS (INSERT INTO message_client_ids (author_id, client_id, room_id, seq) \
@@ -202,6 +209,8 @@ impl<'a> Columns<'a> {
         .bind(&self.reactions)
         .bind(&self.html)
         .bind(&self.mentions)
+        .bind(&self.threads)
+        .bind(&self.also_in_room)
         .fetch_one(&mut *conn)
         .await?;
         Ok(u64::try_from(inserted).unwrap_or(0))

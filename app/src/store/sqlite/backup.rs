@@ -10,6 +10,7 @@ use futures_util::TryStreamExt;
 use sqlx::sqlite::{Sqlite, SqlitePool};
 use sqlx::{QueryBuilder, Transaction};
 
+use crate::backup::read::Place;
 use crate::backup::record::{RoomRecord, UserRecord};
 use crate::model::{RoomId, UserId};
 use crate::store::export::{ChunkRow, ExportSource, RoomRow, UserRow, MESSAGE_CHUNK};
@@ -98,12 +99,14 @@ impl ExportSource for SqliteSource {
         // per chunk instead of once per message doubles backup throughput.
         let sql = if window.is_none() {
             "SELECT json_group_array(json_array(uid, seq, author_id, body, created_at, client_id, \
-               edited_at, deleted_at, reactions, mentions)) \
+               edited_at, deleted_at, reactions, mentions, thread_uid, \
+               json(CASE WHEN also_in_room THEN 'true' ELSE 'false' END))) \
              FROM (SELECT * FROM messages WHERE room_id = ?1 AND seq > ?2 AND ?3 < ?4 \
                    ORDER BY seq LIMIT ?5)"
         } else {
             "SELECT json_group_array(json_array(uid, seq, author_id, body, created_at, client_id, \
-               edited_at, deleted_at, reactions, mentions)) \
+               edited_at, deleted_at, reactions, mentions, thread_uid, \
+               json(CASE WHEN also_in_room THEN 'true' ELSE 'false' END))) \
              FROM (SELECT * FROM messages WHERE room_id = ?1 AND seq > ?2 \
                    AND created_at >= ?3 AND created_at < ?4 ORDER BY seq LIMIT ?5)"
         };
@@ -132,6 +135,8 @@ pub(super) struct SqliteRestore {
     added: u64,
     counts: RestoreCounts,
     rooms: HashMap<RoomId, RoomCursor>,
+    /// Where each restored reply is in the file, to name it if its root is missing.
+    replies: HashMap<String, Place>,
 }
 
 /// Where a restore is in one room.
@@ -154,6 +159,7 @@ impl SqliteRestore {
             added: 0,
             counts: RestoreCounts::default(),
             rooms: HashMap::new(),
+            replies: HashMap::new(),
         })
     }
 
@@ -202,6 +208,9 @@ impl SqliteRestore {
             cursor.last_at = cursor.last_at.max(m.created_at);
             let seq = cursor.next;
             cursor.next += 1;
+            if m.thread_uid.is_some() {
+                self.replies.insert(m.uid.clone(), m.place);
+            }
             rows.push((seq, m));
         }
         if rows.is_empty() {
@@ -210,7 +219,7 @@ impl SqliteRestore {
         let mut insert = QueryBuilder::<Sqlite>::new(
             "INSERT INTO messages \
              (uid, room_id, seq, author_id, body, created_at, client_id, edited_at, deleted_at, \
-              reactions, html, mentions) ",
+              reactions, html, mentions, thread_uid, also_in_room) ",
         );
         insert.push_values(&rows, |mut row, (seq, m)| {
             row.push_bind(m.uid.as_str())
@@ -224,7 +233,9 @@ impl SqliteRestore {
                 .push_bind(m.deleted_at)
                 .push_bind(m.reactions.as_deref())
                 .push_bind(m.html.as_deref())
-                .push_bind(m.mentions.as_deref());
+                .push_bind(m.mentions.as_deref())
+                .push_bind(m.thread_uid.as_deref())
+                .push_bind(m.also_in_room);
         });
         match insert.build().execute(&mut *self.tx).await {
             Ok(done) => self.added += done.rows_affected(),
@@ -419,6 +430,10 @@ impl RestoreTx for SqliteRestore {
 
     async fn finish(mut self: Box<Self>, commit: bool) -> StoreResult<RestoreCounts> {
         self.flush().await?;
+        if !self.replies.is_empty() {
+            self.rooms_threads_checked().await?;
+        }
+        let restored: Vec<(RoomId, i64)> = self.rooms.iter().map(|(r, c)| (*r, c.base)).collect();
         for (room, cursor) in &self.rooms {
             if cursor.unordered {
                 // Restored messages arrived out of time order: give them their seqs again, by
@@ -460,6 +475,9 @@ impl RestoreTx for SqliteRestore {
             .bind(cursor.base)
             .execute(&mut *self.tx)
             .await?;
+        }
+        for (room, base) in restored {
+            self.threads(room, base).await?;
         }
         sqlx::query(
             "UPDATE memberships SET last_read_seq = \
@@ -513,4 +531,71 @@ pub(super) async fn snapshot(read: &SqlitePool, path: &Path) -> StoreResult<()> 
         let _ = std::fs::remove_file(&partial);
         StoreError::Database(sqlx::Error::Io(e))
     })
+}
+
+impl SqliteRestore {
+    /// Every restored reply's root is a message of its room before it that is not a reply;
+    /// the first that is not names its place in the file.
+    async fn rooms_threads_checked(&mut self) -> StoreResult<()> {
+        let stray: Option<(String, String)> = sqlx::query_as(
+            "SELECT x.uid, x.thread_uid FROM messages x WHERE x.thread_uid IS NOT NULL \
+               AND x.rev = 0 AND NOT EXISTS (SELECT 1 FROM messages r WHERE r.uid = x.thread_uid \
+                 AND r.room_id = x.room_id AND r.thread_uid IS NULL AND r.created_at <= x.created_at) \
+             LIMIT 1",
+        )
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        match stray {
+            Some((uid, root)) => Err(crate::store::threads::stray_reply(
+                self.replies.get(&uid).copied(),
+                &root,
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// After a room's restored messages took their seqs and revs: the roots they reply to
+    /// count their replies again (and take the room's next revs), and the threads' authors
+    /// follow them, having read them (restored history is read).
+    async fn threads(&mut self, room: RoomId, base: i64) -> StoreResult<()> {
+        let changed = sqlx::query(
+            "UPDATE messages SET \
+               reply_count = (SELECT COUNT(*) FROM messages x WHERE x.room_id = ?1 \
+                 AND x.thread_uid = messages.uid AND x.deleted_at IS NULL), \
+               last_reply_at = (SELECT MAX(x.created_at) FROM messages x WHERE x.room_id = ?1 \
+                 AND x.thread_uid = messages.uid AND x.deleted_at IS NULL), \
+               rev = (SELECT last_rev FROM rooms WHERE id = ?1) + o.rn \
+             FROM (SELECT r.id, ROW_NUMBER() OVER (ORDER BY r.seq) AS rn FROM messages r \
+                   WHERE r.room_id = ?1 AND r.uid IN (SELECT thread_uid FROM messages \
+                     WHERE room_id = ?1 AND seq > ?2 AND thread_uid IS NOT NULL)) AS o \
+             WHERE messages.id = o.id",
+        )
+        .bind(room)
+        .bind(base)
+        .execute(&mut *self.tx)
+        .await?
+        .rows_affected();
+        if changed == 0 {
+            return Ok(());
+        }
+        sqlx::query("UPDATE rooms SET last_rev = last_rev + ?2 WHERE id = ?1")
+            .bind(room)
+            .bind(i64::try_from(changed).unwrap_or(i64::MAX))
+            .execute(&mut *self.tx)
+            .await?;
+        sqlx::query(
+            "INSERT OR IGNORE INTO thread_follows (root_uid, user_id, room_id, last_read_seq) \
+             SELECT DISTINCT f.root_uid, f.user_id, ?1, (SELECT last_seq FROM rooms WHERE id = ?1) \
+             FROM (SELECT x.thread_uid AS root_uid, x.author_id AS user_id FROM messages x \
+                   WHERE x.room_id = ?1 AND x.seq > ?2 AND x.thread_uid IS NOT NULL \
+                   UNION SELECT r.uid, r.author_id FROM messages r JOIN messages x \
+                   ON x.room_id = r.room_id AND x.thread_uid = r.uid \
+                   WHERE r.room_id = ?1 AND x.seq > ?2) AS f",
+        )
+        .bind(room)
+        .bind(base)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
 }

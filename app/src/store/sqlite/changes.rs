@@ -7,13 +7,13 @@ use sqlx::SqlitePool;
 use super::{begin_write, Access, MESSAGE_COLUMNS};
 use crate::model::{Changes, Message, RoomId, UserId};
 use crate::store::changes::{
-    decide, no_such_message, retry, written, Changed, Decision, MessageChange,
+    decide, no_such_message, retry, written, ChangeKind, Changed, Decision, MessageChange,
 };
 use crate::store::{rows, StoreResult};
 use crate::timestamp::now_ms;
 
 /// A message of a room by seq, joined with its author.
-async fn message_at(
+pub(super) async fn message_at(
     conn: &mut sqlx::SqliteConnection,
     room_id: RoomId,
     seq: i64,
@@ -48,6 +48,7 @@ pub(super) async fn change(pool: &SqlitePool, change: MessageChange<'_>) -> Stor
             return Ok(Changed {
                 message,
                 changed: false,
+                root: None,
             });
         }
     }
@@ -108,11 +109,19 @@ pub(super) async fn change(pool: &SqlitePool, change: MessageChange<'_>) -> Stor
         .execute(&mut *tx)
         .await?;
     }
+    // A reply deleted: its root counts its replies again.
+    let root = match (decision, &change.kind) {
+        (Decision::Apply, ChangeKind::Delete) => {
+            super::threads::recount_root(&mut tx, change.room_id, change.seq).await?
+        }
+        _ => None,
+    };
     let message = message_at(&mut tx, change.room_id, change.seq).await?;
     tx.commit().await?;
     Ok(Changed {
         message,
         changed: decision == Decision::Apply,
+        root,
     })
 }
 

@@ -282,6 +282,13 @@ async fn read(socket: WebSocket, live: Live) -> bool {
                 last_seen,
             } => live.presence(user, status, last_seen),
             ServerFrame::Read { room_id, seq } => live.read(room_id, seq),
+            ServerFrame::Replied { root, reply } => {
+                let news = live.replied(*root, (*reply).clone());
+                if news {
+                    notify_reply(live, &reply);
+                }
+            }
+            ServerFrame::ThreadRead { .. } => live.thread_read(),
             ServerFrame::Removed { room_id, by } => live.removed_from(room_id, by),
             ServerFrame::Error {
                 code,
@@ -363,6 +370,21 @@ fn notify(live: Live, message: &crate::model::Message) {
     }
 }
 
+/// A reply in a thread the user follows, while the tab is hidden: a browser notification.
+fn notify_reply(live: Live, reply: &crate::model::Message) {
+    if !hidden() || notification_permission() != Some(web_sys::NotificationPermission::Granted) {
+        return;
+    }
+    if let Some((kind, name)) = live.room_label(reply.room_id) {
+        let place = match kind {
+            RoomKind::Public => format!("#{name}"),
+            RoomKind::Dm => name,
+        };
+        let title = format!("{} replied in a thread in {place}", reply.author);
+        show(reply, &title);
+    }
+}
+
 /// Notifies about messages that arrived before the sidebar knew their room.
 pub fn notify_waiting(live: Live) {
     let waiting = live
@@ -385,17 +407,31 @@ fn show_notification(live: Live, message: &crate::model::Message, kind: RoomKind
         RoomKind::Public if mentioned => format!("{} in #{name}", message.author),
         RoomKind::Public => return,
     };
+    show(message, &title);
+}
+
+/// Shows one notification for `message`; a click opens it (a reply: in its thread).
+fn show(message: &crate::model::Message, title: &str) {
     let body: String = message.body.chars().take(200).collect();
     let options = web_sys::NotificationOptions::new();
     options.set_body(&body);
-    // One notification per room: a newer message replaces the older one.
-    options.set_tag(&format!("confab-room-{}", message.room_id));
-    if let Ok(notification) = web_sys::Notification::new_with_options(&title, &options) {
-        let room = message.room_id;
+    // One notification per room (and per thread): a newer message replaces the older one.
+    let (tag, href) = match message.thread {
+        Some(root) => (
+            format!("confab-thread-{}-{root}", message.room_id),
+            format!("/r/{}?thread={root}#m{}", message.room_id, message.seq),
+        ),
+        None => (
+            format!("confab-room-{}", message.room_id),
+            format!("/r/{}", message.room_id),
+        ),
+    };
+    options.set_tag(&tag);
+    if let Ok(notification) = web_sys::Notification::new_with_options(title, &options) {
         let on_click = Closure::once_into_js(move || {
             if let Some(w) = web_sys::window() {
                 let _ = w.focus();
-                let _ = w.location().set_href(&format!("/r/{room}"));
+                let _ = w.location().set_href(&href);
             }
         });
         notification.set_onclick(Some(on_click.unchecked_ref()));

@@ -224,18 +224,31 @@ impl Live {
         }
     }
 
+    /// Tells the server (and so the user's other devices) that the thread of `root` was read
+    /// up to `seq`; best effort, sent again after every reconnect by the open thread.
+    pub fn mark_thread_read(&self, room: RoomId, root: i64, seq: i64) {
+        self.send(&ClientFrame::ReadThread {
+            room_id: room,
+            root,
+            seq,
+        });
+    }
+
     /// Tells the room that the user is typing; best effort (dropped while disconnected).
     pub fn send_typing(&self, room: RoomId) {
         self.send(&ClientFrame::Typing { room_id: room });
     }
 
-    /// Queues a message in the outbox (kept across reloads) and sends it when its turn comes.
-    pub fn queue_post(&self, room: RoomId, text: String) {
+    /// Queues a message (or with `thread`, a reply) in the outbox (kept across reloads) and
+    /// sends it when its turn comes.
+    pub fn queue_post(&self, room: RoomId, text: String, thread: Option<i64>, also_in_room: bool) {
         self.outbox.update(|outbox| {
             outbox.push(Pending {
                 client_id: uuid::Uuid::new_v4().to_string(),
                 room_id: room,
                 text,
+                thread,
+                also_in_room,
                 error: None,
             });
         });
@@ -270,6 +283,8 @@ impl Live {
             room_id: next.room_id,
             client_id: next.client_id.clone(),
             text: next.text,
+            thread: next.thread,
+            also_in_room: next.also_in_room,
         };
         if self.send(&frame) {
             self.in_flight.set_value(Some(next.client_id));
@@ -402,6 +417,37 @@ impl Live {
         for handlers in self.handlers(Some(message.room_id)) {
             handlers.on_message.run(message.clone());
         }
+    }
+
+    /// A thread changed (`reply` posted or deleted; `root` has its new count): the room and an
+    /// open thread panel take both. A reply by someone else, kept in a thread this user
+    /// follows, is unread for them: the sidebar asks the server for its counts again (a reply
+    /// also sent to the room was counted as it arrived as a message). Returns whether it is
+    /// such a reply.
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+    fn replied(&self, root: Message, reply: Message) -> bool {
+        let mine = self.is_me(&reply.author);
+        let followed = self
+            .me
+            .with_untracked(|me| me.as_deref().is_some_and(|me| root.followed_by(me)));
+        let news = !mine && followed && !reply.also_in_room && !reply.is_deleted();
+        if news {
+            self.sidebar_stale.update(|n| *n += 1);
+        }
+        if let (true, Some(client_id)) = (mine, reply.client_id.as_deref()) {
+            self.stored(client_id);
+        }
+        for handlers in self.handlers(Some(root.room_id)) {
+            handlers.on_message.run(root.clone());
+            handlers.on_message.run(reply.clone());
+        }
+        news
+    }
+
+    /// This user read a thread on some device: the sidebar's counts are the server's again.
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+    fn thread_read(&self) {
+        self.sidebar_stale.update(|n| *n += 1);
     }
 
     /// This user was removed from `room` by `by`: the room leaves the sidebar, and its page

@@ -13,6 +13,12 @@ pub struct Pending {
     pub client_id: String,
     pub room_id: RoomId,
     pub text: String,
+    /// A reply in the thread of this seq.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thread: Option<i64>,
+    /// A reply also sent to the room.
+    #[serde(default)]
+    pub also_in_room: bool,
     /// Why the server refused it for good (the message then waits for the user to discard it).
     #[serde(default)]
     pub error: Option<String>,
@@ -46,6 +52,8 @@ mod tests {
             client_id: id.into(),
             room_id: 1,
             text: format!("text {id}"),
+            thread: None,
+            also_in_room: false,
             error: error.map(str::to_owned),
         }
     }

@@ -1,0 +1,208 @@
+//! `/r/:id?thread=SEQ`: the thread panel beside a room's timeline. It shows the root and its
+//! replies (live, caught up after every reconnect), pages back with "Older replies", and has
+//! its own composer. Everything is a link or a form, so it works without JavaScript too.
+
+use std::collections::BTreeMap;
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::hooks::use_query_map;
+
+use super::live::{Live, RevCursor, RoomHandlers};
+use super::room::{
+    catch_up, keep_newest, Actions, Composer, Forms, MessageItem, Older, OlderForm, PendingItem,
+    Place,
+};
+use crate::api::messages::get_thread;
+use crate::error::AppError;
+use crate::model::{Member, Message, RoomId, Thread};
+
+/// The panel of the thread `?thread=` names (nothing without it); `?thread_before=` pages back.
+#[component]
+pub fn ThreadPanel(
+    room_id: RoomId,
+    viewer: String,
+    can_moderate: bool,
+    members: RwSignal<Vec<Member>>,
+) -> impl IntoView {
+    let query = use_query_map();
+    let number = move |key: &str| query.with(|q| q.get(key).and_then(|s| s.parse::<i64>().ok()));
+    // Memos: opening a form in the panel (`&edit=`) must not load the thread again.
+    let root = Memo::new(move |_| number("thread"));
+    let before = Memo::new(move |_| number("thread_before"));
+    let data = Resource::new(
+        move || (root.get(), before.get()),
+        move |(root, before)| async move {
+            match root {
+                Some(seq) => get_thread(room_id, seq, before, None).await.map(Some),
+                None => Ok(None),
+            }
+        },
+    );
+    let viewer = StoredValue::new(viewer);
+    view! {
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(Some(thread)) => {
+                        let paged = before.get_untracked().is_some();
+                        view! {
+                            <ThreadView
+                                thread
+                                paged
+                                viewer=viewer.get_value()
+                                can_moderate
+                                members
+                            />
+                        }
+                            .into_any()
+                    }
+                    Ok(None) => ().into_any(),
+                    Err(error) => view! { <ThreadError room_id error/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn ThreadError(room_id: RoomId, error: AppError) -> impl IntoView {
+    view! {
+        <aside class="thread" aria-label="Thread">
+            <p class="form-error" role="alert">{error.to_string()}</p>
+            <a href=format!("/r/{room_id}") class="small-link">"Close"</a>
+        </aside>
+    }
+}
+
+#[component]
+fn ThreadView(
+    thread: Thread,
+    paged: bool,
+    viewer: String,
+    can_moderate: bool,
+    members: RwSignal<Vec<Member>>,
+) -> impl IntoView {
+    let live = expect_context::<Live>();
+    let Thread { root, replies } = thread;
+    let room_id = root.room_id;
+    let root_seq = root.seq;
+    let place = Place {
+        room_id,
+        thread: Some(root_seq),
+    };
+    let older = Older::new(&replies);
+    let revs = StoredValue::new(RevCursor::new(replies.rev));
+    let messages = RwSignal::new(
+        std::iter::once(root)
+            .chain(replies.messages)
+            .map(|m| (m.seq, m))
+            .collect::<BTreeMap<i64, Message>>(),
+    );
+    // The root and its replies, in their newest state; the rest of the room is not ours.
+    let merge = Callback::new(move |message: Message| {
+        if message.seq == root_seq || message.thread == Some(root_seq) {
+            messages.update(|all| keep_newest(all, message));
+        }
+    });
+    let forms = Forms::new(place, merge);
+    // What is on screen while the tab is visible counts as read (for a thread one follows).
+    let mark_read = move || {
+        if !paged && live.visible.get_untracked() {
+            if let Some(seq) = messages.with_untracked(|all| all.keys().next_back().copied()) {
+                live.mark_thread_read(room_id, root_seq, seq);
+            }
+        }
+    };
+    Effect::new(move |_| {
+        messages.track();
+        live.visible.track();
+        mark_read();
+    });
+    live.subscribe(
+        room_id,
+        RoomHandlers {
+            on_message: Callback::new(move |message: Message| {
+                revs.update_value(|c| c.seen(message.rev));
+                merge.run(message);
+            }),
+            on_typing: Callback::new(|_| {}),
+            on_presence: Callback::new(|_| {}),
+            on_connect: Callback::new(move |()| {
+                spawn_local(catch_up(room_id, revs, merge));
+                mark_read();
+            }),
+        },
+    );
+
+    let viewer = StoredValue::new(viewer);
+    let pending = move || {
+        live.outbox.with(|all| {
+            all.iter()
+                .filter(|p| p.room_id == room_id && p.thread == Some(root_seq))
+                .cloned()
+                .collect::<Vec<_>>()
+        })
+    };
+    let count = move || {
+        let n = messages.with(|all| all.get(&root_seq).map_or(0, |r| r.replies));
+        match n {
+            0 => "No replies yet".to_owned(),
+            1 => "1 reply".to_owned(),
+            n => format!("{n} replies"),
+        }
+    };
+    let item = move |m: Message| {
+        let actions = Actions::for_message(&m, &viewer.get_value(), can_moderate);
+        view! { <MessageItem message=m actions forms place viewer=viewer.get_value()/> }.into_any()
+    };
+
+    view! {
+        <aside class="thread" id="thread" aria-label="Thread">
+            <header class="thread-header">
+                <h2>"Thread"</h2>
+                <a href=format!("/r/{room_id}") class="small-link">"Close thread"</a>
+            </header>
+            {move || messages.with(|all| all.get(&root_seq).cloned()).map(item)}
+            <p class="muted reply-count">{count}</p>
+            <div class="replies" role="log" aria-label="Replies" aria-live="polite">
+                <OlderForm
+                    older
+                    label="Older replies"
+                    field="thread_before"
+                    thread=Some(root_seq)
+                    fetch=Callback::new(move |before| {
+                        let page = async move {
+                            get_thread(room_id, root_seq, Some(before), None).await.map(|t| t.replies)
+                        };
+                        spawn_local(older.load(merge, page));
+                    })
+                />
+                <For
+                    each=move || {
+                        messages
+                            .get()
+                            .into_values()
+                            .filter(|m| m.seq != root_seq)
+                            .collect::<Vec<_>>()
+                    }
+                    key=|m| (m.seq, m.rev)
+                    children=item
+                />
+                <For
+                    each=pending
+                    key=|p| (p.client_id.clone(), p.error.clone())
+                    children=|p| view! { <PendingItem pending=p/> }.into_any()
+                />
+            </div>
+            {form_error_of(forms)}
+            <Composer room_id members viewer=viewer.get_value() thread=Some(root_seq)/>
+        </aside>
+    }
+    .into_any()
+}
+
+/// A reaction refused from the panel's buttons, said once.
+fn form_error_of(forms: Forms) -> impl IntoView {
+    super::feedback::form_error(forms.react.value())
+}
