@@ -58,12 +58,12 @@ pub async fn post(
 ) -> Result<Message, AppError> {
     let body = crate::validate::message_text(post.text)?;
     let client_id = crate::validate::client_id(post.client_id)?;
-    state.limits.post(author.id)?;
     if post.also_in_room && post.thread.is_none() {
         return Err(AppError::BadRequest(
             "Only a reply in a thread can also be sent to the room.".into(),
         ));
     }
+    state.limits.post(author.id)?;
     let mentions = mentions(state, post.room_id, &body).await?;
     let html = crate::markdown::render(&body, &mentions);
     let new = NewMessage {
