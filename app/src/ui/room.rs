@@ -199,19 +199,8 @@ fn Room(view: RoomView, page: HistoryPage, members: Vec<Member>, paged: bool) ->
     // Who is typing, with when their indicator expires (browser clock, milliseconds).
     let typists = RwSignal::new(Vec::<(String, f64)>::new());
     let members = RwSignal::new(members);
-    // What is on screen while the tab is visible counts as read, here and on the user's other
-    // devices. Only the newest page is "on screen": reading old pages reads nothing new.
-    let mark_read = move || {
-        if !paged && live.visible.get_untracked() {
-            if let Some(seq) = messages.with_untracked(|all| all.keys().next_back().copied()) {
-                live.mark_read(room_id, seq);
-            }
-        }
-    };
-    Effect::new(move |_| {
-        messages.track();
-        live.visible.track();
-        mark_read();
+    let mark_read = read_while_visible(live, paged, messages, move |seq| {
+        live.mark_read(room_id, seq)
     });
     live.subscribe(
         room_id,
@@ -449,6 +438,31 @@ fn typing_text(names: &[String]) -> String {
         [a, b] => format!("{a} and {b} are typing…"),
         _ => "Several people are typing…".to_owned(),
     }
+}
+
+/// What is on screen while the tab is visible counts as read, here and on the user's other
+/// devices: `mark` gets the newest seq shown whenever `messages` or the tab's visibility
+/// change. Only the newest page is "on screen": reading old pages (`paged`) reads nothing new.
+/// Returns the same check, for after a reconnect.
+pub(super) fn read_while_visible(
+    live: Live,
+    paged: bool,
+    messages: RwSignal<BTreeMap<i64, Message>>,
+    mark: impl Fn(i64) + Copy + Send + Sync + 'static,
+) -> impl Fn() + Copy + Send + Sync + 'static {
+    let check = move || {
+        if !paged && live.visible.get_untracked() {
+            if let Some(seq) = messages.with_untracked(|all| all.keys().next_back().copied()) {
+                mark(seq);
+            }
+        }
+    };
+    Effect::new(move |_| {
+        messages.track();
+        live.visible.track();
+        check();
+    });
+    check
 }
 
 /// Fetches everything that changed in `room_id` after the cursor, page by page, and merges

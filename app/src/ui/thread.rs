@@ -10,8 +10,8 @@ use leptos_router::hooks::use_query_map;
 
 use super::live::{Live, RevCursor, RoomHandlers};
 use super::room::{
-    catch_up, keep_newest, Actions, Composer, Forms, MessageItem, Older, OlderForm, PendingItem,
-    Place,
+    catch_up, keep_newest, read_while_visible, Actions, Composer, Forms, MessageItem, Older,
+    OlderForm, PendingItem, Place,
 };
 use crate::api::messages::get_thread;
 use crate::error::AppError;
@@ -106,18 +106,9 @@ fn ThreadView(
         }
     });
     let forms = Forms::new(place, merge);
-    // What is on screen while the tab is visible counts as read (for a thread one follows).
-    let mark_read = move || {
-        if !paged && live.visible.get_untracked() {
-            if let Some(seq) = messages.with_untracked(|all| all.keys().next_back().copied()) {
-                live.mark_thread_read(room_id, root_seq, seq);
-            }
-        }
-    };
-    Effect::new(move |_| {
-        messages.track();
-        live.visible.track();
-        mark_read();
+    // What is on screen counts as read (the server keeps it for a thread one follows).
+    let mark_read = read_while_visible(live, paged, messages, move |seq| {
+        live.mark_thread_read(room_id, root_seq, seq)
     });
     live.subscribe(
         room_id,

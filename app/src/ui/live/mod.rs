@@ -84,8 +84,9 @@ pub struct Live {
     unnotified: StoredValue<Vec<Message>>,
     /// The client id of the post sent and not yet answered (one at a time keeps the order).
     in_flight: StoredValue<Option<String>>,
-    /// Read positions sent on this connection, so each is sent once.
-    read_sent: StoredValue<HashMap<RoomId, i64>>,
+    /// Read positions sent on this connection, so each is sent once: a room's (`None`) and
+    /// its threads' (`Some(root)`).
+    read_sent: StoredValue<HashMap<(RoomId, Option<i64>), i64>>,
     subscriptions: StoredValue<Vec<Subscription>>,
     next_id: StoredValue<u64>,
     /// The open socket's frame queue (its writer task sends them in order).
@@ -214,24 +215,30 @@ impl Live {
                 counter.read(seq);
             }
         });
-        let already = self
-            .read_sent
-            .with_value(|sent| sent.get(&room).is_some_and(|s| *s >= seq));
-        if !already && self.send(&ClientFrame::Read { room_id: room, seq }) {
-            self.read_sent.update_value(|sent| {
-                sent.insert(room, seq);
-            });
-        }
+        self.send_read((room, None), seq, &ClientFrame::Read { room_id: room, seq });
     }
 
     /// Tells the server (and so the user's other devices) that the thread of `root` was read
-    /// up to `seq`; best effort, sent again after every reconnect by the open thread.
+    /// up to `seq`, once per position and connection, like [`Live::mark_read`].
     pub fn mark_thread_read(&self, room: RoomId, root: i64, seq: i64) {
-        self.send(&ClientFrame::ReadThread {
+        let frame = ClientFrame::ReadThread {
             room_id: room,
             root,
             seq,
-        });
+        };
+        self.send_read((room, Some(root)), seq, &frame);
+    }
+
+    /// Sends a read position (`frame`) unless one as far was sent on this connection.
+    fn send_read(&self, key: (RoomId, Option<i64>), seq: i64, frame: &ClientFrame) {
+        let already = self
+            .read_sent
+            .with_value(|sent| sent.get(&key).is_some_and(|s| *s >= seq));
+        if !already && self.send(frame) {
+            self.read_sent.update_value(|sent| {
+                sent.insert(key, seq);
+            });
+        }
     }
 
     /// Tells the room that the user is typing; best effort (dropped while disconnected).
@@ -486,7 +493,7 @@ impl Live {
             }
         });
         self.read_sent.update_value(|sent| {
-            let at = sent.entry(room).or_insert(seq);
+            let at = sent.entry((room, None)).or_insert(seq);
             *at = (*at).max(seq);
         });
     }
