@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 use crate::bus::{Bus, PresenceNews};
 use crate::error::AppError;
 use crate::hub::{ConnId, Outbox, PresenceChange};
-use crate::model::{Message, Presence, RoomId, RoomSummary, User, UserId};
+use crate::model::{Attachment, Message, Presence, RoomId, RoomSummary, User, UserId};
 use crate::protocol::{ErrorCode, ServerFrame, TYPING_EVERY_MS};
 use crate::state::AppState;
 use crate::store::{ChangeKind, MessageChange, NewMessage, NewReply, Store, StoreError};
@@ -35,6 +35,8 @@ pub struct Post<'a> {
     pub thread: Option<i64>,
     /// A reply also shown in the room's timeline.
     pub also_in_room: bool,
+    /// Files sent with it, whose bytes are already kept (see `crate::files`).
+    pub files: &'a [Attachment],
 }
 
 /// Where the caller waits for its answer. An HTTP caller gets the returned value; a socket is
@@ -56,7 +58,13 @@ pub async fn post(
     post: Post<'_>,
     answer: Answer,
 ) -> Result<Message, AppError> {
-    let body = crate::validate::message_text(post.text)?;
+    let body = crate::validate::caption(post.text, post.files.len())?;
+    if post.files.len() > crate::validate::MAX_FILES_PER_MESSAGE {
+        return Err(AppError::BadRequest(format!(
+            "Send at most {} files with one message.",
+            crate::validate::MAX_FILES_PER_MESSAGE
+        )));
+    }
     let client_id = crate::validate::client_id(post.client_id)?;
     if post.also_in_room && post.thread.is_none() {
         return Err(AppError::BadRequest(
@@ -73,6 +81,7 @@ pub async fn post(
         client_id: client_id.as_deref(),
         html: &html,
         mentions: &mentions,
+        files: post.files,
     };
     let (message, root) = match post.thread {
         Some(to) => {

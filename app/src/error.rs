@@ -27,6 +27,9 @@ pub enum AppError {
     /// The thing already exists (a username, a room name).
     #[error("{0}")]
     Conflict(String),
+    /// The request carries more than this server accepts (an upload over the cap).
+    #[error("{0}")]
+    TooLarge(String),
     /// Too many requests of this kind from this address or account: a limit of
     /// `crate::limits`. The message says when to retry; HTTP adds `Retry-After`.
     #[error("{message}")]
@@ -57,6 +60,7 @@ impl AppError {
             AppError::Forbidden(_) => S::FORBIDDEN,
             AppError::NotFound(_) => S::NOT_FOUND,
             AppError::Conflict(_) => S::CONFLICT,
+            AppError::TooLarge(_) => S::PAYLOAD_TOO_LARGE,
             AppError::RateLimited { .. } => S::TOO_MANY_REQUESTS,
             AppError::Internal => S::INTERNAL_SERVER_ERROR,
             AppError::Network(_) => S::BAD_GATEWAY,
@@ -67,7 +71,9 @@ impl AppError {
     /// [`AppError::status`], in the live protocol's words.
     pub fn code(&self) -> ErrorCode {
         match self {
-            AppError::BadRequest(_) | AppError::Conflict(_) => ErrorCode::BadRequest,
+            AppError::BadRequest(_) | AppError::Conflict(_) | AppError::TooLarge(_) => {
+                ErrorCode::BadRequest
+            }
             AppError::Unauthorized(_) | AppError::Forbidden(_) => ErrorCode::Forbidden,
             AppError::NotFound(_) => ErrorCode::NotFound,
             AppError::RateLimited { .. } => ErrorCode::RateLimited,

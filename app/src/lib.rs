@@ -23,6 +23,8 @@ pub mod bus;
 #[cfg(feature = "ssr")]
 pub mod chat;
 #[cfg(feature = "ssr")]
+pub mod files;
+#[cfg(feature = "ssr")]
 pub mod fuzz_targets;
 #[cfg(feature = "ssr")]
 pub mod hub;

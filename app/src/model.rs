@@ -225,6 +225,82 @@ pub struct Message {
     /// mentioned in a reply), whose unread counts and notifications its replies reach.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub followers: Vec<String>,
+    /// Files sent with it, in the order they were attached (none once it is deleted).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<Attachment>,
+}
+
+/// A file sent with a message. Its bytes are kept once per content (by `sha256`) and served
+/// at [`Attachment::url`] to members of the message's room only.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    /// Names the file within its message (UUID text); part of its URL.
+    pub id: String,
+    /// The name it was uploaded with, cleaned of paths and control characters.
+    pub name: String,
+    pub size: u64,
+    /// The type its content shows (sniffed by the server, never taken from the uploader).
+    pub content_type: String,
+    /// SHA-256 of the content, hex: where the bytes are kept.
+    pub sha256: String,
+    /// For an image: its size in pixels and its thumbnail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<ImageInfo>,
+}
+
+/// What the browser needs to show an image before its thumbnail loads.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageInfo {
+    pub width: u32,
+    pub height: u32,
+    /// SHA-256 of the thumbnail (JPEG or PNG), hex.
+    pub thumb_sha256: String,
+    pub thumb_width: u32,
+    pub thumb_height: u32,
+}
+
+impl Message {
+    /// Where the message is seen in context: its room at it, or its thread at it for a reply
+    /// kept in the thread.
+    pub fn url(&self) -> String {
+        match self.thread {
+            Some(root) => format!("/r/{}?thread={root}#m{}", self.room_id, self.seq),
+            None => format!("/r/{}#m{}", self.room_id, self.seq),
+        }
+    }
+}
+
+impl Attachment {
+    /// Where members download it (a message's files are addressed through the message, so
+    /// the message's access rules are the file's).
+    pub fn url(&self, room_id: RoomId, seq: i64) -> String {
+        format!("/files/{room_id}/{seq}/{}", self.id)
+    }
+
+    /// Where members get its thumbnail (images only).
+    pub fn thumb_url(&self, room_id: RoomId, seq: i64) -> String {
+        format!("{}/thumb", self.url(room_id, seq))
+    }
+
+    /// Its size as people read it: "812 B", "14.2 KB", "3.1 MB".
+    pub fn size_label(&self) -> String {
+        size_label(self.size)
+    }
+}
+
+/// A byte count as people read it, in decimal units as file managers show them.
+pub fn size_label(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KB", "MB", "GB", "TB"];
+    if bytes < 1000 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1000.0;
+    let mut unit = 0;
+    while value >= 999.95 && unit + 1 < UNITS.len() {
+        value /= 1000.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
 }
 
 fn is_zero(n: &i64) -> bool {
@@ -343,5 +419,15 @@ mod tests {
             "👍 3, reacted by alice, bob and carol"
         );
         assert!(r(&["Alice"]).by("alice"));
+    }
+
+    #[test]
+    fn sizes_read_as_people_say_them() {
+        assert_eq!(size_label(0), "0 B");
+        assert_eq!(size_label(999), "999 B");
+        assert_eq!(size_label(1000), "1.0 KB");
+        assert_eq!(size_label(14_200), "14.2 KB");
+        assert_eq!(size_label(999_990), "1.0 MB");
+        assert_eq!(size_label(26_214_400), "26.2 MB");
     }
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::bus::redis::{RedisBus, RedisOptions};
 use crate::bus::{Bus, LocalBus};
+use crate::files::Files;
 use crate::hub::Hub;
 use crate::limits::{Limits, LimitsConfig};
 use crate::store::Store;
@@ -22,6 +23,9 @@ pub struct AppState {
     pub secure_cookies: bool,
     /// Rate limits and the password-hashing cap, shared by every door into this process.
     pub limits: Arc<Limits>,
+    /// Where files sent with messages are kept; `None` where uploads are not set up (a tool
+    /// that only reads the database).
+    pub files: Option<Arc<Files>>,
 }
 
 impl AppState {
@@ -34,12 +38,19 @@ impl AppState {
             hub,
             secure_cookies,
             limits: Arc::new(Limits::default()),
+            files: None,
         }
     }
 
     /// The same state with limits built from `config` instead of the defaults.
     pub fn with_limits(mut self, config: LimitsConfig) -> Self {
         self.limits = Arc::new(Limits::new(config));
+        self
+    }
+
+    /// The same state with files kept in `files`.
+    pub fn with_files(mut self, files: Arc<Files>) -> Self {
+        self.files = Some(files);
         self
     }
 
@@ -65,6 +76,7 @@ impl AppState {
             hub,
             secure_cookies,
             limits: Arc::new(Limits::default()),
+            files: None,
         })
     }
 }

@@ -141,6 +141,83 @@ pub fn message_text(raw: &str) -> Result<String, AppError> {
     Ok(text.to_owned())
 }
 
+/// Most files one message may carry.
+pub const MAX_FILES_PER_MESSAGE: usize = 10;
+/// Longest file name kept, in characters.
+pub const MAX_FILE_NAME_CHARS: usize = 255;
+
+/// The stored text of a message sent with `files` files: as [`message_text`], except that a
+/// message with files may have no text at all (a caption is optional).
+pub fn caption(raw: &str, files: usize) -> Result<String, AppError> {
+    if files > 0 && raw.trim().is_empty() {
+        Ok(String::new())
+    } else {
+        message_text(raw)
+    }
+}
+
+/// A file name as it is kept: its last path component, with control characters and the
+/// characters file systems refuse replaced, trimmed, at most [`MAX_FILE_NAME_CHARS`]; "file"
+/// when nothing is left.
+pub fn file_name(raw: &str) -> String {
+    let last = raw.rsplit(['/', '\\']).next().unwrap_or(raw);
+    let cleaned: String = last
+        .chars()
+        .map(|c| match c {
+            c if c.is_control() => '_',
+            '<' | '>' | ':' | '"' | '|' | '?' | '*' | '\u{FFFE}' | '\u{FFFF}' => '_',
+            c => c,
+        })
+        .take(MAX_FILE_NAME_CHARS)
+        .collect();
+    let name = cleaned.trim().trim_start_matches('.').trim();
+    if name.is_empty() {
+        "file".to_owned()
+    } else {
+        name.to_owned()
+    }
+}
+
+/// Checks files' metadata as the server wrote it (for a restore, which reads it from a file
+/// anyone could have edited): a UUID id each, a clean name, lowercase hex SHA-256 hashes, a
+/// plain content type, and no more than a message may carry.
+pub fn attachments(files: &[crate::model::Attachment]) -> Result<(), String> {
+    if files.len() > MAX_FILES_PER_MESSAGE {
+        return Err(format!("more than {MAX_FILES_PER_MESSAGE} files"));
+    }
+    let is_hash =
+        |h: &str| h.len() == 64 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    let mut ids = std::collections::HashSet::new();
+    for file in files {
+        let id_ok =
+            uuid::Uuid::parse_str(&file.id).is_ok_and(|u| u.hyphenated().to_string() == file.id);
+        if !id_ok || !ids.insert(file.id.as_str()) {
+            return Err(format!("file id {:?} is not a UUID of its own", file.id));
+        }
+        if file_name(&file.name) != file.name {
+            return Err(format!("file name {:?} is not clean", file.name));
+        }
+        if !is_hash(&file.sha256) {
+            return Err(format!("file {:?} has no SHA-256 hash", file.name));
+        }
+        let type_ok = !file.content_type.is_empty()
+            && file.content_type.len() <= 100
+            && file
+                .content_type
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"/.+-".contains(&b));
+        if !type_ok {
+            return Err(format!("file {:?} has an invalid content type", file.name));
+        }
+        if let Some(image) = &file.image {
+            if !is_hash(&image.thumb_sha256) {
+                return Err(format!("image {:?} has no thumbnail hash", file.name));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Whether a character may appear in a message. Control characters other than tab and line
 /// breaks, and the two Unicode non-characters XML cannot carry, are refused so that every stored
 /// message can be written to every backup format (XML 1.0 cannot represent them at all).

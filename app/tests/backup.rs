@@ -108,6 +108,7 @@ async fn post(store: &dyn Store, author: &User, room: RoomId, body: &str, client
             client_id,
             html: "",
             mentions: &[],
+            files: &[],
         })
         .await
         .unwrap();
@@ -622,6 +623,7 @@ async fn snapshot_under_write_load_holds_everything_acked_before_it() {
                         client_id: None,
                         html: "",
                         mentions: &[],
+                        files: &[],
                     })
                     .await
                     .unwrap();
@@ -803,6 +805,7 @@ async fn sqlite_to_postgres_and_back_loses_nothing() {
             client_id: Some("c-1"),
             html: "",
             mentions: &[],
+            files: &[],
         })
         .await
         .unwrap();
@@ -1004,6 +1007,7 @@ async fn reply(store: &dyn Store, author: &User, room: RoomId, to: i64, body: &s
                 client_id: None,
                 html: "",
                 mentions: &[],
+                files: &[],
             },
             to,
             also_in_room: also,

@@ -128,6 +128,7 @@ async fn post(store: &dyn Store, author: &User, room: i64, body: &str) -> app::m
             client_id: None,
             html: "",
             mentions: &[],
+            files: &[],
         })
         .await
         .unwrap()
@@ -278,6 +279,7 @@ async fn a_retried_post_with_the_same_client_id_is_stored_once(store: Arc<dyn St
         client_id: Some(cid),
         html: "",
         mentions: &[],
+        files: &[],
     };
     let first = store
         .post_message(send(&alice, "hello", "c-1"))
@@ -341,6 +343,7 @@ async fn dms_are_private_to_their_two_members(store: Arc<dyn Store>) {
                 client_id: None,
                 html: "",
                 mentions: &[],
+                files: &[],
             })
             .await
             .unwrap_err(),
@@ -466,6 +469,7 @@ async fn public_rooms_need_joining_before_reading_or_posting(store: Arc<dyn Stor
             client_id: None,
             html: "",
             mentions: &[],
+            files: &[],
         })
         .await
         .unwrap_err();
@@ -786,6 +790,7 @@ async fn posts_sharing_a_commit_each_get_their_own_answer(store: Arc<dyn Store>)
                     client_id: client_id.as_deref(),
                     html: "",
                     mentions: &[],
+                    files: &[],
                 })
                 .await;
             (i, room, client_id, result)
@@ -839,6 +844,7 @@ async fn posts_sharing_a_commit_each_get_their_own_answer(store: Arc<dyn Store>)
             client_id: Some("dup5"),
             html: "",
             mentions: &[],
+            files: &[],
         })
         .await;
     assert!(matches!(reused, Err(StoreError::Invalid(_))), "{reused:?}");
@@ -1312,6 +1318,7 @@ async fn mentions_are_counted_per_person_and_follow_edits_deletes_and_reads(stor
         client_id: None,
         html: "",
         mentions: names,
+        files: &[],
     };
     static BOB: std::sync::LazyLock<Vec<String>> =
         std::sync::LazyLock::new(|| vec!["Bob".to_owned()]);
@@ -1644,6 +1651,7 @@ async fn reply(
                 client_id,
                 html: "",
                 mentions,
+                files: &[],
             },
             to: at.1,
             also_in_room,
@@ -1721,6 +1729,7 @@ async fn a_reply_stays_in_its_thread_and_its_root_counts_it(store: Arc<dyn Store
             client_id: Some("c-9"),
             html: "",
             mentions: &[],
+            files: &[],
         })
         .await
         .unwrap();

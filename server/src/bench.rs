@@ -130,6 +130,7 @@ pub fn message(
         mentions: None,
         thread_uid: None,
         also_in_room: false,
+        files: None,
         place: app::backup::read::Place::Line(line),
     }
 }

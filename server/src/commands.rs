@@ -177,6 +177,29 @@ pub async fn snapshot(args: SnapshotArgs) -> CommandResult {
     Ok(())
 }
 
+/// How long a stored file nobody names is kept before a prune removes it: longer than any
+/// upload takes between keeping its bytes and storing its message.
+pub const PRUNE_GRACE: std::time::Duration = std::time::Duration::from_secs(60 * 60);
+
+/// `confab prune-files`.
+pub async fn prune_files(args: crate::config::PruneArgs) -> CommandResult {
+    let store = open(&args.db).await?;
+    let url = crate::config::database_url(&args.db.database_url);
+    let dir = args.files.dir(&url);
+    let files = app::files::Files::on_disk(&dir, args.files.max_upload)
+        .map_err(|e| format!("opening the files folder {}: {e}", dir.display()))?;
+    let result = files.prune(store.as_ref(), PRUNE_GRACE).await;
+    store.close().await;
+    let pruned = result?;
+    eprintln!(
+        "removed {} unused file(s), kept {} in use, in {}",
+        pruned.removed,
+        pruned.kept,
+        dir.display()
+    );
+    Ok(())
+}
+
 /// `confab admin ...`.
 pub async fn admin(command: AdminCommand) -> CommandResult {
     match command {

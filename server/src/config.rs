@@ -32,6 +32,50 @@ pub enum Command {
     /// Manage accounts from the server's shell.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Remove the stored files that no message names any more (a running server also does
+    /// this every ten minutes), once they are an hour old.
+    PruneFiles(PruneArgs),
+}
+
+/// Where files sent with messages are kept, and how large one upload may be.
+#[derive(Debug, Clone, Args)]
+pub struct FilesArgs {
+    /// The folder files are kept in, by content hash. Defaults to `files` beside the SQLite
+    /// database (`data/files` for the default database), or `data/files` for PostgreSQL;
+    /// every node of a cluster must share it (e.g. over NFS).
+    #[arg(long, env = "CONFAB_FILES_DIR")]
+    pub files_dir: Option<PathBuf>,
+    /// The largest upload: the files of one message together (bytes, or with a K, M or G
+    /// suffix).
+    #[arg(long, env = "CONFAB_MAX_UPLOAD", default_value = "25M", value_parser = parse_size)]
+    pub max_upload: u64,
+}
+
+impl FilesArgs {
+    /// The folder files are kept in, for the database at `database_url`.
+    pub fn dir(&self, database_url: &str) -> PathBuf {
+        if let Some(dir) = &self.files_dir {
+            return dir.clone();
+        }
+        let sqlite = database_url
+            .strip_prefix("sqlite://")
+            .or_else(|| database_url.strip_prefix("sqlite:"))
+            .map(|rest| rest.split('?').next().unwrap_or(rest))
+            .filter(|path| !path.is_empty() && !path.starts_with(':'));
+        match sqlite.and_then(|path| std::path::Path::new(path).parent()) {
+            Some(parent) => parent.join("files"),
+            None => PathBuf::from("data/files"),
+        }
+    }
+}
+
+/// `confab prune-files`.
+#[derive(Debug, Clone, Args)]
+pub struct PruneArgs {
+    #[command(flatten)]
+    pub db: DatabaseArg,
+    #[command(flatten)]
+    pub files: FilesArgs,
 }
 
 /// Which database a command works on.
@@ -244,6 +288,9 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub limits: LimitArgs,
+
+    #[command(flatten)]
+    pub files: FilesArgs,
 }
 
 /// Rate limits (README, "Security"). A rate is COUNT/PERIOD: bursts of COUNT, refilled evenly
@@ -314,6 +361,30 @@ pub fn database_url(raw: &str) -> String {
 mod tests {
     #![expect(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn files_live_beside_the_database() {
+        let files = |dir: Option<&str>| FilesArgs {
+            files_dir: dir.map(PathBuf::from),
+            max_upload: 1,
+        };
+        assert_eq!(
+            files(None).dir("sqlite://data/confab.db"),
+            PathBuf::from("data/files")
+        );
+        assert_eq!(
+            files(None).dir("sqlite:///srv/chat/c.db?mode=rwc"),
+            PathBuf::from("/srv/chat/files")
+        );
+        assert_eq!(
+            files(None).dir("postgres://db/confab"),
+            PathBuf::from("data/files")
+        );
+        assert_eq!(
+            files(Some("/x")).dir("sqlite://data/confab.db"),
+            PathBuf::from("/x")
+        );
+    }
 
     #[test]
     fn bare_paths_become_urls() {

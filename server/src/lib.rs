@@ -5,6 +5,7 @@ pub mod bench;
 pub mod commands;
 pub mod config;
 pub mod download;
+pub mod files;
 pub mod ws;
 
 use std::sync::Arc;
@@ -51,7 +52,7 @@ impl LiveOptions {
 }
 
 /// The full HTTP surface: pages, server functions under `/api`, the WebSocket at `/ws`,
-/// backup downloads under `/export`, static files.
+/// backup downloads under `/export`, files under `/files`, static files.
 pub fn router(state: AppState, options: LeptosOptions, live: LiveOptions) -> Router {
     let routes = generate_route_list(App);
     let ws_state = ws::WsState {
@@ -67,7 +68,25 @@ pub fn router(state: AppState, options: LeptosOptions, live: LiveOptions) -> Rou
         }
     };
     let watching = std::env::var_os("LEPTOS_WATCH").is_some() && options.reload_port != 0;
+    // Uploads are the one kind of request larger than MAX_REQUEST_BYTES: their route has a
+    // limit of its own (the cap, plus room for the form), enforced as the body is read, so an
+    // oversize upload is answered like any other refused one.
+    let max_upload = state.files.as_ref().map_or(0, |f| f.max_upload());
+    let upload_bytes = usize::try_from(max_upload.saturating_add(files::FORM_OVERHEAD_BYTES))
+        .unwrap_or(usize::MAX);
+    let uploads = Router::new()
+        .route("/files/{room}", axum::routing::post(files::upload))
+        .layer(axum::extract::DefaultBodyLimit::max(upload_bytes))
+        .with_state(state.clone());
     Router::new()
+        .route(
+            "/files/{room}/{seq}/{id}",
+            axum::routing::get(files::file).with_state(state.clone()),
+        )
+        .route(
+            "/files/{room}/{seq}/{id}/thumb",
+            axum::routing::get(files::thumb).with_state(state.clone()),
+        )
         .route("/ws", axum::routing::get(ws::handler).with_state(ws_state))
         .route(
             "/export/me",
@@ -84,6 +103,8 @@ pub fn router(state: AppState, options: LeptosOptions, live: LiveOptions) -> Rou
         .fallback(leptos_axum::file_and_error_handler_with_context(
             context, shell,
         ))
+        .layer(RequestBodyLimitLayer::new(MAX_REQUEST_BYTES))
+        .merge(uploads)
         .layer(axum::middleware::from_fn(api_error_status))
         .layer(axum::middleware::from_fn_with_state(
             Headers {
@@ -92,7 +113,6 @@ pub fn router(state: AppState, options: LeptosOptions, live: LiveOptions) -> Rou
             },
             security_headers,
         ))
-        .layer(RequestBodyLimitLayer::new(MAX_REQUEST_BYTES))
         // The WASM bundle is ~1 MB raw and ~0.3 MB with brotli.
         .layer(CompressionLayer::new())
         .layer(

@@ -33,6 +33,7 @@ async fn main() -> std::process::ExitCode {
         Some(Command::Restore(args)) => commands::restore(args).await,
         Some(Command::Snapshot(args)) => commands::snapshot(args).await,
         Some(Command::Admin(command)) => commands::admin(command).await,
+        Some(Command::PruneFiles(args)) => commands::prune_files(args).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -52,13 +53,18 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         namespace: args.redis_namespace.clone(),
         node_ttl: std::time::Duration::from_secs(args.node_ttl),
     });
+    let database_url = database_url(&args.database_url);
     let (state, store) = server::open_node(
-        &database_url(&args.database_url),
+        &database_url,
         args.secure_cookies,
         redis,
         args.limits.config(),
     )
     .await?;
+    let files_dir = args.files.dir(&database_url);
+    let files = app::files::Files::on_disk(&files_dir, args.files.max_upload)
+        .map_err(|e| format!("opening the files folder {}: {e}", files_dir.display()))?;
+    let state = state.with_files(std::sync::Arc::new(files));
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     let sockets = state.clone();
     let housekeeping = tokio::spawn(housekeeping(state.clone(), shutdown_rx.clone()));
@@ -101,7 +107,8 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
 const HOUSEKEEPING_EVERY: std::time::Duration = std::time::Duration::from_secs(10 * 60);
 
 /// Background chores until shutdown: expired sessions leave the database (they already let
-/// nobody in; this keeps the table small), and rate-limit buckets of idle keys free their memory.
+/// nobody in; this keeps the table small), rate-limit buckets of idle keys free their memory,
+/// and files no message names any more leave the files folder.
 async fn housekeeping(
     state: app::state::AppState,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
@@ -123,6 +130,18 @@ async fn housekeeping(
             Err(e) => tracing::warn!("deleting expired sessions: {e}"),
         }
         state.limits.forget_idle();
+        if let Some(files) = &state.files {
+            match files
+                .prune(state.store.as_ref(), commands::PRUNE_GRACE)
+                .await
+            {
+                Ok(pruned) if pruned.removed > 0 => {
+                    tracing::info!(removed = pruned.removed, "unused files removed")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!("pruning files: {e}"),
+            }
+        }
     }
 }
 

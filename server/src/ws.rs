@@ -328,6 +328,7 @@ async fn handle(frame: ClientFrame, state: &AppState, session: &Session, conn: u
                 client_id: Some(&client_id),
                 thread,
                 also_in_room,
+                files: &[],
             };
             // The ack goes to this socket before the message fans out.
             let posted = chat::post(state, user, post, Answer::Socket(conn)).await;

@@ -60,6 +60,7 @@ pub async fn post_message(
         client_id: client_id.as_deref(),
         thread,
         also_in_room,
+        files: &[],
     };
     let message = crate::chat::post(
         &super::ssr::state()?,

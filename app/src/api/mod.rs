@@ -86,11 +86,7 @@ pub(crate) mod ssr {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|accept| accept.contains("text/html"));
         if wants_page {
-            let at = match message.thread {
-                Some(root) => format!("/r/{}?thread={root}#m{}", message.room_id, message.seq),
-                None => format!("/r/{}#m{}", message.room_id, message.seq),
-            };
-            leptos_axum::redirect(&at);
+            leptos_axum::redirect(&message.url());
         }
         Ok(())
     }

@@ -193,6 +193,7 @@ impl<R: BufRead + Send> Decoder for CsvDecoder<R> {
                 mentions: Vec::new(),
                 thread: None,
                 also_in_room: false,
+                files: Vec::new(),
             }),
         )))
     }

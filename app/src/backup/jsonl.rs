@@ -56,6 +56,8 @@ struct MessageLine {
     thread: Option<String>,
     #[serde(default)]
     also_in_room: bool,
+    #[serde(default)]
+    files: Vec<crate::model::Attachment>,
 }
 
 impl From<MessageLine> for MessageRecord {
@@ -74,6 +76,7 @@ impl From<MessageLine> for MessageRecord {
             mentions: m.mentions,
             thread: m.thread,
             also_in_room: m.also_in_room,
+            files: m.files,
         }
     }
 }

@@ -192,6 +192,10 @@ pub struct MessageRecord {
     /// A reply also sent to the room.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub also_in_room: bool,
+    /// Files sent with it (metadata; the bytes travel in the companion archive of
+    /// `--include-files`). JSONL only: XML and CSV leave them out.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<crate::model::Attachment>,
 }
 
 /// How many records of each kind came before.

@@ -204,10 +204,15 @@ impl Applier {
                     "a deleted message must have empty text",
                 ));
             }
-        } else {
+            if !m.files.is_empty() {
+                return Err(BackupError::at(place, "a deleted message has no files"));
+            }
+        } else if !(m.text.is_empty() && !m.files.is_empty()) {
+            // A message sent with files may have no text; any other needs some.
             crate::validate::stored_message_text(&m.text)
                 .map_err(|e| BackupError::at(place, format!("message text: {e}")))?;
         }
+        crate::validate::attachments(&m.files).map_err(|e| BackupError::at(place, e))?;
         if m.deleted_at.is_some() && !m.reactions.is_empty() {
             return Err(BackupError::at(place, "a deleted message has no reactions"));
         }
@@ -297,6 +302,7 @@ impl Applier {
                 mentions: crate::store::mentions_column(&m.mentions),
                 thread_uid,
                 also_in_room: m.also_in_room,
+                files: crate::store::files_column(&m.files),
                 place,
             })
             .await?;

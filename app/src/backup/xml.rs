@@ -201,6 +201,7 @@ fn message(
         mentions: Vec::new(),
         thread: None,
         also_in_room: false,
+        files: Vec::new(),
     })
 }
 

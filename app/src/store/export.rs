@@ -39,7 +39,7 @@ pub(crate) struct RoomRow {
 
 /// One message: uid, seq, author id, body, time, client id, edit time, deletion time,
 /// reactions and mentions (the JSON columns), its thread's root (uid) and whether it was also
-/// sent to the room.
+/// sent to the room, and its files (JSON).
 pub(crate) type ChunkRow = (
     String,
     i64,
@@ -53,6 +53,7 @@ pub(crate) type ChunkRow = (
     Option<String>,
     Option<String>,
     bool,
+    Option<String>,
 );
 
 /// The rows of one consistent snapshot of a backend's database.
@@ -270,6 +271,7 @@ pub(crate) async fn export(
                 mentions,
                 thread,
                 also_in_room,
+                files,
             ) in rows
             {
                 let thread = thread.filter(|root| roots.contains(root));
@@ -292,6 +294,7 @@ pub(crate) async fn export(
                     reactions: super::rows::list(reactions).map_err(StoreError::from)?,
                     mentions: super::rows::list(mentions).map_err(StoreError::from)?,
                     also_in_room: also_in_room && thread.is_some(),
+                    files: super::rows::list(files).map_err(StoreError::from)?,
                     thread,
                 }))
                 .await?;

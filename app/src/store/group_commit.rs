@@ -11,7 +11,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::model::{Message, RoomId, RoomKind, UserId};
+use crate::model::{Attachment, Message, RoomId, RoomKind, UserId};
 use crate::store::{StoreError, StoreResult};
 
 /// Most posts stored by one commit; more wait for the next.
@@ -29,6 +29,7 @@ pub(crate) struct Post {
     /// The body as HTML ([`crate::markdown::render`]).
     pub html: String,
     pub mentions: Vec<String>,
+    pub files: Vec<Attachment>,
 }
 
 /// A backend's way of storing one batch in one transaction.
@@ -324,6 +325,7 @@ impl Plan<'_> {
                 reactions: Vec::new(),
                 html: post.html.clone(),
                 mentions: post.mentions.clone(),
+                files: post.files.clone(),
                 ..Message::default()
             });
             next.seq += 1;

@@ -19,8 +19,8 @@ pub use changes::{ChangeKind, Changed, MessageChange};
 mod threads;
 
 use crate::model::{
-    Changes, HistoryPage, Message, RegistrationMode, RoomId, RoomListing, RoomSummary, RoomView,
-    Sidebar, User, UserId,
+    Attachment, Changes, HistoryPage, Message, RegistrationMode, RoomId, RoomListing, RoomSummary,
+    RoomView, Sidebar, User, UserId,
 };
 
 /// A member of a room as stored: presence is added from the live side.
@@ -79,6 +79,11 @@ pub fn reactions_column(reactions: &[crate::model::Reaction]) -> Option<String> 
     rows::list_json(reactions)
 }
 
+/// Files as the `files` column stores them (JSON; `None` for none), for a restore.
+pub fn files_column(files: &[Attachment]) -> Option<String> {
+    rows::list_json(files)
+}
+
 /// Mentions as the `mentions` column stores them (JSON; `None` for none), for a restore.
 pub fn mentions_column(mentions: &[String]) -> Option<String> {
     rows::list_json(mentions)
@@ -126,6 +131,8 @@ pub struct NewMessage<'a> {
     pub html: &'a str,
     /// The usernames it mentions, as the server decided.
     pub mentions: &'a [String],
+    /// Files sent with it, whose bytes the caller has already kept.
+    pub files: &'a [Attachment],
 }
 
 /// A reply to store in a thread: the message, and the seq of the message it answers (the
@@ -391,6 +398,10 @@ pub trait Store: Send + Sync + 'static {
     async fn members_named(&self, room_id: RoomId, names: &[String]) -> StoreResult<Vec<String>>;
     /// Records that the user's last live connection closed at `at` (UTC ms).
     async fn set_last_seen(&self, user_id: UserId, at: i64) -> StoreResult<()>;
+    /// The content hashes (files and thumbnails) of every file a message still carries: what
+    /// a prune of the file store must keep. Read as a stream, so memory follows the distinct
+    /// files, not the messages.
+    async fn file_hashes_in_use(&self) -> StoreResult<std::collections::HashSet<String>>;
 
     /// Reads one consistent snapshot of what `request` covers into `sink`, and returns the
     /// counts it wrote (also sent as the final [`Record::End`]).
@@ -456,6 +467,8 @@ pub struct StagedMessage {
     /// earlier in the restore).
     pub thread_uid: Option<String>,
     pub also_in_room: bool,
+    /// The files column as stored (JSON `Attachment`s), or `None`.
+    pub files: Option<String>,
     pub place: crate::backup::read::Place,
 }
 

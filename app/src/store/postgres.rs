@@ -60,7 +60,7 @@ const MESSAGE_COLUMNS: &str = "m.uid, m.room_id, m.seq, u.username, m.body, m.cr
      m.reply_count, m.last_reply_at, \
      CASE WHEN m.last_reply_at IS NOT NULL THEN (SELECT json_agg(fu.username \
        ORDER BY lower(fu.username))::text FROM thread_follows f \
-       JOIN users fu ON fu.id = f.user_id WHERE f.root_uid = m.uid) END";
+       JOIN users fu ON fu.id = f.user_id WHERE f.root_uid = m.uid) END, m.files";
 
 fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
@@ -682,6 +682,7 @@ impl Store for PgStore {
                 client_id: new.client_id.map(str::to_owned),
                 html: new.html(),
                 mentions: new.mentions.to_vec(),
+                files: new.files.to_vec(),
             })
             .await
     }
@@ -769,6 +770,17 @@ impl Store for PgStore {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    async fn file_hashes_in_use(&self) -> StoreResult<std::collections::HashSet<String>> {
+        let mut hashes = std::collections::HashSet::new();
+        let mut rows =
+            sqlx::query_scalar::<_, String>("SELECT files FROM messages WHERE files IS NOT NULL")
+                .fetch(&self.pool);
+        while let Some(files) = futures_util::TryStreamExt::try_next(&mut rows).await? {
+            super::rows::file_hashes(&files, &mut hashes)?;
+        }
+        Ok(hashes)
     }
 
     async fn export(

@@ -8,12 +8,12 @@ use super::export::{RoomRow, UserRow};
 use crate::model::{Message, RoomKind, RoomSummary};
 
 /// How many columns [`message`] reads; a query may select more after them.
-pub(crate) const MESSAGE_COLUMN_COUNT: usize = 18;
+pub(crate) const MESSAGE_COLUMN_COUNT: usize = 19;
 
 /// A message joined with its author: uid, room, seq, author's name, body, time, client id,
 /// rev, edit time, deletion time, reactions (JSON), HTML, mentions (JSON), then its thread:
 /// the root's seq (replies), also in the room, reply count, last reply time and followers
-/// (JSON; roots). A message stored before Markdown has no HTML yet; it is rendered here.
+/// (JSON; roots), and its files (JSON). A message stored before Markdown has no HTML yet; it is rendered here.
 pub(crate) fn message<'r, R>(row: &'r R) -> Result<Message, sqlx::Error>
 where
     R: Row,
@@ -49,6 +49,7 @@ where
         replies: row.try_get(15)?,
         last_reply_at: row.try_get(16)?,
         followers: list(row.try_get(17)?)?,
+        files: list(row.try_get(18)?)?,
     })
 }
 
@@ -76,7 +77,23 @@ where
     Ok((target, row.try_get(6)?))
 }
 
-/// A JSON list column (`reactions`, `mentions`): NULL (or empty) for none.
+/// Adds the content hashes a `files` column names (each file's, and its thumbnail's) to
+/// `hashes`.
+pub(crate) fn file_hashes(
+    files: &str,
+    hashes: &mut std::collections::HashSet<String>,
+) -> Result<(), sqlx::Error> {
+    let files: Vec<crate::model::Attachment> = list(Some(files.to_owned()))?;
+    for file in files {
+        if let Some(image) = file.image {
+            hashes.insert(image.thumb_sha256);
+        }
+        hashes.insert(file.sha256);
+    }
+    Ok(())
+}
+
+/// A JSON list column (`reactions`, `mentions`, `files`): NULL (or empty) for none.
 pub(crate) fn list<T: serde::de::DeserializeOwned>(
     json: Option<String>,
 ) -> Result<Vec<T>, sqlx::Error> {

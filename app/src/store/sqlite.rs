@@ -76,7 +76,7 @@ const MESSAGE_COLUMNS: &str = "m.uid, m.room_id, m.seq, u.username, m.body, m.cr
      m.reply_count, m.last_reply_at, \
      CASE WHEN m.last_reply_at IS NOT NULL THEN (SELECT json_group_array(username) FROM \
        (SELECT fu.username FROM thread_follows f JOIN users fu ON fu.id = f.user_id \
-        WHERE f.root_uid = m.uid ORDER BY fu.username COLLATE NOCASE)) END";
+        WHERE f.root_uid = m.uid ORDER BY fu.username COLLATE NOCASE)) END, m.files";
 
 /// Starts a write transaction that takes the database's write lock at once (`BEGIN IMMEDIATE`).
 /// Another process on the same file (a second cluster node, a `confab restore`) then waits its
@@ -711,6 +711,7 @@ impl Store for SqliteStore {
                 client_id: new.client_id.map(str::to_owned),
                 html: new.html(),
                 mentions: new.mentions.to_vec(),
+                files: new.files.to_vec(),
             })
             .await
     }
@@ -797,6 +798,17 @@ impl Store for SqliteStore {
         .execute(&self.write)
         .await?;
         Ok(())
+    }
+
+    async fn file_hashes_in_use(&self) -> StoreResult<std::collections::HashSet<String>> {
+        let mut hashes = std::collections::HashSet::new();
+        let mut rows =
+            sqlx::query_scalar::<_, String>("SELECT files FROM messages WHERE files IS NOT NULL")
+                .fetch(&self.read);
+        while let Some(files) = futures_util::TryStreamExt::try_next(&mut rows).await? {
+            super::rows::file_hashes(&files, &mut hashes)?;
+        }
+        Ok(hashes)
     }
 
     async fn export(

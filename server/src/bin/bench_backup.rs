@@ -146,6 +146,7 @@ fn generate(path: &Path, messages: usize) -> BenchResult<()> {
                 mentions: Vec::new(),
                 thread: None,
                 also_in_room: false,
+                files: Vec::new(),
             }))?;
             written += 1;
             end.messages += 1;

@@ -116,6 +116,7 @@ async fn bench_concurrent(
                         client_id: None,
                         html: "",
                         mentions: &[],
+                        files: &[],
                     })
                     .await?;
                 times.push(sent.elapsed());
@@ -169,6 +170,7 @@ async fn bench_store(
                 client_id: None,
                 html: "",
                 mentions: &[],
+                files: &[],
             })
             .await?;
         // The first tenth warms caches and is not counted.

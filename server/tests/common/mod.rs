@@ -24,13 +24,20 @@ pub struct Server {
 }
 
 pub async fn start() -> Server {
+    start_with_upload_cap(app::files::DEFAULT_MAX_UPLOAD).await
+}
+
+/// [`start`], accepting uploads of at most `max_upload` bytes, kept in `files/` of the
+/// server's folder.
+pub async fn start_with_upload_cap(max_upload: u64) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("confab.db").display());
     let (state, _store) =
         server::open_node(&url, false, None, app::limits::LimitsConfig::relaxed())
             .await
             .unwrap();
-    let addr = serve(state).await;
+    let files = app::files::Files::on_disk(&dir.path().join("files"), max_upload).unwrap();
+    let addr = serve(state.with_files(std::sync::Arc::new(files))).await;
     Server { addr, _dir: dir }
 }
 

@@ -95,7 +95,7 @@ impl ExportSource for PgSource {
         let (since, until) = window.unwrap_or((i64::MIN, i64::MAX));
         Ok(sqlx::query_as(
             "SELECT uid, seq, author_id, body, created_at, client_id, edited_at, deleted_at, \
-               reactions, mentions, thread_uid, also_in_room \
+               reactions, mentions, thread_uid, also_in_room, files \
              FROM messages WHERE room_id = $1 AND seq > $2 AND created_at >= $3 AND created_at < $4 \
              ORDER BY seq LIMIT $5",
         )

@@ -85,7 +85,8 @@ pub(super) async fn change(pool: &PgPool, change: MessageChange<'_>) -> StoreRes
             "UPDATE messages SET body = $3, edited_at = COALESCE($4, edited_at), \
                deleted_at = $5, rev = $6, reactions = $7, \
                html = CASE WHEN $8 THEN $9 ELSE html END, \
-               mentions = CASE WHEN $8 THEN $10 ELSE mentions END \
+               mentions = CASE WHEN $8 THEN $10 ELSE mentions END, \
+               files = CASE WHEN $5 IS NULL THEN files END \
              WHERE room_id = $1 AND seq = $2",
         )
         .bind(change.room_id)

@@ -135,6 +135,7 @@ pub(super) struct Columns<'a> {
     mentions: Vec<Option<String>>,
     threads: Vec<Option<&'a str>>,
     also_in_room: Vec<bool>,
+    files: Vec<Option<String>>,
 }
 
 impl<'a> Columns<'a> {
@@ -156,6 +157,7 @@ impl<'a> Columns<'a> {
         self.mentions.push(rows::list_json(&message.mentions));
         self.threads.push(None);
         self.also_in_room.push(false);
+        self.files.push(rows::list_json(&message.files));
     }
 
     /// Adds a restored message with the seq the restore gave it.
@@ -176,6 +178,7 @@ impl<'a> Columns<'a> {
         self.mentions.push(message.mentions.clone());
         self.threads.push(message.thread_uid.as_deref());
         self.also_in_room.push(message.also_in_room);
+        self.files.push(message.files.clone());
     }
 
     /// Inserts the messages and their rows in the two key tables, in one statement, and
@@ -185,11 +188,11 @@ impl<'a> Columns<'a> {
             "WITH m AS ( \
                INSERT INTO messages (uid, room_id, seq, author_id, body, created_at, client_id, \
                                      rev, edited_at, deleted_at, reactions, html, mentions, \
-                                     thread_uid, also_in_room) \
+                                     thread_uid, also_in_room, files) \
                SELECT * FROM UNNEST($1::TEXT[], $2::BIGINT[], $3::BIGINT[], $4::BIGINT[], \
                                     $5::TEXT[], $6::BIGINT[], $7::TEXT[], $8::BIGINT[], \
                                     $9::BIGINT[], $10::BIGINT[], $11::TEXT[], $12::TEXT[], \
-                                    $13::TEXT[], $14::TEXT[], $15::BOOLEAN[]) \
+                                    $13::TEXT[], $14::TEXT[], $15::BOOLEAN[], $16::TEXT[]) \
                RETURNING uid, room_id, seq, author_id, client_id), \
              u AS (INSERT INTO message_uids (uid, room_id, seq) SELECT uid, room_id, seq FROM m), \
              c AS (INSERT INTO message_client_ids (author_id, client_id, room_id, seq) \
@@ -211,6 +214,7 @@ impl<'a> Columns<'a> {
         .bind(&self.mentions)
         .bind(&self.threads)
         .bind(&self.also_in_room)
+        .bind(&self.files)
         .fetch_one(&mut *conn)
         .await?;
         Ok(u64::try_from(inserted).unwrap_or(0))

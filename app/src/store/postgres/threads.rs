@@ -83,8 +83,8 @@ pub(super) async fn reply(pool: &PgPool, new: NewReply<'_>) -> StoreResult<Repli
     let uid = uuid::Uuid::now_v7().to_string();
     sqlx::query(
         "WITH m AS (INSERT INTO messages (uid, room_id, seq, author_id, body, created_at, \
-             client_id, rev, html, mentions, thread_uid, also_in_room) \
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+             client_id, rev, html, mentions, thread_uid, also_in_room, files) \
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
            RETURNING uid, room_id, seq, author_id, client_id), \
          u AS (INSERT INTO message_uids (uid, room_id, seq) SELECT uid, room_id, seq FROM m) \
          INSERT INTO message_client_ids (author_id, client_id, room_id, seq) \
@@ -102,6 +102,7 @@ pub(super) async fn reply(pool: &PgPool, new: NewReply<'_>) -> StoreResult<Repli
     .bind(rows::list_json(m.mentions))
     .bind(&root_uid)
     .bind(new.also_in_room)
+    .bind(rows::list_json(m.files))
     .execute(&mut *tx)
     .await?;
     sqlx::query(

@@ -100,13 +100,13 @@ impl ExportSource for SqliteSource {
         let sql = if window.is_none() {
             "SELECT json_group_array(json_array(uid, seq, author_id, body, created_at, client_id, \
                edited_at, deleted_at, reactions, mentions, thread_uid, \
-               json(CASE WHEN also_in_room THEN 'true' ELSE 'false' END))) \
+               json(CASE WHEN also_in_room THEN 'true' ELSE 'false' END), files)) \
              FROM (SELECT * FROM messages WHERE room_id = ?1 AND seq > ?2 AND ?3 < ?4 \
                    ORDER BY seq LIMIT ?5)"
         } else {
             "SELECT json_group_array(json_array(uid, seq, author_id, body, created_at, client_id, \
                edited_at, deleted_at, reactions, mentions, thread_uid, \
-               json(CASE WHEN also_in_room THEN 'true' ELSE 'false' END))) \
+               json(CASE WHEN also_in_room THEN 'true' ELSE 'false' END), files)) \
              FROM (SELECT * FROM messages WHERE room_id = ?1 AND seq > ?2 \
                    AND created_at >= ?3 AND created_at < ?4 ORDER BY seq LIMIT ?5)"
         };
@@ -219,7 +219,7 @@ impl SqliteRestore {
         let mut insert = QueryBuilder::<Sqlite>::new(
             "INSERT INTO messages \
              (uid, room_id, seq, author_id, body, created_at, client_id, edited_at, deleted_at, \
-              reactions, html, mentions, thread_uid, also_in_room) ",
+              reactions, html, mentions, thread_uid, also_in_room, files) ",
         );
         insert.push_values(&rows, |mut row, (seq, m)| {
             row.push_bind(m.uid.as_str())
@@ -235,7 +235,8 @@ impl SqliteRestore {
                 .push_bind(m.html.as_deref())
                 .push_bind(m.mentions.as_deref())
                 .push_bind(m.thread_uid.as_deref())
-                .push_bind(m.also_in_room);
+                .push_bind(m.also_in_room)
+                .push_bind(m.files.as_deref());
         });
         match insert.build().execute(&mut *self.tx).await {
             Ok(done) => self.added += done.rows_affected(),

@@ -31,6 +31,7 @@ struct NewRow<'a>(
     i64,
     Option<&'a str>,
     Option<String>,
+    Option<String>,
 );
 
 #[async_trait]
@@ -123,14 +124,17 @@ impl BatchWriter for SqliteWriter {
                         m.rev,
                         Some(m.html.as_str()).filter(|h| !h.is_empty()),
                         rows::list_json(&m.mentions),
+                        rows::list_json(&m.files),
                     )
                 })
                 .collect();
             sqlx::query(
                 "INSERT INTO messages \
-                   (uid, room_id, seq, author_id, body, created_at, client_id, rev, html, mentions) \
+                   (uid, room_id, seq, author_id, body, created_at, client_id, rev, html, mentions, \
+                    files) \
                  SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4, \
-                        j.value ->> 5, j.value ->> 6, j.value ->> 7, j.value ->> 8, j.value ->> 9 \
+                        j.value ->> 5, j.value ->> 6, j.value ->> 7, j.value ->> 8, j.value ->> 9, \
+                        j.value ->> 10 \
                  FROM json_each(?1) j",
             )
             .bind(json(&rows))

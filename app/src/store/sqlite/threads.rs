@@ -77,8 +77,8 @@ pub(super) async fn reply(pool: &SqlitePool, new: NewReply<'_>) -> StoreResult<R
     .await?;
     sqlx::query(
         "INSERT INTO messages (uid, room_id, seq, author_id, body, created_at, client_id, rev, \
-           html, mentions, thread_uid, also_in_room) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+           html, mentions, thread_uid, also_in_room, files) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     )
     .bind(uuid::Uuid::now_v7().to_string())
     .bind(m.room_id)
@@ -92,6 +92,7 @@ pub(super) async fn reply(pool: &SqlitePool, new: NewReply<'_>) -> StoreResult<R
     .bind(rows::list_json(m.mentions))
     .bind(&root_uid)
     .bind(new.also_in_room)
+    .bind(rows::list_json(m.files))
     .execute(&mut *tx)
     .await?;
     sqlx::query(

@@ -1,0 +1,458 @@
+//! Attachments through the real router: multipart uploads (with and without JavaScript), who
+//! may download, the headers files are served with, thumbnails, types sniffed from content,
+//! the upload cap and every refusal, and deletion taking access away.
+
+#![expect(clippy::unwrap_used)]
+
+mod common;
+
+use std::net::SocketAddr;
+
+use app::model::Message;
+use app::protocol::ServerFrame;
+use common::{call, connect, next, post, register, start, start_with_upload_cap};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// One part of a multipart form: a text field, or a file with its name and declared type.
+struct Part<'a> {
+    name: &'a str,
+    file: Option<(&'a str, &'a str)>,
+    data: &'a [u8],
+}
+
+fn field<'a>(name: &'a str, value: &'a str) -> Part<'a> {
+    Part {
+        name,
+        file: None,
+        data: value.as_bytes(),
+    }
+}
+
+fn file<'a>(name: &'a str, content_type: &'a str, data: &'a [u8]) -> Part<'a> {
+    Part {
+        name: "file",
+        file: Some((name, content_type)),
+        data,
+    }
+}
+
+/// A raw HTTP answer with a binary body.
+struct Raw {
+    status: u16,
+    head: String,
+    body: Vec<u8>,
+}
+
+impl Raw {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().find_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            n.eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    fn message(&self) -> Message {
+        assert_eq!(self.status, 200, "{}", self.text());
+        serde_json::from_slice(&self.body).unwrap()
+    }
+}
+
+async fn exchange(addr: SocketAddr, head: String, body: &[u8]) -> Raw {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    // A refusal may come (and the connection close) before the whole body is sent.
+    let _ = stream.write_all(body).await;
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw).await;
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8(raw[..split].to_vec()).unwrap();
+    Raw {
+        status: head[9..12].parse().unwrap(),
+        head,
+        body: raw[split + 4..].to_vec(),
+    }
+}
+
+/// Posts `parts` as a multipart form to `/files/{room}`, accepting `accept`.
+async fn upload(
+    addr: SocketAddr,
+    room: i64,
+    cookie: &str,
+    parts: &[Part<'_>],
+    accept: &str,
+) -> Raw {
+    let boundary = "confab-test-boundary-7d1f";
+    let mut body = Vec::new();
+    for part in parts {
+        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+        match part.file {
+            Some((filename, content_type)) => body.extend_from_slice(
+                format!(
+                    "Content-Disposition: form-data; name=\"{}\"; filename=\"{filename}\"\r\n\
+                     Content-Type: {content_type}\r\n\r\n",
+                    part.name
+                )
+                .as_bytes(),
+            ),
+            None => body.extend_from_slice(
+                format!(
+                    "Content-Disposition: form-data; name=\"{}\"\r\n\r\n",
+                    part.name
+                )
+                .as_bytes(),
+            ),
+        }
+        body.extend_from_slice(part.data);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    let head = format!(
+        "POST /files/{room} HTTP/1.0\r\nHost: {addr}\r\nCookie: {cookie}\r\nAccept: {accept}\r\n\
+         Content-Type: multipart/form-data; boundary={boundary}\r\n\
+         Content-Length: {}\r\n\r\n",
+        body.len()
+    );
+    exchange(addr, head, &body).await
+}
+
+async fn fetch(addr: SocketAddr, path: &str, cookie: Option<&str>, extra: &str) -> Raw {
+    let cookie = cookie
+        .map(|c| format!("Cookie: {c}\r\n"))
+        .unwrap_or_default();
+    let head = format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n{cookie}{extra}\r\n");
+    exchange(addr, head, &[]).await
+}
+
+/// A PNG of `width` × `height` pixels, a gradient so it is not trivially compressible.
+fn png(width: u32, height: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(width, height, |x, y| {
+        image::Rgb([(x % 256) as u8, (y % 256) as u8, ((x + y) % 256) as u8])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
+
+const JSON: &str = "application/json";
+
+#[tokio::test]
+async fn an_image_reaches_the_room_with_a_thumbnail_and_downloads_intact() {
+    let server = start().await;
+    let addr = server.addr;
+    let alice = register(addr, "alice").await;
+    let bob = register(addr, "bob").await;
+    let mut bob_ws = connect(addr, &bob).await;
+
+    let picture = png(640, 480);
+    let answer = upload(
+        addr,
+        1,
+        &alice,
+        &[
+            field("text", "the **new** logo"),
+            field("client_id", "up-1"),
+            file("logo.png", "image/png", &picture),
+        ],
+        JSON,
+    )
+    .await;
+    let message = answer.message();
+    assert_eq!(message.body, "the **new** logo");
+    assert_eq!(message.files.len(), 1);
+    let sent = &message.files[0];
+    assert_eq!(sent.name, "logo.png");
+    assert_eq!(sent.size, picture.len() as u64);
+    assert_eq!(sent.content_type, "image/png");
+    let image = sent.image.clone().unwrap();
+    assert_eq!((image.width, image.height), (640, 480));
+    assert_eq!((image.thumb_width, image.thumb_height), (320, 240));
+
+    // Bob sees it live, files and all.
+    match next(&mut bob_ws).await {
+        ServerFrame::Message { message: live } => assert_eq!(live.files, message.files),
+        other => panic!("expected the message, got {other:?}"),
+    }
+
+    // The same upload again (a retry) stores nothing new.
+    let again = upload(
+        addr,
+        1,
+        &alice,
+        &[
+            field("text", "the **new** logo"),
+            field("client_id", "up-1"),
+            file("logo.png", "image/png", &picture),
+        ],
+        JSON,
+    )
+    .await
+    .message();
+    assert_eq!((again.seq, &again.files), (message.seq, &message.files));
+
+    let got = fetch(addr, &sent.url(1, message.seq), Some(&bob), "").await;
+    assert_eq!(got.status, 200, "{}", got.text());
+    assert_eq!(got.body, picture);
+    assert_eq!(got.header("content-type"), Some("image/png"));
+    assert_eq!(got.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(got.header("cache-control"), Some("private, no-cache"));
+    assert!(got
+        .header("content-disposition")
+        .unwrap()
+        .starts_with("inline; filename=\"logo.png\""));
+    // Asked again with its tag, the browser is told its copy is still good.
+    let tag = got.header("etag").unwrap().to_owned();
+    let cached = fetch(
+        addr,
+        &sent.url(1, message.seq),
+        Some(&bob),
+        &format!("If-None-Match: {tag}\r\n"),
+    )
+    .await;
+    assert_eq!(cached.status, 304);
+
+    let thumb = fetch(addr, &sent.thumb_url(1, message.seq), Some(&bob), "").await;
+    assert_eq!(thumb.status, 200, "{}", thumb.text());
+    assert_eq!(thumb.header("content-type"), Some("image/png"));
+    let small = image::load_from_memory(&thumb.body).unwrap();
+    assert_eq!((small.width(), small.height()), (320, 240));
+    assert!(thumb.body.len() < picture.len());
+}
+
+#[tokio::test]
+async fn only_members_reach_a_file_and_a_deleted_message_takes_it_away() {
+    let server = start().await;
+    let addr = server.addr;
+    let alice = register(addr, "alice").await;
+    let bob = register(addr, "bob").await;
+    let eve = register(addr, "eve").await;
+    let dm: i64 = call(addr, "open_dm", "username=bob", &alice)
+        .await
+        .parse()
+        .unwrap();
+
+    // Plain text, even named like a page, is a download of text, never a page of this site.
+    let page = b"<html><script>alert(document.cookie)</script></html>";
+    let message = upload(
+        addr,
+        dm,
+        &alice,
+        &[file("notes – final.html", "text/html", page)],
+        JSON,
+    )
+    .await
+    .message();
+    assert_eq!(message.body, "", "a caption is optional");
+    let sent = &message.files[0];
+    assert_eq!(sent.content_type, "text/plain");
+    assert!(sent.image.is_none());
+    let url = sent.url(dm, message.seq);
+
+    let got = fetch(addr, &url, Some(&bob), "").await;
+    assert_eq!(got.status, 200);
+    assert_eq!(got.body, page);
+    assert_eq!(
+        got.header("content-type"),
+        Some("text/plain; charset=utf-8")
+    );
+    assert_eq!(
+        got.header("content-disposition"),
+        Some(
+            "attachment; filename=\"notes _ final.html\"; \
+             filename*=UTF-8''notes%20%E2%80%93%20final.html"
+        )
+    );
+    assert!(got
+        .header("content-security-policy")
+        .unwrap()
+        .starts_with("default-src 'none'"));
+
+    // An outsider, a visitor and a wrong id find nothing; no thumbnail exists for text.
+    assert_eq!(fetch(addr, &url, Some(&eve), "").await.status, 404);
+    assert_eq!(fetch(addr, &url, None, "").await.status, 401);
+    let wrong = format!("/files/{dm}/{}/{}", message.seq, uuid::Uuid::new_v4());
+    assert_eq!(fetch(addr, &wrong, Some(&bob), "").await.status, 404);
+    let thumb = sent.thumb_url(dm, message.seq);
+    assert_eq!(fetch(addr, &thumb, Some(&bob), "").await.status, 404);
+    // Nor can an outsider send files into the conversation.
+    let refused = upload(addr, dm, &eve, &[file("x.txt", "text/plain", b"hi")], JSON).await;
+    assert_eq!(refused.status, 404, "{}", refused.text());
+
+    // Deleted, the message takes its files with it, for everyone.
+    let (status, _, body) = post(
+        addr,
+        "/api/delete_message",
+        &format!("room_id={dm}&seq={}", message.seq),
+        Some(&alice),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(fetch(addr, &url, Some(&bob), "").await.status, 404);
+    assert_eq!(fetch(addr, &url, Some(&alice), "").await.status, 404);
+
+    // The bytes stay until a prune finds no message naming them.
+    let files_dir = server._dir.path().join("files");
+    let shard = files_dir.join(&sent.sha256[..2]).join(&sent.sha256);
+    assert!(shard.exists());
+    let url = format!(
+        "sqlite://{}",
+        server._dir.path().join("confab.db").display()
+    );
+    let store = app::store::open(&url).await.unwrap();
+    let files = app::files::Files::on_disk(&files_dir, 1024).unwrap();
+    let pruned = files
+        .prune(store.as_ref(), std::time::Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(pruned.removed, 1);
+    assert!(!shard.exists());
+}
+
+#[tokio::test]
+async fn bad_uploads_are_refused_with_a_reason_and_store_nothing() {
+    let server = start_with_upload_cap(64 * 1024).await;
+    let addr = server.addr;
+    let alice = register(addr, "alice").await;
+    let bob = register(addr, "bob").await;
+
+    let cases: Vec<(Vec<Part>, u16, &str)> = vec![
+        (
+            vec![file(
+                "big.bin",
+                "application/octet-stream",
+                &[7u8; 70 * 1024],
+            )],
+            413,
+            "at most 65.5 KB",
+        ),
+        (vec![file("empty.txt", "text/plain", b"")], 400, "is empty"),
+        (
+            vec![file("evil.png", "image/png", b"<svg onload=alert(1)>")],
+            400,
+            "not what its name says",
+        ),
+        (
+            vec![file("photo", "image/jpeg", b"just text")],
+            400,
+            "was sent as image/jpeg",
+        ),
+        (
+            vec![file(
+                "broken.png",
+                "image/png",
+                b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\x10\0\0\0\x10\0\x08\x02\0\0\0garbage",
+            )],
+            400,
+            "could not be read as an image",
+        ),
+        (vec![field("text", "no file")], 400, "Choose a file"),
+        (
+            vec![field("colour", "red"), file("a.txt", "text/plain", b"a")],
+            400,
+            "Unknown form field",
+        ),
+        (
+            vec![field("thread", "first"), file("a.txt", "text/plain", b"a")],
+            400,
+            "not a message number",
+        ),
+    ];
+    for (parts, status, says) in cases {
+        let answer = upload(addr, 1, &alice, &parts, JSON).await;
+        assert_eq!(answer.status, status, "{}", answer.text());
+        let error: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
+        let error = error["error"].as_str().unwrap();
+        assert!(error.contains(says), "{error:?} should say {says:?}");
+    }
+
+    // Not a multipart form at all.
+    let head = format!(
+        "POST /files/1 HTTP/1.0\r\nHost: {addr}\r\nCookie: {alice}\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 6\r\n\r\n"
+    );
+    let answer = exchange(addr, head, b"text=a").await;
+    assert_eq!(answer.status, 400, "{}", answer.text());
+    assert!(answer.text().contains("multipart"), "{}", answer.text());
+
+    // A public room Bob has not joined takes no files from him.
+    let room = call(addr, "create_room", "name=design", &alice).await;
+    let room: i64 = room.parse().unwrap();
+    let answer = upload(addr, room, &bob, &[file("a.txt", "text/plain", b"a")], JSON).await;
+    assert_eq!(answer.status, 403, "{}", answer.text());
+
+    // Nothing was stored: no message, no kept bytes, no staging left behind.
+    let history = call(addr, "history", "room_id=1", &alice).await;
+    let history: app::model::HistoryPage = serde_json::from_str(&history).unwrap();
+    assert!(history.messages.is_empty(), "{:?}", history.messages);
+    let files_dir = server._dir.path().join("files");
+    let left: Vec<_> = walk(&files_dir);
+    assert!(left.is_empty(), "{left:?}");
+}
+
+/// Every file under `dir`, at any depth.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            found.extend(walk(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found
+}
+
+#[tokio::test]
+async fn a_form_without_javascript_goes_back_to_the_room() {
+    let server = start().await;
+    let addr = server.addr;
+    let alice = register(addr, "alice").await;
+    let page = "text/html,application/xhtml+xml";
+
+    let sent = upload(
+        addr,
+        1,
+        &alice,
+        &[
+            field("text", "minutes"),
+            file("minutes.txt", "text/plain", b"we met"),
+        ],
+        page,
+    )
+    .await;
+    assert_eq!(sent.status, 303, "{}", sent.text());
+    assert_eq!(sent.header("location"), Some("/r/1#m1"));
+
+    let refused = upload(
+        addr,
+        1,
+        &alice,
+        &[file("empty.txt", "text/plain", b"")],
+        page,
+    )
+    .await;
+    assert_eq!(refused.status, 303);
+    assert_eq!(
+        refused.header("location"),
+        Some("/r/1?upload_error=empty.txt%20is%20empty.")
+    );
+
+    // A reply's files go back to its thread.
+    let reply = upload(
+        addr,
+        1,
+        &alice,
+        &[
+            field("thread", "1"),
+            file("more.txt", "text/plain", b"and more"),
+        ],
+        page,
+    )
+    .await;
+    assert_eq!(reply.status, 303, "{}", reply.text());
+    assert_eq!(reply.header("location"), Some("/r/1?thread=1#m2"));
+}
