@@ -241,6 +241,12 @@ impl Files {
     /// Keeps a file restored from a backup's archive, after checking its bytes hash to
     /// `sha256`.
     pub async fn keep_verified(&self, path: &Path, sha256: &str) -> io::Result<()> {
+        Self::verify(path, sha256).await?;
+        self.store.keep(path, sha256).await
+    }
+
+    /// Checks that the file at `path` hashes to `sha256`.
+    pub async fn verify(path: &Path, sha256: &str) -> io::Result<()> {
         let hash = hash_file(path).await?;
         if hash != sha256 {
             return Err(io::Error::new(
@@ -248,7 +254,7 @@ impl Files {
                 format!("its content hashes to {hash}"),
             ));
         }
-        self.store.keep(path, sha256).await
+        Ok(())
     }
 
     /// A new staging path for a caller that writes the file itself (a restore).

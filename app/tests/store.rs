@@ -62,6 +62,7 @@ macro_rules! every_case {
             search_pages_newest_first_without_overlap,
             a_reply_stays_in_its_thread_and_its_root_counts_it,
             thread_replies_are_unread_for_followers_until_the_thread_is_read,
+            files_travel_with_their_message_and_leave_with_its_deletion,
         );
     };
 }
@@ -1980,4 +1981,92 @@ async fn thread_replies_are_unread_for_followers_until_the_thread_is_read(store:
         (0, 0),
         "replying reads the thread up to one's own reply"
     );
+}
+
+fn attachment(name: &str, sha: char, thumb: Option<char>) -> app::model::Attachment {
+    app::model::Attachment {
+        id: uuid::Uuid::new_v4().to_string(),
+        name: name.into(),
+        size: 1234,
+        content_type: if thumb.is_some() {
+            "image/png"
+        } else {
+            "text/plain"
+        }
+        .into(),
+        sha256: sha.to_string().repeat(64),
+        image: thumb.map(|t| app::model::ImageInfo {
+            width: 640,
+            height: 480,
+            thumb_sha256: t.to_string().repeat(64),
+            thumb_width: 320,
+            thumb_height: 240,
+        }),
+    }
+}
+
+async fn files_travel_with_their_message_and_leave_with_its_deletion(store: Arc<dyn Store>) {
+    let alice = user(&*store, "alice").await;
+    let files = vec![
+        attachment("a.png", 'a', Some('b')),
+        attachment("c.txt", 'c', None),
+    ];
+    let new = NewMessage {
+        room_id: 1,
+        author_id: alice.id,
+        body: "",
+        client_id: Some("f-1"),
+        html: "",
+        mentions: &[],
+        files: &files,
+    };
+    let sent = store.post_message(new.clone()).await.unwrap();
+    assert_eq!(sent.files, files);
+    assert_eq!(sent.body, "");
+    // Read back, retried, and in a thread: the files are always there.
+    assert_eq!(
+        store.message(alice.id, 1, sent.seq).await.unwrap().files,
+        files
+    );
+    let retried = store.post_message(new).await.unwrap();
+    assert_eq!((retried.seq, &retried.files), (sent.seq, &files));
+    let reply_files = vec![attachment("d.txt", 'd', None)];
+    let replied = store
+        .post_reply(NewReply {
+            message: NewMessage {
+                room_id: 1,
+                author_id: alice.id,
+                body: "and this",
+                client_id: None,
+                html: "",
+                mentions: &[],
+                files: &reply_files,
+            },
+            to: sent.seq,
+            also_in_room: false,
+        })
+        .await
+        .unwrap();
+    assert_eq!(replied.reply.files, reply_files);
+    let hashes = |list: &[&str]| {
+        list.iter()
+            .map(|c| c.repeat(64))
+            .collect::<std::collections::HashSet<_>>()
+    };
+    assert_eq!(
+        store.file_hashes_in_use().await.unwrap(),
+        hashes(&["a", "b", "c", "d"])
+    );
+
+    // Deleted, the message names no files any more.
+    change(&*store, &alice, 1, sent.seq, None, ChangeKind::Delete)
+        .await
+        .unwrap();
+    assert!(store
+        .message(alice.id, 1, sent.seq)
+        .await
+        .unwrap()
+        .files
+        .is_empty());
+    assert_eq!(store.file_hashes_in_use().await.unwrap(), hashes(&["d"]));
 }

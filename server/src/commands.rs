@@ -74,6 +74,9 @@ pub async fn backup(args: BackupArgs) -> CommandResult {
             "--include-credentials needs --format jsonl (XML and CSV carry messages only)".into(),
         );
     }
+    if args.include_files && (args.format != Format::Jsonl || args.out == Path::new("-")) {
+        return Err("--include-files needs --format jsonl and --out FILE".into());
+    }
     let store = open(&args.db).await?;
     let request = ExportRequest {
         scope: Scope {
@@ -118,6 +121,19 @@ pub async fn backup(args: BackupArgs) -> CommandResult {
     };
     drop(bar);
     store.close().await;
+    if args.include_files {
+        let dir = args.files.dir(&database_url(&args.db.database_url));
+        let (archive, written, missing) = write_files_archive(&args.out, &dir).await?;
+        eprintln!(
+            "files: {written} written to {}{}",
+            archive.display(),
+            if missing > 0 {
+                format!(" ({missing} missing from {}, left out)", dir.display())
+            } else {
+                String::new()
+            }
+        );
+    }
     // Silent when not on a terminal, like the progress bar: scripts read the exit status.
     if std::io::stderr().is_terminal() {
         eprintln!(
@@ -128,10 +144,143 @@ pub async fn backup(args: BackupArgs) -> CommandResult {
     Ok(())
 }
 
+/// The companion archive of the backup at `out`: `out` with `.files.tar` appended.
+fn files_archive_path(out: &Path) -> std::path::PathBuf {
+    let mut name = out.as_os_str().to_owned();
+    name.push(".files.tar");
+    std::path::PathBuf::from(name)
+}
+
+/// Writes the bytes of every file the JSONL backup at `out` names (files and thumbnails, each
+/// once) from the files folder `dir` into a tar beside it, each entry named by its hash;
+/// returns the archive, how many were written and how many were missing from `dir`.
+async fn write_files_archive(
+    out: &Path,
+    dir: &Path,
+) -> Result<(std::path::PathBuf, u64, u64), Box<dyn std::error::Error>> {
+    let out = out.to_owned();
+    let dir = dir.to_owned();
+    let done = tokio::task::spawn_blocking(move || -> Result<_, String> {
+        use std::io::BufRead;
+        let backup = std::fs::File::open(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+        let mut hashes = std::collections::BTreeSet::new();
+        for line in std::io::BufReader::new(backup).lines() {
+            let line = line.map_err(|e| format!("{}: {e}", out.display()))?;
+            if !line.starts_with("{\"type\":\"message\"") || !line.contains("\"files\"") {
+                continue;
+            }
+            if let Ok(app::backup::Record::Message(m)) = serde_json::from_str(&line) {
+                for file in m.files {
+                    if let Some(image) = file.image {
+                        hashes.insert(image.thumb_sha256);
+                    }
+                    hashes.insert(file.sha256);
+                }
+            }
+        }
+        let archive = files_archive_path(&out);
+        let parent = match archive.parent() {
+            Some(p) if p != Path::new("") => p.to_path_buf(),
+            _ => std::path::PathBuf::from("."),
+        };
+        let partial = tempfile::Builder::new()
+            .prefix(".confab-files-")
+            .tempfile_in(&parent)
+            .map_err(|e| format!("cannot write in {}: {e}", parent.display()))?;
+        let mut tar = tar::Builder::new(std::io::BufWriter::new(
+            partial.reopen().map_err(|e| e.to_string())?,
+        ));
+        let (mut written, mut missing) = (0, 0);
+        for hash in &hashes {
+            let path = dir.join(&hash[..2.min(hash.len())]).join(hash);
+            match std::fs::File::open(&path) {
+                Ok(mut file) => {
+                    tar.append_file(hash, &mut file)
+                        .map_err(|e| format!("{}: {e}", path.display()))?;
+                    written += 1;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => missing += 1,
+                Err(e) => return Err(format!("{}: {e}", path.display())),
+            }
+        }
+        let file = tar
+            .into_inner()
+            .map_err(|e| e.to_string())?
+            .into_inner()
+            .map_err(|e| e.to_string())?;
+        file.sync_all().map_err(|e| e.to_string())?;
+        partial
+            .persist(&archive)
+            .map_err(|e| format!("cannot write {}: {}", archive.display(), e.error))?;
+        Ok((archive, written, missing))
+    })
+    .await??;
+    Ok(done)
+}
+
+/// Keeps every file of the archive at `path` in the files folder `dir` (checking each
+/// entry's bytes against the hash it is named by), or in a dry run only checks them; returns
+/// how many there were.
+async fn restore_files_archive(
+    path: &Path,
+    dir: &Path,
+    dry_run: bool,
+) -> Result<u64, Box<dyn std::error::Error>> {
+    let files = app::files::Files::on_disk(dir, 0)
+        .map_err(|e| format!("opening the files folder {}: {e}", dir.display()))?;
+    let archive = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut tar = tar::Archive::new(std::io::BufReader::new(archive));
+    let mut kept = 0;
+    let entries = tar
+        .entries()
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    for (n, entry) in entries.enumerate() {
+        let place = format!("{} entry {}", path.display(), n + 1);
+        let mut entry = entry.map_err(|e| format!("{place}: {e}"))?;
+        let name = entry
+            .path()
+            .map_err(|e| format!("{place}: {e}"))?
+            .to_string_lossy()
+            .into_owned();
+        if !app::files::is_hash(&name) {
+            return Err(format!("{place}: {name:?} is not a SHA-256 hash").into());
+        }
+        let staged = files.staging_path();
+        let mut out = std::fs::File::create(&staged).map_err(|e| format!("{place}: {e}"))?;
+        let copied = std::io::copy(&mut entry, &mut out).and_then(|_| out.sync_all());
+        let checked = match copied {
+            Ok(()) if dry_run => app::files::Files::verify(&staged, &name).await,
+            Ok(()) => files.keep_verified(&staged, &name).await,
+            Err(e) => Err(e),
+        };
+        let _ = std::fs::remove_file(&staged);
+        checked.map_err(|e| format!("{place} ({name}): {e}"))?;
+        kept += 1;
+    }
+    Ok(kept)
+}
+
 /// `confab restore`: all or nothing; the error names the place in the file.
 pub async fn restore(args: RestoreArgs) -> CommandResult {
     let input = restore::open(&args.file, args.format, args.max_size, &args.room)
         .map_err(|e| format!("restore refused, nothing was changed: {e}"))?;
+    // The bytes first, so that every restored message's files are there when it appears. A
+    // refused archive stores no message; bytes it kept before the refusal are pruned later.
+    if let Some(archive) = &args.files_archive {
+        let dir = args.files.dir(&database_url(&args.db.database_url));
+        let kept = restore_files_archive(archive, &dir, args.dry_run)
+            .await
+            .map_err(|e| format!("restore refused, no message was stored: {e}"))?;
+        eprintln!(
+            "files: {kept} {} {}",
+            if args.dry_run {
+                "checked in"
+            } else {
+                "kept from"
+            },
+            archive.display()
+        );
+    }
     let format = input.format;
     let store = open(&args.db).await?;
     let options = RestoreOptions {

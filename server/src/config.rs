@@ -110,6 +110,12 @@ pub struct BackupArgs {
     /// Include password hashes (JSONL only), so restored accounts can log in. Keep such files safe.
     #[arg(long)]
     pub include_credentials: bool,
+    /// Also write the bytes of the backed-up messages' files (and thumbnails) to OUT.files.tar,
+    /// each named by its SHA-256 (JSONL with --out only).
+    #[arg(long)]
+    pub include_files: bool,
+    #[command(flatten)]
+    pub files: FilesArgs,
 }
 
 /// `confab restore`.
@@ -131,6 +137,12 @@ pub struct RestoreArgs {
     /// Refuse files larger than this (bytes, or with a K, M or G suffix).
     #[arg(long, default_value = "1G", value_parser = parse_size)]
     pub max_size: u64,
+    /// A companion archive of files (`backup --include-files` writes FILE.files.tar): each
+    /// file's bytes are checked against its name's hash and kept in the files folder first.
+    #[arg(long = "files")]
+    pub files_archive: Option<PathBuf>,
+    #[command(flatten)]
+    pub files: FilesArgs,
 }
 
 /// `confab snapshot`.

@@ -4,6 +4,7 @@
 mod auth_page;
 mod directory;
 mod feedback;
+mod files;
 mod layout;
 mod live;
 mod local_time;

@@ -630,6 +630,7 @@ pub(super) fn MessageItem(
         });
     }
     let deleted = message.is_deleted();
+    let files = super::files::file_list(&message);
     let edited = message
         .edited_at
         .filter(|_| !deleted)
@@ -642,6 +643,9 @@ pub(super) fn MessageItem(
             view! { <p class="body deleted">"Message deleted"</p> }.into_any()
         } else if editing() {
             view! { <EditForm room_id seq body=body.clone() edit place/> }.into_any()
+        } else if body.is_empty() {
+            // Files sent without a caption.
+            ().into_any()
         } else if html.is_empty() {
             view! { <p class="body">{body.clone()}</p> }.into_any()
         } else {
@@ -743,6 +747,7 @@ pub(super) fn MessageItem(
                 {links}
             </header>
             {text}
+            {files}
             {chips}
             {thread_line}
             {move || picking().then(|| view! { <ReactionPicker room_id seq react place/> })}
@@ -1242,6 +1247,7 @@ pub(super) fn Composer(
             {sent_here.then(|| form_error(post.value()))}
             {move || problem.get().map(|p| view! { <p class="form-error" role="alert">{p}</p> })}
         </form>
+        <super::files::UploadForm room_id thread/>
     }
     .into_any()
 }

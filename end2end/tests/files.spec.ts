@@ -1,0 +1,117 @@
+// Attachments: an image sent in a DM shows as a thumbnail on the other member's screen live,
+// other files as a download link with name and size; an outsider's direct request gets 404;
+// and the upload form works without JavaScript, refusals included.
+import { deflateSync } from 'node:zlib';
+import { test, expect } from './fixtures';
+import { aliceAndBob, messageLog, openDm, register, uniqueName } from './helpers';
+
+/** CRC-32 as PNG chunks need it. */
+function crc32(bytes: Buffer): number {
+  let crc = ~0;
+  for (const byte of bytes) {
+    crc ^= byte;
+    for (let k = 0; k < 8; k++) crc = (crc >>> 1) ^ (0xedb88320 & -(crc & 1));
+  }
+  return ~crc >>> 0;
+}
+
+/** A real RGB PNG of `width` × `height` pixels (a gradient). */
+function png(width: number, height: number): Buffer {
+  const chunk = (type: string, data: Buffer) => {
+    const head = Buffer.alloc(4);
+    head.writeUInt32BE(data.length);
+    const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(body));
+    return Buffer.concat([head, body, crc]);
+  };
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(width, 0);
+  header.writeUInt32BE(height, 4);
+  header.set([8, 2, 0, 0, 0], 8); // 8 bits, RGB, deflate, no filter, no interlace
+  const rows = Buffer.alloc((width * 3 + 1) * height);
+  for (let y = 0; y < height; y++) {
+    const row = y * (width * 3 + 1);
+    for (let x = 0; x < width; x++) rows.set([x % 256, y % 256, (x + y) % 256], row + 1 + x * 3);
+  }
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', header),
+    chunk('IDAT', deflateSync(rows)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+}
+
+test('an image shows as a thumbnail to the other member, and outsiders get 404', async ({ browser }) => {
+  const { alice, bob, a, b, aliceName, bobName } = await aliceAndBob(browser);
+  await openDm(a, bobName);
+  await openDm(b, aliceName);
+  await expect(messageLog(b)).toHaveAttribute('data-live', 'open');
+
+  await a.getByLabel('Attach files').first().setInputFiles({ name: 'chart.png', mimeType: 'image/png', buffer: png(640, 400) });
+  await a.getByRole('textbox', { name: 'Caption' }).first().fill('the new chart');
+  await a.getByRole('button', { name: 'Upload' }).first().click();
+
+  // Live on Bob's screen: the caption and the thumbnail, loaded (320 px wide, from 640).
+  const sent = messageLog(b).getByRole('article').filter({ hasText: 'the new chart' });
+  const thumb = sent.getByRole('img', { name: 'chart.png' });
+  await expect(thumb).toBeVisible();
+  await expect.poll(() => thumb.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth)).toBe(320);
+  const full = await thumb.locator('xpath=..').getAttribute('href');
+  const thumbUrl = await thumb.getAttribute('src');
+  expect(full).toMatch(/^\/files\/\d+\/\d+\/[0-9a-f-]{36}$/);
+  const got = await b.request.get(full!);
+  expect(got.status()).toBe(200);
+  expect(got.headers()['content-type']).toBe('image/png');
+  expect((await got.body()).length).toBe(png(640, 400).length);
+
+  // Another file: a download link with its name and size, on both screens.
+  await a.getByLabel('Attach files').first().setInputFiles({ name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('agenda: ship it\n') });
+  await a.getByRole('button', { name: 'Upload' }).first().click();
+  const link = messageLog(b).getByRole('link', { name: 'notes.txt' });
+  await expect(link).toBeVisible();
+  await expect(link.locator('xpath=..')).toContainText('16 B');
+  await expect(messageLog(a).getByRole('link', { name: 'notes.txt' })).toBeVisible();
+
+  // Eve, who is not in the DM, is refused the file and its thumbnail at their direct URLs.
+  const eve = await browser.newContext();
+  const e = await eve.newPage();
+  await register(e, uniqueName('eve'));
+  expect((await e.request.get(full!)).status()).toBe(404);
+  expect((await e.request.get(thumbUrl!)).status()).toBe(404);
+  await Promise.all([alice.close(), bob.close(), eve.close()]);
+});
+
+test('a refused upload says why and can be retried', async ({ browser }) => {
+  const { alice, bob, a, bobName } = await aliceAndBob(browser);
+  await openDm(a, bobName);
+  await a.getByLabel('Attach files').first().setInputFiles({ name: 'logo.png', mimeType: 'image/png', buffer: Buffer.from('not a picture at all') });
+  await a.getByRole('button', { name: 'Upload' }).first().click();
+  const alert = a.locator('form.upload').getByRole('alert');
+  await expect(alert).toContainText('logo.png is not what its name says');
+  // Retrying sends the same files again, and is refused again for the same reason.
+  await alert.getByRole('button', { name: 'Retry' }).click();
+  await expect(alert).toContainText('not what its name says');
+  await expect(messageLog(a).getByRole('article')).toHaveCount(0);
+  await Promise.all([alice.close(), bob.close()]);
+});
+
+test.describe('without JavaScript', () => {
+  test.use({ javaScriptEnabled: false });
+
+  test('files upload as a plain form, and refusals come back to the room', async ({ page }) => {
+    await register(page, uniqueName('nojsfiles'), { js: false });
+    await page.getByRole('navigation').getByRole('link', { name: 'general' }).click();
+    const caption = `minutes ${uniqueName('m')}`;
+    await page.getByLabel('Attach files').first().setInputFiles({ name: 'minutes.txt', mimeType: 'text/plain', buffer: Buffer.from('we met; we agreed') });
+    await page.getByRole('textbox', { name: 'Caption' }).first().fill(caption);
+    await page.getByRole('button', { name: 'Upload' }).first().click();
+    const sent = messageLog(page).getByRole('article').filter({ hasText: caption });
+    await expect(sent.getByRole('link', { name: 'minutes.txt' })).toBeVisible();
+    expect(page.url()).toMatch(/\/r\/1#m\d+$/);
+
+    await page.getByLabel('Attach files').first().setInputFiles({ name: 'empty.txt', mimeType: 'text/plain', buffer: Buffer.alloc(0) });
+    await page.getByRole('button', { name: 'Upload' }).first().click();
+    await expect(page.locator('form.upload').getByRole('alert')).toContainText('empty.txt is empty');
+  });
+});
