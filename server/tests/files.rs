@@ -456,3 +456,182 @@ async fn a_form_without_javascript_goes_back_to_the_room() {
     assert_eq!(reply.status, 303, "{}", reply.text());
     assert_eq!(reply.header("location"), Some("/r/1?thread=1#m2"));
 }
+
+fn confab(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_confab"))
+        .args(args)
+        .env_remove("RUST_LOG")
+        .env_remove("DATABASE_URL")
+        .env_remove("CONFAB_FILES_DIR")
+        .output()
+        .unwrap()
+}
+
+fn succeeded(output: std::process::Output) -> String {
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(output.status.success(), "{stderr}");
+    stderr
+}
+
+/// The message lines of a JSONL backup (the header's time differs between backups).
+fn message_lines(path: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .filter(|l| l.starts_with("{\"type\":\"message\""))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test]
+async fn files_round_trip_through_a_backup_with_their_bytes() {
+    let server = start().await;
+    let addr = server.addr;
+    let alice = register(addr, "alice").await;
+    let picture = png(400, 100);
+    let sent = upload(
+        addr,
+        1,
+        &alice,
+        &[
+            field("text", "banner and notes"),
+            file("banner.png", "image/png", &picture),
+            file("notes.txt", "text/plain", b"line one\n"),
+        ],
+        JSON,
+    )
+    .await
+    .message();
+
+    let dir = server._dir.path();
+    let db = dir.join("confab.db");
+    let out = dir.join("backup.jsonl");
+    let (db, out) = (db.to_str().unwrap(), out.to_str().unwrap());
+    let files_dir = dir.join("files");
+    succeeded(confab(&[
+        "backup",
+        "--database-url",
+        db,
+        "--files-dir",
+        files_dir.to_str().unwrap(),
+        "--out",
+        out,
+        "--include-files",
+    ]));
+    let archive = dir.join("backup.jsonl.files.tar");
+    let mut names: Vec<String> = tar::Archive::new(std::fs::File::open(&archive).unwrap())
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    let mut expected = vec![
+        sent.files[0].sha256.clone(),
+        sent.files[0].image.as_ref().unwrap().thumb_sha256.clone(),
+        sent.files[1].sha256.clone(),
+    ];
+    expected.sort();
+    assert_eq!(names, expected);
+
+    // Restored elsewhere: the bytes are kept under their hashes, the messages name them, and
+    // a backup of the copy says exactly what the first one did.
+    let other = tempfile::tempdir().unwrap();
+    let copy_db = other.path().join("copy.db");
+    let copy_files = other.path().join("files");
+    let copy_db = copy_db.to_str().unwrap();
+    let restored = succeeded(confab(&[
+        "restore",
+        "--database-url",
+        copy_db,
+        "--files-dir",
+        copy_files.to_str().unwrap(),
+        "--files",
+        archive.to_str().unwrap(),
+        out,
+    ]));
+    assert!(restored.contains("files: 3 kept"), "{restored}");
+    for hash in &expected {
+        assert!(
+            copy_files.join(&hash[..2]).join(hash).exists(),
+            "{hash} not kept"
+        );
+    }
+    let again = other.path().join("again.jsonl");
+    succeeded(confab(&[
+        "backup",
+        "--database-url",
+        copy_db,
+        "--out",
+        again.to_str().unwrap(),
+    ]));
+    assert_eq!(
+        message_lines(&again),
+        message_lines(std::path::Path::new(out))
+    );
+    // Restoring the same file twice changes nothing.
+    let twice = succeeded(confab(&[
+        "restore",
+        "--database-url",
+        copy_db,
+        "--files-dir",
+        copy_files.to_str().unwrap(),
+        "--files",
+        archive.to_str().unwrap(),
+        out,
+    ]));
+    assert!(twice.contains("added 0 messages"), "{twice}");
+
+    // An archive whose entry does not hold what its name says is refused, naming the entry,
+    // and no message is stored.
+    let forged = other.path().join("forged.tar");
+    let mut builder = tar::Builder::new(std::fs::File::create(&forged).unwrap());
+    let mut header = tar::Header::new_gnu();
+    header.set_size(5);
+    header.set_mode(0o644);
+    header.set_cksum();
+    builder
+        .append_data(&mut header, &expected[0], &b"forged"[..5])
+        .unwrap();
+    builder.finish().unwrap();
+    drop(builder);
+    let fresh = other.path().join("fresh.db");
+    let refused = confab(&[
+        "restore",
+        "--database-url",
+        fresh.to_str().unwrap(),
+        "--files-dir",
+        other.path().join("fresh-files").to_str().unwrap(),
+        "--files",
+        forged.to_str().unwrap(),
+        out,
+    ]);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8(refused.stderr).unwrap();
+    assert!(
+        stderr.contains("entry 1") && stderr.contains("hashes to"),
+        "{stderr}"
+    );
+    assert!(!fresh.exists() || message_count(&fresh).await == 0);
+}
+
+async fn message_count(db: &std::path::Path) -> usize {
+    let store = app::store::open(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    let user = store.user_by_name("alice").await.unwrap();
+    match user {
+        None => 0,
+        Some(alice) => store
+            .history(
+                alice.id,
+                1,
+                app::store::HistoryQuery {
+                    limit: 50,
+                    ..Default::default()
+                },
+            )
+            .await
+            .map(|page| page.messages.len())
+            .unwrap_or(0),
+    }
+}
