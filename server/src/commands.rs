@@ -93,14 +93,7 @@ pub async fn backup(args: BackupArgs) -> CommandResult {
         let stdout = tokio::io::stdout();
         write_backup(store.as_ref(), &request, args.format, stdout, now, &mut bar).await?
     } else {
-        let dir = match args.out.parent() {
-            Some(dir) if dir != Path::new("") => dir.to_path_buf(),
-            _ => std::path::PathBuf::from("."),
-        };
-        let partial = tempfile::Builder::new()
-            .prefix(".confab-backup-")
-            .tempfile_in(&dir)
-            .map_err(|e| format!("cannot write in {}: {e}", dir.display()))?;
+        let partial = partial_beside(&args.out, ".confab-backup-")?;
         let file = tokio::fs::File::from_std(partial.reopen()?);
         let mut out = tokio::io::BufWriter::with_capacity(256 * 1024, file);
         let end = write_backup(
@@ -144,6 +137,18 @@ pub async fn backup(args: BackupArgs) -> CommandResult {
     Ok(())
 }
 
+/// A temporary file in `path`'s folder, to be renamed to `path` once it is complete.
+fn partial_beside(path: &Path, prefix: &str) -> Result<tempfile::NamedTempFile, String> {
+    let dir = match path.parent() {
+        Some(dir) if dir != Path::new("") => dir.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .tempfile_in(&dir)
+        .map_err(|e| format!("cannot write in {}: {e}", dir.display()))
+}
+
 /// The companion archive of the backup at `out`: `out` with `.files.tar` appended.
 fn files_archive_path(out: &Path) -> std::path::PathBuf {
     let mut name = out.as_os_str().to_owned();
@@ -179,14 +184,7 @@ async fn write_files_archive(
             }
         }
         let archive = files_archive_path(&out);
-        let parent = match archive.parent() {
-            Some(p) if p != Path::new("") => p.to_path_buf(),
-            _ => std::path::PathBuf::from("."),
-        };
-        let partial = tempfile::Builder::new()
-            .prefix(".confab-files-")
-            .tempfile_in(&parent)
-            .map_err(|e| format!("cannot write in {}: {e}", parent.display()))?;
+        let partial = partial_beside(&archive, ".confab-files-")?;
         let mut tar = tar::Builder::new(std::io::BufWriter::new(
             partial.reopen().map_err(|e| e.to_string())?,
         ));

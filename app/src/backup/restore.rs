@@ -207,7 +207,7 @@ impl Applier {
             if !m.files.is_empty() {
                 return Err(BackupError::at(place, "a deleted message has no files"));
             }
-        } else if !(m.text.is_empty() && !m.files.is_empty()) {
+        } else if !m.text.is_empty() || m.files.is_empty() {
             // A message sent with files may have no text; any other needs some.
             crate::validate::stored_message_text(&m.text)
                 .map_err(|e| BackupError::at(place, format!("message text: {e}")))?;
