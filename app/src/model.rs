@@ -167,6 +167,9 @@ pub struct RoomView {
     /// instance admin.
     #[serde(default)]
     pub can_remove_members: bool,
+    /// The viewer muted the room: it sends them no notifications (unread is still counted).
+    #[serde(default)]
+    pub muted: bool,
     /// The viewer's username (whose messages they may edit).
     #[serde(default)]
     pub viewer: String,
@@ -267,6 +270,15 @@ impl Message {
             Some(root) => format!("/r/{}?thread={root}#m{}", self.room_id, self.seq),
             None => format!("/r/{}#m{}", self.room_id, self.seq),
         }
+    }
+}
+
+/// The tag of a message's notification: one per room, and one per thread, so a newer message
+/// replaces the older one's notification (from a push or from an open tab alike).
+pub fn notification_tag(message: &Message) -> String {
+    match message.thread {
+        Some(root) => format!("confab-thread-{}-{root}", message.room_id),
+        None => format!("confab-room-{}", message.room_id),
     }
 }
 
@@ -430,4 +442,74 @@ mod tests {
         assert_eq!(size_label(999_990), "1.0 MB");
         assert_eq!(size_label(26_214_400), "26.2 MB");
     }
+}
+
+/// Which new messages reach a user as a notification when no tab of theirs is in view.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotifyLevel {
+    /// Every message in their rooms and DMs.
+    All,
+    /// DMs, mentions of them, and replies in threads they follow (the default).
+    #[default]
+    Mentions,
+    /// None at all.
+    Nothing,
+}
+
+impl NotifyLevel {
+    pub const ALL: [NotifyLevel; 3] = [
+        NotifyLevel::All,
+        NotifyLevel::Mentions,
+        NotifyLevel::Nothing,
+    ];
+
+    /// The word stored and sent for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotifyLevel::All => "all",
+            NotifyLevel::Mentions => "mentions",
+            NotifyLevel::Nothing => "nothing",
+        }
+    }
+
+    /// Reads the word back; `None` for anything else.
+    pub fn parse(word: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|l| l.as_str() == word.trim())
+    }
+
+    /// How the settings page names it.
+    pub fn label(self) -> &'static str {
+        match self {
+            NotifyLevel::All => "All new messages",
+            NotifyLevel::Mentions => "Direct messages, mentions and thread replies",
+            NotifyLevel::Nothing => "Nothing",
+        }
+    }
+}
+
+/// One device (a browser profile) that receives the user's push notifications.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushDevice {
+    pub id: i64,
+    /// What the browser said it is when it subscribed, e.g. "Chrome on Linux".
+    pub label: String,
+    /// When it subscribed (UTC ms).
+    pub created_at: i64,
+    /// The push service's host (e.g. `fcm.googleapis.com`), so the user can tell devices apart.
+    pub service: String,
+    /// The subscription's endpoint, which lets the browser find its own entry in the list.
+    pub endpoint: String,
+}
+
+/// A user's notification settings as the settings page shows them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotificationSettings {
+    pub level: NotifyLevel,
+    /// The instance's VAPID public key (base64url, uncompressed P-256 point), which the browser
+    /// subscribes with.
+    pub vapid_public_key: String,
+    pub devices: Vec<PushDevice>,
+    /// Rooms and DMs the user muted.
+    pub muted: Vec<RoomId>,
 }

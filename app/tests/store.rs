@@ -63,6 +63,7 @@ macro_rules! every_case {
             a_reply_stays_in_its_thread_and_its_root_counts_it,
             thread_replies_are_unread_for_followers_until_the_thread_is_read,
             files_travel_with_their_message_and_leave_with_its_deletion,
+            push_subscriptions_belong_to_a_session_and_targets_carry_preferences,
         );
     };
 }
@@ -2069,4 +2070,225 @@ async fn files_travel_with_their_message_and_leave_with_its_deletion(store: Arc<
         .files
         .is_empty());
     assert_eq!(store.file_hashes_in_use().await.unwrap(), hashes(&["d"]));
+}
+
+async fn push_subscriptions_belong_to_a_session_and_targets_carry_preferences(
+    store: Arc<dyn Store>,
+) {
+    use app::model::NotifyLevel;
+    use app::store::NewSubscription;
+    let (alice, bob, carol) = (
+        user(&*store, "alice").await,
+        user(&*store, "bob").await,
+        user(&*store, "carol").await,
+    );
+    for u in [&alice, &bob, &carol] {
+        store.join_room(u.id, 1).await.unwrap();
+    }
+    let far = i64::MAX / 2;
+    store.create_session(b"bob-1", bob.id, far).await.unwrap();
+    store.create_session(b"bob-2", bob.id, far).await.unwrap();
+    store.create_session(b"carol", carol.id, far).await.unwrap();
+    store.create_session(b"old", carol.id, 1_000).await.unwrap();
+
+    // The key: the first one offered is kept.
+    let key = store.push().push_key(b"first key").await.unwrap();
+    assert_eq!(key, b"first key");
+    assert_eq!(
+        store.push().push_key(b"second key").await.unwrap(),
+        b"first key"
+    );
+
+    let sub =
+        |user: &User, session: &'static [u8], endpoint: &'static str, key: u8| NewSubscription {
+            user_id: user.id,
+            session_hash: session,
+            endpoint,
+            p256dh: match key {
+                1 => &[1; 65],
+                _ => &[2; 65],
+            },
+            auth: &[7; 16],
+            label: "Chrome on Linux",
+        };
+    let laptop = store
+        .push()
+        .add_push_subscription(sub(&bob, b"bob-1", "https://push.example.com/laptop", 1))
+        .await
+        .unwrap();
+    assert_eq!(
+        (laptop.label.as_str(), laptop.service.as_str()),
+        ("Chrome on Linux", "push.example.com")
+    );
+    store
+        .push()
+        .add_push_subscription(sub(&bob, b"bob-2", "https://push.example.com/phone", 1))
+        .await
+        .unwrap();
+    store
+        .push()
+        .add_push_subscription(sub(&carol, b"carol", "https://push.example.com/carol", 1))
+        .await
+        .unwrap();
+    // An expired session's subscription is never a target.
+    store
+        .push()
+        .add_push_subscription(sub(&carol, b"old", "https://push.example.com/stale", 1))
+        .await
+        .unwrap();
+    // Another user cannot take an endpoint with other keys; with the same keys (the same
+    // browser, now logged in as someone else) it moves.
+    let taken = store
+        .push()
+        .add_push_subscription(sub(&carol, b"carol", "https://push.example.com/laptop", 2))
+        .await;
+    assert!(matches!(taken, Err(StoreError::Conflict(_))), "{taken:?}");
+    assert_eq!(store.push().push_devices(bob.id).await.unwrap().len(), 2);
+
+    store
+        .push()
+        .set_notify_level(carol.id, NotifyLevel::All)
+        .await
+        .unwrap();
+    store.push().set_muted(bob.id, 1, true).await.unwrap();
+    assert_eq!(
+        store.push().notify_prefs(bob.id).await.unwrap(),
+        (NotifyLevel::Mentions, vec![1])
+    );
+    assert_eq!(
+        store.push().notify_prefs(carol.id).await.unwrap(),
+        (NotifyLevel::All, vec![])
+    );
+    let outsider = store
+        .create_room(alice.id, "private-ish", None)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.push().set_muted(bob.id, outsider.id, true).await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    let targets = store.push().push_targets(1, alice.id, None).await.unwrap();
+    let seen: Vec<_> = targets
+        .iter()
+        .map(|t| {
+            (
+                t.username.as_str(),
+                t.endpoint.as_str(),
+                t.muted,
+                t.level,
+                t.follows_thread,
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (
+                "bob",
+                "https://push.example.com/laptop",
+                true,
+                NotifyLevel::Mentions,
+                false
+            ),
+            (
+                "bob",
+                "https://push.example.com/phone",
+                true,
+                NotifyLevel::Mentions,
+                false
+            ),
+            (
+                "carol",
+                "https://push.example.com/carol",
+                false,
+                NotifyLevel::All,
+                false
+            ),
+        ]
+    );
+    assert_eq!(targets[0].room_name, "general");
+    assert_eq!((targets[0].p256dh.len(), targets[0].auth.len()), (65, 16));
+    // The author's own subscriptions are not targets.
+    let from_bob = store.push().push_targets(1, bob.id, None).await.unwrap();
+    assert_eq!(
+        from_bob
+            .iter()
+            .map(|t| t.username.as_str())
+            .collect::<Vec<_>>(),
+        ["carol"]
+    );
+
+    // Thread followers: Bob started the thread Alice replies in (the reply is stored, with
+    // its followers, before its pushes are worked out).
+    let root = post(&*store, &bob, 1, "root").await;
+    store
+        .post_reply(NewReply {
+            message: NewMessage {
+                room_id: 1,
+                author_id: alice.id,
+                body: "a reply",
+                client_id: None,
+                html: "",
+                mentions: &[],
+                files: &[],
+            },
+            to: root.seq,
+            also_in_room: false,
+        })
+        .await
+        .unwrap();
+    let in_thread = store
+        .push()
+        .push_targets(1, alice.id, Some(root.seq))
+        .await
+        .unwrap();
+    let follows: Vec<_> = in_thread
+        .iter()
+        .map(|t| (t.username.as_str(), t.follows_thread))
+        .collect();
+    assert_eq!(follows, [("bob", true), ("bob", true), ("carol", false)]);
+
+    // A DM is named, for each owner, by the other members.
+    let dm = store.open_dm(alice.id, &[alice.id, bob.id]).await.unwrap();
+    let dm_targets = store.push().push_targets(dm, alice.id, None).await.unwrap();
+    assert_eq!(dm_targets.len(), 2);
+    assert!(dm_targets
+        .iter()
+        .all(|t| t.room_name == "alice" && t.room_kind == RoomKind::Dm));
+
+    // Removing: only one's own device; a gone endpoint; logging out takes the session's.
+    assert!(matches!(
+        store.push().remove_push_device(carol.id, laptop.id).await,
+        Err(StoreError::NotFound(_))
+    ));
+    store
+        .push()
+        .remove_push_device(bob.id, laptop.id)
+        .await
+        .unwrap();
+    store
+        .push()
+        .remove_push_endpoint("https://push.example.com/carol")
+        .await
+        .unwrap();
+    assert!(store
+        .push()
+        .push_devices(carol.id)
+        .await
+        .unwrap()
+        .iter()
+        .all(|d| d.endpoint.ends_with("stale")));
+    store.delete_session(b"bob-2").await.unwrap();
+    assert!(store.push().push_devices(bob.id).await.unwrap().is_empty());
+
+    // Rotating the key drops every subscription.
+    store
+        .push()
+        .add_push_subscription(sub(&bob, b"bob-1", "https://push.example.com/again", 1))
+        .await
+        .unwrap();
+    assert_eq!(store.push().replace_push_key(b"new key").await.unwrap(), 2);
+    assert_eq!(store.push().push_key(b"ignored").await.unwrap(), b"new key");
+    assert!(store.push().push_devices(bob.id).await.unwrap().is_empty());
 }

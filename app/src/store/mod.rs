@@ -7,6 +7,7 @@ pub mod changes;
 mod export;
 mod group_commit;
 pub mod postgres;
+mod push_sql;
 mod rows;
 pub mod sqlite;
 
@@ -19,8 +20,8 @@ pub use changes::{ChangeKind, Changed, MessageChange};
 mod threads;
 
 use crate::model::{
-    Attachment, Changes, HistoryPage, Message, RegistrationMode, RoomId, RoomListing, RoomSummary,
-    RoomView, Sidebar, User, UserId,
+    Attachment, Changes, HistoryPage, Message, NotifyLevel, PushDevice, RegistrationMode, RoomId,
+    RoomListing, RoomSummary, RoomView, Sidebar, User, UserId,
 };
 
 /// A member of a room as stored: presence is added from the live side.
@@ -30,6 +31,138 @@ pub struct StoredMember {
     pub username: String,
     /// When their last live connection closed (UTC ms), if ever.
     pub last_seen_at: Option<i64>,
+}
+
+/// What push notifications keep: the instance's VAPID key, browsers' subscriptions and the
+/// preferences the notification rule reads. Part of every [`Store`] ([`Store::push`]); both
+/// backends share its SQL (`push_sql`).
+#[async_trait]
+pub trait PushStore: Send + Sync {
+    /// The instance's VAPID private key: the stored one, or else `generated`, stored now. Every
+    /// node of a cluster may offer its own at first start; the first stored wins.
+    async fn push_key(&self, generated: &[u8]) -> StoreResult<Vec<u8>>;
+    /// Replaces the VAPID key and drops every subscription (each was made for the old key);
+    /// returns how many were dropped.
+    async fn replace_push_key(&self, key: &[u8]) -> StoreResult<u64>;
+    /// Stores the subscription of one browser for the session's user. The same endpoint again
+    /// (the browser renewing, or now logged in as someone else) moves its row, provided its keys
+    /// match; different keys for a known endpoint are `Conflict`.
+    async fn add_push_subscription(&self, new: NewSubscription<'_>) -> StoreResult<PushDevice>;
+    /// The user's devices, oldest first.
+    async fn push_devices(&self, user_id: UserId) -> StoreResult<Vec<PushDevice>>;
+    /// Removes one of the user's devices; `NotFound` if it is not theirs.
+    async fn remove_push_device(&self, user_id: UserId, id: i64) -> StoreResult<()>;
+    /// Removes a subscription its push service says is gone (404, 410).
+    async fn remove_push_endpoint(&self, endpoint: &str) -> StoreResult<()>;
+    /// Mutes or unmutes a room for one of its members; `NotFound` for anyone else.
+    async fn set_muted(&self, user_id: UserId, room_id: RoomId, muted: bool) -> StoreResult<()>;
+    /// Sets which messages notify the user.
+    async fn set_notify_level(&self, user_id: UserId, level: NotifyLevel) -> StoreResult<()>;
+    /// The user's level and the rooms they muted.
+    async fn notify_prefs(&self, user_id: UserId) -> StoreResult<(NotifyLevel, Vec<RoomId>)>;
+    /// Every push subscription of the members of `room_id` other than `author_id`, with what
+    /// the notification rule needs to know of its owner. `thread` is the seq of the root when
+    /// the message is a reply.
+    async fn push_targets(
+        &self,
+        room_id: RoomId,
+        author_id: UserId,
+        thread: Option<i64>,
+    ) -> StoreResult<Vec<PushTarget>>;
+}
+
+/// A browser's push subscription as it arrives, already checked (`crate::push::subscription`).
+#[derive(Debug, Clone, Copy)]
+pub struct NewSubscription<'a> {
+    pub user_id: UserId,
+    /// The SHA-256 of the session token that subscribes: the row goes with the session.
+    pub session_hash: &'a [u8],
+    pub endpoint: &'a str,
+    pub p256dh: &'a [u8],
+    pub auth: &'a [u8],
+    pub label: &'a str,
+}
+
+/// One subscription a new message may be pushed to, with its owner's preferences.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushTarget {
+    pub user_id: UserId,
+    pub username: String,
+    pub level: NotifyLevel,
+    pub muted: bool,
+    /// The owner follows the thread the message is a reply in.
+    pub follows_thread: bool,
+    /// The room's name as the owner sees it (for a DM, the other members).
+    pub room_name: String,
+    pub room_kind: crate::model::RoomKind,
+    pub endpoint: String,
+    pub p256dh: Vec<u8>,
+    pub auth: Vec<u8>,
+}
+
+/// The host a push endpoint belongs to, for the device list.
+pub(crate) fn push_service(endpoint: &str) -> String {
+    endpoint
+        .parse::<http::Uri>()
+        .ok()
+        .and_then(|uri| uri.host().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// A device removal that removed nothing: not the caller's device.
+pub(crate) fn found_device(removed: u64) -> StoreResult<()> {
+    if removed == 0 {
+        return Err(StoreError::NotFound(
+            "That device is not among yours (it may be removed already).".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// A preference change for a room that changed no membership: not the caller's room.
+pub(crate) fn found_membership(changed: u64) -> StoreResult<()> {
+    if changed == 0 {
+        return Err(StoreError::NotFound(
+            "That room does not exist, or you are not in it.".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// A stored level word read back (the column's CHECK keeps it one of the three).
+pub(crate) fn stored_level(word: Option<&str>) -> NotifyLevel {
+    word.and_then(NotifyLevel::parse).unwrap_or_default()
+}
+
+/// A push target row, as both backends select it.
+pub(crate) type PushTargetRow = (
+    UserId,
+    String,
+    String,
+    bool,
+    bool,
+    String,
+    String,
+    String,
+    Vec<u8>,
+    Vec<u8>,
+);
+
+pub(crate) fn push_target(row: PushTargetRow) -> PushTarget {
+    let (user_id, username, level, muted, follows_thread, room_name, kind, endpoint, p256dh, auth) =
+        row;
+    PushTarget {
+        user_id,
+        username,
+        level: stored_level(Some(&level)),
+        muted,
+        follows_thread,
+        room_name,
+        room_kind: crate::model::RoomKind::from_db(&kind),
+        endpoint,
+        p256dh,
+        auth,
+    }
 }
 
 /// Why a store call failed. Mapped to [`crate::error::AppError`] at the server-function edge.
@@ -402,6 +535,9 @@ pub trait Store: Send + Sync + 'static {
     /// a prune of the file store must keep. Read as a stream, so memory follows the distinct
     /// files, not the messages.
     async fn file_hashes_in_use(&self) -> StoreResult<std::collections::HashSet<String>>;
+
+    /// Push subscriptions, the VAPID key and notification preferences.
+    fn push(&self) -> &dyn PushStore;
 
     /// Reads one consistent snapshot of what `request` covers into `sink`, and returns the
     /// counts it wrote (also sent as the final [`Record::End`]).

@@ -14,6 +14,7 @@ use sqlx::Row;
 mod backup;
 mod changes;
 mod posts;
+mod push;
 mod search;
 mod threads;
 
@@ -460,7 +461,9 @@ impl Store for PgStore {
                0::BIGINT AS unread, 0::BIGINT AS mentions, \
                (SELECT COUNT(*) FROM memberships WHERE room_id = r.id) AS member_count, \
                (r.kind = 'public' AND (r.created_by = $1 OR \
-                 (SELECT is_admin FROM users WHERE id = $1))) AS can_remove_members \
+                 (SELECT is_admin FROM users WHERE id = $1))) AS can_remove_members, \
+               COALESCE((SELECT muted FROM memberships WHERE room_id = r.id AND user_id = $1), \
+                 FALSE) AS muted \
              FROM rooms r WHERE r.id = $2"
         ))
         .bind(user_id)
@@ -472,6 +475,7 @@ impl Store for PgStore {
             member_count: row.try_get("member_count")?,
             is_member: access.is_member,
             can_remove_members: row.try_get::<Option<bool>, _>("can_remove_members")? == Some(true),
+            muted: row.try_get("muted")?,
             viewer: String::new(),
         })
     }
@@ -770,6 +774,10 @@ impl Store for PgStore {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    fn push(&self) -> &dyn super::PushStore {
+        self
     }
 
     async fn file_hashes_in_use(&self) -> StoreResult<std::collections::HashSet<String>> {

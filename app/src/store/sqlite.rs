@@ -17,6 +17,7 @@ use sqlx::Row;
 mod backup;
 mod changes;
 mod posts;
+mod push;
 mod search;
 mod threads;
 
@@ -503,7 +504,9 @@ impl Store for SqliteStore {
             "SELECT r.id, r.kind, r.topic, {DISPLAY_NAME} AS display_name, r.last_seq, \
                0 AS unread, 0 AS mentions, (SELECT COUNT(*) FROM memberships WHERE room_id = r.id) AS member_count, \
                (r.kind = 'public' AND (r.created_by = ?1 OR \
-                 (SELECT is_admin FROM users WHERE id = ?1))) AS can_remove_members \
+                 (SELECT is_admin FROM users WHERE id = ?1))) AS can_remove_members, \
+               COALESCE((SELECT muted FROM memberships WHERE room_id = r.id AND user_id = ?1), \
+                 0) AS muted \
              FROM rooms r WHERE r.id = ?2"
         ))
         .bind(user_id)
@@ -515,6 +518,7 @@ impl Store for SqliteStore {
             member_count: row.try_get("member_count")?,
             is_member: access.is_member,
             can_remove_members: row.try_get::<Option<bool>, _>("can_remove_members")? == Some(true),
+            muted: row.try_get("muted")?,
             viewer: String::new(),
         })
     }
@@ -798,6 +802,10 @@ impl Store for SqliteStore {
         .execute(&self.write)
         .await?;
         Ok(())
+    }
+
+    fn push(&self) -> &dyn super::PushStore {
+        self
     }
 
     async fn file_hashes_in_use(&self) -> StoreResult<std::collections::HashSet<String>> {
