@@ -1,7 +1,7 @@
 //! The one write path. Every change that someone else, or another device of the same user, must
 //! see goes through one function here, always in the same order: validate → store (the commit is
-//! durable) → answer the caller → publish on the [`Bus`] (→ notify, when notifications leave the
-//! browser). Server functions (`crate::api`) and the socket's command loop (`server::ws`) are
+//! durable) → answer the caller → publish on the [`Bus`] → notify (hand the message to the push
+//! queue, `crate::push::send`, which never waits). Server functions (`crate::api`) and the socket's command loop (`server::ws`) are
 //! thin adapters: they decode a request, name the caller, call one function here and encode
 //! the answer. Nothing else publishes, and nothing here reaches another socket except through
 //! the bus, so a cluster bus sees every change.
@@ -117,6 +117,9 @@ pub async fn post(
             reply: Box::new(message.clone()),
         };
         publish(state, message.room_id, &frame).await;
+    }
+    if let Some(push) = &state.push {
+        push.notify(&message, author.id);
     }
     Ok(message)
 }

@@ -8,6 +8,7 @@ use crate::bus::{Bus, LocalBus};
 use crate::files::Files;
 use crate::hub::Hub;
 use crate::limits::{Limits, LimitsConfig};
+use crate::push::send::{PushConfig, Pusher, StartError};
 use crate::store::Store;
 
 /// Everything a request handler may need.
@@ -26,6 +27,9 @@ pub struct AppState {
     /// Where files sent with messages are kept; `None` where uploads are not set up (a tool
     /// that only reads the database).
     pub files: Option<Arc<Files>>,
+    /// Sends Web Push notifications; `None` where pushes are not set up (a tool that only
+    /// reads the database).
+    pub push: Option<Arc<Pusher>>,
 }
 
 impl AppState {
@@ -39,6 +43,7 @@ impl AppState {
             secure_cookies,
             limits: Arc::new(Limits::default()),
             files: None,
+            push: None,
         }
     }
 
@@ -52,6 +57,13 @@ impl AppState {
     pub fn with_files(mut self, files: Arc<Files>) -> Self {
         self.files = Some(files);
         self
+    }
+
+    /// The same state sending push notifications as `config` says (the VAPID key is read, or
+    /// made on the instance's first start).
+    pub async fn with_push(mut self, config: PushConfig) -> Result<Self, StartError> {
+        self.push = Some(Pusher::start(self.store.clone(), self.bus.clone(), config).await?);
+        Ok(self)
     }
 
     /// A cluster node: the given (shared) store, a fresh hub, and the Redis bus that links it
@@ -77,6 +89,7 @@ impl AppState {
             secure_cookies,
             limits: Arc::new(Limits::default()),
             files: None,
+            push: None,
         })
     }
 }

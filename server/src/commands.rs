@@ -347,6 +347,31 @@ pub async fn prune_files(args: crate::config::PruneArgs) -> CommandResult {
     Ok(())
 }
 
+/// `confab push ...`.
+pub async fn push(command: crate::config::PushCommand) -> CommandResult {
+    use crate::config::PushCommand;
+    let (db, rotate) = match command {
+        PushCommand::Keys { db } => (db, false),
+        PushCommand::RotateKeys { db } => (db, true),
+    };
+    let store = open(&db).await?;
+    let result = async {
+        let fresh = app::push::send::generate_key();
+        let key = if rotate {
+            let dropped = store.push().replace_push_key(&fresh).await?;
+            eprintln!("made a new VAPID key pair; dropped {dropped} subscription(s)");
+            fresh
+        } else {
+            store.push().push_key(&fresh).await?
+        };
+        println!("{}", app::push::send::public_key(&key)?);
+        Ok::<_, Box<dyn std::error::Error>>(())
+    }
+    .await;
+    store.close().await;
+    result
+}
+
 /// `confab admin ...`.
 pub async fn admin(command: AdminCommand) -> CommandResult {
     match command {

@@ -22,7 +22,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the web app (the default when no command is given).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Write a backup of the instance, or of some rooms or a time range, as JSONL, XML or CSV.
     Backup(BackupArgs),
     /// Merge a backup (JSONL, XML or CSV) into the instance, all or nothing.
@@ -35,7 +35,84 @@ pub enum Command {
     /// Remove the stored files that no message names any more (a running server also does
     /// this every ten minutes), once they are an hour old.
     PruneFiles(PruneArgs),
+    /// Web Push: show the instance's VAPID public key, or rotate the key pair.
+    #[command(subcommand)]
+    Push(PushCommand),
 }
+
+/// `confab push ...`.
+#[derive(Debug, Subcommand)]
+pub enum PushCommand {
+    /// Print the VAPID public key browsers subscribe with (made now if the instance has none).
+    Keys {
+        #[command(flatten)]
+        db: DatabaseArg,
+    },
+    /// Make a new VAPID key pair. Every subscription was made for the old key, so all are
+    /// dropped: each browser subscribes again the next time Confab is opened in it. Restart
+    /// running servers afterwards, as they sign with the key they read at start.
+    RotateKeys {
+        #[command(flatten)]
+        db: DatabaseArg,
+    },
+}
+
+/// How this server sends Web Push notifications.
+#[derive(Debug, Clone, Args)]
+pub struct PushArgs {
+    /// The address people reach Confab at (e.g. `https://chat.example.org`). Push services
+    /// are told it (the VAPID `sub`) as the way to contact whoever runs this instance.
+    #[arg(long, env = "CONFAB_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Whom push services should contact instead, as `mailto:` or `https:` (defaults to the
+    /// public URL).
+    #[arg(long, env = "CONFAB_PUSH_CONTACT")]
+    pub push_contact: Option<String>,
+    /// An origin taken as a push endpoint though it is not a public https host (a push service
+    /// of your own network, e.g. `http://autopush.lan:8082`). Repeatable; the environment
+    /// variable takes a comma-separated list.
+    #[arg(
+        long = "push-allow-endpoint",
+        env = "CONFAB_PUSH_ALLOW_ENDPOINTS",
+        value_delimiter = ','
+    )]
+    pub push_allow_endpoints: Vec<String>,
+}
+
+impl PushArgs {
+    /// The sender's configuration, or why these options cannot work.
+    pub fn config(&self) -> Result<app::push::send::PushConfig, String> {
+        let subject = match (&self.push_contact, &self.public_url) {
+            (Some(contact), _) => contact.trim().to_owned(),
+            (None, Some(url)) => url.trim().trim_end_matches('/').to_owned(),
+            (None, None) => DEFAULT_PUSH_CONTACT.to_owned(),
+        };
+        if !(subject.starts_with("mailto:") || subject.starts_with("https://")) {
+            return Err(format!(
+                "the push contact {subject:?} must start with mailto: or https:// \
+                 (set --public-url to the https address of this instance, or --push-contact)"
+            ));
+        }
+        let mut config = app::push::send::PushConfig::new(subject);
+        for origin in &self.push_allow_endpoints {
+            let origin = origin.trim().trim_end_matches('/');
+            let uri: http::Uri = origin
+                .parse()
+                .map_err(|_| format!("--push-allow-endpoint {origin:?} is not an origin"))?;
+            if uri.scheme().is_none() || uri.authority().is_none() || uri.path() != "/" {
+                return Err(format!(
+                    "--push-allow-endpoint {origin:?} must be an origin such as http://host:port"
+                ));
+            }
+            config.allowed_origins.push(origin.to_owned());
+        }
+        Ok(config)
+    }
+}
+
+/// The VAPID contact of an instance whose public URL was not given: push services accept it,
+/// but cannot reach its operator (the log says so at start).
+pub const DEFAULT_PUSH_CONTACT: &str = "mailto:postmaster@localhost";
 
 /// Where files sent with messages are kept, and how large one upload may be.
 #[derive(Debug, Clone, Args)]
@@ -303,6 +380,9 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub files: FilesArgs,
+
+    #[command(flatten)]
+    pub push: PushArgs,
 }
 
 /// Rate limits (README, "Security"). A rate is COUNT/PERIOD: bursts of COUNT, refilled evenly

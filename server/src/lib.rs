@@ -156,6 +156,12 @@ async fn api_error_status(request: Request, next: Next) -> Response {
 
 /// The policy of every response that is not a page: nothing may load, nothing may frame it.
 const CSP_NOT_A_PAGE: &str = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'";
+/// The service worker's policy (a worker script's CSP governs the worker): it fetches pages and
+/// assets of this site to serve them offline, and shows the site's icon with notifications.
+const CSP_SERVICE_WORKER: &str =
+    "default-src 'none'; connect-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'";
+/// Where the service worker is served (its scope is the whole site).
+const SERVICE_WORKER_PATH: &str = "/sw.js";
 
 /// The nonce Leptos gave a page's inline scripts, carried from the page's render back to
 /// [`security_headers`] in the request's extensions, so the policy that allows those scripts is
@@ -204,6 +210,7 @@ async fn security_headers(
             .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
     let nonce = PageNonce::default();
     request.extensions_mut().insert(nonce.clone());
+    let worker = request.uri().path() == SERVICE_WORKER_PATH;
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
     let is_page = headers
@@ -212,9 +219,14 @@ async fn security_headers(
     let policy = match nonce.0.get().filter(|_| is_page) {
         Some(nonce) => HeaderValue::from_str(&app::page_policy(nonce, site.watching))
             .unwrap_or_else(|_| HeaderValue::from_static(CSP_NOT_A_PAGE)),
+        None if worker => HeaderValue::from_static(CSP_SERVICE_WORKER),
         None => HeaderValue::from_static(CSP_NOT_A_PAGE),
     };
     headers.insert(header::CONTENT_SECURITY_POLICY, policy);
+    if worker {
+        // A new release's worker is found at the next visit, not a cache lifetime later.
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    }
     let fixed = [
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::X_FRAME_OPTIONS, "DENY"),

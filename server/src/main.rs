@@ -27,13 +27,14 @@ async fn main() -> std::process::ExitCode {
         )
         .init();
     let result = match cli.command {
-        Some(Command::Serve(args)) => serve(args).await,
+        Some(Command::Serve(args)) => serve(*args).await,
         None => serve(cli.serve).await,
         Some(Command::Backup(args)) => commands::backup(args).await,
         Some(Command::Restore(args)) => commands::restore(args).await,
         Some(Command::Snapshot(args)) => commands::snapshot(args).await,
         Some(Command::Admin(command)) => commands::admin(command).await,
         Some(Command::PruneFiles(args)) => commands::prune_files(args).await,
+        Some(Command::Push(command)) => commands::push(command).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -64,7 +65,18 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     let files_dir = args.files.dir(&database_url);
     let files = app::files::Files::on_disk(&files_dir, args.files.max_upload)
         .map_err(|e| format!("opening the files folder {}: {e}", files_dir.display()))?;
-    let state = state.with_files(std::sync::Arc::new(files));
+    let push = args.push.config()?;
+    if push.subject == server::config::DEFAULT_PUSH_CONTACT {
+        tracing::warn!(
+            "no --public-url: push services are given {} as this instance's contact",
+            push.subject
+        );
+    }
+    let state = state
+        .with_files(std::sync::Arc::new(files))
+        .with_push(push)
+        .await
+        .map_err(|e| format!("starting push notifications: {e}"))?;
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     let sockets = state.clone();
     let housekeeping = tokio::spawn(housekeeping(state.clone(), shutdown_rx.clone()));

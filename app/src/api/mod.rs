@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod messages;
+pub mod notifications;
 pub mod rooms;
 
 #[cfg(feature = "ssr")]
