@@ -50,6 +50,8 @@ export default defineConfig({
       CONFAB_ADDR: `127.0.0.1:${port}`,
       LEPTOS_SITE_ROOT: 'target/site',
       RUST_LOG: 'warn',
+      // The VAPID contact push services would be given (none is reachable here).
+      CONFAB_PUBLIC_URL: 'https://confab.test',
       ...RELAXED_LIMITS,
     },
   },

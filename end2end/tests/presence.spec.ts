@@ -1,6 +1,6 @@
 // Presence and unread state: who is online, unread badges kept live and shared by a user's
 // devices, and the summary waiting for someone who was away.
-import { BrowserContext } from '@playwright/test';
+import { BrowserContext, Page } from '@playwright/test';
 import { test, expect } from './fixtures';
 import {
   aliceAndBob, hydrated, leaveGeneral, logIn, messageLog, openDm, post, sidebarLink,
@@ -77,37 +77,38 @@ test('unread badges are live, reading on one device clears the other, and a retu
 });
 
 test('a new DM raises a browser notification while the tab is hidden', async ({ browser }) => {
-  // Record notifications instead of showing them, and pretend the tab is in the background.
+  // Pretend the tab is in the background; the notification is a real one, shown through the
+  // service worker (as a push's would be, with the same tag).
   const prepareBob = async (bob: BrowserContext) => {
     await bob.grantPermissions(['notifications']);
     await bob.addInitScript(() => {
-      const shown: { title: string; body: string }[] = [];
-      (window as unknown as { shown: typeof shown }).shown = shown;
-      class RecordedNotification {
-        static permission = 'granted';
-        static requestPermission = async () => 'granted';
-        onclick: unknown = null;
-        constructor(title: string, options?: { body?: string }) {
-          shown.push({ title, body: options?.body ?? '' });
-        }
-      }
-      (window as unknown as { Notification: unknown }).Notification = RecordedNotification;
       Object.defineProperty(document, 'hidden', { get: () => (window as unknown as { pretendHidden?: boolean }).pretendHidden === true });
     });
   };
+  const shown = (page: Page) =>
+    page.evaluate(async () => {
+      const registration = await navigator.serviceWorker.ready;
+      return (await registration.getNotifications()).map((n) => ({ title: n.title, body: n.body, tag: n.tag }));
+    });
   const { alice, bob, a, b, aliceName, bobName } = await aliceAndBob(browser, { prepareBob });
   await expect(b.locator('body')).toHaveAttribute('data-hydrated', 'true');
-  await openDm(a, bobName);
+  await b.evaluate(async () => {
+    await navigator.serviceWorker.ready;
+    if (!navigator.serviceWorker.controller) {
+      await new Promise((resolve) => navigator.serviceWorker.addEventListener('controllerchange', resolve, { once: true }));
+    }
+  });
+  const dm = await openDm(a, bobName);
   await b.evaluate(() => { (window as unknown as { pretendHidden: boolean }).pretendHidden = true; });
   await post(a, 'are you there?');
-  await expect.poll(() => b.evaluate(() => (window as unknown as { shown: unknown[] }).shown)).toEqual([
-    { title: aliceName, body: 'are you there?' },
+  await expect.poll(() => shown(b)).toEqual([
+    { title: aliceName, body: 'are you there?', tag: `confab-room-${dm}` },
   ]);
   // Visible again: no notification for the next one.
   await b.evaluate(() => { (window as unknown as { pretendHidden: boolean }).pretendHidden = false; });
   await post(a, 'never mind');
   await expect(sidebarLink(b, aliceName)).toHaveAccessibleName(`${aliceName} 2 unread messages`);
-  expect(await b.evaluate(() => (window as unknown as { shown: unknown[] }).shown)).toHaveLength(1);
+  expect(await shown(b)).toEqual([{ title: aliceName, body: 'are you there?', tag: `confab-room-${dm}` }]);
   await alice.close();
   await bob.close();
 });

@@ -73,6 +73,7 @@ export class OwnServer {
         CONFAB_ADDR: `127.0.0.1:${this.port}`,
         LEPTOS_SITE_ROOT: 'target/site',
         RUST_LOG: 'warn',
+        CONFAB_PUBLIC_URL: 'https://confab.test',
         ...RELAXED_LIMITS,
         ...this.env,
       },
@@ -84,7 +85,8 @@ export class OwnServer {
   /** SIGKILL: no goodbye to any socket, no flush beyond what was already committed. */
   async kill(): Promise<void> {
     const child = this.child;
-    if (!child || child.exitCode !== null) return;
+    // A process killed by a signal has a signalCode and no exitCode.
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((r) => child.once('exit', r));
     child.kill('SIGKILL');
     await exited;

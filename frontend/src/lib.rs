@@ -11,6 +11,8 @@ use wasm_bindgen::prelude::wasm_bindgen;
 pub fn hydrate() {
     console_error_panic_hook::set_once();
     leptos::mount::hydrate_body(app::App);
+    // Offline pages and push notifications (`public/sw.js`).
+    app::register_service_worker();
     // Tests (and curious users) can tell dead HTML from a live app by this marker.
     if let Some(body) = web_sys::window()
         .and_then(|w| w.document())

@@ -201,6 +201,7 @@ fn SidebarNav(navigation: Navigation) -> impl IntoView {
                 <span class="me" title="Logged in as">
                     {user.username}
                 </span>
+                <A href="/notifications" attr:class="nav-extra">"Notifications"</A>
                 <ActionForm action=session.logout>
                     <button type="submit" class="secondary">"Log out"</button>
                 </ActionForm>
@@ -438,8 +439,9 @@ fn AwaySummaryNote() -> impl IntoView {
     }
 }
 
-/// Offers browser notifications (new DMs and mentions while the tab is hidden), once: the
-/// question comes from the browser only after a click here, and "Not now" is remembered.
+/// Offers notifications (new DMs and mentions while the tab is hidden, and by push with Confab
+/// closed), once: the question comes from the browser only after a click here, and "Not now"
+/// is remembered. The settings page (`/notifications`) does the same for any browser later.
 #[component]
 fn NotificationPrompt() -> impl IntoView {
     // Decided in the browser after hydration; the server always renders it hidden.
@@ -452,8 +454,30 @@ fn NotificationPrompt() -> impl IntoView {
     });
     let enable = move |_| {
         show.set(false);
+        // Permission (asked by the subscription) covers notifications from an open tab; the
+        // push subscription adds those with Confab closed, where the browser can push.
         #[cfg(feature = "hydrate")]
-        super::live::request_notifications(|_| ());
+        leptos::task::spawn_local(async {
+            match crate::api::notifications::get_notifications().await {
+                Ok(settings) => {
+                    match super::live::push::subscribe(&settings.vapid_public_key).await {
+                        Ok(sub) => {
+                            let stored = crate::api::notifications::subscribe_push(
+                                sub.endpoint,
+                                sub.keys.p256dh,
+                                sub.keys.auth,
+                            )
+                            .await;
+                            if let Err(e) = stored {
+                                leptos::logging::warn!("push subscription not stored: {e}");
+                            }
+                        }
+                        Err(e) => leptos::logging::warn!("no push for this browser: {e}"),
+                    }
+                }
+                Err(_) => super::live::request_notifications(|_| ()),
+            }
+        });
     };
     let decline = move |_| {
         show.set(false);
@@ -463,7 +487,10 @@ fn NotificationPrompt() -> impl IntoView {
     view! {
         <Show when=move || show.get()>
             <div class="notify-prompt">
-                <p>"Get a notification for new direct messages and mentions?"</p>
+                <p>
+                    "Get a notification for new direct messages and mentions, even when Confab "
+                    "is closed? Change what notifies you under Notifications."
+                </p>
                 <button type="button" class="small" on:click=enable>
                     "Turn on notifications"
                 </button>

@@ -8,9 +8,13 @@ mod files;
 mod layout;
 mod live;
 mod local_time;
+mod notifications;
 mod room;
 mod search;
 mod thread;
+
+#[cfg(feature = "hydrate")]
+pub use live::push::register_service_worker;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Stylesheet, Title};
@@ -32,6 +36,11 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("rooms") view=directory::RoomDirectory ssr=SsrMode::Async/>
                     <Route path=path!("r/:id") view=room::RoomPage ssr=SsrMode::Async/>
                     <Route path=path!("search") view=search::SearchPage ssr=SsrMode::Async/>
+                    <Route
+                        path=path!("notifications")
+                        view=notifications::NotificationsPage
+                        ssr=SsrMode::Async
+                    />
                 </ParentRoute>
             </Routes>
         </Router>

@@ -132,6 +132,11 @@ fn RoomHeader(view: RoomView) -> impl IntoView {
         RoomKind::Dm => "@ ",
     };
     let can_leave = view.is_member && view.room.kind == RoomKind::Public;
+    let mute = ServerAction::<crate::api::notifications::MuteRoom>::new();
+    let muted = Signal::derive(move || match mute.value().get() {
+        Some(Ok(now)) => now,
+        _ => view.muted,
+    });
     view! {
         <header class="room-header">
             <div class="room-title">
@@ -144,6 +149,28 @@ fn RoomHeader(view: RoomView) -> impl IntoView {
                 <a class="phone-only menu-link" href="#sidebar">"All rooms"</a>
                 {view.room.topic.map(|t| view! { <p class="topic">{t}</p> })}
             </div>
+            {view
+                .is_member
+                .then(|| {
+                    view! {
+                        <ActionForm action=mute attr:class="mute-form">
+                            <input type="hidden" name="room_id" value=view.room.id/>
+                            <input
+                                type="hidden"
+                                name="muted"
+                                value=move || (!muted.get()).to_string()
+                            />
+                            <button
+                                type="submit"
+                                class="secondary"
+                                title="A muted room sends no notifications; unread still counts"
+                            >
+                                {move || if muted.get() { "Unmute" } else { "Mute" }}
+                            </button>
+                        </ActionForm>
+                        {form_error(mute.value())}
+                    }
+                })}
             {can_leave
                 .then(|| {
                     view! {
@@ -279,6 +306,10 @@ fn Room(view: RoomView, page: HistoryPage, members: Vec<Member>, paged: bool) ->
                         view! {
                             <p class="connection" role="status">
                                 "Connection lost. Reconnecting…"
+                                <span class="offline-note">
+                                    " You may be offline: this is what this browser saved, and "
+                                    "messages you write wait here until they can be sent."
+                                </span>
                             </p>
                         }
                     })

@@ -200,10 +200,16 @@ async fn run(live: Live) {
     let mut delay = FIRST_DELAY;
     loop {
         if live.me.get_untracked().is_some() {
-            if let Some(socket) = socket_url().and_then(|url| WebSocket::open(&url).ok()) {
-                if read(socket, live).await {
-                    delay = FIRST_DELAY;
-                }
+            let welcomed = match socket_url().and_then(|url| WebSocket::open(&url).ok()) {
+                Some(socket) => read(socket, live).await,
+                None => false,
+            };
+            if welcomed {
+                delay = FIRST_DELAY;
+            } else {
+                // Not reached at all (offline, or a page the service worker served from its
+                // cache): the page says so, as it does for a connection lost.
+                live.was_connected.set(true);
             }
             live.disconnected();
         }
@@ -410,30 +416,15 @@ fn show_notification(live: Live, message: &crate::model::Message, kind: RoomKind
     show(message, &title);
 }
 
-/// Shows one notification for `message`; a click opens it (a reply: in its thread).
+/// Shows one notification for `message`; a click opens it (a reply: in its thread). Its tag is
+/// the one a push for the same message carries (`crate::push::payload`), so the two replace
+/// each other rather than both showing.
 fn show(message: &crate::model::Message, title: &str) {
     let body: String = message.body.chars().take(200).collect();
-    let options = web_sys::NotificationOptions::new();
-    options.set_body(&body);
-    // One notification per room (and per thread): a newer message replaces the older one.
-    let (tag, href) = match message.thread {
-        Some(root) => (
-            format!("confab-thread-{}-{root}", message.room_id),
-            format!("/r/{}?thread={root}#m{}", message.room_id, message.seq),
-        ),
-        None => (
-            format!("confab-room-{}", message.room_id),
-            format!("/r/{}", message.room_id),
-        ),
+    let tag = crate::model::notification_tag(message);
+    let href = match message.thread {
+        Some(_) => message.url(),
+        None => format!("/r/{}", message.room_id),
     };
-    options.set_tag(&tag);
-    if let Ok(notification) = web_sys::Notification::new_with_options(title, &options) {
-        let on_click = Closure::once_into_js(move || {
-            if let Some(w) = web_sys::window() {
-                let _ = w.focus();
-                let _ = w.location().set_href(&href);
-            }
-        });
-        notification.set_onclick(Some(on_click.unchecked_ref()));
-    }
+    super::push::show(title.to_owned(), body, tag, href);
 }

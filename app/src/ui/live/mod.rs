@@ -58,8 +58,8 @@ pub struct AwaySummary {
 pub struct Live {
     /// True while the socket is open.
     pub connected: RwSignal<bool>,
-    /// True once the socket has been open at least once (so "reconnecting" is not shown at
-    /// start-up or to visitors).
+    /// True once the socket has been open, or an attempt to open it failed (so "reconnecting"
+    /// is not shown while the first attempt is under way, nor to visitors).
     pub was_connected: RwSignal<bool>,
     /// Whether the tab is visible (messages in the open room count as read only then).
     pub visible: RwSignal<bool>,
@@ -192,7 +192,10 @@ impl Live {
         self.outbox.set(Vec::new());
         self.in_flight.set_value(None);
         #[cfg(feature = "hydrate")]
-        browser::close(*self);
+        {
+            browser::close(*self);
+            push::forget();
+        }
     }
 
     /// How many unread messages in a room mention the user, for its second badge.
@@ -525,3 +528,5 @@ impl Live {
 
 #[cfg(feature = "hydrate")]
 mod browser;
+#[cfg(feature = "hydrate")]
+pub mod push;

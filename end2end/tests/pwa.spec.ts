@@ -1,0 +1,181 @@
+// The installable app and notifications in a real Chromium: the manifest and its icons, the
+// service worker taking control, the app opening from its cache with the server stopped (and
+// the outbox keeping what is written meanwhile), a push delivered to the service worker over
+// the DevTools protocol (the real push services are out of reach here) showing a notification
+// whose click opens the room, and the mute and level settings kept by the server.
+import { expect, test, Page, BrowserContext } from '@playwright/test';
+import { createRoom, hydrated, messageLog, post, register, send, uniqueName } from './helpers';
+import { OwnServer } from './servers';
+
+/** Waits until the service worker controls `page` (it claims pages as it activates). */
+async function controlled(page: Page): Promise<string> {
+  return page.evaluate(async () => {
+    const registration = await navigator.serviceWorker.ready;
+    if (!navigator.serviceWorker.controller) {
+      await new Promise((resolve) =>
+        navigator.serviceWorker.addEventListener('controllerchange', resolve, { once: true }),
+      );
+    }
+    return registration.active?.scriptURL ?? '';
+  });
+}
+
+/** Creates a public room and returns its page's path, once its live socket is open. */
+async function openNewRoom(page: Page, name: string): Promise<string> {
+  const id = await createRoom(page, name);
+  await expect(messageLog(page)).toHaveAttribute('data-live', 'open');
+  return `/r/${id}`;
+}
+
+/** A PNG's width and height, from its IHDR chunk. */
+function pngSize(bytes: Buffer): [number, number] {
+  expect(bytes.subarray(1, 4).toString()).toBe('PNG');
+  return [bytes.readUInt32BE(16), bytes.readUInt32BE(20)];
+}
+
+test('the manifest is valid, its icons are there, and the service worker takes control', async ({
+  page,
+  request,
+}) => {
+  const answer = await request.get('/manifest.webmanifest');
+  expect(answer.ok()).toBe(true);
+  const manifest = await answer.json();
+  expect(manifest).toMatchObject({ name: 'Confab', display: 'standalone', start_url: '/' });
+  expect(manifest.theme_color).toMatch(/^#[0-9a-f]{6}$/i);
+  for (const size of [192, 512]) {
+    const icon = manifest.icons.find((i: { sizes: string }) => i.sizes === `${size}x${size}`);
+    expect(icon, `a ${size} px icon`).toBeTruthy();
+    const png = await request.get(icon.src);
+    expect(png.headers()['content-type']).toBe('image/png');
+    expect(pngSize(await png.body())).toEqual([size, size]);
+  }
+  await register(page, uniqueName('pwa'));
+  await expect(page.locator('link[rel="manifest"]')).toHaveAttribute('href', '/manifest.webmanifest');
+  expect(await controlled(page)).toMatch(/\/sw\.js$/);
+});
+
+test('with the server stopped the app opens from its cache and the outbox keeps what is written', async ({
+  browser,
+}) => {
+  const server = await OwnServer.start();
+  const context = await browser.newContext({ baseURL: server.url });
+  const page = await context.newPage();
+  try {
+    await register(page, uniqueName('off'));
+    await controlled(page);
+    const roomName = uniqueName('cached');
+    const room = await openNewRoom(page, roomName);
+    await post(page, 'said before going offline');
+    // Opened once more while controlled, so the worker keeps this page as it is now.
+    await page.reload();
+    await hydrated(page);
+    await expect(messageLog(page).getByText('said before going offline')).toBeVisible();
+
+    await server.kill();
+    await page.reload();
+    await hydrated(page);
+    await expect(page.getByRole('heading', { name: roomName })).toBeVisible();
+    await expect(messageLog(page).getByText('said before going offline')).toBeVisible();
+    await expect(page.getByRole('navigation').getByRole('link', { name: roomName })).toBeVisible();
+    await expect(page.getByText('You may be offline')).toBeVisible();
+    await send(page, 'written while offline');
+    await expect(
+      messageLog(page).locator('article[data-pending]').filter({ hasText: 'written while offline' }),
+    ).toBeVisible();
+
+    await server.restart();
+    await expect(
+      messageLog(page).locator('article:not([data-pending])').filter({ hasText: 'written while offline' }),
+    ).toBeVisible({ timeout: 30_000 });
+    await expect(page).toHaveURL(new RegExp(`${room}$`));
+  } finally {
+    await context.close();
+    await server.kill();
+  }
+});
+
+/** The service worker's registration id, as the DevTools protocol names it. */
+async function registrationId(context: BrowserContext, page: Page) {
+  const cdp = await context.newCDPSession(page);
+  const found = new Promise<string>((resolve) => {
+    cdp.on('ServiceWorker.workerRegistrationUpdated', ({ registrations }) => {
+      const live = registrations.find((r: { isDeleted: boolean }) => !r.isDeleted);
+      if (live) resolve(live.registrationId);
+    });
+  });
+  await cdp.send('ServiceWorker.enable');
+  return { cdp, id: await found };
+}
+
+test('a push shows a notification whose click opens the room', async ({ page, context, baseURL }) => {
+  await context.grantPermissions(['notifications'], { origin: baseURL });
+  await register(page, uniqueName('push'));
+  await controlled(page);
+  const roomName = uniqueName('pushed');
+  const room = await openNewRoom(page, roomName);
+  await page.goto('/');
+  await hydrated(page);
+
+  const { cdp, id } = await registrationId(context, page);
+  const payload = {
+    title: `alice in #${roomName}`,
+    body: 'look at this',
+    url: `${room}#m1`,
+    tag: `confab-room-${room.split('/').pop()}`,
+    room_id: Number(room.split('/').pop()),
+    seq: 1,
+    reason: 'mention',
+  };
+  await cdp.send('ServiceWorker.deliverPushMessage', {
+    origin: new URL(baseURL!).origin,
+    registrationId: id,
+    data: JSON.stringify(payload),
+  });
+
+  const worker = context.serviceWorkers()[0] ?? (await context.waitForEvent('serviceworker'));
+  await expect
+    .poll(() =>
+      worker.evaluate(async () =>
+        (await (self as any).registration.getNotifications()).map((n: Notification) => ({
+          title: n.title,
+          body: n.body,
+          tag: n.tag,
+        })),
+      ),
+    )
+    .toEqual([{ title: payload.title, body: payload.body, tag: payload.tag }]);
+
+  // The click as the browser would deliver it, to the worker's own handler.
+  await worker.evaluate(async () => {
+    const [shown] = await (self as any).registration.getNotifications();
+    self.dispatchEvent(new (self as any).NotificationEvent('notificationclick', { notification: shown }));
+  });
+  await expect(page).toHaveURL(new RegExp(`${room}#m1$`));
+  await expect(page.getByRole('heading', { name: roomName })).toBeVisible();
+  await expect
+    .poll(() => worker.evaluate(async () => (await (self as any).registration.getNotifications()).length))
+    .toBe(0);
+});
+
+test('mute and the notification level are kept by the server', async ({ page }) => {
+  await register(page, uniqueName('prefs'));
+  await openNewRoom(page, uniqueName('quiet'));
+  await page.getByRole('button', { name: 'Mute', exact: true }).click();
+  await expect(page.getByRole('button', { name: 'Unmute' })).toBeVisible();
+  await page.reload();
+  await hydrated(page);
+  await expect(page.getByRole('button', { name: 'Unmute' })).toBeVisible();
+
+  await page.getByRole('link', { name: 'Notifications' }).click();
+  await expect(page.getByRole('heading', { name: 'Notifications', level: 1 })).toBeVisible();
+  await expect(page.getByText('1 muted room stays silent.')).toBeVisible();
+  await expect(page.getByLabel('Direct messages, mentions and thread replies')).toBeChecked();
+  await page.getByLabel('Nothing').check();
+  await page.getByRole('button', { name: 'Save' }).click();
+  await page.reload();
+  await hydrated(page);
+  await expect(page.getByLabel('Nothing')).toBeChecked();
+  await expect(page.getByText('No device gets push notifications yet.')).toBeVisible();
+  // Headless Chromium here has no push service to subscribe with, but the button is offered.
+  await expect(page.getByRole('button', { name: 'Turn on push notifications' })).toBeVisible();
+});
