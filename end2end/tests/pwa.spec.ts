@@ -2,9 +2,12 @@
 // service worker taking control, the app opening from its cache with the server stopped (and
 // the outbox keeping what is written meanwhile), a push delivered to the service worker over
 // the DevTools protocol (the real push services are out of reach here) showing a notification
-// whose click opens the room, and the mute and level settings kept by the server.
+// whose click opens the room, the mute and level settings kept by the server, and both
+// changing what a push service of the test's own receives and decrypts.
 import { expect, test, Page, BrowserContext } from '@playwright/test';
-import { createRoom, hydrated, messageLog, post, register, send, uniqueName } from './helpers';
+import * as crypto from 'node:crypto';
+import * as http from 'node:http';
+import { aliceAndBob, createRoom, hydrated, messageLog, openDm, post, register, send, uniqueName } from './helpers';
 import { OwnServer } from './servers';
 
 /** Waits until the service worker controls `page` (it claims pages as it activates). */
@@ -178,4 +181,128 @@ test('mute and the notification level are kept by the server', async ({ page }) 
   await expect(page.getByText('No device gets push notifications yet.')).toBeVisible();
   // Headless Chromium here has no push service to subscribe with, but the button is offered.
   await expect(page.getByRole('button', { name: 'Turn on push notifications' })).toBeVisible();
+});
+
+/** A push service of the test's own: it keeps one browser's keys and decrypts what it gets
+ * (RFC 8291), as the browser would. */
+class TestPushService {
+  readonly received: { title: string; body: string; url: string }[] = [];
+  private readonly ecdh = crypto.createECDH('prime256v1');
+  private readonly auth = crypto.randomBytes(16);
+  private server?: http.Server;
+  port = 0;
+
+  async start(): Promise<void> {
+    this.ecdh.generateKeys();
+    this.server = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c) => chunks.push(c));
+      req.on('end', () => {
+        this.received.push(JSON.parse(this.decrypt(Buffer.concat(chunks))));
+        res.statusCode = 201;
+        res.end();
+      });
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    this.port = (this.server!.address() as { port: number }).port;
+  }
+
+  get origin(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** The subscription, as `PushSubscription.toJSON()` would give it. */
+  subscription() {
+    return {
+      endpoint: `${this.origin}/push/bob`,
+      p256dh: this.ecdh.getPublicKey().toString('base64url'),
+      auth: this.auth.toString('base64url'),
+    };
+  }
+
+  private decrypt(body: Buffer): string {
+    const salt = body.subarray(0, 16);
+    const idlen = body[20];
+    const serverKey = body.subarray(21, 21 + idlen);
+    const data = body.subarray(21 + idlen);
+    const secret = this.ecdh.computeSecret(serverKey);
+    const info = Buffer.concat([Buffer.from('WebPush: info\0'), this.ecdh.getPublicKey(), serverKey]);
+    const ikm = Buffer.from(crypto.hkdfSync('sha256', secret, this.auth, info, 32));
+    const cek = Buffer.from(crypto.hkdfSync('sha256', ikm, salt, Buffer.from('Content-Encoding: aes128gcm\0'), 16));
+    const nonce = Buffer.from(crypto.hkdfSync('sha256', ikm, salt, Buffer.from('Content-Encoding: nonce\0'), 12));
+    const decipher = crypto.createDecipheriv('aes-128-gcm', cek, nonce);
+    decipher.setAuthTag(data.subarray(data.length - 16));
+    const plain = Buffer.concat([decipher.update(data.subarray(0, data.length - 16)), decipher.final()]);
+    // The last record ends with the delimiter 2, then any padding zeros.
+    let end = plain.length;
+    while (end > 0 && plain[end - 1] === 0) end--;
+    return plain.subarray(0, end - 1).toString('utf8');
+  }
+
+  async stop(): Promise<void> {
+    await new Promise((resolve) => this.server?.close(resolve));
+  }
+}
+
+test('muting a room and the notification level change what is pushed', async ({ browser }) => {
+  const service = new TestPushService();
+  await service.start();
+  const server = await OwnServer.start({ env: { CONFAB_PUSH_ALLOW_ENDPOINTS: service.origin } });
+  const own = { baseURL: server.url };
+  const { alice, bob, a, b, aliceName, bobName } = await aliceAndBob(browser, { alice: own, bob: own });
+  try {
+    // Bob's browser subscribes (headless Chromium has no push service, so the test hands the
+    // server its own subscription, through Bob's session).
+    const subscribed = await b.request.post('/api/subscribe_push', { form: service.subscription() });
+    expect(subscribed.status()).toBe(200);
+    const dm = await openDm(a, bobName);
+    const bobOnAlicesScreen = a
+      .getByRole('region', { name: 'Members' })
+      .getByRole('listitem')
+      .filter({ hasText: bobName });
+    /** Bob closes his last tab; Alice's screen shows him offline, as the server sees him. */
+    const bobLeaves = async () => {
+      await b.goto('about:blank');
+      await expect(bobOnAlicesScreen).toHaveAttribute('data-presence', 'offline');
+    };
+    await b.goto(`/r/${dm}`);
+    await hydrated(b);
+    await b.getByRole('button', { name: 'Mute', exact: true }).click();
+    await expect(b.getByRole('button', { name: 'Unmute' })).toBeVisible();
+    // No tab of Bob's is open from now on: he would be pushed to.
+    await bobLeaves();
+    await post(a, 'said while muted');
+
+    await b.goto(`/r/${dm}`);
+    await hydrated(b);
+    await b.getByRole('button', { name: 'Unmute' }).click();
+    await expect(b.getByRole('button', { name: 'Mute', exact: true })).toBeVisible();
+    await b.goto('/notifications');
+    await hydrated(b);
+    await b.getByLabel('Nothing').check();
+    await b.getByRole('button', { name: 'Save' }).click();
+    await expect(b.getByLabel('Nothing')).toBeChecked();
+    await bobLeaves();
+    await post(a, 'said while Bob wants nothing');
+
+    await b.goto('/notifications');
+    await hydrated(b);
+    await b.getByLabel('Direct messages, mentions and thread replies').check();
+    await b.getByRole('button', { name: 'Save' }).click();
+    await expect(b.getByText('via 127.0.0.1')).toBeVisible();
+    await bobLeaves();
+    await post(a, 'this one reaches Bob');
+
+    // Pushes go out in the order the messages were posted, so once the last has come, any
+    // for the first two would have come before it.
+    await expect.poll(() => service.received.length, { timeout: 15_000 }).toBeGreaterThan(0);
+    expect(service.received).toEqual([
+      { ...service.received[0], title: aliceName, body: 'this one reaches Bob', url: `/r/${dm}#m3` },
+    ]);
+  } finally {
+    await alice.close();
+    await bob.close();
+    await server.kill();
+    await service.stop();
+  }
 });

@@ -221,11 +221,12 @@ impl Worker {
             return Ok(());
         }
         let mut users: Vec<UserId> = targets.iter().map(|t| t.user_id).collect();
+        users.sort_unstable();
         users.dedup();
         let presence = self.bus.presence(&users).await;
         let facts = super::Facts::of(&message, job.author_id);
         for target in targets {
-            let Some(at) = users.iter().position(|u| *u == target.user_id) else {
+            let Ok(at) = users.binary_search(&target.user_id) else {
                 continue;
             };
             let status = presence.get(at).copied().unwrap_or(Presence::Offline);
