@@ -9,15 +9,69 @@
 //!
 //! Mentions are found here too, because only the parser knows what is code: an `@name` in a
 //! code span or block mentions nobody.
+//!
+//! The HTML is bounded. A reference link's definition is copied into every use of it, so a few
+//! thousand characters of text could otherwise render to hundreds of kilobytes that are stored,
+//! sent to every member and repeated in every page of history. Expansion through references is
+//! capped while rendering ([`MAX_REFERENCE_EXPANSION`]), and the result must stay within
+//! [`max_html_bytes`]; a post or edit over either is refused ([`render_checked`]).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 
-use pulldown_cmark::{CowStr, Event, Options, Parser, Tag, TagEnd, TextMergeStream};
+use pulldown_cmark::{CowStr, Event, LinkType, Options, Parser, Tag, TagEnd, TextMergeStream};
+
+use crate::error::AppError;
 
 /// A message names at most this many distinct people; the rest are text. It bounds the lookup
 /// a post makes.
 pub const MAX_MENTIONS: usize = 50;
+
+/// The most HTML one message may render to, whatever its length.
+pub const MAX_HTML_BYTES: usize = 64 * 1024;
+/// Rendered HTML may be at most this many times the text's bytes (tags, entities, mention
+/// spans: ordinary formatting stays well under it)...
+pub const MAX_HTML_RATIO: usize = 12;
+/// ...or this many bytes, for short texts (a lone `-` is a whole list).
+pub const MIN_HTML_ALLOWANCE: usize = 2 * 1024;
+/// Bytes of link targets and titles that references may copy into a message: each use of
+/// `[name]` repeats its definition's URL and title.
+pub const MAX_REFERENCE_EXPANSION: usize = 8 * 1024;
+
+/// The largest HTML a text of `text_bytes` may render to.
+pub fn max_html_bytes(text_bytes: usize) -> usize {
+    text_bytes
+        .saturating_mul(MAX_HTML_RATIO)
+        .max(MIN_HTML_ALLOWANCE)
+        .min(MAX_HTML_BYTES)
+}
+
+/// Why a text was not rendered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TooBig {
+    /// References would copy more than [`MAX_REFERENCE_EXPANSION`] bytes.
+    References,
+    /// The HTML would be this many bytes, over [`max_html_bytes`].
+    Html(usize),
+}
+
+impl From<TooBig> for AppError {
+    fn from(why: TooBig) -> Self {
+        AppError::TooLarge(match why {
+            TooBig::References => format!(
+                "This message repeats its link references too often (more than {} KiB of \
+                 copied links). Write the links out, or use fewer.",
+                MAX_REFERENCE_EXPANSION / 1024
+            ),
+            TooBig::Html(bytes) => format!(
+                "This message is too large once formatted ({} KiB; at most {} KiB). \
+                 Use less formatting, or send it in parts.",
+                bytes.div_ceil(1024),
+                MAX_HTML_BYTES / 1024
+            ),
+        })
+    }
+}
 
 /// The tags a rendered message may contain.
 pub const ALLOWED_TAGS: [&str; 14] = [
@@ -68,10 +122,53 @@ pub fn mentioned_names(text: &str) -> Vec<String> {
     names
 }
 
-/// The safe HTML of a message's text. `mentions` are the usernames the server decided are
-/// mentioned (see [`mentioned_names`]); each `@name` of one of them, in any case, is wrapped in
-/// `<span class="mention">`.
+/// The safe HTML of a message's text, for a post or an edit: refused when it would be larger
+/// than the text allows ([`max_html_bytes`], [`MAX_REFERENCE_EXPANSION`]). `mentions` are the
+/// usernames the server decided are mentioned (see [`mentioned_names`]); each `@name` of one of
+/// them, in any case, is wrapped in `<span class="mention">`.
+pub fn render_checked(text: &str, mentions: &[String]) -> Result<String, TooBig> {
+    let html = render_bounded(text, mentions)?;
+    if html.len() > max_html_bytes(text.len()) {
+        return Err(TooBig::Html(html.len()));
+    }
+    Ok(html)
+}
+
+/// The safe HTML of a text already stored (a row from before Markdown): as
+/// [`render_checked`], but a text over the bounds shows as plain escaped text instead.
 pub fn render(text: &str, mentions: &[String]) -> String {
+    render_checked(text, mentions).unwrap_or_else(|_| plain(text))
+}
+
+/// Text as one paragraph of escaped text with its line breaks: at most 6 bytes per byte.
+fn plain(text: &str) -> String {
+    let mut html = String::from("<p>");
+    for (i, line) in text.trim_end().split('\n').enumerate() {
+        if i > 0 {
+            html.push_str("<br>\n");
+        }
+        html.push_str(&escape(line));
+    }
+    html.push_str("</p>");
+    html
+}
+
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn render_bounded(text: &str, mentions: &[String]) -> Result<String, TooBig> {
+    let mut expanded = 0usize;
     let people: HashSet<String> = mentions.iter().map(|m| m.to_ascii_lowercase()).collect();
     let mut events = Vec::new();
     let mut in_code = 0usize;
@@ -115,17 +212,40 @@ pub fn render(text: &str, mentions: &[String]) -> String {
             Event::Start(Tag::Heading { .. }) => events.push(Event::Start(Tag::Paragraph)),
             Event::End(TagEnd::Heading(_)) => events.push(Event::End(TagEnd::Paragraph)),
             // An image is a link to it; the browser fetches nothing until someone follows it.
+            Event::Start(Tag::Link {
+                link_type,
+                dest_url,
+                title,
+                id,
+            }) => {
+                expanded += copied(link_type, &dest_url, &title);
+                if expanded > MAX_REFERENCE_EXPANSION {
+                    return Err(TooBig::References);
+                }
+                events.push(Event::Start(Tag::Link {
+                    link_type,
+                    dest_url,
+                    title,
+                    id,
+                }));
+            }
             Event::Start(Tag::Image {
                 link_type,
                 dest_url,
                 title,
                 id,
-            }) => events.push(Event::Start(Tag::Link {
-                link_type,
-                dest_url,
-                title,
-                id,
-            })),
+            }) => {
+                expanded += copied(link_type, &dest_url, &title);
+                if expanded > MAX_REFERENCE_EXPANSION {
+                    return Err(TooBig::References);
+                }
+                events.push(Event::Start(Tag::Link {
+                    link_type,
+                    dest_url,
+                    title,
+                    id,
+                }));
+            }
             Event::End(TagEnd::Image) => events.push(Event::End(TagEnd::Link)),
             Event::SoftBreak => events.push(Event::HardBreak),
             other => events.push(other),
@@ -135,7 +255,21 @@ pub fn render(text: &str, mentions: &[String]) -> String {
     pulldown_cmark::html::push_html(&mut html, events.into_iter());
     // Without the renderer's closing newline, the text of a one-paragraph message is exactly
     // what was typed.
-    SANITISER.clean(&html).to_string().trim_end().to_owned()
+    Ok(SANITISER.clean(&html).to_string().trim_end().to_owned())
+}
+
+/// Bytes a link copies from elsewhere in the text: a reference's target and title (an inline
+/// link's are written where they show, so they cost their own length and nothing more).
+fn copied(link_type: LinkType, dest_url: &str, title: &str) -> usize {
+    match link_type {
+        LinkType::Reference
+        | LinkType::ReferenceUnknown
+        | LinkType::Collapsed
+        | LinkType::CollapsedUnknown
+        | LinkType::Shortcut
+        | LinkType::ShortcutUnknown => dest_url.len() + title.len(),
+        _ => 0,
+    }
 }
 
 /// Splits text at the mentions of `people`, which become spans (their names are usernames:
@@ -314,5 +448,50 @@ mod tests {
     fn a_sender_cannot_forge_a_mention_span() {
         let html = r("<span class=\"mention\">@admin</span>");
         assert!(!html.contains("<span"), "{html}");
+    }
+
+    /// The bomb the audit found: one reference with a title of 100 quotes, used as `[a]` until
+    /// the message is full, rendered to 643 KB of HTML before the bound.
+    fn reference_bomb() -> String {
+        let mut text = format!("[a]: https://e.x \"{}\"\n\n", "\\\"".repeat(50));
+        while text.len() + 4 <= crate::validate::MAX_MESSAGE_CHARS {
+            text.push_str("[a] ");
+        }
+        text
+    }
+
+    #[test]
+    fn a_reference_bomb_is_refused_before_it_grows() {
+        let bomb = reference_bomb();
+        assert!(bomb.chars().count() <= crate::validate::MAX_MESSAGE_CHARS);
+        assert_eq!(render_checked(&bomb, &[]), Err(TooBig::References));
+        // Stored rows that would be this large show as their plain text instead.
+        assert!(render(&bomb, &[]).len() <= bomb.len() * 6 + 16);
+        // A few uses of a reference are fine.
+        let few = "[a]: https://e.x \"title\"\n\n[a] and [a] and [a][]";
+        let html = render_checked(few, &[]).unwrap();
+        assert_eq!(html.matches("href=\"https://e.x\"").count(), 3, "{html}");
+    }
+
+    #[test]
+    fn html_is_bounded_by_the_text_it_comes_from() {
+        // Deeply nested quotes grow 13 bytes a character: fine for a short text...
+        assert!(render_checked(&"> ".repeat(40), &[]).is_ok());
+        // ...and refused once the HTML passes the text's allowance.
+        let deep = format!("{}x", "> ".repeat(1_999));
+        match render_checked(&deep, &[]) {
+            Err(TooBig::Html(bytes)) => assert!(bytes > max_html_bytes(deep.len()), "{bytes}"),
+            other => panic!("{other:?}"),
+        }
+        assert!(render(&deep, &[]).len() < 6 * deep.len() + 16);
+        assert_eq!(max_html_bytes(1), MIN_HTML_ALLOWANCE);
+        assert_eq!(max_html_bytes(1_000), 12_000);
+        assert_eq!(max_html_bytes(4_000 * 4), MAX_HTML_BYTES);
+        // An ordinary long message with formatting passes.
+        let normal = "**bold** _it_ `code` [link](https://example.com) @bob\n".repeat(60);
+        assert!(render_checked(&normal, &["bob".to_owned()]).is_ok());
+        let refused = AppError::from(TooBig::Html(100_000));
+        assert!(refused.to_string().contains("98 KiB"), "{refused}");
+        assert_eq!(refused.status(), http::StatusCode::PAYLOAD_TOO_LARGE);
     }
 }

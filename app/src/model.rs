@@ -377,6 +377,78 @@ pub struct HistoryPage {
     pub rev: i64,
 }
 
+impl Message {
+    /// About how many bytes this message takes as JSON (quotes in its HTML escaped, its lists):
+    /// what the byte limit of a page counts.
+    pub fn wire_size(&self) -> usize {
+        let names = |list: &[String]| list.iter().map(|n| n.len() + 3).sum::<usize>();
+        200 + self.author.len()
+            + self.body.len() * 2
+            + self.html.len() * 3 / 2
+            + names(&self.mentions)
+            + names(&self.followers)
+            + self
+                .reactions
+                .iter()
+                .map(|r| r.emoji.len() + 24 + names(&r.users))
+                .sum::<usize>()
+            + self
+                .files
+                .iter()
+                .map(|f| f.name.len() * 2 + 320)
+                .sum::<usize>()
+    }
+}
+
+/// Keeps as many of `messages` as fit in `max_bytes` ([`Message::wire_size`]), always at least
+/// one: the first ones, or with `keep_last` the last ones. True when any were left out.
+pub fn fit_page(messages: &mut Vec<Message>, max_bytes: usize, keep_last: bool) -> bool {
+    let mut total = 0;
+    let sizes: Vec<usize> = if keep_last {
+        messages.iter().rev().map(Message::wire_size).collect()
+    } else {
+        messages.iter().map(Message::wire_size).collect()
+    };
+    let keep = sizes
+        .iter()
+        .take_while(|size| {
+            total += **size;
+            total <= max_bytes
+        })
+        .count()
+        .max(1)
+        .min(messages.len());
+    let dropped = messages.len() - keep;
+    if keep_last {
+        messages.drain(..dropped);
+    } else {
+        messages.truncate(keep);
+    }
+    dropped > 0
+}
+
+impl HistoryPage {
+    /// Holds the page to `max_bytes`. A page read backwards (the newest, or before a seq) keeps
+    /// its newest messages and says older ones exist; a page read forwards keeps its oldest and
+    /// answers whether any were left out (the caller pages on after its last).
+    pub fn fit(&mut self, max_bytes: usize, forwards: bool) -> bool {
+        let cut = fit_page(&mut self.messages, max_bytes, !forwards);
+        if cut && !forwards {
+            self.has_older = true;
+        }
+        cut
+    }
+}
+
+impl Changes {
+    /// Holds the answer to `max_bytes`; what is left out comes with the next page.
+    pub fn fit(&mut self, max_bytes: usize) {
+        if fit_page(&mut self.messages, max_bytes, false) {
+            self.complete = false;
+        }
+    }
+}
+
 /// A thread: its root and a page of its replies, oldest first (`replies.has_older` when
 /// older replies exist).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

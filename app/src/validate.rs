@@ -32,6 +32,10 @@ pub const MAX_CONVERSATION_PEOPLE: usize = 9;
 pub const HISTORY_PAGE_DEFAULT: u32 = 50;
 /// Most messages one history request may return.
 pub const HISTORY_PAGE_MAX: u32 = 100;
+/// The most bytes one page of messages (history, a thread, changes, a socket's `sync`) may
+/// take, however few messages that is (at least one is always sent): a page of long,
+/// heavily formatted messages would otherwise be megabytes.
+pub const PAGE_MAX_BYTES: usize = 512 * 1024;
 
 /// A valid reaction: one emoji (trimmed), at most [`MAX_REACTION_CHARS`] characters, with no
 /// letters, spaces or control characters and at least one character beyond ASCII, so words

@@ -26,6 +26,7 @@ pub async fn get_history(
         })?),
         None => None,
     };
+    let forwards = after.is_some() || since.is_some();
     let query = crate::store::HistoryQuery {
         before,
         after,
@@ -33,10 +34,12 @@ pub async fn get_history(
         limit: crate::validate::page_limit(limit),
         thread: None,
     };
-    Ok(super::ssr::state()?
+    let mut page = super::ssr::state()?
         .store
         .history(user.id, room_id, query)
-        .await?)
+        .await?;
+    page.fit(crate::validate::PAGE_MAX_BYTES, forwards);
+    Ok(page)
 }
 
 /// Posts a message. Returns once it is durably stored, with its seq. A retry with the same
@@ -61,6 +64,7 @@ pub async fn post_message(
         thread,
         also_in_room,
         files: &[],
+        budget_drawn: false,
     };
     let message = crate::chat::post(
         &super::ssr::state()?,
@@ -150,7 +154,8 @@ pub async fn get_thread(
         thread: Some(root.seq),
         ..Default::default()
     };
-    let replies = store.history(user.id, room_id, query).await?;
+    let mut replies = store.history(user.id, room_id, query).await?;
+    replies.fit(crate::validate::PAGE_MAX_BYTES, false);
     Ok(Thread { root, replies })
 }
 
@@ -173,10 +178,12 @@ pub async fn get_changes(
 ) -> Result<Changes, AppError> {
     let user = super::ssr::require_user().await?;
     let limit = crate::validate::page_limit(limit);
-    Ok(super::ssr::state()?
+    let mut changes = super::ssr::state()?
         .store
         .changes(user.id, room_id, after_rev, limit)
-        .await?)
+        .await?;
+    changes.fit(crate::validate::PAGE_MAX_BYTES);
+    Ok(changes)
 }
 
 /// Messages the caller can read (rooms and DMs they are in) matching `q`, newest first, 20 per

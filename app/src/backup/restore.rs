@@ -286,7 +286,15 @@ impl Applier {
             ),
             None => None,
         };
-        let html = (m.deleted_at.is_none()).then(|| crate::markdown::render(&m.text, &m.mentions));
+        // The same bound as a live post: a record that would render too large is refused.
+        let html = match m.deleted_at {
+            None => Some(
+                crate::markdown::render_checked(&m.text, &m.mentions).map_err(|why| {
+                    BackupError::at(place, crate::error::AppError::from(why).to_string())
+                })?,
+            ),
+            Some(_) => None,
+        };
         self.tx
             .message(StagedMessage {
                 uid,
