@@ -4,16 +4,19 @@
 //! use it; everything else reaches sockets through the [`crate::bus::Bus`].
 //!
 //! A frame is serialized once and shared (reference-counted) by every socket it goes to. Each socket
-//! has a bounded queue; when a queue is full the frame is dropped for that socket only and the
-//! socket is marked lagged, so its writer tells the client to resync from history. A slow
-//! reader therefore never grows the server's memory or slows anyone else.
+//! has a queue bounded in frames and in bytes; when a broadcast would overfill it the frame is
+//! dropped for that socket only and the socket is marked lagged, so its writer tells the client
+//! to resync from history. Answers to the socket's own requests (`sync`, `changes`, acks) wait
+//! for room instead, as long as [`ANSWER_WAIT`]: a client that asks and never reads is then
+//! marked overflowed and its socket closed. A slow reader therefore never grows the server's
+//! memory or slows anyone else.
 //!
 //! Presence is worked out here too, because it is a property of the sockets: a user is online
 //! while any of their sockets is in use, away while all of them are idle, offline without one.
 //! That is this process's view; the bus turns it into the user's presence over every process.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -23,33 +26,130 @@ use crate::model::{Presence, RoomId, UserId};
 
 /// Frames one socket may have queued before it counts as lagging.
 pub const SOCKET_QUEUE_FRAMES: usize = 256;
+/// Bytes one socket may have queued (counted until its writer has flushed them). A frame to a
+/// socket with an empty queue is always taken, so one large answer still goes out.
+pub const SOCKET_QUEUE_BYTES: usize = 1024 * 1024;
+/// How long an answer to a socket's own request waits for room in its queue before the socket
+/// counts as not reading (and is closed).
+pub const ANSWER_WAIT: Duration = Duration::from_secs(20);
 
 pub use crate::protocol::Frame;
 
 /// Identifies one socket in the hub.
 pub type ConnId = u64;
 
+/// What a socket's queue holds, shared by the hub (which fills it) and the writer (which
+/// drains it).
+#[derive(Default)]
+struct Queue {
+    /// Bytes queued and not yet flushed to the peer.
+    bytes: AtomicUsize,
+    /// Woken when the writer has flushed: answers waiting for room look again.
+    drained: Notify,
+    /// Broadcast frames were dropped: the writer sends `resync`.
+    lagged: AtomicBool,
+    /// The peer did not read: the socket must close (see [`Outbox::overflowed`]).
+    overflowed: AtomicBool,
+}
+
+impl Queue {
+    /// Reserves room for `len` bytes, unless the queue is not empty and they would overfill it.
+    fn reserve(&self, len: usize) -> bool {
+        let mut now = self.bytes.load(Ordering::Acquire);
+        loop {
+            if now != 0 && now.saturating_add(len) > SOCKET_QUEUE_BYTES {
+                return false;
+            }
+            match self.bytes.compare_exchange_weak(
+                now,
+                now + len,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return true,
+                Err(seen) => now = seen,
+            }
+        }
+    }
+
+    fn release(&self, len: usize) {
+        self.bytes.fetch_sub(len, Ordering::AcqRel);
+    }
+}
+
 /// The receiving half a socket's writer task drains.
 pub struct Outbox {
     pub id: ConnId,
-    pub frames: mpsc::Receiver<Frame>,
-    lagged: Arc<AtomicBool>,
-    /// Woken when the user's sessions may have ended: the socket checks its own again.
+    frames: mpsc::Receiver<Frame>,
+    queue: Arc<Queue>,
+    /// Bytes taken from the queue since the last [`Outbox::flushed`].
+    taken: usize,
+    /// Woken when the user's sessions may have ended, or when the socket overflowed: the reader
+    /// checks why.
     pub recheck: Arc<Notify>,
 }
 
 impl Outbox {
+    /// The next queued frame, waiting for one; `None` once the socket is unregistered.
+    pub async fn recv(&mut self) -> Option<Frame> {
+        let frame = self.frames.recv().await?;
+        self.taken += frame.len();
+        Some(frame)
+    }
+
+    /// The next queued frame, if one is there now.
+    pub fn try_recv(&mut self) -> Option<Frame> {
+        let frame = self.frames.try_recv().ok()?;
+        self.taken += frame.len();
+        Some(frame)
+    }
+
+    /// The frames taken so far have been written and flushed: their bytes leave the queue's
+    /// count, and answers waiting for room look again.
+    pub fn flushed(&mut self) {
+        if self.taken > 0 {
+            self.queue.release(std::mem::take(&mut self.taken));
+            self.queue.drained.notify_waiters();
+        }
+    }
+
     /// True (once) if frames were dropped since the last call; the writer then discards what is
     /// still queued and sends a `resync`.
     pub fn take_lagged(&self) -> bool {
-        self.lagged.swap(false, Ordering::AcqRel)
+        self.queue.lagged.swap(false, Ordering::AcqRel)
+    }
+
+    /// A handle that tells whether this socket must close because its peer does not read.
+    pub fn overflow(&self) -> Overflow {
+        Overflow(self.queue.clone())
+    }
+}
+
+/// Whether a socket's peer stopped reading: its own answers found no room for [`ANSWER_WAIT`],
+/// or its writer could not write. Held by the socket's reader, which then closes it.
+#[derive(Clone)]
+pub struct Overflow(Arc<Queue>);
+
+impl Overflow {
+    pub fn is_set(&self) -> bool {
+        self.0.overflowed.load(Ordering::Acquire)
+    }
+
+    /// Marks the socket overflowed (the writer gave up on a write).
+    pub fn set(&self) {
+        self.0.overflowed.store(true, Ordering::Release);
+    }
+
+    /// Bytes queued and not yet flushed (for tests and the benchmark's figures).
+    pub fn queued_bytes(&self) -> usize {
+        self.0.bytes.load(Ordering::Acquire)
     }
 }
 
 struct Conn {
     user: UserId,
     tx: mpsc::Sender<Frame>,
-    lagged: Arc<AtomicBool>,
+    queue: Arc<Queue>,
     recheck: Arc<Notify>,
     /// The tab behind this socket is hidden or idle.
     away: bool,
@@ -106,19 +206,28 @@ impl State {
         })
     }
 
-    /// Queues `frame` on one socket without waiting; a full queue marks it lagged.
+    /// Queues `frame` on one socket without waiting; a queue full in frames or bytes marks it
+    /// lagged.
     fn offer(&self, id: ConnId, frame: &Frame) -> bool {
         let Some(conn) = self.conns.get(&id) else {
             return false;
         };
+        if !conn.queue.reserve(frame.len()) {
+            conn.queue.lagged.store(true, Ordering::Release);
+            return false;
+        }
         match conn.tx.try_send(frame.clone()) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
-                conn.lagged.store(true, Ordering::Release);
+                conn.queue.release(frame.len());
+                conn.queue.lagged.store(true, Ordering::Release);
                 false
             }
             // The socket is closing; its task removes it.
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                conn.queue.release(frame.len());
+                false
+            }
         }
     }
 }
@@ -148,11 +257,12 @@ impl Hub {
         first: Option<Frame>,
     ) -> (Outbox, Option<PresenceChange>) {
         let (tx, rx) = mpsc::channel(SOCKET_QUEUE_FRAMES);
+        let queue = Arc::new(Queue::default());
         if let Some(first) = first {
             // The queue is new and empty: this cannot fail.
+            queue.reserve(first.len());
             let _ = tx.try_send(first);
         }
-        let lagged = Arc::new(AtomicBool::new(false));
         let recheck = Arc::new(Notify::new());
         let mut state = self.lock();
         let before = state.presence(user);
@@ -163,7 +273,7 @@ impl Hub {
             Conn {
                 user,
                 tx,
-                lagged: lagged.clone(),
+                queue: queue.clone(),
                 recheck: recheck.clone(),
                 away: false,
             },
@@ -185,7 +295,8 @@ impl Hub {
             Outbox {
                 id,
                 frames: rx,
-                lagged,
+                queue,
+                taken: 0,
                 recheck,
             },
             change,
@@ -356,13 +467,50 @@ impl Hub {
         }
     }
 
-    /// Queues `frame` for one socket (answers such as `ack`), waiting for room in its queue.
-    pub async fn send_to(&self, id: ConnId, frame: Frame) {
-        let tx = self.lock().conns.get(&id).map(|c| c.tx.clone());
-        if let Some(tx) = tx {
-            // A closed queue means the socket is gone; nothing to tell.
-            let _ = tx.send(frame).await;
+    /// Queues `frame` for one socket (answers such as `ack`), waiting for room in its queue (in
+    /// frames and in bytes) for at most [`ANSWER_WAIT`]. A peer that has not made room by then
+    /// is not reading: the socket is marked overflowed and its reader told, and the frame is
+    /// dropped. Returns whether it was queued.
+    pub async fn send_to(&self, id: ConnId, frame: Frame) -> bool {
+        let Some((tx, queue, recheck)) = self
+            .lock()
+            .conns
+            .get(&id)
+            .map(|c| (c.tx.clone(), c.queue.clone(), c.recheck.clone()))
+        else {
+            return false;
+        };
+        let deadline = tokio::time::Instant::now() + ANSWER_WAIT;
+        let len = frame.len();
+        loop {
+            if queue.overflowed.load(Ordering::Acquire) {
+                return false;
+            }
+            // Registered before looking, so a flush between the look and the wait is not missed.
+            let drained = queue.drained.notified();
+            tokio::pin!(drained);
+            drained.as_mut().enable();
+            if queue.reserve(len) {
+                match tokio::time::timeout_at(deadline, tx.send(frame)).await {
+                    Ok(Ok(())) => return true,
+                    // A closed queue means the socket is gone; nothing to tell.
+                    Ok(Err(_)) => {
+                        queue.release(len);
+                        return false;
+                    }
+                    Err(_) => {
+                        queue.release(len);
+                        break;
+                    }
+                }
+            }
+            if tokio::time::timeout_at(deadline, drained).await.is_err() {
+                break;
+            }
         }
+        queue.overflowed.store(true, Ordering::Release);
+        recheck.notify_one();
+        false
     }
 
     /// Sockets currently connected.
@@ -386,7 +534,7 @@ impl Hub {
     pub fn resync_all(&self, frame: &Frame) {
         let state = self.lock();
         for (id, conn) in &state.conns {
-            conn.lagged.store(true, Ordering::Release);
+            conn.queue.lagged.store(true, Ordering::Release);
             state.offer(*id, frame);
         }
     }

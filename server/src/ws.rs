@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use app::chat::{self, Action, Answer, Change, Post};
 use app::error::AppError;
-use app::hub::Outbox;
+use app::hub::{Outbox, Overflow};
 use app::model::User;
 use app::protocol::{
     ClientFrame, ErrorCode, Frame, ServerFrame, CLOSE_SESSION_ENDED, MAX_FRAME_BYTES,
@@ -52,6 +52,13 @@ const TRANSPORT_LIMIT_BYTES: usize = 4 * MAX_FRAME_BYTES;
 
 /// Most queued frames written to a socket before one flush.
 const WRITE_BATCH_FRAMES: usize = 64;
+/// Longest a write (with its flush) may take: a peer that does not take the bytes by then is
+/// gone or not reading, and its socket is closed.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(20);
+/// Longest the server spends saying goodbye (the close frame) to a peer.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+/// Why a socket whose peer did not read its answers is closed.
+const CLOSE_NOT_READING: &str = "not reading: too much unread data";
 
 /// Close codes (RFC 6455 §7.4).
 const CLOSE_POLICY: u16 = 1008;
@@ -77,7 +84,7 @@ pub struct Handshake {
 /// The upgrade handler.
 pub async fn handler(
     State(ws): State<WsState>,
-    headers: HeaderMap,
+    parts: http::request::Parts,
     query: Result<Query<Handshake>, axum::extract::rejection::QueryRejection>,
     upgrade: WebSocketUpgrade,
 ) -> Response {
@@ -89,10 +96,11 @@ pub async fn handler(
             .into_response();
     };
     let version = app::protocol::negotiate(handshake.v);
-    if let Err(reason) = check_origin(&headers, &ws.allowed_origins) {
+    let headers = &parts.headers;
+    if let Err(reason) = check_origin(headers, &ws.allowed_origins) {
         return (StatusCode::FORBIDDEN, reason).into_response();
     }
-    let session = app::auth::session_token(&headers).map(|t| app::auth::token_hash(&t));
+    let session = app::auth::session_token(headers).map(|t| app::auth::token_hash(&t));
     let user = match &session {
         Some(hash) => ws.app.store.session_user(hash, now_ms()).await,
         None => Ok(None),
@@ -105,6 +113,16 @@ pub async fn handler(
             return (e.status(), e.to_string()).into_response();
         }
     };
+    // Counted per user and per address while the socket lives (the permit is dropped with it).
+    let peer = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0.ip());
+    let ip = ws.app.limits.client_ip(peer, headers);
+    let permit = match ws.app.limits.open_socket(user.id, ip) {
+        Ok(permit) => permit,
+        Err(e) => return app_error_response(&e),
+    };
     let rooms = match chat::socket_rooms(&ws.app, &user).await {
         Ok(rooms) => rooms,
         Err(e) => return (e.status(), e.to_string()).into_response(),
@@ -114,18 +132,30 @@ pub async fn handler(
         .max_frame_size(TRANSPORT_LIMIT_BYTES)
         .read_buffer_size(READ_BUFFER_BYTES)
         .write_buffer_size(WRITE_BUFFER_BYTES)
-        .on_upgrade(move |socket| {
-            serve(
-                socket,
-                ws,
-                Session {
-                    user,
-                    token_hash: session,
-                    version,
-                },
-                rooms,
-            )
+        .on_upgrade(move |socket| async move {
+            // Held for as long as the socket is served.
+            let _permit = permit;
+            let session = Session {
+                user,
+                token_hash: session,
+                version,
+            };
+            serve(socket, ws, session, rooms).await;
         })
+}
+
+/// An [`AppError`] as the handshake's answer (429 with `Retry-After` for a limit).
+fn app_error_response(e: &AppError) -> Response {
+    let mut response = (e.status(), e.to_string()).into_response();
+    if let AppError::RateLimited {
+        retry_after_secs, ..
+    } = e
+    {
+        response
+            .headers_mut()
+            .insert(http::header::RETRY_AFTER, (*retry_after_secs).into());
+    }
+    response
 }
 
 /// A browser always sends `Origin`; it must be the site itself or an allowed origin. Clients
@@ -135,15 +165,7 @@ fn check_origin(headers: &HeaderMap, allowed: &[String]) -> Result<(), &'static 
         return Ok(());
     };
     let origin = origin.to_str().map_err(|_| "unreadable Origin")?;
-    let host = headers
-        .get(http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or_default();
-    let same_site = origin
-        .strip_prefix("http://")
-        .or_else(|| origin.strip_prefix("https://"))
-        .is_some_and(|rest| !host.is_empty() && rest.eq_ignore_ascii_case(host));
-    if same_site || allowed.iter().any(|a| a.eq_ignore_ascii_case(origin)) {
+    if crate::guard::origin_allowed(origin, headers, allowed) {
         Ok(())
     } else {
         Err("cross-origin WebSocket refused")
@@ -165,16 +187,18 @@ async fn serve(socket: WebSocket, ws: WsState, session: Session, rooms: Vec<app:
     let outbox = chat::open_socket(&ws.app, user, rooms, session.version).await;
     let conn = outbox.id;
     let recheck = outbox.recheck.clone();
+    let overflow = outbox.overflow();
     let (sink, stream) = socket.split();
     let (close_tx, close_rx) = tokio::sync::oneshot::channel::<CloseFrame>();
     let writer = tokio::spawn(write_loop(
         sink,
         outbox,
+        overflow.clone(),
         close_rx,
         ws.shutdown.clone(),
         session.version,
     ));
-    let close = read_loop(stream, &ws.app, &session, conn, &recheck).await;
+    let close = read_loop(stream, &ws.app, &session, conn, &recheck, &overflow).await;
     // The writer sends the close frame and stops; only then is the socket unregistered (doing
     // it first would end the writer's queue and race the close frame).
     let _ = close_tx.send(close);
@@ -196,6 +220,7 @@ async fn read_loop(
     session: &Session,
     conn: u64,
     recheck: &Notify,
+    overflow: &Overflow,
 ) -> CloseFrame {
     let mut bad_frames = 0;
     let mut tokens = RATE_BURST;
@@ -207,6 +232,9 @@ async fn read_loop(
         let read = tokio::select! {
             read = timeout(IDLE_LIMIT, stream.next()) => read,
             () = recheck.notified() => {
+                if overflow.is_set() {
+                    return close(CLOSE_POLICY, CLOSE_NOT_READING);
+                }
                 if let Some(close) = check_session(state, session).await { return close; }
                 continue;
             }
@@ -276,6 +304,9 @@ async fn read_loop(
         }
         tokens -= 1.0;
         handle(frame, state, session, conn).await;
+        if overflow.is_set() {
+            return close(CLOSE_POLICY, CLOSE_NOT_READING);
+        }
     }
 }
 
@@ -329,6 +360,7 @@ async fn handle(frame: ClientFrame, state: &AppState, session: &Session, conn: u
                 thread,
                 also_in_room,
                 files: &[],
+                budget_drawn: false,
             };
             // The ack goes to this socket before the message fans out.
             let posted = chat::post(state, user, post, Answer::Socket(conn)).await;
@@ -431,8 +463,9 @@ async fn sync(
         limit: SYNC_PAGE,
         thread: None,
     };
-    let page = state.store.history(user.id, room_id, query).await?;
-    let complete = page.messages.len() < SYNC_PAGE as usize;
+    let mut page = state.store.history(user.id, room_id, query).await?;
+    let cut = page.fit(app::validate::PAGE_MAX_BYTES, true);
+    let complete = !cut && page.messages.len() < SYNC_PAGE as usize;
     let frame = ServerFrame::History {
         room_id,
         messages: page.messages,
@@ -450,10 +483,11 @@ async fn changes(
     room_id: i64,
     after_rev: i64,
 ) -> Result<(), AppError> {
-    let found = state
+    let mut found = state
         .store
         .changes(user.id, room_id, after_rev, SYNC_PAGE)
         .await?;
+    found.fit(app::validate::PAGE_MAX_BYTES);
     let frame = ServerFrame::Changes {
         room_id,
         messages: found.messages,
@@ -468,6 +502,7 @@ async fn changes(
 async fn write_loop(
     mut sink: futures_util::stream::SplitSink<WebSocket, WsMessage>,
     mut outbox: Outbox,
+    overflow: Overflow,
     mut close_rx: tokio::sync::oneshot::Receiver<CloseFrame>,
     mut shutdown: watch::Receiver<bool>,
     version: u32,
@@ -490,52 +525,69 @@ async fn write_loop(
     };
     loop {
         tokio::select! {
-            frame = outbox.frames.recv() => {
+            frame = outbox.recv() => {
                 let Some(mut frame) = frame else { break };
                 if outbox.take_lagged() {
                     // Frames were dropped: what is queued has gaps, so drop it and resync.
-                    while outbox.frames.try_recv().is_ok() {}
+                    while outbox.try_recv().is_some() {}
                     frame = resync.clone();
                 }
                 // Whatever else is already queued goes out with it: one write for the lot
                 // when a busy room queues faster than this socket is scheduled.
-                let mut written = Ok(());
-                if speaks(&frame) {
-                    written = sink.feed(WsMessage::Text(frame)).await;
-                }
-                let mut batched = 1;
-                while written.is_ok() && batched < WRITE_BATCH_FRAMES {
-                    let Ok(more) = outbox.frames.try_recv() else { break };
-                    if speaks(&more) {
-                        written = sink.feed(WsMessage::Text(more)).await;
+                let batch = async {
+                    let mut written = Ok(());
+                    if speaks(&frame) {
+                        written = sink.feed(WsMessage::Text(frame)).await;
                     }
-                    batched += 1;
-                }
-                if written.is_err() || sink.flush().await.is_err() {
-                    break;
+                    let mut batched = 1;
+                    while written.is_ok() && batched < WRITE_BATCH_FRAMES {
+                        let Some(more) = outbox.try_recv() else { break };
+                        if speaks(&more) {
+                            written = sink.feed(WsMessage::Text(more)).await;
+                        }
+                        batched += 1;
+                    }
+                    written?;
+                    sink.flush().await
+                };
+                match timeout(WRITE_TIMEOUT, batch).await {
+                    Ok(Ok(())) => outbox.flushed(),
+                    Ok(Err(_)) => break,
+                    Err(_) => {
+                        // The peer took nothing for WRITE_TIMEOUT: close it from the reader.
+                        overflow.set();
+                        outbox.recheck.notify_one();
+                        break;
+                    }
                 }
             }
             _ = ping.tick() => {
-                if sink.send(WsMessage::Ping(Default::default())).await.is_err() {
-                    break;
+                match timeout(WRITE_TIMEOUT, sink.send(WsMessage::Ping(Default::default()))).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(_)) => break,
+                    Err(_) => {
+                        overflow.set();
+                        outbox.recheck.notify_one();
+                        break;
+                    }
                 }
             }
             reason = &mut close_rx => {
                 let frame = reason.unwrap_or_else(|_| close(1000, "bye"));
-                let _ = sink.send(WsMessage::Close(Some(frame))).await;
+                let _ = timeout(CLOSE_TIMEOUT, sink.send(WsMessage::Close(Some(frame)))).await;
                 break;
             }
             changed = shutdown.changed(), if watching => {
                 if changed.is_err() {
                     watching = false;
                 } else if *shutdown.borrow() {
-                    let _ = sink
-                        .send(WsMessage::Close(Some(close(CLOSE_RESTART, "server restarting"))))
-                        .await;
+                    let bye = WsMessage::Close(Some(close(CLOSE_RESTART, "server restarting")));
+                    let _ = timeout(CLOSE_TIMEOUT, sink.send(bye)).await;
                     break;
                 }
             }
         }
     }
-    let _ = sink.close().await;
+    // A peer that reads nothing gets no more of our time than it has had.
+    let _ = timeout(CLOSE_TIMEOUT, sink.close()).await;
 }
