@@ -13,18 +13,24 @@
 //! counted everyone. It does not count a browser that has logged in to that account before: such
 //! a browser carries a device cookie ([`crate::auth::device_token`]), so an attacker can at worst
 //! make the real user wait on a device they have never used.
+//!
+//! Besides rates, what one account can make the server hold is capped here: open sockets per
+//! user and per address ([`Limits::open_socket`]), backups being prepared ([`Limits::export`]),
+//! searches, push subscriptions, and upload bytes per user.
 
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::net::{IpAddr, Ipv6Addr};
 use std::num::NonZeroU32;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use governor::clock::Clock;
 use governor::{DefaultKeyedRateLimiter, Quota};
 use ipnet::IpNet;
-use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, SemaphorePermit};
 
 use crate::error::AppError;
 use crate::model::UserId;
@@ -121,6 +127,18 @@ pub struct LimitsConfig {
     pub trusted_proxies: Vec<IpNet>,
     /// Passwords hashed or checked at once (each takes 19 MiB and a core for ~50 ms).
     pub hashing_slots: usize,
+    /// WebSockets one user may have open on this node at once (0: no limit).
+    pub sockets_per_user: usize,
+    /// WebSockets one address may have open on this node at once (0: no limit).
+    pub sockets_per_ip: usize,
+    /// Searches by one user.
+    pub searches_per_user: Rate,
+    /// Push subscriptions made (or renewed) by one user.
+    pub subscribes_per_user: Rate,
+    /// Backups prepared at once for downloads, over every user of this node.
+    pub exports_at_once: usize,
+    /// MiB one user may upload (a burst of `count` MiB, refilled over `per`).
+    pub upload_mib_per_user: Rate,
 }
 
 fn rate(count: u32, secs: u64) -> Rate {
@@ -140,6 +158,12 @@ impl Default for LimitsConfig {
             creates_per_user: rate(20, 60),
             trusted_proxies: Vec::new(),
             hashing_slots: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            sockets_per_user: 16,
+            sockets_per_ip: 256,
+            searches_per_user: rate(30, 60),
+            subscribes_per_user: rate(10, 3600),
+            exports_at_once: 2,
+            upload_mib_per_user: rate(1024, 86_400),
         }
     }
 }
@@ -155,6 +179,11 @@ impl LimitsConfig {
             register_per_ip: lots,
             posts_per_user: lots,
             creates_per_user: lots,
+            searches_per_user: lots,
+            subscribes_per_user: lots,
+            upload_mib_per_user: lots,
+            sockets_per_user: 0,
+            sockets_per_ip: 0,
             ..LimitsConfig::default()
         }
     }
@@ -174,6 +203,85 @@ pub struct Limits {
     register_ip: Keyed<IpAddr>,
     posts: Keyed<UserId>,
     creates: Keyed<UserId>,
+    searches: Keyed<UserId>,
+    subscribes: Keyed<UserId>,
+    /// Upload budgets, in KiB.
+    uploads: Keyed<UserId>,
+    sockets: Mutex<Sockets>,
+    sockets_per_user: usize,
+    sockets_per_ip: usize,
+    exports: Arc<Semaphore>,
+    exporting: Mutex<HashSet<UserId>>,
+}
+
+/// Open sockets of this node, per user and per address.
+#[derive(Default)]
+struct Sockets {
+    by_user: HashMap<UserId, usize>,
+    by_ip: HashMap<IpAddr, usize>,
+}
+
+/// One open socket, counted against its user and address until dropped.
+pub struct SocketPermit {
+    limits: Arc<Limits>,
+    user: UserId,
+    ip: IpAddr,
+}
+
+impl Drop for SocketPermit {
+    fn drop(&mut self) {
+        let mut sockets = lock(&self.limits.sockets);
+        let Sockets { by_user, by_ip } = &mut *sockets;
+        release(by_user, self.user);
+        release(by_ip, self.ip);
+    }
+}
+
+fn release<K: std::hash::Hash + Eq>(counts: &mut HashMap<K, usize>, key: K) {
+    if let Some(n) = counts.get_mut(&key) {
+        *n -= 1;
+        if *n == 0 {
+            counts.remove(&key);
+        }
+    }
+}
+
+/// One download of `user`'s: while it is prepared it takes one of the node's slots, and until it
+/// is dropped (sent) it is the user's one download.
+pub struct ExportPermit {
+    limits: Arc<Limits>,
+    user: UserId,
+    slot: Option<OwnedSemaphorePermit>,
+}
+
+impl ExportPermit {
+    /// The backup is written: the node's slot is free for someone else's.
+    pub fn prepared(&mut self) {
+        self.slot = None;
+    }
+}
+
+impl Drop for ExportPermit {
+    fn drop(&mut self) {
+        lock(&self.limits.exporting).remove(&self.user);
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Counters stay usable after a panic elsewhere: at worst one is off by one.
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The rate `mib` in KiB (governor counts a burst in a u32).
+fn kib_quota(mib: Rate) -> Quota {
+    let kib = mib.count.get().saturating_mul(1024);
+    Rate {
+        count: NonZeroU32::new(kib).unwrap_or(NonZeroU32::MIN),
+        per: mib.per,
+    }
+    .quota()
 }
 
 impl Default for Limits {
@@ -196,23 +304,142 @@ impl Limits {
             register_ip: Keyed::keyed(config.register_per_ip.quota()),
             posts: Keyed::keyed(config.posts_per_user.quota()),
             creates: Keyed::keyed(config.creates_per_user.quota()),
+            searches: Keyed::keyed(config.searches_per_user.quota()),
+            subscribes: Keyed::keyed(config.subscribes_per_user.quota()),
+            uploads: Keyed::keyed(kib_quota(config.upload_mib_per_user)),
+            sockets: Mutex::default(),
+            sockets_per_user: config.sockets_per_user,
+            sockets_per_ip: config.sockets_per_ip,
+            exports: Arc::new(Semaphore::new(config.exports_at_once.max(1))),
+            exporting: Mutex::default(),
         }
     }
 
-    /// A login attempt on `username` from `ip`; `known_device` when the browser proved it logged
-    /// in to that account before, which spares it the per-account budget.
-    pub fn login(&self, ip: IpAddr, username: &str, known_device: bool) -> Result<(), AppError> {
+    /// A new socket of `user` from `ip`: refused when either already has its most open here.
+    pub fn open_socket(
+        self: &Arc<Self>,
+        user: UserId,
+        ip: IpAddr,
+    ) -> Result<SocketPermit, AppError> {
+        let mut sockets = lock(&self.sockets);
+        let over = |n: usize, max: usize| max != 0 && n >= max;
+        let (per_user, per_ip) = (
+            sockets.by_user.get(&user).copied().unwrap_or(0),
+            sockets.by_ip.get(&ip).copied().unwrap_or(0),
+        );
+        let refuse = |message: String| AppError::RateLimited {
+            message,
+            retry_after_secs: 60,
+        };
+        if over(per_user, self.sockets_per_user) {
+            return Err(refuse(format!(
+                "You have {per_user} connections open already (at most {}). Close a tab or \
+                 another device's app, then try again.",
+                self.sockets_per_user
+            )));
+        }
+        if over(per_ip, self.sockets_per_ip) {
+            return Err(refuse(format!(
+                "Too many connections from your address (at most {}). Try again in a minute.",
+                self.sockets_per_ip
+            )));
+        }
+        *sockets.by_user.entry(user).or_default() += 1;
+        *sockets.by_ip.entry(ip).or_default() += 1;
+        Ok(SocketPermit {
+            limits: self.clone(),
+            user,
+            ip,
+        })
+    }
+
+    /// Sockets open on this node (users, addresses), for tests.
+    pub fn open_sockets(&self) -> (usize, usize) {
+        let sockets = lock(&self.sockets);
+        (sockets.by_user.values().sum(), sockets.by_ip.values().sum())
+    }
+
+    /// A backup to prepare for `user`: one at a time per user, and a few at once on the node.
+    pub fn export(self: &Arc<Self>, user: UserId) -> Result<ExportPermit, AppError> {
+        let busy = |message: &str| AppError::RateLimited {
+            message: message.to_owned(),
+            retry_after_secs: 30,
+        };
+        let mut exporting = lock(&self.exporting);
+        if exporting.contains(&user) {
+            return Err(busy(
+                "Your previous download has not finished yet. Try again in 30 seconds.",
+            ));
+        }
+        let slot = self.exports.clone().try_acquire_owned().map_err(|_| {
+            busy("The server is preparing other downloads. Try again in 30 seconds.")
+        })?;
+        exporting.insert(user);
+        Ok(ExportPermit {
+            limits: self.clone(),
+            user,
+            slot: Some(slot),
+        })
+    }
+
+    /// A search by `user`.
+    pub fn search(&self, user: UserId) -> Result<(), AppError> {
+        check(&self.searches, &user, "You are searching too often.")
+    }
+
+    /// A push subscription by `user`.
+    pub fn subscribe(&self, user: UserId) -> Result<(), AppError> {
+        check(
+            &self.subscribes,
+            &user,
+            "You are turning on notifications too often.",
+        )
+    }
+
+    /// An upload of `bytes` by `user`, drawn from their upload budget before the body is read.
+    pub fn upload(&self, user: UserId, bytes: u64) -> Result<(), AppError> {
+        let kib = u32::try_from(bytes.div_ceil(1024).max(1)).unwrap_or(u32::MAX);
+        let n = NonZeroU32::new(kib).unwrap_or(NonZeroU32::MIN);
+        match self.uploads.check_key_n(&user, n) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(not_until)) => {
+                let wait = not_until.wait_time_from(self.uploads.clock().now());
+                let secs = wait.as_secs().max(1);
+                Err(AppError::RateLimited {
+                    message: format!(
+                        "You have uploaded as much as this server allows for now. Try again in {}.",
+                        in_words(secs)
+                    ),
+                    retry_after_secs: secs,
+                })
+            }
+            Err(_) => Err(AppError::TooLarge(
+                "This upload is larger than your whole upload allowance on this server.".into(),
+            )),
+        }
+    }
+
+    /// A login attempt from `ip` on `account`, the username as validated (`None` for a name
+    /// that cannot be an account: only the address's budget counts it, so no one can make the
+    /// server keep buckets keyed by arbitrary text); `known_device` when the browser proved it
+    /// logged in to that account before, which spares it the per-account budget.
+    pub fn login(
+        &self,
+        ip: IpAddr,
+        account: Option<&str>,
+        known_device: bool,
+    ) -> Result<(), AppError> {
         check(
             &self.login_ip,
             &ip,
             "Too many login attempts from your address.",
         )?;
-        if known_device {
+        let Some(account) = account.filter(|_| !known_device) else {
             return Ok(());
-        }
+        };
         check(
             &self.login_account,
-            &username.to_lowercase(),
+            &account.to_lowercase(),
             "Too many login attempts on this account from new devices.",
         )
     }
@@ -311,6 +538,9 @@ impl Limits {
         forget(&self.login_account);
         forget(&self.posts);
         forget(&self.creates);
+        forget(&self.searches);
+        forget(&self.subscribes);
+        forget(&self.uploads);
     }
 
     /// Keys with a bucket that is not full (for tests of [`Limits::forget_idle`]).
@@ -320,6 +550,9 @@ impl Limits {
             + self.register_ip.len()
             + self.posts.len()
             + self.creates.len()
+            + self.searches.len()
+            + self.subscribes.len()
+            + self.uploads.len()
     }
 }
 
@@ -407,10 +640,10 @@ mod tests {
         let limits = Limits::new(config());
         let attacker = IpAddr::from([192, 0, 2, 1]);
         let owner = IpAddr::from([198, 51, 100, 1]);
-        assert!(limits.login(attacker, "Alice", false).is_ok());
-        assert!(limits.login(attacker, "alice", false).is_ok());
+        assert!(limits.login(attacker, Some("Alice"), false).is_ok());
+        assert!(limits.login(attacker, Some("alice"), false).is_ok());
         // The account's budget for new devices is spent (names count case-blind)...
-        let refused = limits.login(owner, "ALICE", false).unwrap_err();
+        let refused = limits.login(owner, Some("ALICE"), false).unwrap_err();
         let AppError::RateLimited {
             message,
             retry_after_secs,
@@ -421,10 +654,10 @@ mod tests {
         assert!(message.contains("new devices"), "{message}");
         assert!((1..=1800).contains(&retry_after_secs), "{retry_after_secs}");
         // ...but not for a browser that logged in before.
-        assert!(limits.login(owner, "alice", true).is_ok());
+        assert!(limits.login(owner, Some("alice"), true).is_ok());
         // The address budget counts everything from an address.
-        assert!(limits.login(attacker, "bob", true).is_ok());
-        let refused = limits.login(attacker, "carol", true).unwrap_err();
+        assert!(limits.login(attacker, Some("bob"), true).is_ok());
+        let refused = limits.login(attacker, Some("carol"), true).unwrap_err();
         assert!(
             refused.to_string().contains("from your address"),
             "{refused}"
@@ -529,5 +762,93 @@ mod tests {
             w.await.unwrap().unwrap();
         }
         assert_eq!(limits.waiting.load(Ordering::Acquire), 0);
+    }
+
+    #[test]
+    fn names_that_cannot_be_accounts_take_no_account_bucket() {
+        let limits = Limits::new(LimitsConfig {
+            login_per_ip: "1000/min".parse().unwrap(),
+            ..LimitsConfig::default()
+        });
+        let ip = IpAddr::from([192, 0, 2, 1]);
+        for _ in 0..100 {
+            assert!(limits.login(ip, None, false).is_ok());
+        }
+        assert_eq!(limits.login_account.len(), 0);
+        assert!(limits.login(ip, Some("alice"), false).is_ok());
+        assert_eq!(limits.login_account.len(), 1);
+    }
+
+    #[test]
+    fn sockets_are_counted_per_user_and_address_until_dropped() {
+        let limits = Arc::new(Limits::new(LimitsConfig {
+            sockets_per_user: 2,
+            sockets_per_ip: 3,
+            ..LimitsConfig::default()
+        }));
+        let (home, office) = (IpAddr::from([192, 0, 2, 1]), IpAddr::from([192, 0, 2, 2]));
+        let a = limits.open_socket(1, home).unwrap();
+        let _b = limits.open_socket(1, home).unwrap();
+        let refused = limits.open_socket(1, office).err().unwrap();
+        assert!(refused.to_string().contains("at most 2"), "{refused}");
+        let _c = limits.open_socket(2, home).unwrap();
+        let refused = limits.open_socket(3, home).err().unwrap();
+        assert!(refused.to_string().contains("your address"), "{refused}");
+        assert_eq!(limits.open_sockets(), (3, 3));
+        drop(a);
+        assert!(limits.open_socket(1, office).is_ok());
+        assert_eq!(
+            limits.open_sockets(),
+            (3, 3),
+            "the new one's permit was dropped at once"
+        );
+        let unlimited = Arc::new(Limits::new(LimitsConfig::relaxed()));
+        let held: Vec<_> = (0..50)
+            .map(|_| unlimited.open_socket(1, home).unwrap())
+            .collect();
+        assert_eq!(held.len(), 50);
+    }
+
+    #[test]
+    fn one_export_per_user_and_a_few_at_once() {
+        let limits = Arc::new(Limits::new(LimitsConfig {
+            exports_at_once: 2,
+            ..LimitsConfig::default()
+        }));
+        let alice = limits.export(1).unwrap();
+        assert!(limits
+            .export(1)
+            .err()
+            .unwrap()
+            .to_string()
+            .contains("not finished"));
+        let _bob = limits.export(2).unwrap();
+        assert!(limits
+            .export(3)
+            .err()
+            .unwrap()
+            .to_string()
+            .contains("other downloads"));
+        drop(alice);
+        assert!(limits.export(3).is_ok());
+        assert!(limits.export(1).is_ok());
+    }
+
+    #[test]
+    fn uploads_draw_on_a_byte_budget() {
+        let limits = Limits::new(LimitsConfig {
+            upload_mib_per_user: "10/day".parse().unwrap(),
+            ..LimitsConfig::default()
+        });
+        let mib = 1024 * 1024;
+        assert!(limits.upload(1, 6 * mib).is_ok());
+        let refused = limits.upload(1, 6 * mib).unwrap_err();
+        assert!(
+            matches!(refused, AppError::RateLimited { .. }),
+            "{refused:?}"
+        );
+        assert!(limits.upload(2, 6 * mib).is_ok(), "another user's budget");
+        let whole = limits.upload(3, 11 * mib).unwrap_err();
+        assert!(matches!(whole, AppError::TooLarge(_)), "{whole:?}");
     }
 }

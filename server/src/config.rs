@@ -126,6 +126,10 @@ pub struct FilesArgs {
     /// suffix).
     #[arg(long, env = "CONFAB_MAX_UPLOAD", default_value = "25M", value_parser = parse_size)]
     pub max_upload: u64,
+    /// Free space uploads must leave on the files' disk; below it they are refused (bytes, or
+    /// with a K, M or G suffix).
+    #[arg(long, env = "CONFAB_MIN_FREE_DISK", default_value = "512M", value_parser = parse_size)]
+    pub min_free_disk: u64,
 }
 
 impl FilesArgs {
@@ -419,6 +423,28 @@ pub struct LimitArgs {
     /// 0 means one per core.
     #[arg(long, env = "CONFAB_HASHING_SLOTS", default_value_t = 0)]
     pub hashing_slots: usize,
+    /// WebSockets one user may have open on a node at once (0: no limit).
+    #[arg(long, env = "CONFAB_MAX_SOCKETS_PER_USER", default_value_t = 16)]
+    pub max_sockets_per_user: usize,
+    /// WebSockets one client address may have open on a node at once (0: no limit).
+    #[arg(long, env = "CONFAB_MAX_SOCKETS_PER_IP", default_value_t = 256)]
+    pub max_sockets_per_ip: usize,
+    /// Searches per user.
+    #[arg(long, env = "CONFAB_SEARCH_RATE_PER_USER", default_value = "30/min")]
+    pub search_rate_per_user: Rate,
+    /// Push subscriptions made per user.
+    #[arg(
+        long,
+        env = "CONFAB_SUBSCRIBE_RATE_PER_USER",
+        default_value = "10/hour"
+    )]
+    pub subscribe_rate_per_user: Rate,
+    /// Downloads ("Download my data", instance backups) prepared at once on a node.
+    #[arg(long, env = "CONFAB_EXPORTS_AT_ONCE", default_value_t = 2)]
+    pub exports_at_once: usize,
+    /// MiB one user may upload, as a rate (a burst of that many MiB, refilled over the period).
+    #[arg(long, env = "CONFAB_UPLOAD_QUOTA_PER_USER", default_value = "1024/day")]
+    pub upload_quota_per_user: Rate,
 }
 
 impl LimitArgs {
@@ -436,6 +462,12 @@ impl LimitArgs {
                 0 => defaults.hashing_slots,
                 n => n,
             },
+            sockets_per_user: self.max_sockets_per_user,
+            sockets_per_ip: self.max_sockets_per_ip,
+            searches_per_user: self.search_rate_per_user,
+            subscribes_per_user: self.subscribe_rate_per_user,
+            exports_at_once: self.exports_at_once,
+            upload_mib_per_user: self.upload_quota_per_user,
         }
     }
 }
@@ -459,6 +491,7 @@ mod tests {
         let files = |dir: Option<&str>| FilesArgs {
             files_dir: dir.map(PathBuf::from),
             max_upload: 1,
+            min_free_disk: 0,
         };
         assert_eq!(
             files(None).dir("sqlite://data/confab.db"),
@@ -500,6 +533,16 @@ mod tests {
         assert_eq!(flags.posts_per_user, library.posts_per_user);
         assert_eq!(flags.creates_per_user, library.creates_per_user);
         assert_eq!(flags.hashing_slots, library.hashing_slots);
+        assert_eq!(flags.sockets_per_user, library.sockets_per_user);
+        assert_eq!(flags.sockets_per_ip, library.sockets_per_ip);
+        assert_eq!(flags.searches_per_user, library.searches_per_user);
+        assert_eq!(flags.subscribes_per_user, library.subscribes_per_user);
+        assert_eq!(flags.exports_at_once, library.exports_at_once);
+        assert_eq!(flags.upload_mib_per_user, library.upload_mib_per_user);
+        assert_eq!(
+            cli.serve.files.min_free_disk,
+            app::files::DEFAULT_MIN_FREE_BYTES
+        );
         let cli = Cli::try_parse_from([
             "confab",
             "--login-rate-per-ip",

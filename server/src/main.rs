@@ -64,7 +64,8 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     .await?;
     let files_dir = args.files.dir(&database_url);
     let files = app::files::Files::on_disk(&files_dir, args.files.max_upload)
-        .map_err(|e| format!("opening the files folder {}: {e}", files_dir.display()))?;
+        .map_err(|e| format!("opening the files folder {}: {e}", files_dir.display()))?
+        .with_min_free(args.files.min_free_disk);
     let push = args.push.config()?;
     if push.subject == server::config::DEFAULT_PUSH_CONTACT {
         tracing::warn!(

@@ -63,10 +63,13 @@ pub async fn login(username: String, password: String) -> Result<User, AppError>
     let state = state()?;
     let wrong = || AppError::Unauthorized("Wrong username or password.".into());
     let ip = client_ip()?;
-    let found = match crate::validate::username(&username) {
-        Ok(name) => state.store.credentials(&name).await?,
-        Err(_) => None,
+    // Only a name that can be an account is looked up, counted per account and logged.
+    let name = crate::validate::username(&username).ok();
+    let found = match &name {
+        Some(name) => state.store.credentials(name).await?,
+        None => None,
     };
+    let shown = name.as_deref().unwrap_or("(not a valid username)");
     let (user, hash) = match found {
         Some((user, hash)) => (Some(user), hash),
         None => (None, None),
@@ -80,8 +83,8 @@ pub async fn login(username: String, password: String) -> Result<User, AppError>
         ),
         _ => false,
     };
-    if let Err(refused) = state.limits.login(ip, username.trim(), known_device) {
-        tracing::warn!(%ip, username = %username.trim(), "login refused: over the limit");
+    if let Err(refused) = state.limits.login(ip, name.as_deref(), known_device) {
+        tracing::warn!(%ip, username = %shown, "login refused: over the limit");
         return Err(refused);
     }
     let ok = {
@@ -89,7 +92,7 @@ pub async fn login(username: String, password: String) -> Result<User, AppError>
         crate::auth::verify_password(hash.clone(), password).await?
     };
     let Some(user) = user.filter(|_| ok) else {
-        tracing::warn!(%ip, username = %username.trim(), "failed login");
+        tracing::warn!(%ip, username = %shown, "failed login");
         return Err(wrong());
     };
     // Said only to someone who knows the password: it reveals nothing to a guesser.
