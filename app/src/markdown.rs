@@ -42,8 +42,7 @@ pub const MAX_REFERENCE_EXPANSION: usize = 8 * 1024;
 pub fn max_html_bytes(text_bytes: usize) -> usize {
     text_bytes
         .saturating_mul(MAX_HTML_RATIO)
-        .max(MIN_HTML_ALLOWANCE)
-        .min(MAX_HTML_BYTES)
+        .clamp(MIN_HTML_ALLOWANCE, MAX_HTML_BYTES)
 }
 
 /// Why a text was not rendered.
