@@ -1,6 +1,13 @@
 //! Downloads in the browser: "Download my data" (every room and DM the user is in) and, for
-//! admins, the whole instance. The backup is written by a task into a bounded pipe that the
-//! response body reads, so a large history streams in constant memory.
+//! admins, the whole instance.
+//!
+//! A download must not let its client hold the database: a backup reads one snapshot, and a
+//! client that stops reading would keep that read transaction (and a pooled connection) open
+//! for as long as it likes. So the backup is first written, at the database's pace and within
+//! [`PREPARE_LIMIT`], to an unnamed temporary file (gone from the disk as soon as it is closed);
+//! only then is the file sent, by a task that gives up when the client takes nothing for
+//! [`SEND_STALL_LIMIT`]. Each user prepares one download at a time and the node a few at once
+//! (`Limits::export`); the rest are told to try again.
 
 use app::backup::encode::{write_backup, Quiet};
 use app::backup::record::Scope;
@@ -14,9 +21,17 @@ use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use http::{header, HeaderMap, HeaderValue};
 use serde_json::json;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
-/// Bytes buffered between the backup task and the response.
-const PIPE_BYTES: usize = 256 * 1024;
+/// Bytes buffered between the sending task and the response.
+const PIPE_BYTES: usize = 64 * 1024;
+/// Longest a backup may take to write to its temporary file.
+const PREPARE_LIMIT: Duration = Duration::from_secs(15 * 60);
+/// Longest the client may take nothing before the download is abandoned.
+const SEND_STALL_LIMIT: Duration = Duration::from_secs(60);
+/// Bytes read from the file per write to the client.
+const SEND_CHUNK: usize = 64 * 1024;
 
 /// `?format=jsonl|csv|xml` (JSONL when absent).
 #[derive(Debug, serde::Deserialize)]
@@ -38,7 +53,7 @@ pub async fn my_data(
         member: Some(user.username.clone()),
         ..Scope::default()
     };
-    download(state, &user.username, scope, query).await
+    download(state, &user, &user.username, scope, query).await
 }
 
 /// `GET /export/instance`: everything (without password hashes), for admins only.
@@ -48,7 +63,9 @@ pub async fn instance(
     Query(query): Query<FormatQuery>,
 ) -> Response {
     match authenticate(&state, &headers).await {
-        Ok(user) if user.is_admin => download(state, "instance", Scope::default(), query).await,
+        Ok(user) if user.is_admin => {
+            download(state, &user, "instance", Scope::default(), query).await
+        }
         Ok(_) => error(AppError::Forbidden(
             "Only admins can download a backup of the whole instance.".into(),
         )),
@@ -66,7 +83,13 @@ fn error(e: AppError) -> Response {
     (e.status(), axum::Json(json!({ "error": e.to_string() }))).into_response()
 }
 
-async fn download(state: AppState, label: &str, scope: Scope, query: FormatQuery) -> Response {
+async fn download(
+    state: AppState,
+    user: &User,
+    label: &str,
+    scope: Scope,
+    query: FormatQuery,
+) -> Response {
     let format = match query.format.as_deref() {
         None => Format::Jsonl,
         Some(name) => match Format::parse(name) {
@@ -78,32 +101,35 @@ async fn download(state: AppState, label: &str, scope: Scope, query: FormatQuery
             }
         },
     };
+    let mut permit = match state.limits.export(user.id) {
+        Ok(permit) => permit,
+        Err(e) => return error(e),
+    };
     let now = app::timestamp::now_ms();
     let date = app::timestamp::rfc3339(now);
     let filename = format!(
         "confab-{label}-{}.{format}",
         date.get(..10).unwrap_or("backup")
     );
-    let (writer, reader) = tokio::io::duplex(PIPE_BYTES);
     let request = ExportRequest {
         scope,
         credentials: false,
     };
+    let file = match prepare(&state, &request, format, now).await {
+        Ok(file) => file,
+        Err(e) => return error(e),
+    };
+    // The database is done with: other downloads may be prepared while this one is sent.
+    permit.prepared();
+    let (writer, reader) = tokio::io::duplex(PIPE_BYTES);
+    let name = filename.clone();
     tokio::spawn(async move {
         // If the download fails half-way the body ends early; a JSONL file then lacks its end
         // record, so a restore of it is refused rather than silently partial.
-        if let Err(e) = write_backup(
-            state.store.as_ref(),
-            &request,
-            format,
-            writer,
-            now,
-            &mut Quiet,
-        )
-        .await
-        {
-            tracing::warn!("download of a backup stopped: {e}");
+        if let Err(e) = send(file, writer).await {
+            tracing::info!("a download of {name:?} stopped: {e}");
         }
+        drop(permit);
     });
     let mut response = Body::from_stream(tokio_util::io::ReaderStream::new(reader)).into_response();
     let headers = response.headers_mut();
@@ -116,4 +142,68 @@ async fn download(state: AppState, label: &str, scope: Scope, query: FormatQuery
     }
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
+}
+
+/// Writes the backup to an unnamed temporary file and returns it, positioned at its start.
+async fn prepare(
+    state: &AppState,
+    request: &ExportRequest,
+    format: Format,
+    now: i64,
+) -> Result<tokio::fs::File, AppError> {
+    let internal = |e: &dyn std::fmt::Display| {
+        tracing::error!("preparing a download: {e}");
+        AppError::Internal
+    };
+    let file = tokio::task::spawn_blocking(tempfile::tempfile)
+        .await
+        .map_err(|e| internal(&e))?
+        .map_err(|e| internal(&e))?;
+    let mut file = tokio::fs::File::from_std(file);
+    let written = tokio::time::timeout(PREPARE_LIMIT, async {
+        let mut out = tokio::io::BufWriter::new(&mut file);
+        write_backup(
+            state.store.as_ref(),
+            request,
+            format,
+            &mut out,
+            now,
+            &mut Quiet,
+        )
+        .await?;
+        out.flush().await?;
+        Ok::<_, app::backup::BackupError>(())
+    })
+    .await;
+    match written {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Err(internal(&e)),
+        Err(_) => {
+            tracing::warn!("a download took over {PREPARE_LIMIT:?} to prepare");
+            return Err(AppError::RateLimited {
+                message: "Preparing this download took too long. Try again later.".into(),
+                retry_after_secs: 300,
+            });
+        }
+    }
+    file.rewind().await.map_err(|e| internal(&e))?;
+    Ok(file)
+}
+
+/// Copies the prepared file to the response, giving up when the client takes nothing for
+/// [`SEND_STALL_LIMIT`].
+async fn send(mut file: tokio::fs::File, mut out: tokio::io::DuplexStream) -> std::io::Result<()> {
+    let mut chunk = vec![0; SEND_CHUNK];
+    loop {
+        let n = file.read(&mut chunk).await?;
+        if n == 0 {
+            return out.shutdown().await;
+        }
+        let part = chunk.get(..n).unwrap_or_default();
+        tokio::time::timeout(SEND_STALL_LIMIT, out.write_all(part))
+            .await
+            .map_err(|_| {
+                std::io::Error::new(std::io::ErrorKind::TimedOut, "the client stopped reading")
+            })??;
+    }
 }

@@ -38,11 +38,16 @@ const CONNECTIONS: u32 = 16;
 const WRITER_LANES: usize = 2;
 /// How long a caller waits for a free connection before the request fails.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Connections kept for session lookups alone: every request starts with one, and none may
+/// wait behind long reads (a large backup, a slow search) holding the main pool.
+const SESSION_CONNECTIONS: u32 = 2;
 
 /// The PostgreSQL store.
 #[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// Session lookups only (see [`SESSION_CONNECTIONS`]).
+    sessions: PgPool,
     /// The group-commit writer that stores posts.
     posts: Posts,
 }
@@ -137,11 +142,20 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
         sqlx::migrate!("./migrations_postgres").run(&pool).await?;
+        let sessions = PgPoolOptions::new()
+            .max_connections(SESSION_CONNECTIONS)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options)
+            .await?;
         let posts = Posts::spawn(posts::PgWriter(pool.clone()), WRITER_LANES);
-        Ok(Self { pool, posts })
+        Ok(Self {
+            pool,
+            sessions,
+            posts,
+        })
     }
 }
 
@@ -321,7 +335,7 @@ impl Store for PgStore {
         )
         .bind(token_hash)
         .bind(now)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.sessions)
         .await?)
     }
 
@@ -876,6 +890,7 @@ impl Store for PgStore {
     }
 
     async fn close(&self) {
+        self.sessions.close().await;
         self.pool.close().await;
     }
 }

@@ -40,6 +40,9 @@ use crate::timestamp::now_ms;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Reader connections; reads in WAL mode never wait for the writer.
 const READ_CONNECTIONS: u32 = 8;
+/// Reader connections kept for session lookups alone: every request starts with one, and none
+/// may wait behind long reads (a large backup, a slow search) holding the other readers.
+const SESSION_CONNECTIONS: u32 = 2;
 /// Rows buffered between a reader connection's worker thread and the caller.
 const ROW_CHANNEL: usize = 1024;
 
@@ -58,6 +61,8 @@ pub enum Durability {
 #[derive(Clone)]
 pub struct SqliteStore {
     read: SqlitePool,
+    /// Session lookups only (see [`SESSION_CONNECTIONS`]).
+    sessions: SqlitePool,
     write: SqlitePool,
     /// The group-commit writer that stores posts.
     posts: Posts,
@@ -178,16 +183,26 @@ impl SqliteStore {
         // the worker run ahead on long reads (backups) instead of waking the reader per row.
         let read = SqlitePoolOptions::new()
             .max_connections(READ_CONNECTIONS)
-            .connect_with(options.row_buffer_size(ROW_CHANNEL))
+            .connect_with(options.clone().row_buffer_size(ROW_CHANNEL))
+            .await?;
+        let sessions = SqlitePoolOptions::new()
+            .max_connections(SESSION_CONNECTIONS)
+            .connect_with(options)
             .await?;
         // One lane: SQLite has one writer.
         let posts = Posts::spawn(posts::SqliteWriter(write.clone()), 1);
-        Ok(Self { read, write, posts })
+        Ok(Self {
+            read,
+            sessions,
+            write,
+            posts,
+        })
     }
 
     /// Closes both pools, waiting for queries in flight (graceful shutdown).
     pub async fn close(&self) {
         self.write.close().await;
+        self.sessions.close().await;
         self.read.close().await;
     }
 }
@@ -366,7 +381,7 @@ impl Store for SqliteStore {
         )
         .bind(token_hash)
         .bind(now)
-        .fetch_optional(&self.read)
+        .fetch_optional(&self.sessions)
         .await?)
     }
 
