@@ -236,6 +236,7 @@ pub async fn run(
     page: Option<&str>,
 ) -> Result<SearchResults, AppError> {
     let query = parse(text)?;
+    state.limits.search(user_id)?;
     let sidebar = state.store.sidebar(user_id).await?;
     let rooms: Vec<_> = sidebar.rooms.into_iter().chain(sidebar.dms).collect();
     let room = match &query.room {
@@ -275,6 +276,7 @@ pub async fn run(
         after: query.after,
         page,
         limit: PAGE,
+        time_limit: crate::store::SEARCH_TIME_LIMIT,
     };
     let found = state.store.search(user_id, &filter).await?;
     let hits = found

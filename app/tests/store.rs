@@ -196,6 +196,47 @@ async fn a_sqlite_file_is_created_and_survives_reopening() {
     assert_eq!(page.messages[0].author, "alice");
 }
 
+/// SQLite only: a search past its time limit is stopped inside SQLite (its progress handler),
+/// answered with a request to narrow it, and leaves no deadline behind on the pooled
+/// connections that later searches use. (PostgreSQL's `statement_timeout` counts whole
+/// milliseconds, within which any search over a test's rows finishes.)
+#[tokio::test]
+async fn a_sqlite_search_past_its_time_limit_is_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&backends::sqlite_url(&dir), Durability::Normal)
+        .await
+        .unwrap();
+    let alice = user(&store, "alice").await;
+    let room = general_id(&store, &alice).await;
+    for i in 0..2_000 {
+        post(&store, &alice, room, &format!("note {i}")).await;
+    }
+    // Filters alone, none of which match: the walk meets every message.
+    let nothing_before_1970 = SearchFilter {
+        before: Some(1),
+        ..unfiltered(&[])
+    };
+    let stopped = SearchFilter {
+        time_limit: std::time::Duration::ZERO,
+        ..nothing_before_1970
+    };
+    match store.search(alice.id, &stopped).await {
+        Err(StoreError::Invalid(why)) => assert!(why.contains("took too long"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    // Every pooled reader afterwards searches without the old deadline.
+    for _ in 0..12 {
+        let found = store.search(alice.id, &nothing_before_1970).await.unwrap();
+        assert!(found.messages.is_empty());
+        let words = app::search::parse("note").unwrap();
+        let found = store
+            .search(alice.id, &unfiltered(&words.terms))
+            .await
+            .unwrap();
+        assert_eq!(found.messages.len(), 20);
+    }
+}
+
 async fn fresh_database_has_general_and_first_user_is_admin(store: Arc<dyn Store>) {
     let alice = user(&*store, "alice").await;
     let bob = user(&*store, "bob").await;
@@ -1421,6 +1462,7 @@ fn unfiltered(terms: &[app::search::Term]) -> SearchFilter<'_> {
         after: None,
         page: None,
         limit: 20,
+        time_limit: app::store::SEARCH_TIME_LIMIT,
     }
 }
 
@@ -2110,6 +2152,7 @@ async fn push_subscriptions_belong_to_a_session_and_targets_carry_preferences(
             },
             auth: &[7; 16],
             label: "Chrome on Linux",
+            max_per_user: 3,
         };
     let laptop = store
         .push()
@@ -2143,6 +2186,25 @@ async fn push_subscriptions_belong_to_a_session_and_targets_carry_preferences(
         .add_push_subscription(sub(&carol, b"carol", "https://push.example.com/laptop", 2))
         .await;
     assert!(matches!(taken, Err(StoreError::Conflict(_))), "{taken:?}");
+    assert_eq!(store.push().push_devices(bob.id).await.unwrap().len(), 2);
+    // A user has at most `max_per_user` subscriptions; renewing one of them still works.
+    let capped = |endpoint| NewSubscription {
+        max_per_user: 2,
+        ..sub(&bob, b"bob-2", endpoint, 1)
+    };
+    let over = store
+        .push()
+        .add_push_subscription(capped("https://push.example.com/third"))
+        .await;
+    match over {
+        Err(StoreError::Conflict(why)) => assert!(why.contains("at most 2"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    store
+        .push()
+        .add_push_subscription(capped("https://push.example.com/phone"))
+        .await
+        .unwrap();
     assert_eq!(store.push().push_devices(bob.id).await.unwrap().len(), 2);
 
     store

@@ -81,6 +81,9 @@ pub struct NewSubscription<'a> {
     pub p256dh: &'a [u8],
     pub auth: &'a [u8],
     pub label: &'a str,
+    /// The most subscriptions one user may have: a new endpoint beyond it is refused (409),
+    /// in the same transaction that would add it.
+    pub max_per_user: usize,
 }
 
 /// One subscription a new message may be pushed to, with its owner's preferences.
@@ -317,6 +320,9 @@ pub struct SearchFilter<'a> {
     /// The `next` cursor of the page before, as this store wrote it.
     pub page: Option<&'a str>,
     pub limit: u32,
+    /// Longest the database may look ([`SEARCH_TIME_LIMIT`] for people's searches); a search
+    /// that takes longer is stopped and answered with a request to narrow it.
+    pub time_limit: std::time::Duration,
 }
 
 /// A page of found messages, newest first, and the cursor of the next page if there is one.
@@ -329,6 +335,18 @@ pub struct Found {
 /// The answer to a page cursor a store did not write.
 pub(crate) fn bad_page() -> StoreError {
     StoreError::Invalid("This page of results is out of date: search again.".into())
+}
+
+/// Longest one search may run in the database. Words walk the full-text index newest first and
+/// fill a page quickly; filters alone (`before:1970-01-02`) or very narrow ones could otherwise
+/// walk every message of every room the caller is in.
+pub const SEARCH_TIME_LIMIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The answer to a search stopped at [`SEARCH_TIME_LIMIT`].
+pub(crate) fn search_too_slow() -> StoreError {
+    StoreError::Invalid(
+        "This search took too long. Add a word to look for, or narrow it with in: or from:.".into(),
+    )
 }
 
 /// The key that makes a set of people's direct conversation unique: their ids in ascending

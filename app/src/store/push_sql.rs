@@ -71,12 +71,26 @@ macro_rules! push_queries {
                 .bind(new.endpoint)
                 .fetch_optional(&mut *tx)
                 .await?;
-            if let Some((p256dh, auth)) = known {
-                if p256dh != new.p256dh || auth != new.auth {
+            if let Some((p256dh, auth)) = &known {
+                if *p256dh != new.p256dh || *auth != new.auth {
                     return Err(StoreError::Conflict(
                         "That push endpoint is already subscribed with other keys.".into(),
                     ));
                 }
+            }
+            let count = "SELECT COUNT(*) FROM push_subscriptions \
+                         WHERE user_id = ?1 AND endpoint <> ?2";
+            let others: i64 = sqlx::query_scalar(&$sql(count))
+                .bind(new.user_id)
+                .bind(new.endpoint)
+                .fetch_one(&mut *tx)
+                .await?;
+            if usize::try_from(others).unwrap_or(usize::MAX) >= new.max_per_user {
+                return Err(StoreError::Conflict(format!(
+                    "Push notifications are on for {others} devices of yours already (at most \
+                     {}). Remove one under Notifications first.",
+                    new.max_per_user
+                )));
             }
             let upsert = "INSERT INTO push_subscriptions \
                    (user_id, session_hash, endpoint, p256dh, auth, label, created_at) \

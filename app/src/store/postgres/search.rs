@@ -1,13 +1,17 @@
 //! PostgreSQL's side of search ([`crate::search`]): the generated `search` tsvector and its GIN
 //! index (migration 0006), newest first by time. The page cursor is the last hit's
 //! `created_at:room_id:seq`, so paging is stable however many messages share a millisecond.
+//! A search that runs longer than its time limit is cancelled (`statement_timeout`).
 
 use sqlx::PgPool;
 
 use super::MESSAGE_COLUMNS;
 use crate::search::Term;
 use crate::store::rows;
-use crate::store::{bad_page, Found, SearchFilter, StoreResult};
+use crate::store::{bad_page, search_too_slow, Found, SearchFilter, StoreError, StoreResult};
+
+/// PostgreSQL's code for a statement cancelled by `statement_timeout`.
+const QUERY_CANCELED: &str = "57014";
 
 /// The `tsquery` for `terms`: each word quoted (it holds only letters and digits, so nothing in
 /// it is tsquery syntax), a phrase's words adjacent (`<->`), all terms required.
@@ -73,6 +77,12 @@ pub(super) async fn search(
     sqlx::query("SET LOCAL plan_cache_mode = force_custom_plan")
         .execute(&mut *tx)
         .await?;
+    sqlx::query(&format!(
+        "SET LOCAL statement_timeout = {}",
+        filter.time_limit.as_millis().max(1)
+    ))
+    .execute(&mut *tx)
+    .await?;
     let rows = sqlx::query(&sql)
         .bind(words)
         .bind(user_id)
@@ -85,7 +95,13 @@ pub(super) async fn search(
         .bind(seq)
         .bind(i64::from(filter.limit) + 1)
         .fetch_all(&mut *tx)
-        .await?;
+        .await
+        .map_err(|e| match &e {
+            sqlx::Error::Database(db) if db.code().as_deref() == Some(QUERY_CANCELED) => {
+                search_too_slow()
+            }
+            _ => StoreError::from(e),
+        })?;
     tx.commit().await?;
     let mut messages = rows
         .iter()

@@ -1,14 +1,22 @@
 //! SQLite's side of search ([`crate::search`]): the FTS5 index `messages_fts` (migration
 //! 0008), walked newest first. Results come in the order messages were stored (`messages.id`,
 //! descending), which FTS5 hands out without sorting, so a page costs the same whether a word is
-//! in ten messages or in a million; the page cursor is the last id shown.
+//! in ten messages or in a million; the page cursor is the last id shown. A search that walks
+//! for longer than its time limit is interrupted (SQLite's progress handler).
+
+use std::time::Instant;
 
 use sqlx::{Row, SqlitePool};
 
 use super::MESSAGE_COLUMNS;
 use crate::search::Term;
 use crate::store::rows::{self, MESSAGE_COLUMN_COUNT};
-use crate::store::{bad_page, Found, SearchFilter, StoreResult};
+use crate::store::{bad_page, search_too_slow, Found, SearchFilter, StoreError, StoreResult};
+
+/// SQLite virtual-machine steps between looks at the clock (a fraction of a millisecond).
+const STEPS_PER_LOOK: i32 = 1_000;
+/// SQLite's code for a statement stopped by the progress handler.
+const SQLITE_INTERRUPT: &str = "9";
 
 /// The FTS5 query for `terms`: each a quoted phrase (its words hold only letters and digits, so
 /// nothing in them is FTS5 syntax), all required.
@@ -57,6 +65,11 @@ pub(super) async fn search(
          ORDER BY {order} DESC LIMIT ?8"
     );
     let matching = (!filter.terms.is_empty()).then(|| fts_query(filter.terms));
+    let mut conn = pool.acquire().await?;
+    let deadline = Instant::now() + filter.time_limit;
+    conn.lock_handle()
+        .await?
+        .set_progress_handler(STEPS_PER_LOOK, move || Instant::now() < deadline);
     let rows = sqlx::query(&sql)
         .bind(matching)
         .bind(user_id)
@@ -66,8 +79,25 @@ pub(super) async fn search(
         .bind(filter.after)
         .bind(below)
         .bind(i64::from(filter.limit) + 1)
-        .fetch_all(pool)
-        .await?;
+        .fetch_all(&mut *conn)
+        .await;
+    // The connection goes back to the pool without the deadline, or not at all.
+    let removed = match conn.lock_handle().await {
+        Ok(mut handle) => {
+            handle.remove_progress_handler();
+            true
+        }
+        Err(_) => false,
+    };
+    if !removed {
+        conn.close_on_drop();
+    }
+    let rows = rows.map_err(|e| match &e {
+        sqlx::Error::Database(db) if db.code().as_deref() == Some(SQLITE_INTERRUPT) => {
+            search_too_slow()
+        }
+        _ => StoreError::from(e),
+    })?;
     let more = rows.len() > filter.limit as usize;
     let kept = &rows[..rows.len().min(filter.limit as usize)];
     let next = match (more, kept.last()) {
