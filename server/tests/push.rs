@@ -572,6 +572,10 @@ async fn bad_subscriptions_are_refused_with_the_reason() {
         ("https://10.0.0.7/x", &p256dh, &auth, "public host"),
         ("https://localhost/x", &p256dh, &auth, "public host"),
         ("https://[::1]/x", &p256dh, &auth, "public host"),
+        // Loopback and link-local written short, as the HTTP client would dial them.
+        ("https://127.1:8443/x", &p256dh, &auth, "public host"),
+        ("https://0x7f.1/x", &p256dh, &auth, "public host"),
+        ("https://169.254.43518/x", &p256dh, &auth, "public host"),
         ("not a url", &p256dh, &auth, "not a URL"),
         ("/relative", &p256dh, &auth, "absolute URL"),
         (&endpoint, "AAAA", &auth, "p256dh"),
@@ -641,4 +645,86 @@ async fn the_command_line_shows_and_rotates_the_vapid_key() {
     assert_ne!(rotated, first);
     assert!(said.contains("dropped 0 subscription"), "{said}");
     assert_eq!(confab(&["push", "keys"]).0, rotated);
+}
+
+/// One account with many subscriptions on a push service that never answers cannot hold up
+/// everyone else's pushes: the hanging service gets at most its share of the delivery slots,
+/// and pushes beyond it are dropped (counted), not waited for. It also cannot subscribe without
+/// end: ten devices per user, and subscribing is rate limited.
+#[tokio::test]
+async fn a_hostile_account_on_a_hanging_push_service_cannot_stall_other_pushes() {
+    let mut good = PushService::start().await;
+    let slow = PushService::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("confab.db").display());
+    let limits = app::limits::LimitsConfig {
+        subscribes_per_user: "12/hour".parse().unwrap(),
+        ..app::limits::LimitsConfig::relaxed()
+    };
+    let (state, _) = server::open_node(&url, false, None, limits).await.unwrap();
+    let mut config = app::push::send::PushConfig::new("https://chat.example.org".into());
+    config.allowed_origins.push(good.origin());
+    config.allowed_origins.push(slow.origin());
+    config.timeout = Duration::from_secs(10);
+    let state = state.with_push(config).await.unwrap();
+    let key = state.push.as_ref().unwrap().public_key().to_owned();
+    *good.state.vapid.lock().unwrap() = key.clone();
+    *slow.state.vapid.lock().unwrap() = key;
+    let addr = common::serve(state.clone()).await;
+
+    let mallory = register(addr, "mallory").await;
+    let accomplice = register(addr, "accomplice").await;
+    let alice = register(addr, "alice").await;
+    let bob = register(addr, "bob").await;
+    let subscribe_to = async |service: &PushService, cookie: &str, device: &str| {
+        let (endpoint, p256dh, auth) = service.browser(device, Behaviour::Hang);
+        let args = format!("endpoint={}&p256dh={p256dh}&auth={auth}", form(&endpoint));
+        post(addr, "/api/subscribe_push", &args, Some(cookie)).await
+    };
+    for i in 0..app::push::MAX_DEVICES_PER_USER {
+        let (status, _, body) = subscribe_to(&slow, &mallory, &format!("m{i}")).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let (status, _, body) = subscribe_to(&slow, &mallory, "one-too-many").await;
+    assert_eq!(status, 409, "{body}");
+    assert!(body.contains("at most 10"), "{body}");
+    let (status, _, _) = subscribe_to(&slow, &mallory, "again").await;
+    assert_eq!(status, 409);
+    let (status, _, body) = subscribe_to(&slow, &mallory, "and again").await;
+    assert_eq!(status, 429, "the 13th subscription in an hour: {body}");
+
+    // Bob's browser is on a service that answers.
+    let (endpoint, p256dh, auth) = good.browser("bob", Behaviour::Accept);
+    let args = format!("endpoint={}&p256dh={p256dh}&auth={auth}", form(&endpoint));
+    call(addr, "subscribe_push", &args, &bob).await;
+
+    // The accomplice sends Mallory DMs: ten pushes each, all to the hanging service.
+    let to_mallory: i64 = call(addr, "open_dm", "username=mallory", &accomplice)
+        .await
+        .parse()
+        .unwrap();
+    for i in 0..6 {
+        say(addr, &accomplice, to_mallory, &format!("flood {i}")).await;
+    }
+    // Without a cap per service, these 60 pushes would hold all 32 slots for 40 s and more.
+    let to_bob: i64 = call(addr, "open_dm", "username=bob", &alice)
+        .await
+        .parse()
+        .unwrap();
+    let started = Instant::now();
+    say(addr, &alice, to_bob, "are you there?").await;
+    let delivery = good.next().await;
+    let took = started.elapsed();
+    println!("bob's push arrived {took:?} after a flood of 60 hanging pushes");
+    assert_eq!(delivery.device, "bob");
+    assert_eq!(delivery.payload.body, "are you there?");
+    assert!(took < Duration::from_secs(3), "{took:?}");
+    let stats = state.push.as_ref().unwrap().stats();
+    let busy = stats.busy.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(busy >= 40, "{busy} pushes dropped for a busy service");
+    let tried: u32 = (0..10).map(|i| slow.tries(&format!("m{i}"))).sum();
+    assert!(
+        tried <= 8,
+        "{tried} requests in flight to the hanging service"
+    );
 }

@@ -35,6 +35,7 @@ pub async fn subscribe_push(
     let state = super::ssr::state()?;
     let parts = super::ssr::request_parts()?;
     let token = crate::auth::session_token(&parts.headers).ok_or_else(AppError::login_required)?;
+    state.limits.subscribe(user.id)?;
     let checked =
         crate::push::subscription(&endpoint, &p256dh, &auth, pusher(&state)?.allowed_origins())?;
     let agent = parts
@@ -54,6 +55,7 @@ pub async fn subscribe_push(
             p256dh: &checked.p256dh,
             auth: &checked.auth,
             label: &label,
+            max_per_user: crate::push::MAX_DEVICES_PER_USER,
         })
         .await?)
 }

@@ -212,6 +212,10 @@ pub fn subscription(
     })
 }
 
+/// Devices (subscriptions) one user may have push notifications on: each is a request per
+/// notification, so the number is what one account can make the sender do per message.
+pub const MAX_DEVICES_PER_USER: usize = 10;
+
 /// Base64url, with or without padding (browsers leave it out).
 fn base64url(text: &str) -> Option<Vec<u8>> {
     base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -221,49 +225,52 @@ fn base64url(text: &str) -> Option<Vec<u8>> {
 
 /// Checks that a push endpoint is one this server may post to: an https URL without
 /// credentials whose host is a public name or address, so a subscription cannot turn the
-/// server into a client of its own network. Origins in `allowed` (an operator's own push
-/// service, the tests' one) are taken as they are. Checked when a subscription arrives and
-/// again before each push; the sender's resolver also refuses names that resolve to private
-/// addresses ([`send`]).
+/// server into a client of its own network. The URL is read by the same (WHATWG) parser the
+/// HTTP client dials with, so `https://127.1/`, `https://0x7f.1/` and `https://2130706433/` are
+/// seen as the loopback addresses they are, not as names. Origins in `allowed` (an operator's
+/// own push service, the tests' one) are taken as they are. Checked when a subscription
+/// arrives and again before each push; the sender's resolver also refuses names that resolve
+/// to private addresses ([`send`]).
 pub fn endpoint(url: &str, allowed: &[String]) -> Result<http::Uri, AppError> {
     let refuse = |why: &str| AppError::BadRequest(format!("The push endpoint {why}."));
     if url.len() > MAX_ENDPOINT {
         return Err(refuse(&format!("is longer than {MAX_ENDPOINT} characters")));
     }
-    let uri: http::Uri = url.parse().map_err(|_| refuse("is not a URL"))?;
-    let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) else {
+    url.parse::<http::Uri>()
+        .map_err(|_| refuse("is not a URL"))?;
+    let parsed = url::Url::parse(url).map_err(|_| refuse("is not an absolute URL"))?;
+    let Some(host) = parsed.host() else {
         return Err(refuse("is not an absolute URL"));
     };
+    // What is dialled is the parsed URL, in its normal form.
+    let uri: http::Uri = parsed
+        .as_str()
+        .parse()
+        .map_err(|_| refuse("is not a URL"))?;
+    let origin = parsed.origin().ascii_serialization();
     if allowed
         .iter()
-        .any(|o| same_origin(o, scheme, authority.as_str()))
+        .any(|o| o.trim_end_matches('/').eq_ignore_ascii_case(&origin))
     {
         return Ok(uri);
     }
-    if scheme != "https" {
+    if parsed.scheme() != "https" {
         return Err(refuse("must use https"));
     }
-    if authority.as_str().contains('@') {
+    if !parsed.username().is_empty() || parsed.password().is_some() {
         return Err(refuse("must not carry a user name or password"));
     }
-    let host = authority
-        .host()
-        .trim_start_matches('[')
-        .trim_end_matches(']');
-    if !public_host(host) {
+    let public = match host {
+        url::Host::Ipv4(ip) => public_ip(IpAddr::V4(ip)),
+        url::Host::Ipv6(ip) => public_ip(IpAddr::V6(ip)),
+        url::Host::Domain(name) => public_host(name),
+    };
+    if !public {
         return Err(refuse(
             "must be on a public host, not a private or local address",
         ));
     }
     Ok(uri)
-}
-
-fn same_origin(origin: &str, scheme: &str, authority: &str) -> bool {
-    origin
-        .trim_end_matches('/')
-        .strip_prefix(scheme)
-        .and_then(|rest| rest.strip_prefix("://"))
-        .is_some_and(|a| a.eq_ignore_ascii_case(authority))
 }
 
 /// A host name or address reachable on the public internet, as far as its text tells.
@@ -307,7 +314,10 @@ pub fn public_ip(ip: IpAddr) -> bool {
                 return public_ip(IpAddr::V4(v4));
             }
             let first = v6.segments()[0];
-            !(v6.is_loopback()
+            // ::a.b.c.d (IPv4-compatible, deprecated) and everything else in ::/96.
+            let compatible = v6.segments()[..6].iter().all(|s| *s == 0);
+            !(compatible
+                || v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
                 || (first & 0xfe00) == 0xfc00
@@ -471,6 +481,14 @@ mod tests {
             "https://[::ffff:10.0.0.1]/x",
             "https://printer.local/x",
             "https://intranet/x",
+            // Shorthand and numeric IPv4, as the HTTP client reads them.
+            "https://127.1:8443/x",
+            "https://0x7f.1/x",
+            "https://2130706433/x",
+            "https://0177.0.0.1/x",
+            "https://169.254.43518/latest",
+            "https://10.1/x",
+            "https://[::127.0.0.1]/x",
             "https://user:pw@push.example.com/x",
             "ftp://push.example.com/x",
             "/relative",
@@ -481,6 +499,14 @@ mod tests {
         let allowed = ["http://127.0.0.1:9000".to_owned()];
         assert!(endpoint("http://127.0.0.1:9000/push/1", &allowed).is_ok());
         assert!(endpoint("http://127.0.0.1:9001/push/1", &allowed).is_err());
+        // What is dialled is the parsed URL: the shorthand is its full address.
+        assert_eq!(
+            endpoint("http://127.1:9000/push/1", &allowed)
+                .unwrap()
+                .host(),
+            Some("127.0.0.1")
+        );
+        assert!(endpoint("https://8.8.8.8/x", &[]).is_ok());
     }
 
     #[test]

@@ -3,17 +3,23 @@
 //! counts it), and one worker turns each into pushes: it asks the store for the room's
 //! subscriptions, the bus for who has a tab in view, applies the rule (`super::reason`), and
 //! sends each push as its own task, at most [`PushConfig::concurrency`] at once, so neither a
-//! slow push service nor a large room can hold up posting.
+//! slow push service nor a large room can hold up posting. One push service (an endpoint's
+//! origin) has at most [`PushConfig::per_service`] of those at once; a push to a service that
+//! is that busy, or one that finds no free slot within [`SLOT_WAIT`], is dropped and counted,
+//! so an account with subscriptions on a slow host of its own cannot stall everyone's pushes.
 //!
 //! A push service's answer decides what follows: 2xx is done; 404 and 410 mean the browser
 //! dropped the subscription, which is removed; 429, 5xx and network failures are tried again
 //! after a backoff (a `Retry-After` is honoured, up to a minute); any other answer is logged.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+/// Longest the worker waits for a free delivery slot before it drops a push.
+pub const SLOT_WAIT: Duration = Duration::from_secs(2);
 
 use base64::Engine as _;
 use tokio::sync::{mpsc, Semaphore};
@@ -36,6 +42,8 @@ pub struct PushConfig {
     pub queue: usize,
     /// Pushes in flight at once (each a request, or a wait before trying one again).
     pub concurrency: usize,
+    /// Pushes in flight at once to one push service (an endpoint's origin).
+    pub per_service: usize,
     /// How long one request may take.
     pub timeout: Duration,
     /// The first wait before trying again; each later one doubles.
@@ -52,6 +60,7 @@ impl PushConfig {
             allowed_origins: Vec::new(),
             queue: 1024,
             concurrency: 32,
+            per_service: 8,
             timeout: Duration::from_secs(10),
             retry_after: Duration::from_secs(1),
             attempts: 4,
@@ -65,6 +74,8 @@ pub struct PushStats {
     pub queued: AtomicU64,
     /// Notifications dropped because the queue was full.
     pub dropped: AtomicU64,
+    /// Pushes dropped because their service, or every delivery slot, was busy.
+    pub busy: AtomicU64,
     pub delivered: AtomicU64,
     /// Subscriptions removed because their push service said they are gone.
     pub gone: AtomicU64,
@@ -142,6 +153,10 @@ impl Pusher {
                 stats: stats.clone(),
             }),
             slots: Arc::new(Semaphore::new(config.concurrency.max(1))),
+            services: Arc::new(Services {
+                max: config.per_service.max(1),
+                busy: Mutex::default(),
+            }),
             recent: Recent::default(),
         };
         tokio::spawn(worker.run(queue));
@@ -194,7 +209,62 @@ struct Worker {
     bus: Arc<dyn Bus>,
     sender: Arc<Sender>,
     slots: Arc<Semaphore>,
+    services: Arc<Services>,
     recent: Recent,
+}
+
+/// Pushes in flight per push service.
+struct Services {
+    max: usize,
+    busy: Mutex<HashMap<String, usize>>,
+}
+
+impl Services {
+    /// A place for one more push to `service`, unless it has its most in flight.
+    fn enter(self: &Arc<Self>, service: String) -> Option<InFlight> {
+        let mut busy = self
+            .busy
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let n = busy.entry(service.clone()).or_default();
+        if *n >= self.max {
+            return None;
+        }
+        *n += 1;
+        Some(InFlight {
+            services: self.clone(),
+            service,
+        })
+    }
+}
+
+/// One push in flight to a service; its place is free again when dropped.
+struct InFlight {
+    services: Arc<Services>,
+    service: String,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let mut busy = self
+            .services
+            .busy
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(n) = busy.get_mut(&self.service) {
+            *n -= 1;
+            if *n == 0 {
+                busy.remove(&self.service);
+            }
+        }
+    }
+}
+
+/// The push service of an endpoint: its origin.
+fn service_of(endpoint: &str) -> String {
+    url::Url::parse(endpoint)
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_else(|_| endpoint.to_owned())
 }
 
 impl Worker {
@@ -233,15 +303,28 @@ impl Worker {
             let Some(why) = super::reason(&target, &facts, status) else {
                 continue;
             };
-            let Ok(slot) = self.slots.clone().acquire_owned().await else {
-                return Ok(());
+            let Some(place) = self.services.enter(service_of(&target.endpoint)) else {
+                self.sender.stats.busy.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(user = target.user_id, "push service busy: push dropped");
+                continue;
             };
+            let slot =
+                match tokio::time::timeout(SLOT_WAIT, self.slots.clone().acquire_owned()).await {
+                    Ok(Ok(slot)) => slot,
+                    Ok(Err(_)) => return Ok(()),
+                    Err(_) => {
+                        self.sender.stats.busy.fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!("every push slot busy: push dropped");
+                        continue;
+                    }
+                };
             let sender = self.sender.clone();
             let store = self.store.clone();
             let message = message.clone();
             tokio::spawn(async move {
                 sender.deliver(store.as_ref(), &message, &target, why).await;
                 drop(slot);
+                drop(place);
             });
         }
         Ok(())
