@@ -37,6 +37,9 @@ pub struct Post<'a> {
     pub also_in_room: bool,
     /// Files sent with it, whose bytes are already kept (see `crate::files`).
     pub files: &'a [Attachment],
+    /// The posting budget was drawn for this post already: an upload draws it before reading
+    /// its body, so a user over the budget never makes the server read and keep the bytes.
+    pub budget_drawn: bool,
 }
 
 /// Where the caller waits for its answer. An HTTP caller gets the returned value; a socket is
@@ -71,9 +74,11 @@ pub async fn post(
             "Only a reply in a thread can also be sent to the room.".into(),
         ));
     }
-    state.limits.post(author.id)?;
+    if !post.budget_drawn {
+        state.limits.post(author.id)?;
+    }
     let mentions = mentions(state, post.room_id, &body).await?;
-    let html = crate::markdown::render(&body, &mentions);
+    let html = crate::markdown::render_checked(&body, &mentions)?;
     let new = NewMessage {
         room_id: post.room_id,
         author_id: author.id,
@@ -190,7 +195,7 @@ pub async fn change(
     let (mentions, html) = match (change.action, value.as_deref()) {
         (Action::Edit(_), Some(body)) => {
             let mentions = mentions(state, change.room_id, body).await?;
-            let html = crate::markdown::render(body, &mentions);
+            let html = crate::markdown::render_checked(body, &mentions)?;
             (mentions, html)
         }
         _ => (Vec::new(), String::new()),

@@ -37,6 +37,9 @@ pub enum AppError {
         message: String,
         retry_after_secs: u64,
     },
+    /// The server cannot take this now (its disk is nearly full); it says what to do.
+    #[error("{0}")]
+    Unavailable(String),
     /// A fault on our side; the details are in the server log.
     #[error("Something went wrong on the server. Please try again.")]
     Internal,
@@ -62,6 +65,7 @@ impl AppError {
             AppError::Conflict(_) => S::CONFLICT,
             AppError::TooLarge(_) => S::PAYLOAD_TOO_LARGE,
             AppError::RateLimited { .. } => S::TOO_MANY_REQUESTS,
+            AppError::Unavailable(_) => S::SERVICE_UNAVAILABLE,
             AppError::Internal => S::INTERNAL_SERVER_ERROR,
             AppError::Network(_) => S::BAD_GATEWAY,
         }
@@ -77,7 +81,9 @@ impl AppError {
             AppError::Unauthorized(_) | AppError::Forbidden(_) => ErrorCode::Forbidden,
             AppError::NotFound(_) => ErrorCode::NotFound,
             AppError::RateLimited { .. } => ErrorCode::RateLimited,
-            AppError::Internal | AppError::Network(_) => ErrorCode::Internal,
+            AppError::Internal | AppError::Network(_) | AppError::Unavailable(_) => {
+                ErrorCode::Internal
+            }
         }
     }
 }

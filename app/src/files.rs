@@ -35,6 +35,11 @@ const MAX_DECODE_BYTES: u64 = 256 * 1024 * 1024;
 const HEAD_BYTES: usize = 8192;
 /// Images decoded at once; each can take [`MAX_DECODE_BYTES`] and a core.
 const DECODES_AT_ONCE: usize = 2;
+/// Longest an upload waits for a decoding slot before it is told the server is busy.
+const DECODE_WAIT: Duration = Duration::from_secs(10);
+/// Free space an upload must leave on the files' disk, unless configured otherwise: below it
+/// uploads are refused, so files never fill the disk the database lives on.
+pub const DEFAULT_MIN_FREE_BYTES: u64 = 512 * 1024 * 1024;
 
 /// Content read back from a [`FileStore`].
 pub type Reader = Pin<Box<dyn AsyncRead + Send>>;
@@ -187,6 +192,8 @@ pub struct Files {
     staging: PathBuf,
     max_upload: u64,
     decodes: tokio::sync::Semaphore,
+    /// Free bytes an upload must leave on the staging folder's file system.
+    min_free: u64,
 }
 
 impl Files {
@@ -209,7 +216,35 @@ impl Files {
             staging,
             max_upload,
             decodes: tokio::sync::Semaphore::new(DECODES_AT_ONCE),
+            min_free: DEFAULT_MIN_FREE_BYTES,
         }
+    }
+
+    /// The same, refusing uploads that would leave less than `bytes` free on the disk.
+    pub fn with_min_free(mut self, bytes: u64) -> Self {
+        self.min_free = bytes;
+        self
+    }
+
+    /// Checks, before an upload of `incoming` bytes is read, that the disk keeps at least the
+    /// configured free space after it; refuses it (503) otherwise.
+    pub fn check_space(&self, incoming: u64) -> Result<(), AppError> {
+        let stats = rustix::fs::statvfs(&self.staging).map_err(|e| internal(io::Error::from(e)))?;
+        let free = stats.f_bavail.saturating_mul(stats.f_frsize);
+        if free < incoming.saturating_add(self.min_free) {
+            tracing::warn!(
+                free,
+                incoming,
+                min_free = self.min_free,
+                "upload refused: disk nearly full"
+            );
+            return Err(AppError::Unavailable(
+                "The server is low on disk space and takes no files now. Try again later, or \
+                 tell its admin."
+                    .into(),
+            ));
+        }
+        Ok(())
     }
 
     /// The largest upload accepted, in bytes.
@@ -514,7 +549,14 @@ async fn thumbnail(
     name: &str,
     content_type: &'static str,
 ) -> Result<ImageInfo, AppError> {
-    let _slot = files.decodes.acquire().await.map_err(internal)?;
+    let busy = || AppError::RateLimited {
+        message: "The server is busy reading other images. Try again in 10 seconds.".into(),
+        retry_after_secs: 10,
+    };
+    let _slot = tokio::time::timeout(DECODE_WAIT, files.decodes.acquire())
+        .await
+        .map_err(|_| busy())?
+        .map_err(internal)?;
     let source = path.to_owned();
     let made = tokio::task::spawn_blocking(move || make_thumbnail(&source, content_type))
         .await

@@ -91,13 +91,29 @@ async fn receive(
         .files
         .clone()
         .ok_or_else(|| AppError::BadRequest("This server does not accept files.".into()))?;
-    // Who may send here is known before a byte of the body is read.
+    // Who may send here, and whether they may send this much now, is known before a byte of
+    // the body is read: the posting budget, their upload allowance and the disk's free space.
     let view = state.store.room_view(user.id, room_id).await?;
     if !view.is_member {
         return Err(AppError::Forbidden(
             "Join the room before sending files to it.".into(),
         ));
     }
+    let length = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .ok_or_else(|| {
+            AppError::BadRequest("Send the upload with its length (Content-Length).".into())
+        })?;
+    if length > files.max_upload().saturating_add(FORM_OVERHEAD_BYTES) {
+        return Err(AppError::TooLarge(
+            "The upload is larger than this server accepts.".into(),
+        ));
+    }
+    state.limits.post(user.id)?;
+    state.limits.upload(user.id, length)?;
+    files.check_space(length)?;
     let mut multipart = multipart
         .map_err(|e| AppError::BadRequest(format!("Send the files as a multipart form ({e}).")))?;
     let mut form = Form::default();
@@ -145,6 +161,7 @@ async fn receive(
         thread: form.thread,
         also_in_room,
         files: &attached,
+        budget_drawn: true,
     };
     chat::post(state, &user, post, Answer::Returned).await
 }
