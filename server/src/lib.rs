@@ -6,6 +6,7 @@ pub mod commands;
 pub mod config;
 pub mod download;
 pub mod files;
+pub mod guard;
 pub mod ws;
 
 use std::sync::Arc;
@@ -55,9 +56,10 @@ impl LiveOptions {
 /// backup downloads under `/export`, files under `/files`, static files.
 pub fn router(state: AppState, options: LeptosOptions, live: LiveOptions) -> Router {
     let routes = generate_route_list(App);
+    let allowed_origins = Arc::new(live.allowed_origins);
     let ws_state = ws::WsState {
         app: state.clone(),
-        allowed_origins: Arc::new(live.allowed_origins),
+        allowed_origins: allowed_origins.clone(),
         shutdown: live.shutdown,
     };
     let context = {
@@ -106,6 +108,13 @@ pub fn router(state: AppState, options: LeptosOptions, live: LiveOptions) -> Rou
         .layer(RequestBodyLimitLayer::new(MAX_REQUEST_BYTES))
         .merge(uploads)
         .layer(axum::middleware::from_fn(api_error_status))
+        .layer(axum::middleware::from_fn_with_state(
+            guard::Guard {
+                secure: state.secure_cookies,
+                allowed_origins,
+            },
+            guard::guard,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             Headers {
                 secure: state.secure_cookies,
