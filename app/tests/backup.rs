@@ -319,7 +319,8 @@ async fn restoring_twice_or_overlapping_backups_stores_each_message_once(kind: K
     };
     let group =
         String::from_utf8(backup_with(&*source.store, Format::Csv, &group_only).await).unwrap();
-    assert!(group.contains("\"@alice,Bob,carol\",1,Bob"), "{group}");
+    // A spreadsheet would run a cell starting with @: it is written with a quote before it.
+    assert!(group.contains("\"'@alice,Bob,carol\",1,Bob"), "{group}");
     assert_eq!(group.lines().count(), 2, "{group}");
     let partial_csv = backup_with(&*source.store, Format::Csv, &one_room).await;
     let partial_xml = backup_with(&*source.store, Format::Xml, &one_room).await;

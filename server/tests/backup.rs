@@ -256,7 +256,7 @@ async fn downloads_give_my_rooms_and_dms_and_the_instance_only_to_admins() {
     let (_, _, bobs) = get(addr, "/export/me?format=csv", Some(&bob)).await;
     assert!(bobs.starts_with("id,room,seq,from,date,text\r\n"));
     assert!(
-        bobs.contains(",\"@alice,bob\",1,alice,") && bobs.contains("alice to bob only"),
+        bobs.contains(",\"'@alice,bob\",1,alice,") && bobs.contains("alice to bob only"),
         "{bobs}"
     );
 

@@ -1,6 +1,14 @@
 //! CSV (RFC 4180, UTF-8, CRLF) with the header row `id,room,seq,from,date,text`: one message
 //! per row, for spreadsheets and other tools. Messages only, like XML.
+//!
+//! A spreadsheet runs a cell that starts with `=`, `+`, `-` or `@` (or a tab or carriage return
+//! before one) as a formula, so a message could run code on the machine of whoever opens the
+//! export (CSV injection). Such a cell is written with a `'` in front, as OWASP advises, which
+//! spreadsheets show as plain text; so is a cell that starts with `'` followed by one of those
+//! or another `'`, which keeps the round trip lossless: reading takes one `'` off exactly
+//! those cells ([`neutralise`], [`restore`]).
 
+use std::borrow::Cow;
 use std::io::BufRead;
 
 use super::read::{limit_error, Bounded, Decoder, Place};
@@ -9,6 +17,39 @@ use super::{encode::Encoder, BackupError, BackupResult, Record};
 
 /// The header row, in column order.
 pub const COLUMNS: [&str; 6] = ["id", "room", "seq", "from", "date", "text"];
+
+/// What makes a spreadsheet read a cell as a formula when it comes first.
+fn is_formula_start(c: char) -> bool {
+    matches!(c, '=' | '+' | '-' | '@' | '\t' | '\r')
+}
+
+/// Whether `cell` reads as escaped: a `'` before a formula start or another `'`.
+fn is_escaped(cell: &str) -> bool {
+    let mut chars = cell.chars();
+    chars.next() == Some('\'')
+        && chars
+            .next()
+            .is_some_and(|c| c == '\'' || is_formula_start(c))
+}
+
+/// A cell as written: with a `'` in front when a spreadsheet would run it, or when it would
+/// otherwise read back as escaped.
+pub fn neutralise(cell: &str) -> Cow<'_, str> {
+    if cell.starts_with(is_formula_start) || is_escaped(cell) {
+        Cow::Owned(format!("'{cell}"))
+    } else {
+        Cow::Borrowed(cell)
+    }
+}
+
+/// A cell as read: the `'` that [`neutralise`] added taken off.
+pub fn restore(cell: &str) -> &str {
+    if is_escaped(cell) {
+        cell.get(1..).unwrap_or(cell)
+    } else {
+        cell
+    }
+}
 
 /// Writes CSV.
 pub struct CsvEncoder {
@@ -54,7 +95,12 @@ impl Encoder for CsvEncoder {
             }
             let seq = m.seq.to_string();
             let date = crate::timestamp::rfc3339(m.date);
-            self.row([m.id.as_str(), &m.room, &seq, &m.from, &date, &m.text], out)?;
+            let (room, from, text) = (
+                neutralise(&m.room),
+                neutralise(&m.from),
+                neutralise(&m.text),
+            );
+            self.row([m.id.as_str(), &room, &seq, &from, &date, &text], out)?;
         }
         Ok(())
     }
@@ -180,12 +226,12 @@ impl<R: BufRead + Send> Decoder for CsvDecoder<R> {
                 room: if room.is_empty() {
                     self.default_room.clone()
                 } else {
-                    room.to_owned()
+                    restore(room).to_owned()
                 },
                 seq,
-                from: from.to_owned(),
+                from: restore(from).to_owned(),
                 date,
-                text: text.to_owned(),
+                text: restore(text).to_owned(),
                 client_id: None,
                 edited_at: None,
                 deleted_at: None,
@@ -196,5 +242,85 @@ impl<R: BufRead + Send> Decoder for CsvDecoder<R> {
                 files: Vec::new(),
             }),
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![expect(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn formulas_are_written_as_text_and_read_back_as_they_were() {
+        let cases = [
+            (
+                "=HYPERLINK(\"https://evil.example\")",
+                "'=HYPERLINK(\"https://evil.example\")",
+            ),
+            ("+1+1", "'+1+1"),
+            ("-2+3", "'-2+3"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\t=1", "'\t=1"),
+            ("\r=1", "'\r=1"),
+            ("'=1", "''=1"),
+            ("''", "'''"),
+            ("'quoted'", "'quoted'"),
+            ("'", "'"),
+            ("plain = text", "plain = text"),
+            ("", ""),
+        ];
+        for (text, written) in cases {
+            assert_eq!(neutralise(text), written, "{text:?}");
+            assert_eq!(restore(&neutralise(text)), text, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn an_export_holds_no_live_formula_and_restores_losslessly() {
+        let texts = [
+            "=cmd|' /C calc'!A0",
+            "+x",
+            "-x",
+            "@x",
+            "'=x",
+            "hello",
+            "\t-1",
+        ];
+        let mut out = Vec::new();
+        let mut encoder = CsvEncoder::default();
+        encoder.row(COLUMNS, &mut out).unwrap();
+        for (i, text) in texts.iter().enumerate() {
+            let m = MessageRecord {
+                id: format!("id{i}"),
+                room: "general".into(),
+                seq: i64::try_from(i).unwrap() + 1,
+                from: "alice".into(),
+                date: 1_700_000_000_000,
+                text: (*text).to_owned(),
+                client_id: None,
+                edited_at: None,
+                deleted_at: None,
+                reactions: Vec::new(),
+                mentions: Vec::new(),
+                thread: None,
+                also_in_room: false,
+                files: Vec::new(),
+            };
+            encoder.record(&Record::Message(m), &mut out).unwrap();
+        }
+        // Every cell a spreadsheet would see starts with something other than a formula.
+        let mut reader = csv::Reader::from_reader(out.as_slice());
+        for row in reader.records() {
+            for cell in row.unwrap().iter() {
+                assert!(!cell.starts_with(is_formula_start), "{cell:?}");
+            }
+        }
+        let bounded = Bounded::new(std::io::BufReader::new(out.as_slice()), 1 << 20, 1 << 20);
+        let mut decoder = CsvDecoder::new(bounded, "general").unwrap();
+        let mut back = Vec::new();
+        while let Some((_, Record::Message(m))) = decoder.next_record().unwrap() {
+            back.push(m.text);
+        }
+        assert_eq!(back, texts);
     }
 }
