@@ -69,11 +69,13 @@ impl Drop for Confab {
 
 /// Limits no test reaches, for `confab` processes whose tests are about something else (each
 /// test registers its users from one address). Tests of the limits pass their own on top.
-pub const RELAXED_LIMITS: [(&str, &str); 4] = [
+pub const RELAXED_LIMITS: [(&str, &str); 6] = [
     ("CONFAB_LOGIN_RATE_PER_IP", "1000000/s"),
     ("CONFAB_LOGIN_RATE_PER_ACCOUNT", "1000000/s"),
     ("CONFAB_REGISTER_RATE_PER_IP", "1000000/s"),
     ("CONFAB_CREATE_RATE_PER_USER", "1000000/s"),
+    ("CONFAB_MAX_SOCKETS_PER_USER", "0"),
+    ("CONFAB_MAX_SOCKETS_PER_IP", "0"),
 ];
 
 /// Starts the real binary on `addr` with the database `confab.db` in `dir` (and `env` on top),
