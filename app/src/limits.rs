@@ -110,7 +110,7 @@ impl fmt::Display for Rate {
 }
 
 /// The limits an instance runs with (`confab serve --help` lists the flags that set them).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LimitsConfig {
     /// Login attempts from one address (an IPv6 address counts as its /64).
     pub login_per_ip: Rate,
@@ -815,20 +815,11 @@ mod tests {
             exports_at_once: 2,
             ..LimitsConfig::default()
         }));
+        let refusal = |user| limits.export(user).err().map(|e| e.to_string());
         let alice = limits.export(1).unwrap();
-        assert!(limits
-            .export(1)
-            .err()
-            .unwrap()
-            .to_string()
-            .contains("not finished"));
+        assert!(refusal(1).unwrap().contains("not finished"));
         let _bob = limits.export(2).unwrap();
-        assert!(limits
-            .export(3)
-            .err()
-            .unwrap()
-            .to_string()
-            .contains("other downloads"));
+        assert!(refusal(3).unwrap().contains("other downloads"));
         drop(alice);
         assert!(limits.export(3).is_ok());
         assert!(limits.export(1).is_ok());

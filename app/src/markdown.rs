@@ -211,29 +211,21 @@ fn render_bounded(text: &str, mentions: &[String]) -> Result<String, TooBig> {
             Event::Start(Tag::Heading { .. }) => events.push(Event::Start(Tag::Paragraph)),
             Event::End(TagEnd::Heading(_)) => events.push(Event::End(TagEnd::Paragraph)),
             // An image is a link to it; the browser fetches nothing until someone follows it.
-            Event::Start(Tag::Link {
-                link_type,
-                dest_url,
-                title,
-                id,
-            }) => {
-                expanded += copied(link_type, &dest_url, &title);
-                if expanded > MAX_REFERENCE_EXPANSION {
-                    return Err(TooBig::References);
-                }
-                events.push(Event::Start(Tag::Link {
+            // A link by reference copies its definition's target and title: that is counted.
+            Event::Start(
+                Tag::Link {
                     link_type,
                     dest_url,
                     title,
                     id,
-                }));
-            }
-            Event::Start(Tag::Image {
-                link_type,
-                dest_url,
-                title,
-                id,
-            }) => {
+                }
+                | Tag::Image {
+                    link_type,
+                    dest_url,
+                    title,
+                    id,
+                },
+            ) => {
                 expanded += copied(link_type, &dest_url, &title);
                 if expanded > MAX_REFERENCE_EXPANSION {
                     return Err(TooBig::References);

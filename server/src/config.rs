@@ -526,19 +526,7 @@ mod tests {
     fn default_limits_match_the_library_defaults() {
         let cli = Cli::try_parse_from(["confab"]).unwrap();
         let flags = cli.serve.limits.config();
-        let library = LimitsConfig::default();
-        assert_eq!(flags.login_per_ip, library.login_per_ip);
-        assert_eq!(flags.login_per_account, library.login_per_account);
-        assert_eq!(flags.register_per_ip, library.register_per_ip);
-        assert_eq!(flags.posts_per_user, library.posts_per_user);
-        assert_eq!(flags.creates_per_user, library.creates_per_user);
-        assert_eq!(flags.hashing_slots, library.hashing_slots);
-        assert_eq!(flags.sockets_per_user, library.sockets_per_user);
-        assert_eq!(flags.sockets_per_ip, library.sockets_per_ip);
-        assert_eq!(flags.searches_per_user, library.searches_per_user);
-        assert_eq!(flags.subscribes_per_user, library.subscribes_per_user);
-        assert_eq!(flags.exports_at_once, library.exports_at_once);
-        assert_eq!(flags.upload_mib_per_user, library.upload_mib_per_user);
+        assert_eq!(flags, LimitsConfig::default());
         assert_eq!(
             cli.serve.files.min_free_disk,
             app::files::DEFAULT_MIN_FREE_BYTES

@@ -297,14 +297,7 @@ mod tests {
                 from: "alice".into(),
                 date: 1_700_000_000_000,
                 text: (*text).to_owned(),
-                client_id: None,
-                edited_at: None,
-                deleted_at: None,
-                reactions: Vec::new(),
-                mentions: Vec::new(),
-                thread: None,
-                also_in_room: false,
-                files: Vec::new(),
+                ..MessageRecord::default()
             };
             encoder.record(&Record::Message(m), &mut out).unwrap();
         }

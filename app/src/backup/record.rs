@@ -153,7 +153,7 @@ pub struct MemberRecord {
 
 /// A message. `seq` is its position in the room where it was backed up; restore renumbers
 /// (see `docs/backup-formats.md`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MessageRecord {
     pub id: String,
     pub room: String,
