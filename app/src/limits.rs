@@ -137,6 +137,9 @@ pub struct LimitsConfig {
     pub subscribes_per_user: Rate,
     /// Backups prepared at once for downloads, over every user of this node.
     pub exports_at_once: usize,
+    /// Downloads ("my data", instance backups) one user may start: each reads everything the
+    /// user can see.
+    pub exports_per_user: Rate,
     /// MiB one user may upload (a burst of `count` MiB, refilled over `per`).
     pub upload_mib_per_user: Rate,
 }
@@ -163,6 +166,7 @@ impl Default for LimitsConfig {
             searches_per_user: rate(30, 60),
             subscribes_per_user: rate(10, 3600),
             exports_at_once: 2,
+            exports_per_user: rate(10, 3600),
             upload_mib_per_user: rate(1024, 86_400),
         }
     }
@@ -181,6 +185,7 @@ impl LimitsConfig {
             creates_per_user: lots,
             searches_per_user: lots,
             subscribes_per_user: lots,
+            exports_per_user: lots,
             upload_mib_per_user: lots,
             sockets_per_user: 0,
             sockets_per_ip: 0,
@@ -212,6 +217,7 @@ pub struct Limits {
     sockets_per_ip: usize,
     exports: Arc<Semaphore>,
     exporting: Mutex<HashSet<UserId>>,
+    export_starts: Keyed<UserId>,
 }
 
 /// Open sockets of this node, per user and per address.
@@ -312,6 +318,7 @@ impl Limits {
             sockets_per_ip: config.sockets_per_ip,
             exports: Arc::new(Semaphore::new(config.exports_at_once.max(1))),
             exporting: Mutex::default(),
+            export_starts: Keyed::keyed(config.exports_per_user.quota()),
         }
     }
 
@@ -359,7 +366,8 @@ impl Limits {
         (sockets.by_user.values().sum(), sockets.by_ip.values().sum())
     }
 
-    /// A backup to prepare for `user`: one at a time per user, and a few at once on the node.
+    /// A backup to prepare for `user`: one at a time per user, a few at once on the node, and
+    /// a budget of them per user.
     pub fn export(self: &Arc<Self>, user: UserId) -> Result<ExportPermit, AppError> {
         let busy = |message: &str| AppError::RateLimited {
             message: message.to_owned(),
@@ -374,6 +382,11 @@ impl Limits {
         let slot = self.exports.clone().try_acquire_owned().map_err(|_| {
             busy("The server is preparing other downloads. Try again in 30 seconds.")
         })?;
+        check(
+            &self.export_starts,
+            &user,
+            "You have downloaded your data often lately.",
+        )?;
         exporting.insert(user);
         Ok(ExportPermit {
             limits: self.clone(),
@@ -541,6 +554,7 @@ impl Limits {
         forget(&self.searches);
         forget(&self.subscribes);
         forget(&self.uploads);
+        forget(&self.export_starts);
     }
 
     /// Keys with a bucket that is not full (for tests of [`Limits::forget_idle`]).
@@ -553,6 +567,7 @@ impl Limits {
             + self.searches.len()
             + self.subscribes.len()
             + self.uploads.len()
+            + self.export_starts.len()
     }
 }
 
@@ -823,6 +838,15 @@ mod tests {
         drop(alice);
         assert!(limits.export(3).is_ok());
         assert!(limits.export(1).is_ok());
+        let budget = Arc::new(Limits::new(LimitsConfig {
+            exports_per_user: "2/hour".parse().unwrap(),
+            ..LimitsConfig::default()
+        }));
+        assert!(budget.export(1).is_ok());
+        assert!(budget.export(1).is_ok());
+        let refused = budget.export(1).err().unwrap();
+        assert!(refused.to_string().contains("often lately"), "{refused}");
+        assert!(budget.export(2).is_ok(), "another user's budget");
     }
 
     #[test]

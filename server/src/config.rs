@@ -442,6 +442,9 @@ pub struct LimitArgs {
     /// Downloads ("Download my data", instance backups) prepared at once on a node.
     #[arg(long, env = "CONFAB_EXPORTS_AT_ONCE", default_value_t = 2)]
     pub exports_at_once: usize,
+    /// Downloads one user may start.
+    #[arg(long, env = "CONFAB_EXPORT_RATE_PER_USER", default_value = "10/hour")]
+    pub export_rate_per_user: Rate,
     /// MiB one user may upload, as a rate (a burst of that many MiB, refilled over the period).
     #[arg(long, env = "CONFAB_UPLOAD_QUOTA_PER_USER", default_value = "1024/day")]
     pub upload_quota_per_user: Rate,
@@ -467,6 +470,7 @@ impl LimitArgs {
             searches_per_user: self.search_rate_per_user,
             subscribes_per_user: self.subscribe_rate_per_user,
             exports_at_once: self.exports_at_once,
+            exports_per_user: self.export_rate_per_user,
             upload_mib_per_user: self.upload_quota_per_user,
         }
     }
