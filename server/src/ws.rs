@@ -550,7 +550,20 @@ async fn write_loop(
                     written?;
                     sink.flush().await
                 };
-                match timeout(WRITE_TIMEOUT, batch).await {
+                // Almost every batch is written at once: only one that has to wait for the peer
+                // gets a timer (a timer per batch costs the fan-out measurably).
+                let written = {
+                    let mut batch = std::pin::pin!(batch);
+                    let at_once = std::future::poll_fn(|cx| {
+                        std::task::Poll::Ready(std::future::Future::poll(batch.as_mut(), cx))
+                    })
+                    .await;
+                    match at_once {
+                        std::task::Poll::Ready(done) => Ok(done),
+                        std::task::Poll::Pending => timeout(WRITE_TIMEOUT, batch).await,
+                    }
+                };
+                match written {
                     Ok(Ok(())) => outbox.flushed(),
                     Ok(Err(_)) => break,
                     Err(_) => {
