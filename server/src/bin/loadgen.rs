@@ -7,6 +7,8 @@
 //!   second, post→delivery latency (p50/p90/p99/max), messages lost or duplicated per socket,
 //!   `resync`s, and the CPU used by the server and by the load generator itself.
 //!   With `--slow K`, K of the N sockets stop reading for the run and must catch up afterwards.
+//!   With `--hostile`, one more account makes every attack of `loadgen/hostile.rs` at once for
+//!   the whole run, and what each was answered is reported.
 //! * `durable`: every socket its own account posting into its own note-to-self DM: durable
 //!   posts per second end to end (each acknowledged only after its commit).
 //! * `storm`: N sockets reconnecting at once after the server is SIGKILLed and restarted:
@@ -21,6 +23,7 @@
 //! Usage: `target/release/loadgen fanout --clients 1000 --rate 250 --seconds 10`,
 //! `target/release/loadgen --nodes 2 fanout --clients 1000 --rate 250 --seconds 10`,
 //! `target/release/loadgen fanout --clients 1000 --size 2000 --slow 1`,
+//! `target/release/loadgen fanout --clients 1000 --rate 250 --seconds 10 --hostile`,
 //! `target/release/loadgen storm --clients 1000`,
 //! `target/release/loadgen idle --connections 10000`.
 
@@ -37,6 +40,9 @@ use tokio::sync::Semaphore;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
+
+#[path = "loadgen/hostile.rs"]
+mod hostile;
 
 type LoadResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
@@ -90,6 +96,9 @@ enum Mode {
         /// socket's kernel buffers sooner.
         #[arg(long, default_value_t = 0)]
         size: usize,
+        /// One more account attacks the server all run long (see `loadgen/hostile.rs`).
+        #[arg(long)]
+        hostile: bool,
     },
     /// Durable posts per second end to end: every socket is its own account posting into its
     /// own note-to-self DM (so each post is delivered once), each post acked only once durable.
@@ -168,6 +177,7 @@ async fn run(args: Args) -> LoadResult<()> {
             seconds,
             slow,
             size,
+            hostile,
         } => {
             let senders = senders.min(clients);
             let plan = Plan {
@@ -177,6 +187,7 @@ async fn run(args: Args) -> LoadResult<()> {
                 rooms: vec![GENERAL; clients],
                 slow: slow.min(clients - senders),
                 size,
+                hostile,
             };
             deliver(&nodes, &cookies, plan).await
         }
@@ -193,6 +204,7 @@ async fn run(args: Args) -> LoadResult<()> {
                 rooms,
                 slow: 0,
                 size: 0,
+                hostile: false,
             };
             deliver(&nodes, &cookies, plan).await
         }
@@ -291,9 +303,10 @@ impl OwnServers {
             .env("DATABASE_URL", &self.database_url)
             .env("CONFAB_ADDR", addr.to_string())
             .env("RUST_LOG", "warn")
-            // Every simulated user registers from this one address.
+            // Every simulated user registers and connects from this one address (and logs in
+            // never: registering starts the session).
             .env("CONFAB_REGISTER_RATE_PER_IP", "1000000/s")
-            .env("CONFAB_LOGIN_RATE_PER_IP", "1000000/s")
+            .env("CONFAB_MAX_SOCKETS_PER_IP", "0")
             .stdout(std::process::Stdio::null());
         if linked {
             command
@@ -568,6 +581,8 @@ struct Plan {
     rooms: Vec<i64>,
     slow: usize,
     size: usize,
+    /// One more account attacks the server during the run.
+    hostile: bool,
 }
 
 /// Opens a socket per room in the plan, lets the senders post at the planned rate, and
@@ -580,6 +595,7 @@ async fn deliver(nodes: &[(SocketAddr, u32)], cookies: &[String], plan: Plan) ->
         rooms,
         slow,
         size,
+        hostile,
     } = plan;
     let clients = rooms.len();
     let node_count = nodes.len();
@@ -594,11 +610,22 @@ async fn deliver(nodes: &[(SocketAddr, u32)], cookies: &[String], plan: Plan) ->
     if slow > 0 {
         println!("{slow} of them stop reading until the run is over");
     }
+    let attacker = if hostile {
+        let name = format!("mallory{}", std::process::id());
+        let body = format!("username={name}&password=load-test-password");
+        let answer = post_form(nodes[0].0, "/api/register", &body, None).await?;
+        let cookie = answer.cookie.ok_or("the attacker could not register")?;
+        println!("{name} attacks all run long: every attack at once");
+        Some(cookie)
+    } else {
+        None
+    };
     // Presence announcements of all those connections settle first.
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     let epoch = Instant::now();
     let stop_at = epoch + Duration::from_secs(seconds);
+    let attack = attacker.map(|cookie| tokio::spawn(hostile::attack(nodes[0].0, cookie, stop_at)));
     let sent = Arc::new(AtomicU64::new(0));
     let last_delivery = Arc::new(AtomicU64::new(0));
     let server_cpu = servers_cpu(nodes);
@@ -728,6 +755,10 @@ async fn deliver(nodes: &[(SocketAddr, u32)], cookies: &[String], plan: Plan) ->
     let server_cpu = servers_cpu(nodes) - server_cpu;
     let own_cpu = cpu_seconds("self") - own_cpu;
     let rss_peak = rss_peak.await?;
+    let attack = match attack {
+        Some(task) => Some(task.await?),
+        None => None,
+    };
     let mut caught_up = Vec::with_capacity(slow);
     for task in stalled {
         caught_up.push(task.await??);
@@ -818,6 +849,10 @@ async fn deliver(nodes: &[(SocketAddr, u32)], cookies: &[String], plan: Plan) ->
         servers_rss_kib(nodes) / 1024,
         rss_peak / 1024
     );
+    if let Some(report) = attack {
+        println!("what the attacks were answered:");
+        report.print();
+    }
     let mut slow_missing = 0;
     for (k, caught) in caught_up.iter().enumerate() {
         let wanted = expected
