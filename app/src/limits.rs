@@ -133,6 +133,9 @@ pub struct LimitsConfig {
     pub sockets_per_ip: usize,
     /// Searches by one user.
     pub searches_per_user: Rate,
+    /// Pages of messages one user may ask for (history, threads, changes, a socket's `sync`),
+    /// over HTTP and every socket together: each is a database read of up to 512 KiB.
+    pub reads_per_user: Rate,
     /// Push subscriptions made (or renewed) by one user.
     pub subscribes_per_user: Rate,
     /// Backups prepared at once for downloads, over every user of this node.
@@ -164,6 +167,7 @@ impl Default for LimitsConfig {
             sockets_per_user: 16,
             sockets_per_ip: 256,
             searches_per_user: rate(30, 60),
+            reads_per_user: rate(300, 60),
             subscribes_per_user: rate(10, 3600),
             exports_at_once: 2,
             exports_per_user: rate(10, 3600),
@@ -184,6 +188,7 @@ impl LimitsConfig {
             posts_per_user: lots,
             creates_per_user: lots,
             searches_per_user: lots,
+            reads_per_user: lots,
             subscribes_per_user: lots,
             exports_per_user: lots,
             upload_mib_per_user: lots,
@@ -209,6 +214,7 @@ pub struct Limits {
     posts: Keyed<UserId>,
     creates: Keyed<UserId>,
     searches: Keyed<UserId>,
+    reads: Keyed<UserId>,
     subscribes: Keyed<UserId>,
     /// Upload budgets, in KiB.
     uploads: Keyed<UserId>,
@@ -311,6 +317,7 @@ impl Limits {
             posts: Keyed::keyed(config.posts_per_user.quota()),
             creates: Keyed::keyed(config.creates_per_user.quota()),
             searches: Keyed::keyed(config.searches_per_user.quota()),
+            reads: Keyed::keyed(config.reads_per_user.quota()),
             subscribes: Keyed::keyed(config.subscribes_per_user.quota()),
             uploads: Keyed::keyed(kib_quota(config.upload_mib_per_user)),
             sockets: Mutex::default(),
@@ -398,6 +405,11 @@ impl Limits {
     /// A search by `user`.
     pub fn search(&self, user: UserId) -> Result<(), AppError> {
         check(&self.searches, &user, "You are searching too often.")
+    }
+
+    /// A page of messages read by `user`.
+    pub fn read(&self, user: UserId) -> Result<(), AppError> {
+        check(&self.reads, &user, "You are asking for history too fast.")
     }
 
     /// A push subscription by `user`.
@@ -552,6 +564,7 @@ impl Limits {
         forget(&self.posts);
         forget(&self.creates);
         forget(&self.searches);
+        forget(&self.reads);
         forget(&self.subscribes);
         forget(&self.uploads);
         forget(&self.export_starts);
@@ -565,6 +578,7 @@ impl Limits {
             + self.posts.len()
             + self.creates.len()
             + self.searches.len()
+            + self.reads.len()
             + self.subscribes.len()
             + self.uploads.len()
             + self.export_starts.len()

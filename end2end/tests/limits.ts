@@ -9,6 +9,7 @@ export const RELAXED_LIMITS: Record<string, string> = {
   CONFAB_CREATE_RATE_PER_USER: '1000000/s',
   CONFAB_POST_RATE_PER_USER: '1000000/s',
   CONFAB_SEARCH_RATE_PER_USER: '1000000/s',
+  CONFAB_READ_RATE_PER_USER: '1000000/s',
   // Every test's browser connects from 127.0.0.1.
   CONFAB_MAX_SOCKETS_PER_IP: '0',
 };

@@ -432,6 +432,9 @@ pub struct LimitArgs {
     /// Searches per user.
     #[arg(long, env = "CONFAB_SEARCH_RATE_PER_USER", default_value = "30/min")]
     pub search_rate_per_user: Rate,
+    /// Pages of messages (history, threads, changes, a socket's sync) per user.
+    #[arg(long, env = "CONFAB_READ_RATE_PER_USER", default_value = "300/min")]
+    pub read_rate_per_user: Rate,
     /// Push subscriptions made per user.
     #[arg(
         long,
@@ -468,6 +471,7 @@ impl LimitArgs {
             sockets_per_user: self.max_sockets_per_user,
             sockets_per_ip: self.max_sockets_per_ip,
             searches_per_user: self.search_rate_per_user,
+            reads_per_user: self.read_rate_per_user,
             subscribes_per_user: self.subscribe_rate_per_user,
             exports_at_once: self.exports_at_once,
             exports_per_user: self.export_rate_per_user,

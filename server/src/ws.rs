@@ -456,6 +456,7 @@ async fn sync(
     room_id: i64,
     after_seq: i64,
 ) -> Result<(), AppError> {
+    state.limits.read(user.id)?;
     let query = HistoryQuery {
         before: None,
         after: Some(after_seq),
@@ -483,6 +484,7 @@ async fn changes(
     room_id: i64,
     after_rev: i64,
 ) -> Result<(), AppError> {
+    state.limits.read(user.id)?;
     let mut found = state
         .store
         .changes(user.id, room_id, after_rev, SYNC_PAGE)

@@ -538,9 +538,10 @@ async fn csv_exports_hold_no_live_formula() {
 }
 
 #[tokio::test]
-async fn searches_are_limited_per_user() {
+async fn searches_and_pages_read_are_limited_per_user() {
     let limits = LimitsConfig {
         searches_per_user: "5/min".parse().unwrap(),
+        reads_per_user: "4/min".parse().unwrap(),
         ..relaxed()
     };
     let (addr, _state, _dir) = server_with(limits, 0, false).await;
@@ -553,4 +554,35 @@ async fn searches_are_limited_per_user() {
     assert!(body.contains("searching too often"), "{body}");
     let bob = register(addr, "bob").await;
     call(addr, "search", "q=hello", &bob).await;
+
+    // Pages of messages share one budget over HTTP and the socket.
+    call(addr, "history", "room_id=1", &alice).await;
+    call(addr, "changes", "room_id=1&after_rev=0", &alice).await;
+    let mut ws = connect(addr, &alice).await;
+    for _ in 0..3 {
+        send(
+            &mut ws,
+            &ClientFrame::Sync {
+                room_id: 1,
+                after_seq: 0,
+            },
+        )
+        .await;
+    }
+    let mut answered = Vec::new();
+    while answered.len() < 3 {
+        match next(&mut ws).await {
+            ServerFrame::History { .. } => answered.push("history".to_owned()),
+            ServerFrame::Error { code, message, .. } => {
+                assert_eq!(code, ErrorCode::RateLimited, "{message}");
+                answered.push(message);
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(answered[..2], ["history", "history"]);
+    assert!(answered[2].contains("history too fast"), "{answered:?}");
+    let (status, _, body) = post(addr, "/api/history", "room_id=1", Some(&alice)).await;
+    assert_eq!(status, 429, "{body}");
+    call(addr, "history", "room_id=1", &bob).await;
 }

@@ -26,6 +26,7 @@ pub async fn get_history(
         })?),
         None => None,
     };
+    super::ssr::state()?.limits.read(user.id)?;
     let forwards = after.is_some() || since.is_some();
     let query = crate::store::HistoryQuery {
         before,
@@ -143,7 +144,9 @@ pub async fn get_thread(
     limit: Option<u32>,
 ) -> Result<Thread, AppError> {
     let user = super::ssr::require_user().await?;
-    let store = super::ssr::state()?.store;
+    let state = super::ssr::state()?;
+    state.limits.read(user.id)?;
+    let store = state.store;
     let mut root = store.message(user.id, room_id, seq).await?;
     if let Some(root_seq) = root.thread {
         root = store.message(user.id, room_id, root_seq).await?;
@@ -178,7 +181,9 @@ pub async fn get_changes(
 ) -> Result<Changes, AppError> {
     let user = super::ssr::require_user().await?;
     let limit = crate::validate::page_limit(limit);
-    let mut changes = super::ssr::state()?
+    let state = super::ssr::state()?;
+    state.limits.read(user.id)?;
+    let mut changes = state
         .store
         .changes(user.id, room_id, after_rev, limit)
         .await?;

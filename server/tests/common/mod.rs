@@ -69,13 +69,14 @@ impl Drop for Confab {
 
 /// Limits no test reaches, for `confab` processes whose tests are about something else (each
 /// test registers its users from one address). Tests of the limits pass their own on top.
-pub const RELAXED_LIMITS: [(&str, &str); 6] = [
+pub const RELAXED_LIMITS: [(&str, &str); 7] = [
     ("CONFAB_LOGIN_RATE_PER_IP", "1000000/s"),
     ("CONFAB_LOGIN_RATE_PER_ACCOUNT", "1000000/s"),
     ("CONFAB_REGISTER_RATE_PER_IP", "1000000/s"),
     ("CONFAB_CREATE_RATE_PER_USER", "1000000/s"),
     ("CONFAB_MAX_SOCKETS_PER_USER", "0"),
     ("CONFAB_MAX_SOCKETS_PER_IP", "0"),
+    ("CONFAB_READ_RATE_PER_USER", "1000000/s"),
 ];
 
 /// Starts the real binary on `addr` with the database `confab.db` in `dir` (and `env` on top),
