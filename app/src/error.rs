@@ -6,8 +6,6 @@ use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 use serde::{Deserialize, Serialize};
 
-use crate::protocol::ErrorCode;
-
 /// What went wrong, in words a user can act on. Internal details are logged, never sent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[serde(tag = "kind", content = "message", rename_all = "snake_case")]
@@ -68,22 +66,6 @@ impl AppError {
             AppError::Unavailable(_) => S::SERVICE_UNAVAILABLE,
             AppError::Internal => S::INTERNAL_SERVER_ERROR,
             AppError::Network(_) => S::BAD_GATEWAY,
-        }
-    }
-
-    /// The code this error is sent with in a socket's `error` frame: the same judgement as
-    /// [`AppError::status`], in the live protocol's words.
-    pub fn code(&self) -> ErrorCode {
-        match self {
-            AppError::BadRequest(_) | AppError::Conflict(_) | AppError::TooLarge(_) => {
-                ErrorCode::BadRequest
-            }
-            AppError::Unauthorized(_) | AppError::Forbidden(_) => ErrorCode::Forbidden,
-            AppError::NotFound(_) => ErrorCode::NotFound,
-            AppError::RateLimited { .. } => ErrorCode::RateLimited,
-            AppError::Internal | AppError::Network(_) | AppError::Unavailable(_) => {
-                ErrorCode::Internal
-            }
         }
     }
 }

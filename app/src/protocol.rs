@@ -6,6 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::AppError;
 use crate::model::{Message, Presence, RoomId};
 
 /// A serialized server frame, shared by every socket it is sent to: cloning it counts a
@@ -189,6 +190,24 @@ pub enum ErrorCode {
     Internal,
 }
 
+impl From<&AppError> for ErrorCode {
+    /// The code an error is sent with in a socket's `error` frame: the same judgement as
+    /// [`AppError::status`], in the live protocol's words.
+    fn from(error: &AppError) -> Self {
+        match error {
+            AppError::BadRequest(_) | AppError::Conflict(_) | AppError::TooLarge(_) => {
+                ErrorCode::BadRequest
+            }
+            AppError::Unauthorized(_) | AppError::Forbidden(_) => ErrorCode::Forbidden,
+            AppError::NotFound(_) => ErrorCode::NotFound,
+            AppError::RateLimited { .. } => ErrorCode::RateLimited,
+            AppError::Internal | AppError::Network(_) | AppError::Unavailable(_) => {
+                ErrorCode::Internal
+            }
+        }
+    }
+}
+
 /// The first protocol version that has the server frame `frame` (serialized): a socket that
 /// speaks an older one is not sent it. Every frame is an object whose first key is its `type`.
 pub fn frame_version(frame: &str) -> u32 {
@@ -221,10 +240,10 @@ pub fn negotiate(asked: Option<u32>) -> u32 {
 #[cfg(feature = "ssr")]
 impl ServerFrame {
     /// Serializes the frame once, for however many sockets it will reach.
-    pub fn encode(&self) -> Result<Frame, crate::error::AppError> {
+    pub fn encode(&self) -> Result<Frame, AppError> {
         serde_json::to_string(self).map(Frame::from).map_err(|e| {
             tracing::error!("serializing a frame: {e}");
-            crate::error::AppError::Internal
+            AppError::Internal
         })
     }
 }

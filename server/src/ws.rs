@@ -444,7 +444,7 @@ async fn handle(frame: ClientFrame, state: &AppState, session: &Session, conn: u
         }
     };
     if let Err(e) = done {
-        chat::reply_error(state, conn, e.code(), e.to_string(), client_id).await;
+        chat::reply_error(state, conn, ErrorCode::from(&e), e.to_string(), client_id).await;
     }
 }
 
