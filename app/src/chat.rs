@@ -11,18 +11,15 @@
 //! every process is the bus's answer, and "last seen" is written when the bus says the user is
 //! offline everywhere, not when this process loses its last socket of theirs.
 
-use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use tokio::sync::mpsc;
-
-use crate::bus::{Bus, PresenceNews};
 use crate::error::AppError;
 use crate::hub::{ConnId, Outbox, PresenceChange};
-use crate::model::{Attachment, Message, Presence, RoomId, RoomSummary, User, UserId};
+use crate::model::{Attachment, Message, RoomId, RoomSummary, User};
+use crate::presence;
 use crate::protocol::{ErrorCode, ServerFrame, TYPING_EVERY_MS};
 use crate::state::AppState;
-use crate::store::{ChangeKind, MessageChange, NewMessage, NewReply, Store, StoreError};
+use crate::store::{ChangeKind, MessageChange, NewMessage, NewReply};
 
 /// A message as a client asks to post it.
 #[derive(Debug, Clone, Copy)]
@@ -425,18 +422,7 @@ pub async fn typing(state: &AppState, user: &User, room_id: RoomId) -> Result<()
 /// The rooms a new socket of `user` listens to, read before the upgrade so that a failure is
 /// still an HTTP answer.
 pub async fn socket_rooms(state: &AppState, user: &User) -> Result<Vec<RoomId>, AppError> {
-    Ok(rooms_of(state.store.as_ref(), user.id).await?)
-}
-
-/// Every room and DM `user` is in: who hears about their presence.
-async fn rooms_of(store: &dyn Store, user: UserId) -> Result<Vec<RoomId>, StoreError> {
-    let sidebar = store.sidebar(user).await?;
-    Ok(sidebar
-        .rooms
-        .into_iter()
-        .chain(sidebar.dms)
-        .map(|r| r.id)
-        .collect())
+    Ok(presence::rooms_of(state.store.as_ref(), user.id).await?)
 }
 
 /// Registers an upgraded socket of `user`, listening to `rooms`. Its queue starts with the
@@ -505,65 +491,11 @@ pub fn open_sockets(state: &AppState) -> usize {
     state.hub.connections()
 }
 
-/// Announces the presence changes a cluster bus finds on its own (a stopped node's users going
-/// offline, users counted again after Redis came back). Holds the bus weakly, so it ends when
-/// the bus is dropped and its news channel closes.
-pub async fn relay_presence_news(
-    store: Arc<dyn Store>,
-    bus: Weak<dyn Bus>,
-    mut news: mpsc::Receiver<PresenceNews>,
-) {
-    while let Some(PresenceNews { user, status }) = news.recv().await {
-        let Some(bus) = bus.upgrade() else { return };
-        let found = async {
-            let Some(user) = store.user_by_id(user).await? else {
-                return Ok(None);
-            };
-            let rooms = rooms_of(store.as_ref(), user.id).await?;
-            Ok::<_, StoreError>(Some((user, rooms)))
-        };
-        match found.await {
-            Ok(Some((user, rooms))) => {
-                announce_presence(store.as_ref(), bus.as_ref(), &user, status, rooms).await;
-            }
-            Ok(None) => {}
-            Err(e) => tracing::warn!("announcing user {user}'s presence: {e}"),
-        }
-    }
-}
-
 /// This process's view of `user` changed: ask the bus whether their presence over every process
 /// did, and if so announce it.
 async fn presence_changed(state: &AppState, user: &User, change: PresenceChange) {
     if let Some(status) = state.bus.local_presence(user.id, change.status).await {
         let (store, bus) = (state.store.as_ref(), state.bus.as_ref());
-        announce_presence(store, bus, user, status, change.rooms).await;
-    }
-}
-
-/// Records "last seen" if `user` is now offline everywhere, and tells everyone who shares one
-/// of `rooms` with them.
-async fn announce_presence(
-    store: &dyn Store,
-    bus: &dyn Bus,
-    user: &User,
-    status: Presence,
-    rooms: Vec<RoomId>,
-) {
-    let mut last_seen = None;
-    if status == Presence::Offline {
-        let now = crate::timestamp::now_ms();
-        if let Err(e) = store.set_last_seen(user.id, now).await {
-            tracing::warn!("recording when user {} was last seen: {e}", user.id);
-        }
-        last_seen = Some(now);
-    }
-    let frame = ServerFrame::Presence {
-        user: user.username.clone(),
-        status,
-        last_seen,
-    };
-    if let Ok(frame) = frame.encode() {
-        bus.publish_rooms(rooms, frame).await;
+        presence::announce(store, bus, user, status, change.rooms).await;
     }
 }

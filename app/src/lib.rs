@@ -10,6 +10,8 @@ pub mod error;
 pub mod mention;
 pub mod model;
 pub mod protocol;
+#[cfg(feature = "ssr")]
+pub mod query;
 pub mod timestamp;
 pub mod ui;
 pub mod validate;
@@ -32,6 +34,8 @@ pub mod hub;
 pub mod limits;
 #[cfg(feature = "ssr")]
 pub mod markdown;
+#[cfg(feature = "ssr")]
+pub mod presence;
 #[cfg(feature = "ssr")]
 pub mod push;
 #[cfg(feature = "ssr")]

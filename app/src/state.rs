@@ -77,7 +77,7 @@ impl AppState {
         let hub = Arc::new(Hub::default());
         let (bus, news) = RedisBus::connect(hub.clone(), redis).await?;
         let bus: Arc<dyn Bus> = Arc::new(bus);
-        tokio::spawn(crate::chat::relay_presence_news(
+        tokio::spawn(crate::presence::relay_news(
             store.clone(),
             Arc::downgrade(&bus),
             news,

@@ -228,7 +228,7 @@ async fn a_sqlite_search_past_its_time_limit_is_stopped() {
     for _ in 0..12 {
         let found = store.search(alice.id, &nothing_before_1970).await.unwrap();
         assert!(found.messages.is_empty());
-        let words = app::search::parse("note").unwrap();
+        let words = app::query::parse("note").unwrap();
         let found = store
             .search(alice.id, &unfiltered(&words.terms))
             .await
@@ -1453,7 +1453,7 @@ async fn mentions_are_counted_per_person_and_follow_edits_deletes_and_reads(stor
 }
 
 /// A search for `terms` with no filters.
-fn unfiltered(terms: &[app::search::Term]) -> SearchFilter<'_> {
+fn unfiltered(terms: &[app::query::Term]) -> SearchFilter<'_> {
     SearchFilter {
         terms,
         author: None,
@@ -1473,7 +1473,7 @@ async fn find(
     text: &str,
     narrow: impl FnOnce(&mut SearchFilter<'_>),
 ) -> Found {
-    let query = app::search::parse(text).unwrap();
+    let query = app::query::parse(text).unwrap();
     let mut filter = unfiltered(&query.terms);
     narrow(&mut filter);
     store.search(user.id, &filter).await.unwrap()
@@ -1647,7 +1647,7 @@ async fn search_pages_newest_first_without_overlap(store: Arc<dyn Store>) {
     for i in 0..45 {
         post(&*store, &alice, general, &format!("status report {i}")).await;
     }
-    let query = app::search::parse("report").unwrap();
+    let query = app::query::parse("report").unwrap();
     let mut seen = Vec::new();
     let mut page = None::<String>;
     let mut pages = 0;

@@ -230,7 +230,7 @@ impl Drop for RedisBus {
 impl RedisBus {
     /// Connects to Redis (failing at once if it cannot be reached), subscribes to the control
     /// channel and starts the node's background task. Presence changes the bus finds on its own
-    /// arrive on the returned receiver, for `crate::chat::relay_presence_news`.
+    /// arrive on the returned receiver, for `crate::presence::relay_news`.
     pub async fn connect(
         hub: Arc<Hub>,
         options: RedisOptions,

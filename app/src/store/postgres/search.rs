@@ -6,7 +6,7 @@
 use sqlx::PgPool;
 
 use super::MESSAGE_COLUMNS;
-use crate::search::Term;
+use crate::query::Term;
 use crate::store::rows;
 use crate::store::{bad_page, search_too_slow, Found, SearchFilter, StoreError, StoreResult};
 
@@ -122,7 +122,7 @@ mod tests {
 
     #[test]
     fn every_word_is_quoted_and_phrases_are_adjacent() {
-        let terms = crate::search::parse(r#"deploy "rolled back" roll* "up to"*"#)
+        let terms = crate::query::parse(r#"deploy "rolled back" roll* "up to"*"#)
             .map(|q| q.terms)
             .unwrap_or_default();
         assert_eq!(

@@ -9,7 +9,7 @@ use std::time::Instant;
 use sqlx::{Row, SqlitePool};
 
 use super::MESSAGE_COLUMNS;
-use crate::search::Term;
+use crate::query::Term;
 use crate::store::rows::{self, MESSAGE_COLUMN_COUNT};
 use crate::store::{bad_page, search_too_slow, Found, SearchFilter, StoreError, StoreResult};
 
@@ -114,7 +114,7 @@ mod tests {
 
     #[test]
     fn every_term_is_a_quoted_phrase() {
-        let terms = crate::search::parse(r#"deploy "rolled back" roll* NEAR(x)"#)
+        let terms = crate::query::parse(r#"deploy "rolled back" roll* NEAR(x)"#)
             .map(|q| q.terms)
             .unwrap_or_default();
         assert_eq!(
