@@ -6,7 +6,8 @@
 
 use std::io::Cursor;
 
-use crate::backup::read::{decoder, Bounded};
+use crate::backup::decoder;
+use crate::backup::read::Bounded;
 use crate::backup::Format;
 use crate::protocol::{ClientFrame, MAX_FRAME_BYTES};
 

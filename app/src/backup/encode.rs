@@ -20,15 +20,6 @@ pub trait Encoder: Send {
     fn record(&mut self, record: &Record, out: &mut Vec<u8>) -> BackupResult<()>;
 }
 
-/// The encoder for `format`.
-pub fn encoder(format: Format) -> Box<dyn Encoder> {
-    match format {
-        Format::Jsonl => Box::new(super::jsonl::JsonlEncoder),
-        Format::Xml => Box::new(super::xml::XmlEncoder),
-        Format::Csv => Box::new(super::csv::CsvEncoder::default()),
-    }
-}
-
 /// Told how a backup is going (a progress bar on a terminal; nothing otherwise).
 pub trait Progress: Send {
     /// How many messages the backup will write.
@@ -52,7 +43,7 @@ pub async fn write_backup<W: AsyncWrite + Unpin + Send>(
     progress: &mut dyn Progress,
 ) -> BackupResult<EndRecord> {
     let mut sink = StreamSink {
-        encoder: encoder(format),
+        encoder: super::encoder(format),
         buf: Vec::with_capacity(CHUNK_BYTES * 2),
         out,
         progress,

@@ -39,14 +39,14 @@ struct MessageLine {
     room: String,
     seq: i64,
     from: String,
-    #[serde(with = "super::record::rfc3339_ms")]
+    #[serde(with = "crate::store::records::rfc3339_ms")]
     date: i64,
     text: String,
     #[serde(default)]
     client_id: Option<String>,
-    #[serde(default, with = "super::record::rfc3339_ms_opt")]
+    #[serde(default, with = "crate::store::records::rfc3339_ms_opt")]
     edited_at: Option<i64>,
-    #[serde(default, with = "super::record::rfc3339_ms_opt")]
+    #[serde(default, with = "crate::store::records::rfc3339_ms_opt")]
     deleted_at: Option<i64>,
     #[serde(default)]
     reactions: Vec<crate::model::Reaction>,

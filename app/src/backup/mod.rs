@@ -17,34 +17,34 @@ pub mod record;
 pub mod restore;
 pub mod xml;
 
+use std::io::BufRead;
+
 pub use record::{Format, Record};
 
-/// Why a backup or restore failed.
-#[derive(Debug, thiserror::Error)]
-pub enum BackupError {
-    /// The input is wrong at a known place ("line 12", "message #3 (byte 420)").
-    #[error("{place}: {problem}")]
-    Input { place: String, problem: String },
-    /// The input is wrong as a whole (empty, too large, unknown format).
-    #[error("{0}")]
-    File(String),
-    /// The store refused or failed.
-    #[error("{0}")]
-    Store(#[from] crate::store::StoreError),
-    /// Reading or writing failed.
-    #[error("{0}")]
-    Io(#[from] std::io::Error),
-}
+use encode::Encoder;
+use read::{Bounded, Decoder};
 
-impl BackupError {
-    /// An input error at `place`.
-    pub fn at(place: impl std::fmt::Display, problem: impl Into<String>) -> Self {
-        BackupError::Input {
-            place: place.to_string(),
-            problem: problem.into(),
-        }
+pub use crate::store::records::{BackupError, BackupResult};
+
+/// The encoder for `format`.
+pub fn encoder(format: Format) -> Box<dyn Encoder> {
+    match format {
+        Format::Jsonl => Box::new(jsonl::JsonlEncoder),
+        Format::Xml => Box::new(xml::XmlEncoder),
+        Format::Csv => Box::new(csv::CsvEncoder::default()),
     }
 }
 
-/// Shorthand for backup results.
-pub type BackupResult<T> = Result<T, BackupError>;
+/// The decoder for `format` over `input`. `default_room` receives XML and CSV messages that
+/// name no room.
+pub fn decoder<R: BufRead + Send + 'static>(
+    format: Format,
+    input: Bounded<R>,
+    default_room: &str,
+) -> BackupResult<Box<dyn Decoder>> {
+    Ok(match format {
+        Format::Jsonl => Box::new(jsonl::JsonlDecoder::new(input)),
+        Format::Xml => Box::new(xml::XmlDecoder::new(input, default_room)),
+        Format::Csv => Box::new(csv::CsvDecoder::new(input, default_room)?),
+    })
+}

@@ -3,7 +3,9 @@
 
 use std::io::{BufRead, Read};
 
-use super::{BackupError, BackupResult, Format, Record};
+pub use crate::store::records::Place;
+
+use super::{BackupError, BackupResult, Record};
 
 /// Largest file restore reads unless told otherwise (`--max-size`); a million messages take
 /// about 250 MB as JSONL.
@@ -12,45 +14,10 @@ pub const DEFAULT_MAX_FILE_BYTES: u64 = 1 << 30;
 /// fully escaped stays far below this.
 pub const MAX_RECORD_BYTES: u64 = 1 << 20;
 
-/// Where a record was in its file, for error messages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Place {
-    /// A line of a JSONL file or a record of a CSV file (1-based line where it starts).
-    Line(u64),
-    /// The n-th `<message>` element of an XML file and the byte offset where it starts.
-    Element { index: u64, byte: u64 },
-    /// The end of the file.
-    End,
-}
-
-impl std::fmt::Display for Place {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Place::Line(n) => write!(f, "line {n}"),
-            Place::Element { index, byte } => write!(f, "<message> #{index} (byte {byte})"),
-            Place::End => f.write_str("end of file"),
-        }
-    }
-}
-
 /// Yields a file's records in order. Runs on a blocking thread.
 pub trait Decoder: Send {
     /// The next record and its place, or `None` once the file is complete.
     fn next_record(&mut self) -> BackupResult<Option<(Place, Record)>>;
-}
-
-/// The decoder for `format` over `input`. `default_room` receives XML and CSV messages that
-/// name no room.
-pub fn decoder<R: BufRead + Send + 'static>(
-    format: Format,
-    input: Bounded<R>,
-    default_room: &str,
-) -> BackupResult<Box<dyn Decoder>> {
-    Ok(match format {
-        Format::Jsonl => Box::new(super::jsonl::JsonlDecoder::new(input)),
-        Format::Xml => Box::new(super::xml::XmlDecoder::new(input, default_room)),
-        Format::Csv => Box::new(super::csv::CsvDecoder::new(input, default_room)?),
-    })
 }
 
 /// A reader that refuses to go past `max_total` bytes in all, or `max_record` bytes since the

@@ -10,9 +10,9 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 use super::encode::Progress;
-use super::read::{decoder, too_large, Bounded, Decoder, Place, MAX_RECORD_BYTES};
+use super::read::{too_large, Bounded, Decoder, Place, MAX_RECORD_BYTES};
 use super::record::{dm_members, MessageRecord, RoomRecord, UserRecord};
-use super::{BackupError, BackupResult, Format, Record};
+use super::{decoder, BackupError, BackupResult, Format, Record};
 use crate::model::{RoomId, UserId};
 use crate::store::{RestoreCounts, RestoreTx, StagedMessage, Store};
 

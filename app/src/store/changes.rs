@@ -4,6 +4,7 @@
 //! transaction, asks [`decide`], and writes what it says, bumping the room's rev in the same
 //! commit.
 
+use super::rows::Target;
 use super::{StoreError, StoreResult};
 use crate::model::{Message, Reaction, RoomId, UserId};
 use crate::validate::MAX_REACTIONS_PER_MESSAGE;
@@ -43,20 +44,6 @@ pub struct Changed {
     pub changed: bool,
     /// The thread's root, when deleting a reply changed its count.
     pub root: Option<Message>,
-}
-
-/// What the database says about the target of a change, read in the change's transaction.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Target {
-    pub author_id: UserId,
-    pub body: String,
-    pub deleted: bool,
-    pub public_room: bool,
-    pub room_creator: Option<UserId>,
-    pub user_is_admin: bool,
-    /// The acting user's name, as reactions list it.
-    pub user_name: String,
-    pub reactions: Vec<Reaction>,
 }
 
 /// Whether to write the change.

@@ -7,35 +7,16 @@ use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 
-use super::{ExportRequest, ExportSink, StoreError, StoreResult};
-use crate::backup::record::{
-    dm_members, dm_name, EndRecord, MemberRecord, MessageRecord, RoomRecord, UserRecord,
+use super::records::{
+    dm_members, dm_name, BackupResult, EndRecord, MemberRecord, MessageRecord, Record, RoomRecord,
+    UserRecord,
 };
-use crate::backup::{BackupResult, Record};
+use super::rows::{RoomRow, UserRow};
+use super::{ExportRequest, ExportSink, StoreError, StoreResult};
 use crate::model::{RoomId, UserId};
 
 /// Messages read per call during a backup.
 pub(crate) const MESSAGE_CHUNK: i64 = 1000;
-
-/// A user as stored.
-pub(crate) struct UserRow {
-    pub id: UserId,
-    pub name: String,
-    pub admin: bool,
-    pub created_at: i64,
-    pub password_hash: Option<String>,
-}
-
-/// A room as stored: a public room has a name, a direct conversation its key (its people's ids
-/// in ascending order, joined by `:`).
-pub(crate) struct RoomRow {
-    pub id: RoomId,
-    pub name: Option<String>,
-    pub dm_key: Option<String>,
-    pub topic: Option<String>,
-    pub created_by: Option<UserId>,
-    pub created_at: i64,
-}
 
 /// One message: uid, seq, author id, body, time, client id, edit time, deletion time,
 /// reactions and mentions (the JSON columns), its thread's root (uid) and whether it was also

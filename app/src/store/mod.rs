@@ -8,14 +8,14 @@ mod export;
 mod group_commit;
 pub mod postgres;
 mod push_sql;
+pub mod records;
 mod rows;
 pub mod sqlite;
 
 use async_trait::async_trait;
 
-use crate::backup::record::{EndRecord, RoomRecord, Scope, UserRecord};
-use crate::backup::{BackupResult, Record};
 pub use changes::{ChangeKind, Changed, MessageChange};
+use records::{BackupResult, EndRecord, Place, Record, RoomRecord, Scope, UserRecord};
 
 mod threads;
 
@@ -310,7 +310,7 @@ pub(crate) fn rendered(body: &str, html: &str, mentions: &[String]) -> String {
 /// matching every term and every filter given, newest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SearchFilter<'a> {
-    pub terms: &'a [crate::search::Term],
+    pub terms: &'a [crate::query::Term],
     pub author: Option<UserId>,
     pub room: Option<RoomId>,
     /// Only messages created before this instant (UTC ms).
@@ -623,7 +623,7 @@ pub struct StagedMessage {
     pub also_in_room: bool,
     /// The files column as stored (JSON `Attachment`s), or `None`.
     pub files: Option<String>,
-    pub place: crate::backup::read::Place,
+    pub place: Place,
 }
 
 /// What a restore changed (or, in a dry run, would have changed).

@@ -19,13 +19,12 @@ mod search;
 mod threads;
 
 use super::group_commit::{Post, Posts};
+use super::records::{BackupResult, EndRecord};
 use super::{
     admit, stored_mode, Admission, Changed, ExportRequest, ExportSink, Found, HistoryQuery,
     MessageChange, NewMessage, NewReply, Replied, RestoreTx, SearchFilter, Store, StoreError,
     StoreResult, StoredMember, INVITE_INVALID,
 };
-use crate::backup::record::EndRecord;
-use crate::backup::BackupResult;
 use crate::model::{
     Changes, HistoryPage, Message, RegistrationMode, RoomId, RoomKind, RoomListing, RoomSummary,
     RoomView, Sidebar, User, UserId,
@@ -67,6 +66,25 @@ const MESSAGE_COLUMNS: &str = "m.uid, m.room_id, m.seq, u.username, m.body, m.cr
      CASE WHEN m.last_reply_at IS NOT NULL THEN (SELECT json_agg(fu.username \
        ORDER BY lower(fu.username))::text FROM thread_follows f \
        JOIN users fu ON fu.id = f.user_id WHERE f.root_uid = m.uid) END, m.files";
+
+/// A message of a room by seq, joined with its author.
+async fn message_at(
+    conn: &mut sqlx::PgConnection,
+    room_id: RoomId,
+    seq: i64,
+) -> StoreResult<Message> {
+    let row = sqlx::query(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN users u ON u.id = m.author_id \
+         WHERE m.room_id = $1 AND m.seq = $2"
+    ))
+    .bind(room_id)
+    .bind(seq)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(super::rows::message(
+        &row.ok_or_else(super::changes::no_such_message)?,
+    )?)
+}
 
 fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
@@ -678,7 +696,7 @@ impl Store for PgStore {
         Access::load(&mut conn, user_id, room_id)
             .await?
             .require_member("read its history")?;
-        changes::message_at(&mut conn, room_id, seq).await
+        message_at(&mut conn, room_id, seq).await
     }
 
     async fn mark_thread_read(

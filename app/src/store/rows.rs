@@ -3,9 +3,41 @@
 
 use sqlx::{ColumnIndex, Decode, Row, Type};
 
-use super::changes::Target;
-use super::export::{RoomRow, UserRow};
-use crate::model::{Message, RoomKind, RoomSummary};
+use crate::model::{Message, Reaction, RoomId, RoomKind, RoomSummary, UserId};
+
+/// What the database says about the target of a change, read in the change's transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Target {
+    pub author_id: UserId,
+    pub body: String,
+    pub deleted: bool,
+    pub public_room: bool,
+    pub room_creator: Option<UserId>,
+    pub user_is_admin: bool,
+    /// The acting user's name, as reactions list it.
+    pub user_name: String,
+    pub reactions: Vec<Reaction>,
+}
+
+/// A user as stored.
+pub(crate) struct UserRow {
+    pub id: UserId,
+    pub name: String,
+    pub admin: bool,
+    pub created_at: i64,
+    pub password_hash: Option<String>,
+}
+
+/// A room as stored: a public room has a name, a direct conversation its key (its people's ids
+/// in ascending order, joined by `:`).
+pub(crate) struct RoomRow {
+    pub id: RoomId,
+    pub name: Option<String>,
+    pub dm_key: Option<String>,
+    pub topic: Option<String>,
+    pub created_by: Option<UserId>,
+    pub created_at: i64,
+}
 
 /// How many columns [`message`] reads; a query may select more after them.
 pub(crate) const MESSAGE_COLUMN_COUNT: usize = 19;

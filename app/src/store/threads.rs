@@ -17,7 +17,7 @@ pub(crate) fn retried_root(earlier: Option<i64>) -> StoreResult<i64> {
 }
 
 /// A restored reply whose root is not a message of its room before it (at `place` in the file).
-pub(crate) fn stray_reply(place: Option<crate::backup::read::Place>, root: &str) -> StoreError {
+pub(crate) fn stray_reply(place: Option<super::records::Place>, root: &str) -> StoreError {
     let what = format!(
         "replies to {root:?}, which is not an earlier message of its room (nor a reply itself) \
          in this file or the database"

@@ -9,11 +9,11 @@ use sqlx::postgres::{PgPool, Postgres};
 use sqlx::Transaction;
 
 use super::posts::Columns;
-use crate::backup::read::Place;
-use crate::backup::record::{RoomRecord, UserRecord};
 use crate::model::{RoomId, UserId};
-use crate::store::export::{ChunkRow, ExportSource, RoomRow, UserRow, MESSAGE_CHUNK};
+use crate::store::export::{ChunkRow, ExportSource, MESSAGE_CHUNK};
+use crate::store::records::{Place, RoomRecord, UserRecord};
 use crate::store::rows;
+use crate::store::rows::{RoomRow, UserRow};
 use crate::store::{RestoreCounts, RestoreTx, StagedMessage, StoreError, StoreResult};
 
 /// Messages sent per INSERT during a restore (each column is one bound array).

@@ -5,8 +5,7 @@
 
 use sqlx::{PgConnection, PgPool};
 
-use super::changes::message_at;
-use super::Access;
+use super::{message_at, Access};
 use crate::model::{Message, RoomId, UserId};
 use crate::store::changes::no_such_message;
 use crate::store::threads::{deleted_root, retried_root};

@@ -10,10 +10,10 @@ use futures_util::TryStreamExt;
 use sqlx::sqlite::{Sqlite, SqlitePool};
 use sqlx::{QueryBuilder, Transaction};
 
-use crate::backup::read::Place;
-use crate::backup::record::{RoomRecord, UserRecord};
 use crate::model::{RoomId, UserId};
-use crate::store::export::{ChunkRow, ExportSource, RoomRow, UserRow, MESSAGE_CHUNK};
+use crate::store::export::{ChunkRow, ExportSource, MESSAGE_CHUNK};
+use crate::store::records::{Place, RoomRecord, UserRecord};
+use crate::store::rows::{RoomRow, UserRow};
 use crate::store::{RestoreCounts, RestoreTx, StagedMessage, StoreError, StoreResult};
 
 /// Messages sent to SQLite per INSERT during a restore (7 values each, under SQLite's 32,766

@@ -4,30 +4,13 @@
 
 use sqlx::SqlitePool;
 
-use super::{begin_write, Access, MESSAGE_COLUMNS};
-use crate::model::{Changes, Message, RoomId, UserId};
+use super::{begin_write, message_at, Access, MESSAGE_COLUMNS};
+use crate::model::{Changes, RoomId, UserId};
 use crate::store::changes::{
     decide, no_such_message, retry, written, ChangeKind, Changed, Decision, MessageChange,
 };
 use crate::store::{rows, StoreResult};
 use crate::timestamp::now_ms;
-
-/// A message of a room by seq, joined with its author.
-pub(super) async fn message_at(
-    conn: &mut sqlx::SqliteConnection,
-    room_id: RoomId,
-    seq: i64,
-) -> StoreResult<Message> {
-    let row = sqlx::query(&format!(
-        "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN users u ON u.id = m.author_id \
-         WHERE m.room_id = ?1 AND m.seq = ?2"
-    ))
-    .bind(room_id)
-    .bind(seq)
-    .fetch_optional(&mut *conn)
-    .await?;
-    Ok(rows::message(&row.ok_or_else(no_such_message)?)?)
-}
 
 pub(super) async fn change(pool: &SqlitePool, change: MessageChange<'_>) -> StoreResult<Changed> {
     let mut tx = begin_write(pool).await?;

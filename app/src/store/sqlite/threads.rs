@@ -4,8 +4,7 @@
 
 use sqlx::{SqliteConnection, SqlitePool};
 
-use super::changes::message_at;
-use super::{begin_write, Access};
+use super::{begin_write, message_at, Access};
 use crate::model::{Message, RoomId, UserId};
 use crate::store::changes::no_such_message;
 use crate::store::threads::{deleted_root, retried_root};
