@@ -3,10 +3,20 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-use super::feedback::form_error;
-use super::layout::Session;
+use super::feedback::{form_error, ErrorPanel};
+use super::session::Session;
 use crate::api::auth::registration;
+use crate::error::AppError;
 use crate::model::RegistrationMode;
+
+/// What a page shows when its data could not be loaded: the login screen for a visitor, the
+/// error otherwise.
+pub fn page_error(error: AppError) -> AnyView {
+    match error {
+        AppError::Unauthorized(_) => view! { <AuthPage/> }.into_any(),
+        error => view! { <ErrorPanel error/> }.into_any(),
+    }
+}
 
 /// The visitor's screen.
 #[component]

@@ -3,8 +3,9 @@
 use leptos::prelude::*;
 use leptos_router::components::A;
 
+use super::auth_page::page_error;
 use super::feedback::form_error;
-use super::layout::{page_error, Membership, Session};
+use super::session::{Membership, Session};
 use crate::api::rooms::list_rooms;
 use crate::model::RoomListing;
 

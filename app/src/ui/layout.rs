@@ -7,70 +7,15 @@
 use leptos::prelude::*;
 use leptos_router::components::{Outlet, A};
 
-use super::auth_page::AuthPage;
-use super::feedback::{form_error, ErrorPanel};
+use super::auth_page::{page_error, AuthPage};
+use super::feedback::form_error;
 use super::live::{badge_text, Live};
 use super::search::SearchBox;
-use crate::api::auth::{
-    current_user, CreateInvite, Login, Logout, LogoutEverywhere, Moderate, Register,
-    SetRegistration,
-};
-use crate::api::rooms::{get_navigation, CreateRoom, JoinRoom, LeaveRoom, OpenDm, RemoveMember};
+use super::session::{Membership, Session};
+use crate::api::auth::{current_user, CreateInvite, Moderate, SetRegistration};
+use crate::api::rooms::get_navigation;
 use crate::error::AppError;
 use crate::model::{Navigation, RegistrationMode, RoomSummary};
-
-/// The actions that start and end a session; every page reloads its data after each.
-#[derive(Clone, Copy)]
-pub struct Session {
-    pub login: ServerAction<Login>,
-    pub register: ServerAction<Register>,
-    pub logout: ServerAction<Logout>,
-    pub logout_everywhere: ServerAction<LogoutEverywhere>,
-}
-
-impl Session {
-    /// Changes whenever someone logs in, registers or logs out in this tab.
-    pub fn changes(&self) -> (usize, usize, usize, usize) {
-        (
-            self.login.version().get(),
-            self.register.version().get(),
-            self.logout.version().get(),
-            self.logout_everywhere.version().get(),
-        )
-    }
-}
-
-/// The actions that change which rooms a user is in; the sidebar reloads after each.
-#[derive(Clone, Copy)]
-pub struct Membership {
-    pub create_room: ServerAction<CreateRoom>,
-    pub join: ServerAction<JoinRoom>,
-    pub leave: ServerAction<LeaveRoom>,
-    pub open_dm: ServerAction<OpenDm>,
-    pub remove_member: ServerAction<RemoveMember>,
-}
-
-impl Membership {
-    /// Changes whenever any of the actions completes.
-    pub fn changes(&self) -> (usize, usize, usize, usize, usize) {
-        (
-            self.create_room.version().get(),
-            self.join.version().get(),
-            self.leave.version().get(),
-            self.open_dm.version().get(),
-            self.remove_member.version().get(),
-        )
-    }
-}
-
-/// What a page shows when its data could not be loaded: the login screen for a visitor, the
-/// error otherwise.
-pub fn page_error(error: AppError) -> AnyView {
-    match error {
-        AppError::Unauthorized(_) => view! { <AuthPage/> }.into_any(),
-        error => view! { <ErrorPanel error/> }.into_any(),
-    }
-}
 
 /// Sidebar + page.
 #[component]

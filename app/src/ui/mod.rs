@@ -11,7 +11,7 @@ mod local_time;
 mod notifications;
 mod room;
 mod search;
-mod thread;
+mod session;
 
 #[cfg(feature = "hydrate")]
 pub use live::push::register_service_worker;

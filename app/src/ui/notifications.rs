@@ -5,9 +5,10 @@
 
 use leptos::prelude::*;
 
+use super::auth_page::page_error;
 use super::feedback::form_error;
-use super::layout::{page_error, Session};
 use super::local_time::LocalTime;
+use super::session::Session;
 use crate::api::notifications::{
     get_notifications, RemovePushDevice, SetNotifyLevel, SubscribePush,
 };

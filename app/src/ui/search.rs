@@ -6,8 +6,9 @@ use leptos::prelude::*;
 use leptos_router::components::{Form, A};
 use leptos_router::hooks::use_query_map;
 
-use super::layout::{page_error, Session};
+use super::auth_page::page_error;
 use super::local_time::LocalTime;
+use super::session::Session;
 use crate::api::messages::search_messages;
 use crate::error::AppError;
 use crate::model::{RoomKind, SearchHit, SearchResults};

@@ -8,14 +8,14 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_query_map;
 
-use super::live::{Live, RevCursor, RoomHandlers};
-use super::room::{
-    catch_up, keep_newest, read_while_visible, Actions, Composer, Forms, MessageItem, Older,
-    OlderForm, PendingItem, Place,
-};
+use super::composer::Composer;
+use super::history::{catch_up, keep_newest, read_while_visible, Older, OlderForm};
+use super::message::{Actions, Forms, MessageItem, PendingItem};
+use super::message_actions::Place;
 use crate::api::messages::get_thread;
 use crate::error::AppError;
 use crate::model::{Member, Message, RoomId, Thread};
+use crate::ui::live::{Live, RevCursor, RoomHandlers};
 
 /// The panel of the thread `?thread=` names (nothing without it); `?thread_before=` pages back.
 #[component]
@@ -195,5 +195,5 @@ fn ThreadView(
 
 /// A reaction refused from the panel's buttons, said once.
 fn form_error_of(forms: Forms) -> impl IntoView {
-    super::feedback::form_error(forms.react.value())
+    crate::ui::feedback::form_error(forms.react.value())
 }

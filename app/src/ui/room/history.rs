@@ -1,0 +1,165 @@
+//! A timeline's history: paging back with "Load older", catching up on what changed while the
+//! socket was away, and marking what is on screen as read. The room and the thread panel share
+//! it.
+
+use std::collections::BTreeMap;
+
+use leptos::prelude::*;
+
+use crate::api::messages::get_changes;
+use crate::error::AppError;
+use crate::model::{HistoryPage, Message, RoomId};
+use crate::ui::live::{Live, RevCursor};
+
+/// Paging back: where the next older page starts (the oldest seq shown, while older messages
+/// exist), whether one is being fetched, and why the last try failed.
+#[derive(Clone, Copy)]
+pub(super) struct Older {
+    cursor: RwSignal<Option<i64>>,
+    loading: RwSignal<bool>,
+    error: RwSignal<Option<AppError>>,
+}
+
+impl Older {
+    /// After the first page.
+    pub fn new(page: &HistoryPage) -> Self {
+        Older {
+            cursor: RwSignal::new(Self::start_of(page)),
+            loading: RwSignal::new(false),
+            error: RwSignal::new(None),
+        }
+    }
+
+    fn start_of(page: &HistoryPage) -> Option<i64> {
+        page.has_older
+            .then(|| page.messages.first().map(|m| m.seq))
+            .flatten()
+    }
+
+    /// Takes the older page `fetch` brings: its messages merged in, the cursor moved on.
+    pub async fn load(
+        self,
+        merge: Callback<Message>,
+        fetch: impl std::future::Future<Output = Result<HistoryPage, AppError>>,
+    ) {
+        match fetch.await {
+            Ok(page) => {
+                self.cursor.set(Self::start_of(&page));
+                for message in page.messages {
+                    merge.run(message);
+                }
+                self.error.set(None);
+            }
+            Err(e) => self.error.set(Some(e)),
+        }
+        self.loading.set(false);
+    }
+}
+
+/// "Load older" while older messages exist: a GET form with the cursor as `field` (and the
+/// open `thread`), so it pages without JavaScript; with it, `fetch` gets the cursor instead.
+#[component]
+pub(super) fn OlderForm(
+    older: Older,
+    label: &'static str,
+    field: &'static str,
+    thread: Option<i64>,
+    fetch: Callback<i64>,
+) -> impl IntoView {
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let Some(before) = older.cursor.get_untracked() else {
+            return;
+        };
+        if !older.loading.get_untracked() {
+            older.loading.set(true);
+            fetch.run(before);
+        }
+    };
+    view! {
+        {move || {
+            older
+                .cursor
+                .get()
+                .map(|before| {
+                    view! {
+                        <form method="get" class="load-older" on:submit=on_submit>
+                            {thread.map(|root| view! { <input type="hidden" name="thread" value=root/> })}
+                            <input type="hidden" name=field value=before/>
+                            <button type="submit" class="secondary" disabled=move || older.loading.get()>
+                                {label}
+                            </button>
+                        </form>
+                    }
+                })
+        }}
+        {move || {
+            older
+                .error
+                .get()
+                .map(|e| view! { <p class="form-error" role="alert">{e.to_string()}</p> })
+        }}
+    }
+    .into_any()
+}
+
+/// What is on screen while the tab is visible counts as read, here and on the user's other
+/// devices: `mark` gets the newest seq shown whenever `messages` or the tab's visibility
+/// change. Only the newest page is "on screen": reading old pages (`paged`) reads nothing new.
+/// Returns the same check, for after a reconnect.
+pub(super) fn read_while_visible(
+    live: Live,
+    paged: bool,
+    messages: RwSignal<BTreeMap<i64, Message>>,
+    mark: impl Fn(i64) + Copy + Send + Sync + 'static,
+) -> impl Fn() + Copy + Send + Sync + 'static {
+    let check = move || {
+        if !paged && live.visible.get_untracked() {
+            if let Some(seq) = messages.with_untracked(|all| all.keys().next_back().copied()) {
+                mark(seq);
+            }
+        }
+    };
+    Effect::new(move |_| {
+        messages.track();
+        live.visible.track();
+        check();
+    });
+    check
+}
+
+/// Fetches everything that changed in `room_id` after the cursor, page by page, and merges
+/// it in. A failure leaves the cursor where it was: the next reconnect tries again.
+pub(super) async fn catch_up(
+    room_id: RoomId,
+    revs: StoredValue<RevCursor>,
+    merge: Callback<Message>,
+) {
+    const PAGE: u32 = crate::validate::HISTORY_PAGE_MAX;
+    loop {
+        let after = revs.get_value().base();
+        let Ok(found) = get_changes(room_id, after, Some(PAGE)).await else {
+            return;
+        };
+        let last = found.messages.last().map(|m| m.rev);
+        for message in found.messages {
+            merge.run(message);
+        }
+        if let Some(last) = last {
+            revs.update_value(|c| c.caught_up(last));
+        }
+        if found.complete {
+            return;
+        }
+    }
+}
+
+/// Puts `message` in `all` unless a newer state of it (a higher rev) is already there.
+pub(super) fn keep_newest(all: &mut BTreeMap<i64, Message>, message: Message) {
+    match all.get(&message.seq) {
+        Some(held) if held.rev > message.rev => {}
+        _ => {
+            all.insert(message.seq, message);
+        }
+    }
+}
