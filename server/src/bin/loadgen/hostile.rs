@@ -24,7 +24,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
-use super::{connect_small_window, post_form, LoadResult, Socket};
+use super::client::{connect_small_window, post_form, Socket};
+use super::LoadResult;
 
 /// What each attack was answered: (attack, answer) → how many times.
 #[derive(Default, Clone)]
