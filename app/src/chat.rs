@@ -470,6 +470,13 @@ pub async fn reply(state: &AppState, conn: ConnId, frame: &ServerFrame) {
     }
 }
 
+/// Waits until socket `conn` has read what it was sent before a page (of history or changes)
+/// is read and queued for it; false if it stopped reading (it is then closed). See
+/// [`crate::hub::Hub::until_read`].
+pub async fn until_read(state: &AppState, conn: ConnId) -> bool {
+    state.hub.until_read(conn).await
+}
+
 /// Answers a socket's request with an `error` frame; `client_id` names the post it concerns.
 pub async fn reply_error(
     state: &AppState,

@@ -32,6 +32,9 @@ pub const SOCKET_QUEUE_BYTES: usize = 1024 * 1024;
 /// How long an answer to a socket's own request waits for room in its queue before the socket
 /// counts as not reading (and is closed).
 pub const ANSWER_WAIT: Duration = Duration::from_secs(20);
+/// Bytes a socket may still have unread when it is prepared its next page of history or
+/// changes ([`Hub::until_read`]): live frames in flight, not a page it has not read.
+pub const READ_BEFORE_ASKING: usize = 64 * 1024;
 
 pub use crate::protocol::Frame;
 
@@ -513,6 +516,41 @@ impl Hub {
         false
     }
 
+    /// Waits until socket `id` has read what it was sent, all but [`READ_BEFORE_ASKING`] bytes,
+    /// before a large answer (a page of history or of changes) is prepared for it: a peer gets
+    /// its next page only as fast as it reads the last, so one that never reads costs the
+    /// server one page, not the reads and encodings of every page it asks for. A peer that
+    /// reads nothing for [`ANSWER_WAIT`] is marked overflowed (its reader closes the socket).
+    /// Returns whether the answer may be prepared.
+    pub async fn until_read(&self, id: ConnId) -> bool {
+        let Some((queue, recheck)) = self
+            .lock()
+            .conns
+            .get(&id)
+            .map(|c| (c.queue.clone(), c.recheck.clone()))
+        else {
+            return false;
+        };
+        let deadline = tokio::time::Instant::now() + ANSWER_WAIT;
+        loop {
+            if queue.overflowed.load(Ordering::Acquire) {
+                return false;
+            }
+            let drained = queue.drained.notified();
+            tokio::pin!(drained);
+            drained.as_mut().enable();
+            if queue.bytes.load(Ordering::Acquire) <= READ_BEFORE_ASKING {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, drained).await.is_err() {
+                break;
+            }
+        }
+        queue.overflowed.store(true, Ordering::Release);
+        recheck.notify_one();
+        false
+    }
+
     /// Sockets currently connected.
     pub fn connections(&self) -> usize {
         self.lock().conns.len()
@@ -561,6 +599,37 @@ mod tests {
         assert_eq!(&*alice_laptop.frames.recv().await.unwrap(), "only alice");
         assert_eq!(&*bob.frames.recv().await.unwrap(), "everyone");
         assert!(bob.frames.try_recv().is_err());
+    }
+
+    #[tokio::test]
+    async fn the_next_page_waits_until_the_last_is_read() {
+        let hub = Hub::default();
+        let mut outbox = hub.connect(1, [1], None).0;
+        // Live frames in flight do not hold a page back.
+        hub.publish(1, &frame("live"));
+        assert!(hub.until_read(outbox.id).await);
+        // A page the peer has not read does.
+        let page = "x".repeat(READ_BEFORE_ASKING + 1);
+        assert!(hub.send_to(outbox.id, frame(&page)).await);
+        let waiting = tokio::time::timeout(Duration::from_millis(50), hub.until_read(outbox.id));
+        assert!(waiting.await.is_err(), "asked again before reading");
+        // The writer takes both frames and flushes them: the next page may be read.
+        let hub = Arc::new(hub);
+        let asking = tokio::spawn({
+            let hub = hub.clone();
+            let id = outbox.id;
+            async move { hub.until_read(id).await }
+        });
+        assert_eq!(&*outbox.recv().await.unwrap(), "live");
+        assert_eq!(outbox.recv().await.unwrap().len(), page.len());
+        tokio::task::yield_now().await;
+        assert!(!asking.is_finished(), "taken is not yet flushed");
+        outbox.flushed();
+        assert!(asking.await.unwrap());
+        assert!(!outbox.overflow().is_set());
+        // A socket that is gone is not answered.
+        hub.disconnect(outbox.id);
+        assert!(!hub.until_read(outbox.id).await);
     }
 
     #[test]

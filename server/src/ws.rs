@@ -448,7 +448,8 @@ async fn handle(frame: ClientFrame, state: &AppState, session: &Session, conn: u
     }
 }
 
-/// Answers `sync` with the room's messages after `after_seq`, a page at a time.
+/// Answers `sync` with the room's messages after `after_seq`, a page at a time, once the socket
+/// has read its last answer ([`chat::until_read`]).
 async fn sync(
     state: &AppState,
     user: &User,
@@ -456,6 +457,9 @@ async fn sync(
     room_id: i64,
     after_seq: i64,
 ) -> Result<(), AppError> {
+    if !chat::until_read(state, conn).await {
+        return Ok(());
+    }
     state.limits.read(user.id)?;
     let query = HistoryQuery {
         before: None,
@@ -476,7 +480,8 @@ async fn sync(
     Ok(())
 }
 
-/// Answers `changes` with what changed in the room after `after_rev`, a page at a time.
+/// Answers `changes` with what changed in the room after `after_rev`, a page at a time, once the
+/// socket has read its last answer.
 async fn changes(
     state: &AppState,
     user: &User,
@@ -484,6 +489,9 @@ async fn changes(
     room_id: i64,
     after_rev: i64,
 ) -> Result<(), AppError> {
+    if !chat::until_read(state, conn).await {
+        return Ok(());
+    }
     state.limits.read(user.id)?;
     let mut found = state
         .store
