@@ -200,6 +200,20 @@ async fn a_sqlite_file_is_created_and_survives_reopening() {
 /// answered with a request to narrow it, and leaves no deadline behind on the pooled
 /// connections that later searches use. (PostgreSQL's `statement_timeout` counts whole
 /// milliseconds, within which any search over a test's rows finishes.)
+/// The SQL of `store/sql/` is written once with `$N` placeholders, which sqlx binds by number
+/// on SQLite as on PostgreSQL: a `$2` before `$1`, and a `$1` used twice, take the right values.
+#[tokio::test]
+async fn sqlite_binds_dollar_placeholders_by_number() {
+    let pool = sqlx::SqlitePool::connect("sqlite::memory:").await.unwrap();
+    let (a, b): (i64, i64) = sqlx::query_as("SELECT $2 - $1, $1 * $1")
+        .bind(3_i64)
+        .bind(10_i64)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!((a, b), (7, 9));
+}
+
 #[tokio::test]
 async fn a_sqlite_search_past_its_time_limit_is_stopped() {
     let dir = tempfile::tempdir().unwrap();

@@ -12,10 +12,12 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::Row;
 
 mod backup;
+#[path = "sql/changes.rs"]
 mod changes;
 mod posts;
 mod push;
 mod search;
+#[path = "sql/threads.rs"]
 mod threads;
 
 use super::group_commit::{Post, Posts};
@@ -66,6 +68,57 @@ const MESSAGE_COLUMNS: &str = "m.uid, m.room_id, m.seq, u.username, m.body, m.cr
      CASE WHEN m.last_reply_at IS NOT NULL THEN (SELECT json_agg(fu.username \
        ORDER BY lower(fu.username))::text FROM thread_follows f \
        JOIN users fu ON fu.id = f.user_id WHERE f.root_uid = m.uid) END, m.files";
+
+/// The pool type the SQL written once for both backends (`store/sql/`) runs on here.
+type Pool = PgPool;
+
+/// Starts a write transaction (PostgreSQL's default isolation; what must be taken in turn is
+/// held by [`lock_room`]).
+async fn begin_write(
+    pool: &PgPool,
+) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+    pool.begin().await
+}
+
+/// Holds room `room_id` for the rest of a write transaction, so that changes from every node
+/// take the room's seqs and revs in turn: its row, `FOR UPDATE`.
+async fn lock_room(conn: &mut PgConnection, room_id: RoomId) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT 1 FROM rooms WHERE id = $1 FOR UPDATE")
+        .bind(room_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The connection type of `store/sql/`'s functions that run inside a caller's transaction.
+type Conn = PgConnection;
+
+const GREATEST: &str = "GREATEST";
+const LEAST: &str = "LEAST";
+
+/// The message `(room_id, seq)` an author sent with a client id (`$1` author, `$2` client id):
+/// `messages` is partitioned by room, so the unique pair lives in `message_client_ids`.
+const MESSAGE_BY_CLIENT_ID: &str =
+    "SELECT room_id, seq FROM message_client_ids WHERE author_id = $1 AND client_id = $2";
+
+/// Inserts one message: uid, room, seq, author, body, time, client id, rev, html, mentions,
+/// thread root, also in the room, files (`$1`…`$13`); with the partitioned table's two unique
+/// indexes, `message_uids` and `message_client_ids`, in the same statement.
+const INSERT_MESSAGE: &str = "WITH m AS (INSERT INTO messages (uid, room_id, seq, author_id, \
+       body, created_at, client_id, rev, html, mentions, thread_uid, also_in_room, files) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+     RETURNING uid, room_id, seq, author_id, client_id), \
+   u AS (INSERT INTO message_uids (uid, room_id, seq) SELECT uid, room_id, seq FROM m) \
+   INSERT INTO message_client_ids (author_id, client_id, room_id, seq) \
+   SELECT author_id, client_id, room_id, seq FROM m WHERE client_id IS NOT NULL";
+
+/// The names bound as `$2` (by [`names_param`]), as rows of one column `name`.
+const NAMES_IN_2: &str = "SELECT name FROM UNNEST($2::TEXT[]) AS j(name)";
+
+/// A list of names as PostgreSQL takes it: a `TEXT[]`.
+fn names_param(names: &[String]) -> &[String] {
+    names
+}
 
 /// A message of a room by seq, joined with its author.
 async fn message_at(

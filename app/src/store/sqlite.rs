@@ -15,10 +15,12 @@ use sqlx::sqlite::{
 use sqlx::Row;
 
 mod backup;
+#[path = "sql/changes.rs"]
 mod changes;
 mod posts;
 mod push;
 mod search;
+#[path = "sql/threads.rs"]
 mod threads;
 
 use super::group_commit::{Post, Posts};
@@ -110,6 +112,41 @@ pub(super) async fn begin_write(
     pool: &SqlitePool,
 ) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
     pool.begin_with("BEGIN IMMEDIATE").await
+}
+
+/// The pool type the SQL written once for both backends (`store/sql/`) runs on here.
+type Pool = SqlitePool;
+
+/// Holds room `room_id` for the rest of a write transaction, so that its seqs and revs are
+/// taken in turn: nothing to do on SQLite, whose `BEGIN IMMEDIATE` holds the database's one
+/// write lock already.
+async fn lock_room(_conn: &mut SqliteConnection, _room_id: RoomId) -> Result<(), sqlx::Error> {
+    Ok(())
+}
+
+/// The connection type of `store/sql/`'s functions that run inside a caller's transaction.
+type Conn = SqliteConnection;
+
+/// SQLite's two-argument `MAX` and `MIN` are PostgreSQL's `GREATEST` and `LEAST`.
+const GREATEST: &str = "MAX";
+const LEAST: &str = "MIN";
+
+/// The message `(room_id, seq)` an author sent with a client id (`$1` author, `$2` client id).
+const MESSAGE_BY_CLIENT_ID: &str =
+    "SELECT room_id, seq FROM messages WHERE author_id = $1 AND client_id = $2";
+
+/// Inserts one message: uid, room, seq, author, body, time, client id, rev, html, mentions,
+/// thread root, also in the room, files (`$1`…`$13`).
+const INSERT_MESSAGE: &str = "INSERT INTO messages (uid, room_id, seq, author_id, body, \
+     created_at, client_id, rev, html, mentions, thread_uid, also_in_room, files) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
+
+/// The names bound as `$2` (by [`names_param`]), as rows of one column `name`.
+const NAMES_IN_2: &str = "SELECT value AS name FROM json_each($2)";
+
+/// A list of names as SQLite takes it: a JSON array.
+fn names_param(names: &[String]) -> Option<String> {
+    super::rows::list_json(names)
 }
 
 fn is_unique_violation(err: &sqlx::Error) -> bool {

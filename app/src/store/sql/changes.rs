@@ -1,11 +1,12 @@
-//! PostgreSQL's side of edits, deletes and reactions ([`crate::store::changes`]): one transaction locks
-//! the room's row (so changes from every node take the room's revs in turn), reads the target,
-//! asks the shared rule, bumps the rev and rewrites the message; and the "what changed since
-//! rev R" read that catches a client up.
+//! Edits, deletes and reactions in the database ([`crate::store::changes`] holds the rule), written
+//! once and compiled into each backend (`sqlite::changes`, `postgres::changes`): one write
+//! transaction holds the room (SQLite's `BEGIN IMMEDIATE`, PostgreSQL's row lock, so changes
+//! from every node take the room's revs in turn), reads the target, asks the shared rule, bumps
+//! the rev and rewrites the message; and the "what changed since rev R" read that catches a
+//! client up. What differs between the backends is named by the backend: `Pool`,
+//! `begin_write`, `lock_room`.
 
-use sqlx::PgPool;
-
-use super::{message_at, Access, MESSAGE_COLUMNS};
+use super::{begin_write, lock_room, message_at, Access, Pool, MESSAGE_COLUMNS};
 use crate::model::{Changes, RoomId, UserId};
 use crate::store::changes::{
     decide, no_such_message, retry, written, ChangeKind, Changed, Decision, MessageChange,
@@ -13,15 +14,12 @@ use crate::store::changes::{
 use crate::store::{rows, StoreResult};
 use crate::timestamp::now_ms;
 
-pub(super) async fn change(pool: &PgPool, change: MessageChange<'_>) -> StoreResult<Changed> {
-    let mut tx = pool.begin().await?;
+pub(super) async fn change(pool: &Pool, change: MessageChange<'_>) -> StoreResult<Changed> {
+    let mut tx = begin_write(pool).await?;
     Access::load(&mut tx, change.user_id, change.room_id)
         .await?
         .require_member("change its messages")?;
-    sqlx::query("SELECT 1 FROM rooms WHERE id = $1 FOR UPDATE")
-        .bind(change.room_id)
-        .execute(&mut *tx)
-        .await?;
+    lock_room(&mut tx, change.room_id).await?;
     if let Some(client_id) = change.client_id {
         let earlier: Option<(RoomId, i64)> = sqlx::query_as(
             "SELECT room_id, seq FROM message_changes WHERE user_id = $1 AND client_id = $2",
@@ -115,7 +113,7 @@ pub(super) async fn change(pool: &PgPool, change: MessageChange<'_>) -> StoreRes
 }
 
 pub(super) async fn since(
-    pool: &PgPool,
+    pool: &Pool,
     user_id: UserId,
     room_id: RoomId,
     after_rev: i64,

@@ -1,11 +1,16 @@
-//! PostgreSQL's side of threads: a reply, its root's count and the thread's followers written
-//! in one transaction that holds the room's row (so replies from every node take the room's
-//! seqs in turn); a root counted again when one of its replies is deleted; and how far a
-//! follower has read a thread.
+//! Threads in the database, written once and compiled into each backend (`sqlite::threads`,
+//! `postgres::threads`): a reply, its root's count and the thread's followers written in one
+//! write transaction that holds the room (so replies from every node take the room's seqs in
+//! turn); a root counted again when one of its replies is deleted; and how far a follower has
+//! read a thread. What differs between the backends is named by the backend: `Pool`, `Conn`,
+//! `begin_write`, `lock_room`, `GREATEST`/`LEAST`, where a message is found by its client id
+//! (`MESSAGE_BY_CLIENT_ID`), how a message is inserted (`INSERT_MESSAGE`), and how a list of
+//! names is bound (`names_param`, `NAMES_IN_2`).
 
-use sqlx::{PgConnection, PgPool};
-
-use super::{message_at, Access};
+use super::{
+    begin_write, lock_room, message_at, names_param, Access, Conn, Pool, GREATEST, INSERT_MESSAGE,
+    LEAST, MESSAGE_BY_CLIENT_ID, NAMES_IN_2,
+};
 use crate::model::{Message, RoomId, UserId};
 use crate::store::changes::no_such_message;
 use crate::store::threads::{deleted_root, retried_root};
@@ -14,11 +19,7 @@ use crate::timestamp::now_ms;
 
 /// The uid of the thread the message at `seq` is part of: its own for a root, its root's for
 /// a reply.
-pub(super) async fn thread_root(
-    conn: &mut PgConnection,
-    room_id: RoomId,
-    seq: i64,
-) -> StoreResult<String> {
+pub(super) async fn thread_root(conn: &mut Conn, room_id: RoomId, seq: i64) -> StoreResult<String> {
     let uid: Option<String> = sqlx::query_scalar(
         "SELECT COALESCE(thread_uid, uid) FROM messages WHERE room_id = $1 AND seq = $2",
     )
@@ -29,24 +30,19 @@ pub(super) async fn thread_root(
     uid.ok_or_else(no_such_message)
 }
 
-pub(super) async fn reply(pool: &PgPool, new: NewReply<'_>) -> StoreResult<Replied> {
+pub(super) async fn reply(pool: &Pool, new: NewReply<'_>) -> StoreResult<Replied> {
     let m = &new.message;
-    let mut tx = pool.begin().await?;
+    let mut tx = begin_write(pool).await?;
     Access::load(&mut tx, m.author_id, m.room_id)
         .await?
         .require_member("post in it")?;
-    sqlx::query("SELECT 1 FROM rooms WHERE id = $1 FOR UPDATE")
-        .bind(m.room_id)
-        .execute(&mut *tx)
-        .await?;
+    lock_room(&mut tx, m.room_id).await?;
     if let Some(client_id) = m.client_id {
-        let earlier: Option<(RoomId, i64)> = sqlx::query_as(
-            "SELECT room_id, seq FROM message_client_ids WHERE author_id = $1 AND client_id = $2",
-        )
-        .bind(m.author_id)
-        .bind(client_id)
-        .fetch_optional(&mut *tx)
-        .await?;
+        let earlier: Option<(RoomId, i64)> = sqlx::query_as(MESSAGE_BY_CLIENT_ID)
+            .bind(m.author_id)
+            .bind(client_id)
+            .fetch_optional(&mut *tx)
+            .await?;
         if let Some((room, seq)) = earlier {
             let reply = message_at(&mut tx, room, seq).await?;
             let root = message_at(&mut tx, room, retried_root(reply.thread)?).await?;
@@ -70,40 +66,32 @@ pub(super) async fn reply(pool: &PgPool, new: NewReply<'_>) -> StoreResult<Repli
     }
     // The reply takes the room's next seq and rev, the root the rev after it. Times never go
     // back within a room, as for every post.
-    let (seq, rev, at): (i64, i64, i64) = sqlx::query_as(
+    let (seq, rev, at): (i64, i64, i64) = sqlx::query_as(&format!(
         "UPDATE rooms SET last_seq = last_seq + 1, last_rev = last_rev + 2, \
-           last_message_at = GREATEST(last_message_at, $2) \
-         WHERE id = $1 RETURNING last_seq, last_rev, last_message_at",
-    )
+           last_message_at = {GREATEST}(last_message_at, $2) \
+         WHERE id = $1 RETURNING last_seq, last_rev, last_message_at"
+    ))
     .bind(m.room_id)
     .bind(now_ms())
     .fetch_one(&mut *tx)
     .await?;
     let uid = uuid::Uuid::now_v7().to_string();
-    sqlx::query(
-        "WITH m AS (INSERT INTO messages (uid, room_id, seq, author_id, body, created_at, \
-             client_id, rev, html, mentions, thread_uid, also_in_room, files) \
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
-           RETURNING uid, room_id, seq, author_id, client_id), \
-         u AS (INSERT INTO message_uids (uid, room_id, seq) SELECT uid, room_id, seq FROM m) \
-         INSERT INTO message_client_ids (author_id, client_id, room_id, seq) \
-         SELECT author_id, client_id, room_id, seq FROM m WHERE client_id IS NOT NULL",
-    )
-    .bind(&uid)
-    .bind(m.room_id)
-    .bind(seq)
-    .bind(m.author_id)
-    .bind(m.body)
-    .bind(at)
-    .bind(m.client_id)
-    .bind(rev - 1)
-    .bind(Some(m.html()).filter(|h| !h.is_empty()))
-    .bind(rows::list_json(m.mentions))
-    .bind(&root_uid)
-    .bind(new.also_in_room)
-    .bind(rows::list_json(m.files))
-    .execute(&mut *tx)
-    .await?;
+    sqlx::query(INSERT_MESSAGE)
+        .bind(&uid)
+        .bind(m.room_id)
+        .bind(seq)
+        .bind(m.author_id)
+        .bind(m.body)
+        .bind(at)
+        .bind(m.client_id)
+        .bind(rev - 1)
+        .bind(Some(m.html()).filter(|h| !h.is_empty()))
+        .bind(rows::list_json(m.mentions))
+        .bind(&root_uid)
+        .bind(new.also_in_room)
+        .bind(rows::list_json(m.files))
+        .execute(&mut *tx)
+        .await?;
     sqlx::query(
         "UPDATE messages SET reply_count = reply_count + 1, last_reply_at = $3, rev = $4 \
          WHERE room_id = $1 AND uid = $2",
@@ -126,11 +114,12 @@ pub(super) async fn reply(pool: &PgPool, new: NewReply<'_>) -> StoreResult<Repli
     .bind(root_seq)
     .execute(&mut *tx)
     .await?;
-    sqlx::query(
+    sqlx::query(&format!(
         "INSERT INTO thread_follows (root_uid, user_id, room_id, last_read_seq) \
          VALUES ($1, $2, $3, $4) ON CONFLICT (root_uid, user_id) \
-         DO UPDATE SET last_read_seq = GREATEST(thread_follows.last_read_seq, EXCLUDED.last_read_seq)",
-    )
+         DO UPDATE SET last_read_seq = \
+           {GREATEST}(thread_follows.last_read_seq, excluded.last_read_seq)"
+    ))
     .bind(&root_uid)
     .bind(m.author_id)
     .bind(m.room_id)
@@ -138,13 +127,13 @@ pub(super) async fn reply(pool: &PgPool, new: NewReply<'_>) -> StoreResult<Repli
     .execute(&mut *tx)
     .await?;
     if !m.mentions.is_empty() {
-        sqlx::query(
+        sqlx::query(&format!(
             "INSERT INTO thread_follows (root_uid, user_id, room_id, last_read_seq) \
-             SELECT $1, u.id, $3, $4 FROM UNNEST($2::TEXT[]) AS j(name) \
-             JOIN users u ON u.username = j.name WHERE u.id <> $5 ON CONFLICT DO NOTHING",
-        )
+             SELECT $1, u.id, $3, $4 FROM ({NAMES_IN_2}) j \
+             JOIN users u ON u.username = j.name WHERE u.id <> $5 ON CONFLICT DO NOTHING"
+        ))
         .bind(&root_uid)
-        .bind(m.mentions)
+        .bind(names_param(m.mentions))
         .bind(m.room_id)
         .bind(seq - 1)
         .bind(m.author_id)
@@ -164,7 +153,7 @@ pub(super) async fn reply(pool: &PgPool, new: NewReply<'_>) -> StoreResult<Repli
 /// After the message at `seq` was deleted: if it was a reply, its root counts its replies
 /// again (and takes the room's next rev); returns the root's new state.
 pub(super) async fn recount_root(
-    conn: &mut PgConnection,
+    conn: &mut Conn,
     room_id: RoomId,
     seq: i64,
 ) -> StoreResult<Option<Message>> {
@@ -201,27 +190,28 @@ pub(super) async fn recount_root(
 }
 
 pub(super) async fn mark_read(
-    pool: &PgPool,
+    pool: &Pool,
     user_id: UserId,
     room_id: RoomId,
     root: i64,
     seq: i64,
 ) -> StoreResult<i64> {
-    let mut conn = pool.acquire().await?;
-    Access::load(&mut conn, user_id, room_id)
+    let mut tx = begin_write(pool).await?;
+    Access::load(&mut tx, user_id, room_id)
         .await?
         .require_member("read it")?;
-    let root_uid = thread_root(&mut conn, room_id, root).await?;
-    let stored: Option<i64> = sqlx::query_scalar(
+    let root_uid = thread_root(&mut tx, room_id, root).await?;
+    let stored: Option<i64> = sqlx::query_scalar(&format!(
         "UPDATE thread_follows SET last_read_seq = \
-           GREATEST(last_read_seq, LEAST($4, (SELECT last_seq FROM rooms WHERE id = $3))) \
-         WHERE root_uid = $1 AND user_id = $2 RETURNING last_read_seq",
-    )
+           {GREATEST}(last_read_seq, {LEAST}($4, (SELECT last_seq FROM rooms WHERE id = $3))) \
+         WHERE root_uid = $1 AND user_id = $2 RETURNING last_read_seq"
+    ))
     .bind(&root_uid)
     .bind(user_id)
     .bind(room_id)
     .bind(seq)
-    .fetch_optional(&mut *conn)
+    .fetch_optional(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(stored.unwrap_or(0))
 }
