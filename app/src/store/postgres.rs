@@ -7,31 +7,30 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
-use sqlx::Row;
 
+#[path = "sql/access.rs"]
+#[allow(clippy::duplicate_mod, reason = "written once, compiled into each backend")]
+mod access;
 mod backup;
 #[path = "sql/changes.rs"]
+#[allow(clippy::duplicate_mod, reason = "written once, compiled into each backend")]
 mod changes;
+#[path = "sql/methods.rs"]
+#[allow(clippy::duplicate_mod, reason = "written once, compiled into each backend")]
+mod methods;
 mod posts;
 mod push;
 mod search;
 #[path = "sql/threads.rs"]
+#[allow(clippy::duplicate_mod, reason = "written once, compiled into each backend")]
 mod threads;
 
-use super::group_commit::{Post, Posts};
-use super::records::{BackupResult, EndRecord};
-use super::{
-    admit, stored_mode, Admission, Changed, ExportRequest, ExportSink, Found, HistoryQuery,
-    MessageChange, NewMessage, NewReply, Replied, RestoreTx, SearchFilter, Store, StoreError,
-    StoreResult, StoredMember, INVITE_INVALID,
-};
-use crate::model::{
-    Changes, HistoryPage, Message, RegistrationMode, RoomId, RoomKind, RoomListing, RoomSummary,
-    RoomView, Sidebar, User, UserId,
-};
-use crate::timestamp::now_ms;
+use access::{is_unique_violation, no_such_user, not_found, Access};
+
+use super::group_commit::Posts;
+use super::{StoreError, StoreResult};
+use crate::model::{Message, RoomId};
 
 /// Connections per node. Posts use one of them at a time (group commit); the rest serve reads.
 const CONNECTIONS: u32 = 16;
@@ -46,7 +45,10 @@ const SESSION_CONNECTIONS: u32 = 2;
 /// The PostgreSQL store.
 #[derive(Clone)]
 pub struct PgStore {
-    pool: PgPool,
+    /// The pool, under the two names the methods written for both backends use: reads and
+    /// writes share it here.
+    read: PgPool,
+    write: PgPool,
     /// Session lookups only (see [`SESSION_CONNECTIONS`]).
     sessions: PgPool,
     /// The group-commit writer that stores posts.
@@ -115,6 +117,24 @@ const INSERT_MESSAGE: &str = "WITH m AS (INSERT INTO messages (uid, room_id, seq
 /// The names bound as `$2` (by [`names_param`]), as rows of one column `name`.
 const NAMES_IN_2: &str = "SELECT name FROM UNNEST($2::TEXT[]) AS j(name)";
 
+/// The store the methods of `store/sql/methods.rs` are for.
+type Backend = PgStore;
+
+/// `column` names the same user as `other`, ignoring case, as the unique index
+/// `users_by_name` on `lower(username)` compares them.
+fn same_name(column: &str, other: &str) -> String {
+    format!("lower({column}) = lower({other})")
+}
+
+/// `expr` as a sort key that ignores case.
+fn by_name(expr: &str) -> String {
+    format!("lower({expr})")
+}
+
+/// What the sidebar sorts by: the display name's expression (PostgreSQL cannot use an output
+/// column inside an expression of `ORDER BY`).
+const DISPLAY_NAME_SORT: &str = DISPLAY_NAME;
+
 /// A list of names as PostgreSQL takes it: a `TEXT[]`.
 fn names_param(names: &[String]) -> &[String] {
     names
@@ -137,63 +157,6 @@ async fn message_at(
     Ok(super::rows::message(
         &row.ok_or_else(super::changes::no_such_message)?,
     )?)
-}
-
-fn is_unique_violation(err: &sqlx::Error) -> bool {
-    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
-}
-
-/// What a user may do in a room, read in the same transaction as the action it guards.
-struct Access {
-    kind: RoomKind,
-    is_member: bool,
-}
-
-impl Access {
-    async fn load(conn: &mut PgConnection, user_id: UserId, room_id: RoomId) -> StoreResult<Self> {
-        let row = sqlx::query(
-            "SELECT r.kind, EXISTS(SELECT 1 FROM memberships WHERE room_id = r.id AND user_id = $2) \
-             FROM rooms r WHERE r.id = $1",
-        )
-        .bind(room_id)
-        .bind(user_id)
-        .fetch_optional(&mut *conn)
-        .await?;
-        let Some(row) = row else {
-            return Err(not_found());
-        };
-        let kind: String = row.try_get(0)?;
-        let access = Access {
-            kind: RoomKind::from_db(&kind),
-            is_member: row.try_get(1)?,
-        };
-        // A DM is invisible to everyone outside it: same answer as a room that does not exist.
-        if access.kind == RoomKind::Dm && !access.is_member {
-            return Err(not_found());
-        }
-        Ok(access)
-    }
-
-    /// Members only: reading history and posting.
-    fn require_member(&self, action: &str) -> StoreResult<()> {
-        if self.is_member {
-            Ok(())
-        } else {
-            Err(StoreError::Forbidden(format!(
-                "Join this room to {action}."
-            )))
-        }
-    }
-}
-
-fn not_found() -> StoreError {
-    StoreError::NotFound("That room does not exist, or you are not in it.".into())
-}
-
-fn no_such_user(username: &str) -> StoreError {
-    StoreError::NotFound(format!(
-        "There is no user named \u{201c}{username}\u{201d}."
-    ))
 }
 
 impl PgStore {
@@ -223,745 +186,18 @@ impl PgStore {
             .await?;
         let posts = Posts::spawn(posts::PgWriter(pool.clone()), WRITER_LANES);
         Ok(Self {
-            pool,
+            read: pool.clone(),
+            write: pool,
             sessions,
             posts,
         })
     }
-}
 
-#[async_trait]
-impl Store for PgStore {
-    async fn register_user(
-        &self,
-        username: &str,
-        password_hash: &str,
-        admission: Admission<'_>,
-    ) -> StoreResult<User> {
-        let now = now_ms();
-        let mut tx = self.pool.begin().await?;
-        let user = sqlx::query_as::<_, User>(
-            "INSERT INTO users (username, password_hash, is_admin, created_at) \
-             VALUES ($1, $2, NOT EXISTS(SELECT 1 FROM users), $3) \
-             RETURNING id, username, is_admin",
-        )
-        .bind(username)
-        .bind(password_hash)
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::Conflict("That username is taken.".into())
-            } else {
-                e.into()
-            }
-        })?;
-        let mode: Option<String> =
-            sqlx::query_scalar("SELECT value FROM settings WHERE key = 'registration'")
-                .fetch_optional(&mut *tx)
-                .await?;
-        // The first account is the admin: it is the one created into an empty table.
-        if let Some(invite) = admit(admission, stored_mode(mode), user.is_admin)? {
-            let used = sqlx::query(
-                "UPDATE invites SET used_by = $1, used_at = $2 \
-                 WHERE code_hash = $3 AND used_at IS NULL AND expires_at > $2",
-            )
-            .bind(user.id)
-            .bind(now)
-            .bind(invite)
-            .execute(&mut *tx)
-            .await?;
-            if used.rows_affected() != 1 {
-                return Err(StoreError::Forbidden(INVITE_INVALID.into()));
-            }
-        }
-        sqlx::query(
-            "INSERT INTO memberships (room_id, user_id, joined_at, last_read_seq) \
-             SELECT id, $1, $2, last_seq FROM rooms WHERE kind = 'public' AND name = 'general' \
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(user.id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(user)
-    }
-
-    async fn registration_mode(&self) -> StoreResult<RegistrationMode> {
-        let (mode, anyone): (Option<String>, bool) = sqlx::query_as(
-            "SELECT (SELECT value FROM settings WHERE key = 'registration'), \
-                    EXISTS(SELECT 1 FROM users)",
-        )
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(if anyone {
-            stored_mode(mode)
-        } else {
-            RegistrationMode::Open
-        })
-    }
-
-    async fn set_registration_mode(&self, mode: RegistrationMode) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO settings (key, value) VALUES ('registration', $1) \
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        )
-        .bind(mode.as_str())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    async fn create_invite(
-        &self,
-        code_hash: &[u8],
-        created_by: Option<UserId>,
-        expires_at: i64,
-    ) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO invites (code_hash, created_by, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4)",
-        )
-        .bind(code_hash)
-        .bind(created_by)
-        .bind(now_ms())
-        .bind(expires_at)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    async fn credentials(&self, username: &str) -> StoreResult<Option<(User, Option<String>)>> {
-        let row = sqlx::query(
-            "SELECT id, username, is_admin, password_hash FROM users \
-             WHERE lower(username) = lower($1)",
-        )
-        .bind(username)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(|row| {
-            Ok((
-                User {
-                    id: row.try_get(0)?,
-                    username: row.try_get(1)?,
-                    is_admin: row.try_get(2)?,
-                },
-                row.try_get(3)?,
-            ))
-        })
-        .transpose()
-    }
-
-    async fn user_by_name(&self, username: &str) -> StoreResult<Option<User>> {
-        Ok(sqlx::query_as::<_, User>(
-            "SELECT id, username, is_admin FROM users WHERE lower(username) = lower($1)",
-        )
-        .bind(username)
-        .fetch_optional(&self.pool)
-        .await?)
-    }
-
-    async fn user_by_id(&self, id: UserId) -> StoreResult<Option<User>> {
-        Ok(
-            sqlx::query_as::<_, User>("SELECT id, username, is_admin FROM users WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?,
-        )
-    }
-
-    async fn create_session(
-        &self,
-        token_hash: &[u8],
-        user_id: UserId,
-        expires_at: i64,
-    ) -> StoreResult<()> {
-        let now = now_ms();
-        let mut tx = self.pool.begin().await?;
-        // Housekeeping on the way in: this user's expired sessions go.
-        sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND expires_at <= $2")
-            .bind(user_id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
-            "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(token_hash)
-        .bind(user_id)
-        .bind(now)
-        .bind(expires_at)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn session_user(&self, token_hash: &[u8], now: i64) -> StoreResult<Option<User>> {
-        Ok(sqlx::query_as::<_, User>(
-            "SELECT u.id, u.username, u.is_admin FROM sessions s JOIN users u ON u.id = s.user_id \
-             WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.disabled_at IS NULL",
-        )
-        .bind(token_hash)
-        .bind(now)
-        .fetch_optional(&self.sessions)
-        .await?)
-    }
-
-    async fn delete_session(&self, token_hash: &[u8]) -> StoreResult<()> {
-        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
-            .bind(token_hash)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    async fn end_sessions(&self, user_id: UserId) -> StoreResult<u64> {
-        let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-            .bind(user_id)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected())
-    }
-
-    async fn purge_expired_sessions(&self, now: i64) -> StoreResult<u64> {
-        let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
-            .bind(now)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected())
-    }
-
-    async fn sidebar(&self, user_id: UserId) -> StoreResult<Sidebar> {
-        let rows = sqlx::query(&format!(
-            "SELECT r.id, r.kind, r.topic, {DISPLAY_NAME} AS display_name, r.last_seq, \
-               LEAST($2, (SELECT COUNT(*) FROM (SELECT 1 FROM messages x WHERE x.room_id = r.id \
-                  AND x.seq > m.last_read_seq AND x.author_id <> $1 \
-                  AND x.deleted_at IS NULL AND (x.thread_uid IS NULL OR x.also_in_room) \
-                  LIMIT $2) AS capped) \
-                + (SELECT COUNT(*) FROM (SELECT 1 FROM thread_follows f JOIN messages x \
-                  ON x.room_id = f.room_id AND x.thread_uid = f.root_uid AND x.seq > f.last_read_seq \
-                  WHERE f.user_id = $1 AND f.room_id = r.id AND x.author_id <> $1 \
-                  AND x.deleted_at IS NULL AND NOT x.also_in_room LIMIT $2) AS capped)) AS unread, \
-               LEAST($2, (SELECT COUNT(*) FROM (SELECT 1 FROM mentions n JOIN messages x \
-                  ON x.room_id = n.room_id AND x.seq = n.seq WHERE n.user_id = $1 \
-                  AND n.room_id = r.id AND n.seq > m.last_read_seq \
-                  AND (x.thread_uid IS NULL OR x.also_in_room) LIMIT $2) AS capped) \
-                + (SELECT COUNT(*) FROM (SELECT 1 FROM thread_follows f JOIN messages x \
-                  ON x.room_id = f.room_id AND x.thread_uid = f.root_uid AND x.seq > f.last_read_seq \
-                  JOIN mentions n ON n.user_id = $1 AND n.room_id = x.room_id AND n.seq = x.seq \
-                  WHERE f.user_id = $1 AND f.room_id = r.id AND NOT x.also_in_room LIMIT $2) \
-                  AS capped)) AS mentions \
-             FROM memberships m JOIN rooms r ON r.id = m.room_id \
-             WHERE m.user_id = $1 ORDER BY lower({DISPLAY_NAME}), r.id"
-        ))
-        .bind(user_id)
-        .bind(i64::from(crate::model::UNREAD_CAP))
-        .fetch_all(&self.pool)
-        .await?;
-        let mut sidebar = Sidebar::default();
-        for row in &rows {
-            let room = super::rows::summary(row)?;
-            match room.kind {
-                RoomKind::Public => sidebar.rooms.push(room),
-                RoomKind::Dm => sidebar.dms.push(room),
-            }
-        }
-        Ok(sidebar)
-    }
-
-    async fn public_rooms(&self, user_id: UserId) -> StoreResult<Vec<RoomListing>> {
-        let rows = sqlx::query(
-            "SELECT r.id, r.kind, r.topic, r.name AS display_name, r.last_seq, 0::BIGINT AS unread, 0::BIGINT AS mentions, \
-               (SELECT COUNT(*) FROM memberships WHERE room_id = r.id) AS member_count, \
-               EXISTS(SELECT 1 FROM memberships WHERE room_id = r.id AND user_id = $1) AS joined \
-             FROM rooms r WHERE r.kind = 'public' ORDER BY lower(r.name)",
-        )
-        .bind(user_id)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(RoomListing {
-                    room: super::rows::summary(row)?,
-                    member_count: row.try_get("member_count")?,
-                    joined: row.try_get("joined")?,
-                })
-            })
-            .collect()
-    }
-
-    async fn create_room(
-        &self,
-        creator: UserId,
-        name: &str,
-        topic: Option<&str>,
-    ) -> StoreResult<RoomSummary> {
-        let now = now_ms();
-        let mut tx = self.pool.begin().await?;
-        let id: RoomId = sqlx::query_scalar(
-            "INSERT INTO rooms (kind, name, topic, created_by, created_at) \
-             VALUES ('public', $1, $2, $3, $4) RETURNING id",
-        )
-        .bind(name)
-        .bind(topic)
-        .bind(creator)
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::Conflict(format!(
-                    "A room named \u{201c}{name}\u{201d} already exists."
-                ))
-            } else {
-                e.into()
-            }
-        })?;
-        sqlx::query("INSERT INTO memberships (room_id, user_id, joined_at) VALUES ($1, $2, $3)")
-            .bind(id)
-            .bind(creator)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(RoomSummary {
-            id,
-            kind: RoomKind::Public,
-            name: name.to_owned(),
-            topic: topic.map(str::to_owned),
-            last_seq: 0,
-            unread: 0,
-            mentions: 0,
-        })
-    }
-
-    async fn room_view(&self, user_id: UserId, room_id: RoomId) -> StoreResult<RoomView> {
-        let mut conn = self.pool.acquire().await?;
-        let access = Access::load(&mut conn, user_id, room_id).await?;
-        let row = sqlx::query(&format!(
-            "SELECT r.id, r.kind, r.topic, {DISPLAY_NAME} AS display_name, r.last_seq, \
-               0::BIGINT AS unread, 0::BIGINT AS mentions, \
-               (SELECT COUNT(*) FROM memberships WHERE room_id = r.id) AS member_count, \
-               (r.kind = 'public' AND (r.created_by = $1 OR \
-                 (SELECT is_admin FROM users WHERE id = $1))) AS can_remove_members, \
-               COALESCE((SELECT muted FROM memberships WHERE room_id = r.id AND user_id = $1), \
-                 FALSE) AS muted \
-             FROM rooms r WHERE r.id = $2"
-        ))
-        .bind(user_id)
-        .bind(room_id)
-        .fetch_one(&mut *conn)
-        .await?;
-        Ok(RoomView {
-            room: super::rows::summary(&row)?,
-            member_count: row.try_get("member_count")?,
-            is_member: access.is_member,
-            can_remove_members: row.try_get::<Option<bool>, _>("can_remove_members")? == Some(true),
-            muted: row.try_get("muted")?,
-            viewer: String::new(),
-        })
-    }
-
-    async fn join_room(&self, user_id: UserId, room_id: RoomId) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
-        let access = Access::load(&mut tx, user_id, room_id).await?;
-        if !access.is_member {
-            // What was said before joining is history, not unread.
-            sqlx::query(
-                "INSERT INTO memberships (room_id, user_id, joined_at, last_read_seq) \
-                 SELECT $1, $2, $3, last_seq FROM rooms WHERE id = $1 ON CONFLICT DO NOTHING",
-            )
-            .bind(room_id)
-            .bind(user_id)
-            .bind(now_ms())
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn leave_room(&self, user_id: UserId, room_id: RoomId) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
-        let access = Access::load(&mut tx, user_id, room_id).await?;
-        if access.kind == RoomKind::Dm {
-            return Err(StoreError::Invalid(
-                "A direct conversation cannot be left.".into(),
-            ));
-        }
-        sqlx::query("DELETE FROM memberships WHERE room_id = $1 AND user_id = $2")
-            .bind(room_id)
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn open_dm(&self, creator: UserId, people: &[UserId]) -> StoreResult<RoomId> {
-        let key = super::dm_key(people);
-        let now = now_ms();
-        let mut tx = self.pool.begin().await?;
-        // Two nodes opening the same DM at once: the second insert waits for the first to
-        // commit and then does nothing; the SELECT (a new statement) sees the committed row.
-        sqlx::query(
-            "INSERT INTO rooms (kind, dm_key, created_by, created_at) VALUES ('dm', $1, $2, $3) \
-             ON CONFLICT (dm_key) DO NOTHING",
-        )
-        .bind(&key)
-        .bind(creator)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        let id: RoomId = sqlx::query_scalar("SELECT id FROM rooms WHERE dm_key = $1")
-            .bind(&key)
-            .fetch_one(&mut *tx)
-            .await?;
-        for &person in people {
-            sqlx::query("INSERT INTO memberships (room_id, user_id, joined_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
-                .bind(id)
-                .bind(person)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(id)
-    }
-
-    async fn history(
-        &self,
-        user_id: UserId,
-        room_id: RoomId,
-        query: HistoryQuery,
-    ) -> StoreResult<HistoryPage> {
-        let mut conn = self.pool.acquire().await?;
-        Access::load(&mut conn, user_id, room_id)
-            .await?
-            .require_member("read its history")?;
-        // Before the page: whatever changes after this is also after the page.
-        let rev: i64 = sqlx::query_scalar("SELECT last_rev FROM rooms WHERE id = $1")
-            .bind(room_id)
-            .fetch_one(&mut *conn)
-            .await?;
-        let thread = match query.thread {
-            Some(seq) => Some(threads::thread_root(&mut conn, room_id, seq).await?),
-            None => None,
-        };
-        let slice = |param: &str| super::slice(thread.is_some(), param);
-        let before = query.before.unwrap_or(i64::MAX);
-        let limit = i64::from(query.limit);
-        let rows = if let Some(since) = query.since {
-            // From a date: the oldest messages at or after `since` (and after `after`, the
-            // cursor for the next page), in order.
-            sqlx::query(&format!(
-                "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN users u ON u.id = m.author_id \
-                 WHERE m.room_id = $1 AND m.created_at >= $2 AND m.seq > $3 AND m.seq < $4 \
-                 AND {} ORDER BY m.seq ASC LIMIT $5",
-                slice("$6::text")
-            ))
-            .bind(room_id)
-            .bind(since)
-            .bind(query.after.unwrap_or(0))
-            .bind(before)
-            .bind(limit)
-            .bind(thread.as_deref())
-            .fetch_all(&mut *conn)
-            .await?
-        } else if let Some(after) = query.after {
-            // Catching up: the oldest messages after `after`, in order.
-            sqlx::query(&format!(
-                "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN users u ON u.id = m.author_id \
-                 WHERE m.room_id = $1 AND m.seq > $2 AND m.seq < $3 AND {} \
-                 ORDER BY m.seq ASC LIMIT $4",
-                slice("$5::text")
-            ))
-            .bind(room_id)
-            .bind(after)
-            .bind(before)
-            .bind(limit)
-            .bind(thread.as_deref())
-            .fetch_all(&mut *conn)
-            .await?
-        } else {
-            // Paging back (opening a room, "Load older"): the newest messages before `before`,
-            // and one more, which says whether older ones exist without another query.
-            let mut rows = sqlx::query(&format!(
-                "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN users u ON u.id = m.author_id \
-                 WHERE m.room_id = $1 AND m.seq < $2 AND {} ORDER BY m.seq DESC LIMIT $3",
-                slice("$4::text")
-            ))
-            .bind(room_id)
-            .bind(before)
-            .bind(limit + 1)
-            .bind(thread.as_deref())
-            .fetch_all(&mut *conn)
-            .await?;
-            let keep = usize::try_from(query.limit).unwrap_or(usize::MAX);
-            let has_older = rows.len() > keep;
-            rows.truncate(keep);
-            rows.reverse();
-            let messages = rows
-                .iter()
-                .map(super::rows::message)
-                .collect::<Result<Vec<_>, _>>()?;
-            return Ok(HistoryPage {
-                messages,
-                has_older,
-                rev,
-            });
-        };
-        let messages = rows
-            .iter()
-            .map(super::rows::message)
-            .collect::<Result<Vec<_>, _>>()?;
-        let has_older = match messages.first() {
-            Some(first) => {
-                sqlx::query_scalar(&format!(
-                    "SELECT EXISTS(SELECT 1 FROM messages m WHERE m.room_id = $1 \
-                     AND m.seq < $2 AND {})",
-                    slice("$3::text")
-                ))
-                .bind(room_id)
-                .bind(first.seq)
-                .bind(thread.as_deref())
-                .fetch_one(&mut *conn)
-                .await?
-            }
-            None => false,
-        };
-        Ok(HistoryPage {
-            messages,
-            has_older,
-            rev,
-        })
-    }
-
-    async fn post_reply(&self, reply: NewReply<'_>) -> StoreResult<Replied> {
-        threads::reply(&self.pool, reply).await
-    }
-
-    async fn message(&self, user_id: UserId, room_id: RoomId, seq: i64) -> StoreResult<Message> {
-        let mut conn = self.pool.acquire().await?;
-        Access::load(&mut conn, user_id, room_id)
-            .await?
-            .require_member("read its history")?;
-        message_at(&mut conn, room_id, seq).await
-    }
-
-    async fn mark_thread_read(
-        &self,
-        user_id: UserId,
-        room_id: RoomId,
-        root: i64,
-        seq: i64,
-    ) -> StoreResult<i64> {
-        threads::mark_read(&self.pool, user_id, room_id, root, seq).await
-    }
-
-    async fn post_message(&self, new: NewMessage<'_>) -> StoreResult<Message> {
-        self.posts
-            .post(Post {
-                room_id: new.room_id,
-                author_id: new.author_id,
-                body: new.body.to_owned(),
-                client_id: new.client_id.map(str::to_owned),
-                html: new.html(),
-                mentions: new.mentions.to_vec(),
-                files: new.files.to_vec(),
-            })
-            .await
-    }
-
-    async fn change_message(&self, change: MessageChange<'_>) -> StoreResult<Changed> {
-        changes::change(&self.pool, change).await
-    }
-
-    async fn changes(
-        &self,
-        user_id: UserId,
-        room_id: RoomId,
-        after_rev: i64,
-        limit: u32,
-    ) -> StoreResult<Changes> {
-        changes::since(&self.pool, user_id, room_id, after_rev, limit).await
-    }
-
-    async fn search(&self, user_id: UserId, filter: &SearchFilter<'_>) -> StoreResult<Found> {
-        search::search(&self.pool, user_id, filter).await
-    }
-
-    async fn mark_read(&self, user_id: UserId, room_id: RoomId, seq: i64) -> StoreResult<i64> {
-        let stored: Option<i64> = sqlx::query_scalar(
-            "UPDATE memberships SET last_read_seq = \
-               GREATEST(last_read_seq, LEAST($3, (SELECT last_seq FROM rooms WHERE id = $1))) \
-             WHERE room_id = $1 AND user_id = $2 RETURNING last_read_seq",
-        )
-        .bind(room_id)
-        .bind(user_id)
-        .bind(seq)
-        .fetch_optional(&self.pool)
-        .await?;
-        stored.ok_or_else(not_found)
-    }
-
-    async fn room_members(
-        &self,
-        user_id: UserId,
-        room_id: RoomId,
-    ) -> StoreResult<Vec<StoredMember>> {
-        let mut conn = self.pool.acquire().await?;
-        Access::load(&mut conn, user_id, room_id).await?;
-        let rows = sqlx::query(
-            "SELECT u.id, u.username, u.last_seen_at FROM memberships m \
-             JOIN users u ON u.id = m.user_id WHERE m.room_id = $1 \
-             ORDER BY lower(u.username)",
-        )
-        .bind(room_id)
-        .fetch_all(&mut *conn)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(StoredMember {
-                    id: row.try_get(0)?,
-                    username: row.try_get(1)?,
-                    last_seen_at: row.try_get(2)?,
-                })
-            })
-            .collect()
-    }
-
-    async fn members_named(&self, room_id: RoomId, names: &[String]) -> StoreResult<Vec<String>> {
-        if names.is_empty() {
-            return Ok(Vec::new());
-        }
-        let lower: Vec<String> = names.iter().map(|n| n.to_lowercase()).collect();
-        Ok(sqlx::query_scalar(
-            "SELECT u.username FROM users u \
-             JOIN memberships m ON m.user_id = u.id AND m.room_id = $1 \
-             WHERE lower(u.username) = ANY($2)",
-        )
-        .bind(room_id)
-        .bind(&lower)
-        .fetch_all(&self.pool)
-        .await?)
-    }
-
-    async fn set_last_seen(&self, user_id: UserId, at: i64) -> StoreResult<()> {
-        sqlx::query(
-            "UPDATE users SET last_seen_at = GREATEST(COALESCE(last_seen_at, 0), $2) WHERE id = $1",
-        )
-        .bind(user_id)
-        .bind(at)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    fn push(&self) -> &dyn super::PushStore {
-        self
-    }
-
-    async fn file_hashes_in_use(&self) -> StoreResult<std::collections::HashSet<String>> {
-        let mut hashes = std::collections::HashSet::new();
-        let mut rows =
-            sqlx::query_scalar::<_, String>("SELECT files FROM messages WHERE files IS NOT NULL")
-                .fetch(&self.pool);
-        while let Some(files) = futures_util::TryStreamExt::try_next(&mut rows).await? {
-            super::rows::file_hashes(&files, &mut hashes)?;
-        }
-        Ok(hashes)
-    }
-
-    async fn export(
-        &self,
-        request: &ExportRequest,
-        sink: &mut dyn ExportSink,
-    ) -> BackupResult<EndRecord> {
-        let mut source = backup::PgSource::begin(&self.pool).await?;
-        let end = super::export::export(&mut source, request, sink).await?;
-        source.finish().await?;
-        Ok(end)
-    }
-
-    async fn begin_restore(&self) -> StoreResult<Box<dyn RestoreTx>> {
-        Ok(Box::new(backup::PgRestore::begin(&self.pool).await?))
-    }
-
-    async fn set_admin(&self, username: &str, admin: bool) -> StoreResult<User> {
-        sqlx::query_as::<_, User>(
-            "UPDATE users SET is_admin = $2 WHERE lower(username) = lower($1) \
-             RETURNING id, username, is_admin",
-        )
-        .bind(username)
-        .bind(admin)
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or_else(|| no_such_user(username))
-    }
-
-    async fn set_disabled(&self, username: &str, at: Option<i64>) -> StoreResult<User> {
-        let mut tx = self.pool.begin().await?;
-        let user = sqlx::query_as::<_, User>(
-            "UPDATE users SET disabled_at = $2 WHERE lower(username) = lower($1) \
-             RETURNING id, username, is_admin",
-        )
-        .bind(username)
-        .bind(at)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or_else(|| no_such_user(username))?;
-        if at.is_some() {
-            sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-                .bind(user.id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(user)
-    }
-
-    async fn is_disabled(&self, user_id: UserId) -> StoreResult<bool> {
-        let at: Option<Option<i64>> =
-            sqlx::query_scalar("SELECT disabled_at FROM users WHERE id = $1")
-                .bind(user_id)
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(matches!(at, Some(Some(_))))
-    }
-
-    async fn set_password_hash(&self, username: &str, hash: &str) -> StoreResult<User> {
-        let mut tx = self.pool.begin().await?;
-        let user = sqlx::query_as::<_, User>(
-            "UPDATE users SET password_hash = $2 WHERE lower(username) = lower($1) \
-             RETURNING id, username, is_admin",
-        )
-        .bind(username)
-        .bind(hash)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or_else(|| no_such_user(username))?;
-        // A new password ends every session the old one opened.
-        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-            .bind(user.id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(user)
-    }
-
-    async fn snapshot(&self, _path: &std::path::Path) -> StoreResult<()> {
+    /// `Store::snapshot`: a file copy is SQLite's; PostgreSQL has its own tools.
+    async fn snapshot_to(&self, _path: &std::path::Path) -> StoreResult<()> {
         Err(StoreError::Invalid(
             "confab snapshot copies a SQLite file; for PostgreSQL use pg_dump, or confab backup"
                 .into(),
         ))
-    }
-
-    async fn close(&self) {
-        self.sessions.close().await;
-        self.pool.close().await;
     }
 }

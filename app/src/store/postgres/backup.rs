@@ -22,11 +22,11 @@ const STAGE_BATCH: usize = 2000;
 const ANALYZE_AFTER: u64 = 10_000;
 
 /// A backup's reads, all in one repeatable-read transaction: one snapshot, while nodes write.
-pub(super) struct PgSource {
+pub(super) struct Source {
     tx: Transaction<'static, Postgres>,
 }
 
-impl PgSource {
+impl Source {
     pub(super) async fn begin(pool: &PgPool) -> StoreResult<Self> {
         Ok(Self {
             tx: pool
@@ -42,7 +42,7 @@ impl PgSource {
 }
 
 #[async_trait]
-impl ExportSource for PgSource {
+impl ExportSource for Source {
     async fn users(&mut self) -> StoreResult<Vec<UserRow>> {
         let rows =
             sqlx::query("SELECT id, username, is_admin, created_at, password_hash FROM users")
@@ -112,7 +112,7 @@ impl ExportSource for PgSource {
 /// A restore in progress: one transaction. Messages are appended to their rooms in batches as
 /// they arrive, each taking the room's next seq; a room whose messages arrive out of time order
 /// is renumbered once at the end. Memory stays flat: the current batch and a cursor per room.
-pub(super) struct PgRestore {
+pub(super) struct Restore {
     tx: Transaction<'static, Postgres>,
     batch: Vec<StagedMessage>,
     staged: u64,
@@ -138,7 +138,7 @@ fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
 }
 
-impl PgRestore {
+impl Restore {
     pub(super) async fn begin(pool: &PgPool) -> StoreResult<Self> {
         Ok(Self {
             tx: pool.begin().await?,
@@ -301,7 +301,7 @@ impl PgRestore {
 }
 
 #[async_trait]
-impl RestoreTx for PgRestore {
+impl RestoreTx for Restore {
     async fn user(&mut self, user: &UserRecord) -> StoreResult<UserId> {
         let existing: Option<UserId> =
             sqlx::query_scalar("SELECT id FROM users WHERE lower(username) = lower($1)")
@@ -499,7 +499,7 @@ impl RestoreTx for PgRestore {
     }
 }
 
-impl PgRestore {
+impl Restore {
     /// Every restored reply's root is a message of its room before it that is not a reply;
     /// the first that is not names its place in the file.
     async fn threads_checked(&mut self) -> StoreResult<()> {

@@ -5,8 +5,8 @@ use super::{PgStore, DISPLAY_NAME};
 
 crate::store::push_sql::push_queries!(
     PgStore,
-    pool,
-    pool,
+    write,
+    read,
     crate::store::push_sql::postgres,
     DISPLAY_NAME,
     "$1"

@@ -21,11 +21,11 @@ use crate::store::{RestoreCounts, RestoreTx, StagedMessage, StoreError, StoreRes
 const STAGE_BATCH: usize = 2000;
 
 /// A backup's reads, all in one read transaction (WAL gives it a snapshot).
-pub(super) struct SqliteSource {
+pub(super) struct Source {
     tx: Transaction<'static, Sqlite>,
 }
 
-impl SqliteSource {
+impl Source {
     pub(super) async fn begin(read: &SqlitePool) -> StoreResult<Self> {
         Ok(Self {
             tx: read.begin().await?,
@@ -39,7 +39,7 @@ impl SqliteSource {
 }
 
 #[async_trait]
-impl ExportSource for SqliteSource {
+impl ExportSource for Source {
     async fn users(&mut self) -> StoreResult<Vec<UserRow>> {
         let mut users = Vec::new();
         let mut rows =
@@ -128,7 +128,7 @@ impl ExportSource for SqliteSource {
 /// batches as they arrive, each taking the room's next seq; a room whose messages arrive out of
 /// time order is renumbered once at the end. Memory stays flat: nothing but the current batch
 /// and a cursor per room is held.
-pub(super) struct SqliteRestore {
+pub(super) struct Restore {
     tx: Transaction<'static, Sqlite>,
     batch: Vec<StagedMessage>,
     staged: u64,
@@ -150,7 +150,7 @@ struct RoomCursor {
     unordered: bool,
 }
 
-impl SqliteRestore {
+impl Restore {
     pub(super) async fn begin(write: &SqlitePool) -> StoreResult<Self> {
         Ok(Self {
             tx: super::begin_write(write).await?,
@@ -280,7 +280,7 @@ impl SqliteRestore {
 }
 
 #[async_trait]
-impl RestoreTx for SqliteRestore {
+impl RestoreTx for Restore {
     async fn user(&mut self, user: &UserRecord) -> StoreResult<UserId> {
         let existing: Option<UserId> =
             sqlx::query_scalar("SELECT id FROM users WHERE username = ?1")
@@ -534,7 +534,7 @@ pub(super) async fn snapshot(read: &SqlitePool, path: &Path) -> StoreResult<()> 
     })
 }
 
-impl SqliteRestore {
+impl Restore {
     /// Every restored reply's root is a message of its room before it that is not a reply;
     /// the first that is not names its place in the file.
     async fn rooms_threads_checked(&mut self) -> StoreResult<()> {

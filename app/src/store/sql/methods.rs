@@ -1,0 +1,768 @@
+//! The [`Store`] methods, written once and compiled into each backend (`sqlite::methods`,
+//! `postgres::methods`; see `docs/architecture.md`, "One source for both databases"). Reads go
+//! to the backend's `read` pool and writes to its `write` pool (on SQLite one writer connection
+//! and eight readers; on PostgreSQL both are the one pool). What differs between the backends
+//! is named by the backend: how names compare and sort ignoring case (`same_name`, `by_name`,
+//! `DISPLAY_NAME_SORT`), `GREATEST`/`LEAST`, how a list of names is bound (`NAMES_IN_2`,
+//! `names_param`), the backup source and restore, and `snapshot_to`.
+
+use async_trait::async_trait;
+use sqlx::Row;
+
+use super::{
+    backup, begin_write, by_name, changes, is_unique_violation, message_at, names_param,
+    no_such_user, not_found, same_name, search, threads, Access, Backend, DISPLAY_NAME,
+    DISPLAY_NAME_SORT, GREATEST, LEAST, MESSAGE_COLUMNS, NAMES_IN_2,
+};
+use crate::model::{
+    Changes, HistoryPage, Message, RegistrationMode, RoomId, RoomKind, RoomListing, RoomSummary,
+    RoomView, Sidebar, User, UserId,
+};
+use crate::store::group_commit::Post;
+use crate::store::records::{BackupResult, EndRecord};
+use crate::store::{
+    admit, stored_mode, Admission, Changed, ExportRequest, ExportSink, Found, HistoryQuery,
+    MessageChange, NewMessage, NewReply, Replied, RestoreTx, SearchFilter, Store, StoreError,
+    StoreResult, StoredMember, INVITE_INVALID,
+};
+use crate::timestamp::now_ms;
+#[async_trait]
+impl Store for Backend {
+    async fn register_user(
+        &self,
+        username: &str,
+        password_hash: &str,
+        admission: Admission<'_>,
+    ) -> StoreResult<User> {
+        let now = now_ms();
+        let mut tx = begin_write(&self.write).await?;
+        let user = sqlx::query_as::<_, User>(
+            "INSERT INTO users (username, password_hash, is_admin, created_at) \
+             VALUES ($1, $2, NOT EXISTS(SELECT 1 FROM users), $3) \
+             RETURNING id, username, is_admin",
+        )
+        .bind(username)
+        .bind(password_hash)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::Conflict("That username is taken.".into())
+            } else {
+                e.into()
+            }
+        })?;
+        let mode: Option<String> =
+            sqlx::query_scalar("SELECT value FROM settings WHERE key = 'registration'")
+                .fetch_optional(&mut *tx)
+                .await?;
+        // The first account is the admin: it is the one created into an empty table.
+        if let Some(invite) = admit(admission, stored_mode(mode), user.is_admin)? {
+            let used = sqlx::query(
+                "UPDATE invites SET used_by = $1, used_at = $2 \
+                 WHERE code_hash = $3 AND used_at IS NULL AND expires_at > $2",
+            )
+            .bind(user.id)
+            .bind(now)
+            .bind(invite)
+            .execute(&mut *tx)
+            .await?;
+            if used.rows_affected() != 1 {
+                return Err(StoreError::Forbidden(INVITE_INVALID.into()));
+            }
+        }
+        sqlx::query(
+            "INSERT INTO memberships (room_id, user_id, joined_at, last_read_seq) \
+             SELECT id, $1, $2, last_seq FROM rooms WHERE kind = 'public' AND name = 'general' \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(user.id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    async fn registration_mode(&self) -> StoreResult<RegistrationMode> {
+        let (mode, anyone): (Option<String>, bool) = sqlx::query_as(
+            "SELECT (SELECT value FROM settings WHERE key = 'registration'), \
+                    EXISTS(SELECT 1 FROM users)",
+        )
+        .fetch_one(&self.write)
+        .await?;
+        Ok(if anyone {
+            stored_mode(mode)
+        } else {
+            RegistrationMode::Open
+        })
+    }
+
+    async fn set_registration_mode(&self, mode: RegistrationMode) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO settings (key, value) VALUES ('registration', $1) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(mode.as_str())
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    async fn create_invite(
+        &self,
+        code_hash: &[u8],
+        created_by: Option<UserId>,
+        expires_at: i64,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO invites (code_hash, created_by, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(code_hash)
+        .bind(created_by)
+        .bind(now_ms())
+        .bind(expires_at)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    async fn credentials(&self, username: &str) -> StoreResult<Option<(User, Option<String>)>> {
+        let row = sqlx::query(&format!(
+            "SELECT id, username, is_admin, password_hash FROM users WHERE {}",
+            same_name("username", "$1")
+        ))
+        .bind(username)
+        .fetch_optional(&self.read)
+        .await?;
+        row.map(|row| {
+            Ok((
+                User {
+                    id: row.try_get(0)?,
+                    username: row.try_get(1)?,
+                    is_admin: row.try_get(2)?,
+                },
+                row.try_get(3)?,
+            ))
+        })
+        .transpose()
+    }
+
+    async fn user_by_name(&self, username: &str) -> StoreResult<Option<User>> {
+        Ok(sqlx::query_as::<_, User>(&format!(
+            "SELECT id, username, is_admin FROM users WHERE {}",
+            same_name("username", "$1")
+        ))
+        .bind(username)
+        .fetch_optional(&self.read)
+        .await?)
+    }
+
+    async fn user_by_id(&self, id: UserId) -> StoreResult<Option<User>> {
+        Ok(
+            sqlx::query_as::<_, User>("SELECT id, username, is_admin FROM users WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.read)
+                .await?,
+        )
+    }
+
+    async fn create_session(
+        &self,
+        token_hash: &[u8],
+        user_id: UserId,
+        expires_at: i64,
+    ) -> StoreResult<()> {
+        let now = now_ms();
+        let mut tx = begin_write(&self.write).await?;
+        // Housekeeping on the way in: this user's expired sessions go.
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND expires_at <= $2")
+            .bind(user_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(token_hash)
+        .bind(user_id)
+        .bind(now)
+        .bind(expires_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn session_user(&self, token_hash: &[u8], now: i64) -> StoreResult<Option<User>> {
+        Ok(sqlx::query_as::<_, User>(
+            "SELECT u.id, u.username, u.is_admin FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.disabled_at IS NULL",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(&self.sessions)
+        .await?)
+    }
+
+    async fn delete_session(&self, token_hash: &[u8]) -> StoreResult<()> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
+    async fn end_sessions(&self, user_id: UserId) -> StoreResult<u64> {
+        let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&self.write)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn purge_expired_sessions(&self, now: i64) -> StoreResult<u64> {
+        let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+            .bind(now)
+            .execute(&self.write)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn sidebar(&self, user_id: UserId) -> StoreResult<Sidebar> {
+        let rows = sqlx::query(&format!(
+            "SELECT r.id, r.kind, r.topic, {DISPLAY_NAME} AS display_name, r.last_seq, \
+               {LEAST}($2, (SELECT COUNT(*) FROM (SELECT 1 FROM messages x WHERE x.room_id = r.id \
+                  AND x.seq > m.last_read_seq AND x.author_id <> $1 \
+                  AND x.deleted_at IS NULL AND (x.thread_uid IS NULL OR x.also_in_room) \
+                  LIMIT $2) AS capped) \
+                + (SELECT COUNT(*) FROM (SELECT 1 FROM thread_follows f JOIN messages x \
+                  ON x.room_id = f.room_id AND x.thread_uid = f.root_uid AND x.seq > f.last_read_seq \
+                  WHERE f.user_id = $1 AND f.room_id = r.id AND x.author_id <> $1 \
+                  AND x.deleted_at IS NULL AND NOT x.also_in_room LIMIT $2) AS capped)) AS unread, \
+               {LEAST}($2, (SELECT COUNT(*) FROM (SELECT 1 FROM mentions n JOIN messages x \
+                  ON x.room_id = n.room_id AND x.seq = n.seq WHERE n.user_id = $1 \
+                  AND n.room_id = r.id AND n.seq > m.last_read_seq \
+                  AND (x.thread_uid IS NULL OR x.also_in_room) LIMIT $2) AS capped) \
+                + (SELECT COUNT(*) FROM (SELECT 1 FROM thread_follows f JOIN messages x \
+                  ON x.room_id = f.room_id AND x.thread_uid = f.root_uid AND x.seq > f.last_read_seq \
+                  JOIN mentions n ON n.user_id = $1 AND n.room_id = x.room_id AND n.seq = x.seq \
+                  WHERE f.user_id = $1 AND f.room_id = r.id AND NOT x.also_in_room LIMIT $2) \
+                  AS capped)) AS mentions \
+             FROM memberships m JOIN rooms r ON r.id = m.room_id \
+             WHERE m.user_id = $1 ORDER BY {}, r.id",
+            by_name(DISPLAY_NAME_SORT)
+        ))
+        .bind(user_id)
+        .bind(i64::from(crate::model::UNREAD_CAP))
+        .fetch_all(&self.read)
+        .await?;
+        let mut sidebar = Sidebar::default();
+        for row in &rows {
+            let room = crate::store::rows::summary(row)?;
+            match room.kind {
+                RoomKind::Public => sidebar.rooms.push(room),
+                RoomKind::Dm => sidebar.dms.push(room),
+            }
+        }
+        Ok(sidebar)
+    }
+
+    async fn public_rooms(&self, user_id: UserId) -> StoreResult<Vec<RoomListing>> {
+        let rows = sqlx::query(&format!(
+            "SELECT r.id, r.kind, r.topic, r.name AS display_name, r.last_seq, \
+               CAST(0 AS BIGINT) AS unread, CAST(0 AS BIGINT) AS mentions, \
+               (SELECT COUNT(*) FROM memberships WHERE room_id = r.id) AS member_count, \
+               EXISTS(SELECT 1 FROM memberships WHERE room_id = r.id AND user_id = $1) AS joined \
+             FROM rooms r WHERE r.kind = 'public' ORDER BY {}",
+            by_name("r.name")
+        ))
+        .bind(user_id)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(RoomListing {
+                    room: crate::store::rows::summary(row)?,
+                    member_count: row.try_get("member_count")?,
+                    joined: row.try_get("joined")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn create_room(
+        &self,
+        creator: UserId,
+        name: &str,
+        topic: Option<&str>,
+    ) -> StoreResult<RoomSummary> {
+        let now = now_ms();
+        let mut tx = begin_write(&self.write).await?;
+        let id: RoomId = sqlx::query_scalar(
+            "INSERT INTO rooms (kind, name, topic, created_by, created_at) \
+             VALUES ('public', $1, $2, $3, $4) RETURNING id",
+        )
+        .bind(name)
+        .bind(topic)
+        .bind(creator)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::Conflict(format!(
+                    "A room named \u{201c}{name}\u{201d} already exists."
+                ))
+            } else {
+                e.into()
+            }
+        })?;
+        sqlx::query("INSERT INTO memberships (room_id, user_id, joined_at) VALUES ($1, $2, $3)")
+            .bind(id)
+            .bind(creator)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(RoomSummary {
+            id,
+            kind: RoomKind::Public,
+            name: name.to_owned(),
+            topic: topic.map(str::to_owned),
+            last_seq: 0,
+            unread: 0,
+            mentions: 0,
+        })
+    }
+
+    async fn room_view(&self, user_id: UserId, room_id: RoomId) -> StoreResult<RoomView> {
+        let mut conn = self.read.acquire().await?;
+        let access = Access::load(&mut conn, user_id, room_id).await?;
+        let row = sqlx::query(&format!(
+            "SELECT r.id, r.kind, r.topic, {DISPLAY_NAME} AS display_name, r.last_seq, \
+               CAST(0 AS BIGINT) AS unread, CAST(0 AS BIGINT) AS mentions, \
+               (SELECT COUNT(*) FROM memberships WHERE room_id = r.id) AS member_count, \
+               (r.kind = 'public' AND (r.created_by = $1 OR \
+                 (SELECT is_admin FROM users WHERE id = $1))) AS can_remove_members, \
+               COALESCE((SELECT muted FROM memberships WHERE room_id = r.id AND user_id = $1), \
+                 FALSE) AS muted \
+             FROM rooms r WHERE r.id = $2"
+        ))
+        .bind(user_id)
+        .bind(room_id)
+        .fetch_one(&mut *conn)
+        .await?;
+        Ok(RoomView {
+            room: crate::store::rows::summary(&row)?,
+            member_count: row.try_get("member_count")?,
+            is_member: access.is_member,
+            can_remove_members: row.try_get::<Option<bool>, _>("can_remove_members")? == Some(true),
+            muted: row.try_get("muted")?,
+            viewer: String::new(),
+        })
+    }
+
+    async fn join_room(&self, user_id: UserId, room_id: RoomId) -> StoreResult<()> {
+        let mut tx = begin_write(&self.write).await?;
+        let access = Access::load(&mut tx, user_id, room_id).await?;
+        if !access.is_member {
+            // What was said before joining is history, not unread.
+            sqlx::query(
+                "INSERT INTO memberships (room_id, user_id, joined_at, last_read_seq) \
+                 SELECT $1, $2, $3, last_seq FROM rooms WHERE id = $1 ON CONFLICT DO NOTHING",
+            )
+            .bind(room_id)
+            .bind(user_id)
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn leave_room(&self, user_id: UserId, room_id: RoomId) -> StoreResult<()> {
+        let mut tx = begin_write(&self.write).await?;
+        let access = Access::load(&mut tx, user_id, room_id).await?;
+        if access.kind == RoomKind::Dm {
+            return Err(StoreError::Invalid(
+                "A direct conversation cannot be left.".into(),
+            ));
+        }
+        sqlx::query("DELETE FROM memberships WHERE room_id = $1 AND user_id = $2")
+            .bind(room_id)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn open_dm(&self, creator: UserId, people: &[UserId]) -> StoreResult<RoomId> {
+        let key = crate::store::dm_key(people);
+        let now = now_ms();
+        let mut tx = begin_write(&self.write).await?;
+        // Two nodes opening the same DM at once: the second insert waits for the first to
+        // commit and then does nothing; the SELECT (a new statement) sees the committed row.
+        sqlx::query(
+            "INSERT INTO rooms (kind, dm_key, created_by, created_at) VALUES ('dm', $1, $2, $3) \
+             ON CONFLICT (dm_key) DO NOTHING",
+        )
+        .bind(&key)
+        .bind(creator)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let id: RoomId = sqlx::query_scalar("SELECT id FROM rooms WHERE dm_key = $1")
+            .bind(&key)
+            .fetch_one(&mut *tx)
+            .await?;
+        for &person in people {
+            sqlx::query(
+                "INSERT INTO memberships (room_id, user_id, joined_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(id)
+            .bind(person)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    async fn history(
+        &self,
+        user_id: UserId,
+        room_id: RoomId,
+        query: HistoryQuery,
+    ) -> StoreResult<HistoryPage> {
+        let mut conn = self.read.acquire().await?;
+        Access::load(&mut conn, user_id, room_id)
+            .await?
+            .require_member("read its history")?;
+        // Before the page: whatever changes after this is also after the page.
+        let rev: i64 = sqlx::query_scalar("SELECT last_rev FROM rooms WHERE id = $1")
+            .bind(room_id)
+            .fetch_one(&mut *conn)
+            .await?;
+        let thread = match query.thread {
+            Some(seq) => Some(threads::thread_root(&mut conn, room_id, seq).await?),
+            None => None,
+        };
+        let slice = |param: &str| crate::store::slice(thread.is_some(), param);
+        let before = query.before.unwrap_or(i64::MAX);
+        let limit = i64::from(query.limit);
+        let rows = if let Some(since) = query.since {
+            // From a date: the oldest messages at or after `since` (and after `after`, the
+            // cursor for the next page), in order.
+            sqlx::query(&format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN users u ON u.id = m.author_id \
+                 WHERE m.room_id = $1 AND m.created_at >= $2 AND m.seq > $3 AND m.seq < $4 \
+                 AND {} ORDER BY m.seq ASC LIMIT $5",
+                slice("CAST($6 AS TEXT)")
+            ))
+            .bind(room_id)
+            .bind(since)
+            .bind(query.after.unwrap_or(0))
+            .bind(before)
+            .bind(limit)
+            .bind(thread.as_deref())
+            .fetch_all(&mut *conn)
+            .await?
+        } else if let Some(after) = query.after {
+            // Catching up: the oldest messages after `after`, in order.
+            sqlx::query(&format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN users u ON u.id = m.author_id \
+                 WHERE m.room_id = $1 AND m.seq > $2 AND m.seq < $3 AND {} \
+                 ORDER BY m.seq ASC LIMIT $4",
+                slice("CAST($5 AS TEXT)")
+            ))
+            .bind(room_id)
+            .bind(after)
+            .bind(before)
+            .bind(limit)
+            .bind(thread.as_deref())
+            .fetch_all(&mut *conn)
+            .await?
+        } else {
+            // Paging back (opening a room, "Load older"): the newest messages before `before`,
+            // and one more, which says whether older ones exist without another query.
+            let mut rows = sqlx::query(&format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN users u ON u.id = m.author_id \
+                 WHERE m.room_id = $1 AND m.seq < $2 AND {} ORDER BY m.seq DESC LIMIT $3",
+                slice("CAST($4 AS TEXT)")
+            ))
+            .bind(room_id)
+            .bind(before)
+            .bind(limit + 1)
+            .bind(thread.as_deref())
+            .fetch_all(&mut *conn)
+            .await?;
+            let keep = usize::try_from(query.limit).unwrap_or(usize::MAX);
+            let has_older = rows.len() > keep;
+            rows.truncate(keep);
+            rows.reverse();
+            let messages = rows
+                .iter()
+                .map(crate::store::rows::message)
+                .collect::<Result<Vec<_>, _>>()?;
+            return Ok(HistoryPage {
+                messages,
+                has_older,
+                rev,
+            });
+        };
+        let messages = rows
+            .iter()
+            .map(crate::store::rows::message)
+            .collect::<Result<Vec<_>, _>>()?;
+        let has_older = match messages.first() {
+            Some(first) => {
+                sqlx::query_scalar(&format!(
+                    "SELECT EXISTS(SELECT 1 FROM messages m WHERE m.room_id = $1 \
+                     AND m.seq < $2 AND {})",
+                    slice("CAST($3 AS TEXT)")
+                ))
+                .bind(room_id)
+                .bind(first.seq)
+                .bind(thread.as_deref())
+                .fetch_one(&mut *conn)
+                .await?
+            }
+            None => false,
+        };
+        Ok(HistoryPage {
+            messages,
+            has_older,
+            rev,
+        })
+    }
+
+    async fn post_reply(&self, reply: NewReply<'_>) -> StoreResult<Replied> {
+        threads::reply(&self.write, reply).await
+    }
+
+    async fn message(&self, user_id: UserId, room_id: RoomId, seq: i64) -> StoreResult<Message> {
+        let mut conn = self.read.acquire().await?;
+        Access::load(&mut conn, user_id, room_id)
+            .await?
+            .require_member("read its history")?;
+        message_at(&mut conn, room_id, seq).await
+    }
+
+    async fn mark_thread_read(
+        &self,
+        user_id: UserId,
+        room_id: RoomId,
+        root: i64,
+        seq: i64,
+    ) -> StoreResult<i64> {
+        threads::mark_read(&self.write, user_id, room_id, root, seq).await
+    }
+
+    async fn post_message(&self, new: NewMessage<'_>) -> StoreResult<Message> {
+        self.posts
+            .post(Post {
+                room_id: new.room_id,
+                author_id: new.author_id,
+                body: new.body.to_owned(),
+                client_id: new.client_id.map(str::to_owned),
+                html: new.html(),
+                mentions: new.mentions.to_vec(),
+                files: new.files.to_vec(),
+            })
+            .await
+    }
+
+    async fn change_message(&self, change: MessageChange<'_>) -> StoreResult<Changed> {
+        changes::change(&self.write, change).await
+    }
+
+    async fn changes(
+        &self,
+        user_id: UserId,
+        room_id: RoomId,
+        after_rev: i64,
+        limit: u32,
+    ) -> StoreResult<Changes> {
+        changes::since(&self.read, user_id, room_id, after_rev, limit).await
+    }
+
+    async fn search(&self, user_id: UserId, filter: &SearchFilter<'_>) -> StoreResult<Found> {
+        search::search(&self.read, user_id, filter).await
+    }
+
+    async fn mark_read(&self, user_id: UserId, room_id: RoomId, seq: i64) -> StoreResult<i64> {
+        let stored: Option<i64> = sqlx::query_scalar(&format!(
+            "UPDATE memberships SET last_read_seq = \
+               {GREATEST}(last_read_seq, {LEAST}($3, (SELECT last_seq FROM rooms WHERE id = $1))) \
+             WHERE room_id = $1 AND user_id = $2 RETURNING last_read_seq"
+        ))
+        .bind(room_id)
+        .bind(user_id)
+        .bind(seq)
+        .fetch_optional(&self.write)
+        .await?;
+        stored.ok_or_else(not_found)
+    }
+
+    async fn room_members(
+        &self,
+        user_id: UserId,
+        room_id: RoomId,
+    ) -> StoreResult<Vec<StoredMember>> {
+        let mut conn = self.read.acquire().await?;
+        Access::load(&mut conn, user_id, room_id).await?;
+        let rows = sqlx::query(&format!(
+            "SELECT u.id, u.username, u.last_seen_at FROM memberships m \
+             JOIN users u ON u.id = m.user_id WHERE m.room_id = $1 ORDER BY {}",
+            by_name("u.username")
+        ))
+        .bind(room_id)
+        .fetch_all(&mut *conn)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(StoredMember {
+                    id: row.try_get(0)?,
+                    username: row.try_get(1)?,
+                    last_seen_at: row.try_get(2)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn members_named(&self, room_id: RoomId, names: &[String]) -> StoreResult<Vec<String>> {
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(sqlx::query_scalar(&format!(
+            "SELECT DISTINCT u.username FROM ({NAMES_IN_2}) j JOIN users u ON {} \
+             JOIN memberships m ON m.user_id = u.id AND m.room_id = $1",
+            same_name("u.username", "j.name")
+        ))
+        .bind(room_id)
+        .bind(names_param(names))
+        .fetch_all(&self.read)
+        .await?)
+    }
+
+    async fn set_last_seen(&self, user_id: UserId, at: i64) -> StoreResult<()> {
+        sqlx::query(&format!(
+            "UPDATE users SET last_seen_at = {GREATEST}(COALESCE(last_seen_at, 0), $2) \
+                 WHERE id = $1"
+        ))
+        .bind(user_id)
+        .bind(at)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    fn push(&self) -> &dyn crate::store::PushStore {
+        self
+    }
+
+    async fn file_hashes_in_use(&self) -> StoreResult<std::collections::HashSet<String>> {
+        let mut hashes = std::collections::HashSet::new();
+        let mut rows =
+            sqlx::query_scalar::<_, String>("SELECT files FROM messages WHERE files IS NOT NULL")
+                .fetch(&self.read);
+        while let Some(files) = futures_util::TryStreamExt::try_next(&mut rows).await? {
+            crate::store::rows::file_hashes(&files, &mut hashes)?;
+        }
+        Ok(hashes)
+    }
+
+    async fn export(
+        &self,
+        request: &ExportRequest,
+        sink: &mut dyn ExportSink,
+    ) -> BackupResult<EndRecord> {
+        let mut source = backup::Source::begin(&self.read).await?;
+        let end = crate::store::export::export(&mut source, request, sink).await?;
+        source.finish().await?;
+        Ok(end)
+    }
+
+    async fn begin_restore(&self) -> StoreResult<Box<dyn RestoreTx>> {
+        Ok(Box::new(backup::Restore::begin(&self.write).await?))
+    }
+
+    async fn set_admin(&self, username: &str, admin: bool) -> StoreResult<User> {
+        sqlx::query_as::<_, User>(&format!(
+            "UPDATE users SET is_admin = $2 WHERE {} RETURNING id, username, is_admin",
+            same_name("username", "$1")
+        ))
+        .bind(username)
+        .bind(admin)
+        .fetch_optional(&self.write)
+        .await?
+        .ok_or_else(|| no_such_user(username))
+    }
+
+    async fn set_disabled(&self, username: &str, at: Option<i64>) -> StoreResult<User> {
+        let mut tx = begin_write(&self.write).await?;
+        let user = sqlx::query_as::<_, User>(&format!(
+            "UPDATE users SET disabled_at = $2 WHERE {} RETURNING id, username, is_admin",
+            same_name("username", "$1")
+        ))
+        .bind(username)
+        .bind(at)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| no_such_user(username))?;
+        if at.is_some() {
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                .bind(user.id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    async fn is_disabled(&self, user_id: UserId) -> StoreResult<bool> {
+        let at: Option<Option<i64>> =
+            sqlx::query_scalar("SELECT disabled_at FROM users WHERE id = $1")
+                .bind(user_id)
+                .fetch_optional(&self.read)
+                .await?;
+        Ok(matches!(at, Some(Some(_))))
+    }
+
+    async fn set_password_hash(&self, username: &str, hash: &str) -> StoreResult<User> {
+        let mut tx = begin_write(&self.write).await?;
+        let user = sqlx::query_as::<_, User>(&format!(
+            "UPDATE users SET password_hash = $2 WHERE {} RETURNING id, username, is_admin",
+            same_name("username", "$1")
+        ))
+        .bind(username)
+        .bind(hash)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| no_such_user(username))?;
+        // A new password ends every session the old one opened.
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(user.id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    async fn snapshot(&self, path: &std::path::Path) -> StoreResult<()> {
+        self.snapshot_to(path).await
+    }
+
+    async fn close(&self) {
+        self.write.close().await;
+        self.sessions.close().await;
+        self.read.close().await;
+    }
+}
