@@ -3,6 +3,10 @@
 //! orders posts to that room across nodes; unique keys (not in-process checks) make retries
 //! idempotent; messages are hash-partitioned by room. Posts share commits (see [`posts`]) as
 //! they do on SQLite.
+//!
+//! The `Store` methods and most of the SQL are written once for both backends in `store/sql/`
+//! and compiled in here; this file holds what is PostgreSQL's own: connecting, the pools and
+//! the writer lanes, and the dialect items those shared files name.
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -2,6 +2,10 @@
 //! pool of readers. A single writer means writes queue in the pool instead of fighting over the
 //! database lock, and `synchronous=FULL` means a returned write has reached the disk. Posts,
 //! the hot write, share commits (see [`posts`]), so one disk sync makes many of them durable.
+//!
+//! The `Store` methods and most of the SQL are written once for both backends in `store/sql/`
+//! and compiled in here; this file holds what is SQLite's own: opening the file and its pools,
+//! and the dialect items those shared files name.
 
 use std::path::Path;
 use std::str::FromStr;
