@@ -179,7 +179,12 @@ test('mute and the notification level are kept by the server', async ({ page }) 
   await expect(page.getByText('1 muted room stays silent.')).toBeVisible();
   await expect(page.getByLabel('Direct messages, mentions and thread replies')).toBeChecked();
   await page.getByLabel('Nothing').check();
+  // The reload must not overtake the save (on a busy machine it can, and aborts it).
+  const saved = page.waitForResponse(
+    (r) => r.url().includes('/api/set_notify_level') && r.request().method() === 'POST',
+  );
   await page.getByRole('button', { name: 'Save' }).click();
+  expect((await saved).ok()).toBe(true);
   await page.reload();
   await hydrated(page);
   await expect(page.getByLabel('Nothing')).toBeChecked();
