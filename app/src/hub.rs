@@ -78,6 +78,32 @@ impl Queue {
     fn release(&self, len: usize) {
         self.bytes.fetch_sub(len, Ordering::AcqRel);
     }
+
+    /// Waits until `ready` holds, looking again after every flush, for at most until
+    /// `deadline`. False if the socket overflowed meanwhile or the deadline passed.
+    async fn until(&self, deadline: tokio::time::Instant, mut ready: impl FnMut() -> bool) -> bool {
+        loop {
+            if self.overflowed.load(Ordering::Acquire) {
+                return false;
+            }
+            // Registered before looking, so a flush between the look and the wait is not missed.
+            let drained = self.drained.notified();
+            tokio::pin!(drained);
+            drained.as_mut().enable();
+            if ready() {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, drained).await.is_err() {
+                return false;
+            }
+        }
+    }
+
+    /// The peer is not reading: the socket must close, and its reader is told.
+    fn overflow(&self, recheck: &Notify) {
+        self.overflowed.store(true, Ordering::Release);
+        recheck.notify_one();
+    }
 }
 
 /// The receiving half a socket's writer task drains.
@@ -485,34 +511,18 @@ impl Hub {
         };
         let deadline = tokio::time::Instant::now() + ANSWER_WAIT;
         let len = frame.len();
-        loop {
-            if queue.overflowed.load(Ordering::Acquire) {
-                return false;
-            }
-            // Registered before looking, so a flush between the look and the wait is not missed.
-            let drained = queue.drained.notified();
-            tokio::pin!(drained);
-            drained.as_mut().enable();
-            if queue.reserve(len) {
-                match tokio::time::timeout_at(deadline, tx.send(frame)).await {
-                    Ok(Ok(())) => return true,
-                    // A closed queue means the socket is gone; nothing to tell.
-                    Ok(Err(_)) => {
-                        queue.release(len);
-                        return false;
-                    }
-                    Err(_) => {
-                        queue.release(len);
-                        break;
-                    }
+        if queue.until(deadline, || queue.reserve(len)).await {
+            match tokio::time::timeout_at(deadline, tx.send(frame)).await {
+                Ok(Ok(())) => return true,
+                // A closed queue means the socket is gone; nothing to tell.
+                Ok(Err(_)) => {
+                    queue.release(len);
+                    return false;
                 }
-            }
-            if tokio::time::timeout_at(deadline, drained).await.is_err() {
-                break;
+                Err(_) => queue.release(len),
             }
         }
-        queue.overflowed.store(true, Ordering::Release);
-        recheck.notify_one();
+        queue.overflow(&recheck);
         false
     }
 
@@ -532,22 +542,11 @@ impl Hub {
             return false;
         };
         let deadline = tokio::time::Instant::now() + ANSWER_WAIT;
-        loop {
-            if queue.overflowed.load(Ordering::Acquire) {
-                return false;
-            }
-            let drained = queue.drained.notified();
-            tokio::pin!(drained);
-            drained.as_mut().enable();
-            if queue.bytes.load(Ordering::Acquire) <= READ_BEFORE_ASKING {
-                return true;
-            }
-            if tokio::time::timeout_at(deadline, drained).await.is_err() {
-                break;
-            }
+        let read = || queue.bytes.load(Ordering::Acquire) <= READ_BEFORE_ASKING;
+        if queue.until(deadline, read).await {
+            return true;
         }
-        queue.overflowed.store(true, Ordering::Release);
-        recheck.notify_one();
+        queue.overflow(&recheck);
         false
     }
 

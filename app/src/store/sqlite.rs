@@ -17,20 +17,32 @@ use sqlx::sqlite::{
 };
 
 #[path = "sql/access.rs"]
-#[allow(clippy::duplicate_mod, reason = "written once, compiled into each backend")]
+#[allow(
+    clippy::duplicate_mod,
+    reason = "written once, compiled into each backend"
+)]
 mod access;
 mod backup;
 #[path = "sql/changes.rs"]
-#[allow(clippy::duplicate_mod, reason = "written once, compiled into each backend")]
+#[allow(
+    clippy::duplicate_mod,
+    reason = "written once, compiled into each backend"
+)]
 mod changes;
 #[path = "sql/methods.rs"]
-#[allow(clippy::duplicate_mod, reason = "written once, compiled into each backend")]
+#[allow(
+    clippy::duplicate_mod,
+    reason = "written once, compiled into each backend"
+)]
 mod methods;
 mod posts;
 mod push;
 mod search;
 #[path = "sql/threads.rs"]
-#[allow(clippy::duplicate_mod, reason = "written once, compiled into each backend")]
+#[allow(
+    clippy::duplicate_mod,
+    reason = "written once, compiled into each backend"
+)]
 mod threads;
 
 use access::{is_unique_violation, no_such_user, not_found, Access};
