@@ -19,7 +19,13 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
     reason = "written once, compiled into each backend"
 )]
 mod access;
+#[path = "sql/backup.rs"]
+#[allow(
+    clippy::duplicate_mod,
+    reason = "written once, compiled into each backend"
+)]
 mod backup;
+mod bulk;
 #[path = "sql/changes.rs"]
 #[allow(
     clippy::duplicate_mod,
@@ -86,6 +92,9 @@ const MESSAGE_COLUMNS: &str = "m.uid, m.room_id, m.seq, u.username, m.body, m.cr
      CASE WHEN m.last_reply_at IS NOT NULL THEN (SELECT json_agg(fu.username \
        ORDER BY lower(fu.username))::text FROM thread_follows f \
        JOIN users fu ON fu.id = f.user_id WHERE f.root_uid = m.uid) END, m.files";
+
+/// The database the SQL written once for both backends (`store/sql/`) runs on here.
+type Db = sqlx::Postgres;
 
 /// The pool type the SQL written once for both backends (`store/sql/`) runs on here.
 type Pool = PgPool;

@@ -22,7 +22,13 @@ use sqlx::sqlite::{
     reason = "written once, compiled into each backend"
 )]
 mod access;
+#[path = "sql/backup.rs"]
+#[allow(
+    clippy::duplicate_mod,
+    reason = "written once, compiled into each backend"
+)]
 mod backup;
+mod bulk;
 #[path = "sql/changes.rs"]
 #[allow(
     clippy::duplicate_mod,
@@ -129,6 +135,9 @@ pub(super) async fn begin_write(
     pool.begin_with("BEGIN IMMEDIATE").await
 }
 
+/// The database the SQL written once for both backends (`store/sql/`) runs on here.
+type Db = sqlx::Sqlite;
+
 /// The pool type the SQL written once for both backends (`store/sql/`) runs on here.
 type Pool = SqlitePool;
 
@@ -233,6 +242,6 @@ impl SqliteStore {
 
     /// `Store::snapshot`: a consistent copy of the database file at `path`.
     async fn snapshot_to(&self, path: &Path) -> StoreResult<()> {
-        backup::snapshot(&self.read, path).await
+        bulk::snapshot(&self.read, path).await
     }
 }

@@ -1,37 +1,37 @@
-//! PostgreSQL's side of backup and restore: the rows of one repeatable-read snapshot for
-//! [`crate::store::export`], and a restore applied inside one transaction. Restoring a SQLite
-//! backup here (and back) is how an instance moves between the two.
+//! Backup and restore in the database, written once and compiled into each backend
+//! (`sqlite::backup`, `postgres::backup`): the reads of one consistent snapshot for
+//! [`crate::store::export`], and a restore applied inside one write transaction. Restoring a
+//! SQLite backup into PostgreSQL (and back) is how an instance moves between the two.
+//!
+//! What differs between the backends is named by the backend: the bulk steps in its `bulk`
+//! module (how a snapshot is opened, how messages are read in chunks and inserted in batches,
+//! which key tables follow a renumbering, the planner's statistics), and the dialect items
+//! `begin_write`, `lock_room`, `LEAST`, `same_name` and `MESSAGE_BY_CLIENT_ID`.
 
 use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
-use sqlx::postgres::{PgPool, Postgres};
-use sqlx::Transaction;
 
-use super::posts::Columns;
+use super::{begin_write, bulk, lock_room, same_name, Db, Pool, LEAST, MESSAGE_BY_CLIENT_ID};
 use crate::model::{RoomId, UserId};
-use crate::store::export::{ChunkRow, ExportSource, MESSAGE_CHUNK};
+use crate::store::export::{ChunkRow, ExportSource};
 use crate::store::records::{Place, RoomRecord, UserRecord};
-use crate::store::rows;
-use crate::store::rows::{RoomRow, UserRow};
+use crate::store::rows::{self, RoomRow, UserRow};
 use crate::store::{RestoreCounts, RestoreTx, StagedMessage, StoreError, StoreResult};
 
-/// Messages sent per INSERT during a restore (each column is one bound array).
+/// Messages inserted per statement during a restore: 2,000 of 15 columns stays under SQLite's
+/// 32,766 bound parameters, and PostgreSQL binds each column as one array.
 const STAGE_BATCH: usize = 2000;
-/// A restore that adds at least this many messages refreshes the planner's statistics.
-const ANALYZE_AFTER: u64 = 10_000;
 
-/// A backup's reads, all in one repeatable-read transaction: one snapshot, while nodes write.
+/// A backup's reads, all in one read transaction that sees one snapshot while others write.
 pub(super) struct Source {
-    tx: Transaction<'static, Postgres>,
+    tx: sqlx::Transaction<'static, Db>,
 }
 
 impl Source {
-    pub(super) async fn begin(pool: &PgPool) -> StoreResult<Self> {
+    pub(super) async fn begin(read: &Pool) -> StoreResult<Self> {
         Ok(Self {
-            tx: pool
-                .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                .await?,
+            tx: bulk::begin_snapshot(read).await?,
         })
     }
 
@@ -92,28 +92,16 @@ impl ExportSource for Source {
         after: i64,
         window: Option<(i64, i64)>,
     ) -> StoreResult<Vec<ChunkRow>> {
-        let (since, until) = window.unwrap_or((i64::MIN, i64::MAX));
-        Ok(sqlx::query_as(
-            "SELECT uid, seq, author_id, body, created_at, client_id, edited_at, deleted_at, \
-               reactions, mentions, thread_uid, also_in_room, files \
-             FROM messages WHERE room_id = $1 AND seq > $2 AND created_at >= $3 AND created_at < $4 \
-             ORDER BY seq LIMIT $5",
-        )
-        .bind(room)
-        .bind(after)
-        .bind(since)
-        .bind(until)
-        .bind(MESSAGE_CHUNK)
-        .fetch_all(&mut *self.tx)
-        .await?)
+        bulk::message_chunk(&mut self.tx, room, after, window).await
     }
 }
 
-/// A restore in progress: one transaction. Messages are appended to their rooms in batches as
-/// they arrive, each taking the room's next seq; a room whose messages arrive out of time order
-/// is renumbered once at the end. Memory stays flat: the current batch and a cursor per room.
+/// A restore in progress: one write transaction. Messages are appended to their rooms in
+/// batches as they arrive, each taking the room's next seq (the room held against live posts,
+/// from any node); a room whose messages arrive out of time order is renumbered once at the
+/// end. Memory stays flat: nothing but the current batch and a cursor per room is held.
 pub(super) struct Restore {
-    tx: Transaction<'static, Postgres>,
+    tx: sqlx::Transaction<'static, Db>,
     batch: Vec<StagedMessage>,
     staged: u64,
     added: u64,
@@ -134,14 +122,10 @@ struct RoomCursor {
     unordered: bool,
 }
 
-fn is_unique_violation(err: &sqlx::Error) -> bool {
-    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
-}
-
 impl Restore {
-    pub(super) async fn begin(pool: &PgPool) -> StoreResult<Self> {
+    pub(super) async fn begin(write: &Pool) -> StoreResult<Self> {
         Ok(Self {
-            tx: pool.begin().await?,
+            tx: begin_write(write).await?,
             batch: Vec::with_capacity(STAGE_BATCH),
             staged: 0,
             added: 0,
@@ -152,19 +136,14 @@ impl Restore {
     }
 
     /// Appends the batch: drops messages already stored (or repeated in the batch), gives the
-    /// rest their rooms' next seqs (locking those rooms against live posts from any node) and
-    /// inserts them with one statement.
+    /// rest their rooms' next seqs and inserts them with one statement.
     async fn flush(&mut self) -> StoreResult<()> {
         if self.batch.is_empty() {
             return Ok(());
         }
         let batch = std::mem::take(&mut self.batch);
         let uids: Vec<&str> = batch.iter().map(|m| m.uid.as_str()).collect();
-        let stored: Vec<String> =
-            sqlx::query_scalar("SELECT uid FROM message_uids WHERE uid = ANY($1)")
-                .bind(&uids)
-                .fetch_all(&mut *self.tx)
-                .await?;
+        let stored = bulk::stored_uids(&mut self.tx, &uids).await?;
         let mut seen: HashSet<&str> = stored.iter().map(String::as_str).collect();
         let mut rows = Vec::with_capacity(batch.len());
         for m in &batch {
@@ -174,12 +153,12 @@ impl Restore {
             let cursor = match self.rooms.get_mut(&m.room_id) {
                 Some(cursor) => cursor,
                 None => {
-                    let (base, last_at): (i64, i64) = sqlx::query_as(
-                        "SELECT last_seq, last_message_at FROM rooms WHERE id = $1 FOR UPDATE",
-                    )
-                    .bind(m.room_id)
-                    .fetch_one(&mut *self.tx)
-                    .await?;
+                    lock_room(&mut self.tx, m.room_id).await?;
+                    let (base, last_at): (i64, i64) =
+                        sqlx::query_as("SELECT last_seq, last_message_at FROM rooms WHERE id = $1")
+                            .bind(m.room_id)
+                            .fetch_one(&mut *self.tx)
+                            .await?;
                     self.rooms.entry(m.room_id).or_insert(RoomCursor {
                         base,
                         next: base + 1,
@@ -194,24 +173,20 @@ impl Restore {
             cursor.last_at = cursor.last_at.max(m.created_at);
             let seq = cursor.next;
             cursor.next += 1;
+            if m.thread_uid.is_some() {
+                self.replies.insert(m.uid.clone(), m.place);
+            }
             rows.push((seq, m));
         }
         if rows.is_empty() {
             return Ok(());
         }
-        let mut columns = Columns::default();
-        for (seq, m) in &rows {
-            columns.push_staged(m, *seq);
-            if m.thread_uid.is_some() {
-                self.replies.insert(m.uid.clone(), m.place);
-            }
-        }
-        // A failed statement aborts a Postgres transaction, so a clash is looked for inside a
-        // savepoint that can be rolled back to.
+        // A failed statement aborts a PostgreSQL transaction, so the batch goes in inside a
+        // savepoint that can be rolled back to, to look for the clash after.
         sqlx::query("SAVEPOINT batch")
             .execute(&mut *self.tx)
             .await?;
-        match columns.insert(&mut self.tx).await {
+        match bulk::insert(&mut self.tx, &rows).await {
             Ok(added) => {
                 self.added += added;
                 sqlx::query("RELEASE SAVEPOINT batch")
@@ -220,7 +195,7 @@ impl Restore {
             }
             // Ids and seqs cannot collide here, so this is a client id used twice by one
             // author; only now is it worth finding out where.
-            Err(e) if is_unique_violation(&e) => {
+            Err(e) if super::is_unique_violation(&e) => {
                 sqlx::query("ROLLBACK TO SAVEPOINT batch")
                     .execute(&mut *self.tx)
                     .await?;
@@ -234,21 +209,19 @@ impl Restore {
     /// Names the first message of a failed batch whose client id another message of the same
     /// author (stored, or earlier in the batch) already uses.
     async fn client_id_clash(&mut self, rows: &[(i64, &StagedMessage)]) -> StoreError {
+        let taken_sql = format!("SELECT EXISTS({MESSAGE_BY_CLIENT_ID})");
         let mut in_batch = HashSet::new();
         for (_, m) in rows {
             let Some(client_id) = &m.client_id else {
                 continue;
             };
             let taken = !in_batch.insert((m.author_id, client_id.as_str()))
-                || sqlx::query_scalar::<_, bool>(
-                    "SELECT EXISTS(SELECT 1 FROM message_client_ids \
-                     WHERE author_id = $1 AND client_id = $2)",
-                )
-                .bind(m.author_id)
-                .bind(client_id)
-                .fetch_one(&mut *self.tx)
-                .await
-                .unwrap_or(false);
+                || sqlx::query_scalar::<_, bool>(&taken_sql)
+                    .bind(m.author_id)
+                    .bind(client_id)
+                    .fetch_one(&mut *self.tx)
+                    .await
+                    .unwrap_or(false);
             if taken {
                 return StoreError::Invalid(format!(
                     "{}: client id {client_id:?} is already used by another message from the \
@@ -261,7 +234,7 @@ impl Restore {
     }
 
     /// Gives a room's restored messages their seqs again, by time, then by arrival (their
-    /// provisional seq), and points the key tables at the new seqs.
+    /// provisional seq), and points the backend's key tables at the new seqs.
     async fn renumber(&mut self, room: RoomId, base: i64) -> StoreResult<()> {
         // Negating first keeps the (room_id, seq) key unique on the way.
         sqlx::query("UPDATE messages SET seq = -seq WHERE room_id = $1 AND seq > $2")
@@ -279,227 +252,16 @@ impl Restore {
         .bind(base)
         .execute(&mut *self.tx)
         .await?;
-        sqlx::query(
-            "UPDATE message_uids x SET seq = m.seq FROM messages m \
-             WHERE m.room_id = $1 AND m.seq > $2 AND x.uid = m.uid",
-        )
-        .bind(room)
-        .bind(base)
-        .execute(&mut *self.tx)
-        .await?;
-        sqlx::query(
-            "UPDATE message_client_ids x SET seq = m.seq FROM messages m \
-             WHERE m.room_id = $1 AND m.seq > $2 AND m.client_id IS NOT NULL \
-               AND x.author_id = m.author_id AND x.client_id = m.client_id",
-        )
-        .bind(room)
-        .bind(base)
-        .execute(&mut *self.tx)
-        .await?;
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl RestoreTx for Restore {
-    async fn user(&mut self, user: &UserRecord) -> StoreResult<UserId> {
-        let existing: Option<UserId> =
-            sqlx::query_scalar("SELECT id FROM users WHERE lower(username) = lower($1)")
-                .bind(&user.name)
-                .fetch_optional(&mut *self.tx)
-                .await?;
-        if let Some(id) = existing {
-            sqlx::query(
-                "UPDATE users SET created_at = LEAST(created_at, $2), \
-                 password_hash = COALESCE(password_hash, $3) WHERE id = $1",
-            )
-            .bind(id)
-            .bind(user.created_at)
-            .bind(&user.password_hash)
-            .execute(&mut *self.tx)
-            .await?;
-            return Ok(id);
-        }
-        self.counts.users_created += 1;
-        Ok(sqlx::query_scalar(
-            "INSERT INTO users (username, password_hash, is_admin, created_at) \
-             VALUES ($1, $2, $3, $4) RETURNING id",
-        )
-        .bind(&user.name)
-        .bind(&user.password_hash)
-        .bind(user.admin)
-        .bind(user.created_at)
-        .fetch_one(&mut *self.tx)
-        .await?)
-    }
-
-    async fn room(&mut self, room: &RoomRecord, created_by: Option<UserId>) -> StoreResult<RoomId> {
-        let existing: Option<RoomId> = sqlx::query_scalar(
-            "SELECT id FROM rooms WHERE kind = 'public' AND lower(name) = lower($1)",
-        )
-        .bind(&room.room)
-        .fetch_optional(&mut *self.tx)
-        .await?;
-        if let Some(id) = existing {
-            sqlx::query(
-                "UPDATE rooms SET created_at = LEAST(created_at, $2), topic = COALESCE(topic, $3), \
-                 created_by = COALESCE(created_by, $4) WHERE id = $1",
-            )
-            .bind(id)
-            .bind(room.created_at)
-            .bind(&room.topic)
-            .bind(created_by)
-            .execute(&mut *self.tx)
-            .await?;
-            return Ok(id);
-        }
-        self.counts.rooms_created += 1;
-        Ok(sqlx::query_scalar(
-            "INSERT INTO rooms (kind, name, topic, created_by, created_at) \
-             VALUES ('public', $1, $2, $3, $4) RETURNING id",
-        )
-        .bind(&room.room)
-        .bind(&room.topic)
-        .bind(created_by)
-        .bind(room.created_at)
-        .fetch_one(&mut *self.tx)
-        .await?)
-    }
-
-    async fn dm(
-        &mut self,
-        people: &[UserId],
-        created_at: i64,
-        created_by: Option<UserId>,
-    ) -> StoreResult<RoomId> {
-        let key = crate::store::dm_key(people);
-        let existing: Option<RoomId> = sqlx::query_scalar("SELECT id FROM rooms WHERE dm_key = $1")
-            .bind(&key)
-            .fetch_optional(&mut *self.tx)
-            .await?;
-        let id = if let Some(id) = existing {
-            sqlx::query(
-                "UPDATE rooms SET created_at = LEAST(created_at, $2), \
-                 created_by = COALESCE(created_by, $3) WHERE id = $1",
-            )
-            .bind(id)
-            .bind(created_at)
-            .bind(created_by)
-            .execute(&mut *self.tx)
-            .await?;
-            id
-        } else {
-            self.counts.rooms_created += 1;
-            sqlx::query_scalar(
-                "INSERT INTO rooms (kind, dm_key, created_by, created_at) \
-                 VALUES ('dm', $1, $2, $3) RETURNING id",
-            )
-            .bind(&key)
-            .bind(created_by)
-            .bind(created_at)
-            .fetch_one(&mut *self.tx)
-            .await?
-        };
-        // Everyone in a direct conversation is always a member of it.
-        for &person in people {
-            self.member(id, person, created_at).await?;
-        }
-        Ok(id)
-    }
-
-    async fn member(&mut self, room: RoomId, user: UserId, joined_at: i64) -> StoreResult<()> {
-        // A new member is marked with -1 and set to the room's last seq at `finish`: restored
-        // history is read, not unread, for the members it brings.
-        let added: bool = sqlx::query_scalar(
-            "INSERT INTO memberships (room_id, user_id, joined_at, last_read_seq) \
-             VALUES ($1, $2, $3, -1) \
-             ON CONFLICT (room_id, user_id) \
-             DO UPDATE SET joined_at = LEAST(memberships.joined_at, EXCLUDED.joined_at) \
-             RETURNING xmax = 0",
-        )
-        .bind(room)
-        .bind(user)
-        .bind(joined_at)
-        .fetch_one(&mut *self.tx)
-        .await?;
-        if added {
-            self.counts.members_added += 1;
-        }
-        Ok(())
-    }
-
-    async fn message(&mut self, message: StagedMessage) -> StoreResult<()> {
-        self.batch.push(message);
-        self.staged += 1;
-        if self.batch.len() >= STAGE_BATCH {
-            self.flush().await?;
-        }
-        Ok(())
-    }
-
-    async fn finish(mut self: Box<Self>, commit: bool) -> StoreResult<RestoreCounts> {
-        self.flush().await?;
-        if !self.replies.is_empty() {
-            self.threads_checked().await?;
-        }
-        let rooms: Vec<(RoomId, i64, i64, i64, bool)> = self
-            .rooms
-            .iter()
-            .map(|(id, c)| (*id, c.base, c.next, c.last_at, c.unordered))
-            .collect();
-        for (room, base, next, last_at, unordered) in rooms {
-            if unordered {
-                self.renumber(room, base).await?;
-            }
-            // Each restored message is a change the room's members have not seen: it takes
-            // the room's next rev, in seq order.
-            sqlx::query(
-                "UPDATE messages SET rev = (SELECT last_rev FROM rooms WHERE id = $1) + seq - $2 \
-                 WHERE room_id = $1 AND seq > $2",
-            )
-            .bind(room)
-            .bind(base)
-            .execute(&mut *self.tx)
-            .await?;
-            sqlx::query(
-                "UPDATE rooms SET last_seq = $2, last_rev = last_rev + $2 - $4, \
-                 last_message_at = $3 WHERE id = $1",
-            )
-            .bind(room)
-            .bind(next - 1)
-            .bind(last_at)
-            .bind(base)
-            .execute(&mut *self.tx)
-            .await?;
-            self.threads(room, base).await?;
-        }
-        sqlx::query(
-            "UPDATE memberships SET last_read_seq = \
-               (SELECT last_seq FROM rooms WHERE rooms.id = memberships.room_id) \
-             WHERE last_read_seq = -1",
-        )
-        .execute(&mut *self.tx)
-        .await?;
-        // A big restore changes what the planner knows of `messages` more than autovacuum will
-        // notice for a while; until it does, searches would be planned for an empty table.
-        if commit && self.added >= ANALYZE_AFTER {
-            sqlx::query("ANALYZE messages")
+        for keys in bulk::RENUMBERED_KEYS {
+            sqlx::query(keys)
+                .bind(room)
+                .bind(base)
                 .execute(&mut *self.tx)
                 .await?;
         }
-        let mut counts = self.counts;
-        counts.messages_added = self.added;
-        counts.messages_skipped = self.staged - self.added;
-        if commit {
-            self.tx.commit().await?;
-        } else {
-            self.tx.rollback().await?;
-        }
-        Ok(counts)
+        Ok(())
     }
-}
 
-impl Restore {
     /// Every restored reply's root is a message of its room before it that is not a reply;
     /// the first that is not names its place in the file.
     async fn threads_checked(&mut self) -> StoreResult<()> {
@@ -549,21 +311,231 @@ impl Restore {
             .bind(i64::try_from(changed).unwrap_or(i64::MAX))
             .execute(&mut *self.tx)
             .await?;
+        // `WHERE true`: SQLite would read the `ON` of `ON CONFLICT` after a subquery in `FROM`
+        // as a join's.
         sqlx::query(
             "INSERT INTO thread_follows (root_uid, user_id, room_id, last_read_seq) \
-             SELECT DISTINCT f.root_uid, f.user_id, $1::BIGINT, \
+             SELECT DISTINCT f.root_uid, f.user_id, CAST($1 AS BIGINT), \
                (SELECT last_seq FROM rooms WHERE id = $1) \
              FROM (SELECT x.thread_uid AS root_uid, x.author_id AS user_id FROM messages x \
                    WHERE x.room_id = $1 AND x.seq > $2 AND x.thread_uid IS NOT NULL \
                    UNION SELECT r.uid, r.author_id FROM messages r JOIN messages x \
                    ON x.room_id = r.room_id AND x.thread_uid = r.uid \
                    WHERE r.room_id = $1 AND x.seq > $2) AS f \
-             ON CONFLICT DO NOTHING",
+             WHERE true ON CONFLICT DO NOTHING",
         )
         .bind(room)
         .bind(base)
         .execute(&mut *self.tx)
         .await?;
         Ok(())
+    }
+}
+
+#[async_trait]
+impl RestoreTx for Restore {
+    async fn user(&mut self, user: &UserRecord) -> StoreResult<UserId> {
+        let existing: Option<UserId> = sqlx::query_scalar(&format!(
+            "SELECT id FROM users WHERE {}",
+            same_name("username", "$1")
+        ))
+        .bind(&user.name)
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        if let Some(id) = existing {
+            sqlx::query(&format!(
+                "UPDATE users SET created_at = {LEAST}(created_at, $2), \
+                 password_hash = COALESCE(password_hash, $3) WHERE id = $1"
+            ))
+            .bind(id)
+            .bind(user.created_at)
+            .bind(&user.password_hash)
+            .execute(&mut *self.tx)
+            .await?;
+            return Ok(id);
+        }
+        self.counts.users_created += 1;
+        Ok(sqlx::query_scalar(
+            "INSERT INTO users (username, password_hash, is_admin, created_at) \
+             VALUES ($1, $2, $3, $4) RETURNING id",
+        )
+        .bind(&user.name)
+        .bind(&user.password_hash)
+        .bind(user.admin)
+        .bind(user.created_at)
+        .fetch_one(&mut *self.tx)
+        .await?)
+    }
+
+    async fn room(&mut self, room: &RoomRecord, created_by: Option<UserId>) -> StoreResult<RoomId> {
+        let existing: Option<RoomId> = sqlx::query_scalar(&format!(
+            "SELECT id FROM rooms WHERE kind = 'public' AND {}",
+            same_name("name", "$1")
+        ))
+        .bind(&room.room)
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        if let Some(id) = existing {
+            sqlx::query(&format!(
+                "UPDATE rooms SET created_at = {LEAST}(created_at, $2), \
+                 topic = COALESCE(topic, $3), created_by = COALESCE(created_by, $4) WHERE id = $1"
+            ))
+            .bind(id)
+            .bind(room.created_at)
+            .bind(&room.topic)
+            .bind(created_by)
+            .execute(&mut *self.tx)
+            .await?;
+            return Ok(id);
+        }
+        self.counts.rooms_created += 1;
+        Ok(sqlx::query_scalar(
+            "INSERT INTO rooms (kind, name, topic, created_by, created_at) \
+             VALUES ('public', $1, $2, $3, $4) RETURNING id",
+        )
+        .bind(&room.room)
+        .bind(&room.topic)
+        .bind(created_by)
+        .bind(room.created_at)
+        .fetch_one(&mut *self.tx)
+        .await?)
+    }
+
+    async fn dm(
+        &mut self,
+        people: &[UserId],
+        created_at: i64,
+        created_by: Option<UserId>,
+    ) -> StoreResult<RoomId> {
+        let key = crate::store::dm_key(people);
+        let existing: Option<RoomId> = sqlx::query_scalar("SELECT id FROM rooms WHERE dm_key = $1")
+            .bind(&key)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        let id = if let Some(id) = existing {
+            sqlx::query(&format!(
+                "UPDATE rooms SET created_at = {LEAST}(created_at, $2), \
+                 created_by = COALESCE(created_by, $3) WHERE id = $1"
+            ))
+            .bind(id)
+            .bind(created_at)
+            .bind(created_by)
+            .execute(&mut *self.tx)
+            .await?;
+            id
+        } else {
+            self.counts.rooms_created += 1;
+            sqlx::query_scalar(
+                "INSERT INTO rooms (kind, dm_key, created_by, created_at) \
+                 VALUES ('dm', $1, $2, $3) RETURNING id",
+            )
+            .bind(&key)
+            .bind(created_by)
+            .bind(created_at)
+            .fetch_one(&mut *self.tx)
+            .await?
+        };
+        // Everyone in a direct conversation is always a member of it.
+        for &person in people {
+            self.member(id, person, created_at).await?;
+        }
+        Ok(id)
+    }
+
+    async fn member(&mut self, room: RoomId, user: UserId, joined_at: i64) -> StoreResult<()> {
+        let present: bool = sqlx::query_scalar(
+            "SELECT EXISTS(SELECT 1 FROM memberships WHERE room_id = $1 AND user_id = $2)",
+        )
+        .bind(room)
+        .bind(user)
+        .fetch_one(&mut *self.tx)
+        .await?;
+        if present {
+            sqlx::query(&format!(
+                "UPDATE memberships SET joined_at = {LEAST}(joined_at, $3) \
+                 WHERE room_id = $1 AND user_id = $2"
+            ))
+            .bind(room)
+            .bind(user)
+            .bind(joined_at)
+            .execute(&mut *self.tx)
+            .await?;
+        } else {
+            self.counts.members_added += 1;
+            // Marked with -1 and set to the room's last seq at `finish`: restored history is
+            // read, not unread, for the members it brings.
+            sqlx::query(
+                "INSERT INTO memberships (room_id, user_id, joined_at, last_read_seq) \
+                 VALUES ($1, $2, $3, -1)",
+            )
+            .bind(room)
+            .bind(user)
+            .bind(joined_at)
+            .execute(&mut *self.tx)
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn message(&mut self, message: StagedMessage) -> StoreResult<()> {
+        self.batch.push(message);
+        self.staged += 1;
+        if self.batch.len() >= STAGE_BATCH {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    async fn finish(mut self: Box<Self>, commit: bool) -> StoreResult<RestoreCounts> {
+        self.flush().await?;
+        if !self.replies.is_empty() {
+            self.threads_checked().await?;
+        }
+        let rooms: Vec<(RoomId, RoomCursor)> = self.rooms.drain().collect();
+        for (room, cursor) in rooms {
+            if cursor.unordered {
+                self.renumber(room, cursor.base).await?;
+            }
+            // Each restored message is a change the room's members have not seen: it takes
+            // the room's next rev, in seq order.
+            sqlx::query(
+                "UPDATE messages SET rev = (SELECT last_rev FROM rooms WHERE id = $1) + seq - $2 \
+                 WHERE room_id = $1 AND seq > $2",
+            )
+            .bind(room)
+            .bind(cursor.base)
+            .execute(&mut *self.tx)
+            .await?;
+            sqlx::query(
+                "UPDATE rooms SET last_seq = $2, last_rev = last_rev + $2 - $4, \
+                 last_message_at = $3 WHERE id = $1",
+            )
+            .bind(room)
+            .bind(cursor.next - 1)
+            .bind(cursor.last_at)
+            .bind(cursor.base)
+            .execute(&mut *self.tx)
+            .await?;
+            self.threads(room, cursor.base).await?;
+        }
+        sqlx::query(
+            "UPDATE memberships SET last_read_seq = \
+               (SELECT last_seq FROM rooms WHERE rooms.id = memberships.room_id) \
+             WHERE last_read_seq = -1",
+        )
+        .execute(&mut *self.tx)
+        .await?;
+        if commit {
+            bulk::restored(&mut self.tx, self.added).await?;
+        }
+        let mut counts = self.counts;
+        counts.messages_added = self.added;
+        counts.messages_skipped = self.staged - self.added;
+        if commit {
+            self.tx.commit().await?;
+        } else {
+            self.tx.rollback().await?;
+        }
+        Ok(counts)
     }
 }
