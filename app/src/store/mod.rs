@@ -3,11 +3,46 @@
 //! is the default; PostgreSQL ([`postgres::PgStore`]) serves a cluster of nodes. [`open`] picks
 //! one by the URL's scheme.
 
+/// Compiles the store written once for both backends (`store/sql/`) into a backend: declares
+/// the types and the dialect that code runs on, then its modules (`docs/architecture.md`, "One
+/// source for both databases"). `$db` is the sqlx database, `$dialect` its
+/// [`dialect::Dialect`], `$store` the store type the methods are for.
+macro_rules! written_once {
+    ($db:ty, $dialect:expr, $store:ty) => {
+        /// The database the SQL written once for both backends runs on here.
+        type Db = $db;
+        /// Its pool.
+        type Pool = sqlx::Pool<Db>;
+        /// Its connection, for the steps that run inside a caller's transaction.
+        type Conn = <Db as sqlx::Database>::Connection;
+        /// The dialect that SQL is spoken in here.
+        const DIALECT: $crate::store::dialect::Dialect = $dialect;
+        /// The store the methods of `store/sql/methods.rs` are for.
+        type Backend = $store;
+
+        written_once!(
+            "sql/access.rs" access,
+            "sql/backup.rs" backup,
+            "sql/changes.rs" changes,
+            "sql/dialect.rs" dialect,
+            "sql/methods.rs" methods,
+            "sql/posts.rs" posts,
+            "sql/push.rs" push,
+            "sql/threads.rs" threads
+        );
+    };
+    ($($file:literal $name:ident),*) => {$(
+        #[path = $file]
+        #[allow(clippy::duplicate_mod, reason = "written once, compiled into each backend")]
+        mod $name;
+    )*};
+}
+
 pub mod changes;
+mod dialect;
 mod export;
 mod group_commit;
 pub mod postgres;
-mod push_sql;
 pub mod records;
 mod rows;
 pub mod sqlite;

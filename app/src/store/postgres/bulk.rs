@@ -6,7 +6,7 @@
 use sqlx::postgres::{PgConnection, PgPool, Postgres};
 use sqlx::Transaction;
 
-use super::posts::Columns;
+use super::batch::Columns;
 use crate::model::RoomId;
 use crate::store::export::{ChunkRow, MESSAGE_CHUNK};
 use crate::store::{StagedMessage, StoreResult};

@@ -5,7 +5,7 @@
 
 use sqlx::PgPool;
 
-use super::MESSAGE_COLUMNS;
+use super::dialect::MESSAGE_COLUMNS;
 use crate::query::Term;
 use crate::store::rows;
 use crate::store::{bad_page, search_too_slow, Found, SearchFilter, StoreError, StoreResult};

@@ -12,7 +12,8 @@ use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 
-use super::{begin_write, bulk, lock_room, same_name, Db, Pool, LEAST, MESSAGE_BY_CLIENT_ID};
+use super::{bulk, Db, Pool};
+use super::dialect::{begin_write, lock_room, same_name, LEAST, MESSAGE_BY_CLIENT_ID};
 use crate::model::{RoomId, UserId};
 use crate::store::export::{ChunkRow, ExportSource};
 use crate::store::records::{Place, RoomRecord, UserRecord};

@@ -6,7 +6,8 @@
 //! client up. What differs between the backends is named by the backend: `Pool`,
 //! `begin_write`, `lock_room`.
 
-use super::{begin_write, lock_room, message_at, Access, Pool, MESSAGE_COLUMNS};
+use super::{Access, Pool};
+use super::dialect::{begin_write, lock_room, message_at, MESSAGE_COLUMNS};
 use crate::model::{Changes, RoomId, UserId};
 use crate::store::changes::{
     decide, no_such_message, retry, written, ChangeKind, Changed, Decision, MessageChange,

@@ -9,11 +9,8 @@
 use async_trait::async_trait;
 use sqlx::Row;
 
-use super::{
-    backup, begin_write, by_name, changes, is_unique_violation, message_at, names_param,
-    no_such_user, not_found, same_name, search, threads, Access, Backend, DISPLAY_NAME,
-    DISPLAY_NAME_SORT, GREATEST, LEAST, MESSAGE_COLUMNS, NAMES_IN_2,
-};
+use super::{backup, changes, is_unique_violation, names_param, no_such_user, not_found, search, threads, Access, Backend};
+use super::dialect::{begin_write, by_name, message_at, same_name, DISPLAY_NAME, DISPLAY_NAME_SORT, GREATEST, LEAST, MESSAGE_COLUMNS, NAMES_IN_2};
 use crate::model::{
     Changes, HistoryPage, Message, RegistrationMode, RoomId, RoomKind, RoomListing, RoomSummary,
     RoomView, Sidebar, User, UserId,

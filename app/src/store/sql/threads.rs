@@ -7,10 +7,8 @@
 //! (`MESSAGE_BY_CLIENT_ID`), how a message is inserted (`INSERT_MESSAGE`), and how a list of
 //! names is bound (`names_param`, `NAMES_IN_2`).
 
-use super::{
-    begin_write, lock_room, message_at, names_param, Access, Conn, Pool, GREATEST, INSERT_MESSAGE,
-    LEAST, MESSAGE_BY_CLIENT_ID, NAMES_IN_2,
-};
+use super::{names_param, Access, Conn, Pool};
+use super::dialect::{begin_write, lock_room, message_at, GREATEST, INSERT_MESSAGE, LEAST, MESSAGE_BY_CLIENT_ID, NAMES_IN_2};
 use crate::model::{Message, RoomId, UserId};
 use crate::store::changes::no_such_message;
 use crate::store::threads::{deleted_root, retried_root};

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use sqlx::{Row, SqlitePool};
 
-use super::MESSAGE_COLUMNS;
+use super::dialect::MESSAGE_COLUMNS;
 use crate::query::Term;
 use crate::store::rows::{self, MESSAGE_COLUMN_COUNT};
 use crate::store::{bad_page, search_too_slow, Found, SearchFilter, StoreError, StoreResult};
