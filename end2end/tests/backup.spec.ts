@@ -3,12 +3,12 @@
 import { Page, Download } from '@playwright/test';
 import { test, expect } from './fixtures';
 import * as fs from 'fs';
-import { register, uniqueName, post, hydrated } from './helpers';
+import { register, uniqueName, post, hydrated, openAccountMenu, startDm } from './helpers';
 
 async function downloaded(page: Page, linkName: string): Promise<{ file: Download; text: string }> {
   const [file] = await Promise.all([
     page.waitForEvent('download'),
-    page.getByRole('region', { name: 'Your data' }).getByRole('link', { name: linkName }).click(),
+    openAccountMenu(page).then((menu) => menu.getByRole('link', { name: linkName }).first().click()),
   ]);
   const path = await file.path();
   return { file, text: fs.readFileSync(path, 'utf8') };
@@ -25,15 +25,13 @@ test('"Download my data" holds my messages and DMs but no one else\'s DMs', asyn
   await register(c, carolName);
 
   // alice and bob talk privately; carol talks in general and to herself.
-  await a.getByRole('textbox', { name: 'Start a direct message' }).fill(bobName);
-  await a.getByRole('button', { name: 'Open' }).click();
+  await startDm(a, bobName);
   await expect(a.getByRole('heading', { level: 1, name: bobName })).toBeVisible();
   await post(a, `secret between ${aliceName} and ${bobName}`);
   await c.getByRole('navigation').getByRole('link', { name: 'general' }).click();
   await hydrated(c);
   await post(c, `hello from ${carolName}, with "quotes", commas and\na second line`);
-  await c.getByRole('textbox', { name: 'Start a direct message' }).fill(carolName);
-  await c.getByRole('button', { name: 'Open' }).click();
+  await startDm(c, carolName);
   await expect(c.getByRole('heading', { level: 1, name: carolName })).toBeVisible();
   await post(c, 'a note to myself');
 

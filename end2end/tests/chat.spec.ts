@@ -1,8 +1,6 @@
 // The core chat loop in a real browser: accounts, rooms, posting, history, DMs.
 import { test, expect } from './fixtures';
-import {
-  createRoom, hydrated, logIn, messageLog, post, register, roomId, send, uniqueName, PASSWORD,
-} from './helpers';
+import { createRoom, hydrated, logIn, messageLog, post, register, roomId, send, uniqueName, PASSWORD, startDm, logOut, accountButton } from './helpers';
 
 test('two users: one creates a room and posts, the other joins and reads it', async ({ browser }) => {
   const alice = await browser.newContext();
@@ -69,8 +67,7 @@ test('a DM is visible to its two members only', async ({ browser }) => {
   await register(b, bobName);
   await register(c, uniqueName('carol'));
 
-  await a.getByRole('textbox', { name: 'Start a direct message' }).fill(bobName);
-  await a.getByRole('button', { name: 'Open' }).click();
+  await startDm(a, bobName);
   await expect(a.getByRole('heading', { level: 1, name: bobName })).toBeVisible();
   await post(a, 'just between us');
   const dm = roomId(a);
@@ -88,8 +85,7 @@ test('a DM is visible to its two members only', async ({ browser }) => {
   expect(direct.status()).toBe(404);
   expect(await direct.text()).not.toContain('just between us');
 
-  await b.getByRole('textbox', { name: 'Start a direct message' }).fill('nobody-by-that-name');
-  await b.getByRole('button', { name: 'Open' }).click();
+  await startDm(b, 'nobody-by-that-name');
   await expect(b.getByRole('alert')).toContainText('no user named');
   for (const ctx of [ca, cb, cc]) await ctx.close();
 });
@@ -140,11 +136,11 @@ test('history survives a reload and a new login; wrong passwords are refused', a
   await hydrated(page);
   await expect(messageLog(page).getByText('still here after reload')).toBeVisible();
 
-  await page.getByRole('button', { name: 'Log out', exact: true }).click();
+  await logOut(page);
   await expect(page.getByRole('region', { name: 'Log in' })).toBeVisible();
   await logIn(page, name, 'not my password');
   await expect(page.getByRole('alert')).toContainText('Wrong username or password');
   await logIn(page, name, PASSWORD);
-  await expect(page.getByRole('button', { name: 'Log out', exact: true })).toBeVisible();
+  await expect(accountButton(page)).toBeVisible();
   await expect(messageLog(page).getByText('still here after reload')).toBeVisible();
 });

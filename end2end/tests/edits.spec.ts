@@ -3,7 +3,7 @@
 // and work as plain forms with JavaScript off.
 import { Page } from '@playwright/test';
 import { test, expect } from './fixtures';
-import { aliceAndBob, hydrated, messageLog, openDm, post, register, send, uniqueName } from './helpers';
+import { aliceAndBob, hydrated, messageLog, openDm, post, register, send, uniqueName, messageAction, openMenu } from './helpers';
 import { CuttableProxy } from './servers';
 
 /** The article of the confirmed message that says (or said) `text`. */
@@ -13,7 +13,7 @@ function article(page: Page, text: string) {
 
 /** Opens the edit form of the message saying `text`, replaces its text and saves. */
 async function editMessage(page: Page, text: string, replacement: string): Promise<void> {
-  await article(page, text).getByRole('link', { name: 'Edit' }).click();
+  await messageAction(article(page, text), 'Edit');
   const box = messageLog(page).getByRole('textbox', { name: 'Edit message' });
   await box.fill(replacement);
   await messageLog(page).getByRole('button', { name: 'Save' }).click();
@@ -22,7 +22,7 @@ async function editMessage(page: Page, text: string, replacement: string): Promi
 
 /** Deletes the message saying `text`, confirming when asked. */
 async function deleteMessage(page: Page, text: string): Promise<void> {
-  await article(page, text).getByRole('link', { name: 'Delete' }).click();
+  await messageAction(article(page, text), 'Delete');
   await messageLog(page).getByRole('button', { name: 'Delete message' }).click();
 }
 
@@ -38,9 +38,11 @@ test('an edit and a delete show live for the other member and on the author\'s o
     await hydrated(page);
     await expect(messageLog(page)).toHaveAttribute('data-live', 'open');
   }
-  // Bob may not change alice's words: no Edit or Delete on her messages for him.
-  await expect(article(b, 'teh first message').getByRole('link', { name: 'Edit' })).toHaveCount(0);
-  await expect(article(b, 'teh first message').getByRole('link', { name: 'Delete' })).toHaveCount(0);
+  // Bob may not change alice's words: her message's menu offers him React, not Edit or Delete.
+  const hers = await openMenu(article(b, 'teh first message'), 'More actions');
+  await expect(hers.getByRole('link', { name: 'React' })).toBeVisible();
+  await expect(hers.getByRole('link', { name: 'Edit' })).toHaveCount(0);
+  await expect(hers.getByRole('link', { name: 'Delete' })).toHaveCount(0);
 
   const navigations: string[] = [];
   b.on('framenavigated', (f) => navigations.push(f.url()));
@@ -110,7 +112,7 @@ test('reactions toggle per person, show who reacted, and reach the other member 
   await hydrated(b);
   await expect(messageLog(b)).toHaveAttribute('data-live', 'open');
 
-  await article(b, 'ship it?').getByRole('link', { name: 'React' }).click();
+  await messageAction(article(b, 'ship it?'), 'React');
   await messageLog(b).getByRole('button', { name: 'React with 👍' }).click();
   const thumbs = (page: Page) => article(page, 'ship it?').getByRole('group', { name: 'Reactions' }).getByRole('button');
   await expect(thumbs(b)).toHaveAccessibleName(`👍 1, reacted by ${bobName}`);
@@ -126,13 +128,13 @@ test('reactions toggle per person, show who reacted, and reach the other member 
   // Bob takes his back; any other emoji can be typed.
   await thumbs(b).click();
   await expect(thumbs(a)).toHaveAccessibleName(`👍 1, reacted by ${aliceName}`, { timeout: 5_000 });
-  await article(b, 'ship it?').getByRole('link', { name: 'React' }).click();
+  await messageAction(article(b, 'ship it?'), 'React');
   await messageLog(b).getByRole('textbox', { name: 'Other emoji' }).fill('🦀');
   await messageLog(b).getByRole('button', { name: 'Add', exact: true }).click();
   await expect(thumbs(a)).toHaveCount(2, { timeout: 5_000 });
   await expect(thumbs(a).nth(1)).toHaveAccessibleName(`🦀 1, reacted by ${bobName}`);
   // Words are not reactions: refused with a reason, nothing added.
-  await article(b, 'ship it?').getByRole('link', { name: 'React' }).click();
+  await messageAction(article(b, 'ship it?'), 'React');
   await messageLog(b).getByRole('textbox', { name: 'Other emoji' }).fill('lol');
   await messageLog(b).getByRole('button', { name: 'Add', exact: true }).click();
   await expect(b.getByRole('alert')).toContainText('A reaction is one emoji');
@@ -155,7 +157,7 @@ test.describe('without JavaScript', () => {
     await send(page, text);
     await expect(article(page, text)).toBeVisible();
 
-    await article(page, text).getByRole('link', { name: 'Edit' }).click();
+    await messageAction(article(page, text), 'Edit');
     const box = messageLog(page).getByRole('textbox', { name: 'Edit message' });
     await expect(box).toHaveValue(text);
     await box.fill('');
@@ -167,14 +169,14 @@ test.describe('without JavaScript', () => {
     await expect(article(page, `${text}, edited`)).toContainText('(edited');
     await expect(page).toHaveURL(/\/r\/1(#m\d+)?$/);
 
-    await article(page, `${text}, edited`).getByRole('link', { name: 'React' }).click();
+    await messageAction(article(page, `${text}, edited`), 'React');
     await messageLog(page).getByRole('button', { name: 'React with 🎉' }).click();
     const party = article(page, `${text}, edited`).getByRole('group', { name: 'Reactions' }).getByRole('button');
     await expect(party).toHaveAccessibleName(`🎉 1, reacted by ${name}`);
     await party.click();
     await expect(party).toHaveCount(0);
 
-    await article(page, `${text}, edited`).getByRole('link', { name: 'Delete' }).click();
+    await messageAction(article(page, `${text}, edited`), 'Delete');
     await expect(messageLog(page).getByText('Delete this message for everyone?')).toBeVisible();
     await messageLog(page).getByRole('button', { name: 'Delete message' }).click();
     await expect(messageLog(page).getByText(`${text}, edited`)).toHaveCount(0);

@@ -1,6 +1,6 @@
 // Group conversations: opened from a list of names, live for every member, hidden from others.
 import { test, expect } from './fixtures';
-import { hydrated, messageLog, post, register, roomId, send, sidebarLink, uniqueName } from './helpers';
+import { hydrated, messageLog, post, register, roomId, send, sidebarLink, uniqueName, startDm } from './helpers';
 
 test('a group of three talks live; an outsider cannot see it exists', async ({ browser }) => {
   const contexts = await Promise.all([0, 1, 2, 3].map(() => browser.newContext()));
@@ -10,8 +10,7 @@ test('a group of three talks live; an outsider cannot see it exists', async ({ b
     await register(page, name);
   }
 
-  await a.getByLabel('Start a direct message').fill(`${carol}, @${bob}`);
-  await a.getByRole('button', { name: 'Open', exact: true }).click();
+  await startDm(a, `${carol}, @${bob}`);
   await expect(a.getByRole('heading', { level: 1, name: `${bob}, ${carol}` })).toBeVisible();
   await expect(a.getByText('3 members')).toBeVisible();
   const group = roomId(a);
@@ -28,8 +27,7 @@ test('a group of three talks live; an outsider cannot see it exists', async ({ b
   await expect(messageLog(b).getByRole('article').filter({ hasText: 'count me in' })).toBeVisible();
 
   // Opening the same people again, in another order, leads to the same place.
-  await b.getByLabel('Start a direct message').fill(`${carol} ${alice}`);
-  await b.getByRole('button', { name: 'Open', exact: true }).click();
+  await startDm(b, `${carol} ${alice}`);
   await expect(b).toHaveURL(new RegExp(`/r/${group}$`));
 
   await d.goto(`/r/${group}`);
@@ -42,8 +40,7 @@ test('a group of three talks live; an outsider cannot see it exists', async ({ b
   await d.goto('/');
   await hydrated(d);
   const many = Array.from({ length: 9 }, (_, i) => `someone${i}`).join(', ');
-  await d.getByLabel('Start a direct message').fill(many);
-  await d.getByRole('button', { name: 'Open', exact: true }).click();
+  await startDm(d, many);
   await expect(d.getByRole('alert')).toContainText('at most 9 people');
   for (const ctx of contexts) await ctx.close();
 });
@@ -58,8 +55,7 @@ test.describe('without JavaScript', () => {
     for (const [page, name] of [[a, alice], [b, bob], [c, carol]] as const) {
       await register(page, name, { js: false });
     }
-    await a.getByLabel('Start a direct message').fill(`${bob},${carol}`);
-    await a.getByRole('button', { name: 'Open', exact: true }).click();
+    await startDm(a, `${bob},${carol}`);
     await expect(a.getByRole('heading', { level: 1, name: `${bob}, ${carol}` })).toBeVisible();
     await send(a, 'plain forms for three');
     await expect(messageLog(a).getByRole('article').filter({ hasText: 'plain forms for three' })).toBeVisible();
@@ -67,8 +63,7 @@ test.describe('without JavaScript', () => {
     await c.reload();
     await sidebarLink(c, `${alice}, ${bob}`).click();
     await expect(messageLog(c).getByRole('article').filter({ hasText: 'plain forms for three' })).toBeVisible();
-    await a.getByLabel('Start a direct message').fill(`${bob}, nobody-here-${Date.now()}`);
-    await a.getByRole('button', { name: 'Open', exact: true }).click();
+    await startDm(a, `${bob}, nobody-here-${Date.now()}`);
     await expect(a.getByRole('alert')).toContainText('no user named');
     for (const ctx of contexts) await ctx.close();
   });

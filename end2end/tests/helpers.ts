@@ -21,7 +21,55 @@ export async function register(page: Page, name: string, opts: { js?: boolean } 
   await form.getByLabel('Username').fill(name);
   await form.getByLabel('Password').fill(PASSWORD);
   await form.getByRole('button', { name: 'Register' }).click();
-  await expect(page.getByRole('button', { name: 'Log out', exact: true })).toBeVisible();
+  // Signed in: the account menu exists (on a phone it waits in the closed drawer).
+  await expect(accountButton(page)).toBeAttached();
+}
+
+/** The button of the account menu at the sidebar's foot ("Account: alice"); there only while
+ * someone is signed in. */
+export function accountButton(page: Page): Locator {
+  return page.locator('summary[aria-label^="Account: "]');
+}
+
+/** Opens the menu whose button (a <details> summary) is named `label`, inside `scope`, and
+ * returns the menu; it stays open if it already is. */
+export async function openMenu(scope: Page | Locator, label: string): Promise<Locator> {
+  const summary = scope.locator(`summary[aria-label="${label}"]`).first();
+  const menu = summary.locator('xpath=..');
+  if ((await menu.getAttribute('open')) === null) await summary.click();
+  await expect(menu).toHaveAttribute('open', '');
+  return menu;
+}
+
+/** Opens the account menu (Notifications, data downloads, Log out…). */
+export async function openAccountMenu(page: Page): Promise<Locator> {
+  const summary = accountButton(page);
+  const menu = summary.locator('xpath=..');
+  if ((await menu.getAttribute('open')) === null) await summary.click();
+  await expect(menu).toHaveAttribute('open', '');
+  return menu;
+}
+
+/** Logs out from the account menu. */
+export async function logOut(page: Page): Promise<void> {
+  await (await openAccountMenu(page)).getByRole('button', { name: 'Log out', exact: true }).click();
+}
+
+/** Follows the action named `name` (Reply, React, Edit, Delete) from a message's "⋯" menu. */
+export async function messageAction(message: Locator, name: string): Promise<void> {
+  await (await openMenu(message, 'More actions')).getByRole('link', { name, exact: true }).click();
+}
+
+/** Opens the room header's menu (Mute, Leave, Remove a member). */
+export async function openRoomMenu(page: Page): Promise<Locator> {
+  return openMenu(page.locator('.room-header'), 'Room actions');
+}
+
+/** Fills the "+" menu's direct-message form with `names` and sends it. */
+export async function startDm(page: Page, names: string): Promise<void> {
+  const menu = await openMenu(page.getByRole('navigation'), 'New room or direct message');
+  await menu.getByLabel('Start a direct message').fill(names);
+  await menu.getByRole('button', { name: 'Open', exact: true }).click();
 }
 
 /** Logs in as `name` from the visitor screen. */
@@ -76,8 +124,7 @@ export function roomId(page: Page): number {
 
 /** Opens (creating on first use) the DM with `username` from the sidebar; returns its room id. */
 export async function openDm(page: Page, username: string): Promise<number> {
-  await page.getByLabel('Start a direct message').fill(username);
-  await page.getByRole('button', { name: 'Open', exact: true }).click();
+  await startDm(page, username);
   await expect(page.getByRole('heading', { level: 1, name: username })).toBeVisible();
   return roomId(page);
 }

@@ -1,18 +1,18 @@
 // Everything a member does also works with JavaScript off: plain forms and full page loads.
 import { test, expect } from './fixtures';
-import { logIn, messageLog, register, send, uniqueName, PASSWORD } from './helpers';
+import { logIn, messageLog, register, send, uniqueName, PASSWORD, logOut, accountButton } from './helpers';
 
 test.use({ javaScriptEnabled: false });
 
 test('register, log out, log in, post and read without JavaScript', async ({ page }) => {
   const name = uniqueName('nojs');
   await register(page, name, { js: false });
-  await page.getByRole('button', { name: 'Log out', exact: true }).click();
+  await logOut(page);
   await expect(page.getByRole('region', { name: 'Log in' })).toBeVisible();
   await logIn(page, name, 'wrong password!');
   await expect(page.getByRole('alert')).toContainText('Wrong username or password');
   await logIn(page, name, PASSWORD);
-  await expect(page.getByRole('button', { name: 'Log out', exact: true })).toBeVisible();
+  await expect(accountButton(page)).toBeVisible();
 
   await page.getByRole('navigation').getByRole('link', { name: 'general' }).click();
   await send(page, 'posted with a plain form');

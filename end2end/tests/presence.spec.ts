@@ -2,9 +2,7 @@
 // devices, and the summary waiting for someone who was away.
 import { BrowserContext, Page } from '@playwright/test';
 import { test, expect } from './fixtures';
-import {
-  aliceAndBob, hydrated, leaveGeneral, logIn, messageLog, openDm, post, sidebarLink,
-} from './helpers';
+import { aliceAndBob, hydrated, leaveGeneral, logIn, messageLog, openDm, post, sidebarLink, accountButton } from './helpers';
 
 test('a member shows online while connected, and offline with "last seen" once their browser closes', async ({ browser }) => {
   const { alice, bob, a, aliceName, bobName } = await aliceAndBob(browser);
@@ -35,7 +33,7 @@ test('unread badges are live, reading on one device clears the other, and a retu
   await laptop.goto('/');
   await hydrated(laptop);
   await logIn(laptop, bobName);
-  await expect(laptop.getByRole('button', { name: 'Log out', exact: true })).toBeVisible();
+  await expect(accountButton(laptop)).toBeVisible();
   await phone.reload();
   await hydrated(phone);
 

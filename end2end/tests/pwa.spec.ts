@@ -7,7 +7,7 @@
 import { expect, test, Page, BrowserContext } from '@playwright/test';
 import * as crypto from 'node:crypto';
 import * as http from 'node:http';
-import { aliceAndBob, createRoom, hydrated, messageLog, openDm, post, register, send, uniqueName } from './helpers';
+import { aliceAndBob, createRoom, hydrated, messageLog, openDm, post, register, send, uniqueName, openRoomMenu, openAccountMenu } from './helpers';
 import { OwnServer } from './servers';
 
 /** Waits until the service worker controls `page` (it claims pages as it activates). */
@@ -168,13 +168,13 @@ test('a push shows a notification whose click opens the room', async ({ page, co
 test('mute and the notification level are kept by the server', async ({ page }) => {
   await register(page, uniqueName('prefs'));
   await openNewRoom(page, uniqueName('quiet'));
-  await page.getByRole('button', { name: 'Mute', exact: true }).click();
+  await (await openRoomMenu(page)).getByRole('button', { name: 'Mute', exact: true }).click();
   await expect(page.getByRole('button', { name: 'Unmute' })).toBeVisible();
   await page.reload();
   await hydrated(page);
-  await expect(page.getByRole('button', { name: 'Unmute' })).toBeVisible();
+  await expect((await openRoomMenu(page)).getByRole('button', { name: 'Unmute' })).toBeVisible();
 
-  await page.getByRole('link', { name: 'Notifications' }).click();
+  await (await openAccountMenu(page)).getByRole('link', { name: 'Notifications' }).click();
   await expect(page.getByRole('heading', { name: 'Notifications', level: 1 })).toBeVisible();
   await expect(page.getByText('1 muted room stays silent.')).toBeVisible();
   await expect(page.getByLabel('Direct messages, mentions and thread replies')).toBeChecked();
@@ -277,7 +277,7 @@ test('muting a room and the notification level change what is pushed', async ({ 
     };
     await b.goto(`/r/${dm}`);
     await hydrated(b);
-    await b.getByRole('button', { name: 'Mute', exact: true }).click();
+    await (await openRoomMenu(b)).getByRole('button', { name: 'Mute', exact: true }).click();
     await expect(b.getByRole('button', { name: 'Unmute' })).toBeVisible();
     // No tab of Bob's is open from now on: he would be pushed to.
     await bobLeaves();
@@ -285,7 +285,7 @@ test('muting a room and the notification level change what is pushed', async ({ 
 
     await b.goto(`/r/${dm}`);
     await hydrated(b);
-    await b.getByRole('button', { name: 'Unmute' }).click();
+    await (await openRoomMenu(b)).getByRole('button', { name: 'Unmute' }).click();
     await expect(b.getByRole('button', { name: 'Mute', exact: true })).toBeVisible();
     await b.goto('/notifications');
     await hydrated(b);

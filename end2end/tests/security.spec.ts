@@ -2,9 +2,7 @@
 // (nonce-carrying) scripts hydrate and blocks an injected handler; no other site may frame
 // Confab; and a guesser at someone's password is stopped while the owner still gets in.
 import { test, expect } from './fixtures';
-import {
-  aliceAndBob, createRoom, hydrated, logIn, messageLog, openGeneral, post, register, sidebarLink, uniqueName, PASSWORD,
-} from './helpers';
+import { aliceAndBob, createRoom, hydrated, logIn, messageLog, openGeneral, post, register, sidebarLink, uniqueName, PASSWORD, logOut, accountButton, openAccountMenu, openRoomMenu } from './helpers';
 import { OwnServer } from './servers';
 
 test('the page policy lets the app hydrate, carries its nonce, and blocks an injected handler', async ({ page, csp }) => {
@@ -63,7 +61,7 @@ test('a guesser is stopped at the account limit and the owner, on a known device
     const o = await owner.newPage();
     const name = uniqueName('victim');
     await register(o, name);
-    await o.getByRole('button', { name: 'Log out', exact: true }).click();
+    await logOut(o);
     await expect(o.getByRole('region', { name: 'Log in' })).toBeVisible();
 
     const g = await guesser.newPage();
@@ -80,12 +78,12 @@ test('a guesser is stopped at the account limit and the owner, on a known device
     await logIn(g, name, PASSWORD);
     await expect(alert).toContainText('Too many login attempts on this account from new devices.');
     await expect(alert).toContainText(/Try again in \d+ (seconds?|minutes?)/);
-    await expect(g.getByRole('button', { name: 'Log out', exact: true })).toHaveCount(0);
+    await expect(accountButton(g)).toHaveCount(0);
 
     // The owner's browser logged in to this account before: it is not held to that budget.
     await hydrated(o);
     await logIn(o, name, PASSWORD);
-    await expect(o.getByRole('button', { name: 'Log out', exact: true })).toBeVisible();
+    await expect(accountButton(o)).toBeVisible();
   } finally {
     await owner.close();
     await guesser.close();
@@ -131,13 +129,13 @@ test('"Log out everywhere" sends every open tab of the account back to the login
     await p.goto('/');
     await hydrated(p);
     await logIn(p, name);
-    await expect(p.getByRole('button', { name: 'Log out', exact: true })).toBeVisible();
+    await expect(accountButton(p)).toBeVisible();
 
-    await p.getByRole('button', { name: 'Log out everywhere' }).click();
+    await (await openAccountMenu(p)).getByRole('button', { name: 'Log out everywhere' }).click();
     await expect(p.getByRole('region', { name: 'Log in' })).toBeVisible();
     // The laptop did nothing: its live connection was closed for it, and it shows the login.
     await expect(l.getByRole('region', { name: 'Log in' })).toBeVisible();
-    await expect(l.getByRole('button', { name: 'Log out', exact: true })).toHaveCount(0);
+    await expect(accountButton(l)).toHaveCount(0);
     await l.reload();
     await expect(l.getByRole('region', { name: 'Log in' })).toBeVisible();
   } finally {
@@ -146,7 +144,7 @@ test('"Log out everywhere" sends every open tab of the account back to the login
   }
 });
 
-test('an admin disables an account from the sidebar: its tab is logged out and it cannot log in until enabled', async ({ browser }) => {
+test('an admin disables an account from the administration page: its tab is logged out and it cannot log in until enabled', async ({ browser }) => {
   const server = await OwnServer.start();
   const admin = await browser.newContext({ baseURL: server.url });
   const member = await browser.newContext({ baseURL: server.url });
@@ -157,12 +155,18 @@ test('an admin disables an account from the sidebar: its tab is logged out and i
     const name = uniqueName('troll');
     await register(b, name);
     await openGeneral(b);
-    // Only admins see the tools.
-    await expect(b.getByRole('region', { name: 'Moderation' })).toHaveCount(0);
+    // Only admins see the tools: no way in from the account menu, and a page that refuses.
+    await expect((await openAccountMenu(b)).getByRole('link', { name: 'Notifications' })).toBeVisible();
+    await expect((await openAccountMenu(b)).getByRole('link', { name: 'Administration' })).toHaveCount(0);
+    await b.goto('/admin');
+    await expect(b.getByText("Only the instance's administrators can open this page.")).toBeVisible();
+    await expect(b.getByRole('region', { name: 'Administration' })).toHaveCount(0);
+    await openGeneral(b);
 
     await a.reload();
     await hydrated(a);
-    const tools = a.getByRole('region', { name: 'Moderation' });
+    await (await openAccountMenu(a)).getByRole('link', { name: 'Administration' }).click();
+    const tools = a.getByRole('region', { name: 'Administration' });
     await tools.getByLabel('Moderate an account').fill(name);
     await tools.getByLabel('Action').selectOption('disable');
     await tools.getByRole('button', { name: 'Apply' }).click();
@@ -180,7 +184,7 @@ test('an admin disables an account from the sidebar: its tab is logged out and i
     await b.reload();
     await hydrated(b);
     await logIn(b, name, PASSWORD);
-    await expect(b.getByRole('button', { name: 'Log out', exact: true })).toBeVisible();
+    await expect(accountButton(b)).toBeVisible();
   } finally {
     await admin.close();
     await member.close();
@@ -198,14 +202,16 @@ test("a room's creator removes a member: the member's open page says so and the 
   await b.getByRole('button', { name: 'Join room' }).click();
   await expect(messageLog(b)).toHaveAttribute('data-live', 'open');
   await expect(sidebarLink(b, room)).toBeVisible();
-  // Only the creator (or an admin) gets the form.
-  await expect(b.getByRole('textbox', { name: 'Remove a member' })).toHaveCount(0);
+  // Only the creator (or an admin) gets the form: Bob's room menu has Mute, not it.
+  const bobsMenu = await openRoomMenu(b);
+  await expect(bobsMenu.getByRole('button', { name: 'Mute', exact: true })).toBeVisible();
+  await expect(bobsMenu.getByRole('textbox', { name: 'Remove a member' })).toHaveCount(0);
 
   await a.reload();
   await hydrated(a);
   await post(a, 'before the removal');
   await expect(messageLog(b).getByText('before the removal')).toBeVisible();
-  await a.getByRole('textbox', { name: 'Remove a member' }).fill(bobName);
+  await (await openRoomMenu(a)).getByRole('textbox', { name: 'Remove a member' }).fill(bobName);
   await a.getByRole('button', { name: 'Remove', exact: true }).click();
   await expect(a.getByRole('region', { name: 'Members' }).getByText(bobName)).toHaveCount(0);
 
@@ -223,7 +229,8 @@ test('an admin limits registration to invites: an invite link lets one person in
   try {
     const a = await admin.newPage();
     await register(a, uniqueName('boss'));
-    const tools = a.getByRole('region', { name: 'Moderation' });
+    await (await openAccountMenu(a)).getByRole('link', { name: 'Administration' }).click();
+    const tools = a.getByRole('region', { name: 'Administration' });
     await tools.getByLabel('Who can register').selectOption('invite');
     await tools.getByRole('button', { name: 'Save' }).click();
     await expect(tools.getByRole('status').filter({ hasText: 'Only people with an invite can register.' })).toBeVisible();
@@ -256,7 +263,7 @@ test('an admin limits registration to invites: an invite link lets one person in
     await form.getByLabel('Username').fill(uniqueName('guest'));
     await form.getByLabel('Password').fill(PASSWORD);
     await form.getByRole('button', { name: 'Register' }).click();
-    await expect(g.getByRole('button', { name: 'Log out', exact: true })).toBeVisible();
+    await expect(accountButton(g)).toBeVisible();
 
     await tools.getByLabel('Who can register').selectOption('closed');
     await tools.getByRole('button', { name: 'Save' }).click();

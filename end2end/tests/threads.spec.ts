@@ -1,7 +1,7 @@
 // Threads: a reply shows live in the other person's open thread and as a count on the root,
 // survives a reconnect, counts as unread for the root's author, and works without JavaScript.
 import { test, expect } from './fixtures';
-import { aliceAndBob, createRoom, hydrated, messageLog, post, register, send, uniqueName } from './helpers';
+import { aliceAndBob, createRoom, hydrated, messageLog, post, register, send, uniqueName, messageAction } from './helpers';
 import { CuttableProxy } from './servers';
 import type { Page } from '@playwright/test';
 
@@ -28,7 +28,7 @@ test('a thread reply shows live, counts on its root, and survives a reconnect', 
   await expect(root).toBeVisible();
 
   // Bob opens the thread from the message and replies; Alice sees the count appear live.
-  await root.getByRole('link', { name: 'Reply' }).click();
+  await messageAction(root, 'Reply');
   await expect(b.getByRole('complementary', { name: 'Thread' })).toBeVisible();
   await replyInThread(b, 'I will, after lunch');
   await expect(replies(b).locator('article:not([data-pending])').filter({ hasText: 'I will, after lunch' })).toBeVisible();
@@ -73,7 +73,7 @@ test('a reply in a thread you follow is unread until you open the thread', async
   // Alice goes elsewhere; Bob replies in her thread.
   await a.getByRole('navigation').getByRole('link', { name: 'general' }).click();
   await hydrated(a);
-  await messageLog(b).getByRole('article').filter({ hasText: 'root by alice' }).getByRole('link', { name: 'Reply' }).click();
+  await messageAction(messageLog(b).getByRole('article').filter({ hasText: 'root by alice' }), 'Reply');
   await replyInThread(b, 'a reply for alice');
   const link = a.getByRole('navigation').getByRole('listitem').filter({ hasText: room });
   await expect(link.getByLabel('1 unread message')).toBeVisible();
@@ -96,7 +96,7 @@ test.describe('without JavaScript', () => {
     await page.getByRole('navigation').getByRole('link', { name: 'general' }).click();
     await send(page, 'a root without scripts');
     const root = messageLog(page).getByRole('article').filter({ hasText: 'a root without scripts' });
-    await root.getByRole('link', { name: 'Reply' }).click();
+    await messageAction(root, 'Reply');
     await expect(page.getByRole('complementary', { name: 'Thread' })).toBeVisible();
     await replyInThread(page, 'a plain reply');
     await expect(replies(page).getByText('a plain reply')).toBeVisible();

@@ -71,7 +71,7 @@ async function injected(page: Page): Promise<string[]> {
     const root = document.body;
     const selectors = [
       'main script', 'nav script', 'img', 'svg:not([aria-hidden])', 'iframe', 'object', 'embed',
-      'video', 'audio', 'marquee', 'math', 'details', 'template', 'x', 'isindex', 'base',
+      'video', 'audio', 'marquee', 'math', 'details:not(.menu)', 'template', 'x', 'isindex', 'base',
       'a[href^="javascript" i]', 'form[action^="javascript" i]', 'link[href^="javascript" i]',
     ];
     for (const s of selectors) {

@@ -38,7 +38,7 @@ fn Directory(list: Vec<RoomListing>) -> impl IntoView {
     view! {
         <section class="panel directory">
             <h1>"Rooms"</h1>
-            <ActionForm action=create attr:class="card create-room">
+            <ActionForm action=create attr:class="card create-room" attr:id="create-room">
                 <h2>"New room"</h2>
                 <label for="room-name">"Room name"</label>
                 <input id="room-name" name="name" required maxlength="64" autocomplete="off"/>

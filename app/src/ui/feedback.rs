@@ -5,6 +5,34 @@ use leptos_router::components::A;
 
 use crate::error::AppError;
 
+/// A `role="status"` line with what the last submission of a form did, if it succeeded.
+pub fn form_ok<S>(value: S) -> impl IntoView
+where
+    S: With<Value = Option<Result<String, AppError>>> + Send + Sync + 'static,
+{
+    move || {
+        value
+            .with(|v| v.as_ref().and_then(|r| r.as_ref().ok().cloned()))
+            .map(|text| view! { <p class="form-ok" role="status">{text}</p> })
+    }
+}
+
+/// A required field for someone's username: no autocorrection, capitals or suggestions.
+#[component]
+pub fn UsernameInput(id: &'static str) -> impl IntoView {
+    view! {
+        <input
+            id=id
+            name="username"
+            placeholder="username"
+            autocomplete="off"
+            autocapitalize="none"
+            spellcheck="false"
+            required
+        />
+    }
+}
+
 /// A `role="alert"` line with the error of the last submission of a form, if it failed.
 pub fn form_error<T, S>(value: S) -> impl IntoView
 where

@@ -6,16 +6,18 @@
 
 use leptos::prelude::*;
 use leptos_router::components::{Outlet, A};
+use leptos_router::hooks::use_location;
 
 use super::auth_page::{page_error, AuthPage};
 use super::feedback::form_error;
 use super::live::{badge_text, Live};
+use super::menu::Menu;
 use super::search::SearchBox;
 use super::session::{Membership, Session};
-use crate::api::auth::{current_user, CreateInvite, Moderate, SetRegistration};
+use crate::api::auth::current_user;
 use crate::api::rooms::get_navigation;
 use crate::error::AppError;
-use crate::model::{Navigation, RegistrationMode, RoomSummary};
+use crate::model::{Navigation, RoomSummary, User};
 
 /// Sidebar + page.
 #[component]
@@ -40,12 +42,24 @@ pub fn ChatLayout() -> impl IntoView {
         }
         logouts
     });
-    provide_context(Membership {
+    let membership = Membership {
         create_room: ServerAction::new(),
         join: ServerAction::new(),
         leave: ServerAction::new(),
         open_dm: ServerAction::new(),
         remove_member: ServerAction::new(),
+    };
+    provide_context(membership);
+    // On a phone the sidebar is a drawer over the page; a navigation closes it, and so does a
+    // change of membership (a conversation opened from it answers with a redirect).
+    let drawer = Drawer(RwSignal::new(false));
+    provide_context(drawer);
+    let location = use_location();
+    Effect::new(move |_| {
+        location.pathname.track();
+        location.search.track();
+        membership.changes();
+        drawer.0.set(false);
     });
     view! {
         <div class="app">
@@ -56,6 +70,11 @@ pub fn ChatLayout() -> impl IntoView {
         </div>
     }
 }
+
+/// Whether the sidebar is open over the page (phones). Without JavaScript the same drawer opens
+/// as the target of its `#sidebar` link.
+#[derive(Clone, Copy)]
+pub(super) struct Drawer(pub RwSignal<bool>);
 
 /// The member's rooms, DMs, and account controls; nothing for a visitor.
 #[component]
@@ -95,19 +114,45 @@ fn Sidebar() -> impl IntoView {
 
 #[component]
 fn SidebarNav(navigation: Navigation) -> impl IntoView {
-    let session = expect_context::<Session>();
-    let open_dm = expect_context::<Membership>().open_dm;
     let live = expect_context::<Live>();
+    let drawer = expect_context::<Drawer>().0;
     live.seed(&navigation);
-    let Navigation {
-        user,
-        sidebar,
-        registration,
-    } = navigation;
+    let Navigation { user, sidebar, .. } = navigation;
     view! {
-        <nav class="sidebar" id="sidebar" aria-label="Rooms and direct messages">
-            <div class="brand">
-                <A href="/">"Confab"</A>
+        <nav
+            class="sidebar"
+            class:open=move || drawer.get()
+            id="sidebar"
+            aria-label="Rooms and direct messages"
+            on:click=move |ev| close_on_link(ev, drawer)
+        >
+            // Phones: the drawer's handle, fixed over the page's header, and its way back.
+            <a
+                class="drawer-open"
+                href="#sidebar"
+                aria-label="Open rooms and direct messages"
+                title="Rooms and direct messages"
+                on:click=move |ev| {
+                    ev.prevent_default();
+                    drawer.set(true);
+                }
+            >
+                <span aria-hidden="true">"☰"</span>
+            </a>
+            <div class="sidebar-top">
+                <A href="/" attr:class="brand">"Confab"</A>
+                <NewMenu/>
+                <a
+                    class="drawer-close"
+                    href="#"
+                    aria-label="Close rooms and direct messages"
+                    on:click=move |ev| {
+                        ev.prevent_default();
+                        drawer.set(false);
+                    }
+                >
+                    <span aria-hidden="true">"✕"</span>
+                </a>
             </div>
             <AwaySummaryNote/>
             <NotificationPrompt/>
@@ -120,173 +165,121 @@ fn SidebarNav(navigation: Navigation) -> impl IntoView {
             <section class="nav-section">
                 <h2>"Direct messages"</h2>
                 <RoomLinks rooms=sidebar.dms empty="No conversations yet."/>
-                <ActionForm action=open_dm attr:class="dm-form">
-                    <label for="dm-username">"Start a direct message"</label>
-                    <p class="hint" id="dm-hint">
-                        "Several names, separated by commas, start a group of up to 9."
-                    </p>
-                    <div class="inline-field">
-                        <input
-                            id="dm-username"
-                            name="username"
-                            placeholder="alice, bob"
-                            aria-describedby="dm-hint"
-                            autocomplete="off"
-                            autocapitalize="none"
-                            spellcheck="false"
-                        />
-                        <button type="submit">"Open"</button>
-                    </div>
-                    {form_error(open_dm.value())}
-                </ActionForm>
             </section>
-            <DataLinks is_admin=user.is_admin/>
-            {registration.map(|registration| view! { <Moderation registration/> }.into_any())}
-            <div class="account">
-                <span class="me" title="Logged in as">
-                    {user.username}
-                </span>
-                <A href="/notifications" attr:class="nav-extra">"Notifications"</A>
-                <ActionForm action=session.logout>
-                    <button type="submit" class="secondary">"Log out"</button>
-                </ActionForm>
-                <ActionForm action=session.logout_everywhere>
-                    <button
-                        type="submit"
-                        class="secondary"
-                        title="End every session of this account, on every device"
-                    >
-                        "Log out everywhere"
-                    </button>
-                    {form_error(session.logout_everywhere.value())}
-                </ActionForm>
-            </div>
+            <UserMenu user/>
         </nav>
     }
 }
 
-/// Downloads of the viewer's own history (every room and DM they are in) and, for admins, of
-/// the whole instance. Plain links: the browser streams the file straight to disk.
+/// A followed link in the drawer closes it, even one to the page already open (which is no
+/// navigation). Its own opener is the one link that does not.
+fn close_on_link(ev: leptos::ev::MouseEvent, drawer: RwSignal<bool>) {
+    use wasm_bindgen::JsCast;
+    let link = ev
+        .target()
+        .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+        .and_then(|el| el.closest("a").ok().flatten());
+    if link.is_some_and(|a| !a.class_list().contains("drawer-open")) {
+        drawer.set(false);
+    }
+}
+
+/// The sidebar's one "+": create a room (on the directory page), or start a direct message
+/// (with one person, or a group).
 #[component]
-fn DataLinks(is_admin: bool) -> impl IntoView {
+fn NewMenu() -> impl IntoView {
+    let open_dm = expect_context::<Membership>().open_dm;
     view! {
-        <section class="nav-section data-links" aria-label="Your data">
-            <p>
+        <Menu
+            label="New room or direct message".to_owned()
+            icon=view! { <span aria-hidden="true">"+"</span> }.into_any()
+            class="new-menu"
+            close=Signal::derive(move || open_dm.value().with(|v| matches!(v, Some(Ok(_)))))
+            open=Signal::derive(move || open_dm.value().with(|v| matches!(v, Some(Err(_)))))
+        >
+            <A href="/rooms#create-room" attr:class="menu-item">"Create a room"</A>
+            <ActionForm action=open_dm attr:class="dm-form">
+                <label for="dm-username">"Start a direct message"</label>
+                <p class="hint" id="dm-hint">
+                    "Several names, separated by commas, start a group of up to 9."
+                </p>
+                <div class="inline-field">
+                    <input
+                        id="dm-username"
+                        name="username"
+                        placeholder="alice, bob"
+                        aria-describedby="dm-hint"
+                        autocomplete="off"
+                        autocapitalize="none"
+                        spellcheck="false"
+                    />
+                    <button type="submit">"Open"</button>
+                </div>
+                {form_error(open_dm.value())}
+            </ActionForm>
+        </Menu>
+    }
+}
+
+/// The account, at the foot of the sidebar: the user's initials and name, opening what concerns
+/// the account and its data. Plain links and forms, so it works without JavaScript too.
+#[component]
+fn UserMenu(user: User) -> impl IntoView {
+    let session = expect_context::<Session>();
+    let initials: String = user
+        .username
+        .chars()
+        .next()
+        .map(|c| c.to_uppercase().collect())
+        .unwrap_or_default();
+    let icon = view! {
+        <span class="avatar" aria-hidden="true">{initials}</span>
+        <span class="me">{user.username.clone()}</span>
+    }
+    .into_any();
+    view! {
+        <Menu
+            label=format!("Account: {}", user.username)
+            icon
+            class="user-menu"
+            open=Signal::derive(move || {
+                session.logout_everywhere.value().with(|v| matches!(v, Some(Err(_))))
+            })
+        >
+            <A href="/notifications" attr:class="menu-item">"Notifications"</A>
+            <p class="menu-item data-links">
                 "Download my data: "
                 <a href="/export/me?format=jsonl" rel="external" download>"JSONL"</a>
                 " · "
                 <a href="/export/me?format=csv" rel="external" download>"CSV"</a>
             </p>
-            {is_admin
+            {user
+                .is_admin
                 .then(|| {
                     view! {
-                        <p>
+                        <p class="menu-item data-links">
                             "Instance backup: "
                             <a href="/export/instance?format=jsonl" rel="external" download>
                                 "JSONL"
                             </a>
                         </p>
+                        <A href="/admin" attr:class="menu-item">"Administration"</A>
                     }
                 })}
-        </section>
-    }
-}
-
-/// An admin's tools for one account: end its sessions, disable it, or enable it again. A plain
-/// form, so it works without JavaScript too.
-#[component]
-fn Moderation(registration: RegistrationMode) -> impl IntoView {
-    let moderate = ServerAction::<Moderate>::new();
-    let done = move || {
-        moderate
-            .value()
-            .with(|v| v.as_ref().and_then(|r| r.as_ref().ok().cloned()))
-            .map(|text| view! { <p class="form-ok" role="status">{text}</p> })
-    };
-    view! {
-        <section class="nav-section moderation" aria-label="Moderation">
-            <ActionForm action=moderate>
-                <label for="moderate-username">"Moderate an account"</label>
-                <input
-                    id="moderate-username"
-                    name="username"
-                    placeholder="username"
-                    autocomplete="off"
-                    autocapitalize="none"
-                    spellcheck="false"
-                    required
-                />
-                <div class="inline-field">
-                    <select name="action" aria-label="Action">
-                        <option value="end_sessions">"End sessions"</option>
-                        <option value="disable">"Disable account"</option>
-                        <option value="enable">"Enable account"</option>
-                    </select>
-                    <button type="submit">"Apply"</button>
-                </div>
-                {form_error(moderate.value())}
-                {done}
+            <ActionForm action=session.logout>
+                <button type="submit" class="secondary menu-button">"Log out"</button>
             </ActionForm>
-            <Registration mode=registration/>
-        </section>
-    }
-}
-
-/// An admin's registration settings: who may register, and invite links.
-#[component]
-fn Registration(mode: RegistrationMode) -> impl IntoView {
-    let set = ServerAction::<SetRegistration>::new();
-    let invite = ServerAction::<CreateInvite>::new();
-    let set_done = move || {
-        set.value()
-            .with(|v| v.as_ref().and_then(|r| r.as_ref().ok().cloned()))
-            .map(|text| view! { <p class="form-ok" role="status">{text}</p> })
-    };
-    let link = move || {
-        invite
-            .value()
-            .with(|v| v.as_ref().and_then(|r| r.as_ref().ok().cloned()))
-            .map(|code| {
-                let href = format!("/?invite={code}");
-                view! {
-                    <p class="form-ok" role="status">
-                        "Invite link (one registration, within 7 days): "
-                        <a href=href.clone() class="invite-link">{href.clone()}</a>
-                    </p>
-                }
-            })
-    };
-    view! {
-        <ActionForm action=set>
-            <label for="registration-mode">"Who can register"</label>
-            <div class="inline-field">
-                <select id="registration-mode" name="mode">
-                    {RegistrationMode::ALL
-                        .into_iter()
-                        .map(|option| {
-                            let label = match option {
-                                RegistrationMode::Open => "Anyone",
-                                RegistrationMode::Invite => "People with an invite",
-                                RegistrationMode::Closed => "No one",
-                            };
-                            view! {
-                                <option value=option.as_str() selected=option == mode>
-                                    {label}
-                                </option>
-                            }
-                        })
-                        .collect_view()}
-                </select>
-                <button type="submit">"Save"</button>
-            </div>
-            {form_error(set.value())}
-            {set_done}
-        </ActionForm>
-        <ActionForm action=invite>
-            <button type="submit" class="secondary">"Create invite link"</button>
-            {form_error(invite.value())}
-            {link}
-        </ActionForm>
+            <ActionForm action=session.logout_everywhere>
+                <button
+                    type="submit"
+                    class="secondary menu-button"
+                    title="End every session of this account, on every device"
+                >
+                    "Log out everywhere"
+                </button>
+                {form_error(session.logout_everywhere.value())}
+            </ActionForm>
+        </Menu>
     }
 }
 
@@ -480,7 +473,7 @@ pub fn Welcome() -> impl IntoView {
                             <section class="panel welcome">
                                 <h1>"Welcome, " {user.username}</h1>
                                 <p>
-                                    "Pick a room or a conversation on the left, or "
+                                    "Pick a room or a conversation from your list, or "
                                     <A href="/rooms">"browse all rooms"</A> "."
                                 </p>
                             </section>

@@ -1,6 +1,7 @@
 //! The user interface: one component per thing the user sees. Pages are server-rendered and
 //! work as plain HTML forms without JavaScript; once hydrated the same forms work in place.
 
+mod admin;
 mod auth_page;
 mod directory;
 mod feedback;
@@ -8,6 +9,7 @@ mod files;
 mod layout;
 mod live;
 mod local_time;
+mod menu;
 mod notifications;
 mod room;
 mod search;
@@ -35,6 +37,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("") view=layout::Welcome ssr=SsrMode::Async/>
                     <Route path=path!("rooms") view=directory::RoomDirectory ssr=SsrMode::Async/>
                     <Route path=path!("r/:id") view=room::RoomPage ssr=SsrMode::Async/>
+                    <Route path=path!("admin") view=admin::AdminPage ssr=SsrMode::Async/>
                     <Route path=path!("search") view=search::SearchPage ssr=SsrMode::Async/>
                     <Route
                         path=path!("notifications")

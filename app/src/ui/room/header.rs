@@ -1,12 +1,15 @@
-//! The room's header: its name, topic and size, and the actions on the room itself (mute, leave).
+//! The room's header: its name, size and topic on one line, and the actions on the room itself
+//! (mute, leave, remove a member) in its "⋯" menu.
 
 use leptos::prelude::*;
 
+use super::members::RemoveMember;
 use crate::model::{RoomKind, RoomView};
 use crate::ui::feedback::form_error;
+use crate::ui::menu::Menu;
 use crate::ui::session::Membership;
 
-/// Name, topic, size, and (for public rooms) the Leave button.
+/// Name, size and topic, and the menu of what the viewer may do to the room.
 #[component]
 pub(super) fn RoomHeader(view: RoomView) -> impl IntoView {
     let leave = expect_context::<Membership>().leave;
@@ -25,50 +28,71 @@ pub(super) fn RoomHeader(view: RoomView) -> impl IntoView {
         Some(Ok(now)) => now,
         _ => view.muted,
     });
+    let can_remove = view.can_remove_members;
+    let room_id = view.room.id;
+    let remove = expect_context::<Membership>().remove_member;
+    // A refusal stays in view: the menu opens on it (also on the page a form sent without
+    // JavaScript comes back to).
+    let refused = Signal::derive(move || {
+        mute.value().with(|v| matches!(v, Some(Err(_))))
+            || leave.value().with(|v| matches!(v, Some(Err(_))))
+            || remove.value().with(|v| matches!(v, Some(Err(_))))
+    });
+    let actions = (view.is_member || can_remove).then(|| {
+        view! {
+            <Menu
+                label="Room actions".to_owned()
+                icon=view! { <span aria-hidden="true">"⋯"</span> }.into_any()
+                class="room-menu"
+                open=refused
+            >
+                {view
+                    .is_member
+                    .then(|| {
+                        view! {
+                            <ActionForm action=mute attr:class="mute-form">
+                                <input type="hidden" name="room_id" value=room_id/>
+                                <input
+                                    type="hidden"
+                                    name="muted"
+                                    value=move || (!muted.get()).to_string()
+                                />
+                                <button
+                                    type="submit"
+                                    class="secondary menu-button"
+                                    title="A muted room sends no notifications; unread still counts"
+                                >
+                                    {move || if muted.get() { "Unmute" } else { "Mute" }}
+                                </button>
+                            </ActionForm>
+                            {form_error(mute.value())}
+                        }
+                    })}
+                {can_leave
+                    .then(|| {
+                        view! {
+                            <ActionForm action=leave>
+                                <input type="hidden" name="room_id" value=room_id/>
+                                <button type="submit" class="secondary menu-button">"Leave"</button>
+                            </ActionForm>
+                            {form_error(leave.value())}
+                        }
+                    })}
+                {can_remove.then(|| view! { <RemoveMember room=room_id/> })}
+            </Menu>
+        }
+    });
     view! {
         <header class="room-header">
-            <div class="room-title">
-                <h1>
+            <div class="room-line">
+                <h1 class="room-name">
                     <span class="room-prefix" aria-hidden="true">{prefix}</span>
                     {view.room.name.clone()}
                 </h1>
-                <span class="muted">{members}</span>
-                // Phones show the page first and the sidebar below it.
-                <a class="phone-only menu-link" href="#sidebar">"All rooms"</a>
-                {view.room.topic.map(|t| view! { <p class="topic">{t}</p> })}
+                <span class="muted member-count">{members}</span>
+                {actions}
             </div>
-            {view
-                .is_member
-                .then(|| {
-                    view! {
-                        <ActionForm action=mute attr:class="mute-form">
-                            <input type="hidden" name="room_id" value=view.room.id/>
-                            <input
-                                type="hidden"
-                                name="muted"
-                                value=move || (!muted.get()).to_string()
-                            />
-                            <button
-                                type="submit"
-                                class="secondary"
-                                title="A muted room sends no notifications; unread still counts"
-                            >
-                                {move || if muted.get() { "Unmute" } else { "Mute" }}
-                            </button>
-                        </ActionForm>
-                        {form_error(mute.value())}
-                    }
-                })}
-            {can_leave
-                .then(|| {
-                    view! {
-                        <ActionForm action=leave>
-                            <input type="hidden" name="room_id" value=view.room.id/>
-                            <button type="submit" class="secondary">"Leave"</button>
-                        </ActionForm>
-                        {form_error(leave.value())}
-                    }
-                })}
+            {view.room.topic.map(|t| view! { <p class="topic">{t}</p> })}
         </header>
     }
 }

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 
 use crate::model::{Member, Presence, RoomId};
-use crate::ui::feedback::form_error;
+use crate::ui::feedback::{form_error, UsernameInput};
 use crate::ui::local_time::LocalTime;
 use crate::ui::session::Membership;
 
@@ -17,15 +17,7 @@ pub(super) fn RemoveMember(room: RoomId) -> impl IntoView {
             <input type="hidden" name="room_id" value=room/>
             <label for="remove-username">"Remove a member"</label>
             <div class="inline-field">
-                <input
-                    id="remove-username"
-                    name="username"
-                    placeholder="username"
-                    autocomplete="off"
-                    autocapitalize="none"
-                    spellcheck="false"
-                    required
-                />
+                <UsernameInput id="remove-username"/>
                 <button type="submit" class="secondary">"Remove"</button>
             </div>
             {form_error(remove.value())}

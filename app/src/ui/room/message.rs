@@ -11,6 +11,7 @@ use crate::error::AppError;
 use crate::model::Message;
 use crate::ui::live::{Live, Pending};
 use crate::ui::local_time::LocalTime;
+use crate::ui::menu::Menu;
 
 /// What the viewer may do to one message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,12 +69,13 @@ impl Forms {
 /// One message: author, local time, text, "edited" with when, or "Message deleted" for a
 /// tombstone. The text is the HTML the server rendered from its Markdown and sanitised
 /// ([`crate::markdown`]); a message without it (not yet stored, or from an older server) shows
-/// its words as plain text. A message that mentions the viewer is marked. The viewer's own messages (and, for a room's creator
-/// and admins, everyone's) have Edit and Delete: links to `?edit=SEQ` and `?delete=SEQ`, which
-/// open the form in place, with or without JavaScript.
+/// its words as plain text. A message that mentions the viewer is marked. Its "⋯" menu holds
+/// what the viewer may do: React, and on their own messages (and, for a room's creator and
+/// admins, everyone's) Edit and Delete: links to `?react=SEQ`, `?edit=SEQ` and `?delete=SEQ`,
+/// which open the form in place, with or without JavaScript.
 ///
 /// In the timeline, a thread's root shows how many replies it has and when the last came, and
-/// every message has Reply: links to `?thread=SEQ`, the thread panel.
+/// every message's menu has Reply: a link to `?thread=SEQ`, the thread panel.
 #[component]
 pub(super) fn MessageItem(
     message: Message,
@@ -162,22 +164,26 @@ pub(super) fn MessageItem(
             room_id,
             thread: Some(thread_of),
         };
-        view! { <a href=room.url() class="small-link">"Reply"</a> }
+        view! { <a href=room.url() class="menu-item">"Reply"</a> }
     });
     let links = (actions.edit || actions.delete || actions.react).then(|| {
         view! {
-            <span class="message-actions" role="group" aria-label=format!("Message {seq}")>
+            <Menu
+                label="More actions".to_owned()
+                icon=view! { <span aria-hidden="true">"⋯"</span> }.into_any()
+                class="message-menu"
+            >
                 {reply}
                 {actions.react.then(|| view! {
-                    <a href=place.with("react", seq) class="small-link">"React"</a>
+                    <a href=place.with("react", seq) class="menu-item">"React"</a>
                 })}
                 {actions.edit.then(|| view! {
-                    <a href=place.with("edit", seq) class="small-link">"Edit"</a>
+                    <a href=place.with("edit", seq) class="menu-item">"Edit"</a>
                 })}
                 {actions.delete.then(|| view! {
-                    <a href=place.with("delete", seq) class="small-link">"Delete"</a>
+                    <a href=place.with("delete", seq) class="menu-item">"Delete"</a>
                 })}
-            </span>
+            </Menu>
         }
     });
     // In the timeline: a root's replies, or where a reply also sent here belongs.

@@ -21,7 +21,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use self::composer::Composer;
 use self::header::RoomHeader;
 use self::history::{catch_up, keep_newest, read_while_visible, Older, OlderForm};
-use self::members::{MemberList, RemoveMember};
+use self::members::MemberList;
 use self::message::{Actions, Forms, MessageItem, PendingItem};
 use self::message_actions::Place;
 use super::auth_page::page_error;
@@ -251,7 +251,6 @@ pub(super) fn Room(
         <div class="room">
             <RoomHeader view=view.clone()/>
             <MemberList members/>
-            {view.can_remove_members.then(|| view! { <RemoveMember room=view.room.id/> }.into_any())}
             {move || {
                 reconnecting()
                     .then(|| {
