@@ -36,6 +36,17 @@ impl Dialect {
         }
     }
 
+    /// Whether a failed statement aborts the whole transaction: PostgreSQL's does, so a
+    /// statement that may fail and be looked into runs inside a savepoint; SQLite undoes only
+    /// the failed statement, and a savepoint would only cost it a sub-journal of the pages the
+    /// transaction had already changed.
+    pub(crate) const fn aborts_on_error(self) -> bool {
+        match self {
+            Self::Sqlite => false,
+            Self::Postgres => true,
+        }
+    }
+
     /// The two-argument maximum: SQLite's scalar `MAX`, PostgreSQL's `GREATEST`.
     pub(crate) const fn greatest(self) -> &'static str {
         match self {

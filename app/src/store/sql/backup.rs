@@ -6,13 +6,14 @@
 //! What differs between the backends is named by the backend: the bulk steps in its `bulk`
 //! module (how a snapshot is opened, how messages are read in chunks and inserted in batches,
 //! which key tables follow a renumbering, the planner's statistics), and the dialect items
-//! `begin_write`, `lock_room`, `LEAST`, `same_name` and `MESSAGE_BY_CLIENT_ID`.
+//! `begin_write`, `lock_room`, `LEAST`, `same_name`, `MESSAGE_BY_CLIENT_ID` and whether a failed
+//! statement aborts the transaction.
 
 use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 
-use super::{bulk, Db, Pool};
+use super::{bulk, Db, Pool, DIALECT};
 use super::dialect::{begin_write, lock_room, same_name, LEAST, MESSAGE_BY_CLIENT_ID};
 use crate::model::{RoomId, UserId};
 use crate::store::export::{ChunkRow, ExportSource};
@@ -182,28 +183,35 @@ impl Restore {
         if rows.is_empty() {
             return Ok(());
         }
-        // A failed statement aborts a PostgreSQL transaction, so the batch goes in inside a
+        // Where a failed statement aborts the transaction, the batch goes in inside a
         // savepoint that can be rolled back to, to look for the clash after.
-        sqlx::query("SAVEPOINT batch")
-            .execute(&mut *self.tx)
-            .await?;
+        let guarded = DIALECT.aborts_on_error();
+        if guarded {
+            self.run("SAVEPOINT batch").await?;
+        }
         match bulk::insert(&mut self.tx, &rows).await {
             Ok(added) => {
                 self.added += added;
-                sqlx::query("RELEASE SAVEPOINT batch")
-                    .execute(&mut *self.tx)
-                    .await?;
+                if guarded {
+                    self.run("RELEASE SAVEPOINT batch").await?;
+                }
             }
             // Ids and seqs cannot collide here, so this is a client id used twice by one
             // author; only now is it worth finding out where.
             Err(e) if super::is_unique_violation(&e) => {
-                sqlx::query("ROLLBACK TO SAVEPOINT batch")
-                    .execute(&mut *self.tx)
-                    .await?;
+                if guarded {
+                    self.run("ROLLBACK TO SAVEPOINT batch").await?;
+                }
                 return Err(self.client_id_clash(&rows).await);
             }
             Err(e) => return Err(e.into()),
         }
+        Ok(())
+    }
+
+    /// Runs one statement without parameters in the restore's transaction.
+    async fn run(&mut self, sql: &str) -> Result<(), sqlx::Error> {
+        sqlx::query(sql).execute(&mut *self.tx).await?;
         Ok(())
     }
 
