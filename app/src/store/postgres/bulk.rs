@@ -7,8 +7,6 @@ use sqlx::postgres::{PgConnection, PgPool, Postgres};
 use sqlx::Transaction;
 
 use super::batch::Columns;
-use crate::model::RoomId;
-use crate::store::export::{ChunkRow, MESSAGE_CHUNK};
 use crate::store::{StagedMessage, StoreResult};
 
 /// A restore that adds at least this many messages refreshes the planner's statistics.
@@ -20,30 +18,6 @@ pub(super) async fn begin_snapshot(
 ) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
     pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         .await
-}
-
-/// Up to [`MESSAGE_CHUNK`] messages of `room` after seq `after`, in seq order (only those
-/// created within `window`, when one is given).
-pub(super) async fn message_chunk(
-    conn: &mut PgConnection,
-    room: RoomId,
-    after: i64,
-    window: Option<(i64, i64)>,
-) -> StoreResult<Vec<ChunkRow>> {
-    let (since, until) = window.unwrap_or((i64::MIN, i64::MAX));
-    Ok(sqlx::query_as(
-        "SELECT uid, seq, author_id, body, created_at, client_id, edited_at, deleted_at, \
-           reactions, mentions, thread_uid, also_in_room, files \
-         FROM messages WHERE room_id = $1 AND seq > $2 AND created_at >= $3 AND created_at < $4 \
-         ORDER BY seq LIMIT $5",
-    )
-    .bind(room)
-    .bind(after)
-    .bind(since)
-    .bind(until)
-    .bind(MESSAGE_CHUNK)
-    .fetch_all(conn)
-    .await?)
 }
 
 /// Which of `uids` are stored already (in `message_uids`, the partitioned table's unique key).

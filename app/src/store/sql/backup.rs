@@ -4,10 +4,10 @@
 //! SQLite backup into PostgreSQL (and back) is how an instance moves between the two.
 //!
 //! What differs between the backends is named by the backend: the bulk steps in its `bulk`
-//! module (how a snapshot is opened, how messages are read in chunks and inserted in batches,
-//! which key tables follow a renumbering, the planner's statistics), and the dialect items
-//! `begin_write`, `lock_room`, `LEAST`, `same_name`, `MESSAGE_BY_CLIENT_ID` and whether a failed
-//! statement aborts the transaction.
+//! module (how a snapshot is opened, how messages are inserted in batches, which key tables
+//! follow a renumbering, the planner's statistics), and the dialect items `begin_write`,
+//! `lock_room`, `LEAST`, `same_name`, `MESSAGE_BY_CLIENT_ID`, how a chunk of messages is read
+//! as one JSON array, and whether a failed statement aborts the transaction.
 
 use std::collections::{HashMap, HashSet};
 
@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use super::{bulk, Db, Pool, DIALECT};
 use super::dialect::{begin_write, lock_room, same_name, LEAST, MESSAGE_BY_CLIENT_ID};
 use crate::model::{RoomId, UserId};
-use crate::store::export::{ChunkRow, ExportSource};
+use crate::store::export::{ChunkRow, ExportSource, MESSAGE_CHUNK};
 use crate::store::records::{Place, RoomRecord, UserRecord};
 use crate::store::rows::{self, RoomRow, UserRow};
 use crate::store::{RestoreCounts, RestoreTx, StagedMessage, StoreError, StoreResult};
@@ -94,7 +94,18 @@ impl ExportSource for Source {
         after: i64,
         window: Option<(i64, i64)>,
     ) -> StoreResult<Vec<ChunkRow>> {
-        bulk::message_chunk(&mut self.tx, room, after, window).await
+        // One row holding the chunk as a JSON array (see `Dialect::message_chunk`).
+        let (since, until) = window.unwrap_or((i64::MIN, i64::MAX));
+        let chunk: String = sqlx::query_scalar(&DIALECT.message_chunk(window.is_some()))
+            .bind(room)
+            .bind(after)
+            .bind(since)
+            .bind(until)
+            .bind(MESSAGE_CHUNK)
+            .fetch_one(&mut *self.tx)
+            .await?;
+        serde_json::from_str(&chunk)
+            .map_err(|e| StoreError::Invalid(format!("reading messages of room {room}: {e}")))
     }
 }
 

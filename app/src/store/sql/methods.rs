@@ -9,7 +9,7 @@
 use async_trait::async_trait;
 use sqlx::Row;
 
-use super::{backup, changes, is_unique_violation, names_param, no_such_user, not_found, search, threads, Access, Backend};
+use super::{backup, changes, is_unique_violation, names_param, no_such_user, not_found, search, threads, Access, Backend, Conn, Db};
 use super::dialect::{begin_write, by_name, message_at, same_name, DISPLAY_NAME, DISPLAY_NAME_SORT, GREATEST, LEAST, MESSAGE_COLUMNS, NAMES_IN_2};
 use crate::model::{
     Changes, HistoryPage, Message, RegistrationMode, RoomId, RoomKind, RoomListing, RoomSummary,
@@ -692,33 +692,15 @@ impl Store for Backend {
     }
 
     async fn set_admin(&self, username: &str, admin: bool) -> StoreResult<User> {
-        sqlx::query_as::<_, User>(&format!(
-            "UPDATE users SET is_admin = $2 WHERE {} RETURNING id, username, is_admin",
-            same_name("username", "$1")
-        ))
-        .bind(username)
-        .bind(admin)
-        .fetch_optional(&self.write)
-        .await?
-        .ok_or_else(|| no_such_user(username))
+        let mut conn = self.write.acquire().await?;
+        set_account(&mut conn, username, "is_admin", admin).await
     }
 
     async fn set_disabled(&self, username: &str, at: Option<i64>) -> StoreResult<User> {
         let mut tx = begin_write(&self.write).await?;
-        let user = sqlx::query_as::<_, User>(&format!(
-            "UPDATE users SET disabled_at = $2 WHERE {} RETURNING id, username, is_admin",
-            same_name("username", "$1")
-        ))
-        .bind(username)
-        .bind(at)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or_else(|| no_such_user(username))?;
+        let user = set_account(&mut tx, username, "disabled_at", at).await?;
         if at.is_some() {
-            sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-                .bind(user.id)
-                .execute(&mut *tx)
-                .await?;
+            end_sessions(&mut tx, user.id).await?;
         }
         tx.commit().await?;
         Ok(user)
@@ -735,20 +717,9 @@ impl Store for Backend {
 
     async fn set_password_hash(&self, username: &str, hash: &str) -> StoreResult<User> {
         let mut tx = begin_write(&self.write).await?;
-        let user = sqlx::query_as::<_, User>(&format!(
-            "UPDATE users SET password_hash = $2 WHERE {} RETURNING id, username, is_admin",
-            same_name("username", "$1")
-        ))
-        .bind(username)
-        .bind(hash)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or_else(|| no_such_user(username))?;
+        let user = set_account(&mut tx, username, "password_hash", hash.to_owned()).await?;
         // A new password ends every session the old one opened.
-        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-            .bind(user.id)
-            .execute(&mut *tx)
-            .await?;
+        end_sessions(&mut tx, user.id).await?;
         tx.commit().await?;
         Ok(user)
     }
@@ -762,4 +733,35 @@ impl Store for Backend {
         self.sessions.close().await;
         self.read.close().await;
     }
+}
+
+/// Sets one column of the account named `username` (any case) to `value`, and returns it.
+async fn set_account<T>(
+    conn: &mut Conn,
+    username: &str,
+    column: &str,
+    value: T,
+) -> StoreResult<User>
+where
+    T: 'static + Send + for<'q> sqlx::Encode<'q, Db> + sqlx::Type<Db>,
+{
+    let sql = format!(
+        "UPDATE users SET {column} = $2 WHERE {} RETURNING id, username, is_admin",
+        same_name("username", "$1")
+    );
+    sqlx::query_as::<_, User>(&sql)
+        .bind(username)
+        .bind(value)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(|| no_such_user(username))
+}
+
+/// Ends every session of `user`.
+async fn end_sessions(conn: &mut Conn, user: UserId) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+        .bind(user)
+        .execute(conn)
+        .await?;
+    Ok(())
 }

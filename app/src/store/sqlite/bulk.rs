@@ -1,14 +1,12 @@
 //! SQLite's own side of backup and restore (the rest is `store/sql/backup.rs`, written once
-//! for both backends): messages read for a backup as one JSON array per chunk, a restore's
-//! batches inserted with one multi-row `INSERT`, and `VACUUM INTO` snapshots.
+//! for both backends): a restore's batches inserted with one multi-row `INSERT`, and
+//! `VACUUM INTO` snapshots.
 
 use std::path::Path;
 
 use sqlx::sqlite::{Sqlite, SqliteConnection, SqlitePool};
 use sqlx::{QueryBuilder, Transaction};
 
-use crate::model::RoomId;
-use crate::store::export::{ChunkRow, MESSAGE_CHUNK};
 use crate::store::{StagedMessage, StoreError, StoreResult};
 
 /// A backup's read transaction: in WAL mode every read transaction sees one snapshot.
@@ -16,42 +14,6 @@ pub(super) async fn begin_snapshot(
     read: &SqlitePool,
 ) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
     read.begin().await
-}
-
-/// Up to [`MESSAGE_CHUNK`] messages of `room` after seq `after`, in seq order (only those
-/// created within `window`, when one is given).
-pub(super) async fn message_chunk(
-    conn: &mut SqliteConnection,
-    room: RoomId,
-    after: i64,
-    window: Option<(i64, i64)>,
-) -> StoreResult<Vec<ChunkRow>> {
-    // A chunk is one row holding a JSON array: crossing from SQLite's worker thread once
-    // per chunk instead of once per message doubles backup throughput.
-    let sql = if window.is_none() {
-        "SELECT json_group_array(json_array(uid, seq, author_id, body, created_at, client_id, \
-               edited_at, deleted_at, reactions, mentions, thread_uid, \
-               json(CASE WHEN also_in_room THEN 'true' ELSE 'false' END), files)) \
-             FROM (SELECT * FROM messages WHERE room_id = $1 AND seq > $2 AND $3 < $4 \
-                   ORDER BY seq LIMIT $5)"
-    } else {
-        "SELECT json_group_array(json_array(uid, seq, author_id, body, created_at, client_id, \
-               edited_at, deleted_at, reactions, mentions, thread_uid, \
-               json(CASE WHEN also_in_room THEN 'true' ELSE 'false' END), files)) \
-             FROM (SELECT * FROM messages WHERE room_id = $1 AND seq > $2 \
-                   AND created_at >= $3 AND created_at < $4 ORDER BY seq LIMIT $5)"
-    };
-    let (since, until) = window.unwrap_or((i64::MIN, i64::MAX));
-    let chunk: String = sqlx::query_scalar(sql)
-        .bind(room)
-        .bind(after)
-        .bind(since)
-        .bind(until)
-        .bind(MESSAGE_CHUNK)
-        .fetch_one(conn)
-        .await?;
-    serde_json::from_str(&chunk)
-        .map_err(|e| StoreError::Invalid(format!("reading messages of room {room}: {e}")))
 }
 
 /// Which of `uids` are stored already.
