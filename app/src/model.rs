@@ -173,6 +173,10 @@ pub struct RoomView {
     /// The viewer's username (whose messages they may edit).
     #[serde(default)]
     pub viewer: String,
+    /// The last seq the viewer had read when the room was loaded (the room's last seq when
+    /// they are not a member): "New messages" begins after it.
+    #[serde(default)]
+    pub last_read_seq: i64,
 }
 
 /// One chat message.

@@ -48,6 +48,25 @@ pub fn utc_label(ms: i64) -> String {
     )
 }
 
+/// `HH:MM UTC`: a message's time of day, under a day separator.
+pub fn utc_time_label(ms: i64) -> String {
+    let c = Civil::from_ms(ms);
+    format!("{:02}:{:02} UTC", c.hour, c.minute)
+}
+
+/// The UTC calendar day of `ms` as the number `YYYYMMDD`: equal for two instants on the same
+/// day, and ordered as the days are.
+pub fn utc_day(ms: i64) -> i64 {
+    let c = Civil::from_ms(ms);
+    c.year * 10_000 + i64::from(c.month) * 100 + i64::from(c.day)
+}
+
+/// `YYYY-MM-DD (UTC)`: a day separator's label before the browser names the day.
+pub fn utc_day_label(ms: i64) -> String {
+    let c = Civil::from_ms(ms);
+    format!("{:04}-{:02}-{:02} (UTC)", c.year, c.month, c.day)
+}
+
 /// RFC 3339 in UTC with millisecond precision, for `<time datetime>` and exports.
 pub fn rfc3339(ms: i64) -> String {
     let c = Civil::from_ms(ms);
@@ -179,6 +198,17 @@ mod tests {
         assert_eq!(utc_label(1_709_251_199_999), "2024-02-29 23:59 UTC");
         // Before the epoch.
         assert_eq!(rfc3339(-1), "1969-12-31T23:59:59.999Z");
+    }
+
+    #[test]
+    fn days_split_at_utc_midnight() {
+        let last = 1_709_251_199_999; // 2024-02-29T23:59:59.999Z
+        assert_eq!(utc_day(last), 20_240_229);
+        assert_eq!(utc_day(last + 1), 20_240_301);
+        assert_eq!(utc_day(last - 86_399_999), utc_day(last));
+        assert!(utc_day(-1) < utc_day(0));
+        assert_eq!(utc_day_label(last), "2024-02-29 (UTC)");
+        assert_eq!(utc_time_label(last), "23:59 UTC");
     }
 
     #[test]

@@ -345,7 +345,9 @@ impl Store for Backend {
                (r.kind = 'public' AND (r.created_by = $1 OR \
                  (SELECT is_admin FROM users WHERE id = $1))) AS can_remove_members, \
                COALESCE((SELECT muted FROM memberships WHERE room_id = r.id AND user_id = $1), \
-                 FALSE) AS muted \
+                 FALSE) AS muted, \
+               COALESCE((SELECT last_read_seq FROM memberships \
+                 WHERE room_id = r.id AND user_id = $1), r.last_seq) AS last_read_seq \
              FROM rooms r WHERE r.id = $2"
         ))
         .bind(user_id)
@@ -359,6 +361,7 @@ impl Store for Backend {
             can_remove_members: row.try_get::<Option<bool>, _>("can_remove_members")? == Some(true),
             muted: row.try_get("muted")?,
             viewer: String::new(),
+            last_read_seq: row.try_get("last_read_seq")?,
         })
     }
 

@@ -83,6 +83,9 @@ pub(super) fn MessageItem(
     forms: Forms,
     place: Place,
     viewer: String,
+    /// It continues the group of the message before it (see [`super::timeline::Entry`]).
+    #[prop(optional)]
+    compact: bool,
 ) -> impl IntoView {
     let Forms {
         edit,
@@ -224,6 +227,7 @@ pub(super) fn MessageItem(
         <article
             node_ref=article
             class="message"
+            class:compact=compact
             class:mentions-me=mentions_me
             class:found=found
             aria-current=found.then_some("true")
@@ -233,7 +237,7 @@ pub(super) fn MessageItem(
         >
             <header>
                 <span class="author">{message.author}</span>
-                <LocalTime ms=message.created_at/>
+                <LocalTime ms=message.created_at time_only=true/>
                 {edited}
                 {links}
             </header>

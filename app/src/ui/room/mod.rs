@@ -10,6 +10,7 @@ mod members;
 mod message;
 mod message_actions;
 mod thread;
+mod timeline;
 
 use std::collections::BTreeMap;
 
@@ -24,15 +25,20 @@ use self::history::{catch_up, keep_newest, read_while_visible, Older, OlderForm}
 use self::members::MemberList;
 use self::message::{Actions, Forms, MessageItem, PendingItem};
 use self::message_actions::Place;
+use self::timeline::{entries, first_unread, Dividers};
 use super::auth_page::page_error;
 use super::feedback::form_error;
 use super::live::{Live, RevCursor, RoomHandlers};
+use super::local_time::local_after_hydration;
 use super::session::{Membership, Session};
 use crate::api::messages::get_history;
 use crate::api::rooms::{get_room, room_members};
 use crate::error::AppError;
 use crate::model::{HistoryPage, Member, Message, RoomId, RoomView};
 use crate::protocol::TYPING_SHOWN_MS;
+
+/// How far up from the newest message "Jump to latest" is offered, in CSS pixels.
+const JUMP_AFTER_PX: i32 = 300;
 
 /// How many newer messages a room opened at a message (`?at=SEQ`) shows after it.
 pub(super) const AFTER_FOUND: i64 = 10;
@@ -156,6 +162,12 @@ pub(super) fn Room(
             .map(|m| (m.seq, m))
             .collect::<BTreeMap<i64, Message>>(),
     );
+    // "New messages" stays where it was when the room opened, while the viewer reads on.
+    let unread_from = messages.with_untracked(|all| first_unread(all, view.last_read_seq, &view.viewer));
+    let local = local_after_hydration();
+    // Scrolled up from the newest message: "Jump to latest" is offered.
+    let history = NodeRef::<leptos::html::Div>::new();
+    let away = RwSignal::new(false);
     // A message in its newest state wins, whichever way it arrived (live, caught up, paged).
     // Replies kept in their thread are the thread panel's.
     let merge = Callback::new(move |message: Message| {
@@ -271,7 +283,28 @@ pub(super) fn Room(
                 aria-label="Messages"
                 aria-live="polite"
                 data-live=move || if live.connected.get() { "open" } else { "closed" }
+                node_ref=history
+                on:scroll=move |_| {
+                    // The list runs bottom-up: 0 is the newest message, up is negative.
+                    if let Some(el) = history.get_untracked() {
+                        away.set(el.scroll_top() < -JUMP_AFTER_PX);
+                    }
+                }
             >
+                {move || away.get().then(|| view! {
+                    <div class="jump-latest">
+                        <button
+                            type="button"
+                            on:click=move |_| {
+                                if let Some(el) = history.get_untracked() {
+                                    el.set_scroll_top(0);
+                                }
+                            }
+                        >
+                            "Jump to latest"
+                        </button>
+                    </div>
+                })}
                 <div class="history-inner">
                     <OlderForm
                         older
@@ -288,12 +321,17 @@ pub(super) fn Room(
                         })
                     }}
                     <For
-                        each=move || messages.get().into_values()
-                        key=|m| (m.seq, m.rev)
-                        children=move |m| {
+                        each=move || messages.with(|all| entries(all.values(), local.get(), unread_from))
+                        key=|entry| entry.key()
+                        children=move |entry| {
+                            let m = entry.message.clone();
+                            let compact = entry.compact;
                             let actions = Actions::for_message(&m, &viewer(), can_moderate);
                             let place = Place { room_id, thread: None };
-                            view! { <MessageItem message=m actions forms place viewer=viewer()/> }
+                            view! {
+                                <Dividers entry/>
+                                <MessageItem message=m actions forms place viewer=viewer() compact/>
+                            }
                         }
                     />
                     <For

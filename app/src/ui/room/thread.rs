@@ -11,6 +11,8 @@ use leptos_router::hooks::use_query_map;
 use super::composer::Composer;
 use super::history::{catch_up, keep_newest, read_while_visible, Older, OlderForm};
 use super::message::{Actions, Forms, MessageItem, PendingItem};
+use super::timeline::{entries, Dividers};
+use crate::ui::local_time::local_after_hydration;
 use super::message_actions::Place;
 use crate::api::messages::get_thread;
 use crate::error::AppError;
@@ -143,9 +145,21 @@ fn ThreadView(
             n => format!("{n} replies"),
         }
     };
-    let item = move |m: Message| {
+    let item = move |m: Message, compact: bool| {
         let actions = Actions::for_message(&m, &viewer.get_value(), can_moderate);
-        view! { <MessageItem message=m actions forms place viewer=viewer.get_value()/> }.into_any()
+        view! { <MessageItem message=m actions forms place viewer=viewer.get_value() compact/> }
+            .into_any()
+    };
+    let local = local_after_hydration();
+    // The root under its day, as the replies are.
+    let root = move || {
+        messages.with(|all| all.get(&root_seq).cloned()).map(|m| {
+            let day = entries([&m], local.get(), None).pop();
+            view! {
+                {day.map(|entry| view! { <Dividers entry/> })}
+                {item(m, false)}
+            }
+        })
     };
 
     view! {
@@ -154,7 +168,7 @@ fn ThreadView(
                 <h2>"Thread"</h2>
                 <a href=format!("/r/{room_id}") class="small-link">"Close thread"</a>
             </header>
-            {move || messages.with(|all| all.get(&root_seq).cloned()).map(item)}
+            {root}
             <p class="muted reply-count">{count}</p>
             <div class="replies" role="log" aria-label="Replies" aria-live="polite">
                 <OlderForm
@@ -171,14 +185,18 @@ fn ThreadView(
                 />
                 <For
                     each=move || {
-                        messages
-                            .get()
-                            .into_values()
-                            .filter(|m| m.seq != root_seq)
-                            .collect::<Vec<_>>()
+                        messages.with(|all| {
+                            entries(all.values().filter(|m| m.seq != root_seq), local.get(), None)
+                        })
                     }
-                    key=|m| (m.seq, m.rev)
-                    children=item
+                    key=|entry| entry.key()
+                    children=move |entry| {
+                        let compact = entry.compact;
+                        view! {
+                            <Dividers entry=entry.clone()/>
+                            {item(entry.message, compact)}
+                        }
+                    }
                 />
                 <For
                     each=pending
