@@ -1,10 +1,11 @@
 //! Files in the room: a message's attachments (an image as its thumbnail, linking to the full
 //! image; any other file as a download link with its name and size), and the upload form.
-//! The form is a plain multipart form to `POST /files/{room}`, so it works without
-//! JavaScript; with it, the form is sent by `XMLHttpRequest`, whose upload events drive a
-//! progress bar, and a failed upload keeps its files in memory for "Retry" (with the same
-//! client id, so a retry of an upload that did arrive stores nothing twice). The message
-//! itself arrives like any other, over the live socket.
+//! Without JavaScript files go in a plain multipart form to `POST /files/{room}`; with it, the
+//! composer attaches them (paperclip, paste, drop) and sends them the same way by
+//! `XMLHttpRequest` ([`Uploads`]), whose upload events drive a progress bar, and a failed
+//! upload keeps its files in memory for "Retry" (with the same client id, so a retry of an
+//! upload that did arrive stores nothing twice). The message itself arrives like any other,
+//! over the live socket.
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
@@ -53,74 +54,156 @@ pub(super) fn file_list(message: &Message) -> Option<AnyView> {
     Some(view! { <ul class="files" aria-label="Files">{items}</ul> }.into_any())
 }
 
-/// The upload form under a composer (the room's, or a thread's with `thread`).
-#[component]
-pub(super) fn UploadForm(room_id: RoomId, thread: Option<i64>) -> impl IntoView {
-    // A refusal of a form posted without JavaScript comes back as `?upload_error=`, shown by
-    // the form that sent it (the thread's while its panel is open).
-    let query = use_query_map();
-    let sent_here = query.with_untracked(|q| q.get("thread").is_some()) == thread.is_some();
-    let refused = query
-        .with_untracked(|q| q.get("upload_error"))
-        .filter(|_| sent_here);
-    let problem = RwSignal::new(refused);
-    let progress = RwSignal::new(None::<f64>);
+/// Uploads from one place (a composer, or the plain upload form): the one in flight with its
+/// progress, why the last failed, and what "Retry" sends again.
+#[derive(Clone, Copy)]
+pub(crate) struct Uploads {
+    url: StoredValue<String>,
+    problem: RwSignal<Option<String>>,
+    progress: RwSignal<Option<f64>>,
     // Only ever set in the browser; on the server it stays `None`, so nothing thread-bound is
     // dropped on another thread there.
-    let retry = StoredValue::new(None::<SendWrapper<web_sys::FormData>>);
-    let form = NodeRef::<leptos::html::Form>::new();
-    let url = format!("/files/{room_id}");
-    let id = if thread.is_some() {
-        "reply-upload"
-    } else {
-        "upload"
-    };
+    retry: StoredValue<Option<SendWrapper<web_sys::FormData>>>,
+}
 
-    let send = {
-        let url = url.clone();
-        move |data: web_sys::FormData| {
-            problem.set(None);
-            progress.set(Some(0.0));
-            retry.set_value(Some(SendWrapper::new(data.clone())));
-            let finished = move |result: Result<(), String>| {
-                progress.set(None);
-                match result {
-                    Ok(()) => retry.set_value(None),
-                    Err(e) => problem.set(Some(e)),
-                }
-            };
-            if send_form(&url, &data, progress, finished).is_err() {
-                progress.set(None);
-                problem.set(Some("The browser could not send the files.".into()));
+impl Uploads {
+    /// Uploads to `room_id`, starting with `refused` (a refusal of a form posted without
+    /// JavaScript) shown.
+    pub fn new(room_id: RoomId, refused: Option<String>) -> Self {
+        Uploads {
+            url: StoredValue::new(format!("/files/{room_id}")),
+            problem: RwSignal::new(refused),
+            progress: RwSignal::new(None),
+            retry: StoredValue::new(None),
+        }
+    }
+
+    /// Where the files go, for a form's `action`.
+    pub fn url(self) -> String {
+        self.url.get_value()
+    }
+
+    /// Whether an upload is in flight.
+    pub fn busy(self) -> bool {
+        self.progress.get().is_some()
+    }
+
+    /// Says why files cannot be sent, before any is.
+    pub fn refuse(self, why: String) {
+        self.problem.set(Some(why));
+    }
+
+    /// Sends `data` (files, caption, client id), kept for "Retry" until it arrives.
+    pub fn send(self, data: web_sys::FormData) {
+        self.problem.set(None);
+        self.progress.set(Some(0.0));
+        self.retry.set_value(Some(SendWrapper::new(data.clone())));
+        let finished = move |result: Result<(), String>| {
+            self.progress.set(None);
+            match result {
+                Ok(()) => self.retry.set_value(None),
+                Err(e) => self.problem.set(Some(e)),
             }
+        };
+        if send_form(&self.url(), &data, self.progress, finished).is_err() {
+            self.progress.set(None);
+            self.problem
+                .set(Some("The browser could not send the files.".into()));
         }
-    };
-    let on_submit = {
-        let send = send.clone();
-        move |ev: leptos::ev::SubmitEvent| {
-            ev.prevent_default();
-            let Some(el) = form.get_untracked() else {
-                return;
-            };
-            let Ok(data) = web_sys::FormData::new_with_form(&el) else {
-                return;
-            };
-            // Each upload its own client id; its retries keep it.
-            let _ = data.set_with_str("client_id", &uuid::Uuid::new_v4().to_string());
-            el.reset();
-            send(data);
+    }
+
+    fn retry(self) {
+        if let Some(data) = self
+            .retry
+            .with_value(|d| d.as_ref().map(|d| (**d).clone()))
+        {
+            self.send(data);
         }
-    };
-    let on_retry = move |_| {
-        if let Some(data) = retry.with_value(|d| d.as_ref().map(|d| (**d).clone())) {
-            send(data);
-        }
+    }
+}
+
+/// An upload's progress bar while it is in flight, and why it failed with "Retry".
+#[component]
+pub(crate) fn UploadStatus(uploads: Uploads) -> impl IntoView {
+    view! {
+        {move || {
+            uploads
+                .progress
+                .get()
+                .map(|done| {
+                    let percent = (done * 100.0).round();
+                    view! {
+                        <span class="upload-progress" role="status">
+                            <progress max="1" value=done aria-label="Upload progress"></progress>
+                            {format!(" Uploading… {percent}%")}
+                        </span>
+                    }
+                })
+        }}
+        {move || {
+            uploads
+                .problem
+                .get()
+                .map(|p| {
+                    let can_retry = uploads.retry.with_value(Option::is_some);
+                    view! {
+                        <p class="form-error" role="alert">
+                            {p}
+                            {can_retry
+                                .then(|| {
+                                    view! {
+                                        " "
+                                        <button
+                                            type="button"
+                                            class="secondary"
+                                            on:click=move |_| uploads.retry()
+                                        >
+                                            "Retry"
+                                        </button>
+                                    }
+                                })}
+                        </p>
+                    }
+                })
+        }}
+    }
+}
+
+/// A refusal of an upload form posted without JavaScript, which comes back as
+/// `?upload_error=`, for the form that sent it (the thread's while its panel is open).
+pub(crate) fn refused_upload(thread: Option<i64>) -> Option<String> {
+    let query = use_query_map();
+    let sent_here = query.with_untracked(|q| q.get("thread").is_some()) == thread.is_some();
+    query
+        .with_untracked(|q| q.get("upload_error"))
+        .filter(|_| sent_here)
+}
+
+/// The plain upload form, for a browser without JavaScript (with it, the composer's paperclip,
+/// a paste or a drop attaches files): files and a caption, posted as a multipart form.
+#[component]
+pub(crate) fn UploadForm(room_id: RoomId, thread: Option<i64>) -> impl IntoView {
+    let uploads = Uploads::new(room_id, refused_upload(thread));
+    let form = NodeRef::<leptos::html::Form>::new();
+    let id = upload_input_id(thread);
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let Some(el) = form.get_untracked() else {
+            return;
+        };
+        let Ok(data) = web_sys::FormData::new_with_form(&el) else {
+            return;
+        };
+        // Each upload its own client id; its retries keep it.
+        let _ = data.set_with_str("client_id", &uuid::Uuid::new_v4().to_string());
+        el.reset();
+        uploads.send(data);
     };
 
     view! {
         <form
             method="post"
-            action=url
+            action=uploads.url()
             enctype="multipart/form-data"
             class="upload"
             node_ref=form
@@ -129,8 +212,8 @@ pub(super) fn UploadForm(room_id: RoomId, thread: Option<i64>) -> impl IntoView 
             {thread.map(|root| view! { <input type="hidden" name="thread" value=root/> })}
             // Without JavaScript a resent form is still stored once.
             <input type="hidden" name="client_id" value=uuid::Uuid::new_v4().to_string()/>
-            <label for=format!("{id}-file")>"Attach files"</label>
-            <input type="file" id=format!("{id}-file") name="file" multiple required/>
+            <label for=id>"Attach files"</label>
+            <input type="file" id=id name="file" multiple required/>
             <label for=format!("{id}-caption") class="visually-hidden">"Caption"</label>
             <input
                 type="text"
@@ -139,46 +222,22 @@ pub(super) fn UploadForm(room_id: RoomId, thread: Option<i64>) -> impl IntoView 
                 maxlength=crate::validate::MAX_MESSAGE_CHARS
                 placeholder="Caption (optional)"
             />
-            <button type="submit" class="secondary" disabled=move || progress.get().is_some()>
+            <button type="submit" class="secondary" disabled=move || uploads.busy()>
                 "Upload"
             </button>
-            {move || {
-                progress
-                    .get()
-                    .map(|done| {
-                        let percent = (done * 100.0).round();
-                        view! {
-                            <span class="upload-progress" role="status">
-                                <progress max="1" value=done aria-label="Upload progress"></progress>
-                                {format!(" Uploading… {percent}%")}
-                            </span>
-                        }
-                    })
-            }}
-            {move || {
-                problem
-                    .get()
-                    .map(|p| {
-                        let can_retry = retry.with_value(Option::is_some);
-                        view! {
-                            <p class="form-error" role="alert">
-                                {p}
-                                {can_retry
-                                    .then(|| {
-                                        view! {
-                                            " "
-                                            <button type="button" class="secondary" on:click=on_retry.clone()>
-                                                "Retry"
-                                            </button>
-                                        }
-                                    })}
-                            </p>
-                        }
-                    })
-            }}
+            <UploadStatus uploads/>
         </form>
     }
     .into_any()
+}
+
+/// The id of the plain upload form's file input (the room's, or a thread's).
+pub(crate) fn upload_input_id(thread: Option<i64>) -> &'static str {
+    if thread.is_some() {
+        "reply-upload-file"
+    } else {
+        "upload-file"
+    }
 }
 
 /// Posts `data` to `url` with `XMLHttpRequest` (whose upload reports progress, which `fetch`

@@ -1,15 +1,19 @@
-//! The message box: sending (through the outbox with JavaScript, as a form without), and the
-//! `@` suggestions of the room's members.
+//! The message box: sending (through the outbox with JavaScript, as a form without), the `@`
+//! suggestions of the room's members, and files attached to a message (the paperclip, a paste
+//! or a drop onto the room; the plain upload form without JavaScript).
 
 use leptos::html::Textarea;
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
+use send_wrapper::SendWrapper;
 
 use crate::api::messages::PostMessage;
 use crate::model::{Member, RoomId};
 use crate::protocol::TYPING_EVERY_MS;
 use crate::ui::feedback::form_error;
+use crate::ui::files::{upload_input_id, UploadForm, UploadStatus, Uploads};
 use crate::ui::live::Live;
+use crate::ui::local_time::local_after_hydration;
 
 /// At most this many members are offered for an `@` being typed.
 pub(super) const SUGGESTIONS: usize = 8;
@@ -47,6 +51,11 @@ pub(super) fn before_caret(el: &web_sys::HtmlTextAreaElement) -> (String, String
 /// offers the room's members whose names start with what follows (arrows to move, Enter or Tab
 /// to take one, Escape to close).
 ///
+/// Files chosen with the paperclip, pasted into the box or dropped onto the room (or onto the
+/// thread panel, for its composer) wait above the box, each with a way to take it back, and go
+/// with the next Send, the text as their caption. Without JavaScript the paperclip opens the
+/// plain upload form's picker.
+///
 /// With `thread`, it writes replies in the thread of that seq, with a box to also send the
 /// reply to the room.
 #[component]
@@ -72,12 +81,65 @@ pub(super) fn Composer(
     // Tell the room we are typing, at most once every few seconds.
     let live = expect_context::<Live>();
     let last_typing = StoredValue::new(f64::MIN);
+    // Files to go with the next message; the browser's own objects, never on the server.
+    let staged = RwSignal::new(Vec::<SendWrapper<web_sys::File>>::new());
+    let uploads = Uploads::new(room_id, None);
+    let js = local_after_hydration();
+    let stage = move |files: Option<web_sys::FileList>| {
+        let Some(files) = files else {
+            return;
+        };
+        let added: Vec<_> = (0..files.length())
+            .filter_map(|i| files.get(i))
+            .map(SendWrapper::new)
+            .collect();
+        if !added.is_empty() {
+            staged.update(|all| all.extend(added));
+            if let Some(el) = textarea.get_untracked() {
+                let _ = el.focus();
+            }
+        }
+    };
+    attach_dropped_files(thread.is_some(), stage);
+    // The staged files and the text as their caption, as the upload form would send them.
+    let send_files = move |el: &web_sys::HtmlTextAreaElement| {
+        let caption = el.value();
+        if caption.chars().count() > crate::validate::MAX_MESSAGE_CHARS {
+            uploads.refuse(format!(
+                "A caption can be at most {} characters.",
+                crate::validate::MAX_MESSAGE_CHARS
+            ));
+            return;
+        }
+        let Ok(data) = web_sys::FormData::new() else {
+            return;
+        };
+        for file in staged.get_untracked() {
+            let _ = data.append_with_blob_and_filename("file", &file, &file.name());
+        }
+        let _ = data.set_with_str("text", caption.trim());
+        if let Some(root) = thread {
+            let _ = data.set_with_str("thread", &root.to_string());
+        }
+        if also.get_untracked().is_some_and(|b| b.checked()) {
+            let _ = data.set_with_str("also_in_room", "on");
+        }
+        // Each upload its own client id; its retries keep it.
+        let _ = data.set_with_str("client_id", &uuid::Uuid::new_v4().to_string());
+        uploads.send(data);
+        staged.set(Vec::new());
+        el.set_value("");
+    };
 
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let Some(el) = textarea.get_untracked() else {
             return;
         };
+        if !staged.with_untracked(Vec::is_empty) {
+            send_files(&el);
+            return;
+        }
         match crate::validate::message_text(&el.value()) {
             Ok(text) => {
                 let also_in_room = also.get_untracked().is_some_and(|b| b.checked());
@@ -185,6 +247,29 @@ pub(super) fn Composer(
             {thread.map(|root| view! { <input type="hidden" name="thread" value=root/> })}
             // Without JavaScript a resent form is still stored once.
             <input type="hidden" name="client_id" value=uuid::Uuid::new_v4().to_string()/>
+            <StagedFiles staged/>
+            {move || js.get().then(|| view! {
+                <input
+                    type="file"
+                    id=format!("{id}-attach")
+                    class="visually-hidden attach-input"
+                    multiple
+                    on:change=move |ev| {
+                        let input = event_target::<web_sys::HtmlInputElement>(&ev);
+                        stage(input.files());
+                        input.set_value("");
+                    }
+                />
+            })}
+            // Without JavaScript, the plain upload form's picker.
+            <label
+                for=move || if js.get() { format!("{id}-attach") } else { upload_input_id(thread).to_owned() }
+                class="attach"
+                title="Attach files"
+            >
+                <span aria-hidden="true">"📎"</span>
+                <span class="visually-hidden">"Attach files"</span>
+            </label>
             <label for=format!("{id}-text") class="visually-hidden">
                 {if thread.is_some() { "Reply" } else { "Message" }}
             </label>
@@ -198,6 +283,13 @@ pub(super) fn Composer(
                 on:input=on_input
                 on:click=move |_| offer()
                 on:blur=move |_| offered.set(Vec::new())
+                on:paste=move |ev: leptos::ev::ClipboardEvent| {
+                    let files = ev.clipboard_data().and_then(|d| d.files());
+                    if files.as_ref().is_some_and(|f| f.length() > 0) {
+                        ev.prevent_default();
+                        stage(files);
+                    }
+                }
                 aria-autocomplete="list"
                 aria-controls=format!("{id}-suggestions")
                 aria-activedescendant=move || {
@@ -242,11 +334,95 @@ pub(super) fn Composer(
                     " Also send to the room"
                 </label>
             })}
-            <button type="submit">{if thread.is_some() { "Reply" } else { "Send" }}</button>
+            <button type="submit" disabled=move || uploads.busy()>
+                {if thread.is_some() { "Reply" } else { "Send" }}
+            </button>
             {sent_here.then(|| form_error(post.value()))}
             {move || problem.get().map(|p| view! { <p class="form-error" role="alert">{p}</p> })}
+            <UploadStatus uploads/>
         </form>
-        <crate::ui::files::UploadForm room_id thread/>
+        {move || (!js.get()).then(|| view! { <UploadForm room_id thread/> })}
     }
     .into_any()
+}
+
+/// The files waiting to go with the next message, each with a button to take it back.
+#[component]
+fn StagedFiles(staged: RwSignal<Vec<SendWrapper<web_sys::File>>>) -> impl IntoView {
+    move || {
+        let files = staged.get();
+        (!files.is_empty()).then(|| {
+            let items = files
+                .iter()
+                .enumerate()
+                .map(|(i, file)| {
+                    let name = file.name();
+                    let size = crate::model::size_label(file.size() as u64);
+                    let remove = format!("Remove {name}");
+                    view! {
+                        <li>
+                            <span class="staged-name">{name}</span>
+                            " "
+                            <span class="muted size">{size}</span>
+                            <button
+                                type="button"
+                                class="secondary small"
+                                aria-label=remove
+                                on:click=move |_| staged.update(|all| {
+                                    if i < all.len() {
+                                        all.remove(i);
+                                    }
+                                })
+                            >
+                                "×"
+                            </button>
+                        </li>
+                    }
+                })
+                .collect_view();
+            view! { <ul class="staged" aria-label="Files to send">{items}</ul> }
+        })
+    }
+}
+
+/// Files dragged onto the room attach to its composer, and onto the thread panel to the
+/// panel's (`in_thread`): the page listens while the composer is shown.
+fn attach_dropped_files(
+    in_thread: bool,
+    stage: impl Fn(Option<web_sys::FileList>) + Copy + 'static,
+) {
+    use wasm_bindgen::JsCast;
+    let carries_files = |ev: &web_sys::DragEvent| {
+        ev.data_transfer()
+            .is_some_and(|d| d.types().includes(&"Files".into(), 0))
+    };
+    let for_me = move |ev: &web_sys::DragEvent| {
+        let target = ev.target().and_then(|t| t.dyn_into::<web_sys::Element>().ok());
+        let over_thread = target
+            .and_then(|t| t.closest(".thread").ok().flatten())
+            .is_some();
+        over_thread == in_thread
+    };
+    let stage = SendWrapper::new(stage);
+    Effect::new(move |_| {
+        // Saying "copy" while over the page is what lets the drop happen.
+        let over = window_event_listener(leptos::ev::dragover, move |ev| {
+            if carries_files(&ev) {
+                ev.prevent_default();
+            }
+        });
+        let stage = stage.clone();
+        let dropped = window_event_listener(leptos::ev::drop, move |ev| {
+            if carries_files(&ev) {
+                ev.prevent_default();
+                if for_me(&ev) {
+                    stage(ev.data_transfer().and_then(|d| d.files()));
+                }
+            }
+        });
+        on_cleanup(move || {
+            over.remove();
+            dropped.remove();
+        });
+    });
 }
