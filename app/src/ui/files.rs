@@ -113,10 +113,7 @@ impl Uploads {
     }
 
     fn retry(self) {
-        if let Some(data) = self
-            .retry
-            .with_value(|d| d.as_ref().map(|d| (**d).clone()))
-        {
+        if let Some(data) = self.retry.with_value(|d| d.as_ref().map(|d| (**d).clone())) {
             self.send(data);
         }
     }

@@ -70,7 +70,9 @@ fn browser_label(ms: i64, time_only: bool) -> Option<String> {
         js_sys::Reflect::set(&options, &"dateStyle".into(), &"medium".into()).ok()?;
     }
     js_sys::Reflect::set(&options, &"timeStyle".into(), &"short".into()).ok()?;
-    Some(String::from(date(ms).to_locale_string(&language()?, &options)))
+    Some(String::from(
+        date(ms).to_locale_string(&language()?, &options),
+    ))
 }
 
 /// The local calendar day of `ms` as `YYYYMMDD`.
@@ -95,7 +97,7 @@ fn browser_day_label(ms: i64) -> Option<String> {
             d.get_month() as i32,
             d.get_date() as i32,
         )
-            .get_time()
+        .get_time()
     };
     let days_ago = ((midnight(date(now as i64)) - midnight(date(ms))) / 86_400_000.0).round();
     if days_ago == 0.0 || days_ago == 1.0 {

@@ -397,7 +397,9 @@ fn attach_dropped_files(
             .is_some_and(|d| d.types().includes(&"Files".into(), 0))
     };
     let for_me = move |ev: &web_sys::DragEvent| {
-        let target = ev.target().and_then(|t| t.dyn_into::<web_sys::Element>().ok());
+        let target = ev
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok());
         let over_thread = target
             .and_then(|t| t.closest(".thread").ok().flatten())
             .is_some();

@@ -163,7 +163,8 @@ pub(super) fn Room(
             .collect::<BTreeMap<i64, Message>>(),
     );
     // "New messages" stays where it was when the room opened, while the viewer reads on.
-    let unread_from = messages.with_untracked(|all| first_unread(all, view.last_read_seq, &view.viewer));
+    let unread_from =
+        messages.with_untracked(|all| first_unread(all, view.last_read_seq, &view.viewer));
     let local = local_after_hydration();
     // Scrolled up from the newest message: "Jump to latest" is offered.
     let history = NodeRef::<leptos::html::Div>::new();

@@ -11,13 +11,13 @@ use leptos_router::hooks::use_query_map;
 use super::composer::Composer;
 use super::history::{catch_up, keep_newest, read_while_visible, Older, OlderForm};
 use super::message::{Actions, Forms, MessageItem, PendingItem};
-use super::timeline::{entries, Dividers};
-use crate::ui::local_time::local_after_hydration;
 use super::message_actions::Place;
+use super::timeline::{entries, Dividers};
 use crate::api::messages::get_thread;
 use crate::error::AppError;
 use crate::model::{Member, Message, RoomId, Thread};
 use crate::ui::live::{Live, RevCursor, RoomHandlers};
+use crate::ui::local_time::local_after_hydration;
 
 /// The panel of the thread `?thread=` names (nothing without it); `?thread_before=` pages back.
 #[component]

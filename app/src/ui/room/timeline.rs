@@ -72,7 +72,11 @@ pub(super) fn entries<'a>(
 
 /// The first message after `last_read` that someone else wrote: where "New messages" begins
 /// when a room opens.
-pub(super) fn first_unread(messages: &BTreeMap<i64, Message>, last_read: i64, viewer: &str) -> Option<i64> {
+pub(super) fn first_unread(
+    messages: &BTreeMap<i64, Message>,
+    last_read: i64,
+    viewer: &str,
+) -> Option<i64> {
     messages
         .range(last_read + 1..)
         .find(|(_, m)| !m.author.eq_ignore_ascii_case(viewer))
@@ -154,7 +158,11 @@ mod tests {
         let got = entries(&list, false, None);
         assert_eq!(
             shape(&got),
-            vec![(1, false, true, false), (2, false, false, false), (3, false, false, false)]
+            vec![
+                (1, false, true, false),
+                (2, false, false, false),
+                (3, false, false, false)
+            ]
         );
     }
 
