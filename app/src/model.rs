@@ -589,3 +589,45 @@ pub struct NotificationSettings {
     /// Rooms and DMs the user muted.
     pub muted: Vec<RoomId>,
 }
+
+/// How the interface is coloured on one device: as the system says, or always light or dark.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Theme {
+    #[default]
+    System,
+    Light,
+    Dark,
+}
+
+impl Theme {
+    /// Every theme, in the order the switch offers them.
+    pub const ALL: [Theme; 3] = [Theme::System, Theme::Light, Theme::Dark];
+
+    /// Its name in a form and a cookie.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Theme::System => "system",
+            Theme::Light => "light",
+            Theme::Dark => "dark",
+        }
+    }
+
+    /// The theme named `name` (as [`Theme::as_str`] writes it).
+    pub fn parse(name: &str) -> Option<Theme> {
+        Theme::ALL.into_iter().find(|t| t.as_str() == name)
+    }
+
+    /// What the switch calls it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Theme::System => "System",
+            Theme::Light => "Light",
+            Theme::Dark => "Dark",
+        }
+    }
+
+    /// The `data-theme` of `<html>`: none when the system decides.
+    pub fn attr(self) -> Option<&'static str> {
+        (self != Theme::System).then(|| self.as_str())
+    }
+}

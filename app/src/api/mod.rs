@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod messages;
 pub mod notifications;
+pub mod prefs;
 pub mod rooms;
 
 #[cfg(feature = "ssr")]

@@ -266,6 +266,7 @@ fn UserMenu(user: User) -> impl IntoView {
                         <A href="/admin" attr:class="menu-item">"Administration"</A>
                     }
                 })}
+            <crate::ui::theme::ThemeSwitch/>
             <ActionForm action=session.logout>
                 <button type="submit" class="secondary menu-button">"Log out"</button>
             </ActionForm>

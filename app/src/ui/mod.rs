@@ -14,6 +14,7 @@ mod notifications;
 mod room;
 mod search;
 mod session;
+mod theme;
 
 #[cfg(feature = "hydrate")]
 pub use live::push::register_service_worker;
@@ -27,7 +28,9 @@ use leptos_router::{path, SsrMode};
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    let theme = theme::provide_theme();
     view! {
+        <theme::ThemeAttr theme/>
         <Stylesheet id="leptos" href="/pkg/confab.css"/>
         <Title text="Confab"/>
         <Router>
