@@ -53,6 +53,7 @@ test.describe('without JavaScript', () => {
     await page.getByRole('group', { name: 'Theme' }).getByRole('button', { name: 'Dark' }).click();
     await expect(page.locator('html')).toHaveAttribute('data-theme', 'dark');
     expect(await background(page)).toBe(DARK);
+    await page.locator('summary[aria-label^="Account: "]').click();
     await expect(page.getByRole('group', { name: 'Theme' }).getByRole('button', { name: 'Dark' }))
       .toHaveAttribute('aria-pressed', 'true');
   });

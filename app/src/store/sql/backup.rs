@@ -7,7 +7,7 @@
 //! module (how a snapshot is opened, how messages are inserted in batches, which key tables
 //! follow a renumbering, the planner's statistics), and the dialect items `begin_write`,
 //! `lock_room`, `LEAST`, `same_name`, `MESSAGE_BY_CLIENT_ID`, how a chunk of messages is read
-//! as one JSON array, and whether a failed statement aborts the transaction.
+//! (one JSON array, or rows), and whether a failed statement aborts the transaction.
 
 use std::collections::{HashMap, HashSet};
 
@@ -94,18 +94,30 @@ impl ExportSource for Source {
         after: i64,
         window: Option<(i64, i64)>,
     ) -> StoreResult<Vec<ChunkRow>> {
-        // One row holding the chunk as a JSON array (see `Dialect::message_chunk`).
+        // See `Dialect::message_chunk`: one JSON array, or rows.
+        let sql = DIALECT.message_chunk(window.is_some());
         let (since, until) = window.unwrap_or((i64::MIN, i64::MAX));
-        let chunk: String = sqlx::query_scalar(&DIALECT.message_chunk(window.is_some()))
+        if DIALECT.chunk_is_json() {
+            let chunk: String = sqlx::query_scalar(&sql)
+                .bind(room)
+                .bind(after)
+                .bind(since)
+                .bind(until)
+                .bind(MESSAGE_CHUNK)
+                .fetch_one(&mut *self.tx)
+                .await?;
+            return serde_json::from_str(&chunk).map_err(|e| {
+                StoreError::Invalid(format!("reading messages of room {room}: {e}"))
+            });
+        }
+        Ok(sqlx::query_as(&sql)
             .bind(room)
             .bind(after)
             .bind(since)
             .bind(until)
             .bind(MESSAGE_CHUNK)
-            .fetch_one(&mut *self.tx)
-            .await?;
-        serde_json::from_str(&chunk)
-            .map_err(|e| StoreError::Invalid(format!("reading messages of room {room}: {e}")))
+            .fetch_all(&mut *self.tx)
+            .await?)
     }
 }
 

@@ -32,7 +32,8 @@ pub(super) fn MemberList(members: RwSignal<Vec<Member>>) -> impl IntoView {
     const SHOWN: usize = 50;
     view! {
         <section class="members" aria-label="Members">
-            <ul>
+            // On a phone the list scrolls sideways: focusable, so the keyboard can scroll it.
+            <ul tabindex="0" aria-label="Members">
                 {move || {
                     members
                         .with(|all| {

@@ -83,18 +83,19 @@ pub(super) fn first_unread(
         .map(|(seq, _)| *seq)
 }
 
-/// What stands above a message: its day's separator and the "New messages" divider.
+/// What stands above a message: its day's separator and the "New messages" divider. Plain text
+/// in the log, not `role="separator"`, whose content screen readers would not read.
 #[component]
 pub(super) fn Dividers(entry: Entry) -> impl IntoView {
     let ms = entry.message.created_at;
     view! {
         {entry.day.map(|_| view! {
-            <div class="day-separator" role="separator">
+            <div class="day-separator">
                 <DayLabel ms/>
             </div>
         })}
         {entry.first_unread.then(|| view! {
-            <div class="new-divider" role="separator" id="new-messages">
+            <div class="new-divider" id="new-messages">
                 <span>"New messages"</span>
             </div>
         })}
