@@ -163,52 +163,6 @@ impl Dialect {
         }
     }
 
-    /// The rows of the JSON array bound as `$1`, each an array named `j.value`: SQLite's
-    /// `json_each`, PostgreSQL's `jsonb_array_elements`. A batch statement reads its rows from
-    /// one bound value so that it is one statement whatever the number of rows.
-    pub(crate) const fn json_rows(self) -> &'static str {
-        match self {
-            Self::Sqlite => "json_each($1) j",
-            Self::Postgres => "jsonb_array_elements($1::jsonb) AS j(value)",
-        }
-    }
-
-    /// Element `index` of a row of [`Dialect::json_rows`] as SQL type `ty` (`BIGINT` or
-    /// `TEXT`): SQLite's `->>` gives the element's own type; PostgreSQL's gives text, so it is
-    /// cast.
-    pub(crate) fn json_field(self, index: usize, ty: &str) -> String {
-        match self {
-            Self::Sqlite => format!("j.value ->> {index}"),
-            Self::Postgres if ty == "TEXT" => format!("j.value ->> {index}"),
-            Self::Postgres => format!("(j.value ->> {index})::{ty}"),
-        }
-    }
-
-    /// Joins the messages `m` that author `author` sent with client id `client_id` (two SQL
-    /// expressions): on PostgreSQL through `message_client_ids`, the partitioned table's
-    /// unique key.
-    pub(crate) fn join_by_client_id(self, author: &str, client_id: &str) -> String {
-        match self {
-            Self::Sqlite => {
-                format!("JOIN messages m ON m.author_id = {author} AND m.client_id = {client_id}")
-            }
-            Self::Postgres => format!(
-                "JOIN message_client_ids c ON c.author_id = {author} AND c.client_id = {client_id} \
-                 JOIN messages m ON m.room_id = c.room_id AND m.seq = c.seq"
-            ),
-        }
-    }
-
-    /// How a write transaction holds rows it will update, so that nodes take them in turn: on
-    /// PostgreSQL `FOR UPDATE`, taken in id order so that two transactions never deadlock;
-    /// none on SQLite, whose `BEGIN IMMEDIATE` holds the database's one write lock already.
-    pub(crate) const fn for_update(self) -> Option<&'static str> {
-        match self {
-            Self::Sqlite => None,
-            Self::Postgres => Some("FOR UPDATE"),
-        }
-    }
-
     /// Whether [`Dialect::message_chunk`] reads a chunk as one row holding a JSON array (SQLite:
     /// crossing from its worker thread once per chunk instead of once per message doubles
     /// backup throughput) rather than as rows (PostgreSQL, whose rows decode 15% faster than

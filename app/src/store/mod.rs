@@ -15,8 +15,6 @@ macro_rules! written_once {
         type Pool = sqlx::Pool<Db>;
         /// Its connection, for the steps that run inside a caller's transaction.
         type Conn = <Db as sqlx::Database>::Connection;
-        /// Its rows.
-        type DbRow = <Db as sqlx::Database>::Row;
         /// The dialect that SQL is spoken in here.
         const DIALECT: $crate::store::dialect::Dialect = $dialect;
         /// The store the methods of `store/sql/methods.rs` are for.

@@ -1,16 +1,82 @@
-//! How PostgreSQL inserts a batch of new messages, for group commit (the rest is
-//! `store/sql/posts.rs`, written once for both backends) and for a restore: each column bound
-//! as one array read with `UNNEST`, and the partitioned table's two key tables filled in the
-//! same statement. A client id that another node stored first makes the insert fail on its
-//! unique key; group commit then retries the batch post by post, and the retry finds the
-//! earlier message.
+//! PostgreSQL's four statements of group commit (the flow is `store/sql/posts.rs`, written once
+//! for both backends): each takes its rows as bound arrays read with `UNNEST`. Several nodes
+//! write at once: a batch locks its rooms' rows in id order (so two batches never deadlock) and
+//! takes each room's next seqs under that lock. A client id that another node stored first
+//! makes the insert fail on its unique key; group commit then retries the batch post by post,
+//! and the retry finds the earlier message.
 
-use sqlx::postgres::PgConnection;
+use sqlx::postgres::{PgConnection, PgRow};
 
+use super::dialect::MESSAGE_COLUMNS;
 use crate::model::{Message, RoomId, UserId};
 use crate::store::group_commit::Post;
 use crate::store::rows;
 use crate::store::StagedMessage;
+
+/// For each `(author, room)`: author, room, the room's kind, whether the author is a member,
+/// and the author's name.
+pub(super) async fn pairs(
+    conn: &mut PgConnection,
+    pairs: &[(UserId, RoomId)],
+) -> Result<Vec<PgRow>, sqlx::Error> {
+    let (authors, rooms): (Vec<UserId>, Vec<RoomId>) = pairs.iter().copied().unzip();
+    sqlx::query(
+        "SELECT p.author, p.room, r.kind, \
+           EXISTS(SELECT 1 FROM memberships m WHERE m.room_id = p.room AND m.user_id = p.author), \
+           (SELECT username FROM users WHERE id = p.author) \
+         FROM UNNEST($1::BIGINT[], $2::BIGINT[]) AS p(author, room) \
+         LEFT JOIN rooms r ON r.id = p.room",
+    )
+    .bind(&authors)
+    .bind(&rooms)
+    .fetch_all(conn)
+    .await
+}
+
+/// The messages these `(author, client id)` pairs already sent, each followed by its author id.
+pub(super) async fn earlier(
+    conn: &mut PgConnection,
+    ids: &[(UserId, &str)],
+) -> Result<Vec<PgRow>, sqlx::Error> {
+    let (authors, values): (Vec<UserId>, Vec<&str>) = ids.iter().copied().unzip();
+    sqlx::query(&format!(
+        "SELECT {MESSAGE_COLUMNS}, m.author_id \
+         FROM UNNEST($1::BIGINT[], $2::TEXT[]) AS p(author, client_id) \
+         JOIN message_client_ids c ON c.author_id = p.author AND c.client_id = p.client_id \
+         JOIN messages m ON m.room_id = c.room_id AND m.seq = c.seq \
+         JOIN users u ON u.id = m.author_id"
+    ))
+    .bind(&authors)
+    .bind(&values)
+    .fetch_all(conn)
+    .await
+}
+
+/// Takes a block of `count` seqs and revs in each `(room, count)`, the rooms' rows locked in id
+/// order first, so batches from different nodes wait for each other instead of deadlocking;
+/// returns each room's id, last seq, last rev and last message time after it.
+pub(super) async fn take_seqs(
+    conn: &mut PgConnection,
+    rooms: &[(RoomId, i64)],
+    now: i64,
+) -> Result<Vec<PgRow>, sqlx::Error> {
+    let (ids, counts): (Vec<RoomId>, Vec<i64>) = rooms.iter().copied().unzip();
+    sqlx::query("SELECT id FROM rooms WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+        .bind(&ids)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(
+        "UPDATE rooms SET last_seq = rooms.last_seq + c.n, last_rev = rooms.last_rev + c.n, \
+           last_message_at = GREATEST(rooms.last_message_at, $3) \
+         FROM UNNEST($1::BIGINT[], $2::BIGINT[]) AS c(id, n) WHERE rooms.id = c.id \
+         RETURNING rooms.id, rooms.last_seq, rooms.last_rev, rooms.last_message_at",
+    )
+    .bind(&ids)
+    .bind(&counts)
+    .bind(now)
+    .fetch_all(conn)
+    .await
+}
 
 /// Inserts the new messages, each from the author of its post, and their key-table rows.
 pub(super) async fn insert(

@@ -1,11 +1,11 @@
-//! How SQLite inserts a batch of group commit's new messages (the rest is `store/sql/posts.rs`,
-//! written once for both backends): the rows are read from one JSON array with `json_each`, so
-//! a batch is one statement whatever the number of messages.
+//! SQLite's four statements of group commit (the flow is `store/sql/posts.rs`, written once for
+//! both backends): each reads its rows from one JSON array with `json_each`, so a batch is a
+//! few statements whatever the number of messages and rooms.
 
 use serde::Serialize;
-use sqlx::sqlite::SqliteConnection;
+use sqlx::sqlite::{SqliteConnection, SqliteRow};
 
-use super::posts::json;
+use super::dialect::MESSAGE_COLUMNS;
 use crate::model::{Message, RoomId, UserId};
 use crate::store::group_commit::Post;
 use crate::store::rows;
@@ -25,6 +25,58 @@ struct NewRow<'a>(
     Option<String>,
     Option<String>,
 );
+
+/// For each `(author, room)`: author, room, the room's kind, whether the author is a member,
+/// and the author's name.
+pub(super) async fn pairs(
+    conn: &mut SqliteConnection,
+    pairs: &[(UserId, RoomId)],
+) -> Result<Vec<SqliteRow>, sqlx::Error> {
+    sqlx::query(
+        "SELECT j.value ->> 0, j.value ->> 1, r.kind, \
+           EXISTS(SELECT 1 FROM memberships m WHERE m.room_id = r.id AND m.user_id = j.value ->> 0), \
+           (SELECT username FROM users WHERE id = j.value ->> 0) \
+         FROM json_each($1) j LEFT JOIN rooms r ON r.id = j.value ->> 1",
+    )
+    .bind(json(pairs))
+    .fetch_all(conn)
+    .await
+}
+
+/// The messages these `(author, client id)` pairs already sent, each followed by its author id.
+pub(super) async fn earlier(
+    conn: &mut SqliteConnection,
+    ids: &[(UserId, &str)],
+) -> Result<Vec<SqliteRow>, sqlx::Error> {
+    sqlx::query(&format!(
+        "SELECT {MESSAGE_COLUMNS}, m.author_id FROM json_each($1) j \
+         JOIN messages m ON m.author_id = j.value ->> 0 AND m.client_id = j.value ->> 1 \
+         JOIN users u ON u.id = m.author_id"
+    ))
+    .bind(json(ids))
+    .fetch_all(conn)
+    .await
+}
+
+/// Takes a block of `count` seqs and revs in each `(room, count)`; returns each room's id, last
+/// seq, last rev and last message time after it.
+pub(super) async fn take_seqs(
+    conn: &mut SqliteConnection,
+    rooms: &[(RoomId, i64)],
+    now: i64,
+) -> Result<Vec<SqliteRow>, sqlx::Error> {
+    sqlx::query(
+        "UPDATE rooms SET last_seq = last_seq + c.value ->> 1, \
+           last_rev = last_rev + c.value ->> 1, \
+           last_message_at = MAX(last_message_at, $2) \
+         FROM json_each($1) c WHERE rooms.id = c.value ->> 0 \
+         RETURNING rooms.id, rooms.last_seq, rooms.last_rev, rooms.last_message_at",
+    )
+    .bind(json(rooms))
+    .bind(now)
+    .fetch_all(conn)
+    .await
+}
 
 /// Inserts the new messages, each from the author of its post.
 pub(super) async fn insert(
@@ -64,4 +116,10 @@ pub(super) async fn insert(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// The JSON array a statement reads with `json_each`.
+fn json<T: Serialize + ?Sized>(rows: &T) -> String {
+    // Tuples of numbers and strings always serialize.
+    serde_json::to_string(rows).unwrap_or_else(|_| "[]".to_owned())
 }
