@@ -13,7 +13,8 @@ WASM_BINDGEN_VERSION=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version =
 export PATH="$HOME/.cargo/bin:$ROOT/end2end/node_modules/.bin:$PATH"
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 
-step() { printf '\n==> %s\n' "$*"; }
+# Each step prints the time since the start, so a CI log shows where its minutes went.
+step() { printf '\n==> [%dm%02ds] %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*"; }
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
@@ -121,6 +122,7 @@ case "${1:-}" in
     build
     step "Browser tests (Playwright in Debian's Chromium against the release server)"
     (cd end2end && npx playwright test)
+    step "All tests passed"
     ;;
   *)
     echo "usage: $0 serve|test" >&2
