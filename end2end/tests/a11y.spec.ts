@@ -7,7 +7,7 @@ import AxeBuilder from '@axe-core/playwright';
 import { Page } from '@playwright/test';
 import { test, expect } from './fixtures';
 import {
-  createRoom, hydrated, messageLog, post, register, send, startDm, uniqueName,
+  createRoom, hydrated, messageLog, openSidebar, post, register, send, startDm, uniqueName,
 } from './helpers';
 
 const SIZES = [
@@ -60,7 +60,7 @@ for (const size of SIZES) {
     await check('browse');
     await page.goto('/');
     await hydrated(page);
-    if (size.width < 640) await page.getByRole('link', { name: 'Open rooms and direct messages' }).click();
+    await openSidebar(page);
     await createRoom(page, `a11y-${uniqueName('r')}`);
     await hydrated(page);
     await expect(messageLog(page)).toHaveAttribute('data-live', 'open');
@@ -77,7 +77,7 @@ for (const size of SIZES) {
     await check('notifications');
     await page.goto('/');
     await hydrated(page);
-    if (size.width < 640) await page.getByRole('link', { name: 'Open rooms and direct messages' }).click();
+    await openSidebar(page);
     await startDm(page, peer);
     await expect(page.getByRole('heading', { level: 1, name: peer })).toBeVisible();
     await check('direct message');

@@ -31,6 +31,15 @@ export function accountButton(page: Page): Locator {
   return page.locator('summary[aria-label^="Account: "]');
 }
 
+/** On a phone (narrower than 640 px) the sidebar is a drawer over the page: opens it, and
+ * waits until it shows. On wider screens the sidebar is always there and nothing is done. */
+export async function openSidebar(page: Page): Promise<void> {
+  const width = page.viewportSize()?.width ?? 1280;
+  if (width >= 640) return;
+  await page.getByRole('link', { name: 'Open rooms and direct messages' }).click();
+  await expect(page.getByRole('navigation', { name: 'Rooms and direct messages' })).toBeVisible();
+}
+
 /** Opens the menu whose button (a <details> summary) is named `label`, inside `scope`, and
  * returns the menu; it stays open if it already is. */
 export async function openMenu(scope: Page | Locator, label: string): Promise<Locator> {

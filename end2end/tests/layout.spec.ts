@@ -5,8 +5,8 @@
 import { Page } from '@playwright/test';
 import { test, expect } from './fixtures';
 import {
-  accountButton, createRoom, hydrated, messageLog, openAccountMenu, openMenu, post, register,
-  send, startDm, uniqueName,
+  accountButton, createRoom, hydrated, messageLog, openAccountMenu, openMenu, openSidebar, post,
+  register, send, startDm, uniqueName,
 } from './helpers';
 
 const SIZES = [
@@ -47,13 +47,6 @@ async function shot(page: Page, size: string, name: string) {
   await page.screenshot({ path: `test-results/layout/${size}-${name}.png` });
 }
 
-/** On a phone the sidebar is a drawer: opens it (and the test checks it covers the page). */
-async function openSidebar(page: Page, phone: boolean) {
-  if (!phone) return;
-  await page.getByRole('link', { name: 'Open rooms and direct messages' }).click();
-  await expect(page.getByRole('navigation', { name: 'Rooms and direct messages' })).toBeVisible();
-}
-
 for (const size of SIZES) {
   test(`every page fits and every action is reachable at ${size.width} px`, async ({ browser }) => {
     const phone = size.width < 640;
@@ -76,7 +69,7 @@ for (const size of SIZES) {
     await hydrated(page);
     await noSidewaysScroll(page, 'browse');
     await shot(page, size.name, 'browse');
-    await openSidebar(page, phone);
+    await openSidebar(page);
     const room = `release-planning-for-the-next-quarter-${uniqueName('r')}`.slice(0, 64);
     await createRoom(page, room);
     await hydrated(page);
@@ -125,7 +118,7 @@ for (const size of SIZES) {
     await expect(page.getByRole('heading', { level: 1 })).toBeVisible();
     await noSidewaysScroll(page, 'search');
     await shot(page, size.name, 'search');
-    await openSidebar(page, phone);
+    await openSidebar(page);
     await startDm(page, peer);
     await expect(page.getByRole('heading', { level: 1, name: peer })).toBeVisible();
     await post(page, 'hello in a direct message');
@@ -134,7 +127,7 @@ for (const size of SIZES) {
 
     // The sidebar (a drawer on phones) and the account menu: the name on one line, and
     // Notifications and Log out in reach.
-    await openSidebar(page, phone);
+    await openSidebar(page);
     await oneLine(page, '.user-menu .me');
     await shot(page, size.name, 'sidebar');
     const account = await openAccountMenu(page);
@@ -151,7 +144,7 @@ for (const size of SIZES) {
     await noSidewaysScroll(page, 'notifications');
     await shot(page, size.name, 'notifications');
 
-    await openSidebar(page, phone);
+    await openSidebar(page);
     await (await openAccountMenu(page)).getByRole('button', { name: 'Log out', exact: true }).click();
     await expect(accountButton(page)).toHaveCount(0);
     await noSidewaysScroll(page, 'login');
