@@ -14,6 +14,7 @@ use super::live::{badge_text, Live};
 use super::menu::Menu;
 use super::search::SearchBox;
 use super::session::{Membership, Session};
+use super::shortcuts::{Dialogs, KeyboardShortcuts};
 use crate::api::auth::current_user;
 use crate::api::rooms::get_navigation;
 use crate::error::AppError;
@@ -54,6 +55,7 @@ pub fn ChatLayout() -> impl IntoView {
     // change of membership (a conversation opened from it answers with a redirect).
     let drawer = Drawer(RwSignal::new(false));
     provide_context(drawer);
+    provide_context(Dialogs::new());
     let location = use_location();
     Effect::new(move |_| {
         location.pathname.track();
@@ -118,7 +120,9 @@ fn SidebarNav(navigation: Navigation) -> impl IntoView {
     let drawer = expect_context::<Drawer>().0;
     live.seed(&navigation);
     let Navigation { user, sidebar, .. } = navigation;
+    let conversations = sidebar.rooms.iter().chain(&sidebar.dms).cloned().collect();
     view! {
+        <KeyboardShortcuts conversations/>
         <nav
             class="sidebar"
             class:open=move || drawer.get()
@@ -266,6 +270,7 @@ fn UserMenu(user: User) -> impl IntoView {
                         <A href="/admin" attr:class="menu-item">"Administration"</A>
                     }
                 })}
+            <ShortcutsItem/>
             <crate::ui::theme::ThemeSwitch/>
             <ActionForm action=session.logout>
                 <button type="submit" class="secondary menu-button">"Log out"</button>
@@ -281,6 +286,27 @@ fn UserMenu(user: User) -> impl IntoView {
                 {form_error(session.logout_everywhere.value())}
             </ActionForm>
         </Menu>
+    }
+}
+
+/// Opens the "Keyboard shortcuts" dialog; shown once the app is hydrated, since the shortcuts
+/// need it.
+#[component]
+fn ShortcutsItem() -> impl IntoView {
+    let dialogs = expect_context::<Dialogs>();
+    let js = super::local_time::local_after_hydration();
+    move || {
+        js.get().then(|| {
+            view! {
+                <button
+                    type="button"
+                    class="secondary menu-button"
+                    on:click=move |_| dialogs.help.set(true)
+                >
+                    "Keyboard shortcuts"
+                </button>
+            }
+        })
     }
 }
 

@@ -46,6 +46,10 @@ pub fn Menu(
     }
     let on_key = move |ev: leptos::ev::KeyboardEvent| {
         if ev.key() == "Escape" {
+            // Taken here: the page's own Escape (closing the thread panel) waits for the next.
+            if details.get_untracked().is_some_and(|d| d.open()) {
+                ev.prevent_default();
+            }
             shut();
             if let Some(summary) = details
                 .get_untracked()

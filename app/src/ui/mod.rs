@@ -3,6 +3,7 @@
 
 mod admin;
 mod auth_page;
+mod dialog;
 mod directory;
 mod feedback;
 mod files;
@@ -11,9 +12,11 @@ mod live;
 mod local_time;
 mod menu;
 mod notifications;
+mod quick_switcher;
 mod room;
 mod search;
 mod session;
+mod shortcuts;
 mod theme;
 
 #[cfg(feature = "hydrate")]
