@@ -4,10 +4,11 @@
 
 use leptos::html::Textarea;
 use leptos::prelude::*;
-use leptos_router::hooks::use_query_map;
+use leptos_router::hooks::{use_navigate, use_query_map};
 use send_wrapper::SendWrapper;
 
 use crate::api::messages::PostMessage;
+use super::message_actions::Place;
 use crate::model::{Member, RoomId};
 use crate::protocol::TYPING_EVERY_MS;
 use crate::ui::feedback::form_error;
@@ -58,12 +59,15 @@ pub(super) fn before_caret(el: &web_sys::HtmlTextAreaElement) -> (String, String
 ///
 /// With `thread`, it writes replies in the thread of that seq, with a box to also send the
 /// reply to the room.
+///
+/// ↑ in the empty box opens the edit of `last_own`, the viewer's newest message shown here.
 #[component]
 pub(super) fn Composer(
     room_id: RoomId,
     members: RwSignal<Vec<Member>>,
     viewer: String,
     thread: Option<i64>,
+    #[prop(into)] last_own: Signal<Option<i64>>,
 ) -> impl IntoView {
     // Never dispatched: it carries the error of a form posted without JavaScript (`?__err=`),
     // shown by the composer that sent it (the thread's while its panel is open).
@@ -198,6 +202,7 @@ pub(super) fn Composer(
         }
     };
 
+    let navigate = StoredValue::new(use_navigate());
     let on_keydown = move |ev: leptos::ev::KeyboardEvent| {
         let open = offered.with(|o| o.len());
         if open > 0 && !ev.is_composing() {
@@ -226,6 +231,19 @@ pub(super) fn Composer(
                 }
                 _ => {}
             }
+        }
+        let plain = !(ev.shift_key() || ev.ctrl_key() || ev.alt_key() || ev.meta_key());
+        if ev.key() == "ArrowUp" && plain && !ev.is_composing() {
+            let empty = textarea
+                .get_untracked()
+                .is_some_and(|t| t.value().is_empty())
+                && staged.with_untracked(Vec::is_empty);
+            if let Some(seq) = last_own.get_untracked().filter(|_| empty) {
+                ev.prevent_default();
+                let edit = Place { room_id, thread }.with("edit", seq);
+                navigate.with_value(|go| go(&edit, Default::default()));
+            }
+            return;
         }
         if ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() {
             ev.prevent_default();
@@ -267,7 +285,19 @@ pub(super) fn Composer(
                 class="attach"
                 title="Attach files"
             >
-                <span aria-hidden="true">"📎"</span>
+                <svg
+                    viewBox="0 0 24 24"
+                    width="20"
+                    height="20"
+                    aria-hidden="true"
+                    fill="none"
+                    stroke="currentColor"
+                    stroke-width="2"
+                    stroke-linecap="round"
+                    stroke-linejoin="round"
+                >
+                    <path d="M20.5 11.5l-8.3 8.3a5.2 5.2 0 0 1-7.4-7.4l8.6-8.6a3.4 3.4 0 0 1 4.9 4.9l-8.6 8.5a1.7 1.7 0 0 1-2.4-2.4l7.9-7.9"/>
+                </svg>
                 <span class="visually-hidden">"Attach files"</span>
             </label>
             <label for=format!("{id}-text") class="visually-hidden">

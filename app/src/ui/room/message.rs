@@ -2,6 +2,8 @@
 //! text, reactions, files and thread summary, the actions the viewer may take on it, and a
 //! message still in the outbox.
 
+use std::collections::BTreeMap;
+
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
 
@@ -32,6 +34,14 @@ impl Actions {
             react: live,
         }
     }
+}
+
+/// The newest message shown that `viewer` may edit: where ↑ in an empty message box goes.
+pub(super) fn last_editable(all: &BTreeMap<i64, Message>, viewer: &str) -> Option<i64> {
+    all.values()
+        .rev()
+        .find(|m| Actions::for_message(m, viewer, false).edit)
+        .map(|m| m.seq)
 }
 
 /// The actions every message's forms submit to (the room's, or the thread panel's).

@@ -3,6 +3,7 @@
 //! (the room's timeline or a thread panel).
 
 use leptos::prelude::*;
+use leptos_router::hooks::use_navigate;
 
 use crate::api::messages::{DeleteMessage, EditMessage, React};
 use crate::model::RoomId;
@@ -45,6 +46,23 @@ pub(super) fn EditForm(
     edit: ServerAction<EditMessage>,
     place: Place,
 ) -> impl IntoView {
+    // Opened from the message's menu or by ↑ in the message box: typing goes on here, after the
+    // text. Escape puts it back as it was.
+    let text = NodeRef::<leptos::html::Textarea>::new();
+    Effect::new(move |_| {
+        if let Some(el) = text.get() {
+            let end = el.value().encode_utf16().count() as u32;
+            let _ = el.focus();
+            let _ = el.set_selection_range(end, end);
+        }
+    });
+    let navigate = StoredValue::new(use_navigate());
+    let cancel = move |ev: leptos::ev::KeyboardEvent| {
+        if ev.key() == "Escape" && !ev.is_composing() {
+            ev.prevent_default();
+            navigate.with_value(|go| go(&place.url(), Default::default()));
+        }
+    };
     view! {
         <ActionForm action=edit attr:class="edit-message">
             <input type="hidden" name="room_id" value=room_id/>
@@ -52,7 +70,16 @@ pub(super) fn EditForm(
             // A form sent twice is still one edit.
             <input type="hidden" name="client_id" value=uuid::Uuid::new_v4().to_string()/>
             <label for=format!("edit-{seq}") class="visually-hidden">"Edit message"</label>
-            <textarea id=format!("edit-{seq}") name="text" rows="2" required>{body}</textarea>
+            <textarea
+                id=format!("edit-{seq}")
+                name="text"
+                rows="2"
+                required
+                node_ref=text
+                on:keydown=cancel
+            >
+                {body}
+            </textarea>
             <div class="inline-field">
                 <button type="submit">"Save"</button>
                 <a href=place.url() class="secondary small-link">"Cancel"</a>

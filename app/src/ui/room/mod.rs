@@ -23,7 +23,7 @@ use self::composer::Composer;
 use self::header::RoomHeader;
 use self::history::{catch_up, keep_newest, read_while_visible, Older, OlderForm};
 use self::members::MemberList;
-use self::message::{Actions, Forms, MessageItem, PendingItem};
+use self::message::{last_editable, Actions, Forms, MessageItem, PendingItem};
 use self::message_actions::Place;
 use self::timeline::{entries, first_unread, Dividers};
 use super::auth_page::page_error;
@@ -353,7 +353,13 @@ pub(super) fn Room(
             // A reaction refused (from any message's buttons) is said once, here.
             {form_error(react.value())}
             <p class="typing" aria-live="polite">{typing_line}</p>
-            <Composer room_id members viewer=view.viewer.clone() thread=None/>
+            <Composer
+                room_id
+                members
+                viewer=view.viewer.clone()
+                thread=None
+                last_own=Signal::derive(move || messages.with(|all| last_editable(all, &viewer())))
+            />
             <thread::ThreadPanel room_id viewer=view.viewer.clone() can_moderate members/>
         </div>
     }

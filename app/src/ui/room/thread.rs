@@ -10,7 +10,7 @@ use leptos_router::hooks::use_query_map;
 
 use super::composer::Composer;
 use super::history::{catch_up, keep_newest, read_while_visible, Older, OlderForm};
-use super::message::{Actions, Forms, MessageItem, PendingItem};
+use super::message::{last_editable, Actions, Forms, MessageItem, PendingItem};
 use super::message_actions::Place;
 use super::timeline::{entries, Dividers};
 use crate::api::messages::get_thread;
@@ -205,7 +205,15 @@ fn ThreadView(
                 />
             </div>
             {form_error_of(forms)}
-            <Composer room_id members viewer=viewer.get_value() thread=Some(root_seq)/>
+            <Composer
+                room_id
+                members
+                viewer=viewer.get_value()
+                thread=Some(root_seq)
+                last_own=Signal::derive(move || {
+                    messages.with(|all| viewer.with_value(|v| last_editable(all, v)))
+                })
+            />
         </aside>
     }
     .into_any()
