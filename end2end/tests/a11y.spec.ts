@@ -7,7 +7,8 @@ import AxeBuilder from '@axe-core/playwright';
 import { Page } from '@playwright/test';
 import { test, expect } from './fixtures';
 import {
-  createRoom, hydrated, messageLog, openSidebar, post, register, send, startDm, uniqueName,
+  createRoom, hydrated, messageAction, messageLog, openMembers, openSidebar, post, register, send, startDm,
+  uniqueName,
 } from './helpers';
 
 const SIZES = [
@@ -37,7 +38,7 @@ async function audit(page: Page, name: string): Promise<Finding[]> {
 
 for (const size of SIZES) {
   test(`no serious or critical axe violation on any page at ${size.width} px, light and dark`, async ({ browser }) => {
-    // Eight pages, each audited twice.
+    // Ten views (eight pages, the members panel and the quick switcher), each audited twice.
     test.setTimeout(180_000);
     const context = await browser.newContext({ viewport: { width: size.width, height: size.height } });
     const page = await context.newPage();
@@ -68,8 +69,19 @@ for (const size of SIZES) {
     await expect(messageLog(page).locator('article:not([data-pending]) code')).toHaveText('code');
     await post(page, '发布计划已经更新。다음 분기 출시 계획.');
     await check('room');
-    const first = messageLog(page).locator('article:not([data-pending])').first();
-    await page.goto(`${page.url().replace(/[?#].*$/, '')}?thread=${await first.getAttribute('data-seq')}`);
+    await openMembers(page);
+    await check('members');
+    await page.keyboard.press('Control+k');
+    await expect(page.getByRole('dialog', { name: 'Jump to a conversation' })).toBeVisible();
+    await check('quick switcher');
+    await page.keyboard.press('Escape');
+    // A second Escape closes the members panel; the thread is opened from the message's menu.
+    // (A direct load of a `?thread=` address sometimes failed to hydrate with two workers
+    // running: a hydration mismatch not yet found, reported in the stop's note.)
+    await page.keyboard.press('Escape');
+    await expect(page.getByRole('complementary', { name: 'Members' })).toBeHidden();
+    await messageAction(messageLog(page).locator('article:not([data-pending])').first(), 'Reply');
+    await expect(page.getByRole('complementary', { name: 'Thread' })).toBeVisible();
     await check('thread');
     await page.goto('/search?q=message');
     await check('search');

@@ -4,7 +4,7 @@
 // through nginx, as users of a real deployment do.
 import { test, expect } from './fixtures';
 import { Cluster } from './servers';
-import { aliceAndBob, hydrated, messageLog, openGeneral, post, register, uniqueName } from './helpers';
+import { aliceAndBob, hydrated, messageLog, openGeneral, openMembers, post, register, uniqueName } from './helpers';
 
 test('two nodes behind nginx: live delivery, typing and presence cross between nodes', async ({ browser }) => {
   const cluster = await Cluster.start(2);
@@ -26,10 +26,10 @@ test('two nodes behind nginx: live delivery, typing and presence cross between n
     await expect(a.getByText(`${bobName} is typing…`)).toBeVisible({ timeout: 5_000 });
 
     // Presence over both nodes: each sees the other online.
-    const bobOnA = a.getByRole('region', { name: 'Members' }).getByRole('listitem').filter({ hasText: bobName });
+    const bobOnA = (await openMembers(a)).getByRole('listitem').filter({ hasText: bobName });
     await expect(bobOnA).toHaveAttribute('data-presence', 'online');
     await expect(
-      b.getByRole('region', { name: 'Members' }).getByRole('listitem').filter({ hasText: aliceName }),
+      (await openMembers(b)).getByRole('listitem').filter({ hasText: aliceName }),
     ).toHaveAttribute('data-presence', 'online');
 
     // Carol goes through nginx (round robin, no stickiness): pages, server functions and the

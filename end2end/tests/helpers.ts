@@ -69,9 +69,19 @@ export async function messageAction(message: Locator, name: string): Promise<voi
   await (await openMenu(message, 'More actions')).getByRole('link', { name, exact: true }).click();
 }
 
-/** Opens the room header's menu (Mute, Leave, Remove a member). */
+/** Opens the room header's menu (Mute, Leave). */
 export async function openRoomMenu(page: Page): Promise<Locator> {
   return openMenu(page.locator('.room-header'), 'Room actions');
+}
+
+/** Opens the members panel from the room header's member count ("3 members") and returns it. */
+export async function openMembers(page: Page): Promise<Locator> {
+  const panel = page.getByRole('complementary', { name: 'Members' });
+  if (!(await panel.isVisible())) {
+    await page.locator('.room-header').getByRole('link', { name: /^\d+ members?$/ }).click();
+  }
+  await expect(panel).toBeVisible();
+  return panel;
 }
 
 /** Fills the "+" menu's direct-message form with `names` and sends it. */

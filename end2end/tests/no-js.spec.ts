@@ -39,3 +39,40 @@ test('register, log out, log in, post and read without JavaScript', async ({ pag
   await page.getByRole('link', { name: 'Jump to newest messages' }).click();
   await expect(messageLog(page).getByRole('article').last()).toContainText('old 60');
 });
+
+test('the members panel and a member menu work without JavaScript', async ({ browser, page }) => {
+  await register(page, uniqueName('nojsmembers'), { js: false });
+  await page.getByRole('link', { name: 'Browse rooms' }).click();
+  const room = uniqueName('members');
+  await page.getByRole('textbox', { name: 'Room name' }).fill(room);
+  await page.getByRole('button', { name: 'Create room' }).click();
+  await expect(page.getByRole('heading', { level: 1, name: room })).toBeVisible();
+  const url = page.url();
+  // Someone joins, also without JavaScript.
+  const other = await browser.newContext({ javaScriptEnabled: false });
+  const peer = uniqueName('nojspeer');
+  const p = await other.newPage();
+  await register(p, peer, { js: false });
+  await p.goto(url);
+  await p.getByRole('button', { name: 'Join room' }).click();
+  await expect(messageLog(p)).toBeVisible();
+  await other.close();
+
+  await page.reload();
+  await page.locator('.room-header').getByRole('link', { name: '2 members' }).click();
+  const panel = page.getByRole('complementary', { name: 'Members' });
+  await expect(panel).toBeVisible();
+  await expect(page).toHaveURL(/\?members/);
+  // The menu is a <details>: it opens without script, and its form is a plain post.
+  await panel.locator(`summary[aria-label="Actions for ${peer}"]`).click();
+  await expect(panel.getByRole('button', { name: 'Remove from room' })).toBeVisible();
+  await panel.getByRole('button', { name: 'Send a direct message' }).click();
+  await expect(page.getByRole('heading', { level: 1, name: peer })).toBeVisible();
+  // In a DM of two there is nothing to do about the other from here: no menu. Closing the
+  // panel is a link too.
+  await page.locator('.room-header').getByRole('link', { name: '2 members' }).click();
+  await expect(panel).toBeVisible();
+  await expect(panel.locator('summary')).toHaveCount(0);
+  await panel.getByRole('link', { name: 'Close members' }).click();
+  await expect(panel).toBeHidden();
+});

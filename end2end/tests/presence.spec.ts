@@ -2,13 +2,13 @@
 // devices, and the summary waiting for someone who was away.
 import { BrowserContext, Page } from '@playwright/test';
 import { test, expect } from './fixtures';
-import { aliceAndBob, hydrated, leaveGeneral, logIn, messageLog, openDm, post, sidebarLink, accountButton } from './helpers';
+import { aliceAndBob, hydrated, leaveGeneral, logIn, messageLog, openDm, openMembers, post, sidebarLink, accountButton } from './helpers';
 
 test('a member shows online while connected, and offline with "last seen" once their browser closes', async ({ browser }) => {
   const { alice, bob, a, aliceName, bobName } = await aliceAndBob(browser);
   await openDm(a, bobName);
   await hydrated(a);
-  const members = a.getByRole('region', { name: 'Members' });
+  const members = await openMembers(a);
   const bobItem = members.getByRole('listitem').filter({ hasText: bobName });
   await expect(bobItem).toHaveAttribute('data-presence', 'online');
   await expect(members.getByRole('listitem').filter({ hasText: aliceName })).toHaveAttribute('data-presence', 'online');
@@ -17,7 +17,7 @@ test('a member shows online while connected, and offline with "last seen" once t
   await bob.close();
   await expect(bobItem).toHaveAttribute('data-presence', 'offline', { timeout: 5_000 });
   await expect(bobItem).toContainText('last seen');
-  // A reload asks the server, which agrees.
+  // A reload asks the server, which agrees (the panel stays open: it is in the address).
   await a.reload();
   await hydrated(a);
   await expect(bobItem).toHaveAttribute('data-presence', 'offline');

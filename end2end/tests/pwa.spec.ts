@@ -7,7 +7,7 @@
 import { expect, test, Page, BrowserContext } from '@playwright/test';
 import * as crypto from 'node:crypto';
 import * as http from 'node:http';
-import { aliceAndBob, createRoom, hydrated, messageLog, openDm, post, register, send, uniqueName, openRoomMenu, openAccountMenu } from './helpers';
+import { aliceAndBob, createRoom, hydrated, messageLog, openDm, post, register, send, uniqueName, openRoomMenu, openAccountMenu, openMembers } from './helpers';
 import { OwnServer } from './servers';
 
 /** Waits until the service worker controls `page` (it claims pages as it activates). */
@@ -266,8 +266,7 @@ test('muting a room and the notification level change what is pushed', async ({ 
     const subscribed = await b.request.post('/api/subscribe_push', { form: service.subscription() });
     expect(subscribed.status()).toBe(200);
     const dm = await openDm(a, bobName);
-    const bobOnAlicesScreen = a
-      .getByRole('region', { name: 'Members' })
+    const bobOnAlicesScreen = (await openMembers(a))
       .getByRole('listitem')
       .filter({ hasText: bobName });
     /** Bob closes his last tab; Alice's screen shows him offline, as the server sees him. */

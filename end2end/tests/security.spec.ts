@@ -2,7 +2,7 @@
 // (nonce-carrying) scripts hydrate and blocks an injected handler; no other site may frame
 // Confab; and a guesser at someone's password is stopped while the owner still gets in.
 import { test, expect } from './fixtures';
-import { aliceAndBob, createRoom, hydrated, logIn, messageLog, openGeneral, post, register, sidebarLink, uniqueName, PASSWORD, logOut, accountButton, openAccountMenu, openRoomMenu } from './helpers';
+import { aliceAndBob, createRoom, hydrated, logIn, messageLog, openGeneral, post, register, sidebarLink, uniqueName, PASSWORD, logOut, accountButton, openAccountMenu, openMembers, openMenu } from './helpers';
 import { OwnServer } from './servers';
 
 test('the page policy lets the app hydrate, carries its nonce, and blocks an injected handler', async ({ page, csp }) => {
@@ -193,7 +193,7 @@ test('an admin disables an account from the administration page: its tab is logg
 });
 
 test("a room's creator removes a member: the member's open page says so and the room leaves their sidebar", async ({ browser }) => {
-  const { alice, bob, a, b, bobName } = await aliceAndBob(browser);
+  const { alice, bob, a, b, aliceName, bobName } = await aliceAndBob(browser);
   const room = uniqueName('club');
   const id = await createRoom(a, room);
   await hydrated(a);
@@ -202,18 +202,24 @@ test("a room's creator removes a member: the member's open page says so and the 
   await b.getByRole('button', { name: 'Join room' }).click();
   await expect(messageLog(b)).toHaveAttribute('data-live', 'open');
   await expect(sidebarLink(b, room)).toBeVisible();
-  // Only the creator (or an admin) gets the form: Bob's room menu has Mute, not it.
-  const bobsMenu = await openRoomMenu(b);
-  await expect(bobsMenu.getByRole('button', { name: 'Mute', exact: true })).toBeVisible();
-  await expect(bobsMenu.getByRole('textbox', { name: 'Remove a member' })).toHaveCount(0);
+  // Only the creator (or an admin) may remove: in Bob's members panel, Alice's menu offers a
+  // direct message, not a removal.
+  const bobsPanel = await openMembers(b);
+  const alicesMenu = await openMenu(bobsPanel, `Actions for ${aliceName}`);
+  await expect(alicesMenu.getByRole('button', { name: 'Send a direct message' })).toBeVisible();
+  await expect(alicesMenu.getByRole('button', { name: 'Remove from room' })).toHaveCount(0);
+  await expect(bobsPanel.locator(`summary[aria-label="Actions for ${bobName}"]`)).toHaveCount(0);
 
   await a.reload();
   await hydrated(a);
   await post(a, 'before the removal');
   await expect(messageLog(b).getByText('before the removal')).toBeVisible();
-  await (await openRoomMenu(a)).getByRole('textbox', { name: 'Remove a member' }).fill(bobName);
-  await a.getByRole('button', { name: 'Remove', exact: true }).click();
-  await expect(a.getByRole('region', { name: 'Members' }).getByText(bobName)).toHaveCount(0);
+  const alicesPanel = await openMembers(a);
+  await expect(alicesPanel.getByRole('heading', { name: '2 members' })).toBeVisible();
+  const bobsMenu = await openMenu(alicesPanel, `Actions for ${bobName}`);
+  await bobsMenu.getByRole('button', { name: 'Remove from room' }).click();
+  await expect(alicesPanel.getByText(bobName)).toHaveCount(0);
+  await expect(alicesPanel.getByRole('heading', { name: '1 member' })).toBeVisible();
 
   await expect(b.getByRole('status').filter({ hasText: 'You were removed from this room by' })).toBeVisible();
   await expect(b.getByRole('button', { name: 'Join room' })).toBeVisible();

@@ -1,6 +1,9 @@
 //! The Confab server: configuration, the axum router around the Leptos app, and start-up.
 //! `main.rs` is only the command line; tests build the same router with [`router`].
 
+// The room page's view type is deep; its async render needs more than the default 128 levels.
+#![recursion_limit = "256"]
+
 pub mod bench;
 pub mod commands;
 pub mod config;

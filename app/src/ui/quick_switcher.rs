@@ -52,12 +52,8 @@ pub(super) fn QuickSwitcher(
     let conversations = StoredValue::new(conversations);
     let shown = Memo::new(move |_| {
         query.with(|q| {
-            conversations.with_value(|all| {
-                matching(all, q)
-                    .into_iter()
-                    .cloned()
-                    .collect::<Vec<_>>()
-            })
+            conversations
+                .with_value(|all| matching(all, q).into_iter().cloned().collect::<Vec<_>>())
         })
     });
     let navigate = StoredValue::new(use_navigate());
@@ -183,7 +179,8 @@ pub(super) fn QuickSwitcher(
 #[cfg(feature = "hydrate")]
 async fn focus_composer_of(room: crate::model::RoomId) {
     use wasm_bindgen::JsCast;
-    let selector = format!(r#"form.composer:has(> input[name="room_id"][value="{room}"]) #composer-text"#);
+    let selector =
+        format!(r#"form.composer:has(> input[name="room_id"][value="{room}"]) #composer-text"#);
     for _ in 0..100 {
         let shown = document()
             .query_selector(&selector)
@@ -228,7 +225,10 @@ mod tests {
             room(5, "devops"),
         ];
         assert_eq!(names(matching(&all, "re")), ["design-review"]);
-        assert_eq!(names(matching(&all, "D")), ["design-review", "devops", "backend", "Random"]);
+        assert_eq!(
+            names(matching(&all, "D")),
+            ["design-review", "devops", "backend", "Random"]
+        );
         assert_eq!(names(matching(&all, " bob ")), ["alice, bob"]);
         assert!(matching(&all, "zulu").is_empty());
     }

@@ -3,7 +3,7 @@
 //! - `?` outside a text field opens the "Keyboard shortcuts" dialog, which lists every shortcut
 //!   (the account menu opens it too);
 //! - Escape, when nothing nearer took it (a menu, a dialog, the mention list, an edit), closes
-//!   the thread panel.
+//!   the thread or members panel.
 //!
 //! The message box's own keys (Enter, Shift+Enter, ↑ to edit) live with the composer.
 
@@ -58,8 +58,10 @@ pub(super) fn KeyboardShortcuts(conversations: Vec<RoomSummary>) -> impl IntoVie
                     dialogs.help.set(true);
                 }
             } else if key == "Escape" && !dialogs.any_open() && !menu_open() {
-                let in_thread = location.query.with_untracked(|q| q.get("thread").is_some());
-                if in_thread {
+                let panel = location
+                    .query
+                    .with_untracked(|q| q.get("thread").is_some() || q.get("members").is_some());
+                if panel {
                     ev.prevent_default();
                     let path = location.pathname.get_untracked();
                     navigate.with_value(|go| go(&path, Default::default()));
@@ -98,12 +100,18 @@ fn menu_open() -> bool {
 #[component]
 fn ShortcutsHelp(open: RwSignal<bool>) -> impl IntoView {
     let rows = [
-        ("Ctrl + K  (⌘ K on a Mac)", "Jump to a room or a direct message"),
+        (
+            "Ctrl + K  (⌘ K on a Mac)",
+            "Jump to a room or a direct message",
+        ),
         ("Enter", "Send the message"),
         ("Shift + Enter", "Start a new line"),
         ("↑  in an empty message box", "Edit your last message"),
         ("@", "Mention someone (↑ ↓ to choose, Enter or Tab to take)"),
-        ("Esc", "Close a menu, a dialog or the thread; cancel an edit"),
+        (
+            "Esc",
+            "Close a menu, a dialog or a side panel; cancel an edit",
+        ),
         ("?", "Show these shortcuts"),
     ]
     .into_iter()

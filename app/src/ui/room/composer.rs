@@ -7,8 +7,8 @@ use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
 use send_wrapper::SendWrapper;
 
-use crate::api::messages::PostMessage;
 use super::message_actions::Place;
+use crate::api::messages::PostMessage;
 use crate::model::{Member, RoomId};
 use crate::protocol::TYPING_EVERY_MS;
 use crate::ui::feedback::form_error;

@@ -1,9 +1,9 @@
-//! The room's header: its name, size and topic on one line, and the actions on the room itself
-//! (mute, leave, remove a member) in its "⋯" menu.
+//! The room's header: its name, size and topic on one line, the size a link to the members
+//! panel, and the actions on the room itself (mute, leave) in its "⋯" menu.
 
 use leptos::prelude::*;
 
-use super::members::RemoveMember;
+use super::members::{members_open, members_url};
 use crate::model::{RoomKind, RoomView};
 use crate::ui::feedback::form_error;
 use crate::ui::menu::Menu;
@@ -28,17 +28,15 @@ pub(super) fn RoomHeader(view: RoomView) -> impl IntoView {
         Some(Ok(now)) => now,
         _ => view.muted,
     });
-    let can_remove = view.can_remove_members;
     let room_id = view.room.id;
-    let remove = expect_context::<Membership>().remove_member;
+    let panel = members_open();
     // A refusal stays in view: the menu opens on it (also on the page a form sent without
     // JavaScript comes back to).
     let refused = Signal::derive(move || {
         mute.value().with(|v| matches!(v, Some(Err(_))))
             || leave.value().with(|v| matches!(v, Some(Err(_))))
-            || remove.value().with(|v| matches!(v, Some(Err(_))))
     });
-    let actions = (view.is_member || can_remove).then(|| {
+    let actions = view.is_member.then(|| {
         view! {
             <Menu
                 label="Room actions".to_owned()
@@ -78,7 +76,6 @@ pub(super) fn RoomHeader(view: RoomView) -> impl IntoView {
                             {form_error(leave.value())}
                         }
                     })}
-                {can_remove.then(|| view! { <RemoveMember room=room_id/> })}
             </Menu>
         }
     });
@@ -89,7 +86,24 @@ pub(super) fn RoomHeader(view: RoomView) -> impl IntoView {
                     <span class="room-prefix" aria-hidden="true">{prefix}</span>
                     {view.room.name.clone()}
                 </h1>
-                <span class="muted member-count">{members}</span>
+                // A member's opens the members panel, or closes it when it is open.
+                {if view.is_member {
+                    view! {
+                        <a
+                            class="member-count"
+                            href=move || {
+                                if panel.get() { format!("/r/{room_id}") } else { members_url(room_id) }
+                            }
+                            aria-controls="members"
+                            aria-expanded=move || panel.get().to_string()
+                        >
+                            {members}
+                        </a>
+                    }
+                        .into_any()
+                } else {
+                    view! { <span class="muted member-count">{members}</span> }.into_any()
+                }}
                 {actions}
             </div>
             {view.room.topic.map(|t| view! { <p class="topic">{t}</p> })}

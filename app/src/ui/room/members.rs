@@ -1,77 +1,168 @@
-//! Who is in a room: the member list with presence, and removing a member (for those allowed).
+//! Who is in a room: the members panel beside the timeline (over it on a phone), opened from the
+//! header's member count (`?members`). Each member shows their presence, and a "⋯" menu holds
+//! what the viewer may do about them: write to them directly, and, for a public room's creator
+//! and admins, remove them from the room. Plain links and forms, so it works without JavaScript.
 
 use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
 
-use crate::model::{Member, Presence, RoomId};
-use crate::ui::feedback::{form_error, UsernameInput};
+use crate::model::{Member, Presence, RoomId, RoomKind};
+use crate::ui::feedback::form_error;
 use crate::ui::local_time::LocalTime;
+use crate::ui::menu::Menu;
 use crate::ui::session::Membership;
 
-/// For a public room's creator and admins: remove someone from the room (a plain form, so it
-/// works without JavaScript too).
+/// Whether the page asks for the members panel.
+pub(super) fn members_open() -> Memo<bool> {
+    let query = use_query_map();
+    Memo::new(move |_| query.with(|q| q.get("members").is_some()))
+}
+
+/// The link to the panel for `room`: `?members` opens it.
+pub(super) fn members_url(room: RoomId) -> String {
+    format!("/r/{room}?members")
+}
+
+/// What the viewer may do about the members of one room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct MemberRights {
+    pub room: RoomId,
+    pub kind: RoomKind,
+    /// A public room's creator, or an admin.
+    pub can_remove: bool,
+}
+
+/// The panel, while `?members` is in the address.
 #[component]
-pub(super) fn RemoveMember(room: RoomId) -> impl IntoView {
-    let remove = expect_context::<Membership>().remove_member;
-    view! {
-        <ActionForm action=remove attr:class="remove-member">
-            <input type="hidden" name="room_id" value=room/>
-            <label for="remove-username">"Remove a member"</label>
-            <div class="inline-field">
-                <UsernameInput id="remove-username"/>
-                <button type="submit" class="secondary">"Remove"</button>
-            </div>
-            {form_error(remove.value())}
-        </ActionForm>
+pub(super) fn MembersPanel(
+    members: RwSignal<Vec<Member>>,
+    viewer: String,
+    rights: MemberRights,
+) -> impl IntoView {
+    let open = members_open();
+    let viewer = StoredValue::new(viewer);
+    move || {
+        open.get().then(|| {
+            view! { <MembersAside members viewer=viewer.get_value() rights/> }
+        })
     }
 }
 
-/// Who is in the room and whether they are online, away, or when they were last seen.
 #[component]
-pub(super) fn MemberList(members: RwSignal<Vec<Member>>) -> impl IntoView {
+fn MembersAside(
+    members: RwSignal<Vec<Member>>,
+    viewer: String,
+    rights: MemberRights,
+) -> impl IntoView {
     /// Beyond this many the list names how many more there are.
-    const SHOWN: usize = 50;
+    const SHOWN: usize = 200;
+    let remove = expect_context::<Membership>().remove_member;
+    let viewer = StoredValue::new(viewer);
+    let heading = move || match members.with(Vec::len) {
+        1 => "1 member".to_owned(),
+        n => format!("{n} members"),
+    };
+    let list = move || {
+        members.with(|all| {
+            let mut sorted: Vec<&Member> = all.iter().collect();
+            // Online first, then away, then offline; by name within each (the server's order).
+            sorted.sort_by_key(|m| match m.presence {
+                Presence::Online => 0,
+                Presence::Away => 1,
+                Presence::Offline => 2,
+            });
+            // In a DM of two, a direct message with the other is this very conversation.
+            let offer_dm = !(rights.kind == RoomKind::Dm && sorted.len() == 2);
+            let more = sorted.len().saturating_sub(SHOWN);
+            let items = sorted
+                .into_iter()
+                .take(SHOWN)
+                .map(|m| {
+                    let me = viewer.with_value(|v| m.username.eq_ignore_ascii_case(v));
+                    view! { <MemberItem member=m.clone() me offer_dm rights/> }
+                })
+                .collect_view();
+            view! {
+                {items}
+                {(more > 0).then(|| view! { <li class="muted">"and " {more} " more"</li> })}
+            }
+        })
+    };
     view! {
-        <section class="members" aria-label="Members">
-            // On a phone the list scrolls sideways: focusable, so the keyboard can scroll it.
-            <ul tabindex="0" aria-label="Members">
-                {move || {
-                    members
-                        .with(|all| {
-                            let mut sorted: Vec<&Member> = all.iter().collect();
-                            // Online first, then away, then offline; by name within each.
-                            sorted.sort_by_key(|m| match m.presence {
-                                Presence::Online => 0,
-                                Presence::Away => 1,
-                                Presence::Offline => 2,
-                            });
-                            let more = sorted.len().saturating_sub(SHOWN);
-                            let items = sorted
-                                .into_iter()
-                                .take(SHOWN)
-                                .map(|m| {
-                                    let presence = m.presence.label();
-                                    let seen = m
-                                        .last_seen
-                                        .filter(|_| m.presence == Presence::Offline)
-                                        .map(|ms| {
-                                            view! { " · last seen " <LocalTime ms/> }
-                                        });
-                                    view! {
-                                        <li class="member" data-presence=presence>
-                                            <span class="dot" aria-hidden="true"></span>
-                                            <span class="member-name">{m.username.clone()}</span>
-                                            <span class="muted member-status">{presence} {seen}</span>
-                                        </li>
-                                    }
-                                })
-                                .collect_view();
-                            view! {
-                                {items}
-                                {(more > 0).then(|| view! { <li class="muted">"and " {more} " more"</li> })}
-                            }
-                        })
-                }}
-            </ul>
-        </section>
+        <aside class="side-panel members-panel" id="members" aria-label="Members">
+            <header class="side-panel-header">
+                <h2>{heading}</h2>
+                <a href=format!("/r/{}", rights.room) class="small-link">"Close members"</a>
+            </header>
+            {form_error(remove.value())}
+            <ul class="member-list">{list}</ul>
+        </aside>
+    }
+}
+
+/// One member: presence, name, "last seen" when offline, and their menu (none for oneself, or
+/// where it would hold nothing).
+#[component]
+fn MemberItem(member: Member, me: bool, offer_dm: bool, rights: MemberRights) -> impl IntoView {
+    let presence = member.presence.label();
+    let seen = member
+        .last_seen
+        .filter(|_| member.presence == Presence::Offline)
+        .map(|ms| view! { " · last seen " <LocalTime ms/> });
+    let name = member.username.clone();
+    let removable = rights.can_remove && rights.kind == RoomKind::Public;
+    let menu = (!me && (offer_dm || removable))
+        .then(|| view! { <MemberMenu username=name.clone() offer_dm removable room=rights.room/> });
+    view! {
+        <li class="member" data-presence=presence>
+            <span class="dot" aria-hidden="true"></span>
+            <span class="member-text">
+                <span class="member-name">{name} {me.then_some(" (you)")}</span>
+                <span class="muted member-status">{presence} {seen}</span>
+            </span>
+            {menu}
+        </li>
+    }
+}
+
+/// "Actions for bob": a direct message with them, and removing them from the room.
+#[component]
+fn MemberMenu(username: String, offer_dm: bool, removable: bool, room: RoomId) -> impl IntoView {
+    let Membership {
+        open_dm,
+        remove_member,
+        ..
+    } = expect_context::<Membership>();
+    let name = username.clone();
+    view! {
+        <Menu
+            label=format!("Actions for {username}")
+            icon=view! { <span aria-hidden="true">"⋯"</span> }.into_any()
+            class="member-menu"
+        >
+            {offer_dm
+                .then(|| {
+                    view! {
+                        <ActionForm action=open_dm>
+                            <input type="hidden" name="username" value=name/>
+                            <button type="submit" class="secondary menu-button">
+                                "Send a direct message"
+                            </button>
+                        </ActionForm>
+                    }
+                })}
+            {removable
+                .then(|| {
+                    view! {
+                        <ActionForm action=remove_member>
+                            <input type="hidden" name="room_id" value=room/>
+                            <input type="hidden" name="username" value=username.clone()/>
+                            <button type="submit" class="secondary menu-button danger-text">
+                                "Remove from room"
+                            </button>
+                        </ActionForm>
+                    }
+                })}
+        </Menu>
     }
 }

@@ -22,7 +22,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use self::composer::Composer;
 use self::header::RoomHeader;
 use self::history::{catch_up, keep_newest, read_while_visible, Older, OlderForm};
-use self::members::MemberList;
+use self::members::{MemberRights, MembersPanel};
 use self::message::{last_editable, Actions, Forms, MessageItem, PendingItem};
 use self::message_actions::Place;
 use self::timeline::{entries, first_unread, Dividers};
@@ -263,7 +263,6 @@ pub(super) fn Room(
         <leptos_meta::Title text=title/>
         <div class="room">
             <RoomHeader view=view.clone()/>
-            <MemberList members/>
             {move || {
                 reconnecting()
                     .then(|| {
@@ -360,7 +359,20 @@ pub(super) fn Room(
                 thread=None
                 last_own=Signal::derive(move || messages.with(|all| last_editable(all, &viewer())))
             />
-            <thread::ThreadPanel room_id viewer=view.viewer.clone() can_moderate members/>
+            // The side panels, as one erased view: the room's view type is deep enough already.
+            {view! {
+                <thread::ThreadPanel room_id viewer=view.viewer.clone() can_moderate members/>
+                <MembersPanel
+                    members
+                    viewer=view.viewer.clone()
+                    rights=MemberRights {
+                        room: room_id,
+                        kind: view.room.kind,
+                        can_remove: view.can_remove_members,
+                    }
+                />
+            }
+                .into_any()}
         </div>
     }
 }
