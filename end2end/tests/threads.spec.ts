@@ -88,6 +88,43 @@ test('a reply in a thread you follow is unread until you open the thread', async
   await bob.close();
 });
 
+test('a reply left in the outbox is sent when the thread is opened straight from its address', async ({ browser, baseURL }) => {
+  const proxy = await CuttableProxy.start(Number(new URL(baseURL ?? '').port));
+  const context = await browser.newContext({ baseURL: proxy.url });
+  const errors: string[] = [];
+  context.on('weberror', (e) => errors.push(e.error().message));
+  const page = await context.newPage();
+  await register(page, uniqueName('outbox'));
+  await createRoom(page, uniqueName('waiting'));
+  await post(page, 'a root with a reply on its way');
+  await messageAction(messageLog(page).getByRole('article').filter({ hasText: 'a root with a reply on its way' }), 'Reply');
+  await expect(page.getByRole('complementary', { name: 'Thread' })).toBeVisible();
+  const address = new URL(page.url());
+  expect(address.searchParams.get('thread')).toMatch(/^\d+$/);
+
+  // Written while the connection is down: it waits in the outbox, and the tab closes.
+  await proxy.cut();
+  await expect(page.getByText('Connection lost. Reconnecting…')).toBeVisible();
+  await replyInThread(page, 'written on the train');
+  await expect(replies(page).locator('article[data-pending]')).toHaveCount(1);
+  await page.close();
+
+  // Back online, straight to the thread's address: the page hydrates (the server rendered no
+  // pending reply, so the browser's first render must not either), then sends it, once.
+  await proxy.restore();
+  const again = await context.newPage();
+  await again.goto(address.pathname + address.search);
+  await hydrated(again);
+  await expect(replies(again).locator('article:not([data-pending])').filter({ hasText: 'written on the train' })).toBeVisible({ timeout: 15_000 });
+  await expect(replies(again).locator('article[data-pending]')).toHaveCount(0);
+  await again.reload();
+  await hydrated(again);
+  await expect(replies(again).getByText('written on the train')).toHaveCount(1);
+  expect(errors, 'no script error (a failed hydration panics)').toEqual([]);
+  await context.close();
+  await proxy.stop();
+});
+
 test.describe('without JavaScript', () => {
   test.use({ javaScriptEnabled: false });
 
