@@ -9,15 +9,22 @@
 // - Push: each push carries an encrypted JSON payload (docs/protocol.md#push); it is shown as a
 //   notification whose tag it names, so a repeat replaces it. A click focuses an open Confab
 //   tab at the message, or opens one.
+// - Releases: the server puts BUNDLE (this release's WASM, JS and CSS, named by their hashes)
+//   and RELEASE (a name that changes with them) above this file. A new release is a new worker;
+//   it precaches its bundle when it installs, and drops every older release's cache when it
+//   takes over, so old bundles do not pile up.
 
-const CACHE = "confab-v1";
+const RELEASE_NAME = typeof RELEASE === "string" ? RELEASE : "dev";
+const CACHE = `confab-${RELEASE_NAME}`;
 const SHELL = ["/", "/manifest.webmanifest", "/icons/icon-192.png", "/icons/icon-512.png"];
+const PRECACHE = SHELL.concat(typeof BUNDLE === "undefined" ? [] : BUNDLE);
 
 self.addEventListener("install", (event) => {
   event.waitUntil(
     caches
       .open(CACHE)
-      .then((cache) => cache.addAll(SHELL))
+      // Each on its own: one that fails (offline, signed out) must not cost the others.
+      .then((cache) => Promise.all(PRECACHE.map((url) => cache.add(url).catch(() => {}))))
       .catch(() => {})
       .then(() => self.skipWaiting()),
   );

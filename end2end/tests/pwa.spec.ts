@@ -57,6 +57,48 @@ test('the manifest is valid, its icons are there, and the service worker takes c
   expect(await controlled(page)).toMatch(/\/sw\.js$/);
 });
 
+test('the bundle is named by its hash, sent precompressed, kept a year, and precached by the worker', async ({
+  page,
+  request,
+}) => {
+  await page.goto('/');
+  const bundle = [
+    await page.locator('link[rel="modulepreload"]').getAttribute('href'),
+    await page.locator('link[rel="preload"][as="fetch"]').getAttribute('href'),
+    await page.locator('link[rel="stylesheet"]').getAttribute('href'),
+  ];
+  const kinds = bundle.map((href) => /^\/pkg\/confab\.[A-Za-z0-9_-]{22}\.(js|wasm|css)$/.exec(href ?? '')?.[1]);
+  expect(kinds, `hashed names: ${bundle.join(', ')}`).toEqual(['js', 'wasm', 'css']);
+  for (const href of bundle as string[]) {
+    const answer = await request.get(href, { headers: { 'Accept-Encoding': 'br' } });
+    expect(answer.status(), href).toBe(200);
+    expect(answer.headers()['content-encoding'], href).toBe('br');
+    expect(answer.headers()['cache-control'], href).toBe('public, max-age=31536000, immutable');
+  }
+  // The unhashed names are not served: a stale page cannot mix two releases.
+  expect((await request.get('/pkg/confab.wasm')).status()).toBe(404);
+  // The page itself is always asked for again.
+  expect((await request.get('/')).headers()['cache-control'] ?? '').not.toContain('immutable');
+
+  // The worker is told this release's bundle and has it in its cache once it is active.
+  const worker = await (await request.get('/sw.js')).text();
+  for (const href of bundle) expect(worker).toContain(JSON.stringify(href));
+  const release = /const RELEASE = "([0-9a-f]{16})";/.exec(worker)?.[1];
+  expect(release).toBeTruthy();
+  await register(page, uniqueName('bundle'));
+  await controlled(page);
+  const cached = await page.evaluate(async () => {
+    const names = await caches.keys();
+    const urls: string[] = [];
+    for (const name of names) {
+      for (const request of await (await caches.open(name)).keys()) urls.push(new URL(request.url).pathname);
+    }
+    return { names, urls };
+  });
+  expect(cached.names).toEqual([`confab-${release}`]);
+  for (const href of bundle) expect(cached.urls).toContain(href);
+});
+
 test('with the server stopped the app opens from its cache and the outbox keeps what is written', async ({
   browser,
 }) => {

@@ -4,6 +4,7 @@
 // The room page's view type is deep; its async render needs more than the default 128 levels.
 #![recursion_limit = "256"]
 
+pub mod assets;
 pub mod bench;
 pub mod commands;
 pub mod config;
@@ -75,6 +76,8 @@ pub fn router(state: AppState, options: LeptosOptions, live: LiveOptions) -> Rou
         }
     };
     let watching = std::env::var_os("LEPTOS_WATCH").is_some() && options.reload_port != 0;
+    let bundle = Arc::new(assets::Bundle::of(&options));
+    let worker = service_worker(&options, &bundle);
     // Uploads are the one kind of request larger than MAX_REQUEST_BYTES: their route has a
     // limit of its own (the cap, plus room for the form), enforced as the body is read, so an
     // oversize upload is answered like any other refused one.
@@ -95,6 +98,7 @@ pub fn router(state: AppState, options: LeptosOptions, live: LiveOptions) -> Rou
             axum::routing::get(files::thumb).with_state(state.clone()),
         )
         .route("/ws", axum::routing::get(ws::handler).with_state(ws_state))
+        .route(SERVICE_WORKER_PATH, axum::routing::get(worker))
         .route(
             "/export/me",
             axum::routing::get(download::my_data).with_state(state.clone()),
@@ -124,10 +128,12 @@ pub fn router(state: AppState, options: LeptosOptions, live: LiveOptions) -> Rou
             Headers {
                 secure: state.secure_cookies,
                 watching,
+                bundle,
             },
             security_headers,
         ))
-        // The WASM bundle is ~1 MB raw and ~0.3 MB with brotli.
+        // Pages and API answers are compressed per response. The bundle is not: a release build
+        // ships it precompressed (brotli at quality 11), which this layer leaves as it is.
         .layer(CompressionLayer::new())
         .layer(
             TraceLayer::new_for_http()
@@ -177,6 +183,33 @@ const CSP_SERVICE_WORKER: &str =
 /// Where the service worker is served (its scope is the whole site).
 const SERVICE_WORKER_PATH: &str = "/sw.js";
 
+/// The `/sw.js` handler: the worker's code from the site root, told this release's bundle
+/// ([`assets::Bundle::service_worker`]). Read once at start-up; a missing file is a 404.
+fn service_worker(
+    options: &LeptosOptions,
+    bundle: &assets::Bundle,
+) -> impl Fn() -> std::future::Ready<Response> + Clone + Send + 'static {
+    let path = std::path::Path::new(&*options.site_root).join("sw.js");
+    let source = match std::fs::read_to_string(&path) {
+        Ok(template) => Some(axum::body::Bytes::from(bundle.service_worker(&template))),
+        Err(e) => {
+            tracing::warn!("no service worker at {}: {e}", path.display());
+            None
+        }
+    };
+    move || {
+        use axum::response::IntoResponse;
+        std::future::ready(match &source {
+            Some(source) => (
+                [(http::header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+                source.clone(),
+            )
+                .into_response(),
+            None => http::StatusCode::NOT_FOUND.into_response(),
+        })
+    }
+}
+
 /// The nonce Leptos gave a page's inline scripts, carried from the page's render back to
 /// [`security_headers`] in the request's extensions, so the policy that allows those scripts is
 /// set where every other header is, whatever the renderer did with its own response options.
@@ -199,12 +232,14 @@ impl PageNonce {
 }
 
 /// What [`security_headers`] needs to know of the whole server.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 struct Headers {
     /// Cookies are Secure: the site is served over https.
     secure: bool,
     /// Under `cargo leptos watch`: pages may open the reload socket.
     watching: bool,
+    /// The client bundle's names: hashed ones may be cached for good.
+    bundle: Arc<assets::Bundle>,
 }
 
 /// Headers that tell browsers what this site never does: be framed (clickjacking), have its
@@ -225,7 +260,9 @@ async fn security_headers(
     let nonce = PageNonce::default();
     request.extensions_mut().insert(nonce.clone());
     let worker = request.uri().path() == SERVICE_WORKER_PATH;
+    let cache = site.bundle.cache_control(request.uri().path());
     let mut response = next.run(request).await;
+    let response_ok = response.status().is_success();
     let headers = response.headers_mut();
     let is_page = headers
         .get(header::CONTENT_TYPE)
@@ -240,6 +277,9 @@ async fn security_headers(
     if worker {
         // A new release's worker is found at the next visit, not a cache lifetime later.
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    }
+    if let Some(cache) = cache.filter(|_| response_ok) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
     }
     let fixed = [
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),

@@ -47,7 +47,7 @@ async fn main() -> std::process::ExitCode {
 
 async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     let conf = get_configuration(None)?;
-    let options = conf.leptos_options;
+    let options = server::assets::detect_hashes(conf.leptos_options);
     let addr = args.addr.unwrap_or(options.site_addr);
     let redis = args.redis_url.as_deref().map(|url| RedisOptions {
         url: url.to_owned(),

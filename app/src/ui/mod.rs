@@ -23,7 +23,7 @@ mod theme;
 pub use live::push::register_service_worker;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, Title};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
@@ -34,7 +34,6 @@ pub fn App() -> impl IntoView {
     let theme = theme::provide_theme();
     view! {
         <theme::ThemeAttr theme/>
-        <Stylesheet id="leptos" href="/pkg/confab.css"/>
         <Title text="Confab"/>
         <Router>
             <Routes fallback=|| view! { <feedback::NotFound/> }>
