@@ -65,6 +65,7 @@ pub fn RoomPage() -> impl IntoView {
         number("before").or_else(|| at.map(|at| at.saturating_add(AFTER_FOUND + 1)))
     };
 
+    let thread = thread::ThreadData::new(room_id);
     let data = Resource::new(
         move || {
             (
@@ -99,7 +100,7 @@ pub fn RoomPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match data.await {
                     Ok((view, Some((page, members, paged)))) => {
-                        view! { <Room view page members paged/> }.into_any()
+                        view! { <Room view page members paged thread/> }.into_any()
                     }
                     Ok((view, None)) => view! { <JoinPrompt view/> }.into_any(),
                     Err(error) => page_error(error),
@@ -146,6 +147,7 @@ pub(super) fn Room(
     page: HistoryPage,
     members: Vec<Member>,
     paged: bool,
+    thread: thread::ThreadData,
 ) -> impl IntoView {
     let room_id = view.room.id;
     let title = format!("{} · Confab", view.room.name);
@@ -366,7 +368,7 @@ pub(super) fn Room(
             />
             // The side panels, as one erased view: the room's view type is deep enough already.
             {view! {
-                <thread::ThreadPanel room_id viewer=view.viewer.clone() can_moderate members/>
+                <thread::ThreadPanel room_id thread viewer=view.viewer.clone() can_moderate members/>
                 <MembersPanel
                     members
                     viewer=view.viewer.clone()

@@ -19,28 +19,52 @@ use crate::model::{Member, Message, RoomId, Thread};
 use crate::ui::live::{Live, RevCursor, RoomHandlers};
 use crate::ui::local_time::local_after_hydration;
 
-/// The panel of the thread `?thread=` names (nothing without it); `?thread_before=` pages back.
+/// The thread `?thread=` names (nothing without it), `?thread_before=` paging back: the panel's
+/// data, loaded by [`super::RoomPage`] at its top. Resources are created there, never inside a
+/// `Suspend` such as the room's: on the server a resource made once the room's data is in gets
+/// the next free id then, which depends on what else resolved first (the sidebar), and the
+/// browser, which makes them in page order, would read another resource's data as this one
+/// (and fail to hydrate).
+#[derive(Clone, Copy)]
+pub(crate) struct ThreadData {
+    data: Resource<Result<Option<Thread>, AppError>>,
+    before: Memo<Option<i64>>,
+}
+
+impl ThreadData {
+    /// Loads the thread of `room_id` the address names, again whenever it names another.
+    pub(super) fn new(room_id: impl Fn() -> Option<RoomId> + Send + Sync + 'static) -> Self {
+        let query = use_query_map();
+        let number =
+            move |key: &str| query.with(|q| q.get(key).and_then(|s| s.parse::<i64>().ok()));
+        // Memos: opening a form in the panel (`&edit=`) must not load the thread again.
+        let root = Memo::new(move |_| number("thread"));
+        let before = Memo::new(move |_| number("thread_before"));
+        let data = Resource::new(
+            move || (room_id(), root.get(), before.get()),
+            move |(room_id, root, before)| async move {
+                match (room_id, root) {
+                    (Some(room_id), Some(seq)) => {
+                        get_thread(room_id, seq, before, None).await.map(Some)
+                    }
+                    _ => Ok(None),
+                }
+            },
+        );
+        Self { data, before }
+    }
+}
+
+/// The panel of the thread [`ThreadData`] loaded, if the address names one.
 #[component]
 pub fn ThreadPanel(
     room_id: RoomId,
+    thread: ThreadData,
     viewer: String,
     can_moderate: bool,
     members: RwSignal<Vec<Member>>,
 ) -> impl IntoView {
-    let query = use_query_map();
-    let number = move |key: &str| query.with(|q| q.get(key).and_then(|s| s.parse::<i64>().ok()));
-    // Memos: opening a form in the panel (`&edit=`) must not load the thread again.
-    let root = Memo::new(move |_| number("thread"));
-    let before = Memo::new(move |_| number("thread_before"));
-    let data = Resource::new(
-        move || (root.get(), before.get()),
-        move |(root, before)| async move {
-            match root {
-                Some(seq) => get_thread(room_id, seq, before, None).await.map(Some),
-                None => Ok(None),
-            }
-        },
-    );
+    let ThreadData { data, before } = thread;
     let viewer = StoredValue::new(viewer);
     view! {
         <Transition fallback=|| ()>
