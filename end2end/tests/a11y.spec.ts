@@ -75,6 +75,7 @@ for (const size of SIZES) {
     await expect(page.getByRole('dialog', { name: 'Jump to a conversation' })).toBeVisible();
     await check('quick switcher');
     await page.keyboard.press('Escape');
+    await expect(page.getByRole('dialog', { name: 'Jump to a conversation' })).toBeHidden();
     // A second Escape closes the members panel; the thread opens from the message's menu, and
     // then straight from its address.
     await page.keyboard.press('Escape');
