@@ -48,14 +48,26 @@ impl Reply {
     }
 }
 
+/// How long one request may take in these tests: the slowest takes milliseconds, but a loaded
+/// CI machine can be slow. About one run in 150 of this file, a room page (`GET /r/1`, with
+/// the other tests rendering at once) never finished; this names it instead of hanging.
+const REQUEST_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 impl TestApp {
+    /// Sends `request` through the router; a request that takes over [`REQUEST_LIMIT`] fails
+    /// the test naming it, rather than hanging the run.
     async fn send(&self, request: Request<Body>) -> Reply {
-        let response = self.router.clone().oneshot(request).await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-            .await
-            .unwrap();
+        let what = format!("{} {}", request.method(), request.uri());
+        let answer = async {
+            let response = self.router.clone().oneshot(request).await.unwrap();
+            let (parts, body) = response.into_parts();
+            let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+            (parts, bytes)
+        };
+        let Ok((parts, bytes)) = tokio::time::timeout(REQUEST_LIMIT, answer).await else {
+            panic!("{what}: no complete answer within {REQUEST_LIMIT:?}");
+        };
+        let (status, headers) = (parts.status, parts.headers);
         Reply {
             status,
             headers,
