@@ -252,12 +252,7 @@ pub(super) fn Room(
         typing_text(&typists.with(|t| t.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>()))
     };
     let reconnecting = move || live.was_connected.get() && !live.connected.get();
-    // The server renders no pending message, so neither may the browser before it hydrated:
-    // the outbox can be loaded by then (a panel hydrates after its data, later than the page).
     let pending = move || {
-        if !local.get() {
-            return Vec::new();
-        }
         live.outbox.with(|all| {
             all.iter()
                 .filter(|p| p.room_id == room_id && p.thread.is_none())

@@ -153,13 +153,7 @@ fn ThreadView(
     );
 
     let viewer = StoredValue::new(viewer);
-    let local = local_after_hydration();
-    // Nothing pending until hydrated: the server rendered none, and the panel hydrates after
-    // its data arrives, by when the outbox may have been loaded.
     let pending = move || {
-        if !local.get() {
-            return Vec::new();
-        }
         live.outbox.with(|all| {
             all.iter()
                 .filter(|p| p.room_id == room_id && p.thread == Some(root_seq))
@@ -180,6 +174,7 @@ fn ThreadView(
         view! { <MessageItem message=m actions forms place viewer=viewer.get_value() compact/> }
             .into_any()
     };
+    let local = local_after_hydration();
     // The root under its day, as the replies are.
     let root = move || {
         messages.with(|all| all.get(&root_seq).cloned()).map(|m| {
