@@ -97,9 +97,14 @@ test('a new DM raises a browser notification while the tab is hidden', async ({ 
     }
   });
   const dm = await openDm(a, bobName);
+  // Bob's socket is open once the server counts him online: a message before that would
+  // reach him by catch-up, which raises no notification.
+  await expect(
+    (await openMembers(a)).getByRole('listitem').filter({ hasText: bobName }),
+  ).toHaveAttribute('data-presence', 'online');
   await b.evaluate(() => { (window as unknown as { pretendHidden: boolean }).pretendHidden = true; });
   await post(a, 'are you there?');
-  await expect.poll(() => shown(b)).toEqual([
+  await expect.poll(() => shown(b), { timeout: 15_000 }).toEqual([
     { title: aliceName, body: 'are you there?', tag: `confab-room-${dm}` },
   ]);
   // Visible again: no notification for the next one.

@@ -6,7 +6,7 @@
 use leptos::prelude::*;
 
 use super::auth_page::page_error;
-use super::feedback::form_error;
+use super::feedback::{form_error, form_ok};
 use super::local_time::LocalTime;
 use super::session::Session;
 use crate::api::notifications::{
@@ -91,6 +91,9 @@ fn Settings(
                     }}
                 </p>
                 <button type="submit">"Save"</button>
+                {form_ok(Memo::new(move |_| {
+                    level.value().get().map(|r| r.map(|_| "Saved.".to_owned()))
+                }))}
                 {form_error(level.value())}
             </ActionForm>
             <ThisDevice key=settings.vapid_public_key subscribe devices=settings.devices.clone()/>
