@@ -97,27 +97,31 @@ setup_postgres() {
 
 build() {
   step "Building (release: server at opt-level 3, WASM at opt-level z, assets precompressed)"
-  cargo leptos build --release --precompress
+  cargo leptos build --release --precompress --split
 }
 
-# What a first visit downloads before the room page is interactive: the JS, WASM and CSS as
-# brotli sends them. Issue 27 aims at 250 KiB, which needs the bundle split by route; until
-# then this budget (485 KiB measured on 2026-12-05 with component types erased, plus a little)
-# stops it growing. Override with BUNDLE_BUDGET_KIB.
-BUNDLE_BUDGET_KIB="${BUNDLE_BUDGET_KIB:-495}"
+# What a first visit downloads before the room page is interactive: the JS, WASM and CSS, and
+# the loader of the parts split off the WASM, as brotli sends them (the parts themselves come
+# when their pages are first opened). Issue 27 aims at 250 KiB; until the room page's own code
+# fits, this budget (464 KiB measured on 2026-12-05, plus a little) stops it growing. Override
+# with BUNDLE_BUDGET_KIB.
+BUNDLE_BUDGET_KIB="${BUNDLE_BUDGET_KIB:-475}"
 check_bundle() {
   step "First-load bundle size (brotli), budget $BUNDLE_BUDGET_KIB KiB"
   local list=target/release/hash.txt total=0 kind hash file size
   [ -f "$list" ] || { echo "no $list: the release build did not hash its files" >&2; return 1; }
   while IFS=': ' read -r kind hash; do
-    case "$kind" in js|wasm|css) ;; *) continue ;; esac
-    file="target/site/pkg/confab.$hash.$kind.br"
+    case "$kind" in
+      js|wasm|css) file="target/site/pkg/confab.$hash.$kind.br" ;;
+      split) file="target/site/pkg/__wasm_split.$hash.js.br" ;;
+      *) continue ;;
+    esac
     [ -f "$file" ] || { echo "no $file: the release build did not precompress" >&2; return 1; }
     size=$(stat -c %s "$file")
-    printf '  %-4s %9d B\n' "$kind" "$size"
+    printf '  %-5s %9d B\n' "$kind" "$size"
     total=$((total + size))
   done < "$list"
-  printf '  all  %9d B (%d KiB)\n' "$total" $(((total + 1023) / 1024))
+  printf '  all   %9d B (%d KiB)\n' "$total" $(((total + 1023) / 1024))
   if [ "$total" -gt $((BUNDLE_BUDGET_KIB * 1024)) ]; then
     echo "The first-load bundle is $total B brotli, over the budget of $BUNDLE_BUDGET_KIB KiB." >&2
     return 1
@@ -128,7 +132,7 @@ case "${1:-}" in
   serve)
     setup_build
     step "Serving Confab on http://127.0.0.1:3000 (database: ${DATABASE_URL:-./data/confab.db})"
-    exec cargo leptos serve --release --precompress
+    exec cargo leptos serve --release --precompress --split
     ;;
   test)
     setup_build

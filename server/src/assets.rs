@@ -1,9 +1,10 @@
-//! The client bundle (`/pkg/`: the WASM, its JS glue and the stylesheet) and the service worker
-//! that keeps it. A release build names each bundle file by its content hash (cargo-leptos's
-//! `hash-files`, listed in `hash.txt` beside the executable), so a browser may keep those files
-//! for a year without asking again, and a new release is new names, never a stale cache. The
-//! build also writes each file brotli- and gzip-compressed at their best levels (`--precompress`),
-//! which the static handler sends as they are instead of compressing per request.
+//! The client bundle (`/pkg/`: the WASM, its JS glue and the stylesheet, and the parts split
+//! off the WASM that pages load when first used) and the service worker that keeps it. A release
+//! build names each bundle file by its content hash (cargo-leptos's `hash-files`, listed in
+//! `hash.txt` beside the executable), so a browser may keep those files for a year without
+//! asking again, and a new release is new names, never a stale cache. The build also writes
+//! each file brotli- and gzip-compressed at their best levels (`--precompress`), which the
+//! static handler sends as they are instead of compressing per request.
 //!
 //! The service worker is served from here, not as a plain file: it is told the current bundle's
 //! names, precaches them when it installs, and drops every older release's cache when it takes
@@ -16,7 +17,9 @@ use leptos::prelude::LeptosOptions;
 /// The bundle's file names, as pages and the service worker must ask for them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Bundle {
-    /// `/pkg/confab.<hash>.js` and so on (no hash when the build did not hash its files).
+    /// `/pkg/confab.<hash>.js`, `.wasm` and `.css` first (no hash when the build did not hash
+    /// its files), then the split parts (`--split`: the loader, its manifest, and a WASM file
+    /// per lazy route or panel, named by their hashes too).
     pub files: Vec<String>,
     /// Names this release's worker cache; it changes whenever any bundle file does.
     pub version: String,
@@ -47,7 +50,41 @@ impl Bundle {
         } else {
             Vec::new()
         };
-        Self::from_hashes(&name, &options.site_pkg_dir, &hashes)
+        let bundle = Self::from_hashes(&name, &options.site_pkg_dir, &hashes);
+        if !bundle.hashed {
+            return bundle;
+        }
+        let pkg = Path::new(&*options.site_root).join(options.site_pkg_dir.trim_matches('/'));
+        let names = std::fs::read_dir(pkg)
+            .map(|dir| {
+                dir.filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        bundle.with_parts(&options.site_pkg_dir, names)
+    }
+
+    /// Adds the other code of the bundle's directory (the split parts of a hashed build: the
+    /// loader and the WASM parts), each once and in name order. The compressed twins are the
+    /// same files, and the build's type declarations and split manifest are for tools and the
+    /// server, not for browsers.
+    fn with_parts(mut self, pkg_dir: &str, names: impl IntoIterator<Item = String>) -> Self {
+        let pkg = pkg_dir.trim_matches('/');
+        let mut parts = names
+            .into_iter()
+            .filter(|name| {
+                (name.ends_with(".wasm") || name.ends_with(".js")) && !name.ends_with(".d.ts")
+            })
+            .map(|name| format!("/{pkg}/{name}"))
+            .filter(|path| !self.files.contains(path))
+            .collect::<Vec<_>>();
+        if parts.is_empty() {
+            return self;
+        }
+        parts.sort();
+        self.files.extend(parts);
+        self.version = format!("{:016x}", fnv1a(self.files.join("\n").as_bytes()));
+        self
     }
 
     fn from_hashes(name: &str, pkg_dir: &str, hashes: &[(String, String)]) -> Self {
@@ -190,6 +227,42 @@ mod tests {
         // A partial list (a broken build) is not trusted either.
         let partial = Bundle::from_hashes("confab", "pkg", &hashes("wasm: B"));
         assert!(!partial.hashed);
+    }
+
+    #[test]
+    fn split_parts_join_the_bundle() {
+        let bundle = Bundle::from_hashes("confab", "pkg", &hashes("js: A\nwasm: B\ncss: C"));
+        let before = bundle.version.clone();
+        let names = [
+            "confab.B.wasm",
+            "confab.B.wasm.br",
+            "search_route.D.wasm",
+            "__wasm_split.E.js",
+            "__wasm_split.E.js.gz",
+            "__wasm_split_manifest.F.json",
+            "confab.d.G.ts",
+        ]
+        .map(String::from);
+        let bundle = bundle.with_parts("/pkg/", names);
+        assert_eq!(
+            bundle.files,
+            [
+                "/pkg/confab.A.js",
+                "/pkg/confab.B.wasm",
+                "/pkg/confab.C.css",
+                "/pkg/__wasm_split.E.js",
+                "/pkg/search_route.D.wasm",
+            ]
+        );
+        assert_eq!(
+            bundle.cache_control("/pkg/search_route.D.wasm"),
+            Some("public, max-age=31536000, immutable")
+        );
+        // A part that changes alone still makes a new release for the worker.
+        assert_ne!(bundle.version, before);
+        let other = Bundle::from_hashes("confab", "pkg", &hashes("js: A\nwasm: B\ncss: C"))
+            .with_parts("pkg", ["search_route.X.wasm".to_owned()]);
+        assert_ne!(other.version, bundle.version);
     }
 
     #[test]
