@@ -80,9 +80,20 @@ test('the bundle is named by its hash, sent precompressed, kept a year, and prec
   // The page itself is always asked for again.
   expect((await request.get('/')).headers()['cache-control'] ?? '').not.toContain('immutable');
 
-  // The worker is told this release's bundle and has it in its cache once it is active.
+  // The worker is told this release's bundle, and the parts split off it that pages load when
+  // first opened (hashed, precompressed and kept a year too), and has them all in its cache
+  // once it is active.
   const worker = await (await request.get('/sw.js')).text();
-  for (const href of bundle) expect(worker).toContain(JSON.stringify(href));
+  const listed: string[] = JSON.parse(/const BUNDLE = (\[.*\]);/.exec(worker)?.[1] ?? '[]');
+  expect(listed.slice(0, 3)).toEqual(bundle);
+  const parts = listed.filter((href) => href.endsWith('.wasm') && !bundle.includes(href));
+  expect(parts.length, `split parts in ${listed.join(', ')}`).toBeGreaterThan(0);
+  for (const href of parts) {
+    const answer = await request.get(href, { headers: { 'Accept-Encoding': 'br' } });
+    expect(answer.status(), href).toBe(200);
+    expect(answer.headers()['content-encoding'], href).toBe('br');
+    expect(answer.headers()['cache-control'], href).toBe('public, max-age=31536000, immutable');
+  }
   const release = /const RELEASE = "([0-9a-f]{16})";/.exec(worker)?.[1];
   expect(release).toBeTruthy();
   await register(page, uniqueName('bundle'));
@@ -96,7 +107,7 @@ test('the bundle is named by its hash, sent precompressed, kept a year, and prec
     return { names, urls };
   });
   expect(cached.names).toEqual([`confab-${release}`]);
-  for (const href of bundle) expect(cached.urls).toContain(href);
+  for (const href of listed) expect(cached.urls).toContain(href);
 });
 
 test('with the server stopped the app opens from its cache and the outbox keeps what is written', async ({

@@ -25,7 +25,33 @@ pub use live::push::register_service_worker;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Title};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
-use leptos_router::{path, SsrMode};
+use leptos_router::{path, Lazy, SsrMode};
+
+/// A page opened now and then, as a lazy route: its code is split off the main bundle and
+/// fetched the first time the page is opened. The page makes its resources itself, as every
+/// page does, once it is shown: the router's `data()` runs where the session's context is not
+/// reachable.
+macro_rules! lazy_page {
+    ($route:ident, $page:path) => {
+        struct $route;
+
+        #[leptos_router::lazy_route]
+        impl leptos_router::LazyRoute for $route {
+            fn data() -> Self {
+                Self
+            }
+
+            fn view(_route: Self) -> AnyView {
+                $page().into_any()
+            }
+        }
+    };
+}
+
+lazy_page!(DirectoryRoute, directory::RoomDirectory);
+lazy_page!(AdminRoute, admin::AdminPage);
+lazy_page!(SearchRoute, search::SearchPage);
+lazy_page!(NotificationsRoute, notifications::NotificationsPage);
 
 /// The whole app: routes under one chat layout.
 #[component]
@@ -40,13 +66,26 @@ pub fn App() -> impl IntoView {
                 // Async: the server sends complete HTML, so every page works without JavaScript.
                 <ParentRoute path=path!("") view=layout::ChatLayout ssr=SsrMode::Async>
                     <Route path=path!("") view=layout::Welcome ssr=SsrMode::Async/>
-                    <Route path=path!("rooms") view=directory::RoomDirectory ssr=SsrMode::Async/>
                     <Route path=path!("r/:id") view=room::RoomPage ssr=SsrMode::Async/>
-                    <Route path=path!("admin") view=admin::AdminPage ssr=SsrMode::Async/>
-                    <Route path=path!("search") view=search::SearchPage ssr=SsrMode::Async/>
+                    // Pages opened now and then: their code is fetched when first opened.
+                    <Route
+                        path=path!("rooms")
+                        view={Lazy::<DirectoryRoute>::new()}
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("admin")
+                        view={Lazy::<AdminRoute>::new()}
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("search")
+                        view={Lazy::<SearchRoute>::new()}
+                        ssr=SsrMode::Async
+                    />
                     <Route
                         path=path!("notifications")
-                        view=notifications::NotificationsPage
+                        view={Lazy::<NotificationsRoute>::new()}
                         ssr=SsrMode::Async
                     />
                 </ParentRoute>
