@@ -2,7 +2,7 @@
 // page fetches before it is interactive, and how long a person on a mid-range phone waits for a
 // message box that works, with a cold cache and with a warm one.
 //
-//   node end2end/scripts/first-load.mjs [runs]      (after `cargo leptos build --release --precompress`)
+//   node end2end/scripts/first-load.mjs [runs]      (after `cargo leptos build --release --precompress --split`)
 //
 // It starts the release server on a fresh SQLite file on loopback, registers one account with a
 // room of 50 messages, then opens that room `runs` times (default 5) in Debian's Chromium under

@@ -28,7 +28,7 @@ function freePort() {
 export async function startServer(env = {}) {
   const binary = path.join(root, 'target/release/confab');
   if (!fs.existsSync(binary)) {
-    throw new Error('no target/release/confab: run `cargo leptos build --release --precompress` first');
+    throw new Error('no target/release/confab: run `cargo leptos build --release --precompress --split` first');
   }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'confab-script-'));
   const port = await freePort();

@@ -1,6 +1,6 @@
 // The README's screenshots, made from the real app so they stay current:
 //
-//   node end2end/scripts/screenshots.mjs      (after `cargo leptos build --release --precompress`)
+//   node end2end/scripts/screenshots.mjs      (after `cargo leptos build --release --precompress --split`)
 //
 // It starts the release server on a fresh database, has three people talk in a room (a thread,
 // a code block, a mention, Chinese and Korean text), and photographs that room as one of them
