@@ -34,6 +34,7 @@ macro_rules! every_case {
     ($open:path) => {
         conformance!($open =>
             fresh_database_has_general_and_first_user_is_admin,
+            an_open_store_answers_a_ping_and_a_closed_one_does_not,
             usernames_are_unique_ignoring_case,
             seqs_are_gapless_and_history_pages_back_in_order,
             concurrent_posters_get_distinct_consecutive_seqs,
@@ -262,6 +263,13 @@ async fn fresh_database_has_general_and_first_user_is_admin(store: Arc<dyn Store
     assert_eq!(rooms[0].room.name, "general");
     assert_eq!(rooms[0].member_count, 2);
     assert!(rooms[0].joined);
+}
+
+/// `/readyz` asks the store whether its database answers.
+async fn an_open_store_answers_a_ping_and_a_closed_one_does_not(store: Arc<dyn Store>) {
+    store.ping().await.unwrap();
+    store.close().await;
+    assert!(store.ping().await.is_err());
 }
 
 async fn usernames_are_unique_ignoring_case(store: Arc<dyn Store>) {

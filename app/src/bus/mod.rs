@@ -52,6 +52,9 @@ pub trait Bus: Send + Sync + 'static {
     /// Lets one `typing` event per user and room through every `every`, counted over every
     /// process; false means drop this one.
     async fn typing_allowed(&self, user: UserId, room: RoomId, every: Duration) -> bool;
+    /// Whether this process hears the others and can reach them now (`/readyz`); the error says
+    /// what is wrong. Answers within about a second.
+    async fn ready(&self) -> Result<(), String>;
 }
 
 /// The single-process bus: delivery is a call into the local hub.
@@ -103,5 +106,10 @@ impl Bus for LocalBus {
 
     async fn typing_allowed(&self, user: UserId, room: RoomId, every: Duration) -> bool {
         self.hub.typing_allowed(user, room, every)
+    }
+
+    async fn ready(&self) -> Result<(), String> {
+        // No link to lose: delivery is a call in this process.
+        Ok(())
     }
 }

@@ -694,4 +694,20 @@ impl Bus for RedisBus {
             None => self.shared.hub.typing_allowed(user, room, every),
         }
     }
+
+    async fn ready(&self) -> Result<(), String> {
+        // Subscribed: the link that brings the other nodes' events is up.
+        if self.shared.sink.lock().await.is_none() {
+            return Err("the subscriber link to Redis is down (reconnecting)".into());
+        }
+        // And the commands' connection answers: publishing works.
+        let mut conn = self.shared.conn.clone();
+        let command = redis::cmd("PING");
+        let ping = command.query_async::<String>(&mut conn);
+        match tokio::time::timeout(REDIS_CALL_LIMIT, ping).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(format!("Redis: {e}")),
+            Err(_) => Err(format!("Redis: no answer within {REDIS_CALL_LIMIT:?}")),
+        }
+    }
 }

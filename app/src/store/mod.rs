@@ -613,6 +613,8 @@ pub trait Store: Send + Sync + 'static {
     /// Writes a consistent copy of the database to `path` (which must not exist) while the
     /// store keeps serving. SQLite only: other backends answer `Invalid`, naming their own tool.
     async fn snapshot(&self, path: &std::path::Path) -> StoreResult<()>;
+    /// Whether the database answers a query now (`/readyz`). The caller bounds the wait.
+    async fn ping(&self) -> StoreResult<()>;
     /// Closes the connections, waiting for queries in flight (graceful shutdown).
     async fn close(&self);
 }

@@ -731,6 +731,12 @@ impl Store for Backend {
         self.snapshot_to(path).await
     }
 
+    async fn ping(&self) -> StoreResult<()> {
+        // The pool readers use: it answers only if a connection can be had and used.
+        sqlx::query("SELECT 1").execute(&self.read).await?;
+        Ok(())
+    }
+
     async fn close(&self) {
         self.write.close().await;
         self.sessions.close().await;
