@@ -379,6 +379,17 @@ pub struct ServeArgs {
     )]
     pub node_ttl: u64,
 
+    /// Seconds the node keeps serving after SIGTERM while `/readyz` already answers 503, so a
+    /// load balancer stops sending it traffic before it closes its port. Ctrl-C, or a second
+    /// signal, stops at once.
+    #[arg(
+        long,
+        env = "CONFAB_DRAIN_SECONDS",
+        default_value_t = 5,
+        value_parser = clap::value_parser!(u64).range(0..=600)
+    )]
+    pub drain: u64,
+
     #[command(flatten)]
     pub limits: LimitArgs,
 

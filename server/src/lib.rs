@@ -46,6 +46,8 @@ pub struct LiveOptions {
     pub allowed_origins: Vec<String>,
     /// Becomes true when the server shuts down.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
+    /// Turned off first when the server is told to stop (`/readyz`).
+    pub readiness: health::Readiness,
 }
 
 impl LiveOptions {
@@ -54,12 +56,14 @@ impl LiveOptions {
         Self {
             allowed_origins: Vec::new(),
             shutdown: tokio::sync::watch::channel(false).1,
+            readiness: health::Readiness::default(),
         }
     }
 }
 
 /// The full HTTP surface: pages, server functions under `/api`, the WebSocket at `/ws`,
-/// backup downloads under `/export`, files under `/files`, static files.
+/// backup downloads under `/export`, files under `/files`, static files, and the probes
+/// `/healthz` and `/readyz`.
 pub fn router(state: AppState, options: LeptosOptions, live: LiveOptions) -> Router {
     let routes = generate_route_list(App);
     let allowed_origins = Arc::new(live.allowed_origins);
@@ -88,6 +92,13 @@ pub fn router(state: AppState, options: LeptosOptions, live: LiveOptions) -> Rou
         .route("/files/{room}", axum::routing::post(files::upload))
         .layer(axum::extract::DefaultBodyLimit::max(upload_bytes))
         .with_state(state.clone());
+    let probes = Router::new()
+        .route("/healthz", axum::routing::get(health::healthz))
+        .route(
+            "/readyz",
+            axum::routing::get(health::readyz)
+                .with_state(health::Ready::new(state.clone(), live.readiness)),
+        );
     Router::new()
         .route(
             "/files/{room}/{seq}/{id}",
@@ -141,6 +152,9 @@ pub fn router(state: AppState, options: LeptosOptions, live: LiveOptions) -> Rou
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
         .with_state(options)
+        // Outside the request log: a balancer asks every few seconds, and a failed check is
+        // logged by the check itself.
+        .merge(probes)
 }
 
 /// Server functions answer every error with 500 and a serialized [`AppError`]; this gives the

@@ -81,9 +81,12 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     let sockets = state.clone();
     let housekeeping = tokio::spawn(housekeeping(state.clone(), shutdown_rx.clone()));
+    let readiness = server::health::Readiness::default();
+    let drain = std::time::Duration::from_secs(args.drain);
     let live = server::LiveOptions {
         allowed_origins: args.allowed_origins,
         shutdown: shutdown_rx,
+        readiness: readiness.clone(),
     };
     let app = server::router(state, options, live);
     let listener = listen(addr)
@@ -100,7 +103,20 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
-            shutdown_signal().await;
+            // The shutdown order (README, "Health checks and stopping"): not ready, drain,
+            // stop listening, close the sockets, wait for them, close the database.
+            let signal = shutdown_signal().await;
+            readiness.stop();
+            if signal == Signal::Terminate && !drain.is_zero() {
+                tracing::info!(
+                    "stopping: /readyz answers 503; serving {drain:?} more while the load \
+                     balancer moves traffic away (signal again to stop now)"
+                );
+                tokio::select! {
+                    () = tokio::time::sleep(drain) => {}
+                    _ = shutdown_signal() => {}
+                }
+            }
             tracing::info!("shutting down: closing sockets with 1012");
             let _ = shutdown_tx.send(true);
         })
@@ -158,8 +174,17 @@ async fn housekeeping(
     }
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
+/// Which signal asked the server to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Signal {
+    /// Ctrl-C: a person at a terminal, who wants it stopped now.
+    Interrupt,
+    /// SIGTERM: a service manager (systemd, Docker, Kubernetes), which expects a drain.
+    Terminate,
+}
+
+/// Resolves on Ctrl-C or SIGTERM, saying which.
+async fn shutdown_signal() -> Signal {
     let ctrl_c = async {
         if let Err(e) = tokio::signal::ctrl_c().await {
             tracing::error!("listening for Ctrl-C: {e}");
@@ -181,8 +206,8 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
+        () = ctrl_c => Signal::Interrupt,
+        () = term => Signal::Terminate,
     }
 }
 

@@ -22,7 +22,7 @@ use app::state::AppState;
 use app::store::Store;
 use common::{
     connect, free_addr, next, post, post_frame, post_until_acked, register, send, serve,
-    spawn_confab, stored_client_ids, Ws,
+    spawn_confab, stored_client_ids, Link, Ws,
 };
 use futures_util::StreamExt;
 use tokio_tungstenite::tungstenite::Message;
@@ -665,57 +665,6 @@ fn an_unreachable_postgres_is_one_clear_line_without_the_password() {
     assert!(!stderr.contains("s3cret"), "{stderr}");
 }
 
-/// A TCP proxy in front of the test PostgreSQL that can cut the database off: every open
-/// connection dropped, new ones closed at once, until it is let through again. (The machine's
-/// one PostgreSQL serves every test at once, so it cannot itself be stopped.)
-struct DatabaseLink {
-    addr: SocketAddr,
-    up: Arc<tokio::sync::watch::Sender<bool>>,
-}
-
-impl DatabaseLink {
-    async fn start(target: SocketAddr) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let up = Arc::new(tokio::sync::watch::channel(true).0);
-        let watch = up.clone();
-        tokio::spawn(async move {
-            while let Ok((mut client, _)) = listener.accept().await {
-                let mut state = watch.subscribe();
-                if !*state.borrow_and_update() {
-                    continue; // Dropped: the client sees the connection closed.
-                }
-                tokio::spawn(async move {
-                    let Ok(mut server) = tokio::net::TcpStream::connect(target).await else {
-                        return;
-                    };
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
-                        _ = state.wait_for(|up| !*up) => {}
-                    }
-                });
-            }
-        });
-        Self { addr, up }
-    }
-
-    fn cut(&self) {
-        self.up.send_replace(false);
-    }
-
-    fn restore(&self) {
-        self.up.send_replace(true);
-    }
-
-    /// `url` with its host and port replaced by this proxy's.
-    fn url(&self, url: &str) -> String {
-        let (scheme, rest) = url.split_once("://").unwrap();
-        let (user, rest) = rest.split_once('@').unwrap();
-        let path = &rest[rest.find('/').unwrap()..];
-        format!("{scheme}://{user}@{}{path}", self.addr)
-    }
-}
-
 /// PostgreSQL going away under a serving node: posts made meanwhile are refused (never
 /// acknowledged), the socket stays usable, and once the database is back the same posts are
 /// stored exactly once, after what was stored before, with no gap.
@@ -725,16 +674,7 @@ async fn a_postgres_outage_refuses_posts_and_loses_or_duplicates_nothing() {
         eprintln!("CONFAB_TEST_POSTGRES_URL is not set: PostgreSQL case not run");
         return;
     };
-    let target = {
-        let rest = url.split_once('@').unwrap().1;
-        let host_port = &rest[..rest.find('/').unwrap()];
-        tokio::net::lookup_host(host_port)
-            .await
-            .unwrap()
-            .next()
-            .unwrap()
-    };
-    let link = DatabaseLink::start(target).await;
+    let link = Link::start(&url).await;
     let (state, _store) = server::open_node(&link.url(&url), false, None, LimitsConfig::relaxed())
         .await
         .unwrap();

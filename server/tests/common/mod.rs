@@ -427,3 +427,69 @@ pub async fn say(
     let args = format!("room_id={room}&text={}", form(text));
     serde_json::from_str(&call(addr, "post_message", &args, cookie).await).unwrap()
 }
+
+/// A TCP proxy in front of a service the tests share (PostgreSQL, Redis) that can cut it off:
+/// every open connection dropped, new ones closed at once, until it is let through again. (The
+/// machine's one PostgreSQL and Redis serve every test at once, so they cannot be stopped.)
+pub struct Link {
+    addr: SocketAddr,
+    up: std::sync::Arc<tokio::sync::watch::Sender<bool>>,
+}
+
+impl Link {
+    /// A proxy to the host and port of `url` (`scheme://[user@]host:port[/path]`).
+    pub async fn start(url: &str) -> Self {
+        let (_, host_port, _) = url_parts(url);
+        let target = tokio::net::lookup_host(host_port)
+            .await
+            .unwrap()
+            .next()
+            .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let up = std::sync::Arc::new(tokio::sync::watch::channel(true).0);
+        let watch = up.clone();
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let mut state = watch.subscribe();
+                if !*state.borrow_and_update() {
+                    continue; // Dropped: the client sees the connection closed.
+                }
+                tokio::spawn(async move {
+                    let Ok(mut server) = TcpStream::connect(target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        _ = state.wait_for(|up| !*up) => {}
+                    }
+                });
+            }
+        });
+        Self { addr, up }
+    }
+
+    pub fn cut(&self) {
+        self.up.send_replace(false);
+    }
+
+    pub fn restore(&self) {
+        self.up.send_replace(true);
+    }
+
+    /// `url` with its host and port replaced by this proxy's.
+    pub fn url(&self, url: &str) -> String {
+        let (before, _, after) = url_parts(url);
+        format!("{before}{}{after}", self.addr)
+    }
+}
+
+/// `url` cut around its host and port: (`scheme://user@`, `host:port`, `/path`).
+fn url_parts(url: &str) -> (&str, &str, &str) {
+    let start = url.find("://").unwrap() + 3;
+    let start = url[start..].find('@').map_or(start, |at| start + at + 1);
+    let end = url[start..]
+        .find('/')
+        .map_or(url.len(), |slash| start + slash);
+    (&url[..start], &url[start..end], &url[end..])
+}
