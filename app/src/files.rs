@@ -229,8 +229,7 @@ impl Files {
     /// Checks, before an upload of `incoming` bytes is read, that the disk keeps at least the
     /// configured free space after it; refuses it (503) otherwise.
     pub fn check_space(&self, incoming: u64) -> Result<(), AppError> {
-        let stats = rustix::fs::statvfs(&self.staging).map_err(|e| internal(io::Error::from(e)))?;
-        let free = stats.f_bavail.saturating_mul(stats.f_frsize);
+        let free = free_bytes(&self.staging).map_err(internal)?;
         if free < incoming.saturating_add(self.min_free) {
             tracing::warn!(
                 free,
@@ -345,6 +344,12 @@ impl Files {
         }
         Ok(pruned)
     }
+}
+
+/// Bytes an unprivileged writer may still use on the disk that holds `path`.
+pub fn free_bytes(path: &Path) -> io::Result<u64> {
+    let stats = rustix::fs::statvfs(path).map_err(io::Error::from)?;
+    Ok(stats.f_bavail.saturating_mul(stats.f_frsize))
 }
 
 fn internal(e: impl std::fmt::Display) -> AppError {

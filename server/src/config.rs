@@ -38,6 +38,10 @@ pub enum Command {
     /// Web Push: show the instance's VAPID public key, or rotate the key pair.
     #[command(subcommand)]
     Push(PushCommand),
+    /// Check a configuration (the serving options and environment) and say what to fix:
+    /// database reachable and migrations current, the built site, the files folder and its free
+    /// disk, push's public URL, and Redis in cluster mode. Changes nothing.
+    Doctor(Box<ServeArgs>),
 }
 
 /// `confab push ...`.

@@ -8,9 +8,11 @@ pub mod assets;
 pub mod bench;
 pub mod commands;
 pub mod config;
+pub mod doctor;
 pub mod download;
 pub mod files;
 pub mod guard;
+pub mod health;
 pub mod ws;
 
 use std::sync::Arc;

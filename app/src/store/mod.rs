@@ -45,6 +45,7 @@ mod group_commit;
 pub mod postgres;
 pub mod records;
 mod rows;
+pub mod schema;
 pub mod sqlite;
 
 use async_trait::async_trait;
