@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use crate::error::AppError;
 use crate::hub::{ConnId, Outbox, PresenceChange};
+use crate::measure;
 use crate::model::{Attachment, Message, RoomId, RoomSummary, User};
 use crate::presence;
 use crate::protocol::{ErrorCode, ServerFrame, TYPING_EVERY_MS};
@@ -58,6 +59,7 @@ pub async fn post(
     post: Post<'_>,
     answer: Answer,
 ) -> Result<Message, AppError> {
+    let arrived = std::time::Instant::now();
     let body = crate::validate::caption(post.text, post.files.len())?;
     if post.files.len() > crate::validate::MAX_FILES_PER_MESSAGE {
         return Err(AppError::BadRequest(format!(
@@ -107,6 +109,7 @@ pub async fn post(
         };
         reply(state, conn, &ack).await;
     }
+    measure::posted(arrived.elapsed());
     if message.in_timeline() {
         let frame = ServerFrame::Message {
             message: message.clone(),
@@ -225,11 +228,15 @@ pub async fn change(
     }
     if changed.changed {
         let message = changed.message.clone();
-        let frame = match change.action {
-            Action::Edit(_) => ServerFrame::Edited { message },
-            Action::Delete => ServerFrame::Deleted { message },
-            Action::React(_) => ServerFrame::Reacted { message },
+        let (frame, kind) = match change.action {
+            Action::Edit(_) => (ServerFrame::Edited { message }, measure::ChangeKind::Edit),
+            Action::Delete => (
+                ServerFrame::Deleted { message },
+                measure::ChangeKind::Delete,
+            ),
+            Action::React(_) => (ServerFrame::Reacted { message }, measure::ChangeKind::React),
         };
+        measure::changed(kind);
         publish(state, change.room_id, &frame).await;
         // A deleted reply: its root counts one fewer.
         if let Some(root) = changed.root {
@@ -496,6 +503,11 @@ pub async fn reply_error(
 /// Sockets open in this process (shutdown waits for them to say goodbye).
 pub fn open_sockets(state: &AppState) -> usize {
     state.hub.connections()
+}
+
+/// The bytes queued and not yet written on each socket in this process (`/metrics`).
+pub fn queued_bytes(state: &AppState) -> Vec<usize> {
+    state.hub.queued_bytes()
 }
 
 /// This process's view of `user` changed: ask the bus whether their presence over every process

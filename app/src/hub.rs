@@ -416,6 +416,7 @@ impl Hub {
     /// Queues `frame` for every socket of every member of `room`. Returns how many sockets got
     /// it; sockets whose queue was full are marked lagged instead.
     pub fn publish(&self, room: RoomId, frame: &Frame) -> usize {
+        let started = Instant::now();
         let state = self.lock();
         let Some(members) = state.members.get(&room) else {
             return 0;
@@ -426,6 +427,8 @@ impl Hub {
                 delivered += usize::from(state.offer(*id, frame));
             }
         }
+        drop(state);
+        crate::measure::fanned_out(delivered, started.elapsed());
         delivered
     }
 
@@ -548,6 +551,16 @@ impl Hub {
         }
         queue.overflow(&recheck);
         false
+    }
+
+    /// The bytes queued and not yet written on each socket (for `/metrics`).
+    pub fn queued_bytes(&self) -> Vec<usize> {
+        let state = self.lock();
+        state
+            .conns
+            .values()
+            .map(|c| c.queue.bytes.load(Ordering::Relaxed))
+            .collect()
     }
 
     /// Sockets currently connected.

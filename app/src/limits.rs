@@ -33,6 +33,7 @@ use ipnet::IpNet;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, SemaphorePermit};
 
 use crate::error::AppError;
+use crate::measure::{self, Limit};
 use crate::model::UserId;
 
 /// Longest a login or registration waits for a free password-hashing slot before it is told the
@@ -346,6 +347,7 @@ impl Limits {
             retry_after_secs: 60,
         };
         if over(per_user, self.sockets_per_user) {
+            measure::rate_limited(Limit::SocketsPerUser);
             return Err(refuse(format!(
                 "You have {per_user} connections open already (at most {}). Close a tab or \
                  another device's app, then try again.",
@@ -353,6 +355,7 @@ impl Limits {
             )));
         }
         if over(per_ip, self.sockets_per_ip) {
+            measure::rate_limited(Limit::SocketsPerAddress);
             return Err(refuse(format!(
                 "Too many connections from your address (at most {}). Try again in a minute.",
                 self.sockets_per_ip
@@ -376,9 +379,12 @@ impl Limits {
     /// A backup to prepare for `user`: one at a time per user, a few at once on the node, and
     /// a budget of them per user.
     pub fn export(self: &Arc<Self>, user: UserId) -> Result<ExportPermit, AppError> {
-        let busy = |message: &str| AppError::RateLimited {
-            message: message.to_owned(),
-            retry_after_secs: 30,
+        let busy = |message: &str| {
+            measure::rate_limited(Limit::Export);
+            AppError::RateLimited {
+                message: message.to_owned(),
+                retry_after_secs: 30,
+            }
         };
         let mut exporting = lock(&self.exporting);
         if exporting.contains(&user) {
@@ -392,6 +398,7 @@ impl Limits {
         check(
             &self.export_starts,
             &user,
+            Limit::Export,
             "You have downloaded your data often lately.",
         )?;
         exporting.insert(user);
@@ -404,12 +411,22 @@ impl Limits {
 
     /// A search by `user`.
     pub fn search(&self, user: UserId) -> Result<(), AppError> {
-        check(&self.searches, &user, "You are searching too often.")
+        check(
+            &self.searches,
+            &user,
+            Limit::Search,
+            "You are searching too often.",
+        )
     }
 
     /// A page of messages read by `user`.
     pub fn read(&self, user: UserId) -> Result<(), AppError> {
-        check(&self.reads, &user, "You are asking for history too fast.")
+        check(
+            &self.reads,
+            &user,
+            Limit::Read,
+            "You are asking for history too fast.",
+        )
     }
 
     /// A push subscription by `user`.
@@ -417,6 +434,7 @@ impl Limits {
         check(
             &self.subscribes,
             &user,
+            Limit::Subscribe,
             "You are turning on notifications too often.",
         )
     }
@@ -428,6 +446,7 @@ impl Limits {
         match self.uploads.check_key_n(&user, n) {
             Ok(Ok(())) => Ok(()),
             Ok(Err(not_until)) => {
+                measure::rate_limited(Limit::Upload);
                 let wait = not_until.wait_time_from(self.uploads.clock().now());
                 let secs = wait.as_secs().max(1);
                 Err(AppError::RateLimited {
@@ -457,6 +476,7 @@ impl Limits {
         check(
             &self.login_ip,
             &ip,
+            Limit::LoginAddress,
             "Too many login attempts from your address.",
         )?;
         let Some(account) = account.filter(|_| !known_device) else {
@@ -465,6 +485,7 @@ impl Limits {
         check(
             &self.login_account,
             &account.to_lowercase(),
+            Limit::LoginAccount,
             "Too many login attempts on this account from new devices.",
         )
     }
@@ -474,13 +495,19 @@ impl Limits {
         check(
             &self.register_ip,
             &ip,
+            Limit::Register,
             "Too many accounts created from your address.",
         )
     }
 
     /// A message from `user` (HTTP and sockets share the budget).
     pub fn post(&self, user: UserId) -> Result<(), AppError> {
-        check(&self.posts, &user, "You are sending messages too fast.")
+        check(
+            &self.posts,
+            &user,
+            Limit::Post,
+            "You are sending messages too fast.",
+        )
     }
 
     /// A room created or DM opened by `user`.
@@ -488,6 +515,7 @@ impl Limits {
         check(
             &self.creates,
             &user,
+            Limit::Create,
             "You are creating rooms or opening conversations too fast.",
         )
     }
@@ -495,9 +523,12 @@ impl Limits {
     /// A slot to hash or check one password in. Waits while every slot is busy, for at most
     /// [`HASH_QUEUE_WAIT`], and refuses at once when [`HASH_QUEUE_MAX`] requests already wait.
     pub async fn hashing(&self) -> Result<SemaphorePermit<'_>, AppError> {
-        let busy = || AppError::RateLimited {
-            message: "The server is busy checking passwords. Try again in 5 seconds.".into(),
-            retry_after_secs: 5,
+        let busy = || {
+            measure::rate_limited(Limit::PasswordChecks);
+            AppError::RateLimited {
+                message: "The server is busy checking passwords. Try again in 5 seconds.".into(),
+                retry_after_secs: 5,
+            }
         };
         if let Ok(permit) = self.hashing.try_acquire() {
             return Ok(permit);
@@ -598,11 +629,12 @@ fn bucket_of(ip: IpAddr) -> IpAddr {
     }
 }
 
-fn check<K>(limiter: &Keyed<K>, key: &K, what: &str) -> Result<(), AppError>
+fn check<K>(limiter: &Keyed<K>, key: &K, limit: Limit, what: &str) -> Result<(), AppError>
 where
     K: std::hash::Hash + Eq + Clone,
 {
     limiter.check_key(key).map_err(|not_until| {
+        measure::rate_limited(limit);
         let wait = not_until.wait_time_from(limiter.clock().now());
         let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
         let secs = secs.max(1);

@@ -394,6 +394,11 @@ pub struct ServeArgs {
     )]
     pub drain: u64,
 
+    /// Where Prometheus metrics are served, at `/metrics`: `off`, `site` (on the site's own
+    /// address), or an address of their own such as `127.0.0.1:9464`, off the public port.
+    #[arg(long, env = "CONFAB_METRICS", default_value = "off")]
+    pub metrics: crate::metrics::MetricsAt,
+
     #[command(flatten)]
     pub limits: LimitArgs,
 

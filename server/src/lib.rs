@@ -13,6 +13,7 @@ pub mod download;
 pub mod files;
 pub mod guard;
 pub mod health;
+pub mod metrics;
 pub mod ws;
 
 use std::sync::Arc;

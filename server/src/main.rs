@@ -6,6 +6,7 @@ use clap::Parser;
 use leptos::prelude::get_configuration;
 use server::commands;
 use server::config::{database_url, Cli, Command, ServeArgs};
+use server::metrics::MetricsAt;
 use tracing_subscriber::EnvFilter;
 
 /// See `Cargo.toml`: memory freed after password hashing goes back to the system.
@@ -80,6 +81,7 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         .await
         .map_err(|e| format!("starting push notifications: {e}"))?;
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
+    let shutdown_rx_metrics = shutdown_rx.clone();
     let sockets = state.clone();
     let housekeeping = tokio::spawn(housekeeping(state.clone(), shutdown_rx.clone()));
     let readiness = server::health::Readiness::default();
@@ -89,7 +91,34 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         shutdown: shutdown_rx,
         readiness: readiness.clone(),
     };
-    let app = server::router(state, options, live);
+    let metrics = match args.metrics {
+        MetricsAt::Off => None,
+        at => {
+            let handle = server::metrics::install()?;
+            Some((
+                at,
+                server::metrics::Scrape {
+                    app: state.clone(),
+                    handle,
+                },
+            ))
+        }
+    };
+    let mut app = server::router(state, options, live);
+    match metrics {
+        Some((MetricsAt::Listen(at), scrape)) => {
+            let listener = tokio::net::TcpListener::bind(at)
+                .await
+                .map_err(|e| format!("listening for metrics on {at}: {e}"))?;
+            tracing::info!("metrics on http://{at}/metrics");
+            let mut stop = shutdown_rx_metrics;
+            tokio::spawn(server::metrics::serve_apart(listener, scrape, async move {
+                let _ = stop.wait_for(|stopping| *stopping).await;
+            }));
+        }
+        Some((_, scrape)) => app = app.merge(server::metrics::router(scrape)),
+        None => {}
+    }
     let listener = listen(addr)
         .map_err(|e| format!("listening on {addr}: {e}"))?
         // Live frames are small and must go out at once: without TCP_NODELAY, Nagle's algorithm

@@ -13,6 +13,7 @@ use std::time::Duration;
 use app::chat::{self, Action, Answer, Change, Post};
 use app::error::AppError;
 use app::hub::{Outbox, Overflow};
+use app::measure::Closed;
 use app::model::User;
 use app::protocol::{
     ClientFrame, ErrorCode, Frame, ServerFrame, CLOSE_SESSION_ENDED, MAX_FRAME_BYTES,
@@ -59,6 +60,8 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(20);
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Why a socket whose peer did not read its answers is closed.
 const CLOSE_NOT_READING: &str = "not reading: too much unread data";
+/// Why a socket that answered no ping (nor sent anything) for [`IDLE_LIMIT`] is closed.
+const CLOSE_NO_PONG: &str = "no pong within 30 s";
 
 /// Close codes (RFC 6455 §7.4).
 const CLOSE_POLICY: u16 = 1008;
@@ -184,6 +187,7 @@ struct Session {
 /// a failed upgrade leaves nothing behind (and nobody shown online).
 async fn serve(socket: WebSocket, ws: WsState, session: Session, rooms: Vec<app::model::RoomId>) {
     let user = &session.user;
+    let _open = app::measure::socket_opened(session.version);
     let outbox = chat::open_socket(&ws.app, user, rooms, session.version).await;
     let conn = outbox.id;
     let recheck = outbox.recheck.clone();
@@ -199,11 +203,24 @@ async fn serve(socket: WebSocket, ws: WsState, session: Session, rooms: Vec<app:
         session.version,
     ));
     let close = read_loop(stream, &ws.app, &session, conn, &recheck, &overflow).await;
+    app::measure::socket_closed(why_closed(&close));
     // The writer sends the close frame and stops; only then is the socket unregistered (doing
     // it first would end the writer's queue and race the close frame).
     let _ = close_tx.send(close);
     let _ = writer.await;
     chat::close_socket(&ws.app, user, conn).await;
+}
+
+/// Why a socket closed, from how it is closed (every reason is one of this file's constants).
+fn why_closed(frame: &CloseFrame) -> Closed {
+    match (frame.code, frame.reason.as_str()) {
+        (1000, _) => Closed::Peer,
+        (CLOSE_TOO_BIG, _) => Closed::TooBig,
+        (_, CLOSE_NOT_READING) => Closed::NotReading,
+        (_, CLOSE_NO_PONG) => Closed::NoPong,
+        (_, CLOSE_SESSION_ENDED) => Closed::SessionEnded,
+        _ => Closed::Malformed,
+    }
 }
 
 fn close(code: u16, reason: &'static str) -> CloseFrame {
@@ -244,7 +261,7 @@ async fn read_loop(
             }
         };
         let next = match read {
-            Err(_) => return close(CLOSE_POLICY, "no pong within 30 s"),
+            Err(_) => return close(CLOSE_POLICY, CLOSE_NO_PONG),
             Ok(None) => return close(1000, "bye"),
             Ok(Some(Err(e))) => {
                 let text = e.to_string();
@@ -298,6 +315,7 @@ async fn read_loop(
                 | ClientFrame::React { client_id, .. } => Some(client_id.clone()),
                 _ => None,
             };
+            app::measure::rate_limited(app::measure::Limit::SocketFrames);
             let message = "slow down: at most 10 frames a second".to_owned();
             chat::reply_error(state, conn, ErrorCode::RateLimited, message, client_id).await;
             continue;
@@ -538,6 +556,7 @@ async fn write_loop(
             frame = outbox.recv() => {
                 let Some(mut frame) = frame else { break };
                 if outbox.take_lagged() {
+                    app::measure::socket_resynced();
                     // Frames were dropped: what is queued has gaps, so drop it and resync.
                     while outbox.try_recv().is_some() {}
                     frame = resync.clone();

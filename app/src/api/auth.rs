@@ -93,10 +93,12 @@ pub async fn login(username: String, password: String) -> Result<User, AppError>
     };
     let Some(user) = user.filter(|_| ok) else {
         tracing::warn!(%ip, username = %shown, "failed login");
+        crate::measure::login_failed(crate::measure::LoginFailure::WrongPassword);
         return Err(wrong());
     };
     // Said only to someone who knows the password: it reveals nothing to a guesser.
     if state.store.is_disabled(user.id).await? {
+        crate::measure::login_failed(crate::measure::LoginFailure::Disabled);
         return Err(AppError::Forbidden(
             "This account has been disabled by an admin.".into(),
         ));

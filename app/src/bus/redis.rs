@@ -306,8 +306,11 @@ impl Shared {
         let payload = self.names.stamp(body);
         let mut publish = redis::cmd("PUBLISH");
         publish.arg(&channel).arg(payload);
-        self.call("PUBLISH", publish.query_async::<i64>(&mut conn))
+        let started = std::time::Instant::now();
+        let published = self
+            .call("PUBLISH", publish.query_async::<i64>(&mut conn))
             .await;
+        crate::measure::bus_published(published.is_some(), started.elapsed());
     }
 
     async fn publish_control(&self, control: &Control) {
@@ -561,6 +564,7 @@ async fn run(shared: Arc<Shared>, mut stream: redis::aio::PubSubStream) {
                     *shared.sink.lock().await = None;
                     stream = reconnect(&shared).await;
                     tracing::info!("redis: reconnected; telling every socket to resync");
+                    crate::measure::bus_reconnected();
                     if let Ok(frame) = &resync {
                         shared.hub.resync_all(frame);
                     }

@@ -182,6 +182,11 @@ impl Pusher {
         &self.stats
     }
 
+    /// Notifications waiting for the worker now.
+    pub fn waiting(&self) -> usize {
+        self.jobs.max_capacity() - self.jobs.capacity()
+    }
+
     /// Hands a newly stored message to the worker. Never waits: with the queue full, the
     /// notification is dropped (and counted), as a post must not slow down for pushes.
     pub fn notify(&self, message: &Message, author_id: UserId) {

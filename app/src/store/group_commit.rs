@@ -87,8 +87,10 @@ async fn run(writer: Arc<impl BatchWriter>, mut rx: mpsc::Receiver<Request>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let posts: Vec<&Post> = batch.iter().map(|r| &r.post).collect();
+        let started = std::time::Instant::now();
         match writer.store(&posts).await {
             Ok(results) => {
+                crate::measure::committed(posts.len(), started.elapsed());
                 for (request, result) in batch.drain(..).zip(results) {
                     // The caller may have gone (a closed socket); the message is stored anyway.
                     let _ = request.reply.send(result);

@@ -616,6 +616,9 @@ pub trait Store: Send + Sync + 'static {
     async fn snapshot(&self, path: &std::path::Path) -> StoreResult<()>;
     /// Whether the database answers a query now (`/readyz`). The caller bounds the wait.
     async fn ping(&self) -> StoreResult<()>;
+    /// Each connection pool's size and idle connections, and how long a connection took to
+    /// get, waiting at most `bound` (`/metrics`).
+    async fn pools(&self, bound: std::time::Duration) -> Vec<crate::measure::PoolFigures>;
     /// Closes the connections, waiting for queries in flight (graceful shutdown).
     async fn close(&self);
 }

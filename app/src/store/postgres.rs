@@ -87,6 +87,11 @@ impl PgStore {
         })
     }
 
+    /// The pools by the names `/metrics` shows: reads and writes share one here.
+    fn named_pools(&self) -> [(&'static str, &PgPool); 2] {
+        [("main", &self.write), ("sessions", &self.sessions)]
+    }
+
     /// `Store::snapshot`: a file copy is SQLite's; PostgreSQL has its own tools.
     async fn snapshot_to(&self, _path: &std::path::Path) -> StoreResult<()> {
         Err(StoreError::Invalid(

@@ -115,6 +115,15 @@ impl SqliteStore {
         })
     }
 
+    /// The pools by the names `/metrics` shows: the one writer, session lookups, and readers.
+    fn named_pools(&self) -> [(&'static str, &SqlitePool); 3] {
+        [
+            ("write", &self.write),
+            ("sessions", &self.sessions),
+            ("read", &self.read),
+        ]
+    }
+
     /// `Store::snapshot`: a consistent copy of the database file at `path`.
     async fn snapshot_to(&self, path: &Path) -> StoreResult<()> {
         bulk::snapshot(&self.read, path).await

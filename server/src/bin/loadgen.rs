@@ -79,6 +79,10 @@ struct Args {
     /// PostgreSQL database (`postgres://…`, created beforehand with `createdb`).
     #[arg(long, conflicts_with = "url")]
     database_url: Option<String>,
+    /// The started nodes export Prometheus metrics on a port of their own, scraped every
+    /// second while the run lasts (to measure what metrics cost).
+    #[arg(long, conflicts_with = "url")]
+    metrics: bool,
     #[command(subcommand)]
     mode: Mode,
 }
@@ -161,11 +165,15 @@ async fn run(args: Args) -> LoadResult<()> {
                 args.nodes.max(1),
                 &args.redis_url,
                 args.database_url.as_deref(),
+                args.metrics,
             )
             .await?;
             (servers.nodes.clone(), Some(servers))
         }
     };
+    let scraper = servers
+        .as_ref()
+        .map(|s| tokio::spawn(scrape(s.metrics.clone())));
     let addr = nodes[0].0;
     let users = match args.mode {
         Mode::Durable { connections, .. } => connections,
@@ -179,7 +187,7 @@ async fn run(args: Args) -> LoadResult<()> {
     let accounts = register_users(addr, users).await?;
     println!("registered in {:.1?}", started.elapsed());
     let cookies: Vec<String> = accounts.iter().map(|(_, c)| c.clone()).collect();
-    match args.mode {
+    let outcome = match args.mode {
         Mode::Fanout {
             clients,
             senders,
@@ -229,6 +237,37 @@ async fn run(args: Args) -> LoadResult<()> {
             storm(servers, &cookies, clients, missed, during).await
         }
         Mode::Idle { connections } => idle(&nodes, &cookies, connections).await,
+    };
+    if let Some(scraper) = scraper {
+        scraper.abort();
+    }
+    outcome
+}
+
+/// Scrapes every node's `/metrics` once a second, as a Prometheus server would (more often
+/// than its default 15 s), until aborted. Failed scrapes are reported, and the count of good
+/// ones at each power of two.
+async fn scrape(nodes: Vec<SocketAddr>) {
+    if nodes.is_empty() {
+        return;
+    }
+    let mut every = tokio::time::interval(Duration::from_secs(1));
+    let (mut scrapes, mut bytes) = (0u64, 0usize);
+    loop {
+        every.tick().await;
+        for node in &nodes {
+            match client::get(*node, "/metrics").await {
+                Ok((200, body)) => {
+                    scrapes += 1;
+                    bytes = body;
+                }
+                Ok((status, _)) => eprintln!("metrics of {node}: HTTP {status}"),
+                Err(e) => eprintln!("metrics of {node}: {e}"),
+            }
+        }
+        if scrapes.is_power_of_two() {
+            println!("metrics scraped {scrapes} times ({bytes} bytes each)");
+        }
     }
 }
 

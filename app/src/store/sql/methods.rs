@@ -737,6 +737,26 @@ impl Store for Backend {
         Ok(())
     }
 
+    async fn pools(&self, bound: std::time::Duration) -> Vec<crate::measure::PoolFigures> {
+        let mut figures = Vec::with_capacity(3);
+        for (name, pool) in self.named_pools() {
+            let (size, idle) = (pool.size(), pool.num_idle());
+            // Waits in line like any query would; the connection goes back at once.
+            let started = std::time::Instant::now();
+            let waited = match tokio::time::timeout(bound, pool.acquire()).await {
+                Ok(Ok(_connection)) => Some(started.elapsed()),
+                _ => None,
+            };
+            figures.push(crate::measure::PoolFigures {
+                pool: name,
+                size,
+                idle,
+                waited,
+            });
+        }
+        figures
+    }
+
     async fn close(&self) {
         self.write.close().await;
         self.sessions.close().await;

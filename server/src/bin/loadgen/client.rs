@@ -61,6 +61,25 @@ pub(crate) async fn post_form(
     })
 }
 
+/// One HTTP/1.0 GET; returns the status and the body's length.
+pub(crate) async fn get(addr: SocketAddr, path: &str) -> LoadResult<(u16, usize)> {
+    let mut stream = TcpStream::connect(addr).await?;
+    let request = format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n");
+    stream.write_all(request.as_bytes()).await?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await?;
+    let text = String::from_utf8_lossy(&response);
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or("unreadable HTTP answer")?;
+    let body = text
+        .split_once("\r\n\r\n")
+        .map_or(0, |(_, body)| body.len());
+    Ok((status, body))
+}
+
 /// Registers `n` accounts (four at a time: password hashing is deliberately slow) and returns
 /// their usernames and session cookies.
 pub(crate) async fn register_users(

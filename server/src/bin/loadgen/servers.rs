@@ -13,6 +13,9 @@ use super::LoadResult;
 pub(crate) struct OwnServers {
     children: Vec<std::process::Child>,
     pub nodes: Vec<(SocketAddr, u32)>,
+    /// Where each node serves `/metrics`, when started with its exporter on.
+    pub metrics: Vec<SocketAddr>,
+    with_metrics: bool,
     binary: std::path::PathBuf,
     database_url: String,
     redis_url: String,
@@ -25,6 +28,7 @@ impl OwnServers {
         count: usize,
         redis_url: &str,
         database_url: Option<&str>,
+        with_metrics: bool,
     ) -> LoadResult<Self> {
         let dir = tempfile::tempdir()?;
         let database_url = match database_url {
@@ -34,6 +38,8 @@ impl OwnServers {
         let mut servers = Self {
             children: Vec::with_capacity(count),
             nodes: Vec::with_capacity(count),
+            metrics: Vec::new(),
+            with_metrics,
             binary: std::env::current_exe()?.with_file_name("confab"),
             database_url,
             redis_url: redis_url.to_owned(),
@@ -64,6 +70,11 @@ impl OwnServers {
             .env("CONFAB_REGISTER_RATE_PER_IP", "1000000/s")
             .env("CONFAB_MAX_SOCKETS_PER_IP", "0")
             .stdout(std::process::Stdio::null());
+        if self.with_metrics {
+            let metrics = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+            command.env("CONFAB_METRICS", metrics.to_string());
+            self.metrics.push(metrics);
+        }
         if linked {
             command
                 .env("CONFAB_REDIS_URL", &self.redis_url)
@@ -95,6 +106,7 @@ impl OwnServers {
         let down = Instant::now();
         self.children.clear();
         self.nodes.clear();
+        self.metrics.clear();
         for addr in &addrs {
             self.launch(*addr, addrs.len() > 1).await?;
         }
