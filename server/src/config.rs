@@ -12,10 +12,21 @@ use ipnet::IpNet;
 #[derive(Debug, Parser)]
 #[command(name = "confab", version, about, long_about = None)]
 pub struct Cli {
+    /// How log lines are written: `text` to read on a terminal, or `json`, one object a line
+    /// with the request's id, for a log shipper.
+    #[arg(long, env = "CONFAB_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Option<Command>,
     #[command(flatten)]
     pub serve: ServeArgs,
+}
+
+/// How log lines are written (`--log-format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 /// What to do; serving is the default.

@@ -33,7 +33,7 @@ use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 /// Largest request body we read (uploads have a limit of their own). The largest real request,
@@ -151,13 +151,58 @@ pub fn router(state: AppState, options: LeptosOptions, live: LiveOptions) -> Rou
         .layer(CompressionLayer::new())
         .layer(
             TraceLayer::new_for_http()
-                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                .make_span_with(|request: &Request| {
+                    let id = request
+                        .headers()
+                        .get(REQUEST_ID)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default();
+                    tracing::info_span!(
+                        "request",
+                        request_id = id,
+                        method = %request.method(),
+                        uri = %request.uri(),
+                    )
+                })
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
+        // Outermost, so the request's span and every layer inside see its id.
+        .layer(axum::middleware::from_fn(request_id))
         .with_state(options)
         // Outside the request log: a balancer asks every few seconds, and a failed check is
         // logged by the check itself.
         .merge(probes)
+}
+
+/// The header a request's id travels in. Every log line of the request (and of a socket it
+/// opens) carries the id, and the response returns it, so a user's report, a proxy's log and
+/// the server's log meet on one value.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// Gives each request its id: the one a proxy sent (nginx's `$request_id`, say) when it looks
+/// like an id (at most 64 letters, digits and `-_.:`), or a new random one.
+async fn request_id(mut request: Request, next: Next) -> Response {
+    let sent = request
+        .headers()
+        .get(REQUEST_ID)
+        .filter(|v| (1..=64).contains(&v.len()))
+        .filter(|v| {
+            v.as_bytes()
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(b))
+        })
+        .cloned();
+    let id = match sent {
+        Some(id) => id,
+        None => match http::HeaderValue::from_str(&uuid::Uuid::new_v4().simple().to_string()) {
+            Ok(id) => id,
+            Err(_) => return next.run(request).await,
+        },
+    };
+    request.headers_mut().insert(REQUEST_ID, id.clone());
+    let mut response = next.run(request).await;
+    response.headers_mut().insert(REQUEST_ID, id);
+    response
 }
 
 /// Server functions answer every error with 500 and a serialized [`AppError`]; this gives the

@@ -5,7 +5,7 @@ use axum::serve::ListenerExt;
 use clap::Parser;
 use leptos::prelude::get_configuration;
 use server::commands;
-use server::config::{database_url, Cli, Command, ServeArgs};
+use server::config::{database_url, Cli, Command, LogFormat, ServeArgs};
 use server::metrics::MetricsAt;
 use tracing_subscriber::EnvFilter;
 
@@ -21,12 +21,22 @@ async fn main() -> std::process::ExitCode {
         None | Some(Command::Serve(_)) => "info",
         Some(_) => "warn,sqlx=error",
     };
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter)),
-        )
-        .init();
+        );
+    match cli.log_format {
+        LogFormat::Text => logs.init(),
+        // One object a line: the event's fields at the top, and the spans it happened in (the
+        // request with its id, the socket, the command) as a list.
+        LogFormat::Json => logs
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(true)
+            .init(),
+    }
     let result = match cli.command {
         Some(Command::Serve(args)) => serve(*args).await,
         None => serve(cli.serve).await,

@@ -28,6 +28,7 @@ use futures_util::{SinkExt, StreamExt};
 use http::{HeaderMap, StatusCode};
 use tokio::sync::{watch, Notify};
 use tokio::time::{interval_at, timeout, Instant, MissedTickBehavior};
+use tracing::Instrument;
 
 /// How often the server pings; a peer silent for [`IDLE_LIMIT`] is dropped.
 const PING_EVERY: Duration = Duration::from_secs(10);
@@ -130,6 +131,9 @@ pub async fn handler(
         Ok(rooms) => rooms,
         Err(e) => return (e.status(), e.to_string()).into_response(),
     };
+    // The socket is served in a task of its own: its span, a child of the request's (with the
+    // request's id), carries every log line of the socket and its commands.
+    let span = tracing::info_span!("socket", user = %user.username);
     upgrade
         .max_message_size(TRANSPORT_LIMIT_BYTES)
         .max_frame_size(TRANSPORT_LIMIT_BYTES)
@@ -143,7 +147,7 @@ pub async fn handler(
                 token_hash: session,
                 version,
             };
-            serve(socket, ws, session, rooms).await;
+            serve(socket, ws, session, rooms).instrument(span).await;
         })
 }
 
@@ -203,7 +207,9 @@ async fn serve(socket: WebSocket, ws: WsState, session: Session, rooms: Vec<app:
         session.version,
     ));
     let close = read_loop(stream, &ws.app, &session, conn, &recheck, &overflow).await;
-    app::measure::socket_closed(why_closed(&close));
+    let why = why_closed(&close);
+    app::measure::socket_closed(why);
+    tracing::debug!(?why, code = close.code, "socket closed");
     // The writer sends the close frame and stops; only then is the socket unregistered (doing
     // it first would end the writer's queue and race the close frame).
     let _ = close_tx.send(close);
@@ -321,10 +327,33 @@ async fn read_loop(
             continue;
         }
         tokens -= 1.0;
-        handle(frame, state, session, conn).await;
+        let kind = command_name(&frame);
+        let started = Instant::now();
+        handle(frame, state, session, conn)
+            .instrument(tracing::debug_span!("command", kind))
+            .await;
+        let took_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        tracing::debug!(kind, took_us, "command");
         if overflow.is_set() {
             return close(CLOSE_POLICY, CLOSE_NOT_READING);
         }
+    }
+}
+
+/// A client frame's type, as its log lines name it.
+fn command_name(frame: &ClientFrame) -> &'static str {
+    match frame {
+        ClientFrame::Post { .. } => "post",
+        ClientFrame::Sync { .. } => "sync",
+        ClientFrame::Changes { .. } => "changes",
+        ClientFrame::Edit { .. } => "edit",
+        ClientFrame::Delete { .. } => "delete",
+        ClientFrame::React { .. } => "react",
+        ClientFrame::Typing { .. } => "typing",
+        ClientFrame::Read { .. } => "read",
+        ClientFrame::ReadThread { .. } => "read_thread",
+        ClientFrame::Presence { .. } => "presence",
+        ClientFrame::Ping => "ping",
     }
 }
 
