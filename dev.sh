@@ -60,6 +60,11 @@ setup_browser() {
     step "Installing Debian's nginx"
     apt_install nginx
   fi
+  # The shipped systemd units are checked with systemd-analyze (nothing is started).
+  if ! command -v systemd-analyze >/dev/null; then
+    step "Installing Debian's systemd (for systemd-analyze)"
+    apt_install systemd
+  fi
 }
 
 # The cluster tests link nodes through a real Redis (and start private ones of their own).
@@ -128,6 +133,34 @@ check_bundle() {
   fi
 }
 
+# The shipped systemd units parse without a warning and keep their hardening (an exposure score
+# of at most 2.0 of 10 in `systemd-analyze security`); the nginx configurations are valid.
+check_deploy() {
+  step "Deployment files (systemd units, nginx configurations)"
+  local root
+  root=$(mktemp -d)
+  mkdir -p "$root/opt/confab" "$root/etc/systemd/system" "$root/lib/systemd" "$root/bin"
+  cp -r /lib/systemd/system "$root/lib/systemd/"
+  cp /bin/true "$root/opt/confab/confab"
+  cp /bin/sh "$root/bin/sh"
+  cp deploy/systemd/*.service deploy/systemd/*.timer "$root/etc/systemd/system/"
+  local unit said
+  for unit in deploy/systemd/*.service deploy/systemd/*.timer; do
+    unit=/etc/systemd/system/$(basename "$unit")
+    said=$(systemd-analyze verify --man=no --root="$root" "$unit" 2>&1) || { echo "$said" >&2; return 1; }
+    if [ -n "$said" ]; then echo "$unit: $said" >&2; return 1; fi
+    case "$unit" in
+      *.service) systemd-analyze security --offline=true --threshold=20 --root="$root" "$unit" > /dev/null \
+        || { echo "$unit: exposure over 2.0 (systemd-analyze security)" >&2; return 1; } ;;
+    esac
+  done
+  rm -rf "$root"
+  local conf
+  for conf in deploy/nginx/*.conf; do
+    nginx -q -t -c "$PWD/$conf" -e stderr -g "pid /tmp/confab-nginx-check.pid;" || return 1
+  done
+}
+
 case "${1:-}" in
   serve)
     setup_build
@@ -147,6 +180,7 @@ case "${1:-}" in
     cargo clippy -p server --all-targets -- -D warnings
     cargo clippy -p app --features ssr --all-targets -- -D warnings
     cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
+    check_deploy
     build
     check_bundle
     step "Browser tests (Playwright in Debian's Chromium against the release server)"
