@@ -255,24 +255,89 @@ impl std::str::FromStr for Moderation {
     }
 }
 
-/// `admin` does `action` to the account `username`; returns what was done, in words. Only
+impl Moderation {
+    /// The action's name in the audit log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Moderation::EndSessions => "end_sessions",
+            Moderation::Disable => "disable",
+            Moderation::Enable => "enable",
+        }
+    }
+}
+
+/// The one rule for what only instance admins may do or see (the console, moderation,
+/// registration, invites, the audit log): anyone else is told there is nothing here (404), as
+/// if the page or call did not exist.
+pub fn admin_only(user: &crate::model::User) -> Result<(), AppError> {
+    if user.is_admin {
+        Ok(())
+    } else {
+        Err(AppError::NotFound("There is nothing here.".into()))
+    }
+}
+
+/// Who took an admin action and from where: an admin's account and the client's address, or
+/// the command line (no account) and the shell's user.
+#[derive(Debug, Clone, Copy)]
+pub struct Actor<'a> {
+    pub admin: Option<&'a crate::model::User>,
+    pub origin: &'a str,
+}
+
+impl Actor<'_> {
+    /// Refuses anyone but an admin (the command line is the server's operator).
+    pub fn check(&self) -> Result<(), AppError> {
+        self.admin.map_or(Ok(()), admin_only)
+    }
+
+    /// Writes what was done to the audit log. The action has happened by then; a failure to
+    /// record it is logged as an error rather than reported as the action's failure.
+    pub async fn audit(
+        &self,
+        store: &dyn crate::store::Store,
+        action: &str,
+        target: &str,
+        detail: &str,
+    ) {
+        let entry = crate::store::NewAudit {
+            at: crate::timestamp::now_ms(),
+            actor_id: self.admin.map(|a| a.id),
+            actor: self.admin.map_or(COMMAND_LINE, |a| a.username.as_str()),
+            action,
+            target,
+            detail,
+            origin: self.origin,
+        };
+        if let Err(e) = store.record_audit(&entry).await {
+            tracing::error!(
+                action,
+                target,
+                "recording an admin action in the audit log: {e}"
+            );
+        }
+    }
+}
+
+/// How the audit log names the server's operator at its shell.
+pub const COMMAND_LINE: &str = "(command line)";
+
+/// `actor` does `action` to the account `username`; returns what was done, in words. Only
 /// admins may, and not to themselves (an instance must not lose its last admin by a slip).
 pub async fn moderate(
     state: &crate::state::AppState,
-    admin: &crate::model::User,
+    actor: Actor<'_>,
     username: &str,
     action: Moderation,
 ) -> Result<String, AppError> {
-    if !admin.is_admin {
-        return Err(AppError::Forbidden("Only admins can do that.".into()));
-    }
+    actor.check()?;
     let name = crate::validate::username(username)?;
     let Some(user) = state.store.user_by_name(&name).await? else {
         return Err(AppError::NotFound(format!(
             "There is no user named {name}."
         )));
     };
-    if user.id == admin.id && action != Moderation::EndSessions {
+    if actor.admin.is_some_and(|a| a.id == user.id) && action != Moderation::EndSessions {
         return Err(AppError::BadRequest(
             "You cannot disable or enable your own account.".into(),
         ));
@@ -296,25 +361,33 @@ pub async fn moderate(
             format!("{} can log in again.", user.username)
         }
     };
-    tracing::info!(admin = %admin.username, user = %user.username, ?action, "moderation");
+    tracing::info!(origin = actor.origin, user = %user.username, ?action, "moderation");
+    actor
+        .audit(state.store.as_ref(), action.as_str(), &user.username, "")
+        .await;
     Ok(done)
 }
 
 /// How long an invite stays usable.
 pub const INVITE_TTL_MS: i64 = 7 * 24 * 60 * 60 * 1000;
 
-/// `admin` sets who may register; answers what was done, in words.
+/// `actor` sets who may register; answers what was done, in words.
 pub async fn set_registration(
     store: &dyn crate::store::Store,
-    admin: &crate::model::User,
+    actor: Actor<'_>,
     mode: crate::model::RegistrationMode,
 ) -> Result<String, AppError> {
     use crate::model::RegistrationMode;
-    if !admin.is_admin {
-        return Err(AppError::Forbidden("Only admins can do that.".into()));
-    }
+    actor.check()?;
     store.set_registration_mode(mode).await?;
-    tracing::info!(admin = %admin.username, mode = mode.as_str(), "registration mode set");
+    tracing::info!(
+        origin = actor.origin,
+        mode = mode.as_str(),
+        "registration mode set"
+    );
+    actor
+        .audit(store, "set_registration", "", mode.as_str())
+        .await;
     Ok(match mode {
         RegistrationMode::Open => "Anyone can register.",
         RegistrationMode::Invite => "Only people with an invite can register.",
@@ -323,20 +396,27 @@ pub async fn set_registration(
     .to_owned())
 }
 
-/// A new invite code, good for one registration within [`INVITE_TTL_MS`]; made by `admin` (an
-/// admin in the app; `None` from the command line, which only the operator can run).
+/// A new invite code, good for one registration within [`INVITE_TTL_MS`]; made by `actor` (an
+/// admin in the app, or the command line, which only the operator can run).
 pub async fn create_invite(
     store: &dyn crate::store::Store,
-    admin: Option<&crate::model::User>,
+    actor: Actor<'_>,
 ) -> Result<String, AppError> {
-    if admin.is_some_and(|a| !a.is_admin) {
-        return Err(AppError::Forbidden("Only admins can do that.".into()));
-    }
+    actor.check()?;
     let (code, hash) = new_session_token();
     let expires = crate::timestamp::now_ms() + INVITE_TTL_MS;
     store
-        .create_invite(&hash, admin.map(|a| a.id), expires)
+        .create_invite(&hash, actor.admin.map(|a| a.id), expires)
         .await?;
+    let expiry = crate::timestamp::utc_label(expires);
+    actor
+        .audit(
+            store,
+            "create_invite",
+            "",
+            &format!("one registration, until {expiry}"),
+        )
+        .await;
     Ok(code)
 }
 

@@ -178,6 +178,65 @@ impl Default for LimitsConfig {
 }
 
 impl LimitsConfig {
+    /// Each limit, named as a person reads it, and its value as its flag takes it.
+    pub fn listed(&self) -> Vec<(&'static str, String)> {
+        let unlimited = |n: usize| {
+            if n == 0 {
+                "no limit".to_owned()
+            } else {
+                n.to_string()
+            }
+        };
+        let proxies = if self.trusted_proxies.is_empty() {
+            "none".to_owned()
+        } else {
+            let shown: Vec<String> = self
+                .trusted_proxies
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            shown.join(", ")
+        };
+        vec![
+            ("Logins per address", self.login_per_ip.to_string()),
+            (
+                "Logins per account from new devices",
+                self.login_per_account.to_string(),
+            ),
+            (
+                "Registrations per address",
+                self.register_per_ip.to_string(),
+            ),
+            ("Messages per user", self.posts_per_user.to_string()),
+            (
+                "Rooms and DMs created per user",
+                self.creates_per_user.to_string(),
+            ),
+            ("Searches per user", self.searches_per_user.to_string()),
+            ("Pages of history per user", self.reads_per_user.to_string()),
+            (
+                "Push subscriptions per user",
+                self.subscribes_per_user.to_string(),
+            ),
+            (
+                "Uploads per user (MiB)",
+                self.upload_mib_per_user.to_string(),
+            ),
+            ("Downloads per user", self.exports_per_user.to_string()),
+            (
+                "Downloads prepared at once",
+                self.exports_at_once.to_string(),
+            ),
+            ("Connections per user", unlimited(self.sockets_per_user)),
+            ("Connections per address", unlimited(self.sockets_per_ip)),
+            (
+                "Passwords checked at once",
+                self.hashing_slots.max(1).to_string(),
+            ),
+            ("Trusted proxies", proxies),
+        ]
+    }
+
     /// Budgets no test or benchmark reaches (a million a second), for runs that are about
     /// something else; the hashing cap stays.
     pub fn relaxed() -> Self {
@@ -204,6 +263,8 @@ type Keyed<K> = DefaultKeyedRateLimiter<K>;
 
 /// The live buckets of one process.
 pub struct Limits {
+    /// The configuration, as the admin console shows it.
+    listed: Vec<(&'static str, String)>,
     trusted_proxies: Vec<IpNet>,
     hashing: Semaphore,
     hashing_slots: usize,
@@ -307,7 +368,9 @@ impl Limits {
     /// Fresh buckets for `config`.
     pub fn new(config: LimitsConfig) -> Self {
         let slots = config.hashing_slots.max(1);
+        let listed = config.listed();
         Limits {
+            listed,
             trusted_proxies: config.trusted_proxies,
             hashing: Semaphore::new(slots),
             hashing_slots: slots,
@@ -328,6 +391,12 @@ impl Limits {
             exporting: Mutex::default(),
             export_starts: Keyed::keyed(config.exports_per_user.quota()),
         }
+    }
+
+    /// Each limit this node runs with, named as a person reads it, and its value as the flag
+    /// takes it.
+    pub fn listed(&self) -> &[(&'static str, String)] {
+        &self.listed
     }
 
     /// A new socket of `user` from `ip`: refused when either already has its most open here.

@@ -140,6 +140,50 @@ pub struct RoomListing {
     pub joined: bool,
 }
 
+/// One line of the audit log: an admin action, who took it, when, on what and from where.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub id: i64,
+    /// When (UTC ms).
+    pub at: i64,
+    /// The admin's username as it was, or `(command line)`.
+    pub actor: String,
+    /// What was done, e.g. `disable`, `set_registration`, `create_invite`.
+    pub action: String,
+    /// What it was done to (a username), or empty.
+    pub target: String,
+    /// More about it (the new mode, an invite's expiry), or empty.
+    pub detail: String,
+    /// The client's address, or `command line (user)`.
+    pub origin: String,
+}
+
+/// An account as the admin console lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountRow {
+    pub username: String,
+    pub is_admin: bool,
+    pub disabled: bool,
+    pub created_at: i64,
+    /// When their last connection closed (UTC ms); `None` if never connected.
+    pub last_seen_at: Option<i64>,
+    /// Sessions that have not expired (logged-in browsers and devices).
+    pub sessions: i64,
+}
+
+/// What the instance holds, for the admin console.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceFigures {
+    pub users: i64,
+    /// Public rooms.
+    pub rooms: i64,
+    pub dms: i64,
+    /// Messages and thread replies, deleted ones included (they are kept as tombstones).
+    pub messages: i64,
+    /// The database's size on disk.
+    pub database_bytes: i64,
+}
+
 /// The rooms and DMs a user belongs to, for the sidebar.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Sidebar {

@@ -45,6 +45,8 @@ macro_rules! every_case {
             sessions_expire_and_can_be_revoked,
             sessions_end_everywhere_and_expired_ones_are_purged,
             a_disabled_account_has_no_sessions_until_enabled,
+            the_console_lists_accounts_by_name_a_page_at_a_time,
+            the_audit_log_keeps_every_line_newest_first,
             a_public_rooms_creator_and_admins_may_remove_members,
             registration_follows_the_mode_and_an_invite_is_used_once,
             text_is_stored_verbatim,
@@ -616,6 +618,115 @@ async fn a_disabled_account_has_no_sessions_until_enabled(store: Arc<dyn Store>)
         store.set_disabled("nobody", Some(1)).await.unwrap_err(),
         StoreError::NotFound(_)
     ));
+}
+
+async fn the_console_lists_accounts_by_name_a_page_at_a_time(store: Arc<dyn Store>) {
+    let names = ["alice", "Bob", "carol", "dave_x", "Eve%"];
+    for name in names {
+        user(&*store, name).await;
+    }
+    let bob = store.user_by_name("bob").await.unwrap().unwrap();
+    // Sessions count while unexpired at the time asked about: two of bob's three.
+    let now = app::timestamp::now_ms() + 60_000;
+    store
+        .create_session(b"live", bob.id, now + 10)
+        .await
+        .unwrap();
+    store
+        .create_session(b"live2", bob.id, now + 10)
+        .await
+        .unwrap();
+    store
+        .create_session(b"gone", bob.id, now - 10)
+        .await
+        .unwrap();
+    store.set_disabled("carol", Some(now)).await.unwrap();
+    let listed = |rows: Vec<app::model::AccountRow>| -> Vec<String> {
+        rows.into_iter().map(|a| a.username).collect()
+    };
+
+    // In name order ignoring case, a page at a time.
+    let first = store.accounts("", None, 2, now).await.unwrap();
+    assert_eq!(listed(first.clone()), ["alice", "Bob"]);
+    assert!(first[0].is_admin, "the first account is the admin");
+    assert_eq!((first[1].sessions, first[1].disabled), (2, false));
+    let next = store.accounts("", Some("Bob"), 2, now).await.unwrap();
+    assert_eq!(listed(next.clone()), ["carol", "dave_x"]);
+    assert!(next[0].disabled);
+    assert_eq!(next[0].sessions, 0);
+    let last = store.accounts("", Some("dave_x"), 2, now).await.unwrap();
+    assert_eq!(listed(last), ["Eve%"]);
+
+    // A search matches anywhere in the name, ignoring case; `%` and `_` are themselves.
+    assert_eq!(
+        listed(store.accounts("O", None, 10, now).await.unwrap()),
+        ["Bob", "carol"]
+    );
+    assert_eq!(
+        listed(store.accounts("%", None, 10, now).await.unwrap()),
+        ["Eve%"]
+    );
+    assert_eq!(
+        listed(store.accounts("_", None, 10, now).await.unwrap()),
+        ["dave_x"]
+    );
+    assert!(store
+        .accounts("zed", None, 10, now)
+        .await
+        .unwrap()
+        .is_empty());
+
+    let figures = store.figures().await.unwrap();
+    assert_eq!((figures.users, figures.rooms, figures.dms), (5, 1, 0));
+    let alice = store.user_by_name("alice").await.unwrap().unwrap();
+    let general = general_id(&*store, &alice).await;
+    post(&*store, &alice, general, "one").await;
+    store.open_dm(alice.id, &[alice.id, bob.id]).await.unwrap();
+    let figures = store.figures().await.unwrap();
+    assert_eq!((figures.dms, figures.messages), (1, 1));
+    assert!(figures.database_bytes > 0);
+}
+
+async fn the_audit_log_keeps_every_line_newest_first(store: Arc<dyn Store>) {
+    let alice = user(&*store, "alice").await;
+    assert!(store.audit_log(None, 10).await.unwrap().is_empty());
+    for n in 1..=5 {
+        let target = format!("user{n}");
+        let actor_id = (n % 2 == 1).then_some(alice.id);
+        let actor = if actor_id.is_some() {
+            "alice"
+        } else {
+            "(command line)"
+        };
+        store
+            .record_audit(&app::store::NewAudit {
+                at: n,
+                actor_id,
+                actor,
+                action: "disable",
+                target: &target,
+                detail: "",
+                origin: "192.0.2.7",
+            })
+            .await
+            .unwrap();
+    }
+    let newest = store.audit_log(None, 2).await.unwrap();
+    let targets = |lines: &[app::model::AuditEntry]| -> Vec<String> {
+        lines.iter().map(|l| l.target.clone()).collect()
+    };
+    assert_eq!(targets(&newest), ["user5", "user4"]);
+    assert_eq!(
+        (
+            newest[0].at,
+            newest[0].actor.as_str(),
+            newest[0].origin.as_str()
+        ),
+        (5, "alice", "192.0.2.7")
+    );
+    assert_eq!(newest[1].actor, "(command line)");
+    let older = store.audit_log(Some(newest[1].id), 10).await.unwrap();
+    assert_eq!(targets(&older), ["user3", "user2", "user1"]);
 }
 
 async fn a_public_rooms_creator_and_admins_may_remove_members(store: Arc<dyn Store>) {

@@ -158,8 +158,10 @@ test('an admin disables an account from the administration page: its tab is logg
     // Only admins see the tools: no way in from the account menu, and a page that refuses.
     await expect((await openAccountMenu(b)).getByRole('link', { name: 'Notifications' })).toBeVisible();
     await expect((await openAccountMenu(b)).getByRole('link', { name: 'Administration' })).toHaveCount(0);
-    await b.goto('/admin');
-    await expect(b.getByText("Only the instance's administrators can open this page.")).toBeVisible();
+    // To anyone but an admin, the console does not exist.
+    const refused = await b.goto('/admin');
+    expect(refused?.status()).toBe(404);
+    await expect(b.getByRole('heading', { name: 'Page not found' })).toBeVisible();
     await expect(b.getByRole('region', { name: 'Administration' })).toHaveCount(0);
     await openGeneral(b);
 
@@ -171,6 +173,12 @@ test('an admin disables an account from the administration page: its tab is logg
     await tools.getByLabel('Action').selectOption('disable');
     await tools.getByRole('button', { name: 'Apply' }).click();
     await expect(tools.getByRole('status')).toHaveText(`${name} is disabled: logged out everywhere and cannot log in.`);
+    // The account list says so, and the audit log has the action.
+    const row = tools.getByRole('region', { name: 'Account list' }).getByRole('row').filter({ hasText: name });
+    await expect(row.getByRole('cell', { name: 'Disabled' })).toBeVisible();
+    await expect(row.getByRole('button', { name: `Enable ${name}` })).toBeVisible();
+    const audit = tools.getByRole('region', { name: 'Audit log lines' });
+    await expect(audit.getByRole('row').filter({ hasText: name })).toContainText('disable');
 
     await expect(b.getByRole('region', { name: 'Log in' })).toBeVisible();
     await logIn(b, name, PASSWORD);

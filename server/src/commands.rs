@@ -391,7 +391,8 @@ pub async fn admin(command: AdminCommand) -> CommandResult {
         AdminCommand::Enable { db, user } => set_disabled(&db, &user, None).await,
         AdminCommand::Registration { db, mode } => {
             let store = open(&db).await?;
-            let result = store.set_registration_mode(mode).await;
+            let origin = shell_origin();
+            let result = app::auth::set_registration(store.as_ref(), shell(&origin), mode).await;
             store.close().await;
             result?;
             eprintln!("registration is now {}", mode.as_str());
@@ -399,7 +400,8 @@ pub async fn admin(command: AdminCommand) -> CommandResult {
         }
         AdminCommand::Invite { db } => {
             let store = open(&db).await?;
-            let result = app::auth::create_invite(store.as_ref(), None).await;
+            let origin = shell_origin();
+            let result = app::auth::create_invite(store.as_ref(), shell(&origin)).await;
             store.close().await;
             println!("{}", result?);
             Ok(())
@@ -415,6 +417,9 @@ pub async fn admin(command: AdminCommand) -> CommandResult {
             let hash = app::auth::hash_password(password).await?;
             let store = open(&db).await?;
             let result = store.set_password_hash(&user, &hash).await;
+            if let Ok(user) = &result {
+                audit(store.as_ref(), "set_password", &user.username).await;
+            }
             store.close().await;
             let user = result?;
             eprintln!("password set for {}", user.username);
@@ -433,12 +438,37 @@ async fn end_sessions(
         .await?
         .ok_or_else(|| format!("there is no user {name}"))?;
     let ended = store.end_sessions(user.id).await?;
+    audit(store, "end_sessions", &user.username).await;
     Ok((user, ended))
+}
+
+/// The operator at this shell, as the audit log names where an action came from.
+fn shell_origin() -> String {
+    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".to_owned());
+    format!("command line ({user})")
+}
+
+/// The command line as an admin action's actor.
+fn shell(origin: &str) -> app::auth::Actor<'_> {
+    app::auth::Actor {
+        admin: None,
+        origin,
+    }
+}
+
+/// Writes an admin action taken from the command line to the audit log.
+async fn audit(store: &dyn app::store::Store, action: &str, target: &str) {
+    let origin = shell_origin();
+    shell(&origin).audit(store, action, target, "").await;
 }
 
 async fn set_disabled(db: &DatabaseArg, user: &str, at: Option<i64>) -> CommandResult {
     let store = open(db).await?;
     let result = store.set_disabled(user, at).await;
+    if let Ok(user) = &result {
+        let action = if at.is_some() { "disable" } else { "enable" };
+        audit(store.as_ref(), action, &user.username).await;
+    }
     store.close().await;
     let user = result?;
     match at {
@@ -451,6 +481,10 @@ async fn set_disabled(db: &DatabaseArg, user: &str, at: Option<i64>) -> CommandR
 async fn set_admin(db: &DatabaseArg, user: &str, admin: bool) -> CommandResult {
     let store = open(db).await?;
     let result = store.set_admin(user, admin).await;
+    if let Ok(user) = &result {
+        let action = if admin { "grant_admin" } else { "revoke_admin" };
+        audit(store.as_ref(), action, &user.username).await;
+    }
     store.close().await;
     let user = result?;
     eprintln!(

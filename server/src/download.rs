@@ -59,18 +59,98 @@ pub async fn my_data(
 /// `GET /export/instance`: everything (without password hashes), for admins only.
 pub async fn instance(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    parts: http::request::Parts,
     Query(query): Query<FormatQuery>,
 ) -> Response {
-    match authenticate(&state, &headers).await {
-        Ok(user) if user.is_admin => {
-            download(state, &user, "instance", Scope::default(), query).await
-        }
-        Ok(_) => error(AppError::Forbidden(
-            "Only admins can download a backup of the whole instance.".into(),
-        )),
-        Err(e) => error(e),
+    let (admin, origin) = match admin_asking(&state, &parts).await {
+        Ok(asking) => asking,
+        Err(e) => return error(e),
+    };
+    let actor = app::auth::Actor {
+        admin: Some(&admin),
+        origin: &origin,
+    };
+    let format = query.format.as_deref().unwrap_or("jsonl");
+    actor
+        .audit(state.store.as_ref(), "export_instance", "", format)
+        .await;
+    download(state, &admin, "instance", Scope::default(), query).await
+}
+
+/// `GET /export/audit`: the whole audit log as CSV, newest first, for admins (anyone else
+/// gets 404). Read a page at a time; the log holds only what admins did.
+pub async fn audit(State(state): State<AppState>, parts: http::request::Parts) -> Response {
+    if let Err(e) = admin_asking(&state, &parts).await {
+        return error(e);
     }
+    let mut out = csv::Writer::from_writer(Vec::new());
+    let head = ["id", "at", "actor", "action", "target", "detail", "origin"];
+    let mut written = out.write_record(head);
+    let mut before = None;
+    while written.is_ok() {
+        let page = match state.store.audit_log(before, AUDIT_EXPORT_PAGE).await {
+            Ok(page) => page,
+            Err(e) => return error(e.into()),
+        };
+        for line in &page {
+            let at = app::timestamp::rfc3339(line.at);
+            let id = line.id.to_string();
+            let fields = [
+                &id,
+                &at,
+                &line.actor,
+                &line.action,
+                &line.target,
+                &line.detail,
+                &line.origin,
+            ];
+            written = written.and_then(|()| out.write_record(fields));
+        }
+        match page.last() {
+            Some(last) if page.len() == AUDIT_EXPORT_PAGE as usize => before = Some(last.id),
+            _ => break,
+        }
+    }
+    let bytes = match written.and_then(|()| out.into_inner().map_err(|e| e.into_error().into())) {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            tracing::error!("writing the audit log as CSV: {e}");
+            return error(AppError::Internal);
+        }
+    };
+    let name = format!(
+        "attachment; filename=\"confab-audit-{}.csv\"",
+        app::timestamp::utc_day(app::timestamp::now_ms())
+    );
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (header::CONTENT_DISPOSITION, name),
+            (header::CACHE_CONTROL, "no-store".to_owned()),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+/// Audit lines read per query of an export.
+const AUDIT_EXPORT_PAGE: u32 = 1000;
+
+/// The logged-in admin and the client's address; anyone else is told there is nothing here.
+async fn admin_asking(
+    state: &AppState,
+    parts: &http::request::Parts,
+) -> Result<(User, String), AppError> {
+    let user = authenticate(state, &parts.headers).await?;
+    app::auth::admin_only(&user)?;
+    let peer = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0.ip());
+    Ok((
+        user,
+        state.limits.client_ip(peer, &parts.headers).to_string(),
+    ))
 }
 
 async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<User, AppError> {

@@ -121,6 +121,10 @@ pub fn router(state: AppState, options: LeptosOptions, live: LiveOptions) -> Rou
             "/export/instance",
             axum::routing::get(download::instance).with_state(state.clone()),
         )
+        .route(
+            "/export/audit",
+            axum::routing::get(download::audit).with_state(state.clone()),
+        )
         .leptos_routes_with_context(&options, routes, context.clone(), {
             let options = options.clone();
             move || shell(options.clone())

@@ -265,7 +265,7 @@ async fn downloads_give_my_rooms_and_dms_and_the_instance_only_to_admins() {
         get(addr, "/export/me?format=pdf", Some(&carol)).await.0,
         400
     );
-    assert_eq!(get(addr, "/export/instance", Some(&carol)).await.0, 403);
+    assert_eq!(get(addr, "/export/instance", Some(&carol)).await.0, 404);
     let (status, _, all) = get(addr, "/export/instance", Some(&alice)).await;
     assert_eq!(status, 200);
     assert!(all.contains("alice to bob only") && all.contains("carol in general"));

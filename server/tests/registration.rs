@@ -26,9 +26,9 @@ async fn an_admin_closes_registration_or_limits_it_to_invites() {
     assert_eq!(mode.trim(), "\"open\"");
 
     let (status, _, body) = post(addr, "/api/set_registration", "mode=closed", Some(&bob)).await;
-    assert_eq!(status, 403, "only admins: {body}");
+    assert_eq!(status, 404, "only admins: {body}");
     let (status, _, body) = post(addr, "/api/create_invite", "", Some(&bob)).await;
-    assert_eq!(status, 403, "only admins: {body}");
+    assert_eq!(status, 404, "only admins: {body}");
     let (status, _, body) = post(addr, "/api/set_registration", "mode=secret", Some(&admin)).await;
     assert_eq!(status, 400, "{body}");
 

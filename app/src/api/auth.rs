@@ -137,9 +137,13 @@ pub async fn logout_everywhere() -> Result<u64, AppError> {
 /// (sessions end, sockets close, no more logins) or `enable`. Answers what was done.
 #[server(endpoint = "moderate")]
 pub async fn moderate(username: String, action: String) -> Result<String, AppError> {
-    use super::ssr::{require_user, state};
-    let admin = require_user().await?;
-    crate::auth::moderate(&state()?, &admin, &username, action.parse()?).await
+    use super::ssr::{require_admin, state};
+    let (admin, origin) = require_admin().await?;
+    let actor = crate::auth::Actor {
+        admin: Some(&admin),
+        origin: &origin,
+    };
+    crate::auth::moderate(&state()?, actor, &username, action.parse()?).await
 }
 
 /// Who may register on this instance (for the registration form).
@@ -151,22 +155,30 @@ pub async fn registration() -> Result<RegistrationMode, AppError> {
 /// An admin sets who may register: `open`, `invite` or `closed`. Answers what was done.
 #[server(endpoint = "set_registration")]
 pub async fn set_registration(mode: String) -> Result<String, AppError> {
-    use super::ssr::{require_user, state};
-    let admin = require_user().await?;
+    use super::ssr::{require_admin, state};
+    let (admin, origin) = require_admin().await?;
     let mode = RegistrationMode::parse(&mode).ok_or_else(|| {
         AppError::BadRequest(format!(
             "Unknown mode {mode:?}: use open, invite or closed."
         ))
     })?;
-    crate::auth::set_registration(state()?.store.as_ref(), &admin, mode).await
+    let actor = crate::auth::Actor {
+        admin: Some(&admin),
+        origin: &origin,
+    };
+    crate::auth::set_registration(state()?.store.as_ref(), actor, mode).await
 }
 
 /// An admin makes an invite: a code good for one registration within a week. Answers the code.
 #[server(endpoint = "create_invite")]
 pub async fn create_invite() -> Result<String, AppError> {
-    use super::ssr::{require_user, state};
-    let admin = require_user().await?;
-    crate::auth::create_invite(state()?.store.as_ref(), Some(&admin)).await
+    use super::ssr::{require_admin, state};
+    let (admin, origin) = require_admin().await?;
+    let actor = crate::auth::Actor {
+        admin: Some(&admin),
+        origin: &origin,
+    };
+    crate::auth::create_invite(state()?.store.as_ref(), actor).await
 }
 
 /// The logged-in user, or `None` for a visitor.

@@ -3,6 +3,7 @@
 //! shared model types or an [`AppError`]. They are plain HTTP POST
 //! endpoints under `/api/`, so no-JS `<form>`s and third-party clients can call them too.
 
+pub mod admin;
 pub mod auth;
 pub mod messages;
 pub mod notifications;
@@ -55,6 +56,14 @@ pub(crate) mod ssr {
     /// The logged-in user, or `Unauthorized`.
     pub async fn require_user() -> Result<User, AppError> {
         current_user().await?.ok_or_else(AppError::login_required)
+    }
+
+    /// The logged-in user if they are an instance admin, with the client's address (for the
+    /// audit log); anyone else is told there is nothing here (`crate::auth::admin_only`).
+    pub async fn require_admin() -> Result<(User, String), AppError> {
+        let admin = require_user().await?;
+        crate::auth::admin_only(&admin)?;
+        Ok((admin, client_ip()?.to_string()))
     }
 
     /// Whether cookies set on this response need the `Secure` flag.

@@ -73,6 +73,25 @@ impl Dialect {
         }
     }
 
+    /// `column` contains `needle` anywhere, ignoring case (a search box): no `LIKE`, so a `%`
+    /// or `_` typed into the box is looked for as itself.
+    pub(crate) fn name_contains(self, column: &str, needle: &str) -> String {
+        match self {
+            Self::Sqlite => format!("instr(lower({column}), lower({needle})) > 0"),
+            Self::Postgres => format!("strpos(lower({column}), lower({needle})) > 0"),
+        }
+    }
+
+    /// The database's size on disk, in bytes: SQLite's pages, PostgreSQL's own count.
+    pub(crate) const fn database_bytes(self) -> &'static str {
+        match self {
+            Self::Sqlite => {
+                "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()"
+            }
+            Self::Postgres => "SELECT pg_database_size(current_database())",
+        }
+    }
+
     /// `expr` as a sort key that ignores case.
     pub(crate) fn by_name(self, expr: &str) -> String {
         match self {

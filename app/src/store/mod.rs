@@ -22,6 +22,7 @@ macro_rules! written_once {
 
         written_once!(
             "sql/access.rs" access,
+            "sql/admin.rs" admin,
             "sql/backup.rs" backup,
             "sql/changes.rs" changes,
             "sql/dialect.rs" dialect,
@@ -611,6 +612,26 @@ pub trait Store: Send + Sync + 'static {
     async fn set_disabled(&self, username: &str, at: Option<i64>) -> StoreResult<User>;
     /// Whether `user` is disabled (a login with the right password is still refused).
     async fn is_disabled(&self, user_id: UserId) -> StoreResult<bool>;
+    /// Adds a line to the audit log.
+    async fn record_audit(&self, entry: &NewAudit<'_>) -> StoreResult<()>;
+    /// The audit log, newest first: up to `limit` lines older than the line `before`, or the
+    /// newest.
+    async fn audit_log(
+        &self,
+        before: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<crate::model::AuditEntry>>;
+    /// Accounts whose name contains `search` (ignoring case; all for an empty one), in name
+    /// order after `after`, up to `limit`, with their sessions unexpired at `now`.
+    async fn accounts(
+        &self,
+        search: &str,
+        after: Option<&str>,
+        limit: u32,
+        now: i64,
+    ) -> StoreResult<Vec<crate::model::AccountRow>>;
+    /// What the instance holds: accounts, rooms, DMs, messages, and the database's size.
+    async fn figures(&self) -> StoreResult<crate::model::InstanceFigures>;
     /// Writes a consistent copy of the database to `path` (which must not exist) while the
     /// store keeps serving. SQLite only: other backends answer `Invalid`, naming their own tool.
     async fn snapshot(&self, path: &std::path::Path) -> StoreResult<()>;
@@ -621,6 +642,19 @@ pub trait Store: Send + Sync + 'static {
     async fn pools(&self, bound: std::time::Duration) -> Vec<crate::measure::PoolFigures>;
     /// Closes the connections, waiting for queries in flight (graceful shutdown).
     async fn close(&self);
+}
+
+/// An admin action for the audit log ([`crate::model::AuditEntry`] says what each part is).
+#[derive(Debug, Clone, Copy)]
+pub struct NewAudit<'a> {
+    pub at: i64,
+    /// The admin's account; `None` from the command line.
+    pub actor_id: Option<UserId>,
+    pub actor: &'a str,
+    pub action: &'a str,
+    pub target: &'a str,
+    pub detail: &'a str,
+    pub origin: &'a str,
 }
 
 /// What to back up.

@@ -1,47 +1,55 @@
-//! The instance administrators' page (`/admin`): moderating an account and who may register,
-//! with invite links. Plain forms, so it works without JavaScript too; every action checks on
-//! the server that its caller is an admin.
+//! The instance administrators' console (`/admin`): what the instance holds and the limits it
+//! runs with, its accounts (searchable, a page at a time, each with its actions), who may
+//! register and invite links, and the audit log of every admin action. Plain forms and links,
+//! so it works without JavaScript too. Anyone but an admin gets "Page not found" (404), as the
+//! server answers every admin call.
 
 use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
 
 use super::auth_page::page_error;
-use super::feedback::{form_error, form_ok, UsernameInput};
+use super::feedback::{form_error, form_ok, NotFound, UsernameInput};
+use super::local_time::LocalTime;
 use super::session::Session;
+use crate::api::admin::{admin_console, AdminView};
 use crate::api::auth::{CreateInvite, Moderate, SetRegistration};
-use crate::api::rooms::get_navigation;
-use crate::model::RegistrationMode;
+use crate::error::AppError;
+use crate::model::{size_label, AccountRow, AuditEntry, RegistrationMode};
 
-/// The page: its tools for an admin, a refusal for anyone else, the login screen for a visitor.
+/// The page: the console for an admin, "not found" for anyone else, the login screen for a
+/// visitor. The console is read again after each action taken on it.
 #[component]
 pub fn AdminPage() -> impl IntoView {
     let session = expect_context::<Session>();
-    let navigation = Resource::new(move || session.changes(), |_| get_navigation());
+    let query = use_query_map();
+    let moderate = ServerAction::<Moderate>::new();
+    let set = ServerAction::<SetRegistration>::new();
+    let invite = ServerAction::<CreateInvite>::new();
+    // What is typed into "Moderate an account" outlives the console's redraw after an action.
+    let moderate_name = RwSignal::new(String::new());
+    let console = Resource::new(
+        move || {
+            let asked = query.with(|q| (q.get("q"), q.get("after"), q.get("before")));
+            let acted = (
+                moderate.version().get(),
+                set.version().get(),
+                invite.version().get(),
+            );
+            (session.changes(), asked, acted)
+        },
+        |(_, (search, after, before), _)| {
+            admin_console(search, after, before.and_then(|b| b.parse().ok()))
+        },
+    );
     view! {
         <leptos_meta::Title text="Administration – Confab"/>
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
-                match navigation.await {
-                    Ok(navigation) => match navigation.registration {
-                        Some(registration) if navigation.user.is_admin => {
-                            view! {
-                                <section class="panel admin" aria-label="Administration">
-                                    <h1>"Administration"</h1>
-                                    <Moderation/>
-                                    <Registration mode=registration/>
-                                </section>
-                            }
-                                .into_any()
-                        }
-                        _ => {
-                            view! {
-                                <section class="panel">
-                                    <h1>"Administration"</h1>
-                                    <p>"Only the instance's administrators can open this page."</p>
-                                </section>
-                            }
-                                .into_any()
-                        }
-                    },
+                match console.await {
+                    Ok(console) => {
+                        view! { <Console console moderate moderate_name set invite/> }.into_any()
+                    }
+                    Err(AppError::NotFound(_)) => view! { <NotFound/> }.into_any(),
                     Err(error) => page_error(error),
                 }
             })}
@@ -49,17 +57,170 @@ pub fn AdminPage() -> impl IntoView {
     }
 }
 
-/// An admin's tools for one account: end its sessions, disable it, or enable it again. A plain
-/// form, so it works without JavaScript too.
+/// Everything an admin sees, in the order they look for it.
 #[component]
-fn Moderation() -> impl IntoView {
-    let moderate = ServerAction::<Moderate>::new();
+fn Console(
+    console: AdminView,
+    moderate: ServerAction<Moderate>,
+    moderate_name: RwSignal<String>,
+    set: ServerAction<SetRegistration>,
+    invite: ServerAction<CreateInvite>,
+) -> impl IntoView {
+    let AdminView {
+        figures,
+        sockets,
+        push_key,
+        limits,
+        registration,
+        accounts,
+        more_accounts,
+        audit,
+        older_audit,
+    } = console;
+    let search = use_query_map()
+        .with_untracked(|q| q.get("q"))
+        .unwrap_or_default();
+    view! {
+        <section class="panel admin" aria-label="Administration">
+            <h1>"Administration"</h1>
+            <section class="card instance" aria-labelledby="instance-heading">
+                <h2 id="instance-heading">"Instance"</h2>
+                <dl class="figures">
+                    <div><dt>"Accounts"</dt><dd>{figures.users}</dd></div>
+                    <div><dt>"Rooms"</dt><dd>{figures.rooms}</dd></div>
+                    <div><dt>"Direct messages"</dt><dd>{figures.dms}</dd></div>
+                    <div><dt>"Messages"</dt><dd>{figures.messages}</dd></div>
+                    <div>
+                        <dt>"Database size"</dt>
+                        <dd>{size_label(u64::try_from(figures.database_bytes).unwrap_or(0))}</dd>
+                    </div>
+                    <div><dt>"Connections on this server"</dt><dd>{sockets}</dd></div>
+                </dl>
+                <details class="limits">
+                    <summary>"Limits and push key"</summary>
+                    <dl>
+                        {limits
+                            .into_iter()
+                            .map(|(name, value)| view! { <div><dt>{name}</dt><dd>{value}</dd></div> })
+                            .collect_view()}
+                        <div>
+                            <dt>"Push public key"</dt>
+                            <dd><code class="push-key">{push_key.unwrap_or_else(|| "push is off".into())}</code></dd>
+                        </div>
+                    </dl>
+                </details>
+            </section>
+            <Accounts accounts more=more_accounts search moderate/>
+            <Moderation moderate name=moderate_name/>
+            <Registration mode=registration set invite/>
+            <AuditLog lines=audit older=older_audit/>
+        </section>
+    }
+}
+
+/// The accounts, a page at a time, with a search by name and each account's actions.
+#[component]
+fn Accounts(
+    accounts: Vec<AccountRow>,
+    more: Option<String>,
+    search: String,
+    moderate: ServerAction<Moderate>,
+) -> impl IntoView {
+    let next = more.map(|after| {
+        let href = format!(
+            "/admin?q={}&after={}",
+            super::query_component(&search),
+            super::query_component(&after)
+        );
+        view! { <a class="next-page" href=href>"Next accounts"</a> }
+    });
+    let empty = accounts.is_empty();
+    view! {
+        <section class="card accounts" aria-labelledby="accounts-heading">
+            <h2 id="accounts-heading">"Accounts"</h2>
+            <form method="get" action="/admin" role="search" class="inline-field">
+                <label for="account-search" class="visually-hidden">"Search accounts"</label>
+                <input id="account-search" type="search" name="q" value=search.clone()
+                    placeholder="Search by name" maxlength="64"/>
+                <button type="submit" class="secondary">"Search"</button>
+            </form>
+            <Show when=move || empty>
+                <p>"No account matches."</p>
+            </Show>
+            <Table
+                label="Account list"
+                columns=&["Name", "State", "Last seen", "Sessions", "Actions"]
+            >
+                {accounts
+                    .into_iter()
+                    .map(|account| view! { <AccountLine account moderate/> })
+                    .collect_view()}
+            </Table>
+            {next}
+        </section>
+    }
+}
+
+/// One account's row: who, whether they can log in, when they were last here, and buttons
+/// that end their sessions or disable (or enable) them.
+#[component]
+fn AccountLine(account: AccountRow, moderate: ServerAction<Moderate>) -> impl IntoView {
+    let AccountRow {
+        username,
+        is_admin,
+        disabled,
+        last_seen_at,
+        sessions,
+        ..
+    } = account;
+    let state = match (disabled, is_admin) {
+        (true, _) => "Disabled",
+        (false, true) => "Admin",
+        (false, false) => "Active",
+    };
+    let toggle = if disabled { "enable" } else { "disable" };
+    let toggle_label = if disabled { "Enable" } else { "Disable" };
+    let button = move |action: &'static str, label: &'static str, name: String| {
+        let aria = format!("{label} {name}");
+        view! {
+            <ActionForm action=moderate>
+                <input type="hidden" name="username" value=name/>
+                <input type="hidden" name="action" value=action/>
+                <button type="submit" class="secondary" aria-label=aria>{label}</button>
+            </ActionForm>
+        }
+    };
+    view! {
+        <tr>
+            <th scope="row">{username.clone()}</th>
+            <td>{state}</td>
+            <td>
+                {match last_seen_at {
+                    Some(ms) => view! { <LocalTime ms/> }.into_any(),
+                    None => "never".into_any(),
+                }}
+            </td>
+            <td>{sessions}</td>
+            <td>
+                <div class="row-actions">
+                    {button("end_sessions", "End sessions", username.clone())}
+                    {(!is_admin).then(|| button(toggle, toggle_label, username.clone()))}
+                </div>
+            </td>
+        </tr>
+    }
+}
+
+/// An admin's tools for one account by name: end its sessions, disable it, or enable it
+/// again. A plain form, so it works without JavaScript too.
+#[component]
+fn Moderation(moderate: ServerAction<Moderate>, name: RwSignal<String>) -> impl IntoView {
     view! {
         <section class="card moderation" aria-labelledby="moderation-heading">
-            <h2 id="moderation-heading">"Accounts"</h2>
+            <h2 id="moderation-heading">"Moderate by name"</h2>
             <ActionForm action=moderate>
                 <label for="moderate-username">"Moderate an account"</label>
-                <UsernameInput id="moderate-username"/>
+                <UsernameInput id="moderate-username" value=name/>
                 <div class="inline-field">
                     <select name="action" aria-label="Action">
                         <option value="end_sessions">"End sessions"</option>
@@ -77,9 +238,11 @@ fn Moderation() -> impl IntoView {
 
 /// An admin's registration settings: who may register, and invite links.
 #[component]
-fn Registration(mode: RegistrationMode) -> impl IntoView {
-    let set = ServerAction::<SetRegistration>::new();
-    let invite = ServerAction::<CreateInvite>::new();
+fn Registration(
+    mode: RegistrationMode,
+    set: ServerAction<SetRegistration>,
+    invite: ServerAction<CreateInvite>,
+) -> impl IntoView {
     let link = move || {
         invite
             .value()
@@ -128,5 +291,73 @@ fn Registration(mode: RegistrationMode) -> impl IntoView {
             {link}
         </ActionForm>
         </section>
+    }
+}
+
+/// The audit log, newest first, a page at a time, and its download.
+#[component]
+fn AuditLog(lines: Vec<AuditEntry>, older: Option<i64>) -> impl IntoView {
+    let empty = lines.is_empty();
+    let older = older.map(|before| {
+        let href = format!("/admin?before={before}#audit-heading");
+        view! { <a class="next-page" href=href>"Older actions"</a> }
+    });
+    view! {
+        <section class="card audit" aria-labelledby="audit-heading">
+            <h2 id="audit-heading">"Audit log"</h2>
+            <p>
+                "Every admin action, from here or from the server's command line. "
+                <a href="/export/audit" download="">"Download the whole log (CSV)"</a>
+            </p>
+            <Show when=move || empty>
+                <p>"No admin action yet."</p>
+            </Show>
+            <Table
+                label="Audit log lines"
+                columns=&["When", "Who", "What", "On", "Detail", "From"]
+            >
+                {lines
+                    .into_iter()
+                    .map(|line| {
+                        view! {
+                            <tr>
+                                <td><LocalTime ms=line.at/></td>
+                                <td>{line.actor}</td>
+                                <td>{line.action}</td>
+                                <td>{line.target}</td>
+                                <td>{line.detail}</td>
+                                <td>{line.origin}</td>
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
+            </Table>
+            {older}
+        </section>
+    }
+}
+
+/// A table named `label` with a head of `columns`, which scrolls sideways on a narrow screen
+/// (and can be scrolled from the keyboard).
+#[component]
+fn Table(
+    label: &'static str,
+    columns: &'static [&'static str],
+    children: Children,
+) -> impl IntoView {
+    view! {
+        <div class="table-scroll" tabindex="0" role="region" aria-label=label>
+            <table>
+                <thead>
+                    <tr>
+                        {columns
+                            .iter()
+                            .map(|column| view! { <th scope="col">{*column}</th> })
+                            .collect_view()}
+                    </tr>
+                </thead>
+                <tbody>{children()}</tbody>
+            </table>
+        </div>
     }
 }

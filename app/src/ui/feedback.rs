@@ -19,11 +19,19 @@ where
 
 /// A required field for someone's username: no autocorrection, capitals or suggestions.
 #[component]
-pub fn UsernameInput(id: &'static str) -> impl IntoView {
+pub fn UsernameInput(
+    id: &'static str,
+    /// Kept in step with what is typed, when the form is drawn again.
+    #[prop(optional)]
+    value: Option<RwSignal<String>>,
+) -> impl IntoView {
+    let typed = value.unwrap_or_default();
     view! {
         <input
             id=id
             name="username"
+            prop:value=move || typed.get()
+            on:input=move |event| typed.set(event_target_value(&event))
             placeholder="username"
             autocomplete="off"
             autocapitalize="none"

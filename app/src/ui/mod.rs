@@ -93,3 +93,28 @@ pub fn App() -> impl IntoView {
         </Router>
     }
 }
+
+/// `text` percent-encoded for a URL's query string (links that carry a search or a page).
+pub(crate) fn query_component(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(char::from(byte));
+            }
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn query_components_are_percent_encoded() {
+        assert_eq!(
+            super::query_component("from:ålice \"a b\"&x=1"),
+            "from%3A%C3%A5lice%20%22a%20b%22%26x%3D1"
+        );
+    }
+}

@@ -85,8 +85,8 @@ fn Results(found: SearchResults, text: String) -> impl IntoView {
     let older = found.next.map(|next| {
         let href = format!(
             "/search?q={}&page={}",
-            query_component(&text),
-            query_component(&next)
+            super::query_component(&text),
+            super::query_component(&next)
         );
         view! { <p class="more"><A href=href>"Older results"</A></p> }
     });
@@ -138,30 +138,5 @@ fn Hit(hit: SearchHit) -> impl IntoView {
             </header>
             {text}
         </li>
-    }
-}
-
-/// `text` percent-encoded for a URL's query string.
-fn query_component(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(char::from(byte));
-            }
-            _ => out.push_str(&format!("%{byte:02X}")),
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn query_components_are_percent_encoded() {
-        assert_eq!(
-            super::query_component("from:ålice \"a b\"&x=1"),
-            "from%3A%C3%A5lice%20%22a%20b%22%26x%3D1"
-        );
     }
 }

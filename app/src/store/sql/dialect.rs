@@ -21,6 +21,13 @@ pub(super) fn same_name(column: &str, other: &str) -> String {
     DIALECT.same_name(column, other)
 }
 
+/// See [`crate::store::dialect::Dialect::name_contains`].
+pub(super) fn name_contains(column: &str, needle: &str) -> String {
+    DIALECT.name_contains(column, needle)
+}
+
+pub(super) const DATABASE_BYTES: &str = DIALECT.database_bytes();
+
 /// See [`crate::store::dialect::Dialect::by_name`].
 pub(super) fn by_name(expr: &str) -> String {
     DIALECT.by_name(expr)

@@ -9,7 +9,7 @@
 use async_trait::async_trait;
 use sqlx::Row;
 
-use super::{backup, changes, is_unique_violation, names_param, no_such_user, not_found, search, threads, Access, Backend, Conn, Db};
+use super::{admin, backup, changes, is_unique_violation, names_param, no_such_user, not_found, search, threads, Access, Backend, Conn, Db};
 use super::dialect::{begin_write, by_name, message_at, same_name, DISPLAY_NAME, DISPLAY_NAME_SORT, GREATEST, LEAST, MESSAGE_COLUMNS, NAMES_IN_2};
 use crate::model::{
     Changes, HistoryPage, Message, RegistrationMode, RoomId, RoomKind, RoomListing, RoomSummary,
@@ -716,6 +716,32 @@ impl Store for Backend {
                 .fetch_optional(&self.read)
                 .await?;
         Ok(matches!(at, Some(Some(_))))
+    }
+
+    async fn record_audit(&self, entry: &crate::store::NewAudit<'_>) -> StoreResult<()> {
+        admin::record(&self.write, entry).await
+    }
+
+    async fn audit_log(
+        &self,
+        before: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<crate::model::AuditEntry>> {
+        admin::log(&self.read, before, limit).await
+    }
+
+    async fn accounts(
+        &self,
+        search: &str,
+        after: Option<&str>,
+        limit: u32,
+        now: i64,
+    ) -> StoreResult<Vec<crate::model::AccountRow>> {
+        admin::accounts(&self.read, search, after, limit, now).await
+    }
+
+    async fn figures(&self) -> StoreResult<crate::model::InstanceFigures> {
+        admin::figures(&self.read).await
     }
 
     async fn set_password_hash(&self, username: &str, hash: &str) -> StoreResult<User> {
