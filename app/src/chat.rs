@@ -250,19 +250,20 @@ pub async fn change(
     Ok(changed.message)
 }
 
-/// Creates a public room with `creator` as its first member.
+/// Creates a public or private room with `creator` as its first member and owner.
 pub async fn create_room(
     state: &AppState,
     creator: &User,
     name: &str,
     topic: Option<&str>,
+    private: bool,
 ) -> Result<RoomSummary, AppError> {
     let name = crate::validate::room_name(name)?;
     let topic = crate::validate::topic(topic)?;
     state.limits.create(creator.id)?;
     let room = state
         .store
-        .create_room(creator.id, &name, topic.as_deref())
+        .create_room(creator.id, &name, topic.as_deref(), private)
         .await?;
     state.bus.membership(creator.id, room.id, true).await;
     Ok(room)
@@ -282,53 +283,98 @@ pub async fn leave(state: &AppState, user: &User, room_id: RoomId) -> Result<(),
     Ok(())
 }
 
-/// `actor` removes `username` from the public room `room_id`: allowed to the room's creator and
-/// to instance admins. The member's devices are told, then stop receiving the room. Being
-/// removed is not a ban: the room is public, and they may join it again.
+/// `actor` removes `username` from the named room `room_id`, as [`crate::rights`] allows:
+/// moderators remove members, owners anyone, and admins act as owners. The member's devices
+/// are told, then stop receiving the room. Being removed is not a ban: a public room can be
+/// joined again, and a private one's members can add them back.
 pub async fn remove_member(
     state: &AppState,
     actor: &User,
     room_id: RoomId,
     username: &str,
 ) -> Result<(), AppError> {
-    let view = state.store.room_view(actor.id, room_id).await?;
-    if view.room.kind == crate::model::RoomKind::Dm {
-        return Err(AppError::BadRequest(
-            "No one can be removed from a direct conversation.".into(),
-        ));
-    }
-    if !view.can_remove_members {
-        return Err(AppError::Forbidden(
-            "Only the room's creator or an admin can remove members.".into(),
-        ));
-    }
-    let name = crate::validate::username(username)?;
-    let Some(member) = state.store.user_by_name(&name).await? else {
-        return Err(AppError::NotFound(format!(
-            "There is no user named {name}."
-        )));
-    };
+    let member = named_user(state, username).await?;
     if member.id == actor.id {
         return Err(AppError::BadRequest(
             "To leave the room yourself, use Leave.".into(),
         ));
     }
-    if !state.store.room_view(member.id, room_id).await?.is_member {
-        return Err(AppError::NotFound(format!(
-            "{} is not in this room.",
-            member.username
-        )));
-    }
-    state.store.leave_room(member.id, room_id).await?;
-    let frame = ServerFrame::Removed {
-        room_id,
-        by: actor.username.clone(),
-    }
-    .encode()?;
-    state.bus.publish_user(member.id, frame).await;
+    state
+        .store
+        .remove_member(actor.id, room_id, member.id)
+        .await?;
+    let by = actor.username.clone();
+    tell(state, member.id, &ServerFrame::Removed { room_id, by }).await?;
     state.bus.membership(member.id, room_id, false).await;
     tracing::info!(room_id, by = %actor.username, member = %member.username, "member removed");
     Ok(())
+}
+
+/// `actor`, a member of the named room `room_id`, adds `username` to it: the only way into a
+/// private room. The new member's devices are told, so the room appears in their sidebar, and
+/// start receiving it. Adding someone already in the room changes nothing.
+pub async fn add_member(
+    state: &AppState,
+    actor: &User,
+    room_id: RoomId,
+    username: &str,
+) -> Result<(), AppError> {
+    let member = named_user(state, username).await?;
+    state.limits.create(actor.id)?;
+    if !state.store.add_member(actor.id, room_id, member.id).await? {
+        return Ok(());
+    }
+    state.bus.membership(member.id, room_id, true).await;
+    let by = actor.username.clone();
+    tell(state, member.id, &ServerFrame::Added { room_id, by }).await?;
+    tracing::info!(room_id, by = %actor.username, member = %member.username, "member added");
+    Ok(())
+}
+
+/// `actor` gives `username` the role `role` in the named room `room_id` (owners, and admins,
+/// only; a room always keeps an owner). The member's devices are told, so their room page
+/// offers what the new role allows.
+pub async fn set_role(
+    state: &AppState,
+    actor: &User,
+    room_id: RoomId,
+    username: &str,
+    role: &str,
+) -> Result<(), AppError> {
+    let Some(role) = crate::model::Role::parse(role) else {
+        return Err(AppError::BadRequest(
+            "A role is owner, moderator or member.".into(),
+        ));
+    };
+    let member = named_user(state, username).await?;
+    state
+        .store
+        .set_role(actor.id, room_id, member.id, role)
+        .await?;
+    let by = actor.username.clone();
+    tell(state, member.id, &ServerFrame::Role { room_id, role, by }).await?;
+    tracing::info!(room_id, by = %actor.username, member = %member.username, role = role.as_str(), "role set");
+    Ok(())
+}
+
+/// Sends `frame` to every device of `user`, wherever they are connected.
+async fn tell(
+    state: &AppState,
+    user: crate::model::UserId,
+    frame: &ServerFrame,
+) -> Result<(), AppError> {
+    state.bus.publish_user(user, frame.encode()?).await;
+    Ok(())
+}
+
+/// The account a form or request names.
+async fn named_user(state: &AppState, username: &str) -> Result<User, AppError> {
+    let name = crate::validate::username(username)?;
+    state
+        .store
+        .user_by_name(&name)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("There is no user named {name}.")))
 }
 
 /// Opens (creating on first use) the direct conversation of `user` and the people `usernames`

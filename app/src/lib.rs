@@ -12,6 +12,7 @@ pub mod model;
 pub mod protocol;
 #[cfg(feature = "ssr")]
 pub mod query;
+pub mod rights;
 pub mod timestamp;
 pub mod ui;
 pub mod validate;

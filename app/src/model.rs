@@ -50,29 +50,95 @@ impl RegistrationMode {
     }
 }
 
-/// Whether a room is a public room anyone may join or a direct conversation between two people.
+/// Whether a room is a public room anyone may join, a private room only its members know of,
+/// or a direct conversation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RoomKind {
     Public,
+    Private,
     Dm,
 }
 
 impl RoomKind {
-    /// The value stored in the `rooms.kind` column.
+    /// The word the store reads for a room: its `rooms.kind` column, or `private` for a named
+    /// room whose `private` flag is set (see the store's `ROOM_KIND`).
     pub fn as_str(self) -> &'static str {
         match self {
             RoomKind::Public => "public",
+            RoomKind::Private => "private",
             RoomKind::Dm => "dm",
         }
     }
 
-    /// Parses the `rooms.kind` column; anything unknown is treated as a DM, the more private kind.
+    /// Reads [`RoomKind::as_str`] back; anything unknown is treated as a DM, the most private
+    /// kind.
     pub fn from_db(kind: &str) -> Self {
-        if kind == "public" {
-            RoomKind::Public
-        } else {
-            RoomKind::Dm
+        match kind {
+            "public" => RoomKind::Public,
+            "private" => RoomKind::Private,
+            _ => RoomKind::Dm,
+        }
+    }
+
+    /// A named room (public or private), as opposed to a direct conversation.
+    pub fn is_named(self) -> bool {
+        self != RoomKind::Dm
+    }
+
+    /// Whether only its members may know the room exists.
+    pub fn is_secret(self) -> bool {
+        self != RoomKind::Public
+    }
+
+    /// What goes before a room's name in lists: `#` for a public room, a lock for a private
+    /// one, `@` for a conversation.
+    pub fn sigil(self) -> &'static str {
+        match self {
+            RoomKind::Public => "# ",
+            RoomKind::Private => "\u{1f512} ",
+            RoomKind::Dm => "@ ",
+        }
+    }
+}
+
+/// A member's role in a named room. Instance admins act as owners in rooms they can see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Member,
+    Moderator,
+    Owner,
+}
+
+impl Role {
+    pub const ALL: [Role; 3] = [Role::Owner, Role::Moderator, Role::Member];
+
+    /// The value stored in `memberships.role`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Moderator => "moderator",
+            Role::Member => "member",
+        }
+    }
+
+    /// Reads the stored word back; anything unknown is the least, a member.
+    pub fn from_db(word: &str) -> Self {
+        Self::parse(word).unwrap_or(Role::Member)
+    }
+
+    /// Reads a role from a form or a request; `None` for anything else.
+    pub fn parse(word: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == word.trim())
+    }
+
+    /// How the member list words it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::Owner => "Owner",
+            Role::Moderator => "Moderator",
+            Role::Member => "Member",
         }
     }
 }
@@ -130,6 +196,12 @@ pub struct Member {
     pub presence: Presence,
     /// When their last connection closed (UTC ms); `None` if never connected or connected now.
     pub last_seen: Option<i64>,
+    #[serde(default = "member_role")]
+    pub role: Role,
+}
+
+fn member_role() -> Role {
+    Role::Member
 }
 
 /// A public room in the directory, with whether the viewer is in it.
@@ -207,10 +279,12 @@ pub struct RoomView {
     pub room: RoomSummary,
     pub member_count: i64,
     pub is_member: bool,
-    /// The viewer may remove members: a public room they created, or any public room for an
-    /// instance admin.
+    /// The viewer's role, when they are a member.
     #[serde(default)]
-    pub can_remove_members: bool,
+    pub role: Option<Role>,
+    /// The viewer is an instance admin (who acts as an owner in named rooms).
+    #[serde(default)]
+    pub admin: bool,
     /// The viewer muted the room: it sends them no notifications (unread is still counted).
     #[serde(default)]
     pub muted: bool,

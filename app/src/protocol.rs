@@ -158,9 +158,19 @@ pub enum ServerFrame {
     },
     /// This user (on this or another device) has read `room_id` up to `seq`.
     Read { room_id: RoomId, seq: i64 },
-    /// This user was removed from the public room `room_id` by `by` (its creator or an admin);
-    /// nothing more of it arrives. Clients that predate this frame ignore it.
+    /// This user was removed from the room `room_id` by `by` (one of its moderators or owners,
+    /// or an admin); nothing more of it arrives. Clients that predate this frame ignore it.
     Removed { room_id: RoomId, by: String },
+    /// This user was added to the room `room_id` by `by`, one of its members: it arrives from
+    /// now on, and belongs in the sidebar. Clients that predate this frame ignore it.
+    Added { room_id: RoomId, by: String },
+    /// `by` gave this user the role `role` in `room_id`. Clients that predate this frame
+    /// ignore it.
+    Role {
+        room_id: RoomId,
+        role: crate::model::Role,
+        by: String,
+    },
     /// Answer to a client `ping`.
     Pong,
     /// Something the client sent could not be done. `client_id` names the post it concerns.

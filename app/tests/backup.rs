@@ -66,6 +66,7 @@ on_every_backend!(
     history_since_a_date_pages_forward,
     edits_and_tombstones_round_trip_and_restore_takes_new_revs,
     threads_round_trip_and_a_reply_needs_its_root,
+    privacy_and_roles_survive_a_round_trip_and_a_merge_never_reveals,
 );
 
 #[path = "support/postgres.rs"]
@@ -155,7 +156,12 @@ async fn populated(kind: Kind) -> Db {
     let carol = user(s, "carol").await;
     let general = s.sidebar(alice.id).await.unwrap().rooms[0].id;
     let ops = s
-        .create_room(bob.id, "ops, \"night\" <shift>", Some("pager & coffee"))
+        .create_room(
+            bob.id,
+            "ops, \"night\" <shift>",
+            Some("pager & coffee"),
+            false,
+        )
         .await
         .unwrap()
         .id;
@@ -1022,7 +1028,11 @@ async fn threads_round_trip_and_a_reply_needs_its_root(kind: Kind) {
     let s = &*source.store;
     let alice = user(s, "alice").await;
     let bob = user(s, "bob").await;
-    let ops = s.create_room(alice.id, "ops", None).await.unwrap().id;
+    let ops = s
+        .create_room(alice.id, "ops", None, false)
+        .await
+        .unwrap()
+        .id;
     s.join_room(bob.id, ops).await.unwrap();
     post(s, &alice, ops, "deploy today?", None).await;
     post(s, &bob, ops, "lunch?", None).await;
@@ -1122,4 +1132,80 @@ async fn threads_round_trip_and_a_reply_needs_its_root(kind: Kind) {
         .to_string();
     assert!(err.contains("only a reply"), "{err}");
     assert_eq!(body(&*fresh.store).await, before);
+}
+
+async fn privacy_and_roles_survive_a_round_trip_and_a_merge_never_reveals(kind: Kind) {
+    use app::model::{Role, RoomKind};
+    let source = db_on(kind).await;
+    let s = &*source.store;
+    user(s, "alice").await; // the first account: an admin, who still does not see it
+    let bob = user(s, "bob").await;
+    let carol = user(s, "carol").await;
+    let hideout = s
+        .create_room(bob.id, "hideout", None, true)
+        .await
+        .unwrap()
+        .id;
+    s.add_member(bob.id, hideout, carol.id).await.unwrap();
+    s.set_role(bob.id, hideout, carol.id, Role::Moderator)
+        .await
+        .unwrap();
+    post(s, &bob, hideout, "quiet in here", None).await;
+    let bytes = backup(s, Format::Jsonl).await;
+    let text = String::from_utf8(bytes.clone()).unwrap();
+    assert!(text.contains("\"private\":true"), "{text}");
+    assert!(text.contains("\"role\":\"moderator\""), "{text}");
+
+    let target = db_on(kind).await;
+    restore_bytes(&*target.store, bytes.clone(), false)
+        .await
+        .unwrap();
+    let t = &*target.store;
+    let id_of = |name: &'static str| async move { t.user_by_name(name).await.unwrap().unwrap().id };
+    let (alice2, bob2, carol2) = (
+        id_of("alice").await,
+        id_of("bob").await,
+        id_of("carol").await,
+    );
+    let room = t
+        .sidebar(bob2)
+        .await
+        .unwrap()
+        .rooms
+        .into_iter()
+        .find(|r| r.name == "hideout")
+        .unwrap();
+    assert_eq!(room.kind, RoomKind::Private);
+    assert!(matches!(
+        t.room_view(alice2, room.id).await,
+        Err(app::store::StoreError::NotFound(_))
+    ));
+    assert_eq!(
+        t.room_view(bob2, room.id).await.unwrap().role,
+        Some(Role::Owner)
+    );
+    assert_eq!(
+        t.room_view(carol2, room.id).await.unwrap().role,
+        Some(Role::Moderator)
+    );
+    assert!(t
+        .public_rooms(alice2)
+        .await
+        .unwrap()
+        .iter()
+        .all(|l| l.room.id != room.id));
+
+    // A backup in which the room is public, merged into an instance where it is private,
+    // leaves it private.
+    let public = text
+        .replace("\"private\":true,", "")
+        .replace(",\"private\":true", "");
+    assert!(!public.contains("private"), "{public}");
+    restore_bytes(&*target.store, public.into_bytes(), false)
+        .await
+        .unwrap();
+    assert!(matches!(
+        t.room_view(alice2, room.id).await,
+        Err(app::store::StoreError::NotFound(_))
+    ));
 }

@@ -47,7 +47,8 @@ macro_rules! every_case {
             a_disabled_account_has_no_sessions_until_enabled,
             the_console_lists_accounts_by_name_a_page_at_a_time,
             the_audit_log_keeps_every_line_newest_first,
-            a_public_rooms_creator_and_admins_may_remove_members,
+            roles_decide_who_moderates_a_room,
+            a_private_room_does_not_exist_for_outsiders,
             registration_follows_the_mode_and_an_invite_is_used_once,
             text_is_stored_verbatim,
             unread_counts_follow_the_shared_read_position,
@@ -368,7 +369,10 @@ async fn a_retried_post_with_the_same_client_id_is_stored_once(store: Arc<dyn St
     assert_eq!(bobs.seq, 2, "the retry consumed no seq");
 
     // Reusing a client id in another room is refused, not silently answered.
-    let other = store.create_room(alice.id, "other", None).await.unwrap();
+    let other = store
+        .create_room(alice.id, "other", None, false)
+        .await
+        .unwrap();
     let err = store
         .post_message(NewMessage {
             room_id: other.id,
@@ -504,11 +508,14 @@ async fn public_rooms_need_joining_before_reading_or_posting(store: Arc<dyn Stor
     let alice = user(&*store, "alice").await;
     let bob = user(&*store, "bob").await;
     let room = store
-        .create_room(alice.id, "Rust", Some("crabs"))
+        .create_room(alice.id, "Rust", Some("crabs"), false)
         .await
         .unwrap();
     assert!(matches!(
-        store.create_room(bob.id, "rust", None).await.unwrap_err(),
+        store
+            .create_room(bob.id, "rust", None, false)
+            .await
+            .unwrap_err(),
         StoreError::Conflict(_)
     ));
     let view = store.room_view(bob.id, room.id).await.unwrap();
@@ -729,20 +736,165 @@ async fn the_audit_log_keeps_every_line_newest_first(store: Arc<dyn Store>) {
     assert_eq!(targets(&older), ["user3", "user2", "user1"]);
 }
 
-async fn a_public_rooms_creator_and_admins_may_remove_members(store: Arc<dyn Store>) {
+async fn roles_decide_who_moderates_a_room(store: Arc<dyn Store>) {
+    use app::model::Role;
+    use app::rights::{Action, Standing};
     let admin = user(&*store, "alice").await; // the first account
     let bob = user(&*store, "bob").await;
     let carol = user(&*store, "carol").await;
-    let room = store.create_room(bob.id, "bobs", None).await.unwrap();
-    let may = |who: i64, room: i64| {
+    let dave = user(&*store, "dave").await;
+    let room = store
+        .create_room(bob.id, "bobs", None, false)
+        .await
+        .unwrap()
+        .id;
+    for who in [carol.id, dave.id] {
+        store.join_room(who, room).await.unwrap();
+    }
+    let view = |who: i64| {
         let store = store.clone();
-        async move { store.room_view(who, room).await.unwrap().can_remove_members }
+        async move { store.room_view(who, room).await.unwrap() }
     };
-    assert!(may(bob.id, room.id).await, "the creator");
-    assert!(may(admin.id, room.id).await, "an admin");
-    assert!(!may(carol.id, room.id).await, "anyone else");
+    assert_eq!(
+        view(bob.id).await.role,
+        Some(Role::Owner),
+        "the creator owns it"
+    );
+    assert_eq!(view(carol.id).await.role, Some(Role::Member));
+    assert!(Standing::of(&view(admin.id).await).may(Action::Remove(Role::Owner)));
+    // A member can neither remove nor promote; nothing changes.
+    assert!(matches!(
+        store.remove_member(carol.id, room, dave.id).await,
+        Err(StoreError::Forbidden(_))
+    ));
+    assert!(matches!(
+        store.set_role(carol.id, room, carol.id, Role::Owner).await,
+        Err(StoreError::Forbidden(_))
+    ));
+    assert_eq!(view(carol.id).await.role, Some(Role::Member));
+    // The owner makes carol a moderator: she removes a member, but not the owner.
+    store
+        .set_role(bob.id, room, carol.id, Role::Moderator)
+        .await
+        .unwrap();
+    let members = store.room_members(bob.id, room).await.unwrap();
+    let role_of = |name: &str| members.iter().find(|m| m.username == name).map(|m| m.role);
+    assert_eq!(role_of("carol"), Some(Role::Moderator));
+    assert_eq!(role_of("bob"), Some(Role::Owner));
+    assert!(matches!(
+        store.remove_member(carol.id, room, bob.id).await,
+        Err(StoreError::Forbidden(_))
+    ));
+    store.remove_member(carol.id, room, dave.id).await.unwrap();
+    assert!(!view(dave.id).await.is_member);
+    // A room keeps an owner: the only one can be neither demoted nor leave others behind.
+    assert!(matches!(
+        store.set_role(bob.id, room, bob.id, Role::Member).await,
+        Err(StoreError::Invalid(_))
+    ));
+    assert!(matches!(
+        store.leave_room(bob.id, room).await,
+        Err(StoreError::Invalid(_))
+    ));
+    store
+        .set_role(bob.id, room, carol.id, Role::Owner)
+        .await
+        .unwrap();
+    store.leave_room(bob.id, room).await.unwrap();
+    // An admin, not even a member, acts as an owner in a public room.
+    store
+        .set_role(admin.id, room, carol.id, Role::Member)
+        .await
+        .unwrap_err();
+    store.join_room(bob.id, room).await.unwrap();
+    store
+        .set_role(admin.id, room, bob.id, Role::Owner)
+        .await
+        .unwrap();
+    store
+        .set_role(admin.id, room, carol.id, Role::Member)
+        .await
+        .unwrap();
+    assert_eq!(view(carol.id).await.role, Some(Role::Member));
+    // A DM has no moderators.
     let dm = store.open_dm(bob.id, &[bob.id, carol.id]).await.unwrap();
-    assert!(!may(bob.id, dm).await, "no one, in a DM");
+    assert!(store.remove_member(bob.id, dm, carol.id).await.is_err());
+    assert!(store
+        .set_role(bob.id, dm, carol.id, Role::Owner)
+        .await
+        .is_err());
+    assert!(store.room_view(carol.id, dm).await.unwrap().is_member);
+}
+
+async fn a_private_room_does_not_exist_for_outsiders(store: Arc<dyn Store>) {
+    let alice = user(&*store, "alice").await; // the first account: an admin
+    let bob = user(&*store, "bob").await;
+    let carol = user(&*store, "carol").await;
+    let secret = store
+        .create_room(bob.id, "secret", Some("plans"), true)
+        .await
+        .unwrap();
+    assert_eq!(secret.kind, RoomKind::Private);
+    let room = secret.id;
+    let said = post(&*store, &bob, room, "the plan").await;
+    // Not listed, and every way in answers as for a room that does not exist, admins included.
+    let missing = room + 1000;
+    for outsider in [carol.id, alice.id] {
+        let listed = store.public_rooms(outsider).await.unwrap();
+        assert!(listed.iter().all(|l| l.room.id != room), "{listed:?}");
+        for id in [room, missing] {
+            let same = |r: Result<(), StoreError>| match r {
+                Err(StoreError::NotFound(m)) => m,
+                other => panic!("{id}: {other:?}"),
+            };
+            let a = same(store.room_view(outsider, id).await.map(drop));
+            assert_eq!(a, same(store.join_room(outsider, id).await));
+            assert_eq!(a, same(store.room_members(outsider, id).await.map(drop)));
+            assert_eq!(
+                a,
+                same(store.message(outsider, id, said.seq).await.map(drop))
+            );
+            assert_eq!(a, same(store.changes(outsider, id, 0, 10).await.map(drop)));
+            assert_eq!(
+                a,
+                same(store.add_member(outsider, id, outsider).await.map(drop))
+            );
+        }
+        let posted = store
+            .post_message(NewMessage {
+                room_id: room,
+                author_id: outsider,
+                body: "let me in",
+                client_id: None,
+                html: "",
+                mentions: &[],
+                files: &[],
+            })
+            .await;
+        assert!(matches!(posted, Err(StoreError::NotFound(_))), "{posted:?}");
+        let sidebar = store.sidebar(outsider).await.unwrap();
+        assert!(sidebar.rooms.iter().all(|r| r.id != room));
+    }
+    // A member adds carol: now it is hers to see, in her sidebar, with what was said.
+    assert!(store.add_member(bob.id, room, carol.id).await.unwrap());
+    assert!(
+        !store.add_member(bob.id, room, carol.id).await.unwrap(),
+        "once"
+    );
+    let sidebar = store.sidebar(carol.id).await.unwrap();
+    let listed = sidebar.rooms.iter().find(|r| r.id == room).unwrap();
+    assert_eq!(listed.kind, RoomKind::Private);
+    assert_eq!(listed.unread, 0, "what came before is history, not unread");
+    assert_eq!(
+        store.message(carol.id, room, said.seq).await.unwrap().body,
+        "the plan"
+    );
+    // Once she leaves, it is gone for her again.
+    store.leave_room(carol.id, room).await.unwrap();
+    assert!(matches!(
+        store.room_view(carol.id, room).await,
+        Err(StoreError::NotFound(_))
+    ));
 }
 
 async fn registration_follows_the_mode_and_an_invite_is_used_once(store: Arc<dyn Store>) {
@@ -878,7 +1030,10 @@ async fn unread_counts_follow_the_shared_read_position(store: Arc<dyn Store>) {
         1
     );
     // Not a member: not found, nothing stored.
-    let room = store.create_room(alice.id, "quiet", None).await.unwrap();
+    let room = store
+        .create_room(alice.id, "quiet", None, false)
+        .await
+        .unwrap();
     assert!(matches!(
         store.mark_read(bob.id, room.id, 1).await,
         Err(StoreError::NotFound(_))
@@ -941,7 +1096,11 @@ async fn posts_sharing_a_commit_each_get_their_own_answer(store: Arc<dyn Store>)
     let bob = user(&*store, "bob").await;
     let carol = user(&*store, "carol").await;
     let general = general_id(&*store, &alice).await;
-    let closed = store.create_room(bob.id, "closed", None).await.unwrap().id;
+    let closed = store
+        .create_room(bob.id, "closed", None, false)
+        .await
+        .unwrap()
+        .id;
     let bob_carol = store.open_dm(bob.id, &[bob.id, carol.id]).await.unwrap();
     let alice_bob = store.open_dm(alice.id, &[alice.id, bob.id]).await.unwrap();
 
@@ -1075,7 +1234,10 @@ async fn edits_and_deletes_follow_who_may_change_what(store: Arc<dyn Store>) {
     let alice = user(&*store, "alice").await;
     let bob = user(&*store, "bob").await;
     let eve = user(&*store, "eve").await;
-    let room = store.create_room(alice.id, "alices", None).await.unwrap();
+    let room = store
+        .create_room(alice.id, "alices", None, false)
+        .await
+        .unwrap();
     store.join_room(bob.id, room.id).await.unwrap();
     store.join_room(admin.id, room.id).await.unwrap();
     let first = post(&*store, &bob, room.id, "by bob").await;
@@ -1369,7 +1531,10 @@ async fn changes_after_a_rev_are_exactly_what_changed(store: Arc<dyn Store>) {
         .unwrap()
         .messages
         .is_empty());
-    let room = store.create_room(alice.id, "closed", None).await.unwrap();
+    let room = store
+        .create_room(alice.id, "closed", None, false)
+        .await
+        .unwrap();
     let err = store.changes(bob.id, room.id, 0, 100).await.unwrap_err();
     assert!(matches!(err, StoreError::Forbidden(_)), "{err:?}");
 }
@@ -1467,7 +1632,11 @@ async fn mentions_are_counted_per_person_and_follow_edits_deletes_and_reads(stor
     let alice = user(&*store, "alice").await;
     let bob = user(&*store, "Bob").await;
     let carol = user(&*store, "carol").await;
-    let ops = store.create_room(alice.id, "ops", None).await.unwrap().id;
+    let ops = store
+        .create_room(alice.id, "ops", None, false)
+        .await
+        .unwrap()
+        .id;
     store.join_room(bob.id, ops).await.unwrap();
 
     // Only members are found, spelt as their accounts are, whatever case was written.
@@ -1630,9 +1799,13 @@ async fn search_finds_only_what_the_searcher_may_read(store: Arc<dyn Store>) {
     let bob = user(&*store, "bob").await;
     let carol = user(&*store, "carol").await;
     let general = general_id(&*store, &alice).await;
-    let ops = store.create_room(alice.id, "ops", None).await.unwrap().id;
+    let ops = store
+        .create_room(alice.id, "ops", None, false)
+        .await
+        .unwrap()
+        .id;
     let secret = store
-        .create_room(carol.id, "secret", None)
+        .create_room(carol.id, "secret", None, false)
         .await
         .unwrap()
         .id;
@@ -1732,7 +1905,11 @@ async fn search_finds_only_what_the_searcher_may_read(store: Arc<dyn Store>) {
 async fn search_follows_edits_deletes_and_membership(store: Arc<dyn Store>) {
     let alice = user(&*store, "alice").await;
     let bob = user(&*store, "bob").await;
-    let ops = store.create_room(alice.id, "ops", None).await.unwrap().id;
+    let ops = store
+        .create_room(alice.id, "ops", None, false)
+        .await
+        .unwrap()
+        .id;
     store.join_room(bob.id, ops).await.unwrap();
     let first = post(&*store, &alice, ops, "the release is blocked").await;
     let second = post(&*store, &alice, ops, "lunch at noon").await;
@@ -1853,7 +2030,11 @@ async fn a_reply_stays_in_its_thread_and_its_root_counts_it(store: Arc<dyn Store
     let bob = user(&*store, "bob").await;
     let carol = user(&*store, "carol").await;
     let eve = user(&*store, "eve").await;
-    let ops = store.create_room(alice.id, "ops", None).await.unwrap().id;
+    let ops = store
+        .create_room(alice.id, "ops", None, false)
+        .await
+        .unwrap()
+        .id;
     for who in [&bob, &carol] {
         store.join_room(who.id, ops).await.unwrap();
     }
@@ -2064,7 +2245,11 @@ async fn thread_replies_are_unread_for_followers_until_the_thread_is_read(store:
     let bob = user(&*store, "bob").await;
     let carol = user(&*store, "carol").await;
     let dave = user(&*store, "dave").await;
-    let ops = store.create_room(alice.id, "ops", None).await.unwrap().id;
+    let ops = store
+        .create_room(alice.id, "ops", None, false)
+        .await
+        .unwrap()
+        .id;
     for who in [&bob, &carol, &dave] {
         store.join_room(who.id, ops).await.unwrap();
     }
@@ -2355,7 +2540,7 @@ async fn push_subscriptions_belong_to_a_session_and_targets_carry_preferences(
         (NotifyLevel::All, vec![])
     );
     let outsider = store
-        .create_room(alice.id, "private-ish", None)
+        .create_room(alice.id, "private-ish", None, false)
         .await
         .unwrap();
     assert!(matches!(

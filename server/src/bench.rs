@@ -99,10 +99,11 @@ pub async fn room(
         topic: None,
         created_by: None,
         created_at: at,
+        private: false,
     };
     let id = tx.room(&record, Some(creator)).await?;
     for member in members {
-        tx.member(id, *member, at).await?;
+        tx.member(id, *member, at, None).await?;
     }
     Ok(id)
 }

@@ -1,4 +1,5 @@
-//! Rooms and DMs: the sidebar, the directory, creating, joining, leaving, opening a DM.
+//! Rooms and DMs: the sidebar, the directory, creating, joining, leaving, adding and removing
+//! members and setting their roles, opening a DM.
 
 use leptos::prelude::*;
 
@@ -30,12 +31,18 @@ pub async fn list_rooms() -> Result<Vec<RoomListing>, AppError> {
     Ok(super::ssr::state()?.store.public_rooms(user.id).await?)
 }
 
-/// Creates a public room and takes the caller to it.
+/// Creates a room and takes the caller to it: public, or private when `private` is sent (any
+/// value; a form's unticked checkbox sends nothing).
 #[server(endpoint = "create_room")]
-pub async fn create_room(name: String, topic: Option<String>) -> Result<RoomId, AppError> {
+pub async fn create_room(
+    name: String,
+    topic: Option<String>,
+    private: Option<String>,
+) -> Result<RoomId, AppError> {
     let user = super::ssr::require_user().await?;
     let state = super::ssr::state()?;
-    let room = crate::chat::create_room(&state, &user, &name, topic.as_deref()).await?;
+    let room =
+        crate::chat::create_room(&state, &user, &name, topic.as_deref(), private.is_some()).await?;
     leptos_axum::redirect(&format!("/r/{}", room.id));
     Ok(room.id)
 }
@@ -69,6 +76,7 @@ pub async fn room_members(room_id: RoomId) -> Result<Vec<Member>, AppError> {
             last_seen: (presence == crate::model::Presence::Offline)
                 .then_some(m.last_seen_at)
                 .flatten(),
+            role: m.role,
         })
         .collect())
 }
@@ -94,11 +102,26 @@ pub async fn leave_room(room_id: RoomId) -> Result<(), AppError> {
     crate::chat::leave(&super::ssr::state()?, &user, room_id).await
 }
 
-/// Removes `username` from the public room `room_id` (its creator or an admin only).
+/// Removes `username` from the room `room_id` (its moderators and owners, or an admin).
 #[server(endpoint = "remove_member")]
 pub async fn remove_member(room_id: RoomId, username: String) -> Result<(), AppError> {
     let user = super::ssr::require_user().await?;
     crate::chat::remove_member(&super::ssr::state()?, &user, room_id, &username).await
+}
+
+/// Adds `username` to the room `room_id` (any of its members may).
+#[server(endpoint = "add_member")]
+pub async fn add_member(room_id: RoomId, username: String) -> Result<(), AppError> {
+    let user = super::ssr::require_user().await?;
+    crate::chat::add_member(&super::ssr::state()?, &user, room_id, &username).await
+}
+
+/// Gives `username` the role `role` (owner, moderator or member) in the room `room_id` (its
+/// owners, or an admin).
+#[server(endpoint = "set_role")]
+pub async fn set_role(room_id: RoomId, username: String, role: String) -> Result<(), AppError> {
+    let user = super::ssr::require_user().await?;
+    crate::chat::set_role(&super::ssr::state()?, &user, room_id, &username, &role).await
 }
 
 /// Opens (creating on first use) the conversation with `username` (one name, or several

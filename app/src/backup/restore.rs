@@ -186,7 +186,9 @@ impl Applier {
                 let room = self
                     .room(&member.room, member.joined_at, None, None, place)
                     .await?;
-                self.tx.member(room, user, member.joined_at).await?;
+                self.tx
+                    .member(room, user, member.joined_at, member.role)
+                    .await?;
                 self.members.insert((room, user));
             }
             Record::Message(message) => self.message(message, place).await?,
@@ -263,7 +265,7 @@ impl Applier {
             .room(&m.room, m.date, Some(author), None, place)
             .await?;
         if self.implied_members && self.members.insert((room, author)) {
-            self.tx.member(room, author, m.date).await?;
+            self.tx.member(room, author, m.date, None).await?;
         }
         // Everyone who reacted is an account here too (created, unable to log in, if new).
         for reaction in &m.reactions {
@@ -473,6 +475,7 @@ impl Applier {
                 topic: None,
                 created_by: None,
                 created_at,
+                private: false,
             },
         };
         let id = self.tx.room(&record, created_by).await?;

@@ -6,7 +6,8 @@
 
 use super::rows::Target;
 use super::{StoreError, StoreResult};
-use crate::model::{Message, Reaction, RoomId, UserId};
+use crate::model::{Message, Reaction, RoomId, RoomKind, UserId};
+use crate::rights::Action;
 use crate::validate::MAX_REACTIONS_PER_MESSAGE;
 
 /// What is done to a message.
@@ -55,8 +56,9 @@ pub(crate) enum Decision {
 }
 
 /// The rule for every backend: authors edit their own messages, which must not be deleted;
-/// authors delete their own, and in a public room its creator and instance admins delete
-/// anyone's. (A DM has no moderator: admins cannot even see it.)
+/// authors delete their own, and whoever [`crate::rights`] lets delete others' messages (a
+/// named room's moderators and owners, and instance admins) delete anyone's. (A DM has no
+/// moderator: admins cannot even see it.)
 pub(crate) fn decide(change: &MessageChange<'_>, target: &Target) -> StoreResult<Decision> {
     let own = target.author_id == change.user_id;
     match change.kind {
@@ -69,11 +71,7 @@ pub(crate) fn decide(change: &MessageChange<'_>, target: &Target) -> StoreResult
         ChangeKind::Edit { body, .. } if body == target.body => Ok(Decision::Unchanged),
         ChangeKind::Edit { .. } => Ok(Decision::Apply),
         ChangeKind::Delete if target.deleted => Ok(Decision::Unchanged),
-        ChangeKind::Delete
-            if own
-                || (target.public_room
-                    && (target.user_is_admin || target.room_creator == Some(change.user_id))) =>
-        {
+        ChangeKind::Delete if own || target.standing.may(Action::DeleteOthers) => {
             Ok(Decision::Apply)
         }
         ChangeKind::React { .. } if target.deleted => Err(StoreError::Invalid(
@@ -83,11 +81,15 @@ pub(crate) fn decide(change: &MessageChange<'_>, target: &Target) -> StoreResult
             toggled(target, emoji)?;
             Ok(Decision::Apply)
         }
-        ChangeKind::Delete if target.public_room => Err(StoreError::Forbidden(
-            "Only its author, the room's creator or an admin can delete this message.".into(),
+        ChangeKind::Delete if target.standing.kind == RoomKind::Dm => Err(StoreError::Forbidden(
+            "You can only delete your own messages.".into(),
         )),
         ChangeKind::Delete => Err(StoreError::Forbidden(
-            "You can only delete your own messages.".into(),
+            target
+                .standing
+                .refusal(Action::DeleteOthers)
+                .unwrap_or_default()
+                .into(),
         )),
     }
 }
@@ -193,15 +195,19 @@ pub(crate) fn no_such_message() -> StoreError {
 #[expect(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::model::Role;
+    use crate::rights::Standing;
+
+    fn standing(kind: RoomKind, role: Option<Role>, admin: bool) -> Standing {
+        Standing { kind, role, admin }
+    }
 
     fn target(author: UserId) -> Target {
         Target {
             author_id: author,
             body: "hello".into(),
             deleted: false,
-            public_room: true,
-            room_creator: Some(9),
-            user_is_admin: false,
+            standing: standing(RoomKind::Public, Some(Role::Member), false),
             user_name: "bob".into(),
             reactions: Vec::new(),
         }
@@ -232,9 +238,9 @@ mod tests {
             decide(&change(2, edit), &target(1)),
             Err(StoreError::Forbidden(_))
         ));
-        // Not even the room's creator or an admin edits someone else's words.
+        // Not even the room's owner or an admin edits someone else's words.
         let admin = Target {
-            user_is_admin: true,
+            standing: standing(RoomKind::Public, Some(Role::Owner), true),
             ..target(1)
         };
         assert!(decide(&change(9, edit), &admin).is_err());
@@ -258,28 +264,35 @@ mod tests {
     }
 
     #[test]
-    fn deletes_by_author_creator_or_admin_in_public_rooms_only() {
+    fn deletes_by_author_moderators_or_admin_in_named_rooms_only() {
         let delete = ChangeKind::Delete;
         assert_eq!(
             decide(&change(1, delete), &target(1)).ok(),
             Some(Decision::Apply)
         );
-        assert_eq!(
-            decide(&change(9, delete), &target(1)).ok(),
-            Some(Decision::Apply)
-        );
-        assert!(decide(&change(2, delete), &target(1)).is_err());
-        let admin = Target {
-            user_is_admin: true,
-            ..target(1)
-        };
-        assert_eq!(
-            decide(&change(2, delete), &admin).ok(),
-            Some(Decision::Apply)
-        );
+        assert!(matches!(
+            decide(&change(2, delete), &target(1)),
+            Err(StoreError::Forbidden(_))
+        ));
+        for kind in [RoomKind::Public, RoomKind::Private] {
+            for (role, admin) in [
+                (Some(Role::Moderator), false),
+                (Some(Role::Owner), false),
+                (Some(Role::Member), true),
+            ] {
+                let moderator = Target {
+                    standing: standing(kind, role, admin),
+                    ..target(1)
+                };
+                assert_eq!(
+                    decide(&change(2, delete), &moderator).ok(),
+                    Some(Decision::Apply),
+                    "{kind:?} {role:?} admin {admin}"
+                );
+            }
+        }
         let dm = Target {
-            public_room: false,
-            user_is_admin: true,
+            standing: standing(RoomKind::Dm, Some(Role::Member), true),
             ..target(1)
         };
         assert!(decide(&change(9, delete), &dm).is_err());

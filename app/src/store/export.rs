@@ -43,7 +43,7 @@ pub(crate) trait ExportSource: Send {
     async fn users(&mut self) -> StoreResult<Vec<UserRow>>;
     async fn rooms(&mut self) -> StoreResult<Vec<RoomRow>>;
     /// Every membership: room, user, when they joined.
-    async fn memberships(&mut self) -> StoreResult<Vec<(RoomId, UserId, i64)>>;
+    async fn memberships(&mut self) -> StoreResult<Vec<(RoomId, UserId, i64, crate::model::Role)>>;
     /// The distinct authors of a room's messages.
     async fn authors(&mut self, room: RoomId) -> StoreResult<Vec<UserId>>;
     /// How many of a room's messages fall in `since..until` (UTC ms).
@@ -66,6 +66,7 @@ struct Named {
     topic: Option<String>,
     created_by: Option<UserId>,
     created_at: i64,
+    private: bool,
 }
 
 /// Reads everything `request` covers from `source` into `sink`, in backup order, and returns
@@ -115,6 +116,7 @@ pub(crate) async fn export(
             topic: row.topic,
             created_by: row.created_by,
             created_at: row.created_at,
+            private: row.private,
         });
     }
     let mut memberships = source.memberships().await?;
@@ -145,15 +147,15 @@ pub(crate) async fn export(
             })?;
         let mine: HashSet<RoomId> = memberships
             .iter()
-            .filter(|(_, user, _)| *user == member_id)
-            .map(|(room, _, _)| *room)
+            .filter(|(_, user, _, _)| *user == member_id)
+            .map(|(room, _, _, _)| *room)
             .collect();
         rooms.retain(|r| mine.contains(&r.id));
     }
     rooms.sort_by_cached_key(|r| (r.is_dm, r.name.to_lowercase()));
     let order: HashMap<RoomId, usize> = rooms.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
-    memberships.retain(|(room, _, _)| order.contains_key(room));
-    memberships.sort_by_cached_key(|(room, user, _)| {
+    memberships.retain(|(room, _, _, _)| order.contains_key(room));
+    memberships.sort_by_cached_key(|(room, user, _, _)| {
         (
             order.get(room).copied(),
             name_of(*user).map(|n| n.to_lowercase()),
@@ -165,7 +167,7 @@ pub(crate) async fn export(
     let mut user_ids: Vec<UserId> = if whole {
         users.keys().copied().collect()
     } else {
-        let mut ids: HashSet<UserId> = memberships.iter().map(|(_, u, _)| *u).collect();
+        let mut ids: HashSet<UserId> = memberships.iter().map(|(_, u, _, _)| *u).collect();
         ids.extend(rooms.iter().filter_map(|r| r.created_by));
         for room in &rooms {
             ids.extend(source.authors(room.id).await?);
@@ -208,11 +210,12 @@ pub(crate) async fn export(
             topic: room.topic.clone(),
             created_by: room.created_by.and_then(name_of),
             created_at: room.created_at,
+            private: room.private,
         }))
         .await?;
         end.rooms += 1;
     }
-    for (room, user, joined_at) in &memberships {
+    for (room, user, joined_at, role) in &memberships {
         let (Some(room), Some(user)) = (order.get(room).map(|i| &rooms[*i]), name_of(*user)) else {
             continue;
         };
@@ -220,6 +223,7 @@ pub(crate) async fn export(
             room: room.name.clone(),
             user,
             joined_at: *joined_at,
+            role: (*role != crate::model::Role::Member && !room.is_dm).then_some(*role),
         }))
         .await?;
         end.members += 1;

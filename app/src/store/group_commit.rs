@@ -193,8 +193,8 @@ impl Facts {
         let allowed = match kind.map(RoomKind::from_db) {
             None => Err(not_found as fn() -> StoreError),
             Some(_) if member => Ok(()),
-            // A DM is invisible to everyone outside it.
-            Some(RoomKind::Dm) => Err(not_found as fn() -> StoreError),
+            // A private room or a DM is invisible to everyone outside it.
+            Some(RoomKind::Dm | RoomKind::Private) => Err(not_found as fn() -> StoreError),
             Some(RoomKind::Public) => Err(forbidden as fn() -> StoreError),
         };
         self.access

@@ -68,6 +68,7 @@ pub struct StoredMember {
     pub username: String,
     /// When their last live connection closed (UTC ms), if ever.
     pub last_seen_at: Option<i64>,
+    pub role: crate::model::Role,
 }
 
 /// What push notifications keep: the instance's VAPID key, browsers' subscriptions and the
@@ -507,20 +508,41 @@ pub trait Store: Send + Sync + 'static {
 
     /// The rooms and DMs `user_id` belongs to.
     async fn sidebar(&self, user_id: UserId) -> StoreResult<Sidebar>;
-    /// Every public room, with whether `user_id` has joined it.
+    /// Every public room (private ones are not listed), with whether `user_id` has joined it.
     async fn public_rooms(&self, user_id: UserId) -> StoreResult<Vec<RoomListing>>;
-    /// Creates a public room with `creator` as its first member.
+    /// Creates a public or private room with `creator` as its first member and owner.
     async fn create_room(
         &self,
         creator: UserId,
         name: &str,
         topic: Option<&str>,
+        private: bool,
     ) -> StoreResult<RoomSummary>;
-    /// A room as `user_id` sees it. DMs they are not in are `NotFound`.
+    /// `actor` adds `member` to a named room, if [`crate::rights`] lets them invite; `false`
+    /// when they were in it already.
+    async fn add_member(&self, actor: UserId, room_id: RoomId, member: UserId)
+        -> StoreResult<bool>;
+    /// `actor` gives `member` this role in a room. A room always keeps an owner.
+    async fn set_role(
+        &self,
+        actor: UserId,
+        room_id: RoomId,
+        member: UserId,
+        role: crate::model::Role,
+    ) -> StoreResult<()>;
+    /// `actor` removes `member` from a named room, if their roles allow it.
+    async fn remove_member(
+        &self,
+        actor: UserId,
+        room_id: RoomId,
+        member: UserId,
+    ) -> StoreResult<()>;
+    /// A room as `user_id` sees it. Private rooms and DMs they are not in are `NotFound`.
     async fn room_view(&self, user_id: UserId, room_id: RoomId) -> StoreResult<RoomView>;
     /// Joins a public room (joining twice is fine).
     async fn join_room(&self, user_id: UserId, room_id: RoomId) -> StoreResult<()>;
-    /// Leaves a public room (leaving one you are not in is fine). DMs cannot be left.
+    /// Leaves a named room (leaving one you are not in is fine). DMs cannot be left, and a
+    /// room's only owner cannot leave others behind with none.
     async fn leave_room(&self, user_id: UserId, room_id: RoomId) -> StoreResult<()>;
     /// The direct conversation of exactly `people` (each once; one person is a note-to-self,
     /// three or more a group), created by `creator` on first use with all of them as members.
@@ -575,7 +597,8 @@ pub trait Store: Send + Sync + 'static {
     /// Moves the member's read position in the room forward to `seq` (never back, never past the
     /// room's newest message) and returns the position now stored.
     async fn mark_read(&self, user_id: UserId, room_id: RoomId, seq: i64) -> StoreResult<i64>;
-    /// The members of a room, for someone who may see it (public rooms: anyone; DMs: members).
+    /// The members of a room, for someone who may see it (public rooms: anyone; private rooms
+    /// and DMs: members).
     async fn room_members(
         &self,
         user_id: UserId,
@@ -731,7 +754,13 @@ pub trait RestoreTx: Send {
         created_by: Option<UserId>,
     ) -> StoreResult<RoomId>;
     /// Makes `user` a member of `room`; an existing membership keeps the earlier join time.
-    async fn member(&mut self, room: RoomId, user: UserId, joined_at: i64) -> StoreResult<()>;
+    async fn member(
+        &mut self,
+        room: RoomId,
+        user: UserId,
+        joined_at: i64,
+        role: Option<crate::model::Role>,
+    ) -> StoreResult<()>;
     /// Adds a message. One whose `uid` is already stored (or came earlier in the file) is
     /// skipped; the rest go after their room's last seq, ordered by time, then by position in
     /// the file.

@@ -66,6 +66,9 @@ pub struct RoomRecord {
     pub created_by: Option<String>,
     #[serde(with = "rfc3339_ms")]
     pub created_at: i64,
+    /// Only its members may see it (absent: public).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub private: bool,
 }
 
 /// A user's membership of a room.
@@ -75,6 +78,10 @@ pub struct MemberRecord {
     pub user: String,
     #[serde(with = "rfc3339_ms")]
     pub joined_at: i64,
+    /// Their role in the room (absent: a member; a backup from before roles gives the room's
+    /// creator the owner's role on restore).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<crate::model::Role>,
 }
 
 /// A message. `seq` is its position in the room where it was backed up; restore renumbers

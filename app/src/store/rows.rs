@@ -11,9 +11,8 @@ pub(crate) struct Target {
     pub author_id: UserId,
     pub body: String,
     pub deleted: bool,
-    pub public_room: bool,
-    pub room_creator: Option<UserId>,
-    pub user_is_admin: bool,
+    /// The acting user's standing in the message's room.
+    pub standing: crate::rights::Standing,
     /// The acting user's name, as reactions list it.
     pub user_name: String,
     pub reactions: Vec<Reaction>,
@@ -37,6 +36,7 @@ pub(crate) struct RoomRow {
     pub topic: Option<String>,
     pub created_by: Option<UserId>,
     pub created_at: i64,
+    pub private: bool,
 }
 
 /// How many columns [`message`] reads; a query may select more after them.
@@ -86,9 +86,12 @@ where
 }
 
 /// The target of a change and when it was posted, from the columns author id, body, deleted,
-/// public room, room creator, the actor's admin flag, posting time, the actor's name and
-/// reactions (the same query on every backend).
-pub(crate) fn target<'r, R>(row: &'r R) -> Result<(Target, i64), sqlx::Error>
+/// posting time, the actor's name and reactions (the same query on every backend), and the
+/// actor's standing in the room, read in the same transaction.
+pub(crate) fn target<'r, R>(
+    row: &'r R,
+    standing: crate::rights::Standing,
+) -> Result<(Target, i64), sqlx::Error>
 where
     R: Row,
     usize: ColumnIndex<R>,
@@ -100,13 +103,11 @@ where
         author_id: row.try_get(0)?,
         body: row.try_get(1)?,
         deleted: row.try_get(2)?,
-        public_room: row.try_get(3)?,
-        room_creator: row.try_get(4)?,
-        user_is_admin: row.try_get(5)?,
-        user_name: row.try_get::<Option<String>, _>(7)?.unwrap_or_default(),
-        reactions: list(row.try_get(8)?)?,
+        standing,
+        user_name: row.try_get::<Option<String>, _>(4)?.unwrap_or_default(),
+        reactions: list(row.try_get(5)?)?,
     };
-    Ok((target, row.try_get(6)?))
+    Ok((target, row.try_get(3)?))
 }
 
 /// Adds the content hashes a `files` column names (each file's, and its thumbnail's) to
@@ -192,6 +193,7 @@ where
     usize: ColumnIndex<R>,
     i64: Decode<'r, R::Database> + Type<R::Database>,
     String: Decode<'r, R::Database> + Type<R::Database>,
+    bool: Decode<'r, R::Database> + Type<R::Database>,
 {
     Ok(RoomRow {
         id: row.try_get(0)?,
@@ -200,5 +202,6 @@ where
         topic: row.try_get(3)?,
         created_by: row.try_get(4)?,
         created_at: row.try_get(5)?,
+        private: row.try_get(6)?,
     })
 }

@@ -102,6 +102,7 @@ fn generate(path: &Path, messages: usize) -> BenchResult<()> {
             topic: None,
             created_by: Some(user(0)),
             created_at: START_MS,
+            private: false,
         }))?;
         end.rooms += 1;
         if !room.starts_with('@') {
@@ -110,6 +111,7 @@ fn generate(path: &Path, messages: usize) -> BenchResult<()> {
                     room: room.clone(),
                     user: user(i),
                     joined_at: START_MS,
+                    role: None,
                 }))?;
                 end.members += 1;
             }

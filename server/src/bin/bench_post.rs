@@ -157,7 +157,7 @@ async fn bench_store(
 ) -> BenchResult<Vec<Duration>> {
     let (_tmp, store) = open(dir, durability).await?;
     let user = store.create_user("bench", "x").await?;
-    let room = store.create_room(user.id, "bench", None).await?;
+    let room = store.create_room(user.id, "bench", None, false).await?;
     let mut times = Vec::with_capacity(posts);
     for i in 0..posts + posts / 10 {
         let body = format!("benchmark message number {i}");

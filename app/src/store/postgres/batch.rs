@@ -8,6 +8,7 @@
 use sqlx::postgres::{PgConnection, PgRow};
 
 use super::dialect::MESSAGE_COLUMNS;
+use super::ROOM_KIND;
 use crate::model::{Message, RoomId, UserId};
 use crate::store::group_commit::Post;
 use crate::store::rows;
@@ -20,13 +21,13 @@ pub(super) async fn pairs(
     pairs: &[(UserId, RoomId)],
 ) -> Result<Vec<PgRow>, sqlx::Error> {
     let (authors, rooms): (Vec<UserId>, Vec<RoomId>) = pairs.iter().copied().unzip();
-    sqlx::query(
-        "SELECT p.author, p.room, r.kind, \
+    sqlx::query(&format!(
+        "SELECT p.author, p.room, {ROOM_KIND}, \
            EXISTS(SELECT 1 FROM memberships m WHERE m.room_id = p.room AND m.user_id = p.author), \
            (SELECT username FROM users WHERE id = p.author) \
          FROM UNNEST($1::BIGINT[], $2::BIGINT[]) AS p(author, room) \
-         LEFT JOIN rooms r ON r.id = p.room",
-    )
+         LEFT JOIN rooms r ON r.id = p.room"
+    ))
     .bind(&authors)
     .bind(&rooms)
     .fetch_all(conn)

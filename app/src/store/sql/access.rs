@@ -5,25 +5,37 @@
 use sqlx::Row;
 
 use super::Conn;
-use crate::model::{RoomId, RoomKind, UserId};
+use crate::model::{Role, RoomId, RoomKind, UserId};
+use crate::rights::{Action, Standing};
 use crate::store::{StoreError, StoreResult};
 
 pub(super) fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
 }
 
-/// What a user may do in a room, read in the same transaction as the action it guards.
+/// The SQL for a room's kind as [`RoomKind::from_db`] reads it (`r` the room): a named room's
+/// `private` flag makes it `private`.
+pub(crate) const ROOM_KIND: &str = "CASE WHEN r.private THEN 'private' ELSE r.kind END";
+
+/// What a user may do in a room, read in the same transaction as the action it guards; the
+/// rule itself is [`crate::rights`].
 pub(super) struct Access {
     pub kind: RoomKind,
     pub is_member: bool,
+    pub standing: Standing,
 }
 
 impl Access {
+    /// The user's standing in the room. A room they may not know of (a private room or a
+    /// conversation they are not in) is `NotFound`, the same answer as a room that does not
+    /// exist.
     pub async fn load(conn: &mut Conn, user_id: UserId, room_id: RoomId) -> StoreResult<Self> {
-        let row = sqlx::query(
-            "SELECT r.kind, EXISTS(SELECT 1 FROM memberships WHERE room_id = r.id AND user_id = $2) \
-             FROM rooms r WHERE r.id = $1",
-        )
+        let row = sqlx::query(&format!(
+            "SELECT {ROOM_KIND}, \
+               (SELECT role FROM memberships WHERE room_id = r.id AND user_id = $2), \
+               COALESCE((SELECT is_admin FROM users WHERE id = $2), FALSE) \
+             FROM rooms r WHERE r.id = $1"
+        ))
         .bind(room_id)
         .bind(user_id)
         .fetch_optional(&mut *conn)
@@ -31,16 +43,23 @@ impl Access {
         let Some(row) = row else {
             return Err(not_found());
         };
-        let kind: String = row.try_get(0)?;
-        let access = Access {
-            kind: RoomKind::from_db(&kind),
-            is_member: row.try_get(1)?,
+        let kind = RoomKind::from_db(&row.try_get::<String, _>(0)?);
+        let role = row
+            .try_get::<Option<String>, _>(1)?
+            .map(|r| Role::from_db(&r));
+        let standing = Standing {
+            kind,
+            role,
+            admin: row.try_get(2)?,
         };
-        // A DM is invisible to everyone outside it: same answer as a room that does not exist.
-        if access.kind == RoomKind::Dm && !access.is_member {
+        if !standing.sees() {
             return Err(not_found());
         }
-        Ok(access)
+        Ok(Access {
+            kind,
+            is_member: role.is_some(),
+            standing,
+        })
     }
 
     /// Members only: reading history and posting.
@@ -51,6 +70,14 @@ impl Access {
             Err(StoreError::Forbidden(format!(
                 "Join this room to {action}."
             )))
+        }
+    }
+
+    /// Refuses what [`crate::rights`] does not allow this user.
+    pub fn require(&self, action: Action) -> StoreResult<()> {
+        match self.standing.refusal(action) {
+            None => Ok(()),
+            Some(why) => Err(StoreError::Forbidden(why.into())),
         }
     }
 }

@@ -15,7 +15,7 @@ use async_trait::async_trait;
 
 use super::{bulk, Db, Pool, DIALECT};
 use super::dialect::{begin_write, lock_room, same_name, LEAST, MESSAGE_BY_CLIENT_ID};
-use crate::model::{RoomId, UserId};
+use crate::model::{Role, RoomId, UserId};
 use crate::store::export::{ChunkRow, ExportSource, MESSAGE_CHUNK};
 use crate::store::records::{Place, RoomRecord, UserRecord};
 use crate::store::rows::{self, RoomRow, UserRow};
@@ -54,18 +54,23 @@ impl ExportSource for Source {
     }
 
     async fn rooms(&mut self) -> StoreResult<Vec<RoomRow>> {
-        let rows = sqlx::query("SELECT id, name, dm_key, topic, created_by, created_at FROM rooms")
-            .fetch_all(&mut *self.tx)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT id, name, dm_key, topic, created_by, created_at, private FROM rooms",
+        )
+        .fetch_all(&mut *self.tx)
+        .await?;
         Ok(rows.iter().map(rows::room).collect::<Result<_, _>>()?)
     }
 
-    async fn memberships(&mut self) -> StoreResult<Vec<(RoomId, UserId, i64)>> {
-        Ok(
-            sqlx::query_as("SELECT room_id, user_id, joined_at FROM memberships")
+    async fn memberships(&mut self) -> StoreResult<Vec<(RoomId, UserId, i64, Role)>> {
+        let rows: Vec<(RoomId, UserId, i64, String)> =
+            sqlx::query_as("SELECT room_id, user_id, joined_at, role FROM memberships")
                 .fetch_all(&mut *self.tx)
-                .await?,
-        )
+                .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(room, user, at, role)| (room, user, at, Role::from_db(&role)))
+            .collect())
     }
 
     async fn authors(&mut self, room: RoomId) -> StoreResult<Vec<UserId>> {
@@ -408,27 +413,31 @@ impl RestoreTx for Restore {
         .fetch_optional(&mut *self.tx)
         .await?;
         if let Some(id) = existing {
+            // Merging never makes a private room public.
             sqlx::query(&format!(
                 "UPDATE rooms SET created_at = {LEAST}(created_at, $2), \
-                 topic = COALESCE(topic, $3), created_by = COALESCE(created_by, $4) WHERE id = $1"
+                 topic = COALESCE(topic, $3), created_by = COALESCE(created_by, $4), \
+                 private = (private OR $5) WHERE id = $1"
             ))
             .bind(id)
             .bind(room.created_at)
             .bind(&room.topic)
             .bind(created_by)
+            .bind(room.private)
             .execute(&mut *self.tx)
             .await?;
             return Ok(id);
         }
         self.counts.rooms_created += 1;
         Ok(sqlx::query_scalar(
-            "INSERT INTO rooms (kind, name, topic, created_by, created_at) \
-             VALUES ('public', $1, $2, $3, $4) RETURNING id",
+            "INSERT INTO rooms (kind, name, topic, created_by, created_at, private) \
+             VALUES ('public', $1, $2, $3, $4, $5) RETURNING id",
         )
         .bind(&room.room)
         .bind(&room.topic)
         .bind(created_by)
         .bind(room.created_at)
+        .bind(room.private)
         .fetch_one(&mut *self.tx)
         .await?)
     }
@@ -469,27 +478,35 @@ impl RestoreTx for Restore {
         };
         // Everyone in a direct conversation is always a member of it.
         for &person in people {
-            self.member(id, person, created_at).await?;
+            self.member(id, person, created_at, None).await?;
         }
         Ok(id)
     }
 
-    async fn member(&mut self, room: RoomId, user: UserId, joined_at: i64) -> StoreResult<()> {
-        let present: bool = sqlx::query_scalar(
-            "SELECT EXISTS(SELECT 1 FROM memberships WHERE room_id = $1 AND user_id = $2)",
-        )
-        .bind(room)
-        .bind(user)
-        .fetch_one(&mut *self.tx)
-        .await?;
-        if present {
+    async fn member(
+        &mut self,
+        room: RoomId,
+        user: UserId,
+        joined_at: i64,
+        role: Option<Role>,
+    ) -> StoreResult<()> {
+        let present: Option<String> =
+            sqlx::query_scalar("SELECT role FROM memberships WHERE room_id = $1 AND user_id = $2")
+                .bind(room)
+                .bind(user)
+                .fetch_optional(&mut *self.tx)
+                .await?;
+        if let Some(present) = present {
+            // A merge keeps the higher of the two roles.
+            let role = role.unwrap_or(Role::Member).max(Role::from_db(&present));
             sqlx::query(&format!(
-                "UPDATE memberships SET joined_at = {LEAST}(joined_at, $3) \
+                "UPDATE memberships SET joined_at = {LEAST}(joined_at, $3), role = $4 \
                  WHERE room_id = $1 AND user_id = $2"
             ))
             .bind(room)
             .bind(user)
             .bind(joined_at)
+            .bind(role.as_str())
             .execute(&mut *self.tx)
             .await?;
         } else {
@@ -497,12 +514,13 @@ impl RestoreTx for Restore {
             // Marked with -1 and set to the room's last seq at `finish`: restored history is
             // read, not unread, for the members it brings.
             sqlx::query(
-                "INSERT INTO memberships (room_id, user_id, joined_at, last_read_seq) \
-                 VALUES ($1, $2, $3, -1)",
+                "INSERT INTO memberships (room_id, user_id, joined_at, last_read_seq, role) \
+                 VALUES ($1, $2, $3, -1, $4)",
             )
             .bind(room)
             .bind(user)
             .bind(joined_at)
+            .bind(role.unwrap_or(Role::Member).as_str())
             .execute(&mut *self.tx)
             .await?;
         }
@@ -554,6 +572,17 @@ impl RestoreTx for Restore {
             "UPDATE memberships SET last_read_seq = \
                (SELECT last_seq FROM rooms WHERE rooms.id = memberships.room_id) \
              WHERE last_read_seq = -1",
+        )
+        .execute(&mut *self.tx)
+        .await?;
+        // A named room left with no owner (a backup from before roles, or one that left the
+        // owners out) is owned by its creator, when they are in it.
+        sqlx::query(
+            "UPDATE memberships SET role = 'owner' \
+             WHERE EXISTS (SELECT 1 FROM rooms r WHERE r.id = memberships.room_id \
+                             AND r.kind = 'public' AND r.created_by = memberships.user_id) \
+               AND NOT EXISTS (SELECT 1 FROM memberships o \
+                                WHERE o.room_id = memberships.room_id AND o.role = 'owner')",
         )
         .execute(&mut *self.tx)
         .await?;

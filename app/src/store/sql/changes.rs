@@ -17,9 +17,8 @@ use crate::timestamp::now_ms;
 
 pub(super) async fn change(pool: &Pool, change: MessageChange<'_>) -> StoreResult<Changed> {
     let mut tx = begin_write(pool).await?;
-    Access::load(&mut tx, change.user_id, change.room_id)
-        .await?
-        .require_member("change its messages")?;
+    let access = Access::load(&mut tx, change.user_id, change.room_id).await?;
+    access.require_member("change its messages")?;
     lock_room(&mut tx, change.room_id).await?;
     if let Some(client_id) = change.client_id {
         let earlier: Option<(RoomId, i64)> = sqlx::query_as(
@@ -40,10 +39,9 @@ pub(super) async fn change(pool: &Pool, change: MessageChange<'_>) -> StoreResul
         }
     }
     let row = sqlx::query(
-        "SELECT m.author_id, m.body, m.deleted_at IS NOT NULL, r.kind = 'public', r.created_by, \
-           COALESCE((SELECT is_admin FROM users WHERE id = $3), FALSE), m.created_at, \
+        "SELECT m.author_id, m.body, m.deleted_at IS NOT NULL, m.created_at, \
            (SELECT username FROM users WHERE id = $3), m.reactions \
-         FROM messages m JOIN rooms r ON r.id = m.room_id WHERE m.room_id = $1 AND m.seq = $2",
+         FROM messages m WHERE m.room_id = $1 AND m.seq = $2",
     )
     .bind(change.room_id)
     .bind(change.seq)
@@ -51,7 +49,7 @@ pub(super) async fn change(pool: &Pool, change: MessageChange<'_>) -> StoreResul
     .fetch_optional(&mut *tx)
     .await?
     .ok_or_else(no_such_message)?;
-    let (target, posted_at) = rows::target(&row)?;
+    let (target, posted_at) = rows::target(&row, access.standing)?;
     // A change never predates the message, even if the clock went back.
     let at = now_ms().max(posted_at);
     let decision = decide(&change, &target)?;

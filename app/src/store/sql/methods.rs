@@ -9,12 +9,16 @@
 use async_trait::async_trait;
 use sqlx::Row;
 
-use super::{admin, backup, changes, is_unique_violation, names_param, no_such_user, not_found, search, threads, Access, Backend, Conn, Db};
+use super::{
+    admin, backup, changes, is_unique_violation, names_param, no_such_user, not_found, search,
+    threads, Access, Backend, Conn, Db, ROOM_KIND,
+};
 use super::dialect::{begin_write, by_name, message_at, same_name, DISPLAY_NAME, DISPLAY_NAME_SORT, GREATEST, LEAST, MESSAGE_COLUMNS, NAMES_IN_2};
 use crate::model::{
-    Changes, HistoryPage, Message, RegistrationMode, RoomId, RoomKind, RoomListing, RoomSummary,
-    RoomView, Sidebar, User, UserId,
+    Changes, HistoryPage, Message, RegistrationMode, Role, RoomId, RoomKind, RoomListing,
+    RoomSummary, RoomView, Sidebar, User, UserId,
 };
+use crate::rights::Action;
 use crate::store::group_commit::Post;
 use crate::store::records::{BackupResult, EndRecord};
 use crate::store::{
@@ -230,8 +234,8 @@ impl Store for Backend {
 
     async fn sidebar(&self, user_id: UserId) -> StoreResult<Sidebar> {
         let rows = sqlx::query(&format!(
-            "SELECT r.id, r.kind, r.topic, {DISPLAY_NAME} AS display_name, r.last_seq, \
-               {LEAST}($2, (SELECT COUNT(*) FROM (SELECT 1 FROM messages x WHERE x.room_id = r.id \
+            "SELECT r.id, {ROOM_KIND} AS kind, r.topic, {DISPLAY_NAME} AS display_name, \
+               r.last_seq, {LEAST}($2, (SELECT COUNT(*) FROM (SELECT 1 FROM messages x WHERE x.room_id = r.id \
                   AND x.seq > m.last_read_seq AND x.author_id <> $1 \
                   AND x.deleted_at IS NULL AND (x.thread_uid IS NULL OR x.also_in_room) \
                   LIMIT $2) AS capped) \
@@ -260,7 +264,7 @@ impl Store for Backend {
         for row in &rows {
             let room = crate::store::rows::summary(row)?;
             match room.kind {
-                RoomKind::Public => sidebar.rooms.push(room),
+                RoomKind::Public | RoomKind::Private => sidebar.rooms.push(room),
                 RoomKind::Dm => sidebar.dms.push(room),
             }
         }
@@ -273,7 +277,7 @@ impl Store for Backend {
                CAST(0 AS BIGINT) AS unread, CAST(0 AS BIGINT) AS mentions, \
                (SELECT COUNT(*) FROM memberships WHERE room_id = r.id) AS member_count, \
                EXISTS(SELECT 1 FROM memberships WHERE room_id = r.id AND user_id = $1) AS joined \
-             FROM rooms r WHERE r.kind = 'public' ORDER BY {}",
+             FROM rooms r WHERE r.kind = 'public' AND NOT r.private ORDER BY {}",
             by_name("r.name")
         ))
         .bind(user_id)
@@ -295,17 +299,19 @@ impl Store for Backend {
         creator: UserId,
         name: &str,
         topic: Option<&str>,
+        private: bool,
     ) -> StoreResult<RoomSummary> {
         let now = now_ms();
         let mut tx = begin_write(&self.write).await?;
         let id: RoomId = sqlx::query_scalar(
-            "INSERT INTO rooms (kind, name, topic, created_by, created_at) \
-             VALUES ('public', $1, $2, $3, $4) RETURNING id",
+            "INSERT INTO rooms (kind, name, topic, created_by, created_at, private) \
+             VALUES ('public', $1, $2, $3, $4, $5) RETURNING id",
         )
         .bind(name)
         .bind(topic)
         .bind(creator)
         .bind(now)
+        .bind(private)
         .fetch_one(&mut *tx)
         .await
         .map_err(|e| {
@@ -317,16 +323,23 @@ impl Store for Backend {
                 e.into()
             }
         })?;
-        sqlx::query("INSERT INTO memberships (room_id, user_id, joined_at) VALUES ($1, $2, $3)")
-            .bind(id)
-            .bind(creator)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO memberships (room_id, user_id, joined_at, role) \
+             VALUES ($1, $2, $3, 'owner')",
+        )
+        .bind(id)
+        .bind(creator)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(RoomSummary {
             id,
-            kind: RoomKind::Public,
+            kind: if private {
+                RoomKind::Private
+            } else {
+                RoomKind::Public
+            },
             name: name.to_owned(),
             topic: topic.map(str::to_owned),
             last_seq: 0,
@@ -339,11 +352,9 @@ impl Store for Backend {
         let mut conn = self.read.acquire().await?;
         let access = Access::load(&mut conn, user_id, room_id).await?;
         let row = sqlx::query(&format!(
-            "SELECT r.id, r.kind, r.topic, {DISPLAY_NAME} AS display_name, r.last_seq, \
-               CAST(0 AS BIGINT) AS unread, CAST(0 AS BIGINT) AS mentions, \
+            "SELECT r.id, {ROOM_KIND} AS kind, r.topic, {DISPLAY_NAME} AS display_name, \
+               r.last_seq, CAST(0 AS BIGINT) AS unread, CAST(0 AS BIGINT) AS mentions, \
                (SELECT COUNT(*) FROM memberships WHERE room_id = r.id) AS member_count, \
-               (r.kind = 'public' AND (r.created_by = $1 OR \
-                 (SELECT is_admin FROM users WHERE id = $1))) AS can_remove_members, \
                COALESCE((SELECT muted FROM memberships WHERE room_id = r.id AND user_id = $1), \
                  FALSE) AS muted, \
                COALESCE((SELECT last_read_seq FROM memberships \
@@ -358,7 +369,8 @@ impl Store for Backend {
             room: crate::store::rows::summary(&row)?,
             member_count: row.try_get("member_count")?,
             is_member: access.is_member,
-            can_remove_members: row.try_get::<Option<bool>, _>("can_remove_members")? == Some(true),
+            role: access.standing.role,
+            admin: access.standing.admin,
             muted: row.try_get("muted")?,
             viewer: String::new(),
             last_read_seq: row.try_get("last_read_seq")?,
@@ -392,9 +404,99 @@ impl Store for Backend {
                 "A direct conversation cannot be left.".into(),
             ));
         }
+        let owner = access.standing.role == Some(Role::Owner);
+        if owner && last_owner_of_others(&mut tx, room_id).await? {
+            return Err(StoreError::Invalid(
+                "You are this room's only owner: make someone else an owner before you leave."
+                    .into(),
+            ));
+        }
         sqlx::query("DELETE FROM memberships WHERE room_id = $1 AND user_id = $2")
             .bind(room_id)
             .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn add_member(
+        &self,
+        actor: UserId,
+        room_id: RoomId,
+        member: UserId,
+    ) -> StoreResult<bool> {
+        let mut tx = begin_write(&self.write).await?;
+        Access::load(&mut tx, actor, room_id)
+            .await?
+            .require(Action::Invite)?;
+        // What was said before they came is history, not unread.
+        let added = sqlx::query(
+            "INSERT INTO memberships (room_id, user_id, joined_at, last_read_seq) \
+             SELECT $1, $2, $3, last_seq FROM rooms WHERE id = $1 ON CONFLICT DO NOTHING",
+        )
+        .bind(room_id)
+        .bind(member)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(added > 0)
+    }
+
+    async fn set_role(
+        &self,
+        actor: UserId,
+        room_id: RoomId,
+        member: UserId,
+        role: Role,
+    ) -> StoreResult<()> {
+        let mut tx = begin_write(&self.write).await?;
+        let access = Access::load(&mut tx, actor, room_id).await?;
+        let from = role_of(&mut tx, room_id, member).await?;
+        access.require(Action::SetRole { from, to: role })?;
+        if from == role {
+            return Ok(());
+        }
+        if from == Role::Owner && owners(&mut tx, room_id).await? == 1 {
+            return Err(StoreError::Invalid(
+                "A room needs an owner: make someone else an owner first.".into(),
+            ));
+        }
+        sqlx::query("UPDATE memberships SET role = $3 WHERE room_id = $1 AND user_id = $2")
+            .bind(room_id)
+            .bind(member)
+            .bind(role.as_str())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn remove_member(
+        &self,
+        actor: UserId,
+        room_id: RoomId,
+        member: UserId,
+    ) -> StoreResult<()> {
+        let mut tx = begin_write(&self.write).await?;
+        let access = Access::load(&mut tx, actor, room_id).await?;
+        if access.kind == RoomKind::Dm {
+            return Err(StoreError::Invalid(
+                "No one can be removed from a direct conversation.".into(),
+            ));
+        }
+        let role = role_of(&mut tx, room_id, member).await?;
+        access.require(Action::Remove(role))?;
+        if role == Role::Owner && owners(&mut tx, room_id).await? == 1 {
+            return Err(StoreError::Invalid(
+                "That is the room's only owner: make someone else an owner first.".into(),
+            ));
+        }
+        sqlx::query("DELETE FROM memberships WHERE room_id = $1 AND user_id = $2")
+            .bind(room_id)
+            .bind(member)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
@@ -619,7 +721,7 @@ impl Store for Backend {
         let mut conn = self.read.acquire().await?;
         Access::load(&mut conn, user_id, room_id).await?;
         let rows = sqlx::query(&format!(
-            "SELECT u.id, u.username, u.last_seen_at FROM memberships m \
+            "SELECT u.id, u.username, u.last_seen_at, m.role FROM memberships m \
              JOIN users u ON u.id = m.user_id WHERE m.room_id = $1 ORDER BY {}",
             by_name("u.username")
         ))
@@ -632,6 +734,7 @@ impl Store for Backend {
                     id: row.try_get(0)?,
                     username: row.try_get(1)?,
                     last_seen_at: row.try_get(2)?,
+                    role: Role::from_db(&row.try_get::<String, _>(3)?),
                 })
             })
             .collect()
@@ -819,4 +922,38 @@ async fn end_sessions(conn: &mut Conn, user: UserId) -> Result<(), sqlx::Error> 
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// A member's role in a room; someone who is not in it is `NotFound`.
+async fn role_of(conn: &mut Conn, room_id: RoomId, user_id: UserId) -> StoreResult<Role> {
+    let role: Option<String> =
+        sqlx::query_scalar("SELECT role FROM memberships WHERE room_id = $1 AND user_id = $2")
+            .bind(room_id)
+            .bind(user_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    role.map(|r| Role::from_db(&r))
+        .ok_or_else(|| StoreError::NotFound("They are not in this room.".into()))
+}
+
+/// How many owners a room has.
+async fn owners(conn: &mut Conn, room_id: RoomId) -> StoreResult<i64> {
+    Ok(sqlx::query_scalar(
+        "SELECT COUNT(*) FROM memberships WHERE room_id = $1 AND role = 'owner'",
+    )
+    .bind(room_id)
+    .fetch_one(&mut *conn)
+    .await?)
+}
+
+/// Whether an owner leaving would leave the room's other members with no owner.
+async fn last_owner_of_others(conn: &mut Conn, room_id: RoomId) -> StoreResult<bool> {
+    let (owners, members): (i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*) FILTER (WHERE role = 'owner'), COUNT(*) FROM memberships \
+         WHERE room_id = $1",
+    )
+    .bind(room_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(owners == 1 && members > 1)
 }

@@ -2,7 +2,7 @@
 //! preferences the notification rule reads), written once and compiled into each backend
 //! (`sqlite::push`, `postgres::push`): their dialects agree on all of it.
 
-use super::{Backend};
+use super::{Backend, ROOM_KIND};
 use super::dialect::{DISPLAY_NAME};
 use crate::model::{NotifyLevel, PushDevice, RoomId, UserId};
 use crate::store::{
@@ -197,7 +197,7 @@ async fn push_targets(&self, room_id: RoomId,
                      ON root.room_id = m.room_id AND root.seq = $2 \
                     AND f.root_uid = root.uid \
                    WHERE f.user_id = m.user_id), \
-           {name}, r.kind, s.endpoint, s.p256dh, s.auth \
+           {name}, {ROOM_KIND}, s.endpoint, s.p256dh, s.auth \
          FROM memberships m JOIN rooms r ON r.id = m.room_id \
          JOIN users u ON u.id = m.user_id AND u.disabled_at IS NULL \
          JOIN push_subscriptions s ON s.user_id = m.user_id \

@@ -6,6 +6,7 @@ use serde::Serialize;
 use sqlx::sqlite::{SqliteConnection, SqliteRow};
 
 use super::dialect::MESSAGE_COLUMNS;
+use super::ROOM_KIND;
 use crate::model::{Message, RoomId, UserId};
 use crate::store::group_commit::Post;
 use crate::store::rows;
@@ -32,12 +33,12 @@ pub(super) async fn pairs(
     conn: &mut SqliteConnection,
     pairs: &[(UserId, RoomId)],
 ) -> Result<Vec<SqliteRow>, sqlx::Error> {
-    sqlx::query(
-        "SELECT j.value ->> 0, j.value ->> 1, r.kind, \
+    sqlx::query(&format!(
+        "SELECT j.value ->> 0, j.value ->> 1, {ROOM_KIND}, \
            EXISTS(SELECT 1 FROM memberships m WHERE m.room_id = r.id AND m.user_id = j.value ->> 0), \
            (SELECT username FROM users WHERE id = j.value ->> 0) \
-         FROM json_each($1) j LEFT JOIN rooms r ON r.id = j.value ->> 1",
-    )
+         FROM json_each($1) j LEFT JOIN rooms r ON r.id = j.value ->> 1"
+    ))
     .bind(json(pairs))
     .fetch_all(conn)
     .await

@@ -1,0 +1,181 @@
+//! Who may do what in a room, decided here and nowhere else. The store reads a user's standing
+//! in the same transaction as the action it guards and asks [`Standing::refusal`]; the room page
+//! shows only the controls the same rule allows. Instance admins act as owners in any named
+//! room they can see, and that is all: a private room or a conversation they are not in stays
+//! invisible to them, as to everyone outside it.
+
+use crate::model::{Role, RoomKind, RoomView};
+
+/// Where a user stands in a room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Standing {
+    pub kind: RoomKind,
+    /// Their role, or `None` when they are not a member. A conversation's members are all
+    /// `Member`.
+    pub role: Option<Role>,
+    /// They are an instance admin.
+    pub admin: bool,
+}
+
+/// Something done in a room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Read its history and post.
+    Take,
+    /// Add someone to it.
+    Invite,
+    /// Delete someone else's message.
+    DeleteOthers,
+    /// Remove a member who has this role.
+    Remove(Role),
+    /// Change a member's role from one to the other.
+    SetRole { from: Role, to: Role },
+}
+
+impl Standing {
+    /// The viewer's standing in the room a page shows, to offer only what they may do.
+    pub fn of(view: &RoomView) -> Self {
+        Standing {
+            kind: view.room.kind,
+            role: view.role,
+            admin: view.admin,
+        }
+    }
+
+    /// Whether the room exists at all for this user: a secret room (private, or a
+    /// conversation) only for its members.
+    pub fn sees(&self) -> bool {
+        !self.kind.is_secret() || self.role.is_some()
+    }
+
+    /// The role the rules apply: an admin's is the owner's in a named room.
+    pub fn acting_role(&self) -> Option<Role> {
+        if self.admin && self.kind.is_named() && self.sees() {
+            Some(Role::Owner)
+        } else {
+            self.role
+        }
+    }
+
+    pub fn may(&self, action: Action) -> bool {
+        self.refusal(action).is_none()
+    }
+
+    /// `None` when the action is allowed, else what to tell the user.
+    pub fn refusal(&self, action: Action) -> Option<&'static str> {
+        let dm = self.kind == RoomKind::Dm;
+        let member = self.role.is_some();
+        let role = self.acting_role();
+        match action {
+            Action::Take if member => None,
+            Action::Take => Some("Join this room first."),
+            _ if dm => Some("That cannot be done in a direct conversation: it has no roles."),
+            Action::Invite if member => None,
+            Action::Invite => Some("Only the room's members can add people to it."),
+            Action::DeleteOthers if role >= Some(Role::Moderator) => None,
+            Action::DeleteOthers => {
+                Some("Only its author, the room's moderators or an admin can delete this message.")
+            }
+            Action::Remove(target) if role >= Some(Role::Moderator) && role > Some(target) => None,
+            Action::Remove(_) if role == Some(Role::Owner) => None,
+            Action::Remove(_) if role >= Some(Role::Moderator) => {
+                Some("Only the room's owners can remove a moderator or an owner.")
+            }
+            Action::Remove(_) => Some("Only the room's moderators and owners can remove members."),
+            Action::SetRole { .. } if role == Some(Role::Owner) => None,
+            Action::SetRole { .. } => Some("Only the room's owners can change roles."),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ROLES: [Option<Role>; 4] = [
+        None,
+        Some(Role::Member),
+        Some(Role::Moderator),
+        Some(Role::Owner),
+    ];
+
+    fn standing(kind: RoomKind, role: Option<Role>, admin: bool) -> Standing {
+        Standing { kind, role, admin }
+    }
+
+    #[test]
+    fn secret_rooms_exist_only_for_their_members_admins_included() {
+        for kind in [RoomKind::Private, RoomKind::Dm] {
+            assert!(!standing(kind, None, true).sees());
+            assert!(standing(kind, Some(Role::Member), false).sees());
+            assert_eq!(standing(kind, None, true).acting_role(), None);
+        }
+        assert!(standing(RoomKind::Public, None, false).sees());
+    }
+
+    #[test]
+    fn the_matrix_of_roles_and_actions_in_a_named_room() {
+        use Role::*;
+        for kind in [RoomKind::Public, RoomKind::Private] {
+            // (action, lowest role allowed) for each action; `None` when no role suffices.
+            let table: &[(Action, Option<Role>)] = &[
+                (Action::Take, Some(Member)),
+                (Action::Invite, Some(Member)),
+                (Action::DeleteOthers, Some(Moderator)),
+                (Action::Remove(Member), Some(Moderator)),
+                (Action::Remove(Moderator), Some(Owner)),
+                (Action::Remove(Owner), Some(Owner)),
+                (
+                    Action::SetRole {
+                        from: Member,
+                        to: Moderator,
+                    },
+                    Some(Owner),
+                ),
+                (
+                    Action::SetRole {
+                        from: Owner,
+                        to: Member,
+                    },
+                    Some(Owner),
+                ),
+            ];
+            for &(action, lowest) in table {
+                for role in ROLES {
+                    let allowed = role.is_some() && role >= lowest;
+                    assert_eq!(
+                        standing(kind, role, false).may(action),
+                        allowed,
+                        "{kind:?} {role:?} {action:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn admins_act_as_owners_in_named_rooms_they_can_see() {
+        let admin = standing(RoomKind::Public, None, true);
+        assert!(admin.may(Action::Remove(Role::Owner)));
+        assert!(admin.may(Action::DeleteOthers));
+        assert!(!admin.may(Action::Take), "an admin still joins to post");
+        let member_admin = standing(RoomKind::Private, Some(Role::Member), true);
+        assert!(member_admin.may(Action::SetRole {
+            from: Role::Member,
+            to: Role::Owner
+        }));
+    }
+
+    #[test]
+    fn a_conversation_has_members_only() {
+        for role in ROLES {
+            for admin in [false, true] {
+                let s = standing(RoomKind::Dm, role, admin);
+                assert_eq!(s.may(Action::Take), role.is_some());
+                assert!(!s.may(Action::Invite));
+                assert!(!s.may(Action::DeleteOthers));
+                assert!(!s.may(Action::Remove(Role::Member)));
+            }
+        }
+    }
+}
