@@ -44,6 +44,10 @@ fn Directory(list: Vec<RoomListing>) -> impl IntoView {
                 <input id="room-name" name="name" required maxlength="64" autocomplete="off"/>
                 <label for="room-topic">"Topic (optional)"</label>
                 <input id="room-topic" name="topic" maxlength="250" autocomplete="off"/>
+                <label class="choice">
+                    <input type="checkbox" name="private" value="on"/>
+                    "Private: only the people its members add can see it"
+                </label>
                 <button type="submit">"Create room"</button>
                 {form_error(create.value())}
             </ActionForm>

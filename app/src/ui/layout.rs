@@ -18,7 +18,7 @@ use super::shortcuts::{Dialogs, KeyboardShortcuts};
 use crate::api::auth::current_user;
 use crate::api::rooms::get_navigation;
 use crate::error::AppError;
-use crate::model::{Navigation, RoomSummary, User};
+use crate::model::{Navigation, RoomKind, RoomSummary, User};
 
 /// Sidebar + page.
 #[component]
@@ -49,6 +49,8 @@ pub fn ChatLayout() -> impl IntoView {
         leave: ServerAction::new(),
         open_dm: ServerAction::new(),
         remove_member: ServerAction::new(),
+        add_member: ServerAction::new(),
+        set_role: ServerAction::new(),
     };
     provide_context(membership);
     // On a phone the sidebar is a drawer over the page; a navigation closes it, and so does a
@@ -329,7 +331,18 @@ fn RoomLinks(rooms: Vec<RoomSummary>, empty: &'static str) -> impl IntoView {
                     view! {
                         <li>
                             <A href=format!("/r/{id}")>
-                                <span class="room-name">{room.name}</span>
+                                <span class="room-name">
+                                    {room.name}
+                                    {(room.kind == RoomKind::Private)
+                                        .then(|| {
+                                            view! {
+                                                " "
+                                                <span class="lock" role="img" aria-label="private">
+                                                    "\u{1f512}"
+                                                </span>
+                                            }
+                                        })}
+                                </span>
                                 {move || {
                                     let n = unread();
                                     (n > 0)

@@ -104,6 +104,7 @@ pub(super) fn QuickSwitcher(
             .map(|(index, room)| {
                 let kind = match room.kind {
                     RoomKind::Public => "Room",
+                    RoomKind::Private => "Private room",
                     RoomKind::Dm => "Direct message",
                 };
                 let unread = (room.unread > 0).then(|| {

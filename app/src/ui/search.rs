@@ -11,7 +11,7 @@ use super::local_time::LocalTime;
 use super::session::Session;
 use crate::api::messages::search_messages;
 use crate::error::AppError;
-use crate::model::{RoomKind, SearchHit, SearchResults};
+use crate::model::{SearchHit, SearchResults};
 
 /// What the search box says about the query language.
 const HINT: &str = "Words, \"exact phrases\", prefix*, from:alice, in:general, \
@@ -107,10 +107,7 @@ fn Hit(hit: SearchHit) -> impl IntoView {
         room_kind,
         message,
     } = hit;
-    let prefix = match room_kind {
-        RoomKind::Public => "# ",
-        RoomKind::Dm => "@ ",
-    };
+    let prefix = room_kind.sigil();
     // A reply is found in its thread's panel; anything else in the room's timeline.
     let href = match message.thread {
         Some(root) => format!(

@@ -5,7 +5,9 @@
 use leptos::prelude::*;
 
 use crate::api::auth::{Login, Logout, LogoutEverywhere, Register};
-use crate::api::rooms::{CreateRoom, JoinRoom, LeaveRoom, OpenDm, RemoveMember};
+use crate::api::rooms::{
+    AddMember, CreateRoom, JoinRoom, LeaveRoom, OpenDm, RemoveMember, SetRole,
+};
 
 /// The actions that start and end a session; every page reloads its data after each.
 #[derive(Clone, Copy)]
@@ -36,6 +38,8 @@ pub struct Membership {
     pub leave: ServerAction<LeaveRoom>,
     pub open_dm: ServerAction<OpenDm>,
     pub remove_member: ServerAction<RemoveMember>,
+    pub add_member: ServerAction<AddMember>,
+    pub set_role: ServerAction<SetRole>,
 }
 
 impl Membership {

@@ -296,6 +296,8 @@ async fn read(socket: WebSocket, live: Live) -> bool {
             }
             ServerFrame::ThreadRead { .. } => live.thread_read(),
             ServerFrame::Removed { room_id, by } => live.removed_from(room_id, by),
+            ServerFrame::Added { .. } => live.added_to(),
+            ServerFrame::Role { .. } => live.role_set(),
             ServerFrame::Error {
                 code,
                 message,
@@ -383,7 +385,7 @@ fn notify_reply(live: Live, reply: &crate::model::Message) {
     }
     if let Some((kind, name)) = live.room_label(reply.room_id) {
         let place = match kind {
-            RoomKind::Public => format!("#{name}"),
+            RoomKind::Public | RoomKind::Private => format!("#{name}"),
             RoomKind::Dm => name,
         };
         let title = format!("{} replied in a thread in {place}", reply.author);
@@ -410,8 +412,10 @@ fn show_notification(live: Live, message: &crate::model::Message, kind: RoomKind
         // A group is named by its members, the author among them.
         RoomKind::Dm if name != message.author => format!("{} in {name}", message.author),
         RoomKind::Dm => message.author.clone(),
-        RoomKind::Public if mentioned => format!("{} in #{name}", message.author),
-        RoomKind::Public => return,
+        RoomKind::Public | RoomKind::Private if mentioned => {
+            format!("{} in #{name}", message.author)
+        }
+        RoomKind::Public | RoomKind::Private => return,
     };
     show(message, &title);
 }

@@ -75,6 +75,9 @@ pub struct Live {
     /// The last room this user was removed from, and by whom; the room page says so. Setting
     /// it also reloads the sidebar and the room page.
     pub removed: RwSignal<Option<(RoomId, String)>>,
+    /// Bumped when someone changed this user's role in a room: the room page reloads, to
+    /// offer what the new role allows.
+    pub role_changed: RwSignal<u64>,
     /// The summary shown once after arriving; `None` when nothing was unread or dismissed.
     pub away_summary: RwSignal<Option<AwaySummary>>,
     /// Messages written but not yet acknowledged, oldest first (persisted per user).
@@ -106,6 +109,7 @@ impl Live {
             rooms: RwSignal::new(HashMap::new()),
             sidebar_stale: RwSignal::new(0),
             removed: RwSignal::new(None),
+            role_changed: RwSignal::new(0),
             away_summary: RwSignal::new(None),
             outbox: RwSignal::new(Vec::new()),
             unnotified: StoredValue::new(Vec::new()),
@@ -469,6 +473,18 @@ impl Live {
         });
         self.removed.set(Some((room, by)));
         self.sidebar_stale.update(|n| *n += 1);
+    }
+
+    /// This user was added to a room by one of its members: the sidebar lists it now.
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+    fn added_to(&self) {
+        self.sidebar_stale.update(|n| *n += 1);
+    }
+
+    /// This user's role changed in a room.
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+    fn role_set(&self) {
+        self.role_changed.update(|n| *n += 1);
     }
 
     #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]

@@ -18,11 +18,11 @@ pub(super) fn RoomHeader(view: RoomView) -> impl IntoView {
     } else {
         format!("{} members", view.member_count)
     };
-    let prefix = match view.room.kind {
-        RoomKind::Public => "# ",
-        RoomKind::Dm => "@ ",
-    };
-    let can_leave = view.is_member && view.room.kind == RoomKind::Public;
+    let prefix = view.room.kind.sigil();
+    let private = (view.room.kind == RoomKind::Private).then(
+        || view! { <span class="tag" title="Only its members can see this room">"Private"</span> },
+    );
+    let can_leave = view.is_member && view.room.kind.is_named();
     let mute = ServerAction::<crate::api::notifications::MuteRoom>::new();
     let muted = Signal::derive(move || match mute.value().get() {
         Some(Ok(now)) => now,
@@ -86,6 +86,7 @@ pub(super) fn RoomHeader(view: RoomView) -> impl IntoView {
                     <span class="room-prefix" aria-hidden="true">{prefix}</span>
                     {view.room.name.clone()}
                 </h1>
+                {private}
                 // A member's opens the members panel, or closes it when it is open.
                 {if view.is_member {
                     view! {

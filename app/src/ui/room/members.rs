@@ -1,12 +1,15 @@
 //! Who is in a room: the members panel beside the timeline (over it on a phone), opened from the
-//! header's member count (`?members`). Each member shows their presence, and a "⋯" menu holds
-//! what the viewer may do about them: write to them directly, and, for a public room's creator
-//! and admins, remove them from the room. Plain links and forms, so it works without JavaScript.
+//! header's member count (`?members`). Each member shows their presence and role, and a "⋯"
+//! menu holds what the viewer may do about them: write to them directly and, as
+//! [`crate::rights`] allows, change their role or remove them. Members add people from the top
+//! of the panel (the only way into a private room). Plain links and forms, so it works without
+//! JavaScript.
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-use crate::model::{Member, Presence, RoomId, RoomKind};
+use crate::model::{Member, Presence, Role, RoomId, RoomKind};
+use crate::rights::{Action, Standing};
 use crate::ui::feedback::form_error;
 use crate::ui::local_time::LocalTime;
 use crate::ui::menu::Menu;
@@ -23,13 +26,11 @@ pub(super) fn members_url(room: RoomId) -> String {
     format!("/r/{room}?members")
 }
 
-/// What the viewer may do about the members of one room.
+/// The room whose members are listed, and where the viewer stands in it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct MemberRights {
     pub room: RoomId,
-    pub kind: RoomKind,
-    /// A public room's creator, or an admin.
-    pub can_remove: bool,
+    pub standing: Standing,
 }
 
 /// The panel, while `?members` is in the address.
@@ -56,7 +57,11 @@ fn MembersAside(
 ) -> impl IntoView {
     /// Beyond this many the list names how many more there are.
     const SHOWN: usize = 200;
-    let remove = expect_context::<Membership>().remove_member;
+    let Membership {
+        remove_member: remove,
+        set_role,
+        ..
+    } = expect_context::<Membership>();
     let viewer = StoredValue::new(viewer);
     let heading = move || match members.with(Vec::len) {
         1 => "1 member".to_owned(),
@@ -72,7 +77,7 @@ fn MembersAside(
                 Presence::Offline => 2,
             });
             // In a DM of two, a direct message with the other is this very conversation.
-            let offer_dm = !(rights.kind == RoomKind::Dm && sorted.len() == 2);
+            let offer_dm = !(rights.standing.kind == RoomKind::Dm && sorted.len() == 2);
             let more = sorted.len().saturating_sub(SHOWN);
             let items = sorted
                 .into_iter()
@@ -94,14 +99,38 @@ fn MembersAside(
                 <h2>{heading}</h2>
                 <a href=format!("/r/{}", rights.room) class="small-link">"Close members"</a>
             </header>
+            {rights.standing.may(Action::Invite).then(|| view! { <AddMember room=rights.room/> })}
             {form_error(remove.value())}
+            {form_error(set_role.value())}
             <ul class="member-list">{list}</ul>
         </aside>
     }
 }
 
-/// One member: presence, name, "last seen" when offline, and their menu (none for oneself, or
-/// where it would hold nothing).
+/// "Add someone": a username, and the button.
+#[component]
+fn AddMember(room: RoomId) -> impl IntoView {
+    let add = expect_context::<Membership>().add_member;
+    view! {
+        <ActionForm action=add attr:class="add-member">
+            <input type="hidden" name="room_id" value=room/>
+            <label for="add-member-name">"Add someone to this room"</label>
+            <input
+                id="add-member-name"
+                name="username"
+                required
+                maxlength="32"
+                autocomplete="off"
+                placeholder="Username"
+            />
+            <button type="submit">"Add"</button>
+            {form_error(add.value())}
+        </ActionForm>
+    }
+}
+
+/// One member: presence, name, role, "last seen" when offline, and their menu (none for
+/// oneself, or where it would hold nothing).
 #[component]
 fn MemberItem(member: Member, me: bool, offer_dm: bool, rights: MemberRights) -> impl IntoView {
     let presence = member.presence.label();
@@ -110,14 +139,24 @@ fn MemberItem(member: Member, me: bool, offer_dm: bool, rights: MemberRights) ->
         .filter(|_| member.presence == Presence::Offline)
         .map(|ms| view! { " · last seen " <LocalTime ms/> });
     let name = member.username.clone();
-    let removable = rights.can_remove && rights.kind == RoomKind::Public;
-    let menu = (!me && (offer_dm || removable))
-        .then(|| view! { <MemberMenu username=name.clone() offer_dm removable room=rights.room/> });
+    let role = member.role;
+    let removable = rights.standing.may(Action::Remove(role));
+    let roles: Vec<Role> = Role::ALL
+        .into_iter()
+        .filter(|&to| to != role && rights.standing.may(Action::SetRole { from: role, to }))
+        .collect();
+    let menu = (!me && (offer_dm || removable || !roles.is_empty())).then(|| {
+        view! {
+            <MemberMenu username=name.clone() offer_dm removable roles room=rights.room/>
+        }
+    });
+    let badge = (rights.standing.kind.is_named() && role != Role::Member)
+        .then(|| view! { <span class="tag">{role.label()}</span> });
     view! {
-        <li class="member" data-presence=presence>
+        <li class="member" data-presence=presence data-role=role.as_str()>
             <span class="dot" aria-hidden="true"></span>
             <span class="member-text">
-                <span class="member-name">{name} {me.then_some(" (you)")}</span>
+                <span class="member-name">{name} {me.then_some(" (you)")} " " {badge}</span>
                 <span class="muted member-status">{presence} {seen}</span>
             </span>
             {menu}
@@ -125,15 +164,41 @@ fn MemberItem(member: Member, me: bool, offer_dm: bool, rights: MemberRights) ->
     }
 }
 
-/// "Actions for bob": a direct message with them, and removing them from the room.
+/// "Actions for bob": a direct message with them, their role, and removing them from the room.
 #[component]
-fn MemberMenu(username: String, offer_dm: bool, removable: bool, room: RoomId) -> impl IntoView {
+fn MemberMenu(
+    username: String,
+    offer_dm: bool,
+    removable: bool,
+    roles: Vec<Role>,
+    room: RoomId,
+) -> impl IntoView {
     let Membership {
         open_dm,
         remove_member,
+        set_role,
         ..
     } = expect_context::<Membership>();
     let name = username.clone();
+    let role_forms = roles
+        .into_iter()
+        .map(|role| (role, username.clone()))
+        .map(|(role, who)| {
+            let label = match role {
+                Role::Owner => "Make owner",
+                Role::Moderator => "Make moderator",
+                Role::Member => "Make member",
+            };
+            view! {
+                <ActionForm action=set_role>
+                    <input type="hidden" name="room_id" value=room/>
+                    <input type="hidden" name="username" value=who/>
+                    <input type="hidden" name="role" value=role.as_str()/>
+                    <button type="submit" class="secondary menu-button">{label}</button>
+                </ActionForm>
+            }
+        })
+        .collect_view();
     view! {
         <Menu
             label=format!("Actions for {username}")
@@ -151,6 +216,7 @@ fn MemberMenu(username: String, offer_dm: bool, removable: bool, room: RoomId) -
                         </ActionForm>
                     }
                 })}
+            {role_forms}
             {removable
                 .then(|| {
                     view! {

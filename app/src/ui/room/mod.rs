@@ -36,6 +36,7 @@ use crate::api::rooms::{get_room, room_members};
 use crate::error::AppError;
 use crate::model::{HistoryPage, Member, Message, RoomId, RoomView};
 use crate::protocol::TYPING_SHOWN_MS;
+use crate::rights::{Action, Standing};
 
 /// How far up from the newest message "Jump to latest" is offered, in CSS pixels.
 const JUMP_AFTER_PX: i32 = 300;
@@ -75,6 +76,11 @@ pub fn RoomPage() -> impl IntoView {
                 membership.join.version().get(),
                 membership.leave.version().get(),
                 membership.remove_member.version().get(),
+                (
+                    membership.add_member.version().get(),
+                    membership.set_role.version().get(),
+                    live.role_changed.get(),
+                ),
                 live.removed.with(|r| r.as_ref().map(|(room, _)| *room)),
             )
         },
@@ -153,8 +159,8 @@ pub(super) fn Room(
     let title = format!("{} · Confab", view.room.name);
     let viewer = StoredValue::new(view.viewer.clone());
     let viewer = move || viewer.get_value();
-    // A public room's creator and admins may delete anyone's messages there.
-    let can_moderate = view.can_remove_members;
+    // A room's moderators and owners, and admins, may delete anyone's messages there.
+    let can_moderate = Standing::of(&view).may(Action::DeleteOthers);
     let older = Older::new(&page);
     // Every change after the page was read has a larger rev: catch up from there.
     let revs = StoredValue::new(RevCursor::new(page.rev));
@@ -369,8 +375,7 @@ pub(super) fn Room(
                     viewer=view.viewer.clone()
                     rights=MemberRights {
                         room: room_id,
-                        kind: view.room.kind,
-                        can_remove: view.can_remove_members,
+                        standing: Standing::of(&view),
                     }
                 />
             }
