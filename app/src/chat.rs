@@ -357,6 +357,116 @@ pub async fn set_role(
     Ok(())
 }
 
+/// A setting of a named room as a client asks to change it (not yet validated). Empty text
+/// clears a topic or description.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Setting<'a> {
+    Name(&'a str),
+    Topic(&'a str),
+    Description(&'a str),
+    Private(bool),
+    ReadOnly(bool),
+    Archived(bool),
+}
+
+impl<'a> Setting<'a> {
+    /// Reads a setting from a form or a request: its field name and value (a flag as
+    /// [`crate::validate::checkbox`] reads it).
+    pub fn parse(field: &str, value: &'a str) -> Result<Self, AppError> {
+        let flag = || crate::validate::checkbox(field, Some(value));
+        Ok(match field {
+            "name" => Setting::Name(value),
+            "topic" => Setting::Topic(value),
+            "description" => Setting::Description(value),
+            "private" => Setting::Private(flag()?),
+            "read_only" => Setting::ReadOnly(flag()?),
+            "archived" => Setting::Archived(flag()?),
+            _ => {
+                return Err(AppError::BadRequest(
+                    "A room setting is name, topic, description, private, read_only or archived."
+                        .into(),
+                ))
+            }
+        })
+    }
+}
+
+/// `actor` changes one setting of the named room `room_id`: moderators its name, topic and
+/// description, owners its privacy, read-only and archived state (admins act as owners). The
+/// change is recorded in the room's timeline and published as a `message` frame carrying the
+/// event, from which every member's page updates; returns that event, or `None` when the room
+/// already was so.
+pub async fn configure_room(
+    state: &AppState,
+    actor: &User,
+    room_id: RoomId,
+    setting: Setting<'_>,
+) -> Result<Option<Message>, AppError> {
+    use crate::model::RoomEvent;
+    let change = match setting {
+        Setting::Name(name) => RoomEvent::Renamed {
+            name: crate::validate::room_name(name)?,
+        },
+        Setting::Topic(topic) => RoomEvent::Topic {
+            topic: crate::validate::topic(Some(topic))?,
+        },
+        Setting::Description(text) => RoomEvent::Description {
+            description: crate::validate::description(text)?,
+        },
+        Setting::Private(private) => RoomEvent::Privacy { private },
+        Setting::ReadOnly(read_only) => RoomEvent::ReadOnly { read_only },
+        Setting::Archived(archived) => RoomEvent::Archived { archived },
+    };
+    state.limits.create(actor.id)?;
+    let event = state
+        .store
+        .configure_room(actor.id, room_id, &change)
+        .await?;
+    if let Some(event) = &event {
+        let frame = ServerFrame::Message {
+            message: event.clone(),
+        };
+        publish(state, room_id, &frame).await;
+        tracing::info!(room_id, by = %actor.username, ?change, "room setting changed");
+    }
+    Ok(event)
+}
+
+/// `actor` bans `username` from the named room `room_id` (removing them from it), or lifts
+/// the ban (`banned` false), as [`crate::rights`] allows: moderators ban members, owners
+/// anyone. A banned user cannot join the room or be added to it until the ban is lifted. The
+/// ban is recorded in the room's timeline; the banned user's devices are told they were
+/// removed, and stop receiving the room.
+pub async fn ban(
+    state: &AppState,
+    actor: &User,
+    room_id: RoomId,
+    username: &str,
+    banned: bool,
+) -> Result<(), AppError> {
+    let member = named_user(state, username).await?;
+    if member.id == actor.id {
+        return Err(AppError::BadRequest("You cannot ban yourself.".into()));
+    }
+    state.limits.create(actor.id)?;
+    let Some(event) = state
+        .store
+        .ban(actor.id, room_id, member.id, banned)
+        .await?
+    else {
+        return Ok(());
+    };
+    let frame = ServerFrame::Message { message: event };
+    publish(state, room_id, &frame).await;
+    if banned {
+        let by = actor.username.clone();
+        tell(state, member.id, &ServerFrame::Removed { room_id, by }).await?;
+        state.bus.membership(member.id, room_id, false).await;
+    }
+    tracing::info!(room_id, by = %actor.username, member = %member.username, banned, "ban changed");
+    Ok(())
+}
+
 /// Sends `frame` to every device of `user`, wherever they are connected.
 async fn tell(
     state: &AppState,

@@ -210,6 +210,19 @@ pub struct RoomListing {
     pub room: RoomSummary,
     pub member_count: i64,
     pub joined: bool,
+    /// Archived: listed after the others, read but not posted in.
+    #[serde(default)]
+    pub archived: bool,
+}
+
+/// Someone banned from a room, as its moderators see the list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BanEntry {
+    pub username: String,
+    /// Who banned them, while that account exists.
+    pub by: Option<String>,
+    /// When (UTC ms).
+    pub at: i64,
 }
 
 /// One line of the audit log: an admin action, who took it, when, on what and from where.
@@ -295,6 +308,24 @@ pub struct RoomView {
     /// they are not a member): "New messages" begins after it.
     #[serde(default)]
     pub last_read_seq: i64,
+    /// The room's settings beyond its name and topic.
+    #[serde(default)]
+    pub settings: RoomSettings,
+}
+
+/// A named room's settings beyond its name and topic.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomSettings {
+    /// Longer than the topic: what the room is for, its rules.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Only moderators and owners post to the timeline; everyone reacts and replies.
+    #[serde(default)]
+    pub read_only: bool,
+    /// No one posts; it is out of the sidebar and listed last in the directory, still read and
+    /// searched by its members.
+    #[serde(default)]
+    pub archived: bool,
 }
 
 /// One chat message.
@@ -353,6 +384,53 @@ pub struct Message {
     /// Files sent with it, in the order they were attached (none once it is deleted).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub files: Vec<Attachment>,
+    /// For a timeline event (its author changed a room setting or banned someone): what
+    /// happened. An event has no text; it cannot be edited, deleted, reacted or replied to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<RoomEvent>,
+}
+
+/// Something that happened to a room, recorded in its timeline by whoever did it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RoomEvent {
+    Renamed { name: String },
+    Topic { topic: Option<String> },
+    Description { description: Option<String> },
+    Privacy { private: bool },
+    ReadOnly { read_only: bool },
+    Archived { archived: bool },
+    Banned { username: String },
+    Unbanned { username: String },
+}
+
+impl RoomEvent {
+    /// What the timeline says, after the name of who did it: "set the topic to “Launch”".
+    pub fn sentence(&self) -> String {
+        match self {
+            RoomEvent::Renamed { name } => format!("renamed the room to \u{201c}{name}\u{201d}"),
+            RoomEvent::Topic { topic: Some(t) } => format!("set the topic to \u{201c}{t}\u{201d}"),
+            RoomEvent::Topic { topic: None } => "cleared the topic".into(),
+            RoomEvent::Description {
+                description: Some(_),
+            } => "changed the description".into(),
+            RoomEvent::Description { description: None } => "cleared the description".into(),
+            RoomEvent::Privacy { private: true } => "made the room private".into(),
+            RoomEvent::Privacy { private: false } => "made the room public".into(),
+            RoomEvent::ReadOnly { read_only: true } => {
+                "made the room read-only: only moderators and owners post".into()
+            }
+            RoomEvent::ReadOnly { read_only: false } => {
+                "opened the room to everyone's posts".into()
+            }
+            RoomEvent::Archived { archived: true } => "archived the room".into(),
+            RoomEvent::Archived { archived: false } => {
+                "brought the room back from the archive".into()
+            }
+            RoomEvent::Banned { username } => format!("banned {username} from the room"),
+            RoomEvent::Unbanned { username } => format!("lifted the ban on {username}"),
+        }
+    }
 }
 
 /// A file sent with a message. Its bytes are kept once per content (by `sha256`) and served

@@ -15,13 +15,27 @@ pub struct Standing {
     pub role: Option<Role>,
     /// They are an instance admin.
     pub admin: bool,
+    /// The room's settings that limit who posts (see [`crate::model::RoomSettings`]).
+    pub read_only: bool,
+    pub archived: bool,
 }
 
 /// Something done in a room.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
-    /// Read its history and post.
+    /// Read its history (and be a member at all).
     Take,
+    /// Post to its timeline (a read-only room: moderators and up; an archived one: no one).
+    Post,
+    /// Reply in a thread, react, or edit one's own message (anyone in it, unless it is
+    /// archived: its messages are then kept as they are).
+    Respond,
+    /// Change its name, topic or description.
+    EditDetails,
+    /// Make it private or public, read-only or open, archived or not.
+    Configure,
+    /// Ban a member who has this role (or, with `None`, someone not in it), or lift a ban.
+    Ban(Option<Role>),
     /// Add someone to it.
     Invite,
     /// Delete someone else's message.
@@ -39,6 +53,8 @@ impl Standing {
             kind: view.room.kind,
             role: view.role,
             admin: view.admin,
+            read_only: view.settings.read_only,
+            archived: view.settings.archived,
         }
     }
 
@@ -67,8 +83,15 @@ impl Standing {
         let member = self.role.is_some();
         let role = self.acting_role();
         match action {
-            Action::Take if member => None,
-            Action::Take => Some("Join this room first."),
+            Action::Take | Action::Post | Action::Respond if !member => Some("Join this room first."),
+            Action::Take => None,
+            Action::Post | Action::Respond if self.archived => {
+                Some("This room is archived: no one posts in it, and its messages are kept as they are.")
+            }
+            Action::Post if self.read_only && role < Some(Role::Moderator) => Some(
+                "This room is read-only: only its moderators and owners post. You can react and reply in threads.",
+            ),
+            Action::Post | Action::Respond => None,
             _ if dm => Some("That cannot be done in a direct conversation: it has no roles."),
             Action::Invite if member => None,
             Action::Invite => Some("Only the room's members can add people to it."),
@@ -84,6 +107,18 @@ impl Standing {
             Action::Remove(_) => Some("Only the room's moderators and owners can remove members."),
             Action::SetRole { .. } if role == Some(Role::Owner) => None,
             Action::SetRole { .. } => Some("Only the room's owners can change roles."),
+            Action::EditDetails if role >= Some(Role::Moderator) => None,
+            Action::EditDetails => Some(
+                "Only the room's moderators and owners can change its name, topic and description.",
+            ),
+            Action::Configure if role == Some(Role::Owner) => None,
+            Action::Configure => Some("Only the room's owners can change that setting."),
+            Action::Ban(target) if role >= Some(Role::Moderator) && role > target => None,
+            Action::Ban(_) if role == Some(Role::Owner) => None,
+            Action::Ban(_) if role >= Some(Role::Moderator) => {
+                Some("Only the room's owners can ban a moderator or an owner.")
+            }
+            Action::Ban(_) => Some("Only the room's moderators and owners can ban people."),
         }
     }
 }
@@ -100,7 +135,13 @@ mod tests {
     ];
 
     fn standing(kind: RoomKind, role: Option<Role>, admin: bool) -> Standing {
-        Standing { kind, role, admin }
+        Standing {
+            kind,
+            role,
+            admin,
+            read_only: false,
+            archived: false,
+        }
     }
 
     #[test]
@@ -120,7 +161,15 @@ mod tests {
             // (action, lowest role allowed) for each action; `None` when no role suffices.
             let table: &[(Action, Option<Role>)] = &[
                 (Action::Take, Some(Member)),
+                (Action::Post, Some(Member)),
+                (Action::Respond, Some(Member)),
                 (Action::Invite, Some(Member)),
+                (Action::EditDetails, Some(Moderator)),
+                (Action::Configure, Some(Owner)),
+                (Action::Ban(None), Some(Moderator)),
+                (Action::Ban(Some(Member)), Some(Moderator)),
+                (Action::Ban(Some(Moderator)), Some(Owner)),
+                (Action::Ban(Some(Owner)), Some(Owner)),
                 (Action::DeleteOthers, Some(Moderator)),
                 (Action::Remove(Member), Some(Moderator)),
                 (Action::Remove(Moderator), Some(Owner)),
@@ -154,6 +203,47 @@ mod tests {
     }
 
     #[test]
+    fn a_read_only_room_takes_posts_from_moderators_up_and_replies_from_everyone() {
+        for role in ROLES {
+            let s = Standing {
+                read_only: true,
+                ..standing(RoomKind::Public, role, false)
+            };
+            assert_eq!(
+                s.may(Action::Post),
+                role >= Some(Role::Moderator),
+                "{role:?}"
+            );
+            assert_eq!(s.may(Action::Respond), role.is_some(), "{role:?}");
+        }
+        let admin = Standing {
+            read_only: true,
+            ..standing(RoomKind::Public, Some(Role::Member), true)
+        };
+        assert!(admin.may(Action::Post), "an admin posts as an owner would");
+    }
+
+    #[test]
+    fn an_archived_room_takes_no_posts_or_replies_from_anyone() {
+        for role in ROLES {
+            for admin in [false, true] {
+                let s = Standing {
+                    archived: true,
+                    ..standing(RoomKind::Private, role, admin)
+                };
+                assert!(!s.may(Action::Post));
+                assert!(!s.may(Action::Respond));
+                assert_eq!(s.may(Action::Take), role.is_some(), "members still read it");
+            }
+        }
+        let owner = Standing {
+            archived: true,
+            ..standing(RoomKind::Public, Some(Role::Owner), false)
+        };
+        assert!(owner.may(Action::Configure), "its owner can bring it back");
+    }
+
+    #[test]
     fn admins_act_as_owners_in_named_rooms_they_can_see() {
         let admin = standing(RoomKind::Public, None, true);
         assert!(admin.may(Action::Remove(Role::Owner)));
@@ -175,6 +265,9 @@ mod tests {
                 assert!(!s.may(Action::Invite));
                 assert!(!s.may(Action::DeleteOthers));
                 assert!(!s.may(Action::Remove(Role::Member)));
+                assert!(!s.may(Action::EditDetails));
+                assert!(!s.may(Action::Configure));
+                assert!(!s.may(Action::Ban(None)));
             }
         }
     }

@@ -15,6 +15,8 @@ pub const MAX_PASSWORD_CHARS: usize = 256;
 pub const MAX_ROOM_NAME_CHARS: usize = 64;
 /// Longest room topic.
 pub const MAX_TOPIC_CHARS: usize = 250;
+/// Longest room description (what the room is for, its rules).
+pub const MAX_DESCRIPTION_CHARS: usize = 2000;
 /// Longest client message id; a UUID is 36.
 pub const MAX_CLIENT_ID_CHARS: usize = 64;
 /// Longest reaction, in characters: one emoji, which may be a sequence (a family, a flag, a
@@ -292,6 +294,29 @@ pub fn topic(raw: Option<&str>) -> Result<Option<String>, AppError> {
         )));
     }
     Ok(Some(topic.to_owned()))
+}
+
+/// A room's description: empty means none. Its lines are kept; other control characters
+/// are refused.
+pub fn description(raw: &str) -> Result<Option<String>, AppError> {
+    let text = raw.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    if text.chars().count() > MAX_DESCRIPTION_CHARS {
+        return Err(AppError::BadRequest(format!(
+            "Descriptions are at most {MAX_DESCRIPTION_CHARS} characters."
+        )));
+    }
+    if text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
+    {
+        return Err(AppError::BadRequest(
+            "A description cannot hold control characters.".into(),
+        ));
+    }
+    Ok(Some(text.replace("\r\n", "\n")))
 }
 
 /// An optional client message id: empty means none.

@@ -67,6 +67,7 @@ on_every_backend!(
     edits_and_tombstones_round_trip_and_restore_takes_new_revs,
     threads_round_trip_and_a_reply_needs_its_root,
     privacy_and_roles_survive_a_round_trip_and_a_merge_never_reveals,
+    settings_and_timeline_events_survive_jsonl_and_stay_out_of_xml_and_csv,
 );
 
 #[path = "support/postgres.rs"]
@@ -1208,4 +1209,123 @@ async fn privacy_and_roles_survive_a_round_trip_and_a_merge_never_reveals(kind: 
         t.room_view(alice2, room.id).await,
         Err(app::store::StoreError::NotFound(_))
     ));
+}
+
+async fn settings_and_timeline_events_survive_jsonl_and_stay_out_of_xml_and_csv(kind: Kind) {
+    use app::model::RoomEvent;
+    let source = db_on(kind).await;
+    let s = &*source.store;
+    user(s, "alice").await;
+    let bob = user(s, "bob").await;
+    let room = s.create_room(bob.id, "news", None, false).await.unwrap().id;
+    post(s, &bob, room, "first", None).await;
+    for change in [
+        RoomEvent::Topic {
+            topic: Some("Launch day".into()),
+        },
+        RoomEvent::Description {
+            description: Some("What we ship.\nBe kind.".into()),
+        },
+        RoomEvent::ReadOnly { read_only: true },
+    ] {
+        s.configure_room(bob.id, room, &change)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    post(s, &bob, room, "second", None).await;
+    let bytes = backup(s, Format::Jsonl).await;
+    let text = String::from_utf8(bytes.clone()).unwrap();
+    assert!(text.contains("\"read_only\":true"), "{text}");
+    assert!(text.contains("\"event\":{\"kind\":\"topic\""), "{text}");
+
+    let target = db_on(kind).await;
+    restore_bytes(&*target.store, bytes.clone(), false)
+        .await
+        .unwrap();
+    let t = &*target.store;
+    let bob2 = t.user_by_name("bob").await.unwrap().unwrap();
+    let id = t
+        .sidebar(bob2.id)
+        .await
+        .unwrap()
+        .rooms
+        .into_iter()
+        .find(|r| r.name == "news")
+        .unwrap()
+        .id;
+    let view = t.room_view(bob2.id, id).await.unwrap();
+    assert_eq!(view.room.topic.as_deref(), Some("Launch day"));
+    assert_eq!(
+        view.settings.description.as_deref(),
+        Some("What we ship.\nBe kind.")
+    );
+    assert!(view.settings.read_only && !view.settings.archived);
+    let page = t
+        .history(
+            bob2.id,
+            id,
+            app::store::HistoryQuery {
+                limit: 50,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let shape: Vec<(String, bool)> = page
+        .messages
+        .iter()
+        .map(|m| (m.body.clone(), m.event.is_some()))
+        .collect();
+    assert_eq!(
+        shape,
+        [
+            ("first".to_owned(), false),
+            (String::new(), true),
+            (String::new(), true),
+            (String::new(), true),
+            ("second".to_owned(), false)
+        ]
+    );
+    assert_eq!(
+        page.messages[3].event,
+        Some(RoomEvent::ReadOnly { read_only: true })
+    );
+
+    // XML and CSV leave events out and carry the messages.
+    for format in [Format::Xml, Format::Csv] {
+        let out = String::from_utf8(backup(s, format).await).unwrap();
+        assert!(out.contains("first") && out.contains("second"), "{out}");
+        assert!(!out.contains("Launch day"), "{format:?}: {out}");
+    }
+
+    // An event with text, or naming an invalid value, is refused, naming the line; nothing is
+    // written.
+    let fresh = db_on(kind).await;
+    let with_text = text.replacen("\"text\":\"\",\"event\"", "\"text\":\"hi\",\"event\"", 1);
+    assert_ne!(with_text, text);
+    let err = restore_bytes(&*fresh.store, with_text.into_bytes(), false)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("line ") && err.contains("an event has no text"),
+        "{err}"
+    );
+    let long = "x".repeat(300);
+    let bad_topic = text.replacen(
+        "\"topic\":\"Launch day\"}",
+        &format!("\"topic\":\"{long}\"}}"),
+        1,
+    );
+    assert_ne!(bad_topic, text);
+    let err = restore_bytes(&*fresh.store, bad_topic.into_bytes(), false)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("event: Topics are at most"), "{err}");
+    assert!(
+        fresh.store.user_by_name("bob").await.unwrap().is_none(),
+        "nothing written"
+    );
 }

@@ -49,6 +49,10 @@ macro_rules! every_case {
             the_audit_log_keeps_every_line_newest_first,
             roles_decide_who_moderates_a_room,
             a_private_room_does_not_exist_for_outsiders,
+            room_settings_change_by_role_and_each_is_a_timeline_event,
+            a_read_only_room_takes_posts_from_moderators_and_replies_from_all,
+            an_archived_room_leaves_the_sidebar_and_takes_no_posts,
+            a_ban_removes_and_keeps_out_until_lifted,
             registration_follows_the_mode_and_an_invite_is_used_once,
             text_is_stored_verbatim,
             unread_counts_follow_the_shared_read_position,
@@ -895,6 +899,410 @@ async fn a_private_room_does_not_exist_for_outsiders(store: Arc<dyn Store>) {
         store.room_view(carol.id, room).await,
         Err(StoreError::NotFound(_))
     ));
+}
+
+/// A message of `room` by `author` with no client id, and what the store answered.
+async fn try_post(
+    store: &dyn Store,
+    author: &User,
+    room: i64,
+    body: &str,
+) -> Result<app::model::Message, StoreError> {
+    store
+        .post_message(NewMessage {
+            room_id: room,
+            author_id: author.id,
+            body,
+            client_id: None,
+            html: "",
+            mentions: &[],
+            files: &[],
+        })
+        .await
+}
+
+async fn room_settings_change_by_role_and_each_is_a_timeline_event(store: Arc<dyn Store>) {
+    use app::model::{Role, RoomEvent};
+    let alice = user(&*store, "alice").await; // the first account: an admin
+    let bob = user(&*store, "bob").await;
+    let carol = user(&*store, "carol").await;
+    let room = store
+        .create_room(bob.id, "team", None, false)
+        .await
+        .unwrap()
+        .id;
+    store.join_room(carol.id, room).await.unwrap();
+    let said = post(&*store, &bob, room, "hello").await;
+    let topic = RoomEvent::Topic {
+        topic: Some("Launch day".into()),
+    };
+    // A member changes nothing, and nothing is recorded.
+    assert!(matches!(
+        store.configure_room(carol.id, room, &topic).await,
+        Err(StoreError::Forbidden(_))
+    ));
+    assert_eq!(
+        store.room_view(bob.id, room).await.unwrap().room.last_seq,
+        said.seq
+    );
+    // A moderator sets the topic: the room has it, and its timeline says so at the next seq
+    // and rev, which is how every device catches up.
+    store
+        .set_role(bob.id, room, carol.id, Role::Moderator)
+        .await
+        .unwrap();
+    let event = store
+        .configure_room(carol.id, room, &topic)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((event.seq, event.author.as_str()), (said.seq + 1, "carol"));
+    assert_eq!(event.event, Some(topic.clone()));
+    assert!(event.body.is_empty() && event.rev > said.rev);
+    let view = store.room_view(bob.id, room).await.unwrap();
+    assert_eq!(view.room.topic.as_deref(), Some("Launch day"));
+    let caught_up = store.changes(bob.id, room, said.rev, 10).await.unwrap();
+    assert_eq!(caught_up.messages, vec![event.clone()]);
+    // The same again changes nothing and records nothing.
+    assert_eq!(
+        store.configure_room(carol.id, room, &topic).await.unwrap(),
+        None
+    );
+    // A rename and a description; a name another room has is refused.
+    store
+        .create_room(bob.id, "other", None, false)
+        .await
+        .unwrap();
+    let taken = RoomEvent::Renamed {
+        name: "OTHER".into(),
+    };
+    assert!(matches!(
+        store.configure_room(carol.id, room, &taken).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let renamed = RoomEvent::Renamed {
+        name: "launch".into(),
+    };
+    store
+        .configure_room(carol.id, room, &renamed)
+        .await
+        .unwrap()
+        .unwrap();
+    let about = RoomEvent::Description {
+        description: Some("Where we ship.\nBe kind.".into()),
+    };
+    store
+        .configure_room(carol.id, room, &about)
+        .await
+        .unwrap()
+        .unwrap();
+    let view = store.room_view(bob.id, room).await.unwrap();
+    assert_eq!(view.room.name, "launch");
+    assert_eq!(
+        view.settings.description.as_deref(),
+        Some("Where we ship.\nBe kind.")
+    );
+    // Privacy is the owner's: the moderator is refused, the owner (and an admin) may.
+    let private = RoomEvent::Privacy { private: true };
+    assert!(matches!(
+        store.configure_room(carol.id, room, &private).await,
+        Err(StoreError::Forbidden(_))
+    ));
+    store
+        .configure_room(bob.id, room, &private)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(store
+        .public_rooms(alice.id)
+        .await
+        .unwrap()
+        .iter()
+        .all(|l| l.room.id != room));
+    assert!(
+        matches!(
+            store.room_view(alice.id, room).await,
+            Err(StoreError::NotFound(_)),
+        ),
+        "a private room is hidden from an admin outside it"
+    );
+    let public = RoomEvent::Privacy { private: false };
+    store
+        .configure_room(bob.id, room, &public)
+        .await
+        .unwrap()
+        .unwrap();
+    let unrelated = RoomEvent::ReadOnly { read_only: true };
+    store
+        .configure_room(alice.id, room, &unrelated)
+        .await
+        .unwrap()
+        .unwrap();
+    // Events are not unread, and no one edits, reacts to or replies to one.
+    let sidebar = store.sidebar(bob.id).await.unwrap();
+    let listed = sidebar.rooms.iter().find(|r| r.id == room).unwrap();
+    assert_eq!(listed.unread, 0, "{listed:?}");
+    assert!(change(
+        &*store,
+        &carol,
+        room,
+        event.seq,
+        None,
+        ChangeKind::Edit {
+            body: "x",
+            html: "",
+            mentions: &[]
+        }
+    )
+    .await
+    .is_err());
+    assert!(change(
+        &*store,
+        &bob,
+        room,
+        event.seq,
+        None,
+        ChangeKind::React { emoji: "👍" }
+    )
+    .await
+    .is_err());
+    assert!(
+        change(&*store, &bob, room, event.seq, None, ChangeKind::Delete)
+            .await
+            .is_err()
+    );
+    assert!(matches!(
+        reply(&*store, &bob, (room, event.seq), "re", None, false, &[]).await,
+        Err(StoreError::Invalid(_))
+    ));
+    // A conversation has no settings.
+    let dm = store.open_dm(bob.id, &[bob.id, carol.id]).await.unwrap();
+    assert!(store.configure_room(bob.id, dm, &topic).await.is_err());
+}
+
+async fn a_read_only_room_takes_posts_from_moderators_and_replies_from_all(store: Arc<dyn Store>) {
+    use app::model::{Role, RoomEvent};
+    let _admin = user(&*store, "alice").await;
+    let bob = user(&*store, "bob").await;
+    let carol = user(&*store, "carol").await;
+    let dave = user(&*store, "dave").await;
+    let room = store
+        .create_room(bob.id, "news", None, false)
+        .await
+        .unwrap()
+        .id;
+    for who in [carol.id, dave.id] {
+        store.join_room(who, room).await.unwrap();
+    }
+    store
+        .set_role(bob.id, room, carol.id, Role::Moderator)
+        .await
+        .unwrap();
+    let news = RoomEvent::ReadOnly { read_only: true };
+    store
+        .configure_room(bob.id, room, &news)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        store
+            .room_view(dave.id, room)
+            .await
+            .unwrap()
+            .settings
+            .read_only
+    );
+    let refused = try_post(&*store, &dave, room, "me too").await;
+    assert!(
+        matches!(refused, Err(StoreError::Forbidden(_))),
+        "{refused:?}"
+    );
+    let said = post(&*store, &carol, room, "We ship Friday").await;
+    post(&*store, &bob, room, "Indeed").await;
+    // Everyone replies in a thread and reacts; a reply also sent to the room is a post.
+    reply(&*store, &dave, (room, said.seq), "Great", None, false, &[])
+        .await
+        .unwrap();
+    assert!(matches!(
+        reply(&*store, &dave, (room, said.seq), "Great!", None, true, &[]).await,
+        Err(StoreError::Forbidden(_))
+    ));
+    change(
+        &*store,
+        &dave,
+        room,
+        said.seq,
+        None,
+        ChangeKind::React { emoji: "🎉" },
+    )
+    .await
+    .unwrap();
+    // Open again: everyone posts.
+    let open = RoomEvent::ReadOnly { read_only: false };
+    store
+        .configure_room(bob.id, room, &open)
+        .await
+        .unwrap()
+        .unwrap();
+    post(&*store, &dave, room, "me too").await;
+}
+
+async fn an_archived_room_leaves_the_sidebar_and_takes_no_posts(store: Arc<dyn Store>) {
+    use app::model::RoomEvent;
+    let _admin = user(&*store, "alice").await;
+    let bob = user(&*store, "bob").await;
+    let carol = user(&*store, "carol").await;
+    let room = store
+        .create_room(bob.id, "old", None, false)
+        .await
+        .unwrap()
+        .id;
+    store.join_room(carol.id, room).await.unwrap();
+    let said = post(&*store, &carol, room, "findable words").await;
+    let archive = RoomEvent::Archived { archived: true };
+    store
+        .configure_room(bob.id, room, &archive)
+        .await
+        .unwrap()
+        .unwrap();
+    for who in [&bob, &carol] {
+        let sidebar = store.sidebar(who.id).await.unwrap();
+        assert!(sidebar.rooms.iter().all(|r| r.id != room), "{sidebar:?}");
+        assert!(matches!(
+            try_post(&*store, who, room, "hello?").await,
+            Err(StoreError::Forbidden(_))
+        ));
+    }
+    // Its messages stay as they are, readable, and searchable by its members.
+    assert!(change(
+        &*store,
+        &carol,
+        room,
+        said.seq,
+        None,
+        ChangeKind::Edit {
+            body: "new",
+            html: "",
+            mentions: &[]
+        }
+    )
+    .await
+    .is_err());
+    assert!(
+        reply(&*store, &carol, (room, said.seq), "re", None, false, &[])
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        store.message(carol.id, room, said.seq).await.unwrap().body,
+        "findable words"
+    );
+    assert_eq!(found(&*store, &carol, "findable").await, ["findable words"]);
+    let listed = store.public_rooms(carol.id).await.unwrap();
+    assert!(listed.iter().find(|l| l.room.id == room).unwrap().archived);
+    // Back from the archive: in the sidebar, and open to posts.
+    let back = RoomEvent::Archived { archived: false };
+    store
+        .configure_room(bob.id, room, &back)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(store
+        .sidebar(carol.id)
+        .await
+        .unwrap()
+        .rooms
+        .iter()
+        .any(|r| r.id == room));
+    post(&*store, &carol, room, "we are back").await;
+}
+
+async fn a_ban_removes_and_keeps_out_until_lifted(store: Arc<dyn Store>) {
+    use app::model::{Role, RoomEvent};
+    let _admin = user(&*store, "alice").await;
+    let bob = user(&*store, "bob").await;
+    let carol = user(&*store, "carol").await;
+    let dave = user(&*store, "dave").await;
+    let room = store
+        .create_room(bob.id, "club", None, false)
+        .await
+        .unwrap()
+        .id;
+    for who in [carol.id, dave.id] {
+        store.join_room(who, room).await.unwrap();
+    }
+    // A member bans no one; a moderator bans a member, not the owner.
+    assert!(matches!(
+        store.ban(carol.id, room, dave.id, true).await,
+        Err(StoreError::Forbidden(_))
+    ));
+    store
+        .set_role(bob.id, room, carol.id, Role::Moderator)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.ban(carol.id, room, bob.id, true).await,
+        Err(StoreError::Forbidden(_))
+    ));
+    let event = store
+        .ban(carol.id, room, dave.id, true)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        event.event,
+        Some(RoomEvent::Banned {
+            username: "dave".into()
+        })
+    );
+    assert_eq!(
+        store.ban(carol.id, room, dave.id, true).await.unwrap(),
+        None,
+        "once"
+    );
+    assert!(!store.room_view(dave.id, room).await.unwrap().is_member);
+    // Banned: no way back in, by joining or by being added.
+    assert!(matches!(
+        store.join_room(dave.id, room).await,
+        Err(StoreError::Forbidden(_))
+    ));
+    assert!(matches!(
+        store.add_member(bob.id, room, dave.id).await,
+        Err(StoreError::Forbidden(_))
+    ));
+    let bans = store.bans(carol.id, room).await.unwrap();
+    assert_eq!(bans.len(), 1);
+    assert_eq!(
+        (bans[0].username.as_str(), bans[0].by.as_deref()),
+        ("dave", Some("carol"))
+    );
+    assert!(matches!(
+        store.bans(dave.id, room).await,
+        Err(StoreError::Forbidden(_))
+    ));
+    // Someone not in the room can be banned ahead of time.
+    let eve = user(&*store, "eve").await;
+    store
+        .ban(bob.id, room, eve.id, true)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(store.join_room(eve.id, room).await.is_err());
+    // Lifted: they may join again.
+    let lifted = store
+        .ban(bob.id, room, dave.id, false)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        lifted.event,
+        Some(RoomEvent::Unbanned {
+            username: "dave".into()
+        })
+    );
+    store.join_room(dave.id, room).await.unwrap();
+    assert!(store.room_view(dave.id, room).await.unwrap().is_member);
+    assert_eq!(store.bans(bob.id, room).await.unwrap().len(), 1);
 }
 
 async fn registration_follows_the_mode_and_an_invite_is_used_once(store: Arc<dyn Store>) {

@@ -99,7 +99,7 @@ pub async fn room(
         topic: None,
         created_by: None,
         created_at: at,
-        private: false,
+        ..Default::default()
     };
     let id = tx.room(&record, Some(creator)).await?;
     for member in members {
@@ -132,6 +132,7 @@ pub fn message(
         thread_uid: None,
         also_in_room: false,
         files: None,
+        event: None,
         place: app::backup::read::Place::Line(line),
     }
 }

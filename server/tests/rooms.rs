@@ -1,6 +1,8 @@
-//! Private rooms and room roles against a real server on loopback: an outsider probing a
-//! private room by every path gets exactly the answers a room that does not exist gets; a
-//! member adds people, who are told live; roles decide who moderates, over HTTP and socket.
+//! Private rooms, room roles, settings and bans against a real server on loopback: an outsider
+//! probing a private room by every path gets exactly the answers a room that does not exist
+//! gets; a member adds people, who are told live; roles decide who moderates, who changes the
+//! room's settings and who bans, over HTTP and the socket; each change reaches members live as
+//! a timeline event.
 #![expect(clippy::unwrap_used)]
 
 mod common;
@@ -38,6 +40,12 @@ async fn probe(addr: std::net::SocketAddr, cookie: &str, room: i64) -> Vec<(Stri
         ),
         ("remove_member", format!("room_id={room}&username=bob")),
         ("mark_read", format!("room_id={room}&seq=1")),
+        (
+            "configure_room",
+            format!("room_id={room}&field=topic&value=hi"),
+        ),
+        ("ban", format!("room_id={room}&username=bob")),
+        ("bans", format!("room_id={room}")),
     ];
     let mut answers = Vec::new();
     for (endpoint, args) in calls {
@@ -223,4 +231,184 @@ async fn roles_decide_who_moderates_and_the_member_is_told() {
     // The only owner cannot step down.
     let (status, body) = answer(addr, "set_role", &args("username=bob&role=member"), &bob).await;
     assert_eq!(status, 400, "{body}");
+}
+
+/// The next frame, which must be a `message` carrying a timeline event; the event.
+async fn event_frame(ws: &mut common::Ws) -> app::model::Message {
+    match next(ws).await {
+        ServerFrame::Message { message } if message.event.is_some() => message,
+        other => panic!("expected a timeline event, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn settings_and_bans_follow_roles_and_reach_members_live() {
+    use app::model::RoomEvent;
+    let server = start().await;
+    let addr = server.addr;
+    let _admin = register(addr, "alice").await;
+    let bob = register(addr, "bob").await;
+    let carol = register(addr, "carol").await;
+    let dave = register(addr, "dave").await;
+    let room: i64 = call(addr, "create_room", "name=announcements", &bob)
+        .await
+        .trim()
+        .parse()
+        .unwrap();
+    let args = |rest: &str| format!("room_id={room}&{rest}");
+    for who in [&carol, &dave] {
+        call(addr, "join_room", &args(""), who).await;
+    }
+    let mut carols = connect(addr, &carol).await;
+    let mut daves = connect(addr, &dave).await;
+    // A member changes no setting; an unknown setting or a bad flag is a 400 that says why.
+    for (field, value) in [
+        ("topic", "mine now"),
+        ("private", "true"),
+        ("read_only", "true"),
+    ] {
+        let (status, body) = answer(
+            addr,
+            "configure_room",
+            &args(&format!("field={field}&value={value}")),
+            &dave,
+        )
+        .await;
+        assert_eq!(status, 403, "{field}: {body}");
+    }
+    let (status, body) = answer(
+        addr,
+        "configure_room",
+        &args("field=colour&value=red"),
+        &bob,
+    )
+    .await;
+    assert_eq!(
+        (status, body.contains("name, topic")),
+        (400, true),
+        "{body}"
+    );
+    let (status, body) = answer(
+        addr,
+        "configure_room",
+        &args("field=archived&value=maybe"),
+        &bob,
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    // The owner sets the topic: every member's socket gets the event, and the room has it.
+    call(
+        addr,
+        "configure_room",
+        &args("field=topic&value=Release+notes"),
+        &bob,
+    )
+    .await;
+    for ws in [&mut carols, &mut daves] {
+        let event = event_frame(ws).await;
+        assert_eq!(event.author, "bob");
+        assert_eq!(
+            event.event,
+            Some(RoomEvent::Topic {
+                topic: Some("Release notes".into())
+            })
+        );
+    }
+    let view = call(addr, "room", &args(""), &dave).await;
+    assert!(view.contains("Release notes"), "{view}");
+    // Read-only: dave's post is refused over HTTP and over the socket; bob's goes through.
+    call(
+        addr,
+        "configure_room",
+        &args("field=read_only&value=on"),
+        &bob,
+    )
+    .await;
+    event_frame(&mut daves).await;
+    event_frame(&mut carols).await;
+    let (status, body) = answer(addr, "post_message", &args("text=hello"), &dave).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("read-only"), "{body}");
+    send(
+        &mut daves,
+        &ClientFrame::Post {
+            room_id: room,
+            client_id: "d-1".into(),
+            text: "hello?".into(),
+            thread: None,
+            also_in_room: false,
+        },
+    )
+    .await;
+    match next(&mut daves).await {
+        ServerFrame::Error {
+            message, client_id, ..
+        } => {
+            assert_eq!(client_id.as_deref(), Some("d-1"));
+            assert!(message.contains("read-only"), "{message}");
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    let said = say(addr, &bob, room, "v2 is out").await;
+    // Everyone still replies in a thread.
+    call(
+        addr,
+        "post_message",
+        &args(&format!("thread={}&text=congrats", said.seq)),
+        &dave,
+    )
+    .await;
+    // A ban: dave is told he was removed, cannot come back, and the room's timeline says so.
+    call(
+        addr,
+        "set_role",
+        &args("username=carol&role=moderator"),
+        &bob,
+    )
+    .await;
+    call(addr, "ban", &args("username=dave"), &carol).await;
+    let mut removed = false;
+    for _ in 0..6 {
+        match next(&mut daves).await {
+            ServerFrame::Removed { room_id, by } => {
+                assert_eq!((room_id, by.as_str()), (room, "carol"));
+                removed = true;
+                break;
+            }
+            _ => continue,
+        }
+    }
+    assert!(removed, "dave's devices are told");
+    let (status, body) = answer(addr, "join_room", &args(""), &dave).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("banned"), "{body}");
+    let bans = call(addr, "bans", &args(""), &carol).await;
+    assert!(bans.contains("\"dave\""), "{bans}");
+    let (status, _) = answer(addr, "bans", &args(""), &dave).await;
+    assert_eq!(status, 403);
+    // Lifted: he may come back.
+    call(addr, "ban", &args("username=dave&lift=1"), &carol).await;
+    call(addr, "join_room", &args(""), &dave).await;
+    let history = call(addr, "history", &args(""), &dave).await;
+    assert!(
+        history.contains("\"kind\":\"banned\""),
+        "the timeline keeps the ban: {history}"
+    );
+    // The page, rendered on the server, shows the settings panel's forms to the owner.
+    let (status, _, page) = get(addr, &format!("/r/{room}?settings"), Some(&bob)).await;
+    assert_eq!(status, 200);
+    for part in [
+        "Room settings",
+        "Make private",
+        "Let everyone post",
+        "Archive room",
+        "Bans",
+    ] {
+        assert!(page.contains(part), "{part}");
+    }
+    let (_, _, page) = get(addr, &format!("/r/{room}"), Some(&dave)).await;
+    assert!(
+        page.contains("only its moderators and owners post"),
+        "the composer says why"
+    );
 }

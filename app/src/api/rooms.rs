@@ -1,10 +1,10 @@
 //! Rooms and DMs: the sidebar, the directory, creating, joining, leaving, adding and removing
-//! members and setting their roles, opening a DM.
+//! members and setting their roles, a room's settings and bans, opening a DM.
 
 use leptos::prelude::*;
 
 use crate::error::AppError;
-use crate::model::{Member, Navigation, RoomId, RoomListing, RoomView};
+use crate::model::{BanEntry, Member, Navigation, RoomId, RoomListing, RoomView};
 
 /// The caller and their rooms and DMs.
 #[server(endpoint = "sidebar")]
@@ -122,6 +122,39 @@ pub async fn add_member(room_id: RoomId, username: String) -> Result<(), AppErro
 pub async fn set_role(room_id: RoomId, username: String, role: String) -> Result<(), AppError> {
     let user = super::ssr::require_user().await?;
     crate::chat::set_role(&super::ssr::state()?, &user, room_id, &username, &role).await
+}
+
+/// Changes one setting of the room `room_id`: `field` is name, topic, description (empty text
+/// clears a topic or description; moderators and owners), private, read_only or archived
+/// (`true`/`false`, or a checkbox's `on`; owners). The change is recorded in the room's
+/// timeline. A checkbox form sends `flag` as a hidden field and `value` only when ticked.
+#[server(endpoint = "configure_room")]
+pub async fn configure_room(
+    room_id: RoomId,
+    field: String,
+    value: Option<String>,
+) -> Result<(), AppError> {
+    let user = super::ssr::require_user().await?;
+    let value = value.unwrap_or_default();
+    let setting = crate::chat::Setting::parse(&field, &value)?;
+    crate::chat::configure_room(&super::ssr::state()?, &user, room_id, setting).await?;
+    Ok(())
+}
+
+/// Bans `username` from the room `room_id` (removing them), or with `lift` set lifts the ban:
+/// its moderators and owners, or an admin.
+#[server(endpoint = "ban")]
+pub async fn ban(room_id: RoomId, username: String, lift: Option<String>) -> Result<(), AppError> {
+    let user = super::ssr::require_user().await?;
+    let state = super::ssr::state()?;
+    crate::chat::ban(&state, &user, room_id, &username, lift.is_none()).await
+}
+
+/// The people banned from the room `room_id`, for its moderators and owners.
+#[server(endpoint = "bans")]
+pub async fn room_bans(room_id: RoomId) -> Result<Vec<BanEntry>, AppError> {
+    let user = super::ssr::require_user().await?;
+    Ok(super::ssr::state()?.store.bans(user.id, room_id).await?)
 }
 
 /// Opens (creating on first use) the conversation with `username` (one name, or several

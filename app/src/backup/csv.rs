@@ -87,10 +87,10 @@ impl Encoder for CsvEncoder {
     }
 
     fn record(&mut self, record: &Record, out: &mut Vec<u8>) -> BackupResult<()> {
-        // A spreadsheet row has no place for a tombstone: deleted messages are left out (an
-        // edited one carries its current text).
+        // A spreadsheet row has no place for a tombstone or a timeline event: deleted messages
+        // and events are left out (an edited message carries its current text).
         if let Record::Message(m) = record {
-            if m.deleted_at.is_some() {
+            if m.deleted_at.is_some() || m.event.is_some() {
                 return Ok(());
             }
             let seq = m.seq.to_string();
@@ -240,6 +240,7 @@ impl<R: BufRead + Send> Decoder for CsvDecoder<R> {
                 thread: None,
                 also_in_room: false,
                 files: Vec::new(),
+                event: None,
             }),
         )))
     }

@@ -58,6 +58,8 @@ struct MessageLine {
     also_in_room: bool,
     #[serde(default)]
     files: Vec<crate::model::Attachment>,
+    #[serde(default)]
+    event: Option<crate::model::RoomEvent>,
 }
 
 impl From<MessageLine> for MessageRecord {
@@ -77,6 +79,7 @@ impl From<MessageLine> for MessageRecord {
             thread: m.thread,
             also_in_room: m.also_in_room,
             files: m.files,
+            event: m.event,
         }
     }
 }

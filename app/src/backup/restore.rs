@@ -198,7 +198,9 @@ impl Applier {
     }
 
     async fn message(&mut self, m: MessageRecord, place: Place) -> BackupResult<()> {
-        if m.deleted_at.is_some() {
+        if let Some(event) = &m.event {
+            check_event(&m, event, place)?;
+        } else if m.deleted_at.is_some() {
             // A tombstone keeps its place in the room and nothing of what it said.
             if !m.text.is_empty() {
                 return Err(BackupError::at(
@@ -313,6 +315,13 @@ impl Applier {
                 thread_uid,
                 also_in_room: m.also_in_room,
                 files: crate::store::files_column(&m.files),
+                event: match &m.event {
+                    Some(event) => Some(
+                        serde_json::to_string(event)
+                            .map_err(|e| BackupError::at(place, e.to_string()))?,
+                    ),
+                    None => None,
+                },
                 place,
             })
             .await?;
@@ -465,8 +474,12 @@ impl Applier {
             Some(record) => {
                 let topic = crate::validate::topic(record.topic.as_deref())
                     .map_err(|e| BackupError::at(place, format!("room topic: {e}")))?;
+                let description =
+                    crate::validate::description(record.description.as_deref().unwrap_or(""))
+                        .map_err(|e| BackupError::at(place, format!("room description: {e}")))?;
                 RoomRecord {
                     topic,
+                    description,
                     ..record.clone()
                 }
             }
@@ -476,6 +489,9 @@ impl Applier {
                 created_by: None,
                 created_at,
                 private: false,
+                description: None,
+                read_only: false,
+                archived: false,
             },
         };
         let id = self.tx.room(&record, created_by).await?;
@@ -519,5 +535,51 @@ fn check_username(name: &str, place: Place) -> BackupResult<()> {
             format!("username {name:?} has surrounding spaces"),
         )),
         Err(e) => Err(BackupError::at(place, format!("username {name:?}: {e}"))),
+    }
+}
+
+/// A timeline event as the live app records it: no text, files, reactions, mentions or
+/// thread, never edited or deleted, and what it names valid as a live change would be.
+fn check_event(
+    m: &MessageRecord,
+    event: &crate::model::RoomEvent,
+    place: Place,
+) -> BackupResult<()> {
+    use crate::model::RoomEvent;
+    let plain = m.text.is_empty()
+        && m.files.is_empty()
+        && m.reactions.is_empty()
+        && m.mentions.is_empty()
+        && m.thread.is_none()
+        && !m.also_in_room
+        && m.edited_at.is_none()
+        && m.deleted_at.is_none();
+    if !plain {
+        return Err(BackupError::at(
+            place,
+            "an event has no text, files, reactions, mentions or thread, and is never edited or deleted",
+        ));
+    }
+    let valid = match event {
+        RoomEvent::Renamed { name } => crate::validate::room_name(name).map(|v| v == *name),
+        RoomEvent::Topic { topic } => crate::validate::topic(topic.as_deref()).map(|v| v == *topic),
+        RoomEvent::Description { description } => {
+            crate::validate::description(description.as_deref().unwrap_or(""))
+                .map(|v| v == *description)
+        }
+        RoomEvent::Banned { username } | RoomEvent::Unbanned { username } => {
+            crate::validate::username(username).map(|v| v == *username)
+        }
+        RoomEvent::Privacy { .. } | RoomEvent::ReadOnly { .. } | RoomEvent::Archived { .. } => {
+            Ok(true)
+        }
+    };
+    match valid {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(BackupError::at(
+            place,
+            "an event's text has surrounding spaces",
+        )),
+        Err(e) => Err(BackupError::at(place, format!("event: {e}"))),
     }
 }

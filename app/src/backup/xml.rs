@@ -57,6 +57,8 @@ impl Encoder for XmlEncoder {
 
     fn record(&mut self, record: &Record, out: &mut Vec<u8>) -> BackupResult<()> {
         match record {
+            // XML's message has no place for a timeline event: events are left out.
+            Record::Message(m) if m.event.is_some() => {}
             Record::Message(m) => {
                 let date = crate::timestamp::rfc3339(m.date);
                 let seq = m.seq.to_string();
@@ -202,6 +204,7 @@ fn message(
         thread: None,
         also_in_room: false,
         files: Vec::new(),
+        event: None,
     })
 }
 

@@ -61,6 +61,16 @@ pub(crate) enum Decision {
 /// moderator: admins cannot even see it.)
 pub(crate) fn decide(change: &MessageChange<'_>, target: &Target) -> StoreResult<Decision> {
     let own = target.author_id == change.user_id;
+    if target.event {
+        return Err(StoreError::Invalid(
+            "That is a note of a change to the room; it cannot be changed.".into(),
+        ));
+    }
+    if change.kind != ChangeKind::Delete {
+        if let Some(why) = target.standing.refusal(Action::Respond) {
+            return Err(StoreError::Forbidden(why.into()));
+        }
+    }
     match change.kind {
         ChangeKind::Edit { .. } if !own => Err(StoreError::Forbidden(
             "You can only edit your own messages.".into(),
@@ -199,7 +209,13 @@ mod tests {
     use crate::rights::Standing;
 
     fn standing(kind: RoomKind, role: Option<Role>, admin: bool) -> Standing {
-        Standing { kind, role, admin }
+        Standing {
+            kind,
+            role,
+            admin,
+            read_only: false,
+            archived: false,
+        }
     }
 
     fn target(author: UserId) -> Target {
@@ -210,6 +226,7 @@ mod tests {
             standing: standing(RoomKind::Public, Some(Role::Member), false),
             user_name: "bob".into(),
             reactions: Vec::new(),
+            event: false,
         }
     }
 

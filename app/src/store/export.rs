@@ -35,6 +35,7 @@ pub(crate) type ChunkRow = (
     Option<String>,
     bool,
     Option<String>,
+    Option<String>,
 );
 
 /// The rows of one consistent snapshot of a backend's database.
@@ -67,6 +68,7 @@ struct Named {
     created_by: Option<UserId>,
     created_at: i64,
     private: bool,
+    settings: crate::model::RoomSettings,
 }
 
 /// Reads everything `request` covers from `source` into `sink`, in backup order, and returns
@@ -117,6 +119,7 @@ pub(crate) async fn export(
             created_by: row.created_by,
             created_at: row.created_at,
             private: row.private,
+            settings: row.settings,
         });
     }
     let mut memberships = source.memberships().await?;
@@ -211,6 +214,9 @@ pub(crate) async fn export(
             created_by: room.created_by.and_then(name_of),
             created_at: room.created_at,
             private: room.private,
+            description: room.settings.description.clone(),
+            read_only: room.settings.read_only,
+            archived: room.settings.archived,
         }))
         .await?;
         end.rooms += 1;
@@ -257,6 +263,7 @@ pub(crate) async fn export(
                 thread,
                 also_in_room,
                 files,
+                event,
             ) in rows
             {
                 let thread = thread.filter(|root| roots.contains(root));
@@ -281,6 +288,7 @@ pub(crate) async fn export(
                     also_in_room: also_in_room && thread.is_some(),
                     files: super::rows::list(files).map_err(StoreError::from)?,
                     thread,
+                    event: super::rows::event(event).map_err(StoreError::from)?,
                 }))
                 .await?;
                 end.messages += 1;

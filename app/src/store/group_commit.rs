@@ -11,7 +11,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::model::{Attachment, Message, RoomId, RoomKind, UserId};
+use crate::model::{Attachment, Message, RoomId, UserId};
+use crate::rights::{Action, Standing};
 use crate::store::{StoreError, StoreResult};
 
 /// Most posts stored by one commit; more wait for the next.
@@ -144,16 +145,29 @@ fn not_found() -> StoreError {
     StoreError::NotFound("That room does not exist, or you are not in it.".into())
 }
 
-fn forbidden() -> StoreError {
-    StoreError::Forbidden("Join this room to post in it.".into())
-}
-
 fn reused() -> StoreError {
     StoreError::Invalid("That client message id was already used in another room.".into())
 }
 
-/// An author's name and their right to post in a room (or the error refusing it).
-type Access = (String, Result<(), fn() -> StoreError>);
+/// Why a post is refused before it is written: its room is unknown to its author (no such
+/// room, or a secret one they are not in), or [`crate::rights`] says no.
+#[derive(Debug, Clone, Copy)]
+enum Refusal {
+    NotFound,
+    Forbidden(&'static str),
+}
+
+impl Refusal {
+    fn error(self) -> StoreError {
+        match self {
+            Refusal::NotFound => not_found(),
+            Refusal::Forbidden(why) => StoreError::Forbidden(why.into()),
+        }
+    }
+}
+
+/// An author's name and their right to post in a room (or why not).
+type Access = (String, Result<(), Refusal>);
 
 /// What a batch knows before writing: each (author, room) pair's right to post and the
 /// author's name, and the earlier messages of any client ids the posts carry.
@@ -180,22 +194,22 @@ impl Facts {
             .collect()
     }
 
-    /// Records what the database says about a pair: the room's kind (`None`: no such room),
-    /// whether the author is a member, and the author's name.
+    /// Records what the database says about a pair: the author's standing in the room
+    /// (`None`: no such room), and the author's name.
     pub fn pair(
         &mut self,
         author: UserId,
         room: RoomId,
-        kind: Option<&str>,
-        member: bool,
+        standing: Option<Standing>,
         username: Option<String>,
     ) {
-        let allowed = match kind.map(RoomKind::from_db) {
-            None => Err(not_found as fn() -> StoreError),
-            Some(_) if member => Ok(()),
+        let allowed = match standing {
             // A private room or a DM is invisible to everyone outside it.
-            Some(RoomKind::Dm | RoomKind::Private) => Err(not_found as fn() -> StoreError),
-            Some(RoomKind::Public) => Err(forbidden as fn() -> StoreError),
+            Some(s) if s.sees() => match s.refusal(Action::Post) {
+                None => Ok(()),
+                Some(why) => Err(Refusal::Forbidden(why)),
+            },
+            _ => Err(Refusal::NotFound),
         };
         self.access
             .insert((author, room), (username.unwrap_or_default(), allowed));
@@ -214,7 +228,7 @@ impl Facts {
         let mut fresh_by_id: HashMap<(UserId, &str), usize> = HashMap::new();
         for post in posts {
             if let Some((_, Err(err))) = self.access.get(&(post.author_id, post.room_id)) {
-                outcomes.push(Outcome::Done(Box::new(Err(err()))));
+                outcomes.push(Outcome::Done(Box::new(Err(err.error()))));
                 continue;
             }
             if let Some(client_id) = post.client_id.as_deref() {

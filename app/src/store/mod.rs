@@ -29,6 +29,7 @@ macro_rules! written_once {
             "sql/methods.rs" methods,
             "sql/posts.rs" posts,
             "sql/push.rs" push,
+            "sql/settings.rs" settings,
             "sql/threads.rs" threads
         );
     };
@@ -537,6 +538,32 @@ pub trait Store: Send + Sync + 'static {
         room_id: RoomId,
         member: UserId,
     ) -> StoreResult<()>;
+    /// `actor` changes one setting of a named room (`change` is one of the settings events:
+    /// name, topic, description, privacy, read-only, archived), if [`crate::rights`] allows,
+    /// and records it in the room's timeline; returns that event, or `None` when the room
+    /// already was so.
+    async fn configure_room(
+        &self,
+        actor: UserId,
+        room_id: RoomId,
+        change: &crate::model::RoomEvent,
+    ) -> StoreResult<Option<Message>>;
+    /// `actor` bans `member` from a named room (removing them from it), or lifts the ban,
+    /// if their roles allow it, and records it in the room's timeline; returns that event, or
+    /// `None` when it changed nothing. A banned user cannot join or be added again.
+    async fn ban(
+        &self,
+        actor: UserId,
+        room_id: RoomId,
+        member: UserId,
+        banned: bool,
+    ) -> StoreResult<Option<Message>>;
+    /// The people banned from a named room, for its moderators.
+    async fn bans(
+        &self,
+        actor: UserId,
+        room_id: RoomId,
+    ) -> StoreResult<Vec<crate::model::BanEntry>>;
     /// A room as `user_id` sees it. Private rooms and DMs they are not in are `NotFound`.
     async fn room_view(&self, user_id: UserId, room_id: RoomId) -> StoreResult<RoomView>;
     /// Joins a public room (joining twice is fine).
@@ -721,6 +748,8 @@ pub struct StagedMessage {
     pub also_in_room: bool,
     /// The files column as stored (JSON `Attachment`s), or `None`.
     pub files: Option<String>,
+    /// The event column as stored (JSON [`crate::model::RoomEvent`]), or `None`.
+    pub event: Option<String>,
     pub place: Place,
 }
 

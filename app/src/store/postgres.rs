@@ -19,7 +19,7 @@ mod batch;
 mod bulk;
 mod search;
 
-use access::{is_unique_violation, no_such_user, not_found, Access, ROOM_KIND};
+use access::{is_unique_violation, no_such_user, not_found, owners, Access, ROOM_KIND};
 
 use super::dialect::Dialect;
 use super::group_commit::Posts;

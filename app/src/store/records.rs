@@ -57,7 +57,7 @@ pub struct UserRecord {
 
 /// A public room or a direct conversation. Those are named `@alice,bob` (usernames in
 /// case-insensitive order; `@alice,bob,carol` a group; `@alice` alone is alice's note-to-self).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoomRecord {
     pub room: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -69,6 +69,15 @@ pub struct RoomRecord {
     /// Only its members may see it (absent: public).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub private: bool,
+    /// What the room is for (absent: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Only its moderators and owners post to its timeline.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub read_only: bool,
+    /// Archived: no one posts; out of sidebars and listed last.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub archived: bool,
 }
 
 /// A user's membership of a room.
@@ -129,6 +138,10 @@ pub struct MessageRecord {
     /// `--include-files`). JSONL only: XML and CSV leave them out.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub files: Vec<crate::model::Attachment>,
+    /// For a timeline event (a change of a room setting, a ban): what happened. It has no
+    /// text, files, reactions, mentions or thread. JSONL only: XML and CSV leave events out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<crate::model::RoomEvent>,
 }
 
 /// How many records of each kind came before.

@@ -16,6 +16,8 @@ pub(crate) struct Target {
     /// The acting user's name, as reactions list it.
     pub user_name: String,
     pub reactions: Vec<Reaction>,
+    /// It is a timeline event, which no one changes.
+    pub event: bool,
 }
 
 /// A user as stored.
@@ -37,15 +39,17 @@ pub(crate) struct RoomRow {
     pub created_by: Option<UserId>,
     pub created_at: i64,
     pub private: bool,
+    pub settings: crate::model::RoomSettings,
 }
 
 /// How many columns [`message`] reads; a query may select more after them.
-pub(crate) const MESSAGE_COLUMN_COUNT: usize = 19;
+pub(crate) const MESSAGE_COLUMN_COUNT: usize = 20;
 
 /// A message joined with its author: uid, room, seq, author's name, body, time, client id,
 /// rev, edit time, deletion time, reactions (JSON), HTML, mentions (JSON), then its thread:
 /// the root's seq (replies), also in the room, reply count, last reply time and followers
-/// (JSON; roots), and its files (JSON). A message stored before Markdown has no HTML yet; it is rendered here.
+/// (JSON; roots), its files (JSON) and its event (JSON; timeline events). A message stored
+/// before Markdown has no HTML yet; it is rendered here.
 pub(crate) fn message<'r, R>(row: &'r R) -> Result<Message, sqlx::Error>
 where
     R: Row,
@@ -82,11 +86,12 @@ where
         last_reply_at: row.try_get(16)?,
         followers: list(row.try_get(17)?)?,
         files: list(row.try_get(18)?)?,
+        event: event(row.try_get(19)?)?,
     })
 }
 
 /// The target of a change and when it was posted, from the columns author id, body, deleted,
-/// posting time, the actor's name and reactions (the same query on every backend), and the
+/// posting time, the actor's name, reactions and whether it is an event (the same query on every backend), and the
 /// actor's standing in the room, read in the same transaction.
 pub(crate) fn target<'r, R>(
     row: &'r R,
@@ -106,6 +111,7 @@ where
         standing,
         user_name: row.try_get::<Option<String>, _>(4)?.unwrap_or_default(),
         reactions: list(row.try_get(5)?)?,
+        event: row.try_get(6)?,
     };
     Ok((target, row.try_get(3)?))
 }
@@ -134,6 +140,12 @@ pub(crate) fn list<T: serde::de::DeserializeOwned>(
         None | Some("") => Ok(Vec::new()),
         Some(text) => serde_json::from_str(text).map_err(|e| sqlx::Error::Decode(Box::new(e))),
     }
+}
+
+/// A timeline event's column (JSON): NULL for an ordinary message.
+pub(crate) fn event(json: Option<String>) -> Result<Option<crate::model::RoomEvent>, sqlx::Error> {
+    json.map(|text| serde_json::from_str(&text).map_err(|e| sqlx::Error::Decode(Box::new(e))))
+        .transpose()
 }
 
 /// A list as its JSON column holds it (NULL for none).
@@ -203,5 +215,10 @@ where
         created_by: row.try_get(4)?,
         created_at: row.try_get(5)?,
         private: row.try_get(6)?,
+        settings: crate::model::RoomSettings {
+            description: row.try_get(7)?,
+            read_only: row.try_get(8)?,
+            archived: row.try_get(9)?,
+        },
     })
 }

@@ -74,6 +74,7 @@ fn RoomList(list: Vec<RoomListing>) -> impl IntoView {
                             <span class="muted">
                                 {members} {entry.joined.then_some(" · joined")}
                             </span>
+                            {entry.archived.then(|| view! { <span class="tag">"Archived"</span> })}
                             {entry.room.topic.map(|t| view! { <p class="topic">{t}</p> })}
                         </li>
                     }

@@ -51,6 +51,8 @@ pub fn ChatLayout() -> impl IntoView {
         remove_member: ServerAction::new(),
         add_member: ServerAction::new(),
         set_role: ServerAction::new(),
+        configure_room: ServerAction::new(),
+        ban: ServerAction::new(),
     };
     provide_context(membership);
     // On a phone the sidebar is a drawer over the page; a navigation closes it, and so does a

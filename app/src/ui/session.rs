@@ -6,7 +6,7 @@ use leptos::prelude::*;
 
 use crate::api::auth::{Login, Logout, LogoutEverywhere, Register};
 use crate::api::rooms::{
-    AddMember, CreateRoom, JoinRoom, LeaveRoom, OpenDm, RemoveMember, SetRole,
+    AddMember, Ban, ConfigureRoom, CreateRoom, JoinRoom, LeaveRoom, OpenDm, RemoveMember, SetRole,
 };
 
 /// The actions that start and end a session; every page reloads its data after each.
@@ -40,17 +40,23 @@ pub struct Membership {
     pub remove_member: ServerAction<RemoveMember>,
     pub add_member: ServerAction<AddMember>,
     pub set_role: ServerAction<SetRole>,
+    pub configure_room: ServerAction<ConfigureRoom>,
+    pub ban: ServerAction<Ban>,
 }
 
 impl Membership {
     /// Changes whenever any of the actions completes.
-    pub fn changes(&self) -> (usize, usize, usize, usize, usize) {
+    pub fn changes(&self) -> (usize, usize, usize, usize, usize, (usize, usize)) {
         (
             self.create_room.version().get(),
             self.join.version().get(),
             self.leave.version().get(),
             self.open_dm.version().get(),
             self.remove_member.version().get(),
+            (
+                self.configure_room.version().get(),
+                self.ban.version().get(),
+            ),
         )
     }
 }

@@ -102,7 +102,7 @@ fn generate(path: &Path, messages: usize) -> BenchResult<()> {
             topic: None,
             created_by: Some(user(0)),
             created_at: START_MS,
-            private: false,
+            ..Default::default()
         }))?;
         end.rooms += 1;
         if !room.starts_with('@') {
@@ -149,6 +149,7 @@ fn generate(path: &Path, messages: usize) -> BenchResult<()> {
                 thread: None,
                 also_in_room: false,
                 files: Vec::new(),
+                event: None,
             }))?;
             written += 1;
             end.messages += 1;

@@ -14,8 +14,8 @@ use crate::store::group_commit::Post;
 use crate::store::rows;
 use crate::store::StagedMessage;
 
-/// For each `(author, room)`: author, room, the room's kind, whether the author is a member,
-/// and the author's name.
+/// For each `(author, room)`: author, room, the room's kind, the author's role in it (NULL:
+/// not a member), name and admin flag, and whether the room is read-only and archived.
 pub(super) async fn pairs(
     conn: &mut PgConnection,
     pairs: &[(UserId, RoomId)],
@@ -23,8 +23,9 @@ pub(super) async fn pairs(
     let (authors, rooms): (Vec<UserId>, Vec<RoomId>) = pairs.iter().copied().unzip();
     sqlx::query(&format!(
         "SELECT p.author, p.room, {ROOM_KIND}, \
-           EXISTS(SELECT 1 FROM memberships m WHERE m.room_id = p.room AND m.user_id = p.author), \
-           (SELECT username FROM users WHERE id = p.author) \
+           (SELECT m.role FROM memberships m WHERE m.room_id = p.room AND m.user_id = p.author), \
+           (SELECT username FROM users WHERE id = p.author), \
+           (SELECT is_admin FROM users WHERE id = p.author), r.read_only, r.archived \
          FROM UNNEST($1::BIGINT[], $2::BIGINT[]) AS p(author, room) \
          LEFT JOIN rooms r ON r.id = p.room"
     ))
@@ -112,6 +113,7 @@ pub(super) struct Columns<'a> {
     threads: Vec<Option<&'a str>>,
     also_in_room: Vec<bool>,
     files: Vec<Option<String>>,
+    events: Vec<Option<&'a str>>,
 }
 
 impl<'a> Columns<'a> {
@@ -134,6 +136,7 @@ impl<'a> Columns<'a> {
         self.threads.push(None);
         self.also_in_room.push(false);
         self.files.push(rows::list_json(&message.files));
+        self.events.push(None);
     }
 
     /// Adds a restored message with the seq the restore gave it.
@@ -155,6 +158,7 @@ impl<'a> Columns<'a> {
         self.threads.push(message.thread_uid.as_deref());
         self.also_in_room.push(message.also_in_room);
         self.files.push(message.files.clone());
+        self.events.push(message.event.as_deref());
     }
 
     /// Inserts the messages and their rows in the two key tables, in one statement, and
@@ -164,11 +168,12 @@ impl<'a> Columns<'a> {
             "WITH m AS ( \
                INSERT INTO messages (uid, room_id, seq, author_id, body, created_at, client_id, \
                                      rev, edited_at, deleted_at, reactions, html, mentions, \
-                                     thread_uid, also_in_room, files) \
+                                     thread_uid, also_in_room, files, event) \
                SELECT * FROM UNNEST($1::TEXT[], $2::BIGINT[], $3::BIGINT[], $4::BIGINT[], \
                                     $5::TEXT[], $6::BIGINT[], $7::TEXT[], $8::BIGINT[], \
                                     $9::BIGINT[], $10::BIGINT[], $11::TEXT[], $12::TEXT[], \
-                                    $13::TEXT[], $14::TEXT[], $15::BOOLEAN[], $16::TEXT[]) \
+                                    $13::TEXT[], $14::TEXT[], $15::BOOLEAN[], $16::TEXT[], \
+                                    $17::TEXT[]) \
                RETURNING uid, room_id, seq, author_id, client_id), \
              u AS (INSERT INTO message_uids (uid, room_id, seq) SELECT uid, room_id, seq FROM m), \
              c AS (INSERT INTO message_client_ids (author_id, client_id, room_id, seq) \
@@ -191,6 +196,7 @@ impl<'a> Columns<'a> {
         .bind(&self.threads)
         .bind(&self.also_in_room)
         .bind(&self.files)
+        .bind(&self.events)
         .fetch_one(&mut *conn)
         .await?;
         Ok(u64::try_from(inserted).unwrap_or(0))

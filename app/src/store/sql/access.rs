@@ -33,7 +33,8 @@ impl Access {
         let row = sqlx::query(&format!(
             "SELECT {ROOM_KIND}, \
                (SELECT role FROM memberships WHERE room_id = r.id AND user_id = $2), \
-               COALESCE((SELECT is_admin FROM users WHERE id = $2), FALSE) \
+               COALESCE((SELECT is_admin FROM users WHERE id = $2), FALSE), \
+               r.read_only, r.archived \
              FROM rooms r WHERE r.id = $1"
         ))
         .bind(room_id)
@@ -51,6 +52,8 @@ impl Access {
             kind,
             role,
             admin: row.try_get(2)?,
+            read_only: row.try_get(3)?,
+            archived: row.try_get(4)?,
         };
         if !standing.sees() {
             return Err(not_found());
@@ -90,4 +93,14 @@ pub(super) fn no_such_user(username: &str) -> StoreError {
     StoreError::NotFound(format!(
         "There is no user named \u{201c}{username}\u{201d}."
     ))
+}
+
+/// How many owners a room has.
+pub(super) async fn owners(conn: &mut Conn, room_id: RoomId) -> StoreResult<i64> {
+    Ok(sqlx::query_scalar(
+        "SELECT COUNT(*) FROM memberships WHERE room_id = $1 AND role = 'owner'",
+    )
+    .bind(room_id)
+    .fetch_one(&mut *conn)
+    .await?)
 }

@@ -55,7 +55,8 @@ impl ExportSource for Source {
 
     async fn rooms(&mut self) -> StoreResult<Vec<RoomRow>> {
         let rows = sqlx::query(
-            "SELECT id, name, dm_key, topic, created_by, created_at, private FROM rooms",
+            "SELECT id, name, dm_key, topic, created_by, created_at, private, description, \
+               read_only, archived FROM rooms",
         )
         .fetch_all(&mut *self.tx)
         .await?;
@@ -413,31 +414,39 @@ impl RestoreTx for Restore {
         .fetch_optional(&mut *self.tx)
         .await?;
         if let Some(id) = existing {
-            // Merging never makes a private room public.
+            // Merging never makes a private room public, nor opens a read-only or archived one.
             sqlx::query(&format!(
                 "UPDATE rooms SET created_at = {LEAST}(created_at, $2), \
                  topic = COALESCE(topic, $3), created_by = COALESCE(created_by, $4), \
-                 private = (private OR $5) WHERE id = $1"
+                 private = (private OR $5), description = COALESCE(description, $6), \
+                 read_only = (read_only OR $7), archived = (archived OR $8) WHERE id = $1"
             ))
             .bind(id)
             .bind(room.created_at)
             .bind(&room.topic)
             .bind(created_by)
             .bind(room.private)
+            .bind(&room.description)
+            .bind(room.read_only)
+            .bind(room.archived)
             .execute(&mut *self.tx)
             .await?;
             return Ok(id);
         }
         self.counts.rooms_created += 1;
         Ok(sqlx::query_scalar(
-            "INSERT INTO rooms (kind, name, topic, created_by, created_at, private) \
-             VALUES ('public', $1, $2, $3, $4, $5) RETURNING id",
+            "INSERT INTO rooms (kind, name, topic, created_by, created_at, private, description, \
+               read_only, archived) \
+             VALUES ('public', $1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
         )
         .bind(&room.room)
         .bind(&room.topic)
         .bind(created_by)
         .bind(room.created_at)
         .bind(room.private)
+        .bind(&room.description)
+        .bind(room.read_only)
+        .bind(room.archived)
         .fetch_one(&mut *self.tx)
         .await?)
     }

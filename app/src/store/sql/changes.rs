@@ -40,7 +40,7 @@ pub(super) async fn change(pool: &Pool, change: MessageChange<'_>) -> StoreResul
     }
     let row = sqlx::query(
         "SELECT m.author_id, m.body, m.deleted_at IS NOT NULL, m.created_at, \
-           (SELECT username FROM users WHERE id = $3), m.reactions \
+           (SELECT username FROM users WHERE id = $3), m.reactions, m.event IS NOT NULL \
          FROM messages m WHERE m.room_id = $1 AND m.seq = $2",
     )
     .bind(change.room_id)

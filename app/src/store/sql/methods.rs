@@ -11,7 +11,7 @@ use sqlx::Row;
 
 use super::{
     admin, backup, changes, is_unique_violation, names_param, no_such_user, not_found, search,
-    threads, Access, Backend, Conn, Db, ROOM_KIND,
+    owners, settings, threads, Access, Backend, Conn, Db, ROOM_KIND,
 };
 use super::dialect::{begin_write, by_name, message_at, same_name, DISPLAY_NAME, DISPLAY_NAME_SORT, GREATEST, LEAST, MESSAGE_COLUMNS, NAMES_IN_2};
 use crate::model::{
@@ -238,7 +238,7 @@ impl Store for Backend {
                r.last_seq, {LEAST}($2, (SELECT COUNT(*) FROM (SELECT 1 FROM messages x WHERE x.room_id = r.id \
                   AND x.seq > m.last_read_seq AND x.author_id <> $1 \
                   AND x.deleted_at IS NULL AND (x.thread_uid IS NULL OR x.also_in_room) \
-                  LIMIT $2) AS capped) \
+                  AND x.event IS NULL LIMIT $2) AS capped) \
                 + (SELECT COUNT(*) FROM (SELECT 1 FROM thread_follows f JOIN messages x \
                   ON x.room_id = f.room_id AND x.thread_uid = f.root_uid AND x.seq > f.last_read_seq \
                   WHERE f.user_id = $1 AND f.room_id = r.id AND x.author_id <> $1 \
@@ -253,7 +253,7 @@ impl Store for Backend {
                   WHERE f.user_id = $1 AND f.room_id = r.id AND NOT x.also_in_room LIMIT $2) \
                   AS capped)) AS mentions \
              FROM memberships m JOIN rooms r ON r.id = m.room_id \
-             WHERE m.user_id = $1 ORDER BY {}, r.id",
+             WHERE m.user_id = $1 AND NOT r.archived ORDER BY {}, r.id",
             by_name(DISPLAY_NAME_SORT)
         ))
         .bind(user_id)
@@ -276,8 +276,9 @@ impl Store for Backend {
             "SELECT r.id, r.kind, r.topic, r.name AS display_name, r.last_seq, \
                CAST(0 AS BIGINT) AS unread, CAST(0 AS BIGINT) AS mentions, \
                (SELECT COUNT(*) FROM memberships WHERE room_id = r.id) AS member_count, \
-               EXISTS(SELECT 1 FROM memberships WHERE room_id = r.id AND user_id = $1) AS joined \
-             FROM rooms r WHERE r.kind = 'public' AND NOT r.private ORDER BY {}",
+               EXISTS(SELECT 1 FROM memberships WHERE room_id = r.id AND user_id = $1) AS joined, \
+               r.archived \
+             FROM rooms r WHERE r.kind = 'public' AND NOT r.private ORDER BY r.archived, {}",
             by_name("r.name")
         ))
         .bind(user_id)
@@ -289,6 +290,7 @@ impl Store for Backend {
                     room: crate::store::rows::summary(row)?,
                     member_count: row.try_get("member_count")?,
                     joined: row.try_get("joined")?,
+                    archived: row.try_get("archived")?,
                 })
             })
             .collect()
@@ -348,6 +350,33 @@ impl Store for Backend {
         })
     }
 
+    async fn configure_room(
+        &self,
+        actor: UserId,
+        room_id: RoomId,
+        change: &crate::model::RoomEvent,
+    ) -> StoreResult<Option<Message>> {
+        settings::configure(&self.write, actor, room_id, change).await
+    }
+
+    async fn ban(
+        &self,
+        actor: UserId,
+        room_id: RoomId,
+        member: UserId,
+        banned: bool,
+    ) -> StoreResult<Option<Message>> {
+        settings::ban(&self.write, actor, room_id, member, banned).await
+    }
+
+    async fn bans(
+        &self,
+        actor: UserId,
+        room_id: RoomId,
+    ) -> StoreResult<Vec<crate::model::BanEntry>> {
+        settings::bans(&self.read, actor, room_id).await
+    }
+
     async fn room_view(&self, user_id: UserId, room_id: RoomId) -> StoreResult<RoomView> {
         let mut conn = self.read.acquire().await?;
         let access = Access::load(&mut conn, user_id, room_id).await?;
@@ -358,7 +387,8 @@ impl Store for Backend {
                COALESCE((SELECT muted FROM memberships WHERE room_id = r.id AND user_id = $1), \
                  FALSE) AS muted, \
                COALESCE((SELECT last_read_seq FROM memberships \
-                 WHERE room_id = r.id AND user_id = $1), r.last_seq) AS last_read_seq \
+                 WHERE room_id = r.id AND user_id = $1), r.last_seq) AS last_read_seq, \
+               r.description, r.read_only, r.archived \
              FROM rooms r WHERE r.id = $2"
         ))
         .bind(user_id)
@@ -374,6 +404,11 @@ impl Store for Backend {
             muted: row.try_get("muted")?,
             viewer: String::new(),
             last_read_seq: row.try_get("last_read_seq")?,
+            settings: crate::model::RoomSettings {
+                description: row.try_get("description")?,
+                read_only: row.try_get("read_only")?,
+                archived: row.try_get("archived")?,
+            },
         })
     }
 
@@ -381,6 +416,7 @@ impl Store for Backend {
         let mut tx = begin_write(&self.write).await?;
         let access = Access::load(&mut tx, user_id, room_id).await?;
         if !access.is_member {
+            settings::refuse_banned(&mut tx, room_id, user_id, "You are").await?;
             // What was said before joining is history, not unread.
             sqlx::query(
                 "INSERT INTO memberships (room_id, user_id, joined_at, last_read_seq) \
@@ -430,6 +466,7 @@ impl Store for Backend {
         Access::load(&mut tx, actor, room_id)
             .await?
             .require(Action::Invite)?;
+        settings::refuse_banned(&mut tx, room_id, member, "They are").await?;
         // What was said before they came is history, not unread.
         let added = sqlx::query(
             "INSERT INTO memberships (room_id, user_id, joined_at, last_read_seq) \
@@ -934,16 +971,6 @@ async fn role_of(conn: &mut Conn, room_id: RoomId, user_id: UserId) -> StoreResu
             .await?;
     role.map(|r| Role::from_db(&r))
         .ok_or_else(|| StoreError::NotFound("They are not in this room.".into()))
-}
-
-/// How many owners a room has.
-async fn owners(conn: &mut Conn, room_id: RoomId) -> StoreResult<i64> {
-    Ok(sqlx::query_scalar(
-        "SELECT COUNT(*) FROM memberships WHERE room_id = $1 AND role = 'owner'",
-    )
-    .bind(room_id)
-    .fetch_one(&mut *conn)
-    .await?)
 }
 
 /// Whether an owner leaving would leave the room's other members with no owner.

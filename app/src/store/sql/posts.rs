@@ -14,7 +14,8 @@ use sqlx::Row;
 
 use super::{batch, Pool};
 use super::dialect::{begin_write};
-use crate::model::{Message, RoomId};
+use crate::model::{Message, Role, RoomId, RoomKind};
+use crate::rights::Standing;
 use crate::store::group_commit::{BatchWriter, Facts, Post, Taken};
 use crate::store::{rows, StoreResult};
 use crate::timestamp::now_ms;
@@ -31,13 +32,21 @@ impl BatchWriter for Writer {
         // Who may post where, and the authors' names: one query for the distinct pairs.
         for row in &batch::pairs(&mut tx, &Facts::pairs(posts)).await? {
             let kind: Option<String> = row.try_get(2)?;
-            facts.pair(
-                row.try_get(0)?,
-                row.try_get(1)?,
-                kind.as_deref(),
-                row.try_get(3)?,
-                row.try_get(4)?,
-            );
+            let role: Option<String> = row.try_get(3)?;
+            let flag = |i: usize| -> Result<bool, sqlx::Error> {
+                Ok(row.try_get::<Option<bool>, _>(i)?.unwrap_or(false))
+            };
+            let standing = match kind {
+                None => None,
+                Some(kind) => Some(Standing {
+                    kind: RoomKind::from_db(&kind),
+                    role: role.as_deref().map(Role::from_db),
+                    admin: flag(5)?,
+                    read_only: flag(6)?,
+                    archived: flag(7)?,
+                }),
+            };
+            facts.pair(row.try_get(0)?, row.try_get(1)?, standing, row.try_get(4)?);
         }
 
         // Retries: client ids these authors already used.

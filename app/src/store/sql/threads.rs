@@ -12,7 +12,8 @@ use super::dialect::{begin_write, lock_room, message_at, GREATEST, INSERT_MESSAG
 use crate::model::{Message, RoomId, UserId};
 use crate::store::changes::no_such_message;
 use crate::store::threads::{deleted_root, retried_root};
-use crate::store::{rows, NewReply, Replied, StoreResult};
+use crate::rights::Action;
+use crate::store::{rows, NewReply, Replied, StoreError, StoreResult};
 use crate::timestamp::now_ms;
 
 /// The uid of the thread the message at `seq` is part of: its own for a root, its root's for
@@ -31,9 +32,11 @@ pub(super) async fn thread_root(conn: &mut Conn, room_id: RoomId, seq: i64) -> S
 pub(super) async fn reply(pool: &Pool, new: NewReply<'_>) -> StoreResult<Replied> {
     let m = &new.message;
     let mut tx = begin_write(pool).await?;
-    Access::load(&mut tx, m.author_id, m.room_id)
-        .await?
-        .require_member("post in it")?;
+    let access = Access::load(&mut tx, m.author_id, m.room_id).await?;
+    access.require(Action::Respond)?;
+    if new.also_in_room {
+        access.require(Action::Post)?;
+    }
     lock_room(&mut tx, m.room_id).await?;
     if let Some(client_id) = m.client_id {
         let earlier: Option<(RoomId, i64)> = sqlx::query_as(MESSAGE_BY_CLIENT_ID)
@@ -52,8 +55,8 @@ pub(super) async fn reply(pool: &Pool, new: NewReply<'_>) -> StoreResult<Replied
         }
     }
     let root_uid = thread_root(&mut tx, m.room_id, new.to).await?;
-    let (root_seq, root_author, root_deleted): (i64, UserId, Option<i64>) = sqlx::query_as(
-        "SELECT seq, author_id, deleted_at FROM messages WHERE room_id = $1 AND uid = $2",
+    let (root_seq, root_author, root_deleted, root_event): (i64, UserId, Option<i64>, Option<String>) = sqlx::query_as(
+        "SELECT seq, author_id, deleted_at, event FROM messages WHERE room_id = $1 AND uid = $2",
     )
     .bind(m.room_id)
     .bind(&root_uid)
@@ -61,6 +64,11 @@ pub(super) async fn reply(pool: &Pool, new: NewReply<'_>) -> StoreResult<Replied
     .await?;
     if root_deleted.is_some() {
         return Err(deleted_root());
+    }
+    if root_event.is_some() {
+        return Err(StoreError::Invalid(
+            "That is a note of a change to the room; it has no thread.".into(),
+        ));
     }
     // The reply takes the room's next seq and rev, the root the rev after it. Times never go
     // back within a room, as for every post.

@@ -27,16 +27,17 @@ struct NewRow<'a>(
     Option<String>,
 );
 
-/// For each `(author, room)`: author, room, the room's kind, whether the author is a member,
-/// and the author's name.
+/// For each `(author, room)`: author, room, the room's kind, the author's role in it (NULL:
+/// not a member), name and admin flag, and whether the room is read-only and archived.
 pub(super) async fn pairs(
     conn: &mut SqliteConnection,
     pairs: &[(UserId, RoomId)],
 ) -> Result<Vec<SqliteRow>, sqlx::Error> {
     sqlx::query(&format!(
         "SELECT j.value ->> 0, j.value ->> 1, {ROOM_KIND}, \
-           EXISTS(SELECT 1 FROM memberships m WHERE m.room_id = r.id AND m.user_id = j.value ->> 0), \
-           (SELECT username FROM users WHERE id = j.value ->> 0) \
+           (SELECT m.role FROM memberships m WHERE m.room_id = r.id AND m.user_id = j.value ->> 0), \
+           (SELECT username FROM users WHERE id = j.value ->> 0), \
+           (SELECT is_admin FROM users WHERE id = j.value ->> 0), r.read_only, r.archived \
          FROM json_each($1) j LEFT JOIN rooms r ON r.id = j.value ->> 1"
     ))
     .bind(json(pairs))

@@ -363,6 +363,7 @@ pub fn request_notifications(answered: impl Fn(web_sys::NotificationPermission) 
 fn notify(live: Live, message: &crate::model::Message) {
     if !hidden()
         || live.is_me(&message.author)
+        || message.event.is_some()
         || notification_permission() != Some(web_sys::NotificationPermission::Granted)
     {
         return;

@@ -78,6 +78,9 @@ pub struct Live {
     /// Bumped when someone changed this user's role in a room: the room page reloads, to
     /// offer what the new role allows.
     pub role_changed: RwSignal<u64>,
+    /// How many settings events (renamed, topic, read-only, a ban, …) each room has had since
+    /// the page loaded: its page reloads on one, to show the room as it is now.
+    pub room_changed: RwSignal<HashMap<RoomId, u64>>,
     /// The summary shown once after arriving; `None` when nothing was unread or dismissed.
     pub away_summary: RwSignal<Option<AwaySummary>>,
     /// Messages written but not yet acknowledged, oldest first (persisted per user).
@@ -110,6 +113,7 @@ impl Live {
             sidebar_stale: RwSignal::new(0),
             removed: RwSignal::new(None),
             role_changed: RwSignal::new(0),
+            room_changed: RwSignal::new(HashMap::new()),
             away_summary: RwSignal::new(None),
             outbox: RwSignal::new(Vec::new()),
             unnotified: StoredValue::new(Vec::new()),
@@ -388,7 +392,15 @@ impl Live {
 
     #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
     fn deliver(&self, message: Message) {
-        let mine = self.is_me(&message.author);
+        // A timeline event is news about the room, not a message to read: it counts for no
+        // one, and the room's page and the sidebar (a new name) show the room anew.
+        let event = message.event.is_some();
+        if event {
+            self.room_changed
+                .update(|changed| *changed.entry(message.room_id).or_default() += 1);
+            self.sidebar_stale.update(|n| *n += 1);
+        }
+        let mine = self.is_me(&message.author) || event;
         let mentions_me = self.mentions_me(&message);
         let known = self
             .rooms

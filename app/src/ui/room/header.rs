@@ -1,5 +1,5 @@
 //! The room's header: its name, size and topic on one line, the size a link to the members
-//! panel, and the actions on the room itself (mute, leave) in its "⋯" menu.
+//! panel, and the actions on the room itself (its settings, mute, leave) in its "⋯" menu.
 
 use leptos::prelude::*;
 
@@ -22,6 +22,23 @@ pub(super) fn RoomHeader(view: RoomView) -> impl IntoView {
     let private = (view.room.kind == RoomKind::Private).then(
         || view! { <span class="tag" title="Only its members can see this room">"Private"</span> },
     );
+    let read_only = (view.settings.read_only && !view.settings.archived).then(|| {
+        view! {
+            <span class="tag" title="Only its moderators and owners post; everyone reacts and replies">
+                "Read-only"
+            </span>
+        }
+    });
+    let archived = view.settings.archived.then(
+        || view! { <span class="tag" title="No one posts here; it can still be read and searched">"Archived"</span> },
+    );
+    let settings_link = (view.is_member && view.room.kind.is_named()).then(|| {
+        view! {
+            <a class="secondary menu-button" href=format!("/r/{}?settings", view.room.id)>
+                "Room settings"
+            </a>
+        }
+    });
     let can_leave = view.is_member && view.room.kind.is_named();
     let mute = ServerAction::<crate::api::notifications::MuteRoom>::new();
     let muted = Signal::derive(move || match mute.value().get() {
@@ -44,6 +61,7 @@ pub(super) fn RoomHeader(view: RoomView) -> impl IntoView {
                 class="room-menu"
                 open=refused
             >
+                {settings_link}
                 {view
                     .is_member
                     .then(|| {
@@ -87,6 +105,8 @@ pub(super) fn RoomHeader(view: RoomView) -> impl IntoView {
                     {view.room.name.clone()}
                 </h1>
                 {private}
+                {read_only}
+                {archived}
                 // A member's opens the members panel, or closes it when it is open.
                 {if view.is_member {
                     view! {

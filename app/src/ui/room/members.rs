@@ -60,6 +60,7 @@ fn MembersAside(
     let Membership {
         remove_member: remove,
         set_role,
+        ban,
         ..
     } = expect_context::<Membership>();
     let viewer = StoredValue::new(viewer);
@@ -101,6 +102,7 @@ fn MembersAside(
             </header>
             {rights.standing.may(Action::Invite).then(|| view! { <AddMember room=rights.room/> })}
             {form_error(remove.value())}
+            {form_error(ban.value())}
             {form_error(set_role.value())}
             <ul class="member-list">{list}</ul>
         </aside>
@@ -141,13 +143,14 @@ fn MemberItem(member: Member, me: bool, offer_dm: bool, rights: MemberRights) ->
     let name = member.username.clone();
     let role = member.role;
     let removable = rights.standing.may(Action::Remove(role));
+    let bannable = rights.standing.may(Action::Ban(Some(role)));
     let roles: Vec<Role> = Role::ALL
         .into_iter()
         .filter(|&to| to != role && rights.standing.may(Action::SetRole { from: role, to }))
         .collect();
     let menu = (!me && (offer_dm || removable || !roles.is_empty())).then(|| {
         view! {
-            <MemberMenu username=name.clone() offer_dm removable roles room=rights.room/>
+            <MemberMenu username=name.clone() offer_dm removable bannable roles room=rights.room/>
         }
     });
     let badge = (rights.standing.kind.is_named() && role != Role::Member)
@@ -164,12 +167,13 @@ fn MemberItem(member: Member, me: bool, offer_dm: bool, rights: MemberRights) ->
     }
 }
 
-/// "Actions for bob": a direct message with them, their role, and removing them from the room.
+/// "Actions for bob": a direct message with them, their role, and removing or banning them.
 #[component]
 fn MemberMenu(
     username: String,
     offer_dm: bool,
     removable: bool,
+    bannable: bool,
     roles: Vec<Role>,
     room: RoomId,
 ) -> impl IntoView {
@@ -177,8 +181,10 @@ fn MemberMenu(
         open_dm,
         remove_member,
         set_role,
+        ban,
         ..
     } = expect_context::<Membership>();
+    let banned = username.clone();
     let name = username.clone();
     let role_forms = roles
         .into_iter()
@@ -225,6 +231,18 @@ fn MemberMenu(
                             <input type="hidden" name="username" value=username.clone()/>
                             <button type="submit" class="secondary menu-button danger-text">
                                 "Remove from room"
+                            </button>
+                        </ActionForm>
+                    }
+                })}
+            {bannable
+                .then(|| {
+                    view! {
+                        <ActionForm action=ban>
+                            <input type="hidden" name="room_id" value=room/>
+                            <input type="hidden" name="username" value=banned/>
+                            <button type="submit" class="secondary menu-button danger-text">
+                                "Ban from room"
                             </button>
                         </ActionForm>
                     }

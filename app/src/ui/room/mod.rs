@@ -4,11 +4,13 @@
 //! ([`message_actions`]), paging back ([`history`]), and the composer ([`composer`]).
 
 mod composer;
+mod event;
 mod header;
 mod history;
 mod members;
 mod message;
 mod message_actions;
+mod settings;
 mod thread;
 mod timeline;
 
@@ -20,11 +22,13 @@ use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use self::composer::Composer;
+use self::event::RoomEventItem;
 use self::header::RoomHeader;
 use self::history::{catch_up, keep_newest, read_while_visible, Older, OlderForm};
 use self::members::{MemberRights, MembersPanel};
 use self::message::{last_editable, Actions, Forms, MessageItem, PendingItem};
 use self::message_actions::Place;
+use self::settings::SettingsPanel;
 use self::timeline::{entries, first_unread, Dividers};
 use super::auth_page::page_error;
 use super::feedback::form_error;
@@ -80,6 +84,11 @@ pub fn RoomPage() -> impl IntoView {
                     membership.add_member.version().get(),
                     membership.set_role.version().get(),
                     live.role_changed.get(),
+                    membership.configure_room.version().get(),
+                    membership.ban.version().get(),
+                    // A settings event of this room (from anyone): show the room as it is now.
+                    live.room_changed
+                        .with(|changed| room_id().and_then(|id| changed.get(&id).copied())),
                 ),
                 live.removed.with(|r| r.as_ref().map(|(room, _)| *room)),
             )
@@ -333,6 +342,13 @@ pub(super) fn Room(
                         key=|entry| entry.key()
                         children=move |entry| {
                             let m = entry.message.clone();
+                            if m.event.is_some() {
+                                return view! {
+                                    <Dividers entry/>
+                                    <RoomEventItem message=m/>
+                                }
+                                    .into_any();
+                            }
                             let compact = entry.compact;
                             let actions = Actions::for_message(&m, &viewer(), can_moderate);
                             let place = Place { room_id, thread: None };
@@ -340,6 +356,7 @@ pub(super) fn Room(
                                 <Dividers entry/>
                                 <MessageItem message=m actions forms place viewer=viewer() compact/>
                             }
+                                .into_any()
                         }
                     />
                     <For
@@ -360,13 +377,23 @@ pub(super) fn Room(
             // A reaction refused (from any message's buttons) is said once, here.
             {form_error(react.value())}
             <p class="typing" aria-live="polite">{typing_line}</p>
-            <Composer
-                room_id
-                members
-                viewer=view.viewer.clone()
-                thread=None
-                last_own=Signal::derive(move || messages.with(|all| last_editable(all, &viewer())))
-            />
+            {match Standing::of(&view).refusal(Action::Post) {
+                None => {
+                    view! {
+                        <Composer
+                            room_id
+                            members
+                            viewer=view.viewer.clone()
+                            thread=None
+                            last_own=Signal::derive(move || {
+                                messages.with(|all| last_editable(all, &viewer()))
+                            })
+                        />
+                    }
+                        .into_any()
+                }
+                Some(why) => view! { <p class="composer-closed" role="status">{why}</p> }.into_any(),
+            }}
             // The side panels, as one erased view: the room's view type is deep enough already.
             {view! {
                 <thread::ThreadPanel room_id thread viewer=view.viewer.clone() can_moderate members/>
@@ -378,6 +405,7 @@ pub(super) fn Room(
                         standing: Standing::of(&view),
                     }
                 />
+                <SettingsPanel view=view.clone()/>
             }
                 .into_any()}
         </div>

@@ -56,6 +56,8 @@ pub(super) fn entries<'a>(
                 && !unread
                 && !before.is_deleted()
                 && !message.is_deleted()
+                && before.event.is_none()
+                && message.event.is_none()
                 && before.author == message.author
                 && (0..=GROUP_WITHIN_MS).contains(&(message.created_at - before.created_at))
         });
@@ -70,8 +72,8 @@ pub(super) fn entries<'a>(
     out
 }
 
-/// The first message after `last_read` that someone else wrote: where "New messages" begins
-/// when a room opens.
+/// The first message after `last_read` that someone else wrote (not a timeline event): where
+/// "New messages" begins when a room opens.
 pub(super) fn first_unread(
     messages: &BTreeMap<i64, Message>,
     last_read: i64,
@@ -79,7 +81,7 @@ pub(super) fn first_unread(
 ) -> Option<i64> {
     messages
         .range(last_read + 1..)
-        .find(|(_, m)| !m.author.eq_ignore_ascii_case(viewer))
+        .find(|(_, m)| m.event.is_none() && !m.author.eq_ignore_ascii_case(viewer))
         .map(|(seq, _)| *seq)
 }
 
