@@ -33,7 +33,7 @@ test('the owner sets a topic, makes the room read-only and bans: live on the mem
   const settings = a.getByRole('complementary', { name: 'Room settings' });
   await expect(settings).toBeVisible();
   await settings.getByRole('textbox', { name: /^Topic/ }).fill('Ship it on Friday');
-  await settings.getByRole('button', { name: 'Save' }).nth(1).click();
+  await settings.getByRole('button', { name: 'Save topic' }).click();
   await expect(b.locator('.room-header .topic')).toHaveText('Ship it on Friday');
   await expect(messageLog(b).locator('.room-event')).toContainText(
     `${aliceName} set the topic to “Ship it on Friday”`,
@@ -91,8 +91,8 @@ test('room settings work without JavaScript', async ({ browser }) => {
 
   await o.goto(`/r/${id}?settings`);
   const settings = o.getByRole('complementary', { name: 'Room settings' });
-  await settings.getByRole('textbox', { name: 'Name' }).fill(`${room}-news`);
-  await settings.getByRole('button', { name: 'Save' }).first().click();
+  await settings.getByRole('textbox', { name: 'Name', exact: true }).fill(`${room}-news`);
+  await settings.getByRole('button', { name: 'Save name' }).click();
   await o.goto(`/r/${id}?settings`);
   await expect(o.getByRole('heading', { level: 1, name: `${room}-news` })).toBeVisible();
   await settings.getByRole('button', { name: 'Make read-only' }).click();

@@ -91,7 +91,7 @@ fn DetailsForms(view: RoomView) -> impl IntoView {
                 <label for=id.clone()>{label}</label>
                 <div class="setting-row">
                     <input id=id name="value" value=value maxlength=max.to_string()/>
-                    <button type="submit">"Save"</button>
+                    <button type="submit" aria-label=format!("Save {field}")>"Save"</button>
                 </div>
             </ActionForm>
         }
