@@ -172,11 +172,13 @@ pub enum Action<'a> {
     Delete,
     /// Toggle the user's reaction with this emoji.
     React(&'a str),
+    /// Pin the message to its room (`true`) or unpin it.
+    Pin(bool),
 }
 
-/// Edits, deletes or reacts to a message: validated, stored with the room's next rev
-/// (durably), answered, then published as `edited`, `deleted` or `reacted` to every member's
-/// sockets. A change that changed nothing (a retry, an edit to the same text, a second delete)
+/// Edits, deletes, reacts to or pins a message: validated, stored with the room's next rev
+/// (durably), answered, then published as `edited`, `deleted`, `reacted` or `pinned` to every
+/// member's sockets. A change that changed nothing (a retry, an edit to the same text, a second delete)
 /// is answered and not published.
 pub async fn change(
     state: &AppState,
@@ -187,7 +189,7 @@ pub async fn change(
     let value = match change.action {
         Action::Edit(text) => Some(crate::validate::message_text(text)?),
         Action::React(emoji) => Some(crate::validate::reaction(emoji)?),
-        Action::Delete => None,
+        Action::Delete | Action::Pin(_) => None,
     };
     let client_id = crate::validate::client_id(change.client_id)?;
     // Changes share the posting budget: each is a message's worth of fan-out.
@@ -207,6 +209,7 @@ pub async fn change(
             mentions: &mentions,
         },
         (Action::React(_), Some(emoji)) => ChangeKind::React { emoji },
+        (Action::Pin(pinned), _) => ChangeKind::Pin { pinned },
         _ => ChangeKind::Delete,
     };
     let changed = state
@@ -235,6 +238,7 @@ pub async fn change(
                 measure::ChangeKind::Delete,
             ),
             Action::React(_) => (ServerFrame::Reacted { message }, measure::ChangeKind::React),
+            Action::Pin(_) => (ServerFrame::Pinned { message }, measure::ChangeKind::Pin),
         };
         measure::changed(kind);
         publish(state, change.room_id, &frame).await;

@@ -282,16 +282,23 @@ pub enum ChangeKind {
     Edit,
     Delete,
     React,
+    Pin,
 }
 
 impl ChangeKind {
-    const ALL: [Self; 3] = [ChangeKind::Edit, ChangeKind::Delete, ChangeKind::React];
+    const ALL: [Self; 4] = [
+        ChangeKind::Edit,
+        ChangeKind::Delete,
+        ChangeKind::React,
+        ChangeKind::Pin,
+    ];
 
     fn label(self) -> &'static str {
         match self {
             ChangeKind::Edit => "edit",
             ChangeKind::Delete => "delete",
             ChangeKind::React => "react",
+            ChangeKind::Pin => "pin",
         }
     }
 }

@@ -388,6 +388,18 @@ pub struct Message {
     /// happened. An event has no text; it cannot be edited, deleted, reacted or replied to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event: Option<RoomEvent>,
+    /// Pinned to the room: by whom and when (listed in the room's pins).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pinned: Option<Pin>,
+}
+
+/// Who pinned a message, and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pin {
+    /// Their username (empty once the account is gone).
+    pub by: String,
+    /// UTC ms.
+    pub at: i64,
 }
 
 /// Something that happened to a room, recorded in its timeline by whoever did it.

@@ -72,6 +72,14 @@ pub enum ClientFrame {
         client_id: String,
         emoji: String,
     },
+    /// (v2) Pin a message to its room (`pinned` true) or unpin it (a room's moderators and
+    /// owners; either member of a conversation); answered like `edit`.
+    Pin {
+        room_id: RoomId,
+        seq: i64,
+        client_id: String,
+        pinned: bool,
+    },
     /// The user is typing in a room. Send at most one every [`TYPING_EVERY_MS`]; the server drops
     /// the rest.
     Typing { room_id: RoomId },
@@ -126,6 +134,8 @@ pub enum ServerFrame {
     Deleted { message: Message },
     /// (v2) A message's reactions changed: its new state.
     Reacted { message: Message },
+    /// (v2) A message was pinned or unpinned: its new state (`pinned` set or absent).
+    Pinned { message: Message },
     /// (v2) A thread changed: a reply was posted (or deleted), and its root now has the reply
     /// count, last reply time and followers given. A reply also sent to the room comes as a
     /// `message` as well; a reply kept in its thread only comes here.
@@ -221,10 +231,11 @@ impl From<&AppError> for ErrorCode {
 /// The first protocol version that has the server frame `frame` (serialized): a socket that
 /// speaks an older one is not sent it. Every frame is an object whose first key is its `type`.
 pub fn frame_version(frame: &str) -> u32 {
-    const V2: [&str; 6] = [
+    const V2: [&str; 7] = [
         "edited",
         "deleted",
         "reacted",
+        "pinned",
         "changes",
         "replied",
         "thread_read",
@@ -287,6 +298,7 @@ mod tests {
             ServerFrame::Edited { message: message() },
             ServerFrame::Deleted { message: message() },
             ServerFrame::Reacted { message: message() },
+            ServerFrame::Pinned { message: message() },
             ServerFrame::Changes {
                 room_id: 1,
                 messages: vec![message()],

@@ -30,6 +30,8 @@ pub enum Action {
     /// Reply in a thread, react, or edit one's own message (anyone in it, unless it is
     /// archived: its messages are then kept as they are).
     Respond,
+    /// Pin a message, or unpin it (in a conversation, either member).
+    Pin,
     /// Change its name, topic or description.
     EditDetails,
     /// Make it private or public, read-only or open, archived or not.
@@ -92,6 +94,7 @@ impl Standing {
                 "This room is read-only: only its moderators and owners post. You can react and reply in threads.",
             ),
             Action::Post | Action::Respond => None,
+            Action::Pin if dm && member => None,
             _ if dm => Some("That cannot be done in a direct conversation: it has no roles."),
             Action::Invite if member => None,
             Action::Invite => Some("Only the room's members can add people to it."),
@@ -107,6 +110,8 @@ impl Standing {
             Action::Remove(_) => Some("Only the room's moderators and owners can remove members."),
             Action::SetRole { .. } if role == Some(Role::Owner) => None,
             Action::SetRole { .. } => Some("Only the room's owners can change roles."),
+            Action::Pin if role >= Some(Role::Moderator) => None,
+            Action::Pin => Some("Only the room's moderators and owners can pin messages."),
             Action::EditDetails if role >= Some(Role::Moderator) => None,
             Action::EditDetails => Some(
                 "Only the room's moderators and owners can change its name, topic and description.",
@@ -164,6 +169,7 @@ mod tests {
                 (Action::Post, Some(Member)),
                 (Action::Respond, Some(Member)),
                 (Action::Invite, Some(Member)),
+                (Action::Pin, Some(Moderator)),
                 (Action::EditDetails, Some(Moderator)),
                 (Action::Configure, Some(Owner)),
                 (Action::Ban(None), Some(Moderator)),
@@ -267,6 +273,7 @@ mod tests {
                 assert!(!s.may(Action::Remove(Role::Member)));
                 assert!(!s.may(Action::EditDetails));
                 assert!(!s.may(Action::Configure));
+                assert_eq!(s.may(Action::Pin), role.is_some(), "its members pin");
                 assert!(!s.may(Action::Ban(None)));
             }
         }

@@ -22,6 +22,8 @@ pub const MAX_CLIENT_ID_CHARS: usize = 64;
 /// Longest reaction, in characters: one emoji, which may be a sequence (a family, a flag, a
 /// skin tone: up to about ten code points).
 pub const MAX_REACTION_CHARS: usize = 16;
+/// Most pinned messages one room may hold.
+pub const MAX_PINS_PER_ROOM: usize = 50;
 /// Most different reactions one message may carry.
 pub const MAX_REACTIONS_PER_MESSAGE: usize = 20;
 /// The reactions offered in one click; any other emoji can be typed.

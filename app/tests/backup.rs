@@ -67,7 +67,7 @@ on_every_backend!(
     edits_and_tombstones_round_trip_and_restore_takes_new_revs,
     threads_round_trip_and_a_reply_needs_its_root,
     privacy_and_roles_survive_a_round_trip_and_a_merge_never_reveals,
-    settings_and_timeline_events_survive_jsonl_and_stay_out_of_xml_and_csv,
+    settings_events_and_pins_survive_jsonl_and_events_stay_out_of_xml_and_csv,
 );
 
 #[path = "support/postgres.rs"]
@@ -1211,7 +1211,7 @@ async fn privacy_and_roles_survive_a_round_trip_and_a_merge_never_reveals(kind: 
     ));
 }
 
-async fn settings_and_timeline_events_survive_jsonl_and_stay_out_of_xml_and_csv(kind: Kind) {
+async fn settings_events_and_pins_survive_jsonl_and_events_stay_out_of_xml_and_csv(kind: Kind) {
     use app::model::RoomEvent;
     let source = db_on(kind).await;
     let s = &*source.store;
@@ -1234,6 +1234,16 @@ async fn settings_and_timeline_events_survive_jsonl_and_stay_out_of_xml_and_csv(
             .unwrap();
     }
     post(s, &bob, room, "second", None).await;
+    let second = s.room_view(bob.id, room).await.unwrap().room.last_seq;
+    s.change_message(app::store::MessageChange {
+        user_id: bob.id,
+        room_id: room,
+        seq: second,
+        client_id: None,
+        kind: app::store::ChangeKind::Pin { pinned: true },
+    })
+    .await
+    .unwrap();
     let bytes = backup(s, Format::Jsonl).await;
     let text = String::from_utf8(bytes.clone()).unwrap();
     assert!(text.contains("\"read_only\":true"), "{text}");
@@ -1291,6 +1301,9 @@ async fn settings_and_timeline_events_survive_jsonl_and_stay_out_of_xml_and_csv(
         page.messages[3].event,
         Some(RoomEvent::ReadOnly { read_only: true })
     );
+    let pin = page.messages[4].pinned.clone().unwrap();
+    assert_eq!(pin.by, "bob", "the pin survives the round trip");
+    assert_eq!(t.pins(bob2.id, id).await.unwrap().len(), 1);
 
     // XML and CSV leave events out and carry the messages.
     for format in [Format::Xml, Format::Csv] {

@@ -53,6 +53,7 @@ macro_rules! every_case {
             a_read_only_room_takes_posts_from_moderators_and_replies_from_all,
             an_archived_room_leaves_the_sidebar_and_takes_no_posts,
             a_ban_removes_and_keeps_out_until_lifted,
+            moderators_pin_and_pins_sync_by_rev,
             registration_follows_the_mode_and_an_invite_is_used_once,
             text_is_stored_verbatim,
             unread_counts_follow_the_shared_read_position,
@@ -1303,6 +1304,67 @@ async fn a_ban_removes_and_keeps_out_until_lifted(store: Arc<dyn Store>) {
     store.join_room(dave.id, room).await.unwrap();
     assert!(store.room_view(dave.id, room).await.unwrap().is_member);
     assert_eq!(store.bans(bob.id, room).await.unwrap().len(), 1);
+}
+
+async fn moderators_pin_and_pins_sync_by_rev(store: Arc<dyn Store>) {
+    use app::model::Role;
+    let _admin = user(&*store, "alice").await;
+    let bob = user(&*store, "bob").await;
+    let carol = user(&*store, "carol").await;
+    let room = store.create_room(bob.id, "pins", None, false).await.unwrap().id;
+    store.join_room(carol.id, room).await.unwrap();
+    let first = post(&*store, &carol, room, "the plan").await;
+    let second = post(&*store, &carol, room, "the date").await;
+    let pin = ChangeKind::Pin { pinned: true };
+    // A member, even its author, does not pin; nothing changes.
+    assert!(matches!(
+        change(&*store, &carol, room, first.seq, None, pin).await,
+        Err(StoreError::Forbidden(_))
+    ));
+    assert!(store.pins(carol.id, room).await.unwrap().is_empty());
+    // The owner pins both: newest pin first, each with who and when, at the room's next revs.
+    let pinned = change(&*store, &bob, room, first.seq, None, pin).await.unwrap();
+    assert!(pinned.changed);
+    let mark = pinned.message.pinned.clone().unwrap();
+    assert_eq!(mark.by, "bob");
+    assert!(pinned.message.rev > second.rev);
+    change(&*store, &bob, room, second.seq, None, pin).await.unwrap();
+    let pins = store.pins(carol.id, room).await.unwrap();
+    let bodies: Vec<&str> = pins.iter().map(|m| m.body.as_str()).collect();
+    assert_eq!(bodies, ["the date", "the plan"]);
+    // Pinning again changes nothing; a moderator unpins; catch-up by rev sees both changes.
+    let again = change(&*store, &bob, room, first.seq, None, pin).await.unwrap();
+    assert!(!again.changed);
+    store.set_role(bob.id, room, carol.id, Role::Moderator).await.unwrap();
+    let unpin = ChangeKind::Pin { pinned: false };
+    let unpinned = change(&*store, &carol, room, first.seq, None, unpin).await.unwrap();
+    assert_eq!(unpinned.message.pinned, None);
+    let caught_up = store.changes(bob.id, room, second.rev, 10).await.unwrap();
+    let seen: Vec<(i64, bool)> = caught_up
+        .messages
+        .iter()
+        .map(|m| (m.seq, m.pinned.is_some()))
+        .collect();
+    assert_eq!(seen, [(second.seq, true), (first.seq, false)]);
+    // Deleting a pinned message unpins it; a tombstone cannot be pinned.
+    change(&*store, &carol, room, second.seq, None, ChangeKind::Delete).await.unwrap();
+    assert!(store.pins(bob.id, room).await.unwrap().is_empty());
+    assert!(matches!(
+        change(&*store, &bob, room, second.seq, None, pin).await,
+        Err(StoreError::Invalid(_))
+    ));
+    // Outsiders see no pins; a room holds a bounded number of them.
+    let dave = user(&*store, "dave").await;
+    assert!(matches!(store.pins(dave.id, room).await, Err(StoreError::Forbidden(_))));
+    for i in 0..app::validate::MAX_PINS_PER_ROOM {
+        let m = post(&*store, &bob, room, &format!("note {i}")).await;
+        change(&*store, &bob, room, m.seq, None, pin).await.unwrap();
+    }
+    let one_more = post(&*store, &bob, room, "one more").await;
+    assert!(matches!(
+        change(&*store, &bob, room, one_more.seq, None, pin).await,
+        Err(StoreError::Invalid(_))
+    ));
 }
 
 async fn registration_follows_the_mode_and_an_invite_is_used_once(store: Arc<dyn Store>) {

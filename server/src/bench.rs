@@ -133,6 +133,7 @@ pub fn message(
         also_in_room: false,
         files: None,
         event: None,
+        pinned: None,
         place: app::backup::read::Place::Line(line),
     }
 }

@@ -318,7 +318,8 @@ async fn read_loop(
                 ClientFrame::Post { client_id, .. }
                 | ClientFrame::Edit { client_id, .. }
                 | ClientFrame::Delete { client_id, .. }
-                | ClientFrame::React { client_id, .. } => Some(client_id.clone()),
+                | ClientFrame::React { client_id, .. }
+                | ClientFrame::Pin { client_id, .. } => Some(client_id.clone()),
                 _ => None,
             };
             app::measure::rate_limited(app::measure::Limit::SocketFrames);
@@ -349,6 +350,7 @@ fn command_name(frame: &ClientFrame) -> &'static str {
         ClientFrame::Edit { .. } => "edit",
         ClientFrame::Delete { .. } => "delete",
         ClientFrame::React { .. } => "react",
+        ClientFrame::Pin { .. } => "pin",
         ClientFrame::Typing { .. } => "typing",
         ClientFrame::Read { .. } => "read",
         ClientFrame::ReadThread { .. } => "read_thread",
@@ -429,11 +431,12 @@ async fn handle(frame: ClientFrame, state: &AppState, session: &Session, conn: u
         | ClientFrame::Edit { .. }
         | ClientFrame::Delete { .. }
         | ClientFrame::React { .. }
+        | ClientFrame::Pin { .. }
         | ClientFrame::ReadThread { .. }
             if !v2 =>
         {
             let message =
-                "edit, delete, react, read_thread and changes need protocol version 2: /ws?v=2"
+                "edit, delete, react, pin, read_thread and changes need protocol version 2: /ws?v=2"
                     .to_owned();
             chat::reply_error(state, conn, ErrorCode::BadFrame, message, None).await;
             (Ok(()), None)
@@ -485,6 +488,21 @@ async fn handle(frame: ClientFrame, state: &AppState, session: &Session, conn: u
                 seq,
                 client_id: Some(&client_id),
                 action: Action::React(&emoji),
+            };
+            let changed = chat::change(state, user, change, Answer::Socket(conn)).await;
+            (changed.map(drop), Some(client_id))
+        }
+        ClientFrame::Pin {
+            room_id,
+            seq,
+            client_id,
+            pinned,
+        } => {
+            let change = Change {
+                room_id,
+                seq,
+                client_id: Some(&client_id),
+                action: Action::Pin(pinned),
             };
             let changed = chat::change(state, user, change, Answer::Socket(conn)).await;
             (changed.map(drop), Some(client_id))

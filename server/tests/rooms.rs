@@ -412,3 +412,64 @@ async fn settings_and_bans_follow_roles_and_reach_members_live() {
         "the composer says why"
     );
 }
+
+#[tokio::test]
+async fn pins_over_the_socket_follow_roles_and_reach_members() {
+    let server = start().await;
+    let addr = server.addr;
+    let _admin = register(addr, "alice").await;
+    let bob = register(addr, "bob").await;
+    let carol = register(addr, "carol").await;
+    let room: i64 = call(addr, "create_room", "name=pinboard", &bob)
+        .await
+        .trim()
+        .parse()
+        .unwrap();
+    call(addr, "join_room", &format!("room_id={room}"), &carol).await;
+    let said = say(addr, &carol, room, "the checklist").await;
+    let mut bobs = connect(addr, &bob).await;
+    let mut carols = connect(addr, &carol).await;
+    let pin = |client_id: &str, pinned: bool| ClientFrame::Pin {
+        room_id: room,
+        seq: said.seq,
+        client_id: client_id.into(),
+        pinned,
+    };
+    // A member may not pin, even her own message.
+    send(&mut carols, &pin("c-1", true)).await;
+    match next(&mut carols).await {
+        ServerFrame::Error {
+            code, client_id, ..
+        } => assert_eq!(
+            (code, client_id.as_deref()),
+            (app::protocol::ErrorCode::Forbidden, Some("c-1"))
+        ),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    // The owner pins: acked with the pin, and carol's socket hears `pinned`.
+    send(&mut bobs, &pin("b-1", true)).await;
+    match next(&mut bobs).await {
+        ServerFrame::Ack { message, .. } => {
+            assert_eq!(message.pinned.map(|p| p.by).as_deref(), Some("bob"))
+        }
+        other => panic!("expected the ack, got {other:?}"),
+    }
+    match next(&mut carols).await {
+        ServerFrame::Pinned { message } => assert_eq!(message.seq, said.seq),
+        other => panic!("expected pinned, got {other:?}"),
+    }
+    let pins = call(addr, "pins", &format!("room_id={room}"), &carol).await;
+    assert!(pins.contains("the checklist"), "{pins}");
+    // Unpinned over HTTP: the list is empty.
+    call(
+        addr,
+        "pin",
+        &format!("room_id={room}&seq={}&unpin=1", said.seq),
+        &bob,
+    )
+    .await;
+    assert_eq!(
+        call(addr, "pins", &format!("room_id={room}"), &carol).await,
+        "[]"
+    );
+}

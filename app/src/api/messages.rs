@@ -134,6 +134,33 @@ pub async fn react(
     .await
 }
 
+/// Pins a message to its room, or with `unpin` set (any value) unpins it: the room's
+/// moderators and owners (either member of a conversation). Returns the message once stored.
+#[server(endpoint = "pin")]
+pub async fn pin_message(
+    room_id: RoomId,
+    seq: i64,
+    unpin: Option<String>,
+    client_id: Option<String>,
+) -> Result<Message, AppError> {
+    super::ssr::change_message(crate::chat::Change {
+        room_id,
+        seq,
+        client_id: client_id.as_deref(),
+        action: crate::chat::Action::Pin(unpin.is_none()),
+    })
+    .await
+}
+
+/// The room's pinned messages, newest pin first, for its members.
+#[server(endpoint = "pins")]
+pub async fn room_pins(room_id: RoomId) -> Result<Vec<Message>, AppError> {
+    let user = super::ssr::require_user().await?;
+    let state = super::ssr::state()?;
+    state.limits.read(user.id)?;
+    Ok(state.store.pins(user.id, room_id).await?)
+}
+
 /// A thread: its root (the message at `seq`, or the root of the reply at `seq`) and its newest
 /// replies before `before` (50 by default, at most 100), oldest first.
 #[server(endpoint = "thread")]

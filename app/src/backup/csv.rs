@@ -241,6 +241,7 @@ impl<R: BufRead + Send> Decoder for CsvDecoder<R> {
                 also_in_room: false,
                 files: Vec::new(),
                 event: None,
+                pinned: None,
             }),
         )))
     }

@@ -60,6 +60,8 @@ struct MessageLine {
     files: Vec<crate::model::Attachment>,
     #[serde(default)]
     event: Option<crate::model::RoomEvent>,
+    #[serde(default)]
+    pinned: Option<crate::store::records::PinRecord>,
 }
 
 impl From<MessageLine> for MessageRecord {
@@ -80,6 +82,7 @@ impl From<MessageLine> for MessageRecord {
             also_in_room: m.also_in_room,
             files: m.files,
             event: m.event,
+            pinned: m.pinned,
         }
     }
 }

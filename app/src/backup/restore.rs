@@ -128,6 +128,7 @@ pub async fn restore(
         rooms: HashMap::new(),
         members: HashSet::new(),
         ordinals: HashMap::new(),
+        pins: HashMap::new(),
         implied_members: input.format != Format::Jsonl,
     };
     while let Some(batch) = batches.recv().await {
@@ -156,6 +157,8 @@ struct Applier {
     members: HashSet<(RoomId, UserId)>,
     /// Messages without an id: how many identical ones came before (see [`derived_id`]).
     ordinals: HashMap<[u8; 16], u32>,
+    /// Pinned messages per room in the file, held to the live bound.
+    pins: HashMap<RoomId, usize>,
     /// XML and CSV carry no membership records: authors become members of their rooms.
     implied_members: bool,
 }
@@ -263,6 +266,22 @@ impl Applier {
                 .to_string()
         };
         let author = self.user(&m.from, m.date, place).await?;
+        let pinned = match &m.pinned {
+            None => None,
+            Some(_) if m.deleted_at.is_some() || m.event.is_some() => {
+                return Err(BackupError::at(
+                    place,
+                    "a deleted message or an event cannot be pinned",
+                ))
+            }
+            Some(pin) if pin.at < m.date => {
+                return Err(BackupError::at(
+                    place,
+                    "a message cannot be pinned before it was sent",
+                ))
+            }
+            Some(pin) => Some((pin.at, self.user(&pin.by, pin.at, place).await?)),
+        };
         let room = self
             .room(&m.room, m.date, Some(author), None, place)
             .await?;
@@ -299,6 +318,19 @@ impl Applier {
             ),
             Some(_) => None,
         };
+        if pinned.is_some() {
+            let pins = self.pins.entry(room).or_default();
+            *pins += 1;
+            if *pins > crate::validate::MAX_PINS_PER_ROOM {
+                return Err(BackupError::at(
+                    place,
+                    format!(
+                        "a room holds at most {} pins",
+                        crate::validate::MAX_PINS_PER_ROOM
+                    ),
+                ));
+            }
+        }
         self.tx
             .message(StagedMessage {
                 uid,
@@ -322,6 +354,7 @@ impl Applier {
                     ),
                     None => None,
                 },
+                pinned,
                 place,
             })
             .await?;

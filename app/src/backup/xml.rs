@@ -205,6 +205,7 @@ fn message(
         also_in_room: false,
         files: Vec::new(),
         event: None,
+        pinned: None,
     })
 }
 

@@ -24,6 +24,8 @@ pub enum ChangeKind<'a> {
     Delete,
     /// Add this reaction (already validated) of the user's, or take it back if it is there.
     React { emoji: &'a str },
+    /// Pin it to the room (`true`) or unpin it.
+    Pin { pinned: bool },
 }
 
 /// A change asked for by `user_id` to the message at `seq` of `room_id`.
@@ -91,6 +93,18 @@ pub(crate) fn decide(change: &MessageChange<'_>, target: &Target) -> StoreResult
             toggled(target, emoji)?;
             Ok(Decision::Apply)
         }
+        ChangeKind::Pin { .. } if target.deleted => Err(StoreError::Invalid(
+            "That message was deleted; it cannot be pinned.".into(),
+        )),
+        ChangeKind::Pin { .. } if !target.standing.may(Action::Pin) => Err(StoreError::Forbidden(
+            target
+                .standing
+                .refusal(Action::Pin)
+                .unwrap_or_default()
+                .into(),
+        )),
+        ChangeKind::Pin { pinned } if pinned == target.pinned => Ok(Decision::Unchanged),
+        ChangeKind::Pin { .. } => Ok(Decision::Apply),
         ChangeKind::Delete if target.standing.kind == RoomKind::Dm => Err(StoreError::Forbidden(
             "You can only delete your own messages.".into(),
         )),
@@ -115,6 +129,8 @@ pub(crate) struct Written<'a> {
     pub reactions: Option<String>,
     /// The `html` and `mentions` columns to write, or `None` to keep them (a reaction).
     pub text: Option<(Option<String>, Option<String>)>,
+    /// The pin to write: `Some(Some(at))` pins, `Some(None)` unpins, `None` keeps it.
+    pub pin: Option<Option<i64>>,
 }
 
 /// What `change`, allowed by [`decide`], writes at time `at`. A tombstone keeps its uid, seq,
@@ -139,6 +155,7 @@ pub(crate) fn written<'a>(
                 Some(super::rendered(body, html, mentions)),
                 super::rows::list_json(mentions),
             )),
+            pin: None,
         },
         ChangeKind::Delete => Written {
             body: "",
@@ -146,6 +163,8 @@ pub(crate) fn written<'a>(
             deleted_at: Some(at),
             reactions: None,
             text: Some((None, None)),
+            // A deleted message is no longer pinned.
+            pin: Some(None),
         },
         ChangeKind::React { emoji } => Written {
             body: &target.body,
@@ -153,6 +172,15 @@ pub(crate) fn written<'a>(
             deleted_at: None,
             reactions: reactions(&toggled(target, emoji)?),
             text: None,
+            pin: None,
+        },
+        ChangeKind::Pin { pinned } => Written {
+            body: &target.body,
+            edited_at: None,
+            deleted_at: None,
+            reactions: reactions(&target.reactions),
+            text: None,
+            pin: Some(pinned.then_some(at)),
         },
     })
 }
@@ -227,6 +255,7 @@ mod tests {
             user_name: "bob".into(),
             reactions: Vec::new(),
             event: false,
+            pinned: false,
         }
     }
 
@@ -238,6 +267,47 @@ mod tests {
             client_id: None,
             kind,
         }
+    }
+
+    #[test]
+    fn moderators_pin_once_never_a_tombstone_or_an_event() {
+        let pin = ChangeKind::Pin { pinned: true };
+        // A member, even the author, does not pin in a named room.
+        assert!(matches!(
+            decide(&change(1, pin), &target(1)),
+            Err(StoreError::Forbidden(_))
+        ));
+        let moderated = Target {
+            standing: standing(RoomKind::Public, Some(Role::Moderator), false),
+            ..target(1)
+        };
+        assert_eq!(decide(&change(2, pin), &moderated).ok(), Some(Decision::Apply));
+        let pinned = Target {
+            pinned: true,
+            ..moderated.clone()
+        };
+        assert_eq!(decide(&change(2, pin), &pinned).ok(), Some(Decision::Unchanged));
+        let unpin = ChangeKind::Pin { pinned: false };
+        assert_eq!(decide(&change(2, unpin), &pinned).ok(), Some(Decision::Apply));
+        let gone = Target {
+            deleted: true,
+            ..moderated.clone()
+        };
+        assert!(matches!(decide(&change(2, pin), &gone), Err(StoreError::Invalid(_))));
+        let event = Target {
+            event: true,
+            ..moderated
+        };
+        assert!(matches!(decide(&change(2, pin), &event), Err(StoreError::Invalid(_))));
+        // In a conversation either member pins.
+        let dm = Target {
+            standing: standing(RoomKind::Dm, Some(Role::Member), false),
+            ..target(1)
+        };
+        assert_eq!(decide(&change(2, pin), &dm).ok(), Some(Decision::Apply));
+        // Deleting a pinned message unpins it.
+        let w = written(&change(1, ChangeKind::Delete), &pinned, 5).unwrap();
+        assert_eq!(w.pin, Some(None));
     }
 
     #[test]

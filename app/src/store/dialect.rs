@@ -137,7 +137,8 @@ impl Dialect {
      m.reply_count, m.last_reply_at, \
      CASE WHEN m.last_reply_at IS NOT NULL THEN (SELECT json_group_array(username) FROM \
        (SELECT fu.username FROM thread_follows f JOIN users fu ON fu.id = f.user_id \
-        WHERE f.root_uid = m.uid ORDER BY fu.username COLLATE NOCASE)) END, m.files, m.event"
+        WHERE f.root_uid = m.uid ORDER BY fu.username COLLATE NOCASE)) END, m.files, m.event, \
+     m.pinned_at, (SELECT pu.username FROM users pu WHERE pu.id = m.pinned_by)"
             }
             Self::Postgres => {
                 "m.uid, m.room_id, m.seq, u.username, m.body, m.created_at, \
@@ -146,7 +147,8 @@ impl Dialect {
      m.reply_count, m.last_reply_at, \
      CASE WHEN m.last_reply_at IS NOT NULL THEN (SELECT json_agg(fu.username \
        ORDER BY lower(fu.username))::text FROM thread_follows f \
-       JOIN users fu ON fu.id = f.user_id WHERE f.root_uid = m.uid) END, m.files, m.event"
+       JOIN users fu ON fu.id = f.user_id WHERE f.root_uid = m.uid) END, m.files, m.event, \
+     m.pinned_at, (SELECT pu.username FROM users pu WHERE pu.id = m.pinned_by)"
             }
         }
     }
@@ -204,13 +206,14 @@ impl Dialect {
             Self::Sqlite => format!(
                 "SELECT json_group_array(json_array(uid, seq, author_id, body, created_at, \
                    client_id, edited_at, deleted_at, reactions, mentions, thread_uid, \
-                   json(CASE WHEN also_in_room THEN 'true' ELSE 'false' END), files, event)) \
+                   json(CASE WHEN also_in_room THEN 'true' ELSE 'false' END), files, event, \
+                   pinned_at, pinned_by)) \
                  FROM (SELECT * FROM messages WHERE room_id = $1 AND seq > $2 AND {range} \
                        ORDER BY seq LIMIT $5)"
             ),
             Self::Postgres => "SELECT uid, seq, author_id, body, created_at, client_id, \
                    edited_at, deleted_at, reactions, mentions, thread_uid, also_in_room, files, \
-                   event \
+                   event, pinned_at, pinned_by \
                  FROM messages WHERE room_id = $1 AND seq > $2 \
                    AND created_at >= $3 AND created_at < $4 ORDER BY seq LIMIT $5"
                 .to_owned(),

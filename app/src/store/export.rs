@@ -36,6 +36,8 @@ pub(crate) type ChunkRow = (
     bool,
     Option<String>,
     Option<String>,
+    Option<i64>,
+    Option<UserId>,
 );
 
 /// The rows of one consistent snapshot of a backend's database.
@@ -264,6 +266,8 @@ pub(crate) async fn export(
                 also_in_room,
                 files,
                 event,
+                pinned_at,
+                pinned_by,
             ) in rows
             {
                 let thread = thread.filter(|root| roots.contains(root));
@@ -289,6 +293,10 @@ pub(crate) async fn export(
                     files: super::rows::list(files).map_err(StoreError::from)?,
                     thread,
                     event: super::rows::event(event).map_err(StoreError::from)?,
+                    // A pin whose pinner's account is gone is left out.
+                    pinned: pinned_at
+                        .zip(pinned_by.and_then(name_of))
+                        .map(|(at, by)| super::records::PinRecord { by, at }),
                 }))
                 .await?;
                 end.messages += 1;

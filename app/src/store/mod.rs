@@ -558,6 +558,9 @@ pub trait Store: Send + Sync + 'static {
         member: UserId,
         banned: bool,
     ) -> StoreResult<Option<Message>>;
+    /// The room's pinned messages, newest pin first (at most
+    /// [`crate::validate::MAX_PINS_PER_ROOM`]), for its members.
+    async fn pins(&self, user_id: UserId, room_id: RoomId) -> StoreResult<Vec<Message>>;
     /// The people banned from a named room, for its moderators.
     async fn bans(
         &self,
@@ -750,6 +753,8 @@ pub struct StagedMessage {
     pub files: Option<String>,
     /// The event column as stored (JSON [`crate::model::RoomEvent`]), or `None`.
     pub event: Option<String>,
+    /// When it was pinned, and by whom (`None`: not pinned).
+    pub pinned: Option<(i64, UserId)>,
     pub place: Place,
 }
 

@@ -33,6 +33,10 @@ pub struct Scope {
 /// One entry of a backup after the header.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "nearly every record is a message: boxing it would cost an allocation per message"
+)]
 pub enum Record {
     User(UserRecord),
     Room(RoomRecord),
@@ -142,6 +146,17 @@ pub struct MessageRecord {
     /// text, files, reactions, mentions or thread. JSONL only: XML and CSV leave events out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event: Option<crate::model::RoomEvent>,
+    /// Pinned to its room: by whom and when. JSONL only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pinned: Option<PinRecord>,
+}
+
+/// Who pinned a message, and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PinRecord {
+    pub by: String,
+    #[serde(with = "rfc3339_ms")]
+    pub at: i64,
 }
 
 /// How many records of each kind came before.

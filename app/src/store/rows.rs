@@ -18,6 +18,8 @@ pub(crate) struct Target {
     pub reactions: Vec<Reaction>,
     /// It is a timeline event, which no one changes.
     pub event: bool,
+    /// It is pinned.
+    pub pinned: bool,
 }
 
 /// A user as stored.
@@ -43,13 +45,14 @@ pub(crate) struct RoomRow {
 }
 
 /// How many columns [`message`] reads; a query may select more after them.
-pub(crate) const MESSAGE_COLUMN_COUNT: usize = 20;
+pub(crate) const MESSAGE_COLUMN_COUNT: usize = 22;
 
 /// A message joined with its author: uid, room, seq, author's name, body, time, client id,
 /// rev, edit time, deletion time, reactions (JSON), HTML, mentions (JSON), then its thread:
 /// the root's seq (replies), also in the room, reply count, last reply time and followers
-/// (JSON; roots), its files (JSON) and its event (JSON; timeline events). A message stored
-/// before Markdown has no HTML yet; it is rendered here.
+/// (JSON; roots), its files (JSON), its event (JSON; timeline events), and when it was pinned
+/// and by whom (their name). A message stored before Markdown has no HTML yet; it is rendered
+/// here.
 pub(crate) fn message<'r, R>(row: &'r R) -> Result<Message, sqlx::Error>
 where
     R: Row,
@@ -87,11 +90,20 @@ where
         followers: list(row.try_get(17)?)?,
         files: list(row.try_get(18)?)?,
         event: event(row.try_get(19)?)?,
+        pinned: row
+            .try_get::<Option<i64>, _>(20)?
+            .map(|at| -> Result<crate::model::Pin, sqlx::Error> {
+                Ok(crate::model::Pin {
+                    by: row.try_get::<Option<String>, _>(21)?.unwrap_or_default(),
+                    at,
+                })
+            })
+            .transpose()?,
     })
 }
 
 /// The target of a change and when it was posted, from the columns author id, body, deleted,
-/// posting time, the actor's name, reactions and whether it is an event (the same query on every backend), and the
+/// posting time, the actor's name, reactions, whether it is an event and whether it is pinned (the same query on every backend), and the
 /// actor's standing in the room, read in the same transaction.
 pub(crate) fn target<'r, R>(
     row: &'r R,
@@ -112,6 +124,7 @@ where
         user_name: row.try_get::<Option<String>, _>(4)?.unwrap_or_default(),
         reactions: list(row.try_get(5)?)?,
         event: row.try_get(6)?,
+        pinned: row.try_get(7)?,
     };
     Ok((target, row.try_get(3)?))
 }

@@ -150,6 +150,7 @@ fn generate(path: &Path, messages: usize) -> BenchResult<()> {
                 also_in_room: false,
                 files: Vec::new(),
                 event: None,
+                pinned: None,
             }))?;
             written += 1;
             end.messages += 1;

@@ -8,11 +8,12 @@
 
 use super::{Access, Pool};
 use super::dialect::{begin_write, lock_room, message_at, MESSAGE_COLUMNS};
-use crate::model::{Changes, RoomId, UserId};
+use crate::model::{Changes, Message, RoomId, UserId};
 use crate::store::changes::{
     decide, no_such_message, retry, written, ChangeKind, Changed, Decision, MessageChange,
 };
-use crate::store::{rows, StoreResult};
+use crate::store::{rows, StoreError, StoreResult};
+use crate::validate::MAX_PINS_PER_ROOM;
 use crate::timestamp::now_ms;
 
 pub(super) async fn change(pool: &Pool, change: MessageChange<'_>) -> StoreResult<Changed> {
@@ -40,7 +41,8 @@ pub(super) async fn change(pool: &Pool, change: MessageChange<'_>) -> StoreResul
     }
     let row = sqlx::query(
         "SELECT m.author_id, m.body, m.deleted_at IS NOT NULL, m.created_at, \
-           (SELECT username FROM users WHERE id = $3), m.reactions, m.event IS NOT NULL \
+           (SELECT username FROM users WHERE id = $3), m.reactions, m.event IS NOT NULL, \
+           m.pinned_at IS NOT NULL \
          FROM messages m WHERE m.room_id = $1 AND m.seq = $2",
     )
     .bind(change.room_id)
@@ -53,6 +55,19 @@ pub(super) async fn change(pool: &Pool, change: MessageChange<'_>) -> StoreResul
     // A change never predates the message, even if the clock went back.
     let at = now_ms().max(posted_at);
     let decision = decide(&change, &target)?;
+    if decision == Decision::Apply && change.kind == (ChangeKind::Pin { pinned: true }) {
+        let pins: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM messages WHERE room_id = $1 AND pinned_at IS NOT NULL",
+        )
+        .bind(change.room_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        if pins >= MAX_PINS_PER_ROOM as i64 {
+            return Err(StoreError::Invalid(format!(
+                "A room holds at most {MAX_PINS_PER_ROOM} pins: unpin one first."
+            )));
+        }
+    }
     if decision == Decision::Apply {
         let rev: i64 = sqlx::query_scalar(
             "UPDATE rooms SET last_rev = last_rev + 1 WHERE id = $1 RETURNING last_rev",
@@ -66,7 +81,9 @@ pub(super) async fn change(pool: &Pool, change: MessageChange<'_>) -> StoreResul
                deleted_at = $5, rev = $6, reactions = $7, \
                html = CASE WHEN $8 THEN $9 ELSE html END, \
                mentions = CASE WHEN $8 THEN $10 ELSE mentions END, \
-               files = CASE WHEN $5 IS NULL THEN files END \
+               files = CASE WHEN $5 IS NULL THEN files END, \
+               pinned_at = CASE WHEN $11 THEN $12 ELSE pinned_at END, \
+               pinned_by = CASE WHEN $11 THEN $13 ELSE pinned_by END \
              WHERE room_id = $1 AND seq = $2",
         )
         .bind(change.room_id)
@@ -79,6 +96,9 @@ pub(super) async fn change(pool: &Pool, change: MessageChange<'_>) -> StoreResul
         .bind(w.text.is_some())
         .bind(w.text.as_ref().and_then(|t| t.0.clone()))
         .bind(w.text.as_ref().and_then(|t| t.1.clone()))
+        .bind(w.pin.is_some())
+        .bind(w.pin.flatten())
+        .bind(w.pin.flatten().map(|_| change.user_id))
         .execute(&mut *tx)
         .await?;
     }
@@ -137,4 +157,22 @@ pub(super) async fn since(
         messages: found.iter().map(rows::message).collect::<Result<_, _>>()?,
         complete,
     })
+}
+
+/// The room's pinned messages, newest pin first, for its members.
+pub(super) async fn pins(pool: &Pool, user_id: UserId, room_id: RoomId) -> StoreResult<Vec<Message>> {
+    let mut conn = pool.acquire().await?;
+    Access::load(&mut conn, user_id, room_id)
+        .await?
+        .require_member("read its history")?;
+    let found = sqlx::query(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN users u ON u.id = m.author_id \
+         WHERE m.room_id = $1 AND m.pinned_at IS NOT NULL ORDER BY m.pinned_at DESC, m.seq DESC \
+         LIMIT $2"
+    ))
+    .bind(room_id)
+    .bind(MAX_PINS_PER_ROOM as i64)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(found.iter().map(rows::message).collect::<Result<_, _>>()?)
 }

@@ -369,6 +369,10 @@ impl Store for Backend {
         settings::ban(&self.write, actor, room_id, member, banned).await
     }
 
+    async fn pins(&self, user_id: UserId, room_id: RoomId) -> StoreResult<Vec<Message>> {
+        changes::pins(&self.read, user_id, room_id).await
+    }
+
     async fn bans(
         &self,
         actor: UserId,

@@ -39,7 +39,8 @@ pub(super) async fn insert(
     let mut insert = QueryBuilder::<Sqlite>::new(
         "INSERT INTO messages \
              (uid, room_id, seq, author_id, body, created_at, client_id, edited_at, deleted_at, \
-              reactions, html, mentions, thread_uid, also_in_room, files, event) ",
+              reactions, html, mentions, thread_uid, also_in_room, files, event, pinned_at, \
+              pinned_by) ",
     );
     insert.push_values(rows, |mut row, (seq, m)| {
         row.push_bind(m.uid.as_str())
@@ -57,7 +58,9 @@ pub(super) async fn insert(
             .push_bind(m.thread_uid.as_deref())
             .push_bind(m.also_in_room)
             .push_bind(m.files.as_deref())
-            .push_bind(m.event.as_deref());
+            .push_bind(m.event.as_deref())
+            .push_bind(m.pinned.map(|p| p.0))
+            .push_bind(m.pinned.map(|p| p.1));
     });
     Ok(insert.build().execute(conn).await?.rows_affected())
 }

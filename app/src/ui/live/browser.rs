@@ -281,6 +281,10 @@ async fn read(socket: WebSocket, live: Live) -> bool {
             | ServerFrame::Reacted { message } => {
                 live.changed(message);
             }
+            ServerFrame::Pinned { message } => {
+                live.pins_changed.update(|n| *n += 1);
+                live.changed(message);
+            }
             ServerFrame::Typing { room_id, user } => live.typing(room_id, user),
             ServerFrame::Presence {
                 user,

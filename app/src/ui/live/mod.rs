@@ -81,6 +81,8 @@ pub struct Live {
     /// How many settings events (renamed, topic, read-only, a ban, …) each room has had since
     /// the page loaded: its page reloads on one, to show the room as it is now.
     pub room_changed: RwSignal<HashMap<RoomId, u64>>,
+    /// Bumped when a message was pinned or unpinned anywhere: an open pins panel reloads.
+    pub pins_changed: RwSignal<u64>,
     /// The summary shown once after arriving; `None` when nothing was unread or dismissed.
     pub away_summary: RwSignal<Option<AwaySummary>>,
     /// Messages written but not yet acknowledged, oldest first (persisted per user).
@@ -114,6 +116,7 @@ impl Live {
             removed: RwSignal::new(None),
             role_changed: RwSignal::new(0),
             room_changed: RwSignal::new(HashMap::new()),
+            pins_changed: RwSignal::new(0),
             away_summary: RwSignal::new(None),
             outbox: RwSignal::new(Vec::new()),
             unnotified: StoredValue::new(Vec::new()),

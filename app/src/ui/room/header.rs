@@ -1,5 +1,6 @@
 //! The room's header: its name, size and topic on one line, the size a link to the members
-//! panel, and the actions on the room itself (its settings, mute, leave) in its "⋯" menu.
+//! panel, and the actions on the room itself (its pins, its settings, mute, leave) in its "⋯"
+//! menu.
 
 use leptos::prelude::*;
 
@@ -39,6 +40,13 @@ pub(super) fn RoomHeader(view: RoomView) -> impl IntoView {
             </a>
         }
     });
+    let pins_link = view.is_member.then(|| {
+        view! {
+            <a class="secondary menu-button" href=format!("/r/{}?pins", view.room.id)>
+                "Pinned messages"
+            </a>
+        }
+    });
     let can_leave = view.is_member && view.room.kind.is_named();
     let mute = ServerAction::<crate::api::notifications::MuteRoom>::new();
     let muted = Signal::derive(move || match mute.value().get() {
@@ -61,6 +69,7 @@ pub(super) fn RoomHeader(view: RoomView) -> impl IntoView {
                 class="room-menu"
                 open=refused
             >
+                {pins_link}
                 {settings_link}
                 {view
                     .is_member

@@ -8,7 +8,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
 
 use super::message_actions::{DeleteForm, EditForm, Place, ReactButton, ReactForm, ReactionPicker};
-use crate::api::messages::{DeleteMessage, EditMessage, React};
+use crate::api::messages::{DeleteMessage, EditMessage, PinMessage, React};
 use crate::error::AppError;
 use crate::model::Message;
 use crate::ui::live::{Live, Pending};
@@ -21,6 +21,8 @@ pub(super) struct Actions {
     pub edit: bool,
     pub delete: bool,
     pub react: bool,
+    /// Pin it to the room, or unpin it.
+    pub pin: bool,
 }
 
 impl Actions {
@@ -32,6 +34,16 @@ impl Actions {
             edit: mine && live,
             delete: (mine || can_moderate) && live,
             react: live,
+            pin: false,
+        }
+    }
+
+    /// The same, with Pin / Unpin where the viewer may pin (`can_pin`, see
+    /// [`crate::rights::Action::Pin`]).
+    pub fn pinning(self, message: &Message, can_pin: bool) -> Self {
+        Actions {
+            pin: can_pin && !message.is_deleted(),
+            ..self
         }
     }
 }
@@ -50,6 +62,7 @@ pub(super) struct Forms {
     pub edit: ServerAction<EditMessage>,
     pub delete: ServerAction<DeleteMessage>,
     pub react: ServerAction<React>,
+    pub pin: ServerAction<PinMessage>,
 }
 
 impl Forms {
@@ -61,6 +74,7 @@ impl Forms {
             edit: ServerAction::new(),
             delete: ServerAction::new(),
             react: ServerAction::new(),
+            pin: ServerAction::new(),
         };
         let navigate = StoredValue::new(use_navigate());
         let settle = move |done: Option<Result<Message, AppError>>| {
@@ -72,6 +86,7 @@ impl Forms {
         Effect::new(move |_| settle(forms.edit.value().get()));
         Effect::new(move |_| settle(forms.delete.value().get()));
         Effect::new(move |_| settle(forms.react.value().get()));
+        Effect::new(move |_| settle(forms.pin.value().get()));
         forms
     }
 }
@@ -101,6 +116,7 @@ pub(super) fn MessageItem(
         edit,
         delete,
         react,
+        pin,
     } = forms;
     let query = use_query_map();
     let seq = message.seq;
@@ -179,7 +195,28 @@ pub(super) fn MessageItem(
         };
         view! { <a href=room.url() class="menu-item">"Reply"</a> }
     });
-    let links = (actions.edit || actions.delete || actions.react).then(|| {
+    let pinned = message.pinned.is_some();
+    let pin_form = actions.pin.then(|| {
+        view! {
+            <ActionForm action=pin>
+                <input type="hidden" name="room_id" value=room_id/>
+                <input type="hidden" name="seq" value=seq/>
+                {pinned.then(|| view! { <input type="hidden" name="unpin" value="1"/> })}
+                <button type="submit" class="secondary menu-button">
+                    {if pinned { "Unpin" } else { "Pin to room" }}
+                </button>
+            </ActionForm>
+        }
+    });
+    let pin_line = message.pinned.as_ref().map(|p| {
+        view! {
+            <p class="pinned-line">
+                <span aria-hidden="true">"📌 "</span>
+                {format!("Pinned by {}", p.by)}
+            </p>
+        }
+    });
+    let links = (actions.edit || actions.delete || actions.react || actions.pin).then(|| {
         view! {
             <Menu
                 label="More actions".to_owned()
@@ -196,6 +233,7 @@ pub(super) fn MessageItem(
                 {actions.delete.then(|| view! {
                     <a href=place.with("delete", seq) class="menu-item">"Delete"</a>
                 })}
+                {pin_form}
             </Menu>
         }
     });
@@ -245,6 +283,7 @@ pub(super) fn MessageItem(
             data-seq=seq
             data-deleted=deleted.then_some("true")
         >
+            {pin_line}
             <header>
                 <span class="author">{message.author}</span>
                 <LocalTime ms=message.created_at time_only=true/>

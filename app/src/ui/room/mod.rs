@@ -10,6 +10,7 @@ mod history;
 mod members;
 mod message;
 mod message_actions;
+mod pins;
 mod settings;
 mod thread;
 mod timeline;
@@ -28,6 +29,7 @@ use self::history::{catch_up, keep_newest, read_while_visible, Older, OlderForm}
 use self::members::{MemberRights, MembersPanel};
 use self::message::{last_editable, Actions, Forms, MessageItem, PendingItem};
 use self::message_actions::Place;
+use self::pins::PinsPanel;
 use self::settings::SettingsPanel;
 use self::timeline::{entries, first_unread, Dividers};
 use super::auth_page::page_error;
@@ -170,6 +172,7 @@ pub(super) fn Room(
     let viewer = move || viewer.get_value();
     // A room's moderators and owners, and admins, may delete anyone's messages there.
     let can_moderate = Standing::of(&view).may(Action::DeleteOthers);
+    let can_pin = Standing::of(&view).may(Action::Pin);
     let older = Older::new(&page);
     // Every change after the page was read has a larger rev: catch up from there.
     let revs = StoredValue::new(RevCursor::new(page.rev));
@@ -350,7 +353,8 @@ pub(super) fn Room(
                                     .into_any();
                             }
                             let compact = entry.compact;
-                            let actions = Actions::for_message(&m, &viewer(), can_moderate);
+                            let actions = Actions::for_message(&m, &viewer(), can_moderate)
+                                .pinning(&m, can_pin);
                             let place = Place { room_id, thread: None };
                             view! {
                                 <Dividers entry/>
@@ -406,6 +410,7 @@ pub(super) fn Room(
                     }
                 />
                 <SettingsPanel view=view.clone()/>
+                <PinsPanel room=room_id can_pin/>
             }
                 .into_any()}
         </div>
