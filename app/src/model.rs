@@ -429,12 +429,8 @@ impl RoomEvent {
             RoomEvent::Description { description: None } => "cleared the description".into(),
             RoomEvent::Privacy { private: true } => "made the room private".into(),
             RoomEvent::Privacy { private: false } => "made the room public".into(),
-            RoomEvent::ReadOnly { read_only: true } => {
-                "made the room read-only: only moderators and owners post".into()
-            }
-            RoomEvent::ReadOnly { read_only: false } => {
-                "opened the room to everyone's posts".into()
-            }
+            RoomEvent::ReadOnly { read_only: true } => "made the room read-only".into(),
+            RoomEvent::ReadOnly { read_only: false } => "let everyone post again".into(),
             RoomEvent::Archived { archived: true } => "archived the room".into(),
             RoomEvent::Archived { archived: false } => {
                 "brought the room back from the archive".into()

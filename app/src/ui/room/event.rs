@@ -24,7 +24,7 @@ pub(super) fn RoomEventItem(message: Message) -> impl IntoView {
             </span>
             " "
             <span class="muted event-time">
-                <LocalTime ms/>
+                <LocalTime ms time_only=true/>
             </span>
         </div>
     }
