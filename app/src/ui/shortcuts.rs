@@ -58,9 +58,11 @@ pub(super) fn KeyboardShortcuts(conversations: Vec<RoomSummary>) -> impl IntoVie
                     dialogs.help.set(true);
                 }
             } else if key == "Escape" && !dialogs.any_open() && !menu_open() {
-                let panel = location
-                    .query
-                    .with_untracked(|q| q.get("thread").is_some() || q.get("members").is_some());
+                let panel = location.query.with_untracked(|q| {
+                    ["thread", "members", "settings", "pins"]
+                        .iter()
+                        .any(|panel| q.get(panel).is_some())
+                });
                 if panel {
                     ev.prevent_default();
                     let path = location.pathname.get_untracked();
