@@ -60,6 +60,19 @@ impl Standing {
         }
     }
 
+    /// A standing in a room that is neither read-only nor archived (for tests of the rules
+    /// that build on these).
+    #[cfg(test)]
+    pub(crate) fn in_open_room(kind: RoomKind, role: Option<Role>, admin: bool) -> Self {
+        Standing {
+            kind,
+            role,
+            admin,
+            read_only: false,
+            archived: false,
+        }
+    }
+
     /// Whether the room exists at all for this user: a secret room (private, or a
     /// conversation) only for its members.
     pub fn sees(&self) -> bool {
@@ -140,13 +153,7 @@ mod tests {
     ];
 
     fn standing(kind: RoomKind, role: Option<Role>, admin: bool) -> Standing {
-        Standing {
-            kind,
-            role,
-            admin,
-            read_only: false,
-            archived: false,
-        }
+        Standing::in_open_room(kind, role, admin)
     }
 
     #[test]

@@ -902,6 +902,35 @@ async fn a_private_room_does_not_exist_for_outsiders(store: Arc<dyn Store>) {
     ));
 }
 
+/// alice (the first account, an admin), bob, carol, and bob's new public room `name`, which
+/// carol has joined.
+async fn bobs_room_with_carol(store: &dyn Store, name: &str) -> (User, User, User, i64) {
+    let alice = user(store, "alice").await;
+    let bob = user(store, "bob").await;
+    let carol = user(store, "carol").await;
+    let room = store
+        .create_room(bob.id, name, None, false)
+        .await
+        .unwrap()
+        .id;
+    store.join_room(carol.id, room).await.unwrap();
+    (alice, bob, carol, room)
+}
+
+/// `actor` changes a setting of `room`, which the store records as a timeline event.
+async fn configure(
+    store: &dyn Store,
+    actor: i64,
+    room: i64,
+    change: &app::model::RoomEvent,
+) -> app::model::Message {
+    store
+        .configure_room(actor, room, change)
+        .await
+        .unwrap()
+        .expect("a change is recorded")
+}
+
 /// A message of `room` by `author` with no client id, and what the store answered.
 async fn try_post(
     store: &dyn Store,
@@ -924,15 +953,7 @@ async fn try_post(
 
 async fn room_settings_change_by_role_and_each_is_a_timeline_event(store: Arc<dyn Store>) {
     use app::model::{Role, RoomEvent};
-    let alice = user(&*store, "alice").await; // the first account: an admin
-    let bob = user(&*store, "bob").await;
-    let carol = user(&*store, "carol").await;
-    let room = store
-        .create_room(bob.id, "team", None, false)
-        .await
-        .unwrap()
-        .id;
-    store.join_room(carol.id, room).await.unwrap();
+    let (alice, bob, carol, room) = bobs_room_with_carol(&*store, "team").await;
     let said = post(&*store, &bob, room, "hello").await;
     let topic = RoomEvent::Topic {
         topic: Some("Launch day".into()),
@@ -952,11 +973,7 @@ async fn room_settings_change_by_role_and_each_is_a_timeline_event(store: Arc<dy
         .set_role(bob.id, room, carol.id, Role::Moderator)
         .await
         .unwrap();
-    let event = store
-        .configure_room(carol.id, room, &topic)
-        .await
-        .unwrap()
-        .unwrap();
+    let event = configure(&*store, carol.id, room, &topic).await;
     assert_eq!((event.seq, event.author.as_str()), (said.seq + 1, "carol"));
     assert_eq!(event.event, Some(topic.clone()));
     assert!(event.body.is_empty() && event.rev > said.rev);
@@ -984,19 +1001,11 @@ async fn room_settings_change_by_role_and_each_is_a_timeline_event(store: Arc<dy
     let renamed = RoomEvent::Renamed {
         name: "launch".into(),
     };
-    store
-        .configure_room(carol.id, room, &renamed)
-        .await
-        .unwrap()
-        .unwrap();
+    configure(&*store, carol.id, room, &renamed).await;
     let about = RoomEvent::Description {
         description: Some("Where we ship.\nBe kind.".into()),
     };
-    store
-        .configure_room(carol.id, room, &about)
-        .await
-        .unwrap()
-        .unwrap();
+    configure(&*store, carol.id, room, &about).await;
     let view = store.room_view(bob.id, room).await.unwrap();
     assert_eq!(view.room.name, "launch");
     assert_eq!(
@@ -1009,11 +1018,7 @@ async fn room_settings_change_by_role_and_each_is_a_timeline_event(store: Arc<dy
         store.configure_room(carol.id, room, &private).await,
         Err(StoreError::Forbidden(_))
     ));
-    store
-        .configure_room(bob.id, room, &private)
-        .await
-        .unwrap()
-        .unwrap();
+    configure(&*store, bob.id, room, &private).await;
     assert!(store
         .public_rooms(alice.id)
         .await
@@ -1028,17 +1033,9 @@ async fn room_settings_change_by_role_and_each_is_a_timeline_event(store: Arc<dy
         "a private room is hidden from an admin outside it"
     );
     let public = RoomEvent::Privacy { private: false };
-    store
-        .configure_room(bob.id, room, &public)
-        .await
-        .unwrap()
-        .unwrap();
+    configure(&*store, bob.id, room, &public).await;
     let unrelated = RoomEvent::ReadOnly { read_only: true };
-    store
-        .configure_room(alice.id, room, &unrelated)
-        .await
-        .unwrap()
-        .unwrap();
+    configure(&*store, alice.id, room, &unrelated).await;
     // Events are not unread, and no one edits, reacts to or replies to one.
     let sidebar = store.sidebar(bob.id).await.unwrap();
     let listed = sidebar.rooms.iter().find(|r| r.id == room).unwrap();
@@ -1100,11 +1097,7 @@ async fn a_read_only_room_takes_posts_from_moderators_and_replies_from_all(store
         .await
         .unwrap();
     let news = RoomEvent::ReadOnly { read_only: true };
-    store
-        .configure_room(bob.id, room, &news)
-        .await
-        .unwrap()
-        .unwrap();
+    configure(&*store, bob.id, room, &news).await;
     assert!(
         store
             .room_view(dave.id, room)
@@ -1140,32 +1133,16 @@ async fn a_read_only_room_takes_posts_from_moderators_and_replies_from_all(store
     .unwrap();
     // Open again: everyone posts.
     let open = RoomEvent::ReadOnly { read_only: false };
-    store
-        .configure_room(bob.id, room, &open)
-        .await
-        .unwrap()
-        .unwrap();
+    configure(&*store, bob.id, room, &open).await;
     post(&*store, &dave, room, "me too").await;
 }
 
 async fn an_archived_room_leaves_the_sidebar_and_takes_no_posts(store: Arc<dyn Store>) {
     use app::model::RoomEvent;
-    let _admin = user(&*store, "alice").await;
-    let bob = user(&*store, "bob").await;
-    let carol = user(&*store, "carol").await;
-    let room = store
-        .create_room(bob.id, "old", None, false)
-        .await
-        .unwrap()
-        .id;
-    store.join_room(carol.id, room).await.unwrap();
+    let (_admin, bob, carol, room) = bobs_room_with_carol(&*store, "old").await;
     let said = post(&*store, &carol, room, "findable words").await;
     let archive = RoomEvent::Archived { archived: true };
-    store
-        .configure_room(bob.id, room, &archive)
-        .await
-        .unwrap()
-        .unwrap();
+    configure(&*store, bob.id, room, &archive).await;
     for who in [&bob, &carol] {
         let sidebar = store.sidebar(who.id).await.unwrap();
         assert!(sidebar.rooms.iter().all(|r| r.id != room), "{sidebar:?}");
@@ -1203,11 +1180,7 @@ async fn an_archived_room_leaves_the_sidebar_and_takes_no_posts(store: Arc<dyn S
     assert!(listed.iter().find(|l| l.room.id == room).unwrap().archived);
     // Back from the archive: in the sidebar, and open to posts.
     let back = RoomEvent::Archived { archived: false };
-    store
-        .configure_room(bob.id, room, &back)
-        .await
-        .unwrap()
-        .unwrap();
+    configure(&*store, bob.id, room, &back).await;
     assert!(store
         .sidebar(carol.id)
         .await
@@ -1308,11 +1281,7 @@ async fn a_ban_removes_and_keeps_out_until_lifted(store: Arc<dyn Store>) {
 
 async fn moderators_pin_and_pins_sync_by_rev(store: Arc<dyn Store>) {
     use app::model::Role;
-    let _admin = user(&*store, "alice").await;
-    let bob = user(&*store, "bob").await;
-    let carol = user(&*store, "carol").await;
-    let room = store.create_room(bob.id, "pins", None, false).await.unwrap().id;
-    store.join_room(carol.id, room).await.unwrap();
+    let (_admin, bob, carol, room) = bobs_room_with_carol(&*store, "pins").await;
     let first = post(&*store, &carol, room, "the plan").await;
     let second = post(&*store, &carol, room, "the date").await;
     let pin = ChangeKind::Pin { pinned: true };
@@ -1323,21 +1292,32 @@ async fn moderators_pin_and_pins_sync_by_rev(store: Arc<dyn Store>) {
     ));
     assert!(store.pins(carol.id, room).await.unwrap().is_empty());
     // The owner pins both: newest pin first, each with who and when, at the room's next revs.
-    let pinned = change(&*store, &bob, room, first.seq, None, pin).await.unwrap();
+    let pinned = change(&*store, &bob, room, first.seq, None, pin)
+        .await
+        .unwrap();
     assert!(pinned.changed);
     let mark = pinned.message.pinned.clone().unwrap();
     assert_eq!(mark.by, "bob");
     assert!(pinned.message.rev > second.rev);
-    change(&*store, &bob, room, second.seq, None, pin).await.unwrap();
+    change(&*store, &bob, room, second.seq, None, pin)
+        .await
+        .unwrap();
     let pins = store.pins(carol.id, room).await.unwrap();
     let bodies: Vec<&str> = pins.iter().map(|m| m.body.as_str()).collect();
     assert_eq!(bodies, ["the date", "the plan"]);
     // Pinning again changes nothing; a moderator unpins; catch-up by rev sees both changes.
-    let again = change(&*store, &bob, room, first.seq, None, pin).await.unwrap();
+    let again = change(&*store, &bob, room, first.seq, None, pin)
+        .await
+        .unwrap();
     assert!(!again.changed);
-    store.set_role(bob.id, room, carol.id, Role::Moderator).await.unwrap();
+    store
+        .set_role(bob.id, room, carol.id, Role::Moderator)
+        .await
+        .unwrap();
     let unpin = ChangeKind::Pin { pinned: false };
-    let unpinned = change(&*store, &carol, room, first.seq, None, unpin).await.unwrap();
+    let unpinned = change(&*store, &carol, room, first.seq, None, unpin)
+        .await
+        .unwrap();
     assert_eq!(unpinned.message.pinned, None);
     let caught_up = store.changes(bob.id, room, second.rev, 10).await.unwrap();
     let seen: Vec<(i64, bool)> = caught_up
@@ -1347,7 +1327,9 @@ async fn moderators_pin_and_pins_sync_by_rev(store: Arc<dyn Store>) {
         .collect();
     assert_eq!(seen, [(second.seq, true), (first.seq, false)]);
     // Deleting a pinned message unpins it; a tombstone cannot be pinned.
-    change(&*store, &carol, room, second.seq, None, ChangeKind::Delete).await.unwrap();
+    change(&*store, &carol, room, second.seq, None, ChangeKind::Delete)
+        .await
+        .unwrap();
     assert!(store.pins(bob.id, room).await.unwrap().is_empty());
     assert!(matches!(
         change(&*store, &bob, room, second.seq, None, pin).await,
@@ -1355,7 +1337,10 @@ async fn moderators_pin_and_pins_sync_by_rev(store: Arc<dyn Store>) {
     ));
     // Outsiders see no pins; a room holds a bounded number of them.
     let dave = user(&*store, "dave").await;
-    assert!(matches!(store.pins(dave.id, room).await, Err(StoreError::Forbidden(_))));
+    assert!(matches!(
+        store.pins(dave.id, room).await,
+        Err(StoreError::Forbidden(_))
+    ));
     for i in 0..app::validate::MAX_PINS_PER_ROOM {
         let m = post(&*store, &bob, room, &format!("note {i}")).await;
         change(&*store, &bob, room, m.seq, None, pin).await.unwrap();

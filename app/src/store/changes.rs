@@ -237,13 +237,7 @@ mod tests {
     use crate::rights::Standing;
 
     fn standing(kind: RoomKind, role: Option<Role>, admin: bool) -> Standing {
-        Standing {
-            kind,
-            role,
-            admin,
-            read_only: false,
-            archived: false,
-        }
+        Standing::in_open_room(kind, role, admin)
     }
 
     fn target(author: UserId) -> Target {
@@ -281,24 +275,39 @@ mod tests {
             standing: standing(RoomKind::Public, Some(Role::Moderator), false),
             ..target(1)
         };
-        assert_eq!(decide(&change(2, pin), &moderated).ok(), Some(Decision::Apply));
+        assert_eq!(
+            decide(&change(2, pin), &moderated).ok(),
+            Some(Decision::Apply)
+        );
         let pinned = Target {
             pinned: true,
             ..moderated.clone()
         };
-        assert_eq!(decide(&change(2, pin), &pinned).ok(), Some(Decision::Unchanged));
+        assert_eq!(
+            decide(&change(2, pin), &pinned).ok(),
+            Some(Decision::Unchanged)
+        );
         let unpin = ChangeKind::Pin { pinned: false };
-        assert_eq!(decide(&change(2, unpin), &pinned).ok(), Some(Decision::Apply));
+        assert_eq!(
+            decide(&change(2, unpin), &pinned).ok(),
+            Some(Decision::Apply)
+        );
         let gone = Target {
             deleted: true,
             ..moderated.clone()
         };
-        assert!(matches!(decide(&change(2, pin), &gone), Err(StoreError::Invalid(_))));
+        assert!(matches!(
+            decide(&change(2, pin), &gone),
+            Err(StoreError::Invalid(_))
+        ));
         let event = Target {
             event: true,
             ..moderated
         };
-        assert!(matches!(decide(&change(2, pin), &event), Err(StoreError::Invalid(_))));
+        assert!(matches!(
+            decide(&change(2, pin), &event),
+            Err(StoreError::Invalid(_))
+        ));
         // In a conversation either member pins.
         let dm = Target {
             standing: standing(RoomKind::Dm, Some(Role::Member), false),
