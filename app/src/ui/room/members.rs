@@ -33,7 +33,8 @@ pub(super) struct MemberRights {
     pub standing: Standing,
 }
 
-/// The panel, while `?members` is in the address.
+/// The panel, while `?members` is in the address. Its code is fetched the first time a
+/// members panel opens in a tab.
 #[component]
 pub(super) fn MembersPanel(
     members: RwSignal<Vec<Member>>,
@@ -44,9 +45,18 @@ pub(super) fn MembersPanel(
     let viewer = StoredValue::new(viewer);
     move || {
         open.get().then(|| {
-            view! { <MembersAside members viewer=viewer.get_value() rights/> }
+            view! {
+                <Suspense>
+                    {move || Suspend::new(members_aside(members, viewer.get_value(), rights))}
+                </Suspense>
+            }
         })
     }
+}
+
+#[leptos::lazy]
+fn members_aside(members: RwSignal<Vec<Member>>, viewer: String, rights: MemberRights) -> AnyView {
+    view! { <MembersAside members viewer rights/> }.into_any()
 }
 
 #[component]
