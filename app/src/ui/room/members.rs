@@ -33,8 +33,7 @@ pub(super) struct MemberRights {
     pub standing: Standing,
 }
 
-/// The panel, while `?members` is in the address. Its code is fetched the first time a
-/// members panel opens in a tab.
+/// The panel, while `?members` is in the address.
 #[component]
 pub(super) fn MembersPanel(
     members: RwSignal<Vec<Member>>,
@@ -45,18 +44,9 @@ pub(super) fn MembersPanel(
     let viewer = StoredValue::new(viewer);
     move || {
         open.get().then(|| {
-            view! {
-                <Suspense>
-                    {move || Suspend::new(members_aside(members, viewer.get_value(), rights))}
-                </Suspense>
-            }
+            view! { <MembersAside members viewer=viewer.get_value() rights/> }
         })
     }
-}
-
-#[leptos::lazy]
-fn members_aside(members: RwSignal<Vec<Member>>, viewer: String, rights: MemberRights) -> AnyView {
-    view! { <MembersAside members viewer rights/> }.into_any()
 }
 
 #[component]

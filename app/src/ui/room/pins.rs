@@ -18,21 +18,11 @@ fn pins_open() -> Memo<bool> {
     Memo::new(move |_| query.with(|q| q.get("pins").is_some()))
 }
 
-/// The panel, while `?pins` is in the address. Its code is fetched the first time a pins
-/// panel opens in a tab.
+/// The panel, while `?pins` is in the address.
 #[component]
 pub(super) fn PinsPanel(room: RoomId, can_pin: bool) -> impl IntoView {
     let open = pins_open();
-    move || {
-        open.get().then(|| {
-            view! { <Suspense>{move || Suspend::new(pins_aside(room, can_pin))}</Suspense> }
-        })
-    }
-}
-
-#[leptos::lazy]
-fn pins_aside(room: RoomId, can_pin: bool) -> AnyView {
-    view! { <PinsAside room can_pin/> }.into_any()
+    move || open.get().then(|| view! { <PinsAside room can_pin/> })
 }
 
 #[component]
@@ -86,11 +76,7 @@ fn PinsAside(room: RoomId, can_pin: bool) -> impl IntoView {
 #[component]
 fn PinnedItem(message: Message, can_pin: bool, unpin: ServerAction<PinMessage>) -> impl IntoView {
     let (room, seq) = (message.room_id, message.seq);
-    let by = message
-        .pinned
-        .as_ref()
-        .map(|p| p.by.clone())
-        .unwrap_or_default();
+    let by = message.pinned.as_ref().map(|p| p.by.clone()).unwrap_or_default();
     let text = if message.html.is_empty() {
         view! { <p class="body">{message.body.clone()}</p> }.into_any()
     } else {

@@ -21,26 +21,15 @@ pub(super) fn settings_open() -> Memo<bool> {
     Memo::new(move |_| query.with(|q| q.get("settings").is_some()))
 }
 
-/// The panel, while `?settings` is in the address (named rooms only). Its code is fetched the
-/// first time a settings panel opens in a tab: most visits never open one.
+/// The panel, while `?settings` is in the address (named rooms only).
 #[component]
 pub(super) fn SettingsPanel(view: RoomView) -> impl IntoView {
     let open = settings_open();
     let view = StoredValue::new(view);
     move || {
-        (open.get() && view.with_value(|v| v.room.kind.is_named())).then(|| {
-            view! {
-                <Suspense>
-                    {move || Suspend::new(settings_aside(view.get_value()))}
-                </Suspense>
-            }
-        })
+        (open.get() && view.with_value(|v| v.room.kind.is_named()))
+            .then(|| view! { <SettingsAside view=view.get_value()/> })
     }
-}
-
-#[leptos::lazy]
-fn settings_aside(view: RoomView) -> AnyView {
-    view! { <SettingsAside view/> }.into_any()
 }
 
 #[component]

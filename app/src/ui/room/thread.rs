@@ -72,7 +72,16 @@ pub fn ThreadPanel(
                 match data.await {
                     Ok(Some(thread)) => {
                         let paged = before.get_untracked().is_some();
-                        thread_view(thread, paged, viewer.get_value(), can_moderate, members).await
+                        view! {
+                            <ThreadView
+                                thread
+                                paged
+                                viewer=viewer.get_value()
+                                can_moderate
+                                members
+                            />
+                        }
+                            .into_any()
                     }
                     Ok(None) => ().into_any(),
                     Err(error) => view! { <ThreadError room_id error/> }.into_any(),
@@ -80,18 +89,6 @@ pub fn ThreadPanel(
             })}
         </Transition>
     }
-}
-
-/// The panel's code is fetched with its first thread, in the same wait as the thread itself.
-#[leptos::lazy]
-fn thread_view(
-    thread: Thread,
-    paged: bool,
-    viewer: String,
-    can_moderate: bool,
-    members: RwSignal<Vec<Member>>,
-) -> AnyView {
-    view! { <ThreadView thread paged viewer can_moderate members/> }.into_any()
 }
 
 #[component]
