@@ -76,7 +76,11 @@ fn PinsAside(room: RoomId, can_pin: bool) -> impl IntoView {
 #[component]
 fn PinnedItem(message: Message, can_pin: bool, unpin: ServerAction<PinMessage>) -> impl IntoView {
     let (room, seq) = (message.room_id, message.seq);
-    let by = message.pinned.as_ref().map(|p| p.by.clone()).unwrap_or_default();
+    let by = message
+        .pinned
+        .as_ref()
+        .map(|p| p.by.clone())
+        .unwrap_or_default();
     let text = if message.html.is_empty() {
         view! { <p class="body">{message.body.clone()}</p> }.into_any()
     } else {
