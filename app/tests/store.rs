@@ -131,18 +131,7 @@ async fn user(store: &dyn Store, name: &str) -> User {
 }
 
 async fn post(store: &dyn Store, author: &User, room: i64, body: &str) -> app::model::Message {
-    store
-        .post_message(NewMessage {
-            room_id: room,
-            author_id: author.id,
-            body,
-            client_id: None,
-            html: "",
-            mentions: &[],
-            files: &[],
-        })
-        .await
-        .unwrap()
+    try_post(store, author, room, body).await.unwrap()
 }
 
 /// Fires one post per (store, author) into `room` all at once; returns their seqs, sorted.
