@@ -436,6 +436,73 @@ pub async fn configure_room(
     Ok(event)
 }
 
+/// A part of a profile as its owner's form sends it (not yet validated).
+#[derive(Debug, Clone, Copy)]
+pub enum ProfileForm<'a> {
+    /// The display name and time zone; empty clears each.
+    Details {
+        display_name: &'a str,
+        time_zone: &'a str,
+    },
+    /// A status: an emoji, words, and how many minutes it lasts (empty: until cleared).
+    Status {
+        emoji: &'a str,
+        text: &'a str,
+        minutes: &'a str,
+    },
+    ClearStatus,
+    /// A picture the file checks made (`files::Upload::finish_avatar`), or none.
+    Avatar(Option<&'a crate::model::Avatar>),
+}
+
+/// `user` changes one part of their profile, which anyone signed in then reads (profile
+/// cards fetch it when opened, so there is nothing to publish). Returns the profile as it is
+/// now.
+pub async fn update_profile(
+    state: &AppState,
+    user: &User,
+    form: ProfileForm<'_>,
+) -> Result<crate::model::Profile, AppError> {
+    use crate::store::ProfileChange;
+    use crate::validate;
+    let (display_name, time_zone, status);
+    let change = match form {
+        ProfileForm::Details {
+            display_name: name,
+            time_zone: zone,
+        } => {
+            display_name = validate::display_name(name)?;
+            time_zone = crate::zones::parse(zone)?;
+            ProfileChange::Details {
+                display_name: display_name.as_deref(),
+                time_zone: time_zone.as_deref(),
+            }
+        }
+        ProfileForm::Status {
+            emoji,
+            text,
+            minutes,
+        } => {
+            let emoji = validate::status_emoji(emoji)?;
+            let text = validate::status_text(text)?;
+            if emoji.is_none() && text.is_none() {
+                return Err(AppError::BadRequest(
+                    "Give your status an emoji or some words, or clear it.".into(),
+                ));
+            }
+            let until = validate::status_minutes(minutes)?
+                .map(|m| crate::timestamp::now_ms() + m * 60_000);
+            status = crate::model::Status { emoji, text, until };
+            ProfileChange::Status(Some(&status))
+        }
+        ProfileForm::ClearStatus => ProfileChange::Status(None),
+        ProfileForm::Avatar(avatar) => ProfileChange::Avatar(avatar),
+    };
+    state.limits.create(user.id)?;
+    state.store.update_profile(user.id, &change).await?;
+    Ok(state.store.profile(&user.username).await?)
+}
+
 /// `actor` bans `username` from the named room `room_id` (removing them from it), or lifts
 /// the ban (`banned` false), as [`crate::rights`] allows: moderators ban members, owners
 /// anyone. A banned user cannot join the room or be added to it until the ban is lifted. The

@@ -377,6 +377,11 @@ pub struct Upload {
 }
 
 impl Upload {
+    /// Lowers this upload's cap to `cap` bytes (a picture is smaller than a file).
+    pub fn limit(&mut self, cap: u64) {
+        self.cap = self.cap.min(cap);
+    }
+
     /// Appends a chunk; refused once the upload passes the cap.
     pub async fn write(&mut self, chunk: &[u8]) -> Result<(), AppError> {
         self.size += chunk.len() as u64;
@@ -428,6 +433,128 @@ impl Upload {
             image,
         })
     }
+}
+
+/// The sides, in pixels, of the squares an avatar is kept at.
+pub const AVATAR_SIZES: (u32, u32) = (128, 64);
+/// The largest image side an avatar is decoded from: larger ones are refused from their header.
+const MAX_AVATAR_SIDE: u32 = 8192;
+/// The largest upload read as an avatar.
+pub const MAX_AVATAR_BYTES: u64 = 10 * 1024 * 1024;
+
+impl Upload {
+    /// Checks the whole upload as an avatar and keeps its two re-encoded squares (never the
+    /// uploaded bytes): a PNG, JPEG, GIF or WebP whose header declares at most
+    /// [`MAX_AVATAR_SIDE`] pixels a side, decoded within the decode limits, cropped to its
+    /// centre square and resized.
+    pub async fn finish_avatar(mut self, files: &Files) -> Result<crate::model::Avatar, AppError> {
+        if self.size == 0 {
+            return Err(AppError::BadRequest("Choose a picture to upload.".into()));
+        }
+        self.out.flush().await.map_err(internal)?;
+        let content_type = sniff(&self.head);
+        if !thumbnailed(content_type) {
+            return Err(AppError::BadRequest(
+                "A profile picture must be a PNG, JPEG, GIF or WebP image.".into(),
+            ));
+        }
+        let _slot = decode_slot(files).await?;
+        let source = self.guard.0.clone();
+        let made = tokio::task::spawn_blocking(move || make_avatar(&source, content_type))
+            .await
+            .map_err(internal)?;
+        let (large, small) = made?;
+        Ok(crate::model::Avatar {
+            large: keep_bytes(files, &large).await?,
+            small: keep_bytes(files, &small).await?,
+        })
+    }
+}
+
+/// Waits for one of the decoding slots; tells the uploader the server is busy after
+/// [`DECODE_WAIT`].
+async fn decode_slot(files: &Files) -> Result<tokio::sync::SemaphorePermit<'_>, AppError> {
+    tokio::time::timeout(DECODE_WAIT, files.decodes.acquire())
+        .await
+        .map_err(|_| AppError::RateLimited {
+            message: "The server is busy reading other images. Try again in 10 seconds.".into(),
+            retry_after_secs: 10,
+        })?
+        .map_err(internal)
+}
+
+/// Keeps `bytes` made by the server in the store; returns their SHA-256.
+async fn keep_bytes(files: &Files, bytes: &[u8]) -> Result<String, AppError> {
+    let sha256 = hex(&Sha256::digest(bytes));
+    let staged = Staged(files.staging_path());
+    tokio::fs::write(&staged.0, bytes).await.map_err(internal)?;
+    files
+        .store
+        .keep(&staged.0, &sha256)
+        .await
+        .map_err(internal)?;
+    Ok(sha256)
+}
+
+/// An image format the decoder is told to expect, from a sniffed type.
+fn format_of(content_type: &str) -> image::ImageFormat {
+    match content_type {
+        "image/png" => image::ImageFormat::Png,
+        "image/jpeg" => image::ImageFormat::Jpeg,
+        "image/gif" => image::ImageFormat::Gif,
+        _ => image::ImageFormat::WebP,
+    }
+}
+
+/// A reader of the image at `path`, as `format`, with the decode limits set.
+fn limited_reader(
+    path: &Path,
+    format: image::ImageFormat,
+    max_side: u32,
+) -> image::ImageResult<image::ImageReader<io::BufReader<std::fs::File>>> {
+    let mut reader = image::ImageReader::open(path)?;
+    reader.set_format(format);
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(max_side);
+    limits.max_image_height = Some(max_side);
+    limits.max_alloc = Some(MAX_DECODE_BYTES);
+    reader.limits(limits);
+    Ok(reader)
+}
+
+/// The avatar's two squares as PNGs. The header's size is read first, so a picture declaring
+/// more pixels than allowed is refused before any of it is decoded.
+fn make_avatar(path: &Path, content_type: &str) -> Result<(Vec<u8>, Vec<u8>), AppError> {
+    let unreadable = |e: image::ImageError| {
+        tracing::info!("an avatar did not decode as {content_type}: {e}");
+        AppError::BadRequest("That picture could not be read as an image.".into())
+    };
+    let format = format_of(content_type);
+    let (width, height) = image::ImageReader::open(path)
+        .map_err(internal)?
+        .with_guessed_format()
+        .map_err(internal)?
+        .into_dimensions()
+        .map_err(unreadable)?;
+    if width > MAX_AVATAR_SIDE || height > MAX_AVATAR_SIDE {
+        return Err(AppError::BadRequest(format!(
+            "That picture is {width} × {height} pixels; a profile picture can be at most \
+             {MAX_AVATAR_SIDE} pixels on a side."
+        )));
+    }
+    let decoded = limited_reader(path, format, MAX_AVATAR_SIDE)
+        .map_err(unreadable)?
+        .decode()
+        .map_err(unreadable)?;
+    let square = |side: u32| -> Result<Vec<u8>, AppError> {
+        let resized = decoded.resize_to_fill(side, side, image::imageops::FilterType::Lanczos3);
+        let mut bytes = io::Cursor::new(Vec::new());
+        resized
+            .write_to(&mut bytes, image::ImageFormat::Png)
+            .map_err(internal)?;
+        Ok(bytes.into_inner())
+    };
+    Ok((square(AVATAR_SIZES.0)?, square(AVATAR_SIZES.1)?))
 }
 
 /// The refusal of an upload over `cap` bytes.
@@ -554,14 +681,7 @@ async fn thumbnail(
     name: &str,
     content_type: &'static str,
 ) -> Result<ImageInfo, AppError> {
-    let busy = || AppError::RateLimited {
-        message: "The server is busy reading other images. Try again in 10 seconds.".into(),
-        retry_after_secs: 10,
-    };
-    let _slot = tokio::time::timeout(DECODE_WAIT, files.decodes.acquire())
-        .await
-        .map_err(|_| busy())?
-        .map_err(internal)?;
+    let _slot = decode_slot(files).await?;
     let source = path.to_owned();
     let made = tokio::task::spawn_blocking(move || make_thumbnail(&source, content_type))
         .await
@@ -570,16 +690,7 @@ async fn thumbnail(
         tracing::info!("an upload did not decode as {content_type}: {e}");
         AppError::BadRequest(format!("{name} could not be read as an image."))
     })?;
-    let thumb_sha256 = hex(&Sha256::digest(&bytes));
-    let staged = Staged(files.staging_path());
-    tokio::fs::write(&staged.0, &bytes)
-        .await
-        .map_err(internal)?;
-    files
-        .store
-        .keep(&staged.0, &thumb_sha256)
-        .await
-        .map_err(internal)?;
+    let thumb_sha256 = keep_bytes(files, &bytes).await?;
     Ok(ImageInfo {
         width,
         height,
@@ -592,20 +703,8 @@ async fn thumbnail(
 type Thumb = (u32, u32, Vec<u8>, u32, u32);
 
 fn make_thumbnail(path: &Path, content_type: &str) -> image::ImageResult<Thumb> {
-    let format = match content_type {
-        "image/png" => image::ImageFormat::Png,
-        "image/jpeg" => image::ImageFormat::Jpeg,
-        "image/gif" => image::ImageFormat::Gif,
-        _ => image::ImageFormat::WebP,
-    };
-    let mut reader = image::ImageReader::open(path)?;
-    reader.set_format(format);
-    let mut limits = image::Limits::default();
-    limits.max_image_width = Some(MAX_IMAGE_SIDE);
-    limits.max_image_height = Some(MAX_IMAGE_SIDE);
-    limits.max_alloc = Some(MAX_DECODE_BYTES);
-    reader.limits(limits);
-    let decoded = reader.decode()?;
+    let format = format_of(content_type);
+    let decoded = limited_reader(path, format, MAX_IMAGE_SIDE)?.decode()?;
     let (width, height) = (decoded.width(), decoded.height());
     let small = if width > THUMB_MAX || height > THUMB_MAX {
         decoded.thumbnail(THUMB_MAX, THUMB_MAX)

@@ -16,6 +16,8 @@ pub mod rights;
 pub mod timestamp;
 pub mod ui;
 pub mod validate;
+#[cfg(feature = "ssr")]
+pub mod zones;
 
 #[cfg(feature = "ssr")]
 pub mod auth;

@@ -121,7 +121,7 @@ pub struct LimitsConfig {
     pub register_per_ip: Rate,
     /// Messages posted by one user, over HTTP and every socket of theirs together.
     pub posts_per_user: Rate,
-    /// Rooms created and DMs opened by one user.
+    /// Rooms created, DMs opened, room settings and bans, and profile changes by one user.
     pub creates_per_user: Rate,
     /// Proxies whose `X-Forwarded-For` names the client (e.g. `127.0.0.1`, `10.0.0.0/8`).
     /// Without any, the address is the TCP peer's.
@@ -209,7 +209,7 @@ impl LimitsConfig {
             ),
             ("Messages per user", self.posts_per_user.to_string()),
             (
-                "Rooms and DMs created per user",
+                "Rooms, DMs, room settings and profile changes per user",
                 self.creates_per_user.to_string(),
             ),
             ("Searches per user", self.searches_per_user.to_string()),
@@ -579,13 +579,13 @@ impl Limits {
         )
     }
 
-    /// A room created or DM opened by `user`.
+    /// A room created, a DM opened, a room setting or ban, or a profile change by `user`.
     pub fn create(&self, user: UserId) -> Result<(), AppError> {
         check(
             &self.creates,
             &user,
             Limit::Create,
-            "You are creating rooms or opening conversations too fast.",
+            "You are creating or changing rooms, conversations or your profile too fast.",
         )
     }
 

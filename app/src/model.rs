@@ -215,6 +215,74 @@ pub struct RoomListing {
     pub archived: bool,
 }
 
+/// A person's status: an emoji and a few words, which clear themselves at `until` if it is set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Status {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emoji: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// When it clears (UTC ms); `None`: when they clear it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<i64>,
+}
+
+/// An avatar as kept: the SHA-256 of its two squares, re-encoded by the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Avatar {
+    /// 128 × 128 px.
+    pub large: String,
+    /// 64 × 64 px.
+    pub small: String,
+}
+
+/// What a person says of themselves, as their profile card shows it to anyone signed in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Profile {
+    /// The unique handle, as the account spells it.
+    pub username: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// Their status, unless it has cleared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<Status>,
+    /// An IANA time zone name, such as `Europe/Paris`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avatar: Option<Avatar>,
+    pub is_admin: bool,
+    /// When the account was made (UTC ms).
+    pub joined_at: i64,
+}
+
+impl Profile {
+    /// The name to show: the display name, else the username.
+    pub fn shown_name(&self) -> &str {
+        self.display_name.as_deref().unwrap_or(&self.username)
+    }
+}
+
+/// The address of `username`'s avatar, `size` 128 or 64 px: their picture, or their initials
+/// drawn by the server when they have none. `version` (the picture's hash) makes the address
+/// change with the picture, so it can be kept long.
+pub fn avatar_url(username: &str, size: u32, version: Option<&str>) -> String {
+    match version {
+        Some(v) => format!("/avatars/{username}/{size}?v={}", &v[..v.len().min(12)]),
+        None => format!("/avatars/{username}/{size}"),
+    }
+}
+
+/// Up to two letters for a picture-less avatar: the first letters of the first two words of
+/// `name`, capitalised ("Ada Lovelace" → "AL", "bob" → "B").
+pub fn initials(name: &str) -> String {
+    name.split(|c: char| c.is_whitespace() || matches!(c, '.' | '_' | '-'))
+        .filter_map(|word| word.chars().find(|c| c.is_alphanumeric()))
+        .take(2)
+        .flat_map(char::to_uppercase)
+        .collect()
+}
+
 /// Someone banned from a room, as its moderators see the list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BanEntry {

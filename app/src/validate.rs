@@ -321,6 +321,72 @@ pub fn description(raw: &str) -> Result<Option<String>, AppError> {
     Ok(Some(text.replace("\r\n", "\n")))
 }
 
+/// The longest display name, in characters.
+pub const MAX_DISPLAY_NAME_CHARS: usize = 64;
+/// The longest status text, in characters.
+pub const MAX_STATUS_CHARS: usize = 100;
+/// The longest time zone name (the longest IANA name is 32 characters).
+pub const MAX_TIME_ZONE_CHARS: usize = 64;
+
+/// A trimmed line of at most `max` characters, with no control characters; empty means none.
+fn short_line(raw: &str, max: usize, what: &str) -> Result<Option<String>, AppError> {
+    let line = raw.trim();
+    if line.is_empty() {
+        return Ok(None);
+    }
+    if line.chars().count() > max {
+        return Err(AppError::BadRequest(format!(
+            "{what} is at most {max} characters."
+        )));
+    }
+    if line.chars().any(char::is_control) {
+        return Err(AppError::BadRequest(format!(
+            "{what} cannot contain control characters."
+        )));
+    }
+    Ok(Some(line.to_owned()))
+}
+
+/// A display name: empty means none (the username shows). It may not start with `@`, so it is
+/// never mistaken for someone's handle.
+pub fn display_name(raw: &str) -> Result<Option<String>, AppError> {
+    let name = short_line(raw, MAX_DISPLAY_NAME_CHARS, "A display name")?;
+    if name.as_deref().is_some_and(|n| n.starts_with('@')) {
+        return Err(AppError::BadRequest(
+            "A display name cannot start with '@'.".into(),
+        ));
+    }
+    Ok(name)
+}
+
+/// A status's words: empty means none.
+pub fn status_text(raw: &str) -> Result<Option<String>, AppError> {
+    short_line(raw, MAX_STATUS_CHARS, "A status")
+}
+
+/// A status's emoji: empty means none, else one emoji as for a reaction.
+pub fn status_emoji(raw: &str) -> Result<Option<String>, AppError> {
+    if raw.trim().is_empty() {
+        return Ok(None);
+    }
+    reaction(raw)
+        .map(Some)
+        .map_err(|_| AppError::BadRequest("A status emoji is one emoji, such as 🌴.".into()))
+}
+
+/// How long a status stays, as the status form offers it, in minutes: `None` until cleared.
+pub fn status_minutes(raw: &str) -> Result<Option<i64>, AppError> {
+    match raw.trim() {
+        "" | "never" => Ok(None),
+        m => match m.parse::<i64>() {
+            Ok(m) if (1..=60 * 24 * 366).contains(&m) => Ok(Some(m)),
+            _ => Err(AppError::BadRequest(format!(
+                "{m:?} is not a number of minutes a status can last."
+            ))),
+        },
+    }
+}
+
 /// An optional client message id: empty means none.
 pub fn client_id(raw: Option<&str>) -> Result<Option<String>, AppError> {
     let Some(id) = raw.map(str::trim).filter(|t| !t.is_empty()) else {

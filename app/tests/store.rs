@@ -54,6 +54,7 @@ macro_rules! every_case {
             an_archived_room_leaves_the_sidebar_and_takes_no_posts,
             a_ban_removes_and_keeps_out_until_lifted,
             moderators_pin_and_pins_sync_by_rev,
+            a_profile_changes_part_by_part_and_its_picture_is_kept_from_pruning,
             registration_follows_the_mode_and_an_invite_is_used_once,
             text_is_stored_verbatim,
             unread_counts_follow_the_shared_read_position,
@@ -3115,4 +3116,73 @@ async fn push_subscriptions_belong_to_a_session_and_targets_carry_preferences(
     assert_eq!(store.push().replace_push_key(b"new key").await.unwrap(), 2);
     assert_eq!(store.push().push_key(b"ignored").await.unwrap(), b"new key");
     assert!(store.push().push_devices(bob.id).await.unwrap().is_empty());
+}
+
+async fn a_profile_changes_part_by_part_and_its_picture_is_kept_from_pruning(store: Arc<dyn Store>) {
+    use app::model::{Avatar, Status};
+    use app::store::ProfileChange;
+    let alice = user(&*store, "alice").await;
+    let fresh = store.profile("ALICE").await.unwrap();
+    assert_eq!(fresh.username, "alice");
+    assert_eq!(fresh.shown_name(), "alice");
+    assert_eq!((fresh.status, fresh.time_zone, fresh.avatar), (None, None, None));
+    assert!(matches!(
+        store.profile("nobody").await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    let details = ProfileChange::Details {
+        display_name: Some("Alice Liddell"),
+        time_zone: Some("Europe/London"),
+    };
+    store.update_profile(alice.id, &details).await.unwrap();
+    let status = Status {
+        emoji: Some("🌴".into()),
+        text: Some("Away".into()),
+        until: None,
+    };
+    store
+        .update_profile(alice.id, &ProfileChange::Status(Some(&status)))
+        .await
+        .unwrap();
+    let avatar = Avatar {
+        large: "a".repeat(64),
+        small: "b".repeat(64),
+    };
+    store
+        .update_profile(alice.id, &ProfileChange::Avatar(Some(&avatar)))
+        .await
+        .unwrap();
+    let seen = store.profile("alice").await.unwrap();
+    assert_eq!(seen.shown_name(), "Alice Liddell");
+    assert_eq!(seen.time_zone.as_deref(), Some("Europe/London"));
+    assert_eq!(seen.status, Some(status));
+    assert_eq!(seen.avatar, Some(avatar.clone()));
+    let in_use = store.file_hashes_in_use().await.unwrap();
+    assert!(in_use.contains(&avatar.large) && in_use.contains(&avatar.small));
+
+    // A status past its time reads as none.
+    let gone = Status {
+        emoji: None,
+        text: Some("Lunch".into()),
+        until: Some(app::timestamp::now_ms() - 1),
+    };
+    store
+        .update_profile(alice.id, &ProfileChange::Status(Some(&gone)))
+        .await
+        .unwrap();
+    let seen = store.profile("alice").await.unwrap();
+    assert_eq!(seen.status, None);
+    assert_eq!(seen.display_name.as_deref(), Some("Alice Liddell"));
+
+    store
+        .update_profile(alice.id, &ProfileChange::Avatar(None))
+        .await
+        .unwrap();
+    assert_eq!(store.profile("alice").await.unwrap().avatar, None);
+    assert!(!store.file_hashes_in_use().await.unwrap().contains(&avatar.large));
+    assert!(matches!(
+        store.update_profile(9_999_999, &details).await,
+        Err(StoreError::NotFound(_))
+    ));
 }

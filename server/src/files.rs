@@ -24,14 +24,14 @@ pub const FORM_OVERHEAD_BYTES: u64 = 64 * 1024;
 const MAX_FIELD_BYTES: usize = 32 * 1024;
 
 /// What the browser wants back: a page (a form posted without JavaScript) or JSON.
-fn wants_page(headers: &HeaderMap) -> bool {
+pub(crate) fn wants_page(headers: &HeaderMap) -> bool {
     headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|accept| accept.contains("text/html"))
 }
 
-fn json_error(e: &AppError) -> Response {
+pub(crate) fn json_error(e: &AppError) -> Response {
     (
         e.status(),
         axum::Json(serde_json::json!({ "error": e.to_string() })),
@@ -40,7 +40,7 @@ fn json_error(e: &AppError) -> Response {
 }
 
 /// Percent-encodes `text` for a URL's query or an RFC 5987 header parameter.
-fn percent(text: &str) -> String {
+pub(crate) fn percent(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
@@ -189,7 +189,7 @@ async fn text_field(field: Field<'_>) -> Result<String, AppError> {
         .map_err(|_| AppError::BadRequest(format!("The field {name} is not UTF-8 text.")))
 }
 
-fn multipart_error(e: axum::extract::multipart::MultipartError) -> AppError {
+pub(crate) fn multipart_error(e: axum::extract::multipart::MultipartError) -> AppError {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
         AppError::TooLarge("The upload is larger than this server accepts.".into())
     } else {
@@ -197,7 +197,7 @@ fn multipart_error(e: axum::extract::multipart::MultipartError) -> AppError {
     }
 }
 
-async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<User, AppError> {
+pub(crate) async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<User, AppError> {
     app::auth::session_user(state.store.as_ref(), headers)
         .await?
         .ok_or_else(AppError::login_required)

@@ -5,6 +5,7 @@
 #![recursion_limit = "256"]
 
 pub mod assets;
+pub mod avatars;
 pub mod bench;
 pub mod commands;
 pub mod config;
@@ -93,6 +94,7 @@ pub fn router(state: AppState, options: LeptosOptions, live: LiveOptions) -> Rou
         .unwrap_or(usize::MAX);
     let uploads = Router::new()
         .route("/files/{room}", axum::routing::post(files::upload))
+        .route("/avatar", axum::routing::post(avatars::upload))
         .layer(axum::extract::DefaultBodyLimit::max(upload_bytes))
         .with_state(state.clone());
     let probes = Router::new()
@@ -110,6 +112,10 @@ pub fn router(state: AppState, options: LeptosOptions, live: LiveOptions) -> Rou
         .route(
             "/files/{room}/{seq}/{id}/thumb",
             axum::routing::get(files::thumb).with_state(state.clone()),
+        )
+        .route(
+            "/avatars/{username}/{size}",
+            axum::routing::get(avatars::avatar).with_state(state.clone()),
         )
         .route("/ws", axum::routing::get(ws::handler).with_state(ws_state))
         .route(SERVICE_WORKER_PATH, axum::routing::get(worker))

@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 
 use app::model::Message;
 use app::protocol::ServerFrame;
-use common::{call, connect, next, post, register, start, start_with_upload_cap};
+use common::{call, connect, form_post, next, post, register, start, start_with_upload_cap};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// One part of a multipart form: a text field, or a file with its name and declared type.
@@ -85,6 +85,17 @@ async fn upload(
     parts: &[Part<'_>],
     accept: &str,
 ) -> Raw {
+    upload_to(addr, &format!("/files/{room}"), cookie, parts, accept).await
+}
+
+/// Posts `parts` as a multipart form to `path`, accepting `accept`.
+async fn upload_to(
+    addr: SocketAddr,
+    path: &str,
+    cookie: &str,
+    parts: &[Part<'_>],
+    accept: &str,
+) -> Raw {
     let boundary = "confab-test-boundary-7d1f";
     let mut body = Vec::new();
     for part in parts {
@@ -111,7 +122,7 @@ async fn upload(
     }
     body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
     let head = format!(
-        "POST /files/{room} HTTP/1.0\r\nHost: {addr}\r\nCookie: {cookie}\r\nAccept: {accept}\r\n\
+        "POST {path} HTTP/1.0\r\nHost: {addr}\r\nCookie: {cookie}\r\nAccept: {accept}\r\n\
          Content-Type: multipart/form-data; boundary={boundary}\r\n\
          Content-Length: {}\r\n\r\n",
         body.len()
@@ -634,4 +645,173 @@ async fn message_count(db: &std::path::Path) -> usize {
             .map(|page| page.messages.len())
             .unwrap_or(0),
     }
+}
+
+/// A picture part of the profile form.
+fn picture<'a>(name: &'a str, content_type: &'a str, data: &'a [u8]) -> Part<'a> {
+    Part {
+        name: "avatar",
+        file: Some((name, content_type)),
+        data,
+    }
+}
+
+/// The CRC-32 of a PNG chunk's type and data.
+fn crc32(bytes: &[u8]) -> u32 {
+    !bytes.iter().fold(!0u32, |crc, b| {
+        (0..8).fold(crc ^ u32::from(*b), |c, _| {
+            if c & 1 == 1 {
+                (c >> 1) ^ 0xedb8_8320
+            } else {
+                c >> 1
+            }
+        })
+    })
+}
+
+/// A PNG whose header declares `width` × `height` pixels of RGB, with no pixel data behind it:
+/// all a decompression bomb needs to make a careless decoder allocate.
+fn declared_png(width: u32, height: u32) -> Vec<u8> {
+    let mut ihdr = b"IHDR".to_vec();
+    ihdr.extend_from_slice(&width.to_be_bytes());
+    ihdr.extend_from_slice(&height.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    out.extend_from_slice(&13u32.to_be_bytes());
+    out.extend_from_slice(&ihdr);
+    out.extend_from_slice(&crc32(&ihdr).to_be_bytes());
+    out.extend_from_slice(&0u32.to_be_bytes());
+    out.extend_from_slice(b"IEND");
+    out.extend_from_slice(&crc32(b"IEND").to_be_bytes());
+    out
+}
+
+fn profile(addr: SocketAddr, cookie: &str, name: &str) -> impl std::future::Future<Output = app::model::Profile> {
+    let cookie = cookie.to_owned();
+    let args = format!("username={name}");
+    async move {
+        let body = call(addr, "profile", &args, &cookie).await;
+        let card: app::api::profiles::ProfileView = serde_json::from_str(&body).unwrap();
+        card.profile
+    }
+}
+
+#[tokio::test]
+async fn a_picture_is_kept_only_as_re_encoded_squares_and_bad_ones_store_nothing() {
+    let server = start().await;
+    let addr = server.addr;
+    let alice = register(addr, "alice").await;
+    let bob = register(addr, "bob").await;
+
+    // No picture yet: the server draws the initials, for those signed in only.
+    let drawn = fetch(addr, "/avatars/alice/64", Some(&bob), "").await;
+    assert_eq!(drawn.status, 200, "{}", drawn.text());
+    assert_eq!(drawn.header("content-type"), Some("image/svg+xml"));
+    assert!(drawn.text().contains(">A</text>"), "{}", drawn.text());
+    assert!(!drawn.text().contains("<script"), "{}", drawn.text());
+    assert_eq!(fetch(addr, "/avatars/alice/64", None, "").await.status, 401);
+    assert_eq!(fetch(addr, "/avatars/alice/100", Some(&bob), "").await.status, 404);
+    assert_eq!(fetch(addr, "/avatars/nobody/64", Some(&bob), "").await.status, 404);
+
+    let whole = png(300, 200);
+    let truncated = &whole[..whole.len() / 2];
+    let bomb = declared_png(20_000, 20_000);
+    let svg = b"<svg xmlns=\"http://www.w3.org/2000/svg\" onload=\"alert(1)\"><script>alert(2)</script></svg>";
+    let cases: Vec<(Part, &str)> = vec![
+        (picture("notes.txt", "text/plain", b"just some words"), "must be a PNG, JPEG, GIF or WebP"),
+        (picture("half.png", "image/png", truncated), "could not be read as an image"),
+        (picture("bomb.png", "image/png", &bomb), "20000 × 20000 pixels"),
+        (picture("evil.svg", "image/svg+xml", svg), "must be a PNG, JPEG, GIF or WebP"),
+        (picture("empty.png", "image/png", b""), "Choose a picture"),
+        (file("a.png", "image/png", &whole), "Unknown form field"),
+    ];
+    for (part, says) in cases {
+        let answer = upload_to(addr, "/avatar", &alice, &[part], JSON).await;
+        assert_eq!(answer.status, 400, "{}", answer.text());
+        let error: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
+        let error = error["error"].as_str().unwrap();
+        assert!(error.contains(says), "{error:?} should say {says:?}");
+    }
+    let left: Vec<_> = walk(&server._dir.path().join("files"));
+    assert!(left.is_empty(), "{left:?}");
+    assert_eq!(profile(addr, &bob, "alice").await.avatar, None);
+    // Not signed in: refused before a byte is read.
+    let answer = upload_to(addr, "/avatar", "", &[picture("a.png", "image/png", &whole)], JSON).await;
+    assert_eq!(answer.status, 401, "{}", answer.text());
+
+    // A real picture, 300 × 200: kept as two squares the server encoded itself.
+    let answer = upload_to(addr, "/avatar", &alice, &[picture("me.png", "image/png", &whole)], JSON).await;
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    let set: app::model::Profile = serde_json::from_slice(&answer.body).unwrap();
+    let avatar = set.avatar.clone().unwrap();
+    assert_eq!(profile(addr, &bob, "ALICE").await.avatar, Some(avatar.clone()));
+    for (size, hash) in [(128, &avatar.large), (64, &avatar.small)] {
+        let served = fetch(addr, &format!("/avatars/alice/{size}"), Some(&bob), "").await;
+        assert_eq!(served.status, 200);
+        assert_eq!(served.header("content-type"), Some("image/png"));
+        assert_ne!(served.body, whole, "the uploaded bytes are never served back");
+        let decoded = image::load_from_memory(&served.body).unwrap();
+        assert_eq!((decoded.width(), decoded.height()), (size, size));
+        assert_eq!(served.header("etag"), Some(format!("\"{hash}\"").as_str()));
+        assert_eq!(served.header("cache-control"), Some("private, max-age=300"));
+    }
+    let url = app::model::avatar_url("alice", 128, Some(&avatar.large));
+    let versioned = fetch(addr, &url, Some(&bob), "").await;
+    assert_eq!(versioned.header("cache-control"), Some("private, max-age=31536000, immutable"));
+    let kept = walk(&server._dir.path().join("files"));
+    assert_eq!(kept.len(), 2, "only the two squares are kept: {kept:?}");
+
+    // Removed: the initials again.
+    call(addr, "remove_avatar", "", &alice).await;
+    let drawn = fetch(addr, "/avatars/alice/128", Some(&bob), "").await;
+    assert_eq!(drawn.header("content-type"), Some("image/svg+xml"));
+}
+
+#[tokio::test]
+async fn a_profile_is_set_part_by_part_and_bad_values_change_nothing() {
+    let server = start().await;
+    let addr = server.addr;
+    let alice = register(addr, "alice").await;
+    let bob = register(addr, "bob").await;
+
+    call(addr, "save_profile", "display_name=Alice+Liddell&time_zone=Asia%2FSeoul", &alice).await;
+    call(addr, "set_status", &format!("emoji={}&text=On+holiday&minutes=60", common::form("🌴")), &alice).await;
+    let seen = profile(addr, &bob, "alice").await;
+    assert_eq!(seen.display_name.as_deref(), Some("Alice Liddell"));
+    assert_eq!(seen.time_zone.as_deref(), Some("Asia/Seoul"));
+    let status = seen.status.unwrap();
+    assert_eq!((status.emoji.as_deref(), status.text.as_deref()), (Some("🌴"), Some("On holiday")));
+    let until = status.until.unwrap() - app::timestamp::now_ms();
+    assert!((59 * 60_000..=60 * 60_000).contains(&until), "{until}");
+    let card: app::api::profiles::ProfileView =
+        serde_json::from_str(&call(addr, "profile", "username=alice", &bob).await).unwrap();
+    let (time, offset) = card.local_time.unwrap();
+    assert_eq!(offset, "UTC+09:00");
+    assert_eq!(time.len(), 5, "{time}");
+    assert!(!card.mine);
+
+    let refused = [
+        ("save_profile", "display_name=&time_zone=Mars%2FOlympus", "not a time zone"),
+        ("save_profile", "display_name=%40bob&time_zone=", "cannot start with '@'"),
+        ("save_profile", &format!("display_name={}&time_zone=", "x".repeat(65)), "at most 64"),
+        ("set_status", "emoji=&text=&minutes=", "an emoji or some words"),
+        ("set_status", "emoji=hi&text=x&minutes=", "one emoji"),
+        ("set_status", "emoji=&text=x&minutes=-5", "number of minutes"),
+    ];
+    for (endpoint, args, says) in refused {
+        let (status, _, body) = post(addr, &format!("/api/{endpoint}"), args, Some(&alice)).await;
+        assert_eq!(status, 400, "{endpoint} {args}: {body}");
+        assert!(body.contains(says), "{body:?} should say {says:?}");
+    }
+    let unchanged = profile(addr, &bob, "alice").await;
+    assert_eq!(unchanged.display_name.as_deref(), Some("Alice Liddell"));
+    assert_eq!(unchanged.time_zone.as_deref(), Some("Asia/Seoul"));
+
+    // Without JavaScript the forms go back to the page they came from.
+    let (status, location) = form_post(addr, "/api/clear_status", "", &alice).await;
+    assert_eq!(status, 302);
+    assert!(!location.contains("__err="), "{location}");
+    assert_eq!(profile(addr, &bob, "alice").await.status, None);
+    let (status, _, body) = post(addr, "/api/profile", "username=nobody", Some(&bob)).await;
+    assert_eq!(status, 404, "{body}");
 }

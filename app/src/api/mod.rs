@@ -8,6 +8,7 @@ pub mod auth;
 pub mod messages;
 pub mod notifications;
 pub mod prefs;
+pub mod profiles;
 pub mod rooms;
 
 #[cfg(feature = "ssr")]

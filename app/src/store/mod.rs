@@ -28,6 +28,7 @@ macro_rules! written_once {
             "sql/dialect.rs" dialect,
             "sql/methods.rs" methods,
             "sql/posts.rs" posts,
+            "sql/profiles.rs" profiles,
             "sql/push.rs" push,
             "sql/settings.rs" settings,
             "sql/threads.rs" threads
@@ -292,6 +293,17 @@ pub(crate) fn slice(thread: bool, param: &str) -> String {
     } else {
         format!("(m.thread_uid IS NULL OR m.also_in_room) AND {param} IS NULL")
     }
+}
+
+/// One part of a profile, as its owner sets it (each already validated; `None` clears it).
+#[derive(Debug, Clone, Copy)]
+pub enum ProfileChange<'a> {
+    Details {
+        display_name: Option<&'a str>,
+        time_zone: Option<&'a str>,
+    },
+    Status(Option<&'a crate::model::Status>),
+    Avatar(Option<&'a crate::model::Avatar>),
 }
 
 /// A message to store. The store assigns `seq`, `uid` and `created_at`.
@@ -561,6 +573,11 @@ pub trait Store: Send + Sync + 'static {
     /// The room's pinned messages, newest pin first (at most
     /// [`crate::validate::MAX_PINS_PER_ROOM`]), for its members.
     async fn pins(&self, user_id: UserId, room_id: RoomId) -> StoreResult<Vec<Message>>;
+    /// `username`'s profile, for anyone signed in; `NotFound` when there is no such account.
+    async fn profile(&self, username: &str) -> StoreResult<crate::model::Profile>;
+    /// Changes one part of what `user_id` says of themselves.
+    async fn update_profile(&self, user_id: UserId, change: &ProfileChange<'_>)
+        -> StoreResult<()>;
     /// The people banned from a named room, for its moderators.
     async fn bans(
         &self,
@@ -639,8 +656,8 @@ pub trait Store: Send + Sync + 'static {
     async fn members_named(&self, room_id: RoomId, names: &[String]) -> StoreResult<Vec<String>>;
     /// Records that the user's last live connection closed at `at` (UTC ms).
     async fn set_last_seen(&self, user_id: UserId, at: i64) -> StoreResult<()>;
-    /// The content hashes (files and thumbnails) of every file a message still carries: what
-    /// a prune of the file store must keep. Read as a stream, so memory follows the distinct
+    /// The content hashes (files and thumbnails) of every file a message still carries, and
+    /// of every avatar: what a prune of the file store must keep. Read as a stream, so memory follows the distinct
     /// files, not the messages.
     async fn file_hashes_in_use(&self) -> StoreResult<std::collections::HashSet<String>>;
 

@@ -234,14 +234,8 @@ fn NewMenu() -> impl IntoView {
 #[component]
 fn UserMenu(user: User) -> impl IntoView {
     let session = expect_context::<Session>();
-    let initials: String = user
-        .username
-        .chars()
-        .next()
-        .map(|c| c.to_uppercase().collect())
-        .unwrap_or_default();
     let icon = view! {
-        <span class="avatar" aria-hidden="true">{initials}</span>
+        <crate::ui::profile::AvatarImage profile_name=user.username.clone() size=64 shown=32/>
         <span class="me">{user.username.clone()}</span>
     }
     .into_any();
@@ -254,6 +248,7 @@ fn UserMenu(user: User) -> impl IntoView {
                 session.logout_everywhere.value().with(|v| matches!(v, Some(Err(_))))
             })
         >
+            <A href="/profile" attr:class="menu-item">"Your profile"</A>
             <A href="/notifications" attr:class="menu-item">"Notifications"</A>
             <p class="menu-item data-links">
                 "Download my data: "

@@ -12,6 +12,7 @@ mod live;
 mod local_time;
 mod menu;
 mod notifications;
+mod profile;
 mod quick_switcher;
 mod room;
 mod search;
@@ -52,6 +53,7 @@ lazy_page!(DirectoryRoute, directory::RoomDirectory);
 lazy_page!(AdminRoute, admin::AdminPage);
 lazy_page!(SearchRoute, search::SearchPage);
 lazy_page!(NotificationsRoute, notifications::NotificationsPage);
+lazy_page!(ProfileRoute, profile::ProfilePage);
 
 /// The whole app: routes under one chat layout.
 #[component]
@@ -86,6 +88,11 @@ pub fn App() -> impl IntoView {
                     <Route
                         path=path!("notifications")
                         view={Lazy::<NotificationsRoute>::new()}
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("profile")
+                        view={Lazy::<ProfileRoute>::new()}
                         ssr=SsrMode::Async
                     />
                 </ParentRoute>

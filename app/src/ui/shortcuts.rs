@@ -59,7 +59,7 @@ pub(super) fn KeyboardShortcuts(conversations: Vec<RoomSummary>) -> impl IntoVie
                 }
             } else if key == "Escape" && !dialogs.any_open() && !menu_open() {
                 let panel = location.query.with_untracked(|q| {
-                    ["thread", "members", "settings", "pins"]
+                    ["thread", "members", "settings", "pins", "profile"]
                         .iter()
                         .any(|panel| q.get(panel).is_some())
                 });

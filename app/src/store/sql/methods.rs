@@ -11,7 +11,7 @@ use sqlx::Row;
 
 use super::{
     admin, backup, changes, is_unique_violation, names_param, no_such_user, not_found, search,
-    owners, settings, threads, Access, Backend, Conn, Db, ROOM_KIND,
+    owners, profiles, settings, threads, Access, Backend, Conn, Db, ROOM_KIND,
 };
 use super::dialect::{begin_write, by_name, message_at, same_name, DISPLAY_NAME, DISPLAY_NAME_SORT, GREATEST, LEAST, MESSAGE_COLUMNS, NAMES_IN_2};
 use crate::model::{
@@ -23,7 +23,7 @@ use crate::store::group_commit::Post;
 use crate::store::records::{BackupResult, EndRecord};
 use crate::store::{
     admit, stored_mode, Admission, Changed, ExportRequest, ExportSink, Found, HistoryQuery,
-    MessageChange, NewMessage, NewReply, Replied, RestoreTx, SearchFilter, Store, StoreError,
+    MessageChange, NewMessage, NewReply, ProfileChange, Replied, RestoreTx, SearchFilter, Store, StoreError,
     StoreResult, StoredMember, INVITE_INVALID,
 };
 use crate::timestamp::now_ms;
@@ -812,6 +812,14 @@ impl Store for Backend {
         self
     }
 
+    async fn profile(&self, username: &str) -> StoreResult<crate::model::Profile> {
+        profiles::profile(&self.read, username).await
+    }
+
+    async fn update_profile(&self, user_id: UserId, change: &ProfileChange<'_>) -> StoreResult<()> {
+        profiles::update(&self.write, user_id, change).await
+    }
+
     async fn file_hashes_in_use(&self) -> StoreResult<std::collections::HashSet<String>> {
         let mut hashes = std::collections::HashSet::new();
         let mut rows =
@@ -819,6 +827,14 @@ impl Store for Backend {
                 .fetch(&self.read);
         while let Some(files) = futures_util::TryStreamExt::try_next(&mut rows).await? {
             crate::store::rows::file_hashes(&files, &mut hashes)?;
+        }
+        let mut avatars = sqlx::query_as::<_, (String, String)>(
+            "SELECT avatar, avatar_small FROM users WHERE avatar IS NOT NULL AND avatar_small IS NOT NULL",
+        )
+        .fetch(&self.read);
+        while let Some((large, small)) = futures_util::TryStreamExt::try_next(&mut avatars).await? {
+            hashes.insert(large);
+            hashes.insert(small);
         }
         Ok(hashes)
     }

@@ -271,6 +271,8 @@ pub(super) fn MessageItem(
             _ => None,
         }
     });
+    let profile_link = format!("?profile={}", message.author);
+    let profile_title = format!("Open {}’s profile", message.author);
     view! {
         <article
             node_ref=article
@@ -285,7 +287,9 @@ pub(super) fn MessageItem(
         >
             {pin_line}
             <header>
-                <span class="author">{message.author}</span>
+                <a class="author" href=profile_link title=profile_title>
+                    {message.author}
+                </a>
                 <LocalTime ms=message.created_at time_only=true/>
                 {edited}
                 {links}

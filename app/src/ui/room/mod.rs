@@ -411,6 +411,7 @@ pub(super) fn Room(
                 />
                 <SettingsPanel view=view.clone()/>
                 <PinsPanel room=room_id can_pin/>
+                <crate::ui::profile::ProfilePanel close=format!("/r/{room_id}")/>
             }
                 .into_any()}
         </div>
