@@ -490,8 +490,8 @@ pub async fn update_profile(
                     "Give your status an emoji or some words, or clear it.".into(),
                 ));
             }
-            let until = validate::status_minutes(minutes)?
-                .map(|m| crate::timestamp::now_ms() + m * 60_000);
+            let until =
+                validate::status_minutes(minutes)?.map(|m| crate::timestamp::now_ms() + m * 60_000);
             status = crate::model::Status { emoji, text, until };
             ProfileChange::Status(Some(&status))
         }

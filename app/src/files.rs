@@ -530,12 +530,11 @@ fn make_avatar(path: &Path, content_type: &str) -> Result<(Vec<u8>, Vec<u8>), Ap
         AppError::BadRequest("That picture could not be read as an image.".into())
     };
     let format = format_of(content_type);
-    let (width, height) = image::ImageReader::open(path)
-        .map_err(internal)?
-        .with_guessed_format()
-        .map_err(internal)?
-        .into_dimensions()
-        .map_err(unreadable)?;
+    // Only the header is read here, so no limit is needed yet; the decode below has them.
+    let mut probe = image::ImageReader::open(path).map_err(internal)?;
+    probe.set_format(format);
+    probe.no_limits();
+    let (width, height) = probe.into_dimensions().map_err(unreadable)?;
     if width > MAX_AVATAR_SIDE || height > MAX_AVATAR_SIDE {
         return Err(AppError::BadRequest(format!(
             "That picture is {width} × {height} pixels; a profile picture can be at most \

@@ -53,7 +53,10 @@ mod tests {
 
     #[test]
     fn zones_are_known_names_only() {
-        assert_eq!(parse(" Europe/Paris ").unwrap().as_deref(), Some("Europe/Paris"));
+        assert_eq!(
+            parse(" Europe/Paris ").unwrap().as_deref(),
+            Some("Europe/Paris")
+        );
         assert_eq!(parse("").unwrap(), None);
         assert!(parse("Mars/Olympus_Mons").is_err());
         assert!(parse(&"A/".repeat(40)).is_err());

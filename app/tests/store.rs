@@ -3118,14 +3118,19 @@ async fn push_subscriptions_belong_to_a_session_and_targets_carry_preferences(
     assert!(store.push().push_devices(bob.id).await.unwrap().is_empty());
 }
 
-async fn a_profile_changes_part_by_part_and_its_picture_is_kept_from_pruning(store: Arc<dyn Store>) {
+async fn a_profile_changes_part_by_part_and_its_picture_is_kept_from_pruning(
+    store: Arc<dyn Store>,
+) {
     use app::model::{Avatar, Status};
     use app::store::ProfileChange;
     let alice = user(&*store, "alice").await;
     let fresh = store.profile("ALICE").await.unwrap();
     assert_eq!(fresh.username, "alice");
     assert_eq!(fresh.shown_name(), "alice");
-    assert_eq!((fresh.status, fresh.time_zone, fresh.avatar), (None, None, None));
+    assert_eq!(
+        (fresh.status, fresh.time_zone, fresh.avatar),
+        (None, None, None)
+    );
     assert!(matches!(
         store.profile("nobody").await,
         Err(StoreError::NotFound(_))
@@ -3180,7 +3185,11 @@ async fn a_profile_changes_part_by_part_and_its_picture_is_kept_from_pruning(sto
         .await
         .unwrap();
     assert_eq!(store.profile("alice").await.unwrap().avatar, None);
-    assert!(!store.file_hashes_in_use().await.unwrap().contains(&avatar.large));
+    assert!(!store
+        .file_hashes_in_use()
+        .await
+        .unwrap()
+        .contains(&avatar.large));
     assert!(matches!(
         store.update_profile(9_999_999, &details).await,
         Err(StoreError::NotFound(_))

@@ -2,47 +2,9 @@
 // other files as a download link with name and size; an outsider's direct request gets 404.
 // Files attach in the composer with the paperclip, by pasting and by dropping them onto the
 // room, and go with the next Send; the upload form works without JavaScript, refusals included.
-import { deflateSync } from 'node:zlib';
 import { test, expect } from './fixtures';
 import { Page } from '@playwright/test';
-import { aliceAndBob, hydrated, messageLog, openDm, register, uniqueName } from './helpers';
-
-/** CRC-32 as PNG chunks need it. */
-function crc32(bytes: Buffer): number {
-  let crc = ~0;
-  for (const byte of bytes) {
-    crc ^= byte;
-    for (let k = 0; k < 8; k++) crc = (crc >>> 1) ^ (0xedb88320 & -(crc & 1));
-  }
-  return ~crc >>> 0;
-}
-
-/** A real RGB PNG of `width` × `height` pixels (a gradient). */
-function png(width: number, height: number): Buffer {
-  const chunk = (type: string, data: Buffer) => {
-    const head = Buffer.alloc(4);
-    head.writeUInt32BE(data.length);
-    const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(body));
-    return Buffer.concat([head, body, crc]);
-  };
-  const header = Buffer.alloc(13);
-  header.writeUInt32BE(width, 0);
-  header.writeUInt32BE(height, 4);
-  header.set([8, 2, 0, 0, 0], 8); // 8 bits, RGB, deflate, no filter, no interlace
-  const rows = Buffer.alloc((width * 3 + 1) * height);
-  for (let y = 0; y < height; y++) {
-    const row = y * (width * 3 + 1);
-    for (let x = 0; x < width; x++) rows.set([x % 256, y % 256, (x + y) % 256], row + 1 + x * 3);
-  }
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk('IHDR', header),
-    chunk('IDAT', deflateSync(rows)),
-    chunk('IEND', Buffer.alloc(0)),
-  ]);
-}
+import { aliceAndBob, hydrated, messageLog, openDm, png, register, uniqueName } from './helpers';
 
 /** The files waiting in `page`'s room composer for the next Send. */
 function staged(page: Page) {

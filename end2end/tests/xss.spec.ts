@@ -70,7 +70,7 @@ async function injected(page: Page): Promise<string[]> {
     const found: string[] = [];
     const root = document.body;
     const selectors = [
-      'main script', 'nav script', 'img', 'svg:not([aria-hidden])', 'iframe', 'object', 'embed',
+      'main script', 'nav script', 'img:not([src^="/avatars/"])', 'svg:not([aria-hidden])', 'iframe', 'object', 'embed',
       'video', 'audio', 'marquee', 'math', 'details:not(.menu)', 'template', 'x', 'isindex', 'base',
       'a[href^="javascript" i]', 'form[action^="javascript" i]', 'link[href^="javascript" i]',
     ];

@@ -58,8 +58,9 @@ async fn receive(
     state.limits.create(user.id)?;
     state.limits.upload(user.id, length)?;
     files.check_space(length)?;
-    let mut multipart = multipart
-        .map_err(|e| AppError::BadRequest(format!("Send the picture as a multipart form ({e}).")))?;
+    let mut multipart = multipart.map_err(|e| {
+        AppError::BadRequest(format!("Send the picture as a multipart form ({e})."))
+    })?;
     let mut avatar = None;
     while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
         if field.name() != Some("avatar") {
@@ -78,7 +79,8 @@ async fn receive(
         }
         avatar = Some(upload.finish_avatar(&files).await?);
     }
-    let avatar = avatar.ok_or_else(|| AppError::BadRequest("Choose a picture to upload.".into()))?;
+    let avatar =
+        avatar.ok_or_else(|| AppError::BadRequest("Choose a picture to upload.".into()))?;
     chat::update_profile(state, &user, ProfileForm::Avatar(Some(&avatar))).await
 }
 
@@ -219,10 +221,16 @@ mod tests {
         assert!(svg.contains(">AL</text>"), "{svg}");
         assert!(svg.contains("width=\"64\""));
         let svg = initials_svg(&profile("x", Some("<b &c")), 128);
-        assert!(svg.contains(">BC</text>"), "only letters and digits are kept: {svg}");
+        assert!(
+            svg.contains(">BC</text>"),
+            "only letters and digits are kept: {svg}"
+        );
         // The colour follows the username, not the display name.
         let a = initials_svg(&profile("bob", None), 64);
         let b = initials_svg(&profile("bob", Some("Robert")), 64);
-        assert_eq!(a[..a.find("<text").unwrap_or(0)], b[..b.find("<text").unwrap_or(0)]);
+        assert_eq!(
+            a[..a.find("<text").unwrap_or(0)],
+            b[..b.find("<text").unwrap_or(0)]
+        );
     }
 }

@@ -669,24 +669,43 @@ fn crc32(bytes: &[u8]) -> u32 {
     })
 }
 
-/// A PNG whose header declares `width` × `height` pixels of RGB, with no pixel data behind it:
-/// all a decompression bomb needs to make a careless decoder allocate.
-fn declared_png(width: u32, height: u32) -> Vec<u8> {
-    let mut ihdr = b"IHDR".to_vec();
-    ihdr.extend_from_slice(&width.to_be_bytes());
-    ihdr.extend_from_slice(&height.to_be_bytes());
-    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
-    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
-    out.extend_from_slice(&13u32.to_be_bytes());
-    out.extend_from_slice(&ihdr);
-    out.extend_from_slice(&crc32(&ihdr).to_be_bytes());
-    out.extend_from_slice(&0u32.to_be_bytes());
-    out.extend_from_slice(b"IEND");
-    out.extend_from_slice(&crc32(b"IEND").to_be_bytes());
+/// A PNG chunk: length, type, data and CRC.
+fn chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
+    let mut body = kind.to_vec();
+    body.extend_from_slice(data);
+    let mut out = u32::try_from(data.len()).unwrap().to_be_bytes().to_vec();
+    out.extend_from_slice(&body);
+    out.extend_from_slice(&crc32(&body).to_be_bytes());
     out
 }
 
-fn profile(addr: SocketAddr, cookie: &str, name: &str) -> impl std::future::Future<Output = app::model::Profile> {
+/// A PNG whose header declares `width` × `height` pixels of RGB, behind which is a few bytes
+/// of pixel data: all a decompression bomb needs to make a careless decoder allocate.
+fn declared_png(width: u32, height: u32) -> Vec<u8> {
+    let mut ihdr = width.to_be_bytes().to_vec();
+    ihdr.extend_from_slice(&height.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+    // A zlib stream of one stored block of 16 zero bytes.
+    let data = [0u8; 16];
+    let mut zlib = vec![0x78, 0x01, 0x01, 16, 0, !16, 0xff];
+    zlib.extend_from_slice(&data);
+    let adler = data.iter().fold((1u32, 0u32), |(a, b), x| {
+        let a = (a + u32::from(*x)) % 65_521;
+        (a, (b + a) % 65_521)
+    });
+    zlib.extend_from_slice(&((adler.1 << 16) | adler.0).to_be_bytes());
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    out.extend(chunk(b"IHDR", &ihdr));
+    out.extend(chunk(b"IDAT", &zlib));
+    out.extend(chunk(b"IEND", b""));
+    out
+}
+
+fn profile(
+    addr: SocketAddr,
+    cookie: &str,
+    name: &str,
+) -> impl std::future::Future<Output = app::model::Profile> {
     let cookie = cookie.to_owned();
     let args = format!("username={name}");
     async move {
@@ -710,18 +729,40 @@ async fn a_picture_is_kept_only_as_re_encoded_squares_and_bad_ones_store_nothing
     assert!(drawn.text().contains(">A</text>"), "{}", drawn.text());
     assert!(!drawn.text().contains("<script"), "{}", drawn.text());
     assert_eq!(fetch(addr, "/avatars/alice/64", None, "").await.status, 401);
-    assert_eq!(fetch(addr, "/avatars/alice/100", Some(&bob), "").await.status, 404);
-    assert_eq!(fetch(addr, "/avatars/nobody/64", Some(&bob), "").await.status, 404);
+    assert_eq!(
+        fetch(addr, "/avatars/alice/100", Some(&bob), "")
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        fetch(addr, "/avatars/nobody/64", Some(&bob), "")
+            .await
+            .status,
+        404
+    );
 
     let whole = png(300, 200);
     let truncated = &whole[..whole.len() / 2];
     let bomb = declared_png(20_000, 20_000);
     let svg = b"<svg xmlns=\"http://www.w3.org/2000/svg\" onload=\"alert(1)\"><script>alert(2)</script></svg>";
     let cases: Vec<(Part, &str)> = vec![
-        (picture("notes.txt", "text/plain", b"just some words"), "must be a PNG, JPEG, GIF or WebP"),
-        (picture("half.png", "image/png", truncated), "could not be read as an image"),
-        (picture("bomb.png", "image/png", &bomb), "20000 × 20000 pixels"),
-        (picture("evil.svg", "image/svg+xml", svg), "must be a PNG, JPEG, GIF or WebP"),
+        (
+            picture("notes.txt", "text/plain", b"just some words"),
+            "must be a PNG, JPEG, GIF or WebP",
+        ),
+        (
+            picture("half.png", "image/png", truncated),
+            "could not be read as an image",
+        ),
+        (
+            picture("bomb.png", "image/png", &bomb),
+            "20000 × 20000 pixels",
+        ),
+        (
+            picture("evil.svg", "image/svg+xml", svg),
+            "must be a PNG, JPEG, GIF or WebP",
+        ),
         (picture("empty.png", "image/png", b""), "Choose a picture"),
         (file("a.png", "image/png", &whole), "Unknown form field"),
     ];
@@ -736,20 +777,40 @@ async fn a_picture_is_kept_only_as_re_encoded_squares_and_bad_ones_store_nothing
     assert!(left.is_empty(), "{left:?}");
     assert_eq!(profile(addr, &bob, "alice").await.avatar, None);
     // Not signed in: refused before a byte is read.
-    let answer = upload_to(addr, "/avatar", "", &[picture("a.png", "image/png", &whole)], JSON).await;
+    let answer = upload_to(
+        addr,
+        "/avatar",
+        "",
+        &[picture("a.png", "image/png", &whole)],
+        JSON,
+    )
+    .await;
     assert_eq!(answer.status, 401, "{}", answer.text());
 
     // A real picture, 300 × 200: kept as two squares the server encoded itself.
-    let answer = upload_to(addr, "/avatar", &alice, &[picture("me.png", "image/png", &whole)], JSON).await;
+    let answer = upload_to(
+        addr,
+        "/avatar",
+        &alice,
+        &[picture("me.png", "image/png", &whole)],
+        JSON,
+    )
+    .await;
     assert_eq!(answer.status, 200, "{}", answer.text());
     let set: app::model::Profile = serde_json::from_slice(&answer.body).unwrap();
     let avatar = set.avatar.clone().unwrap();
-    assert_eq!(profile(addr, &bob, "ALICE").await.avatar, Some(avatar.clone()));
+    assert_eq!(
+        profile(addr, &bob, "ALICE").await.avatar,
+        Some(avatar.clone())
+    );
     for (size, hash) in [(128, &avatar.large), (64, &avatar.small)] {
         let served = fetch(addr, &format!("/avatars/alice/{size}"), Some(&bob), "").await;
         assert_eq!(served.status, 200);
         assert_eq!(served.header("content-type"), Some("image/png"));
-        assert_ne!(served.body, whole, "the uploaded bytes are never served back");
+        assert_ne!(
+            served.body, whole,
+            "the uploaded bytes are never served back"
+        );
         let decoded = image::load_from_memory(&served.body).unwrap();
         assert_eq!((decoded.width(), decoded.height()), (size, size));
         assert_eq!(served.header("etag"), Some(format!("\"{hash}\"").as_str()));
@@ -757,7 +818,10 @@ async fn a_picture_is_kept_only_as_re_encoded_squares_and_bad_ones_store_nothing
     }
     let url = app::model::avatar_url("alice", 128, Some(&avatar.large));
     let versioned = fetch(addr, &url, Some(&bob), "").await;
-    assert_eq!(versioned.header("cache-control"), Some("private, max-age=31536000, immutable"));
+    assert_eq!(
+        versioned.header("cache-control"),
+        Some("private, max-age=31536000, immutable")
+    );
     let kept = walk(&server._dir.path().join("files"));
     assert_eq!(kept.len(), 2, "only the two squares are kept: {kept:?}");
 
@@ -774,13 +838,28 @@ async fn a_profile_is_set_part_by_part_and_bad_values_change_nothing() {
     let alice = register(addr, "alice").await;
     let bob = register(addr, "bob").await;
 
-    call(addr, "save_profile", "display_name=Alice+Liddell&time_zone=Asia%2FSeoul", &alice).await;
-    call(addr, "set_status", &format!("emoji={}&text=On+holiday&minutes=60", common::form("🌴")), &alice).await;
+    call(
+        addr,
+        "save_profile",
+        "display_name=Alice+Liddell&time_zone=Asia%2FSeoul",
+        &alice,
+    )
+    .await;
+    call(
+        addr,
+        "set_status",
+        &format!("emoji={}&text=On+holiday&minutes=60", common::form("🌴")),
+        &alice,
+    )
+    .await;
     let seen = profile(addr, &bob, "alice").await;
     assert_eq!(seen.display_name.as_deref(), Some("Alice Liddell"));
     assert_eq!(seen.time_zone.as_deref(), Some("Asia/Seoul"));
     let status = seen.status.unwrap();
-    assert_eq!((status.emoji.as_deref(), status.text.as_deref()), (Some("🌴"), Some("On holiday")));
+    assert_eq!(
+        (status.emoji.as_deref(), status.text.as_deref()),
+        (Some("🌴"), Some("On holiday"))
+    );
     let until = status.until.unwrap() - app::timestamp::now_ms();
     assert!((59 * 60_000..=60 * 60_000).contains(&until), "{until}");
     let card: app::api::profiles::ProfileView =
@@ -791,12 +870,32 @@ async fn a_profile_is_set_part_by_part_and_bad_values_change_nothing() {
     assert!(!card.mine);
 
     let refused = [
-        ("save_profile", "display_name=&time_zone=Mars%2FOlympus", "not a time zone"),
-        ("save_profile", "display_name=%40bob&time_zone=", "cannot start with '@'"),
-        ("save_profile", &format!("display_name={}&time_zone=", "x".repeat(65)), "at most 64"),
-        ("set_status", "emoji=&text=&minutes=", "an emoji or some words"),
+        (
+            "save_profile",
+            "display_name=&time_zone=Mars%2FOlympus",
+            "not a time zone",
+        ),
+        (
+            "save_profile",
+            "display_name=%40bob&time_zone=",
+            "cannot start with '@'",
+        ),
+        (
+            "save_profile",
+            &format!("display_name={}&time_zone=", "x".repeat(65)),
+            "at most 64",
+        ),
+        (
+            "set_status",
+            "emoji=&text=&minutes=",
+            "an emoji or some words",
+        ),
         ("set_status", "emoji=hi&text=x&minutes=", "one emoji"),
-        ("set_status", "emoji=&text=x&minutes=-5", "number of minutes"),
+        (
+            "set_status",
+            "emoji=&text=x&minutes=-5",
+            "number of minutes",
+        ),
     ];
     for (endpoint, args, says) in refused {
         let (status, _, body) = post(addr, &format!("/api/{endpoint}"), args, Some(&alice)).await;

@@ -55,7 +55,10 @@ pub async fn my_profile() -> Result<ProfileEditor, AppError> {
     let state = super::ssr::state()?;
     Ok(ProfileEditor {
         profile: state.store.profile(&user.username).await?,
-        zones: crate::zones::names().into_iter().map(str::to_owned).collect(),
+        zones: crate::zones::names()
+            .into_iter()
+            .map(str::to_owned)
+            .collect(),
         max_avatar_bytes: state
             .files
             .as_ref()

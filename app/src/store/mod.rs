@@ -576,8 +576,7 @@ pub trait Store: Send + Sync + 'static {
     /// `username`'s profile, for anyone signed in; `NotFound` when there is no such account.
     async fn profile(&self, username: &str) -> StoreResult<crate::model::Profile>;
     /// Changes one part of what `user_id` says of themselves.
-    async fn update_profile(&self, user_id: UserId, change: &ProfileChange<'_>)
-        -> StoreResult<()>;
+    async fn update_profile(&self, user_id: UserId, change: &ProfileChange<'_>) -> StoreResult<()>;
     /// The people banned from a named room, for its moderators.
     async fn bans(
         &self,

@@ -19,7 +19,12 @@ use crate::model::{avatar_url, size_label, Profile, Status};
 /// A person's picture (or the initials the server draws), `size` 128 or 64 px, shown at
 /// `shown` CSS pixels. Decorative: their name is always beside it.
 #[component]
-pub fn AvatarImage(profile_name: String, size: u32, shown: u32, #[prop(default = None)] version: Option<String>) -> impl IntoView {
+pub fn AvatarImage(
+    profile_name: String,
+    size: u32,
+    shown: u32,
+    #[prop(default = None)] version: Option<String>,
+) -> impl IntoView {
     view! {
         <img
             class="avatar-img"
