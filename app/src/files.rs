@@ -439,8 +439,8 @@ impl Upload {
 pub const AVATAR_SIZES: (u32, u32) = (128, 64);
 /// The largest image side an avatar is decoded from: larger ones are refused from their header.
 const MAX_AVATAR_SIDE: u32 = 8192;
-/// The largest upload read as an avatar.
-pub const MAX_AVATAR_BYTES: u64 = 10 * 1024 * 1024;
+/// The largest upload read as an avatar: 10 MB.
+pub const MAX_AVATAR_BYTES: u64 = 10_000_000;
 
 impl Upload {
     /// Checks the whole upload as an avatar and keeps its two re-encoded squares (never the

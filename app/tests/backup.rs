@@ -68,6 +68,7 @@ on_every_backend!(
     threads_round_trip_and_a_reply_needs_its_root,
     privacy_and_roles_survive_a_round_trip_and_a_merge_never_reveals,
     settings_events_and_pins_survive_jsonl_and_events_stay_out_of_xml_and_csv,
+    profiles_survive_jsonl_and_a_bad_one_is_refused_by_line,
 );
 
 #[path = "support/postgres.rs"]
@@ -1341,4 +1342,100 @@ async fn settings_events_and_pins_survive_jsonl_and_events_stay_out_of_xml_and_c
         fresh.store.user_by_name("bob").await.unwrap().is_none(),
         "nothing written"
     );
+}
+
+async fn profiles_survive_jsonl_and_a_bad_one_is_refused_by_line(kind: Kind) {
+    use app::model::{Avatar, Status};
+    use app::store::ProfileChange;
+    let source = db_on(kind).await;
+    let s = &*source.store;
+    let alice = user(s, "alice").await;
+    user(s, "bob").await;
+    let details = ProfileChange::Details {
+        display_name: Some("Alice Liddell"),
+        time_zone: Some("Europe/London"),
+    };
+    s.update_profile(alice.id, &details).await.unwrap();
+    let status = Status {
+        emoji: Some("🫖".into()),
+        text: Some("Tea time".into()),
+        until: Some(4_102_444_800_000),
+    };
+    s.update_profile(alice.id, &ProfileChange::Status(Some(&status)))
+        .await
+        .unwrap();
+    let avatar = Avatar {
+        large: "a".repeat(64),
+        small: "b".repeat(64),
+    };
+    s.update_profile(alice.id, &ProfileChange::Avatar(Some(&avatar)))
+        .await
+        .unwrap();
+    let text = String::from_utf8(backup(s, Format::Jsonl).await).unwrap();
+    assert!(
+        text.contains("\"display_name\":\"Alice Liddell\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("\"status_until\":\"2100-01-01T00:00:00"),
+        "{text}"
+    );
+    let bobs = text
+        .lines()
+        .find(|l| l.contains("\"type\":\"user\"") && l.contains("\"name\":\"bob\""))
+        .unwrap();
+    assert!(
+        !bobs.contains("profile"),
+        "an empty profile is left out: {bobs}"
+    );
+
+    let target = db_on(kind).await;
+    restore_bytes(&*target.store, text.clone().into_bytes(), false)
+        .await
+        .unwrap();
+    let restored = target.store.profile("alice").await.unwrap();
+    assert_eq!(restored.display_name.as_deref(), Some("Alice Liddell"));
+    assert_eq!(restored.time_zone.as_deref(), Some("Europe/London"));
+    assert_eq!(restored.status, Some(status));
+    assert_eq!(restored.avatar, Some(avatar));
+    assert_eq!(
+        target.store.profile("bob").await.unwrap().display_name,
+        None
+    );
+
+    // Merged into an instance where alice set her own name: hers stands, the rest fills in.
+    let merged = db_on(kind).await;
+    let alice3 = user(&*merged.store, "alice").await;
+    let own = ProfileChange::Details {
+        display_name: Some("Al"),
+        time_zone: None,
+    };
+    merged.store.update_profile(alice3.id, &own).await.unwrap();
+    restore_bytes(&*merged.store, text.clone().into_bytes(), false)
+        .await
+        .unwrap();
+    let kept = merged.store.profile("alice").await.unwrap();
+    assert_eq!(kept.display_name.as_deref(), Some("Al"));
+    assert_eq!(kept.time_zone.as_deref(), Some("Europe/London"));
+
+    // A profile the app would refuse is refused, naming the line; nothing is written.
+    for (from, to, says) in [
+        ("\"Europe/London\"", "\"Mars/Olympus\"", "not a time zone"),
+        ("\"Alice Liddell\"", "\"@bob\"", "cannot start with '@'"),
+        (
+            &format!("\"{}\"", "a".repeat(64)),
+            "\"not-a-hash\"",
+            "two SHA-256 hashes",
+        ),
+    ] {
+        let bad = text.replacen(from, to, 1);
+        assert_ne!(bad, text);
+        let fresh = db_on(kind).await;
+        let err = restore_bytes(&*fresh.store, bad.into_bytes(), false)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line ") && err.contains(says), "{err}");
+        assert!(fresh.store.user_by_name("alice").await.unwrap().is_none());
+    }
 }

@@ -34,7 +34,7 @@ test('a profile set on its page opens as a card from the name on a message', asy
   await a.getByRole('button', { name: 'Set status' }).click();
   await expect(a.locator('.profile-summary')).toContainText('On holiday');
   await expect(a.locator('.profile-summary')).toContainText('Alice Example');
-  await a.getByLabel(/A PNG, JPEG, GIF or WebP image/).setInputFiles({
+  await a.getByLabel('Choose a picture').setInputFiles({
     name: 'me.png',
     mimeType: 'image/png',
     buffer: png(300, 200),
@@ -54,6 +54,7 @@ test('a profile set on its page opens as a card from the name on a message', asy
   await hydrated(b);
   await b.getByRole('button', { name: 'Join room' }).click();
   await messageLog(b).getByRole('link', { name: aliceName }).click();
+  await expect(b).toHaveURL(new RegExp(`/r/${id}/people/${aliceName}$`));
   const card = b.getByRole('complementary', { name: `Profile of ${aliceName}` });
   await expect(card.getByRole('heading', { name: 'Alice Example' })).toBeVisible();
   await expect(card).toContainText(`@${aliceName}`);
@@ -63,6 +64,8 @@ test('a profile set on its page opens as a card from the name on a message', asy
   // Escape closes it; the name opens it again; from it, a direct message.
   await b.keyboard.press('Escape');
   await expect(card).toHaveCount(0);
+  await expect(b).toHaveURL(new RegExp(`/r/${id}$`));
+  await expect(messageLog(b)).toContainText('hello from alice');
   await messageLog(b).getByRole('link', { name: aliceName }).click();
   await card.getByRole('button', { name: 'Send a direct message' }).click();
   await expect(b.getByRole('heading', { level: 1, name: aliceName })).toBeVisible();
@@ -82,14 +85,14 @@ test('a profile is edited and shown without JavaScript', async ({ browser }) => 
   await expect(page.getByLabel('Display name')).toHaveValue('No Script');
 
   // A picture that is not one is refused with the reason, on the same page.
-  await page.getByLabel(/A PNG, JPEG, GIF or WebP image/).setInputFiles({
+  await page.getByLabel('Choose a picture').setInputFiles({
     name: 'notes.png',
     mimeType: 'image/png',
     buffer: Buffer.from('<svg onload="alert(1)"></svg>'),
   });
   await page.getByRole('button', { name: 'Upload picture' }).click();
   await expect(page.getByRole('alert')).toContainText('must be a PNG, JPEG, GIF or WebP');
-  await page.getByLabel(/A PNG, JPEG, GIF or WebP image/).setInputFiles({
+  await page.getByLabel('Choose a picture').setInputFiles({
     name: 'me.png',
     mimeType: 'image/png',
     buffer: png(80, 120),
@@ -103,7 +106,7 @@ test('a profile is edited and shown without JavaScript', async ({ browser }) => 
   await page.getByRole('button', { name: 'Set status' }).click();
   await expect(page.locator('.profile-summary')).toContainText('Reading');
 
-  await page.goto(`/r/1?profile=${name}`);
+  await page.goto(`/r/1/people/${name}`);
   const card = page.getByRole('complementary', { name: `Profile of ${name}` });
   await expect(card.getByRole('heading', { name: 'No Script' })).toBeVisible();
   await expect(card).toContainText('Reading');

@@ -81,6 +81,7 @@ pub async fn user(
         admin: false,
         created_at: at,
         password_hash: None,
+        profile: Default::default(),
     };
     Ok(tx.user(&record).await?)
 }

@@ -156,8 +156,8 @@ fn files_archive_path(out: &Path) -> std::path::PathBuf {
     std::path::PathBuf::from(name)
 }
 
-/// Writes the bytes of every file the JSONL backup at `out` names (files and thumbnails, each
-/// once) from the files folder `dir` into a tar beside it, each entry named by its hash;
+/// Writes the bytes of every file the JSONL backup at `out` names (files, thumbnails and
+/// pictures, each once) from the files folder `dir` into a tar beside it, each entry named by its hash;
 /// returns the archive, how many were written and how many were missing from `dir`.
 async fn write_files_archive(
     out: &Path,
@@ -171,16 +171,27 @@ async fn write_files_archive(
         let mut hashes = std::collections::BTreeSet::new();
         for line in std::io::BufReader::new(backup).lines() {
             let line = line.map_err(|e| format!("{}: {e}", out.display()))?;
-            if !line.starts_with("{\"type\":\"message\"") || !line.contains("\"files\"") {
+            let message = line.starts_with("{\"type\":\"message\"") && line.contains("\"files\"");
+            let user = line.starts_with("{\"type\":\"user\"") && line.contains("\"avatar\"");
+            if !message && !user {
                 continue;
             }
-            if let Ok(app::backup::Record::Message(m)) = serde_json::from_str(&line) {
-                for file in m.files {
-                    if let Some(image) = file.image {
-                        hashes.insert(image.thumb_sha256);
+            match serde_json::from_str(&line) {
+                Ok(app::backup::Record::Message(m)) => {
+                    for file in m.files {
+                        if let Some(image) = file.image {
+                            hashes.insert(image.thumb_sha256);
+                        }
+                        hashes.insert(file.sha256);
                     }
-                    hashes.insert(file.sha256);
                 }
+                Ok(app::backup::Record::User(u)) => {
+                    if let Some(avatar) = u.profile.avatar {
+                        hashes.insert(avatar.large);
+                        hashes.insert(avatar.small);
+                    }
+                }
+                _ => {}
             }
         }
         let archive = files_archive_path(&out);

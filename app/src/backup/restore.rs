@@ -168,6 +168,7 @@ impl Applier {
         match record {
             Record::User(user) => {
                 check_username(&user.name, place)?;
+                check_profile(&user.profile, place)?;
                 if let Some(hash) = &user.password_hash {
                     if hash.is_empty() || hash.chars().count() > MAX_HASH_CHARS {
                         return Err(BackupError::at(place, "invalid password hash"));
@@ -424,6 +425,7 @@ impl Applier {
                 admin: false,
                 created_at,
                 password_hash: None,
+                profile: Default::default(),
             })
             .await?;
         self.users.insert(key, id);
@@ -569,6 +571,53 @@ fn check_username(name: &str, place: Place) -> BackupResult<()> {
         )),
         Err(e) => Err(BackupError::at(place, format!("username {name:?}: {e}"))),
     }
+}
+
+/// A profile as the live app would have let its owner set it: each part valid, and a picture
+/// named by two content hashes.
+fn check_profile(profile: &crate::store::records::ProfileRecord, place: Place) -> BackupResult<()> {
+    use crate::validate;
+    let same = |given: &Option<String>, checked: Option<String>, what: &str| {
+        if *given == checked {
+            Ok(())
+        } else {
+            Err(BackupError::at(place, format!("invalid {what} {given:?}")))
+        }
+    };
+    let refused = |e: crate::error::AppError| BackupError::at(place, e.to_string());
+    let name = profile.display_name.as_deref().unwrap_or_default();
+    same(
+        &profile.display_name,
+        validate::display_name(name).map_err(refused)?,
+        "display name",
+    )?;
+    let zone = profile.time_zone.as_deref().unwrap_or_default();
+    same(
+        &profile.time_zone,
+        crate::zones::parse(zone).map_err(refused)?,
+        "time zone",
+    )?;
+    let emoji = profile.status_emoji.as_deref().unwrap_or_default();
+    same(
+        &profile.status_emoji,
+        validate::status_emoji(emoji).map_err(refused)?,
+        "status emoji",
+    )?;
+    let text = profile.status_text.as_deref().unwrap_or_default();
+    same(
+        &profile.status_text,
+        validate::status_text(text).map_err(refused)?,
+        "status text",
+    )?;
+    if let Some(avatar) = &profile.avatar {
+        if !crate::files::is_hash(&avatar.large) || !crate::files::is_hash(&avatar.small) {
+            return Err(BackupError::at(
+                place,
+                "a picture is named by two SHA-256 hashes",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A timeline event as the live app records it: no text, files, reactions, mentions or

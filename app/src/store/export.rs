@@ -205,6 +205,7 @@ pub(crate) async fn export(
             } else {
                 None
             },
+            profile: user.profile.clone(),
         }))
         .await?;
         end.users += 1;

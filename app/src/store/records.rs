@@ -57,6 +57,40 @@ pub struct UserRecord {
     /// The Argon2 PHC string, only in backups made with `--include-credentials`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_hash: Option<String>,
+    /// What they say of themselves (absent: nothing set).
+    #[serde(default, skip_serializing_if = "ProfileRecord::is_empty")]
+    pub profile: ProfileRecord,
+}
+
+/// The parts of a profile a backup carries, beside the user's name.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileRecord {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_emoji: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_text: Option<String>,
+    /// When the status clears.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rfc3339_ms_opt"
+    )]
+    pub status_until: Option<i64>,
+    /// The picture's 128 and 64 px squares, by SHA-256 (their bytes go in the files archive).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avatar: Option<crate::model::Avatar>,
+}
+
+impl ProfileRecord {
+    /// Nothing set: left out of the record.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
 }
 
 /// A public room or a direct conversation. Those are named `@alice,bob` (usernames in

@@ -29,6 +29,7 @@ pub(crate) struct UserRow {
     pub admin: bool,
     pub created_at: i64,
     pub password_hash: Option<String>,
+    pub profile: crate::store::records::ProfileRecord,
 }
 
 /// A room as stored: a public room has a name, a direct conversation its key (its people's ids
@@ -193,7 +194,8 @@ where
     })
 }
 
-/// A user for a backup: id, username, admin flag, creation time, password hash.
+/// A user for a backup: id, username, admin flag, creation time, password hash, then their
+/// profile: display name, time zone, status emoji, text and end, and the picture's two hashes.
 pub(crate) fn user<'r, R>(row: &'r R) -> Result<UserRow, sqlx::Error>
 where
     R: Row,
@@ -202,12 +204,24 @@ where
     bool: Decode<'r, R::Database> + Type<R::Database>,
     String: Decode<'r, R::Database> + Type<R::Database>,
 {
+    let large: Option<String> = row.try_get(10)?;
+    let small: Option<String> = row.try_get(11)?;
     Ok(UserRow {
         id: row.try_get(0)?,
         name: row.try_get(1)?,
         admin: row.try_get(2)?,
         created_at: row.try_get(3)?,
         password_hash: row.try_get(4)?,
+        profile: crate::store::records::ProfileRecord {
+            display_name: row.try_get(5)?,
+            time_zone: row.try_get(6)?,
+            status_emoji: row.try_get(7)?,
+            status_text: row.try_get(8)?,
+            status_until: row.try_get(9)?,
+            avatar: large
+                .zip(small)
+                .map(|(large, small)| crate::model::Avatar { large, small }),
+        },
     })
 }
 

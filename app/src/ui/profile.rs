@@ -1,10 +1,10 @@
-//! Profiles as people see them: the card that opens from a name (`?profile=NAME`, a side panel
-//! beside the room) and `/profile`, where a person edits their own: picture, display name,
+//! Profiles as people see them: the card that opens from a name (`/r/ROOM/people/NAME`, a side
+//! panel beside the room) and `/profile`, where a person edits their own: picture, display name,
 //! time zone and status. Every part is a plain link or form, so it works without JavaScript;
 //! the picture is a multipart form posted to `/avatar`, which comes back here.
 
 use leptos::prelude::*;
-use leptos_router::hooks::use_query_map;
+use leptos_router::hooks::{use_params_map, use_query_map};
 
 use super::auth_page::page_error;
 use super::feedback::{form_error, form_ok};
@@ -51,14 +51,22 @@ fn StatusLine(status: Status) -> impl IntoView {
     }
 }
 
-/// The card, while `?profile=NAME` is in the address; `close` is where its Close link goes.
+/// The card beside a room, at `/r/ROOM/people/NAME` (a route nested in the room's, loaded
+/// when first opened); its Close link goes back to the room.
 #[component]
-pub fn ProfilePanel(close: String) -> impl IntoView {
-    let query = use_query_map();
-    let name = Memo::new(move |_| query.with(|q| q.get("profile")));
+pub fn ProfileCardPanel() -> impl IntoView {
+    let params = use_params_map();
+    let asked = Memo::new(move |_| {
+        params.with(|p| {
+            (
+                p.get("id").unwrap_or_default(),
+                p.get("name").unwrap_or_default(),
+            )
+        })
+    });
     move || {
-        name.get()
-            .map(|username| view! { <ProfileAside username close=close.clone()/> })
+        let (room, username) = asked.get();
+        view! { <ProfileAside username close=format!("/r/{room}")/> }
     }
 }
 
@@ -226,6 +234,7 @@ fn Editor(editor: ProfileEditor, actions: ProfileActions) -> impl IntoView {
         .collect_view();
     let refused_picture = use_query_map().with_untracked(|q| q.get("avatar_error"));
     let status = profile.status.clone();
+    let has_picture = profile.avatar.is_some();
     view! {
         <section class="panel profile-page">
             <h1>"Your profile"</h1>
@@ -245,35 +254,42 @@ fn Editor(editor: ProfileEditor, actions: ProfileActions) -> impl IntoView {
             {pictures
                 .then(|| {
                     view! {
-                        <form class="card" method="post" action="/avatar" enctype="multipart/form-data">
+                        <div class="card picture-card">
                             <h2>"Picture"</h2>
-                            <label for="avatar-file">
-                                {format!(
-                                    "A PNG, JPEG, GIF or WebP image, at most {}. It is cropped to a square.",
-                                    size_label(max_avatar_bytes),
-                                )}
-                            </label>
-                            <input
-                                id="avatar-file"
-                                type="file"
-                                name="avatar"
-                                accept="image/png,image/jpeg,image/gif,image/webp"
-                                required
-                            />
-                            <button type="submit">"Upload picture"</button>
-                            {refused_picture.map(|e| view! { <p class="error" role="alert">{e}</p> })}
-                        </form>
-                    }
-                })}
-            {profile
-                .avatar
-                .is_some()
-                .then(|| {
-                    view! {
-                        <ActionForm action=actions.remove_avatar>
-                            <button type="submit" class="secondary">"Remove picture"</button>
-                            {form_error(actions.remove_avatar.value())}
-                        </ActionForm>
+                            // A plain multipart form, with or without JavaScript: the server
+                            // answers with this page again.
+                            <form method="post" action="/avatar" enctype="multipart/form-data">
+                                <label for="avatar-file">"Choose a picture"</label>
+                                <p class="hint" id="avatar-hint">
+                                    {format!(
+                                        "A PNG, JPEG, GIF or WebP image of at most {}, cropped to a square.",
+                                        size_label(max_avatar_bytes),
+                                    )}
+                                </p>
+                                <input
+                                    id="avatar-file"
+                                    type="file"
+                                    name="avatar"
+                                    accept="image/png,image/jpeg,image/gif,image/webp"
+                                    aria-describedby="avatar-hint"
+                                    required
+                                />
+                                <button type="submit">"Upload picture"</button>
+                                {refused_picture
+                                    .map(|e| view! { <p class="error" role="alert">{e}</p> })}
+                            </form>
+                            {has_picture
+                                .then(|| {
+                                    view! {
+                                        <ActionForm action=actions.remove_avatar>
+                                            <button type="submit" class="secondary">
+                                                "Remove picture"
+                                            </button>
+                                            {form_error(actions.remove_avatar.value())}
+                                        </ActionForm>
+                                    }
+                                })}
+                        </div>
                     }
                 })}
             <ActionForm action=actions.save attr:class="card">

@@ -3,7 +3,7 @@
 //! - `?` outside a text field opens the "Keyboard shortcuts" dialog, which lists every shortcut
 //!   (the account menu opens it too);
 //! - Escape, when nothing nearer took it (a menu, a dialog, the mention list, an edit), closes
-//!   the thread or members panel.
+//!   the side panel open beside a room (thread, members, settings, pins, a person's card).
 //!
 //! The message box's own keys (Enter, Shift+Enter, ↑ to edit) live with the composer.
 
@@ -59,14 +59,17 @@ pub(super) fn KeyboardShortcuts(conversations: Vec<RoomSummary>) -> impl IntoVie
                 }
             } else if key == "Escape" && !dialogs.any_open() && !menu_open() {
                 let panel = location.query.with_untracked(|q| {
-                    ["thread", "members", "settings", "pins", "profile"]
+                    ["thread", "members", "settings", "pins"]
                         .iter()
                         .any(|panel| q.get(panel).is_some())
                 });
-                if panel {
+                let path = location.pathname.get_untracked();
+                // A person's card is a route under the room's: back to the room.
+                let card = path.find("/people/");
+                if panel || card.is_some() {
                     ev.prevent_default();
-                    let path = location.pathname.get_untracked();
-                    navigate.with_value(|go| go(&path, Default::default()));
+                    let room = &path[..card.unwrap_or(path.len())];
+                    navigate.with_value(|go| go(room, Default::default()));
                 }
             }
         });

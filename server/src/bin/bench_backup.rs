@@ -91,6 +91,7 @@ fn generate(path: &Path, messages: usize) -> BenchResult<()> {
             admin: i == 0,
             created_at: START_MS,
             password_hash: None,
+            profile: Default::default(),
         }))?;
         end.users += 1;
     }

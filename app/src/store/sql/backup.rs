@@ -47,7 +47,11 @@ impl Source {
 impl ExportSource for Source {
     async fn users(&mut self) -> StoreResult<Vec<UserRow>> {
         let rows =
-            sqlx::query("SELECT id, username, is_admin, created_at, password_hash FROM users")
+            sqlx::query(
+                "SELECT id, username, is_admin, created_at, password_hash, display_name, \
+                 time_zone, status_emoji, status_text, status_until, avatar, avatar_small \
+                 FROM users",
+            )
                 .fetch_all(&mut *self.tx)
                 .await?;
         Ok(rows.iter().map(rows::user).collect::<Result<_, _>>()?)
@@ -380,27 +384,54 @@ impl RestoreTx for Restore {
         .bind(&user.name)
         .fetch_optional(&mut *self.tx)
         .await?;
+        let profile = &user.profile;
+        let avatar = profile.avatar.as_ref();
         if let Some(id) = existing {
+            // What the account already says of itself stands; the backup fills the gaps.
             sqlx::query(&format!(
                 "UPDATE users SET created_at = {LEAST}(created_at, $2), \
-                 password_hash = COALESCE(password_hash, $3) WHERE id = $1"
+                 password_hash = COALESCE(password_hash, $3), \
+                 display_name = COALESCE(display_name, $4), time_zone = COALESCE(time_zone, $5), \
+                 status_emoji = CASE WHEN status_emoji IS NULL AND status_text IS NULL \
+                     THEN $6 ELSE status_emoji END, \
+                 status_until = CASE WHEN status_emoji IS NULL AND status_text IS NULL \
+                     THEN $8 ELSE status_until END, \
+                 status_text = CASE WHEN status_emoji IS NULL AND status_text IS NULL \
+                     THEN $7 ELSE status_text END, \
+                 avatar_small = CASE WHEN avatar IS NULL THEN $10 ELSE avatar_small END, \
+                 avatar = COALESCE(avatar, $9) WHERE id = $1"
             ))
             .bind(id)
             .bind(user.created_at)
             .bind(&user.password_hash)
+            .bind(&profile.display_name)
+            .bind(&profile.time_zone)
+            .bind(&profile.status_emoji)
+            .bind(&profile.status_text)
+            .bind(profile.status_until)
+            .bind(avatar.map(|a| a.large.as_str()))
+            .bind(avatar.map(|a| a.small.as_str()))
             .execute(&mut *self.tx)
             .await?;
             return Ok(id);
         }
         self.counts.users_created += 1;
         Ok(sqlx::query_scalar(
-            "INSERT INTO users (username, password_hash, is_admin, created_at) \
-             VALUES ($1, $2, $3, $4) RETURNING id",
+            "INSERT INTO users (username, password_hash, is_admin, created_at, display_name, \
+               time_zone, status_emoji, status_text, status_until, avatar, avatar_small) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
         )
         .bind(&user.name)
         .bind(&user.password_hash)
         .bind(user.admin)
         .bind(user.created_at)
+        .bind(&profile.display_name)
+        .bind(&profile.time_zone)
+        .bind(&profile.status_emoji)
+        .bind(&profile.status_text)
+        .bind(profile.status_until)
+        .bind(avatar.map(|a| a.large.as_str()))
+        .bind(avatar.map(|a| a.small.as_str()))
         .fetch_one(&mut *self.tx)
         .await?)
     }

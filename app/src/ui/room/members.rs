@@ -131,8 +131,8 @@ fn AddMember(room: RoomId) -> impl IntoView {
     }
 }
 
-/// One member: presence, name, role, "last seen" when offline, and their menu (none for
-/// oneself, or where it would hold nothing).
+/// One member: presence, name (opening their profile card), role, "last seen" when offline,
+/// and their menu (none for oneself, or where it would hold nothing).
 #[component]
 fn MemberItem(member: Member, me: bool, offer_dm: bool, rights: MemberRights) -> impl IntoView {
     let presence = member.presence.label();
@@ -159,7 +159,14 @@ fn MemberItem(member: Member, me: bool, offer_dm: bool, rights: MemberRights) ->
         <li class="member" data-presence=presence data-role=role.as_str()>
             <span class="dot" aria-hidden="true"></span>
             <span class="member-text">
-                <span class="member-name">{name} {me.then_some(" (you)")} " " {badge}</span>
+                <span class="member-name">
+                    <a href=format!("/r/{}/people/{name}", rights.room) title="Open profile">
+                        {name.clone()}
+                    </a>
+                    {me.then_some(" (you)")}
+                    " "
+                    {badge}
+                </span>
                 <span class="muted member-status">{presence} {seen}</span>
             </span>
             {menu}

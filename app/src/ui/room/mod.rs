@@ -19,6 +19,7 @@ use std::collections::BTreeMap;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use leptos_router::components::Outlet;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
@@ -411,7 +412,9 @@ pub(super) fn Room(
                 />
                 <SettingsPanel view=view.clone()/>
                 <PinsPanel room=room_id can_pin/>
-                <crate::ui::profile::ProfilePanel close=format!("/r/{room_id}")/>
+                // A person's card (`/r/ROOM/people/NAME`), a nested route whose code loads
+                // when one is first opened.
+                <Outlet/>
             }
                 .into_any()}
         </div>
