@@ -451,7 +451,8 @@ pub enum ProfileForm<'a> {
         minutes: &'a str,
     },
     ClearStatus,
-    /// A picture the file checks made (`files::Upload::finish_avatar`), or none.
+    /// A picture the file checks made (`files::Upload::finish_avatar`, after the upload drew
+    /// from the rate limit), or none.
     Avatar(Option<&'a crate::model::Avatar>),
 }
 
@@ -498,7 +499,10 @@ pub async fn update_profile(
         ProfileForm::ClearStatus => ProfileChange::Status(None),
         ProfileForm::Avatar(avatar) => ProfileChange::Avatar(avatar),
     };
-    state.limits.create(user.id)?;
+    // A new picture's upload drew from the budget before its body was read.
+    if !matches!(form, ProfileForm::Avatar(Some(_))) {
+        state.limits.create(user.id)?;
+    }
     state.store.update_profile(user.id, &change).await?;
     Ok(state.store.profile(&user.username).await?)
 }

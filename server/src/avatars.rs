@@ -14,7 +14,9 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use http::{header, HeaderMap, HeaderValue, StatusCode};
 
-use crate::files::{authenticate, json_error, multipart_error, percent, wants_page};
+use crate::files::{
+    authenticate, content_length, json_error, multipart_error, percent, wants_page,
+};
 
 /// `POST /avatar`: sets the caller's picture from the form's `avatar` file. Answers their
 /// profile as JSON, or (to a browser posting the form itself) redirects to `/profile`.
@@ -45,13 +47,7 @@ async fn receive(
         AppError::BadRequest("This server keeps no files, so no profile pictures.".into())
     })?;
     let cap = files.max_upload().min(app::files::MAX_AVATAR_BYTES);
-    let length = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .ok_or_else(|| {
-            AppError::BadRequest("Send the picture with its length (Content-Length).".into())
-        })?;
+    let length = content_length(headers, "picture")?;
     if length > cap.saturating_add(crate::files::FORM_OVERHEAD_BYTES) {
         return Err(app::files::too_large(cap));
     }

@@ -31,6 +31,18 @@ pub(crate) fn wants_page(headers: &HeaderMap) -> bool {
         .is_some_and(|accept| accept.contains("text/html"))
 }
 
+/// The length an upload declares, which every check before its body is read needs; refused
+/// without one. `what` names it in the refusal.
+pub(crate) fn content_length(headers: &HeaderMap, what: &str) -> Result<u64, AppError> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .ok_or_else(|| {
+            AppError::BadRequest(format!("Send the {what} with its length (Content-Length)."))
+        })
+}
+
 pub(crate) fn json_error(e: &AppError) -> Response {
     (
         e.status(),
@@ -99,13 +111,7 @@ async fn receive(
             "Join the room before sending files to it.".into(),
         ));
     }
-    let length = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .ok_or_else(|| {
-            AppError::BadRequest("Send the upload with its length (Content-Length).".into())
-        })?;
+    let length = content_length(headers, "upload")?;
     if length > files.max_upload().saturating_add(FORM_OVERHEAD_BYTES) {
         return Err(AppError::TooLarge(
             "The upload is larger than this server accepts.".into(),

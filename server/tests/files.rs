@@ -499,20 +499,34 @@ async fn files_round_trip_through_a_backup_with_their_bytes() {
     let server = start().await;
     let addr = server.addr;
     let alice = register(addr, "alice").await;
-    let picture = png(400, 100);
+    let banner = png(400, 100);
     let sent = upload(
         addr,
         1,
         &alice,
         &[
             field("text", "banner and notes"),
-            file("banner.png", "image/png", &picture),
+            file("banner.png", "image/png", &banner),
             file("notes.txt", "text/plain", b"line one\n"),
         ],
         JSON,
     )
     .await
     .message();
+    let face = png(90, 90);
+    let answer = upload_to(
+        addr,
+        "/avatar",
+        &alice,
+        &[picture("me.png", "image/png", &face)],
+        JSON,
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    let avatar = serde_json::from_slice::<app::model::Profile>(&answer.body)
+        .unwrap()
+        .avatar
+        .unwrap();
 
     let dir = server._dir.path();
     let db = dir.join("confab.db");
@@ -540,6 +554,8 @@ async fn files_round_trip_through_a_backup_with_their_bytes() {
         sent.files[0].sha256.clone(),
         sent.files[0].image.as_ref().unwrap().thumb_sha256.clone(),
         sent.files[1].sha256.clone(),
+        avatar.large.clone(),
+        avatar.small.clone(),
     ];
     expected.sort();
     assert_eq!(names, expected);
@@ -560,7 +576,7 @@ async fn files_round_trip_through_a_backup_with_their_bytes() {
         archive.to_str().unwrap(),
         out,
     ]));
-    assert!(restored.contains("files: 3 kept"), "{restored}");
+    assert!(restored.contains("files: 5 kept"), "{restored}");
     for hash in &expected {
         assert!(
             copy_files.join(&hash[..2]).join(hash).exists(),
@@ -579,6 +595,11 @@ async fn files_round_trip_through_a_backup_with_their_bytes() {
         message_lines(&again),
         message_lines(std::path::Path::new(out))
     );
+    let store = app::store::open(&format!("sqlite://{copy_db}"))
+        .await
+        .unwrap();
+    assert_eq!(store.profile("alice").await.unwrap().avatar, Some(avatar));
+    store.close().await;
     // Restoring the same file twice changes nothing.
     let twice = succeeded(confab(&[
         "restore",

@@ -577,38 +577,28 @@ fn check_username(name: &str, place: Place) -> BackupResult<()> {
 /// named by two content hashes.
 fn check_profile(profile: &crate::store::records::ProfileRecord, place: Place) -> BackupResult<()> {
     use crate::validate;
-    let same = |given: &Option<String>, checked: Option<String>, what: &str| {
-        if *given == checked {
-            Ok(())
-        } else {
-            Err(BackupError::at(place, format!("invalid {what} {given:?}")))
+    type Check = fn(&str) -> Result<Option<String>, crate::error::AppError>;
+    let parts: [(&Option<String>, Check, &str); 4] = [
+        (
+            &profile.display_name,
+            validate::display_name,
+            "display name",
+        ),
+        (&profile.time_zone, crate::zones::parse, "time zone"),
+        (
+            &profile.status_emoji,
+            validate::status_emoji,
+            "status emoji",
+        ),
+        (&profile.status_text, validate::status_text, "status text"),
+    ];
+    for (given, check, what) in parts {
+        let checked = check(given.as_deref().unwrap_or_default())
+            .map_err(|e| BackupError::at(place, e.to_string()))?;
+        if *given != checked {
+            return Err(BackupError::at(place, format!("invalid {what} {given:?}")));
         }
-    };
-    let refused = |e: crate::error::AppError| BackupError::at(place, e.to_string());
-    let name = profile.display_name.as_deref().unwrap_or_default();
-    same(
-        &profile.display_name,
-        validate::display_name(name).map_err(refused)?,
-        "display name",
-    )?;
-    let zone = profile.time_zone.as_deref().unwrap_or_default();
-    same(
-        &profile.time_zone,
-        crate::zones::parse(zone).map_err(refused)?,
-        "time zone",
-    )?;
-    let emoji = profile.status_emoji.as_deref().unwrap_or_default();
-    same(
-        &profile.status_emoji,
-        validate::status_emoji(emoji).map_err(refused)?,
-        "status emoji",
-    )?;
-    let text = profile.status_text.as_deref().unwrap_or_default();
-    same(
-        &profile.status_text,
-        validate::status_text(text).map_err(refused)?,
-        "status text",
-    )?;
+    }
     if let Some(avatar) = &profile.avatar {
         if !crate::files::is_hash(&avatar.large) || !crate::files::is_hash(&avatar.small) {
             return Err(BackupError::at(

@@ -17,7 +17,7 @@ use super::{bulk, Db, Pool, DIALECT};
 use super::dialect::{begin_write, lock_room, same_name, LEAST, MESSAGE_BY_CLIENT_ID};
 use crate::model::{Role, RoomId, UserId};
 use crate::store::export::{ChunkRow, ExportSource, MESSAGE_CHUNK};
-use crate::store::records::{Place, RoomRecord, UserRecord};
+use crate::store::records::{Place, ProfileRecord, RoomRecord, UserRecord};
 use crate::store::rows::{self, RoomRow, UserRow};
 use crate::store::{RestoreCounts, RestoreTx, StagedMessage, StoreError, StoreResult};
 
@@ -374,6 +374,37 @@ impl Restore {
     }
 }
 
+impl Restore {
+    /// Fills what `id`'s profile leaves unset from a backup's: what an account already says of
+    /// itself stands (a status, and a picture, as a whole).
+    async fn fill_profile(&mut self, id: UserId, profile: &ProfileRecord) -> StoreResult<()> {
+        let avatar = profile.avatar.as_ref();
+        sqlx::query(
+            "UPDATE users SET display_name = COALESCE(display_name, $2), \
+             time_zone = COALESCE(time_zone, $3), \
+             status_emoji = CASE WHEN status_emoji IS NULL AND status_text IS NULL \
+                 THEN $4 ELSE status_emoji END, \
+             status_until = CASE WHEN status_emoji IS NULL AND status_text IS NULL \
+                 THEN $6 ELSE status_until END, \
+             status_text = CASE WHEN status_emoji IS NULL AND status_text IS NULL \
+                 THEN $5 ELSE status_text END, \
+             avatar_small = CASE WHEN avatar IS NULL THEN $8 ELSE avatar_small END, \
+             avatar = COALESCE(avatar, $7) WHERE id = $1",
+        )
+        .bind(id)
+        .bind(&profile.display_name)
+        .bind(&profile.time_zone)
+        .bind(&profile.status_emoji)
+        .bind(&profile.status_text)
+        .bind(profile.status_until)
+        .bind(avatar.map(|a| a.large.as_str()))
+        .bind(avatar.map(|a| a.small.as_str()))
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl RestoreTx for Restore {
     async fn user(&mut self, user: &UserRecord) -> StoreResult<UserId> {
@@ -384,56 +415,37 @@ impl RestoreTx for Restore {
         .bind(&user.name)
         .fetch_optional(&mut *self.tx)
         .await?;
-        let profile = &user.profile;
-        let avatar = profile.avatar.as_ref();
-        if let Some(id) = existing {
-            // What the account already says of itself stands; the backup fills the gaps.
-            sqlx::query(&format!(
-                "UPDATE users SET created_at = {LEAST}(created_at, $2), \
-                 password_hash = COALESCE(password_hash, $3), \
-                 display_name = COALESCE(display_name, $4), time_zone = COALESCE(time_zone, $5), \
-                 status_emoji = CASE WHEN status_emoji IS NULL AND status_text IS NULL \
-                     THEN $6 ELSE status_emoji END, \
-                 status_until = CASE WHEN status_emoji IS NULL AND status_text IS NULL \
-                     THEN $8 ELSE status_until END, \
-                 status_text = CASE WHEN status_emoji IS NULL AND status_text IS NULL \
-                     THEN $7 ELSE status_text END, \
-                 avatar_small = CASE WHEN avatar IS NULL THEN $10 ELSE avatar_small END, \
-                 avatar = COALESCE(avatar, $9) WHERE id = $1"
-            ))
-            .bind(id)
-            .bind(user.created_at)
-            .bind(&user.password_hash)
-            .bind(&profile.display_name)
-            .bind(&profile.time_zone)
-            .bind(&profile.status_emoji)
-            .bind(&profile.status_text)
-            .bind(profile.status_until)
-            .bind(avatar.map(|a| a.large.as_str()))
-            .bind(avatar.map(|a| a.small.as_str()))
-            .execute(&mut *self.tx)
-            .await?;
-            return Ok(id);
+        let id = match existing {
+            Some(id) => {
+                sqlx::query(&format!(
+                    "UPDATE users SET created_at = {LEAST}(created_at, $2), \
+                     password_hash = COALESCE(password_hash, $3) WHERE id = $1"
+                ))
+                .bind(id)
+                .bind(user.created_at)
+                .bind(&user.password_hash)
+                .execute(&mut *self.tx)
+                .await?;
+                id
+            }
+            None => {
+                self.counts.users_created += 1;
+                sqlx::query_scalar(
+                    "INSERT INTO users (username, password_hash, is_admin, created_at) \
+                     VALUES ($1, $2, $3, $4) RETURNING id",
+                )
+                .bind(&user.name)
+                .bind(&user.password_hash)
+                .bind(user.admin)
+                .bind(user.created_at)
+                .fetch_one(&mut *self.tx)
+                .await?
+            }
+        };
+        if !user.profile.is_empty() {
+            self.fill_profile(id, &user.profile).await?;
         }
-        self.counts.users_created += 1;
-        Ok(sqlx::query_scalar(
-            "INSERT INTO users (username, password_hash, is_admin, created_at, display_name, \
-               time_zone, status_emoji, status_text, status_until, avatar, avatar_small) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
-        )
-        .bind(&user.name)
-        .bind(&user.password_hash)
-        .bind(user.admin)
-        .bind(user.created_at)
-        .bind(&profile.display_name)
-        .bind(&profile.time_zone)
-        .bind(&profile.status_emoji)
-        .bind(&profile.status_text)
-        .bind(profile.status_until)
-        .bind(avatar.map(|a| a.large.as_str()))
-        .bind(avatar.map(|a| a.small.as_str()))
-        .fetch_one(&mut *self.tx)
-        .await?)
+        Ok(id)
     }
 
     async fn room(&mut self, room: &RoomRecord, created_by: Option<UserId>) -> StoreResult<RoomId> {
