@@ -33,10 +33,6 @@ pub struct Scope {
 /// One entry of a backup after the header.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "nearly every record is a message: boxing it would cost an allocation per message"
-)]
 pub enum Record {
     User(UserRecord),
     Room(RoomRecord),
