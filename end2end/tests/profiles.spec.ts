@@ -54,7 +54,7 @@ test('a profile set on its page opens as a card from the name on a message', asy
   await hydrated(b);
   await b.getByRole('button', { name: 'Join room' }).click();
   await messageLog(b).getByRole('link', { name: aliceName }).click();
-  await expect(b).toHaveURL(new RegExp(`/r/${id}/people/${aliceName}$`));
+  await expect(b).toHaveURL(new RegExp(`/r/${id}\\?profile=${aliceName}$`));
   const card = b.getByRole('complementary', { name: `Profile of ${aliceName}` });
   await expect(card.getByRole('heading', { name: 'Alice Example' })).toBeVisible();
   await expect(card).toContainText(`@${aliceName}`);
@@ -106,7 +106,7 @@ test('a profile is edited and shown without JavaScript', async ({ browser }) => 
   await page.getByRole('button', { name: 'Set status' }).click();
   await expect(page.locator('.profile-summary')).toContainText('Reading');
 
-  await page.goto(`/r/1/people/${name}`);
+  await page.goto(`/r/1?profile=${name}`);
   const card = page.getByRole('complementary', { name: `Profile of ${name}` });
   await expect(card.getByRole('heading', { name: 'No Script' })).toBeVisible();
   await expect(card).toContainText('Reading');

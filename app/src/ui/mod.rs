@@ -54,7 +54,6 @@ lazy_page!(AdminRoute, admin::AdminPage);
 lazy_page!(SearchRoute, search::SearchPage);
 lazy_page!(NotificationsRoute, notifications::NotificationsPage);
 lazy_page!(ProfileRoute, profile::ProfilePage);
-lazy_page!(ProfileCardRoute, profile::ProfileCardPanel);
 
 /// The whole app: routes under one chat layout.
 #[component]
@@ -69,14 +68,7 @@ pub fn App() -> impl IntoView {
                 // Async: the server sends complete HTML, so every page works without JavaScript.
                 <ParentRoute path=path!("") view=layout::ChatLayout ssr=SsrMode::Async>
                     <Route path=path!("") view=layout::Welcome ssr=SsrMode::Async/>
-                    <ParentRoute path=path!("r/:id") view=room::RoomPage ssr=SsrMode::Async>
-                        <Route path=path!("") view=|| () ssr=SsrMode::Async/>
-                        <Route
-                            path=path!("people/:name")
-                            view={Lazy::<ProfileCardRoute>::new()}
-                            ssr=SsrMode::Async
-                        />
-                    </ParentRoute>
+                    <Route path=path!("r/:id") view=room::RoomPage ssr=SsrMode::Async/>
                     // Pages opened now and then: their code is fetched when first opened.
                     <Route
                         path=path!("rooms")

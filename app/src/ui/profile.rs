@@ -1,10 +1,10 @@
-//! Profiles as people see them: the card that opens from a name (`/r/ROOM/people/NAME`, a side
-//! panel beside the room) and `/profile`, where a person edits their own: picture, display name,
+//! Profiles as people see them: the card that opens from a name (`?profile=NAME`, a side panel
+//! beside the room) and `/profile`, where a person edits their own: picture, display name,
 //! time zone and status. Every part is a plain link or form, so it works without JavaScript;
 //! the picture is a multipart form posted to `/avatar`, which comes back here.
 
 use leptos::prelude::*;
-use leptos_router::hooks::{use_params_map, use_query_map};
+use leptos_router::hooks::use_query_map;
 
 use super::auth_page::page_error;
 use super::feedback::{form_error, form_ok};
@@ -51,22 +51,14 @@ fn StatusLine(status: Status) -> impl IntoView {
     }
 }
 
-/// The card beside a room, at `/r/ROOM/people/NAME` (a route nested in the room's, loaded
-/// when first opened); its Close link goes back to the room.
+/// The card, while `?profile=NAME` is in the address; `close` is where its Close link goes.
 #[component]
-pub fn ProfileCardPanel() -> impl IntoView {
-    let params = use_params_map();
-    let asked = Memo::new(move |_| {
-        params.with(|p| {
-            (
-                p.get("id").unwrap_or_default(),
-                p.get("name").unwrap_or_default(),
-            )
-        })
-    });
+pub fn ProfilePanel(close: String) -> impl IntoView {
+    let query = use_query_map();
+    let name = Memo::new(move |_| query.with(|q| q.get("profile")));
     move || {
-        let (room, username) = asked.get();
-        view! { <ProfileAside username close=format!("/r/{room}")/> }
+        name.get()
+            .map(|username| view! { <ProfileAside username close=close.clone()/> })
     }
 }
 

@@ -59,17 +59,14 @@ pub(super) fn KeyboardShortcuts(conversations: Vec<RoomSummary>) -> impl IntoVie
                 }
             } else if key == "Escape" && !dialogs.any_open() && !menu_open() {
                 let panel = location.query.with_untracked(|q| {
-                    ["thread", "members", "settings", "pins"]
+                    ["thread", "members", "settings", "pins", "profile"]
                         .iter()
                         .any(|panel| q.get(panel).is_some())
                 });
-                let path = location.pathname.get_untracked();
-                // A person's card is a route under the room's: back to the room.
-                let card = path.find("/people/");
-                if panel || card.is_some() {
+                if panel {
                     ev.prevent_default();
-                    let room = &path[..card.unwrap_or(path.len())];
-                    navigate.with_value(|go| go(room, Default::default()));
+                    let path = location.pathname.get_untracked();
+                    navigate.with_value(|go| go(&path, Default::default()));
                 }
             }
         });

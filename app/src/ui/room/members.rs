@@ -160,7 +160,7 @@ fn MemberItem(member: Member, me: bool, offer_dm: bool, rights: MemberRights) ->
             <span class="dot" aria-hidden="true"></span>
             <span class="member-text">
                 <span class="member-name">
-                    <a href=format!("/r/{}/people/{name}", rights.room) title="Open profile">
+                    <a href=format!("?profile={name}") title="Open profile">
                         {name.clone()}
                     </a>
                     {me.then_some(" (you)")}

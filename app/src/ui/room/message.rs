@@ -271,7 +271,7 @@ pub(super) fn MessageItem(
             _ => None,
         }
     });
-    let profile_link = format!("/r/{room_id}/people/{}", message.author);
+    let profile_link = format!("?profile={}", message.author);
     let profile_title = format!("Open {}’s profile", message.author);
     view! {
         <article

@@ -19,7 +19,6 @@ use std::collections::BTreeMap;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use leptos_router::components::Outlet;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
@@ -412,9 +411,7 @@ pub(super) fn Room(
                 />
                 <SettingsPanel view=view.clone()/>
                 <PinsPanel room=room_id can_pin/>
-                // A person's card (`/r/ROOM/people/NAME`), a nested route whose code loads
-                // when one is first opened.
-                <Outlet/>
+                <crate::ui::profile::ProfilePanel close=format!("/r/{room_id}")/>
             }
                 .into_any()}
         </div>
