@@ -117,16 +117,24 @@ async fn serve(
         .avatar
         .as_ref()
         .map(|a| if size == large { &a.large } else { &a.small });
-    let (tag, body, content_type) = match (picture, &state.files) {
+    // A picture whose bytes are not in the files folder (a restore without `--files`) shows
+    // as the initials, as if there were none.
+    let stored = match (picture, &state.files) {
         (Some(hash), Some(files)) => {
-            let Some((reader, _)) = files.open(hash).await? else {
-                tracing::error!("avatar {hash} of {username} is missing from the store");
-                return Err(AppError::NotFound("That picture is gone.".into()));
-            };
-            let body = Body::from_stream(tokio_util::io::ReaderStream::new(reader));
-            (hash.clone(), body, "image/png")
+            let found = files.open(hash).await?;
+            if found.is_none() {
+                tracing::warn!("avatar {hash} of {username} is missing from the files folder");
+            }
+            found.map(|(reader, _)| (hash.clone(), reader))
         }
-        _ => {
+        _ => None,
+    };
+    let (tag, body, content_type) = match stored {
+        Some((hash, reader)) => {
+            let body = Body::from_stream(tokio_util::io::ReaderStream::new(reader));
+            (hash, body, "image/png")
+        }
+        None => {
             let svg = initials_svg(&profile, size);
             let tag = format!("i{:016x}", fnv(svg.as_bytes()));
             (tag, Body::from(svg), "image/svg+xml")

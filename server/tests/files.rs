@@ -846,6 +846,14 @@ async fn a_picture_is_kept_only_as_re_encoded_squares_and_bad_ones_store_nothing
     let kept = walk(&server._dir.path().join("files"));
     assert_eq!(kept.len(), 2, "only the two squares are kept: {kept:?}");
 
+    // Bytes gone from the folder (a restore without its files): the initials, not an error.
+    for path in &kept {
+        std::fs::remove_file(path).unwrap();
+    }
+    let drawn = fetch(addr, "/avatars/alice/64", Some(&bob), "").await;
+    assert_eq!(drawn.status, 200, "{}", drawn.text());
+    assert_eq!(drawn.header("content-type"), Some("image/svg+xml"));
+
     // Removed: the initials again.
     call(addr, "remove_avatar", "", &alice).await;
     let drawn = fetch(addr, "/avatars/alice/128", Some(&bob), "").await;
