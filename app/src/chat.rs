@@ -76,7 +76,7 @@ pub async fn post(
     if !post.budget_drawn {
         state.limits.post(author.id)?;
     }
-    let mentions = mentions(state, post.room_id, &body).await?;
+    let mentions = mentions(state, author, post.room_id, &body).await?;
     let html = crate::markdown::render_checked(&body, &mentions)?;
     let new = NewMessage {
         room_id: post.room_id,
@@ -140,18 +140,104 @@ async fn publish(state: &AppState, room_id: RoomId, frame: &ServerFrame) {
 
 /// The one rule for what a message mentions, for posts and edits alike (and so for every
 /// count and notification that follows): each `@name` outside code that names a member of the
-/// room, once, spelt as their account is, in the order first written.
-async fn mentions(state: &AppState, room_id: RoomId, body: &str) -> Result<Vec<String>, AppError> {
+/// room, once, spelt as their account is, in the order first written; then `@room` and `@here`
+/// in a named room, where `author` may use them (see [`group_mentions`]).
+async fn mentions(
+    state: &AppState,
+    author: &User,
+    room_id: RoomId,
+    body: &str,
+) -> Result<Vec<String>, AppError> {
     let names = crate::markdown::mentioned_names(body);
     if names.is_empty() {
         return Ok(Vec::new());
     }
-    let members = state.store.members_named(room_id, &names).await?;
-    Ok(names
+    let (groups, people): (Vec<String>, Vec<String>) =
+        names.into_iter().partition(|n| Group::named(n).is_some());
+    let members = if people.is_empty() {
+        Vec::new()
+    } else {
+        state.store.members_named(room_id, &people).await?
+    };
+    let mut found: Vec<String> = people
         .iter()
         .filter_map(|name| members.iter().find(|m| m.eq_ignore_ascii_case(name)))
         .cloned()
-        .collect())
+        .collect();
+    if !groups.is_empty() {
+        group_mentions(state, author, room_id, &groups, &mut found).await?;
+    }
+    Ok(found)
+}
+
+/// A mention of a group of a room's members.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Group {
+    /// `@room`: every member (the database counts it for each, see `mentions` in the schema).
+    Room,
+    /// `@here`: the members online as it is sent, named in the message one by one.
+    Here,
+}
+
+impl Group {
+    fn named(name: &str) -> Option<Self> {
+        if name.eq_ignore_ascii_case("room") {
+            Some(Group::Room)
+        } else if name.eq_ignore_ascii_case("here") {
+            Some(Group::Here)
+        } else {
+            None
+        }
+    }
+}
+
+/// Adds `@room` and `@here` (with those it reaches) to `found`, when `author` may use them in
+/// the room as its setting has it ([`crate::rights::Action::MentionGroup`]) and the room is no
+/// larger than [`MAX_GROUP_MENTION_MEMBERS`]; refuses the message otherwise. In a
+/// conversation they are words, not mentions: everyone in it is told of every message already.
+async fn group_mentions(
+    state: &AppState,
+    author: &User,
+    room_id: RoomId,
+    groups: &[String],
+    found: &mut Vec<String>,
+) -> Result<(), AppError> {
+    use crate::model::{Presence, MAX_GROUP_MENTION_MEMBERS, MENTION_HERE, MENTION_ROOM};
+    use crate::rights::{Action, Standing};
+    let view = state.store.room_view(author.id, room_id).await?;
+    if !view.room.kind.is_named() {
+        return Ok(());
+    }
+    let standing = Standing::of(&view);
+    if let Some(refusal) = standing.refusal(Action::MentionGroup(view.settings.group_mentions)) {
+        return Err(AppError::Forbidden(refusal.into()));
+    }
+    if view.member_count > MAX_GROUP_MENTION_MEMBERS {
+        return Err(AppError::BadRequest(format!(
+            "@room and @here notify rooms of at most {MAX_GROUP_MENTION_MEMBERS} members; this \
+             one has {}. Mention people by name.",
+            view.member_count
+        )));
+    }
+    let wanted: Vec<Group> = groups.iter().filter_map(|g| Group::named(g)).collect();
+    if wanted.contains(&Group::Room) {
+        found.push(MENTION_ROOM.to_owned());
+    }
+    if wanted.contains(&Group::Here) {
+        found.push(MENTION_HERE.to_owned());
+        let members = state.store.room_members(author.id, room_id).await?;
+        let ids: Vec<_> = members.iter().map(|m| m.id).collect();
+        let presence = state.bus.presence(&ids).await;
+        for (member, status) in members.iter().zip(presence) {
+            let named = found
+                .iter()
+                .any(|f| f.eq_ignore_ascii_case(&member.username));
+            if status == Presence::Online && member.id != author.id && !named {
+                found.push(member.username.clone());
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A change to a message as a client asks for it.
@@ -196,7 +282,7 @@ pub async fn change(
     state.limits.post(user.id)?;
     let (mentions, html) = match (change.action, value.as_deref()) {
         (Action::Edit(_), Some(body)) => {
-            let mentions = mentions(state, change.room_id, body).await?;
+            let mentions = mentions(state, user, change.room_id, body).await?;
             let html = crate::markdown::render_checked(body, &mentions)?;
             (mentions, html)
         }
@@ -371,6 +457,7 @@ pub enum Setting<'a> {
     Private(bool),
     ReadOnly(bool),
     Archived(bool),
+    GroupMentions(crate::model::GroupMentions),
 }
 
 impl<'a> Setting<'a> {
@@ -385,9 +472,17 @@ impl<'a> Setting<'a> {
             "private" => Setting::Private(flag()?),
             "read_only" => Setting::ReadOnly(flag()?),
             "archived" => Setting::Archived(flag()?),
+            "group_mentions" => Setting::GroupMentions(
+                crate::model::GroupMentions::parse(value).ok_or_else(|| {
+                    AppError::BadRequest(
+                        "Who may use @room and @here is everyone, moderators or nobody.".into(),
+                    )
+                })?,
+            ),
             _ => {
                 return Err(AppError::BadRequest(
-                    "A room setting is name, topic, description, private, read_only or archived."
+                    "A room setting is name, topic, description, private, read_only, archived \
+                     or group_mentions."
                         .into(),
                 ))
             }
@@ -420,6 +515,7 @@ pub async fn configure_room(
         Setting::Private(private) => RoomEvent::Privacy { private },
         Setting::ReadOnly(read_only) => RoomEvent::ReadOnly { read_only },
         Setting::Archived(archived) => RoomEvent::Archived { archived },
+        Setting::GroupMentions(allowed) => RoomEvent::GroupMentions { allowed },
     };
     state.limits.create(actor.id)?;
     let event = state

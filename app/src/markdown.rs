@@ -26,6 +26,10 @@ use crate::error::AppError;
 /// A message names at most this many distinct people; the rest are text. It bounds the lookup
 /// a post makes.
 pub const MAX_MENTIONS: usize = 50;
+/// The longest `mentions` list a message can have: the people named, both groups, and those
+/// `@here` reached.
+pub const MAX_MENTIONS_LISTED: usize =
+    MAX_MENTIONS + 2 + crate::model::MAX_GROUP_MENTION_MEMBERS as usize;
 
 /// The most HTML one message may render to, whatever its length.
 pub const MAX_HTML_BYTES: usize = 64 * 1024;
@@ -168,7 +172,11 @@ fn escape(text: &str) -> String {
 
 fn render_bounded(text: &str, mentions: &[String]) -> Result<String, TooBig> {
     let mut expanded = 0usize;
-    let people: HashSet<String> = mentions.iter().map(|m| m.to_ascii_lowercase()).collect();
+    // `@room` and `@here` are kept with their `@` (see `crate::model::MENTION_ROOM`).
+    let people: HashSet<String> = mentions
+        .iter()
+        .map(|m| m.trim_start_matches('@').to_ascii_lowercase())
+        .collect();
     let mut events = Vec::new();
     let mut in_code = 0usize;
     // The lines of a block of raw HTML, shown as a paragraph of text.
@@ -433,6 +441,18 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_group_mention_is_marked_only_where_the_server_allowed_it() {
+        assert_eq!(
+            render("@room and @here", &["@room".to_owned()]),
+            "<p><span class=\"mention\">@room</span> and @here</p>"
+        );
+        assert_eq!(
+            render("@Here", &["@here".to_owned(), "bob".to_owned()]),
+            "<p><span class=\"mention\">@Here</span></p>"
+        );
     }
 
     #[test]

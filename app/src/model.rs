@@ -394,6 +394,79 @@ pub struct RoomSettings {
     /// searched by its members.
     #[serde(default)]
     pub archived: bool,
+    /// Who may notify the whole room with `@room` and `@here`.
+    #[serde(default)]
+    pub group_mentions: GroupMentions,
+}
+
+/// Who may notify a whole room at once, with `@room` (every member) and `@here` (the members
+/// online when it is sent): a room's setting, which its owners change.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupMentions {
+    #[default]
+    Everyone,
+    /// Moderators and owners only.
+    Moderators,
+    Nobody,
+}
+
+impl GroupMentions {
+    pub const ALL: [GroupMentions; 3] = [
+        GroupMentions::Everyone,
+        GroupMentions::Moderators,
+        GroupMentions::Nobody,
+    ];
+
+    /// Whether this is what a room has until its owners change it (every member).
+    pub fn is_default(&self) -> bool {
+        *self == GroupMentions::default()
+    }
+
+    /// The value stored in `rooms.group_mentions`, and sent by the settings form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupMentions::Everyone => "everyone",
+            GroupMentions::Moderators => "moderators",
+            GroupMentions::Nobody => "nobody",
+        }
+    }
+
+    /// Reads the stored word back; anything unknown is the strictest, nobody.
+    pub fn from_db(word: &str) -> Self {
+        Self::parse(word).unwrap_or(GroupMentions::Nobody)
+    }
+
+    /// Reads the setting from a form or a request; `None` for anything else.
+    pub fn parse(word: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|g| g.as_str() == word.trim())
+    }
+
+    /// How the settings form words it.
+    pub fn label(self) -> &'static str {
+        match self {
+            GroupMentions::Everyone => "Every member",
+            GroupMentions::Moderators => "Moderators and owners",
+            GroupMentions::Nobody => "No one",
+        }
+    }
+}
+
+/// The two mentions of a group, as a message's `mentions` list records them: usernames cannot
+/// hold an `@`, so these cannot name a person. `@here` is recorded with the names of those it
+/// reached; `@room` alone, and the database counts it for every member.
+pub const MENTION_ROOM: &str = "@room";
+pub const MENTION_HERE: &str = "@here";
+
+/// The largest room `@room` and `@here` notify: past it, a mention of everyone is a broadcast
+/// (and `@here` would list too many names in the message).
+pub const MAX_GROUP_MENTION_MEMBERS: i64 = 1_000;
+
+/// Whether a message's `mentions` list names `user`, or the whole room (`@room`).
+pub fn mentions_user(mentions: &[String], user: &str) -> bool {
+    mentions
+        .iter()
+        .any(|m| m == MENTION_ROOM || m.eq_ignore_ascii_case(user))
 }
 
 /// One chat message.
@@ -429,7 +502,7 @@ pub struct Message {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub html: String,
     /// The usernames this message mentions, as the server decided (members of the room named
-    /// with `@`, outside code).
+    /// with `@`, outside code), and [`MENTION_ROOM`] or [`MENTION_HERE`] for a group.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mentions: Vec<String>,
     /// For a reply: the seq of its thread's root (a message of the same room). Replies stay
@@ -480,6 +553,7 @@ pub enum RoomEvent {
     Privacy { private: bool },
     ReadOnly { read_only: bool },
     Archived { archived: bool },
+    GroupMentions { allowed: GroupMentions },
     Banned { username: String },
     Unbanned { username: String },
 }
@@ -503,6 +577,13 @@ impl RoomEvent {
             RoomEvent::Archived { archived: false } => {
                 "brought the room back from the archive".into()
             }
+            RoomEvent::GroupMentions { allowed } => match allowed {
+                GroupMentions::Everyone => "let every member use @room and @here".into(),
+                GroupMentions::Moderators => {
+                    "let only moderators and owners use @room and @here".into()
+                }
+                GroupMentions::Nobody => "turned off @room and @here".into(),
+            },
             RoomEvent::Banned { username } => format!("banned {username} from the room"),
             RoomEvent::Unbanned { username } => format!("lifted the ban on {username}"),
         }
@@ -620,9 +701,9 @@ impl Reaction {
 }
 
 impl Message {
-    /// Whether it mentions `user`.
+    /// Whether it mentions `user`, by name or as one of the room (never its own author).
     pub fn mentions(&self, user: &str) -> bool {
-        self.mentions.iter().any(|m| m.eq_ignore_ascii_case(user))
+        !self.author.eq_ignore_ascii_case(user) && mentions_user(&self.mentions, user)
     }
 
     /// Whether this is the tombstone of a deleted message.

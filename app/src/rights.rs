@@ -4,7 +4,7 @@
 //! room they can see, and that is all: a private room or a conversation they are not in stays
 //! invisible to them, as to everyone outside it.
 
-use crate::model::{Role, RoomKind, RoomView};
+use crate::model::{GroupMentions, Role, RoomKind, RoomView};
 
 /// Where a user stands in a room.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +46,9 @@ pub enum Action {
     Remove(Role),
     /// Change a member's role from one to the other.
     SetRole { from: Role, to: Role },
+    /// Notify the whole room with `@room` or `@here`, which the room's setting allows to this
+    /// many (a conversation has no such mentions).
+    MentionGroup(GroupMentions),
 }
 
 impl Standing {
@@ -98,7 +101,9 @@ impl Standing {
         let member = self.role.is_some();
         let role = self.acting_role();
         match action {
-            Action::Take | Action::Post | Action::Respond if !member => Some("Join this room first."),
+            Action::Take | Action::Post | Action::Respond | Action::MentionGroup(_) if !member => {
+                Some("Join this room first.")
+            }
             Action::Take => None,
             Action::Post | Action::Respond if self.archived => {
                 Some("This room is archived: no one posts in it, and its messages are kept as they are.")
@@ -137,6 +142,16 @@ impl Standing {
                 Some("Only the room's owners can ban a moderator or an owner.")
             }
             Action::Ban(_) => Some("Only the room's moderators and owners can ban people."),
+            Action::MentionGroup(GroupMentions::Everyone) => None,
+            Action::MentionGroup(GroupMentions::Moderators) if role >= Some(Role::Moderator) => {
+                None
+            }
+            Action::MentionGroup(GroupMentions::Moderators) => Some(
+                "In this room only moderators and owners can notify everyone with @room or @here.",
+            ),
+            Action::MentionGroup(_) => {
+                Some("@room and @here are turned off in this room. Mention people by name.")
+            }
         }
     }
 }
@@ -267,6 +282,29 @@ mod tests {
             from: Role::Member,
             to: Role::Owner
         }));
+    }
+
+    #[test]
+    fn group_mentions_follow_the_room_setting_and_the_role() {
+        use GroupMentions::*;
+        for kind in [RoomKind::Public, RoomKind::Private] {
+            for role in ROLES {
+                let s = standing(kind, role, false);
+                let member = role.is_some();
+                assert_eq!(s.may(Action::MentionGroup(Everyone)), member, "{role:?}");
+                assert_eq!(
+                    s.may(Action::MentionGroup(Moderators)),
+                    role >= Some(Role::Moderator),
+                    "{role:?}"
+                );
+                assert!(!s.may(Action::MentionGroup(Nobody)), "{role:?}");
+            }
+        }
+        let admin = standing(RoomKind::Public, Some(Role::Member), true);
+        assert!(admin.may(Action::MentionGroup(Moderators)));
+        assert!(!admin.may(Action::MentionGroup(Nobody)));
+        let dm = standing(RoomKind::Dm, Some(Role::Member), false);
+        assert!(!dm.may(Action::MentionGroup(Everyone)));
     }
 
     #[test]

@@ -84,6 +84,25 @@ pub fn username(raw: &str) -> Result<String, AppError> {
     Ok(name.to_owned())
 }
 
+/// A name for a new account: a [`username`] that is not one of the words a mention of a group
+/// uses (`@room`, `@here`), so that no one can be mentioned by every `@room`. Accounts that had
+/// such a name before keep it; those words mention the group.
+pub fn new_username(raw: &str) -> Result<String, AppError> {
+    let name = username(raw)?;
+    if RESERVED_USERNAMES
+        .iter()
+        .any(|r| r.eq_ignore_ascii_case(&name))
+    {
+        return Err(AppError::BadRequest(format!(
+            "\"{name}\" is kept for @{name} mentions; choose another username."
+        )));
+    }
+    Ok(name)
+}
+
+/// Words a new account may not take as its name (see [`new_username`]).
+const RESERVED_USERNAMES: [&str; 2] = ["room", "here"];
+
 /// The people a direct conversation is opened with: one username, or several separated by
 /// commas or spaces (an `@` before a name is allowed). Repeats count once, ignoring case; the
 /// caller is added by whoever opens it, so at most [`MAX_CONVERSATION_PEOPLE`] - 1 names.
@@ -417,6 +436,14 @@ mod tests {
         assert!(username("ålice").is_err());
         assert!(username(&"x".repeat(32)).is_ok());
         assert!(username(&"x".repeat(33)).is_err());
+        assert!(new_username("Room").is_err());
+        assert!(new_username("here").is_err());
+        assert_eq!(new_username("roomy").unwrap(), "roomy");
+        assert_eq!(
+            username("room").unwrap(),
+            "room",
+            "an existing name still reads"
+        );
     }
 
     #[test]

@@ -1228,6 +1228,9 @@ async fn settings_events_and_pins_survive_jsonl_and_events_stay_out_of_xml_and_c
             description: Some("What we ship.\nBe kind.".into()),
         },
         RoomEvent::ReadOnly { read_only: true },
+        RoomEvent::GroupMentions {
+            allowed: app::model::GroupMentions::Moderators,
+        },
     ] {
         s.configure_room(bob.id, room, &change)
             .await
@@ -1245,9 +1248,22 @@ async fn settings_events_and_pins_survive_jsonl_and_events_stay_out_of_xml_and_c
     })
     .await
     .unwrap();
+    let everyone = [app::model::MENTION_ROOM.to_owned()];
+    s.post_message(NewMessage {
+        room_id: room,
+        author_id: bob.id,
+        body: "@room ship it",
+        client_id: None,
+        html: "",
+        mentions: &everyone,
+        files: &[],
+    })
+    .await
+    .unwrap();
     let bytes = backup(s, Format::Jsonl).await;
     let text = String::from_utf8(bytes.clone()).unwrap();
     assert!(text.contains("\"read_only\":true"), "{text}");
+    assert!(text.contains("\"group_mentions\":\"moderators\""), "{text}");
     assert!(text.contains("\"event\":{\"kind\":\"topic\""), "{text}");
 
     let target = db_on(kind).await;
@@ -1272,6 +1288,10 @@ async fn settings_events_and_pins_survive_jsonl_and_events_stay_out_of_xml_and_c
         Some("What we ship.\nBe kind.")
     );
     assert!(view.settings.read_only && !view.settings.archived);
+    assert_eq!(
+        view.settings.group_mentions,
+        app::model::GroupMentions::Moderators
+    );
     let page = t
         .history(
             bob2.id,
@@ -1295,14 +1315,17 @@ async fn settings_events_and_pins_survive_jsonl_and_events_stay_out_of_xml_and_c
             (String::new(), true),
             (String::new(), true),
             (String::new(), true),
-            ("second".to_owned(), false)
+            (String::new(), true),
+            ("second".to_owned(), false),
+            ("@room ship it".to_owned(), false)
         ]
     );
+    assert_eq!(page.messages[6].mentions, everyone);
     assert_eq!(
         page.messages[3].event,
         Some(RoomEvent::ReadOnly { read_only: true })
     );
-    let pin = page.messages[4].pinned.clone().unwrap();
+    let pin = page.messages[5].pinned.clone().unwrap();
     assert_eq!(pin.by, "bob", "the pin survives the round trip");
     assert_eq!(t.pins(bob2.id, id).await.unwrap().len(), 1);
 

@@ -67,6 +67,7 @@ macro_rules! every_case {
             changes_after_a_rev_are_exactly_what_changed,
             reactions_toggle_per_person_and_travel_with_the_message,
             mentions_are_counted_per_person_and_follow_edits_deletes_and_reads,
+            at_room_counts_for_every_member_and_the_room_keeps_who_may_use_it,
             search_finds_only_what_the_searcher_may_read,
             search_follows_edits_deletes_and_membership,
             search_pages_newest_first_without_overlap,
@@ -2197,6 +2198,100 @@ async fn mentions_are_counted_per_person_and_follow_edits_deletes_and_reads(stor
         .await
         .unwrap();
     assert_eq!(page.messages.last().unwrap().mentions, *BOB);
+}
+
+async fn at_room_counts_for_every_member_and_the_room_keeps_who_may_use_it(store: Arc<dyn Store>) {
+    use app::model::{GroupMentions, RoomEvent, MENTION_HERE, MENTION_ROOM};
+    let (alice, bob, carol, room) = bobs_room_with_carol(&*store, "all-hands").await;
+    store.join_room(alice.id, room).await.unwrap();
+    let everyone = [MENTION_ROOM.to_owned()];
+    let posted = store
+        .post_message(NewMessage {
+            room_id: room,
+            author_id: bob.id,
+            body: "@room standup",
+            client_id: None,
+            html: "",
+            mentions: &everyone,
+            files: &[],
+        })
+        .await
+        .unwrap();
+    assert_eq!(posted.mentions, everyone);
+    assert!(
+        posted.html.contains("<span class=\"mention\">@room</span>"),
+        "{}",
+        posted.html
+    );
+    for who in [&alice, &carol] {
+        assert_eq!(
+            mentions_of(&store.sidebar(who.id).await.unwrap(), room),
+            1,
+            "{}",
+            who.username
+        );
+    }
+    assert_eq!(
+        mentions_of(&store.sidebar(bob.id).await.unwrap(), room),
+        0,
+        "not its author"
+    );
+    // `@here` counts only for those it names; an edit to it drops the others.
+    let here = [MENTION_HERE.to_owned(), "carol".to_owned()];
+    change(
+        &*store,
+        &bob,
+        room,
+        posted.seq,
+        None,
+        ChangeKind::Edit {
+            body: "@here standup",
+            html: "",
+            mentions: &here,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        mentions_of(&store.sidebar(alice.id).await.unwrap(), room),
+        0
+    );
+    assert_eq!(
+        mentions_of(&store.sidebar(carol.id).await.unwrap(), room),
+        1
+    );
+
+    // The setting: every member until an owner changes it; a moderator cannot.
+    let setting = |view: app::model::RoomView| view.settings.group_mentions;
+    assert_eq!(
+        setting(store.room_view(carol.id, room).await.unwrap()),
+        GroupMentions::Everyone
+    );
+    let only_mods = RoomEvent::GroupMentions {
+        allowed: GroupMentions::Moderators,
+    };
+    store
+        .set_role(bob.id, room, carol.id, app::model::Role::Moderator)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.configure_room(carol.id, room, &only_mods).await,
+        Err(StoreError::Forbidden(_))
+    ));
+    let event = configure(&*store, bob.id, room, &only_mods).await;
+    assert_eq!(event.event, Some(only_mods.clone()));
+    assert_eq!(
+        setting(store.room_view(alice.id, room).await.unwrap()),
+        GroupMentions::Moderators
+    );
+    assert!(
+        store
+            .configure_room(bob.id, room, &only_mods)
+            .await
+            .unwrap()
+            .is_none(),
+        "the same again changes nothing"
+    );
 }
 
 /// A search for `terms` with no filters.

@@ -8,7 +8,7 @@ mod common;
 
 use app::model::{Message, Navigation, RoomId, RoomSummary};
 use app::protocol::ServerFrame;
-use common::{call, connect, form, next, post_frame, register, say, send, start};
+use common::{call, connect, form, next, post, post_frame, register, say, send, start};
 
 async fn room_in_sidebar(addr: std::net::SocketAddr, cookie: &str, room: RoomId) -> RoomSummary {
     let nav: Navigation = serde_json::from_str(&call(addr, "sidebar", "", cookie).await).unwrap();
@@ -143,4 +143,99 @@ async fn markdown_is_rendered_and_sanitised_once_on_the_server_for_every_reader(
         !html.contains("href=\"javascript:"),
         "javascript: link in the page"
     );
+}
+
+#[tokio::test]
+async fn at_room_reaches_every_member_and_at_here_those_online_as_the_room_allows() {
+    let server = start().await;
+    let addr = server.addr;
+    let alice = register(addr, "alice").await;
+    let bob = register(addr, "bob").await;
+    let carol = register(addr, "carol").await;
+    let ops: RoomId =
+        serde_json::from_str(&call(addr, "create_room", "name=ops", &alice).await).unwrap();
+    for who in [&bob, &carol] {
+        call(addr, "join_room", &format!("room_id={ops}"), who).await;
+    }
+    // Bob has Confab open; Carol does not.
+    let _bob_ws = connect(addr, &bob).await;
+
+    let here = say(addr, &alice, ops, "@here the build is red").await;
+    assert_eq!(here.mentions, vec!["@here".to_owned(), "bob".to_owned()]);
+    assert!(
+        here.html.contains("<span class=\"mention\">@here</span>"),
+        "{}",
+        here.html
+    );
+    assert_eq!(room_in_sidebar(addr, &bob, ops).await.mentions, 1);
+    assert_eq!(room_in_sidebar(addr, &carol, ops).await.mentions, 0);
+
+    let everyone = say(addr, &alice, ops, "@room lunch at noon").await;
+    assert_eq!(everyone.mentions, vec!["@room".to_owned()]);
+    assert_eq!(room_in_sidebar(addr, &bob, ops).await.mentions, 2);
+    assert_eq!(room_in_sidebar(addr, &carol, ops).await.mentions, 1);
+    assert_eq!(
+        room_in_sidebar(addr, &alice, ops).await.mentions,
+        0,
+        "never one's own"
+    );
+    // In code it is a word.
+    let quoted = say(addr, &alice, ops, "type `@room` to tell everyone").await;
+    assert!(quoted.mentions.is_empty());
+
+    // The owner lets only moderators and owners use them: Bob's @room is refused, and kept
+    // nowhere; the change is in the timeline.
+    let set = |value: &str| format!("room_id={ops}&field=group_mentions&value={value}");
+    call(addr, "configure_room", &set("moderators"), &alice).await;
+    let bob_says = format!("room_id={ops}&text={}", form("@room hello"));
+    let (status, _, body) = post(addr, "/api/post_message", &bob_says, Some(&bob)).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("only moderators and owners"), "{body}");
+    let page: app::model::HistoryPage =
+        serde_json::from_str(&call(addr, "history", &format!("room_id={ops}"), &bob).await)
+            .unwrap();
+    let last = page.messages.last().unwrap();
+    assert_eq!(
+        last.event,
+        Some(app::model::RoomEvent::GroupMentions {
+            allowed: app::model::GroupMentions::Moderators
+        })
+    );
+    assert!(page.messages.iter().all(|m| m.body != "@room hello"));
+    // Bob's edit cannot add one either; Alice, an owner, still can.
+    let edit = format!(
+        "room_id={ops}&seq={}&text={}&client_id=e1",
+        say(addr, &bob, ops, "hello").await.seq,
+        form("@here hello")
+    );
+    let (status, _, _) = post(addr, "/api/edit_message", &edit, Some(&bob)).await;
+    assert_eq!(status, 403);
+    say(addr, &alice, ops, "@room still here").await;
+
+    // Turned off: no one, not even an owner; a bad value is refused by name.
+    call(addr, "configure_room", &set("nobody"), &alice).await;
+    let alice_says = format!("room_id={ops}&text={}", form("@here anyone?"));
+    let (status, _, body) = post(addr, "/api/post_message", &alice_says, Some(&alice)).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("turned off"), "{body}");
+    let (status, _, body) = post(addr, "/api/configure_room", &set("all"), Some(&alice)).await;
+    assert_eq!(status, 400, "{body}");
+    let (status, _, body) = post(addr, "/api/configure_room", &set("everyone"), Some(&bob)).await;
+    assert_eq!(status, 403, "a member cannot change it: {body}");
+    let view: app::model::RoomView =
+        serde_json::from_str(&call(addr, "room", &format!("room_id={ops}"), &bob).await).unwrap();
+    assert_eq!(
+        view.settings.group_mentions,
+        app::model::GroupMentions::Nobody
+    );
+
+    // No account can take the name of a group.
+    let (status, _, body) = post(
+        addr,
+        "/api/register",
+        "username=Here&password=password123",
+        None,
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
 }

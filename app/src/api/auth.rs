@@ -15,7 +15,7 @@ pub async fn register(
 ) -> Result<User, AppError> {
     use super::ssr::{client_ip, state};
     let state = state()?;
-    let username = crate::validate::username(&username)?;
+    let username = crate::validate::new_username(&username)?;
     crate::validate::new_password(&password)?;
     let invite = invite
         .map(|code| code.trim().to_owned())

@@ -126,7 +126,8 @@ pub async fn set_role(room_id: RoomId, username: String, role: String) -> Result
 
 /// Changes one setting of the room `room_id`: `field` is name, topic, description (empty text
 /// clears a topic or description; moderators and owners), private, read_only or archived
-/// (`true`/`false`, or a checkbox's `on`; owners). The change is recorded in the room's
+/// (`true`/`false`, or a checkbox's `on`; owners), or group_mentions (`everyone`, `moderators`
+/// or `nobody`: who may use `@room` and `@here`; owners). The change is recorded in the room's
 /// timeline. A checkbox form sends `flag` as a hidden field and `value` only when ticked.
 #[server(endpoint = "configure_room")]
 pub async fn configure_room(

@@ -228,11 +228,13 @@ impl Applier {
         if m.deleted_at.is_some() && !m.mentions.is_empty() {
             return Err(BackupError::at(place, "a deleted message mentions nobody"));
         }
-        if m.mentions.len() > crate::markdown::MAX_MENTIONS {
+        if m.mentions.len() > crate::markdown::MAX_MENTIONS_LISTED {
             return Err(BackupError::at(place, "too many mentions"));
         }
         for name in &m.mentions {
-            if crate::validate::username(name).ok().as_deref() != Some(name.as_str()) {
+            let group =
+                [crate::model::MENTION_ROOM, crate::model::MENTION_HERE].contains(&name.as_str());
+            if !group && crate::validate::username(name).ok().as_deref() != Some(name.as_str()) {
                 return Err(BackupError::at(
                     place,
                     format!("mention {name:?} is not a username"),
@@ -527,6 +529,7 @@ impl Applier {
                 description: None,
                 read_only: false,
                 archived: false,
+                group_mentions: crate::model::GroupMentions::default(),
             },
         };
         let id = self.tx.room(&record, created_by).await?;
@@ -642,9 +645,10 @@ fn check_event(
         RoomEvent::Banned { username } | RoomEvent::Unbanned { username } => {
             crate::validate::username(username).map(|v| v == *username)
         }
-        RoomEvent::Privacy { .. } | RoomEvent::ReadOnly { .. } | RoomEvent::Archived { .. } => {
-            Ok(true)
-        }
+        RoomEvent::Privacy { .. }
+        | RoomEvent::ReadOnly { .. }
+        | RoomEvent::Archived { .. }
+        | RoomEvent::GroupMentions { .. } => Ok(true),
     };
     match valid {
         Ok(true) => Ok(()),

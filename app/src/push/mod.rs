@@ -77,10 +77,7 @@ pub fn reason(target: &PushTarget, facts: &Facts<'_>, presence: Presence) -> Opt
     {
         return None;
     }
-    let mentioned = facts
-        .mentions
-        .iter()
-        .any(|m| m.eq_ignore_ascii_case(&target.username));
+    let mentioned = crate::model::mentions_user(facts.mentions, &target.username);
     let why = if target.room_kind == RoomKind::Dm && facts.in_timeline {
         Reason::Direct
     } else if mentioned {
@@ -404,6 +401,18 @@ mod tests {
         let room = target(NotifyLevel::Mentions, RoomKind::Public);
         assert_eq!(reason(&room, &facts(&none), offline), None);
         assert_eq!(reason(&room, &facts(&bob), offline), Some(Reason::Mention));
+        let everyone = [crate::model::MENTION_ROOM.to_owned()];
+        assert_eq!(
+            reason(&room, &facts(&everyone), offline),
+            Some(Reason::Mention),
+            "@room mentions every member"
+        );
+        let here = [crate::model::MENTION_HERE.to_owned()];
+        assert_eq!(
+            reason(&room, &facts(&here), offline),
+            None,
+            "@here mentions only those it names"
+        );
         let all = target(NotifyLevel::All, RoomKind::Public);
         assert_eq!(reason(&all, &facts(&none), offline), Some(Reason::Room));
         let nothing = target(NotifyLevel::Nothing, RoomKind::Dm);

@@ -220,6 +220,7 @@ pub(crate) async fn export(
             description: room.settings.description.clone(),
             read_only: room.settings.read_only,
             archived: room.settings.archived,
+            group_mentions: room.settings.group_mentions,
         }))
         .await?;
         end.rooms += 1;

@@ -112,6 +112,12 @@ pub struct RoomRecord {
     /// Archived: no one posts; out of sidebars and listed last.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub archived: bool,
+    /// Who may use `@room` and `@here` in it (absent: every member).
+    #[serde(
+        default,
+        skip_serializing_if = "crate::model::GroupMentions::is_default"
+    )]
+    pub group_mentions: crate::model::GroupMentions,
 }
 
 /// A user's membership of a room.

@@ -225,7 +225,7 @@ where
     })
 }
 
-/// A room for a backup: id, name, DM key, topic, creator, creation time.
+/// A room for a backup: id, name, DM key, topic, creator, creation time, privacy and settings.
 pub(crate) fn room<'r, R>(row: &'r R) -> Result<RoomRow, sqlx::Error>
 where
     R: Row,
@@ -246,6 +246,7 @@ where
             description: row.try_get(7)?,
             read_only: row.try_get(8)?,
             archived: row.try_get(9)?,
+            group_mentions: crate::model::GroupMentions::from_db(&row.try_get::<String, _>(10)?),
         },
     })
 }

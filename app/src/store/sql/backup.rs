@@ -60,7 +60,7 @@ impl ExportSource for Source {
     async fn rooms(&mut self) -> StoreResult<Vec<RoomRow>> {
         let rows = sqlx::query(
             "SELECT id, name, dm_key, topic, created_by, created_at, private, description, \
-               read_only, archived FROM rooms",
+               read_only, archived, group_mentions FROM rooms",
         )
         .fetch_all(&mut *self.tx)
         .await?;
@@ -457,12 +457,18 @@ impl RestoreTx for Restore {
         .fetch_optional(&mut *self.tx)
         .await?;
         if let Some(id) = existing {
-            // Merging never makes a private room public, nor opens a read-only or archived one.
+            // Merging never makes a private room public, nor opens a read-only or archived one,
+            // nor lets more people use `@room` than either side did.
             sqlx::query(&format!(
                 "UPDATE rooms SET created_at = {LEAST}(created_at, $2), \
                  topic = COALESCE(topic, $3), created_by = COALESCE(created_by, $4), \
                  private = (private OR $5), description = COALESCE(description, $6), \
-                 read_only = (read_only OR $7), archived = (archived OR $8) WHERE id = $1"
+                 read_only = (read_only OR $7), archived = (archived OR $8), \
+                 group_mentions = CASE \
+                   WHEN 'nobody' IN (group_mentions, $9) THEN 'nobody' \
+                   WHEN 'moderators' IN (group_mentions, $9) THEN 'moderators' \
+                   ELSE 'everyone' END \
+                 WHERE id = $1"
             ))
             .bind(id)
             .bind(room.created_at)
@@ -472,6 +478,7 @@ impl RestoreTx for Restore {
             .bind(&room.description)
             .bind(room.read_only)
             .bind(room.archived)
+            .bind(room.group_mentions.as_str())
             .execute(&mut *self.tx)
             .await?;
             return Ok(id);
@@ -479,8 +486,8 @@ impl RestoreTx for Restore {
         self.counts.rooms_created += 1;
         Ok(sqlx::query_scalar(
             "INSERT INTO rooms (kind, name, topic, created_by, created_at, private, description, \
-               read_only, archived) \
-             VALUES ('public', $1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+               read_only, archived, group_mentions) \
+             VALUES ('public', $1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
         )
         .bind(&room.room)
         .bind(&room.topic)
@@ -490,6 +497,7 @@ impl RestoreTx for Restore {
         .bind(&room.description)
         .bind(room.read_only)
         .bind(room.archived)
+        .bind(room.group_mentions.as_str())
         .fetch_one(&mut *self.tx)
         .await?)
     }

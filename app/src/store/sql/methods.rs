@@ -392,7 +392,7 @@ impl Store for Backend {
                  FALSE) AS muted, \
                COALESCE((SELECT last_read_seq FROM memberships \
                  WHERE room_id = r.id AND user_id = $1), r.last_seq) AS last_read_seq, \
-               r.description, r.read_only, r.archived \
+               r.description, r.read_only, r.archived, r.group_mentions \
              FROM rooms r WHERE r.id = $2"
         ))
         .bind(user_id)
@@ -412,6 +412,9 @@ impl Store for Backend {
                 description: row.try_get("description")?,
                 read_only: row.try_get("read_only")?,
                 archived: row.try_get("archived")?,
+                group_mentions: crate::model::GroupMentions::from_db(
+                    &row.try_get::<String, _>("group_mentions")?,
+                ),
             },
         })
     }

@@ -8,7 +8,7 @@
 
 use super::dialect::{begin_write, by_name, lock_room, message_at, GREATEST, INSERT_MESSAGE};
 use super::{is_unique_violation, owners, Access, Conn, Pool};
-use crate::model::{BanEntry, Message, Role, RoomEvent, RoomId, RoomKind, UserId};
+use crate::model::{BanEntry, GroupMentions, Message, Role, RoomEvent, RoomId, RoomKind, UserId};
 use crate::rights::Action;
 use crate::store::{StoreError, StoreResult};
 use crate::timestamp::now_ms;
@@ -21,6 +21,7 @@ struct Current {
     private: bool,
     read_only: bool,
     archived: bool,
+    group_mentions: GroupMentions,
 }
 
 impl Current {
@@ -33,6 +34,7 @@ impl Current {
             RoomEvent::Privacy { private } => self.private == *private,
             RoomEvent::ReadOnly { read_only } => self.read_only == *read_only,
             RoomEvent::Archived { archived } => self.archived == *archived,
+            RoomEvent::GroupMentions { allowed } => self.group_mentions == *allowed,
             RoomEvent::Banned { .. } | RoomEvent::Unbanned { .. } => false,
         }
     }
@@ -44,9 +46,10 @@ fn action_for(change: &RoomEvent) -> StoreResult<Action> {
         RoomEvent::Renamed { .. } | RoomEvent::Topic { .. } | RoomEvent::Description { .. } => {
             Ok(Action::EditDetails)
         }
-        RoomEvent::Privacy { .. } | RoomEvent::ReadOnly { .. } | RoomEvent::Archived { .. } => {
-            Ok(Action::Configure)
-        }
+        RoomEvent::Privacy { .. }
+        | RoomEvent::ReadOnly { .. }
+        | RoomEvent::Archived { .. }
+        | RoomEvent::GroupMentions { .. } => Ok(Action::Configure),
         RoomEvent::Banned { .. } | RoomEvent::Unbanned { .. } => Err(StoreError::Invalid(
             "A ban is not a setting.".into(),
         )),
@@ -79,8 +82,17 @@ pub(super) async fn configure(
     let action = action_for(change)?;
     let (mut tx, access) = named_room(pool, actor, room_id).await?;
     access.require(action)?;
-    let (name, topic, description, private, read_only, archived) = sqlx::query_as(
-        "SELECT name, topic, description, private, read_only, archived FROM rooms WHERE id = $1",
+    let (name, topic, description, private, read_only, archived, group_mentions): (
+        _,
+        _,
+        _,
+        _,
+        _,
+        _,
+        String,
+    ) = sqlx::query_as(
+        "SELECT name, topic, description, private, read_only, archived, group_mentions \
+         FROM rooms WHERE id = $1",
     )
     .bind(room_id)
     .fetch_one(&mut *tx)
@@ -92,6 +104,7 @@ pub(super) async fn configure(
         private,
         read_only,
         archived,
+        group_mentions: GroupMentions::from_db(&group_mentions),
     };
     if current.already(change) {
         return Ok(None);
@@ -103,6 +116,7 @@ pub(super) async fn configure(
         RoomEvent::Privacy { private } => ("private", None, *private),
         RoomEvent::ReadOnly { read_only } => ("read_only", None, *read_only),
         RoomEvent::Archived { archived } => ("archived", None, *archived),
+        RoomEvent::GroupMentions { allowed } => ("group_mentions", Some(allowed.as_str()), false),
         RoomEvent::Banned { .. } | RoomEvent::Unbanned { .. } => return Ok(None),
     };
     let sql = format!("UPDATE rooms SET {column} = $2 WHERE id = $1");

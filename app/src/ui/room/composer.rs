@@ -19,8 +19,21 @@ use crate::ui::local_time::local_after_hydration;
 /// At most this many members are offered for an `@` being typed.
 pub(super) const SUGGESTIONS: usize = 8;
 
-/// The members whose names start with `partial` (ignoring case), the viewer left out.
-pub(super) fn suggestions(members: &[Member], partial: &str, viewer: &str) -> Vec<String> {
+/// The mentions of a group, offered after the people when the viewer may use them: each with
+/// what it does.
+const GROUPS: [(&str, &str); 2] = [
+    ("room", "notify every member"),
+    ("here", "notify those online"),
+];
+
+/// The members whose names start with `partial` (ignoring case), the viewer left out; then
+/// `room` and `here` when `groups` (the viewer may notify the whole room).
+pub(super) fn suggestions(
+    members: &[Member],
+    partial: &str,
+    viewer: &str,
+    groups: bool,
+) -> Vec<String> {
     let partial = partial.to_ascii_lowercase();
     let mut names: Vec<String> = members
         .iter()
@@ -30,8 +43,22 @@ pub(super) fn suggestions(members: &[Member], partial: &str, viewer: &str) -> Ve
         })
         .collect();
     names.sort_by_key(|n| n.to_ascii_lowercase());
-    names.truncate(SUGGESTIONS);
+    let offered_groups: Vec<String> = GROUPS
+        .iter()
+        .filter(|(name, _)| groups && name.starts_with(&partial))
+        .map(|(name, _)| (*name).to_owned())
+        .collect();
+    names.truncate(SUGGESTIONS - offered_groups.len());
+    names.extend(offered_groups);
     names
+}
+
+/// What a suggestion says beside its name: only a group's says what it does.
+fn suggestion_note(name: &str) -> Option<&'static str> {
+    GROUPS
+        .iter()
+        .find(|(group, _)| *group == name)
+        .map(|(_, note)| *note)
 }
 
 /// The text before the caret of a text box (the caret counts UTF-16 units).
@@ -49,8 +76,8 @@ pub(super) fn before_caret(el: &web_sys::HtmlTextAreaElement) -> (String, String
 /// The message box. Enter sends, Shift+Enter starts a new line. With JavaScript a message goes
 /// to the outbox (kept in the browser until the server has it) and is sent over the socket;
 /// without, the form posts to the server function and the page comes back with it. Typing `@`
-/// offers the room's members whose names start with what follows (arrows to move, Enter or Tab
-/// to take one, Escape to close).
+/// offers the room's members whose names start with what follows, and `@room` and `@here` where
+/// `groups` (the viewer may notify everyone); arrows move, Enter or Tab take one, Escape closes.
 ///
 /// Files chosen with the paperclip, pasted into the box or dropped onto the room (or onto the
 /// thread panel, for its composer) wait above the box, each with a way to take it back, and go
@@ -68,6 +95,9 @@ pub(super) fn Composer(
     viewer: String,
     thread: Option<i64>,
     #[prop(into)] last_own: Signal<Option<i64>>,
+    /// The viewer may use `@room` and `@here` here.
+    #[prop(optional)]
+    groups: bool,
 ) -> impl IntoView {
     // Never dispatched: it carries the error of a form posted without JavaScript (`?__err=`),
     // shown by the composer that sent it (the thread's while its panel is open).
@@ -170,7 +200,9 @@ pub(super) fn Composer(
         let (before, _) = before_caret(&el);
         let names = crate::mention::typing(&before)
             .map(|partial| {
-                members.with_untracked(|all| viewer.with_value(|v| suggestions(all, partial, v)))
+                members.with_untracked(|all| {
+                    viewer.with_value(|v| suggestions(all, partial, v, groups))
+                })
             })
             .unwrap_or_default();
         active.set(0);
@@ -340,6 +372,8 @@ pub(super) fn Composer(
                         .enumerate()
                         .map(|(i, name)| {
                             let shown = format!("@{name}");
+                            let note = suggestion_note(&name)
+                                .map(|note| view! { <span class="muted">" · " {note}</span> });
                             view! {
                                 <li
                                     id=format!("{id}-mention-{i}")
@@ -352,6 +386,7 @@ pub(super) fn Composer(
                                     }
                                 >
                                     {shown}
+                                    {note}
                                 </li>
                             }
                         })

@@ -392,6 +392,9 @@ pub(super) fn Room(
                             last_own=Signal::derive(move || {
                                 messages.with(|all| last_editable(all, &viewer()))
                             })
+                            groups=view.room.kind.is_named()
+                                && Standing::of(&view)
+                                    .may(Action::MentionGroup(view.settings.group_mentions))
                         />
                     }
                         .into_any()

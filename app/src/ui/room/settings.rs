@@ -1,14 +1,14 @@
 //! A room's settings: the side panel opened from the header's menu (`?settings`). Every member
 //! reads what the room is for; its moderators change its name, topic and description, and ban
 //! people (and lift bans); its owners make it private or public, read-only or open, archived or
-//! not, as [`crate::rights`] allows. Each change lands in the room's timeline. Plain forms, so
+//! not, and choose who may use `@room` and `@here`, as [`crate::rights`] allows. Each change lands in the room's timeline. Plain forms, so
 //! it works without JavaScript.
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::rooms::room_bans;
-use crate::model::{RoomKind, RoomView};
+use crate::model::{GroupMentions, RoomKind, RoomView};
 use crate::rights::{Action, Standing};
 use crate::ui::feedback::form_error;
 use crate::ui::local_time::LocalTime;
@@ -171,7 +171,38 @@ fn Switches(view: RoomView) -> impl IntoView {
             } else {
                 switch("archived", false, "Active.", "Archive room")
             }}
+            <GroupMentionsForm room now=view.settings.group_mentions/>
         </section>
+    }
+}
+
+/// Who may notify everyone at once with `@room` (every member) and `@here` (those online).
+#[component]
+fn GroupMentionsForm(room: crate::model::RoomId, now: GroupMentions) -> impl IntoView {
+    let configure = expect_context::<Membership>().configure_room;
+    view! {
+        <ActionForm action=configure attr:class="setting-form">
+            <input type="hidden" name="room_id" value=room/>
+            <input type="hidden" name="field" value="group_mentions"/>
+            <label for="setting-group-mentions">
+                "Who can notify everyone with @room and @here"
+            </label>
+            <div class="setting-row">
+                <select id="setting-group-mentions" name="value">
+                    {GroupMentions::ALL
+                        .into_iter()
+                        .map(|g| {
+                            view! {
+                                <option value=g.as_str() selected=g == now>
+                                    {g.label()}
+                                </option>
+                            }
+                        })
+                        .collect_view()}
+                </select>
+                <button type="submit" aria-label="Save who can notify everyone">"Save"</button>
+            </div>
+        </ActionForm>
     }
 }
 
