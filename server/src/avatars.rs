@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use http::{header, HeaderMap, HeaderValue, StatusCode};
 
 use crate::files::{
-    authenticate, content_length, json_error, multipart_error, percent, wants_page,
+    authenticate, content_length, json_error, multipart_error, percent, wants_page, ETag,
 };
 
 /// `POST /avatar`: sets the caller's picture from the form's `avatar` file. Answers their
@@ -140,11 +140,8 @@ async fn serve(
             (tag, Body::from(svg), "image/svg+xml")
         }
     };
-    let etag = format!("\"{tag}\"");
-    let fresh = headers
-        .get(header::IF_NONE_MATCH)
-        .is_some_and(|v| v.as_bytes() == etag.as_bytes());
-    let mut response = if fresh {
+    let etag = ETag::of(&tag);
+    let mut response = if etag.held_by(&headers) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
         body.into_response()
@@ -159,9 +156,7 @@ async fn serve(
         "private, max-age=300"
     };
     out.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
-    if let Ok(value) = HeaderValue::from_str(&etag) {
-        out.insert(header::ETAG, value);
-    }
+    etag.stamp(out);
     Ok(response)
 }
 

@@ -263,11 +263,8 @@ async fn serve(
     };
     // The bytes under a hash never change; only whether this user may still have them does,
     // so the browser keeps them but asks each time (`no-cache`), and is told 304.
-    let etag = format!("\"{hash}\"");
-    let fresh = headers
-        .get(header::IF_NONE_MATCH)
-        .is_some_and(|v| v.as_bytes() == etag.as_bytes());
-    let mut response = if fresh {
+    let etag = ETag::of(&hash);
+    let mut response = if etag.held_by(&headers) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
         let Some((reader, size)) = files.open(&hash).await? else {
@@ -319,10 +316,32 @@ async fn serve(
         header::CACHE_CONTROL,
         HeaderValue::from_static("private, no-cache"),
     );
-    if let Ok(value) = HeaderValue::from_str(&etag) {
-        out.insert(header::ETAG, value);
-    }
+    etag.stamp(out);
     Ok(response)
+}
+
+/// The entity tag of bytes that never change under a name (a content hash): the browser keeps
+/// them, and asking again with `If-None-Match` gets 304 with no body.
+pub(crate) struct ETag(String);
+
+impl ETag {
+    pub(crate) fn of(name: &str) -> Self {
+        ETag(format!("\"{name}\""))
+    }
+
+    /// Whether the request says the browser holds these bytes already.
+    pub(crate) fn held_by(&self, headers: &HeaderMap) -> bool {
+        headers
+            .get(header::IF_NONE_MATCH)
+            .is_some_and(|v| v.as_bytes() == self.0.as_bytes())
+    }
+
+    /// Names the bytes in the answer's headers.
+    pub(crate) fn stamp(&self, out: &mut HeaderMap) {
+        if let Ok(value) = HeaderValue::from_str(&self.0) {
+            out.insert(header::ETAG, value);
+        }
+    }
 }
 
 /// A JPEG's thumbnail is a JPEG; every other image's is a PNG, which keeps transparency.
