@@ -11,9 +11,9 @@ use super::feedback::{form_error, form_ok};
 use super::local_time::LocalTime;
 use super::session::{Membership, Session};
 use crate::api::profiles::{
-    my_profile, profile_card, ClearStatus, ProfileEditor, ProfileView, RemoveAvatar, SaveProfile,
-    SetStatus,
+    my_profile, ClearStatus, ProfileEditor, ProfileView, RemoveAvatar, SaveProfile, SetStatus,
 };
+use crate::error::AppError;
 use crate::model::{avatar_url, size_label, Profile, Status};
 
 /// A person's picture (or the initials the server draws), `size` 128 or 64 px, shown at
@@ -52,20 +52,26 @@ fn StatusLine(status: Status) -> impl IntoView {
 }
 
 /// The card, while `?profile=NAME` is in the address; `close` is where its Close link goes.
+/// `card` is loaded with the page (see `crate::ui::room::panels`).
 #[component]
-pub fn ProfilePanel(close: String) -> impl IntoView {
+pub fn ProfilePanel(
+    close: String,
+    card: Resource<Result<Option<ProfileView>, AppError>>,
+) -> impl IntoView {
     let query = use_query_map();
     let name = Memo::new(move |_| query.with(|q| q.get("profile")));
     move || {
         name.get()
-            .map(|username| view! { <ProfileAside username close=close.clone()/> })
+            .map(|username| view! { <ProfileAside username close=close.clone() card/> })
     }
 }
 
 #[component]
-fn ProfileAside(username: String, close: String) -> impl IntoView {
-    let asked = username.clone();
-    let card = Resource::new(move || asked.clone(), profile_card);
+fn ProfileAside(
+    username: String,
+    close: String,
+    card: Resource<Result<Option<ProfileView>, AppError>>,
+) -> impl IntoView {
     view! {
         <aside class="side-panel profile-panel" id="profile" aria-label=format!("Profile of {username}")>
             <header class="side-panel-header">
@@ -75,7 +81,8 @@ fn ProfileAside(username: String, close: String) -> impl IntoView {
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match card.await {
-                        Ok(card) => view! { <Card card/> }.into_any(),
+                        Ok(Some(card)) => view! { <Card card/> }.into_any(),
+                        Ok(None) => ().into_any(),
                         Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
                     }
                 })}

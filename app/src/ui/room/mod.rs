@@ -10,6 +10,7 @@ mod history;
 mod members;
 mod message;
 mod message_actions;
+mod panels;
 mod pins;
 mod settings;
 mod thread;
@@ -29,6 +30,7 @@ use self::history::{catch_up, keep_newest, read_while_visible, Older, OlderForm}
 use self::members::{MemberRights, MembersPanel};
 use self::message::{last_editable, Actions, Forms, MessageItem, PendingItem};
 use self::message_actions::Place;
+use self::panels::PanelData;
 use self::pins::PinsPanel;
 use self::settings::SettingsPanel;
 use self::timeline::{entries, first_unread, Dividers};
@@ -73,6 +75,7 @@ pub fn RoomPage() -> impl IntoView {
     };
 
     let thread = thread::ThreadData::new(room_id);
+    let panels = PanelData::new(room_id);
     let data = Resource::new(
         move || {
             (
@@ -117,7 +120,7 @@ pub fn RoomPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match data.await {
                     Ok((view, Some((page, members, paged)))) => {
-                        view! { <Room view page members paged thread/> }.into_any()
+                        view! { <Room view page members paged thread panels/> }.into_any()
                     }
                     Ok((view, None)) => view! { <JoinPrompt view/> }.into_any(),
                     Err(error) => page_error(error),
@@ -165,6 +168,7 @@ pub(super) fn Room(
     members: Vec<Member>,
     paged: bool,
     thread: thread::ThreadData,
+    panels: PanelData,
 ) -> impl IntoView {
     let room_id = view.room.id;
     let title = format!("{} · Confab", view.room.name);
@@ -245,7 +249,8 @@ pub(super) fn Room(
                 // Presence changed unseen while the socket was down: ask again.
                 spawn_local(async move {
                     if let Ok(now) = room_members(room_id).await {
-                        members.set(now);
+                        // Not if the room was closed meanwhile.
+                        members.try_set(now);
                     }
                 });
                 mark_read();
@@ -412,9 +417,9 @@ pub(super) fn Room(
                         standing: Standing::of(&view),
                     }
                 />
-                <SettingsPanel view=view.clone()/>
-                <PinsPanel room=room_id can_pin/>
-                <crate::ui::profile::ProfilePanel close=format!("/r/{room_id}")/>
+                <SettingsPanel view=view.clone() data=panels/>
+                <PinsPanel room=room_id can_pin data=panels/>
+                <crate::ui::profile::ProfilePanel close=format!("/r/{room_id}") card=panels.profile/>
             }
                 .into_any()}
         </div>

@@ -6,10 +6,10 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-use crate::api::messages::{room_pins, PinMessage};
+use super::panels::PanelData;
+use crate::api::messages::PinMessage;
 use crate::model::{Message, RoomId};
 use crate::ui::feedback::form_error;
-use crate::ui::live::Live;
 use crate::ui::local_time::LocalTime;
 
 /// Whether the page asks for the pins panel.
@@ -18,23 +18,19 @@ fn pins_open() -> Memo<bool> {
     Memo::new(move |_| query.with(|q| q.get("pins").is_some()))
 }
 
-/// The panel, while `?pins` is in the address.
+/// The panel, while `?pins` is in the address; its list is loaded with the page
+/// ([`PanelData::pins`]).
 #[component]
-pub(super) fn PinsPanel(room: RoomId, can_pin: bool) -> impl IntoView {
+pub(super) fn PinsPanel(room: RoomId, can_pin: bool, data: PanelData) -> impl IntoView {
     let open = pins_open();
-    move || open.get().then(|| view! { <PinsAside room can_pin/> })
+    move || open.get().then(|| view! { <PinsAside room can_pin data/> })
 }
 
 #[component]
-fn PinsAside(room: RoomId, can_pin: bool) -> impl IntoView {
-    let live = expect_context::<Live>();
+fn PinsAside(room: RoomId, can_pin: bool, data: PanelData) -> impl IntoView {
     // The panel's own Unpin: done, the list reloads where it is (the timeline hears of it
     // from the `pinned` frame).
-    let unpin = ServerAction::<PinMessage>::new();
-    let pins = Resource::new(
-        move || (live.pins_changed.get(), unpin.version().get()),
-        move |_| room_pins(room),
-    );
+    let PanelData { pins, unpin, .. } = data;
     view! {
         <aside class="side-panel pins-panel" id="pins" aria-label="Pinned messages">
             <header class="side-panel-header">
@@ -45,7 +41,7 @@ fn PinsAside(room: RoomId, can_pin: bool) -> impl IntoView {
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match pins.await {
-                        Ok(list) if list.is_empty() => {
+                        Ok(Some(list)) if list.is_empty() => {
                             view! {
                                 <p class="muted pins-empty">
                                     "Nothing is pinned yet. Moderators pin a message from its ⋯ menu."
@@ -53,7 +49,7 @@ fn PinsAside(room: RoomId, can_pin: bool) -> impl IntoView {
                             }
                                 .into_any()
                         }
-                        Ok(list) => {
+                        Ok(Some(list)) => {
                             view! {
                                 <ul class="pin-list">
                                     {list
@@ -64,6 +60,7 @@ fn PinsAside(room: RoomId, can_pin: bool) -> impl IntoView {
                             }
                                 .into_any()
                         }
+                        Ok(None) => ().into_any(),
                         Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
                     }
                 })}

@@ -7,7 +7,7 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-use crate::api::rooms::room_bans;
+use super::panels::PanelData;
 use crate::model::{GroupMentions, RoomKind, RoomView};
 use crate::rights::{Action, Standing};
 use crate::ui::feedback::form_error;
@@ -23,17 +23,17 @@ pub(super) fn settings_open() -> Memo<bool> {
 
 /// The panel, while `?settings` is in the address (named rooms only).
 #[component]
-pub(super) fn SettingsPanel(view: RoomView) -> impl IntoView {
+pub(super) fn SettingsPanel(view: RoomView, data: PanelData) -> impl IntoView {
     let open = settings_open();
     let view = StoredValue::new(view);
     move || {
         (open.get() && view.with_value(|v| v.room.kind.is_named()))
-            .then(|| view! { <SettingsAside view=view.get_value()/> })
+            .then(|| view! { <SettingsAside view=view.get_value() data/> })
     }
 }
 
 #[component]
-fn SettingsAside(view: RoomView) -> impl IntoView {
+fn SettingsAside(view: RoomView, data: PanelData) -> impl IntoView {
     let Membership {
         configure_room,
         ban,
@@ -56,7 +56,7 @@ fn SettingsAside(view: RoomView) -> impl IntoView {
             {form_error(ban.value())}
             {about}
             {standing.may(Action::Configure).then(|| view! { <Switches view=view.clone()/> })}
-            {standing.may(Action::Ban(None)).then(|| view! { <Bans room/> })}
+            {standing.may(Action::Ban(None)).then(|| view! { <Bans room list=data.bans/> })}
         </aside>
     }
 }
@@ -206,11 +206,14 @@ fn GroupMentionsForm(room: crate::model::RoomId, now: GroupMentions) -> impl Int
     }
 }
 
-/// Ban someone by name, and the list of bans with a way to lift each.
+/// Ban someone by name, and the list of bans with a way to lift each (loaded with the page,
+/// [`PanelData::bans`]).
 #[component]
-fn Bans(room: crate::model::RoomId) -> impl IntoView {
+fn Bans(
+    room: crate::model::RoomId,
+    list: Resource<Result<Option<Vec<crate::model::BanEntry>>, crate::error::AppError>>,
+) -> impl IntoView {
     let ban = expect_context::<Membership>().ban;
-    let list = Resource::new(move || ban.version().get(), move |_| room_bans(room));
     view! {
         <section class="settings-section" aria-labelledby="bans-heading">
             <h3 id="bans-heading">"Bans"</h3>
@@ -232,10 +235,11 @@ fn Bans(room: crate::model::RoomId) -> impl IntoView {
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match list.await {
-                        Ok(bans) if bans.is_empty() => {
+                        Ok(None) => ().into_any(),
+                        Ok(Some(bans)) if bans.is_empty() => {
                             view! { <p class="muted">"No one is banned."</p> }.into_any()
                         }
-                        Ok(bans) => {
+                        Ok(Some(bans)) => {
                             view! {
                                 <ul class="ban-list">
                                     {bans
