@@ -1,7 +1,7 @@
 // Room settings as people use them: the owner sets a topic, makes the room read-only and bans
 // someone from the room's settings panel; the other member sees each change live, as a line in
 // the timeline and in the room itself. Also without JavaScript.
-import { test, expect } from '@playwright/test';
+import { test, expect } from './fixtures';
 import {
   aliceAndBob,
   createRoom,
@@ -72,6 +72,35 @@ test('the owner sets a topic, makes the room read-only and bans: live on the mem
   await hydrated(b);
   await b.getByRole('button', { name: 'Join room' }).click();
   await expect(messageLog(b).getByText('v2 is out')).toBeVisible();
+  await alice.close();
+  await bob.close();
+});
+
+test('a half-written message survives the room being redrawn by a setting, and a trip to another room', async ({ browser }) => {
+  const { alice, bob, a, b } = await aliceAndBob(browser);
+  const id = await createRoom(a, uniqueName('drafts'));
+  await b.goto(`/r/${id}`);
+  await hydrated(b);
+  await b.getByRole('button', { name: 'Join room' }).click();
+  await expect(messageLog(b)).toHaveAttribute('data-live', 'open');
+  const box = b.getByRole('textbox', { name: 'Message', exact: true });
+  await box.pressSequentially('half a thought');
+  // Bob's box has the focus when Alice's change draws his room again.
+  const topic = await a.request.post('/api/configure_room', {
+    form: { room_id: String(id), field: 'topic', value: 'Redrawn' },
+  });
+  expect(topic.status()).toBe(200);
+  await expect(b.locator('.room-header')).toContainText('Redrawn');
+  await expect(box).toHaveValue('half a thought');
+  // Another room and back: the draft waits there; sent, it is gone.
+  await sidebarLink(b, 'general').click();
+  await expect(b.getByRole('heading', { name: 'general', level: 1 })).toBeVisible();
+  await expect(box).toHaveValue('');
+  await b.goBack();
+  await expect(box).toHaveValue('half a thought');
+  await box.press('Enter');
+  await expect(messageLog(b).locator('article:not([data-pending])').filter({ hasText: 'half a thought' })).toBeVisible();
+  await expect(box).toHaveValue('');
   await alice.close();
   await bob.close();
 });

@@ -87,6 +87,9 @@ pub struct Live {
     pub away_summary: RwSignal<Option<AwaySummary>>,
     /// Messages written but not yet acknowledged, oldest first (persisted per user).
     pub outbox: RwSignal<Vec<Pending>>,
+    /// What is typed and not sent in each composer, by room and thread: kept while the tab is
+    /// open, so a room drawn again (after a setting changed) or opened again shows it.
+    drafts: StoredValue<HashMap<(RoomId, Option<i64>), String>>,
     /// Messages to notify about once the sidebar knows their room (hidden tab, new DM).
     #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
     unnotified: StoredValue<Vec<Message>>,
@@ -119,6 +122,7 @@ impl Live {
             pins_changed: RwSignal::new(0),
             away_summary: RwSignal::new(None),
             outbox: RwSignal::new(Vec::new()),
+            drafts: StoredValue::new(HashMap::new()),
             unnotified: StoredValue::new(Vec::new()),
             in_flight: StoredValue::new(None),
             read_sent: StoredValue::new(HashMap::new()),
@@ -363,12 +367,39 @@ impl Live {
         }
     }
 
+    /// The text left unsent in the composer of `room` (and `thread`), if any.
+    pub fn draft(&self, room: RoomId, thread: Option<i64>) -> Option<String> {
+        self.drafts
+            .try_with_value(|d| d.get(&(room, thread)).cloned())
+            .flatten()
+    }
+
+    /// Keeps what the composer of `room` (and `thread`) holds now; empty text forgets it.
+    pub fn keep_draft(&self, room: RoomId, thread: Option<i64>, text: &str) {
+        self.drafts.try_update_value(|d| {
+            if text.is_empty() {
+                d.remove(&(room, thread));
+            } else {
+                d.insert((room, thread), text.to_owned());
+            }
+        });
+    }
+
     /// Calls `handlers` for the live events of `room` until the calling component is cleaned up.
+    /// A subscription made while the socket is open catches up at once (`on_connect`): what
+    /// arrived between the caller's read of the room and now went by with no one listening.
     pub fn subscribe(&self, room: RoomId, handlers: RoomHandlers) {
         let id = self.next_id.get_value();
         self.next_id.set_value(id + 1);
         self.subscriptions
             .update_value(|subs| subs.push(Subscription { id, room, handlers }));
+        #[cfg(feature = "hydrate")]
+        if self.connected.get_untracked() {
+            // After the caller has set itself up; not at all if it is gone by then.
+            leptos::task::spawn_local(async move {
+                let _ = handlers.on_connect.try_run(());
+            });
+        }
         let subscriptions = self.subscriptions;
         on_cleanup(move || {
             subscriptions.try_update_value(|subs| subs.retain(|s| s.id != id));

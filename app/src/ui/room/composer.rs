@@ -163,6 +163,7 @@ pub(super) fn Composer(
         uploads.send(data);
         staged.set(Vec::new());
         el.set_value("");
+        live.keep_draft(room_id, thread, "");
     };
 
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
@@ -179,6 +180,7 @@ pub(super) fn Composer(
                 let also_in_room = also.get_untracked().is_some_and(|b| b.checked());
                 live.queue_post(room_id, text, thread, also_in_room);
                 el.set_value("");
+                live.keep_draft(room_id, thread, "");
                 if let Some(b) = also.get_untracked() {
                     b.set_checked(false);
                 }
@@ -225,7 +227,21 @@ pub(super) fn Composer(
         offered.set(Vec::new());
     };
 
+    // The box shows this room's draft, or nothing: a room opened from another may be drawn
+    // into the same element, which keeps the other room's text otherwise. (In the browser
+    // only, after hydration; the server's page has an empty box.)
+    Effect::new(move |_| {
+        if let Some(el) = textarea.get() {
+            let draft = live.draft(room_id, thread).unwrap_or_default();
+            if el.value() != draft {
+                el.set_value(&draft);
+            }
+        }
+    });
     let on_input = move |_| {
+        if let Some(el) = textarea.get_untracked() {
+            live.keep_draft(room_id, thread, &el.value());
+        }
         offer();
         let now = js_sys::Date::now();
         if now - last_typing.get_value() >= TYPING_EVERY_MS as f64 {
@@ -344,7 +360,11 @@ pub(super) fn Composer(
                 on:keydown=on_keydown
                 on:input=on_input
                 on:click=move |_| offer()
-                on:blur=move |_| offered.set(Vec::new())
+                // Also fired when the box leaves the page with the focus in it (the room is
+                // drawn again after a setting changed), when the list is gone already.
+                on:blur=move |_| {
+                    offered.try_set(Vec::new());
+                }
                 on:paste=move |ev: leptos::ev::ClipboardEvent| {
                     let files = ev.clipboard_data().and_then(|d| d.files());
                     if files.as_ref().is_some_and(|f| f.length() > 0) {

@@ -42,17 +42,22 @@ impl Older {
         merge: Callback<Message>,
         fetch: impl std::future::Future<Output = Result<HistoryPage, AppError>>,
     ) {
+        // The room may be closed while the page is on its way: nothing is left to fill then.
         match fetch.await {
             Ok(page) => {
-                self.cursor.set(Self::start_of(&page));
-                for message in page.messages {
-                    merge.run(message);
+                if self.cursor.try_set(Self::start_of(&page)).is_some() {
+                    return;
                 }
-                self.error.set(None);
+                for message in page.messages {
+                    merge.try_run(message);
+                }
+                self.error.try_set(None);
             }
-            Err(e) => self.error.set(Some(e)),
+            Err(e) => {
+                self.error.try_set(Some(e));
+            }
         }
-        self.loading.set(false);
+        self.loading.try_set(false);
     }
 }
 
@@ -136,17 +141,25 @@ pub(super) async fn catch_up(
     merge: Callback<Message>,
 ) {
     const PAGE: u32 = crate::validate::HISTORY_PAGE_MAX;
+    // The room (or thread) may be closed, or drawn again, while a page is on its way: what
+    // it held is gone then, and so is the need to catch up.
     loop {
-        let after = revs.get_value().base();
+        let Some(after) = revs.try_get_value().map(|c| c.base()) else {
+            return;
+        };
         let Ok(found) = get_changes(room_id, after, Some(PAGE)).await else {
             return;
         };
         let last = found.messages.last().map(|m| m.rev);
         for message in found.messages {
-            merge.run(message);
+            if merge.try_run(message).is_none() {
+                return;
+            }
         }
         if let Some(last) = last {
-            revs.update_value(|c| c.caught_up(last));
+            if revs.try_update_value(|c| c.caught_up(last)).is_none() {
+                return;
+            }
         }
         if found.complete {
             return;
