@@ -7,9 +7,29 @@ export function uniqueName(prefix: string): string {
   return `${prefix}${Date.now().toString(36)}${Math.floor(Math.random() * 1e4)}`;
 }
 
-/** Waits until the WASM app has taken over the server-rendered page (clicks before that land on dead HTML). */
+/** Waits until the WASM app has taken over the server-rendered page (clicks before that land on dead HTML).
+ * A page that never does fails saying how far it got: the state of the document, its service
+ * worker, and each script and WASM file it fetched. */
 export async function hydrated(page: Page): Promise<void> {
-  await page.locator('body[data-hydrated="true"]').waitFor();
+  try {
+    await page.locator('body[data-hydrated="true"]').waitFor({ timeout: 30_000 });
+  } catch (error) {
+    const state = await page
+      .evaluate(() => ({
+        url: location.href,
+        readyState: document.readyState,
+        worker: navigator.serviceWorker?.controller?.state ?? 'none',
+        code: performance
+          .getEntriesByType('resource')
+          .filter((e) => /\.(js|wasm)$/.test(e.name))
+          .map((e) => {
+            const r = e as PerformanceResourceTiming;
+            return `${r.name.split('/').pop()} ${Math.round(r.duration)}ms ${r.transferSize}B`;
+          }),
+      }))
+      .catch((e) => String(e));
+    throw new Error(`the page did not hydrate: ${JSON.stringify(state)}\n${error}`);
+  }
 }
 
 export const PASSWORD = 'correct horse battery';

@@ -88,6 +88,43 @@ test('a mention is offered while typing, highlighted, and counted apart in the s
   await bob.close();
 });
 
+test('@here is offered to the owner and reaches a member online; turned off, it is offered no more', async ({ browser }) => {
+  const { alice, bob, a, b } = await aliceAndBob(browser);
+  const room = await sharedRoom(a, b);
+  const roomName = (await (await a.request.post('/api/room', { form: { room_id: String(room) } })).json()).room.name;
+  await openRoom(a, room);
+  // Bob has Confab open (on his home page): he is online.
+  await b.goto('/');
+  await hydrated(b);
+
+  const box = a.getByRole('textbox', { name: 'Message', exact: true });
+  const offered = a.getByRole('listbox', { name: 'People to mention' });
+  await box.pressSequentially('@he');
+  await expect(offered.getByRole('option')).toHaveText(['@here · notify those online']);
+  await box.press('Enter');
+  await expect(box).toHaveValue('@here ');
+  await box.pressSequentially('standup in 5');
+  await box.press('Enter');
+  const sent = messageLog(a).locator('article:not([data-pending])').filter({ hasText: 'standup in 5' });
+  await expect(sent.locator('.mention')).toHaveText('@here');
+  await expect(sidebarLink(b, roomName).getByLabel('1 mention')).toBeVisible();
+
+  // The owner turns group mentions off in the room's settings: the timeline says so, and the
+  // composer no longer offers them.
+  await a.goto(`/r/${room}?settings`);
+  await hydrated(a);
+  const settings = a.getByRole('complementary', { name: 'Room settings' });
+  await settings.getByLabel('Who can notify everyone with @room and @here').selectOption('nobody');
+  await settings.getByRole('button', { name: 'Save who can notify everyone' }).click();
+  await expect(messageLog(a).getByText('turned off @room and @here')).toBeVisible();
+  await a.goto(`/r/${room}`);
+  await hydrated(a);
+  await box.pressSequentially('@r');
+  await expect(offered).toBeHidden();
+  await alice.close();
+  await bob.close();
+});
+
 test(`${CORPUS.length} hostile markdown payloads render only allowed markup and run nothing`, async ({ browser }) => {
   test.setTimeout(120_000);
   const { alice, bob, a, b } = await aliceAndBob(browser);

@@ -1,7 +1,7 @@
 // Pinned messages as people use them: the room's owner pins a message from its menu, the other
 // member sees it marked live and finds it in the room's pins; a member cannot pin. Also
 // without JavaScript.
-import { test, expect } from '@playwright/test';
+import { test, expect } from './fixtures';
 import {
   aliceAndBob,
   createRoom,

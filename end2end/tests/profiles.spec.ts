@@ -1,7 +1,7 @@
 // Profiles as people use them: Alice sets a display name, a time zone, a status and a picture
 // on her profile page; Bob opens her card from her name on a message and sees all of it, the
 // picture re-encoded to 128 px, and can message her from it. The same without JavaScript.
-import { test, expect } from '@playwright/test';
+import { test, expect } from './fixtures';
 import type { Locator } from '@playwright/test';
 import {
   aliceAndBob,

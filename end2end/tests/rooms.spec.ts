@@ -1,7 +1,7 @@
 // Private rooms and roles, as people use them: a private room is created from the directory,
 // outsiders cannot find it, a member adds someone who sees it appear live, and the owner makes
 // them a moderator, whose screen then offers what a moderator may do. Also without JavaScript.
-import { test, expect } from '@playwright/test';
+import { test, expect } from './fixtures';
 import {
   aliceAndBob,
   hydrated,
