@@ -46,6 +46,9 @@ pub struct RoomHandlers {
     pub on_connect: Callback<()>,
 }
 
+/// A composer: its room's, or (with the root's seq) a thread's.
+type Composer = (RoomId, Option<i64>);
+
 /// "While you were away": unread messages and the rooms they are in, when the user arrived.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AwaySummary {
@@ -89,7 +92,8 @@ pub struct Live {
     pub outbox: RwSignal<Vec<Pending>>,
     /// What is typed and not sent in each composer, by room and thread: kept while the tab is
     /// open, so a room drawn again (after a setting changed) or opened again shows it.
-    drafts: StoredValue<HashMap<(RoomId, Option<i64>), String>>,
+    /// (A list: a tab holds a few, and a map of this type would cost the bundle more.)
+    drafts: StoredValue<Vec<(Composer, String)>>,
     /// Messages to notify about once the sidebar knows their room (hidden tab, new DM).
     #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
     unnotified: StoredValue<Vec<Message>>,
@@ -122,7 +126,7 @@ impl Live {
             pins_changed: RwSignal::new(0),
             away_summary: RwSignal::new(None),
             outbox: RwSignal::new(Vec::new()),
-            drafts: StoredValue::new(HashMap::new()),
+            drafts: StoredValue::new(Vec::new()),
             unnotified: StoredValue::new(Vec::new()),
             in_flight: StoredValue::new(None),
             read_sent: StoredValue::new(HashMap::new()),
@@ -370,17 +374,20 @@ impl Live {
     /// The text left unsent in the composer of `room` (and `thread`), if any.
     pub fn draft(&self, room: RoomId, thread: Option<i64>) -> Option<String> {
         self.drafts
-            .try_with_value(|d| d.get(&(room, thread)).cloned())
+            .try_with_value(|d| {
+                d.iter()
+                    .find(|(at, _)| *at == (room, thread))
+                    .map(|(_, text)| text.clone())
+            })
             .flatten()
     }
 
     /// Keeps what the composer of `room` (and `thread`) holds now; empty text forgets it.
     pub fn keep_draft(&self, room: RoomId, thread: Option<i64>, text: &str) {
         self.drafts.try_update_value(|d| {
-            if text.is_empty() {
-                d.remove(&(room, thread));
-            } else {
-                d.insert((room, thread), text.to_owned());
+            d.retain(|(at, _)| *at != (room, thread));
+            if !text.is_empty() {
+                d.push(((room, thread), text.to_owned()));
             }
         });
     }

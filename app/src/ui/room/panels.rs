@@ -3,7 +3,7 @@
 //! as the thread panel's is ([`super::thread::ThreadData`], which says why: a resource made
 //! inside the room's `Suspend` gets a different id on the server than in the browser, and a
 //! page opened straight at the panel then fails to hydrate). Each loads only while its panel
-//! is open.
+//! is open (the lists are empty, and never shown, while theirs is closed).
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
@@ -19,12 +19,13 @@ use crate::ui::session::Membership;
 /// What the open panels show, and the panels' own actions.
 #[derive(Clone, Copy)]
 pub(crate) struct PanelData {
-    /// The room's pins, newest first, while `?pins` is in the address.
-    pub pins: Resource<Result<Option<Vec<Message>>, AppError>>,
+    /// The room's pins, newest first, while `?pins` is in the address (none otherwise).
+    pub pins: Resource<Result<Vec<Message>, AppError>>,
     /// Unpin, from the pins panel: the list reloads after it.
     pub unpin: ServerAction<PinMessage>,
-    /// The room's bans, while `?settings` is in the address (its moderators see them).
-    pub bans: Resource<Result<Option<Vec<BanEntry>>, AppError>>,
+    /// The room's bans, while `?settings` is in the address (none otherwise; its moderators
+    /// see them).
+    pub bans: Resource<Result<Vec<BanEntry>, AppError>>,
     /// The card of the person `?profile=` names.
     pub profile: Resource<Result<Option<ProfileView>, AppError>>,
 }
@@ -52,8 +53,8 @@ impl PanelData {
             },
             |(room, _)| async move {
                 match room {
-                    Some(room) => room_pins(room).await.map(Some),
-                    None => Ok(None),
+                    Some(room) => room_pins(room).await,
+                    None => Ok(Vec::new()),
                 }
             },
         );
@@ -66,8 +67,8 @@ impl PanelData {
             },
             |(room, _)| async move {
                 match room {
-                    Some(room) => room_bans(room).await.map(Some),
-                    None => Ok(None),
+                    Some(room) => room_bans(room).await,
+                    None => Ok(Vec::new()),
                 }
             },
         );

@@ -41,7 +41,7 @@ fn PinsAside(room: RoomId, can_pin: bool, data: PanelData) -> impl IntoView {
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match pins.await {
-                        Ok(Some(list)) if list.is_empty() => {
+                        Ok(list) if list.is_empty() => {
                             view! {
                                 <p class="muted pins-empty">
                                     "Nothing is pinned yet. Moderators pin a message from its ⋯ menu."
@@ -49,7 +49,7 @@ fn PinsAside(room: RoomId, can_pin: bool, data: PanelData) -> impl IntoView {
                             }
                                 .into_any()
                         }
-                        Ok(Some(list)) => {
+                        Ok(list) => {
                             view! {
                                 <ul class="pin-list">
                                     {list
@@ -60,7 +60,6 @@ fn PinsAside(room: RoomId, can_pin: bool, data: PanelData) -> impl IntoView {
                             }
                                 .into_any()
                         }
-                        Ok(None) => ().into_any(),
                         Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
                     }
                 })}

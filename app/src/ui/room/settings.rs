@@ -211,7 +211,7 @@ fn GroupMentionsForm(room: crate::model::RoomId, now: GroupMentions) -> impl Int
 #[component]
 fn Bans(
     room: crate::model::RoomId,
-    list: Resource<Result<Option<Vec<crate::model::BanEntry>>, crate::error::AppError>>,
+    list: Resource<Result<Vec<crate::model::BanEntry>, crate::error::AppError>>,
 ) -> impl IntoView {
     let ban = expect_context::<Membership>().ban;
     view! {
@@ -235,11 +235,10 @@ fn Bans(
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match list.await {
-                        Ok(None) => ().into_any(),
-                        Ok(Some(bans)) if bans.is_empty() => {
+                        Ok(bans) if bans.is_empty() => {
                             view! { <p class="muted">"No one is banned."</p> }.into_any()
                         }
-                        Ok(Some(bans)) => {
+                        Ok(bans) => {
                             view! {
                                 <ul class="ban-list">
                                     {bans
