@@ -141,7 +141,7 @@ async fn serve(
         }
     };
     let etag = ETag::of(&tag);
-    let mut response = if etag.held_by(&headers) {
+    let mut response = if etag.held_by(headers) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
         body.into_response()

@@ -264,7 +264,7 @@ async fn serve(
     // The bytes under a hash never change; only whether this user may still have them does,
     // so the browser keeps them but asks each time (`no-cache`), and is told 304.
     let etag = ETag::of(&hash);
-    let mut response = if etag.held_by(&headers) {
+    let mut response = if etag.held_by(headers) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
         let Some((reader, size)) = files.open(&hash).await? else {
