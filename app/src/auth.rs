@@ -396,28 +396,99 @@ pub async fn set_registration(
     .to_owned())
 }
 
-/// A new invite code, good for one registration within [`INVITE_TTL_MS`]; made by `actor` (an
-/// admin in the app, or the command line, which only the operator can run).
+/// What an invite admits: how many registrations, within how many days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InviteTerms {
+    pub uses: u32,
+    pub days: u32,
+}
+
+impl InviteTerms {
+    /// The most registrations one invite admits.
+    pub const MAX_USES: u32 = 100;
+    /// The longest an invite lasts, in days.
+    pub const MAX_DAYS: u32 = 30;
+
+    /// Terms as asked for (one registration within a week when not said), refused outside
+    /// 1–[`Self::MAX_USES`] uses and 1–[`Self::MAX_DAYS`] days.
+    pub fn new(uses: Option<u32>, days: Option<u32>) -> Result<Self, AppError> {
+        let terms = InviteTerms {
+            uses: uses.unwrap_or(1),
+            days: days.unwrap_or((INVITE_TTL_MS / DAY_MS) as u32),
+        };
+        if !(1..=Self::MAX_USES).contains(&terms.uses) {
+            return Err(AppError::BadRequest(format!(
+                "An invite admits 1 to {} registrations.",
+                Self::MAX_USES
+            )));
+        }
+        if !(1..=Self::MAX_DAYS).contains(&terms.days) {
+            return Err(AppError::BadRequest(format!(
+                "An invite lasts 1 to {} days.",
+                Self::MAX_DAYS
+            )));
+        }
+        Ok(terms)
+    }
+
+    /// How the audit log and the console word them: "5 registrations, until …".
+    pub fn words(&self, expires: i64) -> String {
+        let expiry = crate::timestamp::utc_label(expires);
+        match self.uses {
+            1 => format!("one registration, until {expiry}"),
+            n => format!("{n} registrations, until {expiry}"),
+        }
+    }
+}
+
+const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// A new invite code, good for `terms`; made by `actor` (an admin in the app, or the command
+/// line, which only the operator can run).
 pub async fn create_invite(
     store: &dyn crate::store::Store,
     actor: Actor<'_>,
+    terms: InviteTerms,
 ) -> Result<String, AppError> {
     actor.check()?;
     let (code, hash) = new_session_token();
-    let expires = crate::timestamp::now_ms() + INVITE_TTL_MS;
+    let expires = crate::timestamp::now_ms() + i64::from(terms.days) * DAY_MS;
     store
-        .create_invite(&hash, actor.admin.map(|a| a.id), expires)
-        .await?;
-    let expiry = crate::timestamp::utc_label(expires);
-    actor
-        .audit(
-            store,
-            "create_invite",
-            "",
-            &format!("one registration, until {expiry}"),
+        .create_invite(
+            &hash,
+            actor.admin.map(|a| a.id),
+            expires,
+            i64::from(terms.uses),
         )
+        .await?;
+    actor
+        .audit(store, "create_invite", "", &terms.words(expires))
         .await;
     Ok(code)
+}
+
+/// `actor` revokes the invite `id` names (see [`crate::model::InviteRow::id`]): no one
+/// registers with it from now on.
+pub async fn revoke_invite(
+    store: &dyn crate::store::Store,
+    actor: Actor<'_>,
+    id: &str,
+) -> Result<String, AppError> {
+    actor.check()?;
+    let id = id.trim();
+    if id.len() != 16 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(AppError::BadRequest("That is not an invite's id.".into()));
+    }
+    if !store
+        .revoke_invite(&id.to_ascii_lowercase(), crate::timestamp::now_ms())
+        .await?
+    {
+        return Err(AppError::NotFound(
+            "There is no such invite, or it is revoked already.".into(),
+        ));
+    }
+    actor.audit(store, "revoke_invite", id, "").await;
+    Ok("The invite is revoked: no one can register with it now.".to_owned())
 }
 
 #[cfg(test)]

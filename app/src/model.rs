@@ -324,6 +324,41 @@ pub struct AccountRow {
     pub sessions: i64,
 }
 
+/// An invite as the admin console lists it: never its code, which is shown once, when made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InviteRow {
+    /// Names it to revoke it: the start of its code's hash, in hex.
+    pub id: String,
+    /// The admin who made it (`None`: the command line, or an account since gone).
+    pub created_by: Option<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+    /// Registrations it has admitted, of the `max_uses` it may.
+    pub uses: i64,
+    pub max_uses: i64,
+    pub revoked_at: Option<i64>,
+}
+
+impl InviteRow {
+    /// Whether it still lets someone register at `now`.
+    pub fn open(&self, now: i64) -> bool {
+        self.revoked_at.is_none() && self.uses < self.max_uses && self.expires_at > now
+    }
+
+    /// What the console says of it at `now`.
+    pub fn state(&self, now: i64) -> &'static str {
+        if self.revoked_at.is_some() {
+            "Revoked"
+        } else if self.uses >= self.max_uses {
+            "Used up"
+        } else if self.expires_at <= now {
+            "Expired"
+        } else {
+            "Open"
+        }
+    }
+}
+
 /// What the instance holds, for the admin console.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InstanceFigures {

@@ -55,7 +55,7 @@ macro_rules! every_case {
             a_ban_removes_and_keeps_out_until_lifted,
             moderators_pin_and_pins_sync_by_rev,
             a_profile_changes_part_by_part_and_its_picture_is_kept_from_pruning,
-            registration_follows_the_mode_and_an_invite_is_used_once,
+            registration_follows_the_mode_and_an_invite_is_used_as_often_as_it_allows,
             text_is_stored_verbatim,
             unread_counts_follow_the_shared_read_position,
             unread_counts_stop_at_the_cap,
@@ -1343,7 +1343,9 @@ async fn moderators_pin_and_pins_sync_by_rev(store: Arc<dyn Store>) {
     ));
 }
 
-async fn registration_follows_the_mode_and_an_invite_is_used_once(store: Arc<dyn Store>) {
+async fn registration_follows_the_mode_and_an_invite_is_used_as_often_as_it_allows(
+    store: Arc<dyn Store>,
+) {
     use app::model::RegistrationMode;
     use app::store::Admission;
     let public = |invite: Option<&'static [u8]>| Admission::Register { invite };
@@ -1379,10 +1381,10 @@ async fn registration_follows_the_mode_and_an_invite_is_used_once(store: Arc<dyn
         .unwrap();
     let far = i64::MAX / 2;
     store
-        .create_invite(b"good", Some(admin.id), far)
+        .create_invite(b"good", Some(admin.id), far, 1)
         .await
         .unwrap();
-    store.create_invite(b"old", None, 1).await.unwrap();
+    store.create_invite(b"old", None, 1, 1).await.unwrap();
     for invite in [None, Some(&b"nope"[..]), Some(&b"old"[..])] {
         let refused = store
             .register_user("bob", "h", public(invite))
@@ -1407,6 +1409,60 @@ async fn registration_follows_the_mode_and_an_invite_is_used_once(store: Arc<dyn
         .unwrap_err();
     assert!(matches!(again, StoreError::Forbidden(_)), "{again:?}");
     assert!(store.user_by_name("carol").await.unwrap().is_none());
+
+    // An invite for two admits two, then no one; a revoked one admits no one at all.
+    store
+        .create_invite(b"team", Some(admin.id), far, 2)
+        .await
+        .unwrap();
+    store
+        .create_invite(b"taken-back", None, far, 5)
+        .await
+        .unwrap();
+    let listed = store.invites(10).await.unwrap();
+    let find = |rows: &[app::model::InviteRow], hash: &[u8]| {
+        let id: String = hash.iter().take(8).map(|b| format!("{b:02x}")).collect();
+        rows.iter().find(|r| r.id == id).cloned().unwrap()
+    };
+    let team = find(&listed, b"team");
+    assert_eq!(
+        (team.uses, team.max_uses, team.created_by.as_deref()),
+        (0, 2, Some("alice"))
+    );
+    assert_eq!(find(&listed, b"good").uses, 1);
+    assert_eq!(
+        find(&listed, b"old").state(app::timestamp::now_ms()),
+        "Expired"
+    );
+    for name in ["dave", "erin"] {
+        store
+            .register_user(name, "h", public(Some(b"team")))
+            .await
+            .unwrap();
+    }
+    let third = store
+        .register_user("frank", "h", public(Some(b"team")))
+        .await
+        .unwrap_err();
+    assert!(matches!(third, StoreError::Forbidden(_)), "{third:?}");
+    let team = find(&store.invites(10).await.unwrap(), b"team");
+    assert_eq!(
+        (team.uses, team.state(app::timestamp::now_ms())),
+        (2, "Used up")
+    );
+    let back = find(&listed, b"taken-back");
+    assert!(store.revoke_invite(&back.id, 5).await.unwrap());
+    assert!(!store.revoke_invite(&back.id, 6).await.unwrap(), "once");
+    assert!(!store.revoke_invite("0000000000000000", 6).await.unwrap());
+    let refused = store
+        .register_user("frank", "h", public(Some(b"taken-back")))
+        .await
+        .unwrap_err();
+    assert!(matches!(refused, StoreError::Forbidden(_)), "{refused:?}");
+    assert_eq!(
+        find(&store.invites(10).await.unwrap(), b"taken-back").revoked_at,
+        Some(5)
+    );
 
     store
         .set_registration_mode(RegistrationMode::Open)

@@ -409,10 +409,11 @@ pub async fn admin(command: AdminCommand) -> CommandResult {
             eprintln!("registration is now {}", mode.as_str());
             Ok(())
         }
-        AdminCommand::Invite { db } => {
+        AdminCommand::Invite { db, uses, days } => {
+            let terms = app::auth::InviteTerms::new(Some(uses), Some(days))?;
             let store = open(&db).await?;
             let origin = shell_origin();
-            let result = app::auth::create_invite(store.as_ref(), shell(&origin)).await;
+            let result = app::auth::create_invite(store.as_ref(), shell(&origin), terms).await;
             store.close().await;
             println!("{}", result?);
             Ok(())

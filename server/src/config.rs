@@ -292,11 +292,17 @@ pub enum AdminCommand {
         #[arg(value_parser = parse_mode)]
         mode: app::model::RegistrationMode,
     },
-    /// Print a new invite code, good for one registration within a week (the link is
-    /// https://YOUR-SITE/?invite=CODE).
+    /// Print a new invite code, good for one registration within a week unless told otherwise
+    /// (the link is https://YOUR-SITE/?invite=CODE).
     Invite {
         #[command(flatten)]
         db: DatabaseArg,
+        /// How many people may register with it (1 to 100).
+        #[arg(long, default_value_t = 1)]
+        uses: u32,
+        /// How many days it lasts (1 to 30).
+        #[arg(long, default_value_t = 7)]
+        days: u32,
     },
     /// Set USER's password, read as one line from standard input (e.g. an account restored
     /// from a backup without credentials). Ends the user's sessions.

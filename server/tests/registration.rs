@@ -57,8 +57,50 @@ async fn an_admin_closes_registration_or_limits_it_to_invites() {
     let (status, body) = try_register(addr, "dave", &code).await;
     assert_eq!(status, 403, "used once: {body}");
 
+    // An invite for two people, listed in the console; revoked after one, it lets no one else
+    // in. Terms out of bounds are refused, and only admins revoke.
+    for bad in ["uses=0", "uses=101", "days=0", "days=31"] {
+        let (status, _, body) = post(addr, "/api/create_invite", bad, Some(&admin)).await;
+        assert_eq!(status, 400, "{bad}: {body}");
+    }
+    let (status, _, code) = post(addr, "/api/create_invite", "uses=2&days=1", Some(&admin)).await;
+    assert_eq!(status, 200, "{code}");
+    let code: String = serde_json::from_str(&code).unwrap();
+    assert_eq!(try_register(addr, "dave", &code).await.0, 200);
+    let console: app::api::admin::AdminView =
+        serde_json::from_str(&post(addr, "/api/admin_console", "", Some(&admin)).await.2).unwrap();
+    let newest = &console.invites[0];
+    assert_eq!((newest.uses, newest.max_uses), (1, 2));
+    assert!(newest.open(console.now));
+    let day = 24 * 60 * 60 * 1000;
+    assert!((newest.expires_at - newest.created_at - day).abs() < 5_000);
+    let revoke = format!("id={}", newest.id);
+    let (status, _, body) = post(addr, "/api/revoke_invite", &revoke, Some(&bob)).await;
+    assert_eq!(status, 404, "only admins: {body}");
+    let (status, _, body) = post(addr, "/api/revoke_invite", &revoke, Some(&admin)).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _, body) = post(addr, "/api/revoke_invite", &revoke, Some(&admin)).await;
+    assert_eq!(status, 404, "once: {body}");
+    let (status, _, body) = post(addr, "/api/revoke_invite", "id=zz", Some(&admin)).await;
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = try_register(addr, "erin", &code).await;
+    assert_eq!(status, 403, "revoked: {body}");
+    let audit: app::api::admin::AdminView =
+        serde_json::from_str(&post(addr, "/api/admin_console", "", Some(&admin)).await.2).unwrap();
+    let actions: Vec<&str> = audit.audit.iter().map(|a| a.action.as_str()).collect();
+    assert_eq!(
+        actions[..2],
+        ["revoke_invite", "create_invite"],
+        "{actions:?}"
+    );
+    assert!(
+        audit.audit[1].detail.starts_with("2 registrations, until"),
+        "{:?}",
+        audit.audit[1]
+    );
+
     post(addr, "/api/set_registration", "mode=open", Some(&admin)).await;
-    let (status, body) = try_register(addr, "dave", "").await;
+    let (status, body) = try_register(addr, "frank", "").await;
     assert_eq!(status, 200, "{body}");
 }
 
@@ -85,9 +127,14 @@ fn the_command_line_sets_the_mode_and_prints_invites() {
         .unwrap()
         .contains("use open, invite or closed"));
 
-    let invite = confab(&["admin", "invite"]);
+    let invite = confab(&["admin", "invite", "--uses", "2"]);
     assert!(invite.status.success());
     let code = String::from_utf8(invite.stdout).unwrap().trim().to_owned();
+    let too_long = confab(&["admin", "invite", "--days", "90"]);
+    assert!(!too_long.status.success());
+    assert!(String::from_utf8(too_long.stderr)
+        .unwrap()
+        .contains("1 to 30 days"));
 
     // A server on that database: the first account needs no invite, the second uses the code.
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -98,5 +145,7 @@ fn the_command_line_sets_the_mode_and_prints_invites() {
         assert_eq!(try_register(addr, "second", "").await.0, 403);
         let (status, body) = try_register(addr, "second", &code).await;
         assert_eq!(status, 200, "{body}");
+        assert_eq!(try_register(addr, "third", &code).await.0, 200, "two uses");
+        assert_eq!(try_register(addr, "fourth", &code).await.0, 403);
     });
 }

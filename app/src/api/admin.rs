@@ -1,17 +1,19 @@
-//! The admin console's one read: the instance's figures and settings, a page of accounts, and
-//! a page of the audit log. Its actions (moderating an account, registration, invites) are in
-//! `api::auth`. Only instance admins get an answer; anyone else is told there is nothing here.
+//! The admin console's one read: the instance's figures and settings, a page of accounts, a
+//! page of the audit log, and the newest invites. Its actions (moderating an account,
+//! registration, invites) are in `api::auth`. Only instance admins get an answer; anyone else is told there is nothing here.
 
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
-use crate::model::{AccountRow, AuditEntry, InstanceFigures, RegistrationMode};
+use crate::model::{AccountRow, AuditEntry, InstanceFigures, InviteRow, RegistrationMode};
 
 /// Accounts shown on one page of the console.
 pub const ACCOUNTS_PAGE: u32 = 50;
 /// Audit log lines shown on one page of the console.
 pub const AUDIT_PAGE: u32 = 50;
+/// Invites listed, newest first.
+pub const INVITES_SHOWN: u32 = 20;
 
 /// What the admin console shows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,6 +26,10 @@ pub struct AdminView {
     /// The limits the node runs with, by name.
     pub limits: Vec<(String, String)>,
     pub registration: RegistrationMode,
+    /// The newest invites, in any state, and the time the console was read (to say which are
+    /// still open).
+    pub invites: Vec<InviteRow>,
+    pub now: i64,
     /// The page of accounts asked for, and the name the next page starts after, if any.
     pub accounts: Vec<AccountRow>,
     pub more_accounts: Option<String>,
@@ -69,6 +75,8 @@ pub async fn admin_console(
             .map(|(name, value)| ((*name).to_owned(), value.clone()))
             .collect(),
         registration: store.registration_mode().await?,
+        invites: store.invites(INVITES_SHOWN).await?,
+        now,
         accounts,
         more_accounts,
         audit,

@@ -169,16 +169,30 @@ pub async fn set_registration(mode: String) -> Result<String, AppError> {
     crate::auth::set_registration(state()?.store.as_ref(), actor, mode).await
 }
 
-/// An admin makes an invite: a code good for one registration within a week. Answers the code.
+/// An admin makes an invite: a code good for `uses` registrations (1 when not said, at most
+/// 100) within `days` days (7 when not said, at most 30). Answers the code, shown this once.
 #[server(endpoint = "create_invite")]
-pub async fn create_invite() -> Result<String, AppError> {
+pub async fn create_invite(uses: Option<u32>, days: Option<u32>) -> Result<String, AppError> {
+    use super::ssr::{require_admin, state};
+    let terms = crate::auth::InviteTerms::new(uses, days)?;
+    let (admin, origin) = require_admin().await?;
+    let actor = crate::auth::Actor {
+        admin: Some(&admin),
+        origin: &origin,
+    };
+    crate::auth::create_invite(state()?.store.as_ref(), actor, terms).await
+}
+
+/// An admin revokes the invite `id` names (as the console lists it). Answers what was done.
+#[server(endpoint = "revoke_invite")]
+pub async fn revoke_invite(id: String) -> Result<String, AppError> {
     use super::ssr::{require_admin, state};
     let (admin, origin) = require_admin().await?;
     let actor = crate::auth::Actor {
         admin: Some(&admin),
         origin: &origin,
     };
-    crate::auth::create_invite(state()?.store.as_ref(), actor).await
+    crate::auth::revoke_invite(state()?.store.as_ref(), actor, &id).await
 }
 
 /// The logged-in user, or `None` for a visitor.

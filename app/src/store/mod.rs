@@ -495,7 +495,13 @@ pub trait Store: Send + Sync + 'static {
         code_hash: &[u8],
         created_by: Option<UserId>,
         expires_at: i64,
+        max_uses: i64,
     ) -> StoreResult<()>;
+    /// The newest `limit` invites, newest first, whatever their state.
+    async fn invites(&self, limit: u32) -> StoreResult<Vec<crate::model::InviteRow>>;
+    /// Revokes the invite [`crate::model::InviteRow::id`] names, at `now`; false when no
+    /// unrevoked invite has that id.
+    async fn revoke_invite(&self, id: &str, now: i64) -> StoreResult<bool>;
     /// The account and its password hash (if it has one), looked up ignoring case.
     async fn credentials(&self, username: &str) -> StoreResult<Option<(User, Option<String>)>>;
     /// The account with this username, ignoring case.

@@ -12,9 +12,9 @@ use super::feedback::{form_error, form_ok, NotFound, UsernameInput};
 use super::local_time::LocalTime;
 use super::session::Session;
 use crate::api::admin::{admin_console, AdminView};
-use crate::api::auth::{CreateInvite, Moderate, SetRegistration};
+use crate::api::auth::{CreateInvite, Moderate, RevokeInvite, SetRegistration};
 use crate::error::AppError;
-use crate::model::{size_label, AccountRow, AuditEntry, RegistrationMode};
+use crate::model::{size_label, AccountRow, AuditEntry, InviteRow, RegistrationMode};
 
 /// The page: the console for an admin, "not found" for anyone else, the login screen for a
 /// visitor. The console is read again after each action taken on it.
@@ -25,6 +25,7 @@ pub fn AdminPage() -> impl IntoView {
     let moderate = ServerAction::<Moderate>::new();
     let set = ServerAction::<SetRegistration>::new();
     let invite = ServerAction::<CreateInvite>::new();
+    let revoke = ServerAction::<RevokeInvite>::new();
     // What is typed into "Moderate an account" outlives the console's redraw after an action.
     let moderate_name = RwSignal::new(String::new());
     let console = Resource::new(
@@ -34,6 +35,7 @@ pub fn AdminPage() -> impl IntoView {
                 moderate.version().get(),
                 set.version().get(),
                 invite.version().get(),
+                revoke.version().get(),
             );
             (session.changes(), asked, acted)
         },
@@ -47,7 +49,7 @@ pub fn AdminPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match console.await {
                     Ok(console) => {
-                        view! { <Console console moderate moderate_name set invite/> }.into_any()
+                        view! { <Console console moderate moderate_name set invite revoke/> }.into_any()
                     }
                     Err(AppError::NotFound(_)) => view! { <NotFound/> }.into_any(),
                     Err(error) => page_error(error),
@@ -65,6 +67,7 @@ fn Console(
     moderate_name: RwSignal<String>,
     set: ServerAction<SetRegistration>,
     invite: ServerAction<CreateInvite>,
+    revoke: ServerAction<RevokeInvite>,
 ) -> impl IntoView {
     let AdminView {
         figures,
@@ -72,6 +75,8 @@ fn Console(
         push_key,
         limits,
         registration,
+        invites,
+        now,
         accounts,
         more_accounts,
         audit,
@@ -113,6 +118,7 @@ fn Console(
             <Accounts accounts more=more_accounts search moderate/>
             <Moderation moderate name=moderate_name/>
             <Registration mode=registration set invite/>
+            <Invites invites now revoke/>
             <AuditLog lines=audit older=older_audit/>
         </section>
     }
@@ -251,7 +257,7 @@ fn Registration(
                 let href = format!("/?invite={code}");
                 view! {
                     <p class="form-ok" role="status">
-                        "Invite link (one registration, within 7 days): "
+                        "Invite link (copy it now: it is not shown again): "
                         <a href=href.clone() class="invite-link">{href.clone()}</a>
                     </p>
                 }
@@ -285,11 +291,76 @@ fn Registration(
             {form_error(set.value())}
             {form_ok(set.value())}
         </ActionForm>
-        <ActionForm action=invite>
+        <ActionForm action=invite attr:class="invite-form">
+            <div class="inline-field">
+                <label for="invite-uses">"People it admits"</label>
+                <select id="invite-uses" name="uses">
+                    {[1, 5, 25, 100]
+                        .into_iter()
+                        .map(|n| view! { <option value=n>{n}</option> })
+                        .collect_view()}
+                </select>
+                <label for="invite-days">"Lasts"</label>
+                <select id="invite-days" name="days">
+                    <option value="1">"1 day"</option>
+                    <option value="7" selected>"7 days"</option>
+                    <option value="30">"30 days"</option>
+                </select>
+            </div>
             <button type="submit" class="secondary">"Create invite link"</button>
             {form_error(invite.value())}
             {link}
         </ActionForm>
+        </section>
+    }
+}
+
+/// The newest invites: who made each, how many it admitted of how many, until when, and
+/// Revoke for those still open.
+#[component]
+fn Invites(invites: Vec<InviteRow>, now: i64, revoke: ServerAction<RevokeInvite>) -> impl IntoView {
+    let empty = invites.is_empty();
+    view! {
+        <section class="card invites" aria-labelledby="invites-heading">
+            <h2 id="invites-heading">"Invites"</h2>
+            {form_error(revoke.value())}
+            {form_ok(revoke.value())}
+            {empty.then(|| view! { <p class="muted">"No invites yet."</p> })}
+            <ul class="invite-list">
+                {invites
+                    .into_iter()
+                    .map(|row| {
+                        let open = row.open(now);
+                        let state = row.state(now);
+                        let by = row.created_by.clone().unwrap_or_else(|| "the command line".into());
+                        let (created, expires) = (row.created_at, row.expires_at);
+                        let used = format!("{} of {} used", row.uses, row.max_uses);
+                        let id = row.id.clone();
+                        view! {
+                            <li class="invite">
+                                <span>
+                                    <strong>{state}</strong>
+                                    " · " {used} " · made by " {by} " "
+                                    <LocalTime ms=created/>
+                                    " · until " <LocalTime ms=expires/>
+                                </span>
+                                {open.then(|| view! {
+                                    <ActionForm action=revoke>
+                                        <input type="hidden" name="id" value=id.clone()/>
+                                        <button
+                                            type="submit"
+                                            class="secondary small"
+                                            aria-label=format!("Revoke invite {id}")
+                                        >
+                                            "Revoke"
+                                        </button>
+                                    </ActionForm>
+                                })}
+                            </li>
+                        }
+                    })
+                    .collect_view()}
+            </ul>
         </section>
     }
 }

@@ -61,8 +61,9 @@ impl Store for Backend {
         // The first account is the admin: it is the one created into an empty table.
         if let Some(invite) = admit(admission, stored_mode(mode), user.is_admin)? {
             let used = sqlx::query(
-                "UPDATE invites SET used_by = $1, used_at = $2 \
-                 WHERE code_hash = $3 AND used_at IS NULL AND expires_at > $2",
+                "UPDATE invites SET used_by = $1, used_at = $2, uses = uses + 1 \
+                 WHERE code_hash = $3 AND uses < max_uses AND revoked_at IS NULL \
+                   AND expires_at > $2",
             )
             .bind(user.id)
             .bind(now)
@@ -116,18 +117,66 @@ impl Store for Backend {
         code_hash: &[u8],
         created_by: Option<UserId>,
         expires_at: i64,
+        max_uses: i64,
     ) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO invites (code_hash, created_by, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4)",
+            "INSERT INTO invites (code_hash, created_by, created_at, expires_at, max_uses) \
+             VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(code_hash)
         .bind(created_by)
         .bind(now_ms())
         .bind(expires_at)
+        .bind(max_uses)
         .execute(&self.write)
         .await?;
         Ok(())
+    }
+
+    async fn invites(&self, limit: u32) -> StoreResult<Vec<crate::model::InviteRow>> {
+        let rows: Vec<InviteColumns> = sqlx::query_as(
+            "SELECT i.code_hash, u.username, i.created_at, i.expires_at, i.uses, i.max_uses, \
+               i.revoked_at \
+             FROM invites i LEFT JOIN users u ON u.id = i.created_by \
+             ORDER BY i.created_at DESC LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.read)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(hash, created_by, created_at, expires_at, uses, max_uses, revoked_at)| {
+                    crate::model::InviteRow {
+                        id: invite_id(&hash),
+                        created_by,
+                        created_at,
+                        expires_at,
+                        uses,
+                        max_uses,
+                        revoked_at,
+                    }
+                },
+            )
+            .collect())
+    }
+
+    async fn revoke_invite(&self, id: &str, now: i64) -> StoreResult<bool> {
+        let mut tx = begin_write(&self.write).await?;
+        let hashes: Vec<Vec<u8>> =
+            sqlx::query_scalar("SELECT code_hash FROM invites WHERE revoked_at IS NULL")
+                .fetch_all(&mut *tx)
+                .await?;
+        let Some(hash) = hashes.into_iter().find(|h| invite_id(h) == id) else {
+            return Ok(false);
+        };
+        sqlx::query("UPDATE invites SET revoked_at = $2 WHERE code_hash = $1")
+            .bind(hash)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn credentials(&self, username: &str) -> StoreResult<Option<(User, Option<String>)>> {
@@ -1006,4 +1055,13 @@ async fn last_owner_of_others(conn: &mut Conn, room_id: RoomId) -> StoreResult<b
     .fetch_one(&mut *conn)
     .await?;
     Ok(owners == 1 && members > 1)
+}
+
+/// An invite's row: its code's hash, who made it, when, until when, its uses of how many, and
+/// when it was revoked.
+type InviteColumns = (Vec<u8>, Option<String>, i64, i64, i64, i64, Option<i64>);
+
+/// Names an invite without its code: the first eight bytes of the code's hash, in hex.
+fn invite_id(hash: &[u8]) -> String {
+    hash.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }

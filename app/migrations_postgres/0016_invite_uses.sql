@@ -1,0 +1,7 @@
+-- Invites an admin makes for more than one person, and takes back. An invite admits up to
+-- `max_uses` registrations before it expires (the invites made before this admitted one);
+-- `uses` counts them, and `used_by`/`used_at` keep the latest. A revoked invite admits no one.
+ALTER TABLE invites ADD COLUMN max_uses BIGINT NOT NULL DEFAULT 1 CHECK (max_uses >= 1);
+ALTER TABLE invites ADD COLUMN uses BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE invites ADD COLUMN revoked_at BIGINT;
+UPDATE invites SET uses = 1 WHERE used_at IS NOT NULL;
