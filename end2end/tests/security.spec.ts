@@ -279,6 +279,29 @@ test('an admin limits registration to invites: an invite link lets one person in
     await form.getByRole('button', { name: 'Register' }).click();
     await expect(accountButton(g)).toBeVisible();
 
+    // An invite for five, listed with its uses; revoked, it lets no one in.
+    await tools.getByLabel('People it admits').selectOption('5');
+    await tools.getByLabel('Lasts').selectOption('1');
+    await tools.getByRole('button', { name: 'Create invite link' }).click();
+    const invites = a.getByRole('region', { name: 'Invites' });
+    const five = invites.getByRole('listitem').filter({ hasText: '0 of 5 used' });
+    await expect(five).toContainText('Open');
+    const fiveHref = (await tools.locator('a.invite-link').getAttribute('href')) ?? '';
+    expect(fiveHref).not.toBe(href);
+    await five.getByRole('button', { name: /^Revoke invite / }).click();
+    await expect(invites.getByRole('status')).toContainText('The invite is revoked');
+    await expect(invites.getByRole('listitem').filter({ hasText: '0 of 5 used' })).toContainText('Revoked');
+    const other = await browser.newContext({ baseURL: server.url });
+    const o = await other.newPage();
+    await o.goto(fiveHref);
+    await hydrated(o);
+    const refused = o.getByRole('region', { name: 'Register' });
+    await refused.getByLabel('Username').fill(uniqueName('guest'));
+    await refused.getByLabel('Password').fill(PASSWORD);
+    await refused.getByRole('button', { name: 'Register' }).click();
+    await expect(refused.getByRole('alert')).toContainText('This invite is not valid');
+    await other.close();
+
     await tools.getByLabel('Who can register').selectOption('closed');
     await tools.getByRole('button', { name: 'Save' }).click();
     await expect(tools.getByRole('status').filter({ hasText: 'Registration is closed.' })).toBeVisible();

@@ -438,7 +438,7 @@ pub const REGISTRATION_CLOSED: &str =
 pub const INVITE_NEEDED: &str =
     "Registration here needs an invite. Ask an admin for an invite link.";
 pub const INVITE_INVALID: &str =
-    "This invite is not valid: it may have been used already or have expired.";
+    "This invite is not valid: it may have been used up, revoked, or have expired.";
 
 /// The rule both backends apply inside the registering transaction, once the account row exists
 /// (`first`: it is the instance's first account). `Ok(Some(hash))`: admitted if that invite can
