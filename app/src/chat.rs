@@ -1,7 +1,8 @@
 //! The one write path. Every change that someone else, or another device of the same user, must
 //! see goes through one function here, always in the same order: validate → store (the commit is
 //! durable) → answer the caller → publish on the [`Bus`] → notify (hand the message to the push
-//! queue, `crate::push::send`, which never waits). Server functions (`crate::api`) and the socket's command loop (`server::ws`) are
+//! queue, `crate::push::send`, which never waits; a first link to the preview queue,
+//! `crate::preview::fetch`, which never waits either). Server functions (`crate::api`) and the socket's command loop (`server::ws`) are
 //! thin adapters: they decode a request, name the caller, call one function here and encode
 //! the answer. Nothing else publishes, and nothing here reaches another socket except through
 //! the bus, so a cluster bus sees every change.
@@ -126,7 +127,62 @@ pub async fn post(
     if let Some(push) = &state.push {
         push.notify(&message, author.id);
     }
+    request_preview(state, &message, author.id);
     Ok(message)
+}
+
+/// Asks for a card of the message's first link, if it has one; the fetch happens later
+/// ([`crate::preview::fetch`]) and [`show_previews`] stores what it finds.
+fn request_preview(state: &AppState, message: &Message, author_id: crate::model::UserId) {
+    let (Some(previews), None) = (&state.previews, &message.preview) else {
+        return;
+    };
+    if message.deleted_at.is_some() || message.event.is_some() {
+        return;
+    }
+    if let Some(url) = crate::markdown::first_link(&message.body) {
+        previews.request(crate::preview::fetch::Job {
+            room_id: message.room_id,
+            seq: message.seq,
+            author_id,
+            url,
+        });
+    }
+}
+
+/// Shows each card the preview worker finds on its message: stored (for the message's
+/// author, while its first link is still the one fetched), then published as `previewed`.
+/// Runs for as long as the worker does.
+pub async fn show_previews(
+    state: AppState,
+    mut found: tokio::sync::mpsc::Receiver<crate::preview::fetch::Found>,
+) {
+    while let Some(card) = found.recv().await {
+        let stored = state
+            .store
+            .change_message(MessageChange {
+                user_id: card.job.author_id,
+                room_id: card.job.room_id,
+                seq: card.job.seq,
+                client_id: None,
+                kind: ChangeKind::Preview {
+                    preview: Some(&card.preview),
+                },
+            })
+            .await;
+        match stored {
+            Ok(changed) if changed.changed => {
+                measure::changed(measure::ChangeKind::Preview);
+                let frame = ServerFrame::Previewed {
+                    message: changed.message,
+                };
+                publish(&state, card.job.room_id, &frame).await;
+            }
+            Ok(_) => {}
+            // The message or its author's place in the room went meanwhile.
+            Err(e) => tracing::debug!("a link preview was not shown: {e}"),
+        }
+    }
 }
 
 /// Publishes a change that is stored and answered: a failure is logged, and clients catch up
@@ -260,6 +316,8 @@ pub enum Action<'a> {
     React(&'a str),
     /// Pin the message to its room (`true`) or unpin it.
     Pin(bool),
+    /// Remove the card of the message's link (its author only).
+    RemovePreview,
 }
 
 /// Edits, deletes, reacts to or pins a message: validated, stored with the room's next rev
@@ -275,7 +333,7 @@ pub async fn change(
     let value = match change.action {
         Action::Edit(text) => Some(crate::validate::message_text(text)?),
         Action::React(emoji) => Some(crate::validate::reaction(emoji)?),
-        Action::Delete | Action::Pin(_) => None,
+        Action::Delete | Action::Pin(_) | Action::RemovePreview => None,
     };
     let client_id = crate::validate::client_id(change.client_id)?;
     // Changes share the posting budget: each is a message's worth of fan-out.
@@ -296,6 +354,7 @@ pub async fn change(
         },
         (Action::React(_), Some(emoji)) => ChangeKind::React { emoji },
         (Action::Pin(pinned), _) => ChangeKind::Pin { pinned },
+        (Action::RemovePreview, _) => ChangeKind::Preview { preview: None },
         _ => ChangeKind::Delete,
     };
     let changed = state
@@ -325,6 +384,10 @@ pub async fn change(
             ),
             Action::React(_) => (ServerFrame::Reacted { message }, measure::ChangeKind::React),
             Action::Pin(_) => (ServerFrame::Pinned { message }, measure::ChangeKind::Pin),
+            Action::RemovePreview => (
+                ServerFrame::Previewed { message },
+                measure::ChangeKind::Preview,
+            ),
         };
         measure::changed(kind);
         publish(state, change.room_id, &frame).await;
@@ -335,6 +398,10 @@ pub async fn change(
                 reply: Box::new(changed.message.clone()),
             };
             publish(state, change.room_id, &frame).await;
+        }
+        // An edit to another link: the new one gets its card.
+        if matches!(change.action, Action::Edit(_)) {
+            request_preview(state, &changed.message, user.id);
         }
     }
     Ok(changed.message)

@@ -471,6 +471,29 @@ impl Upload {
     }
 }
 
+impl Upload {
+    /// Checks the whole download as a link preview's image and keeps only its thumbnail (at
+    /// most [`THUMB_MAX`] a side, re-encoded), never the fetched bytes.
+    pub async fn finish_preview(
+        mut self,
+        files: &Files,
+    ) -> Result<crate::model::PreviewImage, AppError> {
+        self.out.flush().await.map_err(internal)?;
+        let content_type = sniff(&self.head);
+        if !thumbnailed(content_type) {
+            return Err(AppError::BadRequest(
+                "A preview's image must be a PNG, JPEG, GIF or WebP image.".into(),
+            ));
+        }
+        let info = thumbnail(files, &self.guard.0, "The preview's image", content_type).await?;
+        Ok(crate::model::PreviewImage {
+            sha256: info.thumb_sha256,
+            width: info.thumb_width,
+            height: info.thumb_height,
+        })
+    }
+}
+
 /// Waits for one of the decoding slots; tells the uploader the server is busy after
 /// [`DECODE_WAIT`].
 async fn decode_slot(files: &Files) -> Result<tokio::sync::SemaphorePermit<'_>, AppError> {

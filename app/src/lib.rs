@@ -40,7 +40,11 @@ pub mod markdown;
 #[cfg(feature = "ssr")]
 pub mod measure;
 #[cfg(feature = "ssr")]
+pub mod net;
+#[cfg(feature = "ssr")]
 pub mod presence;
+#[cfg(feature = "ssr")]
+pub mod preview;
 #[cfg(feature = "ssr")]
 pub mod push;
 #[cfg(feature = "ssr")]

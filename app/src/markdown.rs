@@ -179,6 +179,8 @@ fn render_bounded(text: &str, mentions: &[String]) -> Result<String, TooBig> {
         .collect();
     let mut events = Vec::new();
     let mut in_code = 0usize;
+    // Inside a link or image: its words are not made links again.
+    let mut in_link = 0usize;
     // The lines of a block of raw HTML, shown as a paragraph of text.
     let mut block: Option<String> = None;
     for event in parser(text) {
@@ -209,6 +211,10 @@ fn render_bounded(text: &str, mentions: &[String]) -> Result<String, TooBig> {
                 in_code = in_code.saturating_sub(1);
                 events.push(Event::End(TagEnd::CodeBlock));
             }
+            // A bare address is a link, as people expect in a chat.
+            Event::Text(t) if in_code == 0 && in_link == 0 => {
+                with_links(t, &people, &mut events);
+            }
             // Raw HTML is text the sender typed.
             Event::Text(t) | Event::Html(t) | Event::InlineHtml(t) if in_code == 0 => {
                 with_mentions(t, &people, &mut events);
@@ -238,6 +244,7 @@ fn render_bounded(text: &str, mentions: &[String]) -> Result<String, TooBig> {
                 if expanded > MAX_REFERENCE_EXPANSION {
                     return Err(TooBig::References);
                 }
+                in_link += 1;
                 events.push(Event::Start(Tag::Link {
                     link_type,
                     dest_url,
@@ -245,7 +252,10 @@ fn render_bounded(text: &str, mentions: &[String]) -> Result<String, TooBig> {
                     id,
                 }));
             }
-            Event::End(TagEnd::Image) => events.push(Event::End(TagEnd::Link)),
+            Event::End(TagEnd::Image | TagEnd::Link) => {
+                in_link = in_link.saturating_sub(1);
+                events.push(Event::End(TagEnd::Link));
+            }
             Event::SoftBreak => events.push(Event::HardBreak),
             other => events.push(other),
         }
@@ -268,6 +278,109 @@ fn copied(link_type: LinkType, dest_url: &str, title: &str) -> usize {
         | LinkType::Shortcut
         | LinkType::ShortcutUnknown => dest_url.len() + title.len(),
         _ => 0,
+    }
+}
+
+/// The longest bare address made a link or previewed.
+pub const MAX_LINK_CHARS: usize = 2048;
+
+/// The bare `http://` and `https://` addresses in plain text, as byte ranges: each starts a
+/// word and runs to the next space or angle bracket, without the punctuation that ends a
+/// sentence around it (a closing bracket stays when the address opened one).
+pub fn bare_links(text: &str) -> Vec<std::ops::Range<usize>> {
+    let mut found = Vec::new();
+    let mut from = 0;
+    while let Some(offset) = text[from..].find("http") {
+        let start = from + offset;
+        let rest = &text[start..];
+        let scheme = ["https://", "http://"]
+            .into_iter()
+            .find(|s| rest.len() >= s.len() && rest[..s.len()].eq_ignore_ascii_case(s));
+        let starts_word = text[..start]
+            .chars()
+            .next_back()
+            .is_none_or(|c| c.is_whitespace() || "([{\"'".contains(c));
+        let Some(scheme) = scheme.filter(|_| starts_word) else {
+            from = start + 4;
+            continue;
+        };
+        let mut end = start
+            + rest
+                .find(|c: char| c.is_whitespace() || c == '<' || c == '>' || c == '"')
+                .unwrap_or(rest.len());
+        loop {
+            let link = &text[start..end];
+            let Some(last) = link.chars().next_back() else {
+                break;
+            };
+            let unbalanced = last == ')' && link.matches('(').count() < link.matches(')').count();
+            if ".,;:!?'*_~".contains(last) || unbalanced || last == ']' || last == '}' {
+                end -= last.len_utf8();
+            } else {
+                break;
+            }
+        }
+        if end - start > scheme.len() && end - start <= MAX_LINK_CHARS {
+            found.push(start..end);
+        }
+        from = end.max(start + scheme.len());
+    }
+    found
+}
+
+/// The first `http(s)` link of a message's text outside code, a written link or a bare
+/// address: the one its preview shows.
+pub fn first_link(text: &str) -> Option<String> {
+    let mut in_code = 0usize;
+    for event in parser(text) {
+        match event {
+            Event::Start(Tag::CodeBlock(_)) => in_code += 1,
+            Event::End(TagEnd::CodeBlock) => in_code = in_code.saturating_sub(1),
+            Event::Start(Tag::Link { dest_url, .. }) if in_code == 0 => {
+                let lower = dest_url.to_ascii_lowercase();
+                if (lower.starts_with("https://") || lower.starts_with("http://"))
+                    && dest_url.len() <= MAX_LINK_CHARS
+                {
+                    return Some(dest_url.to_string());
+                }
+            }
+            Event::Text(t) if in_code == 0 => {
+                if let Some(range) = bare_links(&t).into_iter().next() {
+                    return Some(t[range].to_owned());
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Splits plain text at its bare addresses, which become links; the rest is searched for
+/// mentions.
+fn with_links<'a>(text: CowStr<'a>, people: &HashSet<String>, out: &mut Vec<Event<'a>>) {
+    let links = bare_links(&text);
+    if links.is_empty() {
+        with_mentions(text, people, out);
+        return;
+    }
+    let mut from = 0;
+    for range in links {
+        if range.start > from {
+            with_mentions(CowStr::from(text[from..range.start].to_owned()), people, out);
+        }
+        let link = text[range.clone()].to_owned();
+        out.push(Event::Start(Tag::Link {
+            link_type: LinkType::Autolink,
+            dest_url: CowStr::from(link.clone()),
+            title: CowStr::from(""),
+            id: CowStr::from(""),
+        }));
+        out.push(Event::Text(CowStr::from(link)));
+        out.push(Event::End(TagEnd::Link));
+        from = range.end;
+    }
+    if from < text.len() {
+        with_mentions(CowStr::from(text[from..].to_owned()), people, out);
     }
 }
 
@@ -323,6 +436,36 @@ mod tests {
 
     fn r(text: &str) -> String {
         render(text, &[])
+    }
+
+    #[test]
+    fn bare_addresses_become_links_without_the_punctuation_around_them() {
+        assert_eq!(
+            r("see https://example.com/a_(b), then"),
+            "<p>see <a href=\"https://example.com/a_(b)\" rel=\"noopener noreferrer nofollow\">https://example.com/a_(b)</a>, then</p>"
+        );
+        assert_eq!(
+            r("(http://x.org/y.)"),
+            "<p>(<a href=\"http://x.org/y\" rel=\"noopener noreferrer nofollow\">http://x.org/y</a>.)</p>"
+        );
+        // Not at a word's start, in code, or inside a written link: left alone.
+        assert_eq!(r("xhttps://a.b `https://c.d`"), "<p>xhttps://a.b <code>https://c.d</code></p>");
+        assert_eq!(
+            r("[https://a.b](https://c.d)"),
+            "<p><a href=\"https://c.d\" rel=\"noopener noreferrer nofollow\">https://a.b</a></p>"
+        );
+        assert_eq!(r("https:// alone"), "<p>https:// alone</p>");
+    }
+
+    #[test]
+    fn the_first_link_outside_code_is_the_one_previewed() {
+        assert_eq!(first_link("no link here"), None);
+        assert_eq!(
+            first_link("```\nhttps://in.code\n```\nthen [this](https://a.example/x) and https://b.example"),
+            Some("https://a.example/x".into())
+        );
+        assert_eq!(first_link("`https://c.d` then HTTPS://E.example."), Some("HTTPS://E.example".into()));
+        assert_eq!(first_link("[mail](mailto:a@b.c) ftp://x.y"), None);
     }
 
     #[test]

@@ -283,14 +283,16 @@ pub enum ChangeKind {
     Delete,
     React,
     Pin,
+    Preview,
 }
 
 impl ChangeKind {
-    const ALL: [Self; 4] = [
+    const ALL: [Self; 5] = [
         ChangeKind::Edit,
         ChangeKind::Delete,
         ChangeKind::React,
         ChangeKind::Pin,
+        ChangeKind::Preview,
     ];
 
     fn label(self) -> &'static str {
@@ -299,6 +301,7 @@ impl ChangeKind {
             ChangeKind::Delete => "delete",
             ChangeKind::React => "react",
             ChangeKind::Pin => "pin",
+            ChangeKind::Preview => "preview",
         }
     }
 }

@@ -567,6 +567,42 @@ pub struct Message {
     /// Pinned to the room: by whom and when (listed in the room's pins).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pinned: Option<Pin>,
+    /// What the server found at the message's first link (see `crate::preview`), once it has
+    /// fetched it; gone when the author removes it or edits the link away.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preview: Option<LinkPreview>,
+}
+
+/// A link's card: the page's own title, description and site name (OpenGraph, Twitter card or
+/// `<title>`), and a thumbnail of its image fetched once and served by this server, so members'
+/// browsers never contact the linked site to show it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkPreview {
+    /// The link as written in the message.
+    pub url: String,
+    pub title: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<PreviewImage>,
+}
+
+/// A preview's thumbnail, re-encoded by the server.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreviewImage {
+    /// SHA-256 of the thumbnail's bytes, hex: where they are kept.
+    pub sha256: String,
+    pub width: u32,
+    pub height: u32,
+}
+
+impl PreviewImage {
+    /// Where the thumbnail is served, to signed-in people.
+    pub fn url(&self) -> String {
+        format!("/previews/{}", self.sha256)
+    }
 }
 
 /// Who pinned a message, and when.

@@ -136,6 +136,9 @@ pub enum ServerFrame {
     Reacted { message: Message },
     /// (v2) A message was pinned or unpinned: its new state (`pinned` set or absent).
     Pinned { message: Message },
+    /// (v2) A message's link preview was found, or removed by its author: its new state
+    /// (`preview` set or absent).
+    Previewed { message: Message },
     /// (v2) A thread changed: a reply was posted (or deleted), and its root now has the reply
     /// count, last reply time and followers given. A reply also sent to the room comes as a
     /// `message` as well; a reply kept in its thread only comes here.
@@ -299,6 +302,7 @@ mod tests {
             ServerFrame::Deleted { message: message() },
             ServerFrame::Reacted { message: message() },
             ServerFrame::Pinned { message: message() },
+            ServerFrame::Previewed { message: message() },
             ServerFrame::Changes {
                 room_id: 1,
                 messages: vec![message()],

@@ -54,6 +54,7 @@ macro_rules! every_case {
             an_archived_room_leaves_the_sidebar_and_takes_no_posts,
             a_ban_removes_and_keeps_out_until_lifted,
             moderators_pin_and_pins_sync_by_rev,
+            a_link_card_is_set_for_its_link_removed_by_its_author_and_cached_by_url,
             a_profile_changes_part_by_part_and_its_picture_is_kept_from_pruning,
             registration_follows_the_mode_and_an_invite_is_used_as_often_as_it_allows,
             text_is_stored_verbatim,
@@ -126,6 +127,97 @@ mod backends {
     mod postgres {
         every_case!(super::postgres);
     }
+}
+
+async fn a_link_card_is_set_for_its_link_removed_by_its_author_and_cached_by_url(
+    store: Arc<dyn Store>,
+) {
+    use app::model::{LinkPreview, PreviewImage};
+    let (_admin, bob, carol, room) = bobs_room_with_carol(&*store, "cards").await;
+    let message = post(&*store, &carol, room, "see https://news.example/a").await;
+    let card = LinkPreview {
+        url: "https://news.example/a".into(),
+        title: "Launch day".into(),
+        description: Some("We shipped it.".into()),
+        site: Some("News".into()),
+        image: Some(PreviewImage {
+            sha256: "ab".repeat(32),
+            width: 320,
+            height: 168,
+        }),
+    };
+    let set = ChangeKind::Preview {
+        preview: Some(&card),
+    };
+    // Shown at the room's next rev, and read back with history and catch-up.
+    let shown = change(&*store, &carol, room, message.seq, None, set)
+        .await
+        .unwrap();
+    assert!(shown.changed);
+    assert_eq!(shown.message.preview.as_ref(), Some(&card));
+    assert!(shown.message.rev > message.rev);
+    let caught_up = store.changes(bob.id, room, message.rev, 10).await.unwrap();
+    assert_eq!(caught_up.messages[0].preview.as_ref(), Some(&card));
+    // Its thumbnail is kept from pruning, and served as a preview image.
+    let sha = "ab".repeat(32);
+    assert!(store.file_hashes_in_use().await.unwrap().contains(&sha));
+    assert!(store.is_preview_image(&sha).await.unwrap());
+    assert!(!store.is_preview_image(&"cd".repeat(32)).await.unwrap());
+    // Only the author removes it; an edit keeping the link keeps it, one changing it drops it.
+    let remove = ChangeKind::Preview { preview: None };
+    assert!(matches!(
+        change(&*store, &bob, room, message.seq, None, remove).await,
+        Err(StoreError::Forbidden(_))
+    ));
+    let edit = |body: &'static str| ChangeKind::Edit {
+        body,
+        html: "",
+        mentions: &[],
+    };
+    let kept = change(&*store, &carol, room, message.seq, None, edit("see https://news.example/a !"))
+        .await
+        .unwrap();
+    assert_eq!(kept.message.preview.as_ref(), Some(&card));
+    let removed = change(&*store, &carol, room, message.seq, None, remove)
+        .await
+        .unwrap();
+    assert!(removed.changed);
+    assert_eq!(removed.message.preview, None);
+    assert!(!store.file_hashes_in_use().await.unwrap().contains(&sha));
+    // A card fetched for a link the message no longer has is not shown.
+    change(&*store, &carol, room, message.seq, None, edit("now https://other.example/"))
+        .await
+        .unwrap();
+    let late = change(&*store, &carol, room, message.seq, None, set)
+        .await
+        .unwrap();
+    assert!(!late.changed);
+    assert_eq!(late.message.preview, None);
+    // The cache: what a URL gave, fresh or not, and "no card" kept as such.
+    assert_eq!(store.cached_preview("https://news.example/a", 0).await.unwrap(), None);
+    store
+        .keep_preview("https://news.example/a", Some(&card), 1_000, 0)
+        .await
+        .unwrap();
+    store
+        .keep_preview("https://plain.example/", None, 1_000, 0)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.cached_preview("https://news.example/a", 500).await.unwrap(),
+        Some(Some(card.clone()))
+    );
+    assert_eq!(
+        store.cached_preview("https://plain.example/", 500).await.unwrap(),
+        Some(None)
+    );
+    assert_eq!(store.cached_preview("https://news.example/a", 1_000).await.unwrap(), None);
+    // Keeping a newer answer forgets the stale ones.
+    store
+        .keep_preview("https://plain.example/", None, 5_000, 2_000)
+        .await
+        .unwrap();
+    assert_eq!(store.cached_preview("https://news.example/a", 0).await.unwrap(), None);
 }
 
 async fn user(store: &dyn Store, name: &str) -> User {

@@ -125,6 +125,78 @@ impl PushArgs {
     }
 }
 
+/// How this server previews links posted in messages.
+#[derive(Debug, Clone, Args)]
+pub struct PreviewArgs {
+    /// Fetch the first link of each message and show its title, description and image under
+    /// it: `on` or `off`.
+    #[arg(long, env = "CONFAB_LINK_PREVIEWS", default_value = "on", value_parser = ["on", "off"])]
+    pub link_previews: String,
+    /// Preview only links to these hosts (and their subdomains). Repeatable; the environment
+    /// variable takes a comma-separated list. Without it, every public host is previewed.
+    #[arg(
+        long = "preview-allow-host",
+        env = "CONFAB_PREVIEW_ALLOW_HOSTS",
+        value_delimiter = ','
+    )]
+    pub allow_hosts: Vec<String>,
+    /// Never preview links to these hosts (and their subdomains).
+    #[arg(
+        long = "preview-deny-host",
+        env = "CONFAB_PREVIEW_DENY_HOSTS",
+        value_delimiter = ','
+    )]
+    pub deny_hosts: Vec<String>,
+    /// A host previewed even on a private or local address (an intranet's wiki). Every other
+    /// host must resolve to public addresses only.
+    #[arg(
+        long = "preview-trust-host",
+        env = "CONFAB_PREVIEW_TRUSTED_HOSTS",
+        value_delimiter = ','
+    )]
+    pub trusted_hosts: Vec<String>,
+    /// A fixed address for a name, as `name=address`, used instead of DNS when previewing
+    /// (as `/etc/hosts` is). The address is still vetted unless the name is trusted.
+    #[arg(
+        long = "preview-resolve",
+        env = "CONFAB_PREVIEW_RESOLVE",
+        value_delimiter = ','
+    )]
+    pub resolve: Vec<String>,
+}
+
+impl PreviewArgs {
+    /// The fetcher's configuration, or `None` when previews are off; or why these options
+    /// cannot work.
+    pub fn config(&self) -> Result<Option<app::preview::fetch::PreviewConfig>, String> {
+        if self.link_previews == "off" {
+            return Ok(None);
+        }
+        let hosts = |list: &[String]| -> Vec<String> {
+            list.iter()
+                .map(|h| h.trim().to_owned())
+                .filter(|h| !h.is_empty())
+                .collect()
+        };
+        let mut config = app::preview::fetch::PreviewConfig {
+            policy: app::preview::Policy {
+                allow: hosts(&self.allow_hosts),
+                deny: hosts(&self.deny_hosts),
+                trusted: hosts(&self.trusted_hosts),
+            },
+            ..Default::default()
+        };
+        for entry in &self.resolve {
+            let (name, ip) = entry
+                .split_once('=')
+                .and_then(|(n, a)| Some((n.trim(), a.trim().parse::<std::net::IpAddr>().ok()?)))
+                .ok_or_else(|| format!("--preview-resolve {entry:?} must be name=address"))?;
+            config.hosts.insert(name.to_owned(), ip);
+        }
+        Ok(Some(config))
+    }
+}
+
 /// The VAPID contact of an instance whose public URL was not given: push services accept it,
 /// but cannot reach its operator (the log says so at start).
 pub const DEFAULT_PUSH_CONTACT: &str = "mailto:postmaster@localhost";
@@ -424,6 +496,9 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub push: PushArgs,
+
+    #[command(flatten)]
+    pub previews: PreviewArgs,
 }
 
 /// Rate limits (README, "Security"). A rate is COUNT/PERIOD: bursts of COUNT, refilled evenly

@@ -15,6 +15,7 @@ pub mod files;
 pub mod guard;
 pub mod health;
 pub mod metrics;
+pub mod previews;
 pub mod ws;
 
 use std::sync::Arc;
@@ -116,6 +117,10 @@ pub fn router(state: AppState, options: LeptosOptions, live: LiveOptions) -> Rou
         .route(
             "/avatars/{username}/{size}",
             axum::routing::get(avatars::avatar).with_state(state.clone()),
+        )
+        .route(
+            "/previews/{sha256}",
+            axum::routing::get(previews::thumbnail).with_state(state.clone()),
         )
         .route("/ws", axum::routing::get(ws::handler).with_state(ws_state))
         .route(SERVICE_WORKER_PATH, axum::routing::get(worker))

@@ -85,11 +85,17 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
             push.subject
         );
     }
-    let state = state
+    let previews = args.previews.config()?;
+    let mut state = state
         .with_files(std::sync::Arc::new(files))
         .with_push(push)
         .await
         .map_err(|e| format!("starting push notifications: {e}"))?;
+    if let Some(previews) = previews {
+        state = state
+            .with_previews(previews)
+            .map_err(|e| format!("starting link previews: {e}"))?;
+    }
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     let shutdown_rx_metrics = shutdown_rx.clone();
     let sockets = state.clone();

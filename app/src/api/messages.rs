@@ -152,6 +152,23 @@ pub async fn pin_message(
     .await
 }
 
+/// Removes the link preview from one of the caller's messages (it does not come back unless
+/// an edit changes the link). Returns the message once stored.
+#[server(endpoint = "remove_preview")]
+pub async fn remove_preview(
+    room_id: RoomId,
+    seq: i64,
+    client_id: Option<String>,
+) -> Result<Message, AppError> {
+    super::ssr::change_message(crate::chat::Change {
+        room_id,
+        seq,
+        client_id: client_id.as_deref(),
+        action: crate::chat::Action::RemovePreview,
+    })
+    .await
+}
+
 /// The room's pinned messages, newest pin first, for its members.
 #[server(endpoint = "pins")]
 pub async fn room_pins(room_id: RoomId) -> Result<Vec<Message>, AppError> {

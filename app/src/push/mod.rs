@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
 use crate::model::{Message, NotifyLevel, Presence, RoomKind, UserId};
+use crate::net::{public_host, public_ip};
 use crate::store::PushTarget;
 
 /// The largest plaintext that still fits a 4096-byte push message once encrypted as one
@@ -268,61 +269,6 @@ pub fn endpoint(url: &str, allowed: &[String]) -> Result<http::Uri, AppError> {
         ));
     }
     Ok(uri)
-}
-
-/// A host name or address reachable on the public internet, as far as its text tells.
-pub fn public_host(host: &str) -> bool {
-    if let Ok(ip) = host.parse::<IpAddr>() {
-        return public_ip(ip);
-    }
-    let host = host.trim_end_matches('.').to_ascii_lowercase();
-    let local_suffixes = [
-        ".localhost",
-        ".local",
-        ".internal",
-        ".lan",
-        ".home.arpa",
-        ".localdomain",
-    ];
-    host.contains('.') && host != "localhost" && !local_suffixes.iter().any(|s| host.ends_with(s))
-}
-
-/// An address on the public internet: none of loopback, private, link-local, shared (CGNAT),
-/// documentation, benchmarking, multicast, unspecified or reserved ranges.
-pub fn public_ip(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            let [a, b, c, _] = v4.octets();
-            !(v4.is_private()
-                || v4.is_loopback()
-                || v4.is_link_local()
-                || v4.is_broadcast()
-                || v4.is_documentation()
-                || v4.is_unspecified()
-                || v4.is_multicast()
-                || a == 0
-                || a >= 240
-                || (a == 100 && (64..128).contains(&b))
-                || (a == 198 && (b == 18 || b == 19))
-                || (a == 192 && b == 0 && c == 0))
-        }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return public_ip(IpAddr::V4(v4));
-            }
-            let first = v6.segments()[0];
-            // ::a.b.c.d (IPv4-compatible, deprecated) and everything else in ::/96.
-            let compatible = v6.segments()[..6].iter().all(|s| *s == 0);
-            !(compatible
-                || v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80
-                || (first == 0x2001 && v6.segments()[1] == 0x0db8)
-                || first == 0x0064)
-        }
-    }
 }
 
 /// A short name for the device behind a `User-Agent`, for the device list ("Firefox on

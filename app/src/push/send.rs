@@ -13,7 +13,6 @@
 //! after a backoff (a `Retry-After` is honoured, up to a minute); any other answer is logged.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -27,6 +26,7 @@ use web_push_native::jwt_simple::algorithms::{ECDSAP256PublicKeyLike, ES256KeyPa
 use web_push_native::{Auth, WebPushBuilder};
 
 use super::Reason;
+use crate::net::PublicResolver;
 use crate::bus::Bus;
 use crate::model::{Message, Presence, UserId};
 use crate::store::{PushTarget, Store, StoreError};
@@ -134,9 +134,14 @@ impl Pusher {
         let client = reqwest::Client::builder()
             .timeout(config.timeout)
             .redirect(reqwest::redirect::Policy::none())
-            .dns_resolver(Arc::new(PublicResolver {
-                allowed: config.allowed_origins.clone(),
-            }))
+            .dns_resolver(Arc::new(PublicResolver::new(
+                config
+                    .allowed_origins
+                    .iter()
+                    .filter_map(|origin| crate::net::origin_host(origin))
+                    .collect(),
+                Default::default(),
+            )))
             .build()?;
         let (jobs, queue) = mpsc::channel(config.queue.max(1));
         let stats = Arc::new(PushStats::default());
@@ -496,32 +501,3 @@ impl Sender {
     }
 }
 
-/// Resolves push services' names, keeping only public addresses: a name that points into
-/// the server's own network is not reached (the hosts of allowed origins excepted).
-struct PublicResolver {
-    allowed: Vec<String>,
-}
-
-impl reqwest::dns::Resolve for PublicResolver {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let host = name.as_str().to_owned();
-        let trusted = self.allowed.iter().any(|origin| {
-            origin
-                .split("://")
-                .nth(1)
-                .and_then(|rest| rest.split([':', '/']).next())
-                .is_some_and(|h| h.eq_ignore_ascii_case(&host))
-        });
-        Box::pin(async move {
-            let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .filter(|addr| trusted || super::public_ip(addr.ip()))
-                .collect();
-            if found.is_empty() {
-                return Err(format!("{host} has no public address").into());
-            }
-            let addrs: reqwest::dns::Addrs = Box::new(found.into_iter());
-            Ok(addrs)
-        })
-    }
-}

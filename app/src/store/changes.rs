@@ -6,7 +6,7 @@
 
 use super::rows::Target;
 use super::{StoreError, StoreResult};
-use crate::model::{Message, Reaction, RoomId, RoomKind, UserId};
+use crate::model::{LinkPreview, Message, Reaction, RoomId, RoomKind, UserId};
 use crate::rights::Action;
 use crate::validate::MAX_REACTIONS_PER_MESSAGE;
 
@@ -26,6 +26,9 @@ pub enum ChangeKind<'a> {
     React { emoji: &'a str },
     /// Pin it to the room (`true`) or unpin it.
     Pin { pinned: bool },
+    /// Show this card of the message's first link (found by the server, for the author), or
+    /// remove the card (`None`, asked by the author).
+    Preview { preview: Option<&'a LinkPreview> },
 }
 
 /// A change asked for by `user_id` to the message at `seq` of `room_id`.
@@ -105,6 +108,18 @@ pub(crate) fn decide(change: &MessageChange<'_>, target: &Target) -> StoreResult
         )),
         ChangeKind::Pin { pinned } if pinned == target.pinned => Ok(Decision::Unchanged),
         ChangeKind::Pin { .. } => Ok(Decision::Apply),
+        ChangeKind::Preview { .. } if !own => Err(StoreError::Forbidden(
+            "You can only remove the preview of your own messages.".into(),
+        )),
+        ChangeKind::Preview { .. } if target.deleted => Ok(Decision::Unchanged),
+        ChangeKind::Preview { preview: None } if !target.preview => Ok(Decision::Unchanged),
+        // Fetched for a link the message no longer starts with: an edit came first.
+        ChangeKind::Preview { preview: Some(p) }
+            if crate::markdown::first_link(&target.body).as_deref() != Some(p.url.as_str()) =>
+        {
+            Ok(Decision::Unchanged)
+        }
+        ChangeKind::Preview { .. } => Ok(Decision::Apply),
         ChangeKind::Delete if target.standing.kind == RoomKind::Dm => Err(StoreError::Forbidden(
             "You can only delete your own messages.".into(),
         )),
@@ -131,6 +146,9 @@ pub(crate) struct Written<'a> {
     pub text: Option<(Option<String>, Option<String>)>,
     /// The pin to write: `Some(Some(at))` pins, `Some(None)` unpins, `None` keeps it.
     pub pin: Option<Option<i64>>,
+    /// The preview to write (its JSON and its thumbnail's hash): `Some(None)` removes it,
+    /// `None` keeps it.
+    pub preview: Option<Option<(String, Option<String>)>>,
 }
 
 /// What `change`, allowed by [`decide`], writes at time `at`. A tombstone keeps its uid, seq,
@@ -156,6 +174,10 @@ pub(crate) fn written<'a>(
                 super::rows::list_json(mentions),
             )),
             pin: None,
+            // A card stays while the message still starts with its link.
+            preview: (crate::markdown::first_link(body)
+                != crate::markdown::first_link(&target.body))
+            .then_some(None),
         },
         ChangeKind::Delete => Written {
             body: "",
@@ -163,8 +185,9 @@ pub(crate) fn written<'a>(
             deleted_at: Some(at),
             reactions: None,
             text: Some((None, None)),
-            // A deleted message is no longer pinned.
+            // A deleted message is no longer pinned, and shows no card.
             pin: Some(None),
+            preview: Some(None),
         },
         ChangeKind::React { emoji } => Written {
             body: &target.body,
@@ -173,6 +196,7 @@ pub(crate) fn written<'a>(
             reactions: reactions(&toggled(target, emoji)?),
             text: None,
             pin: None,
+            preview: None,
         },
         ChangeKind::Pin { pinned } => Written {
             body: &target.body,
@@ -181,6 +205,21 @@ pub(crate) fn written<'a>(
             reactions: reactions(&target.reactions),
             text: None,
             pin: Some(pinned.then_some(at)),
+            preview: None,
+        },
+        ChangeKind::Preview { preview } => Written {
+            body: &target.body,
+            edited_at: None,
+            deleted_at: None,
+            reactions: reactions(&target.reactions),
+            text: None,
+            pin: None,
+            preview: Some(preview.map(|p| {
+                (
+                    serde_json::to_string(p).unwrap_or_default(),
+                    p.image.as_ref().map(|i| i.sha256.clone()),
+                )
+            })),
         },
     })
 }
@@ -250,7 +289,59 @@ mod tests {
             reactions: Vec::new(),
             event: false,
             pinned: false,
+            preview: false,
         }
+    }
+
+    #[test]
+    fn a_card_is_set_for_the_current_first_link_and_removed_by_its_author_only() {
+        let card = LinkPreview {
+            url: "https://a.example/".into(),
+            title: "A".into(),
+            ..LinkPreview::default()
+        };
+        let set = ChangeKind::Preview {
+            preview: Some(&card),
+        };
+        let linked = Target {
+            body: "look https://a.example/".into(),
+            ..target(1)
+        };
+        assert_eq!(decide(&change(1, set), &linked).ok(), Some(Decision::Apply));
+        // Edited to another link before the fetch ended: nothing is written.
+        let edited = Target {
+            body: "now https://b.example/".into(),
+            ..target(1)
+        };
+        assert_eq!(decide(&change(1, set), &edited).ok(), Some(Decision::Unchanged));
+        let remove = ChangeKind::Preview { preview: None };
+        let shown = Target {
+            preview: true,
+            ..linked.clone()
+        };
+        assert_eq!(decide(&change(1, remove), &shown).ok(), Some(Decision::Apply));
+        assert_eq!(decide(&change(1, remove), &linked).ok(), Some(Decision::Unchanged));
+        let moderator = Target {
+            standing: standing(RoomKind::Public, Some(Role::Moderator), false),
+            ..shown
+        };
+        assert!(matches!(
+            decide(&change(2, remove), &moderator),
+            Err(StoreError::Forbidden(_))
+        ));
+        // An edit keeping the link keeps the card; one changing it drops it.
+        let keep = ChangeKind::Edit {
+            body: "look again https://a.example/",
+            html: "",
+            mentions: &[],
+        };
+        assert_eq!(written(&change(1, keep), &linked, 5).unwrap().preview, None);
+        let other = ChangeKind::Edit {
+            body: "https://c.example/",
+            html: "",
+            mentions: &[],
+        };
+        assert_eq!(written(&change(1, other), &linked, 5).unwrap().preview, Some(None));
     }
 
     fn change(user: UserId, kind: ChangeKind<'_>) -> MessageChange<'_> {

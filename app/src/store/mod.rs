@@ -661,10 +661,28 @@ pub trait Store: Send + Sync + 'static {
     async fn members_named(&self, room_id: RoomId, names: &[String]) -> StoreResult<Vec<String>>;
     /// Records that the user's last live connection closed at `at` (UTC ms).
     async fn set_last_seen(&self, user_id: UserId, at: i64) -> StoreResult<()>;
-    /// The content hashes (files and thumbnails) of every file a message still carries, and
-    /// of every avatar: what a prune of the file store must keep. Read as a stream, so memory follows the distinct
+    /// The content hashes (files and thumbnails) of every file a message still carries, of
+    /// every link preview's thumbnail, and of every avatar: what a prune of the file store must keep. Read as a stream, so memory follows the distinct
     /// files, not the messages.
     async fn file_hashes_in_use(&self) -> StoreResult<std::collections::HashSet<String>>;
+    /// What fetching `url` gave, if it was fetched after `fetched_after` (UTC ms): a card, or
+    /// `None` when the page had none. `None` when it must be fetched (again).
+    async fn cached_preview(
+        &self,
+        url: &str,
+        fetched_after: i64,
+    ) -> StoreResult<Option<Option<crate::model::LinkPreview>>>;
+    /// Whether a message or the cache names `sha256` as a link preview's thumbnail.
+    async fn is_preview_image(&self, sha256: &str) -> StoreResult<bool>;
+    /// Keeps what fetching `url` gave at `at`, and forgets what was fetched before
+    /// `forget_before`.
+    async fn keep_preview(
+        &self,
+        url: &str,
+        preview: Option<&crate::model::LinkPreview>,
+        at: i64,
+        forget_before: i64,
+    ) -> StoreResult<()>;
 
     /// Push subscriptions, the VAPID key and notification preferences.
     fn push(&self) -> &dyn PushStore;

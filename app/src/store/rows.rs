@@ -20,6 +20,8 @@ pub(crate) struct Target {
     pub event: bool,
     /// It is pinned.
     pub pinned: bool,
+    /// It shows a link's card.
+    pub preview: bool,
 }
 
 /// A user as stored.
@@ -46,7 +48,7 @@ pub(crate) struct RoomRow {
 }
 
 /// How many columns [`message`] reads; a query may select more after them.
-pub(crate) const MESSAGE_COLUMN_COUNT: usize = 22;
+pub(crate) const MESSAGE_COLUMN_COUNT: usize = 23;
 
 /// A message joined with its author: uid, room, seq, author's name, body, time, client id,
 /// rev, edit time, deletion time, reactions (JSON), HTML, mentions (JSON), then its thread:
@@ -100,11 +102,15 @@ where
                 })
             })
             .transpose()?,
+        preview: row
+            .try_get::<Option<String>, _>(22)?
+            .and_then(|json| serde_json::from_str(&json).ok()),
     })
 }
 
 /// The target of a change and when it was posted, from the columns author id, body, deleted,
-/// posting time, the actor's name, reactions, whether it is an event and whether it is pinned (the same query on every backend), and the
+/// posting time, the actor's name, reactions, whether it is an event, whether it is pinned and
+/// whether it has a preview (the same query on every backend), and the
 /// actor's standing in the room, read in the same transaction.
 pub(crate) fn target<'r, R>(
     row: &'r R,
@@ -126,6 +132,7 @@ where
         reactions: list(row.try_get(5)?)?,
         event: row.try_get(6)?,
         pinned: row.try_get(7)?,
+        preview: row.try_get(8)?,
     };
     Ok((target, row.try_get(3)?))
 }

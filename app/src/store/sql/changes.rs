@@ -42,7 +42,7 @@ pub(super) async fn change(pool: &Pool, change: MessageChange<'_>) -> StoreResul
     let row = sqlx::query(
         "SELECT m.author_id, m.body, m.deleted_at IS NOT NULL, m.created_at, \
            (SELECT username FROM users WHERE id = $3), m.reactions, m.event IS NOT NULL, \
-           m.pinned_at IS NOT NULL \
+           m.pinned_at IS NOT NULL, m.preview IS NOT NULL \
          FROM messages m WHERE m.room_id = $1 AND m.seq = $2",
     )
     .bind(change.room_id)
@@ -83,7 +83,9 @@ pub(super) async fn change(pool: &Pool, change: MessageChange<'_>) -> StoreResul
                mentions = CASE WHEN $8 THEN $10 ELSE mentions END, \
                files = CASE WHEN $5 IS NULL THEN files END, \
                pinned_at = CASE WHEN $11 THEN $12 ELSE pinned_at END, \
-               pinned_by = CASE WHEN $11 THEN $13 ELSE pinned_by END \
+               pinned_by = CASE WHEN $11 THEN $13 ELSE pinned_by END, \
+               preview = CASE WHEN $14 THEN $15 ELSE preview END, \
+               preview_image = CASE WHEN $14 THEN $16 ELSE preview_image END \
              WHERE room_id = $1 AND seq = $2",
         )
         .bind(change.room_id)
@@ -99,6 +101,9 @@ pub(super) async fn change(pool: &Pool, change: MessageChange<'_>) -> StoreResul
         .bind(w.pin.is_some())
         .bind(w.pin.flatten())
         .bind(w.pin.flatten().map(|_| change.user_id))
+        .bind(w.preview.is_some())
+        .bind(w.preview.as_ref().and_then(|p| p.as_ref().map(|p| p.0.clone())))
+        .bind(w.preview.as_ref().and_then(|p| p.as_ref().and_then(|p| p.1.clone())))
         .execute(&mut *tx)
         .await?;
     }

@@ -888,7 +888,72 @@ impl Store for Backend {
             hashes.insert(large);
             hashes.insert(small);
         }
+        let mut thumbnails = sqlx::query_scalar::<_, String>(
+            "SELECT preview_image FROM messages WHERE preview_image IS NOT NULL \
+             UNION SELECT image FROM link_previews WHERE image IS NOT NULL",
+        )
+        .fetch(&self.read);
+        while let Some(hash) = futures_util::TryStreamExt::try_next(&mut thumbnails).await? {
+            hashes.insert(hash);
+        }
         Ok(hashes)
+    }
+
+    async fn cached_preview(
+        &self,
+        url: &str,
+        fetched_after: i64,
+    ) -> StoreResult<Option<Option<crate::model::LinkPreview>>> {
+        let found: Option<Option<String>> = sqlx::query_scalar(
+            "SELECT preview FROM link_previews WHERE url = $1 AND fetched_at > $2",
+        )
+        .bind(url)
+        .bind(fetched_after)
+        .fetch_optional(&self.read)
+        .await?;
+        Ok(found.map(|card| card.and_then(|json| serde_json::from_str(&json).ok())))
+    }
+
+    async fn is_preview_image(&self, sha256: &str) -> StoreResult<bool> {
+        let found: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM link_previews WHERE image = $1 \
+             UNION ALL SELECT CAST(1 AS BIGINT) FROM messages WHERE preview_image = $1 LIMIT 1",
+        )
+        .bind(sha256)
+        .fetch_optional(&self.read)
+        .await?;
+        Ok(found.is_some())
+    }
+
+    async fn keep_preview(
+        &self,
+        url: &str,
+        preview: Option<&crate::model::LinkPreview>,
+        at: i64,
+        forget_before: i64,
+    ) -> StoreResult<()> {
+        let json = preview.map(serde_json::to_string).transpose().map_err(|e| {
+            StoreError::Invalid(format!("a link preview did not serialize: {e}"))
+        })?;
+        let image = preview.and_then(|p| p.image.as_ref().map(|i| i.sha256.clone()));
+        let mut tx = begin_write(&self.write).await?;
+        sqlx::query("DELETE FROM link_previews WHERE fetched_at < $1")
+            .bind(forget_before)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO link_previews (url, preview, image, fetched_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (url) DO UPDATE SET preview = excluded.preview, image = excluded.image, \
+             fetched_at = excluded.fetched_at",
+        )
+        .bind(url)
+        .bind(json)
+        .bind(image)
+        .bind(at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn export(

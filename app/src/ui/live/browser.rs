@@ -278,7 +278,8 @@ async fn read(socket: WebSocket, live: Live) -> bool {
             ServerFrame::Ack { message, .. } => live.deliver(message),
             ServerFrame::Edited { message }
             | ServerFrame::Deleted { message }
-            | ServerFrame::Reacted { message } => {
+            | ServerFrame::Reacted { message }
+            | ServerFrame::Previewed { message } => {
                 live.changed(message);
             }
             ServerFrame::Pinned { message } => {

@@ -8,7 +8,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
 
 use super::message_actions::{DeleteForm, EditForm, Place, ReactButton, ReactForm, ReactionPicker};
-use crate::api::messages::{DeleteMessage, EditMessage, PinMessage, React};
+use crate::api::messages::{DeleteMessage, EditMessage, PinMessage, React, RemovePreview};
 use crate::error::AppError;
 use crate::model::Message;
 use crate::ui::live::{Live, Pending};
@@ -63,6 +63,7 @@ pub(super) struct Forms {
     pub delete: ServerAction<DeleteMessage>,
     pub react: ServerAction<React>,
     pub pin: ServerAction<PinMessage>,
+    pub unpreview: ServerAction<RemovePreview>,
 }
 
 impl Forms {
@@ -75,6 +76,7 @@ impl Forms {
             delete: ServerAction::new(),
             react: ServerAction::new(),
             pin: ServerAction::new(),
+            unpreview: ServerAction::new(),
         };
         let navigate = StoredValue::new(use_navigate());
         let settle = move |done: Option<Result<Message, AppError>>| {
@@ -87,6 +89,7 @@ impl Forms {
         Effect::new(move |_| settle(forms.delete.value().get()));
         Effect::new(move |_| settle(forms.react.value().get()));
         Effect::new(move |_| settle(forms.pin.value().get()));
+        Effect::new(move |_| settle(forms.unpreview.value().get()));
         forms
     }
 }
@@ -117,6 +120,7 @@ pub(super) fn MessageItem(
         delete,
         react,
         pin,
+        unpreview,
     } = forms;
     let query = use_query_map();
     let seq = message.seq;
@@ -208,6 +212,20 @@ pub(super) fn MessageItem(
             </ActionForm>
         }
     });
+    let card = message
+        .preview
+        .clone()
+        .filter(|_| !deleted)
+        .map(|preview| view! { <LinkCard preview/> });
+    let remove_card = (actions.edit && message.preview.is_some()).then(|| {
+        view! {
+            <ActionForm action=unpreview>
+                <input type="hidden" name="room_id" value=room_id/>
+                <input type="hidden" name="seq" value=seq/>
+                <button type="submit" class="secondary menu-button">"Remove preview"</button>
+            </ActionForm>
+        }
+    });
     let pin_line = message.pinned.as_ref().map(|p| {
         view! {
             <p class="pinned-line">
@@ -234,6 +252,7 @@ pub(super) fn MessageItem(
                     <a href=place.with("delete", seq) class="menu-item">"Delete"</a>
                 })}
                 {pin_form}
+                {remove_card}
             </Menu>
         }
     });
@@ -295,6 +314,7 @@ pub(super) fn MessageItem(
                 {links}
             </header>
             {text}
+            {card}
             {files}
             {chips}
             {thread_line}
@@ -303,6 +323,46 @@ pub(super) fn MessageItem(
         </article>
     }
     .into_any()
+}
+
+/// The card of a message's first link: the site, the page's title as a link to it, its
+/// description and the thumbnail this server made of its image (never the site's own).
+#[component]
+fn LinkCard(preview: crate::model::LinkPreview) -> impl IntoView {
+    let image = preview.image.map(|i| {
+        view! {
+            <img
+                class="link-card-image"
+                src=i.url()
+                width=i.width
+                height=i.height
+                alt=""
+                loading="lazy"
+                decoding="async"
+            />
+        }
+    });
+    let site = preview
+        .site
+        .map(|s| view! { <span class="link-card-site">{s}</span> });
+    let description = preview
+        .description
+        .map(|d| view! { <span class="link-card-description">{d}</span> });
+    view! {
+        <a
+            class="link-card"
+            href=preview.url
+            target="_blank"
+            rel="noopener noreferrer nofollow"
+        >
+            {image}
+            <span class="link-card-text">
+                {site}
+                <span class="link-card-title">{preview.title}</span>
+                {description}
+            </span>
+        </a>
+    }
 }
 
 /// A message in the outbox: shown where it will appear, marked as not sent yet (or refused,
