@@ -916,7 +916,7 @@ impl Store for Backend {
 
     async fn is_preview_image(&self, sha256: &str) -> StoreResult<bool> {
         let found: Option<i64> = sqlx::query_scalar(
-            "SELECT 1 FROM link_previews WHERE image = $1 \
+            "SELECT CAST(1 AS BIGINT) FROM link_previews WHERE image = $1 \
              UNION ALL SELECT CAST(1 AS BIGINT) FROM messages WHERE preview_image = $1 LIMIT 1",
         )
         .bind(sha256)
