@@ -52,6 +52,9 @@ export default defineConfig({
       RUST_LOG: 'warn',
       // The VAPID contact push services would be given (none is reachable here).
       CONFAB_PUBLIC_URL: 'https://confab.test',
+      // previews.spec.ts serves the linked site on loopback under this name.
+      CONFAB_PREVIEW_RESOLVE: 'og.test=127.0.0.1',
+      CONFAB_PREVIEW_TRUSTED_HOSTS: 'og.test',
       ...RELAXED_LIMITS,
     },
   },

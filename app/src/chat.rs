@@ -150,10 +150,23 @@ fn request_preview(state: &AppState, message: &Message, author_id: crate::model:
     }
 }
 
+/// `state` previewing links as `config` says (see [`crate::preview`]). Build the state with
+/// everything else first: the task that shows the cards found keeps this copy of it.
+pub fn with_previews(
+    mut state: AppState,
+    config: crate::preview::fetch::PreviewConfig,
+) -> Result<AppState, reqwest::Error> {
+    let (previewer, found) =
+        crate::preview::fetch::Previewer::start(state.store.clone(), state.files.clone(), config)?;
+    state.previews = Some(previewer);
+    tokio::spawn(show_previews(state.clone(), found));
+    Ok(state)
+}
+
 /// Shows each card the preview worker finds on its message: stored (for the message's
 /// author, while its first link is still the one fetched), then published as `previewed`.
 /// Runs for as long as the worker does.
-pub async fn show_previews(
+async fn show_previews(
     state: AppState,
     mut found: tokio::sync::mpsc::Receiver<crate::preview::fetch::Found>,
 ) {

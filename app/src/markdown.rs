@@ -366,7 +366,11 @@ fn with_links<'a>(text: CowStr<'a>, people: &HashSet<String>, out: &mut Vec<Even
     let mut from = 0;
     for range in links {
         if range.start > from {
-            with_mentions(CowStr::from(text[from..range.start].to_owned()), people, out);
+            with_mentions(
+                CowStr::from(text[from..range.start].to_owned()),
+                people,
+                out,
+            );
         }
         let link = text[range.clone()].to_owned();
         out.push(Event::Start(Tag::Link {
@@ -449,7 +453,10 @@ mod tests {
             "<p>(<a href=\"http://x.org/y\" rel=\"noopener noreferrer nofollow\">http://x.org/y</a>.)</p>"
         );
         // Not at a word's start, in code, or inside a written link: left alone.
-        assert_eq!(r("xhttps://a.b `https://c.d`"), "<p>xhttps://a.b <code>https://c.d</code></p>");
+        assert_eq!(
+            r("xhttps://a.b `https://c.d`"),
+            "<p>xhttps://a.b <code>https://c.d</code></p>"
+        );
         assert_eq!(
             r("[https://a.b](https://c.d)"),
             "<p><a href=\"https://c.d\" rel=\"noopener noreferrer nofollow\">https://a.b</a></p>"
@@ -461,10 +468,15 @@ mod tests {
     fn the_first_link_outside_code_is_the_one_previewed() {
         assert_eq!(first_link("no link here"), None);
         assert_eq!(
-            first_link("```\nhttps://in.code\n```\nthen [this](https://a.example/x) and https://b.example"),
+            first_link(
+                "```\nhttps://in.code\n```\nthen [this](https://a.example/x) and https://b.example"
+            ),
             Some("https://a.example/x".into())
         );
-        assert_eq!(first_link("`https://c.d` then HTTPS://E.example."), Some("HTTPS://E.example".into()));
+        assert_eq!(
+            first_link("`https://c.d` then HTTPS://E.example."),
+            Some("HTTPS://E.example".into())
+        );
         assert_eq!(first_link("[mail](mailto:a@b.c) ftp://x.y"), None);
     }
 

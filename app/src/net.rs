@@ -106,7 +106,7 @@ impl PublicResolver {
     /// Whether `host` may be dialled on a private address.
     pub fn trusts(&self, host: &str) -> bool {
         let host = normal_host(host);
-        self.trusted.iter().any(|t| *t == host)
+        self.trusted.contains(&host)
     }
 }
 

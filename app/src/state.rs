@@ -8,7 +8,7 @@ use crate::bus::{Bus, LocalBus};
 use crate::files::Files;
 use crate::hub::Hub;
 use crate::limits::{Limits, LimitsConfig};
-use crate::preview::fetch::{PreviewConfig, Previewer};
+use crate::preview::fetch::Previewer;
 use crate::push::send::{PushConfig, Pusher, StartError};
 use crate::store::Store;
 
@@ -67,15 +67,6 @@ impl AppState {
     /// made on the instance's first start).
     pub async fn with_push(mut self, config: PushConfig) -> Result<Self, StartError> {
         self.push = Some(Pusher::start(self.store.clone(), self.bus.clone(), config).await?);
-        Ok(self)
-    }
-
-    /// The same state previewing links as `config` says. Call it last: the task that shows
-    /// the cards found keeps this state.
-    pub fn with_previews(mut self, config: PreviewConfig) -> Result<Self, reqwest::Error> {
-        let (previewer, found) = Previewer::start(self.store.clone(), self.files.clone(), config)?;
-        self.previews = Some(previewer);
-        tokio::spawn(crate::chat::show_previews(self.clone(), found));
         Ok(self)
     }
 

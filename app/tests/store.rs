@@ -174,9 +174,16 @@ async fn a_link_card_is_set_for_its_link_removed_by_its_author_and_cached_by_url
         html: "",
         mentions: &[],
     };
-    let kept = change(&*store, &carol, room, message.seq, None, edit("see https://news.example/a !"))
-        .await
-        .unwrap();
+    let kept = change(
+        &*store,
+        &carol,
+        room,
+        message.seq,
+        None,
+        edit("see https://news.example/a !"),
+    )
+    .await
+    .unwrap();
     assert_eq!(kept.message.preview.as_ref(), Some(&card));
     let removed = change(&*store, &carol, room, message.seq, None, remove)
         .await
@@ -185,16 +192,29 @@ async fn a_link_card_is_set_for_its_link_removed_by_its_author_and_cached_by_url
     assert_eq!(removed.message.preview, None);
     assert!(!store.file_hashes_in_use().await.unwrap().contains(&sha));
     // A card fetched for a link the message no longer has is not shown.
-    change(&*store, &carol, room, message.seq, None, edit("now https://other.example/"))
-        .await
-        .unwrap();
+    change(
+        &*store,
+        &carol,
+        room,
+        message.seq,
+        None,
+        edit("now https://other.example/"),
+    )
+    .await
+    .unwrap();
     let late = change(&*store, &carol, room, message.seq, None, set)
         .await
         .unwrap();
     assert!(!late.changed);
     assert_eq!(late.message.preview, None);
     // The cache: what a URL gave, fresh or not, and "no card" kept as such.
-    assert_eq!(store.cached_preview("https://news.example/a", 0).await.unwrap(), None);
+    assert_eq!(
+        store
+            .cached_preview("https://news.example/a", 0)
+            .await
+            .unwrap(),
+        None
+    );
     store
         .keep_preview("https://news.example/a", Some(&card), 1_000, 0)
         .await
@@ -204,20 +224,38 @@ async fn a_link_card_is_set_for_its_link_removed_by_its_author_and_cached_by_url
         .await
         .unwrap();
     assert_eq!(
-        store.cached_preview("https://news.example/a", 500).await.unwrap(),
+        store
+            .cached_preview("https://news.example/a", 500)
+            .await
+            .unwrap(),
         Some(Some(card.clone()))
     );
     assert_eq!(
-        store.cached_preview("https://plain.example/", 500).await.unwrap(),
+        store
+            .cached_preview("https://plain.example/", 500)
+            .await
+            .unwrap(),
         Some(None)
     );
-    assert_eq!(store.cached_preview("https://news.example/a", 1_000).await.unwrap(), None);
+    assert_eq!(
+        store
+            .cached_preview("https://news.example/a", 1_000)
+            .await
+            .unwrap(),
+        None
+    );
     // Keeping a newer answer forgets the stale ones.
     store
         .keep_preview("https://plain.example/", None, 5_000, 2_000)
         .await
         .unwrap();
-    assert_eq!(store.cached_preview("https://news.example/a", 0).await.unwrap(), None);
+    assert_eq!(
+        store
+            .cached_preview("https://news.example/a", 0)
+            .await
+            .unwrap(),
+        None
+    );
 }
 
 async fn user(store: &dyn Store, name: &str) -> User {

@@ -92,8 +92,7 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         .await
         .map_err(|e| format!("starting push notifications: {e}"))?;
     if let Some(previews) = previews {
-        state = state
-            .with_previews(previews)
+        state = app::chat::with_previews(state, previews)
             .map_err(|e| format!("starting link previews: {e}"))?;
     }
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);

@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, Semaphore};
@@ -27,6 +27,9 @@ use crate::timestamp::now_ms;
 
 /// Redirects followed before a fetch gives up.
 pub const MAX_REDIRECTS: usize = 5;
+/// Previews one author may have waiting or in flight; more are dropped, so one account
+/// posting slow links cannot take every slot from everyone else's.
+pub const MAX_PER_AUTHOR: usize = 2;
 
 /// How previews are fetched, as the operator set it.
 #[derive(Debug, Clone)]
@@ -94,9 +97,13 @@ pub struct PreviewStats {
     pub cached: AtomicU64,
 }
 
+/// How many previews each author has waiting or in flight.
+type PerAuthor = Arc<Mutex<HashMap<UserId, usize>>>;
+
 /// The handle posts use.
 pub struct Previewer {
     jobs: mpsc::Sender<Job>,
+    per_author: PerAuthor,
     pub stats: Arc<PreviewStats>,
 }
 
@@ -112,22 +119,60 @@ impl Previewer {
         let (jobs, queue) = mpsc::channel(config.queue.max(1));
         let (found, cards) = mpsc::channel(config.queue.max(1));
         let stats = fetcher.stats.clone();
+        let per_author = PerAuthor::default();
         let worker = Worker {
             store,
             fetcher,
             found,
             slots: Arc::new(Semaphore::new(config.concurrency.max(1))),
             ttl: config.ttl,
+            per_author: per_author.clone(),
         };
         tokio::spawn(worker.run(queue));
-        Ok((Arc::new(Previewer { jobs, stats }), cards))
+        let previewer = Previewer {
+            jobs,
+            per_author,
+            stats,
+        };
+        Ok((Arc::new(previewer), cards))
     }
 
-    /// Queues a preview of `job.url` for a message; never waits.
+    /// Queues a preview of `job.url` for a message; never waits. Dropped (and counted) when
+    /// the queue is full or the author has [`MAX_PER_AUTHOR`] waiting already.
     pub fn request(&self, job: Job) {
-        if self.jobs.try_send(job).is_err() {
+        let author = job.author_id;
+        let admitted = {
+            let Ok(mut counts) = self.per_author.lock() else {
+                return;
+            };
+            let count = counts.entry(author).or_default();
+            if *count >= MAX_PER_AUTHOR {
+                false
+            } else {
+                *count += 1;
+                true
+            }
+        };
+        if !admitted || self.jobs.try_send(job).is_err() {
+            if admitted {
+                done(&self.per_author, author);
+            }
             self.stats.dropped.fetch_add(1, Ordering::Relaxed);
-            tracing::debug!("the link preview queue is full; a preview was dropped");
+            tracing::debug!(
+                "a link preview was dropped: the queue, or its author's share, is full"
+            );
+        }
+    }
+}
+
+/// One of `author`'s previews is over.
+fn done(per_author: &PerAuthor, author: UserId) {
+    if let Ok(mut counts) = per_author.lock() {
+        if let Some(count) = counts.get_mut(&author) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                counts.remove(&author);
+            }
         }
     }
 }
@@ -138,6 +183,7 @@ struct Worker {
     found: mpsc::Sender<Found>,
     slots: Arc<Semaphore>,
     ttl: Duration,
+    per_author: PerAuthor,
 }
 
 impl Worker {
@@ -150,7 +196,9 @@ impl Worker {
             let worker = worker.clone();
             tokio::spawn(async move {
                 let _slot = slot;
-                if let Some(preview) = worker.preview(&job.url).await {
+                let preview = worker.preview(&job.url).await;
+                done(&worker.per_author, job.author_id);
+                if let Some(preview) = preview {
                     let _ = worker.found.send(Found { job, preview }).await;
                 }
             });
@@ -161,7 +209,11 @@ impl Worker {
     async fn preview(&self, url: &str) -> Option<LinkPreview> {
         let now = now_ms();
         let ttl = i64::try_from(self.ttl.as_millis()).unwrap_or(i64::MAX);
-        match self.store.cached_preview(url, now.saturating_sub(ttl)).await {
+        match self
+            .store
+            .cached_preview(url, now.saturating_sub(ttl))
+            .await
+        {
             Ok(Some(cached)) => {
                 self.fetcher.stats.cached.fetch_add(1, Ordering::Relaxed);
                 return cached;
@@ -226,7 +278,11 @@ impl Fetcher {
                 config.policy.trusted.clone(),
                 config.hosts.clone(),
             )))
-            .user_agent(concat!("Confab/", env!("CARGO_PKG_VERSION"), " (link preview)"))
+            .user_agent(concat!(
+                "Confab/",
+                env!("CARGO_PKG_VERSION"),
+                " (link preview)"
+            ))
             .build()?;
         Ok(Fetcher {
             client,
@@ -277,7 +333,11 @@ impl Fetcher {
     }
 
     /// The response to a GET of `url` with its redirects followed, each hop vetted.
-    async fn get(&self, url: &str, accept: &str) -> Result<(reqwest::Response, url::Url), FetchError> {
+    async fn get(
+        &self,
+        url: &str,
+        accept: &str,
+    ) -> Result<(reqwest::Response, url::Url), FetchError> {
         let mut at = self.config.policy.vet(url)?;
         for _ in 0..=MAX_REDIRECTS {
             let response = self
@@ -330,7 +390,11 @@ impl Fetcher {
     }
 
     /// Fetches the image at `src` and keeps its thumbnail.
-    async fn image(&self, src: &str, files: &Files) -> Result<crate::model::PreviewImage, FetchError> {
+    async fn image(
+        &self,
+        src: &str,
+        files: &Files,
+    ) -> Result<crate::model::PreviewImage, FetchError> {
         let (mut response, _) = self.get(src, "image/*").await?;
         if !response.status().is_success() {
             return Err(FetchError::Status(response.status().as_u16()));

@@ -155,10 +155,15 @@ pub fn read_card(html: &str, base: &url::Url) -> Option<Card> {
     let site = meta(&["og:site_name"])
         .map(|s| plain(&s, MAX_SITE_CHARS))
         .filter(|s| !s.is_empty());
-    let image = meta(&["og:image", "og:image:url", "og:image:secure_url", "twitter:image"])
-        .and_then(|src| base.join(decode_entities(src.trim()).as_str()).ok())
-        .filter(|u| matches!(u.scheme(), "http" | "https"))
-        .map(String::from);
+    let image = meta(&[
+        "og:image",
+        "og:image:url",
+        "og:image:secure_url",
+        "twitter:image",
+    ])
+    .and_then(|src| base.join(decode_entities(src.trim()).as_str()).ok())
+    .filter(|u| matches!(u.scheme(), "http" | "https"))
+    .map(String::from);
     let (title, description) = match (title, description) {
         (Some(t), d) => (t, d),
         (None, Some(d)) => (d, None),
@@ -302,12 +307,18 @@ mod tests {
         assert_eq!(card.title, "Launch \"day\"");
         assert_eq!(card.description.as_deref(), Some("We shipped it."));
         assert_eq!(card.site.as_deref(), Some("News"));
-        assert_eq!(card.image.as_deref(), Some("https://news.example/img/a.png"));
+        assert_eq!(
+            card.image.as_deref(),
+            Some("https://news.example/img/a.png")
+        );
         let plain_page = "<html><head><title>Just &#x41; title</title></head></html>";
         let card = read_card(plain_page, &base()).unwrap();
         assert_eq!(card.title, "Just A title");
         assert_eq!(card.image, None);
-        assert_eq!(read_card("<html><body>nothing</body></html>", &base()), None);
+        assert_eq!(
+            read_card("<html><body>nothing</body></html>", &base()),
+            None
+        );
         // A script's image URL is not taken.
         let script = r#"<meta property="og:title" content="x"><meta property="og:image" content="javascript:alert(1)">"#;
         assert_eq!(read_card(script, &base()).unwrap().image, None);
@@ -346,8 +357,14 @@ mod tests {
         ] {
             assert_eq!(policy.vet(url).err(), Some(Refused::Private), "{url}");
         }
-        assert_eq!(policy.vet("ftp://example.com/").err(), Some(Refused::NotHttp));
-        assert_eq!(policy.vet("file:///etc/passwd").err(), Some(Refused::NotHttp));
+        assert_eq!(
+            policy.vet("ftp://example.com/").err(),
+            Some(Refused::NotHttp)
+        );
+        assert_eq!(
+            policy.vet("file:///etc/passwd").err(),
+            Some(Refused::NotHttp)
+        );
         assert_eq!(
             policy.vet("https://user:pw@example.com/").err(),
             Some(Refused::Credentials)
@@ -378,6 +395,9 @@ mod tests {
         };
         assert!(intranet.vet("http://wiki.lan/page").is_ok());
         assert!(intranet.vet("http://10.0.0.5/").is_ok());
-        assert_eq!(intranet.vet("http://10.0.0.6/").err(), Some(Refused::Private));
+        assert_eq!(
+            intranet.vet("http://10.0.0.6/").err(),
+            Some(Refused::Private)
+        );
     }
 }

@@ -26,9 +26,9 @@ use web_push_native::jwt_simple::algorithms::{ECDSAP256PublicKeyLike, ES256KeyPa
 use web_push_native::{Auth, WebPushBuilder};
 
 use super::Reason;
-use crate::net::PublicResolver;
 use crate::bus::Bus;
 use crate::model::{Message, Presence, UserId};
+use crate::net::PublicResolver;
 use crate::store::{PushTarget, Store, StoreError};
 
 /// How pushes are sent.
@@ -500,4 +500,3 @@ impl Sender {
         reqwest::Request::try_from(request).map_err(|e| format!("building the request: {e}"))
     }
 }
-

@@ -313,14 +313,23 @@ mod tests {
             body: "now https://b.example/".into(),
             ..target(1)
         };
-        assert_eq!(decide(&change(1, set), &edited).ok(), Some(Decision::Unchanged));
+        assert_eq!(
+            decide(&change(1, set), &edited).ok(),
+            Some(Decision::Unchanged)
+        );
         let remove = ChangeKind::Preview { preview: None };
         let shown = Target {
             preview: true,
             ..linked.clone()
         };
-        assert_eq!(decide(&change(1, remove), &shown).ok(), Some(Decision::Apply));
-        assert_eq!(decide(&change(1, remove), &linked).ok(), Some(Decision::Unchanged));
+        assert_eq!(
+            decide(&change(1, remove), &shown).ok(),
+            Some(Decision::Apply)
+        );
+        assert_eq!(
+            decide(&change(1, remove), &linked).ok(),
+            Some(Decision::Unchanged)
+        );
         let moderator = Target {
             standing: standing(RoomKind::Public, Some(Role::Moderator), false),
             ..shown
@@ -341,7 +350,10 @@ mod tests {
             html: "",
             mentions: &[],
         };
-        assert_eq!(written(&change(1, other), &linked, 5).unwrap().preview, Some(None));
+        assert_eq!(
+            written(&change(1, other), &linked, 5).unwrap().preview,
+            Some(None)
+        );
     }
 
     fn change(user: UserId, kind: ChangeKind<'_>) -> MessageChange<'_> {
