@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use app::files::Files;
+use app::model::{Message, User};
 use app::preview::fetch::{Fetcher, PreviewConfig};
 use app::preview::Policy;
 use app::state::AppState;
@@ -325,146 +326,133 @@ async fn a_page_gives_its_card_with_a_thumbnail_kept_here() {
     );
 }
 
+/// A single-process chat on a fresh SQLite file, previewing links as [`config`] says, with
+/// the room everyone joins.
+struct Chat {
+    state: AppState,
+    store: Arc<dyn Store>,
+    room: i64,
+    _dir: tempfile::TempDir,
+}
+
+impl Chat {
+    async fn start(timeout: Duration) -> Chat {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("c.db").display());
+        let store: Arc<dyn Store> =
+            Arc::new(SqliteStore::open(&url, Durability::Normal).await.unwrap());
+        let files = Arc::new(Files::on_disk(&dir.path().join("files"), 10 * 1024 * 1024).unwrap());
+        let state = AppState::single_process(store.clone(), false).with_files(files);
+        let state = app::chat::with_previews(state, config(timeout)).unwrap();
+        let first = store.create_user("root", "$argon2id$fake").await.unwrap();
+        let sidebar = store.sidebar(first.id).await.unwrap();
+        let room = sidebar
+            .rooms
+            .iter()
+            .find(|r| r.name == "general")
+            .unwrap()
+            .id;
+        Chat {
+            state,
+            store,
+            room,
+            _dir: dir,
+        }
+    }
+
+    async fn user(&self, name: &str) -> User {
+        self.store
+            .create_user(name, "$argon2id$fake")
+            .await
+            .unwrap()
+    }
+
+    /// Posts `text` to the room through the one write path.
+    async fn post(&self, author: &User, text: &str) -> Message {
+        let post = app::chat::Post {
+            room_id: self.room,
+            text,
+            client_id: None,
+            thread: None,
+            also_in_room: false,
+            files: &[],
+            budget_drawn: false,
+        };
+        app::chat::post(&self.state, author, post, app::chat::Answer::Returned)
+            .await
+            .unwrap()
+    }
+
+    /// The message at `seq` as it is stored now.
+    async fn stored(&self, reader: &User, seq: i64) -> Message {
+        let changes = self
+            .store
+            .changes(reader.id, self.room, 0, 100)
+            .await
+            .unwrap();
+        changes.messages.into_iter().find(|m| m.seq == seq).unwrap()
+    }
+
+    /// The message at `seq` once its card is stored; fails after `within`.
+    async fn carded(&self, reader: &User, seq: i64, within: Duration) -> Message {
+        let started = Instant::now();
+        loop {
+            let message = self.stored(reader, seq).await;
+            if message.preview.is_some() {
+                return message;
+            }
+            assert!(started.elapsed() < within, "no card within {within:?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_posted_link_gets_its_card_live_and_the_url_is_fetched_once() {
     let nowhere = site("127.0.0.1:0", |_| None).await;
     let news = news_site(nowhere.addr).await;
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("c.db").display());
-    let store: Arc<dyn Store> =
-        Arc::new(SqliteStore::open(&url, Durability::Normal).await.unwrap());
-    let files = Arc::new(Files::on_disk(&dir.path().join("files"), 10 * 1024 * 1024).unwrap());
-    let state = AppState::single_process(store.clone(), false).with_files(files);
-    let state = app::chat::with_previews(state, config(Duration::from_secs(2))).unwrap();
-    let alice = store.create_user("alice", "$argon2id$fake").await.unwrap();
-    let sidebar = store.sidebar(alice.id).await.unwrap();
-    let room = sidebar
-        .rooms
-        .iter()
-        .find(|r| r.name == "general")
-        .unwrap()
-        .id;
+    let chat = Chat::start(Duration::from_secs(2)).await;
+    let alice = chat.user("alice").await;
     let link = format!("http://og.test:{}/page", news.addr.port());
-    let post = |text: String| {
-        let state = state.clone();
-        let alice = alice.clone();
-        async move {
-            let post = app::chat::Post {
-                room_id: room,
-                text: &text,
-                client_id: None,
-                thread: None,
-                also_in_room: false,
-                files: &[],
-                budget_drawn: false,
-            };
-            app::chat::post(&state, &alice, post, app::chat::Answer::Returned)
-                .await
-                .unwrap()
-        }
-    };
-    let carded = |seq: i64| {
-        let store = store.clone();
-        let alice = alice.clone();
-        async move {
-            for _ in 0..100 {
-                let changes = store.changes(alice.id, room, 0, 100).await.unwrap();
-                let message = changes
-                    .messages
-                    .iter()
-                    .find(|m| m.seq == seq)
-                    .unwrap()
-                    .clone();
-                if message.preview.is_some() {
-                    return message;
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            panic!("no card within 5 s");
-        }
-    };
-    let first = post(format!("Read this: {link} !")).await;
+    let first = chat.post(&alice, &format!("Read this: {link} !")).await;
     assert_eq!(first.preview, None, "the post waited for the fetch");
-    let shown = carded(first.seq).await;
+    let shown = chat.carded(&alice, first.seq, Duration::from_secs(5)).await;
     assert_eq!(shown.preview.unwrap().title, "Launch day");
     assert!(shown.rev > first.rev);
     // The same link again: its card comes from the cache.
-    let second = post(format!("again <{link}>")).await;
-    carded(second.seq).await;
-    let pages = news.asked().iter().filter(|p| *p == "/page").count();
-    assert_eq!(pages, 1, "asked: {:?}", news.asked());
+    let second = chat.post(&alice, &format!("again <{link}>")).await;
+    chat.carded(&alice, second.seq, Duration::from_secs(5))
+        .await;
+    let pages = || news.asked().iter().filter(|p| *p == "/page").count();
+    assert_eq!(pages(), 1, "asked: {:?}", news.asked());
     // A message without a link is not queued at all.
-    post("no link".into()).await;
+    chat.post(&alice, "no link").await;
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(news.asked().iter().filter(|p| *p == "/page").count(), 1);
+    assert_eq!(pages(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_account_posting_slow_links_takes_only_its_share() {
     let nowhere = site("127.0.0.1:0", |_| None).await;
     let news = news_site(nowhere.addr).await;
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("c.db").display());
-    let store: Arc<dyn Store> =
-        Arc::new(SqliteStore::open(&url, Durability::Normal).await.unwrap());
-    let state = AppState::single_process(store.clone(), false);
-    let state = app::chat::with_previews(state, config(Duration::from_secs(3))).unwrap();
-    let mallory = store
-        .create_user("mallory", "$argon2id$fake")
-        .await
-        .unwrap();
-    let alice = store.create_user("alice", "$argon2id$fake").await.unwrap();
-    let sidebar = store.sidebar(alice.id).await.unwrap();
-    let room = sidebar
-        .rooms
-        .iter()
-        .find(|r| r.name == "general")
-        .unwrap()
-        .id;
-    let send = |who: &app::model::User, text: String| {
-        let state = state.clone();
-        let who = who.clone();
-        async move {
-            let post = app::chat::Post {
-                room_id: room,
-                text: &text,
-                client_id: None,
-                thread: None,
-                also_in_room: false,
-                files: &[],
-                budget_drawn: false,
-            };
-            app::chat::post(&state, &who, post, app::chat::Answer::Returned)
-                .await
-                .unwrap()
-        }
-    };
+    let chat = Chat::start(Duration::from_secs(3)).await;
+    let mallory = chat.user("mallory").await;
+    let alice = chat.user("alice").await;
     let port = news.addr.port();
     for i in 0..6 {
-        send(&mallory, format!("http://og.test:{port}/slow?{i}")).await;
+        chat.post(&mallory, &format!("http://og.test:{port}/slow?{i}"))
+            .await;
     }
-    let stats = state.previews.as_ref().unwrap().stats.clone();
+    let stats = chat.state.previews.as_ref().unwrap().stats.clone();
     let max = app::preview::fetch::MAX_PER_AUTHOR as u64;
     assert_eq!(
         stats.dropped.load(std::sync::atomic::Ordering::Relaxed),
         6 - max
     );
     // Alice's link is fetched while Mallory's hang, well before they time out.
-    let started = Instant::now();
-    let message = send(&alice, format!("http://og.test:{port}/page")).await;
-    loop {
-        let changes = store.changes(alice.id, room, 0, 100).await.unwrap();
-        if changes
-            .messages
-            .iter()
-            .any(|m| m.seq == message.seq && m.preview.is_some())
-        {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(2),
-            "Alice's card waited for Mallory's"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let message = chat
+        .post(&alice, &format!("http://og.test:{port}/page"))
+        .await;
+    chat.carded(&alice, message.seq, Duration::from_secs(2))
+        .await;
 }
