@@ -290,7 +290,9 @@ pub const MAX_LINK_CHARS: usize = 2048;
 pub fn bare_links(text: &str) -> Vec<std::ops::Range<usize>> {
     let mut found = Vec::new();
     let mut from = 0;
-    while let Some(offset) = text[from..].find("http") {
+    // Lower case ASCII keeps every byte where it was, so positions carry over.
+    let lower = text.to_ascii_lowercase();
+    while let Some(offset) = lower[from..].find("http") {
         let start = from + offset;
         let rest = &text[start..];
         let scheme = ["https://", "http://"]

@@ -571,6 +571,17 @@ pub struct Message {
     /// fetched it; gone when the author removes it or edits the link away.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preview: Option<LinkPreview>,
+    /// The author's display name, as their profile had it when the message was read (absent
+    /// when they have none): what the timeline shows, with `author` the handle behind it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author_name: Option<String>,
+}
+
+impl Message {
+    /// The name the timeline shows for the author: their display name, else their username.
+    pub fn shown_author(&self) -> &str {
+        self.author_name.as_deref().unwrap_or(&self.author)
+    }
 }
 
 /// A link's card: the page's own title, description and site name (OpenGraph, Twitter card or

@@ -234,11 +234,12 @@ impl From<&AppError> for ErrorCode {
 /// The first protocol version that has the server frame `frame` (serialized): a socket that
 /// speaks an older one is not sent it. Every frame is an object whose first key is its `type`.
 pub fn frame_version(frame: &str) -> u32 {
-    const V2: [&str; 7] = [
+    const V2: [&str; 8] = [
         "edited",
         "deleted",
         "reacted",
         "pinned",
+        "previewed",
         "changes",
         "replied",
         "thread_read",

@@ -53,7 +53,15 @@ test('a profile set on its page opens as a card from the name on a message', asy
   await b.goto(`/r/${id}`);
   await hydrated(b);
   await b.getByRole('button', { name: 'Join room' }).click();
-  await messageLog(b).getByRole('link', { name: aliceName }).click();
+  // Her message shows the name she chose; her username stays the handle behind it.
+  const byline = messageLog(b).getByRole('link', { name: 'Alice Example' });
+  await expect(byline).toHaveAttribute('title', `Open the profile of @${aliceName}`);
+  // A message arriving live carries it too.
+  await post(b, 'hi alice');
+  await post(a, 'and a second one');
+  const live = messageLog(b).getByRole('article').filter({ hasText: 'and a second one' });
+  await expect(live.getByRole('link', { name: 'Alice Example' })).toBeVisible();
+  await byline.first().click();
   await expect(b).toHaveURL(new RegExp(`/r/${id}\\?profile=${aliceName}$`));
   const card = b.getByRole('complementary', { name: `Profile of ${aliceName}` });
   await expect(card.getByRole('heading', { name: 'Alice Example' })).toBeVisible();
@@ -66,7 +74,7 @@ test('a profile set on its page opens as a card from the name on a message', asy
   await expect(card).toHaveCount(0);
   await expect(b).toHaveURL(new RegExp(`/r/${id}$`));
   await expect(messageLog(b)).toContainText('hello from alice');
-  await messageLog(b).getByRole('link', { name: aliceName }).click();
+  await messageLog(b).getByRole('link', { name: 'Alice Example' }).first().click();
   await card.getByRole('button', { name: 'Send a direct message' }).click();
   await expect(b.getByRole('heading', { level: 1, name: aliceName })).toBeVisible();
   await alice.close();

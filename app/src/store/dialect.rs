@@ -138,7 +138,8 @@ impl Dialect {
      CASE WHEN m.last_reply_at IS NOT NULL THEN (SELECT json_group_array(username) FROM \
        (SELECT fu.username FROM thread_follows f JOIN users fu ON fu.id = f.user_id \
         WHERE f.root_uid = m.uid ORDER BY fu.username COLLATE NOCASE)) END, m.files, m.event, \
-     m.pinned_at, (SELECT pu.username FROM users pu WHERE pu.id = m.pinned_by), m.preview"
+     m.pinned_at, (SELECT pu.username FROM users pu WHERE pu.id = m.pinned_by), m.preview, \
+     u.display_name"
             }
             Self::Postgres => {
                 "m.uid, m.room_id, m.seq, u.username, m.body, m.created_at, \
@@ -148,7 +149,8 @@ impl Dialect {
      CASE WHEN m.last_reply_at IS NOT NULL THEN (SELECT json_agg(fu.username \
        ORDER BY lower(fu.username))::text FROM thread_follows f \
        JOIN users fu ON fu.id = f.user_id WHERE f.root_uid = m.uid) END, m.files, m.event, \
-     m.pinned_at, (SELECT pu.username FROM users pu WHERE pu.id = m.pinned_by), m.preview"
+     m.pinned_at, (SELECT pu.username FROM users pu WHERE pu.id = m.pinned_by), m.preview, \
+     u.display_name"
             }
         }
     }

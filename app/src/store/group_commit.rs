@@ -167,7 +167,10 @@ impl Refusal {
 }
 
 /// An author's name and their right to post in a room (or why not).
-type Access = (String, Result<(), Refusal>);
+type Access = (Names, Result<(), Refusal>);
+
+/// An author's username and display name (if they set one).
+type Names = (String, Option<String>);
 
 /// What a batch knows before writing: each (author, room) pair's right to post and the
 /// author's name, and the earlier messages of any client ids the posts carry.
@@ -195,13 +198,13 @@ impl Facts {
     }
 
     /// Records what the database says about a pair: the author's standing in the room
-    /// (`None`: no such room), and the author's name.
+    /// (`None`: no such room), and the author's username and display name.
     pub fn pair(
         &mut self,
         author: UserId,
         room: RoomId,
         standing: Option<Standing>,
-        username: Option<String>,
+        (username, display_name): (Option<String>, Option<String>),
     ) {
         let allowed = match standing {
             // A private room or a DM is invisible to everyone outside it.
@@ -212,7 +215,7 @@ impl Facts {
             _ => Err(Refusal::NotFound),
         };
         self.access
-            .insert((author, room), (username.unwrap_or_default(), allowed));
+            .insert((author, room), ((username.unwrap_or_default(), display_name), allowed));
     }
 
     /// Records a message stored earlier under its author's client id.
@@ -269,10 +272,10 @@ impl Facts {
         }
     }
 
-    fn username(&self, post: &Post) -> String {
+    fn names(&self, post: &Post) -> Names {
         self.access
             .get(&(post.author_id, post.room_id))
-            .map(|(name, _)| name.clone())
+            .map(|(names, _)| names.clone())
             .unwrap_or_default()
     }
 }
@@ -327,11 +330,13 @@ impl Plan<'_> {
             let Some(next) = next.get_mut(&post.room_id) else {
                 return Err(sqlx::Error::RowNotFound);
             };
+            let (author, author_name) = facts.names(post);
             messages.push(Message {
                 uid: uuid::Uuid::now_v7().to_string(),
                 room_id: post.room_id,
                 seq: next.seq,
-                author: facts.username(post),
+                author,
+                author_name,
                 body: post.body.clone(),
                 created_at: next.at,
                 client_id: post.client_id.clone(),

@@ -48,7 +48,7 @@ pub(crate) struct RoomRow {
 }
 
 /// How many columns [`message`] reads; a query may select more after them.
-pub(crate) const MESSAGE_COLUMN_COUNT: usize = 23;
+pub(crate) const MESSAGE_COLUMN_COUNT: usize = 24;
 
 /// A message joined with its author: uid, room, seq, author's name, body, time, client id,
 /// rev, edit time, deletion time, reactions (JSON), HTML, mentions (JSON), then its thread:
@@ -105,6 +105,7 @@ where
         preview: row
             .try_get::<Option<String>, _>(22)?
             .and_then(|json| serde_json::from_str(&json).ok()),
+        author_name: row.try_get(23)?,
     })
 }
 

@@ -121,6 +121,7 @@ fn Hit(hit: SearchHit) -> impl IntoView {
             seq = message.seq
         ),
     };
+    let author = message.shown_author().to_owned();
     let text = if message.html.is_empty() {
         view! { <p class="body">{message.body}</p> }.into_any()
     } else {
@@ -130,7 +131,7 @@ fn Hit(hit: SearchHit) -> impl IntoView {
         <li class="card search-hit">
             <header>
                 <A href=href attr:class="hit-room">{prefix}{room_name}</A>
-                <span class="author">{message.author}</span>
+                <span class="author">{author}</span>
                 <LocalTime ms=message.created_at/>
             </header>
             {text}

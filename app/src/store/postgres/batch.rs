@@ -25,7 +25,8 @@ pub(super) async fn pairs(
         "SELECT p.author, p.room, {ROOM_KIND}, \
            (SELECT m.role FROM memberships m WHERE m.room_id = p.room AND m.user_id = p.author), \
            (SELECT username FROM users WHERE id = p.author), \
-           (SELECT is_admin FROM users WHERE id = p.author), r.read_only, r.archived \
+           (SELECT is_admin FROM users WHERE id = p.author), r.read_only, r.archived, \
+           (SELECT display_name FROM users WHERE id = p.author) \
          FROM UNNEST($1::BIGINT[], $2::BIGINT[]) AS p(author, room) \
          LEFT JOIN rooms r ON r.id = p.room"
     ))

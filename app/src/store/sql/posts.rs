@@ -46,7 +46,8 @@ impl BatchWriter for Writer {
                     archived: flag(7)?,
                 }),
             };
-            facts.pair(row.try_get(0)?, row.try_get(1)?, standing, row.try_get(4)?);
+            let names = (row.try_get(4)?, row.try_get(8)?);
+            facts.pair(row.try_get(0)?, row.try_get(1)?, standing, names);
         }
 
         // Retries: client ids these authors already used.

@@ -37,7 +37,8 @@ pub(super) async fn pairs(
         "SELECT j.value ->> 0, j.value ->> 1, {ROOM_KIND}, \
            (SELECT m.role FROM memberships m WHERE m.room_id = r.id AND m.user_id = j.value ->> 0), \
            (SELECT username FROM users WHERE id = j.value ->> 0), \
-           (SELECT is_admin FROM users WHERE id = j.value ->> 0), r.read_only, r.archived \
+           (SELECT is_admin FROM users WHERE id = j.value ->> 0), r.read_only, r.archived, \
+           (SELECT display_name FROM users WHERE id = j.value ->> 0) \
          FROM json_each($1) j LEFT JOIN rooms r ON r.id = j.value ->> 1"
     ))
     .bind(json(pairs))

@@ -291,7 +291,8 @@ pub(super) fn MessageItem(
         }
     });
     let profile_link = format!("?profile={}", message.author);
-    let profile_title = format!("Open {}’s profile", message.author);
+    let profile_title = format!("Open the profile of @{}", message.author);
+    let shown_author = message.shown_author().to_owned();
     view! {
         <article
             node_ref=article
@@ -307,7 +308,7 @@ pub(super) fn MessageItem(
             {pin_line}
             <header>
                 <a class="author" href=profile_link title=profile_title>
-                    {message.author}
+                    {shown_author}
                 </a>
                 <LocalTime ms=message.created_at time_only=true/>
                 {edited}

@@ -85,7 +85,7 @@ fn PinnedItem(message: Message, can_pin: bool, unpin: ServerAction<PinMessage>) 
     view! {
         <li class="pinned">
             <header>
-                <span class="author">{message.author.clone()}</span>
+                <span class="author">{message.shown_author().to_owned()}</span>
                 " "
                 <LocalTime ms=message.created_at/>
             </header>
