@@ -3428,7 +3428,10 @@ async fn a_profile_changes_part_by_part_and_its_picture_is_kept_from_pruning(
     assert_eq!(said.author_name.as_deref(), Some("Alice Liddell"));
     assert_eq!(said.shown_author(), "Alice Liddell");
     let read = store.changes(alice.id, general, 0, 10).await.unwrap();
-    assert_eq!(read.messages[0].author_name.as_deref(), Some("Alice Liddell"));
+    assert_eq!(
+        read.messages[0].author_name.as_deref(),
+        Some("Alice Liddell")
+    );
     let status = Status {
         emoji: Some("🌴".into()),
         text: Some("Away".into()),

@@ -214,8 +214,10 @@ impl Facts {
             },
             _ => Err(Refusal::NotFound),
         };
-        self.access
-            .insert((author, room), ((username.unwrap_or_default(), display_name), allowed));
+        self.access.insert(
+            (author, room),
+            ((username.unwrap_or_default(), display_name), allowed),
+        );
     }
 
     /// Records a message stored earlier under its author's client id.
