@@ -12,6 +12,3 @@ CREATE TABLE link_previews (
     fetched_at INTEGER NOT NULL
 );
 CREATE INDEX link_previews_by_age ON link_previews (fetched_at);
--- Serving a thumbnail checks that a preview names it.
-CREATE INDEX messages_preview_image ON messages (preview_image) WHERE preview_image IS NOT NULL;
-CREATE INDEX link_previews_image ON link_previews (image) WHERE image IS NOT NULL;

@@ -582,6 +582,11 @@ impl Message {
     pub fn shown_author(&self) -> &str {
         self.author_name.as_deref().unwrap_or(&self.author)
     }
+
+    /// Where the thumbnail of its link card is served, to those who may read it.
+    pub fn preview_image_url(&self) -> String {
+        format!("/previews/{}/{}", self.room_id, self.seq)
+    }
 }
 
 /// A link's card: the page's own title, description and site name (OpenGraph, Twitter card or
@@ -607,13 +612,6 @@ pub struct PreviewImage {
     pub sha256: String,
     pub width: u32,
     pub height: u32,
-}
-
-impl PreviewImage {
-    /// Where the thumbnail is served, to signed-in people.
-    pub fn url(&self) -> String {
-        format!("/previews/{}", self.sha256)
-    }
 }
 
 /// Who pinned a message, and when.

@@ -66,6 +66,11 @@ test('a private room: hidden from outsiders, a member adds someone live, the own
   await bobsMenu.getByRole('button', { name: 'Make moderator' }).click();
   await expect(panel.locator('li.member[data-role="moderator"]')).toContainText(bobName);
   const again = messageLog(b).getByRole('article').filter({ hasText: 'plans for friday' });
+  // His page is redrawn when the role frame comes, which closes an open menu: wait for the
+  // redrawn message to hold Delete before opening its menu.
+  await expect(
+    again.getByRole('link', { name: 'Delete', exact: true, includeHidden: true }),
+  ).toHaveCount(1);
   await messageAction(again, 'Delete');
   await messageLog(b).getByRole('button', { name: 'Delete message' }).click();
   await expect(messageLog(a).getByText('Message deleted')).toBeVisible();

@@ -119,7 +119,7 @@ pub fn router(state: AppState, options: LeptosOptions, live: LiveOptions) -> Rou
             axum::routing::get(avatars::avatar).with_state(state.clone()),
         )
         .route(
-            "/previews/{sha256}",
+            "/previews/{room}/{seq}",
             axum::routing::get(previews::thumbnail).with_state(state.clone()),
         )
         .route("/ws", axum::routing::get(ws::handler).with_state(ws_state))

@@ -62,6 +62,8 @@ async fn probe(addr: std::net::SocketAddr, cookie: &str, room: i64) -> Vec<(Stri
     let file = format!("/files/{room}/1/0190f5a4-0000-7000-8000-000000000000");
     let (status, _, body) = get(addr, &file, Some(cookie)).await;
     answers.push(("file".to_owned(), status, body));
+    let (status, _, body) = get(addr, &format!("/previews/{room}/1"), Some(cookie)).await;
+    answers.push(("preview image".to_owned(), status, body));
     answers
 }
 

@@ -672,8 +672,6 @@ pub trait Store: Send + Sync + 'static {
         url: &str,
         fetched_after: i64,
     ) -> StoreResult<Option<Option<crate::model::LinkPreview>>>;
-    /// Whether a message or the cache names `sha256` as a link preview's thumbnail.
-    async fn is_preview_image(&self, sha256: &str) -> StoreResult<bool>;
     /// Keeps what fetching `url` gave at `at`, and forgets what was fetched before
     /// `forget_before`.
     async fn keep_preview(

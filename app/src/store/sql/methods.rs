@@ -914,17 +914,6 @@ impl Store for Backend {
         Ok(found.map(|card| card.and_then(|json| serde_json::from_str(&json).ok())))
     }
 
-    async fn is_preview_image(&self, sha256: &str) -> StoreResult<bool> {
-        let found: Option<i64> = sqlx::query_scalar(
-            "SELECT CAST(1 AS BIGINT) FROM link_previews WHERE image = $1 \
-             UNION ALL SELECT CAST(1 AS BIGINT) FROM messages WHERE preview_image = $1 LIMIT 1",
-        )
-        .bind(sha256)
-        .fetch_optional(&self.read)
-        .await?;
-        Ok(found.is_some())
-    }
-
     async fn keep_preview(
         &self,
         url: &str,

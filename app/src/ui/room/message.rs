@@ -216,7 +216,7 @@ pub(super) fn MessageItem(
         .preview
         .clone()
         .filter(|_| !deleted)
-        .map(|preview| view! { <LinkCard preview/> });
+        .map(|preview| link_card(preview, message.preview_image_url()));
     let remove_card = (actions.edit && message.preview.is_some()).then(|| {
         view! {
             <ActionForm action=unpreview>
@@ -328,13 +328,12 @@ pub(super) fn MessageItem(
 
 /// The card of a message's first link: the site, the page's title as a link to it, its
 /// description and the thumbnail this server made of its image (never the site's own).
-#[component]
-fn LinkCard(preview: crate::model::LinkPreview) -> impl IntoView {
+fn link_card(preview: crate::model::LinkPreview, image_url: String) -> AnyView {
     let image = preview.image.map(|i| {
         view! {
             <img
                 class="link-card-image"
-                src=i.url()
+                src=image_url
                 width=i.width
                 height=i.height
                 alt=""
@@ -364,6 +363,7 @@ fn LinkCard(preview: crate::model::LinkPreview) -> impl IntoView {
             </span>
         </a>
     }
+    .into_any()
 }
 
 /// A message in the outbox: shown where it will appear, marked as not sent yet (or refused,
