@@ -55,13 +55,15 @@ pub const PUSH_QUEUE: &str = "confab_push_queue_depth";
 pub const PUSH_SENDS: &str = "confab_push_sends_total";
 /// Notifications dropped before sending, by why.
 pub const PUSH_DROPPED: &str = "confab_push_dropped_total";
+/// Link previews asked for, by what came of them.
+pub const LINK_PREVIEWS: &str = "confab_link_previews_total";
 /// Database connections, by pool and state.
 pub const DB_CONNECTIONS: &str = "confab_db_pool_connections";
 /// How long the scrape waited for a connection of each pool: what a query waits now.
 pub const DB_POOL_WAIT: &str = "confab_db_pool_wait_seconds";
 
 /// Every metric above, for the checks that the dashboard and the scrape cover them all.
-pub const NAMES: [&str; 22] = [
+pub const NAMES: [&str; 23] = [
     SOCKETS_OPEN,
     SOCKETS_CLOSED,
     SOCKET_RESYNCS,
@@ -82,6 +84,7 @@ pub const NAMES: [&str; 22] = [
     PUSH_QUEUE,
     PUSH_SENDS,
     PUSH_DROPPED,
+    LINK_PREVIEWS,
     DB_CONNECTIONS,
     DB_POOL_WAIT,
 ];
@@ -190,6 +193,11 @@ pub fn describe() {
     describe_counter!(
         PUSH_DROPPED,
         "Notifications dropped before sending, by reason."
+    );
+    describe_counter!(
+        LINK_PREVIEWS,
+        "Link previews asked for, by result: fetched, cached, refused (an address or host \
+         not allowed), failed, dropped (queue or author's share full)."
     );
     describe_gauge!(DB_CONNECTIONS, "Database connections, by pool and state.");
     describe_gauge!(
@@ -460,6 +468,28 @@ pub fn push(figures: &PushFigures) {
     counter!(PUSH_SENDS, "result" => "failed").absolute(figures.failed);
     counter!(PUSH_DROPPED, "reason" => "queue_full").absolute(figures.queue_full);
     counter!(PUSH_DROPPED, "reason" => "busy").absolute(figures.busy);
+}
+
+/// The link preview worker's running totals, read at a scrape.
+pub struct PreviewFigures {
+    pub fetched: u64,
+    pub cached: u64,
+    pub refused: u64,
+    pub failed: u64,
+    pub dropped: u64,
+}
+
+/// Publishes the link preview worker's figures.
+pub fn previews(figures: &PreviewFigures) {
+    for (result, n) in [
+        ("fetched", figures.fetched),
+        ("cached", figures.cached),
+        ("refused", figures.refused),
+        ("failed", figures.failed),
+        ("dropped", figures.dropped),
+    ] {
+        counter!(LINK_PREVIEWS, "result" => result).absolute(n);
+    }
 }
 
 /// One database pool's figures, read at a scrape. `waited` is how long a connection took to

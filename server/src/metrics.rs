@@ -116,8 +116,8 @@ async fn metrics(State(scrape): State<Scrape>) -> impl IntoResponse {
     )
 }
 
-/// Records what the node already keeps: each socket's queued bytes, the push worker's
-/// figures, and the database pools (each asked for one connection, as a query would be).
+/// Records what the node already keeps: each socket's queued bytes, the push and link preview
+/// workers' figures, and the database pools (each asked for one connection, as a query would be).
 async fn sample(app: &AppState) {
     measure::queued_bytes(&app::chat::queued_bytes(app));
     if let Some(push) = &app.push {
@@ -130,6 +130,17 @@ async fn sample(app: &AppState) {
             failed: read(&stats.failed),
             queue_full: read(&stats.dropped),
             busy: read(&stats.busy),
+        });
+    }
+    if let Some(previews) = &app.previews {
+        let stats = &previews.stats;
+        let read = |n: &std::sync::atomic::AtomicU64| n.load(std::sync::atomic::Ordering::Relaxed);
+        measure::previews(&measure::PreviewFigures {
+            fetched: read(&stats.fetched),
+            cached: read(&stats.cached),
+            refused: read(&stats.refused),
+            failed: read(&stats.failed),
+            dropped: read(&stats.dropped),
         });
     }
     for pool in app.store.pools(POOL_WAIT_BOUND).await {

@@ -133,7 +133,13 @@ async fn counters_show_exactly_the_traffic_sent() {
     let mut alice_v1 = connect_v1(site, &alice).await;
     let mut bob_ws = connect(site, &bob).await;
     for n in 1..=3 {
-        send(&mut alice_v2, &post_frame(1, &format!("c{n}"), "hello")).await;
+        // The last one links to a private address: its preview is refused, and counted.
+        let text = if n == 3 {
+            "see http://127.0.0.1:9/x"
+        } else {
+            "hello"
+        };
+        send(&mut alice_v2, &post_frame(1, &format!("c{n}"), text)).await;
         acked(&mut alice_v2).await;
     }
     let changes = [
@@ -230,6 +236,12 @@ async fn counters_show_exactly_the_traffic_sent() {
     }
     assert_eq!(value(&now, "confab_push_queue_depth", &[]), 0.0);
     assert!(now.docs.contains_key("confab_posts_total"), "help text");
+    until(
+        metrics,
+        "the private link's preview counted as refused",
+        |s| value(s, "confab_link_previews_total", &[("result", "refused")]) == 1.0,
+    )
+    .await;
 
     // One socket says goodbye.
     alice_v1.close(None).await.unwrap();
