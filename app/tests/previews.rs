@@ -435,7 +435,7 @@ async fn a_posted_link_gets_its_card_live_and_the_url_is_fetched_once() {
 async fn one_account_posting_slow_links_takes_only_its_share() {
     let nowhere = site("127.0.0.1:0", |_| None).await;
     let news = news_site(nowhere.addr).await;
-    let chat = Chat::start(Duration::from_secs(3)).await;
+    let chat = Chat::start(Duration::from_secs(6)).await;
     let mallory = chat.user("mallory").await;
     let alice = chat.user("alice").await;
     let port = news.addr.port();
@@ -449,10 +449,10 @@ async fn one_account_posting_slow_links_takes_only_its_share() {
         stats.dropped.load(std::sync::atomic::Ordering::Relaxed),
         6 - max
     );
-    // Alice's link is fetched while Mallory's hang, well before they time out.
+    // Alice's link is fetched while Mallory's hang, well before they time out (6 s).
     let message = chat
         .post(&alice, &format!("http://og.test:{port}/page"))
         .await;
-    chat.carded(&alice, message.seq, Duration::from_secs(2))
+    chat.carded(&alice, message.seq, Duration::from_secs(4))
         .await;
 }
