@@ -32,10 +32,14 @@ pub fn Menu(
     };
     // Any navigation closes it: a followed link or a sent form has done what it was opened for.
     let location = leptos_router::hooks::use_location();
-    Effect::new(move |_| {
+    // Not on its first run: that comes after the menu is drawn, and would close a menu opened
+    // by a click that came first.
+    Effect::new(move |first: Option<()>| {
         location.pathname.track();
         location.search.track();
-        shut();
+        if first.is_some() {
+            shut();
+        }
     });
     if let Some(done) = close {
         Effect::new(move |_| {

@@ -68,7 +68,10 @@ fn MembersAside(
         1 => "1 member".to_owned(),
         n => format!("{n} members"),
     };
-    let list = move || {
+    // The rows shown, keyed by who and what their menu offers: a role change redraws that
+    // row; presence moves a row and updates it in place, so a menu open on a member stays open
+    // while people come and go.
+    let rows = Memo::new(move |_| {
         members.with(|all| {
             let mut sorted: Vec<&Member> = all.iter().collect();
             // Online first, then away, then offline; by name within each (the server's order).
@@ -79,20 +82,25 @@ fn MembersAside(
             });
             // In a DM of two, a direct message with the other is this very conversation.
             let offer_dm = !(rights.standing.kind == RoomKind::Dm && sorted.len() == 2);
-            let more = sorted.len().saturating_sub(SHOWN);
-            let items = sorted
+            sorted
                 .into_iter()
                 .take(SHOWN)
-                .map(|m| {
-                    let me = viewer.with_value(|v| m.username.eq_ignore_ascii_case(v));
-                    view! { <MemberItem member=m.clone() me offer_dm rights/> }
-                })
-                .collect_view();
-            view! {
-                {items}
-                {(more > 0).then(|| view! { <li class="muted">"and " {more} " more"</li> })}
-            }
+                .map(|m| (m.clone(), offer_dm))
+                .collect::<Vec<_>>()
         })
+    });
+    let more = move || members.with(Vec::len).saturating_sub(SHOWN);
+    let row = move |(member, offer_dm): (Member, bool)| {
+        let me = viewer.with_value(|v| member.username.eq_ignore_ascii_case(v));
+        view! { <MemberItem member members me offer_dm rights/> }
+    };
+    let list = view! {
+        <For
+            each=move || rows.get()
+            key=|(m, offer_dm)| (m.username.clone(), m.role, *offer_dm)
+            children=row
+        />
+        {move || (more() > 0).then(|| view! { <li class="muted">"and " {more()} " more"</li> })}
     };
     view! {
         <aside class="side-panel members-panel" id="members" aria-label="Members">
@@ -132,15 +140,33 @@ fn AddMember(room: RoomId) -> impl IntoView {
 }
 
 /// One member: presence, name (opening their profile card), role, "last seen" when offline,
-/// and their menu (none for oneself, or where it would hold nothing).
+/// and their menu (none for oneself, or where it would hold nothing). Presence is read from
+/// `members` as it changes, without drawing the row again.
 #[component]
-fn MemberItem(member: Member, me: bool, offer_dm: bool, rights: MemberRights) -> impl IntoView {
-    let presence = member.presence.label();
-    let seen = member
-        .last_seen
-        .filter(|_| member.presence == Presence::Offline)
-        .map(|ms| view! { " · last seen " <LocalTime ms/> });
+fn MemberItem(
+    member: Member,
+    members: RwSignal<Vec<Member>>,
+    me: bool,
+    offer_dm: bool,
+    rights: MemberRights,
+) -> impl IntoView {
     let name = member.username.clone();
+    let now = Memo::new({
+        let name = name.clone();
+        let first = (member.presence, member.last_seen);
+        move |_| {
+            members.with(|all| {
+                all.iter()
+                    .find(|m| m.username == name)
+                    .map_or(first, |m| (m.presence, m.last_seen))
+            })
+        }
+    });
+    let presence = move || now.get().0.label();
+    let seen = move || match now.get() {
+        (Presence::Offline, Some(ms)) => Some(view! { " · last seen " <LocalTime ms/> }),
+        _ => None,
+    };
     let role = member.role;
     let removable = rights.standing.may(Action::Remove(role));
     let bannable = rights.standing.may(Action::Ban(Some(role)));
