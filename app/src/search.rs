@@ -2,7 +2,7 @@
 //! may read (their rooms and DMs, the names in its filters) and asked of the store.
 
 use crate::error::AppError;
-use crate::model::{SearchHit, SearchResults, UserId};
+use crate::model::{RoomId, RoomKind, SearchHit, SearchResults, UserId};
 use crate::query::parse;
 use crate::state::AppState;
 use crate::store::SearchFilter;
@@ -62,18 +62,27 @@ pub async fn run(
         time_limit: crate::store::SEARCH_TIME_LIMIT,
     };
     let found = state.store.search(user_id, &filter).await?;
-    let hits = found
-        .messages
-        .into_iter()
-        .filter_map(|message| {
-            let room = rooms.iter().find(|r| r.id == message.room_id)?;
-            Some(SearchHit {
-                room_name: room.name.clone(),
-                room_kind: room.kind,
+    // An archived room has left the sidebar but stays searchable by its members: its name is
+    // read once (a page holds at most `PAGE` hits).
+    let mut rooms: Vec<(RoomId, String, RoomKind)> =
+        rooms.into_iter().map(|r| (r.id, r.name, r.kind)).collect();
+    let mut hits = Vec::with_capacity(found.messages.len());
+    for message in found.messages {
+        if !rooms.iter().any(|r| r.0 == message.room_id) {
+            match state.store.room_view(user_id, message.room_id).await {
+                Ok(view) => rooms.push((view.room.id, view.room.name, view.room.kind)),
+                Err(crate::store::StoreError::NotFound(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if let Some((_, name, kind)) = rooms.iter().find(|r| r.0 == message.room_id) {
+            hits.push(SearchHit {
+                room_name: name.clone(),
+                room_kind: *kind,
                 message,
-            })
-        })
-        .collect();
+            });
+        }
+    }
     Ok(SearchResults {
         hits,
         next: found.next,

@@ -58,6 +58,12 @@ where
 /// A full-panel error, for a page whose data could not be loaded.
 #[component]
 pub fn ErrorPanel(error: AppError) -> impl IntoView {
+    // A page whose room (or other subject) is missing or forbidden answers with that status,
+    // as its API call does: a link checker or a crawler is not told 200.
+    #[cfg(feature = "ssr")]
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(error.status());
+    }
     view! {
         <section class="panel error-panel" role="alert">
             <h1>"Something is not right"</h1>
