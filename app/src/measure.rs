@@ -43,6 +43,9 @@ pub const QUEUED_BYTES_MAX: &str = "confab_socket_queued_bytes_max";
 pub const BUS_PUBLISH_FAILURES: &str = "confab_bus_publish_failures_total";
 /// Cluster: one publish to Redis, round trip.
 pub const BUS_PUBLISH: &str = "confab_bus_publish_seconds";
+/// Cluster: from a publish on one node to its arrival on another (wall clocks, so it also
+/// shows the nodes' clock skew).
+pub const BUS_LAG: &str = "confab_bus_lag_seconds";
 /// Cluster: the subscriber link broke and came back; every local socket was told to resync.
 pub const BUS_RECONNECTS: &str = "confab_bus_reconnects_total";
 /// Requests refused by a rate limit, by limit.
@@ -63,7 +66,7 @@ pub const DB_CONNECTIONS: &str = "confab_db_pool_connections";
 pub const DB_POOL_WAIT: &str = "confab_db_pool_wait_seconds";
 
 /// Every metric above, for the checks that the dashboard and the scrape cover them all.
-pub const NAMES: [&str; 23] = [
+pub const NAMES: [&str; 24] = [
     SOCKETS_OPEN,
     SOCKETS_CLOSED,
     SOCKET_RESYNCS,
@@ -78,6 +81,7 @@ pub const NAMES: [&str; 23] = [
     QUEUED_BYTES_MAX,
     BUS_PUBLISH_FAILURES,
     BUS_PUBLISH,
+    BUS_LAG,
     BUS_RECONNECTS,
     RATE_LIMITED,
     LOGIN_FAILURES,
@@ -181,6 +185,11 @@ pub fn describe() {
         BUS_PUBLISH,
         Unit::Seconds,
         "Cluster: one publish to Redis, round trip."
+    );
+    describe_histogram!(
+        BUS_LAG,
+        Unit::Seconds,
+        "Cluster: from a publish on one node to its arrival on another (wall clocks)."
     );
     describe_counter!(
         BUS_RECONNECTS,
@@ -355,6 +364,13 @@ pub fn bus_published(ok: bool, took: Duration) {
     if !ok {
         counter!(BUS_PUBLISH_FAILURES).increment(1);
     }
+}
+
+/// Cluster: a frame published on another node `lag_ms` ago (by the two wall clocks) arrived
+/// here; a clock behind the sender's reads as no lag.
+pub fn bus_lag(lag_ms: i64) {
+    #[expect(clippy::cast_precision_loss, reason = "milliseconds: exact below 2^53")]
+    histogram!(BUS_LAG).record(lag_ms.max(0) as f64 / 1000.0);
 }
 
 /// Cluster: the subscriber link came back, and every local socket was told to resync.

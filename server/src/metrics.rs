@@ -65,6 +65,7 @@ pub fn install() -> Result<PrometheusHandle, String> {
         measure::COMMIT,
         measure::FANOUT,
         measure::BUS_PUBLISH,
+        measure::BUS_LAG,
     ];
     let builder = histograms(builder, &timings, measure::SECONDS_BUCKETS)
         .and_then(|b| histograms(b, &[measure::COMMIT_BATCH], measure::BATCH_BUCKETS))

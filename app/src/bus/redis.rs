@@ -121,14 +121,32 @@ impl Names {
     fn typing(&self, user: UserId, room: RoomId) -> String {
         format!("{}:typing:{user}:{room}", self.ns)
     }
-    /// What a published payload starts with: the sending node, then a newline.
+    /// What a published payload starts with: the sending node and the time it was sent (UTC
+    /// ms, for the lag a receiving node measures), then a newline.
     fn stamp(&self, body: &str) -> String {
-        let mut payload = String::with_capacity(self.node.len() + 1 + body.len());
-        payload.push_str(&self.node);
-        payload.push('\n');
-        payload.push_str(body);
-        payload
+        stamped(&self.node, crate::timestamp::now_ms(), body)
     }
+}
+
+/// A payload as [`Names::stamp`] writes it.
+fn stamped(node: &str, sent_ms: i64, body: &str) -> String {
+    let mut payload = String::with_capacity(node.len() + 22 + body.len());
+    payload.push_str(node);
+    payload.push(' ');
+    payload.push_str(&sent_ms.to_string());
+    payload.push('\n');
+    payload.push_str(body);
+    payload
+}
+
+/// A received payload: the sending node, when it was sent (absent from a node of an earlier
+/// version, which wrote the node alone), and the body.
+fn unstamp(payload: &str) -> Option<(&str, Option<i64>, &str)> {
+    let (head, body) = payload.split_once('\n')?;
+    Some(match head.split_once(' ') {
+        Some((node, sent)) => (node, sent.parse().ok(), body),
+        None => (head, None, body),
+    })
 }
 
 /// Sets one node's entry for a user and answers the user's presence level over the live nodes
@@ -499,13 +517,16 @@ impl Shared {
             tracing::warn!("redis: a message on {channel} is not UTF-8");
             return;
         };
-        let Some((node, body)) = payload.split_once('\n') else {
+        let Some((node, sent_ms, body)) = unstamp(payload) else {
             tracing::warn!("redis: a message on {channel} has no sender");
             return;
         };
         if node == self.names.node {
             // Delivered locally when it was published.
             return;
+        }
+        if let Some(sent_ms) = sent_ms {
+            crate::measure::bus_lag(crate::timestamp::now_ms().saturating_sub(sent_ms));
         }
         let ns = &self.names.ns;
         let rest = channel.strip_prefix(ns.as_str()).unwrap_or(channel);
@@ -713,5 +734,27 @@ impl Bus for RedisBus {
             Ok(Err(e)) => Err(format!("Redis: {e}")),
             Err(_) => Err(format!("Redis: no answer within {REDIS_CALL_LIMIT:?}")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_payload_carries_its_node_and_sending_time_and_reads_back_whole() {
+        let body = "{\"type\":\"message\",\"text\":\"a b\\nc\"}";
+        let payload = stamped("4f1c", 1_764_000_000_123, body);
+        assert_eq!(
+            unstamp(&payload),
+            Some(("4f1c", Some(1_764_000_000_123), body))
+        );
+    }
+
+    #[test]
+    fn a_payload_from_an_earlier_node_has_no_time_and_still_reads() {
+        assert_eq!(unstamp("4f1c\nbody"), Some(("4f1c", None, "body")));
+        assert_eq!(unstamp("4f1c x\nbody"), Some(("4f1c", None, "body")));
+        assert_eq!(unstamp("no newline"), None);
     }
 }
