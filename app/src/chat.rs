@@ -474,7 +474,12 @@ pub async fn remove_member(
         .remove_member(actor.id, room_id, member.id)
         .await?;
     let by = actor.username.clone();
-    tell(state, member.id, &ServerFrame::Removed { room_id, by }).await?;
+    let removed = ServerFrame::Removed {
+        room_id,
+        by,
+        deleted: false,
+    };
+    tell(state, member.id, &removed).await?;
     state.bus.membership(member.id, room_id, false).await;
     tracing::info!(room_id, by = %actor.username, member = %member.username, "member removed");
     Ok(())
@@ -711,11 +716,39 @@ pub async fn ban(
     publish(state, room_id, &frame).await;
     if banned {
         let by = actor.username.clone();
-        tell(state, member.id, &ServerFrame::Removed { room_id, by }).await?;
+        let removed = ServerFrame::Removed {
+            room_id,
+            by,
+            deleted: false,
+        };
+        tell(state, member.id, &removed).await?;
         state.bus.membership(member.id, room_id, false).await;
     }
     tracing::info!(room_id, by = %actor.username, member = %member.username, banned, "ban changed");
     Ok(())
+}
+
+/// `actor`, an instance admin, deletes the named room `room_id` with its whole history. Its
+/// members' devices are told (the room leaves their sidebars, an open page says it was
+/// deleted) and stop receiving it. Answers the name it had.
+pub async fn delete_room(
+    state: &AppState,
+    actor: &User,
+    room_id: RoomId,
+) -> Result<String, AppError> {
+    let (name, members) = state.store.delete_room(actor.id, room_id).await?;
+    let frame = ServerFrame::Removed {
+        room_id,
+        by: actor.username.clone(),
+        deleted: true,
+    }
+    .encode()?;
+    for member in &members {
+        state.bus.publish_user(*member, frame.clone()).await;
+        state.bus.membership(*member, room_id, false).await;
+    }
+    tracing::info!(room_id, by = %actor.username, %name, members = members.len(), "room deleted");
+    Ok(name)
 }
 
 /// Sends `frame` to every device of `user`, wherever they are connected.

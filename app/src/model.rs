@@ -324,6 +324,19 @@ pub struct AccountRow {
     pub sessions: i64,
 }
 
+/// A public room as the admin console lists it, to archive or delete it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminRoomRow {
+    pub id: RoomId,
+    pub name: String,
+    pub members: i64,
+    /// Messages and events in its timeline, deleted ones included (its last seq).
+    pub messages: i64,
+    /// When its newest message was posted (UTC ms); 0 if never.
+    pub last_message_at: i64,
+    pub archived: bool,
+}
+
 /// An invite as the admin console lists it: never its code, which is shown once, when made.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InviteRow {
@@ -365,6 +378,8 @@ pub struct InstanceFigures {
     pub users: i64,
     /// Public rooms.
     pub rooms: i64,
+    /// Private rooms: counted, never named (they exist only for their members).
+    pub private_rooms: i64,
     pub dms: i64,
     /// Messages and thread replies, deleted ones included (they are kept as tombstones).
     pub messages: i64,

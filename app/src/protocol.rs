@@ -172,8 +172,14 @@ pub enum ServerFrame {
     /// This user (on this or another device) has read `room_id` up to `seq`.
     Read { room_id: RoomId, seq: i64 },
     /// This user was removed from the room `room_id` by `by` (one of its moderators or owners,
-    /// or an admin); nothing more of it arrives. Clients that predate this frame ignore it.
-    Removed { room_id: RoomId, by: String },
+    /// or an admin); nothing more of it arrives. `deleted`: an admin deleted the room itself
+    /// (absent when false). Clients that predate this frame ignore it.
+    Removed {
+        room_id: RoomId,
+        by: String,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        deleted: bool,
+    },
     /// This user was added to the room `room_id` by `by`, one of its members: it arrives from
     /// now on, and belongs in the sidebar. Clients that predate this frame ignore it.
     Added { room_id: RoomId, by: String },

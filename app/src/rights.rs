@@ -49,6 +49,9 @@ pub enum Action {
     /// Notify the whole room with `@room` or `@here`, which the room's setting allows to this
     /// many (a conversation has no such mentions).
     MentionGroup(GroupMentions),
+    /// Delete the room with its whole history (instance admins only, from the admin console;
+    /// a room's owners archive it instead).
+    Delete,
 }
 
 impl Standing {
@@ -142,6 +145,8 @@ impl Standing {
                 Some("Only the room's owners can ban a moderator or an owner.")
             }
             Action::Ban(_) => Some("Only the room's moderators and owners can ban people."),
+            Action::Delete if self.admin => None,
+            Action::Delete => Some("Only an instance admin can delete a room: archive it instead."),
             Action::MentionGroup(GroupMentions::Everyone) => None,
             Action::MentionGroup(GroupMentions::Moderators) if role >= Some(Role::Moderator) => {
                 None
@@ -269,6 +274,20 @@ mod tests {
             ..standing(RoomKind::Public, Some(Role::Owner), false)
         };
         assert!(owner.may(Action::Configure), "its owner can bring it back");
+    }
+
+    #[test]
+    fn only_admins_delete_rooms_and_never_what_they_cannot_see() {
+        for role in ROLES {
+            assert!(!standing(RoomKind::Public, role, false).may(Action::Delete));
+        }
+        assert!(standing(RoomKind::Public, None, true).may(Action::Delete));
+        assert!(!standing(RoomKind::Dm, Some(Role::Member), true).may(Action::Delete));
+        let outside_private = standing(RoomKind::Private, None, true);
+        assert!(
+            !outside_private.sees(),
+            "the store answers NotFound before asking"
+        );
     }
 
     #[test]

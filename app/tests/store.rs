@@ -52,6 +52,7 @@ macro_rules! every_case {
             room_settings_change_by_role_and_each_is_a_timeline_event,
             a_read_only_room_takes_posts_from_moderators_and_replies_from_all,
             an_archived_room_leaves_the_sidebar_and_takes_no_posts,
+            an_admin_deletes_a_room_with_everything_in_it_and_no_one_else_can,
             a_ban_removes_and_keeps_out_until_lifted,
             moderators_pin_and_pins_sync_by_rev,
             a_link_card_is_set_for_its_link_removed_by_its_author_and_cached_by_url,
@@ -1017,6 +1018,80 @@ async fn a_private_room_does_not_exist_for_outsiders(store: Arc<dyn Store>) {
     store.leave_room(carol.id, room).await.unwrap();
     assert!(matches!(
         store.room_view(carol.id, room).await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+async fn an_admin_deletes_a_room_with_everything_in_it_and_no_one_else_can(store: Arc<dyn Store>) {
+    let (alice, bob, carol, room) = bobs_room_with_carol(&*store, "doomed").await;
+    let root = post(&*store, &bob, room, "plans for @carol, doomedword").await;
+    let no_mentions: [String; 0] = [];
+    reply(
+        &*store,
+        &carol,
+        (room, root.seq),
+        "a doomedword reply",
+        None,
+        false,
+        &no_mentions,
+    )
+    .await
+    .unwrap();
+    let dm = store.open_dm(bob.id, &[bob.id, carol.id]).await.unwrap();
+    assert_eq!(found(&*store, &carol, "doomedword").await.len(), 2);
+
+    // Its owner and its members cannot: they archive it.
+    for who in [&bob, &carol] {
+        match store.delete_room(who.id, room).await {
+            Err(StoreError::Forbidden(why)) => assert!(why.contains("archive"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+    }
+    // A conversation is no one's to delete, not even an admin in it.
+    let admins_dm = store.open_dm(alice.id, &[alice.id, bob.id]).await.unwrap();
+    assert!(store.delete_room(alice.id, admins_dm).await.is_err());
+    // A private room the admin is not in does not exist for them.
+    let private = store
+        .create_room(bob.id, "hidden", None, true)
+        .await
+        .unwrap()
+        .id;
+    assert!(matches!(
+        store.delete_room(alice.id, private).await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    let (name, members) = store.delete_room(alice.id, room).await.unwrap();
+    assert_eq!(name, "doomed");
+    let mut expected = vec![bob.id, carol.id];
+    expected.sort_unstable();
+    assert_eq!(members, expected);
+    assert!(matches!(
+        store.room_view(bob.id, room).await,
+        Err(StoreError::NotFound(_))
+    ));
+    let sidebar = store.sidebar(carol.id).await.unwrap();
+    assert!(sidebar.rooms.iter().all(|r| r.id != room), "{sidebar:?}");
+    assert!(found(&*store, &carol, "doomedword").await.is_empty());
+    assert!(store.changes(carol.id, room, 0, 100).await.is_err());
+    // Nothing else went with it, and its name is free again.
+    assert_eq!(store.room_view(carol.id, dm).await.unwrap().room.id, dm);
+    let again = store
+        .create_room(carol.id, "Doomed", None, false)
+        .await
+        .unwrap();
+    assert_ne!(again.id, room);
+    assert_eq!(
+        store
+            .room_view(carol.id, again.id)
+            .await
+            .unwrap()
+            .room
+            .last_seq,
+        0
+    );
+    assert!(matches!(
+        store.delete_room(alice.id, room).await,
         Err(StoreError::NotFound(_))
     ));
 }

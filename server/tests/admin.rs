@@ -1,12 +1,14 @@
 //! The admin console against the real router: to anyone but an instance admin every admin page,
 //! call and download is "not found"; an admin sees the instance's figures and a searchable,
 //! paged list of accounts (server-rendered, so without JavaScript too); and every admin action,
-//! from the web or from the command line, lands in the audit log, which downloads as CSV.
+//! from the web or from the command line, lands in the audit log, which downloads as CSV. An
+//! admin lists the public rooms, archives one and deletes one, whose members are told at once.
 #![expect(clippy::unwrap_used)]
 
 mod common;
 
-use common::{get, post, register, start};
+use app::protocol::ServerFrame;
+use common::{call, connect, form, get, next, post, register, say, start};
 
 /// The console as JSON, asked as `cookie` with the form `args`.
 async fn console(addr: std::net::SocketAddr, cookie: &str, args: &str) -> serde_json::Value {
@@ -211,5 +213,179 @@ async fn only_an_admin_finds_the_console_and_every_action_is_audited() {
         rows[4][1].ends_with('Z'),
         "an RFC 3339 time: {:?}",
         &rows[4][1]
+    );
+}
+
+/// A room `cookie`'s user creates, public or private; its id.
+async fn room(addr: std::net::SocketAddr, cookie: &str, name: &str, private: bool) -> i64 {
+    let args = format!(
+        "name={}{}",
+        form(name),
+        if private { "&private=on" } else { "" }
+    );
+    call(addr, "create_room", &args, cookie)
+        .await
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_admin_lists_archives_and_deletes_public_rooms_and_members_are_told() {
+    let server = start().await;
+    let addr = server.addr;
+    let alice = register(addr, "alice").await; // the admin
+    let bob = register(addr, "bob").await;
+    let plans = room(addr, &bob, "Plans", false).await;
+    let other = room(addr, &bob, "Parking", false).await;
+    let secret = room(addr, &bob, "Secret", true).await;
+    say(addr, &bob, plans, "first").await;
+    say(addr, &bob, plans, "the zebra plan").await;
+    let hits = call(addr, "search", "q=zebra", &bob).await;
+    assert!(hits.contains("zebra"), "{hits}");
+
+    // Public rooms only, with members and messages; the private one is only a number.
+    let now = console(addr, &alice, "").await;
+    let listed: Vec<(&str, i64, i64, bool)> = now["rooms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["name"].as_str().unwrap(),
+                r["members"].as_i64().unwrap(),
+                r["messages"].as_i64().unwrap(),
+                r["archived"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            ("general", 2, 0, false),
+            ("Parking", 1, 0, false),
+            ("Plans", 1, 2, false)
+        ]
+    );
+    assert_eq!(now["figures"]["rooms"], 3);
+    assert_eq!(now["figures"]["private_rooms"], 1);
+    let found = console(addr, &alice, "rooms=LAN").await;
+    assert_eq!(found["rooms"].as_array().unwrap().len(), 1, "{found}");
+    assert_eq!(found["rooms"][0]["name"], "Plans");
+    assert_eq!(
+        console(addr, &alice, "rooms_after=Parking").await["rooms"][0]["name"],
+        "Plans"
+    );
+
+    // The page itself, as a browser without JavaScript gets it: the search, and each row's
+    // plain forms.
+    let (status, _, page) = get(addr, "/admin?rooms=pla", Some(&alice)).await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("aria-label=\"Archive Plans\""),
+        "Plans offers Archive"
+    );
+    assert!(
+        page.contains("Type Plans to delete it"),
+        "and Delete, confirmed by name"
+    );
+    assert!(
+        !page.contains("Archive Parking"),
+        "the search leaves Parking out"
+    );
+
+    // To a member the room actions do not exist, and do nothing.
+    for action in ["archive", "delete&confirm=Plans"] {
+        let args = format!("room_id={plans}&action={action}");
+        let (status, _, body) = post(addr, "/api/admin_room", &args, Some(&bob)).await;
+        assert_eq!(status, 404, "{action}: {body}");
+    }
+    // A private room the admin is not in does not exist for them either.
+    let args = format!("room_id={secret}&action=delete&confirm=Secret");
+    let (status, _, body) = post(addr, "/api/admin_room", &args, Some(&alice)).await;
+    assert_eq!(status, 404, "{body}");
+
+    // Archived: no one posts, the row says so.
+    let args = format!("room_id={plans}&action=archive");
+    call(addr, "admin_room", &args, &alice).await;
+    let (status, _, body) = post(
+        addr,
+        "/api/post_message",
+        &format!("room_id={plans}&text=more"),
+        Some(&bob),
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    let rows = console(addr, &alice, "rooms=plans").await;
+    assert_eq!(rows["rooms"][0]["archived"], true);
+    // Its members still find its messages.
+    let hits = call(addr, "search", "q=zebra", &bob).await;
+    assert!(
+        hits.contains("zebra"),
+        "an archived room stays searchable: {hits}"
+    );
+
+    // Deleting asks for the room's name; a wrong one changes nothing.
+    let args = format!("room_id={plans}&action=delete&confirm=Parking");
+    let (status, _, body) = post(addr, "/api/admin_room", &args, Some(&alice)).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("type its name"), "{body}");
+    assert_eq!(get(addr, &format!("/r/{plans}"), Some(&bob)).await.0, 200);
+
+    // Deleted: bob's open socket hears it, the room and its history are gone.
+    let mut ws = connect(addr, &bob).await;
+    let args = format!("room_id={plans}&action=delete&confirm=plans");
+    let done = call(addr, "admin_room", &args, &alice).await;
+    assert!(done.contains("Plans deleted"), "{done}");
+    match next(&mut ws).await {
+        ServerFrame::Removed {
+            room_id,
+            by,
+            deleted,
+        } => assert_eq!((room_id, by.as_str(), deleted), (plans, "alice", true)),
+        other => panic!("expected the room's removal, got {other:?}"),
+    }
+    assert_eq!(get(addr, &format!("/r/{plans}"), Some(&bob)).await.0, 404);
+    let (status, _, body) = post(
+        addr,
+        "/api/history",
+        &format!("room_id={plans}"),
+        Some(&bob),
+    )
+    .await;
+    assert_eq!(status, 404, "{body}");
+    let hits = call(addr, "search", "q=zebra", &bob).await;
+    assert!(!hits.contains("zebra"), "search still finds it: {hits}");
+    let after = console(addr, &alice, "").await;
+    let names: Vec<&str> = after["rooms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["general", "Parking"]);
+    assert_eq!(after["figures"]["messages"], 0);
+    assert_eq!(get(addr, &format!("/r/{other}"), Some(&bob)).await.0, 200);
+
+    // Both actions are in the audit log, naming the room.
+    let audit: Vec<(&str, &str, &str)> = after["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["action"].as_str().unwrap(),
+                l["target"].as_str().unwrap(),
+                l["detail"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    let detail = format!("room {plans}");
+    assert_eq!(
+        audit,
+        [
+            ("room_deleted", "Plans", detail.as_str()),
+            ("room_archived", "Plans", detail.as_str())
+        ]
     );
 }

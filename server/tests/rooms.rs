@@ -372,8 +372,12 @@ async fn settings_and_bans_follow_roles_and_reach_members_live() {
     let mut removed = false;
     for _ in 0..6 {
         match next(&mut daves).await {
-            ServerFrame::Removed { room_id, by } => {
-                assert_eq!((room_id, by.as_str()), (room, "carol"));
+            ServerFrame::Removed {
+                room_id,
+                by,
+                deleted,
+            } => {
+                assert_eq!((room_id, by.as_str(), deleted), (room, "carol", false));
                 removed = true;
                 break;
             }

@@ -468,7 +468,11 @@ async fn a_rooms_creator_or_an_admin_removes_a_member_who_is_told_and_hears_no_m
     let (status, body) = remove(addr, &bob, room, "dave").await;
     assert_eq!(status, 200, "{body}");
     match next(&mut dave_ws).await {
-        ServerFrame::Removed { room_id, by } => assert_eq!((room_id, by.as_str()), (room, "bob")),
+        ServerFrame::Removed {
+            room_id,
+            by,
+            deleted,
+        } => assert_eq!((room_id, by.as_str(), deleted), (room, "bob", false)),
         other => panic!("expected removed, got {other:?}"),
     }
     // What is said next in the room does not reach dave; his DM still does.

@@ -222,6 +222,32 @@ impl Dialect {
         }
     }
 
+    /// The tables holding a room's rows by `room_id`, in the order a deleted room's rows go:
+    /// what points at its messages first. PostgreSQL adds the partitioned `messages`' two
+    /// key tables; SQLite's search index follows `messages` by trigger.
+    pub(crate) const fn room_tables(self) -> &'static [&'static str] {
+        match self {
+            Self::Sqlite => &[
+                "mentions",
+                "message_changes",
+                "thread_follows",
+                "bans",
+                "memberships",
+                "messages",
+            ],
+            Self::Postgres => &[
+                "mentions",
+                "message_changes",
+                "thread_follows",
+                "bans",
+                "memberships",
+                "message_uids",
+                "message_client_ids",
+                "messages",
+            ],
+        }
+    }
+
     /// The names bound as `$2` (a JSON array on SQLite, a `TEXT[]` on PostgreSQL), as rows of
     /// one column `name`.
     pub(crate) const fn names_in_2(self) -> &'static str {

@@ -721,6 +721,23 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
         now: i64,
     ) -> StoreResult<Vec<crate::model::AccountRow>>;
+    /// Public rooms whose name contains `search` (ignoring case; all for an empty one), in
+    /// name order after `after`, up to `limit`, with their member counts. Private rooms and
+    /// conversations are never listed: they exist only for their members.
+    async fn admin_rooms(
+        &self,
+        search: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<crate::model::AdminRoomRow>>;
+    /// `actor` (an instance admin, as [`crate::rights`] requires) deletes the named room
+    /// `room_id` with everything in it: members, messages, threads, mentions, bans. Returns
+    /// the name it had and who its members were, to tell their devices.
+    async fn delete_room(
+        &self,
+        actor: UserId,
+        room_id: RoomId,
+    ) -> StoreResult<(String, Vec<UserId>)>;
     /// What the instance holds: accounts, rooms, DMs, messages, and the database's size.
     async fn figures(&self) -> StoreResult<crate::model::InstanceFigures>;
     /// Writes a consistent copy of the database to `path` (which must not exist) while the

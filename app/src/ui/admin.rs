@@ -1,6 +1,6 @@
 //! The instance administrators' console (`/admin`): what the instance holds and the limits it
-//! runs with, its accounts (searchable, a page at a time, each with its actions), who may
-//! register and invite links, and the audit log of every admin action. Plain forms and links,
+//! runs with, its accounts and its public rooms (each searchable, a page at a time, with their
+//! actions), who may register and invite links, and the audit log of every admin action. Plain forms and links,
 //! so it works without JavaScript too. Anyone but an admin gets "Page not found" (404), as the
 //! server answers every admin call.
 
@@ -11,10 +11,10 @@ use super::auth_page::page_error;
 use super::feedback::{form_error, form_ok, NotFound, UsernameInput};
 use super::local_time::LocalTime;
 use super::session::Session;
-use crate::api::admin::{admin_console, AdminView};
+use crate::api::admin::{admin_console, AdminRoom, AdminView};
 use crate::api::auth::{CreateInvite, Moderate, RevokeInvite, SetRegistration};
 use crate::error::AppError;
-use crate::model::{size_label, AccountRow, AuditEntry, InviteRow, RegistrationMode};
+use crate::model::{size_label, AccountRow, AdminRoomRow, AuditEntry, InviteRow, RegistrationMode};
 
 /// The page: the console for an admin, "not found" for anyone else, the login screen for a
 /// visitor. The console is read again after each action taken on it.
@@ -26,21 +26,32 @@ pub fn AdminPage() -> impl IntoView {
     let set = ServerAction::<SetRegistration>::new();
     let invite = ServerAction::<CreateInvite>::new();
     let revoke = ServerAction::<RevokeInvite>::new();
+    let room_action = ServerAction::<AdminRoom>::new();
     // What is typed into "Moderate an account" outlives the console's redraw after an action.
     let moderate_name = RwSignal::new(String::new());
     let console = Resource::new(
         move || {
-            let asked = query.with(|q| (q.get("q"), q.get("after"), q.get("before")));
+            let asked = query.with(|q| {
+                (
+                    q.get("q"),
+                    q.get("after"),
+                    q.get("before"),
+                    q.get("rooms"),
+                    q.get("rooms_after"),
+                )
+            });
             let acted = (
                 moderate.version().get(),
                 set.version().get(),
                 invite.version().get(),
                 revoke.version().get(),
+                room_action.version().get(),
             );
             (session.changes(), asked, acted)
         },
-        |(_, (search, after, before), _)| {
-            admin_console(search, after, before.and_then(|b| b.parse().ok()))
+        |(_, (search, after, before, rooms, rooms_after), _)| {
+            let before = before.and_then(|b| b.parse().ok());
+            admin_console(search, after, before, rooms, rooms_after)
         },
     );
     view! {
@@ -49,7 +60,8 @@ pub fn AdminPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match console.await {
                     Ok(console) => {
-                        view! { <Console console moderate moderate_name set invite revoke/> }.into_any()
+                        let actions = Actions { moderate, set, invite, revoke, room_action };
+                        view! { <Console console actions moderate_name/> }.into_any()
                     }
                     Err(AppError::NotFound(_)) => view! { <NotFound/> }.into_any(),
                     Err(error) => page_error(error),
@@ -59,16 +71,26 @@ pub fn AdminPage() -> impl IntoView {
     }
 }
 
-/// Everything an admin sees, in the order they look for it.
-#[component]
-fn Console(
-    console: AdminView,
+/// What an admin can do from the console; the console is read again after each.
+#[derive(Clone, Copy)]
+struct Actions {
     moderate: ServerAction<Moderate>,
-    moderate_name: RwSignal<String>,
     set: ServerAction<SetRegistration>,
     invite: ServerAction<CreateInvite>,
     revoke: ServerAction<RevokeInvite>,
-) -> impl IntoView {
+    room_action: ServerAction<AdminRoom>,
+}
+
+/// Everything an admin sees, in the order they look for it.
+#[component]
+fn Console(console: AdminView, actions: Actions, moderate_name: RwSignal<String>) -> impl IntoView {
+    let Actions {
+        moderate,
+        set,
+        invite,
+        revoke,
+        room_action,
+    } = actions;
     let AdminView {
         figures,
         sockets,
@@ -79,12 +101,17 @@ fn Console(
         now,
         accounts,
         more_accounts,
+        rooms,
+        more_rooms,
         audit,
         older_audit,
     } = console;
-    let search = use_query_map()
-        .with_untracked(|q| q.get("q"))
-        .unwrap_or_default();
+    let (search, room_search) = use_query_map().with_untracked(|q| {
+        (
+            q.get("q").unwrap_or_default(),
+            q.get("rooms").unwrap_or_default(),
+        )
+    });
     view! {
         <section class="panel admin" aria-label="Administration">
             <h1>"Administration"</h1>
@@ -93,6 +120,7 @@ fn Console(
                 <dl class="figures">
                     <div><dt>"Accounts"</dt><dd>{figures.users}</dd></div>
                     <div><dt>"Rooms"</dt><dd>{figures.rooms}</dd></div>
+                    <div><dt>"Private rooms"</dt><dd>{figures.private_rooms}</dd></div>
                     <div><dt>"Direct messages"</dt><dd>{figures.dms}</dd></div>
                     <div><dt>"Messages"</dt><dd>{figures.messages}</dd></div>
                     <div>
@@ -117,6 +145,7 @@ fn Console(
             </section>
             <Accounts accounts more=more_accounts search moderate/>
             <Moderation moderate name=moderate_name/>
+            <Rooms rooms more=more_rooms search=room_search act=room_action/>
             <Registration mode=registration set invite/>
             <Invites invites now revoke/>
             <AuditLog lines=audit older=older_audit/>
@@ -211,6 +240,116 @@ fn AccountLine(account: AccountRow, moderate: ServerAction<Moderate>) -> impl In
                 <div class="row-actions">
                     {button("end_sessions", "End sessions", username.clone())}
                     {(!is_admin).then(|| button(toggle, toggle_label, username.clone()))}
+                </div>
+            </td>
+        </tr>
+    }
+}
+
+/// The public rooms, a page at a time, with a search by name and each room's actions. Private
+/// rooms are not listed: they exist only for their members, admins included.
+#[component]
+fn Rooms(
+    rooms: Vec<AdminRoomRow>,
+    more: Option<String>,
+    search: String,
+    act: ServerAction<AdminRoom>,
+) -> impl IntoView {
+    let next = more.map(|after| {
+        let href = format!(
+            "/admin?rooms={}&rooms_after={}#rooms-heading",
+            super::query_component(&search),
+            super::query_component(&after)
+        );
+        view! { <a class="next-page" href=href>"Next rooms"</a> }
+    });
+    let empty = rooms.is_empty();
+    view! {
+        <section class="card admin-rooms" aria-labelledby="rooms-heading">
+            <h2 id="rooms-heading">"Rooms"</h2>
+            <form method="get" action="/admin#rooms-heading" role="search" class="inline-field">
+                <label for="room-search" class="visually-hidden">"Search rooms"</label>
+                <input id="room-search" type="search" name="rooms" value=search.clone()
+                    placeholder="Search by name" maxlength="64"/>
+                <button type="submit" class="secondary">"Search rooms"</button>
+            </form>
+            {form_error(act.value())}
+            {form_ok(act.value())}
+            <Show when=move || empty>
+                <p>"No public room matches."</p>
+            </Show>
+            <Table
+                label="Room list"
+                columns=&["Name", "Members", "Messages", "Last message", "State", "Actions"]
+            >
+                {rooms.into_iter().map(|room| view! { <RoomLine room act/> }).collect_view()}
+            </Table>
+            {next}
+        </section>
+    }
+}
+
+/// One room's row: its name (a link to it), members, messages, last message and state, with
+/// Archive (or Unarchive) and Delete, which asks for the room's name to be typed.
+#[component]
+fn RoomLine(room: AdminRoomRow, act: ServerAction<AdminRoom>) -> impl IntoView {
+    let AdminRoomRow {
+        id,
+        name,
+        members,
+        messages,
+        last_message_at,
+        archived,
+    } = room;
+    let (toggle, toggle_label) = if archived {
+        ("unarchive", "Unarchive")
+    } else {
+        ("archive", "Archive")
+    };
+    let confirm_id = format!("delete-room-{id}");
+    let toggle_aria = format!("{toggle_label} {name}");
+    let open_delete = format!("Delete {name}…");
+    let confirm_label = format!("Type {name} to delete it and all its messages");
+    let delete_aria = format!("Delete {name} for good");
+    view! {
+        <tr>
+            <th scope="row"><a href=format!("/r/{id}")>{name}</a></th>
+            <td>{members}</td>
+            <td>{messages}</td>
+            <td>
+                {if last_message_at > 0 {
+                    view! { <LocalTime ms=last_message_at/> }.into_any()
+                } else {
+                    "never".into_any()
+                }}
+            </td>
+            <td>{if archived { "Archived" } else { "Active" }}</td>
+            <td>
+                <div class="row-actions">
+                    <ActionForm action=act>
+                        <input type="hidden" name="room_id" value=id/>
+                        <input type="hidden" name="action" value=toggle/>
+                        <button type="submit" class="secondary"
+                            aria-label=toggle_aria>
+                            {toggle_label}
+                        </button>
+                    </ActionForm>
+                    <details class="delete-room">
+                        <summary aria-label=open_delete>"Delete…"</summary>
+                        <ActionForm action=act>
+                            <input type="hidden" name="room_id" value=id/>
+                            <input type="hidden" name="action" value="delete"/>
+                            <label for=confirm_id.clone()>
+                                {confirm_label}
+                            </label>
+                            <input id=confirm_id name="confirm" required autocomplete="off"
+                                maxlength="80"/>
+                            <button type="submit" class="danger"
+                                aria-label=delete_aria>
+                                "Delete for good"
+                            </button>
+                        </ActionForm>
+                    </details>
                 </div>
             </td>
         </tr>

@@ -1006,6 +1006,29 @@ impl Store for Backend {
         admin::accounts(&self.read, search, after, limit, now).await
     }
 
+    async fn admin_rooms(
+        &self,
+        search: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<crate::model::AdminRoomRow>> {
+        admin::rooms(&self.read, search, after, limit).await
+    }
+
+    async fn delete_room(
+        &self,
+        actor: UserId,
+        room_id: RoomId,
+    ) -> StoreResult<(String, Vec<UserId>)> {
+        let mut tx = begin_write(&self.write).await?;
+        Access::load(&mut tx, actor, room_id)
+            .await?
+            .require(Action::Delete)?;
+        let gone = admin::delete_room(&mut tx, room_id).await?;
+        tx.commit().await?;
+        Ok(gone)
+    }
+
     async fn figures(&self) -> StoreResult<crate::model::InstanceFigures> {
         admin::figures(&self.read).await
     }

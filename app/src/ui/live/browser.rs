@@ -300,7 +300,11 @@ async fn read(socket: WebSocket, live: Live) -> bool {
                 }
             }
             ServerFrame::ThreadRead { .. } => live.thread_read(),
-            ServerFrame::Removed { room_id, by } => live.removed_from(room_id, by),
+            ServerFrame::Removed {
+                room_id,
+                by,
+                deleted,
+            } => live.removed_from(room_id, by, deleted),
             ServerFrame::Added { .. } => live.added_to(),
             ServerFrame::Role { .. } => live.role_set(),
             ServerFrame::Error {

@@ -56,6 +56,14 @@ pub struct AwaySummary {
     pub rooms: usize,
 }
 
+/// How this user left a room without choosing to: removed by `by`, or the room deleted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Removal {
+    pub room: RoomId,
+    pub by: String,
+    pub deleted: bool,
+}
+
 /// The tab's live connection, shared through context.
 #[derive(Clone, Copy)]
 pub struct Live {
@@ -75,9 +83,9 @@ pub struct Live {
     /// Bumped when a message arrives for a room the sidebar does not list yet (a DM someone
     /// just opened with the user), so the sidebar reloads.
     pub sidebar_stale: RwSignal<u64>,
-    /// The last room this user was removed from, and by whom; the room page says so. Setting
-    /// it also reloads the sidebar and the room page.
-    pub removed: RwSignal<Option<(RoomId, String)>>,
+    /// The last room this user was removed from, by whom, and whether the room itself was
+    /// deleted; the room page says so. Setting it also reloads the sidebar and the room page.
+    pub removed: RwSignal<Option<Removal>>,
     /// Bumped when someone changed this user's role in a room: the room page reloads, to
     /// offer what the new role allows.
     pub role_changed: RwSignal<u64>,
@@ -517,14 +525,14 @@ impl Live {
         self.sidebar_stale.update(|n| *n += 1);
     }
 
-    /// This user was removed from `room` by `by`: the room leaves the sidebar, and its page
-    /// (if open) turns into the join prompt with a note.
+    /// This user was removed from `room` by `by`, or the room was deleted: the room leaves the
+    /// sidebar, and its page (if open) turns into the join prompt, or "deleted", with a note.
     #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
-    fn removed_from(&self, room: RoomId, by: String) {
+    fn removed_from(&self, room: RoomId, by: String, deleted: bool) {
         self.rooms.update(|rooms| {
             rooms.remove(&room);
         });
-        self.removed.set(Some((room, by)));
+        self.removed.set(Some(Removal { room, by, deleted }));
         self.sidebar_stale.update(|n| *n += 1);
     }
 

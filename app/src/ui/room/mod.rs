@@ -95,7 +95,7 @@ pub fn RoomPage() -> impl IntoView {
                     live.room_changed
                         .with(|changed| room_id().and_then(|id| changed.get(&id).copied())),
                 ),
-                live.removed.with(|r| r.as_ref().map(|(room, _)| *room)),
+                live.removed.with(|r| r.as_ref().map(|r| r.room)),
             )
         },
         |(room_id, before, ..)| async move {
@@ -123,10 +123,34 @@ pub fn RoomPage() -> impl IntoView {
                         view! { <Room view page members paged thread panels/> }.into_any()
                     }
                     Ok((view, None)) => view! { <JoinPrompt view/> }.into_any(),
+                    Err(AppError::NotFound(why)) => {
+                        // The room was deleted while open here: say so, rather than "not found".
+                        let shown = params.with_untracked(|p| p.get("id"));
+                        let deleted_by = live.removed.with_untracked(|r| {
+                            r.as_ref()
+                                .filter(|r| r.deleted && shown == Some(r.room.to_string()))
+                                .map(|r| r.by.clone())
+                        });
+                        match deleted_by {
+                            Some(by) => view! { <RoomDeleted by/> }.into_any(),
+                            None => page_error(AppError::NotFound(why)),
+                        }
+                    }
                     Err(error) => page_error(error),
                 }
             })}
         </Transition>
+    }
+}
+
+/// What an open room's page becomes when an admin deletes the room.
+#[component]
+fn RoomDeleted(by: String) -> impl IntoView {
+    view! {
+        <section class="panel join-prompt">
+            <p class="notice" role="status">{format!("This room was deleted by {by}.")}</p>
+            <a href="/">"Back to your rooms"</a>
+        </section>
     }
 }
 
@@ -138,8 +162,10 @@ pub(super) fn JoinPrompt(view: RoomView) -> impl IntoView {
     let room = view.room.id;
     let removed = move || {
         live.removed.with(|r| match r {
-            Some((id, by)) if *id == room => Some(view! {
-                <p class="notice" role="status">{format!("You were removed from this room by {by}.")}</p>
+            Some(r) if r.room == room => Some(view! {
+                <p class="notice" role="status">
+                    {format!("You were removed from this room by {}.", r.by)}
+                </p>
             }),
             _ => None,
         })
