@@ -60,6 +60,12 @@ setup_browser() {
     step "Installing Debian's nginx"
     apt_install nginx
   fi
+  # A browser test writes a message straight into a server's SQLite file, as a node that
+  # stopped before publishing it would leave it.
+  if ! command -v sqlite3 >/dev/null; then
+    step "Installing Debian's sqlite3"
+    apt_install sqlite3
+  fi
   # The shipped systemd units are checked with systemd-analyze (nothing is started).
   if ! command -v systemd-analyze >/dev/null; then
     step "Installing Debian's systemd (for systemd-analyze)"

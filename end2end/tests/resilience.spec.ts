@@ -1,9 +1,11 @@
 // Nothing is lost when the network or the server fails: the outbox keeps what was written while
-// the connection was cut (even across a closed tab), and a server killed with SIGKILL comes back
-// to browsers that reconnect and catch up on their own.
+// the connection was cut (even across a closed tab), a server killed with SIGKILL comes back
+// to browsers that reconnect and catch up on their own, and a change stored but never sent live
+// is fetched as soon as a later one shows the hole, without a reconnect.
+import { execFileSync } from 'node:child_process';
 import { Page } from '@playwright/test';
 import { test, expect } from './fixtures';
-import { aliceAndBob, hydrated, messageLog, openDm, post } from './helpers';
+import { aliceAndBob, hydrated, messageLog, openDm, openGeneral, post, register, uniqueName } from './helpers';
 import { CuttableProxy, OwnServer } from './servers';
 
 /** Writes `text` in the composer and presses Enter, as a person would. */
@@ -98,3 +100,47 @@ test('a server killed with SIGKILL mid-conversation: browsers reconnect and catc
     await server.kill();
   }
 });
+
+test('a message stored but never sent live shows within seconds of the next one, on the same socket', async ({ browser }) => {
+  const server = await OwnServer.start();
+  const context = await browser.newContext({ baseURL: server.url });
+  try {
+    const page = await context.newPage();
+    let sockets = 0;
+    page.on('websocket', () => {
+      sockets += 1;
+    });
+    const name = uniqueName('solo');
+    await register(page, name);
+    await openGeneral(page);
+    await post(page, 'before the hole');
+    const opened = sockets;
+
+    // What a node leaves behind when it stops between its commit and its publish: a message
+    // in the database, with the room's next seq and rev, that no socket was sent.
+    execFileSync('sqlite3', ['-cmd', '.timeout 5000', server.db], {
+      input: `BEGIN IMMEDIATE;
+UPDATE rooms SET last_seq = last_seq + 1, last_rev = last_rev + 1,
+  last_message_at = CAST(strftime('%s', 'now') AS INTEGER) * 1000 WHERE name = 'general';
+INSERT INTO messages (uid, room_id, seq, author_id, body, created_at, rev, html)
+  SELECT 'lost-' || lower(hex(randomblob(8))), r.id, r.last_seq, u.id, 'lost on its way',
+         r.last_message_at, r.last_rev, '<p>lost on its way</p>'
+  FROM rooms r, users u WHERE r.name = 'general' AND u.username = '${name}';
+COMMIT;
+`,
+    });
+    await expect(messageLog(page).getByText('lost on its way')).toHaveCount(0);
+
+    // The next message's rev is two past the page's: the missing one is fetched, in its place.
+    await post(page, 'after the hole');
+    await expect(messageLog(page).getByText('lost on its way')).toBeVisible({ timeout: 8_000 });
+    const shown = await bodies(page);
+    expect(shown.slice(-3)).toEqual(['before the hole', 'lost on its way', 'after the hole']);
+    expect(sockets, 'no reconnect was needed').toBe(opened);
+    await expect(messageLog(page)).toHaveAttribute('data-live', 'open');
+  } finally {
+    await context.close();
+    await server.kill();
+  }
+});
+

@@ -33,6 +33,12 @@ impl RevCursor {
         self.base
     }
 
+    /// Where a hole starts: a change after this rev is missing while a later one was seen.
+    /// `None` when every change seen follows on from the base.
+    pub fn hole(&self) -> Option<i64> {
+        (!self.ahead.is_empty()).then_some(self.base)
+    }
+
     /// A live frame carried the change with this rev.
     pub fn seen(&mut self, rev: i64) {
         if rev <= self.base {
@@ -83,6 +89,20 @@ mod tests {
         assert_eq!(c.base(), 10, "11 is missing: catch up from 10");
         c.seen(11);
         assert_eq!(c.base(), 13);
+    }
+
+    #[test]
+    fn a_hole_is_where_the_missing_change_would_follow() {
+        let mut c = RevCursor::new(10);
+        c.seen(11);
+        assert_eq!(c.hole(), None);
+        c.seen(13);
+        assert_eq!(c.hole(), Some(11), "12 is missing");
+        c.seen(12);
+        assert_eq!(c.hole(), None);
+        c.seen(20);
+        c.caught_up(19);
+        assert_eq!(c.hole(), None, "a catch-up to 19 closes the hole below 20");
     }
 
     #[test]

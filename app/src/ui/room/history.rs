@@ -1,10 +1,11 @@
 //! A timeline's history: paging back with "Load older", catching up on what changed while the
-//! socket was away, and marking what is on screen as read. The room and the thread panel share
-//! it.
+//! socket was away or was lost on its way (a hole in the revs), and marking what is on screen
+//! as read. The room and the thread panel share it.
 
 use std::collections::BTreeMap;
 
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 
 use crate::api::messages::get_changes;
 use crate::error::AppError;
@@ -131,6 +132,42 @@ pub(super) fn read_while_visible(
         check();
     });
     check
+}
+
+/// How long a hole in a room's revs may stay open before what is missing is fetched. Frames
+/// for one room arrive in order on one socket, so a hole means a change was lost on its way
+/// (a node that stopped between its commit and its publish, a publish that failed); waiting a
+/// little lets a change still in flight between nodes arrive first.
+const HOLE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// After a live change: if `revs` now has a hole, looks again in [`HOLE_WAIT`] and, if the
+/// cursor is still below it, catches up, without waiting for a reconnect. One look at a time
+/// per view (`waiting`), so a burst of changes past a hole costs one fetch.
+pub(super) fn mend_hole(
+    room_id: RoomId,
+    revs: StoredValue<RevCursor>,
+    merge: Callback<Message>,
+    waiting: StoredValue<bool>,
+) {
+    let Some(Some(base)) = revs.try_with_value(RevCursor::hole) else {
+        return;
+    };
+    if waiting.try_get_value() != Some(false) {
+        return;
+    }
+    waiting.set_value(true);
+    set_timeout(
+        move || {
+            if waiting.try_update_value(|w| *w = false).is_none() {
+                return; // the view is gone
+            }
+            let open = revs.try_with_value(|c| c.hole().is_some_and(|at| at <= base));
+            if open == Some(true) {
+                spawn_local(catch_up(room_id, revs, merge));
+            }
+        },
+        HOLE_WAIT,
+    );
 }
 
 /// Fetches everything that changed in `room_id` after the cursor, page by page, and merges

@@ -26,7 +26,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use self::composer::Composer;
 use self::event::RoomEventItem;
 use self::header::RoomHeader;
-use self::history::{catch_up, keep_newest, read_while_visible, Older, OlderForm};
+use self::history::{catch_up, keep_newest, mend_hole, read_while_visible, Older, OlderForm};
 use self::members::{MemberRights, MembersPanel};
 use self::message::{last_editable, Actions, Forms, MessageItem, PendingItem};
 use self::message_actions::Place;
@@ -206,6 +206,7 @@ pub(super) fn Room(
     let older = Older::new(&page);
     // Every change after the page was read has a larger rev: catch up from there.
     let revs = StoredValue::new(RevCursor::new(page.rev));
+    let hole_wait = StoredValue::new(false);
     let messages = RwSignal::new(
         page.messages
             .into_iter()
@@ -254,6 +255,7 @@ pub(super) fn Room(
                 }
                 revs.update_value(|c| c.seen(message.rev));
                 merge.run(message);
+                mend_hole(room_id, revs, merge, hole_wait);
             }),
             on_typing: Callback::new(move |user: String| {
                 let until = js_sys::Date::now() + TYPING_SHOWN_MS as f64;

@@ -9,7 +9,7 @@ use leptos::task::spawn_local;
 use leptos_router::hooks::use_query_map;
 
 use super::composer::Composer;
-use super::history::{catch_up, keep_newest, read_while_visible, Older, OlderForm};
+use super::history::{catch_up, keep_newest, mend_hole, read_while_visible, Older, OlderForm};
 use super::message::{last_editable, Actions, Forms, MessageItem, PendingItem};
 use super::message_actions::Place;
 use super::timeline::{entries, Dividers};
@@ -119,6 +119,7 @@ fn ThreadView(
     };
     let older = Older::new(&replies);
     let revs = StoredValue::new(RevCursor::new(replies.rev));
+    let hole_wait = StoredValue::new(false);
     let messages = RwSignal::new(
         std::iter::once(root)
             .chain(replies.messages)
@@ -142,6 +143,7 @@ fn ThreadView(
             on_message: Callback::new(move |message: Message| {
                 revs.update_value(|c| c.seen(message.rev));
                 merge.run(message);
+                mend_hole(room_id, revs, merge, hole_wait);
             }),
             on_typing: Callback::new(|_| {}),
             on_presence: Callback::new(|_| {}),
