@@ -43,7 +43,7 @@ test('an admin archives and then deletes a room from the console: its member see
     // Deleting asks for the room's name; then the member's page says what happened.
     await row.getByRole('button', { name: `Unarchive ${room}` }).waitFor();
     await row.locator(`summary[aria-label="Delete ${room}…"]`).click();
-    await row.getByLabel(`Type ${room} to delete it and all its messages`).fill(room);
+    await row.getByLabel('Type the room’s name to delete it with all its messages').fill(room);
     await row.getByRole('button', { name: `Delete ${room} for good` }).click();
     await expect(console.getByRole('status')).toHaveText(`Room ${room} deleted with its history.`);
     await expect(console.getByRole('region', { name: 'Room list' }).getByRole('row').filter({ hasText: room })).toHaveCount(0);

@@ -286,7 +286,7 @@ async fn an_admin_lists_archives_and_deletes_public_rooms_and_members_are_told()
         "Plans offers Archive"
     );
     assert!(
-        page.contains("Type Plans to delete it"),
+        page.contains("aria-label=\"Delete Plans for good\""),
         "and Delete, confirmed by name"
     );
     assert!(

@@ -271,7 +271,7 @@ fn Rooms(
                 <label for="room-search" class="visually-hidden">"Search rooms"</label>
                 <input id="room-search" type="search" name="rooms" value=search.clone()
                     placeholder="Search by name" maxlength="64"/>
-                <button type="submit" class="secondary">"Search rooms"</button>
+                <button type="submit" class="secondary" aria-label="Search rooms">"Search"</button>
             </form>
             {form_error(act.value())}
             {form_ok(act.value())}
@@ -309,7 +309,6 @@ fn RoomLine(room: AdminRoomRow, act: ServerAction<AdminRoom>) -> impl IntoView {
     let confirm_id = format!("delete-room-{id}");
     let toggle_aria = format!("{toggle_label} {name}");
     let open_delete = format!("Delete {name}…");
-    let confirm_label = format!("Type {name} to delete it and all its messages");
     let delete_aria = format!("Delete {name} for good");
     view! {
         <tr>
@@ -340,7 +339,7 @@ fn RoomLine(room: AdminRoomRow, act: ServerAction<AdminRoom>) -> impl IntoView {
                             <input type="hidden" name="room_id" value=id/>
                             <input type="hidden" name="action" value="delete"/>
                             <label for=confirm_id.clone()>
-                                {confirm_label}
+                                "Type the room’s name to delete it with all its messages"
                             </label>
                             <input id=confirm_id name="confirm" required autocomplete="off"
                                 maxlength="80"/>
