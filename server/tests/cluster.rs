@@ -607,6 +607,51 @@ async fn a_redis_restart_loses_no_acked_message(db: Db) {
     }
 }
 
+/// A publish that fails while a node's link to Redis is cut waits in that node's outbox and
+/// reaches the other node's sockets once the link is back, with no later post to reveal it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publish_made_while_redis_is_cut_off_arrives_once_it_is_back() {
+    let Some(shared) = shared_store(Db::Sqlite).await else {
+        return;
+    };
+    let ns = namespace();
+    let ttl = Duration::from_secs(30);
+    let link = Link::start(&redis_url()).await;
+    let a = node(&shared, options(&link.url(&redis_url()), &ns, ttl)).await;
+    let b = node(&shared, options(&redis_url(), &ns, ttl)).await;
+    let alice = register(a, "alice").await;
+    let bob = register(b, "bob").await;
+    let mut alice_a = connect(a, &alice).await;
+    let mut bob_b = connect(b, &bob).await;
+    send(&mut alice_a, &post_frame(1, "one", "before the cut")).await;
+    wait_for(&mut bob_b, "live delivery", SOON, |f| is_message(f, 1, 1)).await;
+
+    link.cut();
+    send(&mut alice_a, &post_frame(1, "two", "while cut off")).await;
+    wait_for(
+        &mut alice_a,
+        "the ack, Redis or not",
+        SOON,
+        |f| matches!(f, ServerFrame::Ack { message, .. } if message.seq == 2),
+    )
+    .await;
+    assert_quiet(
+        &mut bob_b,
+        "delivery while cut off",
+        Duration::from_secs(1),
+        |f| is_message(f, 1, 2),
+    )
+    .await;
+    link.restore();
+    wait_for(
+        &mut bob_b,
+        "the held publish once Redis is back",
+        SOON,
+        |f| is_message(f, 1, 2),
+    )
+    .await;
+}
+
 /// A Redis that cannot be reached, or a URL that is not one, stops `confab` at start-up with
 /// one line on standard error naming the problem, and a non-zero exit; never a panic.
 #[test]

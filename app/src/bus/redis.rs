@@ -16,8 +16,13 @@
 //!   users' presence again (Redis may have restarted empty), and tells every local socket to
 //!   `resync`, so nothing published meanwhile is missed: messages are in the database and
 //!   clients catch up by seq.
+//! - **A publish that fails** (Redis slow or away, the link to it cut) waits in a small outbox,
+//!   bounded in bytes, and is sent again in order every [`OUTBOX_RETRY`] until Redis takes it;
+//!   publishes made while it waits queue behind it, so a room's frames keep their order. What
+//!   does not fit is dropped (logged): the browser mends the hole from the database when the
+//!   room's next change arrives.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -41,6 +46,10 @@ const BACKOFF_MAX: Duration = Duration::from_secs(5);
 /// A channel nobody here needs any more is dropped only after this long unused, so a socket that
 /// is about to register never loses the subscription it just asked for.
 const UNSUBSCRIBE_GRACE: Duration = Duration::from_secs(30);
+/// The most bytes of failed publishes held for another try.
+const OUTBOX_BYTES: usize = 1 << 20;
+/// How often the outbox is tried again while it holds something.
+const OUTBOX_RETRY: Duration = Duration::from_millis(250);
 /// Presence changes found by the bus itself (reaped nodes, re-registration) waiting to be
 /// announced; more than this and the oldest news waits for the next sweep.
 const NEWS_QUEUE: usize = 4096;
@@ -231,17 +240,28 @@ struct Shared {
     set_presence: redis::Script,
     get_presence: redis::Script,
     news: mpsc::Sender<PresenceNews>,
+    /// Publishes that failed, oldest first, waiting to be sent again.
+    outbox: Mutex<Outbox>,
 }
 
-/// The Redis bus. Dropping it stops its background task.
+/// Failed publishes (channel, stamped payload) and their size.
+#[derive(Default)]
+struct Outbox {
+    waiting: VecDeque<(String, String)>,
+    bytes: usize,
+}
+
+/// The Redis bus. Dropping it stops its background tasks.
 pub struct RedisBus {
     shared: Arc<Shared>,
     task: tokio::task::JoinHandle<()>,
+    retry: tokio::task::JoinHandle<()>,
 }
 
 impl Drop for RedisBus {
     fn drop(&mut self) {
         self.task.abort();
+        self.retry.abort();
     }
 }
 
@@ -276,6 +296,7 @@ impl RedisBus {
             set_presence: redis::Script::new(SET_PRESENCE),
             get_presence: redis::Script::new(GET_PRESENCE),
             news,
+            outbox: Mutex::new(Outbox::default()),
         });
         let control = shared.names.control();
         if let Some(sink) = shared.sink.lock().await.as_mut() {
@@ -283,8 +304,16 @@ impl RedisBus {
         }
         shared.heartbeat().await?;
         let task = tokio::spawn(run(shared.clone(), stream));
+        let retry = tokio::spawn(retry_outbox(shared.clone()));
         tracing::info!(node = %shared.names.node, "joined the cluster through Redis");
-        Ok((Self { shared, task }, news_rx))
+        Ok((
+            Self {
+                shared,
+                task,
+                retry,
+            },
+            news_rx,
+        ))
     }
 
     /// This node's id in Redis.
@@ -319,16 +348,56 @@ impl Shared {
         }
     }
 
+    fn outbox(&self) -> MutexGuard<'_, Outbox> {
+        self.outbox
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Publishes `body` on `channel`; if that fails, or earlier publishes still wait, it waits
+    /// in the outbox behind them.
     async fn publish(&self, channel: String, body: &str) {
-        let mut conn = self.conn.clone();
         let payload = self.names.stamp(body);
+        let queued = !self.outbox().waiting.is_empty();
+        if !queued && self.send(&channel, &payload).await {
+            return;
+        }
+        let mut outbox = self.outbox();
+        if outbox.bytes + channel.len() + payload.len() > OUTBOX_BYTES {
+            tracing::warn!("redis: the publish outbox is full; a frame for {channel} is dropped");
+            return;
+        }
+        outbox.bytes += channel.len() + payload.len();
+        outbox.waiting.push_back((channel, payload));
+    }
+
+    /// One PUBLISH within the time limit; whether Redis took it.
+    async fn send(&self, channel: &str, payload: &str) -> bool {
+        let mut conn = self.conn.clone();
         let mut publish = redis::cmd("PUBLISH");
-        publish.arg(&channel).arg(payload);
+        publish.arg(channel).arg(payload);
         let started = std::time::Instant::now();
         let published = self
             .call("PUBLISH", publish.query_async::<i64>(&mut conn))
             .await;
         crate::measure::bus_published(published.is_some(), started.elapsed());
+        published.is_some()
+    }
+
+    /// Sends what waits in the outbox, oldest first, until it is empty or Redis fails again.
+    async fn flush_outbox(&self) {
+        loop {
+            let Some((channel, payload)) = self.outbox().waiting.front().cloned() else {
+                return;
+            };
+            if !self.send(&channel, &payload).await {
+                return;
+            }
+            let mut outbox = self.outbox();
+            if outbox.waiting.pop_front().is_some() {
+                outbox.bytes = outbox.bytes.saturating_sub(channel.len() + payload.len());
+            }
+        }
     }
 
     async fn publish_control(&self, control: &Control) {
@@ -561,6 +630,17 @@ impl Shared {
         sink.subscribe(&channels).await?;
         *self.sink.lock().await = Some(sink);
         Ok(stream)
+    }
+}
+
+/// Tries the outbox again every [`OUTBOX_RETRY`], apart from delivery, so a Redis that does
+/// not answer never holds up what this node receives.
+async fn retry_outbox(shared: Arc<Shared>) {
+    let mut every = tokio::time::interval(OUTBOX_RETRY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        shared.flush_outbox().await;
     }
 }
 
