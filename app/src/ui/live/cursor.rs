@@ -45,10 +45,7 @@ impl RevCursor {
             return;
         }
         self.ahead.insert(rev);
-        while self.ahead.first() == Some(&(self.base + 1)) {
-            self.ahead.pop_first();
-            self.base += 1;
-        }
+        self.close_up();
         if self.ahead.len() > MAX_AHEAD {
             // Keep memory bounded; the next catch-up starts at `base` and fills the gap.
             self.ahead.clear();
@@ -61,7 +58,15 @@ impl RevCursor {
         if rev > self.base {
             self.base = rev;
             self.ahead.retain(|r| *r > rev);
-            self.seen(rev);
+            self.close_up();
+        }
+    }
+
+    /// Moves the base over the revs seen right after it.
+    fn close_up(&mut self) {
+        while self.ahead.first() == Some(&(self.base + 1)) {
+            self.ahead.pop_first();
+            self.base += 1;
         }
     }
 }
@@ -103,6 +108,7 @@ mod tests {
         c.seen(20);
         c.caught_up(19);
         assert_eq!(c.hole(), None, "a catch-up to 19 closes the hole below 20");
+        assert_eq!(c.base(), 20, "and the base moves on over 20, seen before");
     }
 
     #[test]
