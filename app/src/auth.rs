@@ -146,6 +146,29 @@ pub fn session_token(headers: &http::HeaderMap) -> Option<String> {
         .map(|v| (*v).to_owned())
 }
 
+/// Name of the cookie that carries a new access token's secret from the form that made it (in a
+/// browser without JavaScript, which is sent back to the page) to the page that shows it once.
+pub const NEW_TOKEN_COOKIE: &str = "confab_new_token";
+/// How long that cookie lasts, in seconds: long enough to follow the redirect.
+const NEW_TOKEN_TTL_SECS: i64 = 300;
+
+/// The `Set-Cookie` value that hands `secret` to the next page.
+pub fn new_token_cookie(secret: &str, secure: bool) -> String {
+    cookie(NEW_TOKEN_COOKIE, secret, NEW_TOKEN_TTL_SECS, secure)
+}
+
+/// The `Set-Cookie` value that forgets it once it has been shown.
+pub fn clear_new_token_cookie(secure: bool) -> String {
+    cookie(NEW_TOKEN_COOKIE, "", 0, secure)
+}
+
+/// The new token's secret a request carries, if any.
+pub fn new_token_secret(headers: &http::HeaderMap) -> Option<String> {
+    cookie_values(headers, NEW_TOKEN_COOKIE)
+        .first()
+        .map(|v| (*v).to_owned())
+}
+
 /// Name of the cookie that marks a browser which has logged in to an account before: such a
 /// browser is spared the per-account login limit (see `crate::limits`).
 pub const DEVICE_COOKIE: &str = "confab_device";

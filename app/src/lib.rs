@@ -12,8 +12,12 @@ pub mod model;
 pub mod protocol;
 #[cfg(feature = "ssr")]
 pub mod query;
+#[cfg(feature = "ssr")]
+pub mod read;
 pub mod rights;
 pub mod timestamp;
+#[cfg(feature = "ssr")]
+pub mod tokens;
 pub mod ui;
 pub mod validate;
 #[cfg(feature = "ssr")]

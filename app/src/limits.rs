@@ -139,6 +139,9 @@ pub struct LimitsConfig {
     pub reads_per_user: Rate,
     /// Push subscriptions made (or renewed) by one user.
     pub subscribes_per_user: Rate,
+    /// Requests to the HTTP API (`/api/v1`) made with one access token. What the request does
+    /// is counted by its own budget besides (a post by [`LimitsConfig::posts_per_user`]).
+    pub api_per_token: Rate,
     /// Backups prepared at once for downloads, over every user of this node.
     pub exports_at_once: usize,
     /// Downloads ("my data", instance backups) one user may start: each reads everything the
@@ -170,6 +173,7 @@ impl Default for LimitsConfig {
             searches_per_user: rate(30, 60),
             reads_per_user: rate(300, 60),
             subscribes_per_user: rate(10, 3600),
+            api_per_token: rate(600, 60),
             exports_at_once: 2,
             exports_per_user: rate(10, 3600),
             upload_mib_per_user: rate(1024, 86_400),
@@ -219,6 +223,10 @@ impl LimitsConfig {
                 self.subscribes_per_user.to_string(),
             ),
             (
+                "API requests per access token",
+                self.api_per_token.to_string(),
+            ),
+            (
                 "Uploads per user (MiB)",
                 self.upload_mib_per_user.to_string(),
             ),
@@ -250,6 +258,7 @@ impl LimitsConfig {
             searches_per_user: lots,
             reads_per_user: lots,
             subscribes_per_user: lots,
+            api_per_token: lots,
             exports_per_user: lots,
             upload_mib_per_user: lots,
             sockets_per_user: 0,
@@ -278,6 +287,8 @@ pub struct Limits {
     searches: Keyed<UserId>,
     reads: Keyed<UserId>,
     subscribes: Keyed<UserId>,
+    /// API requests, by the token's id.
+    api: Keyed<String>,
     /// Upload budgets, in KiB.
     uploads: Keyed<UserId>,
     sockets: Mutex<Sockets>,
@@ -383,6 +394,7 @@ impl Limits {
             searches: Keyed::keyed(config.searches_per_user.quota()),
             reads: Keyed::keyed(config.reads_per_user.quota()),
             subscribes: Keyed::keyed(config.subscribes_per_user.quota()),
+            api: Keyed::keyed(config.api_per_token.quota()),
             uploads: Keyed::keyed(kib_quota(config.upload_mib_per_user)),
             sockets: Mutex::default(),
             sockets_per_user: config.sockets_per_user,
@@ -505,6 +517,16 @@ impl Limits {
             &user,
             Limit::Subscribe,
             "You are turning on notifications too often.",
+        )
+    }
+
+    /// A request to the HTTP API with the access token `token` (its id).
+    pub fn api(&self, token: &str) -> Result<(), AppError> {
+        check(
+            &self.api,
+            &token.to_owned(),
+            Limit::ApiToken,
+            "This access token is making requests too fast.",
         )
     }
 
@@ -666,6 +688,7 @@ impl Limits {
         forget(&self.searches);
         forget(&self.reads);
         forget(&self.subscribes);
+        forget(&self.api);
         forget(&self.uploads);
         forget(&self.export_starts);
     }
@@ -680,6 +703,7 @@ impl Limits {
             + self.searches.len()
             + self.reads.len()
             + self.subscribes.len()
+            + self.api.len()
             + self.uploads.len()
             + self.export_starts.len()
     }

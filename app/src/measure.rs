@@ -395,10 +395,11 @@ pub enum Limit {
     SocketsPerUser,
     SocketsPerAddress,
     SocketFrames,
+    ApiToken,
 }
 
 impl Limit {
-    const ALL: [Self; 14] = [
+    const ALL: [Self; 15] = [
         Limit::LoginAddress,
         Limit::LoginAccount,
         Limit::Register,
@@ -413,6 +414,7 @@ impl Limit {
         Limit::SocketsPerUser,
         Limit::SocketsPerAddress,
         Limit::SocketFrames,
+        Limit::ApiToken,
     ];
 
     fn label(self) -> &'static str {
@@ -431,6 +433,7 @@ impl Limit {
             Limit::SocketsPerUser => "sockets_per_user",
             Limit::SocketsPerAddress => "sockets_per_address",
             Limit::SocketFrames => "socket_frames",
+            Limit::ApiToken => "api_token",
         }
     }
 }

@@ -337,6 +337,97 @@ pub struct AdminRoomRow {
     pub archived: bool,
 }
 
+/// What a personal access token lets its holder do with the HTTP API (`/api/v1`), as its owner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenScope {
+    /// Read: the rooms, history, changes, members and search the owner can see.
+    Read,
+    /// Write: post, edit, delete, react, join and leave, as the owner.
+    Write,
+    /// Admin: the owner's instance-admin powers (only an admin can grant it). Without it, a
+    /// token of an admin acts as a member.
+    Admin,
+}
+
+impl TokenScope {
+    /// Every scope, in the order they are shown.
+    pub const ALL: [TokenScope; 3] = [TokenScope::Read, TokenScope::Write, TokenScope::Admin];
+
+    /// The scope's word, as stored, sent and typed (`read`, `write`, `admin`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenScope::Read => "read",
+            TokenScope::Write => "write",
+            TokenScope::Admin => "admin",
+        }
+    }
+
+    /// The scope named by `word`, if any.
+    pub fn parse(word: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|s| s.as_str().eq_ignore_ascii_case(word.trim()))
+    }
+
+    /// Scopes written as words separated by spaces or commas (`read write`, `read,admin`);
+    /// `None` if a word is not a scope. Sorted, without repeats.
+    pub fn parse_list(words: &str) -> Option<Vec<Self>> {
+        let mut scopes = words
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|w| !w.is_empty())
+            .map(Self::parse)
+            .collect::<Option<Vec<_>>>()?;
+        scopes.sort();
+        scopes.dedup();
+        Some(scopes)
+    }
+
+    /// Scopes as stored: their words, separated by spaces.
+    pub fn join(scopes: &[Self]) -> String {
+        scopes
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// Names an invite or a token without its secret: the first eight bytes of the secret's hash,
+/// in hex.
+pub fn hash_id(hash: &[u8]) -> String {
+    hash.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+/// A personal access token as its owner's list shows it: never the secret, which is shown
+/// once, when made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenRow {
+    /// Names it to revoke it: the start of its hash, in hex.
+    pub id: String,
+    pub name: String,
+    pub scopes: Vec<TokenScope>,
+    pub created_at: i64,
+    /// `None`: it never expires.
+    pub expires_at: Option<i64>,
+    /// When it was last used (to the minute), if ever.
+    pub last_used_at: Option<i64>,
+}
+
+impl TokenRow {
+    /// Whether it is past its expiry at `now`.
+    pub fn expired(&self, now: i64) -> bool {
+        self.expires_at.is_some_and(|at| at <= now)
+    }
+}
+
+/// A token just made: its row, and the secret, which is shown this once and never again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewToken {
+    pub token: TokenRow,
+    pub secret: String,
+}
+
 /// An invite as the admin console lists it: never its code, which is shown once, when made.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InviteRow {

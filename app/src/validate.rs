@@ -344,6 +344,8 @@ pub fn description(raw: &str) -> Result<Option<String>, AppError> {
 pub const MAX_DISPLAY_NAME_CHARS: usize = 64;
 /// The longest status text, in characters.
 pub const MAX_STATUS_CHARS: usize = 100;
+/// The longest name an access token may have, in characters.
+pub const MAX_TOKEN_NAME_CHARS: usize = 64;
 /// The longest time zone name (the longest IANA name is 32 characters).
 pub const MAX_TIME_ZONE_CHARS: usize = 64;
 

@@ -45,6 +45,7 @@ macro_rules! every_case {
             sessions_expire_and_can_be_revoked,
             sessions_end_everywhere_and_expired_ones_are_purged,
             a_disabled_account_has_no_sessions_until_enabled,
+            access_tokens_grant_their_scopes_until_revoked_expired_or_disabled,
             the_console_lists_accounts_by_name_a_page_at_a_time,
             the_audit_log_keeps_every_line_newest_first,
             roles_decide_who_moderates_a_room,
@@ -750,6 +751,124 @@ async fn a_disabled_account_has_no_sessions_until_enabled(store: Arc<dyn Store>)
         store.set_disabled("nobody", Some(1)).await.unwrap_err(),
         StoreError::NotFound(_)
     ));
+}
+
+async fn access_tokens_grant_their_scopes_until_revoked_expired_or_disabled(store: Arc<dyn Store>) {
+    use app::model::TokenScope::{Admin, Read, Write};
+    use app::store::NewAccessToken;
+    let alice = user(&*store, "alice").await;
+    let bob = user(&*store, "bob").await;
+    let new = |user_id, hash: &'static [u8], name: &'static str, expires_at| NewAccessToken {
+        user_id,
+        hash,
+        name,
+        scopes: &[Read, Write],
+        expires_at,
+        max_per_user: 3,
+    };
+    let ci = store
+        .create_token(new(alice.id, b"ci-secret", "ci", None))
+        .await
+        .unwrap();
+    assert_eq!(ci.id, app::model::hash_id(b"ci-secret"));
+    assert_eq!(ci.scopes, vec![Read, Write]);
+    assert_eq!(ci.last_used_at, None);
+    let admin_scoped = NewAccessToken {
+        scopes: &[Read, Admin],
+        ..new(alice.id, b"short-secret", "short", Some(5_000))
+    };
+    store.create_token(admin_scoped).await.unwrap();
+    // One name once per owner; another owner may use it.
+    assert!(matches!(
+        store
+            .create_token(new(alice.id, b"other", "ci", None))
+            .await
+            .unwrap_err(),
+        StoreError::Conflict(_)
+    ));
+    store
+        .create_token(new(bob.id, b"bob-secret", "ci", None))
+        .await
+        .unwrap();
+    // At most `max_per_user`.
+    store
+        .create_token(new(alice.id, b"third", "third", None))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .create_token(new(alice.id, b"fourth", "fourth", None))
+            .await
+            .unwrap_err(),
+        StoreError::Conflict(_)
+    ));
+
+    let listed = store.tokens(alice.id).await.unwrap();
+    let names: Vec<&str> = listed.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names.len(), 3);
+    assert!(names.contains(&"ci") && names.contains(&"short") && names.contains(&"third"));
+    assert_eq!(store.tokens(bob.id).await.unwrap().len(), 1);
+
+    // A use lets the owner in with the token's scopes, and is noted.
+    let grant = store
+        .token_user(b"ci-secret", 1_000)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(grant.user.id, alice.id);
+    assert_eq!(grant.scopes, vec![Read, Write]);
+    assert_eq!(grant.token_id, ci.id);
+    let noted = |tokens: Vec<app::model::TokenRow>| {
+        tokens
+            .into_iter()
+            .find(|t| t.name == "ci")
+            .unwrap()
+            .last_used_at
+    };
+    assert_eq!(noted(store.tokens(alice.id).await.unwrap()), Some(1_000));
+    // Within a minute, not written again; after it, written.
+    store
+        .token_user(b"ci-secret", 30_000)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(noted(store.tokens(alice.id).await.unwrap()), Some(1_000));
+    store
+        .token_user(b"ci-secret", 61_000)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(noted(store.tokens(alice.id).await.unwrap()), Some(61_000));
+
+    // Expiry.
+    let short = store
+        .token_user(b"short-secret", 4_999)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(short.scopes, vec![Read, Admin]);
+    assert!(store
+        .token_user(b"short-secret", 5_000)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store.token_user(b"never-made", 0).await.unwrap().is_none());
+
+    // Revoking: only by its owner, at once.
+    assert!(!store.revoke_token(bob.id, &ci.id).await.unwrap());
+    assert!(store.revoke_token(alice.id, &ci.id).await.unwrap());
+    assert!(!store.revoke_token(alice.id, &ci.id).await.unwrap());
+    assert!(store
+        .token_user(b"ci-secret", 1_000)
+        .await
+        .unwrap()
+        .is_none());
+
+    // A disabled owner's tokens let no one in until enabled again.
+    store.set_disabled("bob", Some(5)).await.unwrap();
+    assert!(store.token_user(b"bob-secret", 0).await.unwrap().is_none());
+    store.set_disabled("bob", None).await.unwrap();
+    assert!(store.token_user(b"bob-secret", 0).await.unwrap().is_some());
 }
 
 async fn the_console_lists_accounts_by_name_a_page_at_a_time(store: Arc<dyn Store>) {

@@ -13,7 +13,7 @@ use app::store::{ExportRequest, Store};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::config::{
-    database_url, AdminCommand, BackupArgs, DatabaseArg, RestoreArgs, SnapshotArgs,
+    database_url, AdminCommand, BackupArgs, DatabaseArg, RestoreArgs, SnapshotArgs, TokenCommand,
 };
 
 /// What a command failed with: printed as `confab: <message>` with a non-zero exit.
@@ -438,6 +438,97 @@ pub async fn admin(command: AdminCommand) -> CommandResult {
             Ok(())
         }
     }
+}
+
+/// `confab token ...`: what a user could do on the "Access tokens" page, for the operator.
+pub async fn token(command: TokenCommand) -> CommandResult {
+    match command {
+        TokenCommand::Create {
+            db,
+            user,
+            name,
+            scopes,
+            days,
+        } => {
+            let scopes = app::model::TokenScope::parse_list(&scopes).ok_or_else(|| {
+                format!("--scopes {scopes:?}: write read, write and admin, separated by commas")
+            })?;
+            let store = open(&db).await?;
+            let result = async {
+                let owner = named_user(store.as_ref(), &user).await?;
+                let made =
+                    app::tokens::create(store.as_ref(), &owner, &name, &scopes, Some(days)).await?;
+                audit(store.as_ref(), "create_token", &owner.username).await;
+                Ok::<_, Box<dyn std::error::Error>>(made)
+            }
+            .await;
+            store.close().await;
+            let made = result?;
+            eprintln!(
+                "token {} for {user} ({}), {}; copy it now, it is not shown again:",
+                made.token.id,
+                app::model::TokenScope::join(&made.token.scopes),
+                made.token
+                    .expires_at
+                    .map_or("never expires".to_owned(), |at| format!(
+                        "expires {}",
+                        app::timestamp::utc_label(at)
+                    )),
+            );
+            println!("{}", made.secret);
+            Ok(())
+        }
+        TokenCommand::List { db, user } => {
+            let store = open(&db).await?;
+            let result = async {
+                let owner = named_user(store.as_ref(), &user).await?;
+                Ok::<_, Box<dyn std::error::Error>>(store.tokens(owner.id).await?)
+            }
+            .await;
+            store.close().await;
+            let now = app::timestamp::now_ms();
+            for token in result? {
+                let expiry = match token.expires_at {
+                    None => "never expires".to_owned(),
+                    Some(at) if at <= now => format!("expired {}", app::timestamp::utc_label(at)),
+                    Some(at) => format!("expires {}", app::timestamp::utc_label(at)),
+                };
+                println!(
+                    "{}\t{}\t{}\t{expiry}",
+                    token.id,
+                    token.name,
+                    app::model::TokenScope::join(&token.scopes)
+                );
+            }
+            Ok(())
+        }
+        TokenCommand::Revoke { db, user, id } => {
+            let store = open(&db).await?;
+            let result = async {
+                let owner = named_user(store.as_ref(), &user).await?;
+                app::tokens::revoke(store.as_ref(), &owner, &id).await?;
+                audit(store.as_ref(), "revoke_token", &owner.username).await;
+                Ok::<_, Box<dyn std::error::Error>>(())
+            }
+            .await;
+            store.close().await;
+            result?;
+            eprintln!("token {id} of {user} is revoked");
+            Ok(())
+        }
+    }
+}
+
+/// The account named `name`, or an error saying there is none.
+async fn named_user(
+    store: &dyn app::store::Store,
+    name: &str,
+) -> Result<app::model::User, Box<dyn std::error::Error>> {
+    let name = app::validate::username(name)?;
+    Ok(store
+        .user_by_name(&name)
+        .await?
+        .ok_or_else(|| format!("there is no user named {name}"))?)
 }
 
 async fn end_sessions(

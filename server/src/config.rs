@@ -46,6 +46,10 @@ pub enum Command {
     /// Remove the stored files that no message names any more (a running server also does
     /// this every ten minutes), once they are an hour old.
     PruneFiles(PruneArgs),
+    /// Personal access tokens for the HTTP API (`/api/v1`): make one for a user, list a user's,
+    /// or revoke one.
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// Web Push: show the instance's VAPID public key, or rotate the key pair.
     #[command(subcommand)]
     Push(PushCommand),
@@ -53,6 +57,41 @@ pub enum Command {
     /// database reachable and migrations current, the built site, the files folder and its free
     /// disk, push's public URL, and Redis in cluster mode. Changes nothing.
     Doctor(Box<ServeArgs>),
+}
+
+/// `confab token ...`.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Make an access token for USER and print its secret (shown this once: only its hash is
+    /// kept).
+    Create {
+        #[command(flatten)]
+        db: DatabaseArg,
+        user: String,
+        /// What it is for, as the user's list of tokens shows it.
+        #[arg(long)]
+        name: String,
+        /// What it may do: read, write and admin (an admin's powers; only for an admin),
+        /// separated by commas.
+        #[arg(long, default_value = "read,write")]
+        scopes: String,
+        /// How many days it lasts (at most 366); 0: until revoked.
+        #[arg(long, default_value_t = 90)]
+        days: u32,
+    },
+    /// List USER's tokens (never their secrets).
+    List {
+        #[command(flatten)]
+        db: DatabaseArg,
+        user: String,
+    },
+    /// Revoke USER's token ID (as `list` shows it): it lets no one in from the next request.
+    Revoke {
+        #[command(flatten)]
+        db: DatabaseArg,
+        user: String,
+        id: String,
+    },
 }
 
 /// `confab push ...`.
@@ -547,6 +586,9 @@ pub struct LimitArgs {
     /// Pages of messages (history, threads, changes, a socket's sync) per user.
     #[arg(long, env = "CONFAB_READ_RATE_PER_USER", default_value = "300/min")]
     pub read_rate_per_user: Rate,
+    /// Requests to the HTTP API (`/api/v1`) per access token.
+    #[arg(long, env = "CONFAB_API_RATE_PER_TOKEN", default_value = "600/min")]
+    pub api_rate_per_token: Rate,
     /// Push subscriptions made per user.
     #[arg(
         long,
@@ -584,6 +626,7 @@ impl LimitArgs {
             sockets_per_ip: self.max_sockets_per_ip,
             searches_per_user: self.search_rate_per_user,
             reads_per_user: self.read_rate_per_user,
+            api_per_token: self.api_rate_per_token,
             subscribes_per_user: self.subscribe_rate_per_user,
             exports_at_once: self.exports_at_once,
             exports_per_user: self.export_rate_per_user,

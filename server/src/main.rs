@@ -46,6 +46,7 @@ async fn main() -> std::process::ExitCode {
         Some(Command::Admin(command)) => commands::admin(command).await,
         Some(Command::PruneFiles(args)) => commands::prune_files(args).await,
         Some(Command::Push(command)) => commands::push(command).await,
+        Some(Command::Token(command)) => commands::token(command).await,
         Some(Command::Doctor(args)) => server::doctor::command(*args).await,
     };
     match result {

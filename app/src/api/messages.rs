@@ -18,29 +18,13 @@ pub async fn get_history(
     limit: Option<u32>,
 ) -> Result<HistoryPage, AppError> {
     let user = super::ssr::require_user().await?;
-    let since = match since.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        Some(text) => Some(crate::timestamp::parse_rfc3339(text).ok_or_else(|| {
-            AppError::BadRequest(format!(
-                "since: {text:?} is not an RFC 3339 date (e.g. 2024-01-31T09:00:00Z)."
-            ))
-        })?),
-        None => None,
-    };
-    super::ssr::state()?.limits.read(user.id)?;
-    let forwards = after.is_some() || since.is_some();
-    let query = crate::store::HistoryQuery {
+    let ask = crate::read::HistoryAsk {
         before,
         after,
-        since,
-        limit: crate::validate::page_limit(limit),
-        thread: None,
+        since: since.as_deref(),
+        limit,
     };
-    let mut page = super::ssr::state()?
-        .store
-        .history(user.id, room_id, query)
-        .await?;
-    page.fit(crate::validate::PAGE_MAX_BYTES, forwards);
-    Ok(page)
+    crate::read::history(&super::ssr::state()?, &user, room_id, ask).await
 }
 
 /// Posts a message. Returns once it is durably stored, with its seq. A retry with the same
@@ -224,15 +208,7 @@ pub async fn get_changes(
     limit: Option<u32>,
 ) -> Result<Changes, AppError> {
     let user = super::ssr::require_user().await?;
-    let limit = crate::validate::page_limit(limit);
-    let state = super::ssr::state()?;
-    state.limits.read(user.id)?;
-    let mut changes = state
-        .store
-        .changes(user.id, room_id, after_rev, limit)
-        .await?;
-    changes.fit(crate::validate::PAGE_MAX_BYTES);
-    Ok(changes)
+    crate::read::changes(&super::ssr::state()?, &user, room_id, after_rev, limit).await
 }
 
 /// Messages the caller can read (rooms and DMs they are in) matching `q`, newest first, 20 per

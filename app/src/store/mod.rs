@@ -31,7 +31,8 @@ macro_rules! written_once {
             "sql/profiles.rs" profiles,
             "sql/push.rs" push,
             "sql/settings.rs" settings,
-            "sql/threads.rs" threads
+            "sql/threads.rs" threads,
+            "sql/tokens.rs" tokens
         );
     };
     ($($file:literal $name:ident),*) => {$(
@@ -60,7 +61,7 @@ mod threads;
 
 use crate::model::{
     Attachment, Changes, HistoryPage, Message, NotifyLevel, PushDevice, RegistrationMode, RoomId,
-    RoomListing, RoomSummary, RoomView, Sidebar, User, UserId,
+    RoomListing, RoomSummary, RoomView, Sidebar, TokenRow, User, UserId,
 };
 
 /// A member of a room as stored: presence is added from the live side.
@@ -109,6 +110,30 @@ pub trait PushStore: Send + Sync {
         author_id: UserId,
         thread: Option<i64>,
     ) -> StoreResult<Vec<PushTarget>>;
+}
+
+/// A personal access token as it is made, already checked (`crate::tokens::create`).
+#[derive(Debug, Clone, Copy)]
+pub struct NewAccessToken<'a> {
+    pub user_id: UserId,
+    /// The SHA-256 of its secret.
+    pub hash: &'a [u8],
+    pub name: &'a str,
+    pub scopes: &'a [crate::model::TokenScope],
+    /// `None`: it never expires.
+    pub expires_at: Option<i64>,
+    /// The most tokens one user may hold: another is refused in the transaction that would
+    /// add it.
+    pub max_per_user: usize,
+}
+
+/// What a token shown in a request grants: its owner, as stored, and its scopes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenGrant {
+    pub user: User,
+    /// [`crate::model::TokenRow::id`].
+    pub token_id: String,
+    pub scopes: Vec<crate::model::TokenScope>,
 }
 
 /// A browser's push subscription as it arrives, already checked (`crate::push::subscription`).
@@ -524,6 +549,18 @@ pub trait Store: Send + Sync + 'static {
     async fn end_sessions(&self, user_id: UserId) -> StoreResult<u64>;
     /// Deletes every session that expired before `now`; returns how many.
     async fn purge_expired_sessions(&self, now: i64) -> StoreResult<u64>;
+
+    /// Records a personal access token of `new.user_id`, known by the hash of its secret.
+    /// Refused (`Conflict`) when its owner has a token of that name already, or
+    /// `new.max_per_user` tokens.
+    async fn create_token(&self, new: NewAccessToken<'_>) -> StoreResult<TokenRow>;
+    /// The user's tokens, newest first, expired ones included.
+    async fn tokens(&self, user_id: UserId) -> StoreResult<Vec<TokenRow>>;
+    /// Deletes the user's token that [`TokenRow::id`] names; false when they have none by it.
+    async fn revoke_token(&self, user_id: UserId, id: &str) -> StoreResult<bool>;
+    /// The enabled account whose unexpired token has this hash, with what the token grants.
+    /// Notes the use at `now`, at most once a minute per token.
+    async fn token_user(&self, token_hash: &[u8], now: i64) -> StoreResult<Option<TokenGrant>>;
 
     /// The rooms and DMs `user_id` belongs to.
     async fn sidebar(&self, user_id: UserId) -> StoreResult<Sidebar>;

@@ -11,20 +11,20 @@ use sqlx::Row;
 
 use super::{
     admin, backup, changes, is_unique_violation, names_param, no_such_user, not_found, search,
-    owners, profiles, settings, threads, Access, Backend, Conn, Db, ROOM_KIND,
+    owners, profiles, settings, threads, tokens, Access, Backend, Conn, Db, ROOM_KIND,
 };
 use super::dialect::{begin_write, by_name, message_at, same_name, DISPLAY_NAME, DISPLAY_NAME_SORT, GREATEST, LEAST, MESSAGE_COLUMNS, NAMES_IN_2};
 use crate::model::{
     Changes, HistoryPage, Message, RegistrationMode, Role, RoomId, RoomKind, RoomListing,
-    RoomSummary, RoomView, Sidebar, User, UserId,
+    RoomSummary, RoomView, Sidebar, TokenRow, User, UserId,
 };
 use crate::rights::Action;
 use crate::store::group_commit::Post;
 use crate::store::records::{BackupResult, EndRecord};
 use crate::store::{
     admit, stored_mode, Admission, Changed, ExportRequest, ExportSink, Found, HistoryQuery,
-    MessageChange, NewMessage, NewReply, ProfileChange, Replied, RestoreTx, SearchFilter, Store, StoreError,
-    StoreResult, StoredMember, INVITE_INVALID,
+    MessageChange, NewAccessToken, NewMessage, NewReply, ProfileChange, Replied, RestoreTx, SearchFilter, Store, StoreError,
+    StoreResult, StoredMember, TokenGrant, INVITE_INVALID,
 };
 use crate::timestamp::now_ms;
 #[async_trait]
@@ -148,7 +148,7 @@ impl Store for Backend {
             .map(
                 |(hash, created_by, created_at, expires_at, uses, max_uses, revoked_at)| {
                     crate::model::InviteRow {
-                        id: invite_id(&hash),
+                        id: hash_id(&hash),
                         created_by,
                         created_at,
                         expires_at,
@@ -167,7 +167,7 @@ impl Store for Backend {
             sqlx::query_scalar("SELECT code_hash FROM invites WHERE revoked_at IS NULL")
                 .fetch_all(&mut *tx)
                 .await?;
-        let Some(hash) = hashes.into_iter().find(|h| invite_id(h) == id) else {
+        let Some(hash) = hashes.into_iter().find(|h| hash_id(h) == id) else {
             return Ok(false);
         };
         sqlx::query("UPDATE invites SET revoked_at = $2 WHERE code_hash = $1")
@@ -279,6 +279,22 @@ impl Store for Backend {
             .execute(&self.write)
             .await?;
         Ok(done.rows_affected())
+    }
+
+    async fn create_token(&self, new: NewAccessToken<'_>) -> StoreResult<TokenRow> {
+        tokens::create(&self.write, new).await
+    }
+
+    async fn tokens(&self, user_id: UserId) -> StoreResult<Vec<TokenRow>> {
+        tokens::list(&self.read, user_id).await
+    }
+
+    async fn revoke_token(&self, user_id: UserId, id: &str) -> StoreResult<bool> {
+        tokens::revoke(&self.write, user_id, id).await
+    }
+
+    async fn token_user(&self, token_hash: &[u8], now: i64) -> StoreResult<Option<TokenGrant>> {
+        tokens::grant(&self.sessions, &self.write, token_hash, now).await
     }
 
     async fn sidebar(&self, user_id: UserId) -> StoreResult<Sidebar> {
@@ -1138,7 +1154,4 @@ async fn last_owner_of_others(conn: &mut Conn, room_id: RoomId) -> StoreResult<b
 /// when it was revoked.
 type InviteColumns = (Vec<u8>, Option<String>, i64, i64, i64, i64, Option<i64>);
 
-/// Names an invite without its code: the first eight bytes of the code's hash, in hex.
-fn invite_id(hash: &[u8]) -> String {
-    hash.iter().take(8).map(|b| format!("{b:02x}")).collect()
-}
+use crate::model::hash_id;

@@ -1,0 +1,68 @@
+//! The reads every client shares: a page of a room's history and a room's changes, asked for
+//! by the UI's server functions and by the HTTP API (`/api/v1`) alike, so both are bounded,
+//! rate-limited and paged the same way.
+
+use crate::error::AppError;
+use crate::model::{Changes, HistoryPage, RoomId, User};
+use crate::state::AppState;
+
+/// Which page of history to read, as a client asks for it (not yet checked).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HistoryAsk<'a> {
+    /// Exclusive seq bounds; without either the page is the newest.
+    pub before: Option<i64>,
+    pub after: Option<i64>,
+    /// RFC 3339: from the first message at or after that instant, oldest first.
+    pub since: Option<&'a str>,
+    /// Messages per page: 50 when not said, at most 100.
+    pub limit: Option<u32>,
+}
+
+/// A page of `room_id`'s history as `user` may read it, oldest first, cut to what one answer
+/// may carry.
+pub async fn history(
+    state: &AppState,
+    user: &User,
+    room_id: RoomId,
+    ask: HistoryAsk<'_>,
+) -> Result<HistoryPage, AppError> {
+    let since = match ask.since.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(text) => Some(crate::timestamp::parse_rfc3339(text).ok_or_else(|| {
+            AppError::BadRequest(format!(
+                "since: {text:?} is not an RFC 3339 date (e.g. 2024-01-31T09:00:00Z)."
+            ))
+        })?),
+        None => None,
+    };
+    state.limits.read(user.id)?;
+    let forwards = ask.after.is_some() || since.is_some();
+    let query = crate::store::HistoryQuery {
+        before: ask.before,
+        after: ask.after,
+        since,
+        limit: crate::validate::page_limit(ask.limit),
+        thread: None,
+    };
+    let mut page = state.store.history(user.id, room_id, query).await?;
+    page.fit(crate::validate::PAGE_MAX_BYTES, forwards);
+    Ok(page)
+}
+
+/// What changed in `room_id` after `after_rev`, in rev order, `limit` at a time (50 when not
+/// said, at most 100).
+pub async fn changes(
+    state: &AppState,
+    user: &User,
+    room_id: RoomId,
+    after_rev: i64,
+    limit: Option<u32>,
+) -> Result<Changes, AppError> {
+    let limit = crate::validate::page_limit(limit);
+    state.limits.read(user.id)?;
+    let mut changes = state
+        .store
+        .changes(user.id, room_id, after_rev, limit)
+        .await?;
+    changes.fit(crate::validate::PAGE_MAX_BYTES);
+    Ok(changes)
+}
