@@ -16,6 +16,7 @@ pub mod guard;
 pub mod health;
 pub mod metrics;
 pub mod previews;
+pub mod rest;
 pub mod ws;
 
 use std::sync::Arc;
@@ -123,6 +124,7 @@ pub fn router(state: AppState, options: LeptosOptions, live: LiveOptions) -> Rou
             axum::routing::get(previews::thumbnail).with_state(state.clone()),
         )
         .route("/ws", axum::routing::get(ws::handler).with_state(ws_state))
+        .nest("/api/v1", rest::router(state.clone()))
         .route(SERVICE_WORKER_PATH, axum::routing::get(worker))
         .route(
             "/export/me",

@@ -1,0 +1,495 @@
+//! The HTTP API for scripts, bots and other programs: `/api/v1`, JSON in and out. A caller
+//! shows a personal access token (`Authorization: Bearer cfb_…`, see `app::tokens`) or a
+//! browser's session cookie (whose writes the site guard checks against cross-site requests,
+//! as every form's). Each handler is a thin adapter over what the UI calls: posts and changes
+//! go through the one write path (`app::chat`), reads through `app::read` and `app::search`,
+//! so a message posted here is live on every screen at once and counts against the same
+//! limits. Every error is a typed JSON body, `{"error": {"code": "…", "message": "…"}}`, with
+//! the status it stands for; the codes are stable (`docs/protocol.md`, "HTTP API").
+
+use app::chat::{self, Action, Answer, Change, Post};
+use app::error::AppError;
+use app::model::{RoomId, TokenScope, User};
+use app::state::AppState;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Query, Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use http::request::Parts;
+use http::{header, Method, StatusCode};
+use serde::{Deserialize, Serialize};
+
+/// The API's routes, mounted at `/api/v1` (in a router of any state).
+pub fn router<S: Clone + Send + Sync + 'static>(state: AppState) -> Router<S> {
+    Router::new()
+        .route("/me", get(me))
+        .route("/rooms", get(rooms))
+        .route("/rooms/{room}/join", post(join))
+        .route("/rooms/{room}/leave", post(leave))
+        .route("/rooms/{room}/messages", get(history).post(post_message))
+        .route(
+            "/rooms/{room}/messages/{seq}",
+            axum::routing::patch(edit).delete(delete),
+        )
+        .route("/rooms/{room}/messages/{seq}/reactions", post(react))
+        .route("/rooms/{room}/changes", get(changes))
+        .route("/search", get(search))
+        .fallback(|| async {
+            ApiError(AppError::NotFound(
+                "There is no such API call: see /api/v1 in docs/protocol.md.".into(),
+            ))
+        })
+        .with_state(state)
+}
+
+/// An error as the API sends it.
+pub struct ApiError(pub AppError);
+
+impl From<AppError> for ApiError {
+    fn from(error: AppError) -> Self {
+        ApiError(error)
+    }
+}
+
+/// The stable code of an error, for programs to branch on (the message is for people).
+fn code(error: &AppError) -> &'static str {
+    match error {
+        AppError::BadRequest(_) => "bad_request",
+        AppError::Unauthorized(_) => "unauthorized",
+        AppError::Forbidden(_) => "forbidden",
+        AppError::NotFound(_) => "not_found",
+        AppError::Conflict(_) => "conflict",
+        AppError::TooLarge(_) => "too_large",
+        AppError::RateLimited { .. } => "rate_limited",
+        AppError::Unavailable(_) => "unavailable",
+        AppError::Internal | AppError::Network(_) => "internal",
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(Serialize)]
+struct ErrorDetail {
+    code: &'static str,
+    message: String,
+    /// With `rate_limited`: when to try again (also in `Retry-After`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retry_after_secs: Option<u64>,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let error = self.0;
+        let retry_after_secs = match &error {
+            AppError::RateLimited {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
+            _ => None,
+        };
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: code(&error),
+                message: error.to_string(),
+                retry_after_secs,
+            },
+        };
+        let mut response = (error.status(), axum::Json(body)).into_response();
+        let headers = response.headers_mut();
+        if let Some(secs) = retry_after_secs {
+            headers.insert(header::RETRY_AFTER, secs.into());
+        }
+        if matches!(error, AppError::Unauthorized(_)) {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                http::HeaderValue::from_static("Bearer realm=\"confab\""),
+            );
+        }
+        response
+    }
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// Who is calling, and with what: a token's grant, or a browser's session (which may do
+/// whatever its user may).
+pub struct Caller {
+    pub user: User,
+    /// The scopes the call may use; `None` for a session.
+    pub scopes: Option<Vec<TokenScope>>,
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
+        // A read needs the read scope; anything else, the write scope.
+        let needs = if matches!(parts.method, Method::GET | Method::HEAD) {
+            TokenScope::Read
+        } else {
+            TokenScope::Write
+        };
+        match app::tokens::bearer(&parts.headers) {
+            Some(secret) => {
+                let grant = match app::tokens::authenticate(state.store.as_ref(), secret?).await {
+                    Ok(grant) => grant,
+                    Err(refused @ AppError::Unauthorized(_)) => {
+                        // A wrong token costs a database read: wrong ones count against the
+                        // address's login budget, as wrong passwords do.
+                        let peer = parts
+                            .extensions
+                            .get::<ConnectInfo<std::net::SocketAddr>>()
+                            .map(|info| info.0.ip());
+                        let ip = state.limits.client_ip(peer, &parts.headers);
+                        state.limits.login(ip, None, false)?;
+                        return Err(refused.into());
+                    }
+                    Err(other) => return Err(other.into()),
+                };
+                state.limits.api(grant.token_id())?;
+                grant.require(needs)?;
+                Ok(Caller {
+                    user: grant.user(),
+                    scopes: Some(
+                        TokenScope::ALL
+                            .into_iter()
+                            .filter(|s| grant.allows(*s))
+                            .collect(),
+                    ),
+                })
+            }
+            None => {
+                let user = app::auth::session_user(state.store.as_ref(), &parts.headers)
+                    .await?
+                    .ok_or_else(|| {
+                        AppError::Unauthorized(
+                            "Send an access token (Authorization: Bearer …) or log in first."
+                                .into(),
+                        )
+                    })?;
+                Ok(Caller { user, scopes: None })
+            }
+        }
+    }
+}
+
+/// A JSON body, refused with a typed error when it is not JSON or not the right shape.
+pub struct Body<T>(pub T);
+
+impl<T, S> FromRequest<S> for Body<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> ApiResult<Self> {
+        match axum::Json::<T>::from_request(request, state).await {
+            Ok(axum::Json(value)) => Ok(Body(value)),
+            Err(rejection) => Err(ApiError(json_refused(&rejection))),
+        }
+    }
+}
+
+fn json_refused(rejection: &JsonRejection) -> AppError {
+    match rejection {
+        JsonRejection::MissingJsonContentType(_) => AppError::BadRequest(
+            "Send the body as JSON, with Content-Type: application/json.".into(),
+        ),
+        JsonRejection::BytesRejection(_) => {
+            AppError::TooLarge("The request body is larger than this server accepts.".into())
+        }
+        other => AppError::BadRequest(format!(
+            "The JSON body was not understood: {}",
+            other.body_text()
+        )),
+    }
+}
+
+/// A query string, refused with a typed error when it is not the right shape.
+pub struct Params<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Params<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> ApiResult<Self> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(value)) => Ok(Params(value)),
+            Err(rejection) => Err(ApiError(query_refused(&rejection))),
+        }
+    }
+}
+
+fn query_refused(rejection: &QueryRejection) -> AppError {
+    AppError::BadRequest(format!(
+        "The query string was not understood: {}",
+        rejection.body_text()
+    ))
+}
+
+/// A room and a message in the path, refused with a typed error when they are not numbers.
+pub struct At<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for At<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> ApiResult<Self> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(value)) => Ok(At(value)),
+            Err(rejection) => Err(ApiError(AppError::NotFound(format!(
+                "There is no such room or message: {}",
+                rejection.body_text()
+            )))),
+        }
+    }
+}
+
+/// The caller, as `GET /api/v1/me` answers.
+#[derive(Serialize)]
+struct Me {
+    id: i64,
+    username: String,
+    is_admin: bool,
+    /// What the token may do; absent for a browser's session.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scopes: Option<Vec<TokenScope>>,
+}
+
+async fn me(caller: Caller) -> axum::Json<Me> {
+    axum::Json(Me {
+        id: caller.user.id,
+        username: caller.user.username,
+        is_admin: caller.user.is_admin,
+        scopes: caller.scopes,
+    })
+}
+
+async fn rooms(State(state): State<AppState>, caller: Caller) -> ApiResult<impl IntoResponse> {
+    Ok(axum::Json(
+        state
+            .store
+            .sidebar(caller.user.id)
+            .await
+            .map_err(AppError::from)?,
+    ))
+}
+
+async fn join(
+    State(state): State<AppState>,
+    caller: Caller,
+    At(room): At<RoomId>,
+) -> ApiResult<StatusCode> {
+    chat::join(&state, &caller.user, room).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn leave(
+    State(state): State<AppState>,
+    caller: Caller,
+    At(room): At<RoomId>,
+) -> ApiResult<StatusCode> {
+    chat::leave(&state, &caller.user, room).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET …/messages`: a page of history (see `app::read::HistoryAsk`).
+#[derive(Deserialize)]
+struct HistoryParams {
+    before: Option<i64>,
+    after: Option<i64>,
+    since: Option<String>,
+    limit: Option<u32>,
+}
+
+async fn history(
+    State(state): State<AppState>,
+    caller: Caller,
+    At(room): At<RoomId>,
+    Params(params): Params<HistoryParams>,
+) -> ApiResult<impl IntoResponse> {
+    let ask = app::read::HistoryAsk {
+        before: params.before,
+        after: params.after,
+        since: params.since.as_deref(),
+        limit: params.limit,
+    };
+    Ok(axum::Json(
+        app::read::history(&state, &caller.user, room, ask).await?,
+    ))
+}
+
+/// `POST …/messages`: a message to post.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewMessage {
+    text: String,
+    /// The client's id for it: a retry with the same id posts nothing new.
+    client_id: Option<String>,
+    /// A reply in the thread of the message with this seq.
+    thread: Option<i64>,
+    #[serde(default)]
+    also_in_room: bool,
+}
+
+async fn post_message(
+    State(state): State<AppState>,
+    caller: Caller,
+    At(room): At<RoomId>,
+    Body(new): Body<NewMessage>,
+) -> ApiResult<impl IntoResponse> {
+    let post = Post {
+        room_id: room,
+        text: &new.text,
+        client_id: new.client_id.as_deref(),
+        thread: new.thread,
+        also_in_room: new.also_in_room,
+        files: &[],
+        budget_drawn: false,
+    };
+    let message = chat::post(&state, &caller.user, post, Answer::Returned).await?;
+    Ok((StatusCode::CREATED, axum::Json(message)))
+}
+
+/// `PATCH …/messages/{seq}`: the message's new text.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Edit {
+    text: String,
+    client_id: Option<String>,
+}
+
+async fn edit(
+    State(state): State<AppState>,
+    caller: Caller,
+    At((room, seq)): At<(RoomId, i64)>,
+    Body(edit): Body<Edit>,
+) -> ApiResult<impl IntoResponse> {
+    let change = Change {
+        room_id: room,
+        seq,
+        client_id: edit.client_id.as_deref(),
+        action: Action::Edit(&edit.text),
+    };
+    Ok(axum::Json(
+        chat::change(&state, &caller.user, change, Answer::Returned).await?,
+    ))
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    At((room, seq)): At<(RoomId, i64)>,
+) -> ApiResult<impl IntoResponse> {
+    let change = Change {
+        room_id: room,
+        seq,
+        client_id: None,
+        action: Action::Delete,
+    };
+    Ok(axum::Json(
+        chat::change(&state, &caller.user, change, Answer::Returned).await?,
+    ))
+}
+
+/// `POST …/messages/{seq}/reactions`: an emoji to toggle.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Reaction {
+    emoji: String,
+    client_id: Option<String>,
+}
+
+async fn react(
+    State(state): State<AppState>,
+    caller: Caller,
+    At((room, seq)): At<(RoomId, i64)>,
+    Body(reaction): Body<Reaction>,
+) -> ApiResult<impl IntoResponse> {
+    let change = Change {
+        room_id: room,
+        seq,
+        client_id: reaction.client_id.as_deref(),
+        action: Action::React(&reaction.emoji),
+    };
+    Ok(axum::Json(
+        chat::change(&state, &caller.user, change, Answer::Returned).await?,
+    ))
+}
+
+/// `GET …/changes`: what changed after a rev.
+#[derive(Deserialize)]
+struct ChangesParams {
+    after_rev: i64,
+    limit: Option<u32>,
+}
+
+async fn changes(
+    State(state): State<AppState>,
+    caller: Caller,
+    At(room): At<RoomId>,
+    Params(params): Params<ChangesParams>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(axum::Json(
+        app::read::changes(&state, &caller.user, room, params.after_rev, params.limit).await?,
+    ))
+}
+
+/// `GET /search`: the query language of the search box.
+#[derive(Deserialize)]
+struct SearchParams {
+    q: String,
+    page: Option<String>,
+}
+
+async fn search(
+    State(state): State<AppState>,
+    caller: Caller,
+    Params(params): Params<SearchParams>,
+) -> ApiResult<impl IntoResponse> {
+    let page = params
+        .page
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty());
+    Ok(axum::Json(
+        app::search::run(&state, caller.user.id, &params.q, page).await?,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    #![expect(clippy::unwrap_used)]
+    use super::*;
+
+    #[tokio::test]
+    async fn an_error_is_a_typed_body_with_its_status() {
+        let response = ApiError(AppError::RateLimited {
+            message: "Slow down.".into(),
+            retry_after_secs: 7,
+        })
+        .into_response();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "7");
+        let body = axum::body::to_bytes(response.into_body(), 1024)
+            .await
+            .unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(json["error"]["code"], "rate_limited");
+        assert_eq!(json["error"]["message"], "Slow down.");
+        assert_eq!(json["error"]["retry_after_secs"], 7);
+        let response = ApiError(AppError::Unauthorized("Who?".into())).into_response();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert!(response.headers().contains_key(header::WWW_AUTHENTICATE));
+    }
+}
