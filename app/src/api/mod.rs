@@ -10,6 +10,7 @@ pub mod notifications;
 pub mod prefs;
 pub mod profiles;
 pub mod rooms;
+pub mod tokens;
 
 #[cfg(feature = "ssr")]
 pub(crate) mod ssr {

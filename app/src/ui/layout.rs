@@ -250,6 +250,7 @@ fn UserMenu(user: User) -> impl IntoView {
         >
             <A href="/profile" attr:class="menu-item">"Your profile"</A>
             <A href="/notifications" attr:class="menu-item">"Notifications"</A>
+            <A href="/tokens" attr:class="menu-item">"Access tokens"</A>
             <p class="menu-item data-links">
                 "Download my data: "
                 <a href="/export/me?format=jsonl" rel="external" download>"JSONL"</a>

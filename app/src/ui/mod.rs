@@ -19,6 +19,7 @@ mod search;
 mod session;
 mod shortcuts;
 mod theme;
+mod tokens;
 
 #[cfg(feature = "hydrate")]
 pub use live::push::register_service_worker;
@@ -54,6 +55,7 @@ lazy_page!(AdminRoute, admin::AdminPage);
 lazy_page!(SearchRoute, search::SearchPage);
 lazy_page!(NotificationsRoute, notifications::NotificationsPage);
 lazy_page!(ProfileRoute, profile::ProfilePage);
+lazy_page!(TokensRoute, tokens::TokensPage);
 
 /// The whole app: routes under one chat layout.
 #[component]
@@ -93,6 +95,11 @@ pub fn App() -> impl IntoView {
                     <Route
                         path=path!("profile")
                         view={Lazy::<ProfileRoute>::new()}
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("tokens")
+                        view={Lazy::<TokensRoute>::new()}
                         ssr=SsrMode::Async
                     />
                 </ParentRoute>
