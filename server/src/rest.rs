@@ -372,34 +372,19 @@ struct Edit {
 async fn edit(
     State(state): State<AppState>,
     caller: Caller,
-    At((room, seq)): At<(RoomId, i64)>,
+    At(at): At<(RoomId, i64)>,
     Body(edit): Body<Edit>,
 ) -> ApiResult<impl IntoResponse> {
-    let change = Change {
-        room_id: room,
-        seq,
-        client_id: edit.client_id.as_deref(),
-        action: Action::Edit(&edit.text),
-    };
-    Ok(axum::Json(
-        chat::change(&state, &caller.user, change, Answer::Returned).await?,
-    ))
+    let action = Action::Edit(&edit.text);
+    change(&state, &caller, at, edit.client_id.as_deref(), action).await
 }
 
 async fn delete(
     State(state): State<AppState>,
     caller: Caller,
-    At((room, seq)): At<(RoomId, i64)>,
+    At(at): At<(RoomId, i64)>,
 ) -> ApiResult<impl IntoResponse> {
-    let change = Change {
-        room_id: room,
-        seq,
-        client_id: None,
-        action: Action::Delete,
-    };
-    Ok(axum::Json(
-        chat::change(&state, &caller.user, change, Answer::Returned).await?,
-    ))
+    change(&state, &caller, at, None, Action::Delete).await
 }
 
 /// `POST …/messages/{seq}/reactions`: an emoji to toggle.
@@ -413,17 +398,30 @@ struct Reaction {
 async fn react(
     State(state): State<AppState>,
     caller: Caller,
-    At((room, seq)): At<(RoomId, i64)>,
+    At(at): At<(RoomId, i64)>,
     Body(reaction): Body<Reaction>,
 ) -> ApiResult<impl IntoResponse> {
+    let action = Action::React(&reaction.emoji);
+    change(&state, &caller, at, reaction.client_id.as_deref(), action).await
+}
+
+/// A change to the message at `(room, seq)`, through the one write path; answers the message
+/// as it now is.
+async fn change(
+    state: &AppState,
+    caller: &Caller,
+    (room_id, seq): (RoomId, i64),
+    client_id: Option<&str>,
+    action: Action<'_>,
+) -> ApiResult<axum::Json<app::model::Message>> {
     let change = Change {
-        room_id: room,
+        room_id,
         seq,
-        client_id: reaction.client_id.as_deref(),
-        action: Action::React(&reaction.emoji),
+        client_id,
+        action,
     };
     Ok(axum::Json(
-        chat::change(&state, &caller.user, change, Answer::Returned).await?,
+        chat::change(state, &caller.user, change, Answer::Returned).await?,
     ))
 }
 

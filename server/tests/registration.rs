@@ -108,15 +108,7 @@ async fn an_admin_closes_registration_or_limits_it_to_invites() {
 fn the_command_line_sets_the_mode_and_prints_invites() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("confab.db");
-    let confab = |args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_confab"))
-            .args(args)
-            .arg("--database-url")
-            .arg(&db)
-            .env_remove("RUST_LOG")
-            .output()
-            .unwrap()
-    };
+    let confab = |args: &[&str]| common::command(&db, args);
     let set = confab(&["admin", "registration", "invite"]);
     let stderr = String::from_utf8(set.stderr).unwrap();
     assert!(set.status.success(), "{stderr}");

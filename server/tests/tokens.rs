@@ -505,15 +505,7 @@ async fn the_operators_token_commands_make_list_and_revoke_tokens_a_server_honou
     let addr = common::free_addr();
     let _server = common::spawn_confab(addr, dir.path(), &[]).await;
     common::register(addr, "alice").await;
-    let confab = |args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_confab"))
-            .args(args)
-            .arg("--database-url")
-            .arg(&db)
-            .env_remove("RUST_LOG")
-            .output()
-            .unwrap()
-    };
+    let confab = |args: &[&str]| common::command(&db, args);
     let made = confab(&[
         "token", "create", "alice", "--name", "deploys", "--days", "30",
     ]);

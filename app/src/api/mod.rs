@@ -93,15 +93,20 @@ pub(crate) mod ssr {
     /// room (a reply: to its thread), at the message it changed; scripts and other clients get
     /// the JSON answer only.
     pub fn back_to_message(message: &crate::model::Message) -> Result<(), AppError> {
-        let wants_page = request_parts()?
-            .headers
-            .get(http::header::ACCEPT)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|accept| accept.contains("text/html"));
-        if wants_page {
+        if wants_page()? {
             leptos_axum::redirect(&message.url());
         }
         Ok(())
+    }
+
+    /// Whether the request is a form posted without JavaScript: the browser asks for a page
+    /// (`Accept: text/html`), and is sent back to one.
+    pub fn wants_page() -> Result<bool, AppError> {
+        Ok(request_parts()?
+            .headers
+            .get(http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|accept| accept.contains("text/html")))
     }
 
     /// Adds a `Set-Cookie` header to the server function's response.

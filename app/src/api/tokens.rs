@@ -21,6 +21,9 @@ pub struct TokensView {
     pub fresh: Option<NewToken>,
     /// The most tokens one account may hold.
     pub max: usize,
+    /// This site's address as the caller reached it (`https://chat.example.com`), for the
+    /// example of a call.
+    pub site: String,
 }
 
 /// The caller's tokens.
@@ -29,6 +32,13 @@ pub async fn my_tokens() -> Result<TokensView, AppError> {
     use super::ssr::{request_parts, require_user, secure_cookies, set_cookie, state};
     let user = require_user().await?;
     let tokens = state()?.store.tokens(user.id).await?;
+    let host = request_parts()?
+        .headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost")
+        .to_owned();
+    let scheme = if secure_cookies()? { "https" } else { "http" };
     // A token made without JavaScript: its secret came in a cookie, to be shown once.
     let fresh = match crate::auth::new_token_secret(&request_parts()?.headers) {
         Some(secret) => {
@@ -47,6 +57,7 @@ pub async fn my_tokens() -> Result<TokensView, AppError> {
         is_admin: user.is_admin,
         fresh,
         max: crate::tokens::MAX_PER_USER,
+        site: format!("{scheme}://{host}"),
     })
 }
 
@@ -61,7 +72,7 @@ pub async fn create_token(
     admin: Option<String>,
     days: Option<u32>,
 ) -> Result<NewToken, AppError> {
-    use super::ssr::{request_parts, require_user, secure_cookies, set_cookie, state};
+    use super::ssr::{require_user, secure_cookies, set_cookie, state};
     use crate::model::TokenScope;
     use crate::validate::checkbox;
     let user = require_user().await?;
@@ -79,12 +90,7 @@ pub async fn create_token(
     }
     let made = crate::tokens::create(state.store.as_ref(), &user, &name, &scopes, days).await?;
     // A browser without JavaScript is sent back to the page, which shows the secret once.
-    let wants_page = request_parts()?
-        .headers
-        .get(http::header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|accept| accept.contains("text/html"));
-    if wants_page {
+    if super::ssr::wants_page()? {
         set_cookie(&crate::auth::new_token_cookie(
             &made.secret,
             secure_cookies()?,

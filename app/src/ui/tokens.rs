@@ -54,6 +54,7 @@ fn Tokens(
         is_admin,
         fresh,
         max,
+        site,
     } = tokens;
     // The secret of a token just made: the action's answer, or the page's (no JavaScript).
     let made = move || {
@@ -61,7 +62,7 @@ fn Tokens(
             .value()
             .with(|v| v.as_ref().and_then(|r| r.as_ref().ok().cloned()))
             .or_else(|| fresh.clone())
-            .map(|made| view! { <NewSecret made/> })
+            .map(|made| view! { <NewSecret made site=site.clone()/> })
     };
     view! {
         <section class="panel tokens-page">
@@ -80,9 +81,9 @@ fn Tokens(
 
 /// The secret of a token just made, with how to use it.
 #[component]
-fn NewSecret(made: NewToken) -> impl IntoView {
+fn NewSecret(made: NewToken, site: String) -> impl IntoView {
     let example = format!(
-        "curl -H 'Authorization: Bearer {}' https://YOUR-SITE/api/v1/me",
+        "curl -H 'Authorization: Bearer {}' {site}/api/v1/me",
         made.secret
     );
     view! {
@@ -99,8 +100,17 @@ fn NewSecret(made: NewToken) -> impl IntoView {
 /// Name, scopes and expiry of a new token.
 #[component]
 fn NewTokenForm(create: ServerAction<CreateToken>, is_admin: bool) -> impl IntoView {
+    // Once a token is made, the form is blank again for the next one.
+    let form = NodeRef::<leptos::html::Form>::new();
+    Effect::new(move |_| {
+        if create.value().with(|v| matches!(v, Some(Ok(_)))) {
+            if let Some(form) = form.get() {
+                form.reset();
+            }
+        }
+    });
     view! {
-        <ActionForm action=create attr:class="card token-form">
+        <ActionForm action=create node_ref=form attr:class="card token-form">
             <h2>"New token"</h2>
             <label for="token-name">"Name"</label>
             <input

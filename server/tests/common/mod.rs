@@ -79,6 +79,17 @@ pub const RELAXED_LIMITS: [(&str, &str); 7] = [
     ("CONFAB_READ_RATE_PER_USER", "1000000/s"),
 ];
 
+/// Runs one of the operator's `confab` commands on the database `db`, and waits for it.
+pub fn command(db: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_confab"))
+        .args(args)
+        .arg("--database-url")
+        .arg(db)
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap()
+}
+
 /// Starts the real binary on `addr` with the database `confab.db` in `dir` (and `env` on top),
 /// and waits until it accepts connections.
 pub async fn spawn_confab(
