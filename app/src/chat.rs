@@ -62,6 +62,7 @@ pub async fn post(
 ) -> Result<Message, AppError> {
     let arrived = std::time::Instant::now();
     let body = crate::validate::caption(post.text, post.files.len())?;
+    let body = command_message(body)?;
     if post.files.len() > crate::validate::MAX_FILES_PER_MESSAGE {
         return Err(AppError::BadRequest(format!(
             "Send at most {} files with one message.",
@@ -307,6 +308,70 @@ async fn group_mentions(
         }
     }
     Ok(())
+}
+
+/// The message a text posts: `/shrug …` becomes its message, `/me …` stays as typed (it is
+/// drawn as an action), and a command that is not a message is refused, so it is never stored
+/// as text (the message box runs those with [`command`]).
+fn command_message(body: String) -> Result<String, AppError> {
+    use crate::slash::{parse, shrugged, Slash};
+    match parse(&body) {
+        None | Some(Ok(Slash::Me(_))) => Ok(body),
+        Some(Ok(Slash::Shrug(text))) => crate::validate::message_text(&shrugged(text)),
+        Some(Ok(_)) => Err(AppError::BadRequest(
+            "That is a command, not a message: it runs from the message box with JavaScript on. \
+             Without it, use the room's menu."
+                .into(),
+        )),
+        Some(Err(e)) => Err(e),
+    }
+}
+
+/// Runs a slash command typed in `room_id`'s message box that is not a message (`/topic`,
+/// `/invite`, `/leave`, `/mute`), through the same calls as the room's menus; answers what was
+/// done, in words.
+pub async fn command(
+    state: &AppState,
+    user: &User,
+    room_id: RoomId,
+    text: &str,
+) -> Result<String, AppError> {
+    use crate::slash::{parse, Slash};
+    let command = parse(text).ok_or_else(|| {
+        AppError::BadRequest("That is not a command: type / to see them.".into())
+    })??;
+    match command {
+        Slash::Me(_) | Slash::Shrug(_) => Err(AppError::BadRequest(
+            "That command is a message: send it as one.".into(),
+        )),
+        Slash::Topic(topic) => {
+            configure_room(state, user, room_id, Setting::Topic(topic)).await?;
+            Ok(if topic.is_empty() {
+                "The topic is cleared.".to_owned()
+            } else {
+                "The topic is set.".to_owned()
+            })
+        }
+        Slash::Invite(name) => {
+            add_member(state, user, room_id, name).await?;
+            Ok(format!("{name} is in the room."))
+        }
+        Slash::Leave => {
+            leave(state, user, room_id).await?;
+            Ok("You left the room.".to_owned())
+        }
+        Slash::Mute => {
+            let push = state.store.push();
+            let (_, muted) = push.notify_prefs(user.id).await?;
+            let mute = !muted.contains(&room_id);
+            push.set_muted(user.id, room_id, mute).await?;
+            Ok(if mute {
+                "Muted: this room no longer notifies you. /mute again to undo.".to_owned()
+            } else {
+                "Unmuted: this room notifies you again.".to_owned()
+            })
+        }
+    }
 }
 
 /// A change to a message as a client asks for it.

@@ -15,6 +15,7 @@ pub mod query;
 #[cfg(feature = "ssr")]
 pub mod read;
 pub mod rights;
+pub mod slash;
 pub mod timestamp;
 #[cfg(feature = "ssr")]
 pub mod tokens;

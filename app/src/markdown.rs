@@ -130,7 +130,11 @@ pub fn mentioned_names(text: &str) -> Vec<String> {
 /// usernames the server decided are mentioned (see [`mentioned_names`]); each `@name` of one of
 /// them, in any case, is wrapped in `<span class="mention">`.
 pub fn render_checked(text: &str, mentions: &[String]) -> Result<String, TooBig> {
-    let html = render_bounded(text, mentions)?;
+    let html = match crate::slash::action(text) {
+        // `/me waves`: "waves", in italics, under its author's name.
+        Some(action) => emote(render_bounded(action, mentions)?),
+        None => render_bounded(text, mentions)?,
+    };
     if html.len() > max_html_bytes(text.len()) {
         return Err(TooBig::Html(html.len()));
     }
@@ -141,6 +145,14 @@ pub fn render_checked(text: &str, mentions: &[String]) -> Result<String, TooBig>
 /// [`render_checked`], but a text over the bounds shows as plain escaped text instead.
 pub fn render(text: &str, mentions: &[String]) -> String {
     render_checked(text, mentions).unwrap_or_else(|_| plain(text))
+}
+
+/// An action's HTML: its first paragraph marked as one (the stylesheet sets it in italics).
+fn emote(html: String) -> String {
+    match html.strip_prefix("<p>") {
+        Some(rest) => format!("<p class=\"emote\">{rest}"),
+        None => html,
+    }
 }
 
 /// Text as one paragraph of escaped text with its line breaks: at most 6 bytes per byte.

@@ -239,3 +239,64 @@ async fn at_room_reaches_every_member_and_at_here_those_online_as_the_room_allow
     .await;
     assert_eq!(status, 400, "{body}");
 }
+
+#[tokio::test]
+async fn slash_commands_post_their_messages_or_act_and_are_never_stored_as_text() {
+    let server = start().await;
+    let addr = server.addr;
+    let alice = register(addr, "alice").await;
+    let bob = register(addr, "bob").await;
+    let ops: RoomId =
+        serde_json::from_str(&call(addr, "create_room", "name=ops", &alice).await).unwrap();
+    let mut bobs = connect(addr, &bob).await;
+
+    // `/shrug` posts its message, whichever way it is sent; `/me` is drawn as an action.
+    let shrug = say(addr, &alice, ops, "/shrug it works").await;
+    assert_eq!(shrug.body, "it works ¯\\\\\\_(ツ)\\_/¯");
+    assert_eq!(shrug.html, "<p>it works ¯\\_(ツ)_/¯</p>");
+    let action = say(addr, &alice, ops, "/me waves at **everyone**").await;
+    assert_eq!(action.body, "/me waves at **everyone**");
+    assert_eq!(
+        action.html,
+        "<p class=\"emote\">waves at <strong>everyone</strong></p>"
+    );
+    // Any other slash is a message as written.
+    assert_eq!(
+        say(addr, &alice, ops, "/etc/hosts").await.body,
+        "/etc/hosts"
+    );
+
+    // A command that is not a message is refused as one, and stores nothing.
+    for text in ["/topic Ship it", "/leave", "/invite"] {
+        let args = format!("room_id={ops}&text={}", form(text));
+        let (status, _, body) = post(addr, "/api/post_message", &args, Some(&alice)).await;
+        assert_eq!(status, 400, "{text}: {body}");
+    }
+    let history: app::model::HistoryPage =
+        serde_json::from_str(&call(addr, "history", &format!("room_id={ops}"), &alice).await)
+            .unwrap();
+    assert_eq!(history.messages.len(), 3, "{:?}", history.messages);
+
+    // From the message box they act, through the room's own calls.
+    let run = |text: &str| format!("room_id={ops}&text={}", form(text));
+    let done = call(addr, "run_command", &run("/invite @bob"), &alice).await;
+    assert_eq!(done, "\"bob is in the room.\"");
+    assert!(matches!(next(&mut bobs).await, ServerFrame::Added { room_id, .. } if room_id == ops));
+    call(addr, "run_command", &run("/topic Ship it"), &alice).await;
+    let room: serde_json::Value =
+        serde_json::from_str(&call(addr, "room", &format!("room_id={ops}"), &alice).await).unwrap();
+    assert_eq!(room["room"]["topic"], "Ship it", "{room}");
+    let muted = call(addr, "run_command", &run("/mute"), &bob).await;
+    assert!(muted.contains("Muted"), "{muted}");
+    let room: serde_json::Value =
+        serde_json::from_str(&call(addr, "room", &format!("room_id={ops}"), &bob).await).unwrap();
+    assert_eq!(room["muted"], true, "{room}");
+    let unmuted = call(addr, "run_command", &run("/mute"), &bob).await;
+    assert!(unmuted.contains("Unmuted"), "{unmuted}");
+    call(addr, "run_command", &run("/leave"), &bob).await;
+    let (status, _, _) = post(addr, "/api/history", &format!("room_id={ops}"), Some(&bob)).await;
+    // No longer a member: a public room's history needs joining again.
+    assert_eq!(status, 403);
+    let (status, _, body) = post(addr, "/api/run_command", &run("hello"), Some(&alice)).await;
+    assert_eq!(status, 400, "{body}");
+}

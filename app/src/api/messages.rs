@@ -64,6 +64,14 @@ pub async fn post_message(
     Ok(message)
 }
 
+/// Runs a slash command typed in the message box that is not a message (`/topic`, `/invite`,
+/// `/leave`, `/mute`; see `crate::slash`). Answers what was done, in words.
+#[server(endpoint = "run_command")]
+pub async fn run_command(room_id: RoomId, text: String) -> Result<String, AppError> {
+    let user = super::ssr::require_user().await?;
+    crate::chat::command(&super::ssr::state()?, &user, room_id, &text).await
+}
+
 /// Replaces the text of one of the caller's messages. Returns the stored message (with its new
 /// rev) once the change is durable. A retry with the same `client_id` changes nothing more.
 /// A form posted without JavaScript is sent back to the room.

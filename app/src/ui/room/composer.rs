@@ -1,5 +1,6 @@
 //! The message box: sending (through the outbox with JavaScript, as a form without), the `@`
-//! suggestions of the room's members, and files attached to a message (the paperclip, a paste
+//! suggestions of the room's members, the slash commands (listed as `/` is typed), and files
+//! attached to a message (the paperclip, a paste
 //! or a drop onto the room; the plain upload form without JavaScript).
 
 use leptos::html::Textarea;
@@ -8,13 +9,15 @@ use leptos_router::hooks::{use_navigate, use_query_map};
 use send_wrapper::SendWrapper;
 
 use super::message_actions::Place;
-use crate::api::messages::PostMessage;
+use crate::api::messages::{run_command, PostMessage};
+use crate::api::rooms::LeaveRoom;
 use crate::model::{Member, RoomId};
 use crate::protocol::TYPING_EVERY_MS;
 use crate::ui::feedback::form_error;
 use crate::ui::files::{upload_input_id, UploadForm, UploadStatus, Uploads};
 use crate::ui::live::Live;
 use crate::ui::local_time::local_after_hydration;
+use crate::ui::session::Membership;
 
 /// At most this many members are offered for an `@` being typed.
 pub(super) const SUGGESTIONS: usize = 8;
@@ -53,12 +56,21 @@ pub(super) fn suggestions(
     names
 }
 
-/// What a suggestion says beside its name: only a group's says what it does.
-fn suggestion_note(name: &str) -> Option<&'static str> {
+/// What a suggestion says beside its name: a group's and a command's say what it does.
+fn suggestion_note(name: &str, commands: bool) -> Option<String> {
+    if commands {
+        return crate::slash::COMMANDS
+            .iter()
+            .find(|c| c.name == name)
+            .map(|c| match c.args {
+                "" => c.does.to_owned(),
+                args => format!("{args} · {}", c.does),
+            });
+    }
     GROUPS
         .iter()
         .find(|(group, _)| *group == name)
-        .map(|(_, note)| *note)
+        .map(|(_, note)| (*note).to_owned())
 }
 
 /// The text before the caret of a text box (the caret counts UTF-16 units).
@@ -105,6 +117,11 @@ pub(super) fn Composer(
     let sent_here =
         use_query_map().with_untracked(|q| q.get("thread").is_some()) == thread.is_some();
     let problem = RwSignal::new(None::<String>);
+    // What the last command did ("The topic is set.").
+    let said = RwSignal::new(None::<String>);
+    let membership = expect_context::<Membership>();
+    // `/leave` was typed here: its refusal (the room's only owner) shows here.
+    let left_here = RwSignal::new(false);
     let textarea = NodeRef::<Textarea>::new();
     let also = NodeRef::<leptos::html::Input>::new();
     let id = if thread.is_some() {
@@ -175,7 +192,45 @@ pub(super) fn Composer(
             send_files(&el);
             return;
         }
-        match crate::validate::message_text(&el.value()) {
+        let text = el.value();
+        // A command: whether it is a message, and whether it leaves the room.
+        let command = crate::slash::parse(&text)
+            .map(|parsed| parsed.map(|c| (c.is_message(), c == crate::slash::Slash::Leave)));
+        match command {
+            Some(Err(e)) => {
+                problem.set(Some(e.to_string()));
+                return;
+            }
+            // `/leave` is the room menu's Leave: the page and the sidebar follow it alike.
+            Some(Ok((false, true))) => {
+                left_here.set(true);
+                membership.leave.dispatch(LeaveRoom { room_id });
+                el.set_value("");
+                live.keep_draft(room_id, thread, "");
+                return;
+            }
+            Some(Ok((false, false))) => {
+                problem.set(None);
+                leptos::task::spawn_local(async move {
+                    match run_command(room_id, text).await {
+                        Ok(done) => {
+                            if let Some(el) = textarea.get_untracked() {
+                                el.set_value("");
+                            }
+                            live.keep_draft(room_id, thread, "");
+                            said.try_set(Some(done));
+                        }
+                        Err(e) => {
+                            problem.try_set(Some(e.to_string()));
+                        }
+                    }
+                });
+                return;
+            }
+            _ => {}
+        }
+        said.set(None);
+        match crate::validate::message_text(&text) {
             Ok(text) => {
                 let also_in_room = also.get_untracked().is_some_and(|b| b.checked());
                 live.queue_post(room_id, text, thread, also_in_room);
@@ -193,6 +248,8 @@ pub(super) fn Composer(
     };
 
     let offered = RwSignal::new(Vec::<String>::new());
+    // The list offers commands (a `/` begins the box) rather than people.
+    let commands = RwSignal::new(false);
     let active = RwSignal::new(0usize);
     let viewer = StoredValue::new(viewer);
     let offer = move || {
@@ -200,13 +257,20 @@ pub(super) fn Composer(
             return;
         };
         let (before, _) = before_caret(&el);
-        let names = crate::mention::typing(&before)
-            .map(|partial| {
-                members.with_untracked(|all| {
-                    viewer.with_value(|v| suggestions(all, partial, v, groups))
+        let typed_command = crate::slash::typing(&before);
+        let names = match typed_command {
+            Some(partial) => crate::slash::offered(partial)
+                .map(|c| c.name.to_owned())
+                .collect(),
+            None => crate::mention::typing(&before)
+                .map(|partial| {
+                    members.with_untracked(|all| {
+                        viewer.with_value(|v| suggestions(all, partial, v, groups))
+                    })
                 })
-            })
-            .unwrap_or_default();
+                .unwrap_or_default(),
+        };
+        commands.set(typed_command.is_some());
         active.set(0);
         offered.set(names);
     };
@@ -215,7 +279,12 @@ pub(super) fn Composer(
             return;
         };
         let (before, after) = before_caret(&el);
-        let Some(partial) = crate::mention::typing(&before) else {
+        let typed = if commands.get_untracked() {
+            crate::slash::typing(&before)
+        } else {
+            crate::mention::typing(&before)
+        };
+        let Some(partial) = typed else {
             return;
         };
         let head = &before[..before.len() - partial.len()];
@@ -382,7 +451,7 @@ pub(super) fn Composer(
                 id=format!("{id}-suggestions")
                 class="mention-suggestions"
                 role="listbox"
-                aria-label="People to mention"
+                aria-label=move || if commands.get() { "Commands" } else { "People to mention" }
                 hidden=move || offered.with(Vec::is_empty)
             >
                 {move || {
@@ -391,8 +460,9 @@ pub(super) fn Composer(
                         .into_iter()
                         .enumerate()
                         .map(|(i, name)| {
-                            let shown = format!("@{name}");
-                            let note = suggestion_note(&name)
+                            let commands = commands.get_untracked();
+                            let shown = format!("{}{name}", if commands { '/' } else { '@' });
+                            let note = suggestion_note(&name, commands)
                                 .map(|note| view! { <span class="muted">" · " {note}</span> });
                             view! {
                                 <li
@@ -424,6 +494,8 @@ pub(super) fn Composer(
             </button>
             {sent_here.then(|| form_error(post.value()))}
             {move || problem.get().map(|p| view! { <p class="form-error" role="alert">{p}</p> })}
+            {move || said.get().map(|s| view! { <p class="form-ok" role="status">{s}</p> })}
+            {move || left_here.get().then(|| form_error(membership.leave.value()))}
             <UploadStatus uploads/>
         </form>
         {move || (!js.get()).then(|| view! { <UploadForm room_id thread/> })}
