@@ -116,7 +116,7 @@ build() {
 # when their pages are first opened). Issue 27 aims at 250 KiB; until the room page's own code
 # fits, this budget (464 KiB measured on 2026-12-05, plus a little) stops it growing. Override
 # with BUNDLE_BUDGET_KIB.
-BUNDLE_BUDGET_KIB="${BUNDLE_BUDGET_KIB:-524}"
+BUNDLE_BUDGET_KIB="${BUNDLE_BUDGET_KIB:-528}"
 check_bundle() {
   step "First-load bundle size (brotli), budget $BUNDLE_BUDGET_KIB KiB"
   local list=target/release/hash.txt total=0 kind hash file size

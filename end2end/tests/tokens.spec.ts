@@ -43,14 +43,15 @@ test('a token made in the UI posts over HTTP, live in the room, until it is revo
   await expect(page.getByRole('heading', { level: 1, name: 'general' })).toBeVisible();
   const general = Number(/\/r\/(\d+)/.exec(page.url())![1]);
   const auth = { Authorization: `Bearer ${secret}` };
+  const build = Date.now() % 100000;
   const posted = await request.post(`/api/v1/rooms/${general}/messages`, {
     headers: auth,
-    data: { text: 'Build **#42** passed', client_id: 'build-42' },
+    data: { text: `Build **#${build}** passed`, client_id: `build-${build}` },
   });
   expect(posted.status()).toBe(201);
-  const live = messageLog(page).getByRole('article').filter({ hasText: 'Build #42 passed' });
+  const live = messageLog(page).getByRole('article').filter({ hasText: `Build #${build} passed` });
   await expect(live).toBeVisible();
-  await expect(live.locator('strong')).toHaveText('#42');
+  await expect(live.locator('strong')).toHaveText(`#${build}`);
 
   // The page says it was used; revoking it stops the script on its next request.
   await page.goto('/tokens');
