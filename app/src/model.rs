@@ -345,8 +345,9 @@ pub enum TokenScope {
     Read,
     /// Write: post, edit, delete, react, join and leave, as the owner.
     Write,
-    /// Admin: the owner's instance-admin powers (only an admin can grant it). Without it, a
-    /// token of an admin acts as a member.
+    /// Admin: the owner's instance-admin calls, those `crate::auth::admin_only` guards (only an
+    /// admin can grant it). Without it, an admin's token is refused them. In rooms a token acts
+    /// with its owner's standing, which the store reads by account.
     Admin,
 }
 

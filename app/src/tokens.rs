@@ -159,8 +159,9 @@ pub async fn authenticate(store: &dyn Store, secret: &str) -> Result<Grant, AppE
 pub struct Grant(TokenGrant);
 
 impl Grant {
-    /// The account the request acts as: the owner, without admin powers unless the token has
-    /// the admin scope.
+    /// The account the request acts as: the owner, marked an admin (for the instance-admin
+    /// calls) only when the token has the admin scope. Room rights are read by account in the
+    /// store, so in rooms the token has its owner's standing either way.
     pub fn user(&self) -> User {
         let mut user = self.0.user.clone();
         user.is_admin = user.is_admin && self.allows(TokenScope::Admin);

@@ -105,7 +105,8 @@ async fn a_token_posts_and_reads_as_its_owner_and_the_post_is_live() {
     assert_eq!(me.status, 200, "{}", me.json);
     assert_eq!(me.json["username"], "alice");
     assert_eq!(me.json["scopes"], json!(["read", "write"]));
-    // Alice is the instance's admin, but this token has no admin scope: it acts as a member.
+    // Alice is the instance's admin, but this token has no admin scope: not an admin to the
+    // instance-admin calls.
     assert_eq!(me.json["is_admin"], false);
 
     let rooms = api(addr, "GET", "/api/v1/rooms", &token, None).await;
