@@ -22,6 +22,8 @@ pub mod tokens;
 pub mod ui;
 pub mod validate;
 #[cfg(feature = "ssr")]
+pub mod webhooks;
+#[cfg(feature = "ssr")]
 pub mod zones;
 
 #[cfg(feature = "ssr")]

@@ -198,6 +198,9 @@ pub struct Member {
     pub last_seen: Option<i64>,
     #[serde(default = "member_role")]
     pub role: Role,
+    /// A bot account (see `crate::webhooks`): a program, marked as one wherever its name shows.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub bot: bool,
 }
 
 fn member_role() -> Role {
@@ -316,6 +319,9 @@ pub struct AuditEntry {
 pub struct AccountRow {
     pub username: String,
     pub is_admin: bool,
+    /// A bot account (an incoming webhook's).
+    #[serde(default)]
+    pub bot: bool,
     pub disabled: bool,
     pub created_at: i64,
     /// When their last connection closed (UTC ms); `None` if never connected.
@@ -427,6 +433,29 @@ impl TokenRow {
 pub struct NewToken {
     pub token: TokenRow,
     pub secret: String,
+}
+
+/// An incoming webhook as its room's settings list it: never its secret URL, which is shown
+/// once, when made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookRow {
+    /// Names it to revoke it: the start of its secret's hash, in hex.
+    pub id: String,
+    /// Its bot's username: what its messages show as their author.
+    pub name: String,
+    /// Who made it, while their account exists.
+    pub created_by: Option<String>,
+    pub created_at: i64,
+    /// When it last posted (to the minute), if ever.
+    pub last_used_at: Option<i64>,
+}
+
+/// A webhook just made: its row, and the path its secret URL has on this server, which is
+/// shown this once and never again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewWebhook {
+    pub hook: WebhookRow,
+    pub path: String,
 }
 
 /// An invite as the admin console lists it: never its code, which is shown once, when made.
@@ -682,6 +711,10 @@ pub struct Message {
     /// when they have none): what the timeline shows, with `author` the handle behind it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub author_name: Option<String>,
+    /// The author is a bot account (an incoming webhook's, or one an admin made): the timeline
+    /// marks its name.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub author_bot: bool,
 }
 
 impl Message {

@@ -40,6 +40,8 @@ pub enum Action {
     Ban(Option<Role>),
     /// Add someone to it.
     Invite,
+    /// Make, list or revoke its incoming webhooks (which post as bots of their own).
+    ManageHooks,
     /// Delete someone else's message.
     DeleteOthers,
     /// Remove a member who has this role.
@@ -133,6 +135,10 @@ impl Standing {
             Action::SetRole { .. } => Some("Only the room's owners can change roles."),
             Action::Pin if role >= Some(Role::Moderator) => None,
             Action::Pin => Some("Only the room's moderators and owners can pin messages."),
+            Action::ManageHooks if role >= Some(Role::Moderator) => None,
+            Action::ManageHooks => {
+                Some("Only the room's moderators and owners can manage its webhooks.")
+            }
             Action::EditDetails if role >= Some(Role::Moderator) => None,
             Action::EditDetails => Some(
                 "Only the room's moderators and owners can change its name, topic and description.",
@@ -198,6 +204,7 @@ mod tests {
                 (Action::Invite, Some(Member)),
                 (Action::Pin, Some(Moderator)),
                 (Action::EditDetails, Some(Moderator)),
+                (Action::ManageHooks, Some(Moderator)),
                 (Action::Configure, Some(Owner)),
                 (Action::Ban(None), Some(Moderator)),
                 (Action::Ban(Some(Member)), Some(Moderator)),

@@ -46,6 +46,7 @@ macro_rules! every_case {
             sessions_end_everywhere_and_expired_ones_are_purged,
             a_disabled_account_has_no_sessions_until_enabled,
             access_tokens_grant_their_scopes_until_revoked_expired_or_disabled,
+            an_incoming_webhook_posts_as_its_own_bot_until_revoked,
             the_console_lists_accounts_by_name_a_page_at_a_time,
             the_audit_log_keeps_every_line_newest_first,
             roles_decide_who_moderates_a_room,
@@ -751,6 +752,104 @@ async fn a_disabled_account_has_no_sessions_until_enabled(store: Arc<dyn Store>)
         store.set_disabled("nobody", Some(1)).await.unwrap_err(),
         StoreError::NotFound(_)
     ));
+}
+
+async fn an_incoming_webhook_posts_as_its_own_bot_until_revoked(store: Arc<dyn Store>) {
+    use app::store::NewIncomingWebhook;
+    let alice = user(&*store, "alice").await;
+    let bob = user(&*store, "bob").await;
+    let room = store
+        .create_room(alice.id, "builds", None, false)
+        .await
+        .unwrap()
+        .id;
+    store.join_room(bob.id, room).await.unwrap();
+    let new = |actor, hash: &'static [u8], name: &'static str| NewIncomingWebhook {
+        actor,
+        room_id: room,
+        hash,
+        name,
+        max_per_room: 2,
+    };
+    // A member who does not moderate the room may not make one, nor see the list.
+    assert!(matches!(
+        store.create_webhook(new(bob.id, b"h0", "sneaky")).await,
+        Err(StoreError::Forbidden(_))
+    ));
+    assert!(matches!(
+        store.webhooks(bob.id, room).await,
+        Err(StoreError::Forbidden(_))
+    ));
+    assert_eq!(
+        store.user_by_name("sneaky").await.unwrap(),
+        None,
+        "no bot was left behind"
+    );
+    let ci = store
+        .create_webhook(new(alice.id, b"h1", "ci-bot"))
+        .await
+        .unwrap();
+    assert_eq!(ci.id, app::model::hash_id(b"h1"));
+    assert_eq!(ci.created_by.as_deref(), Some("alice"));
+    // Its bot is an account with no password that is in the room, marked as a bot.
+    let (bot, password) = store.credentials("ci-bot").await.unwrap().unwrap();
+    assert_eq!(password, None, "a bot cannot log in");
+    assert!(!bot.is_admin);
+    let members = store.room_members(alice.id, room).await.unwrap();
+    let listed = members.iter().find(|m| m.username == "ci-bot").unwrap();
+    assert!(listed.bot);
+    assert!(members
+        .iter()
+        .filter(|m| m.username != "ci-bot")
+        .all(|m| !m.bot));
+    // A name anyone has (ignoring case) is refused, and so is a third hook.
+    assert!(matches!(
+        store.create_webhook(new(alice.id, b"h2", "BOB")).await,
+        Err(StoreError::Conflict(_))
+    ));
+    store
+        .create_webhook(new(alice.id, b"h3", "monitor"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.create_webhook(new(alice.id, b"h4", "third")).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let names: Vec<String> = store
+        .webhooks(alice.id, room)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|h| h.name)
+        .collect();
+    assert_eq!(names.len(), 2);
+    assert!(names.contains(&"ci-bot".to_owned()) && names.contains(&"monitor".to_owned()));
+    // The secret's hash grants posting into the room as the bot, and notes the use.
+    let grant = store.webhook(b"h1", 10_000).await.unwrap().unwrap();
+    assert_eq!((grant.room_id, grant.bot.id), (room, bot.id));
+    assert_eq!(store.webhook(b"nope", 10_000).await.unwrap(), None);
+    let said = post(&*store, &grant.bot, room, "build passed").await;
+    assert!(said.author_bot, "the message marks its author a bot");
+    let page = store
+        .history(alice.id, room, page(None, None, 10))
+        .await
+        .unwrap();
+    let read = page.messages.iter().find(|m| m.seq == said.seq).unwrap();
+    assert!(read.author_bot && read.author == "ci-bot");
+    let human = post(&*store, &bob, room, "thanks").await;
+    assert!(!human.author_bot);
+    let listed = store.webhooks(alice.id, room).await.unwrap();
+    let used = listed.iter().find(|h| h.name == "ci-bot").unwrap();
+    assert_eq!(used.last_used_at, Some(10_000));
+    // Revoked, the URL grants nothing; the bot stays as the author of what it said.
+    assert!(!store
+        .revoke_webhook(bob.id, room, &ci.id)
+        .await
+        .is_ok_and(|r| r));
+    assert!(store.revoke_webhook(alice.id, room, &ci.id).await.unwrap());
+    assert!(!store.revoke_webhook(alice.id, room, &ci.id).await.unwrap());
+    assert_eq!(store.webhook(b"h1", 20_000).await.unwrap(), None);
+    assert!(store.user_by_name("ci-bot").await.unwrap().is_some());
 }
 
 async fn access_tokens_grant_their_scopes_until_revoked_expired_or_disabled(store: Arc<dyn Store>) {

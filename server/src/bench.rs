@@ -79,6 +79,7 @@ pub async fn user(
     let record = app::backup::record::UserRecord {
         name,
         admin: false,
+        bot: false,
         created_at: at,
         password_hash: None,
         profile: Default::default(),

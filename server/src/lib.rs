@@ -14,6 +14,7 @@ pub mod download;
 pub mod files;
 pub mod guard;
 pub mod health;
+pub mod hooks;
 pub mod metrics;
 pub mod previews;
 pub mod rest;
@@ -125,6 +126,10 @@ pub fn router(state: AppState, options: LeptosOptions, live: LiveOptions) -> Rou
         )
         .route("/ws", axum::routing::get(ws::handler).with_state(ws_state))
         .nest("/api/v1", rest::router(state.clone()))
+        .route(
+            "/hooks/{secret}",
+            axum::routing::post(hooks::incoming).with_state(state.clone()),
+        )
         .route(SERVICE_WORKER_PATH, axum::routing::get(worker))
         .route(
             "/export/me",

@@ -2,7 +2,8 @@
 //! in the UI's server function posts as its owner, live on the owner's other screens; scopes
 //! are enforced; a revoked, expired or disabled owner's token is refused at once; every error
 //! is a typed JSON body; a token is rate-limited; and the operator's `confab token` commands
-//! make, list and revoke tokens a running server honours.
+//! make, list and revoke tokens a running server honours. Incoming webhooks are here too: a
+//! room moderator's hook posts Slack-style payloads as its own bot.
 #![expect(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -554,5 +555,148 @@ async fn the_operators_token_commands_make_list_and_revoke_tokens_a_server_honou
     assert_eq!(
         api(addr, "GET", "/api/v1/me", &secret, None).await.status,
         401
+    );
+}
+
+/// A POST to an incoming webhook's URL with a body of `content_type`: status, lower-case
+/// head and the plain-text body.
+async fn hook(
+    addr: SocketAddr,
+    path: &str,
+    content_type: &str,
+    body: &str,
+) -> (u16, String, String) {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {content_type}\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).await.unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    (
+        head[9..12].parse().unwrap(),
+        head.to_lowercase(),
+        body.to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn an_incoming_webhook_posts_as_its_bot_live_within_its_budget_until_revoked() {
+    let limits = LimitsConfig {
+        posts_per_user: "3/min".parse().unwrap(),
+        login_per_ip: "2/min".parse().unwrap(),
+        ..LimitsConfig::relaxed()
+    };
+    let (addr, state, _dir) = start(limits).await;
+    let alice = common::register(addr, "alice").await;
+    let bob = common::register(addr, "bob").await;
+    let user = |name: &'static str| {
+        let state = state.clone();
+        async move { state.store.user_by_name(name).await.unwrap().unwrap() }
+    };
+    let room = state
+        .store
+        .create_room(user("alice").await.id, "builds", None, false)
+        .await
+        .unwrap()
+        .id;
+    state
+        .store
+        .join_room(user("bob").await.id, room)
+        .await
+        .unwrap();
+
+    // Only the room's moderators make hooks.
+    let args = format!("room_id={room}&name=ci-bot");
+    let (status, _, body) = common::post(addr, "/api/create_webhook", &args, Some(&bob)).await;
+    assert_eq!(status, 403, "{body}");
+    let made: Value =
+        serde_json::from_str(&common::call(addr, "create_webhook", &args, &alice).await).unwrap();
+    let path = made["path"].as_str().unwrap().to_owned();
+    assert!(
+        path.starts_with("/hooks/whk_") && path.len() == 7 + 47,
+        "{path}"
+    );
+    assert_eq!(made["hook"]["name"], "ci-bot");
+
+    // A Slack-style payload posts as the bot, live on a member's screen, with Slack's links
+    // made ours; the sender's `username` changes nothing.
+    let mut screen = common::connect(addr, &bob).await;
+    let payload = json!({"text": "Build <https://ci.example/42|#42> passed", "username": "alice"});
+    let (status, _, body) = hook(addr, &path, "application/json", &payload.to_string()).await;
+    assert_eq!((status, body.as_str()), (200, "ok"));
+    loop {
+        if let ServerFrame::Message { message } = common::next(&mut screen).await {
+            assert_eq!(message.room_id, room);
+            assert_eq!(message.author, "ci-bot");
+            assert!(message.author_bot);
+            assert_eq!(message.body, "Build [#42](https://ci.example/42) passed");
+            assert!(
+                message.html.contains("href=\"https://ci.example/42\""),
+                "{}",
+                message.html
+            );
+            break;
+        }
+    }
+    // Slack's form encoding works too.
+    let form = format!("payload={}", common::form(r#"{"text":"deploy done"}"#));
+    let (status, _, _) = hook(addr, &path, "application/x-www-form-urlencoded", &form).await;
+    assert_eq!(status, 200);
+    // What is not a payload is refused with the reason, and posts nothing.
+    let (status, _, body) = hook(addr, &path, "application/json", "{oops").await;
+    assert_eq!(status, 400);
+    assert!(body.contains("not valid"), "{body}");
+    let (status, _, body) = hook(addr, &path, "application/json", r#"{"text":""}"#).await;
+    assert_eq!(status, 400);
+    assert!(body.contains("no text"), "{body}");
+    // The hook's bot has a person's post budget: the fourth post in a minute waits.
+    let one = json!({"text": "three"}).to_string();
+    assert_eq!(hook(addr, &path, "application/json", &one).await.0, 200);
+    let (status, head, _) = hook(addr, &path, "application/json", &one).await;
+    assert_eq!(status, 429);
+    assert!(head.contains("retry-after:"), "{head}");
+
+    // The room's list shows its use, never its secret; the bot is listed as a bot.
+    let listed = common::call(addr, "webhooks", &format!("room_id={room}"), &alice).await;
+    let listed: Value = serde_json::from_str(&listed).unwrap();
+    assert!(listed["hooks"][0]["last_used_at"].is_i64(), "{listed}");
+    assert!(!listed.to_string().contains(&path["/hooks/".len()..]));
+    let members = common::call(addr, "members", &format!("room_id={room}"), &alice).await;
+    let members: Value = serde_json::from_str(&members).unwrap();
+    let bot = members
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["username"] == "ci-bot")
+        .unwrap();
+    assert_eq!(bot["bot"], true);
+
+    // Revoked, the URL posts nothing; wrong URLs spend the address's login budget.
+    let id = listed["hooks"][0]["id"].as_str().unwrap();
+    common::call(
+        addr,
+        "revoke_webhook",
+        &format!("room_id={room}&id={id}"),
+        &alice,
+    )
+    .await;
+    let (status, _, body) = hook(addr, &path, "application/json", &one).await;
+    assert_eq!(status, 404);
+    assert!(body.contains("no webhook"), "{body}");
+    assert_eq!(
+        hook(addr, "/hooks/whk_guess", "application/json", &one)
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        hook(addr, "/hooks/whk_guess", "application/json", &one)
+            .await
+            .0,
+        429
     );
 }

@@ -11,6 +11,7 @@ pub mod prefs;
 pub mod profiles;
 pub mod rooms;
 pub mod tokens;
+pub mod webhooks;
 
 #[cfg(feature = "ssr")]
 pub(crate) mod ssr {

@@ -77,6 +77,7 @@ pub async fn room_members(room_id: RoomId) -> Result<Vec<Member>, AppError> {
                 .then_some(m.last_seen_at)
                 .flatten(),
             role: m.role,
+            bot: m.bot,
         })
         .collect())
 }

@@ -32,15 +32,10 @@ pub async fn my_tokens() -> Result<TokensView, AppError> {
     use super::ssr::{request_parts, require_user, secure_cookies, set_cookie, state};
     let user = require_user().await?;
     let tokens = state()?.store.tokens(user.id).await?;
-    let host = request_parts()?
-        .headers
-        .get(http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost")
-        .to_owned();
-    let scheme = if secure_cookies()? { "https" } else { "http" };
     // A token made without JavaScript: its secret came in a cookie, to be shown once.
-    let fresh = match crate::auth::new_token_secret(&request_parts()?.headers) {
+    let fresh = match crate::auth::new_token_secret(&request_parts()?.headers)
+        .filter(|s| s.starts_with(crate::tokens::PREFIX))
+    {
         Some(secret) => {
             set_cookie(&crate::auth::clear_new_token_cookie(secure_cookies()?))?;
             let id = crate::model::hash_id(&crate::auth::token_hash(&secret));
@@ -57,7 +52,7 @@ pub async fn my_tokens() -> Result<TokensView, AppError> {
         is_admin: user.is_admin,
         fresh,
         max: crate::tokens::MAX_PER_USER,
-        site: format!("{scheme}://{host}"),
+        site: super::webhooks::site(&request_parts()?.headers, secure_cookies()?),
     })
 }
 

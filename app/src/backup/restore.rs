@@ -425,6 +425,7 @@ impl Applier {
             .user(&UserRecord {
                 name: name.to_owned(),
                 admin: false,
+                bot: false,
                 created_at,
                 password_hash: None,
                 profile: Default::default(),

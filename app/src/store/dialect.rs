@@ -139,7 +139,7 @@ impl Dialect {
        (SELECT fu.username FROM thread_follows f JOIN users fu ON fu.id = f.user_id \
         WHERE f.root_uid = m.uid ORDER BY fu.username COLLATE NOCASE)) END, m.files, m.event, \
      m.pinned_at, (SELECT pu.username FROM users pu WHERE pu.id = m.pinned_by), m.preview, \
-     u.display_name"
+     u.display_name, u.is_bot"
             }
             Self::Postgres => {
                 "m.uid, m.room_id, m.seq, u.username, m.body, m.created_at, \
@@ -150,7 +150,7 @@ impl Dialect {
        ORDER BY lower(fu.username))::text FROM thread_follows f \
        JOIN users fu ON fu.id = f.user_id WHERE f.root_uid = m.uid) END, m.files, m.event, \
      m.pinned_at, (SELECT pu.username FROM users pu WHERE pu.id = m.pinned_by), m.preview, \
-     u.display_name"
+     u.display_name, u.is_bot"
             }
         }
     }

@@ -199,6 +199,7 @@ pub(crate) async fn export(
         sink.record(Record::User(UserRecord {
             name: user.name.clone(),
             admin: user.admin,
+            bot: user.bot,
             created_at: user.created_at,
             password_hash: if request.credentials {
                 user.password_hash.clone()

@@ -170,7 +170,7 @@ impl Refusal {
 type Access = (Names, Result<(), Refusal>);
 
 /// An author's username and display name (if they set one).
-type Names = (String, Option<String>);
+type Names = (String, Option<String>, bool);
 
 /// What a batch knows before writing: each (author, room) pair's right to post and the
 /// author's name, and the earlier messages of any client ids the posts carry.
@@ -204,7 +204,7 @@ impl Facts {
         author: UserId,
         room: RoomId,
         standing: Option<Standing>,
-        (username, display_name): (Option<String>, Option<String>),
+        (username, display_name, bot): (Option<String>, Option<String>, bool),
     ) {
         let allowed = match standing {
             // A private room or a DM is invisible to everyone outside it.
@@ -216,7 +216,7 @@ impl Facts {
         };
         self.access.insert(
             (author, room),
-            ((username.unwrap_or_default(), display_name), allowed),
+            ((username.unwrap_or_default(), display_name, bot), allowed),
         );
     }
 
@@ -332,13 +332,14 @@ impl Plan<'_> {
             let Some(next) = next.get_mut(&post.room_id) else {
                 return Err(sqlx::Error::RowNotFound);
             };
-            let (author, author_name) = facts.names(post);
+            let (author, author_name, author_bot) = facts.names(post);
             messages.push(Message {
                 uid: uuid::Uuid::now_v7().to_string(),
                 room_id: post.room_id,
                 seq: next.seq,
                 author,
                 author_name,
+                author_bot,
                 body: post.body.clone(),
                 created_at: next.at,
                 client_id: post.client_id.clone(),

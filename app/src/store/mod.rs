@@ -32,7 +32,8 @@ macro_rules! written_once {
             "sql/push.rs" push,
             "sql/settings.rs" settings,
             "sql/threads.rs" threads,
-            "sql/tokens.rs" tokens
+            "sql/tokens.rs" tokens,
+            "sql/webhooks.rs" webhooks
         );
     };
     ($($file:literal $name:ident),*) => {$(
@@ -61,7 +62,7 @@ mod threads;
 
 use crate::model::{
     Attachment, Changes, HistoryPage, Message, NotifyLevel, PushDevice, RegistrationMode, RoomId,
-    RoomListing, RoomSummary, RoomView, Sidebar, TokenRow, User, UserId,
+    RoomListing, RoomSummary, RoomView, Sidebar, TokenRow, User, UserId, WebhookRow,
 };
 
 /// A member of a room as stored: presence is added from the live side.
@@ -72,6 +73,8 @@ pub struct StoredMember {
     /// When their last live connection closed (UTC ms), if ever.
     pub last_seen_at: Option<i64>,
     pub role: crate::model::Role,
+    /// A bot account.
+    pub bot: bool,
 }
 
 /// What push notifications keep: the instance's VAPID key, browsers' subscriptions and the
@@ -125,6 +128,31 @@ pub struct NewAccessToken<'a> {
     /// The most tokens one user may hold: another is refused in the transaction that would
     /// add it.
     pub max_per_user: usize,
+}
+
+/// An incoming webhook as it is made, already checked (`crate::webhooks::create`): its own bot
+/// account `name` is made with it and joins the room.
+#[derive(Debug, Clone, Copy)]
+pub struct NewIncomingWebhook<'a> {
+    /// Who makes it: one of the room's moderators, as [`crate::rights`] decides.
+    pub actor: UserId,
+    pub room_id: RoomId,
+    /// The SHA-256 of its secret.
+    pub hash: &'a [u8],
+    /// Its bot's username, which must be free.
+    pub name: &'a str,
+    /// The most hooks one room may hold: another is refused in the transaction that would add
+    /// it.
+    pub max_per_room: usize,
+}
+
+/// What a webhook's secret grants: posting as its bot into its room.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookGrant {
+    /// [`crate::model::WebhookRow::id`].
+    pub hook_id: String,
+    pub room_id: RoomId,
+    pub bot: User,
 }
 
 /// What a token shown in a request grants: its owner, as stored, and its scopes.
@@ -561,6 +589,19 @@ pub trait Store: Send + Sync + 'static {
     /// The enabled account whose unexpired token has this hash, with what the token grants.
     /// Notes the use at `now`, at most once a minute per token.
     async fn token_user(&self, token_hash: &[u8], now: i64) -> StoreResult<Option<TokenGrant>>;
+
+    /// Makes an incoming webhook and its bot account, and adds the bot to the room, in one
+    /// transaction. Refused (`Forbidden`) unless `new.actor` may manage the room's hooks,
+    /// (`Conflict`) when the name is taken or the room has `new.max_per_room` hooks.
+    async fn create_webhook(&self, new: NewIncomingWebhook<'_>) -> StoreResult<WebhookRow>;
+    /// The room's incoming webhooks, newest first, for one who may manage them.
+    async fn webhooks(&self, actor: UserId, room_id: RoomId) -> StoreResult<Vec<WebhookRow>>;
+    /// Deletes the room's hook that [`WebhookRow::id`] names, for one who may manage them;
+    /// false when it has none by it. Its bot stays, as the author of what it posted.
+    async fn revoke_webhook(&self, actor: UserId, room_id: RoomId, id: &str) -> StoreResult<bool>;
+    /// What the hook with this secret hash grants, while its bot is enabled. Notes the use at
+    /// `now`, at most once a minute per hook.
+    async fn webhook(&self, hook_hash: &[u8], now: i64) -> StoreResult<Option<WebhookGrant>>;
 
     /// The rooms and DMs `user_id` belongs to.
     async fn sidebar(&self, user_id: UserId) -> StoreResult<Sidebar>;

@@ -48,6 +48,9 @@ pub struct UserRecord {
     pub name: String,
     #[serde(default)]
     pub admin: bool,
+    /// A bot account (an incoming webhook's): it never has a password.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub bot: bool,
     #[serde(with = "rfc3339_ms")]
     pub created_at: i64,
     /// The Argon2 PHC string, only in backups made with `--include-credentials`.

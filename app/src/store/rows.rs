@@ -29,6 +29,7 @@ pub(crate) struct UserRow {
     pub id: UserId,
     pub name: String,
     pub admin: bool,
+    pub bot: bool,
     pub created_at: i64,
     pub password_hash: Option<String>,
     pub profile: crate::store::records::ProfileRecord,
@@ -48,14 +49,14 @@ pub(crate) struct RoomRow {
 }
 
 /// How many columns [`message`] reads; a query may select more after them.
-pub(crate) const MESSAGE_COLUMN_COUNT: usize = 24;
+pub(crate) const MESSAGE_COLUMN_COUNT: usize = 25;
 
 /// A message joined with its author: uid, room, seq, author's name, body, time, client id,
 /// rev, edit time, deletion time, reactions (JSON), HTML, mentions (JSON), then its thread:
 /// the root's seq (replies), also in the room, reply count, last reply time and followers
 /// (JSON; roots), its files (JSON), its event (JSON; timeline events), and when it was pinned
-/// and by whom (their name). A message stored before Markdown has no HTML yet; it is rendered
-/// here.
+/// and by whom (their name), the author's display name and whether they are a bot. A message
+/// stored before Markdown has no HTML yet; it is rendered here.
 pub(crate) fn message<'r, R>(row: &'r R) -> Result<Message, sqlx::Error>
 where
     R: Row,
@@ -106,6 +107,7 @@ where
             .try_get::<Option<String>, _>(22)?
             .and_then(|json| serde_json::from_str(&json).ok()),
         author_name: row.try_get(23)?,
+        author_bot: row.try_get(24)?,
     })
 }
 
@@ -203,7 +205,8 @@ where
 }
 
 /// A user for a backup: id, username, admin flag, creation time, password hash, then their
-/// profile: display name, time zone, status emoji, text and end, and the picture's two hashes.
+/// profile: display name, time zone, status emoji, text and end, the picture's two hashes, and
+/// whether it is a bot.
 pub(crate) fn user<'r, R>(row: &'r R) -> Result<UserRow, sqlx::Error>
 where
     R: Row,
@@ -218,6 +221,7 @@ where
         id: row.try_get(0)?,
         name: row.try_get(1)?,
         admin: row.try_get(2)?,
+        bot: row.try_get(12)?,
         created_at: row.try_get(3)?,
         password_hash: row.try_get(4)?,
         profile: crate::store::records::ProfileRecord {

@@ -89,6 +89,7 @@ fn generate(path: &Path, messages: usize) -> BenchResult<()> {
         line(&Record::User(UserRecord {
             name: user(i),
             admin: i == 0,
+            bot: false,
             created_at: START_MS,
             password_hash: None,
             profile: Default::default(),

@@ -15,7 +15,8 @@ use crate::store::rows;
 use crate::store::StagedMessage;
 
 /// For each `(author, room)`: author, room, the room's kind, the author's role in it (NULL:
-/// not a member), name and admin flag, and whether the room is read-only and archived.
+/// not a member), name and admin flag, whether the room is read-only and archived, and the
+/// author's display name and bot flag.
 pub(super) async fn pairs(
     conn: &mut PgConnection,
     pairs: &[(UserId, RoomId)],
@@ -26,7 +27,8 @@ pub(super) async fn pairs(
            (SELECT m.role FROM memberships m WHERE m.room_id = p.room AND m.user_id = p.author), \
            (SELECT username FROM users WHERE id = p.author), \
            (SELECT is_admin FROM users WHERE id = p.author), r.read_only, r.archived, \
-           (SELECT display_name FROM users WHERE id = p.author) \
+           (SELECT display_name FROM users WHERE id = p.author), \
+           (SELECT is_bot FROM users WHERE id = p.author) \
          FROM UNNEST($1::BIGINT[], $2::BIGINT[]) AS p(author, room) \
          LEFT JOIN rooms r ON r.id = p.room"
     ))

@@ -69,7 +69,8 @@ pub(super) async fn accounts(
     let order = by_name("u.username");
     let rows = sqlx::query(&format!(
         "SELECT u.username, u.is_admin, u.disabled_at IS NOT NULL, u.created_at, u.last_seen_at, \
-           (SELECT COUNT(*) FROM sessions s WHERE s.user_id = u.id AND s.expires_at > $4) \
+           (SELECT COUNT(*) FROM sessions s WHERE s.user_id = u.id AND s.expires_at > $4), \
+           u.is_bot \
          FROM users u \
          WHERE ($1 = '' OR {contains}) AND ($2 IS NULL OR {order} > {after}) \
          ORDER BY {order} LIMIT $3",
@@ -91,6 +92,7 @@ pub(super) async fn accounts(
                 created_at: row.try_get(3)?,
                 last_seen_at: row.try_get(4)?,
                 sessions: row.try_get(5)?,
+                bot: row.try_get(6)?,
             })
         })
         .collect()

@@ -49,7 +49,7 @@ impl ExportSource for Source {
         let rows =
             sqlx::query(
                 "SELECT id, username, is_admin, created_at, password_hash, display_name, \
-                 time_zone, status_emoji, status_text, status_until, avatar, avatar_small \
+                 time_zone, status_emoji, status_text, status_until, avatar, avatar_small, is_bot \
                  FROM users",
             )
                 .fetch_all(&mut *self.tx)
@@ -431,13 +431,14 @@ impl RestoreTx for Restore {
             None => {
                 self.counts.users_created += 1;
                 sqlx::query_scalar(
-                    "INSERT INTO users (username, password_hash, is_admin, created_at) \
-                     VALUES ($1, $2, $3, $4) RETURNING id",
+                    "INSERT INTO users (username, password_hash, is_admin, created_at, is_bot) \
+                     VALUES ($1, $2, $3, $4, $5) RETURNING id",
                 )
                 .bind(&user.name)
                 .bind(&user.password_hash)
                 .bind(user.admin)
                 .bind(user.created_at)
+                .bind(user.bot)
                 .fetch_one(&mut *self.tx)
                 .await?
             }

@@ -11,20 +11,20 @@ use sqlx::Row;
 
 use super::{
     admin, backup, changes, is_unique_violation, names_param, no_such_user, not_found, search,
-    owners, profiles, settings, threads, tokens, Access, Backend, Conn, Db, ROOM_KIND,
+    owners, profiles, settings, threads, tokens, webhooks, Access, Backend, Conn, Db, ROOM_KIND,
 };
 use super::dialect::{begin_write, by_name, message_at, same_name, DISPLAY_NAME, DISPLAY_NAME_SORT, GREATEST, LEAST, MESSAGE_COLUMNS, NAMES_IN_2};
 use crate::model::{
     Changes, HistoryPage, Message, RegistrationMode, Role, RoomId, RoomKind, RoomListing,
-    RoomSummary, RoomView, Sidebar, TokenRow, User, UserId,
+    RoomSummary, RoomView, Sidebar, TokenRow, User, UserId, WebhookRow,
 };
 use crate::rights::Action;
 use crate::store::group_commit::Post;
 use crate::store::records::{BackupResult, EndRecord};
 use crate::store::{
     admit, stored_mode, Admission, Changed, ExportRequest, ExportSink, Found, HistoryQuery,
-    MessageChange, NewAccessToken, NewMessage, NewReply, ProfileChange, Replied, RestoreTx, SearchFilter, Store, StoreError,
-    StoreResult, StoredMember, TokenGrant, INVITE_INVALID,
+    MessageChange, NewAccessToken, NewIncomingWebhook, NewMessage, NewReply, ProfileChange, Replied, RestoreTx, SearchFilter, Store, StoreError,
+    StoreResult, StoredMember, TokenGrant, WebhookGrant, INVITE_INVALID,
 };
 use crate::timestamp::now_ms;
 #[async_trait]
@@ -295,6 +295,22 @@ impl Store for Backend {
 
     async fn token_user(&self, token_hash: &[u8], now: i64) -> StoreResult<Option<TokenGrant>> {
         tokens::grant(&self.sessions, &self.write, token_hash, now).await
+    }
+
+    async fn create_webhook(&self, new: NewIncomingWebhook<'_>) -> StoreResult<WebhookRow> {
+        webhooks::create(&self.write, new).await
+    }
+
+    async fn webhooks(&self, actor: UserId, room_id: RoomId) -> StoreResult<Vec<WebhookRow>> {
+        webhooks::list(&self.read, actor, room_id).await
+    }
+
+    async fn revoke_webhook(&self, actor: UserId, room_id: RoomId, id: &str) -> StoreResult<bool> {
+        webhooks::revoke(&self.write, actor, room_id, id).await
+    }
+
+    async fn webhook(&self, hook_hash: &[u8], now: i64) -> StoreResult<Option<WebhookGrant>> {
+        webhooks::grant(&self.sessions, &self.write, hook_hash, now).await
     }
 
     async fn sidebar(&self, user_id: UserId) -> StoreResult<Sidebar> {
@@ -830,7 +846,7 @@ impl Store for Backend {
         let mut conn = self.read.acquire().await?;
         Access::load(&mut conn, user_id, room_id).await?;
         let rows = sqlx::query(&format!(
-            "SELECT u.id, u.username, u.last_seen_at, m.role FROM memberships m \
+            "SELECT u.id, u.username, u.last_seen_at, m.role, u.is_bot FROM memberships m \
              JOIN users u ON u.id = m.user_id WHERE m.room_id = $1 ORDER BY {}",
             by_name("u.username")
         ))
@@ -844,6 +860,7 @@ impl Store for Backend {
                     username: row.try_get(1)?,
                     last_seen_at: row.try_get(2)?,
                     role: Role::from_db(&row.try_get::<String, _>(3)?),
+                    bot: row.try_get(4)?,
                 })
             })
             .collect()

@@ -46,7 +46,7 @@ impl BatchWriter for Writer {
                     archived: flag(7)?,
                 }),
             };
-            let names = (row.try_get(4)?, row.try_get(8)?);
+            let names = (row.try_get(4)?, row.try_get(8)?, flag(9)?);
             facts.pair(row.try_get(0)?, row.try_get(1)?, standing, names);
         }
 

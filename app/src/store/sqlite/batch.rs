@@ -28,7 +28,8 @@ struct NewRow<'a>(
 );
 
 /// For each `(author, room)`: author, room, the room's kind, the author's role in it (NULL:
-/// not a member), name and admin flag, and whether the room is read-only and archived.
+/// not a member), name and admin flag, whether the room is read-only and archived, and the
+/// author's display name and bot flag.
 pub(super) async fn pairs(
     conn: &mut SqliteConnection,
     pairs: &[(UserId, RoomId)],
@@ -38,7 +39,8 @@ pub(super) async fn pairs(
            (SELECT m.role FROM memberships m WHERE m.room_id = r.id AND m.user_id = j.value ->> 0), \
            (SELECT username FROM users WHERE id = j.value ->> 0), \
            (SELECT is_admin FROM users WHERE id = j.value ->> 0), r.read_only, r.archived, \
-           (SELECT display_name FROM users WHERE id = j.value ->> 0) \
+           (SELECT display_name FROM users WHERE id = j.value ->> 0), \
+           (SELECT is_bot FROM users WHERE id = j.value ->> 0) \
          FROM json_each($1) j LEFT JOIN rooms r ON r.id = j.value ->> 1"
     ))
     .bind(json(pairs))
