@@ -203,15 +203,17 @@ fn AccountLine(account: AccountRow, moderate: ServerAction<Moderate>) -> impl In
     let AccountRow {
         username,
         is_admin,
+        bot,
         disabled,
         last_seen_at,
         sessions,
         ..
     } = account;
-    let state = match (disabled, is_admin) {
-        (true, _) => "Disabled",
-        (false, true) => "Admin",
-        (false, false) => "Active",
+    let state = match (disabled, is_admin, bot) {
+        (true, _, _) => "Disabled",
+        (false, true, _) => "Admin",
+        (false, false, true) => "Bot",
+        (false, false, false) => "Active",
     };
     let toggle = if disabled { "enable" } else { "disable" };
     let toggle_label = if disabled { "Enable" } else { "Disable" };

@@ -18,8 +18,10 @@ mod room;
 mod search;
 mod session;
 mod shortcuts;
+mod shown_once;
 mod theme;
 mod tokens;
+mod webhooks;
 
 #[cfg(feature = "hydrate")]
 pub use live::push::register_service_worker;
@@ -56,6 +58,7 @@ lazy_page!(SearchRoute, search::SearchPage);
 lazy_page!(NotificationsRoute, notifications::NotificationsPage);
 lazy_page!(ProfileRoute, profile::ProfilePage);
 lazy_page!(TokensRoute, tokens::TokensPage);
+lazy_page!(WebhooksRoute, webhooks::WebhooksPage);
 
 /// The whole app: routes under one chat layout.
 #[component]
@@ -100,6 +103,11 @@ pub fn App() -> impl IntoView {
                     <Route
                         path=path!("tokens")
                         view={Lazy::<TokensRoute>::new()}
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("r/:id/hooks")
+                        view={Lazy::<WebhooksRoute>::new()}
                         ssr=SsrMode::Async
                     />
                 </ParentRoute>

@@ -8,6 +8,7 @@ use leptos::prelude::*;
 use super::auth_page::page_error;
 use super::feedback::form_error;
 use super::local_time::LocalTime;
+use super::shown_once::{blank_after_success, HeldList, ShownOnce};
 use crate::api::tokens::{my_tokens, CreateToken, RevokeToken, TokensView};
 use crate::model::{NewToken, TokenRow, TokenScope};
 
@@ -87,28 +88,21 @@ fn NewSecret(made: NewToken, site: String) -> impl IntoView {
         made.secret
     );
     view! {
-        <div class="card token-secret" role="status">
-            <h2>{format!("Your new token “{}”", made.token.name)}</h2>
-            <p>"Copy it now: it is not shown again."</p>
-            <label for="token-secret">"Token"</label>
-            <input id="token-secret" class="token-value" readonly value=made.secret.clone()/>
-            <p class="hint">"For example: " <code>{example}</code></p>
-        </div>
+        <ShownOnce
+            title=format!("Your new token “{}”", made.token.name)
+            warning="Copy it now: it is not shown again."
+            label="Token"
+            id="token-secret"
+            value=made.secret
+            example
+        />
     }
 }
 
 /// Name, scopes and expiry of a new token.
 #[component]
 fn NewTokenForm(create: ServerAction<CreateToken>, is_admin: bool) -> impl IntoView {
-    // Once a token is made, the form is blank again for the next one.
-    let form = NodeRef::<leptos::html::Form>::new();
-    Effect::new(move |_| {
-        if create.value().with(|v| matches!(v, Some(Ok(_)))) {
-            if let Some(form) = form.get() {
-                form.reset();
-            }
-        }
-    });
+    let form = blank_after_success(create.value());
     view! {
         <ActionForm action=create node_ref=form attr:class="card token-form">
             <h2>"New token"</h2>
@@ -163,21 +157,20 @@ fn TokenList(
     revoke: ServerAction<RevokeToken>,
     max: usize,
 ) -> impl IntoView {
-    let count = tokens.len();
     view! {
-        <section class="card token-list-card" aria-labelledby="tokens-heading">
-            <h2 id="tokens-heading">"Your tokens"</h2>
-            {form_error(revoke.value())}
-            {(count == 0).then(|| view! { <p class="muted">"You have no tokens."</p> })}
-            <ul class="token-list">
-                {tokens
-                    .into_iter()
-                    .map(|token| view! { <TokenLine token now revoke/> })
-                    .collect_view()}
-            </ul>
-            {(count > 0)
-                .then(|| view! { <p class="hint">{format!("{count} of at most {max}.")}</p> })}
-        </section>
+        <HeldList
+            heading_id="tokens-heading"
+            heading="Your tokens"
+            empty="You have no tokens."
+            count=tokens.len()
+            max
+            error=form_error(revoke.value()).into_any()
+        >
+            {tokens
+                .into_iter()
+                .map(|token| view! { <TokenLine token now revoke/> })
+                .collect_view()}
+        </HeldList>
     }
 }
 

@@ -1,6 +1,6 @@
 //! The room's header: its name, size and topic on one line, the size a link to the members
-//! panel, and the actions on the room itself (its pins, its settings, mute, leave) in its "⋯"
-//! menu.
+//! panel, and the actions on the room itself (its pins, its settings and webhooks, mute, leave)
+//! in its "⋯" menu.
 
 use leptos::prelude::*;
 
@@ -40,6 +40,15 @@ pub(super) fn RoomHeader(view: RoomView) -> impl IntoView {
             </a>
         }
     });
+    let hooks_link = (view.room.kind.is_named()
+        && crate::rights::Standing::of(&view).may(crate::rights::Action::ManageHooks))
+    .then(|| {
+        view! {
+            <a class="secondary menu-button" href=format!("/r/{}/hooks", view.room.id)>
+                "Webhooks"
+            </a>
+        }
+    });
     let pins_link = view.is_member.then(|| {
         view! {
             <a class="secondary menu-button" href=format!("/r/{}?pins", view.room.id)>
@@ -71,6 +80,7 @@ pub(super) fn RoomHeader(view: RoomView) -> impl IntoView {
             >
                 {pins_link}
                 {settings_link}
+                {hooks_link}
                 {view
                     .is_member
                     .then(|| {

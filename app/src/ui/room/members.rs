@@ -191,6 +191,7 @@ fn MemberItem(
                     </a>
                     {me.then_some(" (you)")}
                     " "
+                    {member.bot.then(super::message::bot_tag)}
                     {badge}
                 </span>
                 <span class="muted member-status">{presence} {seen}</span>

@@ -293,6 +293,7 @@ pub(super) fn MessageItem(
     let profile_link = format!("?profile={}", message.author);
     let profile_title = format!("Open the profile of @{}", message.author);
     let shown_author = message.shown_author().to_owned();
+    let bot_tag = message.author_bot.then(bot_tag);
     view! {
         <article
             node_ref=article
@@ -310,6 +311,7 @@ pub(super) fn MessageItem(
                 <a class="author" href=profile_link title=profile_title>
                     {shown_author}
                 </a>
+                {bot_tag}
                 <LocalTime ms=message.created_at time_only=true/>
                 {edited}
                 {links}
@@ -409,4 +411,9 @@ pub(super) fn PendingItem(pending: Pending) -> impl IntoView {
             {refused}
         </article>
     }
+}
+
+/// What marks a bot's name, wherever it shows: a program posted this, not a person.
+pub(crate) fn bot_tag() -> impl IntoView {
+    view! { <span class="bot-tag" title="An automated account">"bot"</span> }
 }

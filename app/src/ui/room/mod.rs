@@ -28,6 +28,7 @@ use self::event::RoomEventItem;
 use self::header::RoomHeader;
 use self::history::{catch_up, keep_newest, mend_hole, read_while_visible, Older, OlderForm};
 use self::members::{MemberRights, MembersPanel};
+pub(crate) use self::message::bot_tag;
 use self::message::{last_editable, Actions, Forms, MessageItem, PendingItem};
 use self::message_actions::Place;
 use self::panels::PanelData;
