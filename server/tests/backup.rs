@@ -7,17 +7,7 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use common::{get, post, register, start};
-
-fn confab(db: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_confab"))
-        .args(args)
-        .arg("--database-url")
-        .arg(db)
-        .env_remove("RUST_LOG")
-        .output()
-        .unwrap()
-}
+use common::{command as confab, get, post, register, start};
 
 fn ok(output: Output) -> (String, String) {
     let stderr = String::from_utf8(output.stderr).unwrap();
