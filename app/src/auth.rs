@@ -88,6 +88,26 @@ pub fn new_session_token() -> (String, Vec<u8>) {
     (token, hash)
 }
 
+/// A secret for a program to hold, shown once (an access token, a webhook's URL): `prefix` and
+/// a fresh random token, and the hash the database keeps.
+pub fn new_secret(prefix: &str) -> (String, Vec<u8>) {
+    let (random, _) = new_session_token();
+    let secret = format!("{prefix}{random}");
+    let hash = token_hash(&secret);
+    (secret, hash)
+}
+
+/// Whether `text` has the shape of a [`new_secret`] with `prefix`: what is not is refused
+/// without a database read.
+pub fn secret_shaped(text: &str, prefix: &str) -> bool {
+    text.strip_prefix(prefix).is_some_and(|random| {
+        random.len() == 43
+            && random
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    })
+}
+
 /// What the database stores for a token.
 pub fn token_hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()

@@ -82,9 +82,7 @@ pub async fn create(
         ));
     }
     let expires_at = expiry(days, crate::timestamp::now_ms())?;
-    let (random, _) = crate::auth::new_session_token();
-    let secret = format!("{PREFIX}{random}");
-    let hash = crate::auth::token_hash(&secret);
+    let (secret, hash) = crate::auth::new_secret(PREFIX);
     let token = store
         .create_token(NewAccessToken {
             user_id: owner.id,
@@ -97,6 +95,16 @@ pub async fn create(
         .await?;
     tracing::info!(user = %owner.username, token = %token.id, scopes = %TokenScope::join(&scopes), "access token made");
     Ok(NewToken { token, secret })
+}
+
+/// Makes the bot account `name` for an admin: an account with no password that acts only
+/// through the tokens it is given (`confab token create NAME`), marked as a bot wherever its
+/// name shows.
+pub async fn create_bot(store: &dyn Store, name: &str) -> Result<User, AppError> {
+    let name = crate::validate::new_username(name)?;
+    let bot = store.create_bot(&name).await?;
+    tracing::info!(bot = %bot.username, "bot account made");
+    Ok(bot)
 }
 
 /// Revokes `owner`'s token that `id` names: it lets no one in from the next request on.
@@ -139,12 +147,7 @@ pub fn bearer(headers: &http::HeaderMap) -> Option<Result<&str, AppError>> {
 /// refused without a database read.
 pub async fn authenticate(store: &dyn Store, secret: &str) -> Result<Grant, AppError> {
     let invalid = || AppError::Unauthorized(INVALID.into());
-    let looks_right = secret.len() == PREFIX.len() + 43
-        && secret.starts_with(PREFIX)
-        && secret[PREFIX.len()..]
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if !looks_right {
+    if !crate::auth::secret_shaped(secret, PREFIX) {
         return Err(invalid());
     }
     let grant = store

@@ -36,9 +36,7 @@ pub async fn create(
 ) -> Result<NewWebhook, AppError> {
     let name = crate::validate::new_username(name)?;
     state.limits.create(actor.id)?;
-    let (random, _) = crate::auth::new_session_token();
-    let secret = format!("{PREFIX}{random}");
-    let hash = crate::auth::token_hash(&secret);
+    let (secret, hash) = crate::auth::new_secret(PREFIX);
     let hook = state
         .store
         .create_webhook(NewIncomingWebhook {
@@ -92,12 +90,7 @@ pub async fn revoke(
 /// refused without a database read.
 pub async fn authenticate(store: &dyn Store, secret: &str) -> Result<WebhookGrant, AppError> {
     let invalid = || AppError::NotFound(INVALID.into());
-    let looks_right = secret.len() == PREFIX.len() + 43
-        && secret.starts_with(PREFIX)
-        && secret[PREFIX.len()..]
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if !looks_right {
+    if !crate::auth::secret_shaped(secret, PREFIX) {
         return Err(invalid());
     }
     store

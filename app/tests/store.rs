@@ -850,6 +850,16 @@ async fn an_incoming_webhook_posts_as_its_own_bot_until_revoked(store: Arc<dyn S
     assert!(!store.revoke_webhook(alice.id, room, &ci.id).await.unwrap());
     assert_eq!(store.webhook(b"h1", 20_000).await.unwrap(), None);
     assert!(store.user_by_name("ci-bot").await.unwrap().is_some());
+    // An admin's bot, for tokens: no password, its name taken like anyone's.
+    let deploy = store.create_bot("deployer").await.unwrap();
+    assert_eq!(
+        store.credentials("deployer").await.unwrap(),
+        Some((deploy, None))
+    );
+    assert!(matches!(
+        store.create_bot("CI-BOT").await,
+        Err(StoreError::Conflict(_))
+    ));
 }
 
 async fn access_tokens_grant_their_scopes_until_revoked_expired_or_disabled(store: Arc<dyn Store>) {

@@ -13,7 +13,8 @@ use app::store::{ExportRequest, Store};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::config::{
-    database_url, AdminCommand, BackupArgs, DatabaseArg, RestoreArgs, SnapshotArgs, TokenCommand,
+    database_url, AdminCommand, BackupArgs, BotCommand, DatabaseArg, RestoreArgs, SnapshotArgs,
+    TokenCommand,
 };
 
 /// What a command failed with: printed as `confab: <message>` with a non-zero exit.
@@ -435,6 +436,28 @@ pub async fn admin(command: AdminCommand) -> CommandResult {
             store.close().await;
             let user = result?;
             eprintln!("password set for {}", user.username);
+            Ok(())
+        }
+    }
+}
+
+/// `confab bot ...`: accounts for programs, made by the operator.
+pub async fn bot(command: BotCommand) -> CommandResult {
+    match command {
+        BotCommand::Create { db, name } => {
+            let store = open(&db).await?;
+            let result = async {
+                let bot = app::tokens::create_bot(store.as_ref(), &name).await?;
+                audit(store.as_ref(), "create_bot", &bot.username).await;
+                Ok::<_, Box<dyn std::error::Error>>(bot)
+            }
+            .await;
+            store.close().await;
+            let bot = result?;
+            eprintln!(
+                "bot {0} is made; give it a token with: confab token create {0} --name …",
+                bot.username
+            );
             Ok(())
         }
     }

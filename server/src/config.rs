@@ -50,6 +50,9 @@ pub enum Command {
     /// or revoke one.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Bot accounts: programs that act through tokens, with no password.
+    #[command(subcommand)]
+    Bot(BotCommand),
     /// Web Push: show the instance's VAPID public key, or rotate the key pair.
     #[command(subcommand)]
     Push(PushCommand),
@@ -91,6 +94,18 @@ pub enum TokenCommand {
         db: DatabaseArg,
         user: String,
         id: String,
+    },
+}
+
+/// `confab bot ...`.
+#[derive(Debug, Subcommand)]
+pub enum BotCommand {
+    /// Make the bot account NAME: no password (no one logs in as it), marked as a bot wherever
+    /// its name shows. Give it a token with `confab token create NAME`.
+    Create {
+        #[command(flatten)]
+        db: DatabaseArg,
+        name: String,
     },
 }
 

@@ -47,6 +47,7 @@ async fn main() -> std::process::ExitCode {
         Some(Command::PruneFiles(args)) => commands::prune_files(args).await,
         Some(Command::Push(command)) => commands::push(command).await,
         Some(Command::Token(command)) => commands::token(command).await,
+        Some(Command::Bot(command)) => commands::bot(command).await,
         Some(Command::Doctor(args)) => server::doctor::command(*args).await,
     };
     match result {

@@ -556,6 +556,50 @@ async fn the_operators_token_commands_make_list_and_revoke_tokens_a_server_honou
         api(addr, "GET", "/api/v1/me", &secret, None).await.status,
         401
     );
+
+    // A bot account: made by the operator, given a token, it posts as itself, marked a bot.
+    let made = confab(&["bot", "create", "deployer"]);
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let taken = confab(&["bot", "create", "Alice"]);
+    assert!(!taken.status.success());
+    assert!(String::from_utf8(taken.stderr).unwrap().contains("taken"));
+    let made = confab(&["token", "create", "deployer", "--name", "ship"]);
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let bot = String::from_utf8(made.stdout).unwrap().trim().to_owned();
+    // It is in no room until it joins one (the first room is general).
+    let rooms = api(addr, "GET", "/api/v1/rooms", &bot, None).await;
+    assert_eq!(rooms.json["rooms"], json!([]), "{}", rooms.json);
+    let general = 1;
+    let joined = api(addr, "POST", "/api/v1/rooms/1/join", &bot, None).await;
+    assert_eq!(joined.status, 204, "{}", joined.json);
+    let posted = api(
+        addr,
+        "POST",
+        &format!("/api/v1/rooms/{general}/messages"),
+        &bot,
+        Some(json!({"text": "v1.2 is live"})),
+    )
+    .await;
+    assert_eq!(posted.status, 201, "{}", posted.json);
+    assert_eq!(posted.json["author"], "deployer");
+    assert_eq!(posted.json["author_bot"], true);
+    // No password lets anyone in as it.
+    let (status, _, body) = common::post(
+        addr,
+        "/api/login",
+        "username=deployer&password=correct-horse-battery",
+        None,
+    )
+    .await;
+    assert_ne!(status, 200, "{body}");
 }
 
 /// A POST to an incoming webhook's URL with a body of `content_type`: status, lower-case

@@ -590,6 +590,9 @@ pub trait Store: Send + Sync + 'static {
     /// Notes the use at `now`, at most once a minute per token.
     async fn token_user(&self, token_hash: &[u8], now: i64) -> StoreResult<Option<TokenGrant>>;
 
+    /// Makes the bot account `name`: no password, marked as a bot wherever its name shows, and
+    /// used through the tokens an admin gives it. Refused (`Conflict`) when the name is taken.
+    async fn create_bot(&self, name: &str) -> StoreResult<User>;
     /// Makes an incoming webhook and its bot account, and adds the bot to the room, in one
     /// transaction. Refused (`Forbidden`) unless `new.actor` may manage the room's hooks,
     /// (`Conflict`) when the name is taken or the room has `new.max_per_room` hooks.

@@ -297,6 +297,10 @@ impl Store for Backend {
         tokens::grant(&self.sessions, &self.write, token_hash, now).await
     }
 
+    async fn create_bot(&self, name: &str) -> StoreResult<User> {
+        webhooks::create_bot(&self.write, name).await
+    }
+
     async fn create_webhook(&self, new: NewIncomingWebhook<'_>) -> StoreResult<WebhookRow> {
         webhooks::create(&self.write, new).await
     }

@@ -5,13 +5,19 @@
 use sqlx::Row;
 
 use super::dialect::begin_write;
-use super::{is_unique_violation, Pool};
+use super::{is_unique_violation, Conn, Pool};
 use crate::model::{hash_id, TokenRow, TokenScope, User, UserId};
 use crate::store::{NewAccessToken, StoreError, StoreResult, TokenGrant};
 
-/// How stale a token's "last used" may get before a use writes it again: a busy script would
-/// otherwise make every request a write.
+/// How stale a token's or webhook's "last used" may get before a use writes it again.
 const LAST_USED_EVERY_MS: i64 = 60 * 1000;
+
+/// The tokens' table, as [`Held`] reads and changes it: each belongs to a user.
+const TOKENS: Held = Held {
+    table: "access_tokens",
+    hash: "token_hash",
+    owner: "user_id",
+};
 
 pub(super) async fn create(pool: &Pool, new: NewAccessToken<'_>) -> StoreResult<TokenRow> {
     let now = crate::timestamp::now_ms();
@@ -91,20 +97,61 @@ pub(super) async fn list(pool: &Pool, user_id: UserId) -> StoreResult<Vec<TokenR
 
 pub(super) async fn revoke(pool: &Pool, user_id: UserId, id: &str) -> StoreResult<bool> {
     let mut tx = begin_write(pool).await?;
-    let hashes: Vec<Vec<u8>> =
-        sqlx::query_scalar("SELECT token_hash FROM access_tokens WHERE user_id = $1")
-            .bind(user_id)
-            .fetch_all(&mut *tx)
-            .await?;
-    let Some(hash) = hashes.into_iter().find(|h| hash_id(h) == id) else {
-        return Ok(false);
-    };
-    sqlx::query("DELETE FROM access_tokens WHERE token_hash = $1")
-        .bind(hash)
-        .execute(&mut *tx)
-        .await?;
+    let done = TOKENS.delete(&mut tx, user_id, id).await?;
     tx.commit().await?;
-    Ok(true)
+    Ok(done)
+}
+
+/// A table of secrets known by their hash (tokens, webhooks), and the column saying whose each
+/// is: what revoking one by its [`hash_id`] and noting a use need.
+pub(super) struct Held {
+    pub table: &'static str,
+    pub hash: &'static str,
+    pub owner: &'static str,
+}
+
+impl Held {
+    /// Deletes `owner`'s secret that `id` names; false when it has none by it.
+    pub async fn delete(&self, conn: &mut Conn, owner: i64, id: &str) -> StoreResult<bool> {
+        let Held { table, hash, .. } = self;
+        let hashes: Vec<Vec<u8>> = sqlx::query_scalar(&format!(
+            "SELECT {hash} FROM {table} WHERE {} = $1",
+            self.owner
+        ))
+        .bind(owner)
+        .fetch_all(&mut *conn)
+        .await?;
+        let Some(found) = hashes.into_iter().find(|h| hash_id(h) == id) else {
+            return Ok(false);
+        };
+        sqlx::query(&format!("DELETE FROM {table} WHERE {hash} = $1"))
+            .bind(found)
+            .execute(&mut *conn)
+            .await?;
+        Ok(true)
+    }
+
+    /// Notes a use of the secret `key` at `now` when the last one noted (`last`) is more than
+    /// [`LAST_USED_EVERY_MS`] old: a busy caller would otherwise make every request a write.
+    pub async fn note_use(
+        &self,
+        write: &Pool,
+        key: &[u8],
+        last: Option<i64>,
+        now: i64,
+    ) -> StoreResult<()> {
+        if last.is_none_or(|at| now - at >= LAST_USED_EVERY_MS) {
+            let Held { table, hash, .. } = self;
+            sqlx::query(&format!(
+                "UPDATE {table} SET last_used_at = $2 WHERE {hash} = $1"
+            ))
+            .bind(key)
+            .bind(now)
+            .execute(write)
+            .await?;
+        }
+        Ok(())
+    }
 }
 
 /// Reads on `read` (the backend's session lookups); writes "last used" on `write` when it is
@@ -128,14 +175,9 @@ pub(super) async fn grant(
     else {
         return Ok(None);
     };
-    let last_used: Option<i64> = row.try_get("last_used_at")?;
-    if last_used.is_none_or(|at| now - at >= LAST_USED_EVERY_MS) {
-        sqlx::query("UPDATE access_tokens SET last_used_at = $2 WHERE token_hash = $1")
-            .bind(hash)
-            .bind(now)
-            .execute(write)
-            .await?;
-    }
+    TOKENS
+        .note_use(write, hash, row.try_get("last_used_at")?, now)
+        .await?;
     let scopes: String = row.try_get("scopes")?;
     Ok(Some(TokenGrant {
         user: User {

@@ -1,18 +1,23 @@
-//! Incoming webhooks in the database, written once and compiled into each backend
-//! (`sqlite::webhooks`, `postgres::webhooks`): made with their bot account by a room's
-//! moderators, listed without their secrets, revoked, and looked up by the hash a POST to
-//! their secret URL gives.
+//! Bot accounts and incoming webhooks in the database, written once and compiled into each
+//! backend (`sqlite::webhooks`, `postgres::webhooks`): a bot made by an admin, or with its hook
+//! by a room's moderators; hooks listed without their secrets, revoked, and looked up by the
+//! hash a POST to their secret URL gives.
 
 use sqlx::Row;
 
 use super::dialect::{begin_write, same_name};
+use super::tokens::Held;
 use super::{is_unique_violation, Access, Conn, Pool};
 use crate::model::{hash_id, RoomId, User, UserId, WebhookRow};
 use crate::rights::Action;
 use crate::store::{NewIncomingWebhook, StoreError, StoreResult, WebhookGrant};
 
-/// How stale a hook's "last used" may get before a use writes it again (as for tokens).
-const LAST_USED_EVERY_MS: i64 = 60 * 1000;
+/// The hooks' table, as [`Held`] reads and changes it: each belongs to a room.
+const HOOKS: Held = Held {
+    table: "incoming_webhooks",
+    hash: "hook_hash",
+    owner: "room_id",
+};
 
 pub(super) async fn create(pool: &Pool, new: NewIncomingWebhook<'_>) -> StoreResult<WebhookRow> {
     let now = crate::timestamp::now_ms();
@@ -30,32 +35,7 @@ pub(super) async fn create(pool: &Pool, new: NewIncomingWebhook<'_>) -> StoreRes
             "This room has {held} webhooks, the most a room may hold: revoke one first."
         )));
     }
-    let taken = || {
-        StoreError::Conflict(format!(
-            "The name {:?} is taken: a webhook posts as an account of its own, so pick a name \
-             no one has.",
-            new.name
-        ))
-    };
-    let exists: Option<i64> = sqlx::query_scalar(&format!(
-        "SELECT id FROM users WHERE {}",
-        same_name("username", "$1")
-    ))
-    .bind(new.name)
-    .fetch_optional(&mut *tx)
-    .await?;
-    if exists.is_some() {
-        return Err(taken());
-    }
-    let bot: UserId = sqlx::query_scalar(
-        "INSERT INTO users (username, password_hash, is_admin, is_bot, created_at) \
-         VALUES ($1, NULL, FALSE, TRUE, $2) RETURNING id",
-    )
-    .bind(new.name)
-    .bind(now)
-    .fetch_one(&mut *tx)
-    .await
-    .map_err(|e| if is_unique_violation(&e) { taken() } else { e.into() })?;
+    let bot = insert_bot(&mut tx, new.name, now).await?;
     sqlx::query(
         "INSERT INTO memberships (room_id, user_id, joined_at, last_read_seq) \
          SELECT $1, $2, $3, last_seq FROM rooms WHERE id = $1",
@@ -87,6 +67,48 @@ pub(super) async fn create(pool: &Pool, new: NewIncomingWebhook<'_>) -> StoreRes
         created_by,
         created_at: now,
         last_used_at: None,
+    })
+}
+
+/// Makes the bot account `name` (no password, so no one logs in as it): refused (`Conflict`)
+/// when anyone has the name, ignoring case.
+pub(super) async fn insert_bot(conn: &mut Conn, name: &str, now: i64) -> StoreResult<UserId> {
+    let taken = || {
+        StoreError::Conflict(format!(
+            "The name {name:?} is taken: a bot is an account of its own, so pick a name no one \
+             has."
+        ))
+    };
+    let exists: Option<i64> = sqlx::query_scalar(&format!(
+        "SELECT id FROM users WHERE {}",
+        same_name("username", "$1")
+    ))
+    .bind(name)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if exists.is_some() {
+        return Err(taken());
+    }
+    sqlx::query_scalar(
+        "INSERT INTO users (username, password_hash, is_admin, is_bot, created_at) \
+         VALUES ($1, NULL, FALSE, TRUE, $2) RETURNING id",
+    )
+    .bind(name)
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(|e| if is_unique_violation(&e) { taken() } else { e.into() })
+}
+
+/// Makes a bot account an admin gives tokens to: a program that uses the HTTP API as itself.
+pub(super) async fn create_bot(pool: &Pool, name: &str) -> StoreResult<User> {
+    let mut tx = begin_write(pool).await?;
+    let id = insert_bot(&mut tx, name, crate::timestamp::now_ms()).await?;
+    tx.commit().await?;
+    Ok(User {
+        id,
+        username: name.to_owned(),
+        is_admin: false,
     })
 }
 
@@ -136,24 +158,12 @@ pub(super) async fn revoke(
 ) -> StoreResult<bool> {
     let mut tx = begin_write(pool).await?;
     may_manage(&mut tx, actor, room_id).await?;
-    let hashes: Vec<Vec<u8>> =
-        sqlx::query_scalar("SELECT hook_hash FROM incoming_webhooks WHERE room_id = $1")
-            .bind(room_id)
-            .fetch_all(&mut *tx)
-            .await?;
-    let Some(hash) = hashes.into_iter().find(|h| hash_id(h) == id) else {
-        return Ok(false);
-    };
-    sqlx::query("DELETE FROM incoming_webhooks WHERE hook_hash = $1")
-        .bind(hash)
-        .execute(&mut *tx)
-        .await?;
+    let done = HOOKS.delete(&mut tx, room_id, id).await?;
     tx.commit().await?;
-    Ok(true)
+    Ok(done)
 }
 
-/// Reads on `read` (the backend's session lookups); writes "last used" on `write` when it is
-/// more than [`LAST_USED_EVERY_MS`] old.
+/// Reads on `read` (the backend's session lookups); notes the use on `write` ([`Held::note_use`]).
 pub(super) async fn grant(
     read: &Pool,
     write: &Pool,
@@ -171,14 +181,9 @@ pub(super) async fn grant(
     else {
         return Ok(None);
     };
-    let last_used: Option<i64> = row.try_get("last_used_at")?;
-    if last_used.is_none_or(|at| now - at >= LAST_USED_EVERY_MS) {
-        sqlx::query("UPDATE incoming_webhooks SET last_used_at = $2 WHERE hook_hash = $1")
-            .bind(hash)
-            .bind(now)
-            .execute(write)
-            .await?;
-    }
+    HOOKS
+        .note_use(write, hash, row.try_get("last_used_at")?, now)
+        .await?;
     Ok(Some(WebhookGrant {
         hook_id: hash_id(hash),
         room_id: row.try_get("room_id")?,
