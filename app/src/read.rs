@@ -1,9 +1,10 @@
-//! The reads every client shares: a page of a room's history and a room's changes, asked for
+//! The reads every client shares: a page of a room's history (or of a thread), a room's changes
+//! and its members, asked for
 //! by the UI's server functions and by the HTTP API (`/api/v1`) alike, so both are bounded,
 //! rate-limited and paged the same way.
 
 use crate::error::AppError;
-use crate::model::{Changes, HistoryPage, RoomId, User};
+use crate::model::{Changes, HistoryPage, Member, Presence, RoomId, User};
 use crate::state::AppState;
 
 /// Which page of history to read, as a client asks for it (not yet checked).
@@ -16,6 +17,8 @@ pub struct HistoryAsk<'a> {
     pub since: Option<&'a str>,
     /// Messages per page: 50 when not said, at most 100.
     pub limit: Option<u32>,
+    /// The replies of the thread of the message with this seq, instead of the timeline.
+    pub thread: Option<i64>,
 }
 
 /// A page of `room_id`'s history as `user` may read it, oldest first, cut to what one answer
@@ -41,7 +44,7 @@ pub async fn history(
         after: ask.after,
         since,
         limit: crate::validate::page_limit(ask.limit),
-        thread: None,
+        thread: ask.thread,
     };
     let mut page = state.store.history(user.id, room_id, query).await?;
     page.fit(crate::validate::PAGE_MAX_BYTES, forwards);
@@ -65,4 +68,30 @@ pub async fn changes(
         .await?;
     changes.fit(crate::validate::PAGE_MAX_BYTES);
     Ok(changes)
+}
+
+/// The members of `room_id` with their presence (who is online, away, or when they were last
+/// seen), for one who may see the room.
+pub async fn members(
+    state: &AppState,
+    user: &User,
+    room_id: RoomId,
+) -> Result<Vec<Member>, AppError> {
+    state.limits.read(user.id)?;
+    let stored = state.store.room_members(user.id, room_id).await?;
+    let ids: Vec<_> = stored.iter().map(|m| m.id).collect();
+    let presence = state.bus.presence(&ids).await;
+    Ok(stored
+        .into_iter()
+        .zip(presence)
+        .map(|(m, presence)| Member {
+            username: m.username,
+            presence,
+            last_seen: (presence == Presence::Offline)
+                .then_some(m.last_seen_at)
+                .flatten(),
+            role: m.role,
+            bot: m.bot,
+        })
+        .collect())
 }

@@ -34,6 +34,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: AppState) -> Router<S> {
         )
         .route("/rooms/{room}/messages/{seq}/reactions", post(react))
         .route("/rooms/{room}/changes", get(changes))
+        .route("/rooms/{room}/members", get(members))
         .route("/search", get(search))
         .fallback(|| async {
             ApiError(AppError::NotFound(
@@ -310,6 +311,7 @@ struct HistoryParams {
     after: Option<i64>,
     since: Option<String>,
     limit: Option<u32>,
+    thread: Option<i64>,
 }
 
 async fn history(
@@ -323,9 +325,20 @@ async fn history(
         after: params.after,
         since: params.since.as_deref(),
         limit: params.limit,
+        thread: params.thread,
     };
     Ok(axum::Json(
         app::read::history(&state, &caller.user, room, ask).await?,
+    ))
+}
+
+async fn members(
+    State(state): State<AppState>,
+    caller: Caller,
+    At(room): At<RoomId>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(axum::Json(
+        app::read::members(&state, &caller.user, room).await?,
     ))
 }
 

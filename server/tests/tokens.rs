@@ -150,6 +150,37 @@ async fn a_token_posts_and_reads_as_its_owner_and_the_post_is_live() {
         "{bodies:?}"
     );
 
+    // A reply in the message's thread, read back as the thread's page; the room's members.
+    let reply = api(
+        addr,
+        "POST",
+        &path,
+        &token,
+        Some(json!({"text": "which commit?", "thread": seq})),
+    )
+    .await;
+    assert_eq!(reply.status, 201, "{}", reply.json);
+    let thread = api(addr, "GET", &format!("{path}?thread={seq}"), &token, None).await;
+    assert_eq!(thread.status, 200, "{}", thread.json);
+    let replies: Vec<&str> = thread.json["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["body"].as_str())
+        .collect();
+    assert_eq!(replies, vec!["which commit?"]);
+    let members = api(
+        addr,
+        "GET",
+        &format!("/api/v1/rooms/{general}/members"),
+        &token,
+        None,
+    )
+    .await;
+    assert_eq!(members.status, 200, "{}", members.json);
+    assert_eq!(members.json[0]["username"], "alice");
+    assert_eq!(members.json[0]["presence"], "online");
+
     let one = format!("{path}/{seq}");
     let edited = api(
         addr,

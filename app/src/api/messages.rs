@@ -23,6 +23,7 @@ pub async fn get_history(
         after,
         since: since.as_deref(),
         limit,
+        thread: None,
     };
     crate::read::history(&super::ssr::state()?, &user, room_id, ask).await
 }

@@ -63,23 +63,7 @@ pub async fn get_room(room_id: RoomId) -> Result<RoomView, AppError> {
 #[server(endpoint = "members")]
 pub async fn room_members(room_id: RoomId) -> Result<Vec<Member>, AppError> {
     let user = super::ssr::require_user().await?;
-    let state = super::ssr::state()?;
-    let stored = state.store.room_members(user.id, room_id).await?;
-    let ids: Vec<_> = stored.iter().map(|m| m.id).collect();
-    let presence = state.bus.presence(&ids).await;
-    Ok(stored
-        .into_iter()
-        .zip(presence)
-        .map(|(m, presence)| Member {
-            username: m.username,
-            presence,
-            last_seen: (presence == crate::model::Presence::Offline)
-                .then_some(m.last_seen_at)
-                .flatten(),
-            role: m.role,
-            bot: m.bot,
-        })
-        .collect())
+    crate::read::members(&super::ssr::state()?, &user, room_id).await
 }
 
 /// Marks a room read up to `seq` on every device of the caller; answers the stored position.
