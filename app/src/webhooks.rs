@@ -1,6 +1,6 @@
 //! Incoming webhooks: how a CI job, a monitor or any tool that speaks Slack's webhook format
-//! posts into a room with nothing but a URL. A room's moderators make one in the room's
-//! settings; it is a secret URL (`/hooks/whk_…`, shown once, its SHA-256 kept) and a bot
+//! posts into a room with nothing but a URL. A room's moderators make one from the room's menu
+//! (Webhooks); it is a secret URL (`/hooks/whk_…`, shown once, its SHA-256 kept) and a bot
 //! account of its own, named as the moderator chose, that joins the room and is the author of
 //! every message the hook posts. A POST of `{"text": "…"}` (Slack's payload, JSON or the
 //! `payload=` form) posts through the one write path ([`crate::chat::post`]), so it is live,

@@ -1,8 +1,9 @@
 // Slash commands as people type them: `/` lists them in the message box; `/shrug` and `/me`
 // post their messages; `/topic` sets the topic (live on the other member's screen); `/invite`
-// adds someone; `/leave` leaves; a slash followed by anything else is an ordinary message.
+// adds someone; `/mute` mutes (and the room menu says so); `/leave` leaves; a slash followed by
+// anything else is an ordinary message.
 import { test, expect } from './fixtures';
-import { aliceAndBob, createRoom, hydrated, messageLog, post, send, uniqueName } from './helpers';
+import { aliceAndBob, createRoom, hydrated, messageLog, openRoomMenu, post, send, uniqueName } from './helpers';
 
 test('slash commands: listed as / is typed, and each does what it says', async ({ browser }) => {
   const { alice, bob, a, b, aliceName, bobName } = await aliceAndBob(browser);
@@ -42,6 +43,16 @@ test('slash commands: listed as / is typed, and each does what it says', async (
   await expect(box).toHaveValue('');
   await expect(b.locator('.room-header .topic')).toHaveText('Release week');
   await expect(messageLog(b)).toContainText(`${aliceName} set the topic to “Release week”`);
+
+  // /mute toggles the room's notifications, and the room menu's Mute/Unmute follows at once.
+  await send(a, '/mute');
+  await expect(a.getByRole('status').filter({ hasText: 'Muted:' })).toBeVisible();
+  let menu = await openRoomMenu(a);
+  await expect(menu.getByRole('button', { name: 'Unmute' })).toBeVisible();
+  await send(a, '/mute');
+  await expect(a.getByRole('status').filter({ hasText: 'Unmuted:' })).toBeVisible();
+  menu = await openRoomMenu(a);
+  await expect(menu.getByRole('button', { name: 'Mute', exact: true })).toBeVisible();
 
   // A mistake is explained, and nothing is posted; other slashes are messages.
   await send(a, '/invite');

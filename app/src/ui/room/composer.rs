@@ -8,6 +8,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
 use send_wrapper::SendWrapper;
 
+use super::header::RoomMuted;
 use super::message_actions::Place;
 use crate::api::messages::{run_command, PostMessage};
 use crate::api::rooms::LeaveRoom;
@@ -131,6 +132,7 @@ pub(super) fn Composer(
     };
     // Tell the room we are typing, at most once every few seconds.
     let live = expect_context::<Live>();
+    let room_muted = use_context::<RoomMuted>();
     let last_typing = StoredValue::new(f64::MIN);
     // Files to go with the next message; the browser's own objects, never on the server.
     let staged = RwSignal::new(Vec::<SendWrapper<web_sys::File>>::new());
@@ -194,8 +196,10 @@ pub(super) fn Composer(
         }
         let text = el.value();
         // A command: whether it is a message, and whether it leaves the room.
-        let command = crate::slash::parse(&text)
-            .map(|parsed| parsed.map(|c| (c.is_message(), c == crate::slash::Slash::Leave)));
+        let parsed = crate::slash::parse(&text);
+        let mutes = matches!(parsed, Some(Ok(crate::slash::Slash::Mute)));
+        let command =
+            parsed.map(|parsed| parsed.map(|c| (c.is_message(), c == crate::slash::Slash::Leave)));
         match command {
             Some(Err(e)) => {
                 problem.set(Some(e.to_string()));
@@ -216,6 +220,10 @@ pub(super) fn Composer(
                         Ok(done) => {
                             if let Some(el) = textarea.get_untracked() {
                                 el.set_value("");
+                            }
+                            // `/mute` toggles: the room menu's Mute/Unmute follows.
+                            if let (true, Some(RoomMuted(muted))) = (mutes, room_muted) {
+                                muted.try_update(|m| *m = !*m);
                             }
                             live.keep_draft(room_id, thread, "");
                             said.try_set(Some(done));

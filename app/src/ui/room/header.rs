@@ -10,6 +10,11 @@ use crate::ui::feedback::form_error;
 use crate::ui::menu::Menu;
 use crate::ui::session::Membership;
 
+/// Whether the open room is muted for the viewer, as the room page knows it now: the header's
+/// Mute/Unmute and the message box's `/mute` both change it, so each shows what the other did.
+#[derive(Clone, Copy)]
+pub(super) struct RoomMuted(pub RwSignal<bool>);
+
 /// Name, size and topic, and the menu of what the viewer may do to the room.
 #[component]
 pub(super) fn RoomHeader(view: RoomView) -> impl IntoView {
@@ -58,9 +63,11 @@ pub(super) fn RoomHeader(view: RoomView) -> impl IntoView {
     });
     let can_leave = view.is_member && view.room.kind.is_named();
     let mute = ServerAction::<crate::api::notifications::MuteRoom>::new();
-    let muted = Signal::derive(move || match mute.value().get() {
-        Some(Ok(now)) => now,
-        _ => view.muted,
+    let muted = use_context::<RoomMuted>().map_or_else(|| RwSignal::new(view.muted), |m| m.0);
+    Effect::new(move |_| {
+        if let Some(Ok(now)) = mute.value().get() {
+            muted.set(now);
+        }
     });
     let room_id = view.room.id;
     let panel = members_open();

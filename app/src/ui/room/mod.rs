@@ -25,7 +25,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use self::composer::Composer;
 use self::event::RoomEventItem;
-use self::header::RoomHeader;
+use self::header::{RoomHeader, RoomMuted};
 use self::history::{catch_up, keep_newest, mend_hole, read_while_visible, Older, OlderForm};
 use self::members::{MemberRights, MembersPanel};
 pub(crate) use self::message::bot_tag;
@@ -197,6 +197,7 @@ pub(super) fn Room(
     thread: thread::ThreadData,
     panels: PanelData,
 ) -> impl IntoView {
+    provide_context(RoomMuted(RwSignal::new(view.muted)));
     let room_id = view.room.id;
     let title = format!("{} · Confab", view.room.name);
     let viewer = StoredValue::new(view.viewer.clone());
