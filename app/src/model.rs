@@ -458,6 +458,34 @@ pub struct NewWebhook {
     pub path: String,
 }
 
+/// An outgoing webhook as a room's moderators see it: never its signing secret, which is shown
+/// once, when made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutgoingWebhookRow {
+    /// Names it to revoke it.
+    pub id: String,
+    /// Its bot's username: the author of the answers it posts, and the name that calls it.
+    pub name: String,
+    /// Where messages are sent.
+    pub url: String,
+    /// The words that call it when a message starts with one (its bot's mention always does).
+    pub triggers: Vec<String>,
+    /// Who made it, while their account exists.
+    pub created_by: Option<String>,
+    pub created_at: i64,
+    /// When a message was last sent to it, if ever, and how that went ("200", "timed out"…).
+    pub last_used_at: Option<i64>,
+    pub last_status: Option<String>,
+}
+
+/// An outgoing webhook just made, with the secret its deliveries are signed with, which is
+/// shown this once and never again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewOutgoingWebhook {
+    pub hook: OutgoingWebhookRow,
+    pub secret: String,
+}
+
 /// An invite as the admin console lists it: never its code, which is shown once, when made.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InviteRow {

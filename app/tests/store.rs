@@ -47,6 +47,7 @@ macro_rules! every_case {
             a_disabled_account_has_no_sessions_until_enabled,
             access_tokens_grant_their_scopes_until_revoked_expired_or_disabled,
             an_incoming_webhook_posts_as_its_own_bot_until_revoked,
+            an_outgoing_webhook_is_found_for_its_room_until_revoked,
             the_console_lists_accounts_by_name_a_page_at_a_time,
             the_audit_log_keeps_every_line_newest_first,
             roles_decide_who_moderates_a_room,
@@ -860,6 +861,121 @@ async fn an_incoming_webhook_posts_as_its_own_bot_until_revoked(store: Arc<dyn S
         store.create_bot("CI-BOT").await,
         Err(StoreError::Conflict(_))
     ));
+}
+
+async fn an_outgoing_webhook_is_found_for_its_room_until_revoked(store: Arc<dyn Store>) {
+    use app::store::NewOutgoingHook;
+    let alice = user(&*store, "alice").await;
+    let bob = user(&*store, "bob").await;
+    let room = store
+        .create_room(alice.id, "ops", None, false)
+        .await
+        .unwrap()
+        .id;
+    let other = store
+        .create_room(alice.id, "elsewhere", None, false)
+        .await
+        .unwrap()
+        .id;
+    store.join_room(bob.id, room).await.unwrap();
+    let triggers = vec!["deploy".to_owned(), "status".to_owned()];
+    let new = |actor, id: &'static str, name: &'static str| NewOutgoingHook {
+        actor,
+        room_id: room,
+        id,
+        name,
+        url: "https://bots.example/confab",
+        triggers: &triggers,
+        secret: "whs_secret",
+        max_per_room: 2,
+    };
+    // Only the room's moderators make, list or revoke them; a refused one leaves no bot.
+    assert!(matches!(
+        store
+            .create_outgoing_webhook(new(bob.id, "00000000000000aa", "sneaky"))
+            .await,
+        Err(StoreError::Forbidden(_))
+    ));
+    assert!(matches!(
+        store.outgoing_webhooks(bob.id, room).await,
+        Err(StoreError::Forbidden(_))
+    ));
+    assert_eq!(store.user_by_name("sneaky").await.unwrap(), None);
+    let made = store
+        .create_outgoing_webhook(new(alice.id, "00000000000000a1", "deploy-bot"))
+        .await
+        .unwrap();
+    assert_eq!(made.triggers, triggers);
+    assert_eq!(made.created_by.as_deref(), Some("alice"));
+    let members = store.room_members(alice.id, room).await.unwrap();
+    assert!(members.iter().any(|m| m.username == "deploy-bot" && m.bot));
+    // What a delivery needs: the URL, the secret, the bot and the room's name; other rooms
+    // have none.
+    let hooks = store.room_outgoing_hooks(room).await.unwrap();
+    assert_eq!(hooks.len(), 1);
+    let hook = &hooks[0];
+    assert_eq!(
+        (
+            hook.id.as_str(),
+            hook.room_name.as_str(),
+            hook.url.as_str(),
+            hook.secret.as_str()
+        ),
+        (
+            "00000000000000a1",
+            "ops",
+            "https://bots.example/confab",
+            "whs_secret"
+        )
+    );
+    assert_eq!(hook.bot.username, "deploy-bot");
+    assert_eq!(hook.triggers, triggers);
+    assert!(store.room_outgoing_hooks(other).await.unwrap().is_empty());
+    // A taken name and a hook past the room's cap are refused.
+    assert!(matches!(
+        store
+            .create_outgoing_webhook(new(alice.id, "00000000000000a2", "Bob"))
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    store
+        .create_outgoing_webhook(new(alice.id, "00000000000000a3", "status-bot"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .create_outgoing_webhook(new(alice.id, "00000000000000a4", "third"))
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    // A delivery's outcome shows in the list.
+    store
+        .note_outgoing_delivery("00000000000000a1", "answered 500", 42_000)
+        .await
+        .unwrap();
+    let listed = store.outgoing_webhooks(alice.id, room).await.unwrap();
+    let noted = listed.iter().find(|h| h.id == "00000000000000a1").unwrap();
+    assert_eq!(
+        (noted.last_used_at, noted.last_status.as_deref()),
+        (Some(42_000), Some("answered 500"))
+    );
+    // A disabled bot's hook is not called.
+    store.set_disabled("status-bot", Some(1)).await.unwrap();
+    assert_eq!(store.room_outgoing_hooks(room).await.unwrap().len(), 1);
+    // Revoked, it is gone; only a moderator revokes, and only once.
+    assert!(!store
+        .revoke_outgoing_webhook(bob.id, room, "00000000000000a1")
+        .await
+        .is_ok_and(|r| r));
+    assert!(store
+        .revoke_outgoing_webhook(alice.id, room, "00000000000000a1")
+        .await
+        .unwrap());
+    assert!(!store
+        .revoke_outgoing_webhook(alice.id, room, "00000000000000a1")
+        .await
+        .unwrap());
+    assert!(store.room_outgoing_hooks(room).await.unwrap().is_empty());
 }
 
 async fn access_tokens_grant_their_scopes_until_revoked_expired_or_disabled(store: Arc<dyn Store>) {

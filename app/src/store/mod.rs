@@ -61,8 +61,9 @@ use records::{BackupResult, EndRecord, Place, Record, RoomRecord, Scope, UserRec
 mod threads;
 
 use crate::model::{
-    Attachment, Changes, HistoryPage, Message, NotifyLevel, PushDevice, RegistrationMode, RoomId,
-    RoomListing, RoomSummary, RoomView, Sidebar, TokenRow, User, UserId, WebhookRow,
+    Attachment, Changes, HistoryPage, Message, NotifyLevel, OutgoingWebhookRow, PushDevice,
+    RegistrationMode, RoomId, RoomListing, RoomSummary, RoomView, Sidebar, TokenRow, User, UserId,
+    WebhookRow,
 };
 
 /// A member of a room as stored: presence is added from the live side.
@@ -144,6 +145,39 @@ pub struct NewIncomingWebhook<'a> {
     /// The most hooks one room may hold: another is refused in the transaction that would add
     /// it.
     pub max_per_room: usize,
+}
+
+/// An outgoing webhook as it is made, already checked (`crate::outgoing::create`): its own bot
+/// account `name` is made with it and joins the room.
+#[derive(Debug, Clone, Copy)]
+pub struct NewOutgoingHook<'a> {
+    /// Who makes it: one of the room's moderators, as [`crate::rights`] decides.
+    pub actor: UserId,
+    pub room_id: RoomId,
+    /// Its id, made at random.
+    pub id: &'a str,
+    /// Its bot's username, which must be free.
+    pub name: &'a str,
+    /// Where messages are sent, already vetted.
+    pub url: &'a str,
+    /// Its trigger words, lower case.
+    pub triggers: &'a [String],
+    /// What its deliveries are signed with.
+    pub secret: &'a str,
+    /// The most outgoing hooks one room may hold.
+    pub max_per_room: usize,
+}
+
+/// An outgoing webhook as its deliveries need it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingHook {
+    pub id: String,
+    pub room_id: RoomId,
+    pub room_name: String,
+    pub bot: User,
+    pub url: String,
+    pub triggers: Vec<String>,
+    pub secret: String,
 }
 
 /// What a webhook's secret grants: posting as its bot into its room.
@@ -605,6 +639,31 @@ pub trait Store: Send + Sync + 'static {
     /// What the hook with this secret hash grants, while its bot is enabled. Notes the use at
     /// `now`, at most once a minute per hook.
     async fn webhook(&self, hook_hash: &[u8], now: i64) -> StoreResult<Option<WebhookGrant>>;
+    /// Makes an outgoing webhook and its bot account, and adds the bot to the room, in one
+    /// transaction: refused unless the actor may manage the room's hooks, when the room holds
+    /// the most it may, or when the bot's name is taken.
+    async fn create_outgoing_webhook(
+        &self,
+        new: NewOutgoingHook<'_>,
+    ) -> StoreResult<OutgoingWebhookRow>;
+    /// The room's outgoing webhooks, newest first, for one who may manage them.
+    async fn outgoing_webhooks(
+        &self,
+        actor: UserId,
+        room_id: RoomId,
+    ) -> StoreResult<Vec<OutgoingWebhookRow>>;
+    /// Deletes the room's outgoing hook `id`, for one who may manage them; false when the room
+    /// has none by that id.
+    async fn revoke_outgoing_webhook(
+        &self,
+        actor: UserId,
+        room_id: RoomId,
+        id: &str,
+    ) -> StoreResult<bool>;
+    /// Every outgoing hook of the room whose bot is enabled, with what a delivery needs.
+    async fn room_outgoing_hooks(&self, room_id: RoomId) -> StoreResult<Vec<OutgoingHook>>;
+    /// Notes how the delivery at `now` to hook `id` went.
+    async fn note_outgoing_delivery(&self, id: &str, status: &str, now: i64) -> StoreResult<()>;
 
     /// The rooms and DMs `user_id` belongs to.
     async fn sidebar(&self, user_id: UserId) -> StoreResult<Sidebar>;

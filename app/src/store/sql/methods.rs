@@ -16,14 +16,14 @@ use super::{
 use super::dialect::{begin_write, by_name, message_at, same_name, DISPLAY_NAME, DISPLAY_NAME_SORT, GREATEST, LEAST, MESSAGE_COLUMNS, NAMES_IN_2};
 use crate::model::{
     Changes, HistoryPage, Message, RegistrationMode, Role, RoomId, RoomKind, RoomListing,
-    RoomSummary, RoomView, Sidebar, TokenRow, User, UserId, WebhookRow,
+    OutgoingWebhookRow, RoomSummary, RoomView, Sidebar, TokenRow, User, UserId, WebhookRow,
 };
 use crate::rights::Action;
 use crate::store::group_commit::Post;
 use crate::store::records::{BackupResult, EndRecord};
 use crate::store::{
     admit, stored_mode, Admission, Changed, ExportRequest, ExportSink, Found, HistoryQuery,
-    MessageChange, NewAccessToken, NewIncomingWebhook, NewMessage, NewReply, ProfileChange, Replied, RestoreTx, SearchFilter, Store, StoreError,
+    MessageChange, NewAccessToken, NewIncomingWebhook, NewMessage, NewOutgoingHook, OutgoingHook, NewReply, ProfileChange, Replied, RestoreTx, SearchFilter, Store, StoreError,
     StoreResult, StoredMember, TokenGrant, WebhookGrant, INVITE_INVALID,
 };
 use crate::timestamp::now_ms;
@@ -315,6 +315,38 @@ impl Store for Backend {
 
     async fn webhook(&self, hook_hash: &[u8], now: i64) -> StoreResult<Option<WebhookGrant>> {
         webhooks::grant(&self.sessions, &self.write, hook_hash, now).await
+    }
+
+    async fn create_outgoing_webhook(
+        &self,
+        new: NewOutgoingHook<'_>,
+    ) -> StoreResult<OutgoingWebhookRow> {
+        webhooks::create_outgoing(&self.write, new).await
+    }
+
+    async fn outgoing_webhooks(
+        &self,
+        actor: UserId,
+        room_id: RoomId,
+    ) -> StoreResult<Vec<OutgoingWebhookRow>> {
+        webhooks::list_outgoing(&self.read, actor, room_id).await
+    }
+
+    async fn revoke_outgoing_webhook(
+        &self,
+        actor: UserId,
+        room_id: RoomId,
+        id: &str,
+    ) -> StoreResult<bool> {
+        webhooks::revoke_outgoing(&self.write, actor, room_id, id).await
+    }
+
+    async fn room_outgoing_hooks(&self, room_id: RoomId) -> StoreResult<Vec<OutgoingHook>> {
+        webhooks::room_outgoing(&self.read, room_id).await
+    }
+
+    async fn note_outgoing_delivery(&self, id: &str, status: &str, now: i64) -> StoreResult<()> {
+        webhooks::note_outgoing(&self.write, id, status, now).await
     }
 
     async fn sidebar(&self, user_id: UserId) -> StoreResult<Sidebar> {
