@@ -2,7 +2,8 @@
 //! see goes through one function here, always in the same order: validate → store (the commit is
 //! durable) → answer the caller → publish on the [`Bus`] → notify (hand the message to the push
 //! queue, `crate::push::send`, which never waits; a first link to the preview queue,
-//! `crate::preview::fetch`, which never waits either). Server functions (`crate::api`) and the socket's command loop (`server::ws`) are
+//! `crate::preview::fetch`, and the room's outgoing webhooks, `crate::outgoing`, which
+//! never wait either). Server functions (`crate::api`) and the socket's command loop (`server::ws`) are
 //! thin adapters: they decode a request, name the caller, call one function here and encode
 //! the answer. Nothing else publishes, and nothing here reaches another socket except through
 //! the bus, so a cluster bus sees every change.
@@ -129,6 +130,9 @@ pub async fn post(
         push.notify(&message, author.id);
     }
     request_preview(state, &message, author.id);
+    if let Some(outgoing) = &state.outgoing {
+        outgoing.offer(&message);
+    }
     Ok(message)
 }
 

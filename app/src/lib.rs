@@ -49,6 +49,8 @@ pub mod measure;
 #[cfg(feature = "ssr")]
 pub mod net;
 #[cfg(feature = "ssr")]
+pub mod outgoing;
+#[cfg(feature = "ssr")]
 pub mod presence;
 #[cfg(feature = "ssr")]
 pub mod preview;

@@ -8,6 +8,7 @@ use crate::bus::{Bus, LocalBus};
 use crate::files::Files;
 use crate::hub::Hub;
 use crate::limits::{Limits, LimitsConfig};
+use crate::outgoing::Outgoing;
 use crate::preview::fetch::Previewer;
 use crate::push::send::{PushConfig, Pusher, StartError};
 use crate::store::Store;
@@ -33,6 +34,9 @@ pub struct AppState {
     pub push: Option<Arc<Pusher>>,
     /// Fetches link previews; `None` where the operator turned them off.
     pub previews: Option<Arc<Previewer>>,
+    /// Calls rooms' outgoing webhooks; `None` where they are not set up (a tool that only
+    /// reads the database).
+    pub outgoing: Option<Arc<Outgoing>>,
 }
 
 impl AppState {
@@ -48,6 +52,7 @@ impl AppState {
             files: None,
             push: None,
             previews: None,
+            outgoing: None,
         }
     }
 
@@ -95,6 +100,7 @@ impl AppState {
             files: None,
             push: None,
             previews: None,
+            outgoing: None,
         })
     }
 }

@@ -1,4 +1,4 @@
-//! Incoming webhooks: how a CI job, a monitor or any tool that speaks Slack's webhook format
+//! Webhooks, incoming and outgoing. Incoming: how a CI job, a monitor or any tool that speaks Slack's webhook format
 //! posts into a room with nothing but a URL. A room's moderators make one from the room's menu
 //! (Webhooks); it is a secret URL (`/hooks/whk_…`, shown once, its SHA-256 kept) and a bot
 //! account of its own, named as the moderator chose, that joins the room and is the author of
@@ -7,14 +7,20 @@
 //! searchable and notifies as any message, and counts against the bot's post budget: one hook
 //! cannot flood a room faster than a person could. Revoking deletes the hook; the bot stays as
 //! the author of what it said.
+//!
+//! Outgoing: a room calling a program ([`crate::outgoing`] delivers). Here are the rules for
+//! making and revoking one, and the posting of what a receiver answers, as the hook's bot.
 
 use serde::Deserialize;
 
 use crate::chat::{self, Answer, Post};
 use crate::error::AppError;
-use crate::model::{Message, NewWebhook, RoomId, User, WebhookRow};
+use crate::model::{
+    Message, NewOutgoingWebhook, NewWebhook, OutgoingWebhookRow, RoomId, User, WebhookRow,
+};
+use crate::outgoing::{self, Answered};
 use crate::state::AppState;
-use crate::store::{NewIncomingWebhook, Store, WebhookGrant};
+use crate::store::{NewIncomingWebhook, NewOutgoingHook, Store, WebhookGrant};
 
 /// What every hook's secret starts with, so a leaked one is recognised for what it is.
 pub const PREFIX: &str = "whk_";
@@ -116,6 +122,127 @@ pub async fn deliver(
         budget_drawn: false,
     };
     chat::post(state, &grant.bot, post, Answer::Returned).await
+}
+
+/// Makes an outgoing hook in `room_id` for `actor`, one of its moderators: its bot is named
+/// `name` (a free username) and joins the room; it calls `url` on messages that start with one
+/// of `triggers` (words split by spaces or commas) or mention the bot.
+pub async fn create_outgoing(
+    state: &AppState,
+    actor: &User,
+    room_id: RoomId,
+    name: &str,
+    url: &str,
+    triggers: &str,
+) -> Result<NewOutgoingWebhook, AppError> {
+    let name = crate::validate::new_username(name)?;
+    let triggers = outgoing::trigger_words(triggers)?;
+    let policy = match &state.outgoing {
+        Some(outgoing) => outgoing.config().policy(),
+        None => crate::preview::Policy::default(),
+    };
+    let url = outgoing::vet_url(&policy, url)?;
+    state.limits.create(actor.id)?;
+    let (secret, hash) = crate::auth::new_secret(outgoing::SECRET_PREFIX);
+    let id = crate::model::hash_id(&hash);
+    let hook = state
+        .store
+        .create_outgoing_webhook(NewOutgoingHook {
+            actor: actor.id,
+            room_id,
+            id: &id,
+            name: &name,
+            url: &url,
+            triggers: &triggers,
+            secret: &secret,
+            max_per_room: outgoing::MAX_PER_ROOM,
+        })
+        .await?;
+    if let Some(bot) = state.store.user_by_name(&name).await? {
+        state.bus.membership(bot.id, room_id, true).await;
+    }
+    if let Some(outgoing) = &state.outgoing {
+        outgoing.forget(room_id);
+    }
+    tracing::info!(room_id, by = %actor.username, hook = %id, bot = %name, "outgoing webhook made");
+    Ok(NewOutgoingWebhook { hook, secret })
+}
+
+/// The room's outgoing hooks, for one of its moderators.
+pub async fn list_outgoing(
+    store: &dyn Store,
+    actor: &User,
+    room_id: RoomId,
+) -> Result<Vec<OutgoingWebhookRow>, AppError> {
+    Ok(store.outgoing_webhooks(actor.id, room_id).await?)
+}
+
+/// Revokes the room's outgoing hook `id`: no message calls it from now on (on other nodes of
+/// a cluster, within [`outgoing::KEEP_HOOKS_FOR`]).
+pub async fn revoke_outgoing(
+    state: &AppState,
+    actor: &User,
+    room_id: RoomId,
+    id: &str,
+) -> Result<(), AppError> {
+    let id = id.trim().to_ascii_lowercase();
+    if id.len() != 16 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(AppError::BadRequest("That is not a webhook's id.".into()));
+    }
+    if !state
+        .store
+        .revoke_outgoing_webhook(actor.id, room_id, &id)
+        .await?
+    {
+        return Err(AppError::NotFound(
+            "This room has no outgoing webhook with that id: it may be revoked already.".into(),
+        ));
+    }
+    if let Some(outgoing) = &state.outgoing {
+        outgoing.forget(room_id);
+    }
+    tracing::info!(room_id, by = %actor.username, hook = %id, "outgoing webhook revoked");
+    Ok(())
+}
+
+/// `state` calling outgoing webhooks as `config` says (see [`crate::outgoing`]). Build the
+/// state with everything else first: the task that posts the receivers' answers keeps this copy.
+pub fn with_outgoing(
+    mut state: AppState,
+    config: outgoing::OutgoingConfig,
+) -> Result<AppState, reqwest::Error> {
+    let (caller, answered) = outgoing::Outgoing::start(state.store.clone(), config)?;
+    state.outgoing = Some(caller);
+    tokio::spawn(post_answers(state.clone(), answered));
+    Ok(state)
+}
+
+/// Posts what receivers answered, as their hooks' bots: the text of an answer shaped as an
+/// incoming hook's payload; any other answer posts nothing. Runs for as long as the worker does.
+async fn post_answers(state: AppState, mut answered: tokio::sync::mpsc::Receiver<Answered>) {
+    while let Some(answer) = answered.recv().await {
+        let Some(text) = answer_text(&answer.body) else {
+            continue;
+        };
+        let post = Post {
+            room_id: answer.room_id,
+            text: &text,
+            client_id: None,
+            thread: answer.thread,
+            also_in_room: false,
+            files: &[],
+            budget_drawn: false,
+        };
+        if let Err(e) = chat::post(&state, &answer.bot, post, Answer::Returned).await {
+            tracing::info!(bot = %answer.bot.username, "an outgoing webhook's answer was not posted: {e}");
+        }
+    }
+}
+
+/// The text a receiver's answer asks to post: `{"text": …}`, or Slack's attachments and
+/// blocks; `None` for any other answer.
+fn answer_text(body: &[u8]) -> Option<String> {
+    Payload::parse(false, body).ok()?.text().ok()
 }
 
 /// A Slack-style incoming webhook payload: its `text`, or, from tools that send only Slack's
@@ -304,5 +431,12 @@ mod tests {
         assert!(err.contains("not valid"), "{err}");
         let err = Payload::parse(true, b"text=hi").unwrap_err().to_string();
         assert!(err.contains("no payload field"), "{err}");
+    }
+
+    #[test]
+    fn an_outgoing_hook_answer_posts_its_text_or_nothing() {
+        assert_eq!(answer_text(br#"{"text":"pong"}"#).as_deref(), Some("pong"));
+        assert_eq!(answer_text(b"ok"), None);
+        assert_eq!(answer_text(br#"{"text":""}"#), None);
     }
 }

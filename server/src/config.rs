@@ -251,6 +251,43 @@ impl PreviewArgs {
     }
 }
 
+/// How this server calls rooms' outgoing webhooks.
+#[derive(Debug, Clone, Args)]
+pub struct WebhookArgs {
+    /// A host an outgoing webhook may call on a private or local address (a bot on the
+    /// intranet). Repeatable; the environment variable takes a comma-separated list. Every
+    /// other host must resolve to public addresses only.
+    #[arg(
+        long = "webhook-trust-host",
+        env = "CONFAB_WEBHOOK_TRUSTED_HOSTS",
+        value_delimiter = ','
+    )]
+    pub trusted_hosts: Vec<String>,
+    /// The longest one call of an outgoing webhook may take, in seconds.
+    #[arg(
+        long = "webhook-timeout",
+        env = "CONFAB_WEBHOOK_TIMEOUT",
+        default_value_t = 5
+    )]
+    pub timeout: u64,
+}
+
+impl WebhookArgs {
+    /// The caller's configuration.
+    pub fn config(&self) -> app::outgoing::OutgoingConfig {
+        app::outgoing::OutgoingConfig {
+            trusted: self
+                .trusted_hosts
+                .iter()
+                .map(|h| h.trim().to_owned())
+                .filter(|h| !h.is_empty())
+                .collect(),
+            timeout: std::time::Duration::from_secs(self.timeout.clamp(1, 60)),
+            ..Default::default()
+        }
+    }
+}
+
 /// The VAPID contact of an instance whose public URL was not given: push services accept it,
 /// but cannot reach its operator (the log says so at start).
 pub const DEFAULT_PUSH_CONTACT: &str = "mailto:postmaster@localhost";
@@ -553,6 +590,9 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub previews: PreviewArgs,
+
+    #[command(flatten)]
+    pub webhooks: WebhookArgs,
 }
 
 /// Rate limits (README, "Security"). A rate is COUNT/PERIOD: bursts of COUNT, refilled evenly

@@ -97,6 +97,8 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         state = app::chat::with_previews(state, previews)
             .map_err(|e| format!("starting link previews: {e}"))?;
     }
+    let state = app::webhooks::with_outgoing(state, args.webhooks.config())
+        .map_err(|e| format!("starting outgoing webhooks: {e}"))?;
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     let shutdown_rx_metrics = shutdown_rx.clone();
     let sockets = state.clone();

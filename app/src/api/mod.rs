@@ -78,6 +78,19 @@ pub(crate) mod ssr {
         Ok(state()?.secure_cookies || forwarded_https)
     }
 
+    /// This site's address as the request reached it (`https://chat.example.com`), for the
+    /// URLs a page shows to be used from elsewhere (a webhook's, the API's).
+    pub fn site() -> Result<String, AppError> {
+        let scheme = if secure_cookies()? { "https" } else { "http" };
+        let parts = request_parts()?;
+        let host = parts
+            .headers
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("localhost");
+        Ok(format!("{scheme}://{host}"))
+    }
+
     /// The caller changes a message through the one write path, and gets its new state. A
     /// form posted without JavaScript is sent back to the room, at that message.
     pub async fn change_message(

@@ -52,7 +52,7 @@ pub async fn my_tokens() -> Result<TokensView, AppError> {
         is_admin: user.is_admin,
         fresh,
         max: crate::tokens::MAX_PER_USER,
-        site: super::webhooks::site(&request_parts()?.headers, secure_cookies()?),
+        site: super::ssr::site()?,
     })
 }
 

@@ -12,6 +12,7 @@ mod live;
 mod local_time;
 mod menu;
 mod notifications;
+mod outgoing_hooks;
 mod profile;
 mod quick_switcher;
 mod room;

@@ -2,7 +2,8 @@
 //! where a team connects a CI job, a monitor or any tool that posts to Slack's incoming
 //! webhooks. Making one names its bot and shows its secret URL once, with a `curl` example;
 //! the list shows who made each and when it last posted, and revokes one. Every part is a
-//! plain form, so it works without JavaScript (the URL then comes back with the page).
+//! plain form, so it works without JavaScript (the URL then comes back with the page). The
+//! outgoing hooks, programs the room calls, are the page's second half (`outgoing_hooks`).
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
@@ -10,8 +11,12 @@ use leptos_router::hooks::use_params_map;
 use super::auth_page::page_error;
 use super::feedback::form_error;
 use super::local_time::LocalTime;
+use super::outgoing_hooks::OutgoingHooks;
 use super::shown_once::{blank_after_success, HeldList, ShownOnce};
-use crate::api::webhooks::{room_webhooks, CreateWebhook, RevokeWebhook, WebhooksView};
+use crate::api::webhooks::{
+    room_webhooks, CreateOutgoingWebhook, CreateWebhook, RevokeOutgoingWebhook, RevokeWebhook,
+    WebhooksView,
+};
 use crate::error::AppError;
 use crate::model::{NewWebhook, RoomId, WebhookRow};
 
@@ -27,8 +32,18 @@ pub fn WebhooksPage() -> impl IntoView {
     };
     let create = ServerAction::<CreateWebhook>::new();
     let revoke = ServerAction::<RevokeWebhook>::new();
+    let outgoing = Outgoing {
+        create: ServerAction::<CreateOutgoingWebhook>::new(),
+        revoke: ServerAction::<RevokeOutgoingWebhook>::new(),
+    };
     let hooks = Resource::new(
-        move || (room_id(), create.version().get(), revoke.version().get()),
+        move || {
+            (
+                room_id(),
+                create.version().get() + revoke.version().get(),
+                outgoing.create.version().get() + outgoing.revoke.version().get(),
+            )
+        },
         |(room_id, _, _)| async move {
             match room_id {
                 Some(room_id) => room_webhooks(room_id).await,
@@ -41,7 +56,7 @@ pub fn WebhooksPage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match hooks.await {
-                    Ok(hooks) => view! { <Webhooks hooks create revoke/> }.into_any(),
+                    Ok(hooks) => view! { <Webhooks hooks create revoke outgoing/> }.into_any(),
                     Err(error) => page_error(error),
                 }
             })}
@@ -49,11 +64,19 @@ pub fn WebhooksPage() -> impl IntoView {
     }
 }
 
+/// The outgoing hooks' actions.
+#[derive(Clone, Copy)]
+struct Outgoing {
+    create: ServerAction<CreateOutgoingWebhook>,
+    revoke: ServerAction<RevokeOutgoingWebhook>,
+}
+
 #[component]
 fn Webhooks(
     hooks: WebhooksView,
     create: ServerAction<CreateWebhook>,
     revoke: ServerAction<RevokeWebhook>,
+    outgoing: Outgoing,
 ) -> impl IntoView {
     let WebhooksView {
         room_id,
@@ -61,6 +84,9 @@ fn Webhooks(
         hooks,
         fresh,
         max,
+        outgoing: outgoing_hooks,
+        fresh_outgoing,
+        max_outgoing,
         site,
     } = hooks;
     // The URL of a hook just made: the action's answer, or the page's (no JavaScript).
@@ -87,6 +113,14 @@ fn Webhooks(
             {made}
             <NewHookForm create room_id/>
             <HookList hooks room_id revoke max/>
+            <OutgoingHooks
+                room_id
+                hooks=outgoing_hooks
+                fresh=fresh_outgoing
+                max=max_outgoing
+                create=outgoing.create
+                revoke=outgoing.revoke
+            />
         </section>
     }
 }
