@@ -55,6 +55,8 @@ export default defineConfig({
       // previews.spec.ts serves the linked site on loopback under this name.
       CONFAB_PREVIEW_RESOLVE: 'og.test=127.0.0.1',
       CONFAB_PREVIEW_TRUSTED_HOSTS: 'og.test',
+      // webhooks.spec.ts runs an outgoing webhook's receiver on loopback.
+      CONFAB_WEBHOOK_TRUSTED_HOSTS: '127.0.0.1',
       ...RELAXED_LIMITS,
     },
   },

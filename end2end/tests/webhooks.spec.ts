@@ -1,9 +1,15 @@
 // Incoming webhooks as a team connects its CI: the room's owner opens Webhooks from the room's
 // menu, names the hook's bot and copies the URL shown once; a Slack-style POST to it appears
 // live in the room, under the bot's name marked "bot", and the bot is listed among the members
-// as one. Revoking the hook makes the URL post nothing.
+// as one. Revoking the hook makes the URL post nothing. An outgoing webhook made on the same page
+// calls a receiver this test runs on loopback (playwright.config.ts trusts 127.0.0.1, as an
+// operator would an intranet bot's host) when a message starts with a trigger word; the call is
+// signed with the secret shown once, and the receiver's answer appears live as the bot's.
+import { createHmac } from 'node:crypto';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { test, expect } from './fixtures';
-import { createRoom, hydrated, messageLog, openMembers, openRoomMenu, register, uniqueName } from './helpers';
+import { createRoom, hydrated, messageLog, openMembers, openRoomMenu, post, register, uniqueName } from './helpers';
 
 test('a webhook made in the room menu posts live as its bot until it is revoked', async ({ page, request }) => {
   await register(page, uniqueName('hook'));
@@ -51,4 +57,79 @@ test('a webhook made in the room menu posts live as its bot until it is revoked'
   await expect(page.getByText('This room has no webhooks.')).toBeVisible();
   const refused = await request.post(url, { data: { text: 'too late' } });
   expect(refused.status()).toBe(404);
+});
+
+/** A bot's program on loopback: answers each call with the text it was sent; keeps the calls. */
+async function botProgram() {
+  const calls: { timestamp: string; signature: string; body: string }[] = [];
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk) => (body += chunk));
+    req.on('end', () => {
+      calls.push({
+        timestamp: String(req.headers['x-confab-timestamp']),
+        signature: String(req.headers['x-confab-signature']),
+        body,
+      });
+      const text = JSON.parse(body).message.text;
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({ text: `Shipping, as asked: “${text}”` }));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { calls, server, port: (server.address() as AddressInfo).port };
+}
+
+test('an outgoing webhook calls its program on a trigger word and its answer appears live', async ({ page }) => {
+  const program = await botProgram();
+  try {
+    await register(page, uniqueName('out'));
+    const room = await createRoom(page, uniqueName('ops'));
+    await page.goto(`/r/${room}/hooks`);
+    await hydrated(page);
+    await expect(page.getByText('This room calls no programs.')).toBeVisible();
+
+    // A private address is refused with the reason.
+    await page.getByLabel('Name of its bot').fill(uniqueName('nope'));
+    await page.getByLabel('URL to call').fill('http://10.1.2.3/bot');
+    await page.getByRole('button', { name: 'Create outgoing webhook' }).click();
+    await expect(page.getByText(/private or local address/)).toBeVisible();
+
+    const bot = uniqueName('ship');
+    await page.getByLabel('Name of its bot').fill(bot);
+    await page.getByLabel('URL to call').fill(`http://127.0.0.1:${program.port}/bot`);
+    await page.getByLabel('Trigger words').fill('Ship, deploy');
+    await page.getByRole('button', { name: 'Create outgoing webhook' }).click();
+    const shown = page.getByRole('status').filter({ hasText: 'Copy its secret now' });
+    await expect(shown).toBeVisible();
+    const secret = await shown.getByLabel('Signing secret').inputValue();
+    expect(secret).toMatch(/^whs_[A-Za-z0-9_-]{43}$/);
+    const list = page.getByRole('region', { name: 'Programs this room calls' });
+    await expect(list.getByRole('listitem')).toHaveCount(1);
+    await expect(list).toContainText(`called by ship, deploy or @${bot}`);
+    await expect(list).not.toContainText(secret);
+
+    await page.getByRole('link', { name: /^← Back to #/ }).click();
+    await hydrated(page);
+    await post(page, 'ship the release');
+    const answer = messageLog(page).getByRole('article').filter({ hasText: 'Shipping, as asked: “ship the release”' });
+    await expect(answer).toBeVisible();
+    await expect(answer.locator('.author')).toHaveText(bot);
+    await expect(answer.locator('.bot-tag')).toHaveText(/bot/i);
+
+    // The program can tell the call came from this room: the signature checks out.
+    expect(program.calls).toHaveLength(1);
+    const [call] = program.calls;
+    const expected = createHmac('sha256', secret).update(`${call.timestamp}.${call.body}`).digest('hex');
+    expect(call.signature).toBe(`sha256=${expected}`);
+    expect(JSON.parse(call.body).trigger_word).toBe('ship');
+
+    await page.goto(`/r/${room}/hooks`);
+    await hydrated(page);
+    await expect(list).toContainText('delivered');
+    await list.getByRole('button', { name: `Revoke outgoing webhook ${bot}` }).click();
+    await expect(page.getByText('This room calls no programs.')).toBeVisible();
+  } finally {
+    program.server.close();
+  }
 });

@@ -83,7 +83,7 @@ fn NewOutgoingForm(create: ServerAction<CreateOutgoingWebhook>, room_id: RoomId)
         <ActionForm action=create node_ref=form attr:class="card token-form">
             <h2>"New outgoing webhook"</h2>
             <input type="hidden" name="room_id" value=room_id/>
-            <label for="outgoing-name">"Bot name"</label>
+            <label for="outgoing-name">"Name of its bot"</label>
             <input
                 id="outgoing-name"
                 name="name"
