@@ -7,6 +7,8 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
 
 /// A host name or address reachable on the public internet, as far as its text tells.
 pub fn public_host(host: &str) -> bool {
@@ -131,4 +133,23 @@ impl reqwest::dns::Resolve for PublicResolver {
             Ok(addrs)
         })
     }
+}
+
+/// An HTTP client for hosts a user chose: names resolved by `resolver` (public addresses only,
+/// but for trusted hosts), no redirect followed by itself (a caller vets each hop, or follows
+/// none), no proxy from the environment (it would dial what the resolver never saw), and
+/// `timeout` for connecting and for the whole request. `purpose` ends its user agent.
+pub fn vetted_client(
+    timeout: Duration,
+    resolver: PublicResolver,
+    purpose: &str,
+) -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .dns_resolver(Arc::new(resolver))
+        .user_agent(format!("Confab/{} ({purpose})", env!("CARGO_PKG_VERSION")))
+        .build()
 }

@@ -257,17 +257,8 @@ impl Outgoing {
         store: Arc<dyn Store>,
         config: OutgoingConfig,
     ) -> Result<(Arc<Outgoing>, mpsc::Receiver<Answered>), reqwest::Error> {
-        let client = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .connect_timeout(config.timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .dns_resolver(Arc::new(PublicResolver::new(
-                config.trusted.clone(),
-                config.hosts.clone(),
-            )))
-            .user_agent(concat!("Confab/", env!("CARGO_PKG_VERSION"), " (webhook)"))
-            .build()?;
+        let resolver = PublicResolver::new(config.trusted.clone(), config.hosts.clone());
+        let client = crate::net::vetted_client(config.timeout, resolver, "webhook")?;
         let (jobs, queue) = mpsc::channel(config.queue.max(1));
         let (answers, answered) = mpsc::channel(config.queue.max(1));
         let stats = Arc::new(OutgoingStats::default());

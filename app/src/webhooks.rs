@@ -79,10 +79,7 @@ pub async fn revoke(
     room_id: RoomId,
     id: &str,
 ) -> Result<(), AppError> {
-    let id = id.trim().to_ascii_lowercase();
-    if id.len() != 16 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(AppError::BadRequest("That is not a webhook's id.".into()));
-    }
+    let id = hook_id(id)?;
     if !store.revoke_webhook(actor.id, room_id, &id).await? {
         return Err(AppError::NotFound(
             "This room has no webhook with that id: it may be revoked already.".into(),
@@ -90,6 +87,15 @@ pub async fn revoke(
     }
     tracing::info!(room_id, by = %actor.username, hook = %id, "webhook revoked");
     Ok(())
+}
+
+/// A hook's id as typed or sent: 16 hex digits, read in lower case.
+fn hook_id(id: &str) -> Result<String, AppError> {
+    let id = id.trim().to_ascii_lowercase();
+    if id.len() != 16 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(AppError::BadRequest("That is not a webhook's id.".into()));
+    }
+    Ok(id)
 }
 
 /// What `secret` grants, or `NotFound` ([`INVALID`]). A text that cannot be a secret is
@@ -185,10 +191,7 @@ pub async fn revoke_outgoing(
     room_id: RoomId,
     id: &str,
 ) -> Result<(), AppError> {
-    let id = id.trim().to_ascii_lowercase();
-    if id.len() != 16 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(AppError::BadRequest("That is not a webhook's id.".into()));
-    }
+    let id = hook_id(id)?;
     if !state
         .store
         .revoke_outgoing_webhook(actor.id, room_id, &id)

@@ -123,6 +123,15 @@ pub(crate) mod ssr {
             .is_some_and(|accept| accept.contains("text/html")))
     }
 
+    /// Keeps a secret just made (a token's, a webhook's) for the page a browser without
+    /// JavaScript is sent back to, which shows it once; a script gets it in the answer.
+    pub fn show_once_without_js(secret: &str) -> Result<(), AppError> {
+        if wants_page()? {
+            set_cookie(&crate::auth::new_token_cookie(secret, secure_cookies()?))?;
+        }
+        Ok(())
+    }
+
     /// Adds a `Set-Cookie` header to the server function's response.
     pub fn set_cookie(value: &str) -> Result<(), AppError> {
         let options = use_context::<leptos_axum::ResponseOptions>().ok_or(AppError::Internal)?;

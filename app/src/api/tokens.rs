@@ -67,7 +67,7 @@ pub async fn create_token(
     admin: Option<String>,
     days: Option<u32>,
 ) -> Result<NewToken, AppError> {
-    use super::ssr::{require_user, secure_cookies, set_cookie, state};
+    use super::ssr::{require_user, state};
     use crate::model::TokenScope;
     use crate::validate::checkbox;
     let user = require_user().await?;
@@ -84,13 +84,7 @@ pub async fn create_token(
         }
     }
     let made = crate::tokens::create(state.store.as_ref(), &user, &name, &scopes, days).await?;
-    // A browser without JavaScript is sent back to the page, which shows the secret once.
-    if super::ssr::wants_page()? {
-        set_cookie(&crate::auth::new_token_cookie(
-            &made.secret,
-            secure_cookies()?,
-        ))?;
-    }
+    super::ssr::show_once_without_js(&made.secret)?;
     Ok(made)
 }
 

@@ -84,17 +84,11 @@ pub async fn room_webhooks(room_id: RoomId) -> Result<WebhooksView, AppError> {
 /// shown this once.
 #[server(endpoint = "create_webhook")]
 pub async fn create_webhook(room_id: RoomId, name: String) -> Result<NewWebhook, AppError> {
-    use super::ssr::{require_user, secure_cookies, set_cookie, state};
+    use super::ssr::{require_user, state};
     let user = require_user().await?;
     let made = crate::webhooks::create(&state()?, &user, room_id, &name).await?;
-    // A browser without JavaScript is sent back to the page, which shows the URL once.
-    if super::ssr::wants_page()? {
-        let secret = made
-            .path
-            .strip_prefix(crate::webhooks::PATH)
-            .unwrap_or_default();
-        set_cookie(&crate::auth::new_token_cookie(secret, secure_cookies()?))?;
-    }
+    let secret = made.path.strip_prefix(crate::webhooks::PATH);
+    super::ssr::show_once_without_js(secret.unwrap_or_default())?;
     Ok(made)
 }
 
@@ -115,17 +109,11 @@ pub async fn create_outgoing_webhook(
     url: String,
     triggers: String,
 ) -> Result<NewOutgoingWebhook, AppError> {
-    use super::ssr::{require_user, secure_cookies, set_cookie, state};
+    use super::ssr::{require_user, state};
     let user = require_user().await?;
     let made =
         crate::webhooks::create_outgoing(&state()?, &user, room_id, &name, &url, &triggers).await?;
-    // A browser without JavaScript is sent back to the page, which shows the secret once.
-    if super::ssr::wants_page()? {
-        set_cookie(&crate::auth::new_token_cookie(
-            &made.secret,
-            secure_cookies()?,
-        ))?;
-    }
+    super::ssr::show_once_without_js(&made.secret)?;
     Ok(made)
 }
 

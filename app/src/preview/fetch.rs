@@ -267,23 +267,9 @@ pub struct Fetcher {
 
 impl Fetcher {
     pub fn new(config: PreviewConfig, files: Option<Arc<Files>>) -> Result<Self, reqwest::Error> {
-        let client = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .connect_timeout(config.timeout)
-            // Every hop is vetted here, not followed blindly.
-            .redirect(reqwest::redirect::Policy::none())
-            // A proxy from the environment would dial what the resolver never saw.
-            .no_proxy()
-            .dns_resolver(Arc::new(PublicResolver::new(
-                config.policy.trusted.clone(),
-                config.hosts.clone(),
-            )))
-            .user_agent(concat!(
-                "Confab/",
-                env!("CARGO_PKG_VERSION"),
-                " (link preview)"
-            ))
-            .build()?;
+        let resolver = PublicResolver::new(config.policy.trusted.clone(), config.hosts.clone());
+        // Every hop is vetted here, not followed blindly.
+        let client = crate::net::vetted_client(config.timeout, resolver, "link preview")?;
         Ok(Fetcher {
             client,
             config,

@@ -7,7 +7,7 @@ use leptos::prelude::*;
 
 use super::feedback::form_error;
 use super::local_time::LocalTime;
-use super::shown_once::{blank_after_success, HeldList, ShownOnce};
+use super::shown_once::{blank_after_success, BotNameField, HeldList, ShownOnce};
 use crate::api::webhooks::{CreateOutgoingWebhook, RevokeOutgoingWebhook};
 use crate::model::{NewOutgoingWebhook, OutgoingWebhookRow, RoomId};
 
@@ -83,14 +83,7 @@ fn NewOutgoingForm(create: ServerAction<CreateOutgoingWebhook>, room_id: RoomId)
         <ActionForm action=create node_ref=form attr:class="card token-form">
             <h2>"New outgoing webhook"</h2>
             <input type="hidden" name="room_id" value=room_id/>
-            <label for="outgoing-name">"Name of its bot"</label>
-            <input
-                id="outgoing-name"
-                name="name"
-                required
-                maxlength=crate::validate::MAX_USERNAME_CHARS
-                placeholder="deploy-bot"
-            />
+            <BotNameField id="outgoing-name" label="Name of its bot" placeholder="deploy-bot"/>
             <label for="outgoing-url">"URL to call"</label>
             <input
                 id="outgoing-url"

@@ -1,6 +1,6 @@
 //! What the pages that hand a program a secret share (access tokens, a room's webhooks): the
 //! card that shows a new secret once, the form that goes blank after making one, and the list
-//! of what one holds with its count against the most allowed.
+//! of what one holds with its count against the most allowed; and a webhook bot's name field.
 
 use leptos::prelude::*;
 
@@ -66,5 +66,29 @@ pub fn HeldList(
             {(count > 0)
                 .then(|| view! { <p class="hint">{format!("{count} of at most {max}.")}</p> })}
         </section>
+    }
+}
+
+/// The name of a new webhook's bot: the author its messages show, a username no one has yet.
+#[component]
+pub fn BotNameField(
+    id: &'static str,
+    label: &'static str,
+    placeholder: &'static str,
+) -> impl IntoView {
+    let hint = format!("{id}-hint");
+    view! {
+        <label for=id>{label}</label>
+        <input
+            id=id
+            name="name"
+            required
+            maxlength=crate::validate::MAX_USERNAME_CHARS
+            placeholder=placeholder
+            aria-describedby=hint.clone()
+        />
+        <p class="hint" id=hint>
+            "Its messages show this name. Letters, digits, '.', '_' and '-'; no one may have it yet."
+        </p>
     }
 }

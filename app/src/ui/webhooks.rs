@@ -12,7 +12,7 @@ use super::auth_page::page_error;
 use super::feedback::form_error;
 use super::local_time::LocalTime;
 use super::outgoing_hooks::OutgoingHooks;
-use super::shown_once::{blank_after_success, HeldList, ShownOnce};
+use super::shown_once::{blank_after_success, BotNameField, HeldList, ShownOnce};
 use crate::api::webhooks::{
     room_webhooks, CreateOutgoingWebhook, CreateWebhook, RevokeOutgoingWebhook, RevokeWebhook,
     WebhooksView,
@@ -152,18 +152,7 @@ fn NewHookForm(create: ServerAction<CreateWebhook>, room_id: RoomId) -> impl Int
         <ActionForm action=create node_ref=form attr:class="card token-form">
             <h2>"New webhook"</h2>
             <input type="hidden" name="room_id" value=room_id/>
-            <label for="hook-name">"Bot name"</label>
-            <input
-                id="hook-name"
-                name="name"
-                required
-                maxlength=crate::validate::MAX_USERNAME_CHARS
-                placeholder="ci-bot"
-                aria-describedby="hook-name-hint"
-            />
-            <p class="hint" id="hook-name-hint">
-                "Its messages show this name. Letters, digits, '.', '_' and '-'; no one may have it yet."
-            </p>
+            <BotNameField id="hook-name" label="Bot name" placeholder="ci-bot"/>
             <button type="submit">"Create webhook"</button>
             {form_error(create.value())}
         </ActionForm>
