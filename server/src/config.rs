@@ -262,14 +262,14 @@ pub struct WebhookArgs {
         env = "CONFAB_WEBHOOK_TRUSTED_HOSTS",
         value_delimiter = ','
     )]
-    pub trusted_hosts: Vec<String>,
+    pub webhook_trusted_hosts: Vec<String>,
     /// The longest one call of an outgoing webhook may take, in seconds.
     #[arg(
         long = "webhook-timeout",
         env = "CONFAB_WEBHOOK_TIMEOUT",
         default_value_t = 5
     )]
-    pub timeout: u64,
+    pub webhook_timeout: u64,
 }
 
 impl WebhookArgs {
@@ -277,12 +277,12 @@ impl WebhookArgs {
     pub fn config(&self) -> app::outgoing::OutgoingConfig {
         app::outgoing::OutgoingConfig {
             trusted: self
-                .trusted_hosts
+                .webhook_trusted_hosts
                 .iter()
                 .map(|h| h.trim().to_owned())
                 .filter(|h| !h.is_empty())
                 .collect(),
-            timeout: std::time::Duration::from_secs(self.timeout.clamp(1, 60)),
+            timeout: std::time::Duration::from_secs(self.webhook_timeout.clamp(1, 60)),
             ..Default::default()
         }
     }
@@ -703,6 +703,27 @@ pub fn database_url(raw: &str) -> String {
 mod tests {
     #![expect(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn every_option_has_a_name_of_its_own() {
+        // Two flattened groups with a field of one name would share one option, and one of
+        // them would never get its value.
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+        let cli = Cli::try_parse_from([
+            "confab",
+            "--preview-trust-host",
+            "wiki.internal",
+            "--webhook-trust-host",
+            "127.0.0.1,bots.internal",
+        ])
+        .unwrap();
+        assert_eq!(
+            cli.serve.webhooks.config().trusted,
+            vec!["127.0.0.1", "bots.internal"]
+        );
+        assert_eq!(cli.serve.previews.trusted_hosts, vec!["wiki.internal"]);
+    }
 
     #[test]
     fn files_live_beside_the_database() {
