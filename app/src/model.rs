@@ -578,6 +578,19 @@ pub struct RoomView {
     /// The room's settings beyond its name and topic.
     #[serde(default)]
     pub settings: RoomSettings,
+    /// The room's own slash commands, for a member's message box to list.
+    #[serde(default)]
+    pub commands: Vec<RoomCommand>,
+}
+
+/// A room's own slash command: an outgoing webhook's trigger word that starts with `/`. A
+/// message that starts with it calls the hook, whose bot answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomCommand {
+    /// Its name, without the `/`.
+    pub name: String,
+    /// The bot of the hook it calls.
+    pub bot: String,
 }
 
 /// A named room's settings beyond its name and topic.

@@ -115,6 +115,9 @@ pub fn trigger_words(typed: &str) -> Result<Vec<String>, AppError> {
                 "A trigger word may be at most {MAX_TRIGGER_CHARS} characters long."
             )));
         }
+        if let Some(command) = word.strip_prefix('/') {
+            slash_command(command)?;
+        }
         words.push(word);
     }
     if words.len() > MAX_TRIGGERS {
@@ -123,6 +126,26 @@ pub fn trigger_words(typed: &str) -> Result<Vec<String>, AppError> {
         )));
     }
     Ok(words)
+}
+
+/// A trigger word that starts with `/` is a slash command of the room's: listed in its message
+/// box as `/` is typed. Its name is letters, digits, `-` and `_`, and not one of Confab's own.
+fn slash_command(name: &str) -> Result<(), AppError> {
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(AppError::BadRequest(format!(
+            "“/{name}” cannot be a command: after the / use letters, digits, '-' and '_' only."
+        )));
+    }
+    if crate::slash::COMMANDS.iter().any(|c| c.name == name) {
+        return Err(AppError::BadRequest(format!(
+            "“/{name}” is one of Confab's own commands: pick another name."
+        )));
+    }
+    Ok(())
 }
 
 /// The URL, vetted as every delivery will vet it, so a hook that could never be called is not
@@ -592,6 +615,12 @@ mod tests {
             .collect::<Vec<_>>();
         assert!(trigger_words(&many.join(" ")).is_err());
         assert!(trigger_words(&"x".repeat(MAX_TRIGGER_CHARS + 1)).is_err());
+        // A word with a `/` is the room's own slash command, named as a command is.
+        assert_eq!(trigger_words("/Release").unwrap(), vec!["/release"]);
+        let err = trigger_words("/mute").unwrap_err().to_string();
+        assert!(err.contains("Confab's own"), "{err}");
+        assert!(trigger_words("/").is_err());
+        assert!(trigger_words("/a.b").is_err());
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //! `/mute`. Read here once, for the browser (which lists them as `/` is typed, and runs the ones
 //! that are not messages) and the server (whose one write path turns `/shrug` into its message
 //! and refuses to store the others as text). A `/` followed by anything else is an ordinary
-//! message, so "/etc/hosts is wrong" posts as written.
+//! message, so "/etc/hosts is wrong" posts as written. A room may have commands of its own: its
+//! outgoing webhooks' trigger words that start with `/` (`crate::outgoing`); a message starting
+//! with one is posted as written and calls the hook, and the box lists them with these.
 
 use crate::error::AppError;
 

@@ -878,7 +878,7 @@ async fn an_outgoing_webhook_is_found_for_its_room_until_revoked(store: Arc<dyn 
         .unwrap()
         .id;
     store.join_room(bob.id, room).await.unwrap();
-    let triggers = vec!["deploy".to_owned(), "status".to_owned()];
+    let triggers = vec!["deploy".to_owned(), "/ship".to_owned()];
     let new = |actor, id: &'static str, name: &'static str| NewOutgoingHook {
         actor,
         room_id: room,
@@ -948,6 +948,22 @@ async fn an_outgoing_webhook_is_found_for_its_room_until_revoked(store: Arc<dyn 
             .await,
         Err(StoreError::Conflict(_))
     ));
+    // Trigger words with a `/` are the room's own commands, listed for its members.
+    let command = |bot: &str| app::model::RoomCommand {
+        name: "ship".into(),
+        bot: bot.into(),
+    };
+    let view = store.room_view(bob.id, room).await.unwrap();
+    assert_eq!(
+        view.commands,
+        vec![command("deploy-bot"), command("status-bot")]
+    );
+    assert!(store
+        .room_view(bob.id, other)
+        .await
+        .unwrap()
+        .commands
+        .is_empty());
     // A delivery's outcome shows in the list.
     store
         .note_outgoing_delivery("00000000000000a1", "answered 500", 42_000)
@@ -962,6 +978,10 @@ async fn an_outgoing_webhook_is_found_for_its_room_until_revoked(store: Arc<dyn 
     // A disabled bot's hook is not called.
     store.set_disabled("status-bot", Some(1)).await.unwrap();
     assert_eq!(store.room_outgoing_hooks(room).await.unwrap().len(), 1);
+    assert_eq!(
+        store.room_view(alice.id, room).await.unwrap().commands,
+        vec![command("deploy-bot")]
+    );
     // Revoked, it is gone; only a moderator revokes, and only once.
     assert!(!store
         .revoke_outgoing_webhook(bob.id, room, "00000000000000a1")

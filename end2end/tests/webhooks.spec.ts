@@ -98,7 +98,7 @@ test('an outgoing webhook calls its program on a trigger word and its answer app
     const bot = uniqueName('ship');
     await page.getByLabel('Name of its bot').fill(bot);
     await page.getByLabel('URL to call').fill(`http://127.0.0.1:${program.port}/bot`);
-    await page.getByLabel('Trigger words').fill('Ship, deploy');
+    await page.getByLabel('Trigger words').fill('Ship, deploy, /release');
     await page.getByRole('button', { name: 'Create outgoing webhook' }).click();
     const shown = page.getByRole('status').filter({ hasText: 'Copy its secret now' });
     await expect(shown).toBeVisible();
@@ -106,7 +106,7 @@ test('an outgoing webhook calls its program on a trigger word and its answer app
     expect(secret).toMatch(/^whs_[A-Za-z0-9_-]{43}$/);
     const list = page.getByRole('region', { name: 'Programs this room calls' });
     await expect(list.getByRole('listitem')).toHaveCount(1);
-    await expect(list).toContainText(`called by ship, deploy or @${bot}`);
+    await expect(list).toContainText(`called by ship, deploy, /release or @${bot}`);
     await expect(list).not.toContainText(secret);
 
     await page.getByRole('link', { name: /^← Back to #/ }).click();
@@ -123,6 +123,24 @@ test('an outgoing webhook calls its program on a trigger word and its answer app
     const expected = createHmac('sha256', secret).update(`${call.timestamp}.${call.body}`).digest('hex');
     expect(call.signature).toBe(`sha256=${expected}`);
     expect(JSON.parse(call.body).trigger_word).toBe('ship');
+
+    // Its `/release` is a command of this room: typing `/` lists it with Confab's own, saying
+    // which bot it calls; the message it makes calls the program like any trigger word.
+    await page.reload();
+    await hydrated(page);
+    const box = page.getByRole('textbox', { name: 'Message', exact: true });
+    await box.pressSequentially('/rel');
+    const commands = page.getByRole('listbox', { name: 'Commands' });
+    await expect(commands.getByRole('option')).toHaveCount(1);
+    await expect(commands.getByRole('option')).toContainText(`/release · calls ${bot}`);
+    await box.press('Enter');
+    await expect(box).toHaveValue('/release ');
+    await box.pressSequentially('v2.1');
+    await box.press('Enter');
+    await expect(
+      messageLog(page).getByRole('article').filter({ hasText: 'Shipping, as asked: “/release v2.1”' }),
+    ).toBeVisible();
+    expect(JSON.parse(program.calls[1].body).trigger_word).toBe('/release');
 
     await page.goto(`/r/${room}/hooks`);
     await hydrated(page);

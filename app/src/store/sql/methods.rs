@@ -516,6 +516,11 @@ impl Store for Backend {
         .bind(room_id)
         .fetch_one(&mut *conn)
         .await?;
+        let commands = if access.is_member {
+            webhooks::room_commands(&mut conn, room_id).await?
+        } else {
+            Vec::new()
+        };
         Ok(RoomView {
             room: crate::store::rows::summary(&row)?,
             member_count: row.try_get("member_count")?,
@@ -533,6 +538,7 @@ impl Store for Backend {
                     &row.try_get::<String, _>("group_mentions")?,
                 ),
             },
+            commands,
         })
     }
 

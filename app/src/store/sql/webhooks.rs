@@ -8,7 +8,7 @@ use sqlx::Row;
 use super::dialect::{begin_write, same_name};
 use super::tokens::Held;
 use super::{is_unique_violation, Access, Conn, Pool};
-use crate::model::{hash_id, OutgoingWebhookRow, RoomId, User, UserId, WebhookRow};
+use crate::model::{hash_id, OutgoingWebhookRow, RoomCommand, RoomId, User, UserId, WebhookRow};
 use crate::rights::Action;
 use crate::store::{
     NewIncomingWebhook, NewOutgoingHook, OutgoingHook, StoreError, StoreResult, WebhookGrant,
@@ -369,4 +369,29 @@ pub(super) async fn note_outgoing(pool: &Pool, id: &str, status: &str, now: i64)
         .execute(pool)
         .await?;
     Ok(())
+}
+
+/// The room's own slash commands: its outgoing hooks' trigger words that start with `/`, by
+/// name, each with the bot it calls.
+pub(super) async fn room_commands(conn: &mut Conn, room_id: RoomId) -> StoreResult<Vec<RoomCommand>> {
+    let hooks: Vec<(String, String)> = sqlx::query_as(
+        "SELECT h.triggers, u.username FROM outgoing_webhooks h JOIN users u ON u.id = h.bot_id \
+         WHERE h.room_id = $1 AND u.disabled_at IS NULL",
+    )
+    .bind(room_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut commands: Vec<RoomCommand> = hooks
+        .iter()
+        .flat_map(|(triggers, bot)| {
+            triggers.split_whitespace().filter_map(move |word| {
+                word.strip_prefix('/').map(|name| RoomCommand {
+                    name: name.to_owned(),
+                    bot: bot.clone(),
+                })
+            })
+        })
+        .collect();
+    commands.sort_by(|a, b| (&a.name, &a.bot).cmp(&(&b.name, &b.bot)));
+    Ok(commands)
 }

@@ -12,7 +12,7 @@ use super::header::RoomMuted;
 use super::message_actions::Place;
 use crate::api::messages::{run_command, PostMessage};
 use crate::api::rooms::LeaveRoom;
-use crate::model::{Member, RoomId};
+use crate::model::{Member, RoomCommand, RoomId};
 use crate::protocol::TYPING_EVERY_MS;
 use crate::ui::feedback::form_error;
 use crate::ui::files::{upload_input_id, UploadForm, UploadStatus, Uploads};
@@ -57,8 +57,13 @@ pub(super) fn suggestions(
     names
 }
 
-/// What a suggestion says beside its name: a group's and a command's say what it does.
-fn suggestion_note(name: &str, commands: bool) -> Option<String> {
+/// The room's own slash commands (see [`crate::slash`]), for its message boxes to list.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct RoomCommands(pub StoredValue<Vec<RoomCommand>>);
+
+/// What a suggestion says beside its name: a group's and a command's say what it does (the
+/// room's own commands, `own`, which bot they call).
+fn suggestion_note(name: &str, commands: bool, own: &[RoomCommand]) -> Option<String> {
     if commands {
         return crate::slash::COMMANDS
             .iter()
@@ -66,6 +71,11 @@ fn suggestion_note(name: &str, commands: bool) -> Option<String> {
             .map(|c| match c.args {
                 "" => c.does.to_owned(),
                 args => format!("{args} · {}", c.does),
+            })
+            .or_else(|| {
+                own.iter()
+                    .find(|c| c.name == name)
+                    .map(|c| format!("calls {}", c.bot))
             });
     }
     GROUPS
@@ -133,6 +143,8 @@ pub(super) fn Composer(
     // Tell the room we are typing, at most once every few seconds.
     let live = expect_context::<Live>();
     let room_muted = use_context::<RoomMuted>();
+    let own_commands =
+        use_context::<RoomCommands>().map_or_else(|| StoredValue::new(Vec::new()), |c| c.0);
     let last_typing = StoredValue::new(f64::MIN);
     // Files to go with the next message; the browser's own objects, never on the server.
     let staged = RwSignal::new(Vec::<SendWrapper<web_sys::File>>::new());
@@ -267,9 +279,16 @@ pub(super) fn Composer(
         let (before, _) = before_caret(&el);
         let typed_command = crate::slash::typing(&before);
         let names = match typed_command {
-            Some(partial) => crate::slash::offered(partial)
-                .map(|c| c.name.to_owned())
-                .collect(),
+            Some(partial) => own_commands.with_value(|own| {
+                crate::slash::offered(partial)
+                    .map(|c| c.name.to_owned())
+                    .chain(
+                        own.iter()
+                            .filter(|c| c.name.starts_with(partial))
+                            .map(|c| c.name.clone()),
+                    )
+                    .collect()
+            }),
             None => crate::mention::typing(&before)
                 .map(|partial| {
                     members.with_untracked(|all| {
@@ -470,7 +489,8 @@ pub(super) fn Composer(
                         .map(|(i, name)| {
                             let commands = commands.get_untracked();
                             let shown = format!("{}{name}", if commands { '/' } else { '@' });
-                            let note = suggestion_note(&name, commands)
+                            let note = own_commands
+                                .with_value(|own| suggestion_note(&name, commands, own))
                                 .map(|note| view! { <span class="muted">" · " {note}</span> });
                             view! {
                                 <li

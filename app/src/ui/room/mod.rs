@@ -23,7 +23,7 @@ use leptos::task::spawn_local;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
-use self::composer::Composer;
+use self::composer::{Composer, RoomCommands};
 use self::event::RoomEventItem;
 use self::header::{RoomHeader, RoomMuted};
 use self::history::{catch_up, keep_newest, mend_hole, read_while_visible, Older, OlderForm};
@@ -198,6 +198,7 @@ pub(super) fn Room(
     panels: PanelData,
 ) -> impl IntoView {
     provide_context(RoomMuted(RwSignal::new(view.muted)));
+    provide_context(RoomCommands(StoredValue::new(view.commands.clone())));
     let room_id = view.room.id;
     let title = format!("{} · Confab", view.room.name);
     let viewer = StoredValue::new(view.viewer.clone());
