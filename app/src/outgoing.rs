@@ -11,8 +11,8 @@
 //! attempt has a time limit and reads at most [`MAX_ANSWER_BYTES`] of the answer. A post only
 //! offers its message to a bounded queue ([`Outgoing::offer`] never waits); a full queue, or a
 //! hook with [`MAX_PER_HOOK`] deliveries pending, drops the delivery and counts it. A failed
-//! attempt (no answer, a 429 or a 5xx) is tried again after [`BACKOFF`], at most twice. Bots' own messages
-//! never call a hook, so two bots cannot call each other forever.
+//! attempt (no answer, a 429 or a 5xx) is tried again after [`BACKOFF`], at most twice. Bots'
+//! own messages never call a hook, so two bots cannot call each other forever.
 //!
 //! Every node reads a room's hooks from the store and keeps them for [`KEEP_HOOKS_FOR`]: a hook
 //! made or revoked on another node of a cluster is seen within that time.
@@ -51,6 +51,8 @@ pub const MAX_PER_HOOK: usize = 4;
 pub const BACKOFF: [Duration; 2] = [Duration::from_secs(2), Duration::from_secs(10)];
 /// How long a room's hooks are kept before they are read again.
 pub const KEEP_HOOKS_FOR: Duration = Duration::from_secs(5);
+/// Rooms whose hooks are kept at once; past it, what is stale is dropped.
+const KEPT_ROOMS: usize = 4096;
 
 /// The signature header: `sha256=` and the hex HMAC-SHA256, under the hook's secret, of the
 /// timestamp header's value, a `.`, and the body.
@@ -405,6 +407,9 @@ impl Worker {
         }
         let hooks = Arc::new(self.store.room_outgoing_hooks(room_id).await?);
         if let Ok(mut kept) = self.kept.lock() {
+            if kept.len() >= KEPT_ROOMS {
+                kept.retain(|_, (at, _)| at.elapsed() < KEEP_HOOKS_FOR);
+            }
             kept.insert(room_id, (Instant::now(), hooks.clone()));
         }
         Ok(hooks)
