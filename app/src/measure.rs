@@ -60,13 +60,15 @@ pub const PUSH_SENDS: &str = "confab_push_sends_total";
 pub const PUSH_DROPPED: &str = "confab_push_dropped_total";
 /// Link previews asked for, by what came of them.
 pub const LINK_PREVIEWS: &str = "confab_link_previews_total";
+/// Outgoing webhook calls, by what came of them.
+pub const OUTGOING_WEBHOOKS: &str = "confab_outgoing_webhooks_total";
 /// Database connections, by pool and state.
 pub const DB_CONNECTIONS: &str = "confab_db_pool_connections";
 /// How long the scrape waited for a connection of each pool: what a query waits now.
 pub const DB_POOL_WAIT: &str = "confab_db_pool_wait_seconds";
 
 /// Every metric above, for the checks that the dashboard and the scrape cover them all.
-pub const NAMES: [&str; 24] = [
+pub const NAMES: [&str; 25] = [
     SOCKETS_OPEN,
     SOCKETS_CLOSED,
     SOCKET_RESYNCS,
@@ -89,6 +91,7 @@ pub const NAMES: [&str; 24] = [
     PUSH_SENDS,
     PUSH_DROPPED,
     LINK_PREVIEWS,
+    OUTGOING_WEBHOOKS,
     DB_CONNECTIONS,
     DB_POOL_WAIT,
 ];
@@ -207,6 +210,11 @@ pub fn describe() {
         LINK_PREVIEWS,
         "Link previews asked for, by result: fetched, cached, refused (an address or host \
          not allowed), failed, dropped (queue or author's share full)."
+    );
+    describe_counter!(
+        OUTGOING_WEBHOOKS,
+        "Outgoing webhook calls, by result: attempted (each try), failed (a call given up), \
+         dropped (queue or hook's share full)."
     );
     describe_gauge!(DB_CONNECTIONS, "Database connections, by pool and state.");
     describe_gauge!(
@@ -508,6 +516,24 @@ pub fn previews(figures: &PreviewFigures) {
         ("dropped", figures.dropped),
     ] {
         counter!(LINK_PREVIEWS, "result" => result).absolute(n);
+    }
+}
+
+/// The outgoing webhook caller's running totals, read at a scrape.
+pub struct OutgoingFigures {
+    pub attempted: u64,
+    pub failed: u64,
+    pub dropped: u64,
+}
+
+/// Publishes the outgoing webhook caller's figures.
+pub fn outgoing(figures: &OutgoingFigures) {
+    for (result, n) in [
+        ("attempted", figures.attempted),
+        ("failed", figures.failed),
+        ("dropped", figures.dropped),
+    ] {
+        counter!(OUTGOING_WEBHOOKS, "result" => result).absolute(n);
     }
 }
 

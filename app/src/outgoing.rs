@@ -253,7 +253,7 @@ pub struct Answered {
     pub body: Vec<u8>,
 }
 
-/// Running counts, for the tests and whoever debugs a hook.
+/// Running counts, for `/metrics` (`confab_outgoing_webhooks_total`).
 #[derive(Debug, Default)]
 pub struct OutgoingStats {
     /// Deliveries dropped: the queue, or the hook's share, was full.

@@ -117,8 +117,8 @@ async fn metrics(State(scrape): State<Scrape>) -> impl IntoResponse {
     )
 }
 
-/// Records what the node already keeps: each socket's queued bytes, the push and link preview
-/// workers' figures, and the database pools (each asked for one connection, as a query would be).
+/// Records what the node already keeps: each socket's queued bytes, the push, link preview and
+/// outgoing webhook workers' figures, and the database pools (each asked for one connection, as a query would be).
 async fn sample(app: &AppState) {
     measure::queued_bytes(&app::chat::queued_bytes(app));
     if let Some(push) = &app.push {
@@ -140,6 +140,15 @@ async fn sample(app: &AppState) {
             fetched: read(&stats.fetched),
             cached: read(&stats.cached),
             refused: read(&stats.refused),
+            failed: read(&stats.failed),
+            dropped: read(&stats.dropped),
+        });
+    }
+    if let Some(outgoing) = &app.outgoing {
+        let stats = &outgoing.stats;
+        let read = |n: &std::sync::atomic::AtomicU64| n.load(std::sync::atomic::Ordering::Relaxed);
+        measure::outgoing(&measure::OutgoingFigures {
+            attempted: read(&stats.attempts),
             failed: read(&stats.failed),
             dropped: read(&stats.dropped),
         });
