@@ -59,7 +59,8 @@ test('a webhook made in the room menu posts live as its bot until it is revoked'
   expect(refused.status()).toBe(404);
 });
 
-/** A bot's program on loopback: answers each call with the text it was sent; keeps the calls. */
+/** A bot's program on loopback: answers each call with the text it was sent, its spaces made
+ * `+`; keeps the calls. */
 async function botProgram() {
   const calls: { timestamp: string; signature: string; body: string }[] = [];
   const server = http.createServer((req, res) => {
@@ -71,9 +72,10 @@ async function botProgram() {
         signature: String(req.headers['x-confab-signature']),
         body,
       });
-      const text = JSON.parse(body).message.text;
+      // Not the message's words as they are: the answer must not match the message it answers.
+      const text = JSON.parse(body).message.text.replaceAll(' ', '+');
       res.writeHead(200, { 'Content-Type': 'application/json' });
-      res.end(JSON.stringify({ text: `Shipping, as asked: “${text}”` }));
+      res.end(JSON.stringify({ text: `Shipping, as asked: ${text}` }));
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -112,7 +114,7 @@ test('an outgoing webhook calls its program on a trigger word and its answer app
     await page.getByRole('link', { name: /^← Back to #/ }).click();
     await hydrated(page);
     await post(page, 'ship the release');
-    const answer = messageLog(page).getByRole('article').filter({ hasText: 'Shipping, as asked: “ship the release”' });
+    const answer = messageLog(page).getByRole('article').filter({ hasText: 'Shipping, as asked: ship+the+release' });
     await expect(answer).toBeVisible();
     await expect(answer.locator('.author')).toHaveText(bot);
     await expect(answer.locator('.bot-tag')).toHaveText(/bot/i);
@@ -138,7 +140,7 @@ test('an outgoing webhook calls its program on a trigger word and its answer app
     await box.pressSequentially('v2.1');
     await box.press('Enter');
     await expect(
-      messageLog(page).getByRole('article').filter({ hasText: 'Shipping, as asked: “/release v2.1”' }),
+      messageLog(page).getByRole('article').filter({ hasText: 'Shipping, as asked: /release+v2.1' }),
     ).toBeVisible();
     expect(JSON.parse(program.calls[1].body).trigger_word).toBe('/release');
 
