@@ -53,6 +53,7 @@ impl RegistrationMode {
 /// Whether a room is a public room anyone may join, a private room only its members know of,
 /// or a direct conversation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RoomKind {
     Public,
@@ -104,6 +105,7 @@ impl RoomKind {
 
 /// A member's role in a named room. Instance admins act as owners in rooms they can see.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Member,
@@ -145,7 +147,9 @@ impl Role {
 
 /// A room as the sidebar and the room header show it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct RoomSummary {
+    #[cfg_attr(feature = "ssr", schema(value_type = i64))]
     pub id: RoomId,
     pub kind: RoomKind,
     /// The room's name, or for a DM the other members' usernames in name order, joined by ", ".
@@ -154,8 +158,8 @@ pub struct RoomSummary {
     /// The seq of the room's newest message (0 while it has none).
     #[serde(default)]
     pub last_seq: i64,
-    /// Messages by others the viewer has not read, capped at [`UNREAD_CAP`] (0 where the viewer
-    /// is not a member).
+    /// Messages by others the viewer has not read, capped at 1,000 ([`UNREAD_CAP`]; 0 where the
+    /// viewer is not a member).
     #[serde(default)]
     pub unread: u32,
     /// Of those, the ones that mention the viewer, capped the same way.
@@ -168,6 +172,7 @@ pub const UNREAD_CAP: u32 = 1000;
 
 /// Whether someone can be reached right now, over all their devices and tabs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Presence {
     /// At least one connection with a visible, recently used tab.
@@ -191,10 +196,11 @@ impl Presence {
 
 /// One member of a room as the member list shows them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Member {
     pub username: String,
     pub presence: Presence,
-    /// When their last connection closed (UTC ms); `None` if never connected or connected now.
+    /// When their last connection closed (UTC ms); null if never connected or connected now.
     pub last_seen: Option<i64>,
     #[serde(default = "member_role")]
     pub role: Role,
@@ -345,6 +351,7 @@ pub struct AdminRoomRow {
 
 /// What a personal access token lets its holder do with the HTTP API (`/api/v1`), as its owner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum TokenScope {
     /// Read: the rooms, history, changes, members and search the owner can see.
@@ -538,6 +545,7 @@ pub struct InstanceFigures {
 
 /// The rooms and DMs a user belongs to, for the sidebar.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Sidebar {
     pub rooms: Vec<RoomSummary>,
     pub dms: Vec<RoomSummary>,
@@ -614,6 +622,7 @@ pub struct RoomSettings {
 /// Who may notify a whole room at once, with `@room` (every member) and `@here` (the members
 /// online when it is sent): a room's setting, which its owners change.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum GroupMentions {
     #[default]
@@ -683,9 +692,11 @@ pub fn mentions_user(mentions: &[String], user: &str) -> bool {
 
 /// One chat message.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Message {
     /// Stable global id (UUIDv7 text).
     pub uid: String,
+    #[cfg_attr(feature = "ssr", schema(value_type = i64))]
     pub room_id: RoomId,
     /// Position in the room: 1, 2, 3, ... with no gaps, assigned when the message is stored.
     pub seq: i64,
@@ -699,7 +710,7 @@ pub struct Message {
     /// range of the room's messages. 0 from servers that predate edits.
     #[serde(default)]
     pub rev: i64,
-    /// When the text was last edited (UTC ms); `None` if never.
+    /// When the text was last edited (UTC ms); absent if never.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub edited_at: Option<i64>,
     /// When the message was deleted (UTC ms). A deleted message stays as a tombstone: its uid,
@@ -714,11 +725,12 @@ pub struct Message {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub html: String,
     /// The usernames this message mentions, as the server decided (members of the room named
-    /// with `@`, outside code), and [`MENTION_ROOM`] or [`MENTION_HERE`] for a group.
+    /// with `@`, outside code), and `@room` or `@here` for a group ([`MENTION_ROOM`],
+    /// [`MENTION_HERE`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mentions: Vec<String>,
     /// For a reply: the seq of its thread's root (a message of the same room). Replies stay
-    /// out of the room's timeline unless [`Message::also_in_room`].
+    /// out of the room's timeline unless `also_in_room`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thread: Option<i64>,
     /// A reply its author also sent to the room ("also send to room"): shown in both places.
@@ -774,6 +786,7 @@ impl Message {
 /// `<title>`), and a thumbnail of its image fetched once and served by this server, so members'
 /// browsers never contact the linked site to show it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct LinkPreview {
     /// The link as written in the message.
     pub url: String,
@@ -788,6 +801,7 @@ pub struct LinkPreview {
 
 /// A preview's thumbnail, re-encoded by the server.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct PreviewImage {
     /// SHA-256 of the thumbnail's bytes, hex: where they are kept.
     pub sha256: String,
@@ -797,6 +811,7 @@ pub struct PreviewImage {
 
 /// Who pinned a message, and when.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Pin {
     /// Their username (empty once the account is gone).
     pub by: String,
@@ -806,6 +821,7 @@ pub struct Pin {
 
 /// Something that happened to a room, recorded in its timeline by whoever did it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum RoomEvent {
     Renamed { name: String },
@@ -852,8 +868,9 @@ impl RoomEvent {
 }
 
 /// A file sent with a message. Its bytes are kept once per content (by `sha256`) and served
-/// at [`Attachment::url`] to members of the message's room only.
+/// at `/files/{room}/{seq}/{id}` ([`Attachment::url`]) to members of the message's room only.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Attachment {
     /// Names the file within its message (UUID text); part of its URL.
     pub id: String,
@@ -871,6 +888,7 @@ pub struct Attachment {
 
 /// What the browser needs to show an image before its thumbnail loads.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ImageInfo {
     pub width: u32,
     pub height: u32,
@@ -939,6 +957,7 @@ fn is_zero(n: &i64) -> bool {
 
 /// One emoji on a message and the people who reacted with it, in the order they did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Reaction {
     pub emoji: String,
     pub users: Vec<String>,
@@ -985,6 +1004,7 @@ impl Message {
 
 /// One page of a room's history, oldest first.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct HistoryPage {
     pub messages: Vec<Message>,
     /// True when messages older than the first one on this page exist.
@@ -1078,6 +1098,7 @@ pub struct Thread {
 /// What changed in a room after a rev: the current state of every message posted, edited or
 /// deleted since, in rev order.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Changes {
     pub messages: Vec<Message>,
     /// False when more changes follow: ask again after the last message's rev.
@@ -1086,8 +1107,9 @@ pub struct Changes {
 
 /// One message found by a search, with the room it is in as the searcher sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SearchHit {
-    /// The room's name, or for a DM the other members' (as [`RoomSummary::name`]).
+    /// The room's name, or for a DM the other members' (as a room summary's `name`).
     pub room_name: String,
     pub room_kind: RoomKind,
     pub message: Message,
@@ -1095,9 +1117,10 @@ pub struct SearchHit {
 
 /// A page of search results, newest first.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SearchResults {
     pub hits: Vec<SearchHit>,
-    /// Where the next (older) page starts: pass it back as `page`. `None` on the last page.
+    /// Where the next (older) page starts: pass it back as `page`. Null on the last page.
     pub next: Option<String>,
 }
 
