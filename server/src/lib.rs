@@ -4,6 +4,7 @@
 // The room page's view type is deep; its async render needs more than the default 128 levels.
 #![recursion_limit = "256"]
 
+pub mod api_docs;
 pub mod assets;
 pub mod avatars;
 pub mod bench;
@@ -260,6 +261,10 @@ async fn api_error_status(request: Request, next: Next) -> Response {
 
 /// The policy of every response that is not a page: nothing may load, nothing may frame it.
 const CSP_NOT_A_PAGE: &str = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'";
+/// The policy of a page the server writes itself, without scripts (the API's reference): its
+/// own stylesheet, and nothing else.
+const CSP_STATIC_PAGE: &str =
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 /// The service worker's policy (a worker script's CSP governs the worker): it fetches pages and
 /// assets of this site to serve them offline, and shows the site's icon with notifications.
 const CSP_SERVICE_WORKER: &str =
@@ -355,6 +360,7 @@ async fn security_headers(
         Some(nonce) => HeaderValue::from_str(&app::page_policy(nonce, site.watching))
             .unwrap_or_else(|_| HeaderValue::from_static(CSP_NOT_A_PAGE)),
         None if worker => HeaderValue::from_static(CSP_SERVICE_WORKER),
+        None if is_page => HeaderValue::from_static(CSP_STATIC_PAGE),
         None => HeaderValue::from_static(CSP_NOT_A_PAGE),
     };
     headers.insert(header::CONTENT_SECURITY_POLICY, policy);

@@ -9,36 +9,42 @@
 
 use app::chat::{self, Action, Answer, Change, Post};
 use app::error::AppError;
-use app::model::{RoomId, TokenScope, User};
+use app::model::{
+    Changes, HistoryPage, Member, Message, RoomId, SearchResults, Sidebar, TokenScope, User,
+};
 use app::state::AppState;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Query, Request, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::Router;
 use http::request::Parts;
 use http::{header, Method, StatusCode};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-/// The API's routes, mounted at `/api/v1` (in a router of any state).
+/// The API's routes, mounted at `/api/v1` (in a router of any state). Each handler is
+/// registered with its `#[utoipa::path]`, so the OpenAPI document (`/api/v1/openapi.json`)
+/// and its reference page (`/api/v1/docs`) describe exactly the routes served.
 pub fn router<S: Clone + Send + Sync + 'static>(state: AppState) -> Router<S> {
-    Router::new()
-        .route("/me", get(me))
-        .route("/rooms", get(rooms))
-        .route("/rooms/{room}/join", post(join))
-        .route("/rooms/{room}/leave", post(leave))
-        .route("/rooms/{room}/messages", get(history).post(post_message))
-        .route(
-            "/rooms/{room}/messages/{seq}",
-            axum::routing::patch(edit).delete(delete),
-        )
-        .route("/rooms/{room}/messages/{seq}/reactions", post(react))
-        .route("/rooms/{room}/changes", get(changes))
-        .route("/rooms/{room}/members", get(members))
-        .route("/search", get(search))
+    let (routes, api) = OpenApiRouter::with_openapi(crate::api_docs::ApiDoc::openapi())
+        .routes(routes!(me))
+        .routes(routes!(rooms))
+        .routes(routes!(join))
+        .routes(routes!(leave))
+        .routes(routes!(history, post_message))
+        .routes(routes!(edit, delete))
+        .routes(routes!(react))
+        .routes(routes!(changes))
+        .routes(routes!(members))
+        .routes(routes!(search))
+        .split_for_parts();
+    routes
+        .merge(crate::api_docs::published(api))
         .fallback(|| async {
             ApiError(AppError::NotFound(
-                "There is no such API call: see /api/v1 in docs/protocol.md.".into(),
+                "There is no such API call: the calls are listed at /api/v1/docs.".into(),
             ))
         })
         .with_state(state)
@@ -68,14 +74,19 @@ fn code(error: &AppError) -> &'static str {
     }
 }
 
-#[derive(Serialize)]
-struct ErrorBody {
+/// What every refused call answers.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ErrorBody {
     error: ErrorDetail,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct ErrorDetail {
+    /// Stable, for programs to branch on: `bad_request`, `unauthorized`, `forbidden`,
+    /// `not_found`, `conflict`, `too_large`, `rate_limited`, `unavailable` or `internal`.
+    #[schema(value_type = String)]
     code: &'static str,
+    /// For people: what was wrong, and what to do about it.
     message: String,
     /// With `rate_limited`: when to try again (also in `Retry-After`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -257,7 +268,7 @@ where
 }
 
 /// The caller, as `GET /api/v1/me` answers.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct Me {
     id: i64,
     username: String,
@@ -267,6 +278,14 @@ struct Me {
     scopes: Option<Vec<TokenScope>>,
 }
 
+/// Who is calling
+///
+/// The account the token (or session) belongs to, and what the token may do.
+#[utoipa::path(
+    get, path = "/me",
+    tag = "account",
+    responses((status = OK, description = "The caller", body = Me)),
+)]
 async fn me(caller: Caller) -> axum::Json<Me> {
     axum::Json(Me {
         id: caller.user.id,
@@ -276,6 +295,15 @@ async fn me(caller: Caller) -> axum::Json<Me> {
     })
 }
 
+/// The caller's rooms and direct messages
+///
+/// Each with its newest seq and the caller's unread and mention counts, as the sidebar shows
+/// them.
+#[utoipa::path(
+    get, path = "/rooms",
+    tag = "rooms",
+    responses((status = OK, description = "The caller's rooms and DMs", body = Sidebar)),
+)]
 async fn rooms(State(state): State<AppState>, caller: Caller) -> ApiResult<impl IntoResponse> {
     Ok(axum::Json(
         state
@@ -286,6 +314,15 @@ async fn rooms(State(state): State<AppState>, caller: Caller) -> ApiResult<impl 
     ))
 }
 
+/// Join a room
+///
+/// Any public room; a private room's members add people to it instead.
+#[utoipa::path(
+    post, path = "/rooms/{room}/join",
+    tag = "rooms",
+    params(Room),
+    responses((status = NO_CONTENT, description = "The caller is a member")),
+)]
 async fn join(
     State(state): State<AppState>,
     caller: Caller,
@@ -295,6 +332,13 @@ async fn join(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Leave a room
+#[utoipa::path(
+    post, path = "/rooms/{room}/leave",
+    tag = "rooms",
+    params(Room),
+    responses((status = NO_CONTENT, description = "The caller is no longer a member")),
+)]
 async fn leave(
     State(state): State<AppState>,
     caller: Caller,
@@ -304,16 +348,62 @@ async fn leave(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// A room's id in the path.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[expect(
+    dead_code,
+    reason = "only describes the path; the handlers read it with `At`"
+)]
+struct Room {
+    /// The room's id (`GET /rooms` lists them).
+    #[param(example = 1)]
+    room: i64,
+}
+
+/// A message in the path: its room's id and its seq there.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[expect(
+    dead_code,
+    reason = "only describes the path; the handlers read it with `At`"
+)]
+struct RoomMessage {
+    /// The room's id.
+    #[param(example = 1)]
+    room: i64,
+    /// The message's position in the room (1, 2, 3, …).
+    #[param(example = 1)]
+    seq: i64,
+}
+
 /// `GET …/messages`: a page of history (see `app::read::HistoryAsk`).
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct HistoryParams {
+    /// Messages before this seq (exclusive), newest page otherwise.
     before: Option<i64>,
+    /// Messages after this seq (exclusive), oldest first.
     after: Option<i64>,
+    /// From the first message at or after this RFC 3339 instant, oldest first.
     since: Option<String>,
+    /// Messages per page: 50 when not said, at most 100 (and a page is held to about 1 MiB).
     limit: Option<u32>,
+    /// The replies of the thread of the message with this seq, instead of the timeline.
     thread: Option<i64>,
 }
 
+/// A page of a room's history
+///
+/// Oldest first. Without `before`, `after` or `since`, the newest page; `has_older` says
+/// whether to page back with `before` the first seq. The page's `rev` is where to catch up
+/// from with `…/changes`.
+#[utoipa::path(
+    get, path = "/rooms/{room}/messages",
+    tag = "messages",
+    params(Room, HistoryParams),
+    responses((status = OK, description = "A page of history", body = HistoryPage)),
+)]
 async fn history(
     State(state): State<AppState>,
     caller: Caller,
@@ -332,6 +422,16 @@ async fn history(
     ))
 }
 
+/// A room's members
+///
+/// With their role, whether they are a bot, and their presence (online, away, or when they
+/// were last seen).
+#[utoipa::path(
+    get, path = "/rooms/{room}/members",
+    tag = "rooms",
+    params(Room),
+    responses((status = OK, description = "The room's members", body = Vec<Member>)),
+)]
 async fn members(
     State(state): State<AppState>,
     caller: Caller,
@@ -343,18 +443,39 @@ async fn members(
 }
 
 /// `POST …/messages`: a message to post.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewMessage {
+    /// Markdown, as people type it (`@name` mentions, `**bold**`, links…), at most 4,000
+    /// characters.
+    #[schema(
+        min_length = 1,
+        max_length = 4000,
+        pattern = r"\S",
+        example = "Build **42** passed"
+    )]
     text: String,
     /// The client's id for it: a retry with the same id posts nothing new.
+    #[schema(max_length = 64, example = "build-42")]
     client_id: Option<String>,
     /// A reply in the thread of the message with this seq.
     thread: Option<i64>,
+    /// For a reply: also show it in the room's timeline.
     #[serde(default)]
     also_in_room: bool,
 }
 
+/// Post a message
+///
+/// Through the same path as the UI's: it is stored, then live on every screen. Retrying with
+/// the same `client_id` answers the message already posted.
+#[utoipa::path(
+    post, path = "/rooms/{room}/messages",
+    tag = "messages",
+    params(Room),
+    request_body = NewMessage,
+    responses((status = CREATED, description = "The message as stored", body = Message)),
+)]
 async fn post_message(
     State(state): State<AppState>,
     caller: Caller,
@@ -375,13 +496,32 @@ async fn post_message(
 }
 
 /// `PATCH …/messages/{seq}`: the message's new text.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Edit {
+    /// The new text, Markdown.
+    #[schema(
+        min_length = 1,
+        max_length = 4000,
+        pattern = r"\S",
+        example = "Build **43** passed"
+    )]
     text: String,
+    /// The client's id for this edit: a retry with the same id changes nothing more.
+    #[schema(max_length = 64)]
     client_id: Option<String>,
 }
 
+/// Edit a message
+///
+/// Its author may change its text.
+#[utoipa::path(
+    patch, path = "/rooms/{room}/messages/{seq}",
+    tag = "messages",
+    params(RoomMessage),
+    request_body = Edit,
+    responses((status = OK, description = "The message as it now is", body = Message)),
+)]
 async fn edit(
     State(state): State<AppState>,
     caller: Caller,
@@ -392,6 +532,15 @@ async fn edit(
     change(&state, &caller, at, edit.client_id.as_deref(), action).await
 }
 
+/// Delete a message
+///
+/// Its author, or the room's moderators, may delete it; a tombstone stays in its place.
+#[utoipa::path(
+    delete, path = "/rooms/{room}/messages/{seq}",
+    tag = "messages",
+    params(RoomMessage),
+    responses((status = OK, description = "The message's tombstone", body = Message)),
+)]
 async fn delete(
     State(state): State<AppState>,
     caller: Caller,
@@ -401,18 +550,32 @@ async fn delete(
 }
 
 /// `POST …/messages/{seq}/reactions`: an emoji to toggle.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Reaction {
+struct NewReaction {
+    /// One emoji, as typed (👍).
+    #[schema(min_length = 1, max_length = 16, example = "👍")]
     emoji: String,
+    /// The client's id for this toggle: a retry with the same id toggles nothing more.
+    #[schema(max_length = 64)]
     client_id: Option<String>,
 }
 
+/// React to a message, or take the reaction back
+///
+/// Toggles the caller's reaction with this emoji.
+#[utoipa::path(
+    post, path = "/rooms/{room}/messages/{seq}/reactions",
+    tag = "messages",
+    params(RoomMessage),
+    request_body = NewReaction,
+    responses((status = OK, description = "The message as it now is", body = Message)),
+)]
 async fn react(
     State(state): State<AppState>,
     caller: Caller,
     At(at): At<(RoomId, i64)>,
-    Body(reaction): Body<Reaction>,
+    Body(reaction): Body<NewReaction>,
 ) -> ApiResult<impl IntoResponse> {
     let action = Action::React(&reaction.emoji);
     change(&state, &caller, at, reaction.client_id.as_deref(), action).await
@@ -426,7 +589,7 @@ async fn change(
     (room_id, seq): (RoomId, i64),
     client_id: Option<&str>,
     action: Action<'_>,
-) -> ApiResult<axum::Json<app::model::Message>> {
+) -> ApiResult<axum::Json<Message>> {
     let change = Change {
         room_id,
         seq,
@@ -439,12 +602,25 @@ async fn change(
 }
 
 /// `GET …/changes`: what changed after a rev.
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ChangesParams {
+    /// The rev the caller has seen: a history page's `rev`, or the last changed message's.
     after_rev: i64,
+    /// Messages per page: 50 when not said, at most 100.
     limit: Option<u32>,
 }
 
+/// What changed in a room after a rev
+///
+/// The current state of every message posted, edited or deleted since, in rev order. When
+/// `complete` is false, ask again after the last message's rev.
+#[utoipa::path(
+    get, path = "/rooms/{room}/changes",
+    tag = "messages",
+    params(Room, ChangesParams),
+    responses((status = OK, description = "The changes", body = Changes)),
+)]
 async fn changes(
     State(state): State<AppState>,
     caller: Caller,
@@ -457,12 +633,31 @@ async fn changes(
 }
 
 /// `GET /search`: the query language of the search box.
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct SearchParams {
+    /// Words (`deplo*` for a prefix), "a phrase", and filters: `from:name`, `in:room`, and
+    /// `before:`/`after:` a date (`2026-01-31`).
+    #[param(
+        min_length = 1,
+        max_length = 500,
+        pattern = r"\S",
+        example = "deploy from:alice"
+    )]
     q: String,
+    /// The `next` of the previous page.
     page: Option<String>,
 }
 
+/// Search messages
+///
+/// In the rooms and DMs the caller is in, newest first, a page at a time.
+#[utoipa::path(
+    get, path = "/search",
+    tag = "search",
+    params(SearchParams),
+    responses((status = OK, description = "A page of results", body = SearchResults)),
+)]
 async fn search(
     State(state): State<AppState>,
     caller: Caller,

@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 
 use app::limits::LimitsConfig;
 use app::protocol::ServerFrame;
+use app::validate::{MAX_CLIENT_ID_CHARS, MAX_MESSAGE_CHARS, MAX_REACTION_CHARS, MAX_SEARCH_CHARS};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -447,6 +448,129 @@ async fn every_refusal_is_a_typed_json_error() {
             .await
             .status,
         201
+    );
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_call_served_and_its_page_reads_without_scripts() {
+    let (addr, _state, _dir) = start(LimitsConfig::relaxed()).await;
+    let doc = request(addr, "GET", "/api/v1/openapi.json", "", None).await;
+    assert_eq!(doc.status, 200);
+    assert!(
+        doc.head.contains("content-type: application/json"),
+        "{}",
+        doc.head
+    );
+    assert_eq!(doc.json["openapi"], "3.1.0");
+    assert_eq!(doc.json["servers"][0]["url"], "/api/v1");
+    let mut described = Vec::new();
+    for (path, item) in doc.json["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            described.push(format!("{} {path}", method.to_uppercase()));
+            let responses = operation["responses"].as_object().unwrap();
+            // Every refusal is described as the typed body it is.
+            for status in ["401", "403", "404", "429"] {
+                assert_eq!(
+                    responses[status]["content"]["application/json"]["schema"]["$ref"],
+                    "#/components/schemas/ErrorBody",
+                    "{method} {path} {status}"
+                );
+            }
+            assert!(
+                responses.keys().any(|s| s.starts_with('2')),
+                "{method} {path}"
+            );
+        }
+    }
+    described.sort();
+    assert_eq!(
+        described,
+        [
+            "DELETE /rooms/{room}/messages/{seq}",
+            "GET /me",
+            "GET /rooms",
+            "GET /rooms/{room}/changes",
+            "GET /rooms/{room}/members",
+            "GET /rooms/{room}/messages",
+            "GET /search",
+            "PATCH /rooms/{room}/messages/{seq}",
+            "POST /rooms/{room}/join",
+            "POST /rooms/{room}/leave",
+            "POST /rooms/{room}/messages",
+            "POST /rooms/{room}/messages/{seq}/reactions",
+        ]
+    );
+    // What is described is what is served: each call, made without credentials, is refused
+    // as unauthorised by its own handler, where an unknown one is not found.
+    for call in &described {
+        let (method, path) = call.split_once(' ').unwrap();
+        let path = format!(
+            "/api/v1{}",
+            path.replace("{room}", "1").replace("{seq}", "1")
+        );
+        let body = (method != "GET" && method != "DELETE").then_some("{}");
+        let refused = request(addr, method, &path, "", body).await;
+        assert_eq!(
+            (refused.status, refused.code()),
+            (401, "unauthorized"),
+            "{call}"
+        );
+    }
+    let missing = request(addr, "GET", "/api/v1/rooms/1/nothing", "", None).await;
+    assert_eq!((missing.status, missing.code()), (404, "not_found"));
+    // The limits a program reads are the ones the server enforces.
+    let schemas = &doc.json["components"]["schemas"];
+    let limits = [
+        (
+            &schemas["NewMessage"]["properties"]["text"],
+            MAX_MESSAGE_CHARS,
+        ),
+        (&schemas["Edit"]["properties"]["text"], MAX_MESSAGE_CHARS),
+        (
+            &schemas["NewMessage"]["properties"]["client_id"],
+            MAX_CLIENT_ID_CHARS,
+        ),
+        (
+            &schemas["NewReaction"]["properties"]["emoji"],
+            MAX_REACTION_CHARS,
+        ),
+        (
+            &schemas["NewReaction"]["properties"]["client_id"],
+            MAX_CLIENT_ID_CHARS,
+        ),
+    ];
+    for (field, limit) in limits {
+        assert_eq!(field["maxLength"], limit, "{field}");
+    }
+    let query = &doc.json["paths"]["/search"]["get"]["parameters"][0];
+    assert_eq!(query["name"], "q");
+    assert_eq!(query["schema"]["maxLength"], MAX_SEARCH_CHARS);
+    for schema in ["Message", "HistoryPage", "Member", "RoomEvent", "ErrorBody"] {
+        assert!(
+            doc.json["components"]["schemas"][schema].is_object(),
+            "{schema}"
+        );
+    }
+
+    // People read the same document as a page, with no script and only its own stylesheet.
+    let (status, head, page) = common::get(addr, "/api/v1/docs", None).await;
+    assert_eq!(status, 200);
+    let head = head.to_lowercase();
+    assert!(
+        head.contains("content-security-policy: default-src 'none'; style-src 'self';"),
+        "{head}"
+    );
+    assert!(!page.contains("<script"), "{page}");
+    assert!(
+        page.contains("<span class=\"method\">POST</span> <code>/rooms/{room}/messages</code>"),
+        "{page}"
+    );
+    assert!(page.contains("id=\"schema-Message\""), "{page}");
+    let (status, head, _) = common::get(addr, "/api/v1/docs.css", None).await;
+    assert_eq!(status, 200);
+    assert!(
+        head.to_lowercase().contains("content-type: text/css"),
+        "{head}"
     );
 }
 
