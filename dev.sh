@@ -106,6 +106,20 @@ setup_postgres() {
   export CONFAB_TEST_POSTGRES_URL="$CONFAB_PG_BASE/$db"
 }
 
+# schemathesis (from PyPI, in a virtualenv of its own) checks the HTTP API against its OpenAPI
+# document (end2end/api-schema.sh).
+SCHEMATHESIS_VERSION=4.32.5
+SCHEMATHESIS="${XDG_CACHE_HOME:-$HOME/.cache}/confab/schemathesis-$SCHEMATHESIS_VERSION"
+setup_schemathesis() {
+  if [ ! -x "$SCHEMATHESIS/bin/st" ]; then
+    step "Installing schemathesis $SCHEMATHESIS_VERSION (PyPI, into $SCHEMATHESIS)"
+    if ! python3 -m venv --help >/dev/null 2>&1; then apt_install python3 python3-venv; fi
+    python3 -m venv "$SCHEMATHESIS"
+    "$SCHEMATHESIS/bin/pip" install --quiet --disable-pip-version-check \
+      "schemathesis==$SCHEMATHESIS_VERSION"
+  fi
+}
+
 build() {
   step "Building (release: server at opt-level 3, WASM at opt-level z, assets precompressed)"
   cargo leptos build --release --precompress --split
@@ -178,6 +192,7 @@ case "${1:-}" in
     setup_browser
     setup_redis
     setup_postgres
+    setup_schemathesis
     step "Rust tests (stores on real SQLite files and PostgreSQL, server functions through the real router, cluster nodes on real Redis)"
     cargo test --release -p app --features ssr
     cargo test --release -p server
@@ -189,6 +204,8 @@ case "${1:-}" in
     check_deploy
     build
     check_bundle
+    step "HTTP API against its OpenAPI document (schemathesis, on SQLite and PostgreSQL)"
+    end2end/api-schema.sh "$SCHEMATHESIS/bin/st" "$CONFAB_PG_BASE"
     step "Browser tests (Playwright in Debian's Chromium against the release server)"
     (cd end2end && npx playwright test)
     step "All tests passed"
