@@ -226,18 +226,20 @@ pub struct RoomListing {
 
 /// A person's status: an emoji and a few words, which clear themselves at `until` if it is set.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Status {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub emoji: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
-    /// When it clears (UTC ms); `None`: when they clear it.
+    /// When it clears (UTC ms); absent: when they clear it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub until: Option<i64>,
 }
 
 /// An avatar as kept: the SHA-256 of its two squares, re-encoded by the server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Avatar {
     /// 128 × 128 px.
     pub large: String,
@@ -247,6 +249,7 @@ pub struct Avatar {
 
 /// What a person says of themselves, as their profile card shows it to anyone signed in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Profile {
     /// The unique handle, as the account spells it.
     pub username: String,

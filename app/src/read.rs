@@ -1,10 +1,9 @@
-//! The reads every client shares: a page of a room's history (or of a thread), a room's changes
-//! and its members, asked for
-//! by the UI's server functions and by the HTTP API (`/api/v1`) alike, so both are bounded,
-//! rate-limited and paged the same way.
+//! The reads every client shares: a page of a room's history (or of a thread), a room's changes,
+//! members and pins, and a person's profile, asked for by the UI's server functions and by the
+//! HTTP API (`/api/v1`) alike, so both are bounded, rate-limited and paged the same way.
 
 use crate::error::AppError;
-use crate::model::{Changes, HistoryPage, Member, Presence, RoomId, User};
+use crate::model::{Changes, HistoryPage, Member, Message, Presence, Profile, RoomId, User};
 use crate::state::AppState;
 
 /// Which page of history to read, as a client asks for it (not yet checked).
@@ -94,4 +93,20 @@ pub async fn members(
             bot: m.bot,
         })
         .collect())
+}
+
+/// The pinned messages of `room_id`, newest pin first, for one who may see the room.
+pub async fn pins(
+    state: &AppState,
+    user: &User,
+    room_id: RoomId,
+) -> Result<Vec<Message>, AppError> {
+    state.limits.read(user.id)?;
+    Ok(state.store.pins(user.id, room_id).await?)
+}
+
+/// `username`'s profile, as their card shows it to anyone signed in.
+pub async fn profile(state: &AppState, user: &User, username: &str) -> Result<Profile, AppError> {
+    state.limits.read(user.id)?;
+    Ok(state.store.profile(username.trim()).await?)
 }

@@ -166,9 +166,7 @@ pub async fn remove_preview(
 #[server(endpoint = "pins")]
 pub async fn room_pins(room_id: RoomId) -> Result<Vec<Message>, AppError> {
     let user = super::ssr::require_user().await?;
-    let state = super::ssr::state()?;
-    state.limits.read(user.id)?;
-    Ok(state.store.pins(user.id, room_id).await?)
+    crate::read::pins(&super::ssr::state()?, &user, room_id).await
 }
 
 /// A thread: its root (the message at `seq`, or the root of the reply at `seq`) and its newest

@@ -34,9 +34,7 @@ pub struct ProfileEditor {
 #[server(endpoint = "profile")]
 pub async fn profile_card(username: String) -> Result<ProfileView, AppError> {
     let user = super::ssr::require_user().await?;
-    let state = super::ssr::state()?;
-    state.limits.read(user.id)?;
-    let profile = state.store.profile(username.trim()).await?;
+    let profile = crate::read::profile(&super::ssr::state()?, &user, &username).await?;
     let local_time = profile
         .time_zone
         .as_deref()
