@@ -23,11 +23,11 @@ use utoipa::{Modify, OpenApi};
     info(
         title = "Confab API",
         version = "1",
-        description = "Rooms, members, messages (post, edit, delete, react, threads, history, \
-            changes) and search, for scripts, bots and other programs. Send a personal access \
-            token as `Authorization: Bearer cfb_…` (made in the account menu, or with \
-            `confab token create`): a read needs its `read` scope, anything else its `write` \
-            scope. A browser's session cookie works too. Every error is \
+        description = "Rooms, members, messages (post, edit, delete, react, pin, threads, \
+            history, changes), search and profiles, for scripts, bots and other programs. Send \
+            a personal access token as `Authorization: Bearer cfb_…` (made in the account \
+            menu, or with `confab token create`): a read needs its `read` scope, anything else \
+            its `write` scope. A browser's session cookie works too. Every error is \
             `{\"error\": {\"code\", \"message\"}}` with a stable code.",
         license(name = "AGPL-3.0-or-later", identifier = "AGPL-3.0-or-later"),
     ),
@@ -36,7 +36,7 @@ use utoipa::{Modify, OpenApi};
     modifiers(&Credentials),
     security(("token" = []), ("session" = [])),
     tags(
-        (name = "account", description = "Who is calling"),
+        (name = "account", description = "Who is calling, and who people are"),
         (name = "rooms", description = "Rooms and their members"),
         (name = "messages", description = "A room's messages and threads"),
         (name = "search", description = "Finding messages"),

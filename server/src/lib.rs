@@ -263,8 +263,10 @@ async fn api_error_status(request: Request, next: Next) -> Response {
 const CSP_NOT_A_PAGE: &str = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'";
 /// The policy of a page the server writes itself, without scripts (the API's reference): its
 /// own stylesheet, and nothing else.
-const CSP_STATIC_PAGE: &str =
-    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+const CSP_STATIC_PAGE: &str = concat!(
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; ",
+    "frame-ancestors 'none'; base-uri 'none'"
+);
 /// The service worker's policy (a worker script's CSP governs the worker): it fetches pages and
 /// assets of this site to serve them offline, and shows the site's icon with notifications.
 const CSP_SERVICE_WORKER: &str =

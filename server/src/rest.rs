@@ -10,7 +10,8 @@
 use app::chat::{self, Action, Answer, Change, Post};
 use app::error::AppError;
 use app::model::{
-    Changes, HistoryPage, Member, Message, RoomId, SearchResults, Sidebar, TokenScope, User,
+    Changes, HistoryPage, Member, Message, Profile, RoomId, SearchResults, Sidebar, TokenScope,
+    User,
 };
 use app::state::AppState;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
@@ -36,6 +37,9 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: AppState) -> Router<S> {
         .routes(routes!(history, post_message))
         .routes(routes!(edit, delete))
         .routes(routes!(react))
+        .routes(routes!(pin, unpin))
+        .routes(routes!(pins))
+        .routes(routes!(profile))
         .routes(routes!(changes))
         .routes(routes!(members))
         .routes(routes!(search))
@@ -579,6 +583,90 @@ async fn react(
 ) -> ApiResult<impl IntoResponse> {
     let action = Action::React(&reaction.emoji);
     change(&state, &caller, at, reaction.client_id.as_deref(), action).await
+}
+
+/// Pin a message to its room
+///
+/// The room's moderators and owners may (in a conversation, either member). Pinning a pinned
+/// message changes nothing.
+#[utoipa::path(
+    put, path = "/rooms/{room}/messages/{seq}/pin",
+    tag = "messages",
+    params(RoomMessage),
+    responses((status = OK, description = "The message, pinned", body = Message)),
+)]
+async fn pin(
+    State(state): State<AppState>,
+    caller: Caller,
+    At(at): At<(RoomId, i64)>,
+) -> ApiResult<impl IntoResponse> {
+    change(&state, &caller, at, None, Action::Pin(true)).await
+}
+
+/// Unpin a message
+#[utoipa::path(
+    delete, path = "/rooms/{room}/messages/{seq}/pin",
+    tag = "messages",
+    params(RoomMessage),
+    responses((status = OK, description = "The message, no longer pinned", body = Message)),
+)]
+async fn unpin(
+    State(state): State<AppState>,
+    caller: Caller,
+    At(at): At<(RoomId, i64)>,
+) -> ApiResult<impl IntoResponse> {
+    change(&state, &caller, at, None, Action::Pin(false)).await
+}
+
+/// A room's pinned messages
+///
+/// Newest pin first; each says who pinned it and when (`pinned`).
+#[utoipa::path(
+    get, path = "/rooms/{room}/pins",
+    tag = "messages",
+    params(Room),
+    responses((status = OK, description = "The pinned messages", body = Vec<Message>)),
+)]
+async fn pins(
+    State(state): State<AppState>,
+    caller: Caller,
+    At(room): At<RoomId>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(axum::Json(
+        app::read::pins(&state, &caller.user, room).await?,
+    ))
+}
+
+/// A person in the path.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[expect(
+    dead_code,
+    reason = "only describes the path; the handler reads it with `At`"
+)]
+struct Person {
+    /// Their username (any case).
+    #[param(example = "alice")]
+    username: String,
+}
+
+/// A person's profile
+///
+/// What their card shows anyone signed in: display name, status, time zone, picture.
+#[utoipa::path(
+    get, path = "/users/{username}",
+    tag = "account",
+    params(Person),
+    responses((status = OK, description = "Their profile", body = Profile)),
+)]
+async fn profile(
+    State(state): State<AppState>,
+    caller: Caller,
+    At(username): At<String>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(axum::Json(
+        app::read::profile(&state, &caller.user, &username).await?,
+    ))
 }
 
 /// A change to the message at `(room, seq)`, through the one write path; answers the message

@@ -234,6 +234,50 @@ async fn a_token_posts_and_reads_as_its_owner_and_the_post_is_live() {
 }
 
 #[tokio::test]
+async fn a_token_pins_lists_pins_and_reads_profiles() {
+    let (addr, _state, _dir) = start(LimitsConfig::relaxed()).await;
+    let alice = common::register(addr, "alice").await;
+    common::register(addr, "bob").await;
+    let (token, _) = make_token(addr, &alice, "name=ci&read=on&write=on&days=30").await;
+    let mut screen = common::connect(addr, &alice).await;
+    let rooms = api(addr, "GET", "/api/v1/rooms", &token, None).await;
+    let general = rooms.json["rooms"][0]["id"].as_i64().unwrap();
+    let body = json!({"text": "Release checklist"});
+    let path = format!("/api/v1/rooms/{general}/messages");
+    let posted = api(addr, "POST", &path, &token, Some(body)).await;
+    let seq = posted.json["seq"].as_i64().unwrap();
+
+    let pin = format!("/api/v1/rooms/{general}/messages/{seq}/pin");
+    let pinned = api(addr, "PUT", &pin, &token, None).await;
+    assert_eq!(pinned.status, 200, "{}", pinned.json);
+    assert_eq!(pinned.json["pinned"]["by"], "alice");
+    // Live, through the one write path.
+    loop {
+        if let ServerFrame::Pinned { message } = common::next(&mut screen).await {
+            assert_eq!(message.seq, seq);
+            assert_eq!(message.pinned.unwrap().by, "alice");
+            break;
+        }
+    }
+    let list = format!("/api/v1/rooms/{general}/pins");
+    let pins = api(addr, "GET", &list, &token, None).await;
+    assert_eq!(pins.status, 200);
+    assert_eq!(pins.json[0]["seq"], seq);
+    let unpinned = api(addr, "DELETE", &pin, &token, None).await;
+    assert_eq!(unpinned.status, 200, "{}", unpinned.json);
+    assert!(unpinned.json["pinned"].is_null(), "{}", unpinned.json);
+    let pins = api(addr, "GET", &list, &token, None).await;
+    assert_eq!(pins.json, json!([]));
+
+    let bob = api(addr, "GET", "/api/v1/users/BOB", &token, None).await;
+    assert_eq!(bob.status, 200, "{}", bob.json);
+    assert_eq!(bob.json["username"], "bob");
+    assert_eq!(bob.json["is_admin"], false);
+    let nobody = api(addr, "GET", "/api/v1/users/nobody", &token, None).await;
+    assert_eq!((nobody.status, nobody.code()), (404, "not_found"));
+}
+
+#[tokio::test]
 async fn scopes_are_enforced_and_only_an_admin_grants_admin() {
     let (addr, _state, _dir) = start(LimitsConfig::relaxed()).await;
     let alice = common::register(addr, "alice").await;
@@ -487,28 +531,33 @@ async fn the_openapi_document_describes_every_call_served_and_its_page_reads_wit
         described,
         [
             "DELETE /rooms/{room}/messages/{seq}",
+            "DELETE /rooms/{room}/messages/{seq}/pin",
             "GET /me",
             "GET /rooms",
             "GET /rooms/{room}/changes",
             "GET /rooms/{room}/members",
             "GET /rooms/{room}/messages",
+            "GET /rooms/{room}/pins",
             "GET /search",
+            "GET /users/{username}",
             "PATCH /rooms/{room}/messages/{seq}",
             "POST /rooms/{room}/join",
             "POST /rooms/{room}/leave",
             "POST /rooms/{room}/messages",
             "POST /rooms/{room}/messages/{seq}/reactions",
+            "PUT /rooms/{room}/messages/{seq}/pin",
         ]
     );
     // What is described is what is served: each call, made without credentials, is refused
     // as unauthorised by its own handler, where an unknown one is not found.
     for call in &described {
         let (method, path) = call.split_once(' ').unwrap();
-        let path = format!(
-            "/api/v1{}",
-            path.replace("{room}", "1").replace("{seq}", "1")
-        );
-        let body = (method != "GET" && method != "DELETE").then_some("{}");
+        let path = path
+            .replace("{room}", "1")
+            .replace("{seq}", "1")
+            .replace("{username}", "alice");
+        let path = format!("/api/v1{path}");
+        let body = (method == "POST" || method == "PATCH").then_some("{}");
         let refused = request(addr, method, &path, "", body).await;
         assert_eq!(
             (refused.status, refused.code()),
