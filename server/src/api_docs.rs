@@ -4,14 +4,16 @@
 //! (`/api/v1/docs`), readable without JavaScript. What every call may be refused with is added
 //! here once, from `AppError`'s statuses, rather than repeated on each handler.
 
-use crate::rest::ErrorBody;
+use crate::rest::{ApiError, ErrorBody};
+use app::error::AppError;
 use app::state::AppState;
-use axum::response::IntoResponse;
+use axum::body::Bytes;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use axum::Router;
 use http::header;
 use serde_json::Value;
 use std::fmt::Write as _;
-use std::sync::Arc;
 use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Header, Ref, ResponseBuilder};
@@ -158,47 +160,45 @@ fn operations_mut(item: &mut PathItem) -> impl Iterator<Item = (&'static str, &m
     .filter_map(|(method, operation)| operation.as_mut().map(|o| (method, o)))
 }
 
-/// The finished document, served as JSON and as the reference page, each rendered once.
+/// The finished document, served as JSON and as the reference page, each written once at
+/// start-up and handed out as the same bytes.
 pub fn published(mut api: utoipa::openapi::OpenApi) -> Router<AppState> {
     add_refusals(&mut api);
-    let json = match api.to_pretty_json() {
-        Ok(json) => json,
+    let written = serde_json::to_value(&api)
+        .and_then(|doc| Ok((serde_json::to_vec_pretty(&doc)?, reference_page(&doc))));
+    let (json, page) = match written {
+        Ok((json, page)) => (Bytes::from(json), Bytes::from(page)),
         Err(error) => {
             tracing::error!(%error, "the OpenAPI document could not be written");
-            String::new()
+            (Bytes::new(), Bytes::new())
         }
     };
-    let page = serde_json::from_str::<Value>(&json)
-        .map(|doc| reference_page(&doc))
-        .unwrap_or_default();
-    let json: Arc<str> = json.into();
-    let page: Arc<str> = page.into();
     Router::new()
         .route(
             "/openapi.json",
-            axum::routing::get(move || {
-                let json = json.clone();
-                async move {
-                    (
-                        [(header::CONTENT_TYPE, "application/json")],
-                        json.to_string(),
-                    )
-                }
-            }),
+            get(move || std::future::ready(document(json.clone(), "application/json"))),
         )
         .route(
             "/docs",
-            axum::routing::get(move || {
-                let page = page.clone();
-                async move { axum::response::Html(page.to_string()) }
-            }),
+            get(move || std::future::ready(document(page.clone(), "text/html; charset=utf-8"))),
         )
         .route(
             "/docs.css",
-            axum::routing::get(|| async {
-                ([(header::CONTENT_TYPE, "text/css")], STYLE).into_response()
+            get(|| async {
+                document(
+                    Bytes::from_static(STYLE.as_bytes()),
+                    "text/css; charset=utf-8",
+                )
             }),
         )
+}
+
+/// One of the written documents, or a typed error where it could not be written.
+fn document(bytes: Bytes, content_type: &'static str) -> Response {
+    if bytes.is_empty() {
+        return ApiError(AppError::Internal).into_response();
+    }
+    ([(header::CONTENT_TYPE, content_type)], bytes).into_response()
 }
 
 /// The reference page's look: readable on a phone (a table's rows become stacked fields
