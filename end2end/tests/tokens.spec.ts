@@ -62,6 +62,14 @@ test('a token made in the UI posts over HTTP, live in the room, until it is revo
   const refused = await request.get('/api/v1/me', { headers: auth });
   expect(refused.status()).toBe(401);
   expect((await refused.json()).error.code).toBe('unauthorized');
+
+  // The page leads to what a token can do: the API's reference, served by this server.
+  await page.getByRole('link', { name: 'API reference' }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'Confab API' })).toBeVisible();
+  const calls = page.getByRole('navigation', { name: 'Calls' });
+  await expect(calls).toContainText('POST /rooms/{room}/messages');
+  await calls.getByRole('link', { name: 'POST /rooms/{room}/messages', exact: true }).click();
+  await expect(page.locator('section:target')).toContainText('Post a message');
 });
 
 test.describe('without JavaScript', () => {

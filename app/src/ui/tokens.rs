@@ -71,7 +71,11 @@ fn Tokens(
             <p class="hint">
                 "A token lets a script, a CI job or a bot use Confab's HTTP API as you. Send it as "
                 <code>"Authorization: Bearer …"</code>
-                ". Keep it as secret as a password, and revoke it when it is no longer needed."
+                ". Keep it as secret as a password, and revoke it when it is no longer needed. "
+                "The calls it can make are in the "
+                // A page of the server's own, outside the app's routes: the browser loads it.
+                <a href="/api/v1/docs" rel="external">"API reference"</a>
+                "."
             </p>
             {made}
             <NewTokenForm create is_admin/>
