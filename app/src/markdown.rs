@@ -168,7 +168,8 @@ fn plain(text: &str) -> String {
     html
 }
 
-fn escape(text: &str) -> String {
+/// Text made safe to put in HTML, as element content or in a quoted attribute.
+pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

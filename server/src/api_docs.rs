@@ -6,6 +6,7 @@
 
 use crate::rest::{ApiError, ErrorBody};
 use app::error::AppError;
+use app::markdown::escape as esc;
 use app::state::AppState;
 use axum::body::Bytes;
 use axum::response::{IntoResponse, Response};
@@ -219,21 +220,6 @@ const STYLE: &str = concat!(
     "code{background:#26282b}.method{color:#8ab4f8}th,td,tr,section{border-color:#333}",
     "a{color:#8ab4f8}}",
 );
-
-/// Escapes text for HTML.
-fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
 
 /// Text of the document's descriptions, with its `code` spans shown as code (and the
 /// brackets of the code's own doc links dropped).
