@@ -92,7 +92,7 @@ fn refusals(input: bool, body: bool) -> Vec<(&'static str, &'static str)> {
         ),
         (
             "404",
-            "No such room or message, or not one the caller may see",
+            "No such room, message or person, or none the caller may see",
         ),
     ]);
     if body {
@@ -120,7 +120,7 @@ fn refusals(input: bool, body: bool) -> Vec<(&'static str, &'static str)> {
 /// Adds each operation's refusals, all answered as an [`ErrorBody`].
 fn add_refusals(api: &mut utoipa::openapi::OpenApi) {
     for item in api.paths.paths.values_mut() {
-        for (_, operation) in operations_mut(item) {
+        for operation in operations_mut(item) {
             let body = operation.request_body.is_some();
             let input = body || operation.parameters.as_ref().is_some_and(|p| !p.is_empty());
             for (status, description) in refusals(input, body) {
@@ -148,17 +148,17 @@ fn add_refusals(api: &mut utoipa::openapi::OpenApi) {
     }
 }
 
-/// A path's operations, by method, in the order the reference page lists them.
-fn operations_mut(item: &mut PathItem) -> impl Iterator<Item = (&'static str, &mut Operation)> {
+/// A path's operations, whatever their method.
+fn operations_mut(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
     [
-        ("GET", &mut item.get),
-        ("POST", &mut item.post),
-        ("PATCH", &mut item.patch),
-        ("PUT", &mut item.put),
-        ("DELETE", &mut item.delete),
+        &mut item.get,
+        &mut item.post,
+        &mut item.patch,
+        &mut item.put,
+        &mut item.delete,
     ]
     .into_iter()
-    .filter_map(|(method, operation)| operation.as_mut().map(|o| (method, o)))
+    .filter_map(Option::as_mut)
 }
 
 /// The finished document, served as JSON and as the reference page, each written once at
