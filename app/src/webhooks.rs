@@ -1,12 +1,12 @@
-//! Webhooks, incoming and outgoing. Incoming: how a CI job, a monitor or any tool that speaks Slack's webhook format
-//! posts into a room with nothing but a URL. A room's moderators make one from the room's menu
-//! (Webhooks); it is a secret URL (`/hooks/whk_…`, shown once, its SHA-256 kept) and a bot
-//! account of its own, named as the moderator chose, that joins the room and is the author of
-//! every message the hook posts. A POST of `{"text": "…"}` (Slack's payload, JSON or the
+//! Webhooks, incoming and outgoing. Incoming: how a CI job, a monitor or any tool that speaks
+//! Slack's webhook format posts into a room with nothing but a URL. A room's moderators make one
+//! from the room's menu (Webhooks); it is a secret URL (`/hooks/whk_…`, shown once, its SHA-256
+//! kept) and a bot account of its own, named as the moderator chose, that joins the room and is the
+//! author of every message the hook posts. A POST of `{"text": "…"}` (Slack's payload, JSON or the
 //! `payload=` form) posts through the one write path ([`crate::chat::post`]), so it is live,
 //! searchable and notifies as any message, and counts against the bot's post budget: one hook
-//! cannot flood a room faster than a person could. Revoking deletes the hook; the bot stays as
-//! the author of what it said.
+//! cannot flood a room faster than a person could. Revoking deletes the hook; the bot stays as the
+//! author of what it said.
 //!
 //! Outgoing: a room calling a program ([`crate::outgoing`] delivers). Here are the rules for
 //! making and revoking one, and the posting of what a receiver answers, as the hook's bot.
