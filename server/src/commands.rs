@@ -20,7 +20,7 @@ use crate::config::{
 /// What a command failed with: printed as `confab: <message>` with a non-zero exit.
 pub type CommandResult = Result<(), Box<dyn std::error::Error>>;
 
-async fn open(db: &DatabaseArg) -> Result<std::sync::Arc<dyn Store>, String> {
+pub(crate) async fn open(db: &DatabaseArg) -> Result<std::sync::Arc<dyn Store>, String> {
     app::store::open(&database_url(&db.database_url))
         .await
         .map_err(|e| {
@@ -32,10 +32,10 @@ async fn open(db: &DatabaseArg) -> Result<std::sync::Arc<dyn Store>, String> {
 }
 
 /// A progress bar on standard error when it is a terminal; silence when piped.
-struct Bar(ProgressBar);
+pub(crate) struct Bar(ProgressBar);
 
 impl Bar {
-    fn new(verb: &'static str) -> Self {
+    pub(crate) fn new(verb: &'static str) -> Self {
         let bar = if std::io::stderr().is_terminal() {
             ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
         } else {

@@ -38,6 +38,10 @@ pub enum Command {
     Backup(BackupArgs),
     /// Merge a backup (JSONL, XML or CSV) into the instance, all or nothing.
     Restore(RestoreArgs),
+    /// Bring in another product's history: users, rooms, conversations, messages with their
+    /// threads, reactions and files. All or nothing, like a restore; a second run adds nothing.
+    #[command(subcommand)]
+    Import(ImportCommand),
     /// Write a consistent copy of the live database to FILE while the server keeps serving.
     Snapshot(SnapshotArgs),
     /// Manage accounts from the server's shell.
@@ -400,6 +404,35 @@ pub struct RestoreArgs {
     /// file's bytes are checked against its name's hash and kept in the files folder first.
     #[arg(long = "files")]
     pub files_archive: Option<PathBuf>,
+    #[command(flatten)]
+    pub files: FilesArgs,
+}
+
+/// `confab import ...`.
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// A Slack workspace export (the ZIP of "Export data"): users.json, channels.json,
+    /// groups.json, dms.json, mpims.json and each conversation's day files. People come in
+    /// with no password (`confab admin set-password USER` lets one log in).
+    Slack(SlackImportArgs),
+}
+
+/// `confab import slack`.
+#[derive(Debug, Clone, Args)]
+pub struct SlackImportArgs {
+    #[command(flatten)]
+    pub db: DatabaseArg,
+    /// The export's ZIP file.
+    pub file: PathBuf,
+    /// Read the whole export and report what would be added, without changing anything.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Refuse ZIP files larger than this (bytes, or with a K, M or G suffix).
+    #[arg(long, default_value = "4G", value_parser = parse_size)]
+    pub max_size: u64,
+    /// Refuse archives that unpack to more than this in all: a zip bomb stops here.
+    #[arg(long, default_value = "16G", value_parser = parse_size)]
+    pub max_unpacked: u64,
     #[command(flatten)]
     pub files: FilesArgs,
 }

@@ -16,6 +16,7 @@ pub mod files;
 pub mod guard;
 pub mod health;
 pub mod hooks;
+pub mod import;
 pub mod metrics;
 pub mod previews;
 pub mod rest;

@@ -5,7 +5,7 @@ use axum::serve::ListenerExt;
 use clap::Parser;
 use leptos::prelude::get_configuration;
 use server::commands;
-use server::config::{database_url, Cli, Command, LogFormat, ServeArgs};
+use server::config::{database_url, Cli, Command, ImportCommand, LogFormat, ServeArgs};
 use server::metrics::MetricsAt;
 use tracing_subscriber::EnvFilter;
 
@@ -42,6 +42,7 @@ async fn main() -> std::process::ExitCode {
         None => serve(cli.serve).await,
         Some(Command::Backup(args)) => commands::backup(args).await,
         Some(Command::Restore(args)) => commands::restore(args).await,
+        Some(Command::Import(ImportCommand::Slack(args))) => server::import::slack(args).await,
         Some(Command::Snapshot(args)) => commands::snapshot(args).await,
         Some(Command::Admin(command)) => commands::admin(command).await,
         Some(Command::PruneFiles(args)) => commands::prune_files(args).await,

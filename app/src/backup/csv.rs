@@ -123,7 +123,7 @@ impl<R: BufRead> CsvDecoder<R> {
             .from_reader(input);
         let header = reader
             .byte_headers()
-            .map_err(|e| csv_error(e, Place::Line(1), max_total))?
+            .map_err(|e| csv_error(e, &Place::Line(1), max_total))?
             .clone();
         let names: Vec<String> = header
             .iter()
@@ -158,14 +158,15 @@ fn file_line(position: &csv::Position) -> u64 {
     position.line() + 1
 }
 
-fn csv_error(e: csv::Error, fallback: Place, max_total: u64) -> BackupError {
+fn csv_error(e: csv::Error, fallback: &Place, max_total: u64) -> BackupError {
     match e.kind() {
         csv::ErrorKind::UnequalLengths {
             pos,
             expected_len,
             len,
         } => BackupError::at(
-            pos.as_ref().map_or(fallback, |p| Place::Line(file_line(p))),
+            pos.as_ref()
+                .map_or(fallback.clone(), |p| Place::Line(file_line(p))),
             format!("expected {expected_len} columns, found {len}"),
         ),
         _ => {
@@ -184,7 +185,7 @@ impl<R: BufRead + Send> Decoder for CsvDecoder<R> {
         let more = self
             .reader
             .read_byte_record(&mut self.row)
-            .map_err(|e| csv_error(e, fallback, max_total))?;
+            .map_err(|e| csv_error(e, &fallback, max_total))?;
         if !more {
             return Ok(None);
         }
@@ -196,7 +197,7 @@ impl<R: BufRead + Send> Decoder for CsvDecoder<R> {
         for (i, raw) in self.row.iter().enumerate() {
             let text = std::str::from_utf8(raw).map_err(|e| {
                 BackupError::at(
-                    place,
+                    &place,
                     format!(
                         "column {:?} is not valid UTF-8 (at byte {})",
                         COLUMNS.get(i).copied().unwrap_or("?"),
@@ -207,17 +208,17 @@ impl<R: BufRead + Send> Decoder for CsvDecoder<R> {
             fields.push(text);
         }
         let [id, room, seq, from, date, text] = fields[..] else {
-            return Err(BackupError::at(place, "expected 6 columns"));
+            return Err(BackupError::at(&place, "expected 6 columns"));
         };
         let seq = if seq.trim().is_empty() {
             0
         } else {
             seq.trim()
                 .parse()
-                .map_err(|_| BackupError::at(place, format!("seq {seq:?} is not a number")))?
+                .map_err(|_| BackupError::at(&place, format!("seq {seq:?} is not a number")))?
         };
         let date = crate::timestamp::parse_rfc3339(date.trim()).ok_or_else(|| {
-            BackupError::at(place, format!("date {date:?} is not an RFC 3339 date"))
+            BackupError::at(&place, format!("date {date:?} is not an RFC 3339 date"))
         })?;
         Ok(Some((
             place,

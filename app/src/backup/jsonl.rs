@@ -121,8 +121,8 @@ impl<R: BufRead> JsonlDecoder<R> {
             .input
             .read_until(b'\n', &mut self.line_buf)
             .map_err(|e| {
-                limit_error(&e.to_string(), place, max_total)
-                    .unwrap_or_else(|| BackupError::at(place, e.to_string()))
+                limit_error(&e.to_string(), &place, max_total)
+                    .unwrap_or_else(|| BackupError::at(&place, e.to_string()))
             })?;
         if n == 0 {
             return Ok(None);
@@ -163,7 +163,7 @@ impl<R: BufRead + Send> Decoder for JsonlDecoder<R> {
             let place = Place::Line(self.line);
             let line = std::str::from_utf8(&self.line_buf[range]).map_err(|e| {
                 BackupError::at(
-                    place,
+                    &place,
                     format!(
                         "not valid UTF-8 (at byte {} of the line)",
                         e.valid_up_to() + 1
@@ -174,7 +174,7 @@ impl<R: BufRead + Send> Decoder for JsonlDecoder<R> {
                 continue;
             }
             if self.ended {
-                return Err(BackupError::at(place, "data after the end record"));
+                return Err(BackupError::at(&place, "data after the end record"));
             }
             if !self.header_seen {
                 check_header(line, place)?;
@@ -193,7 +193,7 @@ impl<R: BufRead + Send> Decoder for JsonlDecoder<R> {
                 } else {
                     "not a valid record"
                 };
-                BackupError::at(place, format!("{what}: {e}"))
+                BackupError::at(&place, format!("{what}: {e}"))
             })?;
             match &record {
                 Record::User(_) => self.counts.users += 1,
@@ -203,7 +203,7 @@ impl<R: BufRead + Send> Decoder for JsonlDecoder<R> {
                 Record::End(end) => {
                     if *end != self.counts {
                         return Err(BackupError::at(
-                            place,
+                            &place,
                             format!(
                                 "the end record counts {} users, {} rooms, {} members and {} \
                                  messages, but the file holds {}, {}, {} and {}",
@@ -229,10 +229,10 @@ impl<R: BufRead + Send> Decoder for JsonlDecoder<R> {
 
 fn check_header(line: &str, place: Place) -> BackupResult<()> {
     let value: serde_json::Value = serde_json::from_str(line)
-        .map_err(|e| BackupError::at(place, format!("not valid JSON: {e}")))?;
+        .map_err(|e| BackupError::at(&place, format!("not valid JSON: {e}")))?;
     if value.get("format").and_then(|f| f.as_str()) != Some(FORMAT_NAME) {
         return Err(BackupError::at(
-            place,
+            &place,
             format!("not a Confab backup: the first line must be a header with \"format\":\"{FORMAT_NAME}\""),
         ));
     }
@@ -240,13 +240,13 @@ fn check_header(line: &str, place: Place) -> BackupResult<()> {
         Some(v) if v == u64::from(FORMAT_VERSION) => {}
         Some(v) => {
             return Err(BackupError::at(
-                place,
+                &place,
                 format!("backup format version {v} is not supported (this Confab reads version {FORMAT_VERSION})"),
             ))
         }
-        None => return Err(BackupError::at(place, "the header has no numeric \"version\"")),
+        None => return Err(BackupError::at(&place, "the header has no numeric \"version\"")),
     }
     serde_json::from_value::<Header>(value)
-        .map_err(|e| BackupError::at(place, format!("invalid header: {e}")))?;
+        .map_err(|e| BackupError::at(&place, format!("invalid header: {e}")))?;
     Ok(())
 }

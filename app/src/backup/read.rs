@@ -102,7 +102,7 @@ impl<R: BufRead> BufRead for Bounded<R> {
 }
 
 /// If `message` (an error's text) came from a [`Bounded`] limit, the error to report instead.
-pub fn limit_error(message: &str, place: Place, max_total: u64) -> Option<BackupError> {
+pub fn limit_error(message: &str, place: &Place, max_total: u64) -> Option<BackupError> {
     if message.contains(TOO_LARGE) {
         Some(too_large(max_total))
     } else if message.contains(RECORD_TOO_LONG) {

@@ -89,8 +89,22 @@ pub async fn restore(
     options: &RestoreOptions,
     progress: &mut dyn Progress,
 ) -> BackupResult<RestoreCounts> {
+    // XML and CSV carry no membership records: authors become members of their rooms.
+    let implied_members = input.format != Format::Jsonl;
+    apply(store, input.decoder, implied_members, options, progress).await
+}
+
+/// Applies the records `decoder` yields (from a backup, or an importer's reading of another
+/// product's export) in one transaction, under the same rules, and reports what changed.
+/// With `implied_members`, each message's author becomes a member of its room.
+pub async fn apply(
+    store: &dyn Store,
+    mut decoder: Box<dyn Decoder>,
+    implied_members: bool,
+    options: &RestoreOptions,
+    progress: &mut dyn Progress,
+) -> BackupResult<RestoreCounts> {
     let (sender, mut batches) = tokio::sync::mpsc::channel(BATCHES_IN_FLIGHT);
-    let mut decoder = input.decoder;
     // Decoding is CPU work on a blocking thread; if this side gives up, the send fails and the
     // thread ends.
     tokio::task::spawn_blocking(move || loop {
@@ -129,7 +143,7 @@ pub async fn restore(
         members: HashSet::new(),
         ordinals: HashMap::new(),
         pins: HashMap::new(),
-        implied_members: input.format != Format::Jsonl,
+        implied_members,
     };
     while let Some(batch) = batches.recv().await {
         let mut messages = 0;
@@ -165,6 +179,7 @@ struct Applier {
 
 impl Applier {
     async fn apply(&mut self, place: Place, record: Record) -> BackupResult<()> {
+        let place = &place;
         match record {
             Record::User(user) => {
                 check_username(&user.name, place)?;
@@ -201,7 +216,7 @@ impl Applier {
         Ok(())
     }
 
-    async fn message(&mut self, m: MessageRecord, place: Place) -> BackupResult<()> {
+    async fn message(&mut self, m: MessageRecord, place: &Place) -> BackupResult<()> {
         if let Some(event) = &m.event {
             check_event(&m, event, place)?;
         } else if m.deleted_at.is_some() {
@@ -358,7 +373,7 @@ impl Applier {
                     None => None,
                 },
                 pinned,
-                place,
+                place: place.clone(),
             })
             .await?;
         Ok(())
@@ -369,7 +384,7 @@ impl Applier {
     fn check_reactions(
         &self,
         reactions: &[crate::model::Reaction],
-        place: Place,
+        place: &Place,
     ) -> BackupResult<()> {
         if reactions.len() > crate::validate::MAX_REACTIONS_PER_MESSAGE {
             return Err(BackupError::at(place, "too many different reactions"));
@@ -400,7 +415,7 @@ impl Applier {
     }
 
     /// The user named `name`, created (unable to log in) on first mention.
-    async fn user(&mut self, name: &str, created_at: i64, place: Place) -> BackupResult<UserId> {
+    async fn user(&mut self, name: &str, created_at: i64, place: &Place) -> BackupResult<UserId> {
         if let Some(id) = self.exact.get(name) {
             return Ok(*id);
         }
@@ -413,7 +428,7 @@ impl Applier {
         &mut self,
         name: &str,
         created_at: i64,
-        place: Place,
+        place: &Place,
     ) -> BackupResult<UserId> {
         let key = name.to_lowercase();
         if let Some(id) = self.users.get(&key) {
@@ -443,7 +458,7 @@ impl Applier {
         created_at: i64,
         created_by: Option<UserId>,
         explicit: Option<&RoomRecord>,
-        place: Place,
+        place: &Place,
     ) -> BackupResult<RoomId> {
         if explicit.is_none() {
             if let Some(id) = self.exact_rooms.get(name) {
@@ -463,7 +478,7 @@ impl Applier {
         created_at: i64,
         created_by: Option<UserId>,
         explicit: Option<&RoomRecord>,
-        place: Place,
+        place: &Place,
     ) -> BackupResult<RoomId> {
         if let Some(names) = dm_members(name) {
             let key = super::record::dm_name(&names).to_lowercase();
@@ -566,7 +581,7 @@ impl Applier {
     }
 }
 
-fn check_username(name: &str, place: Place) -> BackupResult<()> {
+fn check_username(name: &str, place: &Place) -> BackupResult<()> {
     match crate::validate::username(name) {
         Ok(valid) if valid == name => Ok(()),
         Ok(_) => Err(BackupError::at(
@@ -579,7 +594,10 @@ fn check_username(name: &str, place: Place) -> BackupResult<()> {
 
 /// A profile as the live app would have let its owner set it: each part valid, and a picture
 /// named by two content hashes.
-fn check_profile(profile: &crate::store::records::ProfileRecord, place: Place) -> BackupResult<()> {
+fn check_profile(
+    profile: &crate::store::records::ProfileRecord,
+    place: &Place,
+) -> BackupResult<()> {
     use crate::validate;
     type Check = fn(&str) -> Result<Option<String>, crate::error::AppError>;
     let parts: [(&Option<String>, Check, &str); 4] = [
@@ -619,7 +637,7 @@ fn check_profile(profile: &crate::store::records::ProfileRecord, place: Place) -
 fn check_event(
     m: &MessageRecord,
     event: &crate::model::RoomEvent,
-    place: Place,
+    place: &Place,
 ) -> BackupResult<()> {
     use crate::model::RoomEvent;
     let plain = m.text.is_empty()

@@ -132,7 +132,7 @@ impl<R: BufRead> XmlDecoder<R> {
     }
 }
 
-fn xml_error(e: &quick_xml::Error, place: Place, max_total: u64) -> BackupError {
+fn xml_error(e: &quick_xml::Error, place: &Place, max_total: u64) -> BackupError {
     let text = e.to_string();
     limit_error(&text, place, max_total).unwrap_or_else(|| BackupError::at(place, text))
 }
@@ -140,7 +140,7 @@ fn xml_error(e: &quick_xml::Error, place: Place, max_total: u64) -> BackupError 
 /// The attributes of a `<message>`, checked and turned into a record.
 fn message(
     element: &BytesStart<'_>,
-    place: Place,
+    place: &Place,
     default_room: &str,
 ) -> BackupResult<MessageRecord> {
     let (mut from, mut date, mut msg, mut id, mut room, mut seq, mut client_id) =
@@ -220,7 +220,7 @@ impl<R: BufRead + Send> Decoder for XmlDecoder<R> {
             let event = self
                 .reader
                 .read_event_into(&mut self.buf)
-                .map_err(|e| xml_error(&e, place, max_total))?;
+                .map_err(|e| xml_error(&e, &place, max_total))?;
             match (self.depth, event) {
                 (_, Event::Decl(_) | Event::Comment(_) | Event::PI(_) | Event::DocType(_)) => {}
                 (_, Event::Text(t)) if t.iter().all(u8::is_ascii_whitespace) => {}
@@ -240,7 +240,7 @@ impl<R: BufRead + Send> Decoder for XmlDecoder<R> {
                     };
                     if element.name().as_ref() != expected.as_bytes() {
                         return Err(BackupError::at(
-                            place,
+                            &place,
                             format!(
                                 "unexpected <{}> ({context})",
                                 String::from_utf8_lossy(element.name().as_ref())
@@ -256,7 +256,7 @@ impl<R: BufRead + Send> Decoder for XmlDecoder<R> {
                         };
                         continue;
                     }
-                    let record = message(&element, place, &self.default_room)?;
+                    let record = message(&element, &place, &self.default_room)?;
                     self.messages += 1;
                     if !is_empty {
                         self.depth = Depth::InMessage;
@@ -273,13 +273,13 @@ impl<R: BufRead + Send> Decoder for XmlDecoder<R> {
                 }
                 (_, Event::Eof) => {
                     return Err(BackupError::at(
-                        place,
+                        &place,
                         "the file ends inside <history>: it was cut short (missing </history>)",
                     ))
                 }
                 (_, other) => {
                     return Err(BackupError::at(
-                        place,
+                        &place,
                         format!("unexpected content {:?}", describe(&other)),
                     ))
                 }
@@ -292,16 +292,16 @@ impl<R: BufRead + Send> Decoder for XmlDecoder<R> {
 fn check_version(root: &BytesStart<'_>, place: Place) -> BackupResult<()> {
     let Some(version) = root
         .try_get_attribute("version")
-        .map_err(|e| BackupError::at(place, e.to_string()))?
+        .map_err(|e| BackupError::at(&place, e.to_string()))?
     else {
         return Ok(());
     };
     let version = version
         .unescape_value()
-        .map_err(|e| BackupError::at(place, e.to_string()))?;
+        .map_err(|e| BackupError::at(&place, e.to_string()))?;
     if version != FORMAT_VERSION.to_string() {
         return Err(BackupError::at(
-            place,
+            &place,
             format!(
                 "<history version=\"{version}\"> is not supported (this Confab reads version \
                  {FORMAT_VERSION})"

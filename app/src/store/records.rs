@@ -260,12 +260,18 @@ pub(crate) mod rfc3339_ms_opt {
 }
 
 /// Where a record was in its file, for error messages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Place {
     /// A line of a JSONL file or a record of a CSV file (1-based line where it starts).
     Line(u64),
     /// The n-th `<message>` element of an XML file and the byte offset where it starts.
     Element { index: u64, byte: u64 },
+    /// The n-th record (1-based) of a file inside an archive: a message of a Slack export's
+    /// day file (`general/2024-01-02.json`).
+    Entry {
+        file: std::sync::Arc<str>,
+        index: u64,
+    },
     /// The end of the file.
     End,
 }
@@ -275,6 +281,7 @@ impl std::fmt::Display for Place {
         match self {
             Place::Line(n) => write!(f, "line {n}"),
             Place::Element { index, byte } => write!(f, "<message> #{index} (byte {byte})"),
+            Place::Entry { file, index } => write!(f, "{file}, record #{index}"),
             Place::End => f.write_str("end of file"),
         }
     }

@@ -209,7 +209,7 @@ impl Restore {
             let seq = cursor.next;
             cursor.next += 1;
             if m.thread_uid.is_some() {
-                self.replies.insert(m.uid.clone(), m.place);
+                self.replies.insert(m.uid.clone(), m.place.clone());
             }
             rows.push((seq, m));
         }
@@ -317,7 +317,7 @@ impl Restore {
         .await?;
         match stray {
             Some((uid, root)) => Err(crate::store::threads::stray_reply(
-                self.replies.get(&uid).copied(),
+                self.replies.get(&uid).cloned(),
                 &root,
             )),
             None => Ok(()),

@@ -1,0 +1,926 @@
+//! A Slack export ZIP read into the records a Confab backup holds, so that the restore path
+//! applies them: one transaction, the live product's rules, and message ids derived from each
+//! message's channel and timestamp, so importing the same export twice adds nothing.
+//!
+//! What an export holds (Slack's "Export your workspace data"): `users.json`, `channels.json`
+//! (public channels), `groups.json` (private ones), `dms.json` and `mpims.json` (direct and
+//! group conversations), and a folder per conversation (its name, or a DM's id) of day files,
+//! `2024-01-02.json`, each an array of messages. Files' bytes are not in Slack's own export;
+//! where a tool put them in the ZIP (`<folder>/attachments/<file id>-<name>` or
+//! `__uploads/<file id>/<name>`), they are kept.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+use app::backup::read::Place;
+use app::backup::record::{dm_name, MemberRecord, MessageRecord, RoomRecord, UserRecord};
+use app::backup::{BackupError, BackupResult, Record};
+use app::model::{Reaction, Role};
+use app::store::records::ProfileRecord;
+use app::validate;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use super::archive::Archive;
+use super::slack_text::{convert, Names};
+
+/// Subtypes that are Slack's notices about a conversation, not what anyone said.
+const NOTICES: [&str; 18] = [
+    "channel_join",
+    "channel_leave",
+    "group_join",
+    "group_leave",
+    "channel_archive",
+    "channel_unarchive",
+    "group_archive",
+    "group_unarchive",
+    "channel_name",
+    "group_name",
+    "channel_topic",
+    "group_topic",
+    "channel_purpose",
+    "group_purpose",
+    "pinned_item",
+    "unpinned_item",
+    "bot_add",
+    "bot_remove",
+];
+
+#[derive(Deserialize)]
+struct User {
+    id: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    is_bot: bool,
+    #[serde(default)]
+    real_name: Option<String>,
+    #[serde(default)]
+    tz: Option<String>,
+    #[serde(default)]
+    profile: UserProfile,
+}
+
+#[derive(Deserialize, Default)]
+struct UserProfile {
+    #[serde(default)]
+    display_name: Option<String>,
+    #[serde(default)]
+    real_name: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Conversation {
+    id: String,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    created: i64,
+    #[serde(default)]
+    creator: Option<String>,
+    #[serde(default)]
+    members: Vec<String>,
+    #[serde(default)]
+    topic: Option<Value>,
+    #[serde(default)]
+    purpose: Option<Value>,
+    #[serde(default)]
+    is_archived: bool,
+}
+
+#[derive(Deserialize)]
+struct Value {
+    #[serde(default)]
+    value: String,
+}
+
+#[derive(Deserialize)]
+struct Message {
+    #[serde(default)]
+    subtype: Option<String>,
+    #[serde(default)]
+    user: Option<String>,
+    #[serde(default)]
+    bot_id: Option<String>,
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default)]
+    bot_profile: Option<BotProfile>,
+    #[serde(default)]
+    text: String,
+    ts: String,
+    #[serde(default)]
+    thread_ts: Option<String>,
+    #[serde(default)]
+    edited: Option<Edited>,
+    #[serde(default)]
+    reactions: Vec<SlackReaction>,
+    #[serde(default)]
+    files: Vec<SlackFile>,
+    #[serde(default)]
+    attachments: Vec<LegacyAttachment>,
+}
+
+#[derive(Deserialize)]
+struct BotProfile {
+    #[serde(default)]
+    name: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Edited {
+    ts: String,
+}
+
+#[derive(Deserialize)]
+struct SlackReaction {
+    name: String,
+    #[serde(default)]
+    users: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct SlackFile {
+    #[serde(default)]
+    id: String,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default)]
+    mode: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct LegacyAttachment {
+    #[serde(default)]
+    fallback: Option<String>,
+}
+
+/// A file whose bytes are in the archive, to be kept and attached to a message record.
+pub struct WantedFile {
+    /// Index of the message in [`Export::records`].
+    pub record: usize,
+    /// The archive entry holding its bytes.
+    pub entry: String,
+    /// The name it was shared with.
+    pub name: String,
+}
+
+/// What was read and left out, for the summary.
+#[derive(Debug, Default)]
+pub struct Skipped {
+    /// Join, leave, topic and other notices.
+    pub notices: u64,
+    /// Messages with nothing to show (no text, no file).
+    pub empty: u64,
+    /// Reactions with an emoji Confab does not have (a workspace's custom emoji), by name.
+    pub custom_emoji: BTreeMap<String, u64>,
+    /// Files shared in Slack whose bytes are not in the archive.
+    pub files_missing: u64,
+    /// Messages longer than Confab's limit, stored as several.
+    pub split: u64,
+}
+
+/// An export read into records, in the order restore applies them.
+pub struct Export {
+    pub records: Vec<(Place, Record)>,
+    pub files: Vec<WantedFile>,
+    pub skipped: Skipped,
+    pub archive: Archive,
+}
+
+/// One conversation and where its messages are.
+struct Room {
+    id: String,
+    /// Its record in `channels.json` (or the other lists), for errors.
+    place: Place,
+    /// Its folder in the archive.
+    folder: String,
+    record: RoomRecord,
+    members: Vec<String>,
+}
+
+/// Reads the export in `archive` into records.
+pub fn read(mut archive: Archive) -> BackupResult<Export> {
+    let users: Vec<User> = archive.json("users.json")?.ok_or_else(|| {
+        BackupError::File("the archive has no users.json: it is not a Slack export".into())
+    })?;
+    let mut reader = Reader::new(&users)?;
+    let channels: Vec<Conversation> = archive.json("channels.json")?.ok_or_else(|| {
+        BackupError::File("the archive has no channels.json: it is not a Slack export".into())
+    })?;
+    let groups: Vec<Conversation> = archive.json("groups.json")?.unwrap_or_default();
+    let dms: Vec<Conversation> = archive.json("dms.json")?.unwrap_or_default();
+    let mpims: Vec<Conversation> = archive.json("mpims.json")?.unwrap_or_default();
+
+    let mut rooms = Vec::new();
+    for (list, file, private) in [
+        (&channels, "channels.json", false),
+        (&groups, "groups.json", true),
+    ] {
+        for (n, channel) in list.iter().enumerate() {
+            let place = entry(file, n);
+            rooms.push(reader.channel(channel, private, &place)?);
+        }
+    }
+    for (list, file) in [(&dms, "dms.json"), (&mpims, "mpims.json")] {
+        for (n, conversation) in list.iter().enumerate() {
+            let place = entry(file, n);
+            rooms.push(reader.conversation(conversation, &place)?);
+        }
+    }
+    let channel_names: HashMap<String, String> = rooms
+        .iter()
+        .filter(|r| !r.record.room.starts_with('@'))
+        .map(|r| (r.id.clone(), r.record.room.clone()))
+        .collect();
+    let stored_files = file_entries(&archive);
+    // `<@U…>` names a person of users.json (bots met later are not mentioned that way).
+    let people = reader.names.clone();
+
+    let mut messages = Vec::new();
+    let mut files = Vec::new();
+    for room in &rooms {
+        let mut days: Vec<String> = archive
+            .names()
+            .filter(|name| is_day_file(name, &room.folder))
+            .map(str::to_owned)
+            .collect();
+        days.sort();
+        let mut read = Vec::new();
+        for day in days {
+            let file: Arc<str> = Arc::from(day.as_str());
+            let list: Vec<serde_json::Value> = archive.json(&day)?.unwrap_or_default();
+            for (n, value) in list.into_iter().enumerate() {
+                let place = Place::Entry {
+                    file: file.clone(),
+                    index: n as u64 + 1,
+                };
+                let message: Message = serde_json::from_value(value)
+                    .map_err(|e| BackupError::at(&place, e.to_string()))?;
+                let at = ts_ms(&message.ts).ok_or_else(|| {
+                    BackupError::at(&place, format!("ts {:?} is not a Slack time", message.ts))
+                })?;
+                read.push((at, place, message));
+            }
+        }
+        // Replies are in the day they were sent; restore wants every root before its replies.
+        read.sort_by_key(|(at, _, _)| *at);
+        let kept: HashSet<&str> = read
+            .iter()
+            .filter(|(_, _, m)| !is_notice(m))
+            .map(|(_, _, m)| m.ts.as_str())
+            .collect();
+        let names = Names {
+            users: &people,
+            channels: &channel_names,
+        };
+        let mut made = Vec::new();
+        for (at, place, message) in &read {
+            let context = MessageContext {
+                room,
+                at: *at,
+                place,
+                kept: &kept,
+                names: &names,
+                stored_files: &stored_files,
+            };
+            made.extend(reader.message(message, &context)?);
+        }
+        for (place, record, wanted) in made {
+            for (entry, name) in wanted {
+                files.push(WantedFile {
+                    record: messages.len(),
+                    entry,
+                    name,
+                });
+            }
+            messages.push((place, Record::Message(record)));
+        }
+    }
+
+    let mut records = reader.user_records();
+    let mut members = Vec::new();
+    for room in rooms {
+        let place = room.place.clone();
+        for user in &room.members {
+            let owner =
+                room.record.created_by.as_ref() == Some(user) && !room.record.room.starts_with('@');
+            members.push((
+                place.clone(),
+                Record::Member(MemberRecord {
+                    room: room.record.room.clone(),
+                    user: user.clone(),
+                    joined_at: room.record.created_at,
+                    role: owner.then_some(Role::Owner),
+                }),
+            ));
+        }
+        records.push((place, Record::Room(room.record)));
+    }
+    records.extend(members);
+    let offset = records.len();
+    records.extend(messages);
+    for file in &mut files {
+        file.record += offset;
+    }
+    Ok(Export {
+        records,
+        files,
+        skipped: reader.skipped,
+        archive,
+    })
+}
+
+/// What a message needs to know of where it is.
+struct MessageContext<'a> {
+    room: &'a Room,
+    at: i64,
+    place: &'a Place,
+    /// The timestamps of the room's messages that are stored (thread roots must be).
+    kept: &'a HashSet<&'a str>,
+    names: &'a Names<'a>,
+    /// Slack file id → the archive entry of its bytes.
+    stored_files: &'a HashMap<String, String>,
+}
+
+/// A message record made from Slack's, with the files to attach to it (entry, name).
+type Made = (Place, MessageRecord, Vec<(String, String)>);
+
+/// Slack ids to Confab names, users as they will be written, and what was left out.
+struct Reader {
+    /// Slack user or bot id → Confab username.
+    names: HashMap<String, String>,
+    /// Lower-cased usernames given out.
+    taken: HashSet<String>,
+    /// The accounts to create, in order, with the earliest time each appears.
+    users: Vec<UserRecord>,
+    /// Username → index in `users`.
+    index: HashMap<String, usize>,
+    skipped: Skipped,
+}
+
+impl Reader {
+    fn new(users: &[User]) -> BackupResult<Self> {
+        let mut reader = Self {
+            names: HashMap::new(),
+            taken: HashSet::new(),
+            users: Vec::new(),
+            index: HashMap::new(),
+            skipped: Skipped::default(),
+        };
+        for (n, user) in users.iter().enumerate() {
+            if user.id.is_empty() || reader.names.contains_key(&user.id) {
+                return Err(BackupError::at(
+                    entry("users.json", n),
+                    format!("user id {:?} is empty or repeated", user.id),
+                ));
+            }
+            let display = [
+                &user.profile.display_name,
+                &user.profile.real_name,
+                &user.real_name,
+            ]
+            .into_iter()
+            .flatten()
+            .find(|name| !name.trim().is_empty())
+            .and_then(|name| validate::display_name(&clip(name, 64)).ok().flatten());
+            let profile = ProfileRecord {
+                display_name: display,
+                time_zone: user
+                    .tz
+                    .as_deref()
+                    .and_then(|tz| app::zones::parse(tz).ok().flatten()),
+                ..ProfileRecord::default()
+            };
+            let raw = if user.name.is_empty() {
+                &user.id
+            } else {
+                &user.name
+            };
+            reader.add_user(&user.id, raw, user.is_bot, profile);
+        }
+        Ok(reader)
+    }
+
+    /// Gives Slack account `id` (called `raw` there) a Confab username of its own.
+    fn add_user(&mut self, id: &str, raw: &str, bot: bool, profile: ProfileRecord) -> String {
+        let base = username_base(raw);
+        let mut name = base.clone();
+        let mut n = 1;
+        while self.taken.contains(&name.to_lowercase()) {
+            n += 1;
+            let suffix = format!("-{n}");
+            name = format!("{}{suffix}", clip(&base, 32 - suffix.len()));
+        }
+        self.taken.insert(name.to_lowercase());
+        self.names.insert(id.to_owned(), name.clone());
+        self.index.insert(name.clone(), self.users.len());
+        self.users.push(UserRecord {
+            name: name.clone(),
+            admin: false,
+            bot,
+            created_at: i64::MAX,
+            password_hash: None,
+            profile,
+        });
+        name
+    }
+
+    /// The Confab name of Slack user `id`, seen at `at`.
+    fn user(&mut self, id: &str, at: i64, place: &Place) -> BackupResult<String> {
+        let name =
+            self.names.get(id).cloned().ok_or_else(|| {
+                BackupError::at(place, format!("user {id:?} is not in users.json"))
+            })?;
+        self.seen(&name, at);
+        Ok(name)
+    }
+
+    fn seen(&mut self, name: &str, at: i64) {
+        if let Some(&i) = self.index.get(name) {
+            let user = &mut self.users[i];
+            user.created_at = user.created_at.min(at);
+        }
+    }
+
+    /// The accounts, each created when it first appears (or now, if it never does).
+    fn user_records(&mut self) -> Vec<(Place, Record)> {
+        let now = app::timestamp::now_ms();
+        std::mem::take(&mut self.users)
+            .into_iter()
+            .enumerate()
+            .map(|(n, mut user)| {
+                if user.created_at == i64::MAX {
+                    user.created_at = now;
+                }
+                (entry("users.json", n), Record::User(user))
+            })
+            .collect()
+    }
+
+    /// A public (or private) channel.
+    fn channel(
+        &mut self,
+        channel: &Conversation,
+        private: bool,
+        place: &Place,
+    ) -> BackupResult<Room> {
+        let folder = channel
+            .name
+            .clone()
+            .filter(|n| !n.is_empty())
+            .ok_or_else(|| BackupError::at(place, "a channel without a name"))?;
+        let room = validate::room_name(&clip(&folder, validate::MAX_ROOM_NAME_CHARS))
+            .map_err(|e| BackupError::at(place, format!("channel {folder:?}: {e}")))?;
+        let created_at = channel.created.saturating_mul(1000);
+        let created_by = match &channel.creator {
+            Some(id) if !id.is_empty() => Some(self.user(id, created_at, place)?),
+            _ => None,
+        };
+        let mut members = Vec::new();
+        for id in &channel.members {
+            members.push(self.user(id, created_at, place)?);
+        }
+        let text = |v: &Option<Value>, max: usize| {
+            v.as_ref()
+                .map(|v| clip(super::slack_text::unescape(&v.value).trim(), max))
+                .filter(|t| !t.is_empty())
+        };
+        Ok(Room {
+            id: channel.id.clone(),
+            place: place.clone(),
+            folder,
+            record: RoomRecord {
+                room,
+                topic: text(&channel.topic, validate::MAX_TOPIC_CHARS)
+                    .and_then(|t| validate::topic(Some(&t)).ok().flatten()),
+                created_by,
+                created_at,
+                private,
+                description: text(&channel.purpose, validate::MAX_DESCRIPTION_CHARS)
+                    .and_then(|t| validate::description(&t).ok().flatten()),
+                archived: channel.is_archived,
+                ..RoomRecord::default()
+            },
+            members,
+        })
+    }
+
+    /// A direct or group conversation: a Confab conversation of the same people, or, past
+    /// Confab's size for one, a private room.
+    fn conversation(&mut self, dm: &Conversation, place: &Place) -> BackupResult<Room> {
+        let created_at = dm.created.saturating_mul(1000);
+        let mut members = Vec::new();
+        for id in &dm.members {
+            members.push(self.user(id, created_at, place)?);
+        }
+        if members.is_empty() {
+            return Err(BackupError::at(place, "a conversation without members"));
+        }
+        let folder = dm.name.clone().unwrap_or_else(|| dm.id.clone());
+        if members.len() > validate::MAX_CONVERSATION_PEOPLE {
+            let mut room = self.channel(dm, true, place)?;
+            room.folder = folder;
+            return Ok(room);
+        }
+        let people: Vec<&str> = members.iter().map(String::as_str).collect();
+        Ok(Room {
+            id: dm.id.clone(),
+            place: place.clone(),
+            folder,
+            record: RoomRecord {
+                room: dm_name(&people),
+                created_at,
+                ..RoomRecord::default()
+            },
+            members,
+        })
+    }
+
+    /// One Slack message as one or more records (a long one is split), or none (a notice).
+    fn message(&mut self, m: &Message, cx: &MessageContext<'_>) -> BackupResult<Vec<Made>> {
+        if is_notice(m) {
+            self.skipped.notices += 1;
+            return Ok(Vec::new());
+        }
+        let place = cx.place;
+        let from = self.author(m, cx.at, place)?;
+        let deleted = m.subtype.as_deref() == Some("tombstone");
+        let thread = m
+            .thread_ts
+            .as_deref()
+            .filter(|root| *root != m.ts && cx.kept.contains(root))
+            .map(|root| message_id(&cx.room.id, root, 0));
+        let also_in_room = thread.is_some() && m.subtype.as_deref() == Some("thread_broadcast");
+        let mut record = MessageRecord {
+            id: message_id(&cx.room.id, &m.ts, 0),
+            room: cx.room.record.room.clone(),
+            from,
+            date: cx.at,
+            thread,
+            also_in_room,
+            ..MessageRecord::default()
+        };
+        if deleted {
+            record.deleted_at = Some(cx.at);
+            return Ok(vec![(place.clone(), record, Vec::new())]);
+        }
+        let mut text = m.text.clone();
+        if text.trim().is_empty() {
+            let fallbacks: Vec<&str> = m
+                .attachments
+                .iter()
+                .filter_map(|a| a.fallback.as_deref())
+                .collect();
+            text = fallbacks.join("\n");
+        }
+        let converted = convert(&text, cx.names).map_err(|id| {
+            BackupError::at(
+                place,
+                format!("it mentions user {id:?}, who is not in users.json"),
+            )
+        })?;
+        let mut text = clean(&converted.text);
+        let mut wanted = Vec::new();
+        for file in &m.files {
+            let name = [&file.name, &file.title]
+                .into_iter()
+                .flatten()
+                .find(|n| !n.trim().is_empty())
+                .cloned()
+                .unwrap_or_else(|| file.id.clone());
+            let gone = matches!(file.mode.as_deref(), Some("tombstone" | "hidden_by_limit"));
+            match cx.stored_files.get(&file.id) {
+                Some(entry) if !gone && wanted.len() < validate::MAX_FILES_PER_MESSAGE => {
+                    wanted.push((entry.clone(), name));
+                }
+                _ => {
+                    self.skipped.files_missing += 1;
+                    if !text.is_empty() {
+                        text.push('\n');
+                    }
+                    text.push_str(&format!("📎 {} (not in the export)", clean(&name)));
+                }
+            }
+        }
+        if text.trim().is_empty() && wanted.is_empty() {
+            self.skipped.empty += 1;
+            return Ok(Vec::new());
+        }
+        record.edited_at = m
+            .edited
+            .as_ref()
+            .and_then(|e| ts_ms(&e.ts))
+            .map(|at| at.max(cx.at));
+        record.reactions = self.reactions(&m.reactions, cx.at, place)?;
+        let parts = split(&text);
+        if parts.len() > 1 {
+            self.skipped.split += 1;
+        }
+        let mut made = Vec::with_capacity(parts.len());
+        for (n, part) in parts.into_iter().enumerate() {
+            let mut piece = record.clone();
+            if n > 0 {
+                piece.id = message_id(&cx.room.id, &m.ts, n);
+                piece.reactions.clear();
+                piece.edited_at = None;
+            }
+            piece.mentions = converted
+                .mentions
+                .iter()
+                .filter(|name| mentioned(&part, name))
+                .cloned()
+                .collect();
+            piece.text = part;
+            let files = if n == 0 {
+                std::mem::take(&mut wanted)
+            } else {
+                Vec::new()
+            };
+            made.push((place.clone(), piece, files));
+        }
+        Ok(made)
+    }
+
+    /// Who wrote `m`: a person of `users.json`, or a bot (an integration's account, made on
+    /// first sight from its id and name).
+    fn author(&mut self, m: &Message, at: i64, place: &Place) -> BackupResult<String> {
+        if let Some(user) = m.user.as_deref().filter(|u| !u.is_empty()) {
+            return self.user(user, at, place);
+        }
+        let Some(bot) = m.bot_id.as_deref().filter(|b| !b.is_empty()) else {
+            return Err(BackupError::at(
+                place,
+                "a message with no user and no bot_id",
+            ));
+        };
+        if !self.names.contains_key(bot) {
+            let label = m
+                .bot_profile
+                .as_ref()
+                .and_then(|p| p.name.clone())
+                .or_else(|| m.username.clone())
+                .unwrap_or_else(|| bot.to_owned());
+            self.add_user(bot, &label, true, ProfileRecord::default());
+        }
+        self.user(bot, at, place)
+    }
+
+    /// Reactions with Unicode emoji, merged where two Slack names are one emoji (`+1` and
+    /// `thumbsup`); custom emoji are counted and left out.
+    fn reactions(
+        &mut self,
+        given: &[SlackReaction],
+        at: i64,
+        place: &Place,
+    ) -> BackupResult<Vec<Reaction>> {
+        let mut out: Vec<Reaction> = Vec::new();
+        for reaction in given {
+            let Some(emoji) = emoji(&reaction.name) else {
+                *self
+                    .skipped
+                    .custom_emoji
+                    .entry(reaction.name.clone())
+                    .or_default() += 1;
+                continue;
+            };
+            let mut users = Vec::new();
+            for id in &reaction.users {
+                let name = self.user(id, at, place)?;
+                if !users.contains(&name) {
+                    users.push(name);
+                }
+            }
+            if users.is_empty() {
+                continue;
+            }
+            let full = out.len() >= validate::MAX_REACTIONS_PER_MESSAGE;
+            match out.iter_mut().find(|r| r.emoji == emoji) {
+                Some(same) => {
+                    for name in users {
+                        if !same.users.contains(&name) {
+                            same.users.push(name);
+                        }
+                    }
+                }
+                None if !full => {
+                    out.push(Reaction { emoji, users });
+                }
+                None => {}
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn is_notice(m: &Message) -> bool {
+    m.subtype.as_deref().is_some_and(|s| NOTICES.contains(&s))
+}
+
+fn entry(file: &str, n: usize) -> Place {
+    Place::Entry {
+        file: Arc::from(file),
+        index: n as u64 + 1,
+    }
+}
+
+/// A Slack timestamp (`"1512085950.000216"`: seconds and microseconds) in milliseconds.
+fn ts_ms(ts: &str) -> Option<i64> {
+    let (secs, fraction) = ts.split_once('.').unwrap_or((ts, "0"));
+    let secs: i64 = secs.parse().ok()?;
+    let digits: String = fraction.chars().chain("000".chars()).take(3).collect();
+    let ms: i64 = digits.parse().ok()?;
+    if !fraction.bytes().all(|b| b.is_ascii_digit()) || !(0..=253_402_300_799).contains(&secs) {
+        return None;
+    }
+    Some(secs * 1000 + ms)
+}
+
+/// The id of part `part` of the message sent at `ts` in conversation `room`: the same every
+/// time the export is read, so a second import finds it stored.
+fn message_id(room: &str, ts: &str, part: usize) -> String {
+    let digest = Sha256::digest(format!("confab-import slack\0{room}\0{ts}\0{part}"));
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Uuid::new_v8(bytes).hyphenated().to_string()
+}
+
+/// A username made of Slack's: allowed characters kept, others `_`, at most 32 characters,
+/// and never a word that mentions a group.
+fn username_base(raw: &str) -> String {
+    let name: String = raw
+        .trim()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(32)
+        .collect();
+    match validate::new_username(&name) {
+        Ok(valid) => valid,
+        Err(_) if name.trim_matches('_').is_empty() => "slack-user".to_owned(),
+        Err(_) => format!("{}-slack", clip(&name, 26)),
+    }
+}
+
+/// At most `max` characters of `text`.
+fn clip(text: &str, max: usize) -> String {
+    text.chars().take(max).collect()
+}
+
+/// Text without the control characters Confab refuses (tab and line breaks stay).
+fn clean(text: &str) -> String {
+    text.chars()
+        .filter(|c| !c.is_control() || matches!(c, '\t' | '\n' | '\r'))
+        .collect::<String>()
+        .trim()
+        .to_owned()
+}
+
+/// Text cut into pieces Confab stores, at line breaks where one is near.
+fn split(text: &str) -> Vec<String> {
+    let max = validate::MAX_MESSAGE_CHARS;
+    let mut parts = Vec::new();
+    let mut rest: Vec<char> = text.chars().collect();
+    while rest.len() > max {
+        let cut = rest[..max]
+            .iter()
+            .rposition(|c| *c == '\n')
+            .filter(|at| *at > max / 2)
+            .map_or(max, |at| at + 1);
+        let part: String = rest.drain(..cut).collect();
+        if !part.trim().is_empty() {
+            parts.push(part.trim().to_owned());
+        }
+    }
+    let last: String = rest.into_iter().collect();
+    if !last.trim().is_empty() {
+        parts.push(last.trim().to_owned());
+    }
+    parts
+}
+
+/// Whether `text` still names `name` (a piece of a split message mentions whom it names).
+fn mentioned(text: &str, name: &str) -> bool {
+    if name.starts_with('@') {
+        return text.contains(name);
+    }
+    text.contains(&format!("@{name}"))
+}
+
+/// The Unicode emoji Slack calls `name` (`thumbsup`, `+1`, `wave::skin-tone-3`), if Confab
+/// accepts it as a reaction.
+fn emoji(name: &str) -> Option<String> {
+    let (base, tone) = match name.split_once("::skin-tone-") {
+        Some((base, tone)) => (base, Some(tone)),
+        None => (name, None),
+    };
+    let found = emojis::get_by_shortcode(base)?;
+    let toned = match tone {
+        Some("2") => found.with_skin_tone(emojis::SkinTone::Light),
+        Some("3") => found.with_skin_tone(emojis::SkinTone::MediumLight),
+        Some("4") => found.with_skin_tone(emojis::SkinTone::Medium),
+        Some("5") => found.with_skin_tone(emojis::SkinTone::MediumDark),
+        Some("6") => found.with_skin_tone(emojis::SkinTone::Dark),
+        _ => None,
+    };
+    let text = toned.unwrap_or(found).as_str();
+    validate::reaction(text).ok().filter(|valid| valid == text)
+}
+
+/// Whether `name` is a day file of the conversation whose folder is `folder`.
+fn is_day_file(name: &str, folder: &str) -> bool {
+    let Some(day) = name
+        .strip_prefix(folder)
+        .and_then(|rest| rest.strip_prefix('/'))
+        .and_then(|rest| rest.strip_suffix(".json"))
+    else {
+        return false;
+    };
+    day.len() == 10
+        && day.bytes().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        })
+}
+
+/// Where files' bytes are in the archive, by Slack file id: `…/attachments/F123-name.png` or
+/// `__uploads/F123/name.png`.
+fn file_entries(archive: &Archive) -> HashMap<String, String> {
+    let mut found = HashMap::new();
+    for name in archive.names() {
+        let parts: Vec<&str> = name.split('/').collect();
+        let id = match parts.as_slice() {
+            ["__uploads", id, _file] => Some(*id),
+            [.., "attachments", file] => file.split_once('-').map(|(id, _)| id),
+            _ => None,
+        };
+        if let Some(id) = id.filter(|id| !id.is_empty()) {
+            found.insert(id.to_owned(), name.to_owned());
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slack_times_are_milliseconds() {
+        assert_eq!(ts_ms("1512085950.000216"), Some(1_512_085_950_000));
+        assert_eq!(ts_ms("1512085950.5"), Some(1_512_085_950_500));
+        assert_eq!(ts_ms("1512085950"), Some(1_512_085_950_000));
+        assert_eq!(ts_ms("x.1"), None);
+        assert_eq!(ts_ms("1.x"), None);
+    }
+
+    #[test]
+    fn usernames_are_valid_and_never_a_group() {
+        assert_eq!(username_base("alice.smith"), "alice.smith");
+        assert_eq!(username_base("Zoë Ö"), "Zo___");
+        assert_eq!(username_base("here"), "here-slack");
+        assert_eq!(username_base("   "), "slack-user");
+        assert_eq!(username_base(&"x".repeat(40)).len(), 32);
+    }
+
+    #[test]
+    fn slack_emoji_names_become_emoji() {
+        assert_eq!(emoji("thumbsup").as_deref(), Some("👍"));
+        assert_eq!(emoji("+1").as_deref(), Some("👍"));
+        assert_eq!(emoji("wave::skin-tone-3").as_deref(), Some("👋🏼"));
+        assert_eq!(emoji("partyparrot"), None);
+    }
+
+    #[test]
+    fn long_text_is_split_at_line_breaks() {
+        let line = "y".repeat(3000);
+        let parts = split(&format!("{line}\n{line}"));
+        assert_eq!(parts, [line.clone(), line]);
+        let parts = split(&"z".repeat(9000));
+        assert_eq!(
+            parts.iter().map(|p| p.len()).collect::<Vec<_>>(),
+            [4000, 4000, 1000]
+        );
+    }
+
+    #[test]
+    fn day_files_are_found_by_folder() {
+        assert!(is_day_file("general/2024-01-02.json", "general"));
+        assert!(!is_day_file("general-2/2024-01-02.json", "general"));
+        assert!(!is_day_file(
+            "general/attachments/F1-2024-01-02.json",
+            "general"
+        ));
+        assert!(!is_day_file("general/notes.json", "general"));
+    }
+}

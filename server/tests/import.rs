@@ -1,0 +1,532 @@
+//! `confab import slack` from the outside, on SQLite and PostgreSQL: an export written here
+//! from Slack's documented format (users, public and private channels, DMs, group DMs, a few
+//! hundred messages with threads, reactions, mentions, edits, bots and files) comes out of a
+//! JSONL backup as it went in, a second import adds nothing, and hostile archives (a path out
+//! of the archive, a zip bomb, broken JSON, an unknown user) are refused with nothing stored.
+#![expect(clippy::unwrap_used)]
+
+#[path = "../../app/tests/support/postgres.rs"]
+mod pg;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::Output;
+
+use serde_json::{json, Value};
+
+/// Runs `confab` against the database `url`, its files kept in `files`.
+fn confab(url: &str, files: &Path, args: &[&str]) -> Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_confab"))
+        .args(args)
+        .arg("--database-url")
+        .arg(url)
+        .env("CONFAB_FILES_DIR", files)
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap()
+}
+
+fn ok(output: Output) -> String {
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(output.status.success(), "{stderr}");
+    stderr
+}
+
+fn failed(output: Output) -> String {
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(!output.status.success(), "expected a failure: {stderr}");
+    stderr
+}
+
+/// The backup's records after its header, parsed.
+fn backup(url: &str, files: &Path) -> Vec<Value> {
+    let output = confab(url, files, &["backup"]);
+    assert!(output.status.success());
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+fn of_type<'a>(records: &'a [Value], kind: &str) -> Vec<&'a Value> {
+    records.iter().filter(|r| r["type"] == kind).collect()
+}
+
+/// Writes a ZIP of `entries` (name, bytes) at `path`.
+fn zip(path: &Path, entries: &[(String, Vec<u8>)]) {
+    let mut writer = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .large_file(true);
+    for (name, bytes) in entries {
+        writer.start_file(name.as_str(), options).unwrap();
+        writer.write_all(bytes).unwrap();
+    }
+    writer.finish().unwrap();
+}
+
+fn entry(name: &str, value: &Value) -> (String, Vec<u8>) {
+    (name.to_owned(), serde_json::to_vec_pretty(value).unwrap())
+}
+
+/// 2024-03-01T09:00:00Z, in Slack's seconds.
+const DAY0: i64 = 1_709_283_600;
+
+fn ts(second: i64) -> String {
+    format!("{}.{:06}", DAY0 + second, second.rem_euclid(1000))
+}
+
+/// What the fixture holds, for the assertions.
+struct Expected {
+    messages: usize,
+    replies: usize,
+}
+
+/// A Slack export as Slack documents it: 300 messages in #general over three days (every
+/// tenth a thread root with two replies), a private channel, an archived one, a DM and a
+/// group DM, with notices, a bot, reactions (one custom), mentions, links, an edit, a
+/// deleted thread root and two files, one of them in the archive.
+fn export() -> (Vec<(String, Vec<u8>)>, Expected) {
+    let users = json!([
+        {"id": "U01", "name": "alice", "real_name": "Alice A", "tz": "Europe/London"},
+        {"id": "U02", "name": "bob", "profile": {"display_name": "Bobby", "real_name": "Bob B"}},
+        {"id": "U03", "name": "carol", "profile": {"real_name": "Carol Danvers"},
+         "tz": "Europe/Paris"},
+        {"id": "U04", "name": "dave", "deleted": true},
+        {"id": "U05", "name": "here", "profile": {"real_name": "A name that is a group"}},
+        {"id": "U06", "name": "deploybot", "is_bot": true}
+    ]);
+    let channels = json!([
+        {"id": "C01", "name": "general", "created": DAY0 - 86_400, "creator": "U01",
+         "members": ["U01", "U02", "U03", "U05"],
+         "topic": {"value": "Company-wide"}, "purpose": {"value": "Everything & more"}},
+        {"id": "C02", "name": "random", "created": DAY0 - 86_400, "creator": "U02",
+         "members": ["U02"], "is_archived": true, "topic": {"value": "Off &amp; on"}}
+    ]);
+    let groups = json!([
+        {"id": "G01", "name": "secret", "created": DAY0, "creator": "U01",
+         "members": ["U01", "U02"]}
+    ]);
+    let dms = json!([{"id": "D01", "created": DAY0, "members": ["U01", "U02"]}]);
+    let mpims = json!([
+        {"id": "G02", "name": "mpdm-alice--bob--carol-1", "created": DAY0,
+         "members": ["U01", "U02", "U03"]}
+    ]);
+
+    let mut days: Vec<Vec<Value>> = vec![Vec::new(); 3];
+    let (mut messages, mut replies) = (0, 0);
+    days[0].push(
+        json!({"type": "message", "subtype": "channel_join", "user": "U03",
+        "text": "<@U03> has joined the channel", "ts": ts(0)}),
+    );
+    for n in 1..=300_i64 {
+        let day = ((n - 1) / 100) as usize;
+        let second = n * 300;
+        let author = ["U01", "U02", "U03"][(n % 3) as usize];
+        let mut message = json!({"type": "message", "user": author, "ts": ts(second),
+            "text": format!("message {n} from <@{author}>")});
+        if n % 10 == 0 {
+            message["thread_ts"] = json!(ts(second));
+            message["reply_count"] = json!(2);
+            for r in 1..=2_i64 {
+                let mut reply = json!({"type": "message", "user": "U02",
+                    "ts": ts(second + r), "thread_ts": ts(second),
+                    "text": format!("reply {r} to {n}")});
+                if n == 50 && r == 2 {
+                    reply["subtype"] = json!("thread_broadcast");
+                }
+                days[day].push(reply);
+                replies += 1;
+                messages += 1;
+            }
+        }
+        if n == 7 {
+            message["text"] = json!(
+                "*ship it* <@U02> <!here> see <#C02> and \
+                <https://example.com/a?b=1&amp;c=2|the docs>"
+            );
+            message["reactions"] = json!([
+                {"name": "+1", "users": ["U01"], "count": 1},
+                {"name": "thumbsup", "users": ["U02", "U01"], "count": 2},
+                {"name": "partyparrot", "users": ["U03"], "count": 1},
+                {"name": "wave::skin-tone-3", "users": ["U03"], "count": 1}
+            ]);
+            message["edited"] = json!({"user": author, "ts": ts(second + 60)});
+        }
+        days[day].insert(0, message);
+        messages += 1;
+    }
+    // Each day's file in Slack's order (by time); the replies were pushed after their roots.
+    for day in &mut days {
+        day.sort_by_key(|m| m["ts"].as_str().unwrap().to_owned());
+    }
+    days[2].push(
+        json!({"type": "message", "subtype": "bot_message", "bot_id": "B01",
+        "username": "CI", "ts": ts(100_000), "text": "",
+        "attachments": [{"fallback": "Build 12 passed"}]}),
+    );
+    days[2].push(
+        json!({"type": "message", "subtype": "file_share", "user": "U01",
+        "ts": ts(100_010), "text": "the report",
+        "files": [{"id": "F01", "name": "report.txt", "mimetype": "text/plain"},
+                  {"id": "F02", "name": "slides.pdf"}]}),
+    );
+    days[2].push(
+        json!({"type": "message", "subtype": "tombstone", "user": "USLACKBOT",
+        "hidden": true, "ts": ts(100_020), "thread_ts": ts(100_020),
+        "text": "This message was deleted."}),
+    );
+    days[2].push(json!({"type": "message", "user": "U03", "ts": ts(100_021),
+        "thread_ts": ts(100_020), "text": "an answer to a deleted question"}));
+    messages += 4;
+    replies += 1;
+
+    let mut entries = vec![
+        entry("users.json", &users),
+        entry("channels.json", &channels),
+        entry("groups.json", &groups),
+        entry("dms.json", &dms),
+        entry("mpims.json", &mpims),
+        entry(
+            "random/2024-02-29.json",
+            &json!([
+                {"type": "message", "user": "U02", "ts": ts(-3600), "text": "old news"}
+            ]),
+        ),
+        entry(
+            "secret/2024-03-01.json",
+            &json!([
+                {"type": "message", "user": "U01", "ts": ts(10), "text": "just us"}
+            ]),
+        ),
+        entry(
+            "D01/2024-03-01.json",
+            &json!([
+                {"type": "message", "user": "U02", "ts": ts(20), "text": "hi <@U01>"}
+            ]),
+        ),
+        entry(
+            "mpdm-alice--bob--carol-1/2024-03-01.json",
+            &json!([
+                {"type": "message", "user": "U03", "ts": ts(30), "text": "all three"}
+            ]),
+        ),
+        (
+            "general/attachments/F01-report.txt".to_owned(),
+            b"quarterly numbers\n".to_vec(),
+        ),
+    ];
+    messages += 4;
+    for (n, day) in days.iter().enumerate() {
+        entries.push(entry(
+            &format!("general/2024-03-0{}.json", n + 1),
+            &json!(day),
+        ));
+    }
+    // The USLACKBOT tombstone's author is Slack's own bot, which every export lists.
+    let users_entry = &mut entries[0];
+    let mut all: Vec<Value> = serde_json::from_slice(&users_entry.1).unwrap();
+    all.push(json!({"id": "USLACKBOT", "name": "slackbot", "is_bot": true}));
+    users_entry.1 = serde_json::to_vec(&all).unwrap();
+    (entries, Expected { messages, replies })
+}
+
+async fn imports_threads_reactions_mentions_and_files_once(url: String) {
+    let dir = tempfile::tempdir().unwrap();
+    let files = dir.path().join("files");
+    let path = dir.path().join("export.zip");
+    let (entries, expected) = export();
+    zip(&path, &entries);
+    let file = path.to_str().unwrap();
+
+    // A dry run reads everything and writes nothing.
+    let stderr = ok(confab(
+        &url,
+        &files,
+        &["import", "slack", "--dry-run", file],
+    ));
+    let all_new = format!("{} messages (0 already present)", expected.messages);
+    assert!(stderr.contains(&format!("would add {all_new}")), "{stderr}");
+    assert!(of_type(&backup(&url, &files), "message").is_empty());
+
+    let stderr = ok(confab(&url, &files, &["import", "slack", file]));
+    assert!(stderr.contains(&format!("added {all_new}")), "{stderr}");
+    assert!(
+        stderr.contains("1 join, leave and topic notices left out"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("1 reactions with custom emoji left out"),
+        "{stderr}"
+    );
+    assert!(stderr.contains(":partyparrot:"), "{stderr}");
+    assert!(stderr.contains("1 files"), "{stderr}");
+
+    let records = backup(&url, &files);
+    let messages = of_type(&records, "message");
+    assert_eq!(messages.len(), expected.messages);
+    assert_eq!(
+        messages
+            .iter()
+            .filter(|m| m.get("thread").is_some())
+            .count(),
+        expected.replies
+    );
+    let find = |text: &str| -> &Value {
+        messages
+            .iter()
+            .find(|m| m["text"].as_str().unwrap_or_default().starts_with(text))
+            .unwrap_or_else(|| panic!("no message {text:?}"))
+    };
+
+    // People: names, profiles, bots, no passwords, a group word renamed.
+    let users = of_type(&records, "user");
+    let user = |name: &str| -> &Value {
+        users
+            .iter()
+            .find(|u| u["name"] == name)
+            .unwrap_or_else(|| panic!("no {name}"))
+    };
+    assert_eq!(user("carol")["profile"]["display_name"], "Carol Danvers");
+    assert_eq!(user("carol")["profile"]["time_zone"], "Europe/Paris");
+    assert_eq!(user("bob")["profile"]["display_name"], "Bobby");
+    assert_eq!(user("deploybot")["bot"], true);
+    assert_eq!(user("CI")["bot"], true);
+    assert_eq!(
+        user("here-slack")["profile"]["display_name"],
+        "A name that is a group"
+    );
+    assert!(users.iter().all(|u| u.get("password_hash").is_none()));
+
+    // Rooms and conversations.
+    let rooms = of_type(&records, "room");
+    let room = |name: &str| -> &Value {
+        rooms
+            .iter()
+            .find(|r| r["room"] == name)
+            .unwrap_or_else(|| panic!("no {name}"))
+    };
+    // A fresh instance has its own #general: it keeps its topic and gains the description.
+    assert_eq!(room("general")["description"], "Everything & more");
+    assert_eq!(room("random")["topic"], "Off & on");
+    assert_eq!(room("random")["created_by"], "bob");
+    assert_eq!(room("secret")["private"], true);
+    assert_eq!(room("random")["archived"], true);
+    room("@alice,bob");
+    room("@alice,bob,carol");
+    let owner = of_type(&records, "member")
+        .into_iter()
+        .find(|m| m["room"] == "general" && m["user"] == "alice")
+        .unwrap();
+    assert_eq!(owner["role"], "owner");
+
+    // Text, mentions, reactions and the edit of message 7.
+    let seven = find("**ship it**");
+    assert_eq!(
+        seven["text"],
+        "**ship it** @bob @here see #random and [the docs](https://example.com/a?b=1&c=2)"
+    );
+    assert_eq!(seven["mentions"], json!(["bob", "@here"]));
+    assert_eq!(
+        seven["reactions"],
+        json!([{"emoji": "👍", "users": ["alice", "bob"]}, {"emoji": "👋🏼", "users": ["carol"]}])
+    );
+    assert!(seven["edited_at"].is_string());
+
+    // Threads: replies name their root; a broadcast reply is also in the room; a deleted
+    // root keeps its place as a tombstone and its reply.
+    let root = find("message 50 ");
+    let broadcast = find("reply 2 to 50");
+    assert_eq!(broadcast["thread"], root["id"]);
+    assert_eq!(broadcast["also_in_room"], true);
+    assert_eq!(find("reply 1 to 50").get("also_in_room"), None);
+    let answer = find("an answer to a deleted question");
+    let tombstone = messages
+        .iter()
+        .find(|m| m["id"] == answer["thread"])
+        .unwrap();
+    assert!(tombstone["deleted_at"].is_string());
+    assert_eq!(tombstone["text"], "");
+
+    // A bot's message, and the files: one kept, one named as missing.
+    assert_eq!(find("Build 12 passed")["from"], "CI");
+    let shared = find("the report");
+    assert_eq!(
+        shared["text"],
+        "the report\n📎 slides.pdf (not in the export)"
+    );
+    assert_eq!(shared["files"][0]["name"], "report.txt");
+    assert_eq!(shared["files"][0]["size"], 18);
+    assert_eq!(find("hi @alice")["room"], "@alice,bob");
+
+    // A second import adds nothing and changes nothing.
+    let stderr = ok(confab(&url, &files, &["import", "slack", file]));
+    assert!(
+        stderr.contains(&format!(
+            "added 0 messages ({} already present)",
+            expected.messages
+        )),
+        "{stderr}"
+    );
+    assert_eq!(backup(&url, &files), records);
+
+    // What came in goes out and back in unchanged, through a JSONL backup.
+    let again = dir.path().join("again.db");
+    let again_url = format!("sqlite://{}", again.display());
+    let jsonl = dir.path().join("imported.jsonl");
+    let output = confab(&url, &files, &["backup", "--out", jsonl.to_str().unwrap()]);
+    assert!(output.status.success());
+    ok(confab(
+        &again_url,
+        &files,
+        &["restore", jsonl.to_str().unwrap()],
+    ));
+    assert_eq!(backup(&again_url, &files), records);
+}
+
+#[tokio::test]
+async fn a_slack_export_is_imported_once_into_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("confab.db").display());
+    imports_threads_reactions_mentions_and_files_once(url).await;
+}
+
+#[tokio::test]
+async fn a_slack_export_is_imported_once_into_postgres() {
+    let Some(url) = pg::fresh_url().await else {
+        eprintln!("CONFAB_TEST_POSTGRES_URL is not set: PostgreSQL case not run");
+        return;
+    };
+    imports_threads_reactions_mentions_and_files_once(url).await;
+}
+
+#[test]
+fn hostile_exports_are_refused_and_nothing_is_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = dir.path().join("files");
+    let url = format!("sqlite://{}", dir.path().join("confab.db").display());
+    let (good, _) = export();
+    let path = dir.path().join("good.zip");
+    zip(&path, &good);
+    ok(confab(
+        &url,
+        &files,
+        &["import", "slack", path.to_str().unwrap()],
+    ));
+    let before = backup(&url, &files);
+
+    let with = |name: &str, extra: (String, Vec<u8>)| -> String {
+        let mut entries = good.clone();
+        entries.retain(|(n, _)| *n != extra.0);
+        entries.push(extra);
+        let path = dir.path().join(name);
+        zip(&path, &entries);
+        path.to_str().unwrap().to_owned()
+    };
+    let day = |messages: Value| serde_json::to_vec(&messages).unwrap();
+
+    // Each refusal says so, names what was wrong, and stores nothing.
+    let refused = |args: &[&str]| -> String {
+        let mut all = vec!["import", "slack"];
+        all.extend_from_slice(args);
+        let stderr = failed(confab(&url, &files, &all));
+        assert!(
+            stderr.contains("import refused, nothing was changed: "),
+            "{stderr}"
+        );
+        stderr
+    };
+
+    let traversal = with("traversal.zip", ("../../evil.json".into(), b"[]".to_vec()));
+    let stderr = refused(&[&traversal]);
+    assert!(
+        stderr.contains("\"../../evil.json\" names a path outside"),
+        "{stderr}"
+    );
+
+    // 70 MiB of JSON whitespace, a few kilobytes packed; and 2 MiB past a total of 1 MiB.
+    let spaces = |len: usize| {
+        let mut json = vec![b' '; len];
+        json[0] = b'[';
+        json[len - 1] = b']';
+        json
+    };
+    let bomb = with(
+        "bomb.zip",
+        ("general/2024-03-04.json".into(), spaces(70 << 20)),
+    );
+    assert!(std::fs::metadata(&bomb).unwrap().len() < 1 << 20);
+    let stderr = refused(&[&bomb]);
+    assert!(
+        stderr.contains("\"general/2024-03-04.json\" unpacks to"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("over the limit of 64 MiB"), "{stderr}");
+    let big = with(
+        "big.zip",
+        ("general/2024-03-04.json".into(), spaces(2 << 20)),
+    );
+    let stderr = refused(&["--max-unpacked", "1M", &big]);
+    assert!(
+        stderr.contains("the archive unpacks to more than 1 MiB"),
+        "{stderr}"
+    );
+
+    let broken = with(
+        "broken.zip",
+        (
+            "general/2024-03-04.json".into(),
+            b"[\n{\"ts\": \"1.0\",\n \"text\": }".to_vec(),
+        ),
+    );
+    let stderr = refused(&[&broken]);
+    assert!(
+        stderr.contains("general/2024-03-04.json: expected value at line 3"),
+        "{stderr}"
+    );
+
+    let unknown = with(
+        "unknown.zip",
+        (
+            "general/2024-03-04.json".into(),
+            day(json!([
+                {"type": "message", "user": "U01", "ts": ts(200_000), "text": "fine"},
+                {"type": "message", "user": "U999", "ts": ts(200_001), "text": "who?"}
+            ])),
+        ),
+    );
+    let stderr = refused(&[&unknown]);
+    assert!(
+        stderr.contains("general/2024-03-04.json, record #2: user \"U999\" is not in users.json"),
+        "{stderr}"
+    );
+    let mention = with(
+        "mention.zip",
+        (
+            "general/2024-03-04.json".into(),
+            day(json!([{"type": "message", "user": "U01", "ts": ts(200_000),
+                "text": "ask <@U998>"}])),
+        ),
+    );
+    let stderr = refused(&[&mention]);
+    assert!(
+        stderr.contains("record #1: it mentions user \"U998\""),
+        "{stderr}"
+    );
+
+    let not_slack = dir.path().join("not-slack.zip");
+    zip(&not_slack, &[("readme.txt".into(), b"hello".to_vec())]);
+    let stderr = refused(&[not_slack.to_str().unwrap()]);
+    assert!(
+        stderr.contains("no users.json: it is not a Slack export"),
+        "{stderr}"
+    );
+    let text = dir.path().join("export.txt");
+    std::fs::write(&text, "not a zip").unwrap();
+    let stderr = refused(&[text.to_str().unwrap()]);
+    assert!(stderr.contains("is not a ZIP file"), "{stderr}");
+
+    assert_eq!(backup(&url, &files), before);
+}
