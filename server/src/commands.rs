@@ -302,20 +302,14 @@ pub async fn restore(args: RestoreArgs) -> CommandResult {
     drop(bar);
     store.close().await;
     let counts = result.map_err(|e| format!("restore failed, nothing was changed: {e}"))?;
-    let verb = if args.dry_run { "would add" } else { "added" };
     eprintln!(
-        "restore ({format}{}): {verb} {} messages ({} already present), {} users, {} rooms, \
-         {} memberships",
+        "restore ({format}{}): {}",
         if args.dry_run {
             ", dry run: nothing was changed"
         } else {
             ""
         },
-        counts.messages_added,
-        counts.messages_skipped,
-        counts.users_created,
-        counts.rooms_created,
-        counts.members_added,
+        added(&counts, args.dry_run)
     );
     if counts.users_created > 0 && !args.dry_run {
         eprintln!(
@@ -324,6 +318,19 @@ pub async fn restore(args: RestoreArgs) -> CommandResult {
         );
     }
     Ok(())
+}
+
+/// What a restore or an import added (or, in a dry run, would add).
+pub(crate) fn added(counts: &app::store::RestoreCounts, dry_run: bool) -> String {
+    format!(
+        "{} {} messages ({} already present), {} users, {} rooms, {} memberships",
+        if dry_run { "would add" } else { "added" },
+        counts.messages_added,
+        counts.messages_skipped,
+        counts.users_created,
+        counts.rooms_created,
+        counts.members_added,
+    )
 }
 
 /// `confab snapshot`.

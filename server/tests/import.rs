@@ -487,34 +487,28 @@ fn hostile_exports_are_refused_and_nothing_is_stored() {
         "{stderr}"
     );
 
-    let unknown = with(
-        "unknown.zip",
+    // A day naming someone users.json does not hold, as an author or in a mention.
+    let strangers = [
         (
-            "general/2024-03-04.json".into(),
-            day(json!([
+            json!([
                 {"type": "message", "user": "U01", "ts": ts(200_000), "text": "fine"},
                 {"type": "message", "user": "U999", "ts": ts(200_001), "text": "who?"}
-            ])),
+            ]),
+            "general/2024-03-04.json, record #2: user \"U999\" is not in users.json",
         ),
-    );
-    let stderr = refused(&[&unknown]);
-    assert!(
-        stderr.contains("general/2024-03-04.json, record #2: user \"U999\" is not in users.json"),
-        "{stderr}"
-    );
-    let mention = with(
-        "mention.zip",
         (
-            "general/2024-03-04.json".into(),
-            day(json!([{"type": "message", "user": "U01", "ts": ts(200_000),
-                "text": "ask <@U998>"}])),
+            json!([{"type": "message", "user": "U01", "ts": ts(200_000), "text": "ask <@U998>"}]),
+            "general/2024-03-04.json, record #1: it mentions user \"U998\"",
         ),
-    );
-    let stderr = refused(&[&mention]);
-    assert!(
-        stderr.contains("record #1: it mentions user \"U998\""),
-        "{stderr}"
-    );
+    ];
+    for (n, (messages, problem)) in strangers.into_iter().enumerate() {
+        let path = with(
+            &format!("stranger-{n}.zip"),
+            ("general/2024-03-04.json".into(), day(messages)),
+        );
+        let stderr = refused(&[&path]);
+        assert!(stderr.contains(problem), "{stderr}");
+    }
 
     let not_slack = dir.path().join("not-slack.zip");
     zip(&not_slack, &[("readme.txt".into(), b"hello".to_vec())]);

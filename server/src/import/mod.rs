@@ -12,7 +12,7 @@ use app::backup::restore::{self, RestoreOptions};
 use app::backup::{BackupError, BackupResult, Record};
 use app::model::Attachment;
 
-use crate::commands::{open, Bar, CommandResult};
+use crate::commands::{added, open, Bar, CommandResult};
 use crate::config::{database_url, SlackImportArgs};
 
 /// Records already read, handed to restore in order.
@@ -81,20 +81,14 @@ pub async fn slack(args: SlackImportArgs) -> CommandResult {
     drop(bar);
     store.close().await;
     let counts = result.map_err(|e| format!("import failed, nothing was changed: {e}"))?;
-    let verb = if args.dry_run { "would add" } else { "added" };
     eprintln!(
-        "import slack{}: {verb} {} messages ({} already present), {} users, {} rooms, {} \
-         memberships, {kept} files",
+        "import slack{}: {}, {kept} files",
         if args.dry_run {
             " (dry run: nothing was changed)"
         } else {
             ""
         },
-        counts.messages_added,
-        counts.messages_skipped,
-        counts.users_created,
-        counts.rooms_created,
-        counts.members_added,
+        added(&counts, args.dry_run)
     );
     let skipped = &export.skipped;
     let custom: u64 = skipped.custom_emoji.values().sum();
