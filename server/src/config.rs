@@ -415,6 +415,36 @@ pub enum ImportCommand {
     /// groups.json, dms.json, mpims.json and each conversation's day files. People come in
     /// with no password (`confab admin set-password USER` lets one log in).
     Slack(SlackImportArgs),
+    /// A Mattermost bulk export (JSONL, version 1: `mmctl export create`, or written for
+    /// Mattermost's bulk import): teams, channels, users, posts with replies and reactions,
+    /// direct and group channels, and attachments by path. People come in with no password.
+    Mattermost(MattermostImportArgs),
+}
+
+/// `confab import mattermost`.
+#[derive(Debug, Clone, Args)]
+pub struct MattermostImportArgs {
+    #[command(flatten)]
+    pub db: DatabaseArg,
+    /// The bulk file (JSONL).
+    pub file: PathBuf,
+    /// Import only this team's channels, under their own names. Without it, a file of one
+    /// team keeps channel names and a file of several prefixes each with its team
+    /// (`acme-town-square`).
+    #[arg(long)]
+    pub team: Option<String>,
+    /// The folder attachments' paths are relative to (default: the file's folder); a path
+    /// leaving it is refused.
+    #[arg(long)]
+    pub files_root: Option<PathBuf>,
+    /// Read the whole file and report what would be added, without changing anything.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Refuse files larger than this (bytes, or with a K, M or G suffix).
+    #[arg(long, default_value = "4G", value_parser = parse_size)]
+    pub max_size: u64,
+    #[command(flatten)]
+    pub files: FilesArgs,
 }
 
 /// `confab import slack`.

@@ -43,6 +43,9 @@ async fn main() -> std::process::ExitCode {
         Some(Command::Backup(args)) => commands::backup(args).await,
         Some(Command::Restore(args)) => commands::restore(args).await,
         Some(Command::Import(ImportCommand::Slack(args))) => server::import::slack(args).await,
+        Some(Command::Import(ImportCommand::Mattermost(args))) => {
+            server::import::mattermost(args).await
+        }
         Some(Command::Snapshot(args)) => commands::snapshot(args).await,
         Some(Command::Admin(command)) => commands::admin(command).await,
         Some(Command::PruneFiles(args)) => commands::prune_files(args).await,

@@ -26,6 +26,30 @@ fn confab(url: &str, files: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// Runs a case (an `async fn(url)`) as one test on a fresh SQLite file and one in a fresh
+/// PostgreSQL schema (`CONFAB_TEST_POSTGRES_URL`).
+macro_rules! on_both_databases {
+    ($case:ident: $sqlite:ident, $postgres:ident) => {
+        #[tokio::test]
+        async fn $sqlite() {
+            let dir = tempfile::tempdir().unwrap();
+            $case(format!(
+                "sqlite://{}",
+                dir.path().join("confab.db").display()
+            ))
+            .await;
+        }
+        #[tokio::test]
+        async fn $postgres() {
+            let Some(url) = pg::fresh_url().await else {
+                eprintln!("CONFAB_TEST_POSTGRES_URL is not set: PostgreSQL case not run");
+                return;
+            };
+            $case(url).await;
+        }
+    };
+}
+
 fn ok(output: Output) -> String {
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert!(output.status.success(), "{stderr}");
@@ -48,6 +72,18 @@ fn backup(url: &str, files: &Path) -> Vec<Value> {
         .skip(1)
         .map(|line| serde_json::from_str(line).unwrap())
         .collect()
+}
+
+/// The record of `kind` whose `field` is `value`; for a message, whose text starts with it.
+fn named<'a>(records: &'a [Value], kind: &str, field: &str, value: &str) -> &'a Value {
+    records
+        .iter()
+        .filter(|r| r["type"] == kind)
+        .find(|r| match r[field].as_str() {
+            Some(text) if field == "text" => text.starts_with(value),
+            other => other == Some(value),
+        })
+        .unwrap_or_else(|| panic!("no {kind} with {field} {value:?}"))
 }
 
 fn of_type<'a>(records: &'a [Value], kind: &str) -> Vec<&'a Value> {
@@ -274,21 +310,11 @@ async fn imports_threads_reactions_mentions_and_files_once(url: String) {
             .count(),
         expected.replies
     );
-    let find = |text: &str| -> &Value {
-        messages
-            .iter()
-            .find(|m| m["text"].as_str().unwrap_or_default().starts_with(text))
-            .unwrap_or_else(|| panic!("no message {text:?}"))
-    };
+    let find = |text: &str| named(&records, "message", "text", text);
 
     // People: names, profiles, bots, no passwords, a group word renamed.
     let users = of_type(&records, "user");
-    let user = |name: &str| -> &Value {
-        users
-            .iter()
-            .find(|u| u["name"] == name)
-            .unwrap_or_else(|| panic!("no {name}"))
-    };
+    let user = |name: &str| named(&records, "user", "name", name);
     assert_eq!(user("carol")["profile"]["display_name"], "Carol Danvers");
     assert_eq!(user("carol")["profile"]["time_zone"], "Europe/Paris");
     assert_eq!(user("bob")["profile"]["display_name"], "Bobby");
@@ -301,13 +327,7 @@ async fn imports_threads_reactions_mentions_and_files_once(url: String) {
     assert!(users.iter().all(|u| u.get("password_hash").is_none()));
 
     // Rooms and conversations.
-    let rooms = of_type(&records, "room");
-    let room = |name: &str| -> &Value {
-        rooms
-            .iter()
-            .find(|r| r["room"] == name)
-            .unwrap_or_else(|| panic!("no {name}"))
-    };
+    let room = |name: &str| named(&records, "room", "room", name);
     // A fresh instance has its own #general: it keeps its topic and gains the description.
     assert_eq!(room("general")["description"], "Everything & more");
     assert_eq!(room("random")["topic"], "Off & on");
@@ -386,21 +406,11 @@ async fn imports_threads_reactions_mentions_and_files_once(url: String) {
     assert_eq!(backup(&again_url, &files), records);
 }
 
-#[tokio::test]
-async fn a_slack_export_is_imported_once_into_sqlite() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("confab.db").display());
-    imports_threads_reactions_mentions_and_files_once(url).await;
-}
-
-#[tokio::test]
-async fn a_slack_export_is_imported_once_into_postgres() {
-    let Some(url) = pg::fresh_url().await else {
-        eprintln!("CONFAB_TEST_POSTGRES_URL is not set: PostgreSQL case not run");
-        return;
-    };
-    imports_threads_reactions_mentions_and_files_once(url).await;
-}
+on_both_databases!(
+    imports_threads_reactions_mentions_and_files_once:
+        a_slack_export_is_imported_once_into_sqlite,
+        a_slack_export_is_imported_once_into_postgres
+);
 
 #[test]
 fn hostile_exports_are_refused_and_nothing_is_stored() {
@@ -522,5 +532,274 @@ fn hostile_exports_are_refused_and_nothing_is_stored() {
     let stderr = refused(&[text.to_str().unwrap()]);
     assert!(stderr.contains("is not a ZIP file"), "{stderr}");
 
+    assert_eq!(backup(&url, &files), before);
+}
+
+/// 2024-03-01T09:00:00Z in Mattermost's milliseconds.
+const MM0: i64 = DAY0 * 1000;
+
+/// A Mattermost bulk file as Mattermost documents it: two teams, a public and a private
+/// channel, three people and a bot, 200 posts (every fifth with two replies) with reactions
+/// (one custom), mentions, a pin and two attachments (one on disk), a DM and a group DM.
+/// Returns the lines and how many messages the team `acme` holds.
+fn bulk(attachment: &str) -> (Vec<Value>, usize) {
+    let mut lines = vec![
+        json!({"type": "version", "version": 1}),
+        json!({"type": "team", "team": {"name": "acme", "display_name": "ACME", "type": "O"}}),
+        json!({"type": "team", "team": {"name": "other", "display_name": "Other", "type": "O"}}),
+        json!({"type": "channel", "channel": {"team": "acme", "name": "town-square",
+            "display_name": "Town Square", "type": "O", "header": "Welcome",
+            "purpose": "Everyone"}}),
+        json!({"type": "channel", "channel": {"team": "acme", "name": "leads",
+            "display_name": "Leads", "type": "P"}}),
+        json!({"type": "channel", "channel": {"team": "other", "name": "town-square",
+            "type": "O"}}),
+        json!({"type": "user", "user": {"username": "alice", "first_name": "Alice",
+            "last_name": "Liddell", "teams": [
+                {"name": "acme", "channels": [
+                    {"name": "town-square", "roles": "channel_admin channel_user"},
+                    {"name": "leads", "roles": "channel_user"}]},
+                {"name": "other", "channels": [{"name": "town-square"}]}]}}),
+        json!({"type": "user", "user": {"username": "bob", "nickname": "Bobby", "teams": [
+            {"name": "acme", "channels": [{"name": "town-square"}, {"name": "leads"}]}]}}),
+        json!({"type": "user", "user": {"username": "carol", "teams": [
+            {"name": "acme", "channels": [{"name": "town-square"}]}]}}),
+        json!({"type": "bot", "bot": {"username": "ci-bot", "display_name": "CI",
+            "owner": "alice"}}),
+    ];
+    let mut messages = 0;
+    for n in 1..=200_i64 {
+        let at = MM0 + n * 60_000;
+        let user = ["alice", "bob", "carol"][(n % 3) as usize];
+        let mut post = json!({"team": "acme", "channel": "town-square", "user": user,
+            "message": format!("post {n} for @bob"), "create_at": at});
+        if n % 5 == 0 {
+            post["replies"] = json!([
+                {"user": "alice", "message": format!("first answer to {n}"),
+                 "create_at": at + 1000},
+                {"user": "ci-bot", "message": format!("second answer to {n}"),
+                 "create_at": at + 2000}
+            ]);
+            messages += 2;
+        }
+        if n == 9 {
+            post["message"] = json!("**release** @here `@carol` is in code");
+            post["reactions"] = json!([
+                {"user": "bob", "emoji_name": "+1", "create_at": at + 5},
+                {"user": "carol", "emoji_name": "thumbsup", "create_at": at + 6},
+                {"user": "alice", "emoji_name": "partyparrot", "create_at": at + 7}
+            ]);
+            post["edit_at"] = json!(at + 90_000);
+            post["is_pinned"] = json!(true);
+        }
+        if n == 11 {
+            post["message"] = json!("the report");
+            post["attachments"] = json!([{"path": attachment}, {"path": "data/gone.png"}]);
+        }
+        lines.push(json!({"type": "post", "post": post}));
+        messages += 1;
+    }
+    lines.push(
+        json!({"type": "post", "post": {"team": "acme", "channel": "leads",
+        "user": "alice", "message": "leads only", "create_at": MM0}}),
+    );
+    lines.push(
+        json!({"type": "post", "post": {"team": "other", "channel": "town-square",
+        "user": "alice", "message": "another team", "create_at": MM0}}),
+    );
+    lines.push(json!({"type": "direct_channel", "direct_channel": {
+        "members": ["alice", "bob"], "header": "just us"}}));
+    lines.push(json!({"type": "direct_post", "direct_post": {
+        "channel_members": ["bob", "alice"], "user": "bob", "message": "hi @alice",
+        "create_at": MM0 + 5}}));
+    lines.push(json!({"type": "direct_post", "direct_post": {
+        "channel_members": ["alice", "bob", "carol"], "user": "carol",
+        "message": "all three", "create_at": MM0 + 6}}));
+    messages += 3;
+    (lines, messages)
+}
+
+fn write_jsonl(path: &Path, lines: &[Value]) {
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    std::fs::write(path, text).unwrap();
+}
+
+async fn imports_a_mattermost_team_once(url: String) {
+    let dir = tempfile::tempdir().unwrap();
+    let files = dir.path().join("files");
+    std::fs::create_dir_all(dir.path().join("data")).unwrap();
+    std::fs::write(dir.path().join("data/report.txt"), "quarterly numbers\n").unwrap();
+    let (lines, expected) = bulk("data/report.txt");
+    let path = dir.path().join("bulk.jsonl");
+    write_jsonl(&path, &lines);
+    let file = path.to_str().unwrap();
+
+    let args = ["import", "mattermost", "--team", "acme", file];
+    let stderr = ok(confab(&url, &files, &args));
+    assert!(
+        stderr.contains(&format!("added {expected} messages (0 already present)")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("note: 2 records of other teams left out"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("1 reactions with custom emoji left out"),
+        "{stderr}"
+    );
+    assert!(stderr.contains(":partyparrot:"), "{stderr}");
+
+    let records = backup(&url, &files);
+    let messages = of_type(&records, "message");
+    assert_eq!(messages.len(), expected);
+    let find = |text: &str| named(&records, "message", "text", text);
+    let users = of_type(&records, "user");
+    let user = |name: &str| named(&records, "user", "name", name);
+    assert_eq!(user("alice")["profile"]["display_name"], "Alice Liddell");
+    assert_eq!(user("bob")["profile"]["display_name"], "Bobby");
+    assert_eq!(user("ci-bot")["bot"], true);
+    assert!(users.iter().all(|u| u.get("password_hash").is_none()));
+
+    let rooms = of_type(&records, "room");
+    let room = |name: &str| named(&records, "room", "room", name);
+    assert_eq!(room("town-square")["topic"], "Welcome");
+    assert_eq!(room("town-square")["description"], "Everyone");
+    assert_eq!(room("leads")["private"], true);
+    room("@alice,bob");
+    room("@alice,bob,carol");
+    assert!(rooms.iter().all(|r| r["room"] != "other-town-square"));
+    let members = of_type(&records, "member");
+    let role = |room: &str, user: &str| {
+        members
+            .iter()
+            .find(|m| m["room"] == room && m["user"] == user)
+            .map(|m| m.get("role").cloned())
+    };
+    assert_eq!(role("town-square", "alice"), Some(Some(json!("owner"))));
+    // A plain member: a backup writes no role.
+    assert_eq!(role("leads", "bob"), Some(None));
+    assert_eq!(role("leads", "carol"), None);
+
+    // Mentions outside code only; reactions merged by emoji; the edit and the pin.
+    let nine = find("**release**");
+    assert_eq!(nine["mentions"], json!(["@here"]));
+    assert_eq!(
+        nine["reactions"],
+        json!([{"emoji": "👍", "users": ["bob", "carol"]}])
+    );
+    assert!(nine["edited_at"].is_string());
+    assert_eq!(nine["pinned"]["by"], nine["from"]);
+    assert_eq!(find("post 1 for @bob")["mentions"], json!(["bob"]));
+    let root = find("post 10 for");
+    assert_eq!(find("first answer to 10")["thread"], root["id"]);
+    assert_eq!(find("second answer to 10")["from"], "ci-bot");
+    let shared = find("the report");
+    assert_eq!(shared["text"], "the report\n📎 gone.png (not found)");
+    assert_eq!(shared["files"][0]["name"], "report.txt");
+    assert_eq!(find("hi @alice")["room"], "@alice,bob");
+    assert_eq!(find("hi @alice")["mentions"], json!(["alice"]));
+
+    let stderr = ok(confab(&url, &files, &args));
+    assert!(
+        stderr.contains(&format!("added 0 messages ({expected} already present)")),
+        "{stderr}"
+    );
+    assert_eq!(backup(&url, &files), records);
+
+    // Without --team, a file of several teams names each channel after its team.
+    let every = dir.path().join("every.db");
+    let every_url = format!("sqlite://{}", every.display());
+    ok(confab(&every_url, &files, &["import", "mattermost", file]));
+    let names: Vec<Value> = of_type(&backup(&every_url, &files), "room")
+        .into_iter()
+        .map(|r| r["room"].clone())
+        .collect();
+    for name in ["acme-town-square", "acme-leads", "other-town-square"] {
+        assert!(names.contains(&json!(name)), "{names:?}");
+    }
+}
+
+on_both_databases!(
+    imports_a_mattermost_team_once:
+        a_mattermost_file_is_imported_once_into_sqlite,
+        a_mattermost_file_is_imported_once_into_postgres
+);
+
+#[test]
+fn hostile_mattermost_files_are_refused_and_nothing_is_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = dir.path().join("files");
+    let url = format!("sqlite://{}", dir.path().join("confab.db").display());
+    let (good, _) = bulk("data/report.txt");
+    let path = dir.path().join("good.jsonl");
+    write_jsonl(&path, &good);
+    ok(confab(
+        &url,
+        &files,
+        &["import", "mattermost", path.to_str().unwrap()],
+    ));
+    let before = backup(&url, &files);
+
+    let refused = |name: &str, text: String, problem: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        let args = ["import", "mattermost", path.to_str().unwrap()];
+        let stderr = failed(confab(&url, &files, &args));
+        assert!(
+            stderr.contains("import refused, nothing was changed: "),
+            "{stderr}"
+        );
+        assert!(stderr.contains(problem), "{stderr}");
+    };
+    let lines = |lines: &[Value]| -> String { lines.iter().map(|l| format!("{l}\n")).collect() };
+    let post_line = good.len() - 5;
+
+    let (traversal, _) = bulk("../../etc/passwd");
+    let problem = format!(
+        "line {}: attachment path \"../../etc/passwd\" leaves the attachments folder",
+        10 + 11
+    );
+    refused("traversal.jsonl", lines(&traversal), &problem);
+
+    let mut broken = lines(&good);
+    broken.insert_str(
+        0,
+        "{\"type\": \"version\", \"version\": 1}\n{\"type\": \"team\", \"team\": {\n",
+    );
+    refused(
+        "broken.jsonl",
+        broken,
+        "line 2: EOF while parsing an object",
+    );
+
+    let mut stranger = good.clone();
+    stranger[post_line]["post"]["user"] = json!("zed");
+    refused(
+        "stranger.jsonl",
+        lines(&stranger),
+        &format!(
+            "line {}: user \"zed\" is not in the file's users",
+            post_line + 1
+        ),
+    );
+
+    refused(
+        "headless.jsonl",
+        lines(&good[1..]),
+        "line 1: a Mattermost bulk file starts with one {\"type\":\"version\",\"version\":1}",
+    );
+    let stderr = failed(confab(
+        &url,
+        &files,
+        &[
+            "import",
+            "mattermost",
+            "--team",
+            "nope",
+            path.to_str().unwrap(),
+        ],
+    ));
+    assert!(stderr.contains("the file has no team \"nope\""), "{stderr}");
     assert_eq!(backup(&url, &files), before);
 }

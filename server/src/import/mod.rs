@@ -1,11 +1,15 @@
 //! `confab import`: another product's export brought in through the restore path. An importer
-//! only reads its format into backup records (and keeps the files the archive holds); the
-//! records are then applied exactly as a backup's are, in one transaction, so a bad record
-//! names its file and record and nothing is half-written, and a second run adds nothing.
+//! only reads its format into backup records (and names the files to keep); the records are
+//! then applied exactly as a backup's are, in one transaction, so a bad record names its file
+//! and record and nothing is half-written, and a second run adds nothing.
 
 pub mod archive;
+pub mod common;
+pub mod mattermost;
 pub mod slack;
 pub mod slack_text;
+
+use std::io::Read;
 
 use app::backup::read::{Decoder, Place};
 use app::backup::restore::{self, RestoreOptions};
@@ -13,7 +17,8 @@ use app::backup::{BackupError, BackupResult, Record};
 use app::model::Attachment;
 
 use crate::commands::{added, open, Bar, CommandResult};
-use crate::config::{database_url, SlackImportArgs};
+use crate::config::{database_url, DatabaseArg, FilesArgs, MattermostImportArgs, SlackImportArgs};
+use common::{Export, Source};
 
 /// Records already read, handed to restore in order.
 struct Records(std::vec::IntoIter<(Place, Record)>);
@@ -24,43 +29,97 @@ impl Decoder for Records {
     }
 }
 
+fn refused(e: BackupError) -> String {
+    format!("import refused, nothing was changed: {e}")
+}
+
 /// `confab import slack EXPORT.zip`.
 pub async fn slack(args: SlackImportArgs) -> CommandResult {
-    let refused = |e: BackupError| format!("import refused, nothing was changed: {e}");
     let path = args.file.clone();
     let (max_size, max_unpacked) = (args.max_size, args.max_unpacked);
-    let mut export = tokio::task::spawn_blocking(move || {
+    let export = tokio::task::spawn_blocking(move || {
         slack::read(archive::Archive::open(&path, max_size, max_unpacked)?)
     })
     .await?
     .map_err(refused)?;
+    apply(export, "slack", &args.db, &args.files, args.dry_run).await
+}
 
+/// `confab import mattermost FILE.jsonl`.
+pub async fn mattermost(args: MattermostImportArgs) -> CommandResult {
+    let root = match &args.files_root {
+        Some(root) => root.clone(),
+        None => args
+            .file
+            .parent()
+            .map(std::path::Path::to_path_buf)
+            .unwrap_or_default(),
+    };
+    let options = mattermost::Options {
+        team: args.team.clone(),
+        files_root: root,
+        max_bytes: args.max_size,
+    };
+    let path = args.file.clone();
+    let export = tokio::task::spawn_blocking(move || mattermost::read(&path, &options))
+        .await?
+        .map_err(refused)?;
+    apply(export, "mattermost", &args.db, &args.files, args.dry_run).await
+}
+
+/// Keeps the export's files, applies its records in one transaction, and says what it added
+/// and what it left out.
+async fn apply(
+    mut export: Export,
+    product: &str,
+    db: &DatabaseArg,
+    files_args: &FilesArgs,
+    dry_run: bool,
+) -> CommandResult {
     // The bytes first, so that every message's files are there when it appears; files kept
     // before a refusal are named by no message and pruned later.
     let files = app::files::Files::on_disk(
-        &args.files.dir(&database_url(&args.db.database_url)),
-        args.files.max_upload,
+        &files_args.dir(&database_url(&db.database_url)),
+        files_args.max_upload,
     )
     .map_err(|e| format!("opening the files folder: {e}"))?;
-    let wanted = std::mem::take(&mut export.files);
+    let cap = files_args.max_upload;
     let mut kept = 0;
-    for file in wanted {
-        let cap = args.files.max_upload;
-        let mut archive = export.archive;
-        let entry = file.entry.clone();
-        let (back, bytes) = tokio::task::spawn_blocking(move || {
-            let bytes = archive.read(&entry, cap);
-            (archive, bytes)
-        })
-        .await?;
-        export.archive = back;
-        let bytes = bytes.map_err(refused)?.unwrap_or_default();
-        let attachment = attach(&files, &bytes, &file.name, args.dry_run)
+    for file in std::mem::take(&mut export.files) {
+        let (archive, bytes) = match file.source {
+            Source::Entry(entry) => {
+                let mut archive = export.archive.take();
+                tokio::task::spawn_blocking(move || {
+                    let bytes = match archive.as_mut() {
+                        Some(zip) => zip.read(&entry, cap).map(Option::unwrap_or_default),
+                        None => Ok(Vec::new()),
+                    };
+                    (archive, bytes.map_err(|e| e.to_string()))
+                })
+                .await?
+            }
+            Source::Path(path) => {
+                let read = tokio::task::spawn_blocking(move || read_capped(&path, cap)).await?;
+                (export.archive.take(), read)
+            }
+        };
+        export.archive = archive;
+        let Some((_, Record::Message(message))) = export.records.get_mut(file.record) else {
+            continue;
+        };
+        let bytes = match bytes {
+            Ok(bytes) if !bytes.is_empty() => bytes,
+            // Too large to upload, or empty: named in the message, like a file not exported.
+            _ => {
+                let why = "not imported: empty or too large";
+                common::note_missing(&mut message.text, &file.name, why, &mut export.skipped);
+                continue;
+            }
+        };
+        let attachment = attach(&files, &bytes, &file.name, dry_run)
             .await
-            .map_err(|e| refused(BackupError::File(format!("{}: {e}", file.entry))))?;
-        if let Some((_, Record::Message(message))) = export.records.get_mut(file.record) {
-            message.files.push(attachment);
-        }
+            .map_err(|e| refused(BackupError::File(format!("{}: {e}", file.name))))?;
+        message.files.push(attachment);
         kept += 1;
     }
 
@@ -69,9 +128,9 @@ pub async fn slack(args: SlackImportArgs) -> CommandResult {
         .iter()
         .filter(|(_, r)| matches!(r, Record::Message(_)))
         .count() as u64;
-    let store = open(&args.db).await?;
+    let store = open(db).await?;
     let options = RestoreOptions {
-        dry_run: args.dry_run,
+        dry_run,
         default_room: String::new(),
     };
     let mut bar = Bar::new("importing");
@@ -82,13 +141,13 @@ pub async fn slack(args: SlackImportArgs) -> CommandResult {
     store.close().await;
     let counts = result.map_err(|e| format!("import failed, nothing was changed: {e}"))?;
     eprintln!(
-        "import slack{}: {}, {kept} files",
-        if args.dry_run {
+        "import {product}{}: {}, {kept} files",
+        if dry_run {
             " (dry run: nothing was changed)"
         } else {
             ""
         },
-        added(&counts, args.dry_run)
+        added(&counts, dry_run)
     );
     let skipped = &export.skipped;
     let custom: u64 = skipped.custom_emoji.values().sum();
@@ -101,9 +160,10 @@ pub async fn slack(args: SlackImportArgs) -> CommandResult {
         ),
         (
             skipped.files_missing,
-            "files not in the archive, named in their messages",
+            "files not imported, named in their messages",
         ),
         (custom, "reactions with custom emoji left out"),
+        (skipped.other_teams, "records of other teams left out"),
     ];
     for (count, what) in notes.into_iter().filter(|(n, _)| *n > 0) {
         eprintln!("note: {count} {what}");
@@ -117,13 +177,26 @@ pub async fn slack(args: SlackImportArgs) -> CommandResult {
             .collect();
         eprintln!("note: custom emoji: :{}:", names.join(": :"));
     }
-    if counts.users_created > 0 && !args.dry_run {
+    if counts.users_created > 0 && !dry_run {
         eprintln!(
             "note: imported people have no password and cannot log in until one is set: \
              confab admin set-password USER"
         );
     }
     Ok(())
+}
+
+/// The bytes of the file at `path`, refused past `cap`.
+fn read_capped(path: &std::path::Path, cap: u64) -> Result<Vec<u8>, String> {
+    let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut bytes = Vec::new();
+    file.take(cap.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    if bytes.len() as u64 > cap {
+        return Err(format!("{} is over the upload limit", path.display()));
+    }
+    Ok(bytes)
 }
 
 /// The attachment for a file's `bytes`: kept in the files folder as an upload is, or in a

@@ -9,19 +9,22 @@
 //! where a tool put them in the ZIP (`<folder>/attachments/<file id>-<name>` or
 //! `__uploads/<file id>/<name>`), they are kept.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use app::backup::read::Place;
-use app::backup::record::{dm_name, MemberRecord, MessageRecord, RoomRecord, UserRecord};
+use app::backup::record::{dm_name, MemberRecord, MessageRecord, RoomRecord};
 use app::backup::{BackupError, BackupResult, Record};
 use app::model::{Reaction, Role};
 use app::store::records::ProfileRecord;
 use app::validate;
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 
 use super::archive::Archive;
+use super::common::{
+    add_reaction, clean, clip, note_missing, pieces, stable_id, Export, People, Skipped, Source,
+    WantedFile,
+};
 use super::slack_text::{convert, Names};
 
 /// Subtypes that are Slack's notices about a conversation, not what anyone said.
@@ -157,39 +160,6 @@ struct LegacyAttachment {
     fallback: Option<String>,
 }
 
-/// A file whose bytes are in the archive, to be kept and attached to a message record.
-pub struct WantedFile {
-    /// Index of the message in [`Export::records`].
-    pub record: usize,
-    /// The archive entry holding its bytes.
-    pub entry: String,
-    /// The name it was shared with.
-    pub name: String,
-}
-
-/// What was read and left out, for the summary.
-#[derive(Debug, Default)]
-pub struct Skipped {
-    /// Join, leave, topic and other notices.
-    pub notices: u64,
-    /// Messages with nothing to show (no text, no file).
-    pub empty: u64,
-    /// Reactions with an emoji Confab does not have (a workspace's custom emoji), by name.
-    pub custom_emoji: BTreeMap<String, u64>,
-    /// Files shared in Slack whose bytes are not in the archive.
-    pub files_missing: u64,
-    /// Messages longer than Confab's limit, stored as several.
-    pub split: u64,
-}
-
-/// An export read into records, in the order restore applies them.
-pub struct Export {
-    pub records: Vec<(Place, Record)>,
-    pub files: Vec<WantedFile>,
-    pub skipped: Skipped,
-    pub archive: Archive,
-}
-
 /// One conversation and where its messages are.
 struct Room {
     id: String,
@@ -237,7 +207,7 @@ pub fn read(mut archive: Archive) -> BackupResult<Export> {
         .collect();
     let stored_files = file_entries(&archive);
     // `<@U…>` names a person of users.json (bots met later are not mentioned that way).
-    let people = reader.names.clone();
+    let people = reader.people.names.clone();
 
     let mut messages = Vec::new();
     let mut files = Vec::new();
@@ -292,7 +262,7 @@ pub fn read(mut archive: Archive) -> BackupResult<Export> {
             for (entry, name) in wanted {
                 files.push(WantedFile {
                     record: messages.len(),
-                    entry,
+                    source: Source::Entry(entry),
                     name,
                 });
             }
@@ -300,7 +270,7 @@ pub fn read(mut archive: Archive) -> BackupResult<Export> {
         }
     }
 
-    let mut records = reader.user_records();
+    let mut records = reader.people.records();
     let mut members = Vec::new();
     for room in rooms {
         let place = room.place.clone();
@@ -320,17 +290,13 @@ pub fn read(mut archive: Archive) -> BackupResult<Export> {
         records.push((place, Record::Room(room.record)));
     }
     records.extend(members);
-    let offset = records.len();
-    records.extend(messages);
-    for file in &mut files {
-        file.record += offset;
-    }
-    Ok(Export {
+    Ok(Export::new(
         records,
+        messages,
         files,
-        skipped: reader.skipped,
-        archive,
-    })
+        reader.skipped,
+        Some(archive),
+    ))
 }
 
 /// What a message needs to know of where it is.
@@ -350,28 +316,18 @@ type Made = (Place, MessageRecord, Vec<(String, String)>);
 
 /// Slack ids to Confab names, users as they will be written, and what was left out.
 struct Reader {
-    /// Slack user or bot id → Confab username.
-    names: HashMap<String, String>,
-    /// Lower-cased usernames given out.
-    taken: HashSet<String>,
-    /// The accounts to create, in order, with the earliest time each appears.
-    users: Vec<UserRecord>,
-    /// Username → index in `users`.
-    index: HashMap<String, usize>,
+    people: People,
     skipped: Skipped,
 }
 
 impl Reader {
     fn new(users: &[User]) -> BackupResult<Self> {
         let mut reader = Self {
-            names: HashMap::new(),
-            taken: HashSet::new(),
-            users: Vec::new(),
-            index: HashMap::new(),
+            people: People::new("users.json"),
             skipped: Skipped::default(),
         };
         for (n, user) in users.iter().enumerate() {
-            if user.id.is_empty() || reader.names.contains_key(&user.id) {
+            if user.id.is_empty() || reader.people.names.contains_key(&user.id) {
                 return Err(BackupError::at(
                     entry("users.json", n),
                     format!("user id {:?} is empty or repeated", user.id),
@@ -399,65 +355,12 @@ impl Reader {
             } else {
                 &user.name
             };
-            reader.add_user(&user.id, raw, user.is_bot, profile);
+            let place = entry("users.json", n);
+            reader
+                .people
+                .add(&user.id, raw, user.is_bot, profile, place);
         }
         Ok(reader)
-    }
-
-    /// Gives Slack account `id` (called `raw` there) a Confab username of its own.
-    fn add_user(&mut self, id: &str, raw: &str, bot: bool, profile: ProfileRecord) -> String {
-        let base = username_base(raw);
-        let mut name = base.clone();
-        let mut n = 1;
-        while self.taken.contains(&name.to_lowercase()) {
-            n += 1;
-            let suffix = format!("-{n}");
-            name = format!("{}{suffix}", clip(&base, 32 - suffix.len()));
-        }
-        self.taken.insert(name.to_lowercase());
-        self.names.insert(id.to_owned(), name.clone());
-        self.index.insert(name.clone(), self.users.len());
-        self.users.push(UserRecord {
-            name: name.clone(),
-            admin: false,
-            bot,
-            created_at: i64::MAX,
-            password_hash: None,
-            profile,
-        });
-        name
-    }
-
-    /// The Confab name of Slack user `id`, seen at `at`.
-    fn user(&mut self, id: &str, at: i64, place: &Place) -> BackupResult<String> {
-        let name =
-            self.names.get(id).cloned().ok_or_else(|| {
-                BackupError::at(place, format!("user {id:?} is not in users.json"))
-            })?;
-        self.seen(&name, at);
-        Ok(name)
-    }
-
-    fn seen(&mut self, name: &str, at: i64) {
-        if let Some(&i) = self.index.get(name) {
-            let user = &mut self.users[i];
-            user.created_at = user.created_at.min(at);
-        }
-    }
-
-    /// The accounts, each created when it first appears (or now, if it never does).
-    fn user_records(&mut self) -> Vec<(Place, Record)> {
-        let now = app::timestamp::now_ms();
-        std::mem::take(&mut self.users)
-            .into_iter()
-            .enumerate()
-            .map(|(n, mut user)| {
-                if user.created_at == i64::MAX {
-                    user.created_at = now;
-                }
-                (entry("users.json", n), Record::User(user))
-            })
-            .collect()
     }
 
     /// A public (or private) channel.
@@ -476,12 +379,12 @@ impl Reader {
             .map_err(|e| BackupError::at(place, format!("channel {folder:?}: {e}")))?;
         let created_at = channel.created.saturating_mul(1000);
         let created_by = match &channel.creator {
-            Some(id) if !id.is_empty() => Some(self.user(id, created_at, place)?),
+            Some(id) if !id.is_empty() => Some(self.people.get(id, created_at, place)?),
             _ => None,
         };
         let mut members = Vec::new();
         for id in &channel.members {
-            members.push(self.user(id, created_at, place)?);
+            members.push(self.people.get(id, created_at, place)?);
         }
         let text = |v: &Option<Value>, max: usize| {
             v.as_ref()
@@ -514,7 +417,7 @@ impl Reader {
         let created_at = dm.created.saturating_mul(1000);
         let mut members = Vec::new();
         for id in &dm.members {
-            members.push(self.user(id, created_at, place)?);
+            members.push(self.people.get(id, created_at, place)?);
         }
         if members.is_empty() {
             return Err(BackupError::at(place, "a conversation without members"));
@@ -552,10 +455,10 @@ impl Reader {
             .thread_ts
             .as_deref()
             .filter(|root| *root != m.ts && cx.kept.contains(root))
-            .map(|root| message_id(&cx.room.id, root, 0));
+            .map(|root| stable_id("slack", &[&cx.room.id, root], 0));
         let also_in_room = thread.is_some() && m.subtype.as_deref() == Some("thread_broadcast");
         let mut record = MessageRecord {
-            id: message_id(&cx.room.id, &m.ts, 0),
+            id: stable_id("slack", &[&cx.room.id, &m.ts], 0),
             room: cx.room.record.room.clone(),
             from,
             date: cx.at,
@@ -596,13 +499,7 @@ impl Reader {
                 Some(entry) if !gone && wanted.len() < validate::MAX_FILES_PER_MESSAGE => {
                     wanted.push((entry.clone(), name));
                 }
-                _ => {
-                    self.skipped.files_missing += 1;
-                    if !text.is_empty() {
-                        text.push('\n');
-                    }
-                    text.push_str(&format!("📎 {} (not in the export)", clean(&name)));
-                }
+                _ => note_missing(&mut text, &name, "not in the export", &mut self.skipped),
             }
         }
         if text.trim().is_empty() && wanted.is_empty() {
@@ -615,40 +512,26 @@ impl Reader {
             .and_then(|e| ts_ms(&e.ts))
             .map(|at| at.max(cx.at));
         record.reactions = self.reactions(&m.reactions, cx.at, place)?;
-        let parts = split(&text);
-        if parts.len() > 1 {
-            self.skipped.split += 1;
-        }
-        let mut made = Vec::with_capacity(parts.len());
-        for (n, part) in parts.into_iter().enumerate() {
-            let mut piece = record.clone();
-            if n > 0 {
-                piece.id = message_id(&cx.room.id, &m.ts, n);
-                piece.reactions.clear();
-                piece.edited_at = None;
-            }
-            piece.mentions = converted
-                .mentions
-                .iter()
-                .filter(|name| mentioned(&part, name))
-                .cloned()
-                .collect();
-            piece.text = part;
-            let files = if n == 0 {
-                std::mem::take(&mut wanted)
-            } else {
-                Vec::new()
-            };
-            made.push((place.clone(), piece, files));
-        }
-        Ok(made)
+        let id = |n| stable_id("slack", &[&cx.room.id, &m.ts], n);
+        let made = pieces(
+            record,
+            &text,
+            &converted.mentions,
+            wanted,
+            id,
+            &mut self.skipped,
+        );
+        Ok(made
+            .into_iter()
+            .map(|(piece, files)| (place.clone(), piece, files))
+            .collect())
     }
 
     /// Who wrote `m`: a person of `users.json`, or a bot (an integration's account, made on
     /// first sight from its id and name).
     fn author(&mut self, m: &Message, at: i64, place: &Place) -> BackupResult<String> {
         if let Some(user) = m.user.as_deref().filter(|u| !u.is_empty()) {
-            return self.user(user, at, place);
+            return self.people.get(user, at, place);
         }
         let Some(bot) = m.bot_id.as_deref().filter(|b| !b.is_empty()) else {
             return Err(BackupError::at(
@@ -656,60 +539,34 @@ impl Reader {
                 "a message with no user and no bot_id",
             ));
         };
-        if !self.names.contains_key(bot) {
+        if !self.people.names.contains_key(bot) {
             let label = m
                 .bot_profile
                 .as_ref()
                 .and_then(|p| p.name.clone())
                 .or_else(|| m.username.clone())
                 .unwrap_or_else(|| bot.to_owned());
-            self.add_user(bot, &label, true, ProfileRecord::default());
+            let place = place.clone();
+            self.people
+                .add(bot, &label, true, ProfileRecord::default(), place);
         }
-        self.user(bot, at, place)
+        self.people.get(bot, at, place)
     }
 
-    /// Reactions with Unicode emoji, merged where two Slack names are one emoji (`+1` and
-    /// `thumbsup`); custom emoji are counted and left out.
+    /// Reactions by Confab's names for people and emoji.
     fn reactions(
         &mut self,
         given: &[SlackReaction],
         at: i64,
         place: &Place,
     ) -> BackupResult<Vec<Reaction>> {
-        let mut out: Vec<Reaction> = Vec::new();
+        let mut out = Vec::new();
         for reaction in given {
-            let Some(emoji) = emoji(&reaction.name) else {
-                *self
-                    .skipped
-                    .custom_emoji
-                    .entry(reaction.name.clone())
-                    .or_default() += 1;
-                continue;
-            };
             let mut users = Vec::new();
             for id in &reaction.users {
-                let name = self.user(id, at, place)?;
-                if !users.contains(&name) {
-                    users.push(name);
-                }
+                users.push(self.people.get(id, at, place)?);
             }
-            if users.is_empty() {
-                continue;
-            }
-            let full = out.len() >= validate::MAX_REACTIONS_PER_MESSAGE;
-            match out.iter_mut().find(|r| r.emoji == emoji) {
-                Some(same) => {
-                    for name in users {
-                        if !same.users.contains(&name) {
-                            same.users.push(name);
-                        }
-                    }
-                }
-                None if !full => {
-                    out.push(Reaction { emoji, users });
-                }
-                None => {}
-            }
+            add_reaction(&mut out, &reaction.name, &users, &mut self.skipped);
         }
         Ok(out)
     }
@@ -736,102 +593,6 @@ fn ts_ms(ts: &str) -> Option<i64> {
         return None;
     }
     Some(secs * 1000 + ms)
-}
-
-/// The id of part `part` of the message sent at `ts` in conversation `room`: the same every
-/// time the export is read, so a second import finds it stored.
-fn message_id(room: &str, ts: &str, part: usize) -> String {
-    let digest = Sha256::digest(format!("confab-import slack\0{room}\0{ts}\0{part}"));
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&digest[..16]);
-    uuid::Uuid::new_v8(bytes).hyphenated().to_string()
-}
-
-/// A username made of Slack's: allowed characters kept, others `_`, at most 32 characters,
-/// and never a word that mentions a group.
-fn username_base(raw: &str) -> String {
-    let name: String = raw
-        .trim()
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .take(32)
-        .collect();
-    match validate::new_username(&name) {
-        Ok(valid) => valid,
-        Err(_) if name.trim_matches('_').is_empty() => "slack-user".to_owned(),
-        Err(_) => format!("{}-slack", clip(&name, 26)),
-    }
-}
-
-/// At most `max` characters of `text`.
-fn clip(text: &str, max: usize) -> String {
-    text.chars().take(max).collect()
-}
-
-/// Text without the control characters Confab refuses (tab and line breaks stay).
-fn clean(text: &str) -> String {
-    text.chars()
-        .filter(|c| !c.is_control() || matches!(c, '\t' | '\n' | '\r'))
-        .collect::<String>()
-        .trim()
-        .to_owned()
-}
-
-/// Text cut into pieces Confab stores, at line breaks where one is near.
-fn split(text: &str) -> Vec<String> {
-    let max = validate::MAX_MESSAGE_CHARS;
-    let mut parts = Vec::new();
-    let mut rest: Vec<char> = text.chars().collect();
-    while rest.len() > max {
-        let cut = rest[..max]
-            .iter()
-            .rposition(|c| *c == '\n')
-            .filter(|at| *at > max / 2)
-            .map_or(max, |at| at + 1);
-        let part: String = rest.drain(..cut).collect();
-        if !part.trim().is_empty() {
-            parts.push(part.trim().to_owned());
-        }
-    }
-    let last: String = rest.into_iter().collect();
-    if !last.trim().is_empty() {
-        parts.push(last.trim().to_owned());
-    }
-    parts
-}
-
-/// Whether `text` still names `name` (a piece of a split message mentions whom it names).
-fn mentioned(text: &str, name: &str) -> bool {
-    if name.starts_with('@') {
-        return text.contains(name);
-    }
-    text.contains(&format!("@{name}"))
-}
-
-/// The Unicode emoji Slack calls `name` (`thumbsup`, `+1`, `wave::skin-tone-3`), if Confab
-/// accepts it as a reaction.
-fn emoji(name: &str) -> Option<String> {
-    let (base, tone) = match name.split_once("::skin-tone-") {
-        Some((base, tone)) => (base, Some(tone)),
-        None => (name, None),
-    };
-    let found = emojis::get_by_shortcode(base)?;
-    let toned = match tone {
-        Some("2") => found.with_skin_tone(emojis::SkinTone::Light),
-        Some("3") => found.with_skin_tone(emojis::SkinTone::MediumLight),
-        Some("4") => found.with_skin_tone(emojis::SkinTone::Medium),
-        Some("5") => found.with_skin_tone(emojis::SkinTone::MediumDark),
-        Some("6") => found.with_skin_tone(emojis::SkinTone::Dark),
-        _ => None,
-    };
-    let text = toned.unwrap_or(found).as_str();
-    validate::reaction(text).ok().filter(|valid| valid == text)
 }
 
 /// Whether `name` is a day file of the conversation whose folder is `folder`.
@@ -882,35 +643,6 @@ mod tests {
         assert_eq!(ts_ms("1512085950"), Some(1_512_085_950_000));
         assert_eq!(ts_ms("x.1"), None);
         assert_eq!(ts_ms("1.x"), None);
-    }
-
-    #[test]
-    fn usernames_are_valid_and_never_a_group() {
-        assert_eq!(username_base("alice.smith"), "alice.smith");
-        assert_eq!(username_base("Zoë Ö"), "Zo___");
-        assert_eq!(username_base("here"), "here-slack");
-        assert_eq!(username_base("   "), "slack-user");
-        assert_eq!(username_base(&"x".repeat(40)).len(), 32);
-    }
-
-    #[test]
-    fn slack_emoji_names_become_emoji() {
-        assert_eq!(emoji("thumbsup").as_deref(), Some("👍"));
-        assert_eq!(emoji("+1").as_deref(), Some("👍"));
-        assert_eq!(emoji("wave::skin-tone-3").as_deref(), Some("👋🏼"));
-        assert_eq!(emoji("partyparrot"), None);
-    }
-
-    #[test]
-    fn long_text_is_split_at_line_breaks() {
-        let line = "y".repeat(3000);
-        let parts = split(&format!("{line}\n{line}"));
-        assert_eq!(parts, [line.clone(), line]);
-        let parts = split(&"z".repeat(9000));
-        assert_eq!(
-            parts.iter().map(|p| p.len()).collect::<Vec<_>>(),
-            [4000, 4000, 1000]
-        );
     }
 
     #[test]
