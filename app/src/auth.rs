@@ -487,13 +487,31 @@ impl InviteTerms {
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// A new invite code, good for `terms`; made by `actor` (an admin in the app, or the command
-/// line, which only the operator can run).
+/// line, which only the operator can run). With `claim`, the code is for that one account,
+/// which has no password (someone imported or restored): registering with it under that
+/// username gives the account its password, so its person finds their history.
 pub async fn create_invite(
     store: &dyn crate::store::Store,
     actor: Actor<'_>,
     terms: InviteTerms,
+    claim: Option<&str>,
 ) -> Result<String, AppError> {
     actor.check()?;
+    let owner = match claim {
+        Some(name) => {
+            if terms.uses != 1 {
+                return Err(AppError::BadRequest(
+                    "An invite to claim an account admits one registration.".into(),
+                ));
+            }
+            let user = store
+                .user_by_name(name)
+                .await?
+                .ok_or_else(|| AppError::NotFound(format!("There is no account {name:?}.")))?;
+            Some(user)
+        }
+        None => None,
+    };
     let (code, hash) = new_session_token();
     let expires = crate::timestamp::now_ms() + i64::from(terms.days) * DAY_MS;
     store
@@ -502,11 +520,14 @@ pub async fn create_invite(
             actor.admin.map(|a| a.id),
             expires,
             i64::from(terms.uses),
+            owner.as_ref().map(|u| u.id),
         )
         .await?;
-    actor
-        .audit(store, "create_invite", "", &terms.words(expires))
-        .await;
+    let words = match &owner {
+        Some(user) => format!("to claim {}, {}", user.username, terms.words(expires)),
+        None => terms.words(expires),
+    };
+    actor.audit(store, "create_invite", "", &words).await;
     Ok(code)
 }
 

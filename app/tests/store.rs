@@ -61,6 +61,7 @@ macro_rules! every_case {
             a_link_card_is_set_for_its_link_removed_by_its_author_and_cached_by_url,
             a_profile_changes_part_by_part_and_its_picture_is_kept_from_pruning,
             registration_follows_the_mode_and_an_invite_is_used_as_often_as_it_allows,
+            an_invite_for_an_account_without_a_password_claims_it_once,
             text_is_stored_verbatim,
             unread_counts_follow_the_shared_read_position,
             unread_counts_stop_at_the_cap,
@@ -1910,6 +1911,72 @@ async fn moderators_pin_and_pins_sync_by_rev(store: Arc<dyn Store>) {
     ));
 }
 
+async fn an_invite_for_an_account_without_a_password_claims_it_once(store: Arc<dyn Store>) {
+    use app::backup::record::UserRecord;
+    use app::store::Admission;
+    let public = |invite: Option<&'static [u8]>| Admission::Register { invite };
+    let admin = store.create_user("admin", "h").await.unwrap();
+    // Imported people: accounts without a password, as a restore or an importer makes them.
+    let mut restore = store.begin_restore().await.unwrap();
+    for name in ["Zoe", "yann"] {
+        let user = UserRecord {
+            name: name.into(),
+            admin: false,
+            bot: false,
+            created_at: 1,
+            password_hash: None,
+            profile: Default::default(),
+        };
+        restore.user(&user).await.unwrap();
+    }
+    restore.finish(true).await.unwrap();
+    let zoe = store.user_by_name("zoe").await.unwrap().unwrap();
+    let bot = store.create_bot("ci").await.unwrap();
+    let far = i64::MAX / 2;
+
+    // Only an account no one can log in to can be claimed.
+    for taken in [admin.id, bot.id] {
+        let refused = store
+            .create_invite(b"no", Some(admin.id), far, 1, Some(taken))
+            .await
+            .unwrap_err();
+        assert!(matches!(refused, StoreError::Conflict(_)), "{refused:?}");
+    }
+    store
+        .create_invite(b"zoe", Some(admin.id), far, 1, Some(zoe.id))
+        .await
+        .unwrap();
+    // Under another name the claim is refused, and nothing is created or used up.
+    let other = store
+        .register_user("yann", "h", public(Some(b"zoe")))
+        .await
+        .unwrap_err();
+    assert!(matches!(other, StoreError::Forbidden(_)), "{other:?}");
+    assert!(store
+        .credentials("yann")
+        .await
+        .unwrap()
+        .unwrap()
+        .1
+        .is_none());
+    // Under hers (in any case) it sets her password: the same account, not a new one.
+    let claimed = store
+        .register_user("ZOE", "new-hash", public(Some(b"zoe")))
+        .await
+        .unwrap();
+    assert_eq!(claimed.id, zoe.id);
+    let (_, hash) = store.credentials("zoe").await.unwrap().unwrap();
+    assert_eq!(hash.as_deref(), Some("new-hash"));
+    // Once.
+    let again = store
+        .register_user("zoe", "other", public(Some(b"zoe")))
+        .await
+        .unwrap_err();
+    assert!(matches!(again, StoreError::Forbidden(_)), "{again:?}");
+    let (_, hash) = store.credentials("zoe").await.unwrap().unwrap();
+    assert_eq!(hash.as_deref(), Some("new-hash"));
+}
+
 async fn registration_follows_the_mode_and_an_invite_is_used_as_often_as_it_allows(
     store: Arc<dyn Store>,
 ) {
@@ -1948,10 +2015,10 @@ async fn registration_follows_the_mode_and_an_invite_is_used_as_often_as_it_allo
         .unwrap();
     let far = i64::MAX / 2;
     store
-        .create_invite(b"good", Some(admin.id), far, 1)
+        .create_invite(b"good", Some(admin.id), far, 1, None)
         .await
         .unwrap();
-    store.create_invite(b"old", None, 1, 1).await.unwrap();
+    store.create_invite(b"old", None, 1, 1, None).await.unwrap();
     for invite in [None, Some(&b"nope"[..]), Some(&b"old"[..])] {
         let refused = store
             .register_user("bob", "h", public(invite))
@@ -1979,11 +2046,11 @@ async fn registration_follows_the_mode_and_an_invite_is_used_as_often_as_it_allo
 
     // An invite for two admits two, then no one; a revoked one admits no one at all.
     store
-        .create_invite(b"team", Some(admin.id), far, 2)
+        .create_invite(b"team", Some(admin.id), far, 2, None)
         .await
         .unwrap();
     store
-        .create_invite(b"taken-back", None, far, 5)
+        .create_invite(b"taken-back", None, far, 5, None)
         .await
         .unwrap();
     let listed = store.invites(10).await.unwrap();

@@ -417,11 +417,18 @@ pub async fn admin(command: AdminCommand) -> CommandResult {
             eprintln!("registration is now {}", mode.as_str());
             Ok(())
         }
-        AdminCommand::Invite { db, uses, days } => {
+        AdminCommand::Invite {
+            db,
+            uses,
+            days,
+            claim,
+        } => {
             let terms = app::auth::InviteTerms::new(Some(uses), Some(days))?;
             let store = open(&db).await?;
             let origin = shell_origin();
-            let result = app::auth::create_invite(store.as_ref(), shell(&origin), terms).await;
+            let result =
+                app::auth::create_invite(store.as_ref(), shell(&origin), terms, claim.as_deref())
+                    .await;
             store.close().await;
             println!("{}", result?);
             Ok(())

@@ -529,6 +529,10 @@ pub enum AdminCommand {
         /// How many days it lasts (1 to 30).
         #[arg(long, default_value_t = 7)]
         days: u32,
+        /// For this one account, which has no password (brought in by `confab import` or a
+        /// restore): registering with the code under its username sets its password.
+        #[arg(long = "for", value_name = "USER")]
+        claim: Option<String>,
     },
     /// Set USER's password, read as one line from standard input (e.g. an account restored
     /// from a backup without credentials). Ends the user's sessions.

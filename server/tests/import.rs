@@ -5,6 +5,7 @@
 //! of the archive, a zip bomb, broken JSON, an unknown user) are refused with nothing stored.
 #![expect(clippy::unwrap_used)]
 
+mod common;
 #[path = "../../app/tests/support/postgres.rs"]
 mod pg;
 
@@ -411,6 +412,65 @@ on_both_databases!(
         a_slack_export_is_imported_once_into_sqlite,
         a_slack_export_is_imported_once_into_postgres
 );
+
+/// An imported person has no password; an admin's invite for their account lets them set one
+/// and find their history, once, and only under their own name.
+#[tokio::test]
+async fn an_imported_person_claims_their_account_with_an_invite() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = dir.path().join("files");
+    let url = format!("sqlite://{}", dir.path().join("confab.db").display());
+    let (entries, _) = export();
+    let path = dir.path().join("export.zip");
+    zip(&path, &entries);
+    ok(confab(
+        &url,
+        &files,
+        &["import", "slack", path.to_str().unwrap()],
+    ));
+    let invite = |user: &str| {
+        let output = confab(&url, &files, &["admin", "invite", "--for", user]);
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert!(output.status.success(), "{stderr}");
+        String::from_utf8(output.stdout).unwrap().trim().to_owned()
+    };
+    let code = invite("carol");
+    let bot = failed(confab(
+        &url,
+        &files,
+        &["admin", "invite", "--for", "deploybot"],
+    ));
+    assert!(bot.contains("nothing to claim"), "{bot}");
+
+    let (state, _store) =
+        server::open_node(&url, false, None, app::limits::LimitsConfig::relaxed())
+            .await
+            .unwrap();
+    let addr = common::serve(state).await;
+    let register = |name: &str, code: &str| {
+        let form = format!("username={name}&password=password123&invite={code}");
+        async move { common::post(addr, "/api/register", &form, None).await }
+    };
+    let (status, _, body) = register("bob", &code).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body.contains("This invite is for another account"),
+        "{body}"
+    );
+    let (status, cookie, body) = register("carol", &code).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"username\":\"carol\""), "{body}");
+    // Her rooms and history are there: she is the imported account, not a new one.
+    let (status, _, sidebar) = common::get(addr, "/api/v1/rooms", Some(&cookie)).await;
+    assert_eq!(status, 200, "{sidebar}");
+    assert!(sidebar.contains("\"general\""), "{sidebar}");
+    // The group DM with alice and bob, named for her by the others in it.
+    assert!(sidebar.contains("\"name\":\"alice, bob\""), "{sidebar}");
+    let (status, _, body) = register("carol", &code).await;
+    assert_eq!(status, 403, "{body}");
+    let again = failed(confab(&url, &files, &["admin", "invite", "--for", "carol"]));
+    assert!(again.contains("can log in already"), "{again}");
+}
 
 #[test]
 fn hostile_exports_are_refused_and_nothing_is_stored() {

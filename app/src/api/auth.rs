@@ -170,9 +170,14 @@ pub async fn set_registration(mode: String) -> Result<String, AppError> {
 }
 
 /// An admin makes an invite: a code good for `uses` registrations (1 when not said, at most
-/// 100) within `days` days (7 when not said, at most 30). Answers the code, shown this once.
+/// 100) within `days` days (7 when not said, at most 30), or, with `claim`, for that one
+/// account without a password (an imported person). Answers the code, shown this once.
 #[server(endpoint = "create_invite")]
-pub async fn create_invite(uses: Option<u32>, days: Option<u32>) -> Result<String, AppError> {
+pub async fn create_invite(
+    uses: Option<u32>,
+    days: Option<u32>,
+    claim: Option<String>,
+) -> Result<String, AppError> {
     use super::ssr::{require_admin, state};
     let terms = crate::auth::InviteTerms::new(uses, days)?;
     let (admin, origin) = require_admin().await?;
@@ -180,7 +185,8 @@ pub async fn create_invite(uses: Option<u32>, days: Option<u32>) -> Result<Strin
         admin: Some(&admin),
         origin: &origin,
     };
-    crate::auth::create_invite(state()?.store.as_ref(), actor, terms).await
+    let claim = claim.as_deref().map(str::trim).filter(|c| !c.is_empty());
+    crate::auth::create_invite(state()?.store.as_ref(), actor, terms, claim).await
 }
 
 /// An admin revokes the invite `id` names (as the console lists it). Answers what was done.

@@ -524,6 +524,13 @@ pub const REGISTRATION_CLOSED: &str =
     "Registration is closed on this instance. Ask an admin for an account.";
 pub const INVITE_NEEDED: &str =
     "Registration here needs an invite. Ask an admin for an invite link.";
+/// Why an account cannot be claimed with an invite.
+pub const INVITE_NOT_CLAIMABLE: &str =
+    "That account can log in already, or is a bot: there is nothing to claim.";
+/// Why a claim invite is refused for the username given.
+pub const INVITE_FOR_ANOTHER: &str =
+    "This invite is for another account, or that account can log in already: register under \
+     the username the invite names.";
 pub const INVITE_INVALID: &str =
     "This invite is not valid: it may have been used up, revoked, or have expired.";
 
@@ -576,13 +583,16 @@ pub trait Store: Send + Sync + 'static {
     /// Who may register now (always `Open` while there are no accounts).
     async fn registration_mode(&self) -> StoreResult<RegistrationMode>;
     async fn set_registration_mode(&self, mode: RegistrationMode) -> StoreResult<()>;
-    /// Records an invite, known by the hash of its code, usable once until `expires_at`.
+    /// Records an invite, known by the hash of its code, usable `max_uses` times until
+    /// `expires_at`. With `for_user`, it claims that account (see [`INVITE_NOT_CLAIMABLE`]):
+    /// refused with a conflict unless the account has no password and is not a bot.
     async fn create_invite(
         &self,
         code_hash: &[u8],
         created_by: Option<UserId>,
         expires_at: i64,
         max_uses: i64,
+        for_user: Option<UserId>,
     ) -> StoreResult<()>;
     /// The newest `limit` invites, newest first, whatever their state.
     async fn invites(&self, limit: u32) -> StoreResult<Vec<crate::model::InviteRow>>;

@@ -447,6 +447,19 @@ fn Registration(
                     <option value="30">"30 days"</option>
                 </select>
             </div>
+            <label for="invite-claim">"For an imported account (optional)"</label>
+            <input
+                id="invite-claim"
+                name="claim"
+                autocomplete="off"
+                autocapitalize="none"
+                spellcheck="false"
+                maxlength="32"
+                aria-describedby="invite-claim-hint"
+            />
+            <p class="hint" id="invite-claim-hint">
+                "Its person registers with this username and sets the password."
+            </p>
             <button type="submit" class="secondary">"Create invite link"</button>
             {form_error(invite.value())}
             {link}

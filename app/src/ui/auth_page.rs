@@ -71,14 +71,16 @@ pub fn AuthPage() -> impl IntoView {
     }
 }
 
-/// The registration form; with `needs_invite`, an invite code field (filled from the link).
+/// The registration form; with `needs_invite`, or an invite link (which may be one to claim an
+/// imported account), an invite code field filled from the link.
 #[component]
 fn RegisterForm(needs_invite: bool, invite: String) -> impl IntoView {
     let session = expect_context::<Session>();
+    let shown = needs_invite || !invite.is_empty();
     view! {
         <ActionForm action=session.register>
             <CredentialFields prefix="register" new_password=true/>
-            {needs_invite
+            {shown
                 .then(|| {
                     view! {
                         <label for="register-invite">"Invite code"</label>

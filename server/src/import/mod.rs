@@ -179,8 +179,8 @@ async fn apply(
     }
     if counts.users_created > 0 && !dry_run {
         eprintln!(
-            "note: imported people have no password and cannot log in until one is set: \
-             confab admin set-password USER"
+            "note: imported people have no password and cannot log in yet: `confab admin \
+             invite --for USER` makes a link for one to claim their account"
         );
     }
     Ok(())

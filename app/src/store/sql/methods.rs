@@ -24,7 +24,8 @@ use crate::store::records::{BackupResult, EndRecord};
 use crate::store::{
     admit, stored_mode, Admission, Changed, ExportRequest, ExportSink, Found, HistoryQuery,
     MessageChange, NewAccessToken, NewIncomingWebhook, NewMessage, NewOutgoingHook, OutgoingHook, NewReply, ProfileChange, Replied, RestoreTx, SearchFilter, Store, StoreError,
-    StoreResult, StoredMember, TokenGrant, WebhookGrant, INVITE_INVALID,
+    StoreResult, StoredMember, TokenGrant, WebhookGrant, INVITE_FOR_ANOTHER, INVITE_INVALID,
+    INVITE_NOT_CLAIMABLE,
 };
 use crate::timestamp::now_ms;
 #[async_trait]
@@ -37,6 +38,31 @@ impl Store for Backend {
     ) -> StoreResult<User> {
         let now = now_ms();
         let mut tx = begin_write(&self.write).await?;
+        // An invite for one account claims it: that account gets the password.
+        if let Admission::Register { invite: Some(code) } = admission {
+            let owner: Option<Option<i64>> =
+                sqlx::query_scalar("SELECT for_user FROM invites WHERE code_hash = $1")
+                    .bind(code)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if let Some(Some(owner)) = owner {
+                let user = sqlx::query_as::<_, User>(
+                    "UPDATE users SET password_hash = $1 \
+                     WHERE id = $2 AND lower(username) = lower($3) \
+                       AND password_hash IS NULL AND NOT is_bot AND disabled_at IS NULL \
+                     RETURNING id, username, is_admin",
+                )
+                .bind(password_hash)
+                .bind(owner)
+                .bind(username)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or_else(|| StoreError::Forbidden(INVITE_FOR_ANOTHER.into()))?;
+                use_invite(&mut tx, code, user.id, now).await?;
+                tx.commit().await?;
+                return Ok(user);
+            }
+        }
         let user = sqlx::query_as::<_, User>(
             "INSERT INTO users (username, password_hash, is_admin, created_at) \
              VALUES ($1, $2, NOT EXISTS(SELECT 1 FROM users), $3) \
@@ -60,19 +86,7 @@ impl Store for Backend {
                 .await?;
         // The first account is the admin: it is the one created into an empty table.
         if let Some(invite) = admit(admission, stored_mode(mode), user.is_admin)? {
-            let used = sqlx::query(
-                "UPDATE invites SET used_by = $1, used_at = $2, uses = uses + 1 \
-                 WHERE code_hash = $3 AND uses < max_uses AND revoked_at IS NULL \
-                   AND expires_at > $2",
-            )
-            .bind(user.id)
-            .bind(now)
-            .bind(invite)
-            .execute(&mut *tx)
-            .await?;
-            if used.rows_affected() != 1 {
-                return Err(StoreError::Forbidden(INVITE_INVALID.into()));
-            }
+            use_invite(&mut tx, invite, user.id, now).await?;
         }
         sqlx::query(
             "INSERT INTO memberships (room_id, user_id, joined_at, last_read_seq) \
@@ -118,18 +132,27 @@ impl Store for Backend {
         created_by: Option<UserId>,
         expires_at: i64,
         max_uses: i64,
+        for_user: Option<UserId>,
     ) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO invites (code_hash, created_by, created_at, expires_at, max_uses) \
-             VALUES ($1, $2, $3, $4, $5)",
+        // A claim is only for an account no one can log in to yet, checked as it is made.
+        let made = sqlx::query(
+            "INSERT INTO invites (code_hash, created_by, created_at, expires_at, max_uses, \
+               for_user) \
+             SELECT $1, $2, $3, $4, $5, $6 \
+             WHERE $6 IS NULL OR EXISTS (SELECT 1 FROM users WHERE id = $6 \
+               AND password_hash IS NULL AND NOT is_bot)",
         )
         .bind(code_hash)
         .bind(created_by)
         .bind(now_ms())
         .bind(expires_at)
         .bind(max_uses)
+        .bind(for_user)
         .execute(&self.write)
         .await?;
+        if made.rows_affected() != 1 {
+            return Err(StoreError::Conflict(INVITE_NOT_CLAIMABLE.into()));
+        }
         Ok(())
     }
 
@@ -1214,3 +1237,26 @@ async fn last_owner_of_others(conn: &mut Conn, room_id: RoomId) -> StoreResult<b
 type InviteColumns = (Vec<u8>, Option<String>, i64, i64, i64, i64, Option<i64>);
 
 use crate::model::hash_id;
+
+/// Uses the invite whose code hashes to `code` once for `user`, inside the registering
+/// transaction; refused when it is used up, revoked or expired.
+async fn use_invite(
+    conn: &mut Conn,
+    code: &[u8],
+    user: UserId,
+    now: i64,
+) -> StoreResult<()> {
+    let used = sqlx::query(
+        "UPDATE invites SET used_by = $1, used_at = $2, uses = uses + 1 \
+         WHERE code_hash = $3 AND uses < max_uses AND revoked_at IS NULL AND expires_at > $2",
+    )
+    .bind(user)
+    .bind(now)
+    .bind(code)
+    .execute(&mut *conn)
+    .await?;
+    if used.rows_affected() != 1 {
+        return Err(StoreError::Forbidden(INVITE_INVALID.into()));
+    }
+    Ok(())
+}
