@@ -217,8 +217,13 @@ fn export() -> (Vec<(String, Vec<u8>)>, Expected) {
     );
     days[2].push(json!({"type": "message", "user": "U03", "ts": ts(100_021),
         "thread_ts": ts(100_020), "text": "an answer to a deleted question"}));
-    messages += 4;
-    replies += 1;
+    // A root with nothing to show (its content was blocks only): its reply keeps its thread.
+    days[2].push(json!({"type": "message", "user": "U02", "ts": ts(100_030),
+        "thread_ts": ts(100_030), "text": "", "blocks": [{"type": "divider"}]}));
+    days[2].push(json!({"type": "message", "user": "U01", "ts": ts(100_031),
+        "thread_ts": ts(100_030), "text": "a reply to blocks"}));
+    messages += 6;
+    replies += 2;
 
     let mut entries = vec![
         entry("users.json", &users),
@@ -363,6 +368,14 @@ async fn imports_threads_reactions_mentions_and_files_once(url: String) {
     assert_eq!(broadcast["thread"], root["id"]);
     assert_eq!(broadcast["also_in_room"], true);
     assert_eq!(find("reply 1 to 50").get("also_in_room"), None);
+    let blocks = find("a reply to blocks");
+    let root = named(
+        &records,
+        "message",
+        "id",
+        blocks["thread"].as_str().unwrap(),
+    );
+    assert!(root["deleted_at"].is_string());
     let answer = find("an answer to a deleted question");
     let tombstone = messages
         .iter()
@@ -663,6 +676,12 @@ fn bulk(attachment: &str) -> (Vec<Value>, usize) {
         json!({"type": "post", "post": {"team": "acme", "channel": "leads",
         "user": "alice", "message": "leads only", "create_at": MM0}}),
     );
+    // A post with nothing to show but a reply: kept as a tombstone, so the reply is a thread.
+    lines.push(
+        json!({"type": "post", "post": {"team": "acme", "channel": "leads",
+        "user": "bob", "message": "", "create_at": MM0 + 10, "replies": [
+            {"user": "alice", "message": "an answer to nothing", "create_at": MM0 + 11}]}}),
+    );
     lines.push(
         json!({"type": "post", "post": {"team": "other", "channel": "town-square",
         "user": "alice", "message": "another team", "create_at": MM0}}),
@@ -675,7 +694,7 @@ fn bulk(attachment: &str) -> (Vec<Value>, usize) {
     lines.push(json!({"type": "direct_post", "direct_post": {
         "channel_members": ["alice", "bob", "carol"], "user": "carol",
         "message": "all three", "create_at": MM0 + 6}}));
-    messages += 3;
+    messages += 5;
     (lines, messages)
 }
 
@@ -754,6 +773,14 @@ async fn imports_a_mattermost_team_once(url: String) {
     let root = find("post 10 for");
     assert_eq!(find("first answer to 10")["thread"], root["id"]);
     assert_eq!(find("second answer to 10")["from"], "ci-bot");
+    let answer = find("an answer to nothing");
+    let root = named(
+        &records,
+        "message",
+        "id",
+        answer["thread"].as_str().unwrap(),
+    );
+    assert!(root["deleted_at"].is_string());
     let shared = find("the report");
     assert_eq!(shared["text"], "the report\n📎 gone.png (not found)");
     assert_eq!(shared["files"][0]["name"], "report.txt");
@@ -766,6 +793,21 @@ async fn imports_a_mattermost_team_once(url: String) {
         "{stderr}"
     );
     assert_eq!(backup(&url, &files), records);
+
+    // What came in goes out and back in unchanged, through a JSONL backup.
+    let again_url = format!("sqlite://{}", dir.path().join("again.db").display());
+    let jsonl = dir.path().join("imported.jsonl");
+    ok(confab(
+        &url,
+        &files,
+        &["backup", "--out", jsonl.to_str().unwrap()],
+    ));
+    ok(confab(
+        &again_url,
+        &files,
+        &["restore", jsonl.to_str().unwrap()],
+    ));
+    assert_eq!(backup(&again_url, &files), records);
 
     // Without --team, a file of several teams names each channel after its team.
     let every = dir.path().join("every.db");

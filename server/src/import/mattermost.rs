@@ -520,7 +520,8 @@ impl Reader<'_> {
                 note_missing(&mut text, &name, "not found", &mut self.skipped);
             }
         }
-        if text.trim().is_empty() && wanted.is_empty() {
+        let empty = text.trim().is_empty() && wanted.is_empty();
+        if empty && post.replies.is_empty() {
             self.skipped.empty += 1;
             return Ok(None);
         }
@@ -535,7 +536,7 @@ impl Reader<'_> {
             );
         }
         let pins = self.pins.entry(room.to_owned()).or_default();
-        let pinned = post.is_pinned && *pins < validate::MAX_PINS_PER_ROOM;
+        let pinned = !empty && post.is_pinned && *pins < validate::MAX_PINS_PER_ROOM;
         *pins += usize::from(pinned);
         let record = MessageRecord {
             id: id(0),
@@ -544,10 +545,12 @@ impl Reader<'_> {
             date: post.create_at,
             edited_at: post
                 .edit_at
-                .filter(|at| *at > 0)
+                .filter(|at| *at > 0 && !empty)
                 .map(|at| at.max(post.create_at)),
-            reactions,
+            reactions: if empty { Vec::new() } else { reactions },
             thread: thread.map(str::to_owned),
+            // A root with nothing to show but replies keeps its place, as a tombstone.
+            deleted_at: empty.then_some(post.create_at),
             pinned: pinned.then_some(PinRecord {
                 by: from,
                 at: post.create_at,

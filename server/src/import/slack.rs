@@ -206,17 +206,14 @@ pub fn read(mut archive: Archive) -> BackupResult<Export> {
         .map(|r| (r.id.clone(), r.record.room.clone()))
         .collect();
     let stored_files = file_entries(&archive);
+    let mut day_files = day_files(&archive);
     // `<@U…>` names a person of users.json (bots met later are not mentioned that way).
     let people = reader.people.names.clone();
 
     let mut messages = Vec::new();
     let mut files = Vec::new();
     for room in &rooms {
-        let mut days: Vec<String> = archive
-            .names()
-            .filter(|name| is_day_file(name, &room.folder))
-            .map(str::to_owned)
-            .collect();
+        let mut days = day_files.remove(&room.folder).unwrap_or_default();
         days.sort();
         let mut read = Vec::new();
         for day in days {
@@ -503,6 +500,12 @@ impl Reader {
             }
         }
         if text.trim().is_empty() && wanted.is_empty() {
+            // A thread's root with nothing to show keeps its place, so its replies stay a
+            // thread: a tombstone, as a deleted root is.
+            if m.thread_ts.as_deref() == Some(m.ts.as_str()) {
+                record.deleted_at = Some(cx.at);
+                return Ok(vec![(place.clone(), record, Vec::new())]);
+            }
             self.skipped.empty += 1;
             return Ok(Vec::new());
         }
@@ -595,23 +598,33 @@ fn ts_ms(ts: &str) -> Option<i64> {
     Some(secs * 1000 + ms)
 }
 
-/// Whether `name` is a day file of the conversation whose folder is `folder`.
-fn is_day_file(name: &str, folder: &str) -> bool {
-    let Some(day) = name
-        .strip_prefix(folder)
-        .and_then(|rest| rest.strip_prefix('/'))
-        .and_then(|rest| rest.strip_suffix(".json"))
-    else {
-        return false;
-    };
-    day.len() == 10
+/// The day files of each conversation folder (`general` → `general/2024-01-02.json`, …).
+fn day_files(archive: &Archive) -> HashMap<String, Vec<String>> {
+    let mut found: HashMap<String, Vec<String>> = HashMap::new();
+    for name in archive.names() {
+        if let Some(folder) = day_folder(name) {
+            found
+                .entry(folder.to_owned())
+                .or_default()
+                .push(name.to_owned());
+        }
+    }
+    found
+}
+
+/// The folder of a day file (`general/2024-01-02.json`), or `None` if `name` is not one.
+fn day_folder(name: &str) -> Option<&str> {
+    let (folder, file) = name.rsplit_once('/')?;
+    let day = file.strip_suffix(".json")?;
+    let is_day = day.len() == 10
         && day.bytes().enumerate().all(|(i, b)| {
             if i == 4 || i == 7 {
                 b == b'-'
             } else {
                 b.is_ascii_digit()
             }
-        })
+        });
+    (is_day && !folder.is_empty()).then_some(folder)
 }
 
 /// Where files' bytes are in the archive, by Slack file id: `…/attachments/F123-name.png` or
@@ -647,12 +660,10 @@ mod tests {
 
     #[test]
     fn day_files_are_found_by_folder() {
-        assert!(is_day_file("general/2024-01-02.json", "general"));
-        assert!(!is_day_file("general-2/2024-01-02.json", "general"));
-        assert!(!is_day_file(
-            "general/attachments/F1-2024-01-02.json",
-            "general"
-        ));
-        assert!(!is_day_file("general/notes.json", "general"));
+        assert_eq!(day_folder("general/2024-01-02.json"), Some("general"));
+        assert_eq!(day_folder("general-2/2024-01-02.json"), Some("general-2"));
+        assert_eq!(day_folder("general/attachments/F1-2024-01-02.json"), None);
+        assert_eq!(day_folder("general/notes.json"), None);
+        assert_eq!(day_folder("2024-01-02.json"), None);
     }
 }
