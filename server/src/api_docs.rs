@@ -27,7 +27,7 @@ use utoipa::{Modify, OpenApi};
         title = "Confab API",
         version = "1",
         description = "Rooms, members, messages (post, edit, delete, react, pin, threads, \
-            history, changes), search and profiles, for scripts, bots and other programs. Send \
+            history, changes), files, search and profiles, for scripts, bots and other programs. Send \
             a personal access token as `Authorization: Bearer cfb_…` (made in the account \
             menu, or with `confab token create`): a read needs its `read` scope, anything else \
             its `write` scope. A browser's session cookie works too. Every error is \
@@ -42,6 +42,7 @@ use utoipa::{Modify, OpenApi};
         (name = "account", description = "Who is calling, and who people are"),
         (name = "rooms", description = "Rooms and their members"),
         (name = "messages", description = "A room's messages and threads"),
+        (name = "files", description = "Sending and fetching a message's files"),
         (name = "search", description = "Finding messages"),
     )
 )]
@@ -361,27 +362,35 @@ fn operation_section(anchor: &str, method: &str, path: &str, operation: &Value) 
             rows,
         ));
     }
-    let body = &operation["requestBody"]["content"]["application/json"]["schema"];
-    if !body.is_null() {
-        let _ = write!(out, "<p>Body (JSON): {}</p>", type_of(body));
+    if let Some((media, content)) = first_content(&operation["requestBody"]) {
+        let kind = if media == "application/json" {
+            "JSON".to_string()
+        } else {
+            format!("<code>{}</code>", esc(media))
+        };
+        let _ = write!(out, "<p>Body ({kind}): {}</p>", type_of(&content["schema"]));
     }
     if let Some(responses) = operation["responses"].as_object() {
         let rows = responses.iter().map(|(status, response)| {
-            let schema = &response["content"]["application/json"]["schema"];
-            [
-                esc(status),
-                prose(description(response)),
-                if schema.is_null() {
-                    "none".to_string()
-                } else {
-                    type_of(schema)
-                },
-            ]
+            let body = match first_content(response) {
+                None => "none".to_string(),
+                Some(("application/json", content)) => type_of(&content["schema"]),
+                Some((media, _)) => format!("bytes (<code>{}</code>)", esc(media)),
+            };
+            [esc(status), prose(description(response)), body]
         });
         out.push_str(&table("Answers", ["Status", "Description", "Body"], rows));
     }
     out.push_str("</section>");
     out
+}
+
+/// A body's media type and its description (each call here has one kind of body).
+fn first_content(item: &Value) -> Option<(&str, &Value)> {
+    item["content"]
+        .as_object()
+        .and_then(|content| content.iter().next())
+        .map(|(media, content)| (media.as_str(), content))
 }
 
 /// A table whose cells carry their column's name, for the stacked rows of a narrow screen.

@@ -81,7 +81,11 @@ pub async fn upload(
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Response {
     let page = wants_page(&headers);
-    match receive(&state, room_id, &headers, multipart).await {
+    let sent = match authenticate(&state, &headers).await {
+        Ok(user) => receive(&state, &user, room_id, &headers, multipart).await,
+        Err(e) => Err(e),
+    };
+    match sent {
         Ok(message) if page => Redirect::to(&message.url()).into_response(),
         Ok(message) => axum::Json(message).into_response(),
         Err(e) if page && !matches!(e, AppError::Unauthorized(_) | AppError::NotFound(_)) => {
@@ -92,13 +96,15 @@ pub async fn upload(
     }
 }
 
-async fn receive(
+/// Receives the files of one message from `user` and posts it: the upload form's and the HTTP
+/// API's (`api_files`) one path.
+pub(crate) async fn receive(
     state: &AppState,
+    user: &User,
     room_id: RoomId,
     headers: &HeaderMap,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Message, AppError> {
-    let user = authenticate(state, headers).await?;
     let files = state
         .files
         .clone()
@@ -169,7 +175,7 @@ async fn receive(
         files: &attached,
         budget_drawn: true,
     };
-    chat::post(state, &user, post, Answer::Returned).await
+    chat::post(state, user, post, Answer::Returned).await
 }
 
 /// Streams one file part to staging and checks it.
@@ -215,9 +221,11 @@ pub async fn file(
     Path((room_id, seq, id)): Path<(RoomId, i64, String)>,
     headers: HeaderMap,
 ) -> Response {
-    serve(&state, room_id, seq, &id, false, &headers)
-        .await
-        .unwrap_or_else(|e| json_error(&e))
+    let served = match authenticate(&state, &headers).await {
+        Ok(user) => serve(&state, &user, (room_id, seq, &id), false, &headers).await,
+        Err(e) => Err(e),
+    };
+    served.unwrap_or_else(|e| json_error(&e))
 }
 
 /// `GET /files/{room}/{seq}/{id}/thumb`: an image's thumbnail, to the same people.
@@ -226,24 +234,26 @@ pub async fn thumb(
     Path((room_id, seq, id)): Path<(RoomId, i64, String)>,
     headers: HeaderMap,
 ) -> Response {
-    serve(&state, room_id, seq, &id, true, &headers)
-        .await
-        .unwrap_or_else(|e| json_error(&e))
+    let served = match authenticate(&state, &headers).await {
+        Ok(user) => serve(&state, &user, (room_id, seq, &id), true, &headers).await,
+        Err(e) => Err(e),
+    };
+    served.unwrap_or_else(|e| json_error(&e))
 }
 
 fn no_such_file() -> AppError {
     AppError::NotFound("There is no such file.".into())
 }
 
-async fn serve(
+/// File `id` of message `seq` in room `room_id` (its thumbnail when `thumb`), to `user` if
+/// they may see the message: the pages' and the HTTP API's (`api_files`) one path.
+pub(crate) async fn serve(
     state: &AppState,
-    room_id: RoomId,
-    seq: i64,
-    id: &str,
+    user: &User,
+    (room_id, seq, id): (RoomId, i64, &str),
     thumb: bool,
     headers: &HeaderMap,
 ) -> Result<Response, AppError> {
-    let user = authenticate(state, headers).await?;
     let files: Arc<Files> = state.files.clone().ok_or_else(no_such_file)?;
     // Outsiders, unknown messages and deleted ones look the same: no such file.
     let message = state

@@ -5,6 +5,7 @@
 #![recursion_limit = "256"]
 
 pub mod api_docs;
+pub mod api_files;
 pub mod assets;
 pub mod avatars;
 pub mod bench;
@@ -97,11 +98,13 @@ pub fn router(state: AppState, options: LeptosOptions, live: LiveOptions) -> Rou
     let max_upload = state.files.as_ref().map_or(0, |f| f.max_upload());
     let upload_bytes = usize::try_from(max_upload.saturating_add(files::FORM_OVERHEAD_BYTES))
         .unwrap_or(usize::MAX);
+    let (api, api_uploads) = rest::router(state.clone(), upload_bytes);
     let uploads = Router::new()
         .route("/files/{room}", axum::routing::post(files::upload))
         .route("/avatar", axum::routing::post(avatars::upload))
         .layer(axum::extract::DefaultBodyLimit::max(upload_bytes))
-        .with_state(state.clone());
+        .with_state(state.clone())
+        .nest("/api/v1", api_uploads);
     let probes = Router::new()
         .route("/healthz", axum::routing::get(health::healthz))
         .route(
@@ -127,7 +130,7 @@ pub fn router(state: AppState, options: LeptosOptions, live: LiveOptions) -> Rou
             axum::routing::get(previews::thumbnail).with_state(state.clone()),
         )
         .route("/ws", axum::routing::get(ws::handler).with_state(ws_state))
-        .nest("/api/v1", rest::router(state.clone()))
+        .nest("/api/v1", api)
         .route(
             "/hooks/{secret}",
             axum::routing::post(hooks::incoming).with_state(state.clone()),

@@ -25,11 +25,18 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-/// The API's routes, mounted at `/api/v1` (in a router of any state). Each handler is
+/// The API's routes, to mount at `/api/v1` (in a router of any state): the calls, and apart
+/// from them the uploads, whose bodies may be as large as `upload_bytes`. Each handler is
 /// registered with its `#[utoipa::path]`, so the OpenAPI document (`/api/v1/openapi.json`)
 /// and its reference page (`/api/v1/docs`) describe exactly the routes served.
-pub fn router<S: Clone + Send + Sync + 'static>(state: AppState) -> Router<S> {
-    let (routes, api) = OpenApiRouter::with_openapi(crate::api_docs::ApiDoc::openapi())
+pub fn router<S: Clone + Send + Sync + 'static>(
+    state: AppState,
+    upload_bytes: usize,
+) -> (Router<S>, Router<S>) {
+    let (uploads, upload_api) = OpenApiRouter::new()
+        .routes(routes!(crate::api_files::upload))
+        .split_for_parts();
+    let (routes, mut api) = OpenApiRouter::with_openapi(crate::api_docs::ApiDoc::openapi())
         .routes(routes!(me))
         .routes(routes!(rooms))
         .routes(routes!(join))
@@ -43,15 +50,22 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: AppState) -> Router<S> {
         .routes(routes!(changes))
         .routes(routes!(members))
         .routes(routes!(search))
+        .routes(routes!(crate::api_files::file))
+        .routes(routes!(crate::api_files::thumb))
         .split_for_parts();
-    routes
+    api.merge(upload_api);
+    let routes = routes
         .merge(crate::api_docs::published(api))
         .fallback(|| async {
             ApiError(AppError::NotFound(
                 "There is no such API call: the calls are listed at /api/v1/docs.".into(),
             ))
         })
-        .with_state(state)
+        .with_state(state.clone());
+    let uploads = uploads
+        .layer(axum::extract::DefaultBodyLimit::max(upload_bytes))
+        .with_state(state);
+    (routes, uploads)
 }
 
 /// An error as the API sends it.
@@ -128,7 +142,7 @@ impl IntoResponse for ApiError {
     }
 }
 
-type ApiResult<T> = Result<T, ApiError>;
+pub(crate) type ApiResult<T> = Result<T, ApiError>;
 
 /// Who is calling, and with what: a token's grant, or a browser's session (which may do
 /// whatever its user may).
@@ -359,7 +373,7 @@ async fn leave(
     dead_code,
     reason = "only describes the path; the handlers read it with `At`"
 )]
-struct Room {
+pub(crate) struct Room {
     /// The room's id (`GET /rooms` lists them).
     #[param(example = 1)]
     room: i64,

@@ -96,6 +96,18 @@ async fn upload_to(
     parts: &[Part<'_>],
     accept: &str,
 ) -> Raw {
+    upload_as(addr, path, &format!("Cookie: {cookie}"), parts, accept).await
+}
+
+/// Posts `parts` as a multipart form to `path`, with `credentials` (a header line, the
+/// session's cookie or a token), accepting `accept`.
+async fn upload_as(
+    addr: SocketAddr,
+    path: &str,
+    credentials: &str,
+    parts: &[Part<'_>],
+    accept: &str,
+) -> Raw {
     let boundary = "confab-test-boundary-7d1f";
     let mut body = Vec::new();
     for part in parts {
@@ -122,7 +134,7 @@ async fn upload_to(
     }
     body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
     let head = format!(
-        "POST {path} HTTP/1.0\r\nHost: {addr}\r\nCookie: {cookie}\r\nAccept: {accept}\r\n\
+        "POST {path} HTTP/1.0\r\nHost: {addr}\r\n{credentials}\r\nAccept: {accept}\r\n\
          Content-Type: multipart/form-data; boundary={boundary}\r\n\
          Content-Length: {}\r\n\r\n",
         body.len()
@@ -231,6 +243,123 @@ async fn an_image_reaches_the_room_with_a_thumbnail_and_downloads_intact() {
     let small = image::load_from_memory(&thumb.body).unwrap();
     assert_eq!((small.width(), small.height()), (320, 240));
     assert!(thumb.body.len() < picture.len());
+}
+
+/// A program sends a message with files and fetches them through the HTTP API with a token:
+/// the page's checks and its one write path, with the API's typed refusals and scopes.
+#[tokio::test]
+async fn a_token_sends_and_fetches_files_through_the_api() {
+    let server = start_with_upload_cap(64 * 1024).await;
+    let addr = server.addr;
+    let alice = register(addr, "alice").await;
+    let bob = register(addr, "bob").await;
+    let mut bob_ws = connect(addr, &bob).await;
+    let token = |form: &'static str| {
+        let alice = alice.clone();
+        async move {
+            let made = call(addr, "create_token", form, &alice).await;
+            let made: serde_json::Value = serde_json::from_str(&made).unwrap();
+            format!("Authorization: Bearer {}", made["secret"].as_str().unwrap())
+        }
+    };
+    let writer = token("name=ci&read=on&write=on&days=30").await;
+    let reader = token("name=dashboard&read=on&days=30").await;
+
+    let picture = png(200, 100);
+    let parts = [
+        field("text", "Build **42** screenshot"),
+        field("client_id", "api-up-1"),
+        file("screen.png", "image/png", &picture),
+    ];
+    let sent = upload_as(addr, "/api/v1/rooms/1/files", &writer, &parts, JSON).await;
+    assert_eq!(sent.status, 201, "{}", sent.text());
+    let message: Message = serde_json::from_slice(&sent.body).unwrap();
+    assert_eq!(message.body, "Build **42** screenshot");
+    assert_eq!(message.author, "alice");
+    let attached = message.files[0].clone();
+    assert_eq!(
+        (attached.name.as_str(), attached.size),
+        ("screen.png", picture.len() as u64)
+    );
+    match next(&mut bob_ws).await {
+        ServerFrame::Message { message: live } => assert_eq!(live.files, message.files),
+        other => panic!("expected the message, got {other:?}"),
+    }
+    // A retry with the same client id answers the message already posted.
+    let again = upload_as(addr, "/api/v1/rooms/1/files", &writer, &parts, JSON).await;
+    assert_eq!(again.status, 201, "{}", again.text());
+    let again: Message = serde_json::from_slice(&again.body).unwrap();
+    assert_eq!((again.seq, &again.files), (message.seq, &message.files));
+
+    // The file and its thumbnail come back to any token that may read the room.
+    let at = format!(
+        "/api/v1/rooms/1/messages/{}/files/{}",
+        message.seq, attached.id
+    );
+    let got = fetch(addr, &at, None, &format!("{reader}\r\n")).await;
+    assert_eq!(got.status, 200, "{}", got.text());
+    assert_eq!(got.body, picture);
+    assert_eq!(got.header("content-type"), Some("image/png"));
+    let tag = got.header("etag").unwrap().to_owned();
+    let cached = fetch(
+        addr,
+        &at,
+        None,
+        &format!("{reader}\r\nIf-None-Match: {tag}\r\n"),
+    )
+    .await;
+    assert_eq!(cached.status, 304);
+    let thumb = fetch(addr, &format!("{at}/thumb"), None, &format!("{reader}\r\n")).await;
+    assert_eq!(thumb.status, 200, "{}", thumb.text());
+    let small = image::load_from_memory(&thumb.body).unwrap();
+    assert!(small.width() <= 200 && small.height() <= 100);
+
+    // Refusals are the API's typed bodies: no token, a read-only one, too large, no file, an
+    // outsider's room, a file that is not there.
+    let typed = |raw: &Raw| -> (u16, String) {
+        let body: serde_json::Value = serde_json::from_slice(&raw.body).unwrap();
+        (
+            raw.status,
+            body["error"]["code"].as_str().unwrap().to_owned(),
+        )
+    };
+    let one = [file("notes.txt", "text/plain", b"hello")];
+    let anonymous = upload_as(addr, "/api/v1/rooms/1/files", "X-No: 1", &one, JSON).await;
+    assert_eq!(typed(&anonymous), (401, "unauthorized".into()));
+    let read_only = upload_as(addr, "/api/v1/rooms/1/files", &reader, &one, JSON).await;
+    assert_eq!(typed(&read_only), (403, "forbidden".into()));
+    let big = vec![b'x'; 100 * 1024];
+    let oversize = [file("big.txt", "text/plain", &big)];
+    let refused = upload_as(addr, "/api/v1/rooms/1/files", &writer, &oversize, JSON).await;
+    assert_eq!(typed(&refused), (413, "too_large".into()));
+    let empty = [field("text", "no file")];
+    let refused = upload_as(addr, "/api/v1/rooms/1/files", &writer, &empty, JSON).await;
+    assert_eq!(typed(&refused), (400, "bad_request".into()));
+    let eve = register(addr, "eve").await;
+    let dm: i64 = call(addr, "open_dm", "username=bob", &eve)
+        .await
+        .parse()
+        .unwrap();
+    let theirs = format!("/api/v1/rooms/{dm}/files");
+    let refused = upload_as(addr, &theirs, &writer, &one, JSON).await;
+    assert_eq!(typed(&refused), (404, "not_found".into()));
+    let missing = format!("/api/v1/rooms/1/messages/{}/files/nothing", message.seq);
+    let refused = fetch(addr, &missing, None, &format!("{writer}\r\n")).await;
+    assert_eq!(typed(&refused), (404, "not_found".into()));
+    // Only the one message was stored, with its one file.
+    let history = fetch(
+        addr,
+        "/api/v1/rooms/1/messages",
+        None,
+        &format!("{reader}\r\n"),
+    )
+    .await;
+    let history: serde_json::Value = serde_json::from_slice(&history.body).unwrap();
+    assert_eq!(
+        history["messages"].as_array().unwrap().len(),
+        1,
+        "{history}"
+    );
 }
 
 #[tokio::test]

@@ -12,7 +12,10 @@ use std::net::SocketAddr;
 
 use app::limits::LimitsConfig;
 use app::protocol::ServerFrame;
-use app::validate::{MAX_CLIENT_ID_CHARS, MAX_MESSAGE_CHARS, MAX_REACTION_CHARS, MAX_SEARCH_CHARS};
+use app::validate::{
+    MAX_CLIENT_ID_CHARS, MAX_FILES_PER_MESSAGE, MAX_MESSAGE_CHARS, MAX_REACTION_CHARS,
+    MAX_SEARCH_CHARS,
+};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -537,10 +540,13 @@ async fn the_openapi_document_describes_every_call_served_and_its_page_reads_wit
             "GET /rooms/{room}/changes",
             "GET /rooms/{room}/members",
             "GET /rooms/{room}/messages",
+            "GET /rooms/{room}/messages/{seq}/files/{id}",
+            "GET /rooms/{room}/messages/{seq}/files/{id}/thumb",
             "GET /rooms/{room}/pins",
             "GET /search",
             "GET /users/{username}",
             "PATCH /rooms/{room}/messages/{seq}",
+            "POST /rooms/{room}/files",
             "POST /rooms/{room}/join",
             "POST /rooms/{room}/leave",
             "POST /rooms/{room}/messages",
@@ -555,6 +561,7 @@ async fn the_openapi_document_describes_every_call_served_and_its_page_reads_wit
         let path = path
             .replace("{room}", "1")
             .replace("{seq}", "1")
+            .replace("{id}", "x")
             .replace("{username}", "alice");
         let path = format!("/api/v1{path}");
         let body = (method == "POST" || method == "PATCH").then_some("{}");
@@ -591,9 +598,33 @@ async fn the_openapi_document_describes_every_call_served_and_its_page_reads_wit
     for (field, limit) in limits {
         assert_eq!(field["maxLength"], limit, "{field}");
     }
+    let upload = &schemas["FileUpload"]["properties"];
+    assert_eq!(upload["text"]["maxLength"], MAX_MESSAGE_CHARS);
+    assert_eq!(upload["client_id"]["maxLength"], MAX_CLIENT_ID_CHARS);
+    assert_eq!(upload["file"]["maxItems"], MAX_FILES_PER_MESSAGE);
     let query = &doc.json["paths"]["/search"]["get"]["parameters"][0];
     assert_eq!(query["name"], "q");
     assert_eq!(query["schema"]["maxLength"], MAX_SEARCH_CHARS);
+    // Every reference names a schema the document holds.
+    fn references(value: &Value, out: &mut Vec<String>) {
+        match value {
+            Value::Object(map) => {
+                if let Some(Value::String(target)) = map.get("$ref") {
+                    out.push(target.clone());
+                }
+                map.values().for_each(|v| references(v, out));
+            }
+            Value::Array(list) => list.iter().for_each(|v| references(v, out)),
+            _ => {}
+        }
+    }
+    let mut targets = Vec::new();
+    references(&doc.json, &mut targets);
+    assert!(targets.len() > 20, "{targets:?}");
+    for target in targets {
+        let name = target.strip_prefix("#/components/schemas/").unwrap();
+        assert!(schemas[name].is_object(), "{target} is not in the document");
+    }
     for schema in ["Message", "HistoryPage", "Member", "RoomEvent", "ErrorBody"] {
         assert!(
             doc.json["components"]["schemas"][schema].is_object(),
@@ -615,6 +646,13 @@ async fn the_openapi_document_describes_every_call_served_and_its_page_reads_wit
         "{page}"
     );
     assert!(page.contains("id=\"schema-Message\""), "{page}");
+    assert!(
+        page.contains(
+            "<p>Body (<code>multipart/form-data</code>): \
+             <a href=\"#schema-FileUpload\">FileUpload</a></p>"
+        ),
+        "{page}"
+    );
     let (status, head, _) = common::get(addr, "/api/v1/docs.css", None).await;
     assert_eq!(status, 200);
     assert!(
