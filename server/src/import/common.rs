@@ -68,6 +68,9 @@ pub struct People {
     users: Vec<(Place, UserRecord)>,
     /// Username → index in `users`.
     index: HashMap<String, usize>,
+    /// The other product's id (or name), lower-cased → the Confab username of the first
+    /// account added under it: for mentions, typed in any case.
+    lowercase: HashMap<String, String>,
     /// Where the export lists its people, for errors ("users.json").
     listed_in: &'static str,
 }
@@ -79,6 +82,7 @@ impl People {
             taken: HashSet::new(),
             users: Vec::new(),
             index: HashMap::new(),
+            lowercase: HashMap::new(),
             listed_in,
         }
     }
@@ -103,6 +107,9 @@ impl People {
         }
         self.taken.insert(name.to_lowercase());
         self.names.insert(id.to_owned(), name.clone());
+        self.lowercase
+            .entry(id.to_lowercase())
+            .or_insert_with(|| name.clone());
         self.index.insert(name.clone(), self.users.len());
         let user = UserRecord {
             name: name.clone(),
@@ -131,6 +138,13 @@ impl People {
             user.created_at = user.created_at.min(at);
         }
         Ok(name)
+    }
+
+    /// The Confab name of account `id` as a person may type it: exactly, or else in any case.
+    pub fn typed(&self, id: &str) -> Option<&String> {
+        self.names
+            .get(id)
+            .or_else(|| self.lowercase.get(&id.to_lowercase()))
     }
 
     /// The accounts, each created when it first appears (or now, if it never does).
@@ -366,6 +380,18 @@ mod tests {
         assert_eq!(username_base("here"), "here-slack");
         assert_eq!(username_base("   "), "slack-user");
         assert_eq!(username_base(&"x".repeat(40)).len(), 32);
+    }
+
+    #[test]
+    fn people_are_found_as_typed_in_any_case_and_the_first_keeps_a_clash() {
+        let mut people = People::new("users");
+        let mut add =
+            |name: &str| people.add(name, name, false, ProfileRecord::default(), Place::Line(1));
+        let (first, second) = (add("jdoe"), add("JDoe"));
+        assert_eq!((first.as_str(), second.as_str()), ("jdoe", "JDoe-2"));
+        assert_eq!(people.typed("JDoe"), Some(&second), "an exact match first");
+        assert_eq!(people.typed("JDOE"), Some(&first));
+        assert_eq!(people.typed("nobody"), None);
     }
 
     #[test]

@@ -581,11 +581,7 @@ impl Reader<'_> {
             let confab = if name.eq_ignore_ascii_case("here") {
                 Some(app::model::MENTION_HERE.to_owned())
             } else {
-                self.people
-                    .names
-                    .iter()
-                    .find(|(mm, _)| mm.eq_ignore_ascii_case(&name))
-                    .map(|(_, confab)| confab.clone())
+                self.people.typed(&name).cloned()
             };
             if let Some(confab) = confab.filter(|c| !found.contains(c)) {
                 found.push(confab);
