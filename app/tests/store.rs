@@ -134,6 +134,54 @@ mod backends {
     }
 }
 
+/// PostgreSQL finds the people a message mentions through its one index on names,
+/// `lower(username)`: filling the `mentions` table (a trigger, run inside the room's write lock)
+/// reads no whole table of users.
+#[tokio::test]
+async fn postgres_finds_the_people_a_message_mentions_through_the_name_index() {
+    use sqlx::Connection as _;
+    let Some(url) = app_postgres::fresh_url().await else {
+        return;
+    };
+    let store = app::store::postgres::PgStore::open(&url).await.unwrap();
+    let alice = user(&store, "alice").await;
+    let bob = user(&store, "Bob").await;
+    let room = general_id(&store, &alice).await;
+    let message = post(&store, &alice, room, "hello").await;
+
+    let mut db = sqlx::postgres::PgConnection::connect(&url).await.unwrap();
+    let mut tx = db.begin().await.unwrap();
+    // With sequential scans priced out, a scan of `users` means no index could serve the lookup.
+    sqlx::query("SET LOCAL enable_seqscan = off")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE messages SET mentions = $1 WHERE room_id = $2 AND seq = $3")
+        .bind(r#"["Bob"]"#)
+        .bind(room)
+        .bind(message.seq)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let (mentioned,): (i64,) =
+        sqlx::query_as("SELECT user_id FROM mentions WHERE room_id = $1 AND seq = $2")
+            .bind(room)
+            .bind(message.seq)
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+    assert_eq!(mentioned, bob.id);
+    let (seq_scans, index_scans): (i64, i64) = sqlx::query_as(
+        "SELECT seq_scan, coalesce(idx_scan, 0) FROM pg_stat_xact_user_tables \
+         WHERE relname = 'users' AND schemaname = current_schema()",
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    assert_eq!(seq_scans, 0, "the trigger read the whole users table");
+    assert!(index_scans > 0, "the trigger looked no one up");
+}
+
 async fn a_link_card_is_set_for_its_link_removed_by_its_author_and_cached_by_url(
     store: Arc<dyn Store>,
 ) {

@@ -8,7 +8,7 @@
 //! names is bound (`names_param`, `NAMES_IN_2`).
 
 use super::{names_param, Access, Conn, Pool};
-use super::dialect::{begin_write, lock_room, message_at, GREATEST, INSERT_MESSAGE, LEAST, MESSAGE_BY_CLIENT_ID, NAMES_IN_2};
+use super::dialect::{begin_write, lock_room, message_at, same_name, GREATEST, INSERT_MESSAGE, LEAST, MESSAGE_BY_CLIENT_ID, NAMES_IN_2};
 use crate::model::{Message, RoomId, UserId};
 use crate::store::changes::no_such_message;
 use crate::store::threads::{deleted_root, retried_root};
@@ -136,7 +136,8 @@ pub(super) async fn reply(pool: &Pool, new: NewReply<'_>) -> StoreResult<Replied
         sqlx::query(&format!(
             "INSERT INTO thread_follows (root_uid, user_id, room_id, last_read_seq) \
              SELECT $1, u.id, $3, $4 FROM ({NAMES_IN_2}) j \
-             JOIN users u ON u.username = j.name WHERE u.id <> $5 ON CONFLICT DO NOTHING"
+             JOIN users u ON {} WHERE u.id <> $5 ON CONFLICT DO NOTHING",
+            same_name("u.username", "j.name")
         ))
         .bind(&root_uid)
         .bind(names_param(m.mentions))
