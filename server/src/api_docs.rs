@@ -27,8 +27,8 @@ use utoipa::{Modify, OpenApi};
         title = "Confab API",
         version = "1",
         description = "Rooms, members, messages (post, edit, delete, react, pin, threads, \
-            history, changes), files, search and profiles, for scripts, bots and other programs. Send \
-            a personal access token as `Authorization: Bearer cfb_…` (made in the account \
+            history, changes), files, search and profiles, for scripts, bots and other programs. \
+            Send a personal access token as `Authorization: Bearer cfb_…` (made in the account \
             menu, or with `confab token create`): a read needs its `read` scope, anything else \
             its `write` scope. A browser's session cookie works too. Every error is \
             `{\"error\": {\"code\", \"message\"}}` with a stable code.",

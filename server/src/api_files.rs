@@ -120,7 +120,10 @@ pub(crate) async fn file(
     tag = "files",
     params(MessageFile),
     responses(
-        (status = OK, description = "The thumbnail's bytes", content_type = "image/*", body = FileBytes),
+        (
+            status = OK, description = "The thumbnail's bytes",
+            content_type = "image/*", body = FileBytes,
+        ),
         (status = NOT_MODIFIED, description = "The caller holds these bytes (`If-None-Match`)"),
     ),
 )]
