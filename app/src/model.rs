@@ -933,6 +933,12 @@ impl Attachment {
         format!("{}/thumb", self.url(room_id, seq))
     }
 
+    /// Where programs get it through the HTTP API, with a token (`server::api_files`).
+    #[cfg(feature = "ssr")]
+    pub fn api_path(&self, room_id: RoomId, seq: i64) -> String {
+        format!("/api/v1/rooms/{room_id}/messages/{seq}/files/{}", self.id)
+    }
+
     /// Its size as people read it: "812 B", "14.2 KB", "3.1 MB".
     pub fn size_label(&self) -> String {
         size_label(self.size)

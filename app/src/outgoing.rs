@@ -223,6 +223,21 @@ pub struct EventMessage<'a> {
     /// The seq of the thread's first message, for a reply.
     pub thread: Option<i64>,
     pub created_at: i64,
+    /// The files sent with it, if any.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<EventFile<'a>>,
+}
+
+/// A file of the message: what it is, and where a token that may read the room fetches it.
+#[derive(Debug, Serialize)]
+pub struct EventFile<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub size: u64,
+    /// The type the server found in its bytes.
+    pub content_type: &'a str,
+    /// `GET` it under this server's address, with `Authorization: Bearer`.
+    pub path: String,
 }
 
 /// The signature header's value for `body` sent at `timestamp` under `secret`.
@@ -459,6 +474,17 @@ impl Worker {
                 text: &message.body,
                 thread: message.thread,
                 created_at: message.created_at,
+                files: message
+                    .files
+                    .iter()
+                    .map(|file| EventFile {
+                        id: &file.id,
+                        name: &file.name,
+                        size: file.size,
+                        content_type: &file.content_type,
+                        path: file.api_path(message.room_id, message.seq),
+                    })
+                    .collect(),
             },
         };
         let Ok(body) = serde_json::to_vec(&event) else {

@@ -10,31 +10,11 @@ use std::net::SocketAddr;
 
 use app::model::Message;
 use app::protocol::ServerFrame;
-use common::{call, connect, form_post, next, post, register, start, start_with_upload_cap};
+use common::{
+    call, connect, field, file, form_post, multipart, next, post, register, start,
+    start_with_upload_cap, Part,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-/// One part of a multipart form: a text field, or a file with its name and declared type.
-struct Part<'a> {
-    name: &'a str,
-    file: Option<(&'a str, &'a str)>,
-    data: &'a [u8],
-}
-
-fn field<'a>(name: &'a str, value: &'a str) -> Part<'a> {
-    Part {
-        name,
-        file: None,
-        data: value.as_bytes(),
-    }
-}
-
-fn file<'a>(name: &'a str, content_type: &'a str, data: &'a [u8]) -> Part<'a> {
-    Part {
-        name: "file",
-        file: Some((name, content_type)),
-        data,
-    }
-}
 
 /// A raw HTTP answer with a binary body.
 struct Raw {
@@ -108,31 +88,7 @@ async fn upload_as(
     parts: &[Part<'_>],
     accept: &str,
 ) -> Raw {
-    let boundary = "confab-test-boundary-7d1f";
-    let mut body = Vec::new();
-    for part in parts {
-        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
-        match part.file {
-            Some((filename, content_type)) => body.extend_from_slice(
-                format!(
-                    "Content-Disposition: form-data; name=\"{}\"; filename=\"{filename}\"\r\n\
-                     Content-Type: {content_type}\r\n\r\n",
-                    part.name
-                )
-                .as_bytes(),
-            ),
-            None => body.extend_from_slice(
-                format!(
-                    "Content-Disposition: form-data; name=\"{}\"\r\n\r\n",
-                    part.name
-                )
-                .as_bytes(),
-            ),
-        }
-        body.extend_from_slice(part.data);
-        body.extend_from_slice(b"\r\n");
-    }
-    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    let (boundary, body) = multipart(parts);
     let head = format!(
         "POST {path} HTTP/1.0\r\nHost: {addr}\r\n{credentials}\r\nAccept: {accept}\r\n\
          Content-Type: multipart/form-data; boundary={boundary}\r\n\

@@ -19,6 +19,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use hmac::Mac;
 use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 /// A call the receiver got: its route, headers and body.
@@ -148,6 +149,8 @@ async fn an_outgoing_webhook_calls_its_receiver_signed_and_posts_the_answer() {
         ..OutgoingConfig::default()
     };
     let state = app::webhooks::with_outgoing(state, config).unwrap();
+    let files = app::files::Files::on_disk(&dir.path().join("files"), 1024 * 1024).unwrap();
+    let state = state.with_files(Arc::new(files));
     let addr = common::serve(state.clone()).await;
     let (bots, mut heard) = receiver().await;
     let alice = common::register(addr, "alice").await;
@@ -240,6 +243,37 @@ async fn an_outgoing_webhook_calls_its_receiver_signed_and_posts_the_answer() {
     let event: Value = serde_json::from_str(&call.body).unwrap();
     assert_eq!(event["trigger_word"], Value::Null);
     assert_eq!(event["message"]["text"], "@deploy-bot are you there?");
+    assert!(event["message"].get("files").is_none(), "{event}");
+
+    // A message with files names each, with where a token fetches it.
+    let log = b"all green\n";
+    let (boundary, body) = common::multipart(&[
+        common::field("text", "status of the build log"),
+        common::file("build.log", "text/plain", log),
+    ]);
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST /files/{room} HTTP/1.0\r\nHost: {addr}\r\nCookie: {alice}\r\n\
+         Accept: application/json\r\nContent-Type: multipart/form-data; boundary={boundary}\r\n\
+         Content-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&body).await.unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.0 200"), "{answer}");
+    let call = next_call(&mut heard).await;
+    let event: Value = serde_json::from_str(&call.body).unwrap();
+    assert_eq!(event["trigger_word"], "status");
+    let sent = &event["message"]["files"][0];
+    assert_eq!(
+        (&sent["name"], &sent["size"], &sent["content_type"]),
+        (&json!("build.log"), &json!(log.len()), &json!("text/plain"))
+    );
+    let path = sent["path"].as_str().unwrap();
+    let (status, _, fetched) = common::get(addr, path, Some(&alice)).await;
+    assert_eq!((status, fetched.as_bytes()), (200, &log[..]), "{path}");
 
     // A receiver that hangs delays no post: each is answered at once while the calls wait;
     // the list says how the last attempt went.
@@ -319,7 +353,7 @@ async fn an_outgoing_webhook_calls_its_receiver_signed_and_posts_the_answer() {
         assert_ne!(call.route, "answer", "a revoked hook was called");
     }
 
-    // What `/metrics` is told: each try (2 answered, 3 × 3 hanging, 2 flaky), the 3 hanging
+    // What `/metrics` is told: each try (3 answered, 3 × 3 hanging, 2 flaky), the 3 hanging
     // calls given up, nothing dropped.
     let stats = state.outgoing.as_ref().unwrap().stats.clone();
     let read = |n: &std::sync::atomic::AtomicU64| n.load(Ordering::Relaxed);
@@ -337,6 +371,6 @@ async fn an_outgoing_webhook_calls_its_receiver_signed_and_posts_the_answer() {
             read(&stats.failed),
             read(&stats.dropped)
         ),
-        (13, 3, 0)
+        (14, 3, 0)
     );
 }

@@ -504,3 +504,56 @@ fn url_parts(url: &str) -> (&str, &str, &str) {
         .map_or(url.len(), |slash| start + slash);
     (&url[..start], &url[start..end], &url[end..])
 }
+
+/// One part of a multipart form: a text field, or a file with its name and declared type.
+pub struct Part<'a> {
+    pub name: &'a str,
+    pub file: Option<(&'a str, &'a str)>,
+    pub data: &'a [u8],
+}
+
+pub fn field<'a>(name: &'a str, value: &'a str) -> Part<'a> {
+    Part {
+        name,
+        file: None,
+        data: value.as_bytes(),
+    }
+}
+
+pub fn file<'a>(name: &'a str, content_type: &'a str, data: &'a [u8]) -> Part<'a> {
+    Part {
+        name: "file",
+        file: Some((name, content_type)),
+        data,
+    }
+}
+
+/// `parts` as a `multipart/form-data` body: its boundary and its bytes.
+pub fn multipart(parts: &[Part<'_>]) -> (&'static str, Vec<u8>) {
+    let boundary = "confab-test-boundary-7d1f";
+    let mut body = Vec::new();
+    for part in parts {
+        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+        match part.file {
+            Some((filename, content_type)) => body.extend_from_slice(
+                format!(
+                    "Content-Disposition: form-data; name=\"{}\"; filename=\"{filename}\"\r\n\
+                     Content-Type: {content_type}\r\n\r\n",
+                    part.name
+                )
+                .as_bytes(),
+            ),
+            None => body.extend_from_slice(
+                format!(
+                    "Content-Disposition: form-data; name=\"{}\"\r\n\r\n",
+                    part.name
+                )
+                .as_bytes(),
+            ),
+        }
+        body.extend_from_slice(part.data);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (boundary, body)
+}
