@@ -40,6 +40,8 @@ pub struct Post<'a> {
     /// The posting budget was drawn for this post already: an upload draws it before reading
     /// its body, so a user over the budget never makes the server read and keep the bytes.
     pub budget_drawn: bool,
+    /// The name and picture an incoming webhook's payload asked to be shown with.
+    pub persona: Option<&'a crate::model::Persona>,
 }
 
 /// Where the caller waits for its answer. An HTTP caller gets the returned value; a socket is
@@ -89,6 +91,7 @@ pub async fn post(
         html: &html,
         mentions: &mentions,
         files: post.files,
+        persona: post.persona,
     };
     let (message, root) = match post.thread {
         Some(to) => {

@@ -771,6 +771,22 @@ pub struct Message {
     /// marks its name.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub author_bot: bool,
+    /// The name (and picture) an incoming webhook's payload asked to be shown as (Slack's
+    /// `username` and `icon_url`): shown beside its bot's own name, never taken for anyone's
+    /// identity. `author` stays the bot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub persona: Option<Persona>,
+}
+
+/// How a webhook's message presents itself: a name of the sender's choosing, and a thumbnail
+/// the server fetched once from the payload's `icon_url` (members' browsers never contact that
+/// host), served at [`Message::persona_icon_url`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Persona {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub icon: Option<PreviewImage>,
 }
 
 impl Message {
@@ -782,6 +798,11 @@ impl Message {
     /// Where the thumbnail of its link card is served, to those who may read it.
     pub fn preview_image_url(&self) -> String {
         format!("/previews/{}/{}", self.room_id, self.seq)
+    }
+
+    /// Where the picture its webhook asked to be shown with is served, to those who may read it.
+    pub fn persona_icon_url(&self) -> String {
+        format!("/previews/{}/{}/icon", self.room_id, self.seq)
     }
 }
 

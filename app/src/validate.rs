@@ -368,6 +368,18 @@ fn short_line(raw: &str, max: usize, what: &str) -> Result<Option<String>, AppEr
     Ok(Some(line.to_owned()))
 }
 
+/// The name an incoming webhook's payload asks its message to be shown with (`username`):
+/// empty means none (its bot's name shows). Like a display name, it never starts with `@`.
+pub fn persona_name(raw: &str) -> Result<Option<String>, AppError> {
+    let name = short_line(raw, MAX_DISPLAY_NAME_CHARS, "A webhook's username")?;
+    if name.as_deref().is_some_and(|n| n.starts_with('@')) {
+        return Err(AppError::BadRequest(
+            "A webhook's username cannot start with '@'.".into(),
+        ));
+    }
+    Ok(name)
+}
+
 /// A display name: empty means none (the username shows). It may not start with `@`, so it is
 /// never mistaken for someone's handle.
 pub fn display_name(raw: &str) -> Result<Option<String>, AppError> {

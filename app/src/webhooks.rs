@@ -5,8 +5,10 @@
 //! author of every message the hook posts. A POST of `{"text": "…"}` (Slack's payload, JSON or the
 //! `payload=` form) posts through the one write path ([`crate::chat::post`]), so it is live,
 //! searchable and notifies as any message, and counts against the bot's post budget: one hook
-//! cannot flood a room faster than a person could. Revoking deletes the hook; the bot stays as the
-//! author of what it said.
+//! cannot flood a room faster than a person could. A payload's `username` and `icon_url` are shown
+//! beside the bot's name (its [`Persona`]), never in place of it; the icon is fetched once by the
+//! preview fetcher, under its rules, and served by this server. Revoking deletes the hook; the bot
+//! stays as the author of what it said.
 //!
 //! Outgoing: a room calling a program ([`crate::outgoing`] delivers). Here are the rules for
 //! making and revoking one, and the posting of what a receiver answers, as the hook's bot.
@@ -16,7 +18,7 @@ use serde::Deserialize;
 use crate::chat::{self, Answer, Post};
 use crate::error::AppError;
 use crate::model::{
-    Message, NewOutgoingWebhook, NewWebhook, OutgoingWebhookRow, RoomId, User, WebhookRow,
+    Message, NewOutgoingWebhook, NewWebhook, OutgoingWebhookRow, Persona, RoomId, User, WebhookRow,
 };
 use crate::outgoing::{self, Answered};
 use crate::state::AppState;
@@ -28,6 +30,8 @@ pub const PREFIX: &str = "whk_";
 pub const PATH: &str = "/hooks/";
 /// The most hooks one room may hold.
 pub const MAX_PER_ROOM: usize = 20;
+/// The longest `icon_url` a payload may name.
+pub const MAX_ICON_URL_BYTES: usize = 2048;
 
 /// Why a hook URL posts nothing: the same words whether it never existed or was revoked.
 pub const INVALID: &str = "There is no webhook at this address: it may have been revoked.";
@@ -118,6 +122,19 @@ pub async fn deliver(
     payload: &Payload,
 ) -> Result<Message, AppError> {
     let text = payload.text()?;
+    let asked = payload.persona(&grant.bot.username)?;
+    // The budget before the icon: a hook over it makes the server fetch nothing.
+    state.limits.post(grant.bot.id)?;
+    let persona = match asked {
+        None => None,
+        Some((name, url)) => {
+            let icon = match (url, &state.previews) {
+                (Some(url), Some(previews)) => previews.icon(&url).await,
+                _ => None,
+            };
+            Some(Persona { name, icon })
+        }
+    };
     let post = Post {
         room_id: grant.room_id,
         text: &text,
@@ -125,7 +142,8 @@ pub async fn deliver(
         thread: None,
         also_in_room: false,
         files: &[],
-        budget_drawn: false,
+        budget_drawn: true,
+        persona: persona.as_ref(),
     };
     chat::post(state, &grant.bot, post, Answer::Returned).await
 }
@@ -235,6 +253,7 @@ async fn post_answers(state: AppState, mut answered: tokio::sync::mpsc::Receiver
             also_in_room: false,
             files: &[],
             budget_drawn: false,
+            persona: None,
         };
         if let Err(e) = chat::post(&state, &answer.bot, post, Answer::Returned).await {
             tracing::info!(bot = %answer.bot.username, "an outgoing webhook's answer was not posted: {e}");
@@ -249,13 +268,17 @@ fn answer_text(body: &[u8]) -> Option<String> {
 }
 
 /// A Slack-style incoming webhook payload: its `text`, or, from tools that send only Slack's
-/// legacy attachments or Block Kit blocks, the text those carry. Other fields (`username`,
-/// `icon_url`, `icon_emoji`, `channel`, …) are accepted and ignored: a hook posts as its own bot
-/// into its own room, whatever the sender claims.
+/// legacy attachments or Block Kit blocks, the text those carry, and the `username` and
+/// `icon_url` to show it with. Other fields (`icon_emoji`, `channel`, …) are accepted and
+/// ignored: a hook posts as its own bot into its own room, whatever the sender claims.
 #[derive(Debug, Default, Deserialize)]
 pub struct Payload {
     #[serde(default)]
     text: Option<String>,
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default)]
+    icon_url: Option<String>,
     #[serde(default)]
     attachments: Vec<Attachment>,
     #[serde(default)]
@@ -309,6 +332,34 @@ impl Payload {
         } else {
             serde_json::from_slice(body).map_err(|e| refused(e.to_string()))
         }
+    }
+
+    /// The name (`username`, checked like a display name, else the bot's) and the address of the
+    /// picture (`icon_url`, an `http(s)` URL) it asks to be shown with; `None` when it asks for
+    /// neither.
+    pub fn persona(&self, bot: &str) -> Result<Option<(String, Option<String>)>, AppError> {
+        let name = match self.username.as_deref() {
+            Some(raw) => crate::validate::persona_name(raw)?,
+            None => None,
+        };
+        let icon = match self.icon_url.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(url) => {
+                let web = url.len() <= MAX_ICON_URL_BYTES
+                    && url::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
+                if !web {
+                    return Err(AppError::BadRequest(format!(
+                        "The webhook's icon_url must be an http(s) URL of at most \
+                         {MAX_ICON_URL_BYTES} bytes."
+                    )));
+                }
+                Some(url.to_owned())
+            }
+        };
+        if name.is_none() && icon.is_none() {
+            return Ok(None);
+        }
+        Ok(Some((name.unwrap_or_else(|| bot.to_owned()), icon)))
     }
 
     /// The message it asks to post, in our Markdown: Slack's `<url|label>` links become

@@ -11,7 +11,7 @@ use app::backup::encode::{write_backup, Quiet};
 use app::backup::record::Scope;
 use app::backup::restore::{self, RestoreOptions};
 use app::backup::{BackupError, Format};
-use app::model::{RoomId, User};
+use app::model::{Persona, PreviewImage, RoomId, User};
 use app::store::sqlite::{Durability, SqliteStore};
 use app::store::{
     ChangeKind, ExportRequest, HistoryQuery, MessageChange, NewMessage, RestoreCounts, Store,
@@ -112,6 +112,7 @@ async fn post(store: &dyn Store, author: &User, room: RoomId, body: &str, client
             html: "",
             mentions: &[],
             files: &[],
+            persona: None,
         })
         .await
         .unwrap();
@@ -175,14 +176,26 @@ async fn populated(kind: Kind) -> Db {
         .await
         .unwrap();
     post(s, &alice, general, "hello, world", Some("c-1")).await;
-    post(
-        s,
-        &bob,
-        general,
-        "quotes \" ' and <tags> & ampersands",
-        None,
-    )
-    .await;
+    // As a webhook's bot would: under a name and icon of its payload's choosing.
+    s.post_message(NewMessage {
+        room_id: general,
+        author_id: bob.id,
+        body: "quotes \" ' and <tags> & ampersands",
+        client_id: None,
+        html: "",
+        mentions: &[],
+        files: &[],
+        persona: Some(&Persona {
+            name: "Build <bot> \"7\"".into(),
+            icon: Some(PreviewImage {
+                sha256: "ab".repeat(32),
+                width: 320,
+                height: 200,
+            }),
+        }),
+    })
+    .await
+    .unwrap();
     post(
         s,
         &carol,
@@ -226,6 +239,14 @@ async fn jsonl_round_trip_into_an_empty_instance_is_byte_identical(kind: Kind) {
             .to_owned()
     };
     assert_eq!(strip(&first), strip(&second));
+    let persona = format!(
+        concat!(
+            r#""persona":{{"name":"Build <bot> \"7\"","icon":"#,
+            r#"{{"sha256":"{}","width":320,"height":200}}}}"#
+        ),
+        "ab".repeat(32)
+    );
+    assert!(strip(&second).contains(&persona), "{}", strip(&second));
     // The header is there and says what it is.
     assert!(String::from_utf8(second)
         .unwrap()
@@ -265,8 +286,8 @@ async fn xml_and_csv_round_trip_every_message(kind: Kind) {
         restore_bytes(&*target.store, file, false).await.unwrap();
         let got = messages_of(&body(&*target.store).await);
         assert_eq!(
-            without_client_ids(&got),
-            without_client_ids(&expected),
+            as_xml_and_csv_carry(&got),
+            as_xml_and_csv_carry(&expected),
             "{format}"
         );
     }
@@ -281,12 +302,15 @@ fn messages_of(body: &str) -> Vec<serde_json::Value> {
 }
 
 /// XML and CSV do not carry client ids.
-fn without_client_ids(messages: &[serde_json::Value]) -> Vec<serde_json::Value> {
+/// What XML and CSV carry of each message: not its client id, nor the persona a webhook chose
+/// (JSONL only).
+fn as_xml_and_csv_carry(messages: &[serde_json::Value]) -> Vec<serde_json::Value> {
     messages
         .iter()
         .map(|m| {
             let mut m = m.clone();
             m.as_object_mut().unwrap().remove("client_id");
+            m.as_object_mut().unwrap().remove("persona");
             m
         })
         .collect()
@@ -633,6 +657,7 @@ async fn snapshot_under_write_load_holds_everything_acked_before_it() {
                         html: "",
                         mentions: &[],
                         files: &[],
+                        persona: None,
                     })
                     .await
                     .unwrap();
@@ -815,6 +840,7 @@ async fn sqlite_to_postgres_and_back_loses_nothing() {
             html: "",
             mentions: &[],
             files: &[],
+            persona: None,
         })
         .await
         .unwrap();
@@ -948,7 +974,7 @@ async fn edits_and_tombstones_round_trip_and_restore_takes_new_revs(kind: Kind) 
     restore_bytes(&*from_xml.store, xml, false).await.unwrap();
     // XML has no place for reactions or mentions; everything else comes back.
     let without_reactions = |messages: Vec<serde_json::Value>| {
-        let mut messages = without_client_ids(&messages);
+        let mut messages = as_xml_and_csv_carry(&messages);
         for m in &mut messages {
             m.as_object_mut().unwrap().remove("reactions");
             m.as_object_mut().unwrap().remove("mentions");
@@ -1017,6 +1043,7 @@ async fn reply(store: &dyn Store, author: &User, room: RoomId, to: i64, body: &s
                 html: "",
                 mentions: &[],
                 files: &[],
+                persona: None,
             },
             to,
             also_in_room: also,
@@ -1257,6 +1284,7 @@ async fn settings_events_and_pins_survive_jsonl_and_events_stay_out_of_xml_and_c
         html: "",
         mentions: &everyone,
         files: &[],
+        persona: None,
     })
     .await
     .unwrap();

@@ -377,6 +377,7 @@ impl Chat {
             also_in_room: false,
             files: &[],
             budget_drawn: false,
+            persona: None,
         };
         app::chat::post(&self.state, author, post, app::chat::Answer::Returned)
             .await
@@ -455,4 +456,64 @@ async fn one_account_posting_slow_links_takes_only_its_share() {
         .await;
     chat.carded(&alice, message.seq, Duration::from_secs(4))
         .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_shows_its_chosen_name_and_an_icon_fetched_once_here() {
+    let nowhere = site("127.0.0.1:0", |_| None).await;
+    let news = news_site(nowhere.addr).await;
+    let chat = Chat::start(Duration::from_secs(2)).await;
+    let root = chat.store.user_by_name("root").await.unwrap().unwrap();
+    let made = app::webhooks::create(&chat.state, &root, chat.room, "ci")
+        .await
+        .unwrap();
+    let secret = made.path.trim_start_matches(app::webhooks::PATH);
+    let grant = app::webhooks::authenticate(chat.store.as_ref(), secret)
+        .await
+        .unwrap();
+    let port = news.addr.port();
+    let deliver = |json: String| {
+        let state = chat.state.clone();
+        let grant = grant.clone();
+        async move {
+            let payload = app::webhooks::Payload::parse(false, json.as_bytes()).unwrap();
+            app::webhooks::deliver(&state, &grant, &payload).await
+        }
+    };
+    let icon = format!("http://og.test:{port}/cover.png");
+    let body =
+        serde_json::json!({"text": "Build 7 passed", "username": "Jenkins", "icon_url": icon});
+    let first = deliver(body.to_string()).await.unwrap();
+    assert_eq!(first.author, "ci", "the author stays the hook's bot");
+    let persona = first.persona.clone().expect("a persona");
+    assert_eq!(persona.name, "Jenkins");
+    let thumb = persona.icon.clone().expect("the icon's thumbnail");
+    assert_eq!((thumb.width, thumb.height), (320, 200));
+    // Kept here, read back as stored, and kept by a prune of the file store.
+    let stored = chat.stored(&root, first.seq).await;
+    assert_eq!(stored.persona, Some(persona.clone()));
+    let in_use = chat.store.file_hashes_in_use().await.unwrap();
+    assert!(in_use.contains(&thumb.sha256));
+    let files = chat.state.files.as_ref().unwrap();
+    assert!(files.open(&thumb.sha256).await.unwrap().is_some());
+
+    // The same icon again is not fetched again.
+    let second = deliver(body.to_string()).await.unwrap();
+    assert_eq!(second.persona, Some(persona));
+    let covers = || news.asked().iter().filter(|p| *p == "/cover.png").count();
+    assert_eq!(covers(), 1, "asked: {:?}", news.asked());
+
+    // An icon at a private address is never fetched: the name shows alone.
+    let private = format!("http://127.0.0.1:{port}/cover.png?private");
+    let body = serde_json::json!({"text": "x", "username": "Jenkins", "icon_url": private});
+    let third = deliver(body.to_string()).await.unwrap();
+    assert_eq!(third.persona.unwrap().icon, None);
+    assert!(!news.asked().iter().any(|p| p.contains("private")));
+
+    // An icon alone keeps the bot's name; no persona at all without either.
+    let body = serde_json::json!({"text": "y", "icon_url": icon});
+    let fourth = deliver(body.to_string()).await.unwrap();
+    assert_eq!(fourth.persona.unwrap().name, "ci");
+    let plain = deliver(r#"{"text":"z"}"#.to_owned()).await.unwrap();
+    assert_eq!(plain.persona, None);
 }

@@ -525,6 +525,7 @@ async fn a_retried_post_with_the_same_client_id_is_stored_once(store: Arc<dyn St
         html: "",
         mentions: &[],
         files: &[],
+        persona: None,
     };
     let first = store
         .post_message(send(&alice, "hello", "c-1"))
@@ -592,6 +593,7 @@ async fn dms_are_private_to_their_two_members(store: Arc<dyn Store>) {
                 html: "",
                 mentions: &[],
                 files: &[],
+                persona: None,
             })
             .await
             .unwrap_err(),
@@ -721,6 +723,7 @@ async fn public_rooms_need_joining_before_reading_or_posting(store: Arc<dyn Stor
             html: "",
             mentions: &[],
             files: &[],
+            persona: None,
         })
         .await
         .unwrap_err();
@@ -1407,6 +1410,7 @@ async fn a_private_room_does_not_exist_for_outsiders(store: Arc<dyn Store>) {
                 html: "",
                 mentions: &[],
                 files: &[],
+                persona: None,
             })
             .await;
         assert!(matches!(posted, Err(StoreError::NotFound(_))), "{posted:?}");
@@ -1554,6 +1558,7 @@ async fn try_post(
             html: "",
             mentions: &[],
             files: &[],
+            persona: None,
         })
         .await
 }
@@ -2310,6 +2315,7 @@ async fn posts_sharing_a_commit_each_get_their_own_answer(store: Arc<dyn Store>)
                     html: "",
                     mentions: &[],
                     files: &[],
+                    persona: None,
                 })
                 .await;
             (i, room, client_id, result)
@@ -2364,6 +2370,7 @@ async fn posts_sharing_a_commit_each_get_their_own_answer(store: Arc<dyn Store>)
             html: "",
             mentions: &[],
             files: &[],
+            persona: None,
         })
         .await;
     assert!(matches!(reused, Err(StoreError::Invalid(_))), "{reused:?}");
@@ -2848,6 +2855,7 @@ async fn mentions_are_counted_per_person_and_follow_edits_deletes_and_reads(stor
         html: "",
         mentions: names,
         files: &[],
+        persona: None,
     };
     static BOB: std::sync::LazyLock<Vec<String>> =
         std::sync::LazyLock::new(|| vec!["Bob".to_owned()]);
@@ -2952,6 +2960,7 @@ async fn at_room_counts_for_every_member_and_the_room_keeps_who_may_use_it(store
             html: "",
             mentions: &everyone,
             files: &[],
+            persona: None,
         })
         .await
         .unwrap();
@@ -3284,6 +3293,7 @@ async fn reply(
                 html: "",
                 mentions,
                 files: &[],
+                persona: None,
             },
             to: at.1,
             also_in_room,
@@ -3366,6 +3376,7 @@ async fn a_reply_stays_in_its_thread_and_its_root_counts_it(store: Arc<dyn Store
             html: "",
             mentions: &[],
             files: &[],
+            persona: None,
         })
         .await
         .unwrap();
@@ -3658,6 +3669,7 @@ async fn files_travel_with_their_message_and_leave_with_its_deletion(store: Arc<
         html: "",
         mentions: &[],
         files: &files,
+        persona: None,
     };
     let sent = store.post_message(new.clone()).await.unwrap();
     assert_eq!(sent.files, files);
@@ -3680,6 +3692,7 @@ async fn files_travel_with_their_message_and_leave_with_its_deletion(store: Arc<
                 html: "",
                 mentions: &[],
                 files: &reply_files,
+                persona: None,
             },
             to: sent.seq,
             also_in_room: false,
@@ -3890,6 +3903,7 @@ async fn push_subscriptions_belong_to_a_session_and_targets_carry_preferences(
                 html: "",
                 mentions: &[],
                 files: &[],
+                persona: None,
             },
             to: root.seq,
             also_in_room: false,

@@ -43,7 +43,10 @@ test('a webhook made in the room menu posts live as its bot until it is revoked'
   expect(await posted.text()).toBe('ok');
   const live = messageLog(page).getByRole('article').filter({ hasText: `Build #${build} passed` });
   await expect(live).toBeVisible();
-  await expect(live.locator('.author')).toHaveText(bot);
+  // The payload's username is shown, with the bot it came through: never taken for a person.
+  await expect(live.locator('.author')).toHaveText('someone-else');
+  await expect(live.locator('.author')).toHaveAttribute('href', `?profile=${bot}`);
+  await expect(live.locator('.via')).toHaveText(`via @${bot}`);
   await expect(live.locator('.bot-tag')).toHaveText(/bot/i);
   await expect(live.getByRole('link', { name: `#${build}` })).toHaveAttribute('href', `https://ci.example/${build}`);
   const members = await openMembers(page);

@@ -136,6 +136,7 @@ pub fn message(
         files: None,
         event: None,
         pinned: None,
+        persona: None,
         place: app::backup::read::Place::Line(line),
     }
 }

@@ -158,7 +158,8 @@ fn files_archive_path(out: &Path) -> std::path::PathBuf {
 }
 
 /// Writes the bytes of every file the JSONL backup at `out` names (files, thumbnails and
-/// pictures, each once) from the files folder `dir` into a tar beside it, each entry named by its hash;
+/// pictures, webhooks' icons, each once) from the files folder `dir` into a tar beside it, each
+/// entry named by its hash;
 /// returns the archive, how many were written and how many were missing from `dir`.
 async fn write_files_archive(
     out: &Path,
@@ -172,7 +173,8 @@ async fn write_files_archive(
         let mut hashes = std::collections::BTreeSet::new();
         for line in std::io::BufReader::new(backup).lines() {
             let line = line.map_err(|e| format!("{}: {e}", out.display()))?;
-            let message = line.starts_with("{\"type\":\"message\"") && line.contains("\"files\"");
+            let message = line.starts_with("{\"type\":\"message\"")
+                && (line.contains("\"files\"") || line.contains("\"persona\""));
             let user = line.starts_with("{\"type\":\"user\"") && line.contains("\"avatar\"");
             if !message && !user {
                 continue;
@@ -185,6 +187,7 @@ async fn write_files_archive(
                         }
                         hashes.insert(file.sha256);
                     }
+                    hashes.extend(m.persona.and_then(|p| p.icon).map(|i| i.sha256));
                 }
                 Ok(app::backup::Record::User(u)) => {
                     if let Some(avatar) = u.profile.avatar {

@@ -174,6 +174,7 @@ pub(crate) async fn receive(
         also_in_room,
         files: &attached,
         budget_drawn: true,
+        persona: None,
     };
     chat::post(state, user, post, Answer::Returned).await
 }

@@ -129,6 +129,10 @@ pub fn router(state: AppState, options: LeptosOptions, live: LiveOptions) -> Rou
             "/previews/{room}/{seq}",
             axum::routing::get(previews::thumbnail).with_state(state.clone()),
         )
+        .route(
+            "/previews/{room}/{seq}/icon",
+            axum::routing::get(previews::icon).with_state(state.clone()),
+        )
         .route("/ws", axum::routing::get(ws::handler).with_state(ws_state))
         .nest("/api/v1", api)
         .route(

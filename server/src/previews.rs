@@ -1,11 +1,11 @@
-//! Link preview thumbnails over HTTP. `GET /previews/{room}/{seq}` serves the thumbnail the
-//! server made of the image of a message's link card (`app::preview::fetch`) to those who may
-//! read the message, as its files are: outsiders, unknown messages and messages without a
-//! card all get the same 404. Members' browsers so show the card without ever contacting the
-//! linked site.
+//! Thumbnails the server fetched for a message, over HTTP. `GET /previews/{room}/{seq}` serves
+//! the one it made of the image of a message's link card (`app::preview::fetch`), and
+//! `GET /previews/{room}/{seq}/icon` the one of its webhook's `icon_url` (its persona), to those
+//! who may read the message, as its files are: outsiders, unknown messages and messages without
+//! one all get the same 404. Members' browsers so show them without ever contacting the site.
 
 use app::error::AppError;
-use app::model::RoomId;
+use app::model::{Message, RoomId};
 use app::state::AppState;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
@@ -22,15 +22,34 @@ pub async fn thumbnail(
     Path((room_id, seq)): Path<(RoomId, i64)>,
     headers: HeaderMap,
 ) -> Response {
-    serve(&state, room_id, seq, &headers)
+    serve(&state, (room_id, seq), card_image, &headers)
         .await
         .unwrap_or_else(|e| json_error(&e))
 }
 
+/// `GET /previews/{room}/{seq}/icon`: the picture a webhook's message asked to be shown with.
+pub async fn icon(
+    State(state): State<AppState>,
+    Path((room_id, seq)): Path<(RoomId, i64)>,
+    headers: HeaderMap,
+) -> Response {
+    serve(&state, (room_id, seq), persona_icon, &headers)
+        .await
+        .unwrap_or_else(|e| json_error(&e))
+}
+
+fn card_image(message: Message) -> Option<String> {
+    message.preview.and_then(|p| p.image).map(|i| i.sha256)
+}
+
+fn persona_icon(message: Message) -> Option<String> {
+    message.persona.and_then(|p| p.icon).map(|i| i.sha256)
+}
+
 async fn serve(
     state: &AppState,
-    room_id: RoomId,
-    seq: i64,
+    (room_id, seq): (RoomId, i64),
+    which: fn(Message) -> Option<String>,
     headers: &HeaderMap,
 ) -> Result<Response, AppError> {
     let user = authenticate(state, headers).await?;
@@ -40,11 +59,7 @@ async fn serve(
         .message(user.id, room_id, seq)
         .await
         .map_err(|_| missing())?;
-    let sha256 = message
-        .preview
-        .and_then(|p| p.image)
-        .map(|i| i.sha256)
-        .ok_or_else(missing)?;
+    let sha256 = which(message).ok_or_else(missing)?;
     // The bytes under a hash never change; whether this user may still see them can, so the
     // browser keeps them but asks each time (`no-cache`), and is told 304.
     let etag = ETag::of(&sha256);

@@ -508,6 +508,7 @@ async fn post_message(
         also_in_room: new.also_in_room,
         files: &[],
         budget_drawn: false,
+        persona: None,
     };
     let message = chat::post(&state, &caller.user, post, Answer::Returned).await?;
     Ok((StatusCode::CREATED, axum::Json(message)))

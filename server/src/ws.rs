@@ -410,6 +410,7 @@ async fn handle(frame: ClientFrame, state: &AppState, session: &Session, conn: u
                 also_in_room,
                 files: &[],
                 budget_drawn: false,
+                persona: None,
             };
             // The ack goes to this socket before the message fans out.
             let posted = chat::post(state, user, post, Answer::Socket(conn)).await;

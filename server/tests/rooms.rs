@@ -64,6 +64,8 @@ async fn probe(addr: std::net::SocketAddr, cookie: &str, room: i64) -> Vec<(Stri
     answers.push(("file".to_owned(), status, body));
     let (status, _, body) = get(addr, &format!("/previews/{room}/1"), Some(cookie)).await;
     answers.push(("preview image".to_owned(), status, body));
+    let (status, _, body) = get(addr, &format!("/previews/{room}/1/icon"), Some(cookie)).await;
+    answers.push(("webhook icon".to_owned(), status, body));
     answers
 }
 

@@ -909,7 +909,7 @@ async fn an_incoming_webhook_posts_as_its_bot_live_within_its_budget_until_revok
     assert_eq!(made["hook"]["name"], "ci-bot");
 
     // A Slack-style payload posts as the bot, live on a member's screen, with Slack's links
-    // made ours; the sender's `username` changes nothing.
+    // made ours; the sender's `username` is shown as its persona, and the author stays the bot.
     let mut screen = common::connect(addr, &bob).await;
     let payload = json!({"text": "Build <https://ci.example/42|#42> passed", "username": "alice"});
     let (status, _, body) = hook(addr, &path, "application/json", &payload.to_string()).await;
@@ -919,6 +919,8 @@ async fn an_incoming_webhook_posts_as_its_bot_live_within_its_budget_until_revok
             assert_eq!(message.room_id, room);
             assert_eq!(message.author, "ci-bot");
             assert!(message.author_bot);
+            let persona = message.persona.expect("the payload's username");
+            assert_eq!((persona.name.as_str(), persona.icon), ("alice", None));
             assert_eq!(message.body, "Build [#42](https://ci.example/42) passed");
             assert!(
                 message.html.contains("href=\"https://ci.example/42\""),
@@ -939,6 +941,14 @@ async fn an_incoming_webhook_posts_as_its_bot_live_within_its_budget_until_revok
     let (status, _, body) = hook(addr, &path, "application/json", r#"{"text":""}"#).await;
     assert_eq!(status, 400);
     assert!(body.contains("no text"), "{body}");
+    let bad_icon = json!({"text": "x", "icon_url": "javascript:alert(1)"}).to_string();
+    let (status, _, body) = hook(addr, &path, "application/json", &bad_icon).await;
+    assert_eq!(status, 400);
+    assert!(body.contains("icon_url"), "{body}");
+    let handle = json!({"text": "x", "username": "@alice"}).to_string();
+    let (status, _, body) = hook(addr, &path, "application/json", &handle).await;
+    assert_eq!(status, 400);
+    assert!(body.contains("username"), "{body}");
     // The hook's bot has a person's post budget: the fourth post in a minute waits.
     let one = json!({"text": "three"}).to_string();
     assert_eq!(hook(addr, &path, "application/json", &one).await.0, 200);

@@ -51,6 +51,7 @@ pub async fn post_message(
         also_in_room,
         files: &[],
         budget_drawn: false,
+        persona: None,
     };
     let message = crate::chat::post(
         &super::ssr::state()?,

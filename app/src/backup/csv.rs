@@ -243,6 +243,7 @@ impl<R: BufRead + Send> Decoder for CsvDecoder<R> {
                 files: Vec::new(),
                 event: None,
                 pinned: None,
+                persona: None,
             }),
         )))
     }

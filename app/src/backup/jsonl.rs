@@ -62,6 +62,8 @@ struct MessageLine {
     event: Option<crate::model::RoomEvent>,
     #[serde(default)]
     pinned: Option<crate::store::records::PinRecord>,
+    #[serde(default)]
+    persona: Option<crate::model::Persona>,
 }
 
 impl From<MessageLine> for MessageRecord {
@@ -83,6 +85,7 @@ impl From<MessageLine> for MessageRecord {
             files: m.files,
             event: m.event,
             pinned: m.pinned,
+            persona: m.persona,
         }
     }
 }

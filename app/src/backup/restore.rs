@@ -336,6 +336,21 @@ impl Applier {
             ),
             Some(_) => None,
         };
+        let persona = match &m.persona {
+            None => None,
+            Some(persona) => {
+                crate::validate::persona_name(&persona.name)
+                    .map_err(|e| BackupError::at(place, e.to_string()))?;
+                if let Some(icon) = &persona.icon {
+                    if !crate::files::is_hash(&icon.sha256) {
+                        return Err(BackupError::at(place, "a persona's icon is not a SHA-256"));
+                    }
+                }
+                serde_json::to_string(persona)
+                    .map(Some)
+                    .map_err(|e| BackupError::at(place, e.to_string()))?
+            }
+        };
         if pinned.is_some() {
             let pins = self.pins.entry(room).or_default();
             *pins += 1;
@@ -373,6 +388,7 @@ impl Applier {
                     None => None,
                 },
                 pinned,
+                persona,
                 place: place.clone(),
             })
             .await?;

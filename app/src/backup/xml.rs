@@ -206,6 +206,7 @@ fn message(
         files: Vec::new(),
         event: None,
         pinned: None,
+        persona: None,
     })
 }
 

@@ -100,10 +100,18 @@ pub struct PreviewStats {
 /// How many previews each author has waiting or in flight.
 type PerAuthor = Arc<Mutex<HashMap<UserId, usize>>>;
 
+/// Webhook icons remembered, by URL.
+pub const ICONS_KEPT: usize = 256;
+/// How long a webhook icon's thumbnail is used before its URL is fetched again.
+const ICON_TTL: Duration = Duration::from_secs(3600);
+
 /// The handle posts use.
 pub struct Previewer {
     jobs: mpsc::Sender<Job>,
     per_author: PerAuthor,
+    fetcher: Arc<Fetcher>,
+    /// Webhook icons fetched lately: a hook sends the same `icon_url` with every message.
+    icons: Mutex<HashMap<String, (std::time::Instant, crate::model::PreviewImage)>>,
     pub stats: Arc<PreviewStats>,
 }
 
@@ -122,7 +130,7 @@ impl Previewer {
         let per_author = PerAuthor::default();
         let worker = Worker {
             store,
-            fetcher,
+            fetcher: fetcher.clone(),
             found,
             slots: Arc::new(Semaphore::new(config.concurrency.max(1))),
             ttl: config.ttl,
@@ -132,6 +140,8 @@ impl Previewer {
         let previewer = Previewer {
             jobs,
             per_author,
+            fetcher,
+            icons: Mutex::default(),
             stats,
         };
         Ok((Arc::new(previewer), cards))
@@ -162,6 +172,50 @@ impl Previewer {
                 "a link preview was dropped: the queue, or its author's share, is full"
             );
         }
+    }
+}
+
+impl Previewer {
+    /// A thumbnail of the picture at `url` for a webhook's persona, fetched under the same
+    /// rules as a preview's image (a vetted address at every hop, its size and time), or `None`
+    /// (the reason is logged). One fetch per URL an hour: the last [`ICONS_KEPT`] are kept.
+    pub async fn icon(&self, url: &str) -> Option<crate::model::PreviewImage> {
+        let now = std::time::Instant::now();
+        if let Ok(icons) = self.icons.lock() {
+            if let Some((at, image)) = icons.get(url) {
+                if now.duration_since(*at) < ICON_TTL {
+                    self.stats.cached.fetch_add(1, Ordering::Relaxed);
+                    return Some(image.clone());
+                }
+            }
+        }
+        let files = self.fetcher.files.as_ref()?;
+        let fetched =
+            tokio::time::timeout(self.fetcher.config.timeout, self.fetcher.image(url, files))
+                .await
+                .unwrap_or(Err(FetchError::Timeout));
+        let image = match fetched {
+            Ok(image) => image,
+            Err(e) => {
+                let counter = match e {
+                    FetchError::Refused(_) => &self.stats.refused,
+                    _ => &self.stats.failed,
+                };
+                counter.fetch_add(1, Ordering::Relaxed);
+                tracing::info!("a webhook's icon was not fetched: {e}");
+                return None;
+            }
+        };
+        if let Ok(mut icons) = self.icons.lock() {
+            if icons.len() >= ICONS_KEPT {
+                icons.retain(|_, (at, _)| now.duration_since(*at) < ICON_TTL);
+                if icons.len() >= ICONS_KEPT {
+                    icons.clear();
+                }
+            }
+            icons.insert(url.to_owned(), (now, image.clone()));
+        }
+        Some(image)
     }
 }
 

@@ -139,7 +139,7 @@ impl Dialect {
        (SELECT fu.username FROM thread_follows f JOIN users fu ON fu.id = f.user_id \
         WHERE f.root_uid = m.uid ORDER BY fu.username COLLATE NOCASE)) END, m.files, m.event, \
      m.pinned_at, (SELECT pu.username FROM users pu WHERE pu.id = m.pinned_by), m.preview, \
-     u.display_name, u.is_bot"
+     u.display_name, u.is_bot, m.persona"
             }
             Self::Postgres => {
                 "m.uid, m.room_id, m.seq, u.username, m.body, m.created_at, \
@@ -150,7 +150,7 @@ impl Dialect {
        ORDER BY lower(fu.username))::text FROM thread_follows f \
        JOIN users fu ON fu.id = f.user_id WHERE f.root_uid = m.uid) END, m.files, m.event, \
      m.pinned_at, (SELECT pu.username FROM users pu WHERE pu.id = m.pinned_by), m.preview, \
-     u.display_name, u.is_bot"
+     u.display_name, u.is_bot, m.persona"
             }
         }
     }
@@ -165,19 +165,21 @@ impl Dialect {
     }
 
     /// Inserts one message: uid, room, seq, author, body, time, client id, rev, html, mentions,
-    /// thread root, also in the room, files (`$1`…`$13`); on PostgreSQL with the partitioned
+    /// thread root, also in the room, files, persona (`$1`…`$14`); on PostgreSQL with the
+    /// partitioned
     /// table's two unique keys, `message_uids` and `message_client_ids`, in the same statement.
     pub(crate) const fn insert_message(self) -> &'static str {
         match self {
             Self::Sqlite => {
                 "INSERT INTO messages (uid, room_id, seq, author_id, body, \
-     created_at, client_id, rev, html, mentions, thread_uid, also_in_room, files) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+     created_at, client_id, rev, html, mentions, thread_uid, also_in_room, files, persona) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
             }
             Self::Postgres => {
                 "WITH m AS (INSERT INTO messages (uid, room_id, seq, author_id, \
-       body, created_at, client_id, rev, html, mentions, thread_uid, also_in_room, files) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+       body, created_at, client_id, rev, html, mentions, thread_uid, also_in_room, files, \
+       persona) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
      RETURNING uid, room_id, seq, author_id, client_id), \
    u AS (INSERT INTO message_uids (uid, room_id, seq) SELECT uid, room_id, seq FROM m) \
    INSERT INTO message_client_ids (author_id, client_id, room_id, seq) \
@@ -209,13 +211,13 @@ impl Dialect {
                 "SELECT json_group_array(json_array(uid, seq, author_id, body, created_at, \
                    client_id, edited_at, deleted_at, reactions, mentions, thread_uid, \
                    json(CASE WHEN also_in_room THEN 'true' ELSE 'false' END), files, event, \
-                   pinned_at, pinned_by)) \
+                   pinned_at, pinned_by, persona)) \
                  FROM (SELECT * FROM messages WHERE room_id = $1 AND seq > $2 AND {range} \
                        ORDER BY seq LIMIT $5)"
             ),
             Self::Postgres => "SELECT uid, seq, author_id, body, created_at, client_id, \
                    edited_at, deleted_at, reactions, mentions, thread_uid, also_in_room, files, \
-                   event, pinned_at, pinned_by \
+                   event, pinned_at, pinned_by, persona \
                  FROM messages WHERE room_id = $1 AND seq > $2 \
                    AND created_at >= $3 AND created_at < $4 ORDER BY seq LIMIT $5"
                 .to_owned(),

@@ -18,27 +18,29 @@ use crate::model::{RoomId, UserId};
 /// Messages read per call during a backup.
 pub(crate) const MESSAGE_CHUNK: i64 = 1000;
 
-/// One message: uid, seq, author id, body, time, client id, edit time, deletion time,
-/// reactions and mentions (the JSON columns), its thread's root (uid) and whether it was also
-/// sent to the room, and its files (JSON).
-pub(crate) type ChunkRow = (
-    String,
-    i64,
-    UserId,
-    String,
-    i64,
-    Option<String>,
-    Option<i64>,
-    Option<i64>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    bool,
-    Option<String>,
-    Option<String>,
-    Option<i64>,
-    Option<UserId>,
-);
+/// One message as a backup reads it, in the order [`crate::store::dialect::Dialect::message_chunk`]
+/// selects its columns (read by name from rows, by position from SQLite's JSON arrays). The
+/// JSON columns (reactions, mentions, files, event, persona) stay text until the record is made.
+#[derive(sqlx::FromRow, serde::Deserialize)]
+pub(crate) struct ChunkRow {
+    uid: String,
+    pub seq: i64,
+    author_id: UserId,
+    body: String,
+    created_at: i64,
+    client_id: Option<String>,
+    edited_at: Option<i64>,
+    deleted_at: Option<i64>,
+    reactions: Option<String>,
+    mentions: Option<String>,
+    thread_uid: Option<String>,
+    also_in_room: bool,
+    files: Option<String>,
+    event: Option<String>,
+    pinned_at: Option<i64>,
+    pinned_by: Option<UserId>,
+    persona: Option<String>,
+}
 
 /// The rows of one consistent snapshot of a backend's database.
 #[async_trait]
@@ -250,28 +252,29 @@ pub(crate) async fn export(
         loop {
             let mut rows = source.messages(room.id, after, window).await?;
             // Sorting an already sorted chunk is one pass; it keeps the order a promise.
-            rows.sort_by_key(|row| row.1);
+            rows.sort_by_key(|row| row.seq);
             let Some(last) = rows.last() else { break };
-            after = last.1;
+            after = last.seq;
             let full = rows.len() as i64 == MESSAGE_CHUNK;
-            for (
+            for ChunkRow {
                 uid,
                 seq,
-                author,
+                author_id: author,
                 body,
-                date,
+                created_at: date,
                 client_id,
                 edited_at,
                 deleted_at,
                 reactions,
                 mentions,
-                thread,
+                thread_uid: thread,
                 also_in_room,
                 files,
                 event,
                 pinned_at,
                 pinned_by,
-            ) in rows
+                persona,
+            } in rows
             {
                 let thread = thread.filter(|root| roots.contains(root));
                 if thread.is_none() {
@@ -300,6 +303,7 @@ pub(crate) async fn export(
                     pinned: pinned_at
                         .zip(pinned_by.and_then(name_of))
                         .map(|(at, by)| super::records::PinRecord { by, at }),
+                    persona: persona.and_then(|json| serde_json::from_str(&json).ok()),
                 }))
                 .await?;
                 end.messages += 1;

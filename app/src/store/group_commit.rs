@@ -31,6 +31,7 @@ pub(crate) struct Post {
     pub html: String,
     pub mentions: Vec<String>,
     pub files: Vec<Attachment>,
+    pub persona: Option<crate::model::Persona>,
 }
 
 /// A backend's way of storing one batch in one transaction.
@@ -350,6 +351,7 @@ impl Plan<'_> {
                 html: post.html.clone(),
                 mentions: post.mentions.clone(),
                 files: post.files.clone(),
+                persona: post.persona.clone(),
                 ..Message::default()
             });
             next.seq += 1;

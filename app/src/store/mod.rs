@@ -407,6 +407,8 @@ pub struct NewMessage<'a> {
     pub mentions: &'a [String],
     /// Files sent with it, whose bytes the caller has already kept.
     pub files: &'a [Attachment],
+    /// The name and picture its webhook asked to be shown with.
+    pub persona: Option<&'a crate::model::Persona>,
 }
 
 /// A reply to store in a thread: the message, and the seq of the message it answers (the
@@ -812,7 +814,8 @@ pub trait Store: Send + Sync + 'static {
     /// Records that the user's last live connection closed at `at` (UTC ms).
     async fn set_last_seen(&self, user_id: UserId, at: i64) -> StoreResult<()>;
     /// The content hashes (files and thumbnails) of every file a message still carries, of
-    /// every link preview's thumbnail, and of every avatar: what a prune of the file store must keep. Read as a stream, so memory follows the distinct
+    /// every link preview's thumbnail, of every avatar and of every webhook persona's icon: what
+    /// a prune of the file store must keep. Read as a stream, so memory follows the distinct
     /// files, not the messages.
     async fn file_hashes_in_use(&self) -> StoreResult<std::collections::HashSet<String>>;
     /// What fetching `url` gave, if it was fetched after `fetched_after` (UTC ms): a card, or
@@ -960,6 +963,8 @@ pub struct StagedMessage {
     pub event: Option<String>,
     /// When it was pinned, and by whom (`None`: not pinned).
     pub pinned: Option<(i64, UserId)>,
+    /// The persona column as stored (JSON [`crate::model::Persona`]), or `None`.
+    pub persona: Option<String>,
     pub place: Place,
 }
 

@@ -188,6 +188,10 @@ pub struct MessageRecord {
     /// Pinned to its room: by whom and when. JSONL only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pinned: Option<PinRecord>,
+    /// The name and picture an incoming webhook asked it to be shown with (the picture's bytes
+    /// go in the files archive). JSONL only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub persona: Option<crate::model::Persona>,
 }
 
 /// Who pinned a message, and when.

@@ -48,14 +48,20 @@ pub(crate) struct RoomRow {
     pub settings: crate::model::RoomSettings,
 }
 
+/// The persona column as stored: JSON, or `None`.
+pub(crate) fn persona_json(persona: Option<&crate::model::Persona>) -> Option<String> {
+    persona.and_then(|p| serde_json::to_string(p).ok())
+}
+
 /// How many columns [`message`] reads; a query may select more after them.
-pub(crate) const MESSAGE_COLUMN_COUNT: usize = 25;
+pub(crate) const MESSAGE_COLUMN_COUNT: usize = 26;
 
 /// A message joined with its author: uid, room, seq, author's name, body, time, client id,
 /// rev, edit time, deletion time, reactions (JSON), HTML, mentions (JSON), then its thread:
 /// the root's seq (replies), also in the room, reply count, last reply time and followers
 /// (JSON; roots), its files (JSON), its event (JSON; timeline events), and when it was pinned
-/// and by whom (their name), the author's display name and whether they are a bot. A message
+/// and by whom (their name), the author's display name, whether they are a bot, and the
+/// persona its webhook asked for (JSON). A message
 /// stored before Markdown has no HTML yet; it is rendered here.
 pub(crate) fn message<'r, R>(row: &'r R) -> Result<Message, sqlx::Error>
 where
@@ -108,6 +114,9 @@ where
             .and_then(|json| serde_json::from_str(&json).ok()),
         author_name: row.try_get(23)?,
         author_bot: row.try_get(24)?,
+        persona: row
+            .try_get::<Option<String>, _>(25)?
+            .and_then(|json| serde_json::from_str(&json).ok()),
     })
 }
 

@@ -153,6 +153,7 @@ fn generate(path: &Path, messages: usize) -> BenchResult<()> {
                 files: Vec::new(),
                 event: None,
                 pinned: None,
+                persona: None,
             }))?;
             written += 1;
             end.messages += 1;

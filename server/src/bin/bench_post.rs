@@ -117,6 +117,7 @@ async fn bench_concurrent(
                         html: "",
                         mentions: &[],
                         files: &[],
+                        persona: None,
                     })
                     .await?;
                 times.push(sent.elapsed());
@@ -171,6 +172,7 @@ async fn bench_store(
                 html: "",
                 mentions: &[],
                 files: &[],
+                persona: None,
             })
             .await?;
         // The first tenth warms caches and is not counted.

@@ -119,6 +119,7 @@ pub(super) struct Columns<'a> {
     events: Vec<Option<&'a str>>,
     pinned_at: Vec<Option<i64>>,
     pinned_by: Vec<Option<UserId>>,
+    personas: Vec<Option<String>>,
 }
 
 impl<'a> Columns<'a> {
@@ -144,6 +145,8 @@ impl<'a> Columns<'a> {
         self.events.push(None);
         self.pinned_at.push(None);
         self.pinned_by.push(None);
+        self.personas
+            .push(rows::persona_json(message.persona.as_ref()));
     }
 
     /// Adds a restored message with the seq the restore gave it.
@@ -168,6 +171,7 @@ impl<'a> Columns<'a> {
         self.events.push(message.event.as_deref());
         self.pinned_at.push(message.pinned.map(|p| p.0));
         self.pinned_by.push(message.pinned.map(|p| p.1));
+        self.personas.push(message.persona.clone());
     }
 
     /// Inserts the messages and their rows in the two key tables, in one statement, and
@@ -178,12 +182,13 @@ impl<'a> Columns<'a> {
                INSERT INTO messages (uid, room_id, seq, author_id, body, created_at, client_id, \
                                      rev, edited_at, deleted_at, reactions, html, mentions, \
                                      thread_uid, also_in_room, files, event, pinned_at, \
-                                     pinned_by) \
+                                     pinned_by, persona) \
                SELECT * FROM UNNEST($1::TEXT[], $2::BIGINT[], $3::BIGINT[], $4::BIGINT[], \
                                     $5::TEXT[], $6::BIGINT[], $7::TEXT[], $8::BIGINT[], \
                                     $9::BIGINT[], $10::BIGINT[], $11::TEXT[], $12::TEXT[], \
                                     $13::TEXT[], $14::TEXT[], $15::BOOLEAN[], $16::TEXT[], \
-                                    $17::TEXT[], $18::BIGINT[], $19::BIGINT[]) \
+                                    $17::TEXT[], $18::BIGINT[], $19::BIGINT[], \
+                                    $20::TEXT[]) \
                RETURNING uid, room_id, seq, author_id, client_id), \
              u AS (INSERT INTO message_uids (uid, room_id, seq) SELECT uid, room_id, seq FROM m), \
              c AS (INSERT INTO message_client_ids (author_id, client_id, room_id, seq) \
@@ -209,6 +214,7 @@ impl<'a> Columns<'a> {
         .bind(&self.events)
         .bind(&self.pinned_at)
         .bind(&self.pinned_by)
+        .bind(&self.personas)
         .fetch_one(&mut *conn)
         .await?;
         Ok(u64::try_from(inserted).unwrap_or(0))

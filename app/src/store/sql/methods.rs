@@ -867,6 +867,7 @@ impl Store for Backend {
                 html: new.html(),
                 mentions: new.mentions.to_vec(),
                 files: new.files.to_vec(),
+                persona: new.persona.cloned(),
             })
             .await
     }
@@ -993,6 +994,16 @@ impl Store for Backend {
         .fetch(&self.read);
         while let Some(hash) = futures_util::TryStreamExt::try_next(&mut thumbnails).await? {
             hashes.insert(hash);
+        }
+        drop(thumbnails);
+        let mut personas = sqlx::query_scalar::<_, String>(
+            "SELECT persona FROM messages WHERE persona IS NOT NULL",
+        )
+        .fetch(&self.read);
+        while let Some(json) = futures_util::TryStreamExt::try_next(&mut personas).await? {
+            let persona: crate::model::Persona = serde_json::from_str(&json)
+                .map_err(|e| StoreError::Invalid(format!("a stored persona: {e}")))?;
+            hashes.extend(persona.icon.map(|i| i.sha256));
         }
         Ok(hashes)
     }

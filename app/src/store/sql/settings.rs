@@ -279,6 +279,7 @@ async fn record(
         .bind(None::<String>)
         .bind(false)
         .bind(None::<String>)
+        .bind(None::<String>)
         .execute(&mut *conn)
         .await?;
     sqlx::query("UPDATE messages SET event = $3 WHERE room_id = $1 AND seq = $2")

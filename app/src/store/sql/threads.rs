@@ -96,6 +96,7 @@ pub(super) async fn reply(pool: &Pool, new: NewReply<'_>) -> StoreResult<Replied
         .bind(&root_uid)
         .bind(new.also_in_room)
         .bind(rows::list_json(m.files))
+        .bind(rows::persona_json(m.persona))
         .execute(&mut *tx)
         .await?;
     sqlx::query(

@@ -25,6 +25,7 @@ struct NewRow<'a>(
     Option<&'a str>,
     Option<String>,
     Option<String>,
+    Option<String>,
 );
 
 /// For each `(author, room)`: author, room, the room's kind, the author's role in it (NULL:
@@ -105,16 +106,17 @@ pub(super) async fn insert(
                 Some(m.html.as_str()).filter(|h| !h.is_empty()),
                 rows::list_json(&m.mentions),
                 rows::list_json(&m.files),
+                rows::persona_json(m.persona.as_ref()),
             )
         })
         .collect();
     sqlx::query(
         "INSERT INTO messages \
            (uid, room_id, seq, author_id, body, created_at, client_id, rev, html, mentions, \
-            files) \
+            files, persona) \
          SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4, \
                 j.value ->> 5, j.value ->> 6, j.value ->> 7, j.value ->> 8, j.value ->> 9, \
-                j.value ->> 10 \
+                j.value ->> 10, j.value ->> 11 \
          FROM json_each($1) j",
     )
     .bind(json(&rows))

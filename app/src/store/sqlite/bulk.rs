@@ -40,7 +40,7 @@ pub(super) async fn insert(
         "INSERT INTO messages \
              (uid, room_id, seq, author_id, body, created_at, client_id, edited_at, deleted_at, \
               reactions, html, mentions, thread_uid, also_in_room, files, event, pinned_at, \
-              pinned_by) ",
+              pinned_by, persona) ",
     );
     insert.push_values(rows, |mut row, (seq, m)| {
         row.push_bind(m.uid.as_str())
@@ -60,7 +60,8 @@ pub(super) async fn insert(
             .push_bind(m.files.as_deref())
             .push_bind(m.event.as_deref())
             .push_bind(m.pinned.map(|p| p.0))
-            .push_bind(m.pinned.map(|p| p.1));
+            .push_bind(m.pinned.map(|p| p.1))
+            .push_bind(m.persona.as_deref());
     });
     Ok(insert.build().execute(conn).await?.rows_affected())
 }

@@ -294,6 +294,14 @@ pub(super) fn MessageItem(
     let profile_title = format!("Open the profile of @{}", message.author);
     let shown_author = message.shown_author().to_owned();
     let bot_tag = message.author_bot.then(bot_tag);
+    let persona = message
+        .persona
+        .clone()
+        .map(|p| persona_parts(p, &message.author, message.persona_icon_url()));
+    let (shown_author, persona_icon, via) = match persona {
+        Some((name, icon, via)) => (name, icon, via),
+        None => (shown_author, None, None),
+    };
     view! {
         <article
             node_ref=article
@@ -308,10 +316,12 @@ pub(super) fn MessageItem(
         >
             {pin_line}
             <header>
+                {persona_icon}
                 <a class="author" href=profile_link title=profile_title>
                     {shown_author}
                 </a>
                 {bot_tag}
+                {via}
                 <LocalTime ms=message.created_at time_only=true/>
                 {edited}
                 {links}
@@ -414,6 +424,27 @@ pub(super) fn PendingItem(pending: Pending) -> impl IntoView {
 }
 
 /// What marks a bot's name, wherever it shows: a program posted this, not a person.
+/// What a webhook's persona shows: its name in the author's place, the thumbnail this server
+/// fetched of its icon (never the sender's own address), and, when the name is not the bot's,
+/// "via @bot", so no one takes the name for a person's.
+fn persona_parts(
+    persona: crate::model::Persona,
+    bot: &str,
+    icon_url: String,
+) -> (String, Option<AnyView>, Option<AnyView>) {
+    let icon = persona.icon.map(|_| {
+        view! {
+            <img class="persona-icon" src=icon_url width="20" height="20" alt="" loading="lazy"/>
+        }
+        .into_any()
+    });
+    let via = (!persona.name.eq_ignore_ascii_case(bot)).then(|| {
+        let title = format!("Sent through the webhook of @{bot}, under a name it chose");
+        view! { <span class="via" title=title>{format!("via @{bot}")}</span> }.into_any()
+    });
+    (persona.name, icon, via)
+}
+
 pub(crate) fn bot_tag() -> impl IntoView {
     view! { <span class="bot-tag" title="An automated account">"bot"</span> }
 }
