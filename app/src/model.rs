@@ -771,18 +771,22 @@ pub struct Message {
     /// marks its name.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub author_bot: bool,
-    /// The name (and picture) an incoming webhook's payload asked to be shown as (Slack's
-    /// `username` and `icon_url`): shown beside its bot's own name, never taken for anyone's
+    /// The name an incoming webhook's payload asked to be shown with (Slack's `username`):
+    /// shown in the author's place beside its bot's own name, never taken for anyone's
     /// identity. `author` stays the bot.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub persona: Option<Persona>,
+    pub persona_name: Option<String>,
+    /// A thumbnail the server fetched once of the payload's `icon_url` (members' browsers never
+    /// contact that host), served at [`Message::persona_icon_url`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub persona_icon: Option<PreviewImage>,
 }
 
-/// How a webhook's message presents itself: a name of the sender's choosing, and a thumbnail
-/// the server fetched once from the payload's `icon_url` (members' browsers never contact that
-/// host), served at [`Message::persona_icon_url`].
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+/// How a webhook's message presents itself, as the server stores it and backups carry it: a
+/// name of the sender's choosing and its icon's thumbnail (on the wire, a message's
+/// `persona_name` and `persona_icon`, two fields the client already knows how to read).
+#[cfg(feature = "ssr")]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Persona {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -803,6 +807,24 @@ impl Message {
     /// Where the picture its webhook asked to be shown with is served, to those who may read it.
     pub fn persona_icon_url(&self) -> String {
         format!("/previews/{}/{}/icon", self.room_id, self.seq)
+    }
+
+    /// The name and icon its webhook asked for, as one value.
+    #[cfg(feature = "ssr")]
+    pub fn persona(&self) -> Option<Persona> {
+        let name = self.persona_name.clone()?;
+        Some(Persona {
+            name,
+            icon: self.persona_icon.clone(),
+        })
+    }
+
+    /// Shows it with `persona` (or as its author only, with `None`).
+    #[cfg(feature = "ssr")]
+    pub fn set_persona(&mut self, persona: Option<Persona>) {
+        let (name, icon) = persona.map_or((None, None), |p| (Some(p.name), p.icon));
+        self.persona_name = name;
+        self.persona_icon = icon;
     }
 }
 

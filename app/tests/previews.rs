@@ -485,13 +485,13 @@ async fn a_webhook_shows_its_chosen_name_and_an_icon_fetched_once_here() {
         serde_json::json!({"text": "Build 7 passed", "username": "Jenkins", "icon_url": icon});
     let first = deliver(body.to_string()).await.unwrap();
     assert_eq!(first.author, "ci", "the author stays the hook's bot");
-    let persona = first.persona.clone().expect("a persona");
+    let persona = first.persona().expect("a persona");
     assert_eq!(persona.name, "Jenkins");
     let thumb = persona.icon.clone().expect("the icon's thumbnail");
     assert_eq!((thumb.width, thumb.height), (320, 200));
     // Kept here, read back as stored, and kept by a prune of the file store.
     let stored = chat.stored(&root, first.seq).await;
-    assert_eq!(stored.persona, Some(persona.clone()));
+    assert_eq!(stored.persona(), Some(persona.clone()));
     let in_use = chat.store.file_hashes_in_use().await.unwrap();
     assert!(in_use.contains(&thumb.sha256));
     let files = chat.state.files.as_ref().unwrap();
@@ -499,7 +499,7 @@ async fn a_webhook_shows_its_chosen_name_and_an_icon_fetched_once_here() {
 
     // The same icon again is not fetched again.
     let second = deliver(body.to_string()).await.unwrap();
-    assert_eq!(second.persona, Some(persona));
+    assert_eq!(second.persona(), Some(persona));
     let covers = || news.asked().iter().filter(|p| *p == "/cover.png").count();
     assert_eq!(covers(), 1, "asked: {:?}", news.asked());
 
@@ -507,13 +507,13 @@ async fn a_webhook_shows_its_chosen_name_and_an_icon_fetched_once_here() {
     let private = format!("http://127.0.0.1:{port}/cover.png?private");
     let body = serde_json::json!({"text": "x", "username": "Jenkins", "icon_url": private});
     let third = deliver(body.to_string()).await.unwrap();
-    assert_eq!(third.persona.unwrap().icon, None);
+    assert_eq!(third.persona().unwrap().icon, None);
     assert!(!news.asked().iter().any(|p| p.contains("private")));
 
     // An icon alone keeps the bot's name; no persona at all without either.
     let body = serde_json::json!({"text": "y", "icon_url": icon});
     let fourth = deliver(body.to_string()).await.unwrap();
-    assert_eq!(fourth.persona.unwrap().name, "ci");
+    assert_eq!(fourth.persona().unwrap().name, "ci");
     let plain = deliver(r#"{"text":"z"}"#.to_owned()).await.unwrap();
-    assert_eq!(plain.persona, None);
+    assert_eq!(plain.persona(), None);
 }

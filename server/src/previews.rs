@@ -43,7 +43,7 @@ fn card_image(message: Message) -> Option<String> {
 }
 
 fn persona_icon(message: Message) -> Option<String> {
-    message.persona.and_then(|p| p.icon).map(|i| i.sha256)
+    message.persona_icon.map(|i| i.sha256)
 }
 
 async fn serve(

@@ -1028,3 +1028,123 @@ async fn a_profile_is_set_part_by_part_and_bad_values_change_nothing() {
     let (status, _, body) = post(addr, "/api/profile", "username=nobody", Some(&bob)).await;
     assert_eq!(status, 404, "{body}");
 }
+
+/// Serves `body` as a PNG to every request on loopback; counts the requests.
+async fn icon_host(body: Vec<u8>) -> (SocketAddr, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let asked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = asked.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let body = body.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 2048];
+                let _ = socket.read(&mut buf).await;
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: {}\r\n\
+                     Connection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = socket.write_all(head.as_bytes()).await;
+                let _ = socket.write_all(&body).await;
+            });
+        }
+    });
+    (addr, asked)
+}
+
+#[tokio::test]
+async fn a_webhook_icon_is_fetched_once_and_served_from_here_to_readers_only() {
+    let (host, asked) = icon_host(png(64, 64)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("confab.db").display());
+    let (state, _store) =
+        server::open_node(&url, false, None, app::limits::LimitsConfig::relaxed())
+            .await
+            .unwrap();
+    let files = app::files::Files::on_disk(&dir.path().join("files"), 1 << 20).unwrap();
+    let state = state.with_files(std::sync::Arc::new(files));
+    // The icon's host is an intranet name the operator trusts (there is no public host here).
+    let previews = app::preview::fetch::PreviewConfig {
+        policy: app::preview::Policy {
+            trusted: vec!["icons.test".into()],
+            ..app::preview::Policy::default()
+        },
+        hosts: std::collections::HashMap::from([(
+            "icons.test".to_owned(),
+            std::net::IpAddr::from([127, 0, 0, 1]),
+        )]),
+        ..app::preview::fetch::PreviewConfig::default()
+    };
+    let state = app::chat::with_previews(state, previews).unwrap();
+    let addr = common::serve(state).await;
+    let alice = register(addr, "alice").await;
+    let bob = register(addr, "bob").await;
+    // `general`, the first room, which everyone joins.
+    let room = 1;
+    let made = call(
+        addr,
+        "create_webhook",
+        &format!("room_id={room}&name=ci-bot"),
+        &alice,
+    )
+    .await;
+    let made: serde_json::Value = serde_json::from_str(&made).unwrap();
+    let hook = made["path"].as_str().unwrap().to_owned();
+    let icon_url = format!("http://icons.test:{}/jenkins.png", host.port());
+    let payload =
+        serde_json::json!({"text": "Build 9 passed", "username": "Jenkins", "icon_url": icon_url});
+    let payload = payload.to_string();
+    let head = format!(
+        "POST {hook} HTTP/1.0\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n",
+        payload.len()
+    );
+    let sent = exchange(addr, head.clone(), payload.as_bytes()).await;
+    assert_eq!((sent.status, sent.text().as_str()), (200, "ok"));
+    let again = exchange(addr, head, payload.as_bytes()).await;
+    assert_eq!(again.status, 200);
+    assert_eq!(
+        asked.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "fetched once"
+    );
+
+    // Bob reads it with its persona and gets the icon from this server.
+    let history = call(addr, "history", &format!("room_id={room}"), &bob).await;
+    let history: serde_json::Value = serde_json::from_str(&history).unwrap();
+    let message: Message = serde_json::from_value(
+        history["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["body"] == "Build 9 passed")
+            .unwrap()
+            .clone(),
+    )
+    .unwrap();
+    assert_eq!(message.author, "ci-bot");
+    let persona = message.persona().unwrap();
+    assert_eq!(persona.name, "Jenkins");
+    let path = message.persona_icon_url();
+    let icon = fetch(addr, &path, Some(&bob), "").await;
+    assert_eq!(icon.status, 200, "{}", icon.text());
+    assert_eq!(icon.header("content-type"), Some("image/png"));
+    let shown = image::load_from_memory(&icon.body).unwrap();
+    assert_eq!((shown.width(), shown.height()), (64, 64));
+    let etag = icon.header("etag").unwrap().to_owned();
+    let cached = fetch(
+        addr,
+        &path,
+        Some(&bob),
+        &format!("If-None-Match: {etag}\r\n"),
+    )
+    .await;
+    assert_eq!(cached.status, 304);
+    // No session, no icon; and a message without a persona has none.
+    assert_eq!(fetch(addr, &path, None, "").await.status, 401);
+    let plain = format!("/previews/{room}/{}/icon", message.seq + 100);
+    assert_eq!(fetch(addr, &plain, Some(&bob), "").await.status, 404);
+}

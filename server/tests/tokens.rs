@@ -919,7 +919,7 @@ async fn an_incoming_webhook_posts_as_its_bot_live_within_its_budget_until_revok
             assert_eq!(message.room_id, room);
             assert_eq!(message.author, "ci-bot");
             assert!(message.author_bot);
-            let persona = message.persona.expect("the payload's username");
+            let persona = message.persona().expect("the payload's username");
             assert_eq!((persona.name.as_str(), persona.icon), ("alice", None));
             assert_eq!(message.body, "Build [#42](https://ci.example/42) passed");
             assert!(

@@ -334,7 +334,7 @@ impl Plan<'_> {
                 return Err(sqlx::Error::RowNotFound);
             };
             let (author, author_name, author_bot) = facts.names(post);
-            messages.push(Message {
+            let mut message = Message {
                 uid: uuid::Uuid::now_v7().to_string(),
                 room_id: post.room_id,
                 seq: next.seq,
@@ -351,9 +351,10 @@ impl Plan<'_> {
                 html: post.html.clone(),
                 mentions: post.mentions.clone(),
                 files: post.files.clone(),
-                persona: post.persona.clone(),
                 ..Message::default()
-            });
+            };
+            message.set_persona(post.persona.clone());
+            messages.push(message);
             next.seq += 1;
             next.rev += 1;
         }

@@ -72,6 +72,7 @@ where
     String: Decode<'r, R::Database> + Type<R::Database>,
 {
     let body: String = row.try_get(4)?;
+    let persona: Option<String> = row.try_get(25)?;
     let deleted_at: Option<i64> = row.try_get(9)?;
     let mentions = list(row.try_get(12)?)?;
     let html = match row.try_get::<Option<String>, _>(11)? {
@@ -114,9 +115,12 @@ where
             .and_then(|json| serde_json::from_str(&json).ok()),
         author_name: row.try_get(23)?,
         author_bot: row.try_get(24)?,
-        persona: row
-            .try_get::<Option<String>, _>(25)?
-            .and_then(|json| serde_json::from_str(&json).ok()),
+        persona_name: None,
+        persona_icon: None,
+    })
+    .map(|mut message| {
+        message.set_persona(persona.and_then(|json| serde_json::from_str(&json).ok()));
+        message
     })
 }
 

@@ -146,7 +146,7 @@ impl<'a> Columns<'a> {
         self.pinned_at.push(None);
         self.pinned_by.push(None);
         self.personas
-            .push(rows::persona_json(message.persona.as_ref()));
+            .push(rows::persona_json(message.persona().as_ref()));
     }
 
     /// Adds a restored message with the seq the restore gave it.

@@ -106,7 +106,7 @@ pub(super) async fn insert(
                 Some(m.html.as_str()).filter(|h| !h.is_empty()),
                 rows::list_json(&m.mentions),
                 rows::list_json(&m.files),
-                rows::persona_json(m.persona.as_ref()),
+                rows::persona_json(m.persona().as_ref()),
             )
         })
         .collect();

@@ -294,10 +294,13 @@ pub(super) fn MessageItem(
     let profile_title = format!("Open the profile of @{}", message.author);
     let shown_author = message.shown_author().to_owned();
     let bot_tag = message.author_bot.then(bot_tag);
-    let persona = message
-        .persona
-        .clone()
-        .map(|p| persona_parts(p, &message.author, message.persona_icon_url()));
+    let persona = message.persona_name.clone().map(|name| {
+        let icon = message
+            .persona_icon
+            .is_some()
+            .then(|| message.persona_icon_url());
+        persona_parts(name, icon, &message.author)
+    });
     let (shown_author, persona_icon, via) = match persona {
         Some((name, icon, via)) => (name, icon, via),
         None => (shown_author, None, None),
@@ -428,21 +431,21 @@ pub(super) fn PendingItem(pending: Pending) -> impl IntoView {
 /// fetched of its icon (never the sender's own address), and, when the name is not the bot's,
 /// "via @bot", so no one takes the name for a person's.
 fn persona_parts(
-    persona: crate::model::Persona,
+    name: String,
+    icon_url: Option<String>,
     bot: &str,
-    icon_url: String,
 ) -> (String, Option<AnyView>, Option<AnyView>) {
-    let icon = persona.icon.map(|_| {
+    let icon = icon_url.map(|icon_url| {
         view! {
             <img class="persona-icon" src=icon_url width="20" height="20" alt="" loading="lazy"/>
         }
         .into_any()
     });
-    let via = (!persona.name.eq_ignore_ascii_case(bot)).then(|| {
+    let via = (!name.eq_ignore_ascii_case(bot)).then(|| {
         let title = format!("Sent through the webhook of @{bot}, under a name it chose");
         view! { <span class="via" title=title>{format!("via @{bot}")}</span> }.into_any()
     });
-    (persona.name, icon, via)
+    (name, icon, via)
 }
 
 pub(crate) fn bot_tag() -> impl IntoView {

@@ -59,7 +59,7 @@ pub(super) fn entries<'a>(
                 && before.event.is_none()
                 && message.event.is_none()
                 && before.author == message.author
-                && before.persona == message.persona
+                && before.persona_name == message.persona_name
                 && (0..=GROUP_WITHIN_MS).contains(&(message.created_at - before.created_at))
         });
         out.push(Entry {
