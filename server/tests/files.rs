@@ -1059,13 +1059,7 @@ async fn icon_host(body: Vec<u8>) -> (SocketAddr, std::sync::Arc<std::sync::atom
 async fn a_webhook_icon_is_fetched_once_and_served_from_here_to_readers_only() {
     let (host, asked) = icon_host(png(64, 64)).await;
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("confab.db").display());
-    let (state, _store) =
-        server::open_node(&url, false, None, app::limits::LimitsConfig::relaxed())
-            .await
-            .unwrap();
-    let files = app::files::Files::on_disk(&dir.path().join("files"), 1 << 20).unwrap();
-    let state = state.with_files(std::sync::Arc::new(files));
+    let state = common::node_with_files(dir.path(), 1 << 20).await;
     // The icon's host is an intranet name the operator trusts (there is no public host here).
     let previews = app::preview::fetch::PreviewConfig {
         policy: app::preview::Policy {

@@ -31,14 +31,20 @@ pub async fn start() -> Server {
 /// server's folder.
 pub async fn start_with_upload_cap(max_upload: u64) -> Server {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("confab.db").display());
+    let addr = serve(node_with_files(dir.path(), max_upload).await).await;
+    Server { addr, _dir: dir }
+}
+
+/// A node's state on a fresh SQLite file in `dir`, with relaxed limits, keeping files of at
+/// most `max_upload` bytes in `dir/files`: to adjust before [`serve`].
+pub async fn node_with_files(dir: &std::path::Path, max_upload: u64) -> app::state::AppState {
+    let url = format!("sqlite://{}", dir.join("confab.db").display());
     let (state, _store) =
         server::open_node(&url, false, None, app::limits::LimitsConfig::relaxed())
             .await
             .unwrap();
-    let files = app::files::Files::on_disk(&dir.path().join("files"), max_upload).unwrap();
-    let addr = serve(state.with_files(std::sync::Arc::new(files))).await;
-    Server { addr, _dir: dir }
+    let files = app::files::Files::on_disk(&dir.join("files"), max_upload).unwrap();
+    state.with_files(std::sync::Arc::new(files))
 }
 
 /// Serves `state` on an ephemeral loopback port, in this process.
