@@ -201,7 +201,7 @@ fn export() -> (Vec<(String, Vec<u8>)>, Expected) {
     }
     days[2].push(
         json!({"type": "message", "subtype": "bot_message", "bot_id": "B01",
-        "username": "CI", "ts": ts(100_000), "text": "",
+        "bot_profile": {"name": "builds"}, "username": "CI", "ts": ts(100_000), "text": "",
         "attachments": [{"fallback": "Build 12 passed"}]}),
     );
     days[2].push(
@@ -325,7 +325,7 @@ async fn imports_threads_reactions_mentions_and_files_once(url: String) {
     assert_eq!(user("carol")["profile"]["time_zone"], "Europe/Paris");
     assert_eq!(user("bob")["profile"]["display_name"], "Bobby");
     assert_eq!(user("deploybot")["bot"], true);
-    assert_eq!(user("CI")["bot"], true);
+    assert_eq!(user("builds")["bot"], true);
     assert_eq!(
         user("here-slack")["profile"]["display_name"],
         "A name that is a group"
@@ -385,7 +385,9 @@ async fn imports_threads_reactions_mentions_and_files_once(url: String) {
     assert_eq!(tombstone["text"], "");
 
     // A bot's message, and the files: one kept, one named as missing.
-    assert_eq!(find("Build 12 passed")["from"], "CI");
+    // Shown as Slack showed it: under the name its integration gave, by the bot's account.
+    assert_eq!(find("Build 12 passed")["from"], "builds");
+    assert_eq!(find("Build 12 passed")["persona"]["name"], "CI");
     let shared = find("the report");
     assert_eq!(
         shared["text"],

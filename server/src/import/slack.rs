@@ -15,7 +15,7 @@ use std::sync::Arc;
 use app::backup::read::Place;
 use app::backup::record::{dm_name, MemberRecord, MessageRecord, RoomRecord};
 use app::backup::{BackupError, BackupResult, Record};
-use app::model::{Reaction, Role};
+use app::model::{Persona, Reaction, Role};
 use app::store::records::ProfileRecord;
 use app::validate;
 use serde::Deserialize;
@@ -467,6 +467,7 @@ impl Reader {
             record.deleted_at = Some(cx.at);
             return Ok(vec![(place.clone(), record, Vec::new())]);
         }
+        record.persona = persona(m, &record.from);
         let mut text = m.text.clone();
         if text.trim().is_empty() {
             let fallbacks: Vec<&str> = m
@@ -573,6 +574,18 @@ impl Reader {
         }
         Ok(out)
     }
+}
+
+/// The name an integration's message was shown with in Slack (its `username`), where it is not
+/// its bot's own name: the same persona an incoming webhook's payload gives here. A name that
+/// could not be one (too long, a control character, a leading `@`) is left out; its icon, an
+/// address on Slack's servers, is not fetched.
+fn persona(m: &Message, bot: &str) -> Option<Persona> {
+    if m.user.as_deref().is_some_and(|u| !u.is_empty()) {
+        return None;
+    }
+    let name = validate::persona_name(m.username.as_deref()?).ok()??;
+    (!name.eq_ignore_ascii_case(bot)).then_some(Persona { name, icon: None })
 }
 
 fn is_notice(m: &Message) -> bool {
