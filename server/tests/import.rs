@@ -653,7 +653,8 @@ fn bulk(attachment: &str) -> (Vec<Value>, usize) {
                 {"user": "alice", "message": format!("first answer to {n}"),
                  "create_at": at + 1000},
                 {"user": "ci-bot", "message": format!("second answer to {n}"),
-                 "create_at": at + 2000}
+                 "create_at": at + 2000,
+                 "props": {"from_webhook": "true", "override_username": "Nightly build"}}
             ]);
             messages += 2;
         }
@@ -775,6 +776,11 @@ async fn imports_a_mattermost_team_once(url: String) {
     let root = find("post 10 for");
     assert_eq!(find("first answer to 10")["thread"], root["id"]);
     assert_eq!(find("second answer to 10")["from"], "ci-bot");
+    // A webhook's post keeps the name it was shown with, by the bot's account.
+    assert_eq!(
+        find("second answer to 10")["persona"]["name"],
+        "Nightly build"
+    );
     let answer = find("an answer to nothing");
     let root = named(
         &records,

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use app::backup::read::Place;
 use app::backup::record::{MessageRecord, UserRecord};
 use app::backup::{BackupError, BackupResult, Record};
-use app::model::Reaction;
+use app::model::{Persona, Reaction};
 use app::store::records::ProfileRecord;
 use app::validate;
 use sha2::{Digest, Sha256};
@@ -369,9 +369,30 @@ pub fn emoji(name: &str) -> Option<String> {
     validate::reaction(text).ok().filter(|valid| valid == text)
 }
 
+/// The persona of a message an integration sent under a name of its own (Slack's `username`,
+/// Mattermost's `override_username`), as an incoming webhook's payload gives one here: `None`
+/// when the name is its bot's own, or could not be one (too long, a control character, a
+/// leading `@`). Its icon, an address on the old service's servers, is not fetched.
+pub fn shown_as(name: &str, bot: &str) -> Option<Persona> {
+    let name = validate::persona_name(name).ok()??;
+    (!name.eq_ignore_ascii_case(bot)).then_some(Persona { name, icon: None })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_integration_shown_under_its_own_name_or_a_handle_has_no_persona() {
+        assert_eq!(shown_as("CI", "ci"), None);
+        assert_eq!(shown_as("@alice", "ci"), None);
+        assert_eq!(shown_as("  ", "ci"), None);
+        let nightly = Persona {
+            name: "Nightly build".into(),
+            icon: None,
+        };
+        assert_eq!(shown_as(" Nightly build ", "ci"), Some(nightly));
+    }
 
     #[test]
     fn usernames_are_valid_and_never_a_group() {

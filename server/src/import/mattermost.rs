@@ -24,8 +24,8 @@ use app::validate;
 use serde::Deserialize;
 
 use super::common::{
-    add_reaction, clean, clip, note_missing, pieces, stable_id, Export, People, Skipped, Source,
-    WantedFile,
+    add_reaction, clean, clip, note_missing, pieces, shown_as, stable_id, Export, People, Skipped,
+    Source, WantedFile,
 };
 
 /// The longest line read: a post carries all its replies.
@@ -138,6 +138,9 @@ struct Post {
     attachments: Vec<MmAttachment>,
     #[serde(default)]
     is_pinned: bool,
+    /// What Mattermost keeps beside a post; of it, the name a webhook's post was shown with.
+    #[serde(default)]
+    props: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 #[derive(Deserialize)]
@@ -538,9 +541,15 @@ impl Reader<'_> {
         let pins = self.pins.entry(room.to_owned()).or_default();
         let pinned = !empty && post.is_pinned && *pins < validate::MAX_PINS_PER_ROOM;
         *pins += usize::from(pinned);
+        let persona = post
+            .props
+            .as_ref()
+            .and_then(|p| p.get("override_username")?.as_str())
+            .and_then(|name| shown_as(name, &from));
         let record = MessageRecord {
             id: id(0),
             room: room.to_owned(),
+            persona,
             from: from.clone(),
             date: post.create_at,
             edited_at: post

@@ -22,8 +22,8 @@ use serde::Deserialize;
 
 use super::archive::Archive;
 use super::common::{
-    add_reaction, clean, clip, note_missing, pieces, stable_id, Export, People, Skipped, Source,
-    WantedFile,
+    add_reaction, clean, clip, note_missing, pieces, shown_as, stable_id, Export, People, Skipped,
+    Source, WantedFile,
 };
 use super::slack_text::{convert, Names};
 
@@ -576,16 +576,13 @@ impl Reader {
     }
 }
 
-/// The name an integration's message was shown with in Slack (its `username`), where it is not
-/// its bot's own name: the same persona an incoming webhook's payload gives here. A name that
-/// could not be one (too long, a control character, a leading `@`) is left out; its icon, an
-/// address on Slack's servers, is not fetched.
+/// The name an integration's message was shown with in Slack (its `username`); a person's
+/// message has none.
 fn persona(m: &Message, bot: &str) -> Option<Persona> {
     if m.user.as_deref().is_some_and(|u| !u.is_empty()) {
         return None;
     }
-    let name = validate::persona_name(m.username.as_deref()?).ok()??;
-    (!name.eq_ignore_ascii_case(bot)).then_some(Persona { name, icon: None })
+    shown_as(m.username.as_deref()?, bot)
 }
 
 fn is_notice(m: &Message) -> bool {
