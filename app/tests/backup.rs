@@ -491,6 +491,8 @@ async fn bad_input_is_refused_and_changes_nothing(kind: Kind) {
         // (a different id) claiming it is refused, naming its line.
         ("a client id another message already uses", good.clone().into(), "client id \"c-1\" is already used"),
         ("an empty file", Vec::new(), "empty"),
+        ("a persona without a name", good.replacen(r#""persona":{"name":"Build"#, r#""persona":{"name":" ","x":"Build"#, 1).into(), "persona's name is empty"),
+        ("a persona named as a handle", good.replacen(r#""persona":{"name":"Build"#, r#""persona":{"name":"@Build"#, 1).into(), "cannot start with '@'"),
         ("a conversation of ten", format!("{csv_head},\"@a,b,c,d,e,f,g,h,i,j\",,a,2024-01-01T00:00:00Z,hi\r\n").into(), "line 2: \"@a,b,c,d,e,f,g,h,i,j\" names 10 people; a conversation holds at most 9"),
     ];
     for (what, file, expected) in cases {

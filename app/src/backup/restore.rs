@@ -339,8 +339,15 @@ impl Applier {
         let persona = match &m.persona {
             None => None,
             Some(persona) => {
-                crate::validate::persona_name(&persona.name)
+                let name = crate::validate::persona_name(&persona.name)
                     .map_err(|e| BackupError::at(place, e.to_string()))?;
+                // As a webhook leaves it: never empty, no spaces around it.
+                if name.as_deref() != Some(persona.name.as_str()) {
+                    return Err(BackupError::at(
+                        place,
+                        "a persona's name is empty or has spaces around it",
+                    ));
+                }
                 if let Some(icon) = &persona.icon {
                     if !crate::files::is_hash(&icon.sha256) {
                         return Err(BackupError::at(place, "a persona's icon is not a SHA-256"));
