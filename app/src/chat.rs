@@ -210,8 +210,23 @@ async fn show_previews(
 /// by seq and rev.
 async fn publish(state: &AppState, room_id: RoomId, frame: &ServerFrame) {
     match frame.encode() {
-        Ok(frame) => state.bus.publish(room_id, frame).await,
+        Ok(encoded) => state.bus.publish(room_id, rev_of(frame), encoded).await,
         Err(e) => tracing::error!("publishing to room {room_id}: {e}"),
+    }
+}
+
+/// The room's rev a stored change brings: the highest rev among the messages it carries (a
+/// reply's root takes the rev after the reply's).
+fn rev_of(frame: &ServerFrame) -> Option<i64> {
+    match frame {
+        ServerFrame::Message { message }
+        | ServerFrame::Edited { message }
+        | ServerFrame::Deleted { message }
+        | ServerFrame::Reacted { message }
+        | ServerFrame::Pinned { message }
+        | ServerFrame::Previewed { message } => Some(message.rev),
+        ServerFrame::Replied { root, reply } => Some(root.rev.max(reply.rev)),
+        _ => None,
     }
 }
 
@@ -933,7 +948,7 @@ pub async fn typing(state: &AppState, user: &User, room_id: RoomId) -> Result<()
             user: user.username.clone(),
         }
         .encode()?;
-        state.bus.publish(room_id, frame).await;
+        state.bus.publish(room_id, None, frame).await;
     }
     Ok(())
 }

@@ -48,6 +48,9 @@ pub const BUS_PUBLISH: &str = "confab_bus_publish_seconds";
 pub const BUS_LAG: &str = "confab_bus_lag_seconds";
 /// Cluster: the subscriber link broke and came back; every local socket was told to resync.
 pub const BUS_RECONNECTS: &str = "confab_bus_reconnects_total";
+/// Cluster: a room's change was stored but never arrived here within a second; that room's
+/// local sockets were told to resync.
+pub const BUS_MISSED: &str = "confab_bus_missed_total";
 /// Requests refused by a rate limit, by limit.
 pub const RATE_LIMITED: &str = "confab_rate_limited_total";
 /// Logins refused, by why.
@@ -68,7 +71,7 @@ pub const DB_CONNECTIONS: &str = "confab_db_pool_connections";
 pub const DB_POOL_WAIT: &str = "confab_db_pool_wait_seconds";
 
 /// Every metric above, for the checks that the dashboard and the scrape cover them all.
-pub const NAMES: [&str; 25] = [
+pub const NAMES: [&str; 26] = [
     SOCKETS_OPEN,
     SOCKETS_CLOSED,
     SOCKET_RESYNCS,
@@ -85,6 +88,7 @@ pub const NAMES: [&str; 25] = [
     BUS_PUBLISH,
     BUS_LAG,
     BUS_RECONNECTS,
+    BUS_MISSED,
     RATE_LIMITED,
     LOGIN_FAILURES,
     PUSH_QUEUE,
@@ -139,6 +143,7 @@ pub fn describe() {
         DELIVERIES,
         BUS_PUBLISH_FAILURES,
         BUS_RECONNECTS,
+        BUS_MISSED,
     ] {
         counter!(name).increment(0);
     }
@@ -197,6 +202,10 @@ pub fn describe() {
     describe_counter!(
         BUS_RECONNECTS,
         "Cluster: the subscriber link came back after a break; local sockets resynced."
+    );
+    describe_counter!(
+        BUS_MISSED,
+        "Cluster: a room's stored change never arrived here; its local sockets resynced."
     );
     describe_counter!(RATE_LIMITED, "Requests refused by a rate limit, by limit.");
     describe_counter!(LOGIN_FAILURES, "Logins refused, by reason.");
@@ -384,6 +393,11 @@ pub fn bus_lag(lag_ms: i64) {
 /// Cluster: the subscriber link came back, and every local socket was told to resync.
 pub fn bus_reconnected() {
     counter!(BUS_RECONNECTS).increment(1);
+}
+
+/// Cluster: a change stored in a room never arrived here, and its local sockets resync.
+pub fn bus_missed() {
+    counter!(BUS_MISSED).increment(1);
 }
 
 /// Which rate limit refused a request, as a label.

@@ -84,7 +84,7 @@ impl AppState {
         redis: RedisOptions,
     ) -> Result<Self, ::redis::RedisError> {
         let hub = Arc::new(Hub::default());
-        let (bus, news) = RedisBus::connect(hub.clone(), redis).await?;
+        let (bus, news) = RedisBus::connect(hub.clone(), store.clone(), redis).await?;
         let bus: Arc<dyn Bus> = Arc::new(bus);
         tokio::spawn(crate::presence::relay_news(
             store.clone(),

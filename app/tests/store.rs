@@ -2728,6 +2728,15 @@ async fn changes_after_a_rev_are_exactly_what_changed(store: Arc<dyn Store>) {
         .unwrap();
     let err = store.changes(bob.id, room.id, 0, 100).await.unwrap_err();
     assert!(matches!(err, StoreError::Forbidden(_)), "{err:?}");
+
+    // What a cluster node compares with what reached it: each room's newest rev, a room that
+    // does not exist left out.
+    let mut revs = store.room_revs(&[room.id, general, 999_999]).await.unwrap();
+    revs.sort_unstable();
+    let mut want = vec![(general, newest), (room.id, 0)];
+    want.sort_unstable();
+    assert_eq!(revs, want);
+    assert!(store.room_revs(&[]).await.unwrap().is_empty());
 }
 
 async fn reactions_toggle_per_person_and_travel_with_the_message(store: Arc<dyn Store>) {

@@ -652,6 +652,82 @@ async fn a_publish_made_while_redis_is_cut_off_arrives_once_it_is_back() {
     .await;
 }
 
+on_both_databases!(a_change_whose_node_died_before_publishing_reaches_the_others_from_the_store:
+    died_before_publishing_on_sqlite, died_before_publishing_on_postgres);
+
+/// A post acked on node A while A cannot reach Redis waits in A's outbox; A is then killed, so
+/// no publish will ever come. Node B notices from the store that its room is behind, and tells
+/// its sockets to resync within about two seconds; they find the message by rev.
+async fn a_change_whose_node_died_before_publishing_reaches_the_others_from_the_store(db: Db) {
+    let Some(shared) = shared_store(db).await else {
+        return;
+    };
+    let ns = namespace();
+    let link = Link::start(&redis_url()).await;
+    let env = [
+        ("CONFAB_REDIS_URL", link.url(&redis_url())),
+        ("CONFAB_REDIS_NAMESPACE", ns.clone()),
+    ];
+    let a = free_addr();
+    let node_a = spawn_confab(a, shared.dir.path(), &shared.env(&env)).await;
+    let b = node(&shared, options(&redis_url(), &ns, Duration::from_secs(30))).await;
+    let alice = register(a, "alice").await;
+    let bob = register(b, "bob").await;
+    let mut alice_a = connect(a, &alice).await;
+    let mut bob_b = connect(b, &bob).await;
+    send(&mut alice_a, &post_frame(1, "one", "before the cut")).await;
+    let ServerFrame::Message { message: first } =
+        wait_for(&mut bob_b, "live delivery", SOON, |f| is_message(f, 1, 1)).await
+    else {
+        unreachable!()
+    };
+
+    link.cut();
+    send(&mut alice_a, &post_frame(1, "two", "never published")).await;
+    wait_for(
+        &mut alice_a,
+        "the ack, Redis or not",
+        SOON,
+        |f| matches!(f, ServerFrame::Ack { message, .. } if message.seq == 2),
+    )
+    .await;
+    drop(node_a);
+    let killed = tokio::time::Instant::now();
+    wait_for(
+        &mut bob_b,
+        "a resync for the change that never came",
+        Duration::from_secs(3),
+        |f| matches!(f, ServerFrame::Resync { .. }),
+    )
+    .await;
+    assert!(killed.elapsed() < Duration::from_secs(3));
+    send(
+        &mut bob_b,
+        &ClientFrame::Changes {
+            room_id: 1,
+            after_rev: first.rev,
+        },
+    )
+    .await;
+    let ServerFrame::Changes { messages, .. } = wait_for(&mut bob_b, "the changes", SOON, |f| {
+        matches!(f, ServerFrame::Changes { .. })
+    })
+    .await
+    else {
+        unreachable!()
+    };
+    let seqs: Vec<(i64, &str)> = messages.iter().map(|m| (m.seq, m.body.as_str())).collect();
+    assert_eq!(seqs, [(2, "never published")]);
+    // Told once: the room is level with the store again.
+    assert_quiet(
+        &mut bob_b,
+        "a second resync",
+        Duration::from_millis(2500),
+        |f| matches!(f, ServerFrame::Resync { .. }),
+    )
+    .await;
+}
+
 /// A Redis that cannot be reached, or a URL that is not one, stops `confab` at start-up with
 /// one line on standard error naming the problem, and a non-zero exit; never a panic.
 #[test]

@@ -26,8 +26,10 @@ pub struct PresenceNews {
 /// Cross-process delivery of live events.
 #[async_trait]
 pub trait Bus: Send + Sync + 'static {
-    /// Delivers a serialized frame to every socket of every member of `room`.
-    async fn publish(&self, room: RoomId, frame: Frame);
+    /// Delivers a serialized frame to every socket of every member of `room`. `rev` is the
+    /// room's rev the frame brings (a stored change), absent for what is not stored (typing):
+    /// a cluster bus compares it with the store's to see that a change never arrived.
+    async fn publish(&self, room: RoomId, rev: Option<i64>, frame: Frame);
     /// Delivers a serialized frame once to every socket of every member of any of `rooms`
     /// (presence: everyone who shares a room with its subject).
     async fn publish_rooms(&self, rooms: Vec<RoomId>, frame: Frame);
@@ -71,7 +73,8 @@ impl LocalBus {
 
 #[async_trait]
 impl Bus for LocalBus {
-    async fn publish(&self, room: RoomId, frame: Frame) {
+    async fn publish(&self, room: RoomId, _rev: Option<i64>, frame: Frame) {
+        // Nothing between the store and the hub can lose it: no rev to keep.
         self.hub.publish(room, &frame);
     }
 

@@ -21,6 +21,15 @@
 //!   publishes made while it waits queue behind it, so a room's frames keep their order. What
 //!   does not fit is dropped (logged): the browser mends the hole from the database when the
 //!   room's next change arrives.
+//! - **A change that never arrives** (its publish dropped from a full outbox, its node killed
+//!   between the commit and the publish, a subscription that timed out) is noticed from the
+//!   store: each room's frames carry the room's rev, each node keeps the highest it delivered
+//!   per room its sockets are in, and every [`WATCH_EVERY`] it reads those rooms' revs from the
+//!   store. A room whose stored rev was already ahead at the previous look and still has not
+//!   arrived gets a `resync` to its local sockets (and its channel is subscribed again), so its
+//!   clients catch up from the database within about two seconds of the commit. The store, not
+//!   a position kept in Redis, is what is compared: only it knows of a commit whose node died
+//!   before it could tell Redis anything.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -36,6 +45,7 @@ use super::{Bus, PresenceNews};
 use crate::hub::{Frame, Hub};
 use crate::model::{Presence, RoomId, UserId};
 use crate::protocol::ServerFrame;
+use crate::store::Store;
 
 /// Longest a bus call waits for Redis before the node carries on alone (a post's answer never
 /// waits longer than this on a sick Redis).
@@ -50,6 +60,10 @@ const UNSUBSCRIBE_GRACE: Duration = Duration::from_secs(30);
 const OUTBOX_BYTES: usize = 1 << 20;
 /// How often the outbox is tried again while it holds something.
 const OUTBOX_RETRY: Duration = Duration::from_millis(250);
+/// How often the rooms this node's sockets are in are compared with the store's revs.
+const WATCH_EVERY: Duration = Duration::from_secs(1);
+/// Rooms read from the store per query when comparing.
+const WATCH_CHUNK: usize = 500;
 /// Presence changes found by the bus itself (reaped nodes, re-registration) waiting to be
 /// announced; more than this and the oldest news waits for the next sweep.
 const NEWS_QUEUE: usize = 4096;
@@ -130,32 +144,94 @@ impl Names {
     fn typing(&self, user: UserId, room: RoomId) -> String {
         format!("{}:typing:{user}:{room}", self.ns)
     }
-    /// What a published payload starts with: the sending node and the time it was sent (UTC
-    /// ms, for the lag a receiving node measures), then a newline.
-    fn stamp(&self, body: &str) -> String {
-        stamped(&self.node, crate::timestamp::now_ms(), body)
+    /// What a published payload starts with: the sending node, the time it was sent (UTC
+    /// ms, for the lag a receiving node measures) and the room's rev the frame brings, if any,
+    /// then a newline.
+    fn stamp(&self, rev: Option<i64>, body: &str) -> String {
+        stamped(&self.node, crate::timestamp::now_ms(), rev, body)
     }
 }
 
 /// A payload as [`Names::stamp`] writes it.
-fn stamped(node: &str, sent_ms: i64, body: &str) -> String {
-    let mut payload = String::with_capacity(node.len() + 22 + body.len());
+fn stamped(node: &str, sent_ms: i64, rev: Option<i64>, body: &str) -> String {
+    let mut payload = String::with_capacity(node.len() + 44 + body.len());
     payload.push_str(node);
     payload.push(' ');
     payload.push_str(&sent_ms.to_string());
+    if let Some(rev) = rev {
+        payload.push(' ');
+        payload.push_str(&rev.to_string());
+    }
     payload.push('\n');
     payload.push_str(body);
     payload
 }
 
-/// A received payload: the sending node, when it was sent (absent from a node of an earlier
-/// version, which wrote the node alone), and the body.
-fn unstamp(payload: &str) -> Option<(&str, Option<i64>, &str)> {
+/// A received payload, as [`unstamp`] reads it.
+#[derive(Debug, PartialEq, Eq)]
+struct Stamp<'a> {
+    node: &'a str,
+    /// When it was sent; absent from a node of an earlier version, which wrote the node alone.
+    sent_ms: Option<i64>,
+    /// The room's rev it brings; absent for what is not stored, and from earlier versions.
+    rev: Option<i64>,
+    body: &'a str,
+}
+
+fn unstamp(payload: &str) -> Option<Stamp<'_>> {
     let (head, body) = payload.split_once('\n')?;
-    Some(match head.split_once(' ') {
-        Some((node, sent)) => (node, sent.parse().ok(), body),
-        None => (head, None, body),
+    let mut fields = head.split(' ');
+    let node = fields.next()?;
+    let mut number = || fields.next().and_then(|f| f.parse().ok());
+    let sent_ms = number();
+    let rev = number();
+    Some(Stamp {
+        node,
+        sent_ms,
+        rev,
+        body,
     })
+}
+
+/// What this node knows of one room's position: the highest rev it has delivered (or found
+/// stored when it began to watch the room), and the stored rev it was behind at the last look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Position {
+    delivered: i64,
+    behind: Option<i64>,
+}
+
+impl Position {
+    /// A room first watched when the store has it at `stored`: what came before is what its
+    /// sockets read when they connected.
+    fn at(stored: i64) -> Self {
+        Self {
+            delivered: stored,
+            behind: None,
+        }
+    }
+
+    /// A frame bringing `rev` was delivered here.
+    fn delivered(&mut self, rev: i64) {
+        self.delivered = self.delivered.max(rev);
+    }
+
+    /// Compares with the room's stored rev. True when a rev that was stored at the previous
+    /// look has still not arrived: the room's sockets must catch up from the store, which
+    /// covers everything up to `stored`. A rev stored since the last look has one more look
+    /// to arrive, as a publish in flight takes milliseconds.
+    fn missed(&mut self, stored: i64) -> bool {
+        if stored <= self.delivered {
+            self.behind = None;
+            return false;
+        }
+        if self.behind.is_some_and(|at| self.delivered < at) {
+            *self = Self::at(stored);
+            return true;
+        }
+        self.behind = Some(stored);
+        false
+    }
 }
 
 /// Sets one node's entry for a user and answers the user's presence level over the live nodes
@@ -229,6 +305,8 @@ fn status_word(presence: Presence) -> &'static str {
 /// What the bus's public face and its background task share.
 struct Shared {
     hub: Arc<Hub>,
+    /// Read for the rooms' revs, to notice a change that never arrived.
+    store: Arc<dyn Store>,
     names: Names,
     node_ttl: Duration,
     client: redis::Client,
@@ -242,6 +320,8 @@ struct Shared {
     news: mpsc::Sender<PresenceNews>,
     /// Publishes that failed, oldest first, waiting to be sent again.
     outbox: Mutex<Outbox>,
+    /// Where each room this node's sockets are in stands (see [`Position`]).
+    positions: Mutex<HashMap<RoomId, Position>>,
 }
 
 /// Failed publishes (channel, stamped payload) and their size.
@@ -256,21 +336,25 @@ pub struct RedisBus {
     shared: Arc<Shared>,
     task: tokio::task::JoinHandle<()>,
     retry: tokio::task::JoinHandle<()>,
+    watch: tokio::task::JoinHandle<()>,
 }
 
 impl Drop for RedisBus {
     fn drop(&mut self) {
         self.task.abort();
         self.retry.abort();
+        self.watch.abort();
     }
 }
 
 impl RedisBus {
     /// Connects to Redis (failing at once if it cannot be reached), subscribes to the control
-    /// channel and starts the node's background task. Presence changes the bus finds on its own
-    /// arrive on the returned receiver, for `crate::presence::relay_news`.
+    /// channel and starts the node's background tasks. Presence changes the bus finds on its
+    /// own arrive on the returned receiver, for `crate::presence::relay_news`. `store` is the
+    /// cluster's shared store, read to notice a change that never arrived.
     pub async fn connect(
         hub: Arc<Hub>,
+        store: Arc<dyn Store>,
         options: RedisOptions,
     ) -> Result<(Self, mpsc::Receiver<PresenceNews>), redis::RedisError> {
         let client = redis::Client::open(options.url.as_str())?;
@@ -284,6 +368,7 @@ impl RedisBus {
         let (news, news_rx) = mpsc::channel(NEWS_QUEUE);
         let shared = Arc::new(Shared {
             hub,
+            store,
             names: Names {
                 ns: options.namespace,
                 node: uuid::Uuid::new_v4().simple().to_string(),
@@ -297,6 +382,7 @@ impl RedisBus {
             get_presence: redis::Script::new(GET_PRESENCE),
             news,
             outbox: Mutex::new(Outbox::default()),
+            positions: Mutex::new(HashMap::new()),
         });
         let control = shared.names.control();
         if let Some(sink) = shared.sink.lock().await.as_mut() {
@@ -305,12 +391,14 @@ impl RedisBus {
         shared.heartbeat().await?;
         let task = tokio::spawn(run(shared.clone(), stream));
         let retry = tokio::spawn(retry_outbox(shared.clone()));
+        let watch = tokio::spawn(watch_positions(shared.clone()));
         tracing::info!(node = %shared.names.node, "joined the cluster through Redis");
         Ok((
             Self {
                 shared,
                 task,
                 retry,
+                watch,
             },
             news_rx,
         ))
@@ -354,10 +442,67 @@ impl Shared {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    fn positions(&self) -> MutexGuard<'_, HashMap<RoomId, Position>> {
+        self.positions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A frame bringing `room`'s `rev` reached this node's sockets. A room's first frame is
+    /// where it starts to be watched, if the store was not read for it yet.
+    fn delivered(&self, room: RoomId, rev: i64) {
+        self.positions()
+            .entry(room)
+            .and_modify(|position| position.delivered(rev))
+            .or_insert_with(|| Position::at(rev));
+    }
+
+    /// Compares the rooms this node's sockets are in with the store, and tells the sockets of
+    /// each room whose change never arrived to resync (see [`Position::missed`]).
+    async fn check_positions(&self, resync: &Frame) {
+        let (rooms, _) = self.hub.interest();
+        let ids: Vec<RoomId> = rooms.iter().copied().collect();
+        let mut stored = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(WATCH_CHUNK) {
+            match self.store.room_revs(chunk).await {
+                Ok(revs) => stored.extend(revs),
+                Err(e) => {
+                    tracing::warn!("redis: reading rooms' revs to compare: {e}");
+                    return;
+                }
+            }
+        }
+        let missed: Vec<RoomId> = {
+            let mut positions = self.positions();
+            positions.retain(|room, _| rooms.contains(room));
+            stored
+                .into_iter()
+                .filter(|(room, rev)| match positions.get_mut(room) {
+                    Some(position) => position.missed(*rev),
+                    None => {
+                        positions.insert(*room, Position::at(*rev));
+                        false
+                    }
+                })
+                .map(|(room, _)| room)
+                .collect()
+        };
+        for room in missed {
+            tracing::warn!(
+                room,
+                "redis: a change stored in this room never arrived; resync"
+            );
+            crate::measure::bus_missed();
+            self.hub.publish(room, resync);
+            // Its subscription may be what failed: ask again (a no-op while it stands).
+            self.want(vec![self.names.room(room)]).await;
+        }
+    }
+
     /// Publishes `body` on `channel`; if that fails, or earlier publishes still wait, it waits
-    /// in the outbox behind them.
-    async fn publish(&self, channel: String, body: &str) {
-        let payload = self.names.stamp(body);
+    /// in the outbox behind them. `rev` is the room's rev a room's frame brings.
+    async fn publish(&self, channel: String, rev: Option<i64>, body: &str) {
+        let payload = self.names.stamp(rev, body);
         let queued = !self.outbox().waiting.is_empty();
         if !queued && self.send(&channel, &payload).await {
             return;
@@ -402,7 +547,7 @@ impl Shared {
 
     async fn publish_control(&self, control: &Control) {
         match serde_json::to_string(control) {
-            Ok(body) => self.publish(self.names.control(), &body).await,
+            Ok(body) => self.publish(self.names.control(), None, &body).await,
             Err(e) => tracing::error!("encoding a control event: {e}"),
         }
     }
@@ -586,7 +731,13 @@ impl Shared {
             tracing::warn!("redis: a message on {channel} is not UTF-8");
             return;
         };
-        let Some((node, sent_ms, body)) = unstamp(payload) else {
+        let Some(Stamp {
+            node,
+            sent_ms,
+            rev,
+            body,
+        }) = unstamp(payload)
+        else {
             tracing::warn!("redis: a message on {channel} has no sender");
             return;
         };
@@ -600,6 +751,9 @@ impl Shared {
         let ns = &self.names.ns;
         let rest = channel.strip_prefix(ns.as_str()).unwrap_or(channel);
         if let Some(room) = rest.strip_prefix(":room:").and_then(|r| r.parse().ok()) {
+            if let Some(rev) = rev {
+                self.delivered(room, rev);
+            }
             self.hub.publish(room, &Frame::from(body));
         } else if let Some(user) = rest.strip_prefix(":user:").and_then(|u| u.parse().ok()) {
             self.hub.publish_user(user, &Frame::from(body));
@@ -641,6 +795,29 @@ async fn retry_outbox(shared: Arc<Shared>) {
     loop {
         every.tick().await;
         shared.flush_outbox().await;
+    }
+}
+
+/// Compares this node's rooms with the store every [`WATCH_EVERY`], apart from delivery, so a
+/// slow database never holds up what this node receives.
+async fn watch_positions(shared: Arc<Shared>) {
+    let resync = match (ServerFrame::Resync {
+        reason: "a change in one of your rooms did not reach this server; catch up from history"
+            .into(),
+    })
+    .encode()
+    {
+        Ok(frame) => frame,
+        Err(e) => {
+            tracing::error!("encoding a resync frame: {e}");
+            return;
+        }
+    };
+    let mut every = tokio::time::interval(WATCH_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        shared.check_positions(&resync).await;
     }
 }
 
@@ -705,10 +882,13 @@ async fn reconnect(shared: &Shared) -> redis::aio::PubSubStream {
 
 #[async_trait]
 impl Bus for RedisBus {
-    async fn publish(&self, room: RoomId, frame: Frame) {
+    async fn publish(&self, room: RoomId, rev: Option<i64>, frame: Frame) {
+        if let Some(rev) = rev {
+            self.shared.delivered(room, rev);
+        }
         self.shared.hub.publish(room, &frame);
         self.shared
-            .publish(self.shared.names.room(room), &frame)
+            .publish(self.shared.names.room(room), rev, &frame)
             .await;
     }
 
@@ -724,7 +904,7 @@ impl Bus for RedisBus {
     async fn publish_user(&self, user: UserId, frame: Frame) {
         self.shared.hub.publish_user(user, &frame);
         self.shared
-            .publish(self.shared.names.user(user), &frame)
+            .publish(self.shared.names.user(user), None, &frame)
             .await;
     }
 
@@ -821,20 +1001,89 @@ impl Bus for RedisBus {
 mod tests {
     use super::*;
 
+    fn stamp<'a>(
+        node: &'a str,
+        sent_ms: Option<i64>,
+        rev: Option<i64>,
+        body: &'a str,
+    ) -> Stamp<'a> {
+        Stamp {
+            node,
+            sent_ms,
+            rev,
+            body,
+        }
+    }
+
     #[test]
-    fn a_payload_carries_its_node_and_sending_time_and_reads_back_whole() {
+    fn a_payload_carries_its_node_sending_time_and_rev_and_reads_back_whole() {
         let body = "{\"type\":\"message\",\"text\":\"a b\\nc\"}";
-        let payload = stamped("4f1c", 1_764_000_000_123, body);
+        let payload = stamped("4f1c", 1_764_000_000_123, Some(42), body);
         assert_eq!(
             unstamp(&payload),
-            Some(("4f1c", Some(1_764_000_000_123), body))
+            Some(stamp("4f1c", Some(1_764_000_000_123), Some(42), body))
+        );
+        let payload = stamped("4f1c", 1_764_000_000_123, None, body);
+        assert_eq!(
+            unstamp(&payload),
+            Some(stamp("4f1c", Some(1_764_000_000_123), None, body))
         );
     }
 
     #[test]
     fn a_payload_from_an_earlier_node_has_no_time_and_still_reads() {
-        assert_eq!(unstamp("4f1c\nbody"), Some(("4f1c", None, "body")));
-        assert_eq!(unstamp("4f1c x\nbody"), Some(("4f1c", None, "body")));
+        assert_eq!(
+            unstamp("4f1c\nbody"),
+            Some(stamp("4f1c", None, None, "body"))
+        );
+        assert_eq!(
+            unstamp("4f1c x\nbody"),
+            Some(stamp("4f1c", None, None, "body"))
+        );
         assert_eq!(unstamp("no newline"), None);
+    }
+
+    #[test]
+    fn a_rev_stored_a_look_ago_that_never_arrived_is_missed_once() {
+        let mut room = Position::at(5);
+        assert!(!room.missed(5), "level with the store");
+        // Rev 6 is committed: it has until the next look to arrive.
+        assert!(!room.missed(6));
+        assert!(room.missed(6), "still not here a look later");
+        assert_eq!(room, Position::at(6), "the resync covers it");
+        assert!(!room.missed(6), "told once");
+    }
+
+    #[test]
+    fn a_rev_that_arrives_before_the_next_look_is_not_missed() {
+        let mut room = Position::at(5);
+        assert!(!room.missed(7));
+        room.delivered(7);
+        assert!(!room.missed(7));
+        // The store keeps moving and each change arrives in time.
+        assert!(!room.missed(8));
+        room.delivered(8);
+        assert!(!room.missed(9));
+        room.delivered(9);
+        assert!(!room.missed(9));
+        // An older frame arriving late moves nothing back.
+        room.delivered(3);
+        assert_eq!(room.delivered, 9);
+    }
+
+    #[test]
+    fn a_busy_room_is_missed_only_for_what_was_behind_at_the_last_look() {
+        let mut room = Position::at(1);
+        assert!(!room.missed(3));
+        // 2 and 3 arrive; 4 and 5 are new since the look: not missed yet.
+        room.delivered(3);
+        assert!(!room.missed(5));
+        // 5 arrived but 4 did not: that hole is the browser's to mend, from the rev gap.
+        room.delivered(5);
+        assert!(!room.missed(5));
+        // 6 never arrives.
+        assert!(!room.missed(6));
+        assert!(room.missed(7));
+        assert_eq!(room.delivered, 7);
     }
 }

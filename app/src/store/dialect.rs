@@ -258,4 +258,13 @@ impl Dialect {
             Self::Postgres => "SELECT name FROM UNNEST($2::TEXT[]) AS j(name)",
         }
     }
+
+    /// The ids bound as `$1` (a JSON array on SQLite, a `BIGINT[]` on PostgreSQL), as rows of
+    /// one column `id`.
+    pub(crate) const fn ids_in_1(self) -> &'static str {
+        match self {
+            Self::Sqlite => "SELECT value AS id FROM json_each($1)",
+            Self::Postgres => "SELECT id FROM UNNEST($1::BIGINT[]) AS j(id)",
+        }
+    }
 }

@@ -784,6 +784,10 @@ pub trait Store: Send + Sync + 'static {
         root: i64,
         seq: i64,
     ) -> StoreResult<i64>;
+    /// The rev each of `rooms` is at now (its last change's), for a cluster node to see that
+    /// it missed a change; a room that does not exist is left out. Not a member's read: only
+    /// the server's own bookkeeping asks.
+    async fn room_revs(&self, rooms: &[RoomId]) -> StoreResult<Vec<(RoomId, i64)>>;
     /// What changed in a room after `after_rev`, for a member: the current state of every
     /// message posted, edited or deleted since, in rev order, at most `limit`.
     async fn changes(

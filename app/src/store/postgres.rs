@@ -53,6 +53,11 @@ fn names_param(names: &[String]) -> &[String] {
     names
 }
 
+/// A list of ids as PostgreSQL takes it: a `BIGINT[]`.
+fn ids_param(ids: &[i64]) -> &[i64] {
+    ids
+}
+
 impl PgStore {
     /// Connects to the database at `url` (`postgres://…`) and applies migrations.
     pub async fn open(url: &str) -> StoreResult<Self> {

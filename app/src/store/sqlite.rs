@@ -65,6 +65,11 @@ fn names_param(names: &[String]) -> Option<String> {
     super::rows::list_json(names)
 }
 
+/// A list of ids as SQLite takes it: a JSON array.
+fn ids_param(ids: &[i64]) -> Option<String> {
+    super::rows::list_json(ids)
+}
+
 impl SqliteStore {
     /// Opens (creating if needed, with its folder) the database at `url` and applies migrations.
     pub async fn open(url: &str, durability: Durability) -> StoreResult<Self> {

@@ -15,6 +15,7 @@ pub(super) const MESSAGE_COLUMNS: &str = DIALECT.message_columns();
 pub(super) const MESSAGE_BY_CLIENT_ID: &str = DIALECT.message_by_client_id();
 pub(super) const INSERT_MESSAGE: &str = DIALECT.insert_message();
 pub(super) const NAMES_IN_2: &str = DIALECT.names_in_2();
+pub(super) const IDS_IN_1: &str = DIALECT.ids_in_1();
 pub(super) const ROOM_TABLES: &[&str] = DIALECT.room_tables();
 
 /// See [`crate::store::dialect::Dialect::same_name`].

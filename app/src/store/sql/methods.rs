@@ -10,10 +10,10 @@ use async_trait::async_trait;
 use sqlx::Row;
 
 use super::{
-    admin, backup, changes, is_unique_violation, names_param, no_such_user, not_found, search,
+    admin, backup, changes, ids_param, is_unique_violation, names_param, no_such_user, not_found, search,
     owners, profiles, settings, threads, tokens, webhooks, Access, Backend, Conn, Db, ROOM_KIND,
 };
-use super::dialect::{begin_write, by_name, message_at, same_name, DISPLAY_NAME, DISPLAY_NAME_SORT, GREATEST, LEAST, MESSAGE_COLUMNS, NAMES_IN_2};
+use super::dialect::{begin_write, by_name, message_at, same_name, DISPLAY_NAME, DISPLAY_NAME_SORT, GREATEST, IDS_IN_1, LEAST, MESSAGE_COLUMNS, NAMES_IN_2};
 use crate::model::{
     Changes, HistoryPage, Message, RegistrationMode, Role, RoomId, RoomKind, RoomListing,
     OutgoingWebhookRow, RoomSummary, RoomView, Sidebar, TokenRow, User, UserId, WebhookRow,
@@ -725,6 +725,18 @@ impl Store for Backend {
         }
         tx.commit().await?;
         Ok(id)
+    }
+
+    async fn room_revs(&self, rooms: &[RoomId]) -> StoreResult<Vec<(RoomId, i64)>> {
+        if rooms.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(sqlx::query_as(&format!(
+            "SELECT r.id, r.last_rev FROM ({IDS_IN_1}) j JOIN rooms r ON r.id = j.id"
+        ))
+        .bind(ids_param(rooms))
+        .fetch_all(&self.read)
+        .await?)
     }
 
     async fn history(
