@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use app::bus::redis::RedisOptions;
+use app::bus::redis::{RedisBus, RedisOptions};
 use app::limits::LimitsConfig;
 use app::model::{Member, Presence};
 use app::protocol::{ClientFrame, ServerFrame};
@@ -726,6 +726,67 @@ async fn a_change_whose_node_died_before_publishing_reaches_the_others_from_the_
         |f| matches!(f, ServerFrame::Resync { .. }),
     )
     .await;
+}
+
+/// A node that stopped with ten thousand users online: a live node reaps them in batches, off
+/// its delivery task, and reports every one offline exactly once. No one reads the reports for
+/// the first seconds, so a queue that dropped what did not fit would lose most of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_nodes_ten_thousand_users_are_each_reported_offline_once() {
+    const USERS: i64 = 10_000;
+    let Some(shared) = shared_store(Db::Sqlite).await else {
+        return;
+    };
+    let ns = namespace();
+    let client = redis::Client::open(redis_url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    // Listed among the nodes; its liveness key is long gone.
+    let mut pipe = redis::pipe();
+    pipe.cmd("SADD")
+        .arg(format!("{ns}:nodes"))
+        .arg("gone")
+        .ignore();
+    for user in 1..=USERS {
+        pipe.cmd("HSET")
+            .arg(format!("{ns}:presence:{user}"))
+            .arg("gone")
+            .arg("online")
+            .ignore();
+        pipe.cmd("SADD")
+            .arg(format!("{ns}:node-users:gone"))
+            .arg(user)
+            .ignore();
+    }
+    pipe.query_async::<()>(&mut conn).await.unwrap();
+
+    let hub = Arc::new(app::hub::Hub::default());
+    let redis = options(&redis_url(), &ns, Duration::from_secs(3));
+    let (bus, mut news) = RedisBus::connect(hub, shared.store.clone(), redis)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mut offline = std::collections::HashSet::new();
+    while offline.len() < USERS as usize {
+        let reported = tokio::time::timeout(Duration::from_secs(10), news.recv())
+            .await
+            .unwrap_or_else(|_| panic!("only {} of {USERS} reported", offline.len()))
+            .expect("the bus is running");
+        assert_eq!(reported.status, Presence::Offline);
+        assert!(offline.insert(reported.user), "{} twice", reported.user);
+    }
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), news.recv())
+            .await
+            .is_err(),
+        "nothing more"
+    );
+    let nodes: Vec<String> = redis::cmd("SMEMBERS")
+        .arg(format!("{ns}:nodes"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(!nodes.contains(&"gone".to_owned()), "{nodes:?}");
+    drop(bus);
 }
 
 /// A Redis that cannot be reached, or a URL that is not one, stops `confab` at start-up with

@@ -3,7 +3,7 @@
 //!
 //! - **Fan-out** is Redis pub/sub on one channel per room and one per user; a node subscribes
 //!   only to the rooms and users its sockets need ([`Hub::interest`]), before a socket joins the
-//!   hub, so traffic grows with interest, not with the number of nodes. Presence (which goes to
+//!   hub, so room and user traffic grows with interest, not with the number of nodes. Presence (which goes to
 //!   everyone who shares a room, once) and membership changes go on one control channel. The
 //!   publishing node delivers to its own sockets directly and every other node skips its own
 //!   messages, so a node keeps serving its own sockets while Redis is away.
@@ -65,8 +65,11 @@ const WATCH_EVERY: Duration = Duration::from_secs(1);
 /// Rooms read from the store per query when comparing.
 const WATCH_CHUNK: usize = 500;
 /// Presence changes found by the bus itself (reaped nodes, re-registration) waiting to be
-/// announced; more than this and the oldest news waits for the next sweep.
+/// announced; with this many waiting, the task that finds more waits for room.
 const NEWS_QUEUE: usize = 4096;
+/// Users whose presence entries are set per round trip to Redis when a dead node's users are
+/// reaped, or this node's registered again.
+const PRESENCE_BATCH: usize = 500;
 
 /// How a cluster node talks to Redis.
 #[derive(Debug, Clone)]
@@ -320,6 +323,8 @@ struct Shared {
     news: mpsc::Sender<PresenceNews>,
     /// Publishes that failed, oldest first, waiting to be sent again.
     outbox: Mutex<Outbox>,
+    /// Wakes [`upkeep`] at once when the subscriber link is back.
+    relinked: tokio::sync::Notify,
     /// Where each room this node's sockets are in stands (see [`Position`]).
     positions: Mutex<HashMap<RoomId, Position>>,
 }
@@ -334,16 +339,15 @@ struct Outbox {
 /// The Redis bus. Dropping it stops its background tasks.
 pub struct RedisBus {
     shared: Arc<Shared>,
-    task: tokio::task::JoinHandle<()>,
-    retry: tokio::task::JoinHandle<()>,
-    watch: tokio::task::JoinHandle<()>,
+    /// Delivery, upkeep, the outbox's retries and the comparison with the store.
+    tasks: [tokio::task::JoinHandle<()>; 4],
 }
 
 impl Drop for RedisBus {
     fn drop(&mut self) {
-        self.task.abort();
-        self.retry.abort();
-        self.watch.abort();
+        for task in &self.tasks {
+            task.abort();
+        }
     }
 }
 
@@ -382,6 +386,7 @@ impl RedisBus {
             get_presence: redis::Script::new(GET_PRESENCE),
             news,
             outbox: Mutex::new(Outbox::default()),
+            relinked: tokio::sync::Notify::new(),
             positions: Mutex::new(HashMap::new()),
         });
         let control = shared.names.control();
@@ -389,19 +394,14 @@ impl RedisBus {
             sink.subscribe(&control).await?;
         }
         shared.heartbeat().await?;
-        let task = tokio::spawn(run(shared.clone(), stream));
-        let retry = tokio::spawn(retry_outbox(shared.clone()));
-        let watch = tokio::spawn(watch_positions(shared.clone()));
+        let tasks = [
+            tokio::spawn(run(shared.clone(), stream)),
+            tokio::spawn(upkeep(shared.clone())),
+            tokio::spawn(retry_outbox(shared.clone())),
+            tokio::spawn(watch_positions(shared.clone())),
+        ];
         tracing::info!(node = %shared.names.node, "joined the cluster through Redis");
-        Ok((
-            Self {
-                shared,
-                task,
-                retry,
-                watch,
-            },
-            news_rx,
-        ))
+        Ok((Self { shared, tasks }, news_rx))
     }
 
     /// This node's id in Redis.
@@ -602,17 +602,48 @@ impl Shared {
             .await?;
         if previous.is_none() {
             let (_, users) = self.hub.interest();
-            for user in users {
-                let here = self.hub.presence(user);
-                if let Some(status) = self
-                    .set_presence(&self.names.node, user, here, false)
-                    .await?
-                {
-                    self.report(user, status);
-                }
+            let here: Vec<(UserId, Presence)> = users
+                .into_iter()
+                .map(|user| (user, self.hub.presence(user)))
+                .collect();
+            for batch in here.chunks(PRESENCE_BATCH) {
+                let changed = self.set_presences(&self.names.node, batch, false).await?;
+                self.report(changed).await;
             }
         }
         Ok(())
+    }
+
+    /// [`SET_PRESENCE`] for each of `entries` of `node`, in one round trip; answers the users
+    /// whose presence over the cluster changed, with their new presence.
+    async fn set_presences(
+        &self,
+        node: &str,
+        entries: &[(UserId, Presence)],
+        reaping: bool,
+    ) -> redis::RedisResult<Vec<(UserId, Presence)>> {
+        let mut conn = self.conn.clone();
+        let mut pipe = redis::pipe();
+        pipe.load_script(&self.set_presence).ignore();
+        for (user, status) in entries {
+            pipe.invoke_script(
+                self.set_presence
+                    .key(self.names.presence(*user))
+                    .key(self.names.node_users(node))
+                    .arg(node)
+                    .arg(status_word(*status))
+                    .arg(self.names.alive_prefix())
+                    .arg(*user)
+                    .arg(if reaping { "1" } else { "0" }),
+            );
+        }
+        let levels: Vec<(i64, i64)> = pipe.query_async(&mut conn).await?;
+        Ok(entries
+            .iter()
+            .zip(levels)
+            .filter(|(_, (before, after))| before != after)
+            .map(|((user, _), (_, after))| (*user, from_level(after)))
+            .collect())
     }
 
     /// Runs [`SET_PRESENCE`]; answers the user's new presence if it changed over the cluster.
@@ -638,9 +669,14 @@ impl Shared {
         Ok((before != after).then(|| from_level(after)))
     }
 
-    fn report(&self, user: UserId, status: Presence) {
-        if self.news.try_send(PresenceNews { user, status }).is_err() {
-            tracing::warn!("presence news queue full; user {user}'s change is not announced");
+    /// Hands presence changes the bus found to whoever announces them, waiting for room in
+    /// the queue rather than dropping any: only the upkeep task finds them, never delivery.
+    async fn report(&self, changed: Vec<(UserId, Presence)>) {
+        for (user, status) in changed {
+            if self.news.send(PresenceNews { user, status }).await.is_err() {
+                tracing::warn!("presence news: no one announces them any more");
+                return;
+            }
         }
     }
 
@@ -676,13 +712,11 @@ impl Shared {
                 .query_async(&mut conn)
                 .await?;
             tracing::warn!(node = %node, users = users.len(), "a node stopped; reaping its users");
-            for user in users {
-                if let Some(status) = self
-                    .set_presence(node, user, Presence::Offline, true)
-                    .await?
-                {
-                    self.report(user, status);
-                }
+            let gone: Vec<(UserId, Presence)> =
+                users.into_iter().map(|u| (u, Presence::Offline)).collect();
+            for batch in gone.chunks(PRESENCE_BATCH) {
+                let changed = self.set_presences(node, batch, true).await?;
+                self.report(changed).await;
             }
             redis::cmd("SREM")
                 .arg(self.names.nodes())
@@ -821,47 +855,54 @@ async fn watch_positions(shared: Arc<Shared>) {
     }
 }
 
-/// The node's background task: delivers what Redis sends, renews the node's key, reaps dead
-/// nodes, drops unused subscriptions, and reconnects when the link breaks.
+/// The node's delivery task: hands what Redis sends to this node's sockets, and reconnects
+/// when the link breaks. Nothing else runs here, so upkeep that takes long (reaping a big
+/// node's users) never holds up delivery.
 async fn run(shared: Arc<Shared>, mut stream: redis::aio::PubSubStream) {
-    let tick_every = (shared.node_ttl / 3).max(Duration::from_millis(100));
-    let mut tick = tokio::time::interval(tick_every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let resync = ServerFrame::Resync {
         reason: "the server's cluster link was interrupted; catch up from history".into(),
     }
     .encode();
     loop {
-        tokio::select! {
-            message = stream.next() => match message {
-                Some(message) => {
-                    shared.deliver(message.get_channel_name(), message.get_payload_bytes()).await;
-                }
-                None => {
-                    tracing::error!("redis: the subscriber link is down; serving local sockets only");
-                    *shared.sink.lock().await = None;
-                    stream = reconnect(&shared).await;
-                    tracing::info!("redis: reconnected; telling every socket to resync");
-                    crate::measure::bus_reconnected();
-                    if let Ok(frame) = &resync {
-                        shared.hub.resync_all(frame);
-                    }
-                    if let Err(e) = shared.heartbeat().await {
-                        tracing::warn!("redis heartbeat: {e}");
-                    }
-                }
-            },
-            _ = tick.tick() => {
-                if let Err(e) = shared.heartbeat().await {
-                    tracing::warn!("redis heartbeat: {e}");
-                    continue;
-                }
-                if let Err(e) = shared.reap_dead_nodes().await {
-                    tracing::warn!("redis: reaping stopped nodes: {e}");
-                }
-                shared.sweep_subscriptions().await;
-            }
+        if let Some(message) = stream.next().await {
+            shared
+                .deliver(message.get_channel_name(), message.get_payload_bytes())
+                .await;
+            continue;
         }
+        tracing::error!("redis: the subscriber link is down; serving local sockets only");
+        *shared.sink.lock().await = None;
+        stream = reconnect(&shared).await;
+        tracing::info!("redis: reconnected; telling every socket to resync");
+        crate::measure::bus_reconnected();
+        if let Ok(frame) = &resync {
+            shared.hub.resync_all(frame);
+        }
+        // Redis may have restarted empty: register this node's users again now.
+        shared.relinked.notify_one();
+    }
+}
+
+/// The node's upkeep, every third of the time to live and at once after a reconnection:
+/// renews the node's key (registering its users again if the key was lost), reaps dead nodes
+/// in batches, and subscribes to and drops channels as local sockets need them.
+async fn upkeep(shared: Arc<Shared>) {
+    let tick_every = (shared.node_ttl / 3).max(Duration::from_millis(100));
+    let mut tick = tokio::time::interval(tick_every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = shared.relinked.notified() => {}
+        }
+        if let Err(e) = shared.heartbeat().await {
+            tracing::warn!("redis heartbeat: {e}");
+            continue;
+        }
+        if let Err(e) = shared.reap_dead_nodes().await {
+            tracing::warn!("redis: reaping stopped nodes: {e}");
+        }
+        shared.sweep_subscriptions().await;
     }
 }
 
