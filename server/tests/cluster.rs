@@ -607,6 +607,37 @@ async fn a_redis_restart_loses_no_acked_message(db: Db) {
     }
 }
 
+/// Alice on node `a` (whose Redis goes through `link`) posts in `general`, and Bob on node `b`
+/// gets it live; then `link` is cut and Alice posts `text`, which is acked though it cannot be
+/// published. Answers the first message, and Bob's socket.
+async fn post_then_cut_off(
+    a: SocketAddr,
+    b: SocketAddr,
+    link: &Link,
+    text: &str,
+) -> (app::model::Message, Ws) {
+    let alice = register(a, "alice").await;
+    let bob = register(b, "bob").await;
+    let mut alice_a = connect(a, &alice).await;
+    let mut bob_b = connect(b, &bob).await;
+    send(&mut alice_a, &post_frame(1, "one", "before the cut")).await;
+    let ServerFrame::Message { message: first } =
+        wait_for(&mut bob_b, "live delivery", SOON, |f| is_message(f, 1, 1)).await
+    else {
+        unreachable!("a message frame was waited for")
+    };
+    link.cut();
+    send(&mut alice_a, &post_frame(1, "two", text)).await;
+    wait_for(
+        &mut alice_a,
+        "the ack, Redis or not",
+        SOON,
+        |f| matches!(f, ServerFrame::Ack { message, .. } if message.seq == 2),
+    )
+    .await;
+    (first, bob_b)
+}
+
 /// A publish that fails while a node's link to Redis is cut waits in that node's outbox and
 /// reaches the other node's sockets once the link is back, with no later post to reveal it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -619,22 +650,7 @@ async fn a_publish_made_while_redis_is_cut_off_arrives_once_it_is_back() {
     let link = Link::start(&redis_url()).await;
     let a = node(&shared, options(&link.url(&redis_url()), &ns, ttl)).await;
     let b = node(&shared, options(&redis_url(), &ns, ttl)).await;
-    let alice = register(a, "alice").await;
-    let bob = register(b, "bob").await;
-    let mut alice_a = connect(a, &alice).await;
-    let mut bob_b = connect(b, &bob).await;
-    send(&mut alice_a, &post_frame(1, "one", "before the cut")).await;
-    wait_for(&mut bob_b, "live delivery", SOON, |f| is_message(f, 1, 1)).await;
-
-    link.cut();
-    send(&mut alice_a, &post_frame(1, "two", "while cut off")).await;
-    wait_for(
-        &mut alice_a,
-        "the ack, Redis or not",
-        SOON,
-        |f| matches!(f, ServerFrame::Ack { message, .. } if message.seq == 2),
-    )
-    .await;
+    let (_, mut bob_b) = post_then_cut_off(a, b, &link, "while cut off").await;
     assert_quiet(
         &mut bob_b,
         "delivery while cut off",
@@ -671,26 +687,7 @@ async fn a_change_whose_node_died_before_publishing_reaches_the_others_from_the_
     let a = free_addr();
     let node_a = spawn_confab(a, shared.dir.path(), &shared.env(&env)).await;
     let b = node(&shared, options(&redis_url(), &ns, Duration::from_secs(30))).await;
-    let alice = register(a, "alice").await;
-    let bob = register(b, "bob").await;
-    let mut alice_a = connect(a, &alice).await;
-    let mut bob_b = connect(b, &bob).await;
-    send(&mut alice_a, &post_frame(1, "one", "before the cut")).await;
-    let ServerFrame::Message { message: first } =
-        wait_for(&mut bob_b, "live delivery", SOON, |f| is_message(f, 1, 1)).await
-    else {
-        unreachable!()
-    };
-
-    link.cut();
-    send(&mut alice_a, &post_frame(1, "two", "never published")).await;
-    wait_for(
-        &mut alice_a,
-        "the ack, Redis or not",
-        SOON,
-        |f| matches!(f, ServerFrame::Ack { message, .. } if message.seq == 2),
-    )
-    .await;
+    let (first, mut bob_b) = post_then_cut_off(a, b, &link, "never published").await;
     drop(node_a);
     let killed = tokio::time::Instant::now();
     wait_for(
