@@ -45,6 +45,20 @@ test('two nodes behind nginx: live delivery, typing and presence cross between n
       await expect(messageLog(page).getByRole('article').filter({ hasText: viaProxy })).toBeVisible();
     }
 
+    // A 5 MiB file sent through nginx, whose body limit follows the nodes' upload limit, is
+    // kept in the folder the nodes share; each pinned browser downloads it whole from its node.
+    const big = Buffer.alloc(5 * 1024 * 1024, 'confab cluster ');
+    await c.getByLabel('Attach files').first().setInputFiles({ name: 'build.log', mimeType: 'text/plain', buffer: big });
+    await c.getByRole('button', { name: 'Send' }).click();
+    for (const page of [a, b]) {
+      const link = messageLog(page).getByRole('link', { name: 'build.log' });
+      await expect(link).toBeVisible({ timeout: 15_000 });
+      await expect(link.locator('xpath=..')).toContainText('5.2 MB');
+      const got = await page.request.get((await link.getAttribute('href'))!);
+      expect(got.status()).toBe(200);
+      expect((await got.body()).equals(big)).toBe(true);
+    }
+
     // Bob's browser closes: node 2 loses his only socket, and node 1 shows him offline.
     await bob.close();
     await expect(bobOnA).toHaveAttribute('data-presence', 'offline', { timeout: 5_000 });

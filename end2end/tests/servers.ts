@@ -182,6 +182,8 @@ export class Cluster {
     const env = {
       CONFAB_REDIS_URL: process.env.CONFAB_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',
       CONFAB_REDIS_NAMESPACE: `confab-e2e-${path.basename(dir)}`,
+      // The one folder every node keeps files in, as an NFS share would be.
+      CONFAB_FILES_DIR: path.join(dir, 'files'),
     };
     const db = clusterDatabase(dir);
     const nodes: OwnServer[] = [];
