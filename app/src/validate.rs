@@ -369,25 +369,24 @@ fn short_line(raw: &str, max: usize, what: &str) -> Result<Option<String>, AppEr
 }
 
 /// The name an incoming webhook's payload asks its message to be shown with (`username`):
-/// empty means none (its bot's name shows). Like a display name, it never starts with `@`.
+/// empty means none (its bot's name shows). The rule of a display name.
 pub fn persona_name(raw: &str) -> Result<Option<String>, AppError> {
-    let name = short_line(raw, MAX_DISPLAY_NAME_CHARS, "A webhook's username")?;
-    if name.as_deref().is_some_and(|n| n.starts_with('@')) {
-        return Err(AppError::BadRequest(
-            "A webhook's username cannot start with '@'.".into(),
-        ));
-    }
-    Ok(name)
+    shown_name(raw, "A webhook's username")
 }
 
-/// A display name: empty means none (the username shows). It may not start with `@`, so it is
-/// never mistaken for someone's handle.
+/// A display name: empty means none (the username shows).
 pub fn display_name(raw: &str) -> Result<Option<String>, AppError> {
-    let name = short_line(raw, MAX_DISPLAY_NAME_CHARS, "A display name")?;
+    shown_name(raw, "A display name")
+}
+
+/// A name shown in place of a username (`what` names it in a refusal): one short line that
+/// never starts with `@`, so it is never mistaken for someone's handle.
+fn shown_name(raw: &str, what: &str) -> Result<Option<String>, AppError> {
+    let name = short_line(raw, MAX_DISPLAY_NAME_CHARS, what)?;
     if name.as_deref().is_some_and(|n| n.starts_with('@')) {
-        return Err(AppError::BadRequest(
-            "A display name cannot start with '@'.".into(),
-        ));
+        return Err(AppError::BadRequest(format!(
+            "{what} cannot start with '@'."
+        )));
     }
     Ok(name)
 }

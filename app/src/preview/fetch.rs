@@ -97,6 +97,17 @@ pub struct PreviewStats {
     pub cached: AtomicU64,
 }
 
+impl PreviewStats {
+    /// Counts a fetch that gave nothing: refused before any connection, or failed.
+    fn count_failure(&self, e: &FetchError) {
+        let counter = match e {
+            FetchError::Refused(_) => &self.refused,
+            _ => &self.failed,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
 /// How many previews each author has waiting or in flight.
 type PerAuthor = Arc<Mutex<HashMap<UserId, usize>>>;
 
@@ -197,11 +208,7 @@ impl Previewer {
         let image = match fetched {
             Ok(image) => image,
             Err(e) => {
-                let counter = match e {
-                    FetchError::Refused(_) => &self.stats.refused,
-                    _ => &self.stats.failed,
-                };
-                counter.fetch_add(1, Ordering::Relaxed);
+                self.stats.count_failure(&e);
                 tracing::info!("a webhook's icon was not fetched: {e}");
                 return None;
             }
@@ -341,11 +348,7 @@ impl Fetcher {
             Ok(Some(found)) => found,
             Ok(None) => return None,
             Err(e) => {
-                let counter = match e {
-                    FetchError::Refused(_) => &self.stats.refused,
-                    _ => &self.stats.failed,
-                };
-                counter.fetch_add(1, Ordering::Relaxed);
+                self.stats.count_failure(&e);
                 tracing::info!("no preview of a link: {e}");
                 return None;
             }
