@@ -11,28 +11,12 @@ use std::time::{Duration, Instant};
 
 use app::limits::LimitsConfig;
 use common::{
-    connect, free_addr, get, next_close, post_frame, post_until_acked, register, serve,
+    connect, free_addr, get, get_until, next_close, post_frame, post_until_acked, register, serve,
     spawn_confab, Link,
 };
 
 #[path = "../../app/tests/support/postgres.rs"]
 mod pg;
-
-/// Asks `path` until it answers `status` (within `limit`), and returns the body.
-async fn until(addr: SocketAddr, path: &str, status: u16, limit: Duration) -> String {
-    let deadline = Instant::now() + limit;
-    loop {
-        let (got, _, body) = get(addr, path, None).await;
-        if got == status {
-            return body;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{path} still answers {got} ({body:?}) after {limit:?}, not {status}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 #[tokio::test]
 async fn a_serving_node_is_healthy_and_ready() {
@@ -50,15 +34,15 @@ async fn a_serving_node_is_healthy_and_ready() {
 /// is cut, then ready again once it is restored.
 async fn readyz_follows(node: SocketAddr, link: &Link, problem: &str) {
     assert_eq!(
-        until(node, "/readyz", 200, Duration::from_secs(5)).await,
+        get_until(node, "/readyz", 200, Duration::from_secs(5)).await,
         "ready\n"
     );
     link.cut();
-    let body = until(node, "/readyz", 503, Duration::from_secs(15)).await;
+    let body = get_until(node, "/readyz", 503, Duration::from_secs(15)).await;
     assert_eq!(body, format!("not ready: {problem}\n"));
     assert_eq!(get(node, "/healthz", None).await.0, 200);
     link.restore();
-    until(node, "/readyz", 200, Duration::from_secs(30)).await;
+    get_until(node, "/readyz", 200, Duration::from_secs(30)).await;
 }
 
 /// PostgreSQL cut off: not ready (naming the database, without its error's details), though
@@ -138,14 +122,14 @@ async fn sigterm_drains_before_it_stops() {
         &[("CONFAB_DRAIN_SECONDS", drain.as_secs().to_string())],
     )
     .await;
-    until(addr, "/readyz", 200, Duration::from_secs(5)).await;
+    get_until(addr, "/readyz", 200, Duration::from_secs(5)).await;
     let alice = register(addr, "alice").await;
     let mut ws = connect(addr, &alice).await;
 
     let stopped_at = Instant::now();
     signal(confab.0.id(), "TERM");
     assert_eq!(
-        until(addr, "/readyz", 503, Duration::from_secs(1)).await,
+        get_until(addr, "/readyz", 503, Duration::from_secs(1)).await,
         "shutting down\n"
     );
     // Draining: the node still does everything else.
@@ -178,12 +162,12 @@ async fn ctrl_c_or_a_second_sigterm_skips_the_drain() {
         let addr = free_addr();
         let mut confab =
             spawn_confab(addr, dir.path(), &[("CONFAB_DRAIN_SECONDS", "600".into())]).await;
-        until(addr, "/readyz", 200, Duration::from_secs(5)).await;
+        get_until(addr, "/readyz", 200, Duration::from_secs(5)).await;
         let stopped_at = Instant::now();
         for (i, name) in signals.iter().enumerate() {
             if i > 0 {
                 // The first signal was seen (the node drains) before the next is sent.
-                until(addr, "/readyz", 503, Duration::from_secs(1)).await;
+                get_until(addr, "/readyz", 503, Duration::from_secs(1)).await;
             }
             signal(confab.0.id(), name);
         }

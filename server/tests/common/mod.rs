@@ -414,6 +414,22 @@ pub async fn get(addr: SocketAddr, path: &str, cookie: Option<&str>) -> (u16, St
     )
 }
 
+/// Asks `path` until it answers `status` (within `limit`), and returns the body.
+pub async fn get_until(addr: SocketAddr, path: &str, status: u16, limit: Duration) -> String {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let (got, _, body) = get(addr, path, None).await;
+        if got == status {
+            return body;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{path} still answers {got} ({body:?}) after {limit:?}, not {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// `value` percent-encoded for a form body or a query string.
 pub fn form(value: &str) -> String {
     let mut out = String::new();
@@ -445,12 +461,21 @@ pub async fn say(
     serde_json::from_str(&call(addr, "post_message", &args, cookie).await).unwrap()
 }
 
-/// A TCP proxy in front of a service the tests share (PostgreSQL, Redis) that can cut it off:
-/// every open connection dropped, new ones closed at once, until it is let through again. (The
-/// machine's one PostgreSQL and Redis serve every test at once, so they cannot be stopped.)
+/// A TCP proxy in front of a service the tests share (PostgreSQL, Redis) that can cut it off
+/// (every open connection dropped, new ones closed at once) or stall it (connections held open
+/// and nothing passed either way), until it is let through again. (The machine's one
+/// PostgreSQL and Redis serve every test at once, so they cannot be stopped.)
 pub struct Link {
     addr: SocketAddr,
-    up: std::sync::Arc<tokio::sync::watch::Sender<bool>>,
+    flow: std::sync::Arc<tokio::sync::watch::Sender<Flow>>,
+}
+
+/// What a [`Link`] does with traffic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flow {
+    Up,
+    Stalled,
+    Cut,
 }
 
 impl Link {
@@ -464,40 +489,74 @@ impl Link {
             .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let up = std::sync::Arc::new(tokio::sync::watch::channel(true).0);
-        let watch = up.clone();
+        let flow = std::sync::Arc::new(tokio::sync::watch::channel(Flow::Up).0);
+        let watch = flow.clone();
         tokio::spawn(async move {
-            while let Ok((mut client, _)) = listener.accept().await {
-                let mut state = watch.subscribe();
-                if !*state.borrow_and_update() {
+            while let Ok((client, _)) = listener.accept().await {
+                if *watch.borrow() == Flow::Cut {
                     continue; // Dropped: the client sees the connection closed.
                 }
+                let (to_client, to_server) = (watch.subscribe(), watch.subscribe());
                 tokio::spawn(async move {
-                    let Ok(mut server) = TcpStream::connect(target).await else {
+                    let Ok(server) = TcpStream::connect(target).await else {
                         return;
                     };
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
-                        _ = state.wait_for(|up| !*up) => {}
-                    }
+                    let (client_read, client_write) = client.into_split();
+                    let (server_read, server_write) = server.into_split();
+                    tokio::join!(
+                        pass(client_read, server_write, to_server),
+                        pass(server_read, client_write, to_client)
+                    );
                 });
             }
         });
-        Self { addr, up }
+        Self { addr, flow }
     }
 
     pub fn cut(&self) {
-        self.up.send_replace(false);
+        self.flow.send_replace(Flow::Cut);
+    }
+
+    /// Holds every byte either way, with the connections left open, until [`Link::restore`].
+    pub fn stall(&self) {
+        self.flow.send_replace(Flow::Stalled);
     }
 
     pub fn restore(&self) {
-        self.up.send_replace(true);
+        self.flow.send_replace(Flow::Up);
     }
 
     /// `url` with its host and port replaced by this proxy's.
     pub fn url(&self, url: &str) -> String {
         let (before, _, after) = url_parts(url);
         format!("{before}{}{after}", self.addr)
+    }
+}
+
+/// Copies one direction of a [`Link`]'s connection: each read waits while the link is stalled
+/// and is passed on once it is up; a cut drops the connection.
+async fn pass(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    mut flow: tokio::sync::watch::Receiver<Flow>,
+) {
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let read = tokio::select! {
+            read = from.read(&mut buf) => read,
+            _ = flow.wait_for(|f| *f == Flow::Cut) => return,
+        };
+        let n = match read {
+            Ok(0) | Err(_) => {
+                let _ = to.shutdown().await;
+                return;
+            }
+            Ok(n) => n,
+        };
+        let through = flow.wait_for(|f| *f != Flow::Stalled).await.map(|f| *f);
+        if !matches!(through, Ok(Flow::Up)) || to.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
     }
 }
 
