@@ -3,10 +3,10 @@
 //!
 //! - **Fan-out** is Redis pub/sub on one channel per room and one per user; a node subscribes
 //!   only to the rooms and users its sockets need ([`Hub::interest`]), before a socket joins the
-//!   hub, so room and user traffic grows with interest, not with the number of nodes. Presence (which goes to
-//!   everyone who shares a room, once) and membership changes go on one control channel. The
-//!   publishing node delivers to its own sockets directly and every other node skips its own
-//!   messages, so a node keeps serving its own sockets while Redis is away.
+//!   hub, so room and user traffic grows with interest, not with the number of nodes. Presence
+//!   (which goes to everyone who shares a room, once) and membership changes go on one control
+//!   channel. The publishing node delivers to its own sockets directly and every other node
+//!   skips its own messages, so a node keeps serving its own sockets while Redis is away.
 //! - **Presence** over the cluster is a hash per user (node → online/away), changed by one Lua
 //!   script that answers the user's presence before and after, so exactly one node announces
 //!   each change. Each node renews a key with a time to live; entries of a node whose key has
@@ -50,9 +50,12 @@ use crate::store::Store;
 /// Longest a bus call waits for Redis before the node carries on alone (a post's answer never
 /// waits longer than this on a sick Redis).
 const REDIS_CALL_LIMIT: Duration = Duration::from_millis(500);
-/// Reconnection backoff for the subscriber link.
+/// Reconnection backoff for both links to Redis. The longest wait is short so a node hears the
+/// other nodes again within about a second of Redis answering: what is published before it has
+/// subscribed again reaches its sockets only through a `resync`. A refused connection a second
+/// per node costs Redis nothing.
 const BACKOFF_FIRST: Duration = Duration::from_millis(100);
-const BACKOFF_MAX: Duration = Duration::from_secs(5);
+const BACKOFF_MAX: Duration = Duration::from_secs(1);
 /// A channel nobody here needs any more is dropped only after this long unused, so a socket that
 /// is about to register never loses the subscription it just asked for.
 const UNSUBSCRIBE_GRACE: Duration = Duration::from_secs(30);
