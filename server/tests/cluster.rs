@@ -778,6 +778,91 @@ async fn a_node_cut_off_from_redis_for_ten_seconds_still_gets_each_post_to_its_s
     .await;
 }
 
+/// How many times each message in `general` reached one socket, and whether it was told to
+/// resync.
+#[derive(Default)]
+struct Tally {
+    seen: std::collections::BTreeMap<i64, usize>,
+    resynced: bool,
+}
+
+impl Tally {
+    fn note(&mut self, frame: &ServerFrame) {
+        match frame {
+            ServerFrame::Message { message } if message.room_id == 1 => {
+                *self.seen.entry(message.seq).or_default() += 1;
+            }
+            ServerFrame::Resync { .. } => self.resynced = true,
+            _ => {}
+        }
+    }
+
+    /// Reads what `ws` is sent until `until`.
+    async fn read_until(&mut self, ws: &mut Ws, until: tokio::time::Instant) {
+        while let Ok(Some(Ok(message))) = tokio::time::timeout_at(until, ws.next()).await {
+            if let Message::Text(text) = message {
+                self.note(&serde_json::from_str(text.as_str()).unwrap());
+            }
+        }
+    }
+
+    /// Posts `text` on `ws` and reads until it is acked; answers its seq.
+    async fn post(&mut self, ws: &mut Ws, text: &str) -> i64 {
+        send(ws, &post_frame(1, text, text)).await;
+        match wait_for(ws, "its ack", SOON, |f| {
+            self.note(f);
+            matches!(f, ServerFrame::Ack { client_id, .. } if client_id == text)
+        })
+        .await
+        {
+            ServerFrame::Ack { message, .. } => message.seq,
+            other => unreachable!("an ack was waited for, not {other:?}"),
+        }
+    }
+}
+
+/// Node B's link to Redis stalls for two seconds (connections held open, nothing passed): its
+/// calls time out, its posts are still acked, and its publishes wait in its outbox. When the
+/// stall ends, what B had sent reaches Redis late, and so do the outbox's retries of it. Within
+/// 3 s, Alice on A and Bob on B have each received every post of the other exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_link_to_redis_brings_every_post_across_once() {
+    let Some(shared) = shared_store(Db::Sqlite).await else {
+        return;
+    };
+    let ns = namespace();
+    let ttl = Duration::from_secs(30);
+    let link = Link::start(&redis_url()).await;
+    let a = node(&shared, options(&redis_url(), &ns, ttl)).await;
+    let b = node(&shared, options(&link.url(&redis_url()), &ns, ttl)).await;
+    let (mut alice_a, mut bob_b, _) = conversation(a, b).await;
+    let (mut alice_got, mut bob_got) = (Tally::default(), Tally::default());
+    link.stall();
+    let stalled = tokio::time::Instant::now();
+    let (mut alices, mut bobs) = (Vec::new(), Vec::new());
+    for i in 0..3 {
+        alices.push(alice_got.post(&mut alice_a, &format!("alice {i}")).await);
+        bobs.push(bob_got.post(&mut bob_b, &format!("bob {i}")).await);
+    }
+    tokio::time::sleep_until(stalled + Duration::from_secs(2)).await;
+    link.restore();
+    let within = tokio::time::Instant::now() + Duration::from_secs(3);
+    alice_got.read_until(&mut alice_a, within).await;
+    bob_got.read_until(&mut bob_b, within).await;
+    for (who, got, theirs) in [("Alice", &alice_got, &bobs), ("Bob", &bob_got, &alices)] {
+        let counts: Vec<usize> = theirs
+            .iter()
+            .map(|seq| got.seen.get(seq).copied().unwrap_or(0))
+            .collect();
+        assert_eq!(
+            counts,
+            vec![1; theirs.len()],
+            "{who}: how often each of {theirs:?} arrived (resync: {})",
+            got.resynced
+        );
+    }
+}
+
 /// A node that stopped with ten thousand users online: a live node reaps them in batches, off
 /// its delivery task, and reports every one offline exactly once. No one reads the reports for
 /// the first seconds, so a queue that dropped what did not fit would lose most of them.

@@ -200,12 +200,19 @@ fn unstamp(payload: &str) -> Option<Stamp<'_>> {
 }
 
 /// What this node knows of one room's position: the highest rev it has delivered (or found
-/// stored when it began to watch the room), and the stored rev it was behind at the last look.
+/// stored when it began to watch the room), which of the [`RECENT_REVS`] revs below that it
+/// delivered too, and the stored rev it was behind at the last look.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Position {
     delivered: i64,
+    /// Bit `i` set: rev `delivered - i` was delivered here.
+    recent: u64,
     behind: Option<i64>,
 }
+
+/// How many revs below the highest a node remembers delivering, to deliver each frame once: a
+/// publish that timed out can still reach Redis, and then its retry from the outbox arrives too.
+const RECENT_REVS: i64 = 64;
 
 impl Position {
     /// A room first watched when the store has it at `stored`: what came before is what its
@@ -213,13 +220,44 @@ impl Position {
     fn at(stored: i64) -> Self {
         Self {
             delivered: stored,
+            recent: 0,
             behind: None,
         }
     }
 
-    /// A frame bringing `rev` was delivered here.
-    fn delivered(&mut self, rev: i64) {
-        self.delivered = self.delivered.max(rev);
+    /// A room whose first frame here brings `rev`.
+    fn first(rev: i64) -> Self {
+        let mut position = Self::at(rev);
+        position.recent = 1;
+        position
+    }
+
+    /// Moves the highest rev up to `rev`, keeping what was delivered below it.
+    fn raise(&mut self, rev: i64) {
+        if rev <= self.delivered {
+            return;
+        }
+        let by = rev - self.delivered;
+        self.recent = u32::try_from(by)
+            .ok()
+            .and_then(|by| self.recent.checked_shl(by))
+            .unwrap_or(0);
+        self.delivered = rev;
+    }
+
+    /// A frame bringing `rev` reached this node. False when one bringing `rev` was already
+    /// delivered here: the same frame again, not to be delivered twice. A rev too far below
+    /// the highest to remember counts as new.
+    fn delivered(&mut self, rev: i64) -> bool {
+        self.raise(rev);
+        let below = self.delivered - rev;
+        if below >= RECENT_REVS {
+            return true;
+        }
+        let bit = 1u64 << below;
+        let new = self.recent & bit == 0;
+        self.recent |= bit;
+        new
     }
 
     /// Compares with the room's stored rev. True when a rev that was stored at the previous
@@ -232,7 +270,8 @@ impl Position {
             return false;
         }
         if self.behind.is_some_and(|at| self.delivered < at) {
-            *self = Self::at(stored);
+            self.raise(stored);
+            self.behind = None;
             return true;
         }
         self.behind = Some(stored);
@@ -451,13 +490,18 @@ impl Shared {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// A frame bringing `room`'s `rev` reached this node's sockets. A room's first frame is
-    /// where it starts to be watched, if the store was not read for it yet.
-    fn delivered(&self, room: RoomId, rev: i64) {
-        self.positions()
-            .entry(room)
-            .and_modify(|position| position.delivered(rev))
-            .or_insert_with(|| Position::at(rev));
+    /// A frame bringing `room`'s `rev` reaches this node's sockets; false when one bringing it
+    /// already did (see [`Position::delivered`]). A room's first frame is where it starts to be
+    /// watched, if the store was not read for it yet.
+    fn delivered(&self, room: RoomId, rev: i64) -> bool {
+        let mut positions = self.positions();
+        match positions.get_mut(&room) {
+            Some(position) => position.delivered(rev),
+            None => {
+                positions.insert(room, Position::first(rev));
+                true
+            }
+        }
     }
 
     /// Compares the rooms this node's sockets are in with the store, and tells the sockets of
@@ -788,8 +832,9 @@ impl Shared {
         let ns = &self.names.ns;
         let rest = channel.strip_prefix(ns.as_str()).unwrap_or(channel);
         if let Some(room) = rest.strip_prefix(":room:").and_then(|r| r.parse().ok()) {
-            if let Some(rev) = rev {
-                self.delivered(room, rev);
+            if rev.is_some_and(|rev| !self.delivered(room, rev)) {
+                tracing::debug!(room, ?rev, "redis: a frame arrived twice; delivered once");
+                return;
             }
             self.hub.publish(room, &Frame::from(body));
         } else if let Some(user) = rest.strip_prefix(":user:").and_then(|u| u.parse().ok()) {
@@ -1113,6 +1158,35 @@ mod tests {
         // An older frame arriving late moves nothing back.
         room.delivered(3);
         assert_eq!(room.delivered, 9);
+    }
+
+    #[test]
+    fn a_frame_that_arrives_twice_is_delivered_once_in_any_order() {
+        let mut room = Position::first(10);
+        assert!(!room.delivered(10), "the first frame again");
+        // Two nodes' publishes can cross: 12 before 11.
+        assert!(room.delivered(12));
+        assert!(room.delivered(11));
+        assert!(!room.delivered(11));
+        assert!(!room.delivered(12));
+        // A retry of 12 after far newer frames: within the window it is still known...
+        assert!(room.delivered(12 + RECENT_REVS - 1));
+        assert!(!room.delivered(12));
+        // ...and beyond it, it cannot be told from a new frame, so it is delivered.
+        assert!(room.delivered(200));
+        assert!(room.delivered(12));
+        assert!(!room.delivered(200));
+    }
+
+    #[test]
+    fn a_resync_keeps_what_was_delivered_and_knows_nothing_of_what_it_covers() {
+        let mut room = Position::first(5);
+        assert!(!room.missed(7));
+        assert!(room.missed(7), "6 and 7 never came");
+        assert!(!room.delivered(5), "5 came before the resync");
+        // 7 arriving late is news to the sockets' live stream (they dedupe what they fetched).
+        assert!(room.delivered(7));
+        assert!(!room.delivered(7));
     }
 
     #[test]
