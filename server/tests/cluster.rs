@@ -709,8 +709,9 @@ on_both_databases!(a_change_whose_node_died_before_publishing_reaches_the_others
     died_before_publishing_on_sqlite, died_before_publishing_on_postgres);
 
 /// A post acked on node A while A cannot reach Redis waits in A's outbox; A is then killed, so
-/// no publish will ever come. Node B notices from the store that its room is behind, and tells
-/// its sockets to resync within about two seconds; they find the message by rev.
+/// no publish will ever come. Nodes B and C each notice from the store that their room is
+/// behind, and tell their sockets to resync within about two seconds; they find the message
+/// by rev.
 async fn a_change_whose_node_died_before_publishing_reaches_the_others_from_the_store(db: Db) {
     let Some(shared) = shared_store(db).await else {
         return;
@@ -724,19 +725,23 @@ async fn a_change_whose_node_died_before_publishing_reaches_the_others_from_the_
     let a = free_addr();
     let node_a = spawn_confab(a, shared.dir.path(), &shared.env(&env)).await;
     let b = node(&shared, options(&redis_url(), &ns, Duration::from_secs(30))).await;
+    let c = node(&shared, options(&redis_url(), &ns, Duration::from_secs(30))).await;
+    let carol = register(c, "carol").await;
+    let mut carol_c = connect(c, &carol).await;
     let (first, mut bob_b) = post_then_cut_off(a, b, &link, "never published").await;
     drop(node_a);
-    let messages = resynced_changes(&mut bob_b, first.rev).await;
-    let seqs: Vec<(i64, &str)> = messages.iter().map(|m| (m.seq, m.body.as_str())).collect();
-    assert_eq!(seqs, [(2, "never published")]);
+    for ws in [&mut bob_b, &mut carol_c] {
+        let messages = resynced_changes(ws, first.rev).await;
+        let seqs: Vec<(i64, &str)> = messages.iter().map(|m| (m.seq, m.body.as_str())).collect();
+        assert_eq!(seqs, [(2, "never published")]);
+    }
     // Told once: the room is level with the store again.
-    assert_quiet(
-        &mut bob_b,
-        "a second resync",
-        Duration::from_millis(2500),
-        |f| matches!(f, ServerFrame::Resync { .. }),
-    )
-    .await;
+    for ws in [&mut bob_b, &mut carol_c] {
+        assert_quiet(ws, "a second resync", Duration::from_millis(2500), |f| {
+            matches!(f, ServerFrame::Resync { .. })
+        })
+        .await;
+    }
 }
 
 /// Node B is cut off from Redis for ten seconds while Alice posts on node A. B's sockets hear
