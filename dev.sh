@@ -194,8 +194,10 @@ case "${1:-}" in
     setup_postgres
     setup_schemathesis
     step "Rust tests (stores on real SQLite files and PostgreSQL, server functions through the real router, cluster nodes on real Redis)"
-    cargo test --release -p app --features ssr
-    cargo test --release -p server
+    # The dev profile: compiling the tests' dependencies unoptimised takes far less than the
+    # release build's codegen, and the release binary is built (and browser-tested) below.
+    cargo test -p app --features ssr
+    cargo test -p server
     step "Lints (clippy, warnings are errors) and formatting"
     cargo fmt --all -- --check
     cargo clippy -p server --all-targets -- -D warnings
