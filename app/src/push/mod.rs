@@ -113,12 +113,25 @@ pub struct Payload {
     pub reason: Reason,
 }
 
+/// Who a notification says sent `message`, as the timeline shows it: the author's display name
+/// (else username), or a webhook's persona, marked with its bot when the name is not the bot's
+/// own, so no one takes it for a person's.
+fn sender(message: &Message) -> String {
+    match &message.persona_name {
+        Some(name) if !name.eq_ignore_ascii_case(&message.author) => {
+            format!("{name} (via @{})", message.author)
+        }
+        Some(name) => name.clone(),
+        None => message.shown_author().to_owned(),
+    }
+}
+
 /// The notification of `message` for `target`, encoded to fit one push message: the preview is
 /// cut to [`PREVIEW_CHARS`], and further if long names would make it too big.
 pub fn payload(message: &Message, target: &PushTarget, why: Reason) -> Vec<u8> {
-    let author = &message.author;
+    let author = sender(message);
     let title = match (target.room_kind, why) {
-        (RoomKind::Dm, _) if target.room_name == *author => author.clone(),
+        (RoomKind::Dm, _) if target.room_name == message.author => author,
         (RoomKind::Dm, _) => format!("{author} in {}", target.room_name),
         (_, Reason::Thread) => format!("{author} replied in #{}", target.room_name),
         _ => format!("{author} in #{}", target.room_name),
@@ -418,6 +431,33 @@ mod tests {
             serde_json::from_slice(&payload(&message, &dm, Reason::Direct)).unwrap();
         assert_eq!(shown.title, "alice");
         assert_eq!(shown.body.chars().count(), PREVIEW_CHARS + 1);
+    }
+
+    #[test]
+    fn a_notification_names_the_sender_as_the_timeline_does() {
+        let title = |message: &Message| {
+            let room = target(NotifyLevel::All, RoomKind::Public);
+            let shown: Payload =
+                serde_json::from_slice(&payload(message, &room, Reason::Room)).unwrap();
+            shown.title
+        };
+        let mut message = Message {
+            author: "alice".into(),
+            body: "hi".into(),
+            ..Message::default()
+        };
+        assert_eq!(title(&message), "alice in #ops");
+        message.author_name = Some("Alice Liddell".into());
+        assert_eq!(title(&message), "Alice Liddell in #ops");
+        let mut hook = Message {
+            author: "ci".into(),
+            author_bot: true,
+            persona_name: Some("Deploys".into()),
+            ..Message::default()
+        };
+        assert_eq!(title(&hook), "Deploys (via @ci) in #ops");
+        hook.persona_name = Some("CI".into());
+        assert_eq!(title(&hook), "CI in #ops", "its own name needs no mark");
     }
 
     #[test]
