@@ -621,6 +621,12 @@ async fn resynced_changes(ws: &mut Ws, after_rev: i64) -> Vec<app::model::Messag
     })
     .await;
     assert!(started.elapsed() < Duration::from_secs(3));
+    changes_after(ws, after_rev).await
+}
+
+/// Asks, as a browser told to resync does, for what changed in `general` after `after_rev`:
+/// answers those messages.
+async fn changes_after(ws: &mut Ws, after_rev: i64) -> Vec<app::model::Message> {
     send(
         ws,
         &ClientFrame::Changes {
@@ -866,6 +872,66 @@ async fn a_stalled_link_to_redis_brings_every_post_across_once() {
             got.resynced
         );
     }
+}
+
+/// Bob connects to node B while B's link to Redis is stalled, so B's SUBSCRIBE for his rooms
+/// times out and is forgotten. Then the link either moves again (the late SUBSCRIBE reaching
+/// Redis after all) or is cut, so B reconnects. Either way, Alice's next post on A reaches Bob
+/// within 3 s, live or by a resync and the changes after his rev, and the post after that, once
+/// B answers as ready, arrives live.
+async fn a_subscribe_that_timed_out_is_mended(cut: bool) {
+    let Some(shared) = shared_store(Db::Sqlite).await else {
+        return;
+    };
+    let ns = namespace();
+    let ttl = Duration::from_secs(30);
+    let link = Link::start(&redis_url()).await;
+    let a = node(&shared, options(&redis_url(), &ns, ttl)).await;
+    let b = node(&shared, options(&link.url(&redis_url()), &ns, ttl)).await;
+    let alice = register(a, "alice").await;
+    let bob = register(b, "bob").await;
+    let mut alice_a = connect(a, &alice).await;
+    link.stall();
+    let mut bob_b = connect(b, &bob).await;
+    // Past the SUBSCRIBE's time limit.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    if cut {
+        link.cut();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    link.restore();
+    let restored = tokio::time::Instant::now();
+    send(&mut alice_a, &post_frame(1, "one", "after the stall")).await;
+    let first = wait_for(
+        &mut bob_b,
+        "the post or a resync",
+        Duration::from_secs(3),
+        |f| is_message(f, 1, 1) || matches!(f, ServerFrame::Resync { .. }),
+    )
+    .await;
+    if matches!(first, ServerFrame::Resync { .. }) {
+        let messages = changes_after(&mut bob_b, 0).await;
+        let seqs: Vec<i64> = messages.iter().map(|m| m.seq).collect();
+        assert!(seqs.contains(&1), "the changes after a resync: {seqs:?}");
+    }
+    assert!(
+        restored.elapsed() < Duration::from_secs(3),
+        "Bob had the first post {:?} after the fault ended",
+        restored.elapsed()
+    );
+    common::get_until(b, "/readyz", 200, SOON).await;
+    send(&mut alice_a, &post_frame(1, "two", "live again")).await;
+    wait_for(&mut bob_b, "live delivery", SOON, |f| is_message(f, 1, 2)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscribe_that_timed_out_is_mended_when_the_link_moves_again() {
+    a_subscribe_that_timed_out_is_mended(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscribe_that_timed_out_is_mended_when_the_link_is_cut_and_comes_back() {
+    a_subscribe_that_timed_out_is_mended(true).await;
 }
 
 /// A node that stopped with ten thousand users online: a live node reaps them in batches, off
