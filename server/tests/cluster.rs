@@ -612,6 +612,18 @@ async fn a_redis_restart_loses_no_acked_message(db: Db) {
     }
 }
 
+/// Two nodes on one SQLite store: A reaches Redis directly and B through a [`Link`] the test
+/// can stall or cut. `None` without a test database, as [`shared_store`].
+async fn b_behind_a_link() -> Option<(Shared, Link, SocketAddr, SocketAddr)> {
+    let shared = shared_store(Db::Sqlite).await?;
+    let ns = namespace();
+    let ttl = Duration::from_secs(30);
+    let link = Link::start(&redis_url()).await;
+    let a = node(&shared, options(&redis_url(), &ns, ttl)).await;
+    let b = node(&shared, options(&link.url(&redis_url()), &ns, ttl)).await;
+    Some((shared, link, a, b))
+}
+
 /// `ws` is told to resync within 3 s, and asks, as a browser does, for what changed in
 /// `general` after `after_rev`: answers those messages.
 async fn resynced_changes(ws: &mut Ws, after_rev: i64) -> Vec<app::model::Message> {
@@ -755,14 +767,9 @@ async fn a_change_whose_node_died_before_publishing_reaches_the_others_from_the_
 /// rooms with the database, which it still reaches); once the link is back, posts arrive live.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_cut_off_from_redis_for_ten_seconds_still_gets_each_post_to_its_sockets() {
-    let Some(shared) = shared_store(Db::Sqlite).await else {
+    let Some((_shared, link, a, b)) = b_behind_a_link().await else {
         return;
     };
-    let ns = namespace();
-    let ttl = Duration::from_secs(30);
-    let link = Link::start(&redis_url()).await;
-    let a = node(&shared, options(&redis_url(), &ns, ttl)).await;
-    let b = node(&shared, options(&link.url(&redis_url()), &ns, ttl)).await;
     let (mut alice_a, mut bob_b, first) = conversation(a, b).await;
     link.cut();
     let cut = tokio::time::Instant::now();
@@ -838,14 +845,9 @@ impl Tally {
 /// 3 s, Alice on A and Bob on B have each received every post of the other exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_link_to_redis_brings_every_post_across_once() {
-    let Some(shared) = shared_store(Db::Sqlite).await else {
+    let Some((_shared, link, a, b)) = b_behind_a_link().await else {
         return;
     };
-    let ns = namespace();
-    let ttl = Duration::from_secs(30);
-    let link = Link::start(&redis_url()).await;
-    let a = node(&shared, options(&redis_url(), &ns, ttl)).await;
-    let b = node(&shared, options(&link.url(&redis_url()), &ns, ttl)).await;
     let (mut alice_a, mut bob_b, _) = conversation(a, b).await;
     let (mut alice_got, mut bob_got) = (Tally::default(), Tally::default());
     link.stall();
@@ -880,14 +882,9 @@ async fn a_stalled_link_to_redis_brings_every_post_across_once() {
 /// within 3 s, live or by a resync and the changes after his rev, and the post after that, once
 /// B answers as ready, arrives live.
 async fn a_subscribe_that_timed_out_is_mended(cut: bool) {
-    let Some(shared) = shared_store(Db::Sqlite).await else {
+    let Some((_shared, link, a, b)) = b_behind_a_link().await else {
         return;
     };
-    let ns = namespace();
-    let ttl = Duration::from_secs(30);
-    let link = Link::start(&redis_url()).await;
-    let a = node(&shared, options(&redis_url(), &ns, ttl)).await;
-    let b = node(&shared, options(&link.url(&redis_url()), &ns, ttl)).await;
     let alice = register(a, "alice").await;
     let bob = register(b, "bob").await;
     let mut alice_a = connect(a, &alice).await;
