@@ -18,10 +18,13 @@
 //! `--database-url postgres://…` runs the started nodes on PostgreSQL instead of a fresh SQLite
 //! file. With `--nodes N` it starts N `confab` processes on one database, linked by Redis
 //! (`--redis-url`), spreads sockets and senders over them round-robin, and reports the latency
-//! of deliveries that stayed on the posting node and of those that crossed to another.
+//! of deliveries that stayed on the posting node and of those that crossed to another, and per
+//! message how much later its crossed deliveries came. With `--netns` each node runs on a host
+//! of its own: a network namespace that `server/bench/netns-hosts.sh` makes.
 //!
 //! Usage: `target/release/loadgen fanout --clients 1000 --rate 250 --seconds 10`,
 //! `target/release/loadgen --nodes 2 fanout --clients 1000 --rate 250 --seconds 10`,
+//! `target/release/loadgen --nodes 3 --netns --redis-url redis://10.77.0.2:6379 fanout`,
 //! `target/release/loadgen fanout --clients 1000 --size 2000 --slow 1`,
 //! `target/release/loadgen fanout --clients 1000 --rate 250 --seconds 10 --hostile`,
 //! `target/release/loadgen storm --clients 1000`,
@@ -83,6 +86,11 @@ struct Args {
     /// second while the run lasts (to measure what metrics cost).
     #[arg(long, conflicts_with = "url")]
     metrics: bool,
+    /// Each started node runs on a host of its own: node `i` in the network namespace
+    /// `confab-host<i>` at 10.77.0.(10+i):3000, as `server/bench/netns-hosts.sh up N` makes
+    /// them (with the Redis they share at 10.77.0.2:6379, for `--redis-url`).
+    #[arg(long, conflicts_with_all = ["url", "metrics"])]
+    netns: bool,
     #[command(subcommand)]
     mode: Mode,
 }
@@ -166,6 +174,7 @@ async fn run(args: Args) -> LoadResult<()> {
                 &args.redis_url,
                 args.database_url.as_deref(),
                 args.metrics,
+                args.netns,
             )
             .await?;
             (servers.nodes.clone(), Some(servers))

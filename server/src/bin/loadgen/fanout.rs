@@ -22,11 +22,43 @@ pub(crate) struct Seen {
     latencies: Vec<u32>,
     /// The same for posts made on another node (delivered through Redis).
     crossed: Vec<u32>,
+    /// With several nodes, each delivery as (seq, latency, whether it crossed nodes), to
+    /// compare a message's crossed deliveries with its same-node ones.
+    deliveries: Vec<(u32, u32, bool)>,
     /// Post→ack latencies (the durable commit) of this socket's own posts, microseconds.
     acks: Vec<u32>,
     /// Seqs of this socket's own posts, as acknowledged.
     acked: Vec<u64>,
     resyncs: u64,
+}
+
+/// For each message delivered both on its sender's node and on another, how much later the
+/// crossed deliveries came: the median of its crossed latencies minus the median of its
+/// same-node ones, in microseconds (negative when crossing happened to be faster); sorted.
+fn added_per_message(seens: &[Seen], rooms: &[i64]) -> Vec<i64> {
+    let mut by_message: std::collections::HashMap<(i64, u32), (Vec<u32>, Vec<u32>)> =
+        Default::default();
+    for (seen, room) in seens.iter().zip(rooms) {
+        for &(seq, latency, crossed) in &seen.deliveries {
+            let (same, across) = by_message.entry((*room, seq)).or_default();
+            if crossed {
+                across.push(latency);
+            } else {
+                same.push(latency);
+            }
+        }
+    }
+    let median = |latencies: &mut Vec<u32>| {
+        latencies.sort_unstable();
+        i64::from(latencies[latencies.len() / 2])
+    };
+    let mut added: Vec<i64> = by_message
+        .into_values()
+        .filter(|(same, across)| !same.is_empty() && !across.is_empty())
+        .map(|(mut same, mut across)| median(&mut across) - median(&mut same))
+        .collect();
+    added.sort_unstable();
+    added
 }
 
 /// Who posts where, how fast and for how long. Socket `i` is in room `rooms[i]`; the first
@@ -154,11 +186,17 @@ pub(crate) async fn deliver(
                         seen.counts[seq] = seen.counts[seq].saturating_add(1);
                         let latency = now.saturating_sub(at) as u32;
                         // Sender `s` posts on node `s % nodes`, this socket reads on `i % nodes`.
-                        match number_after(frame, "\"client_id\":\"lg-") {
-                            Some(s) if s as usize % node_count != i % node_count => {
-                                seen.crossed.push(latency);
-                            }
-                            _ => seen.latencies.push(latency),
+                        let crossed = matches!(
+                            number_after(frame, "\"client_id\":\"lg-"),
+                            Some(s) if s as usize % node_count != i % node_count
+                        );
+                        if crossed {
+                            seen.crossed.push(latency);
+                        } else {
+                            seen.latencies.push(latency);
+                        }
+                        if node_count > 1 {
+                            seen.deliveries.push((seq as u32, latency, crossed));
                         }
                     }
                 } else if frame.starts_with("{\"type\":\"ack\"") && !draining {
@@ -284,6 +322,20 @@ pub(crate) async fn deliver(
         at(1.0)
     );
     if node_count > 1 {
+        let added = added_per_message(&seens, rooms);
+        let at = |q: f64| {
+            let i = ((added.len().max(1) - 1) as f64 * q).round() as usize;
+            added.get(i).copied().unwrap_or(0) as f64 / 1000.0
+        };
+        println!(
+            "  added by crossing nodes, per message (its crossed deliveries' median minus its \
+             same-node ones'), {} messages: p50 {:.2} ms p90 {:.2} ms p99 {:.2} ms max {:.2} ms",
+            added.len(),
+            at(0.5),
+            at(0.9),
+            at(0.99),
+            at(1.0)
+        );
         for (name, sorted) in [("same node", &same_node), ("crossed nodes", &crossed)] {
             println!(
                 "  {name}: {} deliveries, p50 {:.2?} p90 {:.2?} p99 {:.2?} max {:.2?}",

@@ -20,7 +20,17 @@ pub(crate) struct OwnServers {
     database_url: String,
     redis_url: String,
     namespace: String,
+    /// Each node runs on a host of its own: node `i` in the network namespace
+    /// `confab-host<i>` that `server/bench/netns-hosts.sh` makes, at [`host_addr`]`(i)`.
+    netns: bool,
     _dir: tempfile::TempDir,
+}
+
+/// Where node `i` serves when it runs in its own network namespace (`--netns`): the address
+/// `server/bench/netns-hosts.sh` gives that namespace, on port 3000.
+fn host_addr(i: usize) -> LoadResult<SocketAddr> {
+    let last = u8::try_from(10 + i).map_err(|_| "too many hosts for 10.77.0.0/24")?;
+    Ok(([10, 77, 0, last], 3000).into())
 }
 
 impl OwnServers {
@@ -29,6 +39,7 @@ impl OwnServers {
         redis_url: &str,
         database_url: Option<&str>,
         with_metrics: bool,
+        netns: bool,
     ) -> LoadResult<Self> {
         let dir = tempfile::tempdir()?;
         let database_url = match database_url {
@@ -44,15 +55,19 @@ impl OwnServers {
             database_url,
             redis_url: redis_url.to_owned(),
             namespace: format!("loadgen-{}", std::process::id()),
+            netns,
             _dir: dir,
         };
-        for _ in 0..count {
-            let port = std::net::TcpListener::bind("127.0.0.1:0")?
-                .local_addr()?
-                .port();
-            servers
-                .launch(([127, 0, 0, 1], port).into(), count > 1)
-                .await?;
+        for i in 0..count {
+            let addr = if netns {
+                host_addr(i)?
+            } else {
+                let port = std::net::TcpListener::bind("127.0.0.1:0")?
+                    .local_addr()?
+                    .port();
+                ([127, 0, 0, 1], port).into()
+            };
+            servers.launch(addr, count > 1).await?;
         }
         Ok(servers)
     }
@@ -60,7 +75,15 @@ impl OwnServers {
     /// Starts one node on `addr` (linked to the others through Redis if `linked`) and waits
     /// until it listens.
     async fn launch(&mut self, addr: SocketAddr, linked: bool) -> LoadResult<()> {
-        let mut command = std::process::Command::new(&self.binary);
+        let mut command = if self.netns {
+            // `ip netns exec` execs the binary: the node keeps the pid it is started with.
+            let mut command = std::process::Command::new("ip");
+            let host = format!("confab-host{}", self.nodes.len());
+            command.args(["netns", "exec", &host]).arg(&self.binary);
+            command
+        } else {
+            std::process::Command::new(&self.binary)
+        };
         command
             .env("DATABASE_URL", &self.database_url)
             .env("CONFAB_ADDR", addr.to_string())
