@@ -22,7 +22,7 @@ use crate::model::{Attachment, Message, RoomId, RoomSummary, User};
 use crate::presence;
 use crate::protocol::{ErrorCode, ServerFrame, TYPING_EVERY_MS};
 use crate::state::AppState;
-use crate::store::{ChangeKind, MessageChange, NewMessage, NewReply};
+use crate::store::{ChangeKind, MemberPage, MessageChange, NewMessage, NewReply};
 
 /// A message as a client asks to post it.
 #[derive(Debug, Clone, Copy)]
@@ -317,7 +317,10 @@ async fn group_mentions(
     }
     if wanted.contains(&Group::Here) {
         found.push(MENTION_HERE.to_owned());
-        let members = state.store.room_members(author.id, room_id).await?;
+        let members = state
+            .store
+            .room_members(author.id, room_id, MemberPage::ALL)
+            .await?;
         let ids: Vec<_> = members.iter().map(|m| m.id).collect();
         let presence = state.bus.presence(&ids).await;
         for (member, status) in members.iter().zip(presence) {

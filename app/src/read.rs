@@ -5,6 +5,7 @@
 use crate::error::AppError;
 use crate::model::{Changes, HistoryPage, Member, Message, Presence, Profile, RoomId, User};
 use crate::state::AppState;
+use crate::store::MemberPage;
 
 /// Which page of history to read, as a client asks for it (not yet checked).
 #[derive(Debug, Clone, Copy, Default)]
@@ -69,15 +70,16 @@ pub async fn changes(
     Ok(changes)
 }
 
-/// The members of `room_id` with their presence (who is online, away, or when they were last
-/// seen), for one who may see the room.
+/// A page of the members of `room_id` (see [`MemberPage`]) with their presence (who is
+/// online, away, or when they were last seen), for one who may see the room.
 pub async fn members(
     state: &AppState,
     user: &User,
     room_id: RoomId,
+    page: MemberPage<'_>,
 ) -> Result<Vec<Member>, AppError> {
     state.limits.read(user.id)?;
-    let stored = state.store.room_members(user.id, room_id).await?;
+    let stored = state.store.room_members(user.id, room_id, page).await?;
     let ids: Vec<_> = stored.iter().map(|m| m.id).collect();
     let presence = state.bus.presence(&ids).await;
     Ok(stored

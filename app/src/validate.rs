@@ -36,6 +36,10 @@ pub const MAX_CONVERSATION_PEOPLE: usize = 9;
 pub const HISTORY_PAGE_DEFAULT: u32 = 50;
 /// Most messages one history request may return.
 pub const HISTORY_PAGE_MAX: u32 = 100;
+/// Members per page of the API's member list when the caller does not say.
+pub const MEMBER_PAGE_DEFAULT: u32 = 200;
+/// Most members one page of the API's member list may return.
+pub const MEMBER_PAGE_MAX: u32 = 1000;
 /// The most bytes one page of messages (history, a thread, changes, a socket's `sync`) may
 /// take, however few messages that is (at least one is always sent): a page of long,
 /// heavily formatted messages would otherwise be megabytes.
@@ -434,6 +438,11 @@ pub fn client_id(raw: Option<&str>) -> Result<Option<String>, AppError> {
 pub fn page_limit(raw: Option<u32>) -> u32 {
     raw.unwrap_or(HISTORY_PAGE_DEFAULT)
         .clamp(1, HISTORY_PAGE_MAX)
+}
+
+/// A member list page size: the default when absent, never above the cap.
+pub fn member_page_limit(raw: Option<u32>) -> u32 {
+    raw.unwrap_or(MEMBER_PAGE_DEFAULT).clamp(1, MEMBER_PAGE_MAX)
 }
 
 #[cfg(test)]

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use app::model::{RoomKind, User};
 use app::store::sqlite::{Durability, SqliteStore};
 use app::store::{
-    ChangeKind, Changed, Found, HistoryQuery, MessageChange, NewMessage, NewReply, SearchFilter,
-    Store, StoreError,
+    ChangeKind, Changed, Found, HistoryQuery, MemberPage, MessageChange, NewMessage, NewReply,
+    SearchFilter, Store, StoreError,
 };
 
 #[path = "support/postgres.rs"]
@@ -66,6 +66,7 @@ macro_rules! every_case {
             unread_counts_follow_the_shared_read_position,
             unread_counts_stop_at_the_cap,
             members_are_listed_with_when_they_were_last_seen,
+            members_are_read_a_page_at_a_time_in_name_order,
             posts_sharing_a_commit_each_get_their_own_answer,
             edits_and_deletes_follow_who_may_change_what,
             a_tombstone_keeps_its_seq_and_loses_its_words,
@@ -650,7 +651,7 @@ async fn a_group_conversation_is_one_per_set_of_people_and_private_to_them(store
         assert_eq!(listed.unread, u32::from(viewer.id != bob.id));
     }
     let names: Vec<_> = store
-        .room_members(alice.id, group)
+        .room_members(alice.id, group, MemberPage::ALL)
         .await
         .unwrap()
         .into_iter()
@@ -666,7 +667,10 @@ async fn a_group_conversation_is_one_per_set_of_people_and_private_to_them(store
             .await
             .unwrap_err(),
         store.join_room(dave.id, group).await.unwrap_err(),
-        store.room_members(dave.id, group).await.unwrap_err(),
+        store
+            .room_members(dave.id, group, MemberPage::ALL)
+            .await
+            .unwrap_err(),
     ] {
         assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
     }
@@ -848,7 +852,10 @@ async fn an_incoming_webhook_posts_as_its_own_bot_until_revoked(store: Arc<dyn S
     let (bot, password) = store.credentials("ci-bot").await.unwrap().unwrap();
     assert_eq!(password, None, "a bot cannot log in");
     assert!(!bot.is_admin);
-    let members = store.room_members(alice.id, room).await.unwrap();
+    let members = store
+        .room_members(alice.id, room, MemberPage::ALL)
+        .await
+        .unwrap();
     let listed = members.iter().find(|m| m.username == "ci-bot").unwrap();
     assert!(listed.bot);
     assert!(members
@@ -959,7 +966,10 @@ async fn an_outgoing_webhook_is_found_for_its_room_until_revoked(store: Arc<dyn 
         .unwrap();
     assert_eq!(made.triggers, triggers);
     assert_eq!(made.created_by.as_deref(), Some("alice"));
-    let members = store.room_members(alice.id, room).await.unwrap();
+    let members = store
+        .room_members(alice.id, room, MemberPage::ALL)
+        .await
+        .unwrap();
     assert!(members.iter().any(|m| m.username == "deploy-bot" && m.bot));
     // What a delivery needs: the URL, the secret, the bot and the room's name; other rooms
     // have none.
@@ -1318,7 +1328,10 @@ async fn roles_decide_who_moderates_a_room(store: Arc<dyn Store>) {
         .set_role(bob.id, room, carol.id, Role::Moderator)
         .await
         .unwrap();
-    let members = store.room_members(bob.id, room).await.unwrap();
+    let members = store
+        .room_members(bob.id, room, MemberPage::ALL)
+        .await
+        .unwrap();
     let role_of = |name: &str| members.iter().find(|m| m.username == name).map(|m| m.role);
     assert_eq!(role_of("carol"), Some(Role::Moderator));
     assert_eq!(role_of("bob"), Some(Role::Owner));
@@ -1390,7 +1403,15 @@ async fn a_private_room_does_not_exist_for_outsiders(store: Arc<dyn Store>) {
             };
             let a = same(store.room_view(outsider, id).await.map(drop));
             assert_eq!(a, same(store.join_room(outsider, id).await));
-            assert_eq!(a, same(store.room_members(outsider, id).await.map(drop)));
+            assert_eq!(
+                a,
+                same(
+                    store
+                        .room_members(outsider, id, MemberPage::ALL)
+                        .await
+                        .map(drop)
+                )
+            );
             assert_eq!(
                 a,
                 same(store.message(outsider, id, said.seq).await.map(drop))
@@ -2259,7 +2280,10 @@ async fn members_are_listed_with_when_they_were_last_seen(store: Arc<dyn Store>)
     store.set_last_seen(bob.id, 1_000).await.unwrap();
     // Never goes back.
     store.set_last_seen(bob.id, 500).await.unwrap();
-    let members = store.room_members(carol.id, general).await.unwrap();
+    let members = store
+        .room_members(carol.id, general, MemberPage::ALL)
+        .await
+        .unwrap();
     let listed: Vec<_> = members
         .iter()
         .map(|m| (m.username.as_str(), m.last_seen_at))
@@ -2270,9 +2294,58 @@ async fn members_are_listed_with_when_they_were_last_seen(store: Arc<dyn Store>)
     );
     // A DM's members are private to it.
     let dm = store.open_dm(alice.id, &[alice.id, bob.id]).await.unwrap();
-    assert_eq!(store.room_members(alice.id, dm).await.unwrap().len(), 2);
+    assert_eq!(
+        store
+            .room_members(alice.id, dm, MemberPage::ALL)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
     assert!(matches!(
-        store.room_members(carol.id, dm).await,
+        store.room_members(carol.id, dm, MemberPage::ALL).await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+/// A member list is paged by name (ignoring case): each page starts after the last name of
+/// the one before, the pages together list every member once, and a short page is the last.
+async fn members_are_read_a_page_at_a_time_in_name_order(store: Arc<dyn Store>) {
+    let alice = user(&*store, "alice").await;
+    let general = general_id(&*store, &alice).await;
+    for name in ["Dora", "bob", "Carol", "erin", "frank"] {
+        user(&*store, name).await;
+    }
+    let page = |after, limit| MemberPage { after, limit };
+    let names = |members: Vec<app::store::StoredMember>| -> Vec<String> {
+        members.into_iter().map(|m| m.username).collect()
+    };
+    let first = store
+        .room_members(alice.id, general, page(None, 2))
+        .await
+        .unwrap();
+    assert_eq!(names(first), ["alice", "bob"]);
+    // The cursor ignores case as the order does.
+    let second = store
+        .room_members(alice.id, general, page(Some("BOB"), 2))
+        .await
+        .unwrap();
+    assert_eq!(names(second), ["Carol", "Dora"]);
+    let last = store
+        .room_members(alice.id, general, page(Some("dora"), 3))
+        .await
+        .unwrap();
+    assert_eq!(names(last), ["erin", "frank"]);
+    let past = store
+        .room_members(alice.id, general, page(Some("frank"), 3))
+        .await
+        .unwrap();
+    assert!(past.is_empty());
+    // Paging does not open a private room to an outsider.
+    let dm = store.open_dm(alice.id, &[alice.id]).await.unwrap();
+    let outsider = user(&*store, "gina").await;
+    assert!(matches!(
+        store.room_members(outsider.id, dm, page(None, 1)).await,
         Err(StoreError::NotFound(_))
     ));
 }

@@ -14,6 +14,7 @@ use app::model::{
     User,
 };
 use app::state::AppState;
+use app::store::MemberPage;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Query, Request, State};
 use axum::response::{IntoResponse, Response};
@@ -440,23 +441,40 @@ async fn history(
     ))
 }
 
-/// A room's members
+/// `GET …/members`: a page of a room's members.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct MemberParams {
+    /// Members whose username sorts after this one, ignoring case: the last username of the
+    /// page before.
+    after: Option<String>,
+    /// Members per page: 200 when not said, at most 1,000.
+    limit: Option<u32>,
+}
+
+/// A page of a room's members
 ///
-/// With their role, whether they are a bot, and their presence (online, away, or when they
-/// were last seen).
+/// In username order, ignoring case, with their role, whether they are a bot, and their
+/// presence (online, away, or when they were last seen). A page shorter than `limit` is the
+/// last; otherwise ask for the next with `after` set to the page's last username.
 #[utoipa::path(
     get, path = "/rooms/{room}/members",
     tag = "rooms",
-    params(Room),
-    responses((status = OK, description = "The room's members", body = Vec<Member>)),
+    params(Room, MemberParams),
+    responses((status = OK, description = "A page of the room's members", body = Vec<Member>)),
 )]
 async fn members(
     State(state): State<AppState>,
     caller: Caller,
     At(room): At<RoomId>,
+    Params(params): Params<MemberParams>,
 ) -> ApiResult<impl IntoResponse> {
+    let page = MemberPage {
+        after: params.after.as_deref(),
+        limit: app::validate::member_page_limit(params.limit),
+    };
     Ok(axum::Json(
-        app::read::members(&state, &caller.user, room).await?,
+        app::read::members(&state, &caller.user, room, page).await?,
     ))
 }
 

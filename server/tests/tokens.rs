@@ -173,6 +173,7 @@ async fn a_token_posts_and_reads_as_its_owner_and_the_post_is_live() {
         .filter_map(|m| m["body"].as_str())
         .collect();
     assert_eq!(replies, vec!["which commit?"]);
+    common::register(addr, "bob").await;
     let members = api(
         addr,
         "GET",
@@ -184,6 +185,31 @@ async fn a_token_posts_and_reads_as_its_owner_and_the_post_is_live() {
     assert_eq!(members.status, 200, "{}", members.json);
     assert_eq!(members.json[0]["username"], "alice");
     assert_eq!(members.json[0]["presence"], "online");
+    // Paged: a page of one, then the rest after its last name; together, the whole list.
+    let names = |json: &serde_json::Value| -> Vec<String> {
+        json.as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["username"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let all = names(&members.json);
+    assert!(all.len() >= 2, "{all:?}");
+    let page = |query: String| {
+        let path = format!("/api/v1/rooms/{general}/members?{query}");
+        let token = token.clone();
+        async move { api(addr, "GET", &path, &token, None).await }
+    };
+    let first = page("limit=1".into()).await;
+    assert_eq!(first.status, 200, "{}", first.json);
+    assert_eq!(names(&first.json), all[..1]);
+    let rest = page(format!("after={}&limit=1000", all[0].to_uppercase())).await;
+    assert_eq!(rest.status, 200, "{}", rest.json);
+    assert_eq!(names(&rest.json), all[1..]);
+    // A limit of 0 is read as 1, and one above the cap as the cap.
+    assert_eq!(names(&page("limit=0".into()).await.json), all[..1]);
+    let bad = page("limit=many".into()).await;
+    assert_eq!(bad.status, 400, "{}", bad.json);
 
     let one = format!("{path}/{seq}");
     let edited = api(

@@ -63,7 +63,9 @@ pub async fn get_room(room_id: RoomId) -> Result<RoomView, AppError> {
 #[server(endpoint = "members")]
 pub async fn room_members(room_id: RoomId) -> Result<Vec<Member>, AppError> {
     let user = super::ssr::require_user().await?;
-    crate::read::members(&super::ssr::state()?, &user, room_id).await
+    // The room page's own list: every member, for mention suggestions and presence.
+    let all = crate::store::MemberPage::ALL;
+    crate::read::members(&super::ssr::state()?, &user, room_id, all).await
 }
 
 /// Marks a room read up to `seq` on every device of the caller; answers the stored position.

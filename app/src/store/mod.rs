@@ -66,6 +66,24 @@ use crate::model::{
     WebhookRow,
 };
 
+/// Which of a room's members to read: a page in name order (ignoring case), so a room of
+/// thousands is read a screenful at a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemberPage<'a> {
+    /// Only those whose name sorts after this one (the last name of the page before).
+    pub after: Option<&'a str>,
+    pub limit: u32,
+}
+
+impl MemberPage<'_> {
+    /// Every member: for callers bounded otherwise (a room page's own list, `@here` in a room
+    /// small enough for group mentions).
+    pub const ALL: Self = Self {
+        after: None,
+        limit: u32::MAX,
+    };
+}
+
 /// A member of a room as stored: presence is added from the live side.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredMember {
@@ -806,11 +824,13 @@ pub trait Store: Send + Sync + 'static {
     /// room's newest message) and returns the position now stored.
     async fn mark_read(&self, user_id: UserId, room_id: RoomId, seq: i64) -> StoreResult<i64>;
     /// The members of a room, for someone who may see it (public rooms: anyone; private rooms
-    /// and DMs: members).
+    /// and DMs: members), in name order ignoring case: those named after `page.after`, at most
+    /// `page.limit`.
     async fn room_members(
         &self,
         user_id: UserId,
         room_id: RoomId,
+        page: MemberPage<'_>,
     ) -> StoreResult<Vec<StoredMember>>;
     /// Of `names` (compared ignoring case), those who are members of `room_id`, spelt as their
     /// accounts are: who a message naming them mentions.

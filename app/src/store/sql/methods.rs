@@ -24,7 +24,7 @@ use crate::store::records::{BackupResult, EndRecord};
 use crate::store::{
     admit, stored_mode, Admission, Changed, ExportRequest, ExportSink, Found, HistoryQuery,
     MessageChange, NewAccessToken, NewIncomingWebhook, NewMessage, NewOutgoingHook, OutgoingHook, NewReply, ProfileChange, Replied, RestoreTx, SearchFilter, Store, StoreError,
-    StoreResult, StoredMember, TokenGrant, WebhookGrant, INVITE_FOR_ANOTHER, INVITE_INVALID,
+    MemberPage, StoreResult, StoredMember, TokenGrant, WebhookGrant, INVITE_FOR_ANOTHER, INVITE_INVALID,
     INVITE_NOT_CLAIMABLE,
 };
 use crate::timestamp::now_ms;
@@ -920,15 +920,20 @@ impl Store for Backend {
         &self,
         user_id: UserId,
         room_id: RoomId,
+        page: MemberPage<'_>,
     ) -> StoreResult<Vec<StoredMember>> {
         let mut conn = self.read.acquire().await?;
         Access::load(&mut conn, user_id, room_id).await?;
+        let name = by_name("u.username");
         let rows = sqlx::query(&format!(
             "SELECT u.id, u.username, u.last_seen_at, m.role, u.is_bot FROM memberships m \
-             JOIN users u ON u.id = m.user_id WHERE m.room_id = $1 ORDER BY {}",
-            by_name("u.username")
+             JOIN users u ON u.id = m.user_id \
+             WHERE m.room_id = $1 AND ($2 IS NULL OR {name} > {}) ORDER BY {name} LIMIT $3",
+            by_name("$2")
         ))
         .bind(room_id)
+        .bind(page.after)
+        .bind(i64::from(page.limit))
         .fetch_all(&mut *conn)
         .await?;
         rows.iter()
