@@ -993,6 +993,28 @@ pub async fn set_away(state: &AppState, user: &User, conn: ConnId, away: bool) {
     }
 }
 
+/// Socket `conn` of `user` now shows the member list of `room` (`None`: of no room), so in a
+/// crowded room it hears its members' presence (see [`crate::presence::announce`]).
+pub fn show_members(
+    state: &AppState,
+    user: &User,
+    conn: ConnId,
+    room: Option<RoomId>,
+) -> Result<(), AppError> {
+    if state.hub.watch_members(conn, room) {
+        Ok(())
+    } else {
+        tracing::debug!(
+            user = user.id,
+            ?room,
+            "members of a room the user is not in"
+        );
+        Err(AppError::NotFound(
+            "That room does not exist, or you are not in it.".into(),
+        ))
+    }
+}
+
 /// Unregisters a socket once its writer has finished; the user may now be away or offline.
 pub async fn close_socket(state: &AppState, user: &User, conn: ConnId) {
     if let Some(change) = state.hub.disconnect(conn) {
@@ -1045,6 +1067,7 @@ pub fn queued_bytes(state: &AppState) -> Vec<usize> {
 async fn presence_changed(state: &AppState, user: &User, change: PresenceChange) {
     if let Some(status) = state.bus.local_presence(user.id, change.status).await {
         let (store, bus) = (state.store.as_ref(), state.bus.as_ref());
-        presence::announce(store, bus, user, status, change.rooms).await;
+        let over = state.hub.crowded_over();
+        presence::announce(store, bus, over, user, status, change.rooms).await;
     }
 }

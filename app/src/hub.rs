@@ -16,7 +16,7 @@
 //! That is this process's view; the bus turns it into the user's presence over every process.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -182,6 +182,9 @@ struct Conn {
     recheck: Arc<Notify>,
     /// The tab behind this socket is hidden or idle.
     away: bool,
+    /// The room whose member list this socket shows, if any: in a room too big to tell every
+    /// member of everyone's presence, it is told while it shows the list.
+    watching: Option<RoomId>,
 }
 
 /// A user's presence changed; tell everyone in `rooms` (the rooms they are in).
@@ -200,11 +203,23 @@ struct State {
     /// Members of each room, kept only for users with at least one socket.
     members: HashMap<RoomId, HashSet<UserId>>,
     rooms_of: HashMap<UserId, HashSet<RoomId>>,
+    /// The sockets showing each room's member list.
+    watchers: HashMap<RoomId, HashSet<ConnId>>,
     /// When each connected user last had a `typing` frame let through, per room.
     typing: HashMap<(UserId, RoomId), Instant>,
 }
 
 impl State {
+    /// Socket `id` no longer shows `room`'s member list.
+    fn unwatch(&mut self, room: RoomId, id: ConnId) {
+        if let Some(watchers) = self.watchers.get_mut(&room) {
+            watchers.remove(&id);
+            if watchers.is_empty() {
+                self.watchers.remove(&room);
+            }
+        }
+    }
+
     fn presence(&self, user: UserId) -> Presence {
         let Some(sockets) = self.by_user.get(&user) else {
             return Presence::Offline;
@@ -265,9 +280,30 @@ impl State {
 #[derive(Default)]
 pub struct Hub {
     state: Mutex<State>,
+    crowd: Crowd,
+}
+
+/// The member count past which a room is crowded (see
+/// [`crate::limits::LimitsConfig::presence_room_members`]).
+struct Crowd(AtomicU32);
+
+impl Default for Crowd {
+    fn default() -> Self {
+        Self(AtomicU32::new(crate::limits::PRESENCE_ROOM_MEMBERS))
+    }
 }
 
 impl Hub {
+    /// Rooms of more members than this tell presence only to the sockets showing their list.
+    pub fn crowded_over(&self) -> u32 {
+        self.crowd.0.load(Ordering::Relaxed)
+    }
+
+    /// Sets [`Hub::crowded_over`] (from the configuration, at start).
+    pub fn set_crowded_over(&self, members: u32) {
+        self.crowd.0.store(members, Ordering::Relaxed);
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock cannot leave the maps half-updated in a way that
         // matters more than losing every live socket, so keep serving.
@@ -305,6 +341,7 @@ impl Hub {
                 queue: queue.clone(),
                 recheck: recheck.clone(),
                 away: false,
+                watching: None,
             },
         );
         let first_socket = {
@@ -360,6 +397,9 @@ impl Hub {
         let user = state.conns.get(&id)?.user;
         let before = state.presence(user);
         let conn = state.conns.remove(&id)?;
+        if let Some(room) = conn.watching {
+            state.unwatch(room, id);
+        }
         let last_socket = match state.by_user.get_mut(&conn.user) {
             Some(sockets) => {
                 sockets.remove(&id);
@@ -407,6 +447,24 @@ impl Hub {
                     state.members.remove(&room);
                 }
             }
+            // Someone who left sees the room's members no more.
+            let sockets: Vec<ConnId> = state
+                .by_user
+                .get(&user)
+                .into_iter()
+                .flatten()
+                .copied()
+                .collect();
+            for id in sockets {
+                let shown = state
+                    .conns
+                    .get_mut(&id)
+                    .filter(|c| c.watching == Some(room));
+                if let Some(conn) = shown {
+                    conn.watching = None;
+                    state.unwatch(room, id);
+                }
+            }
             if let Some(rooms) = state.rooms_of.get_mut(&user) {
                 rooms.remove(&room);
             }
@@ -432,9 +490,11 @@ impl Hub {
         delivered
     }
 
-    /// Queues `frame` once for every socket of every member of any of `rooms` (presence goes
-    /// to everyone who shares a room with its subject, once each). Returns how many got it.
-    pub fn publish_rooms(&self, rooms: &[RoomId], frame: &Frame) -> usize {
+    /// Queues `frame` once for every socket of every member of any of `rooms`, and for every
+    /// socket showing the member list of any of `watched` (presence goes to everyone who shares
+    /// a room with its subject, once each; in rooms too big for that, to those looking at the
+    /// list). Returns how many got it.
+    pub fn publish_rooms(&self, rooms: &[RoomId], watched: &[RoomId], frame: &Frame) -> usize {
         let state = self.lock();
         let users: HashSet<UserId> = rooms
             .iter()
@@ -442,13 +502,40 @@ impl Hub {
             .flatten()
             .copied()
             .collect();
-        let mut delivered = 0;
-        for user in users {
-            for id in state.by_user.get(&user).into_iter().flatten() {
-                delivered += usize::from(state.offer(*id, frame));
+        let sockets: HashSet<ConnId> = users
+            .iter()
+            .filter_map(|user| state.by_user.get(user))
+            .chain(watched.iter().filter_map(|room| state.watchers.get(room)))
+            .flatten()
+            .copied()
+            .collect();
+        sockets
+            .into_iter()
+            .filter(|id| state.offer(*id, frame))
+            .count()
+    }
+
+    /// Socket `id` now shows the member list of `room` (`None`: of no room). False, and no
+    /// change, when its user is not a member of `room`.
+    pub fn watch_members(&self, id: ConnId, room: Option<RoomId>) -> bool {
+        let mut state = self.lock();
+        let Some(user) = state.conns.get(&id).map(|c| c.user) else {
+            return false;
+        };
+        if let Some(room) = room {
+            if !state.members.get(&room).is_some_and(|m| m.contains(&user)) {
+                return false;
             }
+            state.watchers.entry(room).or_default().insert(id);
         }
-        delivered
+        let before = state
+            .conns
+            .get_mut(&id)
+            .and_then(|conn| std::mem::replace(&mut conn.watching, room));
+        if let Some(before) = before.filter(|b| Some(*b) != room) {
+            state.unwatch(before, id);
+        }
+        true
     }
 
     /// Tells every socket of `user` in this process to check that its session still holds (it
@@ -754,7 +841,7 @@ mod tests {
         let mut dave_a = hub.connect(4, [20], None).0;
         let mut dave_b = hub.connect(4, [20], None).0;
         // Alice is in 10 and 20: bob shares both but hears once; dave on both sockets; not carol.
-        assert_eq!(hub.publish_rooms(&[10, 20], &frame("alice online")), 3);
+        assert_eq!(hub.publish_rooms(&[10, 20], &[], &frame("alice online")), 3);
         assert_eq!(&*bob.frames.try_recv().unwrap(), "alice online");
         assert!(bob.frames.try_recv().is_err());
         assert!(dave_a.frames.try_recv().is_ok());
@@ -764,5 +851,36 @@ mod tests {
         assert_eq!(hub.publish_user(4, &frame("read")), 2);
         assert!(bob.frames.try_recv().is_err());
         assert_eq!(&*dave_b.frames.try_recv().unwrap(), "read");
+    }
+
+    #[test]
+    fn presence_in_a_crowded_room_reaches_only_the_sockets_showing_its_members() {
+        let hub = Hub::default();
+        let mut looking = hub.connect(2, [10], None).0;
+        let mut elsewhere = hub.connect(2, [10], None).0;
+        let mut other = hub.connect(3, [10], None).0;
+        let mut outsider = hub.connect(4, [20], None).0;
+        assert!(hub.watch_members(looking.id, Some(10)));
+        // Only a member may look at a room's members.
+        assert!(!hub.watch_members(outsider.id, Some(10)));
+        assert_eq!(hub.publish_rooms(&[], &[10], &frame("alice online")), 1);
+        assert_eq!(&*looking.frames.try_recv().unwrap(), "alice online");
+        assert!(elsewhere.frames.try_recv().is_err());
+        assert!(other.frames.try_recv().is_err());
+        assert!(outsider.frames.try_recv().is_err());
+        // A socket both in a small room and looking at a crowded one hears it once.
+        assert_eq!(hub.publish_rooms(&[10], &[10], &frame("bob away")), 3);
+        assert!(looking.frames.try_recv().is_ok());
+        assert!(looking.frames.try_recv().is_err());
+        // Closing the list, leaving the room, or closing the socket ends it.
+        assert!(hub.watch_members(looking.id, None));
+        assert_eq!(hub.publish_rooms(&[], &[10], &frame("x")), 0);
+        assert!(hub.watch_members(other.id, Some(10)));
+        hub.set_membership(3, 10, false);
+        assert_eq!(hub.publish_rooms(&[], &[10], &frame("x")), 0);
+        assert!(hub.watch_members(elsewhere.id, Some(10)));
+        hub.disconnect(elsewhere.id);
+        assert_eq!(hub.publish_rooms(&[], &[10], &frame("x")), 0);
+        assert!(hub.lock().watchers.is_empty());
     }
 }

@@ -149,7 +149,14 @@ pub struct LimitsConfig {
     pub exports_per_user: Rate,
     /// MiB one user may upload (a burst of `count` MiB, refilled over `per`).
     pub upload_mib_per_user: Rate,
+    /// Rooms of more members than this tell a member's presence only to the sockets showing
+    /// their member list, not to every member: in a room of thousands, each connect and
+    /// disconnect would otherwise be a frame to thousands of sockets.
+    pub presence_room_members: u32,
 }
+
+/// [`LimitsConfig::presence_room_members`] unless configured.
+pub const PRESENCE_ROOM_MEMBERS: u32 = 1000;
 
 fn rate(count: u32, secs: u64) -> Rate {
     Rate {
@@ -177,6 +184,7 @@ impl Default for LimitsConfig {
             exports_at_once: 2,
             exports_per_user: rate(10, 3600),
             upload_mib_per_user: rate(1024, 86_400),
+            presence_room_members: PRESENCE_ROOM_MEMBERS,
         }
     }
 }
@@ -234,6 +242,10 @@ impl LimitsConfig {
             (
                 "Downloads prepared at once",
                 self.exports_at_once.to_string(),
+            ),
+            (
+                "Members of a room beyond which presence goes only to its open member lists",
+                self.presence_room_members.to_string(),
             ),
             ("Connections per user", unlimited(self.sockets_per_user)),
             ("Connections per address", unlimited(self.sockets_per_ip)),

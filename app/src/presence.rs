@@ -1,14 +1,17 @@
 //! Presence that others see: who is online, away or offline over every process, and since when.
 //! The write path (`crate::chat`) reports a socket opening, idling or closing here, and a cluster
 //! bus reports what it finds on its own (a stopped node's users). Either way the news goes to
-//! everyone who shares a room with the user, and "last seen" is written when they are offline
-//! everywhere. It sits below the application state, which starts the relay for a cluster bus.
+//! everyone who shares a room with the user (in a room of more members than
+//! [`crate::limits::LimitsConfig::presence_room_members`], only to the sockets showing its
+//! member list), and "last seen" is written when they are offline everywhere. It sits below the
+//! application state, which starts the relay for a cluster bus.
 
 use std::sync::{Arc, Weak};
 
 use tokio::sync::mpsc;
 
 use crate::bus::{Bus, PresenceNews};
+use crate::hub::Hub;
 use crate::model::{Presence, RoomId, User, UserId};
 use crate::protocol::ServerFrame;
 use crate::store::{Store, StoreError};
@@ -26,9 +29,10 @@ pub async fn rooms_of(store: &dyn Store, user: UserId) -> Result<Vec<RoomId>, St
 
 /// Announces the presence changes a cluster bus finds on its own (a stopped node's users going
 /// offline, users counted again after Redis came back). Holds the bus weakly, so it ends when
-/// the bus is dropped and its news channel closes.
+/// the bus is dropped and its news channel closes. `hub` says which rooms are crowded.
 pub async fn relay_news(
     store: Arc<dyn Store>,
+    hub: Arc<Hub>,
     bus: Weak<dyn Bus>,
     mut news: mpsc::Receiver<PresenceNews>,
 ) {
@@ -43,7 +47,8 @@ pub async fn relay_news(
         };
         match found.await {
             Ok(Some((user, rooms))) => {
-                announce(store.as_ref(), bus.as_ref(), &user, status, rooms).await;
+                let over = hub.crowded_over();
+                announce(store.as_ref(), bus.as_ref(), over, &user, status, rooms).await;
             }
             Ok(None) => {}
             Err(e) => tracing::warn!("announcing user {user}'s presence: {e}"),
@@ -52,10 +57,12 @@ pub async fn relay_news(
 }
 
 /// Records "last seen" if `user` is now offline everywhere, and tells everyone who shares one
-/// of `rooms` with them.
+/// of `rooms` with them; in those of more than `over` members, only the sockets showing the
+/// member list.
 pub async fn announce(
     store: &dyn Store,
     bus: &dyn Bus,
+    over: u32,
     user: &User,
     status: Presence,
     rooms: Vec<RoomId>,
@@ -73,7 +80,12 @@ pub async fn announce(
         status,
         last_seen,
     };
-    if let Ok(frame) = frame.encode() {
-        bus.publish_rooms(rooms, frame).await;
-    }
+    let Ok(frame) = frame.encode() else { return };
+    let crowded = store.crowded_rooms(&rooms, over).await.unwrap_or_else(|e| {
+        // Told to every member, as before crowds were counted: more traffic, nothing missed.
+        tracing::warn!("counting the members of user {}'s rooms: {e}", user.id);
+        Vec::new()
+    });
+    let (watched, rooms) = rooms.into_iter().partition(|r| crowded.contains(r));
+    bus.publish_rooms(rooms, watched, frame).await;
 }

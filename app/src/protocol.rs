@@ -96,6 +96,14 @@ pub enum ClientFrame {
     /// This connection's tab is hidden or idle (`away: true`) or in use again (`false`). A user
     /// is away when all of their connections are; connections start as not away.
     Presence { away: bool },
+    /// This connection shows the member list of `room_id` (absent or `null`: of no room). In a
+    /// room of more members than the server tells everyone's presence to (1,000 unless
+    /// configured), members' `presence` comes only to the connections showing its list. A
+    /// room the user is not in is refused with `not_found`.
+    Members {
+        #[serde(default)]
+        room_id: Option<RoomId>,
+    },
     /// Keep-alive from clients that cannot send WebSocket pings (browsers); answered with `pong`.
     Ping,
 }

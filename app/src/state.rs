@@ -58,6 +58,7 @@ impl AppState {
 
     /// The same state with limits built from `config` instead of the defaults.
     pub fn with_limits(mut self, config: LimitsConfig) -> Self {
+        self.hub.set_crowded_over(config.presence_room_members);
         self.limits = Arc::new(Limits::new(config));
         self
     }
@@ -88,6 +89,7 @@ impl AppState {
         let bus: Arc<dyn Bus> = Arc::new(bus);
         tokio::spawn(crate::presence::relay_news(
             store.clone(),
+            hub.clone(),
             Arc::downgrade(&bus),
             news,
         ));

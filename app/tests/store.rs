@@ -67,6 +67,7 @@ macro_rules! every_case {
             unread_counts_stop_at_the_cap,
             members_are_listed_with_when_they_were_last_seen,
             members_are_read_a_page_at_a_time_in_name_order,
+            crowded_rooms_are_those_of_more_members_than_asked,
             posts_sharing_a_commit_each_get_their_own_answer,
             edits_and_deletes_follow_who_may_change_what,
             a_tombstone_keeps_its_seq_and_loses_its_words,
@@ -2348,6 +2349,25 @@ async fn members_are_read_a_page_at_a_time_in_name_order(store: Arc<dyn Store>) 
         store.room_members(outsider.id, dm, page(None, 1)).await,
         Err(StoreError::NotFound(_))
     ));
+}
+
+/// A room is crowded past `over` members (where presence goes only to open member lists);
+/// rooms that do not exist are never crowded.
+async fn crowded_rooms_are_those_of_more_members_than_asked(store: Arc<dyn Store>) {
+    let alice = user(&*store, "alice").await;
+    let bob = user(&*store, "bob").await;
+    user(&*store, "carol").await;
+    let general = general_id(&*store, &alice).await;
+    let dm = store.open_dm(alice.id, &[alice.id, bob.id]).await.unwrap();
+    let rooms = [general, dm, 999_999];
+    assert_eq!(store.crowded_rooms(&rooms, 2).await.unwrap(), [general]);
+    assert!(store.crowded_rooms(&rooms, 3).await.unwrap().is_empty());
+    let mut both = store.crowded_rooms(&rooms, 1).await.unwrap();
+    both.sort_unstable();
+    let mut expected = vec![general, dm];
+    expected.sort_unstable();
+    assert_eq!(both, expected);
+    assert!(store.crowded_rooms(&[], 0).await.unwrap().is_empty());
 }
 
 /// Posts that share a commit (group commit) still get their own answers: a refusal for one

@@ -727,6 +727,10 @@ pub struct LimitArgs {
     /// MiB one user may upload, as a rate (a burst of that many MiB, refilled over the period).
     #[arg(long, env = "CONFAB_UPLOAD_QUOTA_PER_USER", default_value = "1024/day")]
     pub upload_quota_per_user: Rate,
+    /// Rooms of more members than this tell a member's presence (online, away, offline) only
+    /// to those looking at the room's member list, not to every member.
+    #[arg(long, env = "CONFAB_PRESENCE_ROOM_MEMBERS", default_value_t = app::limits::PRESENCE_ROOM_MEMBERS)]
+    pub presence_room_members: u32,
 }
 
 impl LimitArgs {
@@ -753,6 +757,7 @@ impl LimitArgs {
             exports_at_once: self.exports_at_once,
             exports_per_user: self.export_rate_per_user,
             upload_mib_per_user: self.upload_quota_per_user,
+            presence_room_members: self.presence_room_members,
         }
     }
 }

@@ -355,6 +355,7 @@ fn command_name(frame: &ClientFrame) -> &'static str {
         ClientFrame::Read { .. } => "read",
         ClientFrame::ReadThread { .. } => "read_thread",
         ClientFrame::Presence { .. } => "presence",
+        ClientFrame::Members { .. } => "members",
         ClientFrame::Ping => "ping",
     }
 }
@@ -425,6 +426,7 @@ async fn handle(frame: ClientFrame, state: &AppState, session: &Session, conn: u
             chat::set_away(state, user, conn, away).await;
             (Ok(()), None)
         }
+        ClientFrame::Members { room_id } => (chat::show_members(state, user, conn, room_id), None),
         ClientFrame::Sync { room_id, after_seq } => {
             (sync(state, user, conn, room_id, after_seq).await, None)
         }

@@ -316,6 +316,49 @@ async fn logging_out_everywhere_closes_sockets_on_every_node(db: Db) {
     assert_eq!(frame.reason.as_str(), app::protocol::CLOSE_SESSION_ENDED);
 }
 
+/// In a crowded room, presence crosses nodes to the sockets showing its member list only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presence_in_a_crowded_room_reaches_the_member_lists_open_on_other_nodes() {
+    let shared = shared_store(Db::Sqlite).await.unwrap();
+    let ns = namespace();
+    let ttl = Duration::from_secs(30);
+    // Rooms of more than two members are crowded: general, with three, is.
+    let crowded = LimitsConfig {
+        presence_room_members: 2,
+        ..LimitsConfig::relaxed()
+    };
+    let mut nodes = Vec::new();
+    for _ in 0..2 {
+        let state = AppState::cluster(shared.store.clone(), false, options(&redis_url(), &ns, ttl))
+            .await
+            .expect("Redis reachable (set CONFAB_TEST_REDIS_URL)");
+        nodes.push(serve(state.with_limits(crowded.clone())).await);
+    }
+    let (a, b) = (nodes[0], nodes[1]);
+    let alice = register(a, "alice").await;
+    let bob = register(b, "bob").await;
+    let carol = register(b, "carol").await;
+    let mut bob_b = connect(b, &bob).await;
+    let mut carol_b = connect(b, &carol).await;
+    send(&mut carol_b, &ClientFrame::Members { room_id: Some(1) }).await;
+    send(&mut carol_b, &ClientFrame::Ping).await;
+    wait_for(&mut carol_b, "pong", SOON, |f| {
+        matches!(f, ServerFrame::Pong)
+    })
+    .await;
+
+    let _alice_a = connect(a, &alice).await;
+    wait_for(&mut carol_b, "alice online", SOON, presence_of("alice")).await;
+    assert_quiet(
+        &mut bob_b,
+        "presence in a crowded room",
+        Duration::from_millis(800),
+        presence_of("alice"),
+    )
+    .await;
+    drop(shared.dir);
+}
+
 on_both_databases!(a_killed_nodes_users_go_offline_within_its_time_to_live:
     killed_node_goes_offline_on_sqlite, killed_node_goes_offline_on_postgres);
 

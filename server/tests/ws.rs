@@ -350,6 +350,82 @@ async fn presence_is_per_user_over_devices_and_reaches_only_people_who_share_a_r
     assert!(quiet.is_err(), "carol heard {quiet:?}");
 }
 
+/// Waits `ms` for a presence frame on `ws`, which must not come.
+async fn no_presence_within(ws: &mut common::Ws, ms: u64) {
+    let heard = tokio::time::timeout(std::time::Duration::from_millis(ms), next_presence(ws)).await;
+    assert!(heard.is_err(), "heard {heard:?}");
+}
+
+/// Sends `frame`, then waits for the answer to a ping sent after it: frames of one socket are
+/// carried out in order, so `frame` has been by then.
+async fn send_and_settle(ws: &mut common::Ws, frame: &ClientFrame) {
+    send(ws, frame).await;
+    send(ws, &ClientFrame::Ping).await;
+    while !matches!(common::next_any(ws).await, ServerFrame::Pong) {}
+}
+
+#[tokio::test]
+async fn in_a_crowded_room_presence_reaches_only_those_looking_at_its_members() {
+    use app::model::Presence::{Offline, Online};
+    let dir = tempfile::tempdir().unwrap();
+    // Rooms of more than two members are crowded: general, with three, is.
+    let limits = app::limits::LimitsConfig {
+        presence_room_members: 2,
+        ..app::limits::LimitsConfig::relaxed()
+    };
+    let node = common::node_with_files(dir.path(), 1 << 20).await;
+    let addr = common::serve(node.with_limits(limits)).await;
+    let alice = register(addr, "alice").await;
+    let bob = register(addr, "bob").await;
+    let carol = register(addr, "carol").await;
+    let mut bob_ws = connect(addr, &bob).await;
+    let mut carol_ws = connect(addr, &carol).await;
+    let general = Some(1);
+    send_and_settle(&mut carol_ws, &ClientFrame::Members { room_id: general }).await;
+
+    // Carol, looking at general's members, hears alice come and go; bob does not.
+    let mut alice_ws = connect(addr, &alice).await;
+    assert_eq!(
+        next_presence(&mut carol_ws).await,
+        ("alice".into(), Online, false)
+    );
+    no_presence_within(&mut bob_ws, 300).await;
+
+    // A conversation of two is never crowded: bob hears alice there.
+    let (status, _, body) = post(addr, "/api/open_dm", "username=bob", Some(&alice)).await;
+    assert_eq!(status, 200, "{body}");
+    let dm: i64 = body.trim().parse().unwrap();
+    alice_ws.close(None).await.unwrap();
+    for ws in [&mut carol_ws, &mut bob_ws] {
+        assert_eq!(next_presence(ws).await, ("alice".into(), Offline, true));
+    }
+    let mut alice_ws = connect(addr, &alice).await;
+    assert_eq!(
+        next_presence(&mut bob_ws).await,
+        ("alice".into(), Online, false)
+    );
+    assert_eq!(
+        next_presence(&mut carol_ws).await,
+        ("alice".into(), Online, false)
+    );
+
+    // Once carol closes the list she hears no more; nor may she look at a room she is not in.
+    send_and_settle(&mut carol_ws, &ClientFrame::Members { room_id: None }).await;
+    send(&mut carol_ws, &ClientFrame::Members { room_id: Some(dm) }).await;
+    loop {
+        if let ServerFrame::Error { code, .. } = common::next_any(&mut carol_ws).await {
+            assert_eq!(code, ErrorCode::NotFound);
+            break;
+        }
+    }
+    alice_ws.close(None).await.unwrap();
+    assert_eq!(
+        next_presence(&mut bob_ws).await,
+        ("alice".into(), Offline, true)
+    );
+    no_presence_within(&mut carol_ws, 300).await;
+}
+
 #[tokio::test]
 async fn reading_on_one_device_is_shared_with_the_others() {
     let server = start().await;

@@ -30,9 +30,10 @@ pub trait Bus: Send + Sync + 'static {
     /// room's rev the frame brings (a stored change), absent for what is not stored (typing):
     /// a cluster bus compares it with the store's to see that a change never arrived.
     async fn publish(&self, room: RoomId, rev: Option<i64>, frame: Frame);
-    /// Delivers a serialized frame once to every socket of every member of any of `rooms`
-    /// (presence: everyone who shares a room with its subject).
-    async fn publish_rooms(&self, rooms: Vec<RoomId>, frame: Frame);
+    /// Delivers a serialized frame once to every socket of every member of any of `rooms`, and
+    /// to every socket showing the member list of any of `watched` (presence: everyone who
+    /// shares a room with its subject; in rooms too big for that, those looking at its list).
+    async fn publish_rooms(&self, rooms: Vec<RoomId>, watched: Vec<RoomId>, frame: Frame);
     /// Delivers a serialized frame to every socket of one user (read state for their devices).
     async fn publish_user(&self, user: UserId, frame: Frame);
     /// Tells every socket of `user`, in every process, that the user's sessions may have ended
@@ -78,8 +79,8 @@ impl Bus for LocalBus {
         self.hub.publish(room, &frame);
     }
 
-    async fn publish_rooms(&self, rooms: Vec<RoomId>, frame: Frame) {
-        self.hub.publish_rooms(&rooms, &frame);
+    async fn publish_rooms(&self, rooms: Vec<RoomId>, watched: Vec<RoomId>, frame: Frame) {
+        self.hub.publish_rooms(&rooms, &watched, &frame);
     }
 
     async fn publish_user(&self, user: UserId, frame: Frame) {

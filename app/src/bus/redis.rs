@@ -4,9 +4,10 @@
 //! - **Fan-out** is Redis pub/sub on one channel per room and one per user; a node subscribes
 //!   only to the rooms and users its sockets need ([`Hub::interest`]), before a socket joins the
 //!   hub, so room and user traffic grows with interest, not with the number of nodes. Presence
-//!   (which goes to everyone who shares a room, once) and membership changes go on one control
-//!   channel. The publishing node delivers to its own sockets directly and every other node
-//!   skips its own messages, so a node keeps serving its own sockets while Redis is away.
+//!   (which goes to everyone who shares a room, once; in a crowded room, only to the sockets
+//!   showing its member list) and membership changes go on one control channel. The
+//!   publishing node delivers to its own sockets directly and every other node skips its own
+//!   messages, so a node keeps serving its own sockets while Redis is away.
 //! - **Presence** over the cluster is a hash per user (node → online/away), changed by one Lua
 //!   script that answers the user's presence before and after, so exactly one node announces
 //!   each change. Each node renews a key with a time to live; entries of a node whose key has
@@ -100,8 +101,14 @@ impl RedisOptions {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "t", rename_all = "snake_case")]
 enum Control {
-    /// A frame for every socket of every member of any of `rooms`, once each.
-    Rooms { rooms: Vec<RoomId>, frame: String },
+    /// A frame for every socket of every member of any of `rooms`, and every socket showing
+    /// the member list of any of `watched`, once each.
+    Rooms {
+        rooms: Vec<RoomId>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        watched: Vec<RoomId>,
+        frame: String,
+    },
     /// `user` joined or left `room`.
     Member {
         user: UserId,
@@ -841,8 +848,13 @@ impl Shared {
             self.hub.publish_user(user, &Frame::from(body));
         } else if rest == ":control" {
             match serde_json::from_str::<Control>(body) {
-                Ok(Control::Rooms { rooms, frame }) => {
-                    self.hub.publish_rooms(&rooms, &Frame::from(frame));
+                Ok(Control::Rooms {
+                    rooms,
+                    watched,
+                    frame,
+                }) => {
+                    self.hub
+                        .publish_rooms(&rooms, &watched, &Frame::from(frame));
                 }
                 Ok(Control::Member { user, room, joined }) => {
                     self.hub.set_membership(user, room, joined);
@@ -981,10 +993,11 @@ impl Bus for RedisBus {
             .await;
     }
 
-    async fn publish_rooms(&self, rooms: Vec<RoomId>, frame: Frame) {
-        self.shared.hub.publish_rooms(&rooms, &frame);
+    async fn publish_rooms(&self, rooms: Vec<RoomId>, watched: Vec<RoomId>, frame: Frame) {
+        self.shared.hub.publish_rooms(&rooms, &watched, &frame);
         let control = Control::Rooms {
             rooms,
+            watched,
             frame: frame.as_str().to_owned(),
         };
         self.shared.publish_control(&control).await;

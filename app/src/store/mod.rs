@@ -806,6 +806,9 @@ pub trait Store: Send + Sync + 'static {
     /// it missed a change; a room that does not exist is left out. Not a member's read: only
     /// the server's own bookkeeping asks.
     async fn room_revs(&self, rooms: &[RoomId]) -> StoreResult<Vec<(RoomId, i64)>>;
+    /// Of `rooms`, those with more than `over` members: where presence goes only to those
+    /// looking at the member list. Reads at most `over + 1` memberships a room.
+    async fn crowded_rooms(&self, rooms: &[RoomId], over: u32) -> StoreResult<Vec<RoomId>>;
     /// What changed in a room after `after_rev`, for a member: the current state of every
     /// message posted, edited or deleted since, in rev order, at most `limit`.
     async fn changes(

@@ -739,6 +739,21 @@ impl Store for Backend {
         .await?)
     }
 
+    async fn crowded_rooms(&self, rooms: &[RoomId], over: u32) -> StoreResult<Vec<RoomId>> {
+        if rooms.is_empty() {
+            return Ok(Vec::new());
+        }
+        // A room is crowded when it has an (over + 1)th member: found by skipping `over`.
+        Ok(sqlx::query_scalar(&format!(
+            "SELECT j.id FROM ({IDS_IN_1}) j WHERE EXISTS \
+             (SELECT 1 FROM memberships m WHERE m.room_id = j.id LIMIT 1 OFFSET $2)"
+        ))
+        .bind(ids_param(rooms))
+        .bind(i64::from(over))
+        .fetch_all(&self.read)
+        .await?)
+    }
+
     async fn history(
         &self,
         user_id: UserId,

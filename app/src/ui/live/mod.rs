@@ -271,6 +271,12 @@ impl Live {
         }
     }
 
+    /// Tells the server which room's member list this tab shows (`None`: none); best effort,
+    /// sent again on every connect by the room page.
+    pub fn show_members(&self, room: Option<RoomId>) {
+        self.send(&ClientFrame::Members { room_id: room });
+    }
+
     /// Tells the room that the user is typing; best effort (dropped while disconnected).
     pub fn send_typing(&self, room: RoomId) {
         self.send(&ClientFrame::Typing { room_id: room });

@@ -27,7 +27,7 @@ use self::composer::{Composer, RoomCommands};
 use self::event::RoomEventItem;
 use self::header::{RoomHeader, RoomMuted};
 use self::history::{catch_up, keep_newest, mend_hole, read_while_visible, Older, OlderForm};
-use self::members::{MemberRights, MembersPanel};
+use self::members::{members_open, MemberRights, MembersPanel};
 pub(crate) use self::message::bot_tag;
 use self::message::{last_editable, Actions, Forms, MessageItem, PendingItem};
 use self::message_actions::Place;
@@ -245,6 +245,14 @@ pub(super) fn Room(
     // Who is typing, with when their indicator expires (browser clock, milliseconds).
     let typists = RwSignal::new(Vec::<(String, f64)>::new());
     let members = RwSignal::new(members);
+    let refresh_members = move || {
+        spawn_local(async move {
+            if let Ok(now) = room_members(room_id).await {
+                // Not if the room was closed meanwhile.
+                members.try_set(now);
+            }
+        });
+    };
     let mark_read = read_while_visible(live, paged, messages, move |seq| {
         live.mark_read(room_id, seq)
     });
@@ -278,16 +286,24 @@ pub(super) fn Room(
             on_connect: Callback::new(move |()| {
                 spawn_local(catch_up(room_id, revs, merge));
                 // Presence changed unseen while the socket was down: ask again.
-                spawn_local(async move {
-                    if let Ok(now) = room_members(room_id).await {
-                        // Not if the room was closed meanwhile.
-                        members.try_set(now);
-                    }
-                });
+                refresh_members();
                 mark_read();
             }),
         },
     );
+    // In a crowded room the server tells presence only to the sockets showing the member list:
+    // say whether this page shows it (again on every connect), and read the list afresh when
+    // it opens, as changes went unseen while it was closed.
+    let list_open = members_open();
+    Effect::new(move |was_open: Option<bool>| {
+        let open = list_open.get();
+        live.connected.track();
+        live.show_members(open.then_some(room_id));
+        if open && was_open == Some(false) {
+            refresh_members();
+        }
+        open
+    });
     // Indicators fade on their own when the typist stops.
     Effect::new(move |_| {
         if let Ok(timer) = set_interval_with_handle(
