@@ -18,13 +18,7 @@ use crate::store::{Store, StoreError};
 
 /// Every room and DM `user` is in: who hears about their presence.
 pub async fn rooms_of(store: &dyn Store, user: UserId) -> Result<Vec<RoomId>, StoreError> {
-    let sidebar = store.sidebar(user).await?;
-    Ok(sidebar
-        .rooms
-        .into_iter()
-        .chain(sidebar.dms)
-        .map(|r| r.id)
-        .collect())
+    store.rooms_of(user).await
 }
 
 /// Announces the presence changes a cluster bus finds on its own (a stopped node's users going

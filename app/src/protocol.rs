@@ -100,10 +100,7 @@ pub enum ClientFrame {
     /// room of more members than the server tells everyone's presence to (1,000 unless
     /// configured), members' `presence` comes only to the connections showing its list. A
     /// room the user is not in is refused with `not_found`.
-    Members {
-        #[serde(default)]
-        room_id: Option<RoomId>,
-    },
+    Members { room_id: Option<RoomId> },
     /// Keep-alive from clients that cannot send WebSocket pings (browsers); answered with `pong`.
     Ping,
 }

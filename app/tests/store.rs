@@ -1780,6 +1780,19 @@ async fn an_archived_room_leaves_the_sidebar_and_takes_no_posts(store: Arc<dyn S
     for who in [&bob, &carol] {
         let sidebar = store.sidebar(who.id).await.unwrap();
         assert!(sidebar.rooms.iter().all(|r| r.id != room), "{sidebar:?}");
+        // Nor does a socket of theirs listen to it.
+        let listened = store.rooms_of(who.id).await.unwrap();
+        assert!(!listened.contains(&room), "{listened:?}");
+        let mut listed: Vec<_> = sidebar
+            .rooms
+            .iter()
+            .chain(&sidebar.dms)
+            .map(|r| r.id)
+            .collect();
+        let mut listened = listened;
+        listed.sort_unstable();
+        listened.sort_unstable();
+        assert_eq!(listened, listed);
         assert!(matches!(
             try_post(&*store, who, room, "hello?").await,
             Err(StoreError::Forbidden(_))

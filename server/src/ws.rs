@@ -601,22 +601,35 @@ async fn write_loop(
         Ok(frame) => frame,
         Err(_) => return,
     };
+    // The first frame queued is the `welcome`, which the client reads before anything else.
+    let mut welcomed = false;
     loop {
         tokio::select! {
             frame = outbox.recv() => {
                 let Some(mut frame) = frame else { break };
+                let mut then = None;
                 if outbox.take_lagged() {
                     app::measure::socket_resynced();
-                    // Frames were dropped: what is queued has gaps, so drop it and resync.
+                    // Frames were dropped: what is queued has gaps, so drop it and resync. A
+                    // socket swamped before its first write (a storm of presence as it opened)
+                    // still gets its welcome first.
                     while outbox.try_recv().is_some() {}
-                    frame = resync.clone();
+                    if welcomed {
+                        frame = resync.clone();
+                    } else {
+                        then = Some(resync.clone());
+                    }
                 }
+                welcomed = true;
                 // Whatever else is already queued goes out with it: one write for the lot
                 // when a busy room queues faster than this socket is scheduled.
                 let batch = async {
                     let mut written = Ok(());
                     if speaks(&frame) {
                         written = sink.feed(WsMessage::Text(frame)).await;
+                    }
+                    if let Some(resync) = then.filter(|_| written.is_ok()) {
+                        written = sink.feed(WsMessage::Text(resync)).await;
                     }
                     let mut batched = 1;
                     while written.is_ok() && batched < WRITE_BATCH_FRAMES {

@@ -697,6 +697,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// The rooms and DMs `user_id` belongs to.
     async fn sidebar(&self, user_id: UserId) -> StoreResult<Sidebar>;
+    /// The ids of the rooms and DMs of [`Store::sidebar`], without its counts: what a socket
+    /// listens to and who hears of a user's presence, read on every connect.
+    async fn rooms_of(&self, user_id: UserId) -> StoreResult<Vec<RoomId>>;
     /// Every public room (private ones are not listed), with whether `user_id` has joined it.
     async fn public_rooms(&self, user_id: UserId) -> StoreResult<Vec<RoomListing>>;
     /// Creates a public or private room with `creator` as its first member and owner.

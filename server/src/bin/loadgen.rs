@@ -14,6 +14,8 @@
 //! * `storm`: N sockets reconnecting at once after the server is SIGKILLed and restarted:
 //!   their welcomes and the time until each holds every message without a gap.
 //! * `idle`: C sockets that only answer pings: the server's resident memory per connection.
+//! * `churn`: `fanout` twice on the same nodes, first calm, then while other accounts of the
+//!   room connect and disconnect at a fixed rate: the delivery p99 of both and their ratio.
 //!
 //! `--database-url postgres://…` runs the started nodes on PostgreSQL instead of a fresh SQLite
 //! file. With `--nodes N` it starts N `confab` processes on one database, linked by Redis
@@ -28,7 +30,8 @@
 //! `target/release/loadgen fanout --clients 1000 --size 2000 --slow 1`,
 //! `target/release/loadgen fanout --clients 1000 --rate 250 --seconds 10 --hostile`,
 //! `target/release/loadgen storm --clients 1000`,
-//! `target/release/loadgen idle --connections 10000`.
+//! `target/release/loadgen idle --connections 10000`,
+//! `target/release/loadgen --nodes 2 --users 10000 churn --churn 200`.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -52,7 +55,7 @@ mod storm;
 
 use client::register_users;
 use durable::own_dms;
-use fanout::{deliver, Plan};
+use fanout::{deliver, Churn, Plan};
 use idle::idle;
 use servers::OwnServers;
 use storm::storm;
@@ -91,6 +94,10 @@ struct Args {
     /// them (with the Redis they share at 10.77.0.2:6379, for `--redis-url`).
     #[arg(long, conflicts_with_all = ["url", "metrics"])]
     netns: bool,
+    /// More environment for the started nodes, as KEY=VALUE (repeatable), e.g.
+    /// `CONFAB_PRESENCE_ROOM_MEMBERS=100000` to tell every member of a big room of presence.
+    #[arg(long = "server-env", value_parser = key_value, conflicts_with = "url")]
+    server_env: Vec<(String, String)>,
     #[command(subcommand)]
     mode: Mode,
 }
@@ -152,6 +159,28 @@ enum Mode {
         #[arg(long, default_value_t = 10_000)]
         connections: usize,
     },
+    /// `fanout` calm, then again while the accounts that hold no socket (of `--users`, all in
+    /// general) connect and disconnect: the delivery p99 of both runs and their ratio.
+    Churn {
+        #[arg(long, default_value_t = 1000)]
+        clients: usize,
+        #[arg(long, default_value_t = 50)]
+        senders: usize,
+        #[arg(long, default_value_t = 250.0)]
+        rate: f64,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Connects per second (each socket is closed a second later: as many disconnects).
+        #[arg(long, default_value_t = 200.0)]
+        churn: f64,
+    },
+}
+
+/// `KEY=VALUE`, for `--server-env`.
+fn key_value(raw: &str) -> Result<(String, String), String> {
+    raw.split_once('=')
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .ok_or_else(|| format!("{raw:?} is not KEY=VALUE"))
 }
 
 #[tokio::main]
@@ -175,6 +204,7 @@ async fn run(args: Args) -> LoadResult<()> {
                 args.database_url.as_deref(),
                 args.metrics,
                 args.netns,
+                args.server_env.clone(),
             )
             .await?;
             (servers.nodes.clone(), Some(servers))
@@ -215,8 +245,9 @@ async fn run(args: Args) -> LoadResult<()> {
                 slow: slow.min(clients - senders),
                 size,
                 hostile,
+                churn: None,
             };
-            deliver(&nodes, &cookies, plan).await
+            deliver(&nodes, &cookies, plan).await.map(drop)
         }
         Mode::Durable {
             connections,
@@ -232,8 +263,48 @@ async fn run(args: Args) -> LoadResult<()> {
                 slow: 0,
                 size: 0,
                 hostile: false,
+                churn: None,
             };
-            deliver(&nodes, &cookies, plan).await
+            deliver(&nodes, &cookies, plan).await.map(drop)
+        }
+        Mode::Churn {
+            clients,
+            senders,
+            rate,
+            seconds,
+            churn,
+        } => {
+            let clients = clients.min(cookies.len());
+            let churners = cookies[clients..].to_vec();
+            if churners.is_empty() {
+                return Err("churn needs more --users than --clients: the rest churn".into());
+            }
+            let plan = |churn| Plan {
+                senders: senders.min(clients),
+                rate,
+                seconds,
+                rooms: vec![GENERAL; clients],
+                slow: 0,
+                size: 0,
+                hostile: false,
+                churn,
+            };
+            println!("== calm");
+            let calm = deliver(&nodes, &cookies, plan(None)).await?;
+            println!(
+                "== {churn} connects and disconnects a second by {} others",
+                churners.len()
+            );
+            let churning = Churn {
+                rate: churn,
+                cookies: churners,
+            };
+            let busy = deliver(&nodes, &cookies, plan(Some(churning))).await?;
+            println!(
+                "delivery p99 calm {calm:.2?}, churning {busy:.2?}: {:.2}x",
+                busy.as_secs_f64() / calm.as_secs_f64().max(f64::EPSILON)
+            );
+            Ok(())
         }
         Mode::Storm {
             clients,

@@ -739,6 +739,16 @@ impl Store for Backend {
         .await?)
     }
 
+    async fn rooms_of(&self, user_id: UserId) -> StoreResult<Vec<RoomId>> {
+        Ok(sqlx::query_scalar(
+            "SELECT m.room_id FROM memberships m JOIN rooms r ON r.id = m.room_id \
+             WHERE m.user_id = $1 AND NOT r.archived",
+        )
+        .bind(user_id)
+        .fetch_all(&self.read)
+        .await?)
+    }
+
     async fn crowded_rooms(&self, rooms: &[RoomId], over: u32) -> StoreResult<Vec<RoomId>> {
         if rooms.is_empty() {
             return Ok(Vec::new());

@@ -73,15 +73,63 @@ pub(crate) struct Plan {
     pub size: usize,
     /// One more account attacks the server during the run.
     pub hostile: bool,
+    /// Other accounts connect and disconnect during the run.
+    pub churn: Option<Churn>,
+}
+
+/// Sockets that come and go beside the run: `rate` a second, each closed a second after it
+/// opened, taking the accounts of `cookies` in turn (socket `k` on node `k % nodes`).
+pub(crate) struct Churn {
+    pub rate: f64,
+    pub cookies: Vec<String>,
+}
+
+/// Runs made so far by this process, for unique client ids.
+static RUNS: AtomicU64 = AtomicU64::new(0);
+
+/// How long a churning socket stays open.
+const CHURN_HOLD: Duration = Duration::from_secs(1);
+
+/// Opens and closes sockets as `churn` says until `stop_at`; answers how many opened and how
+/// many failed to.
+async fn churn(nodes: Vec<SocketAddr>, churn: Churn, stop_at: Instant) -> (usize, usize) {
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / churn.rate));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut sockets = tokio::task::JoinSet::new();
+    for k in 0.. {
+        tick.tick().await;
+        if Instant::now() >= stop_at {
+            break;
+        }
+        let addr = nodes[k % nodes.len()];
+        let cookie = churn.cookies[k % churn.cookies.len()].clone();
+        sockets.spawn(async move {
+            let Ok(mut socket) = connect(addr, &cookie).await else {
+                return false;
+            };
+            tokio::time::sleep(CHURN_HOLD).await;
+            let _ = socket.close(None).await;
+            true
+        });
+    }
+    let (mut opened, mut failed) = (0, 0);
+    while let Some(done) = sockets.join_next().await {
+        if matches!(done, Ok(true)) {
+            opened += 1;
+        } else {
+            failed += 1;
+        }
+    }
+    (opened, failed)
 }
 
 /// Opens a socket per room in the plan, lets the senders post at the planned rate, and
-/// reports what every socket received.
+/// reports what every socket received; answers the delivery latency's p99.
 pub(crate) async fn deliver(
     nodes: &[(SocketAddr, u32)],
     cookies: &[String],
     plan: Plan,
-) -> LoadResult<()> {
+) -> LoadResult<Duration> {
     let Plan {
         senders,
         rate,
@@ -90,6 +138,7 @@ pub(crate) async fn deliver(
         slow,
         size,
         hostile,
+        churn: churning,
     } = plan;
     let clients = rooms.len();
     let node_count = nodes.len();
@@ -118,9 +167,14 @@ pub(crate) async fn deliver(
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     let epoch = Instant::now();
+    // Client ids name the run too: a second run by the same accounts (`churn`) would otherwise
+    // repeat the first run's ids, and the server answers a repeated id with the stored message.
+    let run = RUNS.fetch_add(1, Ordering::Relaxed);
     let stop_at = epoch + Duration::from_secs(seconds);
     let attack =
         attacker.map(|cookie| tokio::spawn(super::hostile::attack(nodes[0].0, cookie, stop_at)));
+    let addrs: Vec<SocketAddr> = nodes.iter().map(|(addr, _)| *addr).collect();
+    let churned = churning.map(|plan| tokio::spawn(churn(addrs, plan, stop_at)));
     let sent = Arc::new(AtomicU64::new(0));
     let last_delivery = Arc::new(AtomicU64::new(0));
     let server_cpu = servers_cpu(nodes);
@@ -231,7 +285,7 @@ pub(crate) async fn deliver(
                     let text = format!("lg {at} ");
                     let pad = size.min(4000).saturating_sub(text.len());
                     let frame = format!(
-                        "{{\"type\":\"post\",\"room_id\":{room},\"client_id\":\"lg-{i}-{n}\",\"text\":\"{text}{}\"}}",
+                        "{{\"type\":\"post\",\"room_id\":{room},\"client_id\":\"lg-{i}-{run}-{n}\",\"text\":\"{text}{}\"}}",
                         "x".repeat(pad)
                     );
                     if sink.send(WsMessage::Text(frame.into())).await.is_err() {
@@ -368,6 +422,10 @@ pub(crate) async fn deliver(
         println!("what the attacks were answered:");
         report.print();
     }
+    if let Some(churned) = churned {
+        let (opened, failed) = churned.await?;
+        println!("churn: {opened} sockets opened and closed, {failed} failed to open");
+    }
     let mut slow_missing = 0;
     for (k, caught) in caught_up.iter().enumerate() {
         let wanted = expected
@@ -392,7 +450,7 @@ pub(crate) async fn deliver(
     if lost > 0 || acked_total == 0 || slow_missing > 0 {
         return Err(format!("{lost} deliveries lost, {slow_missing} never caught up").into());
     }
-    Ok(())
+    Ok(at(0.99))
 }
 
 /// What a socket that stopped reading saw once it read again.

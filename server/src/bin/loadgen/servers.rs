@@ -23,6 +23,8 @@ pub(crate) struct OwnServers {
     /// Each node runs on a host of its own: node `i` in the network namespace
     /// `confab-host<i>` that `server/bench/netns-hosts.sh` makes, at [`host_addr`]`(i)`.
     netns: bool,
+    /// More environment for every node (`--server-env`), after the load generator's own.
+    env: Vec<(String, String)>,
     _dir: tempfile::TempDir,
 }
 
@@ -40,6 +42,7 @@ impl OwnServers {
         database_url: Option<&str>,
         with_metrics: bool,
         netns: bool,
+        env: Vec<(String, String)>,
     ) -> LoadResult<Self> {
         let dir = tempfile::tempdir()?;
         let database_url = match database_url {
@@ -56,6 +59,7 @@ impl OwnServers {
             redis_url: redis_url.to_owned(),
             namespace: format!("loadgen-{}", std::process::id()),
             netns,
+            env,
             _dir: dir,
         };
         for i in 0..count {
@@ -92,6 +96,7 @@ impl OwnServers {
             // never: registering starts the session).
             .env("CONFAB_REGISTER_RATE_PER_IP", "1000000/s")
             .env("CONFAB_MAX_SOCKETS_PER_IP", "0")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(std::process::Stdio::null());
         if self.with_metrics {
             let metrics = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
