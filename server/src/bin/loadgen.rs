@@ -36,7 +36,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use clap::{Parser, Subcommand};
+use clap::{Args as ClapArgs, Parser, Subcommand};
 
 #[path = "loadgen/client.rs"]
 mod client;
@@ -106,16 +106,8 @@ struct Args {
 enum Mode {
     /// Sockets in one room, some of them posting; measures delivery.
     Fanout {
-        #[arg(long, default_value_t = 1000)]
-        clients: usize,
-        /// How many of the clients post (each stays under the server's 10 frames/s limit).
-        #[arg(long, default_value_t = 50)]
-        senders: usize,
-        /// Posts per second, all senders together.
-        #[arg(long, default_value_t = 250.0)]
-        rate: f64,
-        #[arg(long, default_value_t = 10)]
-        seconds: u64,
+        #[command(flatten)]
+        room: RoomLoad,
         /// Receivers that stop reading for the whole run and read again only after it: they
         /// must be told to `resync` (or be closed) and then catch up from history. Their
         /// deliveries are left out of the latency figures, which are the others'.
@@ -162,18 +154,27 @@ enum Mode {
     /// `fanout` calm, then again while the accounts that hold no socket (of `--users`, all in
     /// general) connect and disconnect: the delivery p99 of both runs and their ratio.
     Churn {
-        #[arg(long, default_value_t = 1000)]
-        clients: usize,
-        #[arg(long, default_value_t = 50)]
-        senders: usize,
-        #[arg(long, default_value_t = 250.0)]
-        rate: f64,
-        #[arg(long, default_value_t = 10)]
-        seconds: u64,
+        #[command(flatten)]
+        room: RoomLoad,
         /// Connects per second (each socket is closed a second later: as many disconnects).
         #[arg(long, default_value_t = 200.0)]
         churn: f64,
     },
+}
+
+/// Sockets in `general`, some of them posting: what `fanout` and `churn` share.
+#[derive(ClapArgs)]
+struct RoomLoad {
+    #[arg(long, default_value_t = 1000)]
+    clients: usize,
+    /// How many of the clients post (each stays under the server's 10 frames/s limit).
+    #[arg(long, default_value_t = 50)]
+    senders: usize,
+    /// Posts per second, all senders together.
+    #[arg(long, default_value_t = 250.0)]
+    rate: f64,
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
 }
 
 /// `KEY=VALUE`, for `--server-env`.
@@ -228,10 +229,13 @@ async fn run(args: Args) -> LoadResult<()> {
     let cookies: Vec<String> = accounts.iter().map(|(_, c)| c.clone()).collect();
     let outcome = match args.mode {
         Mode::Fanout {
-            clients,
-            senders,
-            rate,
-            seconds,
+            room:
+                RoomLoad {
+                    clients,
+                    senders,
+                    rate,
+                    seconds,
+                },
             slow,
             size,
             hostile,
@@ -268,10 +272,13 @@ async fn run(args: Args) -> LoadResult<()> {
             deliver(&nodes, &cookies, plan).await.map(drop)
         }
         Mode::Churn {
-            clients,
-            senders,
-            rate,
-            seconds,
+            room:
+                RoomLoad {
+                    clients,
+                    senders,
+                    rate,
+                    seconds,
+                },
             churn,
         } => {
             let clients = clients.min(cookies.len());
